@@ -1,0 +1,19 @@
+# The same addon as CMakeLists.txt, for node-gyp (`npm run build:gyp`). Flags come from
+# scripts/libtorch.js, so both builds agree on which libtorch they use.
+{
+  "targets": [
+    {
+      "target_name": "nodetorch",
+      "sources": [
+        "native/autograd.cc", "native/binding.cc", "native/device.cc", "native/errors.cc",
+        "native/tensor.cc", "native/tensor_ops.cc"
+      ],
+      "include_dirs": ["<!@(node scripts/libtorch.js --include)"],
+      "defines": ["NAPI_VERSION=8", "<!@(node scripts/libtorch.js --defines)"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "ldflags": ["<!@(node scripts/libtorch.js --libs)"]
+    }
+  ]
+}

@@ -1,0 +1,60 @@
+// dtype names, their native codes and the typed arrays that hold their values.
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'int32' | 'int64' | 'bool';
+
+/** Order matches the native dtype codes (native/errors.cc). */
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'float16', 'bfloat16', 'int8', 'uint8', 'int16', 'int32',
+  'int64', 'bool'];
+
+const ALIASES: Record<string, DType> = {
+  float: 'float32', double: 'float64', half: 'float16', long: 'int64', int: 'int32', short: 'int16', char: 'int8',
+  byte: 'uint8', boolean: 'bool',
+};
+
+export type TypedArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Int32Array |
+  BigInt64Array;
+
+export function isDtypeName(s: string): boolean {
+  return (DTYPES as readonly string[]).includes(s) || s in ALIASES;
+}
+
+export function parseDtype(d: unknown, where: string): DType {
+  if (typeof d === 'string') {
+    if ((DTYPES as readonly string[]).includes(d)) return d as DType;
+    if (d in ALIASES) return ALIASES[d];
+  }
+  throw new TypeError(`${where}: unknown dtype ${typeof d === 'string' ? `'${d}'` : String(d)}: expected one of ` +
+    DTYPES.join(', '));
+}
+
+export function dtypeCode(d: DType | undefined, where: string): number {
+  return d === undefined ? -1 : DTYPES.indexOf(parseDtype(d, where));
+}
+
+export function isFloating(d: DType): boolean {
+  return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
+}
+
+/** The typed array that dataSync() returns for a dtype. */
+export function viewAs(d: DType, buf: ArrayBuffer): TypedArray {
+  switch (d) {
+    case 'float64': return new Float64Array(buf);
+    case 'int8': return new Int8Array(buf);
+    case 'uint8': case 'bool': return new Uint8Array(buf);
+    case 'int16': return new Int16Array(buf);
+    case 'int32': return new Int32Array(buf);
+    case 'int64': return new BigInt64Array(buf);
+    default: return new Float32Array(buf); // float32, and float16/bfloat16 widened natively
+  }
+}
+
+/** The dtype a typed array's values naturally have. */
+export function dtypeOfArray(a: ArrayBufferView): DType | null {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Float64Array) return 'float64';
+  if (a instanceof Int8Array) return 'int8';
+  if (a instanceof Uint8Array || a instanceof Uint8ClampedArray) return 'uint8';
+  if (a instanceof Int16Array) return 'int16';
+  if (a instanceof Int32Array) return 'int32';
+  if (a instanceof BigInt64Array) return 'int64';
+  return null;
+}

@@ -1,0 +1,26 @@
+// nodetorch: deep learning for Node.js on libtorch.
+import * as fs from 'fs';
+import * as path from 'path';
+import { native, packageRoot } from './native';
+
+export { Tensor } from './tensor';
+export type { Scalar, Operand, ToOptions, ReduceOptions, BackwardOptions, ValuesIndices, NestedArray, DeviceLike } from './tensor';
+export type { DType, TypedArray } from './dtype';
+export { DTYPES } from './dtype';
+export * from './creation';
+export * from './ops';
+export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
+export * as autograd from './autograd';
+export { tidy, keep, memory } from './memory';
+export { Device, device, cuda, availableDevices, setNumThreads, getNumThreads } from './device';
+
+const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
+const build = native.build_info();
+
+/** Versions of nodetorch and of the libtorch it runs on. */
+export const version = Object.freeze({
+  nodetorch: pkg.version,
+  libtorch: build.libtorch,
+  cuda: native.cuda_is_available(),
+  cudnn: native.cudnn_is_available(),
+});

@@ -1,0 +1,102 @@
+// Native memory ownership: dispose(), tidy() scopes and a GC finalizer for forgotten tensors.
+// Tensors made inside tidy() skip the finalizer entirely (the scope frees them), which keeps
+// the per-op cost low; a handle's generation makes late finalizers of disposed tensors no-ops.
+import { native } from './native';
+
+const registry = new FinalizationRegistry<number>((h) => {
+  native.tensor_dispose(h);
+});
+
+/** The part of a Tensor that memory management needs. */
+export class TensorHandle {
+  /** @internal native handle; -1 once disposed */
+  _h: number;
+  /** @internal survives the enclosing tidy() */
+  _keep = false;
+  constructor(h: number) {
+    this._h = h;
+  }
+  /** Frees the native memory now. Idempotent; using the tensor afterwards throws. */
+  dispose(): void {
+    if (this._h >= 0) {
+      native.tensor_dispose(this._h);
+      this._h = -1;
+    }
+  }
+  get isDisposed(): boolean {
+    return this._h < 0;
+  }
+}
+
+const scopes: TensorHandle[][] = [];
+
+/** Hands a new tensor to the innermost tidy() scope, or to the GC finalizer outside any. */
+export function track(t: TensorHandle): void {
+  if (scopes.length > 0) scopes[scopes.length - 1].push(t);
+  else registry.register(t, t._h);
+}
+
+function adopt(t: TensorHandle): void {
+  if (t._h < 0) return;
+  if (scopes.length > 0) scopes[scopes.length - 1].push(t);
+  else registry.register(t, t._h);
+}
+
+function collect(v: unknown, out: Set<TensorHandle>, depth: number): void {
+  if (v === null || typeof v !== 'object' || depth > 8) return;
+  if (v instanceof TensorHandle) {
+    out.add(v);
+  } else if (Array.isArray(v)) {
+    for (const e of v) collect(e, out, depth + 1);
+  } else if (v instanceof Map) {
+    for (const e of v.values()) collect(e, out, depth + 1);
+  } else if (Object.getPrototypeOf(v) === Object.prototype) {
+    for (const e of Object.values(v)) collect(e, out, depth + 1);
+  }
+}
+
+/**
+ * Runs fn and frees every tensor created inside it, except those it returns (alone, in arrays,
+ * Maps or plain objects) and those passed to keep(). fn must be synchronous.
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError(`tidy: expected a function but received ${typeof fn}`);
+  const scope: TensorHandle[] = [];
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of scope) if (!t._keep) t.dispose(); else { t._keep = false; adopt(t); }
+    throw e;
+  }
+  scopes.pop();
+  const keep = new Set<TensorHandle>();
+  const isPromise = result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function';
+  if (!isPromise) collect(result, keep, 0);
+  for (const t of scope) {
+    if (keep.has(t) || t._keep) {
+      t._keep = false;
+      adopt(t);
+    } else {
+      t.dispose();
+    }
+  }
+  if (isPromise) {
+    throw new Error('tidy: fn returned a Promise; tidy() only scopes synchronous code (its tensors were freed). ' +
+      'Use tidy() inside the async function, around each synchronous step.');
+  }
+  return result;
+}
+
+/** Lets a tensor created inside tidy() outlive it. Returns the tensor. */
+export function keep<T extends TensorHandle>(t: T): T {
+  t._keep = true;
+  return t;
+}
+
+/** Live tensors created by nodetorch and their bytes (numel x element size, views included). */
+export function memory(): { tensors: number; bytes: number } {
+  return native.memory_stats();
+}

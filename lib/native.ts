@@ -1,0 +1,188 @@
+// The only file that loads the addon. NativeBinding types every export; tensors cross the
+// boundary as numeric handles (see native/handles.h).
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+/** A native tensor handle: slot index and generation packed in a double. */
+export type Handle = number;
+type DtypeCode = number;
+type Opt<T> = T | undefined | null;
+type Unary = (x: Handle) => Handle;
+type Binary = (x: Handle, y: Handle) => Handle;
+type BinaryScalar = (x: Handle, s: number | bigint | boolean) => Handle;
+type Inplace = (x: Handle, y: Handle) => void;
+type InplaceScalar = (x: Handle, s: number | bigint | boolean) => void;
+type Create = (shape: number[], dtype: DtypeCode, device: Opt<string>, requiresGrad: boolean) => Handle;
+type CreateLike = (x: Handle, dtype: DtypeCode, device: Opt<string>, requiresGrad: boolean) => Handle;
+type Dims = Opt<number | number[]>;
+
+const UNARY = ['neg', 'abs', 'exp', 'log', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'reciprocal', 'square', 'sin', 'cos',
+  'floor', 'ceil', 'round', 'sign', 'erf', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'logical_not', 'isnan', 't',
+  'all', 'any', 'clone', 'detach', 'contiguous'] as const;
+const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'maximum',
+  'minimum', 'atan2', 'logical_and', 'logical_or', 'matmul', 'mm', 'bmm', 'dot'] as const;
+const SCALAR = ['add', 'sub', 'mul', 'div', 'pow', 'rpow', 'rsub', 'rdiv', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt',
+  'ge'] as const;
+const INPLACE = ['add', 'sub', 'mul', 'div'] as const;
+
+type UnaryOps = { [K in (typeof UNARY)[number] as `tensor_${K}`]: Unary };
+type BinaryOps = { [K in (typeof BINARY)[number] as `tensor_${K}`]: Binary };
+type ScalarOps = { [K in (typeof SCALAR)[number] as `tensor_${K}_scalar`]: BinaryScalar };
+type InplaceOps = { [K in (typeof INPLACE)[number] as `tensor_${K}_`]: Inplace } & {
+  [K in (typeof INPLACE)[number] as `tensor_${K}_scalar_`]: InplaceScalar;
+};
+
+export interface BuildInfo {
+  libtorch: string;
+  libtorchRuntime: string;
+  cudaBuild: boolean;
+  config: string;
+}
+
+export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps {
+  tensor_from_buffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: DtypeCode, copy: boolean): Handle;
+  tensor_data(x: Handle): ArrayBuffer;
+  tensor_item(x: Handle): number | bigint | boolean;
+  tensor_meta(x: Handle): [DtypeCode, string, ...number[]];
+  tensor_dispose(x: Handle): boolean;
+  memory_stats(): { tensors: number; bytes: number };
+  zeros: Create;
+  ones: Create;
+  empty: Create;
+  rand: Create;
+  randn: Create;
+  full(shape: number[], value: number | bigint | boolean, dtype: DtypeCode, device: Opt<string>, rg: boolean): Handle;
+  randint(low: number, high: number, shape: number[], dtype: DtypeCode, device: Opt<string>, rg: boolean): Handle;
+  eye(n: number, m: number, dtype: DtypeCode, device: Opt<string>, rg: boolean): Handle;
+  arange(start: number, end: number, step: number, dtype: DtypeCode, device: Opt<string>, rg: boolean): Handle;
+  linspace(start: number, end: number, steps: number, dtype: DtypeCode, device: Opt<string>, rg: boolean): Handle;
+  scalar_tensor(value: number | bigint | boolean, dtype: DtypeCode, device: Opt<string>, rg: boolean): Handle;
+  zeros_like: CreateLike;
+  ones_like: CreateLike;
+  rand_like: CreateLike;
+  randn_like: CreateLike;
+  tensor_to(x: Handle, dtype: DtypeCode, device: Opt<string>, copy: boolean): Handle;
+  tensor_is_contiguous(x: Handle): boolean;
+
+  tensor_zero_(x: Handle): void;
+  tensor_fill_(x: Handle, v: number | bigint | boolean): void;
+  tensor_copy_(x: Handle, src: Handle): void;
+  tensor_clamp_(x: Handle, min: Opt<number>, max: Opt<number>): void;
+
+  tensor_sum(x: Handle, dims: Dims, keepdim: boolean, dtype: DtypeCode): Handle;
+  tensor_mean(x: Handle, dims: Dims, keepdim: boolean, dtype: DtypeCode): Handle;
+  tensor_prod(x: Handle, dim: Opt<number>, keepdim: boolean): Handle;
+  tensor_var(x: Handle, dims: Dims, unbiased: boolean, keepdim: boolean): Handle;
+  tensor_std(x: Handle, dims: Dims, unbiased: boolean, keepdim: boolean): Handle;
+  tensor_max: Unary;
+  tensor_min: Unary;
+  tensor_max_dim(x: Handle, dim: number, keepdim: boolean): [Handle, Handle];
+  tensor_min_dim(x: Handle, dim: number, keepdim: boolean): [Handle, Handle];
+  tensor_argmax(x: Handle, dim: Opt<number>, keepdim: boolean): Handle;
+  tensor_argmin(x: Handle, dim: Opt<number>, keepdim: boolean): Handle;
+  tensor_softmax(x: Handle, dim: number, dtype: DtypeCode): Handle;
+  tensor_log_softmax(x: Handle, dim: number, dtype: DtypeCode): Handle;
+
+  tensor_reshape(x: Handle, shape: number[]): Handle;
+  tensor_view(x: Handle, shape: number[]): Handle;
+  tensor_expand(x: Handle, shape: number[]): Handle;
+  tensor_repeat(x: Handle, repeats: number[]): Handle;
+  tensor_flatten(x: Handle, startDim: number, endDim: number): Handle;
+  tensor_squeeze(x: Handle, dim: Opt<number>): Handle;
+  tensor_unsqueeze(x: Handle, dim: number): Handle;
+  tensor_permute(x: Handle, dims: number[]): Handle;
+  tensor_transpose(x: Handle, d0: number, d1: number): Handle;
+  tensor_flip(x: Handle, dims: number[]): Handle;
+  tensor_tril(x: Handle, diagonal: number): Handle;
+  tensor_triu(x: Handle, diagonal: number): Handle;
+  cat(xs: Handle[], dim: number): Handle;
+  stack(xs: Handle[], dim: number): Handle;
+  tensor_split(x: Handle, sizeOrSizes: number | number[], dim: number): Handle[];
+  tensor_chunk(x: Handle, chunks: number, dim: number): Handle[];
+  tensor_select(x: Handle, dim: number, index: number): Handle;
+  tensor_slice(x: Handle, dim: number, start: Opt<number>, end: Opt<number>, step: number): Handle;
+  tensor_narrow(x: Handle, dim: number, start: number, length: number): Handle;
+  tensor_gather(x: Handle, dim: number, index: Handle): Handle;
+  tensor_index_select(x: Handle, dim: number, index: Handle): Handle;
+  tensor_masked_fill(x: Handle, mask: Handle, value: number | boolean | Handle): Handle;
+  where(cond: Handle, x: Handle, y: Handle): Handle;
+  tensor_clamp(x: Handle, min: Opt<number>, max: Opt<number>): Handle;
+
+  tensor_backward(x: Handle, grad: Opt<Handle>, retainGraph: Opt<boolean>, createGraph: boolean): void;
+  autograd_grad(outputs: Handle[], inputs: Handle[], gradOutputs: Opt<Handle[]>, retainGraph: Opt<boolean>,
+    createGraph: boolean, allowUnused: boolean): (Handle | null)[];
+  tensor_grad(x: Handle): Handle | null;
+  tensor_set_grad(x: Handle, g: Handle | null): void;
+  tensor_requires_grad(x: Handle): boolean;
+  tensor_requires_grad_(x: Handle, flag: boolean): void;
+  tensor_zero_grad_(x: Handle): void;
+  tensor_retain_grad(x: Handle): void;
+  tensor_is_leaf(x: Handle): boolean;
+  tensor_grad_fn(x: Handle): string | null;
+  set_grad_enabled(enabled: boolean): boolean;
+  is_grad_enabled(): boolean;
+
+  cuda_is_available(): boolean;
+  cuda_device_count(): number;
+  cudnn_is_available(): boolean;
+  set_num_threads(n: number): void;
+  get_num_threads(): number;
+  manual_seed(seed: number | bigint): void;
+  build_info(): BuildInfo;
+}
+
+/** What `build/Release/nodetorch-build.json` records about the binary. */
+export interface BuildRecord {
+  builtBy: string;
+  builtAt: string;
+  libtorch: { source: string; version: string | null; libDir: string; cuda: boolean };
+}
+
+export const packageRoot = path.resolve(__dirname, '..');
+
+export function readBuildRecord(): BuildRecord | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(packageRoot, 'build/Release/nodetorch-build.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** Where the loaded binary came from, for `nodetorch info`. */
+export let loadedFrom = '';
+
+function load(): NativeBinding {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
+  let file: string;
+  try {
+    file = nodeGypBuild.path(packageRoot);
+  } catch {
+    throw new Error(
+      'nodetorch: no native binary was found for this platform (' + `${process.platform}-${process.arch}` + ').\n' +
+      'Build it from source with `npx nodetorch build` (needs libtorch, a C++ compiler and cmake), or allow the ' +
+      'install step with `npm install-scripts approve nodetorch` and reinstall. libtorch can come from ' +
+      "Debian's libtorch-dev, LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1.",
+    );
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const binding = require(file) as NativeBinding;
+    loadedFrom = file;
+    return binding;
+  } catch (e) {
+    const rec = readBuildRecord();
+    const built = rec ? `libtorch ${rec.libtorch.version} from ${rec.libtorch.source}` : 'an unknown libtorch';
+    throw new Error(
+      `nodetorch: the native binary ${file} (built against ${built}) could not be loaded: ` +
+      `${(e as Error).message}\nRebuild it with \`npx nodetorch build\`, or set LIBTORCH / LIBTORCH_USE_PYTORCH=1 ` +
+      'to the libtorch it was built against.',
+    );
+  }
+}
+
+export const native: NativeBinding = load();
+
+// libtorch starts with one intra-op thread here; users expect all cores, as in PyTorch.
+if (!process.env.OMP_NUM_THREADS) native.set_num_threads(os.availableParallelism());

@@ -1,0 +1,480 @@
+// The Tensor class: a thin handle over a native libtorch tensor. Every op is one native
+// call; results are wrapped with wrap(), which hands them to tidy() scopes or the finalizer.
+import { native, Handle } from './native';
+import { DType, DTYPES, dtypeCode, isDtypeName, parseDtype, TypedArray, viewAs } from './dtype';
+import { TensorHandle, track } from './memory';
+import { formatTensor } from './format';
+
+export type Scalar = number | bigint | boolean;
+export type Operand = Tensor | Scalar;
+export type DeviceLike = string | { toString(): string };
+export interface ToOptions { dtype?: DType; device?: DeviceLike; copy?: boolean }
+export interface ReduceOptions { dim?: number | number[]; keepdim?: boolean; dtype?: DType }
+export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean }
+/** max/min along a dim: { values, indices }, which also destructures as [values, indices] like PyTorch. */
+export interface ValuesIndices extends Iterable<Tensor> { values: Tensor; indices: Tensor }
+export type NestedArray = Scalar | NestedArray[];
+
+/** @internal wraps a fresh native handle */
+export function wrap(h: Handle): Tensor {
+  const t = new Tensor(h);
+  track(t);
+  return t;
+}
+
+function wrapList(hs: Handle[]): Tensor[] {
+  return hs.map(wrap);
+}
+
+function typeOfValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v === 'string' ? `string '${v}'` : typeof v;
+}
+
+export function checkTensor(v: unknown, op: string, name: string): Tensor {
+  if (v instanceof Tensor) return v;
+  throw new TypeError(`${op}: expected a Tensor for ${name} but received ${typeOfValue(v)}`);
+}
+
+function isScalar(v: unknown): v is Scalar {
+  const t = typeof v;
+  return t === 'number' || t === 'bigint' || t === 'boolean';
+}
+
+function checkInt(v: unknown, op: string, name: string): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  throw new TypeError(`${op}: expected an integer for ${name} but received ${typeOfValue(v)}` +
+    (typeof v === 'number' ? ` ${v}` : ''));
+}
+
+export function checkShape(v: unknown, op: string, name = 'shape'): number[] {
+  if (typeof v === 'number') v = [v];
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'number' && Number.isSafeInteger(s) && s >= 0)) {
+    throw new TypeError(`${op}: expected ${name} to be an array of non-negative integers but received ` +
+      (Array.isArray(v) ? `[${v.map((e) => (typeof e === 'string' ? `'${e}'` : String(e))).join(', ')}]` : typeOfValue(v)));
+  }
+  return v as number[];
+}
+
+/** Reads `...sizes` or `[sizes]` (PyTorch accepts both for reshape/permute/view). */
+function sizesArg(args: (number | number[])[], op: string, name: string): number[] {
+  const list = args.length === 1 && Array.isArray(args[0]) ? args[0] : args;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'number' && Number.isSafeInteger(s))) {
+    throw new TypeError(`${op}: expected ${name} as integers but received ${JSON.stringify(args)}`);
+  }
+  return list as number[];
+}
+
+export function deviceString(d: DeviceLike, op: string): string {
+  const s = typeof d === 'string' ? d : d != null && typeof d === 'object' ? String(d) : undefined;
+  if (s === undefined || !/^(cpu|cuda(:\d+)?)$/.test(s)) {
+    throw new TypeError(`${op}: unknown device ${typeof d === 'string' ? `'${d}'` : typeOfValue(d)}: expected 'cpu', ` +
+      "'cuda' or 'cuda:N'");
+  }
+  return s;
+}
+
+function reduceArgs(op: string, a?: number | number[] | ReduceOptions, keepdim?: boolean): [number | number[] | null, boolean, number] {
+  if (a !== null && typeof a === 'object' && !Array.isArray(a)) {
+    return [a.dim ?? null, a.keepdim ?? false, dtypeCode(a.dtype, op)];
+  }
+  return [a ?? null, keepdim ?? false, -1];
+}
+
+export class Tensor extends TensorHandle {
+  /** @internal [dtypeCode, device, ...shape], read once from native */
+  private _meta: [number, string, ...number[]] | undefined = undefined;
+  /** @internal frozen shape cache */
+  private _shape: readonly number[] | undefined = undefined;
+
+  private meta(): [number, string, ...number[]] {
+    return (this._meta ??= native.tensor_meta(this._h));
+  }
+
+  // ---- metadata ----
+  get shape(): readonly number[] {
+    return (this._shape ??= Object.freeze(this.meta().slice(2) as number[]));
+  }
+  get dtype(): DType {
+    return DTYPES[this.meta()[0]];
+  }
+  get device(): string {
+    return this.meta()[1];
+  }
+  get ndim(): number {
+    return this.meta().length - 2;
+  }
+  get numel(): number {
+    let n = 1;
+    for (const s of this.shape) n *= s;
+    return n;
+  }
+  size(dim?: number): number | readonly number[] {
+    if (dim === undefined) return this.shape;
+    const n = this.ndim;
+    const d = checkInt(dim, 'size', 'dim');
+    if (d < -n || d >= n) throw new RangeError(`size: dim ${d} is out of range for shape [${this.shape.join(', ')}]`);
+    return this.shape[d < 0 ? d + n : d];
+  }
+  get isContiguous(): boolean {
+    return native.tensor_is_contiguous(this._h);
+  }
+
+  // ---- data ----
+  /** A typed-array copy of the values (float16/bfloat16 as Float32Array, bool as Uint8Array, int64 as BigInt64Array). */
+  dataSync(): TypedArray {
+    return viewAs(this.dtype, native.tensor_data(this._h));
+  }
+  async data(): Promise<TypedArray> {
+    return this.dataSync();
+  }
+  /** Nested JS arrays; int64 as bigint unless { asNumber: true }, bool as booleans. */
+  toArray(opts: { asNumber?: boolean } = {}): NestedArray {
+    const flat = this.dataSync();
+    const dtype = this.dtype;
+    const shape = this.shape;
+    let get: (i: number) => Scalar;
+    if (dtype === 'bool') get = (i) => flat[i] !== 0;
+    else if (dtype === 'int64' && opts.asNumber) get = (i) => Number(flat[i]);
+    else get = (i) => flat[i];
+    if (shape.length === 0) return get(0);
+    let pos = 0;
+    const build = (d: number): NestedArray[] => {
+      const out: NestedArray[] = new Array(shape[d]);
+      for (let i = 0; i < shape[d]; i++) out[i] = d === shape.length - 1 ? get(pos++) : build(d + 1);
+      return out;
+    };
+    return build(0);
+  }
+  /** The value of a one-element tensor: number, bigint for int64, boolean for bool. */
+  item(): Scalar {
+    return native.tensor_item(this._h);
+  }
+  toString(): string {
+    return formatTensor(this);
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.isDisposed ? 'Tensor(disposed)' : this.toString();
+  }
+
+  // ---- conversion ----
+  to(target: DType | DeviceLike | ToOptions): Tensor {
+    let dtype = -1;
+    let device: string | null = null;
+    let copy = false;
+    if (typeof target === 'string' && isDtypeName(target)) {
+      dtype = dtypeCode(parseDtype(target, 'to'), 'to');
+    } else if (target !== null && typeof target === 'object' &&
+      ('dtype' in target || 'device' in target || 'copy' in target)) {
+      const o = target as ToOptions;
+      if (o.dtype !== undefined) dtype = dtypeCode(o.dtype, 'to');
+      if (o.device !== undefined) device = deviceString(o.device, 'to');
+      copy = !!o.copy;
+    } else {
+      device = deviceString(target as DeviceLike, 'to');
+    }
+    return wrap(native.tensor_to(this._h, dtype, device, copy));
+  }
+  cpu(): Tensor {
+    return this.to('cpu');
+  }
+  cuda(index = 0): Tensor {
+    return this.to(`cuda:${index}`);
+  }
+  float(): Tensor {
+    return this.to('float32');
+  }
+  double(): Tensor {
+    return this.to('float64');
+  }
+  long(): Tensor {
+    return this.to('int64');
+  }
+  int(): Tensor {
+    return this.to('int32');
+  }
+  bool(): Tensor {
+    return this.to('bool');
+  }
+  clone(): Tensor {
+    return wrap(native.tensor_clone(this._h));
+  }
+  detach(): Tensor {
+    return wrap(native.tensor_detach(this._h));
+  }
+  contiguous(): Tensor {
+    return wrap(native.tensor_contiguous(this._h));
+  }
+
+  // ---- elementwise ----
+  neg(): Tensor { return wrap(native.tensor_neg(this._h)); }
+  abs(): Tensor { return wrap(native.tensor_abs(this._h)); }
+  exp(): Tensor { return wrap(native.tensor_exp(this._h)); }
+  log(): Tensor { return wrap(native.tensor_log(this._h)); }
+  log1p(): Tensor { return wrap(native.tensor_log1p(this._h)); }
+  expm1(): Tensor { return wrap(native.tensor_expm1(this._h)); }
+  sqrt(): Tensor { return wrap(native.tensor_sqrt(this._h)); }
+  rsqrt(): Tensor { return wrap(native.tensor_rsqrt(this._h)); }
+  reciprocal(): Tensor { return wrap(native.tensor_reciprocal(this._h)); }
+  square(): Tensor { return wrap(native.tensor_square(this._h)); }
+  sin(): Tensor { return wrap(native.tensor_sin(this._h)); }
+  cos(): Tensor { return wrap(native.tensor_cos(this._h)); }
+  floor(): Tensor { return wrap(native.tensor_floor(this._h)); }
+  ceil(): Tensor { return wrap(native.tensor_ceil(this._h)); }
+  round(): Tensor { return wrap(native.tensor_round(this._h)); }
+  sign(): Tensor { return wrap(native.tensor_sign(this._h)); }
+  erf(): Tensor { return wrap(native.tensor_erf(this._h)); }
+  relu(): Tensor { return wrap(native.tensor_relu(this._h)); }
+  sigmoid(): Tensor { return wrap(native.tensor_sigmoid(this._h)); }
+  tanh(): Tensor { return wrap(native.tensor_tanh(this._h)); }
+  gelu(): Tensor { return wrap(native.tensor_gelu(this._h)); }
+  silu(): Tensor { return wrap(native.tensor_silu(this._h)); }
+  logicalNot(): Tensor { return wrap(native.tensor_logical_not(this._h)); }
+  isnan(): Tensor { return wrap(native.tensor_isnan(this._h)); }
+  all(): Tensor { return wrap(native.tensor_all(this._h)); }
+  any(): Tensor { return wrap(native.tensor_any(this._h)); }
+
+  add(other: Operand): Tensor {
+    return typeof other === 'number' ? wrap(native.tensor_add_scalar(this._h, other))
+      : this.binary(other, 'add', native.tensor_add, native.tensor_add_scalar);
+  }
+  sub(other: Operand): Tensor {
+    return typeof other === 'number' ? wrap(native.tensor_sub_scalar(this._h, other))
+      : this.binary(other, 'sub', native.tensor_sub, native.tensor_sub_scalar);
+  }
+  mul(other: Operand): Tensor {
+    return typeof other === 'number' ? wrap(native.tensor_mul_scalar(this._h, other))
+      : this.binary(other, 'mul', native.tensor_mul, native.tensor_mul_scalar);
+  }
+  div(other: Operand): Tensor {
+    return typeof other === 'number' ? wrap(native.tensor_div_scalar(this._h, other))
+      : this.binary(other, 'div', native.tensor_div, native.tensor_div_scalar);
+  }
+  pow(exponent: Operand): Tensor { return this.binary(exponent, 'pow', native.tensor_pow, native.tensor_pow_scalar); }
+  remainder(other: Operand): Tensor {
+    return this.binary(other, 'remainder', native.tensor_remainder, native.tensor_remainder_scalar);
+  }
+  eq(other: Operand): Tensor { return this.binary(other, 'eq', native.tensor_eq, native.tensor_eq_scalar); }
+  ne(other: Operand): Tensor { return this.binary(other, 'ne', native.tensor_ne, native.tensor_ne_scalar); }
+  lt(other: Operand): Tensor { return this.binary(other, 'lt', native.tensor_lt, native.tensor_lt_scalar); }
+  le(other: Operand): Tensor { return this.binary(other, 'le', native.tensor_le, native.tensor_le_scalar); }
+  gt(other: Operand): Tensor { return this.binary(other, 'gt', native.tensor_gt, native.tensor_gt_scalar); }
+  ge(other: Operand): Tensor { return this.binary(other, 'ge', native.tensor_ge, native.tensor_ge_scalar); }
+  maximum(other: Operand): Tensor { return this.binary(other, 'maximum', native.tensor_maximum); }
+  minimum(other: Operand): Tensor { return this.binary(other, 'minimum', native.tensor_minimum); }
+  atan2(other: Operand): Tensor { return this.binary(other, 'atan2', native.tensor_atan2); }
+  logicalAnd(other: Operand): Tensor { return this.binary(other, 'logicalAnd', native.tensor_logical_and); }
+  logicalOr(other: Operand): Tensor { return this.binary(other, 'logicalOr', native.tensor_logical_or); }
+  /** scalar - this, for nt.sub(2, t) */
+  rsub(s: Scalar): Tensor { return wrap(native.tensor_rsub_scalar(this._h, s)); }
+  /** scalar / this */
+  rdiv(s: Scalar): Tensor { return wrap(native.tensor_rdiv_scalar(this._h, s)); }
+  /** scalar ** this */
+  rpow(s: Scalar): Tensor { return wrap(native.tensor_rpow_scalar(this._h, s)); }
+
+  private binary(other: Operand, op: string, tt: (a: Handle, b: Handle) => Handle,
+    ts?: (a: Handle, s: Scalar) => Handle): Tensor {
+    if (other instanceof Tensor) return wrap(tt(this._h, other._h));
+    if (!isScalar(other)) throw new TypeError(`${op}: expected a Tensor or a number for other but received ${typeOfValue(other)}`);
+    if (ts) return wrap(ts(this._h, other));
+    const s = native.scalar_tensor(other, DTYPES.indexOf(this.dtype), this.device, false);
+    try {
+      return wrap(tt(this._h, s));
+    } finally {
+      native.tensor_dispose(s);
+    }
+  }
+
+  matmul(other: Tensor): Tensor { return wrap(native.tensor_matmul(this._h, checkTensor(other, 'matmul', 'other')._h)); }
+  mm(other: Tensor): Tensor { return wrap(native.tensor_mm(this._h, checkTensor(other, 'mm', 'other')._h)); }
+  bmm(other: Tensor): Tensor { return wrap(native.tensor_bmm(this._h, checkTensor(other, 'bmm', 'other')._h)); }
+  dot(other: Tensor): Tensor { return wrap(native.tensor_dot(this._h, checkTensor(other, 'dot', 'other')._h)); }
+
+  // ---- in-place (return this) ----
+  add_(other: Operand): this { return this.inplace(other, 'add_', native.tensor_add_, native.tensor_add_scalar_); }
+  sub_(other: Operand): this { return this.inplace(other, 'sub_', native.tensor_sub_, native.tensor_sub_scalar_); }
+  mul_(other: Operand): this { return this.inplace(other, 'mul_', native.tensor_mul_, native.tensor_mul_scalar_); }
+  div_(other: Operand): this { return this.inplace(other, 'div_', native.tensor_div_, native.tensor_div_scalar_); }
+  zero_(): this { native.tensor_zero_(this._h); return this; }
+  fill_(value: Scalar): this {
+    if (!isScalar(value)) throw new TypeError(`fill_: expected a number for value but received ${typeOfValue(value)}`);
+    native.tensor_fill_(this._h, value);
+    return this;
+  }
+  copy_(src: Tensor): this { native.tensor_copy_(this._h, checkTensor(src, 'copy_', 'src')._h); return this; }
+  clamp_(min?: number | null, max?: number | null): this { native.tensor_clamp_(this._h, min, max); return this; }
+
+  private inplace(other: Operand, op: string, tt: (a: Handle, b: Handle) => void, ts: (a: Handle, s: Scalar) => void): this {
+    if (other instanceof Tensor) tt(this._h, other._h);
+    else if (isScalar(other)) ts(this._h, other);
+    else throw new TypeError(`${op}: expected a Tensor or a number for other but received ${typeOfValue(other)}`);
+    return this;
+  }
+
+  // ---- reductions ----
+  sum(dim?: number | number[] | ReduceOptions, keepdim?: boolean): Tensor {
+    const [d, k, dt] = reduceArgs('sum', dim, keepdim);
+    return wrap(native.tensor_sum(this._h, d, k, dt));
+  }
+  mean(dim?: number | number[] | ReduceOptions, keepdim?: boolean): Tensor {
+    const [d, k, dt] = reduceArgs('mean', dim, keepdim);
+    return wrap(native.tensor_mean(this._h, d, k, dt));
+  }
+  prod(dim?: number, keepdim = false): Tensor { return wrap(native.tensor_prod(this._h, dim, keepdim)); }
+  var(dim?: number | number[] | null, unbiased = true, keepdim = false): Tensor {
+    return wrap(native.tensor_var(this._h, dim, unbiased, keepdim));
+  }
+  std(dim?: number | number[] | null, unbiased = true, keepdim = false): Tensor {
+    return wrap(native.tensor_std(this._h, dim, unbiased, keepdim));
+  }
+  /** max() of all values; max(dim, keepdim) -> [values, indices]; max(other) elementwise. */
+  max(): Tensor;
+  max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(other: Tensor): Tensor;
+  max(dim?: number | Tensor, keepdim = false): Tensor | ValuesIndices {
+    if (dim === undefined) return wrap(native.tensor_max(this._h));
+    if (dim instanceof Tensor) return this.maximum(dim);
+    return valuesIndices(native.tensor_max_dim(this._h, dim, keepdim));
+  }
+  min(): Tensor;
+  min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(other: Tensor): Tensor;
+  min(dim?: number | Tensor, keepdim = false): Tensor | ValuesIndices {
+    if (dim === undefined) return wrap(native.tensor_min(this._h));
+    if (dim instanceof Tensor) return this.minimum(dim);
+    return valuesIndices(native.tensor_min_dim(this._h, dim, keepdim));
+  }
+  argmax(dim?: number, keepdim = false): Tensor { return wrap(native.tensor_argmax(this._h, dim, keepdim)); }
+  argmin(dim?: number, keepdim = false): Tensor { return wrap(native.tensor_argmin(this._h, dim, keepdim)); }
+  softmax(dim: number, dtype?: DType): Tensor {
+    return wrap(native.tensor_softmax(this._h, checkInt(dim, 'softmax', 'dim'), dtypeCode(dtype, 'softmax')));
+  }
+  logSoftmax(dim: number, dtype?: DType): Tensor {
+    return wrap(native.tensor_log_softmax(this._h, checkInt(dim, 'logSoftmax', 'dim'), dtypeCode(dtype, 'logSoftmax')));
+  }
+
+  // ---- shape ----
+  reshape(...shape: (number | number[])[]): Tensor {
+    return wrap(native.tensor_reshape(this._h, sizesArg(shape, 'reshape', 'shape')));
+  }
+  view(...shape: (number | number[])[]): Tensor {
+    return wrap(native.tensor_view(this._h, sizesArg(shape, 'view', 'shape')));
+  }
+  expand(...shape: (number | number[])[]): Tensor {
+    return wrap(native.tensor_expand(this._h, sizesArg(shape, 'expand', 'shape')));
+  }
+  repeat(...repeats: (number | number[])[]): Tensor {
+    return wrap(native.tensor_repeat(this._h, sizesArg(repeats, 'repeat', 'repeats')));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor { return wrap(native.tensor_flatten(this._h, startDim, endDim)); }
+  squeeze(dim?: number): Tensor { return wrap(native.tensor_squeeze(this._h, dim)); }
+  unsqueeze(dim: number): Tensor { return wrap(native.tensor_unsqueeze(this._h, dim)); }
+  permute(...dims: (number | number[])[]): Tensor {
+    return wrap(native.tensor_permute(this._h, sizesArg(dims, 'permute', 'dims')));
+  }
+  transpose(dim0: number, dim1: number): Tensor { return wrap(native.tensor_transpose(this._h, dim0, dim1)); }
+  /** 2-D transpose */
+  t(): Tensor { return wrap(native.tensor_t(this._h)); }
+  flip(...dims: (number | number[])[]): Tensor { return wrap(native.tensor_flip(this._h, sizesArg(dims, 'flip', 'dims'))); }
+  tril(diagonal = 0): Tensor { return wrap(native.tensor_tril(this._h, diagonal)); }
+  triu(diagonal = 0): Tensor { return wrap(native.tensor_triu(this._h, diagonal)); }
+  split(splitSize: number | number[], dim = 0): Tensor[] { return wrapList(native.tensor_split(this._h, splitSize, dim)); }
+  chunk(chunks: number, dim = 0): Tensor[] { return wrapList(native.tensor_chunk(this._h, chunks, dim)); }
+  /** t.index(i, j) is PyTorch's t[i, j]: selects along the leading dims (negative counts from the end). */
+  index(...indices: number[]): Tensor {
+    if (indices.length === 0) throw new TypeError('index: expected at least one index');
+    let h = this._h;
+    for (let k = 0; k < indices.length; k++) {
+      const next = native.tensor_select(h, 0, checkInt(indices[k], 'index', `index ${k}`));
+      if (h !== this._h) native.tensor_dispose(h);
+      h = next;
+    }
+    return wrap(h);
+  }
+  /** Python's t[start:end:step] along dim. */
+  slice(dim: number, start?: number | null, end?: number | null, step = 1): Tensor {
+    return wrap(native.tensor_slice(this._h, dim, start, end, step));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return wrap(native.tensor_narrow(this._h, dim, start, length));
+  }
+  select(dim: number, index: number): Tensor { return wrap(native.tensor_select(this._h, dim, index)); }
+  gather(dim: number, index: Tensor): Tensor {
+    return wrap(native.tensor_gather(this._h, dim, checkTensor(index, 'gather', 'index')._h));
+  }
+  indexSelect(dim: number, index: Tensor): Tensor {
+    return wrap(native.tensor_index_select(this._h, dim, checkTensor(index, 'indexSelect', 'index')._h));
+  }
+  maskedFill(mask: Tensor, value: Scalar | Tensor): Tensor {
+    checkTensor(mask, 'maskedFill', 'mask');
+    if (value instanceof Tensor) return wrap(native.tensor_masked_fill(this._h, mask._h, value._h));
+    if (!isScalar(value)) throw new TypeError(`maskedFill: expected a number or Tensor for value but received ${typeOfValue(value)}`);
+    return wrap(native.tensor_masked_fill(this._h, mask._h, value as number));
+  }
+  /** PyTorch's x.where(condition, y): x where condition is true, else y. */
+  where(condition: Tensor, other: Operand): Tensor {
+    checkTensor(condition, 'where', 'condition');
+    if (other instanceof Tensor) return wrap(native.where(condition._h, this._h, other._h));
+    if (!isScalar(other)) throw new TypeError(`where: expected a Tensor or a number for other but received ${typeOfValue(other)}`);
+    const s = native.scalar_tensor(other, DTYPES.indexOf(this.dtype), this.device, false);
+    try {
+      return wrap(native.where(condition._h, this._h, s));
+    } finally {
+      native.tensor_dispose(s);
+    }
+  }
+  clamp(min?: number | null | { min?: number; max?: number }, max?: number | null): Tensor {
+    if (min !== null && typeof min === 'object') return wrap(native.tensor_clamp(this._h, min.min, min.max));
+    return wrap(native.tensor_clamp(this._h, min, max));
+  }
+
+  // ---- autograd ----
+  get requiresGrad(): boolean {
+    return native.tensor_requires_grad(this._h);
+  }
+  requiresGrad_(flag = true): this {
+    native.tensor_requires_grad_(this._h, flag);
+    return this;
+  }
+  /** The accumulated gradient, or null. Each read returns a new handle to the same memory. */
+  get grad(): Tensor | null {
+    const h = native.tensor_grad(this._h);
+    return h === null ? null : wrap(h);
+  }
+  set grad(g: Tensor | null) {
+    native.tensor_set_grad(this._h, g === null ? null : checkTensor(g, 'grad', 'grad')._h);
+  }
+  get gradFn(): string | null {
+    return native.tensor_grad_fn(this._h);
+  }
+  get isLeaf(): boolean {
+    return native.tensor_is_leaf(this._h);
+  }
+  backward(gradient?: Tensor | null, opts: BackwardOptions = {}): void {
+    const g = gradient == null ? null : checkTensor(gradient, 'backward', 'gradient')._h;
+    native.tensor_backward(this._h, g, opts.retainGraph, opts.createGraph ?? false);
+  }
+  /** Zeroes the accumulated gradient in place (if any). */
+  zeroGrad_(): this {
+    native.tensor_zero_grad_(this._h);
+    return this;
+  }
+  retainGrad(): this {
+    native.tensor_retain_grad(this._h);
+    return this;
+  }
+}
+
+function valuesIndices(hs: [Handle, Handle]): ValuesIndices {
+  const values = wrap(hs[0]);
+  const indices = wrap(hs[1]);
+  return {
+    values,
+    indices,
+    *[Symbol.iterator]() {
+      yield values;
+      yield indices;
+    },
+  };
+}

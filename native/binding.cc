@@ -1,0 +1,38 @@
+// Module entry: checks the loaded libtorch is the one this addon was built against, then
+// registers every domain's exports.
+#include "tensor.h"
+
+namespace nt {
+std::string CompiledTorchVersion();
+std::string RuntimeTorchVersion();
+}  // namespace nt
+
+namespace {
+
+void Cleanup(void* arg) {
+  napi_env env = static_cast<napi_env>(arg);
+  nt::EnvStopping(env);
+  nt::Table().Clear();
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  std::string built = nt::CompiledTorchVersion();
+  std::string loaded = nt::RuntimeTorchVersion();
+  if (!loaded.empty() && loaded.rfind(built, 0) != 0) {
+    std::string msg = "nodetorch was built against libtorch " + built + " but libtorch " + loaded +
+                      " was loaded: rebuild with `npx nodetorch build` or point LIBTORCH at libtorch " + built;
+    napi_throw_error(env, "ERR_NODETORCH_LIBTORCH_MISMATCH", msg.c_str());
+    return nullptr;
+  }
+  nt::EnvStarted(env);
+  napi_add_env_cleanup_hook(env, Cleanup, env);
+  nt::RegisterTensor(env, exports);
+  nt::RegisterTensorOps(env, exports);
+  nt::RegisterAutograd(env, exports);
+  nt::RegisterDevice(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,110 @@
+// The one error path: every native entry point runs inside Guard<>, which turns libtorch
+// and argument errors into JS Errors naming the op and its tensor arguments. Also the
+// argument readers every entry point uses, so no JS value can reach libtorch unchecked.
+#pragma once
+#include <stdexcept>
+
+#include "handles.h"
+
+namespace nt {
+
+// A bad argument detected before libtorch is called: becomes a TypeError.
+struct ArgError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// A JS exception is already pending (a napi call failed): just unwind.
+struct PendingJsError {};
+
+void Check(napi_env env, napi_status s);
+std::string DescribeValue(napi_env env, napi_value v);
+std::string ShapeString(at::IntArrayRef sizes);
+std::string DtypeName(at::ScalarType t);
+std::string TensorDesc(const at::Tensor& t);
+napi_value ThrowFromCatch(napi_env env, napi_callback_info info, const char* kind, const std::string& msg);
+
+using RawFn = napi_value (*)(napi_env, napi_callback_info);
+
+template <RawFn F>
+napi_value Guard(napi_env env, napi_callback_info info) {
+  try {
+    return F(env, info);
+  } catch (const PendingJsError&) {
+    return nullptr;
+  } catch (const ArgError& e) {
+    return ThrowFromCatch(env, info, "TypeError", e.what());
+  } catch (const c10::Error& e) {
+    return ThrowFromCatch(env, info, "Error", e.what_without_backtrace());
+  } catch (const std::bad_alloc&) {
+    return ThrowFromCatch(env, info, "RangeError", "out of memory while allocating the result");
+  } catch (const std::exception& e) {
+    return ThrowFromCatch(env, info, "Error", e.what());
+  } catch (...) {
+    return ThrowFromCatch(env, info, "Error", "unknown native error");
+  }
+}
+
+// Reads a call's arguments; every accessor validates and throws ArgError with the position.
+class Args {
+ public:
+  static constexpr size_t kMax = 10;
+  Args(napi_env env, napi_callback_info info) : env_(env) {
+    argc_ = kMax;
+    Check(env, napi_get_cb_info(env, info, &argc_, argv_, nullptr, nullptr));
+  }
+  napi_env env() const { return env_; }
+  size_t size() const { return argc_; }
+  napi_value operator[](size_t i) const { return i < argc_ ? argv_[i] : Undefined(); }
+
+  napi_valuetype Type(size_t i) const;
+  bool IsNullish(size_t i) const {
+    napi_valuetype t = Type(i);
+    return t == napi_undefined || t == napi_null;
+  }
+  at::Tensor& Tensor(size_t i, const char* name) const;
+  std::vector<at::Tensor> TensorList(size_t i, const char* name) const;
+  double Number(size_t i, const char* name) const;
+  int64_t Int(size_t i, const char* name) const;
+  int64_t IntOr(size_t i, const char* name, int64_t dflt) const {
+    return IsNullish(i) ? dflt : Int(i, name);
+  }
+  bool Bool(size_t i, const char* name) const;
+  bool BoolOr(size_t i, const char* name, bool dflt) const { return IsNullish(i) ? dflt : Bool(i, name); }
+  std::string String(size_t i, const char* name) const;
+  std::vector<int64_t> IntList(size_t i, const char* name) const;
+  // A number (int if integral), bigint or boolean as an at::Scalar.
+  at::Scalar Scalar(size_t i, const char* name) const;
+  // -1 / undefined means "default"; otherwise a dtype code (see DtypeFromCode).
+  c10::optional<at::ScalarType> Dtype(size_t i) const;
+  c10::optional<at::Device> Device(size_t i) const;
+
+ private:
+  napi_value Undefined() const;
+  [[noreturn]] void Fail(size_t i, const char* name, const char* expected) const;
+  napi_env env_;
+  size_t argc_;
+  napi_value argv_[kMax];
+};
+
+at::ScalarType DtypeFromCode(int64_t code);
+int64_t DtypeCode(at::ScalarType t);
+at::Device ParseDevice(const std::string& s);
+
+// Result wrapping: tensors become handles (doubles), plus small helpers.
+napi_value Wrap(napi_env env, at::Tensor&& t);
+inline napi_value Wrap(napi_env env, const at::Tensor& t) { return Wrap(env, at::Tensor(t)); }
+napi_value WrapList(napi_env env, const std::vector<at::Tensor>& ts);
+napi_value MakeNumber(napi_env env, double v);
+napi_value MakeBool(napi_env env, bool v);
+napi_value MakeString(napi_env env, const std::string& s);
+napi_value Undefined(napi_env env);
+
+struct Export {
+  const char* name;
+  RawFn fn;
+};
+void Register(napi_env env, napi_value exports, const Export* list, size_t n);
+
+}  // namespace nt
+
+#define NT_EXPORT(name, fn) \
+  { name, ::nt::Guard<fn> }

@@ -1,0 +1,435 @@
+// Tensor handles, creation, data access, metadata and memory accounting.
+#include "tensor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+namespace nt {
+
+// ---- handle table ----
+
+HandleTable& Table() {
+  // Heap-allocated and never destroyed: freeing tensors from a static destructor at process
+  // exit could run after libtorch's own globals are gone. Env cleanup empties it instead.
+  static thread_local HandleTable* table = new HandleTable();
+  return *table;
+}
+
+int64_t TensorBytes(const at::Tensor& t) {
+  if (!t.defined() || !t.has_storage()) return 0;
+  int64_t logical = static_cast<int64_t>(t.numel()) * static_cast<int64_t>(t.element_size());
+  return std::min<int64_t>(logical, static_cast<int64_t>(t.storage().nbytes()));
+}
+
+uint64_t HandleTable::Insert(at::Tensor&& t) {
+  uint32_t idx;
+  if (!free_.empty()) {
+    idx = free_.back();
+    free_.pop_back();
+  } else {
+    if (slots_.size() >= kIndexMask)
+      throw std::runtime_error("too many live tensors (16,777,215): dispose() tensors or use nt.tidy()");
+    idx = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  Slot& s = slots_[idx];
+  s.bytes = TensorBytes(t);
+  s.t = std::move(t);
+  s.used = true;
+  live_++;
+  bytes_ += s.bytes;
+  pending_ += s.bytes;
+  return (static_cast<uint64_t>(s.gen) << kIndexBits) | idx;
+}
+
+bool HandleTable::Release(uint64_t h) {
+  if (!Get(h)) return false;
+  uint64_t idx = h & kIndexMask;
+  Slot& s = slots_[idx];
+  at::Tensor dead = std::move(s.t);
+  s.t = at::Tensor();
+  s.used = false;
+  s.gen = s.gen + 1 >= kMaxGen ? 1 : s.gen + 1;
+  live_--;
+  bytes_ -= s.bytes;
+  pending_ -= s.bytes;
+  s.bytes = 0;
+  free_.push_back(static_cast<uint32_t>(idx));
+  return true;  // `dead` frees the tensor here, after the table is consistent again
+}
+
+void HandleTable::Clear() {
+  for (Slot& s : slots_) s.t = at::Tensor();
+  slots_.clear();
+  free_.clear();
+  live_ = 0;
+  bytes_ = 0;
+  pending_ = 0;
+}
+
+// ---- borrowed JS memory ----
+// A tensor made over a JS typed array keeps a reference to it. The storage may be freed on
+// any thread (autograd or training threads), but a napi_ref may only be deleted on its own
+// JS thread, so releases from elsewhere wait in a queue drained by the next call there.
+
+namespace {
+
+struct Borrow {
+  napi_env env;
+  napi_ref ref;
+  std::thread::id tid;
+};
+
+std::mutex g_mu;
+std::unordered_set<napi_env> g_live_envs;
+std::vector<Borrow*> g_pending;
+std::atomic<bool> g_have_pending{false};
+
+bool EnvLive(napi_env env) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return g_live_envs.count(env) > 0;
+}
+
+void ReleaseBorrow(Borrow* b) {
+  if (std::this_thread::get_id() == b->tid && EnvLive(b->env)) {
+    napi_delete_reference(b->env, b->ref);
+    delete b;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_live_envs.count(b->env)) {
+    delete b;  // its JS world is gone; nothing left to release
+    return;
+  }
+  g_pending.push_back(b);
+  g_have_pending = true;
+}
+
+}  // namespace
+
+void DrainBorrows(napi_env env) {
+  if (!g_have_pending.load(std::memory_order_relaxed)) return;
+  std::vector<Borrow*> mine;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    auto it = std::partition(g_pending.begin(), g_pending.end(), [env](Borrow* b) { return b->env != env; });
+    mine.assign(it, g_pending.end());
+    g_pending.erase(it, g_pending.end());
+    g_have_pending = !g_pending.empty();
+  }
+  for (Borrow* b : mine) {
+    napi_delete_reference(b->env, b->ref);
+    delete b;
+  }
+}
+
+void EnvStarted(napi_env env) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  g_live_envs.insert(env);
+}
+
+void EnvStopping(napi_env env) {
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_live_envs.erase(env);
+  }
+  DrainBorrows(env);
+}
+
+namespace {
+
+at::TensorOptions Options(const Args& a, size_t i, at::ScalarType dflt = at::kFloat) {
+  at::TensorOptions o = at::TensorOptions().dtype(a.Dtype(i).value_or(dflt));
+  if (auto d = a.Device(i + 1)) o = o.device(*d);
+  return o.requires_grad(a.BoolOr(i + 2, "requiresGrad", false));
+}
+
+std::vector<int64_t> Shape(const Args& a, size_t i) {
+  std::vector<int64_t> s = a.IntList(i, "shape");
+  for (size_t k = 0; k < s.size(); k++)
+    if (s[k] < 0)
+      throw ArgError("expected shape to hold non-negative sizes but shape[" + std::to_string(k) +
+                     "] is " + std::to_string(s[k]));
+  return s;
+}
+
+// tensor_from_buffer(data, shape, dtype, copy): a tensor over the bytes of a typed array,
+// Buffer or ArrayBuffer, read as `dtype`. Borrowed (no copy) when aligned and copy is false.
+napi_value FromBuffer(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  DrainBorrows(env);
+  napi_value src = a[0];
+  void* data = nullptr;
+  size_t byteLength = 0;
+  bool isTyped = false, isArrayBuffer = false;
+  napi_is_typedarray(env, src, &isTyped);
+  if (isTyped) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    napi_value ab;
+    Check(env, napi_get_typedarray_info(env, src, &type, &length, &data, &ab, &offset));
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+    byteLength = length * elem;
+  } else {
+    napi_is_arraybuffer(env, src, &isArrayBuffer);
+    if (!isArrayBuffer) throw ArgError("expected a typed array, Buffer or ArrayBuffer for data but received " + DescribeValue(env, src));
+    Check(env, napi_get_arraybuffer_info(env, src, &data, &byteLength));
+  }
+  std::vector<int64_t> shape = Shape(a, 1);
+  at::ScalarType dtype = DtypeFromCode(a.Int(2, "dtype"));
+  bool copy = a.BoolOr(3, "copy", false);
+  int64_t numel = 1;
+  for (int64_t s : shape) {
+    if (s != 0 && numel > INT64_MAX / s) throw ArgError("shape " + ShapeString(shape) + " has too many elements");
+    numel *= s;
+  }
+  size_t item = c10::elementSize(dtype);
+  if (static_cast<size_t>(numel) * item != byteLength)
+    throw ArgError("data holds " + std::to_string(byteLength) + " bytes but shape " + ShapeString(shape) + " of " +
+                   DtypeName(dtype) + " needs " + std::to_string(numel * item) + " bytes");
+  at::TensorOptions opts = at::TensorOptions().dtype(dtype);
+  if (numel == 0) return Wrap(env, torch::empty(shape, opts));
+  bool aligned = reinterpret_cast<uintptr_t>(data) % item == 0;
+  if (copy || !aligned) {
+    at::Tensor t = torch::empty(shape, opts);
+    std::memcpy(t.data_ptr(), data, byteLength);
+    return Wrap(env, std::move(t));
+  }
+  Borrow* b = new Borrow{env, nullptr, std::this_thread::get_id()};
+  if (napi_create_reference(env, src, 1, &b->ref) != napi_ok) {
+    delete b;
+    throw PendingJsError();
+  }
+  at::Tensor t;
+  try {
+    t = at::from_blob(data, shape, [b](void*) { ReleaseBorrow(b); }, opts);
+  } catch (...) {
+    napi_delete_reference(env, b->ref);
+    delete b;
+    throw;
+  }
+  return Wrap(env, std::move(t));
+}
+
+// tensor_data(t): a fresh ArrayBuffer with the tensor's values, contiguous, on the CPU.
+// float16/bfloat16 come back as float32 (JS has no 16-bit float arrays yet).
+napi_value Data(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  at::NoGradGuard ng;
+  at::Tensor t = a.Tensor(0, "tensor");
+  if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) t = t.to(at::kFloat);
+  t = t.to(at::kCPU).contiguous();
+  size_t n = static_cast<size_t>(t.numel()) * t.element_size();
+  void* dst = nullptr;
+  napi_value ab;
+  Check(env, napi_create_arraybuffer(env, n, &dst, &ab));
+  if (n) std::memcpy(dst, t.data_ptr(), n);
+  return ab;
+}
+
+napi_value Item(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "tensor");
+  if (t.numel() != 1)
+    throw std::runtime_error("item() needs a tensor with exactly one element but got shape " + ShapeString(t.sizes()));
+  at::Scalar s = t.item();
+  switch (t.scalar_type()) {
+    case at::kLong: {
+      napi_value r;
+      Check(env, napi_create_bigint_int64(env, s.toLong(), &r));
+      return r;
+    }
+    case at::kBool: return MakeBool(env, s.toBool());
+    default: return MakeNumber(env, s.toDouble());
+  }
+}
+
+// tensor_meta(t) -> [dtypeCode, device, ...shape]: everything immutable about a handle, once.
+napi_value Meta(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "tensor");
+  napi_value arr;
+  Check(env, napi_create_array_with_length(env, t.dim() + 2, &arr));
+  Check(env, napi_set_element(env, arr, 0, MakeNumber(env, static_cast<double>(DtypeCode(t.scalar_type())))));
+  Check(env, napi_set_element(env, arr, 1, MakeString(env, t.device().str())));
+  for (int64_t i = 0; i < t.dim(); i++)
+    Check(env, napi_set_element(env, arr, i + 2, MakeNumber(env, static_cast<double>(t.size(i)))));
+  return arr;
+}
+
+napi_value Dispose(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  double d = a.Number(0, "handle");
+  bool freed = false;
+  if (d >= 0 && d < 9007199254740992.0) freed = Table().Release(static_cast<uint64_t>(d));
+  DrainBorrows(env);
+  return MakeBool(env, freed);
+}
+
+napi_value MemoryStats(napi_env env, napi_callback_info info) {
+  HandleTable& t = Table();
+  int64_t unused;
+  napi_adjust_external_memory(env, t.TakePendingExternal(), &unused);
+  napi_value o;
+  Check(env, napi_create_object(env, &o));
+  Check(env, napi_set_named_property(env, o, "tensors", MakeNumber(env, static_cast<double>(t.live()))));
+  Check(env, napi_set_named_property(env, o, "bytes", MakeNumber(env, static_cast<double>(t.bytes()))));
+  return o;
+}
+
+// ---- creation ----
+
+napi_value Zeros(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::zeros(Shape(a, 0), Options(a, 1)));
+}
+napi_value Ones(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::ones(Shape(a, 0), Options(a, 1)));
+}
+napi_value Empty(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::empty(Shape(a, 0), Options(a, 1)));
+}
+napi_value Full(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::full(Shape(a, 0), a.Scalar(1, "fillValue"), Options(a, 2)));
+}
+napi_value Rand(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::rand(Shape(a, 0), Options(a, 1)));
+}
+napi_value Randn(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::randn(Shape(a, 0), Options(a, 1)));
+}
+napi_value Randint(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t low = a.Int(0, "low"), high = a.Int(1, "high");
+  if (high <= low)
+    throw ArgError("expected low < high but got low=" + std::to_string(low) + ", high=" + std::to_string(high));
+  return Wrap(env, torch::randint(low, high, Shape(a, 2), Options(a, 3, at::kLong)));
+}
+napi_value Eye(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t n = a.Int(0, "n");
+  int64_t m = a.IntOr(1, "m", n);
+  if (n < 0 || m < 0) throw ArgError("expected non-negative sizes for eye but got n=" + std::to_string(n) + ", m=" + std::to_string(m));
+  return Wrap(env, torch::eye(n, m, Options(a, 2)));
+}
+napi_value Arange(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  at::Scalar start = a.Scalar(0, "start"), end = a.Scalar(1, "end"), step = a.Scalar(2, "step");
+  if (step.toDouble() == 0) throw ArgError("expected a non-zero step for arange");
+  return Wrap(env, torch::arange(start, end, step, Options(a, 3)));
+}
+napi_value Linspace(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t steps = a.Int(2, "steps");
+  if (steps < 0) throw ArgError("expected a non-negative number of steps for linspace but got " + std::to_string(steps));
+  return Wrap(env, torch::linspace(a.Scalar(0, "start"), a.Scalar(1, "end"), steps, Options(a, 3)));
+}
+napi_value ScalarTensor(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, torch::scalar_tensor(a.Scalar(0, "value"), Options(a, 1)));
+}
+
+at::TensorOptions LikeOptions(const Args& a, const at::Tensor& like) {
+  at::TensorOptions o = like.options();
+  if (auto d = a.Dtype(1)) o = o.dtype(*d);
+  if (auto d = a.Device(2)) o = o.device(*d);
+  return o.requires_grad(a.BoolOr(3, "requiresGrad", false));
+}
+napi_value ZerosLike(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "input");
+  return Wrap(env, torch::zeros(t.sizes(), LikeOptions(a, t)));
+}
+napi_value OnesLike(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "input");
+  return Wrap(env, torch::ones(t.sizes(), LikeOptions(a, t)));
+}
+napi_value RandLike(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "input");
+  return Wrap(env, torch::rand(t.sizes(), LikeOptions(a, t)));
+}
+napi_value RandnLike(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "input");
+  return Wrap(env, torch::randn(t.sizes(), LikeOptions(a, t)));
+}
+
+// ---- conversion ----
+
+napi_value To(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor& t = a.Tensor(0, "tensor");
+  auto dtype = a.Dtype(1);
+  auto device = a.Device(2);
+  bool copy = a.BoolOr(3, "copy", false);
+  return Wrap(env, t.to(device.value_or(t.device()), dtype.value_or(t.scalar_type()), false, copy));
+}
+napi_value Clone(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, a.Tensor(0, "tensor").clone());
+}
+napi_value Detach(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, a.Tensor(0, "tensor").detach());
+}
+napi_value Contiguous(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return Wrap(env, a.Tensor(0, "tensor").contiguous());
+}
+napi_value IsContiguous(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return MakeBool(env, a.Tensor(0, "tensor").is_contiguous());
+}
+
+const Export kExports[] = {
+    NT_EXPORT("tensor_from_buffer", FromBuffer),
+    NT_EXPORT("tensor_data", Data),
+    NT_EXPORT("tensor_item", Item),
+    NT_EXPORT("tensor_meta", Meta),
+    NT_EXPORT("tensor_dispose", Dispose),
+    NT_EXPORT("memory_stats", MemoryStats),
+    NT_EXPORT("zeros", Zeros),
+    NT_EXPORT("ones", Ones),
+    NT_EXPORT("empty", Empty),
+    NT_EXPORT("full", Full),
+    NT_EXPORT("rand", Rand),
+    NT_EXPORT("randn", Randn),
+    NT_EXPORT("randint", Randint),
+    NT_EXPORT("eye", Eye),
+    NT_EXPORT("arange", Arange),
+    NT_EXPORT("linspace", Linspace),
+    NT_EXPORT("scalar_tensor", ScalarTensor),
+    NT_EXPORT("zeros_like", ZerosLike),
+    NT_EXPORT("ones_like", OnesLike),
+    NT_EXPORT("rand_like", RandLike),
+    NT_EXPORT("randn_like", RandnLike),
+    NT_EXPORT("tensor_to", To),
+    NT_EXPORT("tensor_clone", Clone),
+    NT_EXPORT("tensor_detach", Detach),
+    NT_EXPORT("tensor_contiguous", Contiguous),
+    NT_EXPORT("tensor_is_contiguous", IsContiguous),
+};
+
+}  // namespace
+
+void RegisterTensor(napi_env env, napi_value exports) {
+  Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));
+}
+
+}  // namespace nt

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// The install step: make sure libtorch exists (installing Debian's packages when we may),
+// then build the addon unless a usable binary is already there.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+const { discover, HOW_TO } = require('./libtorch');
+const { build } = require('./build');
+
+const root = path.resolve(__dirname, '..');
+const APT_PACKAGES = ['libtorch-dev', 'libopenblas0-openmp'];
+const BUILD_PACKAGES = { 'g++': 'g++', make: 'make', cmake: 'cmake' };
+
+function have(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+
+function canApt() {
+  return process.platform === 'linux' && fs.existsSync('/etc/debian_version') && have('apt-get') &&
+    typeof process.getuid === 'function' && process.getuid() === 0 && process.env.NODETORCH_NO_SYSTEM_INSTALL !== '1';
+}
+
+function aptInstall(pkgs, why) {
+  console.log(`nodetorch: ${why}: installing Debian packages ${pkgs.join(' ')} with apt-get ` +
+    '(set NODETORCH_NO_SYSTEM_INSTALL=1 to stop this)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const lists = fs.existsSync('/var/lib/apt/lists') ? fs.readdirSync('/var/lib/apt/lists') : [];
+  if (!lists.some((f) => f.endsWith('_Packages'))) spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+  let r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
+  if (r.status !== 0) {
+    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+    r = spawnSync('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...pkgs], { stdio: 'inherit', env });
+  }
+  if (r.status !== 0) throw new Error(`apt-get install ${pkgs.join(' ')} failed`);
+}
+
+function ensureLibtorch() {
+  let info = discover();
+  if (info) return info;
+  if (!canApt()) throw new Error(`libtorch was not found.\n${HOW_TO}`);
+  aptInstall(APT_PACKAGES, 'libtorch was not found');
+  info = discover();
+  if (!info) throw new Error(`libtorch is still not found after installing ${APT_PACKAGES.join(' ')}.\n${HOW_TO}`);
+  return info;
+}
+
+function ensureOpenBlas() {
+  // Without OpenBLAS, Debian's libtorch falls back to the slow reference BLAS.
+  if (canApt() && !fs.existsSync('/usr/lib/x86_64-linux-gnu/openblas-openmp') &&
+      fs.existsSync('/usr/lib/x86_64-linux-gnu/libtorch_cpu.so')) {
+    aptInstall(['libopenblas0-openmp'], 'OpenBLAS is missing');
+  }
+}
+
+function ensureToolchain() {
+  const missing = Object.keys(BUILD_PACKAGES).filter((c) => !have(c));
+  if (!missing.length) return;
+  if (!canApt()) throw new Error(`building nodetorch needs ${missing.join(', ')} on PATH`);
+  aptInstall(missing.map((c) => BUILD_PACKAGES[c]), `the build needs ${missing.join(', ')}`);
+}
+
+function main() {
+  if (process.env.NODETORCH_SKIP_BUILD === '1') return;
+  ensureLibtorch();
+  ensureOpenBlas();
+  if (fs.existsSync(path.join(root, 'build/Release/nodetorch.node')) && process.env.NODETORCH_REBUILD !== '1') {
+    console.log('nodetorch: using the existing build/Release/nodetorch.node (NODETORCH_REBUILD=1 rebuilds it)');
+    return;
+  }
+  ensureToolchain();
+  build();
+}
+
+try {
+  main();
+} catch (e) {
+  console.error(`nodetorch: install failed: ${e.message}`);
+  process.exit(1);
+}
