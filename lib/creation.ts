@@ -31,7 +31,7 @@ function finish(h: Handle, natural: DType, o: CreateOptions | undefined, op: str
   return t;
 }
 
-function inferShape(data: NestedArray[], op: string): number[] {
+function inferShape(data: NestedArray[]): number[] {
   const shape: number[] = [data.length];
   let cur: unknown = data[0];
   while (Array.isArray(cur)) {
@@ -118,7 +118,7 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
     return finish(h, dt, options, op);
   }
   if (Array.isArray(data)) {
-    const shape = data.length === 0 ? [0] : inferShape(data, op);
+    const shape = data.length === 0 ? [0] : inferShape(data);
     const { values, kind } = flatten(data, shape, op);
     const natural: DType = kind === 'bigint' ? 'int64' : kind === 'boolean' ? 'bool' : 'float32';
     const dt = wanted ?? natural;

@@ -72,7 +72,7 @@ export function formatTensor(t: Tensor): string {
     if (d === shape.length) return cell(off);
     const idx = shownIndex(d);
     if (d === shape.length - 1) {
-      const parts = idx.map((i) => (i < 0 ? '...' : cell(off + i * strides[d])));
+      const parts = idx.map((i) => (i < 0 ? ' ...' : cell(off + i * strides[d])));
       const perLine = Math.max(1, Math.floor((LINE_WIDTH - indent) / (width + 2)));
       const lines: string[] = [];
       for (let k = 0; k < parts.length; k += perLine) lines.push(parts.slice(k, k + perLine).join(', '));

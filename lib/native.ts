@@ -17,20 +17,20 @@ type Create = (shape: number[], dtype: DtypeCode, device: Opt<string>, requiresG
 type CreateLike = (x: Handle, dtype: DtypeCode, device: Opt<string>, requiresGrad: boolean) => Handle;
 type Dims = Opt<number | number[]>;
 
-const UNARY = ['neg', 'abs', 'exp', 'log', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'reciprocal', 'square', 'sin', 'cos',
+type UNARY = ['neg', 'abs', 'exp', 'log', 'log1p', 'expm1', 'sqrt', 'rsqrt', 'reciprocal', 'square', 'sin', 'cos',
   'floor', 'ceil', 'round', 'sign', 'erf', 'relu', 'sigmoid', 'tanh', 'gelu', 'silu', 'logical_not', 'isnan', 't',
-  'all', 'any', 'clone', 'detach', 'contiguous'] as const;
-const BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'maximum',
-  'minimum', 'atan2', 'logical_and', 'logical_or', 'matmul', 'mm', 'bmm', 'dot'] as const;
-const SCALAR = ['add', 'sub', 'mul', 'div', 'pow', 'rpow', 'rsub', 'rdiv', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt',
-  'ge'] as const;
-const INPLACE = ['add', 'sub', 'mul', 'div'] as const;
+  'all', 'any', 'clone', 'detach', 'contiguous'];
+type BINARY = ['add', 'sub', 'mul', 'div', 'pow', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt', 'ge', 'maximum',
+  'minimum', 'atan2', 'logical_and', 'logical_or', 'matmul', 'mm', 'bmm', 'dot'];
+type SCALAR = ['add', 'sub', 'mul', 'div', 'pow', 'rpow', 'rsub', 'rdiv', 'remainder', 'eq', 'ne', 'lt', 'le', 'gt',
+  'ge'];
+type INPLACE = ['add', 'sub', 'mul', 'div'];
 
-type UnaryOps = { [K in (typeof UNARY)[number] as `tensor_${K}`]: Unary };
-type BinaryOps = { [K in (typeof BINARY)[number] as `tensor_${K}`]: Binary };
-type ScalarOps = { [K in (typeof SCALAR)[number] as `tensor_${K}_scalar`]: BinaryScalar };
-type InplaceOps = { [K in (typeof INPLACE)[number] as `tensor_${K}_`]: Inplace } & {
-  [K in (typeof INPLACE)[number] as `tensor_${K}_scalar_`]: InplaceScalar;
+type UnaryOps = { [K in UNARY[number] as `tensor_${K}`]: Unary };
+type BinaryOps = { [K in BINARY[number] as `tensor_${K}`]: Binary };
+type ScalarOps = { [K in SCALAR[number] as `tensor_${K}_scalar`]: BinaryScalar };
+type InplaceOps = { [K in INPLACE[number] as `tensor_${K}_`]: Inplace } & {
+  [K in INPLACE[number] as `tensor_${K}_scalar_`]: InplaceScalar;
 };
 
 export interface BuildInfo {
@@ -153,7 +153,6 @@ export function readBuildRecord(): BuildRecord | null {
 export let loadedFrom = '';
 
 function load(): NativeBinding {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
   let file: string;
   try {
@@ -167,8 +166,7 @@ function load(): NativeBinding {
     );
   }
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const binding = require(file) as NativeBinding;
+      const binding = require(file) as NativeBinding;
     loadedFrom = file;
     return binding;
   } catch (e) {

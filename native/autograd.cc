@@ -11,8 +11,9 @@ napi_value Backward(napi_env env, napi_callback_info info) {
   at::Tensor grad;
   if (!a.IsNullish(1)) grad = a.Tensor(1, "gradient");
   if (!t.requires_grad())
-    throw std::runtime_error("backward() called on a tensor that does not require grad and has no grad_fn: "
-                             "create its inputs with { requiresGrad: true } and compute it outside noGrad()");
+    throw std::runtime_error(
+        "backward() called on a tensor that does not require grad and has no grad_fn: "
+        "create its inputs with { requiresGrad: true } and compute it outside noGrad()");
   if (!grad.defined() && t.numel() != 1)
     throw std::runtime_error("backward() without a gradient needs a scalar (one-element) tensor but got shape " +
                              ShapeString(t.sizes()) + ": pass a gradient of the same shape");

@@ -4,7 +4,6 @@
 
 #include "tensor.h"
 
-
 namespace nt {
 
 std::string CompiledTorchVersion() {

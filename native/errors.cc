@@ -10,8 +10,8 @@ namespace {
 
 const char* kDtypeNames[] = {"float32", "float64", "float16", "bfloat16", "int8",
                              "uint8",   "int16",   "int32",   "int64",    "bool"};
-const at::ScalarType kDtypes[] = {at::kFloat, at::kDouble, at::kHalf,  at::kBFloat16, at::kChar,
-                                  at::kByte,  at::kShort,  at::kInt,   at::kLong,     at::kBool};
+const at::ScalarType kDtypes[] = {at::kFloat, at::kDouble, at::kHalf, at::kBFloat16, at::kChar,
+                                  at::kByte,  at::kShort,  at::kInt,  at::kLong,     at::kBool};
 constexpr int64_t kNumDtypes = sizeof(kDtypes) / sizeof(kDtypes[0]);
 
 std::string TypeName(napi_valuetype t) {

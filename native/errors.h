@@ -64,9 +64,7 @@ class Args {
   std::vector<at::Tensor> TensorList(size_t i, const char* name) const;
   double Number(size_t i, const char* name) const;
   int64_t Int(size_t i, const char* name) const;
-  int64_t IntOr(size_t i, const char* name, int64_t dflt) const {
-    return IsNullish(i) ? dflt : Int(i, name);
-  }
+  int64_t IntOr(size_t i, const char* name, int64_t dflt) const { return IsNullish(i) ? dflt : Int(i, name); }
   bool Bool(size_t i, const char* name) const;
   bool BoolOr(size_t i, const char* name, bool dflt) const { return IsNullish(i) ? dflt : Bool(i, name); }
   std::string String(size_t i, const char* name) const;

@@ -1,8 +1,8 @@
 // Precompiled header: the heavy libtorch and N-API includes every native file shares.
 #pragma once
-#include <torch/torch.h>
 #include <ATen/Parallel.h>
 #include <node_api.h>
+#include <torch/torch.h>
 
 #include <cstdint>
 #include <string>

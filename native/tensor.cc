@@ -151,8 +151,8 @@ std::vector<int64_t> Shape(const Args& a, size_t i) {
   std::vector<int64_t> s = a.IntList(i, "shape");
   for (size_t k = 0; k < s.size(); k++)
     if (s[k] < 0)
-      throw ArgError("expected shape to hold non-negative sizes but shape[" + std::to_string(k) +
-                     "] is " + std::to_string(s[k]));
+      throw ArgError("expected shape to hold non-negative sizes but shape[" + std::to_string(k) + "] is " +
+                     std::to_string(s[k]));
   return s;
 }
 
@@ -173,15 +173,21 @@ napi_value FromBuffer(napi_env env, napi_callback_info info) {
     Check(env, napi_get_typedarray_info(env, src, &type, &length, &data, &ab, &offset));
     size_t elem = 1;
     switch (type) {
-      case napi_int16_array: case napi_uint16_array: elem = 2; break;
-      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      case napi_int16_array:
+      case napi_uint16_array: elem = 2; break;
+      case napi_int32_array:
+      case napi_uint32_array:
+      case napi_float32_array: elem = 4; break;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array: elem = 8; break;
       default: elem = 1;
     }
     byteLength = length * elem;
   } else {
     napi_is_arraybuffer(env, src, &isArrayBuffer);
-    if (!isArrayBuffer) throw ArgError("expected a typed array, Buffer or ArrayBuffer for data but received " + DescribeValue(env, src));
+    if (!isArrayBuffer)
+      throw ArgError("expected a typed array, Buffer or ArrayBuffer for data but received " + DescribeValue(env, src));
     Check(env, napi_get_arraybuffer_info(env, src, &data, &byteLength));
   }
   std::vector<int64_t> shape = Shape(a, 1);
@@ -211,7 +217,8 @@ napi_value FromBuffer(napi_env env, napi_callback_info info) {
   }
   at::Tensor t;
   try {
-    t = at::from_blob(data, shape, [b](void*) { ReleaseBorrow(b); }, opts);
+    t = at::from_blob(
+        data, shape, [b](void*) { ReleaseBorrow(b); }, opts);
   } catch (...) {
     napi_delete_reference(env, b->ref);
     delete b;
@@ -323,7 +330,8 @@ napi_value Eye(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int64_t n = a.Int(0, "n");
   int64_t m = a.IntOr(1, "m", n);
-  if (n < 0 || m < 0) throw ArgError("expected non-negative sizes for eye but got n=" + std::to_string(n) + ", m=" + std::to_string(m));
+  if (n < 0 || m < 0)
+    throw ArgError("expected non-negative sizes for eye but got n=" + std::to_string(n) + ", m=" + std::to_string(m));
   return Wrap(env, torch::eye(n, m, Options(a, 2)));
 }
 napi_value Arange(napi_env env, napi_callback_info info) {
@@ -335,7 +343,8 @@ napi_value Arange(napi_env env, napi_callback_info info) {
 napi_value Linspace(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int64_t steps = a.Int(2, "steps");
-  if (steps < 0) throw ArgError("expected a non-negative number of steps for linspace but got " + std::to_string(steps));
+  if (steps < 0)
+    throw ArgError("expected a non-negative number of steps for linspace but got " + std::to_string(steps));
   return Wrap(env, torch::linspace(a.Scalar(0, "start"), a.Scalar(1, "end"), steps, Options(a, 3)));
 }
 napi_value ScalarTensor(napi_env env, napi_callback_info info) {

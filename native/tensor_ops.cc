@@ -5,36 +5,36 @@
 namespace nt {
 namespace {
 
-#define NT_UNARY(NAME, EXPR)                                  \
-  napi_value NAME(napi_env env, napi_callback_info info) {    \
-    Args a(env, info);                                        \
-    const at::Tensor& x = a.Tensor(0, "input");               \
-    return Wrap(env, EXPR);                                   \
+#define NT_UNARY(NAME, EXPR)                               \
+  napi_value NAME(napi_env env, napi_callback_info info) { \
+    Args a(env, info);                                     \
+    const at::Tensor& x = a.Tensor(0, "input");            \
+    return Wrap(env, EXPR);                                \
   }
 
-#define NT_BINARY(NAME, EXPR)                                 \
-  napi_value NAME(napi_env env, napi_callback_info info) {    \
-    Args a(env, info);                                        \
-    const at::Tensor& x = a.Tensor(0, "input");               \
-    const at::Tensor& y = a.Tensor(1, "other");               \
-    return Wrap(env, EXPR);                                   \
+#define NT_BINARY(NAME, EXPR)                              \
+  napi_value NAME(napi_env env, napi_callback_info info) { \
+    Args a(env, info);                                     \
+    const at::Tensor& x = a.Tensor(0, "input");            \
+    const at::Tensor& y = a.Tensor(1, "other");            \
+    return Wrap(env, EXPR);                                \
   }
 
-#define NT_BINARY_SCALAR(NAME, EXPR)                          \
-  napi_value NAME(napi_env env, napi_callback_info info) {    \
-    Args a(env, info);                                        \
-    const at::Tensor& x = a.Tensor(0, "input");               \
-    at::Scalar s = a.Scalar(1, "other");                      \
-    return Wrap(env, EXPR);                                   \
+#define NT_BINARY_SCALAR(NAME, EXPR)                       \
+  napi_value NAME(napi_env env, napi_callback_info info) { \
+    Args a(env, info);                                     \
+    const at::Tensor& x = a.Tensor(0, "input");            \
+    at::Scalar s = a.Scalar(1, "other");                   \
+    return Wrap(env, EXPR);                                \
   }
 
 // In-place ops return nothing: the JS method returns the same Tensor object.
-#define NT_INPLACE(NAME, EXPR)                                \
-  napi_value NAME(napi_env env, napi_callback_info info) {    \
-    Args a(env, info);                                        \
-    at::Tensor& x = a.Tensor(0, "input");                     \
-    EXPR;                                                     \
-    return nullptr;                                           \
+#define NT_INPLACE(NAME, EXPR)                             \
+  napi_value NAME(napi_env env, napi_callback_info info) { \
+    Args a(env, info);                                     \
+    at::Tensor& x = a.Tensor(0, "input");                  \
+    EXPR;                                                  \
+    return nullptr;                                        \
   }
 
 NT_UNARY(Neg, x.neg())
@@ -373,51 +373,118 @@ napi_value Clamp(napi_env env, napi_callback_info info) {
 }
 
 const Export kExports[] = {
-    NT_EXPORT("tensor_neg", Neg), NT_EXPORT("tensor_abs", Abs), NT_EXPORT("tensor_exp", Exp),
-    NT_EXPORT("tensor_log", Log), NT_EXPORT("tensor_log1p", Log1p), NT_EXPORT("tensor_expm1", Expm1),
-    NT_EXPORT("tensor_sqrt", Sqrt), NT_EXPORT("tensor_rsqrt", Rsqrt), NT_EXPORT("tensor_reciprocal", Reciprocal),
-    NT_EXPORT("tensor_square", Square), NT_EXPORT("tensor_sin", Sin), NT_EXPORT("tensor_cos", Cos),
-    NT_EXPORT("tensor_floor", Floor), NT_EXPORT("tensor_ceil", Ceil), NT_EXPORT("tensor_round", Round),
-    NT_EXPORT("tensor_sign", Sign), NT_EXPORT("tensor_erf", Erf), NT_EXPORT("tensor_relu", Relu),
-    NT_EXPORT("tensor_sigmoid", Sigmoid), NT_EXPORT("tensor_tanh", Tanh), NT_EXPORT("tensor_gelu", Gelu),
-    NT_EXPORT("tensor_silu", Silu), NT_EXPORT("tensor_logical_not", LogicalNot), NT_EXPORT("tensor_isnan", Isnan),
-    NT_EXPORT("tensor_t", T), NT_EXPORT("tensor_all", All), NT_EXPORT("tensor_any", Any),
-    NT_EXPORT("tensor_add", Add), NT_EXPORT("tensor_sub", Sub), NT_EXPORT("tensor_mul", Mul),
-    NT_EXPORT("tensor_div", Div), NT_EXPORT("tensor_pow", Pow), NT_EXPORT("tensor_remainder", Remainder),
-    NT_EXPORT("tensor_eq", Eq), NT_EXPORT("tensor_ne", Ne), NT_EXPORT("tensor_lt", Lt), NT_EXPORT("tensor_le", Le),
-    NT_EXPORT("tensor_gt", Gt), NT_EXPORT("tensor_ge", Ge), NT_EXPORT("tensor_maximum", Maximum),
-    NT_EXPORT("tensor_minimum", Minimum), NT_EXPORT("tensor_atan2", Atan2),
-    NT_EXPORT("tensor_logical_and", LogicalAnd), NT_EXPORT("tensor_logical_or", LogicalOr),
-    NT_EXPORT("tensor_matmul", Matmul), NT_EXPORT("tensor_mm", Mm), NT_EXPORT("tensor_bmm", Bmm),
+    NT_EXPORT("tensor_neg", Neg),
+    NT_EXPORT("tensor_abs", Abs),
+    NT_EXPORT("tensor_exp", Exp),
+    NT_EXPORT("tensor_log", Log),
+    NT_EXPORT("tensor_log1p", Log1p),
+    NT_EXPORT("tensor_expm1", Expm1),
+    NT_EXPORT("tensor_sqrt", Sqrt),
+    NT_EXPORT("tensor_rsqrt", Rsqrt),
+    NT_EXPORT("tensor_reciprocal", Reciprocal),
+    NT_EXPORT("tensor_square", Square),
+    NT_EXPORT("tensor_sin", Sin),
+    NT_EXPORT("tensor_cos", Cos),
+    NT_EXPORT("tensor_floor", Floor),
+    NT_EXPORT("tensor_ceil", Ceil),
+    NT_EXPORT("tensor_round", Round),
+    NT_EXPORT("tensor_sign", Sign),
+    NT_EXPORT("tensor_erf", Erf),
+    NT_EXPORT("tensor_relu", Relu),
+    NT_EXPORT("tensor_sigmoid", Sigmoid),
+    NT_EXPORT("tensor_tanh", Tanh),
+    NT_EXPORT("tensor_gelu", Gelu),
+    NT_EXPORT("tensor_silu", Silu),
+    NT_EXPORT("tensor_logical_not", LogicalNot),
+    NT_EXPORT("tensor_isnan", Isnan),
+    NT_EXPORT("tensor_t", T),
+    NT_EXPORT("tensor_all", All),
+    NT_EXPORT("tensor_any", Any),
+    NT_EXPORT("tensor_add", Add),
+    NT_EXPORT("tensor_sub", Sub),
+    NT_EXPORT("tensor_mul", Mul),
+    NT_EXPORT("tensor_div", Div),
+    NT_EXPORT("tensor_pow", Pow),
+    NT_EXPORT("tensor_remainder", Remainder),
+    NT_EXPORT("tensor_eq", Eq),
+    NT_EXPORT("tensor_ne", Ne),
+    NT_EXPORT("tensor_lt", Lt),
+    NT_EXPORT("tensor_le", Le),
+    NT_EXPORT("tensor_gt", Gt),
+    NT_EXPORT("tensor_ge", Ge),
+    NT_EXPORT("tensor_maximum", Maximum),
+    NT_EXPORT("tensor_minimum", Minimum),
+    NT_EXPORT("tensor_atan2", Atan2),
+    NT_EXPORT("tensor_logical_and", LogicalAnd),
+    NT_EXPORT("tensor_logical_or", LogicalOr),
+    NT_EXPORT("tensor_matmul", Matmul),
+    NT_EXPORT("tensor_mm", Mm),
+    NT_EXPORT("tensor_bmm", Bmm),
     NT_EXPORT("tensor_dot", Dot),
-    NT_EXPORT("tensor_add_scalar", AddScalar), NT_EXPORT("tensor_sub_scalar", SubScalar),
-    NT_EXPORT("tensor_mul_scalar", MulScalar), NT_EXPORT("tensor_div_scalar", DivScalar),
-    NT_EXPORT("tensor_pow_scalar", PowScalar), NT_EXPORT("tensor_rpow_scalar", RpowScalar),
-    NT_EXPORT("tensor_rsub_scalar", RsubScalar), NT_EXPORT("tensor_rdiv_scalar", RdivScalar),
-    NT_EXPORT("tensor_remainder_scalar", RemainderScalar), NT_EXPORT("tensor_eq_scalar", EqScalar),
-    NT_EXPORT("tensor_ne_scalar", NeScalar), NT_EXPORT("tensor_lt_scalar", LtScalar),
-    NT_EXPORT("tensor_le_scalar", LeScalar), NT_EXPORT("tensor_gt_scalar", GtScalar),
+    NT_EXPORT("tensor_add_scalar", AddScalar),
+    NT_EXPORT("tensor_sub_scalar", SubScalar),
+    NT_EXPORT("tensor_mul_scalar", MulScalar),
+    NT_EXPORT("tensor_div_scalar", DivScalar),
+    NT_EXPORT("tensor_pow_scalar", PowScalar),
+    NT_EXPORT("tensor_rpow_scalar", RpowScalar),
+    NT_EXPORT("tensor_rsub_scalar", RsubScalar),
+    NT_EXPORT("tensor_rdiv_scalar", RdivScalar),
+    NT_EXPORT("tensor_remainder_scalar", RemainderScalar),
+    NT_EXPORT("tensor_eq_scalar", EqScalar),
+    NT_EXPORT("tensor_ne_scalar", NeScalar),
+    NT_EXPORT("tensor_lt_scalar", LtScalar),
+    NT_EXPORT("tensor_le_scalar", LeScalar),
+    NT_EXPORT("tensor_gt_scalar", GtScalar),
     NT_EXPORT("tensor_ge_scalar", GeScalar),
-    NT_EXPORT("tensor_add_", AddInplace), NT_EXPORT("tensor_sub_", SubInplace), NT_EXPORT("tensor_mul_", MulInplace),
-    NT_EXPORT("tensor_div_", DivInplace), NT_EXPORT("tensor_add_scalar_", AddScalarInplace),
-    NT_EXPORT("tensor_sub_scalar_", SubScalarInplace), NT_EXPORT("tensor_mul_scalar_", MulScalarInplace),
-    NT_EXPORT("tensor_div_scalar_", DivScalarInplace), NT_EXPORT("tensor_zero_", ZeroInplace),
-    NT_EXPORT("tensor_fill_", FillInplace), NT_EXPORT("tensor_copy_", CopyInplace),
+    NT_EXPORT("tensor_add_", AddInplace),
+    NT_EXPORT("tensor_sub_", SubInplace),
+    NT_EXPORT("tensor_mul_", MulInplace),
+    NT_EXPORT("tensor_div_", DivInplace),
+    NT_EXPORT("tensor_add_scalar_", AddScalarInplace),
+    NT_EXPORT("tensor_sub_scalar_", SubScalarInplace),
+    NT_EXPORT("tensor_mul_scalar_", MulScalarInplace),
+    NT_EXPORT("tensor_div_scalar_", DivScalarInplace),
+    NT_EXPORT("tensor_zero_", ZeroInplace),
+    NT_EXPORT("tensor_fill_", FillInplace),
+    NT_EXPORT("tensor_copy_", CopyInplace),
     NT_EXPORT("tensor_clamp_", ClampInplace),
-    NT_EXPORT("tensor_sum", Sum), NT_EXPORT("tensor_mean", Mean), NT_EXPORT("tensor_prod", Prod),
-    NT_EXPORT("tensor_var", Var), NT_EXPORT("tensor_std", Std), NT_EXPORT("tensor_max", Max),
-    NT_EXPORT("tensor_min", Min), NT_EXPORT("tensor_max_dim", MaxDim), NT_EXPORT("tensor_min_dim", MinDim),
-    NT_EXPORT("tensor_argmax", Argmax), NT_EXPORT("tensor_argmin", Argmin), NT_EXPORT("tensor_softmax", Softmax),
+    NT_EXPORT("tensor_sum", Sum),
+    NT_EXPORT("tensor_mean", Mean),
+    NT_EXPORT("tensor_prod", Prod),
+    NT_EXPORT("tensor_var", Var),
+    NT_EXPORT("tensor_std", Std),
+    NT_EXPORT("tensor_max", Max),
+    NT_EXPORT("tensor_min", Min),
+    NT_EXPORT("tensor_max_dim", MaxDim),
+    NT_EXPORT("tensor_min_dim", MinDim),
+    NT_EXPORT("tensor_argmax", Argmax),
+    NT_EXPORT("tensor_argmin", Argmin),
+    NT_EXPORT("tensor_softmax", Softmax),
     NT_EXPORT("tensor_log_softmax", LogSoftmax),
-    NT_EXPORT("tensor_reshape", Reshape), NT_EXPORT("tensor_view", View), NT_EXPORT("tensor_expand", Expand),
-    NT_EXPORT("tensor_repeat", Repeat), NT_EXPORT("tensor_flatten", Flatten), NT_EXPORT("tensor_squeeze", Squeeze),
-    NT_EXPORT("tensor_unsqueeze", Unsqueeze), NT_EXPORT("tensor_permute", Permute),
-    NT_EXPORT("tensor_transpose", Transpose), NT_EXPORT("tensor_flip", Flip), NT_EXPORT("tensor_tril", Tril),
-    NT_EXPORT("tensor_triu", Triu), NT_EXPORT("cat", Cat), NT_EXPORT("stack", Stack),
-    NT_EXPORT("tensor_split", Split), NT_EXPORT("tensor_chunk", Chunk), NT_EXPORT("tensor_select", Select),
-    NT_EXPORT("tensor_slice", Slice), NT_EXPORT("tensor_narrow", Narrow), NT_EXPORT("tensor_gather", Gather),
-    NT_EXPORT("tensor_index_select", IndexSelect), NT_EXPORT("tensor_masked_fill", MaskedFill),
-    NT_EXPORT("where", Where), NT_EXPORT("tensor_clamp", Clamp),
+    NT_EXPORT("tensor_reshape", Reshape),
+    NT_EXPORT("tensor_view", View),
+    NT_EXPORT("tensor_expand", Expand),
+    NT_EXPORT("tensor_repeat", Repeat),
+    NT_EXPORT("tensor_flatten", Flatten),
+    NT_EXPORT("tensor_squeeze", Squeeze),
+    NT_EXPORT("tensor_unsqueeze", Unsqueeze),
+    NT_EXPORT("tensor_permute", Permute),
+    NT_EXPORT("tensor_transpose", Transpose),
+    NT_EXPORT("tensor_flip", Flip),
+    NT_EXPORT("tensor_tril", Tril),
+    NT_EXPORT("tensor_triu", Triu),
+    NT_EXPORT("cat", Cat),
+    NT_EXPORT("stack", Stack),
+    NT_EXPORT("tensor_split", Split),
+    NT_EXPORT("tensor_chunk", Chunk),
+    NT_EXPORT("tensor_select", Select),
+    NT_EXPORT("tensor_slice", Slice),
+    NT_EXPORT("tensor_narrow", Narrow),
+    NT_EXPORT("tensor_gather", Gather),
+    NT_EXPORT("tensor_index_select", IndexSelect),
+    NT_EXPORT("tensor_masked_fill", MaskedFill),
+    NT_EXPORT("where", Where),
+    NT_EXPORT("tensor_clamp", Clamp),
 };
 
 }  // namespace

@@ -69,7 +69,7 @@ function main() {
     return;
   }
   ensureToolchain();
-  build();
+  build({ gyp: process.env.NODETORCH_BUILD_GYP === '1' });
 }
 
 try {

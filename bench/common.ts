@@ -1,0 +1,102 @@
+// Shared by the TypeScript benchmarks: command-line flags, the timing loop (calibrate, then the
+// median of several timed repetitions) and the one JSON line each benchmark prints for scripts/bench.js.
+// bench/ops.py mirrors timeLoop() so both languages are measured the same way.
+
+/** Reads `--name value` from argv; undefined when absent. */
+export function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : undefined;
+}
+
+export function intFlag(name: string): number | undefined {
+  const v = flag(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new TypeError(`--${name}: expected a positive integer but got '${v}'`);
+  return n;
+}
+
+export interface TimingOptions {
+  /** Wall time of one timed repetition; long enough to cover several GC/yield cycles. */
+  targetMs: number;
+  /** Repetitions; the median is reported, so one noisy repetition does not move it. */
+  reps: number;
+}
+
+export const DEFAULT_TIMING: TimingOptions = {
+  targetMs: Number(process.env.BENCH_TARGET_MS ?? 200),
+  reps: Number(process.env.BENCH_REPS ?? 7),
+};
+
+export interface Timing {
+  /** median microseconds per iteration */
+  us: number;
+  /** every repetition, microseconds per iteration */
+  samples: number[];
+  iters: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * Times body(n), which runs n iterations of the case. Doubling n until a run takes 20 ms both
+ * warms up (JIT, allocator caches) and calibrates n so each repetition lasts about targetMs.
+ */
+export async function timeLoop(body: (n: number) => void | Promise<void>, opts: TimingOptions = DEFAULT_TIMING): Promise<Timing> {
+  let n = 1;
+  let ms = 0;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    await body(n);
+    ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (ms >= 20 || n >= 1 << 24) break;
+    n *= 2;
+  }
+  const iters = Math.max(1, Math.round((n * opts.targetMs) / Math.max(ms, 1e-3)));
+  const samples: number[] = [];
+  for (let r = 0; r < opts.reps; r++) {
+    const t0 = process.hrtime.bigint();
+    await body(iters);
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e3 / iters);
+  }
+  return { us: median(samples), samples, iters };
+}
+
+/** Yields to the event loop so FinalizationRegistry callbacks (and other tasks) can run. */
+export function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A case's result: a timing, or why it could not be measured. */
+export type CaseResult = Timing | { error: string };
+
+export async function measure(body: (n: number) => void | Promise<void>): Promise<CaseResult> {
+  try {
+    return await timeLoop(body);
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/**
+ * The single line scripts/bench.js parses. Written with process.stdout.write because some
+ * libraries (tfjs) print banners through console.*, which the benchmarks silence.
+ */
+export function emit(result: object): void {
+  process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+/** The per-op cases, in table order; ops.ts, ops_tfjs.ts and ops.py use these keys. */
+export const OPS_CASES = ['add', 'matmul', 'sum', 'autograd'] as const;
+export type OpsCase = (typeof OPS_CASES)[number];
+
+/** Ops per nt.tidy()/tf.tidy() scope in the single-op cases: a scope per op would time the scope, not the op. */
+export const TIDY_BATCH = 100;
+/** Tensors created between yields in the no-dispose loops, so finalizers keep memory bounded. */
+export const YIELD_EVERY_TENSORS = 10_000;
+/** Elements of the autograd chain's input. */
+export const AUTOGRAD_SIZE = 16;

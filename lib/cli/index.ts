@@ -1,0 +1,77 @@
+// `npx nodetorch <command>`: info, build, help.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+const HELP = `Usage: nodetorch <command>
+
+Commands:
+  info            versions, devices, threads, and where libtorch and the binary came from
+  build [--gyp]   build the native addon from source (cmake-js, or node-gyp with --gyp),
+                  finding libtorch like the install step (LIBTORCH, LIBTORCH_USE_PYTORCH=1,
+                  the system CMake package, or Debian's libtorch-dev)
+  help            this text
+`;
+
+const root = path.resolve(__dirname, '../..');
+
+function info(): number {
+  const lines: [string, string][] = [];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require(path.join(root, 'package.json')) as { version: string };
+  lines.push(['nodetorch', pkg.version], ['node', process.version], ['platform', `${process.platform}-${process.arch}`]);
+  try {
+    // Loaded lazily so that `info` still reports when the binary cannot load.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nat = require('../native') as typeof import('../native');
+    const nt = nat.native;
+    const build = nt.build_info();
+    const rec = nat.readBuildRecord();
+    lines.push(
+      ['binary', nat.loadedFrom],
+      ['built by', rec ? `${rec.builtBy} at ${rec.builtAt}` : 'unknown (no nodetorch-build.json)'],
+      ['libtorch (built against)', build.libtorch],
+      ['libtorch (loaded)', build.libtorchRuntime || 'unknown'],
+      ['libtorch found via', rec ? rec.libtorch.source : 'unknown'],
+      ['libtorch lib dir', rec ? rec.libtorch.libDir : 'unknown'],
+      ['CUDA build', String(build.cudaBuild)],
+      ['CUDA available', String(nt.cuda_is_available())],
+      ['cuDNN available', String(nt.cudnn_is_available())],
+      ['CUDA devices', String(nt.cuda_device_count())],
+      ['intra-op threads', `${nt.get_num_threads()}${process.env.OMP_NUM_THREADS ? ' (from OMP_NUM_THREADS)' : ' (core count)'}`],
+    );
+  } catch (e) {
+    lines.push(['binary', `not loadable: ${(e as Error).message}`]);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const found = require(path.join(root, 'scripts/libtorch.js')).discover();
+      lines.push(['libtorch found', found ? `${found.version} via ${found.source}` : 'none']);
+    } catch (e2) {
+      lines.push(['libtorch found', `none (${(e2 as Error).message})`]);
+    }
+  }
+  const w = Math.max(...lines.map(([k]) => k.length));
+  for (const [k, v] of lines) console.log(`${k.padEnd(w)}  ${v}`);
+  return 0;
+}
+
+function build(args: string[]): number {
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts/install.js')], {
+    stdio: 'inherit',
+    env: { ...process.env, NODETORCH_REBUILD: '1', ...(args.includes('--gyp') ? { NODETORCH_BUILD_GYP: '1' } : {}) },
+  });
+  return r.status ?? 1;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'info': return info();
+    case 'build': return build(rest);
+    case undefined: case 'help': case '--help': case '-h':
+      process.stdout.write(HELP);
+      return 0;
+    default:
+      process.stderr.write(`nodetorch: unknown command '${cmd}'\n\n${HELP}`);
+      return 2;
+  }
+}
