@@ -128,6 +128,12 @@ int64_t Dim(const Args& a, size_t i, const at::Tensor& x, const char* name = "di
   return d;
 }
 
+std::vector<int64_t> AllDims(const at::Tensor& x) {
+  std::vector<int64_t> d(x.dim());
+  for (int64_t i = 0; i < x.dim(); i++) d[i] = i;
+  return d;
+}
+
 // dims argument: null for all, a number, or an array of numbers.
 c10::optional<std::vector<int64_t>> Dims(const Args& a, size_t i, const at::Tensor& x) {
   if (a.IsNullish(i)) return c10::nullopt;
@@ -146,7 +152,7 @@ napi_value Sum(napi_env env, napi_callback_info info) {
   auto dims = Dims(a, 1, x);
   bool keep = a.BoolOr(2, "keepdim", false);
   auto dtype = a.Dtype(3);
-  if (!dims) return Wrap(env, keep ? x.sum(c10::IntArrayRef(), true, dtype) : x.sum(dtype));
+  if (!dims) return Wrap(env, keep ? x.sum(AllDims(x), true, dtype) : x.sum(dtype));
   return Wrap(env, x.sum(*dims, keep, dtype));
 }
 
@@ -156,7 +162,7 @@ napi_value Mean(napi_env env, napi_callback_info info) {
   auto dims = Dims(a, 1, x);
   bool keep = a.BoolOr(2, "keepdim", false);
   auto dtype = a.Dtype(3);
-  if (!dims) return Wrap(env, keep ? x.mean(c10::IntArrayRef(), true, dtype) : x.mean(dtype));
+  if (!dims) return Wrap(env, keep ? x.mean(AllDims(x), true, dtype) : x.mean(dtype));
   return Wrap(env, x.mean(*dims, keep, dtype));
 }
 
@@ -173,7 +179,7 @@ napi_value Var(napi_env env, napi_callback_info info) {
   const at::Tensor& x = a.Tensor(0, "input");
   auto dims = Dims(a, 1, x);
   bool unbiased = a.BoolOr(2, "unbiased", true), keep = a.BoolOr(3, "keepdim", false);
-  if (!dims) return Wrap(env, keep ? x.var(c10::IntArrayRef(), unbiased, true) : x.var(unbiased));
+  if (!dims) return Wrap(env, keep ? x.var(AllDims(x), unbiased, true) : x.var(unbiased));
   return Wrap(env, x.var(*dims, unbiased, keep));
 }
 napi_value Std(napi_env env, napi_callback_info info) {
@@ -181,7 +187,7 @@ napi_value Std(napi_env env, napi_callback_info info) {
   const at::Tensor& x = a.Tensor(0, "input");
   auto dims = Dims(a, 1, x);
   bool unbiased = a.BoolOr(2, "unbiased", true), keep = a.BoolOr(3, "keepdim", false);
-  if (!dims) return Wrap(env, keep ? x.std(c10::IntArrayRef(), unbiased, true) : x.std(unbiased));
+  if (!dims) return Wrap(env, keep ? x.std(AllDims(x), unbiased, true) : x.std(unbiased));
   return Wrap(env, x.std(*dims, unbiased, keep));
 }
 

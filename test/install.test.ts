@@ -5,7 +5,6 @@ import * as os from 'os';
 import * as path from 'path';
 
 const root = path.resolve(__dirname, '..');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { discover, HOW_TO } = require('../scripts/libtorch.js');
 
 function fakeLibtorch(version: string, withCuda = false): string {
@@ -102,7 +101,6 @@ describe('command line', () => {
   test('info prints versions, libtorch origin, devices and threads', () => {
     const r = cli(['info']);
     expect(r.status).toBe(0);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nt = require('../lib');
     expect(r.stdout).toContain(`nodetorch                 ${nt.version.nodetorch}`);
     expect(r.stdout).toMatch(/libtorch \(built against\)\s+\d+\.\d+\.\d+/);

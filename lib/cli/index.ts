@@ -16,12 +16,10 @@ const root = path.resolve(__dirname, '../..');
 
 function info(): number {
   const lines: [string, string][] = [];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pkg = require(path.join(root, 'package.json')) as { version: string };
   lines.push(['nodetorch', pkg.version], ['node', process.version], ['platform', `${process.platform}-${process.arch}`]);
   try {
     // Loaded lazily so that `info` still reports when the binary cannot load.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nat = require('../native') as typeof import('../native');
     const nt = nat.native;
     const build = nt.build_info();
@@ -42,7 +40,6 @@ function info(): number {
   } catch (e) {
     lines.push(['binary', `not loadable: ${(e as Error).message}`]);
     try {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const found = require(path.join(root, 'scripts/libtorch.js')).discover();
       lines.push(['libtorch found', found ? `${found.version} via ${found.source}` : 'none']);
     } catch (e2) {
