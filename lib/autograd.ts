@@ -34,7 +34,8 @@ export function setGradEnabled(enabled: boolean): void {
 export interface GradOptions { gradOutputs?: Tensor[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean }
 
 /** torch.autograd.grad: gradients of outputs with respect to inputs, without touching .grad. */
-export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], o: GradOptions = {}): (Tensor | null)[] {
+export function grad(outputs: Tensor | Tensor[], inputs: Tensor | Tensor[], opts?: GradOptions | null): (Tensor | null)[] {
+  const o = opts ?? {};
   const outs = (Array.isArray(outputs) ? outputs : [outputs]).map((t, i) => checkTensor(t, 'grad', `outputs[${i}]`)._h);
   const ins = (Array.isArray(inputs) ? inputs : [inputs]).map((t, i) => checkTensor(t, 'grad', `inputs[${i}]`)._h);
   const gos = o.gradOutputs?.map((t, i) => checkTensor(t, 'grad', `gradOutputs[${i}]`)._h);

@@ -20,15 +20,19 @@ function opts(o: CreateOptions | undefined, op: string): [number, string | null,
 
 /** Applies dtype/device/requiresGrad to a fresh handle, freeing intermediates. */
 function finish(h: Handle, natural: DType, o: CreateOptions | undefined, op: string): Tensor {
-  const [dt, dev, rg] = opts(o, op);
-  if ((dt !== -1 && DTYPES[dt] !== natural) || dev !== null) {
-    const next = native.tensor_to(h, dt, dev, false);
-    native.tensor_dispose(h);
-    h = next;
+  try {
+    const [dt, dev, rg] = opts(o, op);
+    if ((dt !== -1 && DTYPES[dt] !== natural) || dev !== null) {
+      const next = native.tensor_to(h, dt, dev, false);
+      native.tensor_dispose(h);
+      h = next;
+    }
+    if (rg) native.tensor_requires_grad_(h, true);
+  } catch (e) {
+    native.tensor_dispose(h); // bad options must not leak the tensor made so far
+    throw e;
   }
-  const t = wrap(h);
-  if (rg) t.requiresGrad_(true);
-  return t;
+  return wrap(h);
 }
 
 function inferShape(data: NestedArray[]): number[] {
@@ -70,8 +74,14 @@ function flatten(data: NestedArray[], shape: number[], op: string): { values: Sc
   return { values, kind: kind ?? 'number' };
 }
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
 function toInt64(v: Scalar, op: string): bigint {
-  if (typeof v === 'bigint') return v;
+  if (typeof v === 'bigint') {
+    if (v < INT64_MIN || v > INT64_MAX) throw new RangeError(`${op}: ${v}n is outside the int64 range`);
+    return v;
+  }
   const n = Number(v);
   if (!Number.isFinite(n)) throw new RangeError(`${op}: cannot store ${n} in an int64 tensor`);
   return BigInt(Math.trunc(n));
@@ -190,7 +200,7 @@ export function arange(start: number, end?: number | CreateOptions, step: number
   if (typeof step === 'object') { o = step; step = 1; }
   if (end === undefined) { end = start; start = 0; }
   for (const [name, v] of [['start', start], ['end', end], ['step', step]] as const) {
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`arange: expected a finite number for ${name} but received ${v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`arange: expected a finite number for ${name} but received ${typeof v === 'number' ? v : typeof v}`);
   }
   const allInt = [start, end, step].every(Number.isInteger);
   const [dt, dev, rg] = opts(o, 'arange');

@@ -92,6 +92,7 @@ export function tidy<T>(fn: () => T): T {
 
 /** Lets a tensor created inside tidy() outlive it. Returns the tensor. */
 export function keep<T extends TensorHandle>(t: T): T {
+  if (!(t instanceof TensorHandle)) throw new TypeError(`keep: expected a Tensor but received ${t === null ? 'null' : typeof t}`);
   t._keep = true;
   return t;
 }

@@ -105,7 +105,8 @@ export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOp
   tensor_narrow(x: Handle, dim: number, start: number, length: number): Handle;
   tensor_gather(x: Handle, dim: number, index: Handle): Handle;
   tensor_index_select(x: Handle, dim: number, index: Handle): Handle;
-  tensor_masked_fill(x: Handle, mask: Handle, value: number | boolean | Handle): Handle;
+  tensor_masked_fill(x: Handle, mask: Handle, value: number | bigint | boolean): Handle;
+  tensor_masked_fill_tensor(x: Handle, mask: Handle, value: Handle): Handle;
   where(cond: Handle, x: Handle, y: Handle): Handle;
   tensor_clamp(x: Handle, min: Opt<number>, max: Opt<number>): Handle;
 

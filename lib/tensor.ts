@@ -26,8 +26,9 @@ function wrapList(hs: Handle[]): Tensor[] {
   return hs.map(wrap);
 }
 
-function typeOfValue(v: unknown): string {
+export function typeOfValue(v: unknown): string {
   if (v === null) return 'null';
+  if (typeof v === 'symbol') return 'symbol';
   if (Array.isArray(v)) return 'array';
   return typeof v === 'string' ? `string '${v}'` : typeof v;
 }
@@ -180,7 +181,7 @@ export class Tensor extends TensorHandle {
     return this.to('cpu');
   }
   cuda(index = 0): Tensor {
-    return this.to(`cuda:${index}`);
+    return this.to(`cuda:${checkInt(index, 'cuda', 'index')}`);
   }
   float(): Tensor {
     return this.to('float32');
@@ -385,10 +386,15 @@ export class Tensor extends TensorHandle {
   index(...indices: number[]): Tensor {
     if (indices.length === 0) throw new TypeError('index: expected at least one index');
     let h = this._h;
-    for (let k = 0; k < indices.length; k++) {
-      const next = native.tensor_select(h, 0, checkInt(indices[k], 'index', `index ${k}`));
-      if (h !== this._h) native.tensor_dispose(h);
-      h = next;
+    try {
+      for (let k = 0; k < indices.length; k++) {
+        const next = native.tensor_select(h, 0, checkInt(indices[k], 'index', `index ${k}`));
+        if (h !== this._h) native.tensor_dispose(h);
+        h = next;
+      }
+    } catch (e) {
+      if (h !== this._h) native.tensor_dispose(h); // the intermediate of a failed multi-index
+      throw e;
     }
     return wrap(h);
   }
@@ -408,9 +414,9 @@ export class Tensor extends TensorHandle {
   }
   maskedFill(mask: Tensor, value: Scalar | Tensor): Tensor {
     checkTensor(mask, 'maskedFill', 'mask');
-    if (value instanceof Tensor) return wrap(native.tensor_masked_fill(this._h, mask._h, value._h));
+    if (value instanceof Tensor) return wrap(native.tensor_masked_fill_tensor(this._h, mask._h, value._h));
     if (!isScalar(value)) throw new TypeError(`maskedFill: expected a number or Tensor for value but received ${typeOfValue(value)}`);
-    return wrap(native.tensor_masked_fill(this._h, mask._h, value as number));
+    return wrap(native.tensor_masked_fill(this._h, mask._h, value));
   }
   /** PyTorch's x.where(condition, y): x where condition is true, else y. */
   where(condition: Tensor, other: Operand): Tensor {
@@ -451,9 +457,9 @@ export class Tensor extends TensorHandle {
   get isLeaf(): boolean {
     return native.tensor_is_leaf(this._h);
   }
-  backward(gradient?: Tensor | null, opts: BackwardOptions = {}): void {
+  backward(gradient?: Tensor | null, opts?: BackwardOptions | null): void {
     const g = gradient == null ? null : checkTensor(gradient, 'backward', 'gradient')._h;
-    native.tensor_backward(this._h, g, opts.retainGraph, opts.createGraph ?? false);
+    native.tensor_backward(this._h, g, opts?.retainGraph, opts?.createGraph ?? false);
   }
   /** Zeroes the accumulated gradient in place (if any). */
   zeroGrad_(): this {

@@ -7,7 +7,7 @@ namespace {
 // tensor_backward(t, gradient | undefined, retainGraph, createGraph)
 napi_value Backward(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& t = a.Tensor(0, "tensor");
+  const at::Tensor t = a.Tensor(0, "tensor");
   at::Tensor grad;
   if (!a.IsNullish(1)) grad = a.Tensor(1, "gradient");
   if (!t.requires_grad())
@@ -51,7 +51,7 @@ napi_value Grad(napi_env env, napi_callback_info info) {
 
 napi_value GetGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& g = a.Tensor(0, "tensor").grad();
+  at::Tensor g = a.Tensor(0, "tensor").grad();
   if (!g.defined()) {
     napi_value n;
     napi_get_null(env, &n);
@@ -62,7 +62,7 @@ napi_value GetGrad(napi_env env, napi_callback_info info) {
 
 napi_value SetGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  at::Tensor& t = a.Tensor(0, "tensor");
+  at::Tensor t = a.Tensor(0, "tensor");
   if (a.IsNullish(1)) {
     t.mutable_grad() = at::Tensor();
     return nullptr;
@@ -81,7 +81,7 @@ napi_value RequiresGrad(napi_env env, napi_callback_info info) {
 
 napi_value SetRequiresGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  at::Tensor& t = a.Tensor(0, "tensor");
+  at::Tensor t = a.Tensor(0, "tensor");
   bool flag = a.BoolOr(1, "requiresGrad", true);
   if (flag && !at::isFloatingType(t.scalar_type()) && !at::isComplexType(t.scalar_type()))
     throw std::runtime_error("only floating-point tensors can require gradients but this tensor is " +
@@ -92,7 +92,8 @@ napi_value SetRequiresGrad(napi_env env, napi_callback_info info) {
 
 napi_value ZeroGrad(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  at::Tensor& g = a.Tensor(0, "tensor").mutable_grad();
+  at::Tensor t = a.Tensor(0, "tensor");
+  at::Tensor& g = t.mutable_grad();
   if (g.defined()) {
     at::NoGradGuard ng;
     g.zero_();
@@ -113,7 +114,7 @@ napi_value IsLeaf(napi_env env, napi_callback_info info) {
 
 napi_value GradFn(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const auto& fn = a.Tensor(0, "tensor").grad_fn();
+  auto fn = a.Tensor(0, "tensor").grad_fn();
   if (!fn) {
     napi_value n;
     napi_get_null(env, &n);

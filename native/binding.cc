@@ -24,6 +24,9 @@ napi_value Init(napi_env env, napi_value exports) {
     napi_throw_error(env, "ERR_NODETORCH_LIBTORCH_MISMATCH", msg.c_str());
     return nullptr;
   }
+  // Only what_without_backtrace() is ever shown; symbolizing a backtrace for every libtorch
+  // error would cost 10-20 ms each.
+  c10::SetStackTraceFetcher([]() { return std::string(); });
   nt::EnvStarted(env);
   napi_add_env_cleanup_hook(env, Cleanup, env);
   nt::RegisterTensor(env, exports);

@@ -77,7 +77,7 @@ std::string TensorDesc(const at::Tensor& t) {
   return d;
 }
 
-std::string DescribeValue(napi_env env, napi_value v) {
+std::string DescribeValue(napi_env env, napi_value v, int depth) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return "?";
   switch (t) {
@@ -115,13 +115,21 @@ std::string DescribeValue(napi_env env, napi_value v) {
       }
       uint32_t n = 0;
       napi_get_array_length(env, v, &n);
+      if (depth >= 3) return n ? "[...]" : "[]";
       std::string s = "[";
       for (uint32_t i = 0; i < n && i < 4; i++) {
         napi_value e;
-        napi_get_element(env, v, i, &e);
-        s += (i ? ", " : "") + DescribeValue(env, e);
+        // A getter may throw: describe what we can without touching an unset value.
+        if (napi_get_element(env, v, i, &e) != napi_ok) return s + (i ? ", " : "") + "?]";
+        s += (i ? ", " : "") + DescribeValue(env, e, depth + 1);
       }
       return s + (n > 4 ? ", ...]" : "]");
+    }
+    case napi_bigint: {
+      int64_t b;
+      bool lossless;
+      napi_get_value_bigint_int64(env, v, &b, &lossless);
+      return lossless ? std::to_string(b) + "n" : "a bigint outside int64 range";
     }
     default: return TypeName(t);
   }
@@ -183,7 +191,7 @@ void Args::Fail(size_t i, const char* name, const char* expected) const {
                  ") but received " + got + (t == napi_number || t == napi_undefined ? "" : " of type " + TypeName(t)));
 }
 
-at::Tensor& Args::Tensor(size_t i, const char* name) const {
+at::Tensor Args::Tensor(size_t i, const char* name) const {
   double d;
   if (i >= argc_ || napi_get_value_double(env_, argv_[i], &d) != napi_ok) Fail(i, name, "a Tensor");
   if (d >= 0 && d < 9007199254740992.0 && d == std::floor(d)) {
@@ -208,7 +216,7 @@ std::vector<at::Tensor> Args::TensorList(size_t i, const char* name) const {
     napi_value e;
     Check(env_, napi_get_element(env_, argv_[i], k, &e));
     double d;
-    at::Tensor* p = nullptr;
+    const at::Tensor* p = nullptr;
     if (napi_get_value_double(env_, e, &d) == napi_ok && d >= 0 && d < 9007199254740992.0 && d == std::floor(d))
       p = Table().Get(static_cast<uint64_t>(d));
     if (!p)

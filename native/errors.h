@@ -16,7 +16,7 @@ struct ArgError : std::runtime_error {
 struct PendingJsError {};
 
 void Check(napi_env env, napi_status s);
-std::string DescribeValue(napi_env env, napi_value v);
+std::string DescribeValue(napi_env env, napi_value v, int depth = 0);
 std::string ShapeString(at::IntArrayRef sizes);
 std::string DtypeName(at::ScalarType t);
 std::string TensorDesc(const at::Tensor& t);
@@ -60,7 +60,9 @@ class Args {
     napi_valuetype t = Type(i);
     return t == napi_undefined || t == napi_null;
   }
-  at::Tensor& Tensor(size_t i, const char* name) const;
+  // By value (a refcount bump): a reference into the handle table could dangle if reading a
+  // later argument runs JS (a getter) that creates tensors or disposes this one.
+  at::Tensor Tensor(size_t i, const char* name) const;
   std::vector<at::Tensor> TensorList(size_t i, const char* name) const;
   double Number(size_t i, const char* name) const;
   int64_t Int(size_t i, const char* name) const;

@@ -199,6 +199,8 @@ napi_value FromBuffer(napi_env env, napi_callback_info info) {
     numel *= s;
   }
   size_t item = c10::elementSize(dtype);
+  if (static_cast<uint64_t>(numel) > SIZE_MAX / item)
+    throw ArgError("shape " + ShapeString(shape) + " of " + DtypeName(dtype) + " is too large to address");
   if (static_cast<size_t>(numel) * item != byteLength)
     throw ArgError("data holds " + std::to_string(byteLength) + " bytes but shape " + ShapeString(shape) + " of " +
                    DtypeName(dtype) + " needs " + std::to_string(numel * item) + " bytes");
@@ -245,7 +247,7 @@ napi_value Data(napi_env env, napi_callback_info info) {
 
 napi_value Item(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& t = a.Tensor(0, "tensor");
+  const at::Tensor t = a.Tensor(0, "tensor");
   if (t.numel() != 1)
     throw std::runtime_error("item() needs a tensor with exactly one element but got shape " + ShapeString(t.sizes()));
   at::Scalar s = t.item();
@@ -263,7 +265,7 @@ napi_value Item(napi_env env, napi_callback_info info) {
 // tensor_meta(t) -> [dtypeCode, device, ...shape]: everything immutable about a handle, once.
 napi_value Meta(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& t = a.Tensor(0, "tensor");
+  const at::Tensor t = a.Tensor(0, "tensor");
   napi_value arr;
   Check(env, napi_create_array_with_length(env, t.dim() + 2, &arr));
   Check(env, napi_set_element(env, arr, 0, MakeNumber(env, static_cast<double>(DtypeCode(t.scalar_type())))));
@@ -383,7 +385,7 @@ napi_value RandnLike(napi_env env, napi_callback_info info) {
 
 napi_value To(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& t = a.Tensor(0, "tensor");
+  const at::Tensor t = a.Tensor(0, "tensor");
   auto dtype = a.Dtype(1);
   auto device = a.Device(2);
   bool copy = a.BoolOr(3, "copy", false);

@@ -8,14 +8,14 @@ namespace {
 #define NT_UNARY(NAME, EXPR)                               \
   napi_value NAME(napi_env env, napi_callback_info info) { \
     Args a(env, info);                                     \
-    const at::Tensor& x = a.Tensor(0, "input");            \
+    const at::Tensor x = a.Tensor(0, "input");             \
     return Wrap(env, EXPR);                                \
   }
 
 #define NT_BINARY(NAME, EXPR)                              \
   napi_value NAME(napi_env env, napi_callback_info info) { \
     Args a(env, info);                                     \
-    const at::Tensor& x = a.Tensor(0, "input");            \
+    const at::Tensor x = a.Tensor(0, "input");             \
     const at::Tensor& y = a.Tensor(1, "other");            \
     return Wrap(env, EXPR);                                \
   }
@@ -23,7 +23,7 @@ namespace {
 #define NT_BINARY_SCALAR(NAME, EXPR)                       \
   napi_value NAME(napi_env env, napi_callback_info info) { \
     Args a(env, info);                                     \
-    const at::Tensor& x = a.Tensor(0, "input");            \
+    const at::Tensor x = a.Tensor(0, "input");             \
     at::Scalar s = a.Scalar(1, "other");                   \
     return Wrap(env, EXPR);                                \
   }
@@ -32,7 +32,7 @@ namespace {
 #define NT_INPLACE(NAME, EXPR)                             \
   napi_value NAME(napi_env env, napi_callback_info info) { \
     Args a(env, info);                                     \
-    at::Tensor& x = a.Tensor(0, "input");                  \
+    at::Tensor x = a.Tensor(0, "input");                   \
     EXPR;                                                  \
     return nullptr;                                        \
   }
@@ -148,7 +148,7 @@ c10::optional<std::vector<int64_t>> Dims(const Args& a, size_t i, const at::Tens
 
 napi_value Sum(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   auto dims = Dims(a, 1, x);
   bool keep = a.BoolOr(2, "keepdim", false);
   auto dtype = a.Dtype(3);
@@ -158,7 +158,7 @@ napi_value Sum(napi_env env, napi_callback_info info) {
 
 napi_value Mean(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   auto dims = Dims(a, 1, x);
   bool keep = a.BoolOr(2, "keepdim", false);
   auto dtype = a.Dtype(3);
@@ -168,7 +168,7 @@ napi_value Mean(napi_env env, napi_callback_info info) {
 
 napi_value Prod(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   if (a.IsNullish(1)) return Wrap(env, x.prod());
   return Wrap(env, x.prod(Dim(a, 1, x), a.BoolOr(2, "keepdim", false)));
 }
@@ -176,7 +176,7 @@ napi_value Prod(napi_env env, napi_callback_info info) {
 // var/std(input, dims|null, unbiased, keepdim)
 napi_value Var(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   auto dims = Dims(a, 1, x);
   bool unbiased = a.BoolOr(2, "unbiased", true), keep = a.BoolOr(3, "keepdim", false);
   if (!dims) return Wrap(env, keep ? x.var(AllDims(x), unbiased, true) : x.var(unbiased));
@@ -184,7 +184,7 @@ napi_value Var(napi_env env, napi_callback_info info) {
 }
 napi_value Std(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   auto dims = Dims(a, 1, x);
   bool unbiased = a.BoolOr(2, "unbiased", true), keep = a.BoolOr(3, "keepdim", false);
   if (!dims) return Wrap(env, keep ? x.std(AllDims(x), unbiased, true) : x.std(unbiased));
@@ -202,38 +202,38 @@ napi_value Min(napi_env env, napi_callback_info info) {
 // max/min along a dim -> [values, indices]
 napi_value MaxDim(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   auto r = x.max(Dim(a, 1, x), a.BoolOr(2, "keepdim", false));
   return WrapList(env, {std::get<0>(r), std::get<1>(r)});
 }
 napi_value MinDim(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   auto r = x.min(Dim(a, 1, x), a.BoolOr(2, "keepdim", false));
   return WrapList(env, {std::get<0>(r), std::get<1>(r)});
 }
 napi_value Argmax(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   c10::optional<int64_t> d;
   if (!a.IsNullish(1)) d = Dim(a, 1, x);
   return Wrap(env, x.argmax(d, a.BoolOr(2, "keepdim", false)));
 }
 napi_value Argmin(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   c10::optional<int64_t> d;
   if (!a.IsNullish(1)) d = Dim(a, 1, x);
   return Wrap(env, x.argmin(d, a.BoolOr(2, "keepdim", false)));
 }
 napi_value Softmax(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.softmax(Dim(a, 1, x), a.Dtype(2)));
 }
 napi_value LogSoftmax(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.log_softmax(Dim(a, 1, x), a.Dtype(2)));
 }
 
@@ -257,18 +257,18 @@ napi_value Repeat(napi_env env, napi_callback_info info) {
 }
 napi_value Flatten(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.flatten(a.IntOr(1, "startDim", 0), a.IntOr(2, "endDim", -1)));
 }
 napi_value Squeeze(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   if (a.IsNullish(1)) return Wrap(env, x.squeeze());
   return Wrap(env, x.squeeze(Dim(a, 1, x)));
 }
 napi_value Unsqueeze(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   int64_t d = a.Int(1, "dim"), n = x.dim() + 1;
   if (d < -n || d >= n)
     throw ArgError("dim " + std::to_string(d) + " is out of range for unsqueeze of shape " + ShapeString(x.sizes()));
@@ -280,7 +280,7 @@ napi_value Permute(napi_env env, napi_callback_info info) {
 }
 napi_value Transpose(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.transpose(Dim(a, 1, x, "dim0"), Dim(a, 2, x, "dim1")));
 }
 napi_value Flip(napi_env env, napi_callback_info info) {
@@ -310,7 +310,7 @@ napi_value Stack(napi_env env, napi_callback_info info) {
 // split(input, size | sizes, dim)
 napi_value Split(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   int64_t dim = a.IsNullish(2) ? 0 : Dim(a, 2, x);
   if (a.Type(1) == napi_number) {
     int64_t size = a.Int(1, "splitSize");
@@ -321,21 +321,21 @@ napi_value Split(napi_env env, napi_callback_info info) {
 }
 napi_value Chunk(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   int64_t n = a.Int(1, "chunks");
   if (n <= 0) throw ArgError("expected a positive number of chunks but got " + std::to_string(n));
   return WrapList(env, x.chunk(n, a.IsNullish(2) ? 0 : Dim(a, 2, x)));
 }
 napi_value Select(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   if (x.dim() == 0) throw ArgError("cannot index a 0-d tensor (shape [])");
   return Wrap(env, x.select(Dim(a, 1, x), a.Int(2, "index")));
 }
 // slice(input, dim, start, end, step): Python's x[start:end:step] along dim.
 napi_value Slice(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   if (x.dim() == 0) throw ArgError("cannot slice a 0-d tensor (shape [])");
   int64_t step = a.IntOr(4, "step", 1);
   if (step <= 0) throw ArgError("expected a positive slice step but got " + std::to_string(step));
@@ -343,25 +343,31 @@ napi_value Slice(napi_env env, napi_callback_info info) {
 }
 napi_value Narrow(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.narrow(Dim(a, 1, x), a.Int(2, "start"), a.Int(3, "length")));
 }
 napi_value Gather(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.gather(Dim(a, 1, x), a.Tensor(2, "index")));
 }
 napi_value IndexSelect(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   return Wrap(env, x.index_select(Dim(a, 1, x), a.Tensor(2, "index")));
 }
+// The value is a number (tensor_masked_fill) or a 0-d tensor (tensor_masked_fill_tensor):
+// separate entry points, since a tensor handle is itself a number.
 napi_value MaskedFill(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   const at::Tensor& mask = a.Tensor(1, "mask");
-  if (a.Type(2) == napi_number || a.Type(2) == napi_bigint || a.Type(2) == napi_boolean)
-    return Wrap(env, x.masked_fill(mask, a.Scalar(2, "value")));
+  return Wrap(env, x.masked_fill(mask, a.Scalar(2, "value")));
+}
+napi_value MaskedFillTensor(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor x = a.Tensor(0, "input");
+  const at::Tensor& mask = a.Tensor(1, "mask");
   return Wrap(env, x.masked_fill(mask, a.Tensor(2, "value")));
 }
 napi_value Where(napi_env env, napi_callback_info info) {
@@ -370,7 +376,7 @@ napi_value Where(napi_env env, napi_callback_info info) {
 }
 napi_value Clamp(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  const at::Tensor& x = a.Tensor(0, "input");
+  const at::Tensor x = a.Tensor(0, "input");
   c10::optional<at::Scalar> lo, hi;
   if (!a.IsNullish(1)) lo = a.Scalar(1, "min");
   if (!a.IsNullish(2)) hi = a.Scalar(2, "max");
@@ -489,6 +495,7 @@ const Export kExports[] = {
     NT_EXPORT("tensor_gather", Gather),
     NT_EXPORT("tensor_index_select", IndexSelect),
     NT_EXPORT("tensor_masked_fill", MaskedFill),
+    NT_EXPORT("tensor_masked_fill_tensor", MaskedFillTensor),
     NT_EXPORT("where", Where),
     NT_EXPORT("tensor_clamp", Clamp),
 };
