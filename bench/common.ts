@@ -45,6 +45,7 @@ function median(xs: number[]): number {
 /**
  * Times body(n), which runs n iterations of the case. Doubling n until a run takes 20 ms both
  * warms up (JIT, allocator caches) and calibrates n so each repetition lasts about targetMs.
+ * bench/ops.py's time_loop() is the same algorithm.
  */
 export async function timeLoop(body: (n: number) => void | Promise<void>, opts: TimingOptions = DEFAULT_TIMING): Promise<Timing> {
   let n = 1;
@@ -56,7 +57,12 @@ export async function timeLoop(body: (n: number) => void | Promise<void>, opts: 
     if (ms >= 20 || n >= 1 << 24) break;
     n *= 2;
   }
-  const iters = Math.max(1, Math.round((n * opts.targetMs) / Math.max(ms, 1e-3)));
+  let iters = Math.max(1, Math.round((n * opts.targetMs) / Math.max(ms, 1e-3)));
+  // The first runs include JIT and cache warm-up; one full-length run refines the count.
+  const t1 = process.hrtime.bigint();
+  await body(iters);
+  ms = Number(process.hrtime.bigint() - t1) / 1e6;
+  iters = Math.max(1, Math.round((iters * opts.targetMs) / Math.max(ms, 1e-3)));
   const samples: number[] = [];
   for (let r = 0; r < opts.reps; r++) {
     const t0 = process.hrtime.bigint();
@@ -87,7 +93,7 @@ export async function measure(body: (n: number) => void | Promise<void>): Promis
  * libraries (tfjs) print banners through console.*, which the benchmarks silence.
  */
 export function emit(result: object): void {
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(JSON.stringify({ ...result, timing: DEFAULT_TIMING }) + '\n');
 }
 
 /** The per-op cases, in table order; ops.ts, ops_tfjs.ts and ops.py use these keys. */

@@ -14,7 +14,8 @@ AUTOGRAD_SIZE = 16  # AUTOGRAD_SIZE in bench/common.ts
 
 
 def time_loop(body):
-    """Doubling n until a run takes 20 ms warms up and calibrates; then the median of REPS runs."""
+    """timeLoop() of bench/common.ts: doubling n until a run takes 20 ms warms up and calibrates;
+    then the median of REPS runs."""
     n = 1
     while True:
         t0 = time.perf_counter_ns()
@@ -24,6 +25,11 @@ def time_loop(body):
             break
         n *= 2
     iters = max(1, round(n * TARGET_MS / max(ms, 1e-3)))
+    # The first runs include warm-up; one full-length run refines the count.
+    t0 = time.perf_counter_ns()
+    body(iters)
+    ms = (time.perf_counter_ns() - t0) / 1e6
+    iters = max(1, round(iters * TARGET_MS / max(ms, 1e-3)))
     samples = []
     for _ in range(REPS):
         t0 = time.perf_counter_ns()
@@ -81,6 +87,7 @@ def main():
         "threads": torch.get_num_threads(),
         "versions": {"torch": torch.__version__, "python": sys.version.split()[0]},
         "variants": {"eager": results},
+        "timing": {"targetMs": TARGET_MS, "reps": REPS},
     }))
 
 

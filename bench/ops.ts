@@ -70,6 +70,18 @@ function noDisposeBody(c: OpsCase, inp: Inputs, peak: Peak): (n: number) => Prom
   };
 }
 
+/**
+ * Frees the previous case's garbage so each no-dispose case starts from the inputs alone and its
+ * peak is its own. Needs node's --expose-gc (scripts/bench.js passes it); without it, only yields.
+ */
+async function collectGarbage(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let k = 0; k < 3; k++) {
+    gc?.();
+    await yieldToLoop(); // finalizers run after the GC, as tasks
+  }
+}
+
 async function main(): Promise<void> {
   const threads = intFlag('threads');
   if (threads !== undefined && threads !== nt.getNumThreads()) nt.setNumThreads(threads);
@@ -87,15 +99,17 @@ async function main(): Promise<void> {
   // tidy first: the no-dispose loops leave garbage behind that would slow later cases.
   for (const c of OPS_CASES) variants.tidy[c] = await measure(tidyBody(c, inp));
   for (const c of OPS_CASES) {
+    await collectGarbage();
     const peak: Peak = { tensors: 0, bytes: 0 };
     variants['no-dispose'][c] = await measure(noDisposeBody(c, inp, peak));
     peaks[c] = { tensors: peak.tensors - baseline.tensors, bytes: peak.bytes - baseline.bytes };
-    for (let k = 0; k < 10; k++) await yieldToLoop();
   }
+  await collectGarbage();
 
   emit({
     bench: 'ops',
     impl: 'nodetorch',
+    leftAfterGc: nt.memory().tensors - baseline.tensors,
     threads: nt.getNumThreads(),
     versions: { nodetorch: nt.version.nodetorch, libtorch: nt.version.libtorch },
     variants,

@@ -11,6 +11,9 @@ class HandleTable {
   static constexpr uint64_t kIndexMask = (uint64_t{1} << kIndexBits) - 1;
   // Generations wrap well below 2^29 so a handle always fits a double exactly.
   static constexpr uint32_t kMaxGen = (uint32_t{1} << 28);
+  // What V8 is told a tensor costs beyond its data: TensorImpl, storage and allocator
+  // bookkeeping (~600 B measured for a 1-element tensor), so small forgotten tensors get collected too.
+  static constexpr int64_t kNativeOverhead = 512;
 
   uint64_t Insert(at::Tensor&& t);
   // nullptr when the handle is unknown, stale (disposed) or malformed.

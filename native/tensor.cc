@@ -41,7 +41,7 @@ uint64_t HandleTable::Insert(at::Tensor&& t) {
   s.used = true;
   live_++;
   bytes_ += s.bytes;
-  pending_ += s.bytes;
+  pending_ += s.bytes + kNativeOverhead;
   return (static_cast<uint64_t>(s.gen) << kIndexBits) | idx;
 }
 
@@ -55,7 +55,7 @@ bool HandleTable::Release(uint64_t h) {
   s.gen = s.gen + 1 >= kMaxGen ? 1 : s.gen + 1;
   live_--;
   bytes_ -= s.bytes;
-  pending_ -= s.bytes;
+  pending_ -= s.bytes + kNativeOverhead;
   s.bytes = 0;
   free_.push_back(static_cast<uint32_t>(idx));
   return true;  // `dead` frees the tensor here, after the table is consistent again
