@@ -46,6 +46,7 @@ export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOp
   tensor_item(x: Handle): number | bigint | boolean;
   tensor_meta(x: Handle): [DtypeCode, string, ...number[]];
   tensor_dispose(x: Handle): boolean;
+  tensor_dispose_many(xs: Handle[]): void;
   memory_stats(): { tensors: number; bytes: number };
   zeros: Create;
   ones: Create;

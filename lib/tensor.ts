@@ -84,11 +84,6 @@ function reduceArgs(op: string, a?: number | number[] | ReduceOptions, keepdim?:
 }
 
 export class Tensor extends TensorHandle {
-  /** @internal [dtypeCode, device, ...shape], read once from native */
-  private _meta: [number, string, ...number[]] | undefined = undefined;
-  /** @internal frozen shape cache */
-  private _shape: readonly number[] | undefined = undefined;
-
   private meta(): [number, string, ...number[]] {
     return (this._meta ??= native.tensor_meta(this._h));
   }

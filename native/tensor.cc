@@ -284,6 +284,26 @@ napi_value Dispose(napi_env env, napi_callback_info info) {
   return MakeBool(env, freed);
 }
 
+// tensor_dispose_many(handles): frees a whole tidy() scope in one call.
+napi_value DisposeMany(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  bool arr = false;
+  napi_is_array(env, a[0], &arr);
+  if (!arr) throw ArgError("expected an array of handles but received " + DescribeValue(env, a[0]));
+  uint32_t n = 0;
+  Check(env, napi_get_array_length(env, a[0], &n));
+  HandleTable& table = Table();
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    double d;
+    Check(env, napi_get_element(env, a[0], i, &e));
+    if (napi_get_value_double(env, e, &d) == napi_ok && d >= 0 && d < 9007199254740992.0)
+      table.Release(static_cast<uint64_t>(d));
+  }
+  DrainBorrows(env);
+  return nullptr;
+}
+
 napi_value MemoryStats(napi_env env, napi_callback_info info) {
   HandleTable& t = Table();
   int64_t unused;
@@ -414,6 +434,7 @@ const Export kExports[] = {
     NT_EXPORT("tensor_item", Item),
     NT_EXPORT("tensor_meta", Meta),
     NT_EXPORT("tensor_dispose", Dispose),
+    NT_EXPORT("tensor_dispose_many", DisposeMany),
     NT_EXPORT("memory_stats", MemoryStats),
     NT_EXPORT("zeros", Zeros),
     NT_EXPORT("ones", Ones),

@@ -459,6 +459,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.tensor_index_select = () => [F(), 0, IDX1()];
   v.tensor_masked_fill = () => [F(), MASK(), 0];
   v.tensor_masked_fill_tensor = () => [F(), MASK(), F0()];
+  v.tensor_dispose_many = () => [[F(), F()]];
   v.where = () => [MASK(), F(), F()];
   v.tensor_clamp = () => [F(), 0, 1];
   v.tensor_backward = () => [LOSS(), null, false, false];
@@ -483,7 +484,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info']);
 
