@@ -151,35 +151,84 @@ export function readBuildRecord(): BuildRecord | null {
   }
 }
 
-/** Where the loaded binary came from, for `nodetorch info`. */
+interface NodeGypBuild {
+  parseTags(file: string): object | undefined;
+  matchTags(runtime: string, abi: string): (tags: object | undefined) => boolean;
+}
+
+interface LibtorchInfo { version: string | null; cuda: boolean; source: string }
+
+function findLibtorch(): LibtorchInfo | null {
+  try {
+    return require(path.join(packageRoot, 'scripts/libtorch.js')).discover();
+  } catch {
+    return null;
+  }
+}
+
+/** prebuilds/<platform>-<arch>/nodetorch.napi.glibc.libtorch2_6.cpu.node -> 'libtorch2_6.cpu' */
+function prebuildTag(file: string): string | null {
+  const m = file.match(/\.(libtorch\d+_\d+\.(?:cpu|cuda))\.node$/);
+  return m ? m[1] : null;
+}
+
+function fixes(): string {
+  return 'Fixes: build from source with `npx nodetorch build` (needs libtorch, a C++ compiler and cmake); or allow ' +
+    'the install step with `npm install-scripts approve nodetorch` and reinstall; or point LIBTORCH=/path/to/libtorch ' +
+    "(or LIBTORCH_USE_PYTORCH=1) at a libtorch a prebuilt binary was made for. Debian/Ubuntu: apt-get install libtorch-dev.";
+}
+
+/**
+ * The binaries to try, best first: a local build (made for this machine), then the prebuilt
+ * binary whose libtorch tag matches the libtorch found here.
+ */
+function candidates(): { files: string[]; why: string } {
+  const local = path.join(packageRoot, 'build/Release/nodetorch.node');
+  if (fs.existsSync(local)) return { files: [local], why: 'local build' };
+  // node-gyp-build's own tag rules (napi, libc, armv) choose among prebuilds; the libtorch
+  // tag, which it does not know, is matched here.
+  const ngb = require('node-gyp-build') as NodeGypBuild;
+  const fits = ngb.matchTags('node', process.versions.modules);
+  const dir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  const prebuilt = fs.existsSync(dir)
+    ? fs.readdirSync(dir).filter((f) => prebuildTag(f) !== null && fits(ngb.parseTags(f)))
+    : [];
+  const found = findLibtorch();
+  const shipped = prebuilt.map(prebuildTag).join(', ') || 'none';
+  if (!found) {
+    throw new Error(`nodetorch: no libtorch was found on this machine, so no prebuilt binary can be used ` +
+      `(prebuilt for: ${shipped}).\n${fixes()}`);
+  }
+  const [maj, min] = String(found.version).split('.');
+  const want = `libtorch${maj}_${min}.${found.cuda ? 'cuda' : 'cpu'}`;
+  const files = prebuilt.filter((f) => prebuildTag(f) === want).map((f) => path.join(dir, f));
+  if (!files.length) {
+    throw new Error(`nodetorch: no prebuilt binary fits libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) ` +
+      `found via ${found.source} on ${process.platform}-${process.arch} (prebuilt for: ${shipped}).\n${fixes()}`);
+  }
+  return { files, why: `prebuilt for ${want}, matching libtorch ${found.version} found via ${found.source}` };
+}
+
+/** Where the loaded binary came from and why it was chosen, for `nodetorch info`. */
 export let loadedFrom = '';
+export let loadedWhy = '';
 
 function load(): NativeBinding {
-  const nodeGypBuild = require('node-gyp-build') as { path(dir: string): string };
-  let file: string;
-  try {
-    file = nodeGypBuild.path(packageRoot);
-  } catch {
-    throw new Error(
-      'nodetorch: no native binary was found for this platform (' + `${process.platform}-${process.arch}` + ').\n' +
-      'Build it from source with `npx nodetorch build` (needs libtorch, a C++ compiler and cmake), or allow the ' +
-      'install step with `npm install-scripts approve nodetorch` and reinstall. libtorch can come from ' +
-      "Debian's libtorch-dev, LIBTORCH=/path/to/libtorch or LIBTORCH_USE_PYTORCH=1.",
-    );
-  }
-  try {
+  const { files, why } = candidates();
+  const errors: string[] = [];
+  for (const file of files) {
+    try {
       const binding = require(file) as NativeBinding;
-    loadedFrom = file;
-    return binding;
-  } catch (e) {
-    const rec = readBuildRecord();
-    const built = rec ? `libtorch ${rec.libtorch.version} from ${rec.libtorch.source}` : 'an unknown libtorch';
-    throw new Error(
-      `nodetorch: the native binary ${file} (built against ${built}) could not be loaded: ` +
-      `${(e as Error).message}\nRebuild it with \`npx nodetorch build\`, or set LIBTORCH / LIBTORCH_USE_PYTORCH=1 ` +
-      'to the libtorch it was built against.',
-    );
+      loadedFrom = file;
+      loadedWhy = why;
+      return binding;
+    } catch (e) {
+      errors.push(`${file}: ${(e as Error).message}`);
+    }
   }
+  const rec = readBuildRecord();
+  const built = rec ? ` (the local build was made against libtorch ${rec.libtorch.version} from ${rec.libtorch.source})` : '';
+  throw new Error(`nodetorch: the native binary could not be loaded${built}:\n  ${errors.join('\n  ')}\n${fixes()}`);
 }
 
 export const native: NativeBinding = load();

@@ -26,6 +26,7 @@ function info(): number {
     const rec = nat.readBuildRecord();
     lines.push(
       ['binary', nat.loadedFrom],
+      ['chosen because', nat.loadedWhy],
       ['built by', rec ? `${rec.builtBy} at ${rec.builtAt}` : 'unknown (no nodetorch-build.json)'],
       ['libtorch (built against)', build.libtorch],
       ['libtorch (loaded)', build.libtorchRuntime || 'unknown'],

@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# The libtorch 2.x lane: builds and tests nodetorch against Debian 13 (trixie)'s libtorch-dev
+# (2.6) and Node 20 in a debootstrapped chroot, while the host keeps Debian 12's libtorch 1.13.
+#
+# usage: scripts/libtorch2-lane.sh [options]
+#   (no options)     set up the root if needed, copy the working tree's files, npm ci, npm test
+#   --setup-only     only create/update the Debian 13 root
+#   --no-test        stop after npm ci (the build)
+#   --shell          open a shell in the root (in the copied tree) instead of building
+#   --recreate       delete the root and debootstrap it again
+#   --untracked      also copy untracked files that git does not ignore (new files not yet added)
+#   --head           test the committed HEAD (git archive) instead of the working tree
+#   -- ARGS...       extra arguments for jest (e.g. -- test/tensor.test.ts -t matmul)
+#
+# environment:
+#   NODETORCH_LANE_ROOT    the root (default /var/cache/nodetorch/trixie); reused when complete
+#   NODETORCH_LANE_MIRROR  the Debian mirror (default: the one this machine's apt uses)
+#   NODETORCH_LANE_JOBS    parallel compile jobs (default 2)
+#
+# Files copied: what git tracks, as they are in the working tree (so local edits are tested);
+# they go to /work/nodetorch inside the root, replacing the previous copy. npm's cache stays in
+# the root between runs. Needs root (debootstrap, chroot, mount).
+set -euo pipefail
+
+ROOT=${NODETORCH_LANE_ROOT:-/var/cache/nodetorch/trixie}
+JOBS=${NODETORCH_LANE_JOBS:-2}
+SUITE=trixie
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+INNER=/work/nodetorch
+PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates)
+MARK_BOOT=$ROOT/.nodetorch-lane-debootstrap-done
+MARK_DONE=$ROOT/.nodetorch-lane-complete
+
+SETUP_ONLY=0 NO_TEST=0 SHELL_ONLY=0 RECREATE=0 UNTRACKED=0 HEAD_ONLY=0 JEST_ARGS=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --setup-only) SETUP_ONLY=1 ;;
+    --no-test) NO_TEST=1 ;;
+    --shell) SHELL_ONLY=1 ;;
+    --recreate) RECREATE=1 ;;
+    --untracked) UNTRACKED=1 ;;
+    --head) HEAD_ONLY=1 ;;
+    --) shift; JEST_ARGS=("$@"); break ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "libtorch2-lane: unknown option $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { printf '\n=== libtorch2-lane: %s\n' "$*"; }
+die() { printf 'libtorch2-lane: error: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot and mount need it)"
+case $ROOT in /|/usr|/var|/var/cache|/work|/work/*|"") die "refusing NODETORCH_LANE_ROOT=$ROOT" ;; esac
+
+T0=$(date +%s)
+T_SETUP=0 T_BOOT=0 T_APT=0 T_COPY=0 T_BUILD=0 T_TEST=0
+
+# --- mounts ------------------------------------------------------------------------------------
+MOUNTED=()
+mounts_under_root() { # mount points at or below $ROOT, deepest first
+  awk -v r="$ROOT" '$2 == r || index($2, r "/") == 1 { print $2 }' /proc/mounts | sort -r
+}
+unmount_all() {
+  local m
+  for m in $(mounts_under_root); do
+    umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || echo "libtorch2-lane: could not unmount $m" >&2
+  done
+  MOUNTED=()
+}
+mount_fs() {
+  mountpoint -q "$ROOT/proc" || { mount -t proc proc "$ROOT/proc"; MOUNTED+=(proc); }
+  mountpoint -q "$ROOT/sys" || { mount -t sysfs sysfs "$ROOT/sys"; MOUNTED+=(sys); }
+  mountpoint -q "$ROOT/dev" || { mount --bind /dev "$ROOT/dev"; MOUNTED+=(dev); }
+  mkdir -p "$ROOT/dev/pts"
+  mountpoint -q "$ROOT/dev/pts" || { mount --bind /dev/pts "$ROOT/dev/pts" 2>/dev/null && MOUNTED+=(dev/pts) || true; }
+}
+
+LOCK_FD=
+cleanup() {
+  local rc=$?
+  [ ${#MOUNTED[@]} -gt 0 ] && unmount_all
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# One lane at a time per root (other agents may run it too).
+mkdir -p "$(dirname "$ROOT")"
+exec {LOCK_FD}>"$ROOT.lock"
+if ! flock -n "$LOCK_FD"; then
+  echo "libtorch2-lane: waiting for another run using $ROOT ..."
+  flock "$LOCK_FD"
+fi
+
+in_root() { # run a command in the root with a clean environment
+  chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    DEBIAN_FRONTEND=noninteractive CI=1 "$@"
+}
+
+# --- the mirror this machine's apt uses ---------------------------------------------------------
+find_mirror() {
+  local f uri
+  # deb822 .sources: "URIs:" lines; one-line .list: "deb [opts] URI suite ..."
+  for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    while read -r uri; do
+      uri=${uri%/}
+      case $uri in *-security|*debian-security*) continue ;; esac
+      case $uri in */debian) echo "$uri"; return 0 ;; esac
+    done < <(awk '
+      /^[[:space:]]*#/ { next }
+      tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i; next }
+      $1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/ && $i !~ /=/) { print $i; break } }
+    ' "$f")
+  done
+  return 1
+}
+
+# --- setup ---------------------------------------------------------------------------------------
+setup_root() {
+  local t=$(date +%s) mirror
+  mirror=${NODETORCH_LANE_MIRROR:-$(find_mirror || true)}
+  [ -n "$mirror" ] || die "could not find a Debian mirror in /etc/apt/sources.list*; set NODETORCH_LANE_MIRROR"
+
+  if [ "$RECREATE" = 1 ] || { [ -e "$ROOT" ] && [ ! -e "$MARK_BOOT" ]; }; then
+    log "removing the old or incomplete root $ROOT"
+    unmount_all
+    [ -z "$(mounts_under_root)" ] || die "something is still mounted under $ROOT; not deleting it"
+    rm -rf --one-file-system "$ROOT"
+  fi
+
+  if [ ! -e "$MARK_BOOT" ]; then
+    if ! command -v debootstrap >/dev/null; then
+      log "installing debootstrap on the host"
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 debootstrap ||
+        { apt-get update -q -o DPkg::Lock::Timeout=300 &&
+          DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 debootstrap; }
+    fi
+    log "debootstrap --variant=minbase $SUITE $ROOT $mirror"
+    mkdir -p "$ROOT"
+    local keyring=()
+    [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
+      keyring=(--keyring=/usr/share/keyrings/debian-archive-keyring.gpg)
+    local tb=$(date +%s)
+    debootstrap --variant=minbase "${keyring[@]}" "$SUITE" "$ROOT" "$mirror" ||
+      { [ -f "$ROOT/debootstrap/debootstrap.log" ] && tail -30 "$ROOT/debootstrap/debootstrap.log";
+        die "debootstrap failed"; }
+    T_BOOT=$(( $(date +%s) - tb ))
+    echo "$SUITE $mirror $(date -u +%FT%TZ)" >"$MARK_BOOT"
+  fi
+
+  # apt inside: the same mirror, no recommends, and tolerate this machine's clock/snapshot dates
+  # (the host's apt is configured the same way).
+  echo "deb $mirror $SUITE main" >"$ROOT/etc/apt/sources.list"
+  cat >"$ROOT/etc/apt/apt.conf.d/99nodetorch-lane" <<'EOF'
+Acquire::Check-Valid-Until "false";
+Acquire::Check-Date "false";
+APT::Install-Recommends "false";
+Acquire::Languages "none";
+EOF
+  # A throwaway root: no fsync per file while unpacking (most of the setup time otherwise).
+  echo force-unsafe-io >"$ROOT/etc/dpkg/dpkg.cfg.d/nodetorch-lane-unsafe-io"
+  cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/nodetorch-host-ca.crt"
+
+  mount_fs
+  log "apt-get install ${PACKAGES[*]}"
+  local ta=$(date +%s)
+  if ! in_root apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"; then
+    in_root apt-get update -q
+    in_root apt-get install -y -q --no-install-recommends "${PACKAGES[@]}"
+  fi
+  in_root apt-get clean
+  T_APT=$(( $(date +%s) - ta ))
+
+  # npm inside: the host's CA bundle, node headers from libnode-dev, the host's registry.
+  local registry
+  registry=$(npm config get registry 2>/dev/null || true)
+  {
+    echo "cafile=/etc/nodetorch-host-ca.crt"
+    echo "nodedir=/usr"
+    [ -n "$registry" ] && echo "registry=$registry"
+    echo "fund=false"
+    echo "audit=false"
+    echo "update-notifier=false"
+  } >"$ROOT/root/.npmrc"
+
+  printf '%s\n' "${PACKAGES[@]}" >"$MARK_DONE"
+  T_SETUP=$(( $(date +%s) - t ))
+}
+
+# Set up when there is no complete root or the package list changed since it was made.
+if [ "$RECREATE" = 1 ] || [ ! -e "$MARK_DONE" ] || [ "$(cat "$MARK_DONE")" != "$(printf '%s\n' "${PACKAGES[@]}")" ]; then
+  setup_root
+else
+  log "reusing the complete root $ROOT (--recreate to start over)"
+  cp /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/nodetorch-host-ca.crt"
+  cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" 2>/dev/null || true
+  mount_fs
+fi
+
+LIBTORCH_PKG=$(in_root dpkg-query -W -f='${Version}' libtorch-dev)
+NODE_VERSION=$(in_root node --version)
+NPM_VERSION=$(in_root npm --version)
+log "root: Debian $(cat "$ROOT/etc/debian_version"), libtorch-dev $LIBTORCH_PKG, node $NODE_VERSION, npm $NPM_VERSION"
+[ "$SETUP_ONLY" = 1 ] && { log "setup done in ${T_SETUP}s"; exit 0; }
+
+# --- copy the working tree ------------------------------------------------------------------------
+t=$(date +%s)
+rm -rf --one-file-system "$ROOT$INNER"
+mkdir -p "$ROOT$INNER"
+if [ "$HEAD_ONLY" = 1 ]; then
+  log "copying $REPO's HEAD ($(git -C "$REPO" rev-parse --short HEAD)) to $ROOT$INNER"
+  git -C "$REPO" archive --format=tar HEAD | tar -xf - -C "$ROOT$INNER"
+else
+  others=()
+  [ "$UNTRACKED" = 1 ] && others=(--others --exclude-standard)
+  log "copying $REPO's working tree ($(git -C "$REPO" rev-parse --short HEAD) +" \
+    "$(git -C "$REPO" status --porcelain --untracked-files=$([ "$UNTRACKED" = 1 ] && echo normal || echo no) | wc -l)" \
+    "local changes) to $ROOT$INNER"
+  git -C "$REPO" status --short --untracked-files=$([ "$UNTRACKED" = 1 ] && echo normal || echo no)
+  ( cd "$REPO" &&
+    git ls-files -z --cached "${others[@]}" |
+    while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done |
+    tar --null -T - -cf - ) | tar -xf - -C "$ROOT$INNER"
+fi
+T_COPY=$(( $(date +%s) - t ))
+
+if [ "$SHELL_ONLY" = 1 ]; then
+  log "shell in $INNER (exit to leave; mounts are undone afterwards)"
+  chroot "$ROOT" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    /bin/bash -c "cd $INNER && exec bash -i"
+  exit $?
+fi
+
+# --- build: npm ci runs scripts/install.js, which builds the addon with cmake-js -------------------
+t=$(date +%s)
+log "npm ci (builds the addon against libtorch $LIBTORCH_PKG with $JOBS jobs)"
+in_root CMAKE_BUILD_PARALLEL_LEVEL="$JOBS" MAKEFLAGS="-j$JOBS" NODETORCH_REBUILD=1 \
+  /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
+  { T_BUILD=$(( $(date +%s) - t )); die "npm ci (the native build) failed after ${T_BUILD}s against libtorch-dev $LIBTORCH_PKG"; }
+T_BUILD=$(( $(date +%s) - t ))
+
+log "the libtorch this build uses"
+in_root /bin/sh -c "cd $INNER && node bin/nodetorch.js info" || die "nodetorch info failed"
+BUILT_AGAINST=$(in_root node -e "
+  const b = require('$INNER/build/Release/nodetorch-build.json');
+  const n = require('$INNER/dist');
+  console.log('libtorch used: ' + n.version.libtorch + ' (reported by the loaded addon; built against ' +
+    b.libtorch.version + ' from ' + b.libtorch.source + ')');") || die "loading the built addon failed"
+echo "$BUILT_AGAINST"
+
+# --- tests ------------------------------------------------------------------------------------------
+TEST_RC=0
+if [ "$NO_TEST" = 0 ]; then
+  t=$(date +%s)
+  log "npm test"
+  in_root /bin/sh -c "cd $INNER && npm test -- --json --outputFile=/tmp/jest-results.json ${JEST_ARGS[*]:-}" || TEST_RC=$?
+  T_TEST=$(( $(date +%s) - t ))
+  if [ -f "$ROOT/tmp/jest-results.json" ]; then
+    in_root node -e "
+      const r = require('/tmp/jest-results.json');
+      console.log('tests: ' + r.numPassedTests + ' passed, ' + r.numFailedTests + ' failed, ' +
+        r.numPendingTests + ' skipped, ' + r.numTotalTests + ' total; suites: ' + r.numPassedTestSuites +
+        ' passed, ' + r.numFailedTestSuites + ' failed');
+      for (const s of r.testResults) {
+        if (s.status === 'failed' && !s.assertionResults.some((a) => a.status === 'failed'))
+          console.log('FAILED SUITE ' + s.name + ': ' + String(s.message).split('\n').slice(0, 5).join(' | '));
+        for (const a of s.assertionResults)
+          if (a.status === 'failed') console.log('FAILED ' + s.name.replace('$INNER/', '') + ' > ' + a.fullName);
+      }" | tee "$ROOT/tmp/jest-summary.txt"
+  fi
+fi
+
+log "summary"
+echo "libtorch-dev $LIBTORCH_PKG (Debian $(cat "$ROOT/etc/debian_version")), node $NODE_VERSION"
+echo "$BUILT_AGAINST"
+echo "timings: setup ${T_SETUP}s (debootstrap ${T_BOOT}s, apt ${T_APT}s), copy ${T_COPY}s, npm ci/build ${T_BUILD}s, tests ${T_TEST}s, total $(( $(date +%s) - T0 ))s"
+[ -f "$ROOT/tmp/jest-summary.txt" ] && [ "$NO_TEST" = 0 ] && head -1 "$ROOT/tmp/jest-summary.txt"
+[ "$TEST_RC" = 0 ] || die "npm test failed (exit $TEST_RC)"
+log "PASS"
