@@ -143,12 +143,17 @@ export interface BuildRecord {
 
 export const packageRoot = path.resolve(__dirname, '..');
 
-export function readBuildRecord(): BuildRecord | null {
-  try {
-    return JSON.parse(fs.readFileSync(path.join(packageRoot, 'build/Release/nodetorch-build.json'), 'utf8'));
-  } catch {
-    return null;
+/** The record written beside a binary when it was built (prebuilds: <name>.json). */
+export function readBuildRecord(binary = loadedFrom): BuildRecord | null {
+  const files = [binary && binary.replace(/\.node$/, '.json'), path.join(packageRoot, 'build/Release/nodetorch-build.json')];
+  for (const f of files) {
+    try {
+      if (f) return JSON.parse(fs.readFileSync(f, 'utf8'));
+    } catch {
+      // try the next
+    }
   }
+  return null;
 }
 
 interface NodeGypBuild {
@@ -166,7 +171,7 @@ function findLibtorch(): LibtorchInfo | null {
   }
 }
 
-/** prebuilds/<platform>-<arch>/nodetorch.napi.glibc.libtorch2_6.cpu.node -> 'libtorch2_6.cpu' */
+/** prebuilds/<platform>-<arch>/nodetorch.glibc.libtorch2_6.cpu.node -> 'libtorch2_6.cpu' */
 function prebuildTag(file: string): string | null {
   const m = file.match(/\.(libtorch\d+_\d+\.(?:cpu|cuda))\.node$/);
   return m ? m[1] : null;

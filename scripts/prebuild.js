@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run prebuild`: a prebuilt addon for the libtorch found here, made with prebuildify
 // (node-gyp, N-API) and tagged with that libtorch's version and variant, e.g.
-// prebuilds/linux-x64/nodetorch.napi.glibc.libtorch1_13.cpu.node. lib/native.ts picks the
+// prebuilds/linux-x64/nodetorch.glibc.libtorch1_13.cpu.node. lib/native.ts picks the
 // prebuild whose tags match the libtorch it finds at run time.
 'use strict';
 const fs = require('fs');
@@ -39,7 +39,7 @@ function main() {
     env: { ...process.env, JOBS: '2', ...(nodedir ? { npm_config_nodedir: nodedir } : {}) },
   });
   if (r.status !== 0) throw new Error('prebuildify failed');
-  const made = fs.readdirSync(dir).find((f) => /^nodetorch\.napi\..*\.node$/.test(f) && !f.includes('libtorch'));
+  const made = fs.readdirSync(dir).find((f) => /^nodetorch\..*\.node$/.test(f) && !f.includes('libtorch'));
   if (!made) throw new Error(`prebuildify produced no addon in ${dir}`);
   const dest = path.join(dir, made.replace(/\.node$/, `.${tag}.node`));
   fs.renameSync(path.join(dir, made), dest);

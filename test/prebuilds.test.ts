@@ -35,16 +35,16 @@ function load(prebuilds: string[], env: NodeJS.ProcessEnv = process.env) {
 }
 
 test('the prebuild tagged with the libtorch found here is loaded', () => {
-  const r = load(['nodetorch.napi.glibc.libtorch0_1.cpu.node', `nodetorch.napi.glibc.${tag}.node`]);
+  const r = load(['nodetorch.glibc.libtorch0_1.cpu.node', `nodetorch.glibc.${tag}.node`]);
   expect(r.stderr).toBe('');
   const out = JSON.parse(r.stdout);
-  expect(path.basename(out.from)).toBe(`nodetorch.napi.glibc.${tag}.node`);
+  expect(path.basename(out.from)).toBe(`nodetorch.glibc.${tag}.node`);
   expect(out.why).toContain(`matching libtorch ${found.version}`);
   expect(out.sum).toBe(3);
 });
 
 test('no fitting prebuild: the error names the libtorch found, what is prebuilt, and the fixes', () => {
-  const r = load(['nodetorch.napi.glibc.libtorch0_1.cpu.node']);
+  const r = load(['nodetorch.glibc.libtorch0_1.cpu.node']);
   expect(r.status).not.toBe(0);
   expect(r.stderr).toContain(`no prebuilt binary fits libtorch ${found.version}`);
   expect(r.stderr).toContain('prebuilt for: libtorch0_1.cpu');
@@ -54,13 +54,13 @@ test('no fitting prebuild: the error names the libtorch found, what is prebuilt,
 });
 
 test('a prebuild for another libc is not chosen', () => {
-  const r = load([`nodetorch.napi.musl.${tag}.node`]);
+  const r = load([`nodetorch.musl.${tag}.node`]);
   expect(r.status).not.toBe(0);
   expect(r.stderr).toContain('no prebuilt binary fits');
 });
 
 test('no libtorch at all: the error says so and lists the fixes', () => {
-  const r = load([`nodetorch.napi.glibc.${tag}.node`], { PATH: process.env.PATH, LIBTORCH: '/nonexistent/libtorch' });
+  const r = load([`nodetorch.glibc.${tag}.node`], { PATH: process.env.PATH, LIBTORCH: '/nonexistent/libtorch' });
   expect(r.status).not.toBe(0);
   expect(r.stderr).toContain('no libtorch was found on this machine');
   expect(r.stderr).toContain(`prebuilt for: ${tag}`);
