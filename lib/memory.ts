@@ -64,6 +64,21 @@ function collect(v: unknown, out: Set<TensorHandle>, depth: number): void {
   }
 }
 
+/** Hands kept tensors (returned or keep()) to the outer scope and frees the rest in one native call. */
+function closeScope(scope: TensorHandle[], keep: Set<TensorHandle>): void {
+  const dead: number[] = [];
+  for (const t of scope) {
+    if (keep.has(t) || t._keep) {
+      t._keep = false;
+      adopt(t);
+    } else if (t._h >= 0) {
+      dead.push(t._h);
+      t._h = -1;
+    }
+  }
+  native.tensor_dispose_many(dead);
+}
+
 /**
  * Runs fn and frees every tensor created inside it, except those it returns (alone, in arrays,
  * Maps or plain objects) and those passed to keep(). fn must be synchronous.
@@ -77,24 +92,14 @@ export function tidy<T>(fn: () => T): T {
     result = fn();
   } catch (e) {
     scopes.pop();
-    for (const t of scope) if (!t._keep) t.dispose(); else { t._keep = false; adopt(t); }
+    closeScope(scope, new Set());
     throw e;
   }
   scopes.pop();
   const keep = new Set<TensorHandle>();
   const isPromise = result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function';
   if (!isPromise) collect(result, keep, 0);
-  const dead: number[] = [];
-  for (const t of scope) {
-    if (keep.has(t) || t._keep) {
-      t._keep = false;
-      adopt(t);
-    } else if (t._h >= 0) {
-      dead.push(t._h);
-      t._h = -1;
-    }
-  }
-  native.tensor_dispose_many(dead); // one native call for the whole scope
+  closeScope(scope, keep);
   if (isPromise) {
     throw new Error('tidy: fn returned a Promise; tidy() only scopes synchronous code (its tensors were freed). ' +
       'Use tidy() inside the async function, around each synchronous step.');

@@ -163,9 +163,19 @@ interface NodeGypBuild {
 
 interface LibtorchInfo { version: string | null; cuda: boolean; source: string }
 
+interface Discovery {
+  discover(): LibtorchInfo | null;
+  libtorchTag(info: LibtorchInfo): string;
+}
+
+/** scripts/libtorch.js, loaded only when no local build exists (not on the usual start-up path). */
+function discovery(): Discovery {
+  return require(path.join(packageRoot, 'scripts/libtorch.js')) as Discovery;
+}
+
 function findLibtorch(): LibtorchInfo | null {
   try {
-    return require(path.join(packageRoot, 'scripts/libtorch.js')).discover();
+    return discovery().discover();
   } catch {
     return null;
   }
@@ -204,8 +214,7 @@ function candidates(): { files: string[]; why: string } {
     throw new Error(`nodetorch: no libtorch was found on this machine, so no prebuilt binary can be used ` +
       `(prebuilt for: ${shipped}).\n${fixes()}`);
   }
-  const [maj, min] = String(found.version).split('.');
-  const want = `libtorch${maj}_${min}.${found.cuda ? 'cuda' : 'cpu'}`;
+  const want = discovery().libtorchTag(found);
   const files = prebuilt.filter((f) => prebuildTag(f) === want).map((f) => path.join(dir, f));
   if (!files.length) {
     throw new Error(`nodetorch: no prebuilt binary fits libtorch ${found.version} (${found.cuda ? 'CUDA' : 'CPU'}) ` +

@@ -274,9 +274,14 @@ export class Tensor extends TensorHandle {
     if (other instanceof Tensor) return wrap(tt(this._h, other._h));
     if (!isScalar(other)) throw new TypeError(`${op}: expected a Tensor or a number for other but received ${typeOfValue(other)}`);
     if (ts) return wrap(ts(this._h, other));
-    const s = native.scalar_tensor(other, DTYPES.indexOf(this.dtype), this.device, false);
+    return this.withScalar(other, (s) => tt(this._h, s));
+  }
+
+  /** Runs op with value as a temporary 0-d tensor of this tensor's dtype and device. */
+  private withScalar(value: Scalar, op: (s: Handle) => Handle): Tensor {
+    const s = native.scalar_tensor(value, DTYPES.indexOf(this.dtype), this.device, false);
     try {
-      return wrap(tt(this._h, s));
+      return wrap(op(s));
     } finally {
       native.tensor_dispose(s);
     }
@@ -418,12 +423,7 @@ export class Tensor extends TensorHandle {
     checkTensor(condition, 'where', 'condition');
     if (other instanceof Tensor) return wrap(native.where(condition._h, this._h, other._h));
     if (!isScalar(other)) throw new TypeError(`where: expected a Tensor or a number for other but received ${typeOfValue(other)}`);
-    const s = native.scalar_tensor(other, DTYPES.indexOf(this.dtype), this.device, false);
-    try {
-      return wrap(native.where(condition._h, this._h, s));
-    } finally {
-      native.tensor_dispose(s);
-    }
+    return this.withScalar(other, (s) => native.where(condition._h, this._h, s));
   }
   clamp(min?: number | null | { min?: number; max?: number }, max?: number | null): Tensor {
     if (min !== null && typeof min === 'object') return wrap(native.tensor_clamp(this._h, min.min, min.max));

@@ -136,7 +136,13 @@ function discover(env = process.env) {
   return fromSystem(env);
 }
 
-module.exports = { discover, HOW_TO };
+/** The prebuild tag for a libtorch line and variant: libtorch2_6.cpu, libtorch1_13.cuda. */
+function libtorchTag(info) {
+  const [maj, min] = String(info.version).split('.');
+  return `libtorch${maj}_${min}.${info.cuda ? 'cuda' : 'cpu'}`;
+}
+
+module.exports = { discover, libtorchTag, HOW_TO };
 
 if (require.main === module) {
   let info;

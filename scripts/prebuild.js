@@ -7,14 +7,9 @@
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { discover, HOW_TO } = require('./libtorch');
+const { discover, libtorchTag, HOW_TO } = require('./libtorch');
 
 const root = path.resolve(__dirname, '..');
-
-function libtorchTag(info) {
-  const [maj, min] = String(info.version).split('.');
-  return `libtorch${maj}_${min}.${info.cuda ? 'cuda' : 'cpu'}`;
-}
 
 function nodeGypBin() {
   for (const p of [path.join(root, 'node_modules/node-gyp/bin/node-gyp.js'),
@@ -57,4 +52,3 @@ if (require.main === module) {
     process.exit(1);
   }
 }
-module.exports = { libtorchTag };

@@ -241,7 +241,7 @@ function libFunctions(): [string, Fn][] {
   return out;
 }
 
-const PRIVATE_METHODS = new Set(['constructor', 'meta', 'binary', 'inplace']);
+const PRIVATE_METHODS = new Set(['constructor', 'meta', 'binary', 'inplace', 'withScalar']);
 
 function tensorMembers(): { methods: string[]; getters: string[]; setters: string[] } {
   const methods: string[] = [];
