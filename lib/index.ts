@@ -13,6 +13,9 @@ export { noGrad, enableGrad, isGradEnabled, setGradEnabled } from './autograd';
 export * as autograd from './autograd';
 export { tidy, keep, memory } from './memory';
 export { Device, device, cuda, availableDevices, setNumThreads, getNumThreads } from './device';
+export * as nn from './nn';
+export * as F from './nn/functional';
+export * as optim from './optim';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();

@@ -45,6 +45,11 @@ export function track(t: TensorHandle): void {
   else registry.register(t, t._h);
 }
 
+/** For tensors that outlive any tidy() scope they are made in (module parameters, optimizer state): the finalizer frees them. */
+export function trackPersistent(t: TensorHandle): void {
+  registry.register(t, t._h);
+}
+
 function adopt(t: TensorHandle): void {
   if (t._h < 0) return;
   if (scopes.length > 0) scopes[scopes.length - 1].push(t);

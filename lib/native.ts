@@ -40,7 +40,18 @@ export interface BuildInfo {
   config: string;
 }
 
-export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps {
+/** A native object (a torch::nn module, a torch::optim optimizer): opaque to JS, freed by the GC. */
+export type NativeObject = object & { readonly __native?: never };
+
+/** native/nn.cc: torch::nn modules and functional ops. */
+export interface NnBinding {
+}
+
+/** native/optim.cc: torch::optim optimizers. */
+export interface OptimBinding {
+}
+
+export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding {
   tensor_from_buffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: DtypeCode, copy: boolean): Handle;
   tensor_data(x: Handle): ArrayBuffer;
   tensor_item(x: Handle): number | bigint | boolean;
@@ -116,6 +127,7 @@ export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOp
     createGraph: boolean, allowUnused: boolean): (Handle | null)[];
   tensor_grad(x: Handle): Handle | null;
   tensor_set_grad(x: Handle, g: Handle | null): void;
+  tensor_set_data(x: Handle, data: Handle): void;
   tensor_requires_grad(x: Handle): boolean;
   tensor_requires_grad_(x: Handle, flag: boolean): void;
   tensor_zero_grad_(x: Handle): void;

@@ -135,7 +135,19 @@ napi_value SetGradEnabled(napi_env env, napi_callback_info info) {
 
 napi_value IsGradEnabled(napi_env env, napi_callback_info) { return MakeBool(env, c10::GradMode::is_enabled()); }
 
+// Swaps a tensor's data in place, keeping its identity (Parameter objects, optimizer state keyed
+// on it stay valid), as Module.to() does.
+napi_value SetData(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  at::Tensor x = a.Tensor(0, "tensor");
+  const at::Tensor data = a.Tensor(1, "data");
+  if (!x.is_leaf()) throw ArgError("set_data: only a leaf tensor (a parameter or buffer) can have its data replaced");
+  x.set_data(data);
+  return nullptr;
+}
+
 const Export kExports[] = {
+    NT_EXPORT("tensor_set_data", SetData),
     NT_EXPORT("tensor_backward", Backward),
     NT_EXPORT("autograd_grad", Grad),
     NT_EXPORT("tensor_grad", GetGrad),

@@ -33,6 +33,8 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterTensorOps(env, exports);
   nt::RegisterAutograd(env, exports);
   nt::RegisterDevice(env, exports);
+  nt::RegisterNN(env, exports);
+  nt::RegisterOptim(env, exports);
   return exports;
 }
 

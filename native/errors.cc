@@ -311,6 +311,148 @@ c10::optional<at::Device> Args::Device(size_t i) const {
   return ParseDevice(String(i, "device"));
 }
 
+Options Args::Opts(size_t i, const char* name) const {
+  napi_valuetype t = Type(i);
+  bool arr = false;
+  if (t == napi_object) napi_is_array(env_, argv_[i], &arr);
+  if (t == napi_undefined || t == napi_null) return Options(env_, nullptr, name);
+  if (t != napi_object || arr) Fail(i, name, "an options object");
+  return Options(env_, argv_[i], name);
+}
+
+void* Args::ObjectPtr(size_t i, const char* name, const napi_type_tag* tag, const char* what) const {
+  bool ok = false;
+  void* p = nullptr;
+  if (Type(i) == napi_object) {
+    Check(env_, napi_check_object_type_tag(env_, argv_[i], tag, &ok));
+    if (ok) Check(env_, napi_unwrap(env_, argv_[i], &p));
+  }
+  if (!ok || !p) Fail(i, name, what);
+  return p;
+}
+
+napi_value WrapObject(napi_env env, NativeObject* obj, const napi_type_tag* tag) {
+  napi_value o;
+  if (napi_create_object(env, &o) != napi_ok) {
+    delete obj;
+    throw PendingJsError();
+  }
+  napi_status s = napi_wrap(
+      env, o, obj, [](napi_env, void* data, void*) { delete static_cast<NativeObject*>(data); }, nullptr, nullptr);
+  if (s != napi_ok) {
+    delete obj;
+    Check(env, s);
+  }
+  Check(env, napi_type_tag_object(env, o, tag));
+  return o;
+}
+
+napi_value Options::Get(const char* key) const {
+  if (!obj_) return nullptr;
+  napi_value v;
+  Check(env_, napi_get_named_property(env_, obj_, key, &v));
+  napi_valuetype t;
+  Check(env_, napi_typeof(env_, v, &t));
+  return t == napi_undefined || t == napi_null ? nullptr : v;
+}
+
+void Options::Fail(const char* key, napi_value v, const char* expected) const {
+  throw ArgError("expected " + std::string(expected) + " for option " + key + " of " + where_ + " but received " +
+                 DescribeValue(env_, v));
+}
+
+bool Options::Has(const char* key) const { return Get(key) != nullptr; }
+
+static bool ReadInt(napi_env env, napi_value v, int64_t* out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !std::isfinite(d) || d != std::floor(d) ||
+      std::fabs(d) > 9007199254740992.0)
+    return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+int64_t Options::Int(const char* key, int64_t dflt) const {
+  napi_value v = Get(key);
+  if (!v) return dflt;
+  int64_t r;
+  if (!ReadInt(env_, v, &r)) Fail(key, v, "an integer");
+  return r;
+}
+
+double Options::Number(const char* key, double dflt) const {
+  napi_value v = Get(key);
+  if (!v) return dflt;
+  double d;
+  if (napi_get_value_double(env_, v, &d) != napi_ok || std::isnan(d)) Fail(key, v, "a number");
+  return d;
+}
+
+bool Options::Bool(const char* key, bool dflt) const {
+  napi_value v = Get(key);
+  if (!v) return dflt;
+  bool b;
+  if (napi_get_value_bool(env_, v, &b) != napi_ok) Fail(key, v, "a boolean");
+  return b;
+}
+
+std::string Options::String(const char* key, const std::string& dflt) const {
+  napi_value v = Get(key);
+  if (!v) return dflt;
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env_, v, nullptr, 0, &len) != napi_ok || len > 256) Fail(key, v, "a short string");
+  std::string s(len + 1, '\0');
+  Check(env_, napi_get_value_string_utf8(env_, v, &s[0], s.size(), &len));
+  s.resize(len);
+  return s;
+}
+
+std::vector<int64_t> Options::IntList(const char* key, std::vector<int64_t> dflt) const {
+  napi_value v = Get(key);
+  if (!v) return dflt;
+  int64_t one;
+  if (ReadInt(env_, v, &one)) return {one};
+  bool arr = false;
+  napi_is_array(env_, v, &arr);
+  uint32_t n = 0;
+  if (arr) Check(env_, napi_get_array_length(env_, v, &n));
+  if (!arr || n > 64) Fail(key, v, "an integer or an array of integers");
+  std::vector<int64_t> out(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value e;
+    Check(env_, napi_get_element(env_, v, k, &e));
+    if (!ReadInt(env_, e, &out[k])) Fail(key, v, "an integer or an array of integers");
+  }
+  return out;
+}
+
+std::vector<double> Options::NumberList(const char* key, std::vector<double> dflt) const {
+  napi_value v = Get(key);
+  if (!v) return dflt;
+  bool arr = false;
+  napi_is_array(env_, v, &arr);
+  uint32_t n = 0;
+  if (arr) Check(env_, napi_get_array_length(env_, v, &n));
+  if (!arr || n > 64) Fail(key, v, "an array of numbers");
+  std::vector<double> out(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value e;
+    Check(env_, napi_get_element(env_, v, k, &e));
+    if (napi_get_value_double(env_, e, &out[k]) != napi_ok || std::isnan(out[k])) Fail(key, v, "an array of numbers");
+  }
+  return out;
+}
+
+c10::optional<at::Tensor> Options::Tensor(const char* key) const {
+  napi_value v = Get(key);
+  if (!v) return c10::nullopt;
+  double d;
+  if (napi_get_value_double(env_, v, &d) == napi_ok && d >= 0 && d < 9007199254740992.0 && d == std::floor(d)) {
+    if (at::Tensor* p = Table().Get(static_cast<uint64_t>(d))) return *p;
+  }
+  Fail(key, v, "a live Tensor");
+}
+
 at::ScalarType DtypeFromCode(int64_t code) {
   if (code < 0 || code >= kNumDtypes)
     throw ArgError("unknown dtype code " + std::to_string(code) +

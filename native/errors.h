@@ -76,14 +76,52 @@ class Args {
   // -1 / undefined means "default"; otherwise a dtype code (see DtypeFromCode).
   c10::optional<at::ScalarType> Dtype(size_t i) const;
   c10::optional<at::Device> Device(size_t i) const;
+  // A native object made by WrapObject with this tag (a module, an optimizer...).
+  template <typename T>
+  T& Object(size_t i, const char* name) const {
+    return *static_cast<T*>(ObjectPtr(i, name, &T::kTag, T::kWhat));
+  }
+  // An options object (or nothing: all defaults).
+  class Options Opts(size_t i, const char* name) const;
 
  private:
+  void* ObjectPtr(size_t i, const char* name, const napi_type_tag* tag, const char* what) const;
   napi_value Undefined() const;
   [[noreturn]] void Fail(size_t i, const char* name, const char* expected) const;
   napi_env env_;
   size_t argc_;
   napi_value argv_[kMax];
 };
+
+// Reads named options from a JS object; a wrong type names the option and what was expected.
+class Options {
+ public:
+  Options(napi_env env, napi_value obj, std::string where) : env_(env), obj_(obj), where_(std::move(where)) {}
+  bool Has(const char* key) const;
+  int64_t Int(const char* key, int64_t dflt) const;
+  double Number(const char* key, double dflt) const;
+  bool Bool(const char* key, bool dflt) const;
+  std::string String(const char* key, const std::string& dflt) const;
+  // An integer or an array of integers (PyTorch's int-or-tuple options such as kernel_size).
+  std::vector<int64_t> IntList(const char* key, std::vector<int64_t> dflt) const;
+  std::vector<double> NumberList(const char* key, std::vector<double> dflt) const;
+  c10::optional<at::Tensor> Tensor(const char* key) const;
+
+ private:
+  napi_value Get(const char* key) const;  // nullptr when absent, undefined or null
+  [[noreturn]] void Fail(const char* key, napi_value v, const char* expected) const;
+  napi_env env_;
+  napi_value obj_;
+  std::string where_;
+};
+
+// Native objects (modules, optimizers) owned by a JS object: the JS object's finalizer deletes
+// them. Each type has a tag, so a module can never be read as an optimizer. T needs
+// `static const napi_type_tag kTag` and `static constexpr const char* kWhat`.
+struct NativeObject {
+  virtual ~NativeObject() = default;
+};
+napi_value WrapObject(napi_env env, NativeObject* obj, const napi_type_tag* tag);
 
 at::ScalarType DtypeFromCode(int64_t code);
 int64_t DtypeCode(at::ScalarType t);

@@ -7,6 +7,8 @@ void RegisterTensor(napi_env env, napi_value exports);
 void RegisterTensorOps(napi_env env, napi_value exports);
 void RegisterAutograd(napi_env env, napi_value exports);
 void RegisterDevice(napi_env env, napi_value exports);
+void RegisterNN(napi_env env, napi_value exports);
+void RegisterOptim(napi_env env, napi_value exports);
 
 void EnvStarted(napi_env env);
 void EnvStopping(napi_env env);

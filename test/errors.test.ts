@@ -470,6 +470,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
     return [[y], [x], null, false, false, false];
   };
   v.tensor_set_grad = () => [RG(), V2()];
+  v.tensor_set_data = () => [RG(), V2()];
   v.tensor_requires_grad_ = () => [F(), true];
   v.set_grad_enabled = () => [true];
   v.is_grad_enabled = () => [];

@@ -1,0 +1,2 @@
+// F: PyTorch's torch.nn.functional.
+export {};

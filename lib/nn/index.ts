@@ -1,0 +1,2 @@
+// PyTorch-style modules over native torch::nn.
+export {};

@@ -1,0 +1,2 @@
+// PyTorch-style optimizers over native torch::optim, learning-rate schedulers and gradient clipping.
+export {};
