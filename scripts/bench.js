@@ -192,11 +192,42 @@ function renderOps(runs, env) {
   return out.join('\n');
 }
 
+function renderTrain(runs, env) {
+  const notes = [];
+  const nodetorch = cell(runs.nodetorch, 'tidy', 'epoch', notes);
+  const torch = cell(runs.pytorch, 'eager', 'epoch', notes);
+  const seconds = (run, variant) => (run.ok ? run.data.variants?.[variant]?.epoch?.seconds : undefined);
+  const sec = (s) => (s === undefined ? 'n/a' : s.toFixed(2));
+  const ratio = nodetorch.us !== null && torch.us !== null ? nodetorch.us / torch.us : null;
+  const ratioText = ratio === null ? 'n/a' : ratio > 1 ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2);
+  const rows = [
+    '| case | nodetorch (s/epoch) | PyTorch (s/epoch) | ratio nodetorch/PyTorch | nodetorch (us/step) | PyTorch (us/step) |',
+    '|---|---:|---:|---:|---:|---:|',
+    `| seed MLP, 60,000 samples, batch 32, Adam | ${sec(seconds(runs.nodetorch, 'tidy'))} | ${sec(seconds(runs.pytorch, 'eager'))} | ` +
+      `${ratioText} | ${nodetorch.text} | ${torch.text} |`,
+  ];
+  const out = [rows.join('\n'), ''];
+  if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  const verdict = ratio === null ? 'Not measured in this run (see n/a).' : ratio <= 1 ? 'Met in this run.' : `Not met in this run (${ratio.toFixed(2)}).`;
+  const same = runs.nodetorch.ok && runs.pytorch.ok && runs.nodetorch.data.checksum === runs.pytorch.data.checksum;
+  out.push(
+    `**Target:** ratio <= 1.0: the loop written in TypeScript costs no more than the same loop in Python. ${verdict}`,
+    '',
+    '**Notes.** One epoch of `zeroGrad()`, forward, `F.crossEntropy`, `backward()`, `step()` over batches sliced ' +
+    'from one tensor, for nn.Sequential(Flatten, Linear(784, 128), ReLU, Dropout(0.2), Linear(128, 10)) with ' +
+    "Adam (lr 1e-3), after 50 warm-up steps; nodetorch wraps each step in `nt.tidy()`. Both draw the data " +
+    `from libtorch's generator with seed 0${same ? ' (identical: the checksums agree)' : ''}, and run on ${env.threads} ` +
+    `intra-op thread(s). Each side ran ${runs.nodetorch.planned} and ${runs.pytorch.planned} alternating rounds; ` +
+    'each cell is the best round.',
+  );
+  return out.join('\n');
+}
+
 /**
  * Every benchmark section, in RESULTS.md order. runs(env) names the processes to start, each
  * { label, cmd, args, rounds = 1 } printing one JSON line with { variants: { [variant]: { [case]:
  * { us } | { error } } } }; rounds alternate between runs and are folded by bestOf(). render(results,
- * env) turns the results, keyed like runs, into markdown. Later sections (training loops, data
+ * env) turns the results, keyed like runs, into markdown. Later sections (data
  * pipelines, serving) are more entries here.
  */
 const SECTIONS = [
@@ -212,6 +243,15 @@ const SECTIONS = [
       tfjsWasm: { label: 'tfjs-wasm', cmd: TSX, args: ['bench/ops_tfjs.ts', '--backend', 'wasm', '--threads', String(env.threads)] },
     }),
     render: renderOps,
+  },
+  {
+    id: 'train',
+    title: 'Training loop',
+    runs: (env) => ({
+      nodetorch: { label: 'nodetorch', cmd: TSX, args: ['bench/train.ts', '--threads', String(env.threads)], rounds: 3 },
+      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/train.py', '--threads', String(env.threads)], rounds: 3 },
+    }),
+    render: renderTrain,
   },
 ];
 
