@@ -45,6 +45,33 @@ export type NativeObject = object & { readonly __native?: never };
 
 /** native/nn.cc: torch::nn modules and functional ops. */
 export interface NnBinding {
+  nn_module_create(kind: string, options: Record<string, unknown>): NativeObject;
+  /** outputs; null where the module computed nothing (attention weights with needWeights false) */
+  nn_module_forward(m: NativeObject, inputs: Handle[], options?: Record<string, unknown>): (Handle | null)[];
+  /** flat [name, handle, name, handle, ...] with dotted names for nested libtorch submodules */
+  nn_module_parameters(m: NativeObject): (string | Handle)[];
+  nn_module_buffers(m: NativeObject): (string | Handle)[];
+  nn_module_train(m: NativeObject, on: boolean): void;
+  nn_linear(x: Handle, w: Handle, b: Opt<Handle>): Handle;
+  nn_conv1d(x: Handle, w: Handle, b: Opt<Handle>, stride: number[], padding: number[] | string, dilation: number[], groups: number): Handle;
+  nn_conv2d(x: Handle, w: Handle, b: Opt<Handle>, stride: number[], padding: number[] | string, dilation: number[], groups: number): Handle;
+  nn_max_pool2d(x: Handle, k: number[], stride: number[], padding: number[], dilation: number[], ceilMode: boolean): Handle;
+  nn_avg_pool2d(x: Handle, k: number[], stride: number[], padding: number[], ceilMode: boolean, countIncludePad: boolean): Handle;
+  nn_adaptive_avg_pool2d(x: Handle, size: number[]): Handle;
+  nn_dropout(x: Handle, p: number, training: boolean): Handle;
+  nn_layer_norm(x: Handle, shape: number[], w: Opt<Handle>, b: Opt<Handle>, eps: number): Handle;
+  nn_batch_norm(x: Handle, rm: Opt<Handle>, rv: Opt<Handle>, w: Opt<Handle>, b: Opt<Handle>, training: boolean,
+    momentum: number, eps: number): Handle;
+  nn_embedding(w: Handle, idx: Handle, paddingIdx: number): Handle;
+  nn_cross_entropy(x: Handle, t: Handle, w: Opt<Handle>, reduction: string, ignoreIndex: number, labelSmoothing: number): Handle;
+  nn_nll_loss(x: Handle, t: Handle, w: Opt<Handle>, reduction: string, ignoreIndex: number): Handle;
+  nn_mse_loss(x: Handle, t: Handle, reduction: string): Handle;
+  nn_l1_loss(x: Handle, t: Handle, reduction: string): Handle;
+  nn_smooth_l1_loss(x: Handle, t: Handle, reduction: string, beta: number): Handle;
+  nn_huber_loss(x: Handle, t: Handle, reduction: string, delta: number): Handle;
+  nn_binary_cross_entropy(x: Handle, t: Handle, w: Opt<Handle>, reduction: string): Handle;
+  nn_binary_cross_entropy_with_logits(x: Handle, t: Handle, w: Opt<Handle>, pw: Opt<Handle>, reduction: string): Handle;
+  nn_kl_div(x: Handle, t: Handle, reduction: string, logTarget: boolean): Handle;
 }
 
 /** native/optim.cc: torch::optim optimizers. */

@@ -64,6 +64,10 @@ class Args {
   // later argument runs JS (a getter) that creates tensors or disposes this one.
   at::Tensor Tensor(size_t i, const char* name) const;
   std::vector<at::Tensor> TensorList(size_t i, const char* name) const;
+  // A Tensor, or an undefined at::Tensor for null/undefined (libtorch's "no tensor").
+  at::Tensor TensorOrUndefined(size_t i, const char* name) const {
+    return IsNullish(i) ? at::Tensor() : Tensor(i, name);
+  }
   double Number(size_t i, const char* name) const;
   int64_t Int(size_t i, const char* name) const;
   int64_t IntOr(size_t i, const char* name, int64_t dflt) const { return IsNullish(i) ? dflt : Int(i, name); }

@@ -238,6 +238,29 @@ function libFunctions(): [string, Fn][] {
   for (const [k, v] of Object.entries(nt.autograd)) if (typeof v === 'function') out.push([`nt.autograd.${k}`, v as Fn]);
   for (const [k, v] of Object.entries(nt.cuda)) if (typeof v === 'function') out.push([`nt.cuda.${k}`, v as Fn]);
   out.push(['new nt.Device', (...a: unknown[]) => new nt.Device(a[0] as string)]);
+  for (const [k, v] of Object.entries(nt.F)) if (typeof v === 'function') out.push([`F.${k}`, v as Fn]);
+  for (const [k, C] of Object.entries(nt.nn)) {
+    if (typeof C !== 'function' || k === 'Module' || k === 'NativeModule') continue;
+    out.push([`new nn.${k}`, (...a: unknown[]) => new (C as unknown as new (...b: unknown[]) => unknown)(...a)]);
+  }
+  // forward and the Module methods of small instances
+  const { nn } = nt;
+  const instances: Record<string, () => nt.nn.Module> = {
+    Linear: () => new nn.Linear(3, 3), Conv1d: () => new nn.Conv1d(3, 2, 1), Conv2d: () => new nn.Conv2d(3, 2, 1),
+    MaxPool2d: () => new nn.MaxPool2d(2), AvgPool2d: () => new nn.AvgPool2d(2), AdaptiveAvgPool2d: () => new nn.AdaptiveAvgPool2d(1),
+    BatchNorm1d: () => new nn.BatchNorm1d(3), BatchNorm2d: () => new nn.BatchNorm2d(3), LayerNorm: () => new nn.LayerNorm(3),
+    Dropout: () => new nn.Dropout(), Embedding: () => new nn.Embedding(3, 2), RNN: () => new nn.RNN(3, 2), LSTM: () => new nn.LSTM(3, 2),
+    GRU: () => new nn.GRU(3, 2), MultiheadAttention: () => new nn.MultiheadAttention(3, 1),
+    TransformerEncoderLayer: () => new nn.TransformerEncoderLayer(3, 1, { dimFeedforward: 4 }), Flatten: () => new nn.Flatten(),
+    Softmax: () => new nn.Softmax(1), Sequential: () => new nn.Sequential(new nn.Linear(3, 3, { dtype: 'float64' })),
+  };
+  for (const [k, make] of Object.entries(instances)) {
+    out.push([`nn.${k}.forward`, (...a: unknown[]) => (make().forward as Fn)(...a)]);
+  }
+  for (const m of ['to', 'loadStateDict', 'train', 'register', 'registerParameter', 'registerBuffer', 'apply', 'zeroGrad',
+    'namedParameters', 'requiresGrad_', 'at', 'append']) {
+    out.push([`nn.Sequential.${m}`, (...a: unknown[]) => ((instances.Sequential() as unknown as Record<string, Fn>)[m])(...a)]);
+  }
   return out;
 }
 
@@ -471,6 +494,38 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   };
   v.tensor_set_grad = () => [RG(), V2()];
   v.tensor_set_data = () => [RG(), V2()];
+  // nn
+  const LIN = () => native.nn_module_create('Linear', { inFeatures: 3, outFeatures: 2 });
+  const X32 = h(() => native.ones([2, 3], 0, null, false));
+  const C1 = h(() => native.ones([1, 1, 5], 1, null, false));
+  const K1 = h(() => native.ones([1, 1, 3], 1, null, false));
+  const C2 = h(() => native.ones([1, 1, 4, 4], 1, null, false));
+  const K2 = h(() => native.ones([1, 1, 3, 3], 1, null, false));
+  const T2 = h(() => native.zeros([2], 8, null, false));
+  const P = h(() => native.full([2, 3], 0.5, 1, null, false));
+  v.nn_module_create = () => ['Linear', { inFeatures: 3, outFeatures: 2 }];
+  v.nn_module_forward = () => [LIN(), [X32()], {}];
+  v.nn_module_parameters = () => [LIN()];
+  v.nn_module_buffers = () => [native.nn_module_create('BatchNorm1d', { numFeatures: 3 })];
+  v.nn_module_train = () => [LIN(), false];
+  v.nn_linear = () => [F(), F(), null];
+  v.nn_conv1d = () => [C1(), K1(), null, [1], [0], [1], 1];
+  v.nn_conv2d = () => [C2(), K2(), null, [1, 1], [0, 0], [1, 1], 1];
+  v.nn_max_pool2d = () => [C2(), [2, 2], [2, 2], [0, 0], [1, 1], false];
+  v.nn_avg_pool2d = () => [C2(), [2, 2], [2, 2], [0, 0], false, true];
+  v.nn_adaptive_avg_pool2d = () => [C2(), [1, 1]];
+  v.nn_dropout = () => [F(), 0.5, true];
+  v.nn_layer_norm = () => [F(), [3], null, null, 1e-5];
+  v.nn_batch_norm = () => [F(), null, null, null, null, true, 0.1, 1e-5];
+  v.nn_embedding = () => [F(), IDX()];
+  v.nn_cross_entropy = () => [F(), T2(), null, 'mean', -100, 0];
+  v.nn_nll_loss = () => [F(), T2(), null, 'mean', -100];
+  for (const l of ['mse_loss', 'l1_loss']) v[`nn_${l}`] = () => [F(), F(), 'mean'];
+  v.nn_smooth_l1_loss = () => [F(), F(), 'mean', 1];
+  v.nn_huber_loss = () => [F(), F(), 'mean', 1];
+  v.nn_binary_cross_entropy = () => [P(), P(), null, 'mean'];
+  v.nn_binary_cross_entropy_with_logits = () => [F(), P(), null, null, 'mean'];
+  v.nn_kl_div = () => [F(), P(), 'mean', false];
   v.tensor_requires_grad_ = () => [F(), true];
   v.set_grad_enabled = () => [true];
   v.is_grad_enabled = () => [];
@@ -485,7 +540,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info']);
 

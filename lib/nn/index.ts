@@ -1,2 +1,11 @@
-// PyTorch-style modules over native torch::nn.
-export {};
+// PyTorch-style modules (nt.nn): Module and Parameter, the built-in layers over native torch::nn,
+// and the Sequential/ModuleList containers.
+export { Module, Parameter } from './module';
+export type { StateDict, StateDictLoadResult } from './module';
+export {
+  NativeModule, Linear, Conv1d, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d, BatchNorm1d, BatchNorm2d, LayerNorm,
+  Dropout, Embedding, RNN, LSTM, GRU, MultiheadAttention, TransformerEncoderLayer, Flatten, ReLU, Sigmoid, Tanh, GELU,
+  Softmax,
+} from './layers';
+export type { ConvOptions, Pool2dOptions, BatchNormOptions, RNNOptions, MultiheadAttentionOptions } from './layers';
+export { Sequential, ModuleList } from './containers';

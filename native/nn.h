@@ -1,0 +1,26 @@
+// Native torch::nn modules as JS-owned objects. A later native training loop composes these
+// directly (ModuleObject::forward), with no JS in between.
+#pragma once
+#include <functional>
+
+#include "errors.h"
+
+namespace nt {
+
+// Tensors a forward call takes besides its inputs (attention masks); undefined when absent.
+struct ForwardExtras {
+  at::Tensor key_padding_mask;
+  at::Tensor attn_mask;
+  bool need_weights = true;
+};
+
+struct ModuleObject : NativeObject {
+  static const napi_type_tag kTag;
+  static constexpr const char* kWhat = "a native module";
+  std::string kind;
+  std::shared_ptr<torch::nn::Module> module;
+  // Inputs and outputs flattened: an LSTM takes [x, h0?, c0?] and returns [out, h, c].
+  std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&, const ForwardExtras&)> forward;
+};
+
+}  // namespace nt
