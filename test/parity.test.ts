@@ -53,6 +53,15 @@ const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'golden', 'module
 
 const TOL = 1e-5;
 
+// The tensors here are tiny: handing each op to a second intra-op thread costs milliseconds on a
+// busy 2-core machine (thousands of forwards in the finite differences), and modules.py ran on one.
+let threadsBefore = 0;
+beforeAll(() => {
+  threadsBefore = nt.getNumThreads();
+  nt.setNumThreads(1);
+});
+afterAll(() => nt.setNumThreads(threadsBefore));
+
 // ---- helpers ----
 
 function formulaParam(k: number, shape: readonly number[]): Float64Array {
@@ -114,11 +123,18 @@ function expectGrads(m: nt.nn.Module, want: Record<string, G>): void {
 
 // ---- the models of modules.py ----
 
-function mlp(): nt.nn.Module {
+/** Sequential.forward is typed unknown -> unknown (any module may sit last); these end in a tensor. */
+function run(m: nt.nn.Sequential, x: nt.Tensor): nt.Tensor {
+  const out = m.forward(x);
+  if (!(out instanceof nt.Tensor)) throw new Error('expected the Sequential to return a tensor');
+  return out;
+}
+
+function mlp(): nt.nn.Sequential {
   return new nn.Sequential(new nn.Linear(4, 8), new nn.ReLU(), new nn.Linear(8, 3));
 }
 
-function convNet(): nt.nn.Module {
+function convNet(): nt.nn.Sequential {
   return new nn.Sequential(
     new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2),
     new nn.Flatten(), new nn.Linear(4 * 4 * 4, 3));
@@ -169,7 +185,7 @@ describe('models match PyTorch', () => {
     const m = mlp();
     expectNames(m, c);
     initParams(m, c.paramNames);
-    const out = m.forward(fromG(c.input));
+    const out = run(m, fromG(c.input));
     expectClose(out, c.output, 'output');
     const loss = F.crossEntropy(out, classes(c.target));
     expectScalar(loss.item() as number, c.loss, 'loss');
@@ -183,7 +199,7 @@ describe('models match PyTorch', () => {
     expectNames(m, c);
     initParams(m, c.paramNames);
     m.train();
-    const out = m.forward(fromG(c.input));
+    const out = run(m, fromG(c.input));
     expectClose(out, c.output, 'output');
     const loss = F.crossEntropy(out, classes(c.target));
     expectScalar(loss.item() as number, c.loss, 'loss');
@@ -194,7 +210,7 @@ describe('models match PyTorch', () => {
     expectClose(sd['1.running_var'], c.buffers['1.running_var'] as G, 'running_var');
     expect(Number(sd['1.num_batches_tracked'].item())).toBe(c.buffers['1.num_batches_tracked']);
     m.eval();
-    expectClose(nt.noGrad(() => m.forward(fromG(c.input))), c.evalOutput, 'eval output');
+    expectClose(nt.noGrad(() => run(m, fromG(c.input))), c.evalOutput, 'eval output');
   });
 
   test('LSTM (2 layers, batchFirst) + Linear on the last step: output, h, c, loss, gradients', () => {
@@ -243,7 +259,7 @@ describe('models match PyTorch', () => {
     initParams(src, c.paramNames);
     const dst = mlp();
     dst.loadStateDict(src.stateDict(), { strict: true });
-    expectClose(dst.forward(fromG(c.input)), c.output, 'output after loadStateDict');
+    expectClose(run(dst, fromG(c.input)), c.output, 'output after loadStateDict');
   });
 });
 
@@ -263,7 +279,7 @@ describe('optimizers match PyTorch over 5 steps of the MLP', () => {
     for (let step = 0; step < 5; step++) {
       losses.push(nt.tidy(() => {
         opt.zeroGrad();
-        const loss = F.crossEntropy(m.forward(x), y);
+        const loss = F.crossEntropy(run(m, x), y);
         loss.backward();
         opt.step();
         return loss.item() as number;
