@@ -536,13 +536,42 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.get_num_threads = () => [];
   v.manual_seed = () => [42];
   v.build_info = () => [];
+  // optim: SGD without momentum keeps no state, so optim_state returns no handles to free
+  const OPT = () => {
+    const o = native.optim_create('SGD', { lr: 0.1 });
+    const p = RG();
+    native.tensor_set_grad(p, V2());
+    native.optim_add_param_group(o, [p], {});
+    return o;
+  };
+  v.optim_create = () => ['Adam', { lr: 0.01, betas: [0.8, 0.9] }];
+  v.optim_add_param_group = () => [OPT(), [RG()], { lr: 0.5 }];
+  v.optim_step = () => [OPT()];
+  v.optim_zero_grad = () => [OPT(), false];
+  v.optim_param_group = () => [OPT(), 0];
+  v.optim_set_group_options = () => [OPT(), 0, { lr: 0.5, momentum: 0.9 }];
+  v.optim_state = () => [OPT()];
+  v.optim_load_state = () => [OPT(), [null]];
+  v.clip_grad_norm_ = () => {
+    const p = RG();
+    native.tensor_set_grad(p, V2());
+    return [[p], 1, 2, false];
+  };
+  v.clip_grad_value_ = () => {
+    const p = RG();
+    native.tensor_set_grad(p, V2());
+    return [[p], 0.5];
+  };
   return v;
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
 const RETURNS_NON_HANDLE = new Set(['nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
-  'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info']);
+  'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
+  // optim
+  'optim_create', 'optim_add_param_group', 'optim_step', 'optim_zero_grad', 'optim_param_group', 'optim_set_group_options',
+  'optim_state', 'optim_load_state', 'clip_grad_norm_', 'clip_grad_value_']);
 
 const NUMERIC_FACTORIES = new Set(['arange', 'linspace', 'eye', 'randint', 'full', 'scalar_tensor', 'manual_seed',
   'set_num_threads']);
