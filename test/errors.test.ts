@@ -239,6 +239,7 @@ function libFunctions(): [string, Fn][] {
   for (const [k, v] of Object.entries(nt.cuda)) if (typeof v === 'function') out.push([`nt.cuda.${k}`, v as Fn]);
   out.push(['new nt.Device', (...a: unknown[]) => new nt.Device(a[0] as string)]);
   for (const [k, v] of Object.entries(nt.F)) if (typeof v === 'function') out.push([`F.${k}`, v as Fn]);
+  for (const [k, v] of Object.entries(nt.nn.utils)) out.push([`nn.utils.${k}`, v as Fn]);
   for (const [k, C] of Object.entries(nt.nn)) {
     if (typeof C !== 'function' || k === 'Module' || k === 'NativeModule') continue;
     out.push([`new nn.${k}`, (...a: unknown[]) => new (C as unknown as new (...b: unknown[]) => unknown)(...a)]);

@@ -54,7 +54,7 @@ describe('Module registration and traversal', () => {
     const net = new SimpleNet();
     const sd = net.stateDict();
     expect(sd['fc1.bias'].requiresGrad).toBe(false);
-    nt.noGrad(() => net.fc1.bias.fill_(3));
+    nt.noGrad(() => net.fc1.bias!.fill_(3));
     expectTensor(sd['fc1.bias'], [3, 3, 3, 3, 3]);
   });
 
@@ -109,7 +109,7 @@ describe('Module registration and traversal', () => {
     net.forward(nt.ones([3])).sum().backward();
     expect(net.fc1.weight.grad).not.toBeNull();
     net.zeroGrad(false);
-    expectTensor(net.fc2.bias.grad!, [0, 0]);
+    expectTensor(net.fc2.bias!.grad!, [0, 0]);
     net.zeroGrad();
     expect(net.fc1.weight.grad).toBeNull();
   });
@@ -151,7 +151,7 @@ describe('initialisation and forward', () => {
     nt.manualSeed(1);
     const c = new nn.Conv2d(1, 2, 3);
     expectTensor(c.weight.flatten().slice(0, 0, 4), [0.1717544049024582, -0.14712607860565186, -0.0646204948425293, 0.15645632147789001]);
-    expectTensor(c.bias, [0.29138892889022827, 0.10373004525899887]);
+    expectTensor(c.bias!, [0.29138892889022827, 0.10373004525899887]);
   });
 
   test('BatchNorm normalizes with batch statistics in training and updates running stats', () => {
