@@ -240,6 +240,12 @@ function libFunctions(): [string, Fn][] {
   out.push(['new nt.Device', (...a: unknown[]) => new nt.Device(a[0] as string)]);
   for (const [k, v] of Object.entries(nt.F)) if (typeof v === 'function') out.push([`F.${k}`, v as Fn]);
   for (const [k, v] of Object.entries(nt.nn.utils)) out.push([`nn.utils.${k}`, v as Fn]);
+  for (const [ns, obj] of [['optim', nt.optim], ['optim.lrScheduler', nt.optim.lrScheduler]] as const) {
+    for (const [k, C] of Object.entries(obj)) {
+      if (typeof C !== 'function' || !/^[A-Z]/.test(k) || k === 'Optimizer' || k === 'LRScheduler') continue;
+      out.push([`new ${ns}.${k}`, (...a: unknown[]) => new (C as unknown as new (...b: unknown[]) => unknown)(...a)]);
+    }
+  }
   for (const [k, C] of Object.entries(nt.nn)) {
     if (typeof C !== 'function' || k === 'Module' || k === 'NativeModule') continue;
     out.push([`new nn.${k}`, (...a: unknown[]) => new (C as unknown as new (...b: unknown[]) => unknown)(...a)]);
