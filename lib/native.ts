@@ -74,8 +74,26 @@ export interface NnBinding {
   nn_kl_div(x: Handle, t: Handle, reduction: string, logTarget: boolean): Handle;
 }
 
+/** Optimizer options in PyTorch's snake_case names (lr, betas, weight_decay...). */
+export type OptimOptionValues = Record<string, number | boolean | number[]>;
+/** One parameter's optimizer state: `step` is a number, every other key a tensor handle. */
+export type OptimParamState = Record<string, Handle | number>;
+
 /** native/optim.cc: torch::optim optimizers. */
 export interface OptimBinding {
+  /** kind: 'SGD' | 'Adam' | 'AdamW' | 'RMSprop' | 'Adagrad'; no parameter groups until optim_add_param_group */
+  optim_create(kind: string, defaults: OptimOptionValues): NativeObject;
+  optim_add_param_group(opt: NativeObject, params: Handle[], options: OptimOptionValues): void;
+  optim_step(opt: NativeObject): void;
+  optim_zero_grad(opt: NativeObject, setToNone: boolean): void;
+  optim_param_group(opt: NativeObject, groupIndex: number): OptimOptionValues;
+  optim_set_group_options(opt: NativeObject, groupIndex: number, options: OptimOptionValues): void;
+  /** per parameter in group order; tensors are fresh copies */
+  optim_state(opt: NativeObject): (OptimParamState | null)[];
+  optim_load_state(opt: NativeObject, states: (OptimParamState | null)[]): void;
+  /** the total norm before clipping */
+  clip_grad_norm_(params: Handle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
+  clip_grad_value_(params: Handle[], clipValue: number): void;
 }
 
 export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding {

@@ -239,6 +239,13 @@ function libFunctions(): [string, Fn][] {
   for (const [k, v] of Object.entries(nt.cuda)) if (typeof v === 'function') out.push([`nt.cuda.${k}`, v as Fn]);
   out.push(['new nt.Device', (...a: unknown[]) => new nt.Device(a[0] as string)]);
   for (const [k, v] of Object.entries(nt.F)) if (typeof v === 'function') out.push([`F.${k}`, v as Fn]);
+  for (const [k, v] of Object.entries(nt.nn.utils)) out.push([`nn.utils.${k}`, v as Fn]);
+  for (const [ns, obj] of [['optim', nt.optim], ['optim.lrScheduler', nt.optim.lrScheduler]] as const) {
+    for (const [k, C] of Object.entries(obj)) {
+      if (typeof C !== 'function' || !/^[A-Z]/.test(k) || k === 'Optimizer' || k === 'LRScheduler') continue;
+      out.push([`new ${ns}.${k}`, (...a: unknown[]) => new (C as unknown as new (...b: unknown[]) => unknown)(...a)]);
+    }
+  }
   for (const [k, C] of Object.entries(nt.nn)) {
     if (typeof C !== 'function' || k === 'Module' || k === 'NativeModule') continue;
     out.push([`new nn.${k}`, (...a: unknown[]) => new (C as unknown as new (...b: unknown[]) => unknown)(...a)]);
@@ -536,13 +543,42 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.get_num_threads = () => [];
   v.manual_seed = () => [42];
   v.build_info = () => [];
+  // optim: SGD without momentum keeps no state, so optim_state returns no handles to free
+  const OPT = () => {
+    const o = native.optim_create('SGD', { lr: 0.1 });
+    const p = RG();
+    native.tensor_set_grad(p, V2());
+    native.optim_add_param_group(o, [p], {});
+    return o;
+  };
+  v.optim_create = () => ['Adam', { lr: 0.01, betas: [0.8, 0.9] }];
+  v.optim_add_param_group = () => [OPT(), [RG()], { lr: 0.5 }];
+  v.optim_step = () => [OPT()];
+  v.optim_zero_grad = () => [OPT(), false];
+  v.optim_param_group = () => [OPT(), 0];
+  v.optim_set_group_options = () => [OPT(), 0, { lr: 0.5, momentum: 0.9 }];
+  v.optim_state = () => [OPT()];
+  v.optim_load_state = () => [OPT(), [null]];
+  v.clip_grad_norm_ = () => {
+    const p = RG();
+    native.tensor_set_grad(p, V2());
+    return [[p], 1, 2, false];
+  };
+  v.clip_grad_value_ = () => {
+    const p = RG();
+    native.tensor_set_grad(p, V2());
+    return [[p], 0.5];
+  };
   return v;
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
 const RETURNS_NON_HANDLE = new Set(['nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
-  'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info']);
+  'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
+  // optim
+  'optim_create', 'optim_add_param_group', 'optim_step', 'optim_zero_grad', 'optim_param_group', 'optim_set_group_options',
+  'optim_state', 'optim_load_state', 'clip_grad_norm_', 'clip_grad_value_']);
 
 const NUMERIC_FACTORIES = new Set(['arange', 'linspace', 'eye', 'randint', 'full', 'scalar_tensor', 'manual_seed',
   'set_num_threads']);

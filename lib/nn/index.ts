@@ -9,3 +9,7 @@ export {
 } from './layers';
 export type { ConvOptions, Pool2dOptions, BatchNormOptions, RNNOptions, MultiheadAttentionOptions } from './layers';
 export { Sequential, ModuleList } from './containers';
+
+import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
+/** torch.nn.utils: gradient clipping. */
+export const utils = Object.freeze({ clipGradNorm_, clipGradValue_ });

@@ -1,0 +1,94 @@
+// The five optimizers, each libtorch's own torch::optim implementation, with PyTorch 2.x defaults.
+import { OptionSpec, Optimizer, Params } from './optimizer';
+
+export interface SGDOptions {
+  /** default 1e-3 (PyTorch 2.x) */
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+}
+export interface AdamOptions {
+  lr?: number;
+  betas?: readonly [number, number] | readonly number[];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+}
+export type AdamWOptions = AdamOptions;
+export interface RMSpropOptions {
+  lr?: number;
+  alpha?: number;
+  eps?: number;
+  weightDecay?: number;
+  momentum?: number;
+  centered?: boolean;
+}
+export interface AdagradOptions {
+  lr?: number;
+  lrDecay?: number;
+  weightDecay?: number;
+  initialAccumulatorValue?: number;
+  eps?: number;
+}
+
+const LR: OptionSpec = { key: 'lr', py: 'lr', type: 'nonneg' };
+const WD: OptionSpec = { key: 'weightDecay', py: 'weight_decay', type: 'nonneg' };
+const EPS: OptionSpec = { key: 'eps', py: 'eps', type: 'nonneg' };
+const MOMENTUM: OptionSpec = { key: 'momentum', py: 'momentum', type: 'nonneg' };
+
+const SGD_SPECS: OptionSpec[] = [LR, MOMENTUM, { key: 'dampening', py: 'dampening', type: 'number' }, WD,
+  { key: 'nesterov', py: 'nesterov', type: 'bool' }];
+const ADAM_SPECS: OptionSpec[] = [LR, { key: 'betas', py: 'betas', type: 'betas' }, EPS, WD,
+  { key: 'amsgrad', py: 'amsgrad', type: 'bool' }];
+const RMSPROP_SPECS: OptionSpec[] = [LR, { key: 'alpha', py: 'alpha', type: 'nonneg' }, EPS, WD, MOMENTUM,
+  { key: 'centered', py: 'centered', type: 'bool' }];
+const ADAGRAD_SPECS: OptionSpec[] = [LR, { key: 'lrDecay', py: 'lr_decay', type: 'nonneg' }, WD,
+  { key: 'initialAccumulatorValue', py: 'initial_accumulator_value', type: 'nonneg' }, EPS];
+
+function checkNesterov(o: Required<SGDOptions>, where: string): void {
+  if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
+    throw new Error(`SGD: nesterov momentum requires a momentum and zero dampening but ${where} has momentum ${o.momentum} and dampening ${o.dampening}`);
+  }
+}
+
+const BETAS = Object.freeze([0.9, 0.999]) as readonly number[];
+
+/** Stochastic gradient descent, optionally with (Nesterov) momentum: torch.optim.SGD. */
+export class SGD extends Optimizer<SGDOptions> {
+  constructor(params: Params<SGDOptions>, options?: SGDOptions) {
+    super('SGD', SGD_SPECS, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, params, options,
+      checkNesterov);
+  }
+}
+
+/** Adam: torch.optim.Adam (amsgrad optional). */
+export class Adam extends Optimizer<AdamOptions> {
+  constructor(params: Params<AdamOptions>, options?: AdamOptions) {
+    super('Adam', ADAM_SPECS, { lr: 1e-3, betas: BETAS, eps: 1e-8, weightDecay: 0, amsgrad: false }, params, options);
+  }
+}
+
+/** Adam with decoupled weight decay: torch.optim.AdamW. */
+export class AdamW extends Optimizer<AdamWOptions> {
+  constructor(params: Params<AdamWOptions>, options?: AdamWOptions) {
+    super('AdamW', ADAM_SPECS, { lr: 1e-3, betas: BETAS, eps: 1e-8, weightDecay: 1e-2, amsgrad: false }, params, options);
+  }
+}
+
+/** RMSprop: torch.optim.RMSprop (centered and momentum optional). */
+export class RMSprop extends Optimizer<RMSpropOptions> {
+  constructor(params: Params<RMSpropOptions>, options?: RMSpropOptions) {
+    super('RMSprop', RMSPROP_SPECS, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false }, params,
+      options);
+  }
+}
+
+/** Adagrad: torch.optim.Adagrad. */
+export class Adagrad extends Optimizer<AdagradOptions> {
+  constructor(params: Params<AdagradOptions>, options?: AdagradOptions) {
+    super('Adagrad', ADAGRAD_SPECS, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 }, params,
+      options);
+  }
+}
