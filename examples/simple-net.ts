@@ -21,7 +21,7 @@ console.log('output:', net.forward(nt.tensor([0.1, 0.2, 0.3])).toString());
 // ---- training on MNIST-shaped data ----
 
 /**
- * n images of 28x28 pixels: noise in [0, 0.5), plus 0.25 on a band of rows whose
+ * n images of 28x28 pixels: noise in [0, 0.5), plus 0.1 on a band of rows whose
  * position is the label (band k covers rows 2.8k..2.8(k+1)), so a small MLP can learn it.
  */
 function syntheticMnist(n: number): [nt.Tensor, nt.Tensor] {
@@ -29,7 +29,7 @@ function syntheticMnist(n: number): [nt.Tensor, nt.Tensor] {
     const labels = nt.randint(0, 10, [n]);
     const band = nt.arange(0, 28).div(2.8).floor();                         // [28]: the label each row belongs to
     const rows = band.unsqueeze(0).eq(labels.to('float32').unsqueeze(1));   // [n, 28]
-    const images = nt.rand([n, 28, 28]).mul(0.5).add(rows.to('float32').unsqueeze(2).mul(0.25));
+    const images = nt.rand([n, 28, 28]).mul(0.5).add(rows.to('float32').unsqueeze(2).mul(0.1));
     return [images, labels];
   });
 }

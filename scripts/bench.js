@@ -218,7 +218,8 @@ function renderTrain(runs, env) {
     "Adam (lr 1e-3), after 50 warm-up steps; nodetorch wraps each step in `nt.tidy()`. Both draw the data " +
     `from libtorch's generator with seed 0${same ? ' (identical: the checksums agree)' : ''}, and run on ${env.threads} ` +
     `intra-op thread(s). Each side ran ${runs.nodetorch.planned} and ${runs.pytorch.planned} alternating rounds; ` +
-    'each cell is the best round.',
+    'each cell is the best round. The step itself differs in one place: PyTorch 1.13 runs `torch.optim.Adam` as ' +
+    'Python code over per-parameter ops, nodetorch runs libtorch\'s C++ `torch::optim::Adam`; same update, same numbers.',
   );
   return out.join('\n');
 }
