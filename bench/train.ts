@@ -33,7 +33,7 @@ function main(): void {
       const xb = x.slice(0, i * BATCH, (i + 1) * BATCH);
       const yb = y.slice(0, i * BATCH, (i + 1) * BATCH);
       opt.zeroGrad();
-      const loss = F.crossEntropy(model.forward(xb) as nt.Tensor, yb);
+      const loss = F.crossEntropy(model.forward(xb), yb);
       loss.backward();
       opt.step();
     });
@@ -44,7 +44,7 @@ function main(): void {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < steps; i++) step(i);
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const finalLoss = nt.tidy(() => nt.noGrad(() => F.crossEntropy(model.forward(x.slice(0, 0, 1024)) as nt.Tensor, y.slice(0, 0, 1024)).item() as number));
+  const finalLoss = nt.tidy(() => nt.noGrad(() => F.crossEntropy(model.forward(x.slice(0, 0, 1024)), y.slice(0, 0, 1024)).item() as number));
 
   emit({
     bench: 'train',

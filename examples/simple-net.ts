@@ -21,7 +21,7 @@ console.log('output:', net.forward(nt.tensor([0.1, 0.2, 0.3])).toString());
 // ---- training on MNIST-shaped data ----
 
 /**
- * n images of 28x28 pixels: noise in [0, 0.5), plus 0.1 on a band of rows whose
+ * n images of 28x28 pixels: noise in [0, 0.5), plus 0.3 on a band of rows whose
  * position is the label (band k covers rows 2.8k..2.8(k+1)), so a small MLP can learn it.
  */
 function syntheticMnist(n: number): [nt.Tensor, nt.Tensor] {
@@ -29,7 +29,7 @@ function syntheticMnist(n: number): [nt.Tensor, nt.Tensor] {
     const labels = nt.randint(0, 10, [n]);
     const band = nt.arange(0, 28).div(2.8).floor();                         // [28]: the label each row belongs to
     const rows = band.unsqueeze(0).eq(labels.to('float32').unsqueeze(1));   // [n, 28]
-    const images = nt.rand([n, 28, 28]).mul(0.5).add(rows.to('float32').unsqueeze(2).mul(0.1));
+    const images = nt.rand([n, 28, 28]).mul(0.5).add(rows.to('float32').unsqueeze(2).mul(0.3));
     return [images, labels];
   });
 }
@@ -42,7 +42,7 @@ const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
 const batchSize = 32;
 
 function accuracy(x: nt.Tensor, y: nt.Tensor): number {
-  return nt.tidy(() => nt.noGrad(() => (model.forward(x) as nt.Tensor).argmax(1).eq(y).to('float32').mean().item() as number));
+  return nt.tidy(() => nt.noGrad(() => model.forward(x).argmax(1).eq(y).to('float32').mean().item() as number));
 }
 
 for (let epoch = 1; epoch <= 2; epoch++) {
@@ -62,7 +62,7 @@ for (let epoch = 1; epoch <= 2; epoch++) {
       const xb = xTrain.indexSelect(0, idx);
       const yb = yTrain.indexSelect(0, idx);
       opt.zeroGrad();
-      const loss = F.crossEntropy(model.forward(xb) as nt.Tensor, yb);
+      const loss = F.crossEntropy(model.forward(xb), yb);
       loss.backward();
       opt.step();
       return loss.item() as number;

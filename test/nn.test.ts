@@ -24,7 +24,7 @@ class WithBuffers extends nn.Module {
     this.registerBuffer('scratch', nt.zeros([1]), { persistent: false });
   }
   forward(x: nt.Tensor): nt.Tensor {
-    return (this.head.forward(this.bn.forward(this.conv.forward(x))) as nt.Tensor).mul(this.scale);
+    return this.head.forward(this.bn.forward(this.conv.forward(x))).mul(this.scale);
   }
 }
 
@@ -214,7 +214,7 @@ describe('initialisation and forward', () => {
     expect(seq.at(-1)).toBeInstanceOf(nn.ReLU);
     seq.append(new nn.Linear(3, 1));
     expect(Object.keys(seq.stateDict())).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
-    expect((seq.forward(nt.ones([4, 2])) as nt.Tensor).shape).toEqual([4, 1]);
+    expect(seq.forward(nt.ones([4, 2])).shape).toEqual([4, 1]);
     const named = new nn.Sequential({ enc: new nn.Linear(2, 2), act: new nn.Tanh() });
     expect(named.namedChildren().map(([k]) => k)).toEqual(['enc', 'act']);
     const list = new nn.ModuleList([new nn.Linear(1, 1), new nn.Linear(1, 1)]);

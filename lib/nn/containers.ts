@@ -1,5 +1,5 @@
 // nn.Sequential and nn.ModuleList: ordered containers keyed '0', '1', ... as in PyTorch.
-import { typeOfValue } from '../tensor';
+import { Tensor, typeOfValue } from '../tensor';
 import { Module } from './module';
 
 function checkModule(where: string, m: unknown, i: number | string): Module {
@@ -43,10 +43,14 @@ export class Sequential extends ModuleSeq {
       modules.forEach((m, i) => this.register(String(i), checkModule('Sequential', m, i)));
     }
   }
-  forward(input: unknown): unknown {
-    let x = input;
+  /**
+   * Typed for the usual case, a chain ending in a Tensor; a chain ending in a module that returns
+   * a tuple (an LSTM) passes that tuple through unchanged, as in PyTorch.
+   */
+  forward(input: Tensor): Tensor {
+    let x: unknown = input;
     for (const m of this) x = (m.forward as (a: unknown) => unknown)(x);
-    return x;
+    return x as Tensor;
   }
 }
 

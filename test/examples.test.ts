@@ -1,0 +1,27 @@
+// The examples run as users run them (npx tsx examples/<name>.ts) and print what the originals print.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+const root = path.resolve(__dirname, '..');
+const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
+
+function run(example: string): string {
+  const r = spawnSync(tsx, [path.join('examples', example)], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`${example} exited with ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+test('simple-net prints the SimpleNet as PyTorch does and learns the MNIST-shaped task', () => {
+  const out = run('simple-net.ts');
+  // PyTorch 1.13, torch.manual_seed(0): print(net); print(net(torch.tensor([0.1, 0.2, 0.3])))
+  expect(out).toContain([
+    'SimpleNet(',
+    '  (fc1): Linear(in_features=3, out_features=5, bias=True)',
+    '  (fc2): Linear(in_features=5, out_features=2, bias=True)',
+    ')',
+    'output: tensor([-0.1434,  0.2876], grad_fn=<AddBackward0>)',
+  ].join('\n'));
+  const acc = [...out.matchAll(/test accuracy ([\d.]+)/g)].map((m) => Number(m[1]));
+  expect(acc).toHaveLength(2);
+  expect(acc[1]).toBeGreaterThanOrEqual(0.9);
+});
