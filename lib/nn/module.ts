@@ -221,34 +221,26 @@ export abstract class Module {
   }
   /** [name, parameter] pairs with PyTorch's dotted names; a parameter shared by two modules is listed once. */
   namedParameters(prefix = '', recurse = true): [string, Parameter][] {
-    checkPrefix(this, 'namedParameters', prefix);
-    const out: [string, Parameter][] = [];
-    const seen = new Set<Tensor>();
-    const mods = recurse ? this.namedModules(prefix) : [[prefix, this] as [string, Module]];
-    for (const [mp, m] of mods) {
-      m.sync();
-      for (const [k, p] of m._parameters) {
-        if (!p || seen.has(p)) continue;
-        seen.add(p);
-        out.push([mp ? `${mp}.${k}` : k, p]);
-      }
-    }
-    return out;
+    return this.namedMembers('namedParameters', (m) => m._parameters, prefix, recurse);
   }
   parameters(recurse = true): Parameter[] {
     return this.namedParameters('', recurse).map(([, p]) => p);
   }
   namedBuffers(prefix = '', recurse = true): [string, Tensor][] {
-    checkPrefix(this, 'namedBuffers', prefix);
-    const out: [string, Tensor][] = [];
+    return this.namedMembers('namedBuffers', (m) => m._buffers, prefix, recurse);
+  }
+  private namedMembers<T extends Tensor>(op: string, of: (m: Module) => Map<string, T | null>, prefix: string,
+    recurse: boolean): [string, T][] {
+    checkPrefix(this, op, prefix);
+    const out: [string, T][] = [];
     const seen = new Set<Tensor>();
     const mods = recurse ? this.namedModules(prefix) : [[prefix, this] as [string, Module]];
     for (const [mp, m] of mods) {
       m.sync();
-      for (const [k, b] of m._buffers) {
-        if (!b || seen.has(b)) continue;
-        seen.add(b);
-        out.push([mp ? `${mp}.${k}` : k, b]);
+      for (const [k, t] of of(m)) {
+        if (!t || seen.has(t)) continue;
+        seen.add(t);
+        out.push([mp ? `${mp}.${k}` : k, t]);
       }
     }
     return out;
