@@ -202,6 +202,11 @@ describe('transformations', () => {
     expect(await values(Dataset.zip([a, b]))).toEqual([[0, 10], [1, 11]]);
     expect(await values(Dataset.zip({ i: a, v: b.map((v) => v * 2) }))).toEqual([{ i: 0, v: 20 }, { i: 1, v: 22 }]);
     expect(Dataset.zip([a, b]).cardinality()).toBe(2);
+    const failing = Dataset.fromGenerator(function* () {
+      yield 1;
+      throw new Error('zip source failed');
+    });
+    await expect(values(Dataset.zip([a, failing]))).rejects.toThrow('zip source failed');
     expect(a.concatenate(b).cardinality()).toBe(5);
   });
 
@@ -363,6 +368,15 @@ describe('prefetch', () => {
 
 describe('memory', () => {
   const settle = () => new Promise((r) => setImmediate(r));
+  // Tensors that earlier tests left to the GC are collected first, so no finalizer runs mid-measurement.
+  beforeEach(async () => {
+    let last = -1;
+    for (let i = 0; i < 20 && nt.memory().tensors !== last; i++) {
+      last = nt.memory().tensors;
+      global.gc?.();
+      await sleep(5);
+    }
+  });
 
   test('an epoch of shuffle/map/batch frees every intermediate tensor', async () => {
     const x = nt.rand([3000, 20]);

@@ -552,9 +552,12 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
       const its = list.map((d) => d[Symbol.asyncIterator]());
       try {
         for (;;) {
-          const rs = await Promise.all(its.map((it) => it.next()));
-          if (rs.some((r) => r.done)) {
+          const settled = await Promise.allSettled(its.map((it) => it.next()));
+          const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          const rs = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+          if (failed || rs.some((r) => r.done)) {
             for (const r of rs) if (!r.done) disposeElement(r.value);
+            if (failed) throw failed.reason;
             return;
           }
           if (isArray) yield rs.map((r) => r.value) as unknown as E;
