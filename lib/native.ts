@@ -96,7 +96,22 @@ export interface OptimBinding {
   clip_grad_value_(params: Handle[], clipValue: number): void;
 }
 
-export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding {
+/** native/model.cc: the native training loop. */
+export interface ModelRunResult {
+  loss: number; metrics: number[]; samples: number; batches: number; stopped: boolean; nonFinite: boolean;
+  predictions?: Handle;
+}
+export interface ModelBinding {
+  model_run(mode: 'train' | 'evaluate' | 'predict', steps: object[], x: Handle, y: Handle | null,
+    options: Record<string, unknown>,
+    progress?: (batch: number, samples: number, loss: number, metrics: number[]) => void): Promise<ModelRunResult>;
+  model_token_create(): NativeObject;
+  model_token_stop(token: NativeObject): void;
+  model_token_ack(token: NativeObject, batch: number): void;
+  model_token_reset(token: NativeObject): void;
+}
+
+export interface NativeBinding extends ModelBinding, UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding {
   tensor_from_buffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: DtypeCode, copy: boolean): Handle;
   tensor_data(x: Handle): ArrayBuffer;
   tensor_item(x: Handle): number | bigint | boolean;

@@ -36,15 +36,6 @@ double Probability(double p, const char* key, const std::string& where) {
   return p;
 }
 
-// Input checks libtorch would otherwise fail deep inside a kernel (or, for some, not at all).
-void NeedDims(const at::Tensor& x, std::initializer_list<int64_t> dims, const std::string& kind) {
-  for (int64_t d : dims)
-    if (x.dim() == d) return;
-  std::string want;
-  for (int64_t d : dims) want += (want.empty() ? "" : " or ") + std::to_string(d) + "-D";
-  throw ArgError(kind + " expected a " + want + " input but got " + TensorDesc(x));
-}
-
 template <typename ConvOpts>
 ConvOpts ConvOptions(const Options& o, const std::string& where) {
   int64_t in = o.Int("inChannels", 0), out = o.Int("outChannels", 0);

@@ -533,6 +533,14 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.nn_binary_cross_entropy = () => [P(), P(), null, 'mean'];
   v.nn_binary_cross_entropy_with_logits = () => [F(), P(), null, null, 'mean'];
   v.nn_kl_div = () => [F(), P(), 'mean', false];
+  // model
+  const TOKEN = () => native.model_token_create();
+  const Y22 = h(() => native.ones([2, 2], 0, null, false));
+  v.model_run = () => ['evaluate', [{ module: LIN(), activation: 'relu' }], X32(), Y22(), { loss: 'mse', batchSize: 1, metrics: ['mae'] }];
+  v.model_token_create = () => [];
+  v.model_token_stop = () => [TOKEN()];
+  v.model_token_ack = () => [TOKEN(), 0];
+  v.model_token_reset = () => [TOKEN()];
   v.tensor_requires_grad_ = () => [F(), true];
   v.set_grad_enabled = () => [true];
   v.is_grad_enabled = () => [];
@@ -573,7 +581,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim
@@ -597,6 +605,8 @@ function nativeCases(): Case[] {
     };
     const wrapRun = (args: () => unknown[]) => () => {
       const r = f(...args());
+      // model_run reports failures of the worker through its promise: those are errors too, not crashes
+      if (r instanceof Promise) r.catch(() => undefined);
       freeResult(r);
       return undefined;
     };

@@ -1,0 +1,7 @@
+// Keras-style models (Sequential, layers, callbacks, optimizers) over the native training loop.
+export { Sequential } from './model';
+export type { CompileOptions, FitOptions, Data } from './model';
+export * as layers from './layers-index';
+export * as callbacks from './callbacks';
+export * as optimizers from './optimizers';
+export * as regularizers from './regularizers';

@@ -1,0 +1,550 @@
+// Keras layers. A built-in layer owns nt.nn modules (libtorch's torch::nn underneath) in PyTorch's
+// layouts, and describes itself as native steps so a model of built-in layers trains entirely in
+// native code. Inputs are channels-last as in Keras; convolutions see channels-first views.
+import { NativeObject } from '../native';
+import { noGrad } from '../autograd';
+import { Tensor, typeOfValue, checkTensor } from '../tensor';
+import * as nt from '../creation';
+import { where } from '../ops';
+import * as nn from '../nn';
+
+/** How the native loop runs one layer (native/model.cc Step). */
+export interface NativeStep {
+  module?: NativeObject;
+  pre?: number;
+  post?: number;
+  activation?: string;
+  reshape?: number[];
+  lastStep?: boolean;
+  castFloat?: boolean;
+}
+
+/** A weight as Keras shows it (getWeights/setWeights), stored in PyTorch's layout. */
+export interface LayerWeight {
+  name: string;
+  tensor: Tensor;
+  trainable: boolean;
+  /** PyTorch layout -> Keras layout (e.g. a Dense kernel [out, in] -> [in, out]) */
+  toKeras?: (t: Tensor) => Tensor;
+  fromKeras?: (t: Tensor) => Tensor;
+}
+
+export interface Regularizer { l1: number; l2: number }
+
+export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'gelu', 'elu', 'selu', 'swish', 'silu',
+  'leaky_relu', 'softplus'] as const;
+export type ActivationName = typeof ACTIVATIONS[number];
+
+export function checkActivation(where: string, a: unknown): ActivationName {
+  if (a === undefined || a === null) return 'linear';
+  if (typeof a === 'string' && (ACTIVATIONS as readonly string[]).includes(a)) return a as ActivationName;
+  throw new TypeError(`${where}: unknown activation ${typeof a === 'string' ? `'${a}'` : typeOfValue(a)}; expected one of ` +
+    ACTIVATIONS.join(', '));
+}
+
+/** The same activations as native/model.cc, for layers run from JS. */
+export function applyActivation(a: ActivationName, x: Tensor): Tensor {
+  switch (a) {
+    case 'linear': return x;
+    case 'relu': return x.relu();
+    case 'sigmoid': return x.sigmoid();
+    case 'tanh': return x.tanh();
+    case 'softmax': return x.softmax(-1);
+    case 'gelu': return x.gelu();
+    case 'swish': case 'silu': return x.silu();
+    case 'elu': return where(x.gt(0), x, x.exp().sub(1));
+    case 'selu': return where(x.gt(0), x, x.exp().sub(1).mul(1.6732632423543772)).mul(1.0507009873554805);
+    case 'leaky_relu': return where(x.gt(0), x, x.mul(0.2));
+    case 'softplus': return x.exp().log1p();
+  }
+}
+
+export interface LayerOptions {
+  name?: string;
+  inputShape?: number[];
+  trainable?: boolean;
+}
+
+const counters = new Map<string, number>();
+function autoName(cls: string): string {
+  const base = cls.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+  const n = counters.get(base) ?? 0;
+  counters.set(base, n + 1);
+  return n === 0 ? base : `${base}_${n}`;
+}
+
+export function checkLayerOptions(where: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
+  if (opts === undefined || opts === null) return {};
+  if (typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(opts)}`);
+  const all = ['name', 'inputShape', 'trainable', ...known];
+  for (const k of Object.keys(opts)) {
+    if (!all.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${all.join(', ')}`);
+  }
+  const o = opts as Record<string, unknown>;
+  if (o.inputShape !== undefined && (!Array.isArray(o.inputShape) ||
+      !o.inputShape.every((d) => d === null || (Number.isSafeInteger(d) && (d as number) > 0)))) {
+    throw new TypeError(`${where}: expected inputShape to be an array of positive integers (per sample, without the batch) ` +
+      `but received ${JSON.stringify(o.inputShape)}`);
+  }
+  return o;
+}
+
+function positiveInt(where: string, name: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
+}
+
+function pair(where: string, name: string, v: unknown): [number, number] {
+  const p = typeof v === 'number' ? [v, v] : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((x) => Number.isSafeInteger(x) && x > 0)) {
+    throw new TypeError(`${where}: expected ${name} to be a positive integer or [h, w] but received ${JSON.stringify(v)}`);
+  }
+  return p as [number, number];
+}
+
+const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
+
+export type Initializer = 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_uniform' |
+  'lecun_normal' | 'zeros' | 'ones' | 'random_uniform' | 'random_normal';
+const INITIALIZERS: readonly string[] = ['glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
+  'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal'];
+
+function checkInitializer(where: string, name: string, v: unknown, dflt: Initializer): Initializer {
+  if (v === undefined) return dflt;
+  if (typeof v === 'string' && INITIALIZERS.includes(v)) return v as Initializer;
+  throw new TypeError(`${where}: unknown ${name} ${typeof v === 'string' ? `'${v}'` : typeOfValue(v)}; expected one of ${INITIALIZERS.join(', ')}`);
+}
+
+/** Fills a weight in PyTorch layout ([out, in, ...kernel]) with a Keras initializer (same fans as Keras). */
+function initialize(t: Tensor, init: Initializer): void {
+  const shape = t.shape;
+  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  const fanIn = shape.length >= 2 ? shape[1] * receptive : shape[0];
+  const fanOut = shape.length >= 2 ? shape[0] * receptive : shape[0];
+  noGrad(() => {
+    const uniform = (limit: number) => t.copy_(nt.rand([...shape], { dtype: t.dtype }).mul(2 * limit).sub(limit));
+    // Keras' normal variants are truncated at 2 stddev; clamping redraws is close enough for an initial state.
+    const normal = (std: number) => t.copy_(nt.randn([...shape], { dtype: t.dtype }).clamp(-2, 2).mul(std / 0.8796256610342398));
+    switch (init) {
+      case 'glorot_uniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
+      case 'glorot_normal': normal(Math.sqrt(2 / (fanIn + fanOut))); break;
+      case 'he_uniform': uniform(Math.sqrt(6 / fanIn)); break;
+      case 'he_normal': normal(Math.sqrt(2 / fanIn)); break;
+      case 'lecun_uniform': uniform(Math.sqrt(3 / fanIn)); break;
+      case 'lecun_normal': normal(Math.sqrt(1 / fanIn)); break;
+      case 'zeros': t.zero_(); break;
+      case 'ones': t.fill_(1); break;
+      case 'random_uniform': uniform(0.05); break;
+      case 'random_normal': t.copy_(nt.randn([...shape], { dtype: t.dtype }).mul(0.05)); break;
+    }
+  });
+}
+
+/** Keras' base Layer: subclass with build(inputShape) and call(x) to write your own in TypeScript. */
+export abstract class Layer {
+  name: string;
+  trainable: boolean;
+  /** per-sample input shape given by the user (Keras' input_shape) */
+  readonly inputShape: number[] | undefined;
+  built = false;
+  /** per-sample shapes once built */
+  builtInputShape: number[] | undefined;
+  kernelRegularizer: Regularizer | undefined;
+  biasRegularizer: Regularizer | undefined;
+  /** weights made by addWeight() in a user layer's build() */
+  private ownWeights: LayerWeight[] = [];
+
+  constructor(opts: LayerOptions = {}) {
+    this.name = opts.name ?? autoName(this.constructor.name);
+    this.trainable = opts.trainable ?? true;
+    this.inputShape = opts.inputShape ? [...opts.inputShape] : undefined;
+  }
+
+  /** Creates the weights for a per-sample input shape. */
+  build(inputShape: number[]): void {
+    void inputShape;
+  }
+  /** The per-sample output shape for a per-sample input shape. */
+  computeOutputShape(inputShape: number[]): number[] {
+    return inputShape;
+  }
+  /** Runs the layer from JS (user layers; also predict's fallback). */
+  abstract call(x: Tensor, opts: { training: boolean }): Tensor;
+
+  /** The native description, or null for a layer that must run from JS. */
+  nativeStep(): NativeStep | null {
+    return null;
+  }
+
+  /** For user layers: a trainable weight, initialized like Keras. */
+  addWeight(name: string, shape: number[], opts: { initializer?: Initializer; trainable?: boolean } = {}): Tensor {
+    const p = new nn.Parameter(nt.zeros(shape), opts.trainable ?? true);
+    initialize(p, checkInitializer(`${this.constructor.name}.addWeight`, 'initializer', opts.initializer, 'glorot_uniform'));
+    this.ownWeights.push({ name, tensor: p, trainable: opts.trainable ?? true });
+    return p;
+  }
+
+  /** Weights in Keras order (kernel, bias, ...), in PyTorch layout. */
+  weightsInternal(): LayerWeight[] {
+    return this.ownWeights;
+  }
+  get weights(): Tensor[] {
+    return this.weightsInternal().map((w) => (w.toKeras ? w.toKeras(w.tensor) : w.tensor));
+  }
+  get trainableWeights(): Tensor[] {
+    return this.trainable ? this.weightsInternal().filter((w) => w.trainable).map((w) => w.tensor) : [];
+  }
+  /** torch::nn modules whose train/eval mode follows fit/evaluate (Dropout, BatchNorm). */
+  modules(): nn.Module[] {
+    return [];
+  }
+  countParams(): number {
+    return this.weightsInternal().reduce((n, w) => n + w.tensor.numel, 0);
+  }
+  getWeights(): Tensor[] {
+    return this.weightsInternal().map((w) => noGrad(() => (w.toKeras ? w.toKeras(w.tensor) : w.tensor).clone()));
+  }
+  setWeights(ws: Tensor[]): void {
+    const own = this.weightsInternal();
+    if (!Array.isArray(ws) || ws.length !== own.length) {
+      throw new RangeError(`${this.name}.setWeights: expected ${own.length} weights but received ${Array.isArray(ws) ? ws.length : typeOfValue(ws)}`);
+    }
+    const converted = own.map((w, i) => {
+      const t = checkTensor(ws[i], `${this.name}.setWeights`, `weights[${i}]`);
+      const v = w.fromKeras ? w.fromKeras(t) : t;
+      if (v.shape.join() !== w.tensor.shape.join()) {
+        const want = w.toKeras ? w.toKeras(w.tensor).shape : w.tensor.shape;
+        throw new RangeError(`${this.name}.setWeights: weight ${i} (${w.name}) must have shape [${want.join(', ')}] but has [${t.shape.join(', ')}]`);
+      }
+      return v;
+    });
+    noGrad(() => own.forEach((w, i) => w.tensor.copy_(converted[i])));
+  }
+  /** Keras' get_config: the options to rebuild this layer. */
+  getConfig(): Record<string, unknown> {
+    return { name: this.name, trainable: this.trainable, ...(this.inputShape ? { inputShape: this.inputShape } : {}) };
+  }
+  /** Keras' summary name for the output shape column. */
+  describeShape(s: readonly (number | null)[]): string {
+    return shapeStr(s);
+  }
+}
+
+export interface DenseOptions extends LayerOptions {
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+  kernelRegularizer?: Regularizer;
+  biasRegularizer?: Regularizer;
+  activityRegularizer?: Regularizer;
+}
+
+export class Dense extends Layer {
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: Initializer;
+  readonly biasInitializer: Initializer;
+  linear: nn.Linear | undefined;
+  constructor(units: number, opts?: DenseOptions) {
+    const o = checkLayerOptions('Dense', opts, ['activation', 'useBias', 'kernelInitializer', 'biasInitializer',
+      'kernelRegularizer', 'biasRegularizer', 'activityRegularizer']);
+    super(o);
+    this.units = positiveInt('Dense', 'units', units);
+    this.activation = checkActivation('Dense', o.activation);
+    this.useBias = (o.useBias as boolean | undefined) ?? true;
+    this.kernelInitializer = checkInitializer('Dense', 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
+    this.biasInitializer = checkInitializer('Dense', 'biasInitializer', o.biasInitializer, 'zeros');
+    this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
+    this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
+  }
+  override build(inputShape: number[]): void {
+    const inF = inputShape[inputShape.length - 1];
+    if (!Number.isSafeInteger(inF) || inF <= 0) {
+      throw new RangeError(`${this.name} (Dense): expected inputs with a known last dimension but got shape ${shapeStr(inputShape)}`);
+    }
+    this.linear = new nn.Linear(inF, this.units, { bias: this.useBias });
+    initialize(this.linear.weight, this.kernelInitializer);
+    if (this.linear.bias) initialize(this.linear.bias, this.biasInitializer);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    return [...s.slice(0, -1), this.units];
+  }
+  call(x: Tensor): Tensor {
+    return applyActivation(this.activation, this.linear!.forward(x));
+  }
+  override nativeStep(): NativeStep {
+    return { module: this.linear!._native, activation: this.activation, castFloat: true };
+  }
+  override weightsInternal(): LayerWeight[] {
+    if (!this.linear) return [];
+    const t = (w: Tensor) => w.t();
+    const ws: LayerWeight[] = [{ name: 'kernel', tensor: this.linear.weight, trainable: true, toKeras: t, fromKeras: t }];
+    if (this.linear.bias) ws.push({ name: 'bias', tensor: this.linear.bias, trainable: true });
+    return ws;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
+  }
+}
+
+export class Flatten extends Layer {
+  constructor(opts?: LayerOptions) {
+    super(checkLayerOptions('Flatten', opts, []));
+  }
+  override computeOutputShape(s: number[]): number[] {
+    return [s.reduce((a, b) => a * b, 1)];
+  }
+  override build(): void {
+    this.built = true;
+  }
+  call(x: Tensor): Tensor {
+    return x.reshape(x.shape[0], -1);
+  }
+  override nativeStep(): NativeStep {
+    return { reshape: [-1] };
+  }
+}
+
+export class Reshape extends Layer {
+  readonly targetShape: number[];
+  constructor(targetShape: number[], opts?: LayerOptions) {
+    super(checkLayerOptions('Reshape', opts, []));
+    if (!Array.isArray(targetShape) || !targetShape.every((d) => Number.isSafeInteger(d) && (d > 0 || d === -1))) {
+      throw new TypeError(`Reshape: expected targetShape as positive integers (one may be -1) but received ${JSON.stringify(targetShape)}`);
+    }
+    this.targetShape = [...targetShape];
+  }
+  override computeOutputShape(s: number[]): number[] {
+    const total = s.reduce((a, b) => a * b, 1);
+    const known = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const out = this.targetShape.map((d) => (d === -1 ? total / known : d));
+    if (out.reduce((a, b) => a * b, 1) !== total || !out.every(Number.isInteger)) {
+      throw new RangeError(`${this.name} (Reshape): cannot reshape inputs ${shapeStr(s)} to ${shapeStr(this.targetShape)}`);
+    }
+    return out;
+  }
+  override build(s: number[]): void {
+    this.computeOutputShape(s);
+    this.built = true;
+  }
+  call(x: Tensor): Tensor {
+    return x.reshape([x.shape[0], ...this.targetShape]);
+  }
+  override nativeStep(): NativeStep {
+    return { reshape: this.targetShape };
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), targetShape: this.targetShape };
+  }
+}
+
+export class Dropout extends Layer {
+  readonly rate: number;
+  dropout: nn.Dropout;
+  constructor(rate: number, opts?: LayerOptions) {
+    super(checkLayerOptions('Dropout', opts, []));
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+      throw new TypeError(`Dropout: expected rate in [0, 1) but received ${typeOfValue(rate)}${typeof rate === 'number' ? ` ${rate}` : ''}`);
+    }
+    this.rate = rate;
+    this.dropout = new nn.Dropout(rate);
+  }
+  override build(): void {
+    this.built = true;
+  }
+  call(x: Tensor, opts: { training: boolean }): Tensor {
+    this.dropout.train(opts.training);
+    return this.dropout.forward(x);
+  }
+  override nativeStep(): NativeStep {
+    return { module: this.dropout._native };
+  }
+  override modules(): nn.Module[] {
+    return [this.dropout];
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), rate: this.rate };
+  }
+}
+
+export class Activation extends Layer {
+  readonly activation: ActivationName;
+  constructor(activation: ActivationName, opts?: LayerOptions) {
+    super(checkLayerOptions('Activation', opts, []));
+    this.activation = checkActivation('Activation', activation);
+  }
+  override build(): void {
+    this.built = true;
+  }
+  call(x: Tensor): Tensor {
+    return applyActivation(this.activation, x);
+  }
+  override nativeStep(): NativeStep {
+    return { activation: this.activation };
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), activation: this.activation };
+  }
+}
+
+export interface Conv2DOptions extends DenseOptions {
+  strides?: number | [number, number];
+  padding?: 'valid' | 'same';
+  dilationRate?: number | [number, number];
+  dataFormat?: 'channels_last';
+}
+
+export class Conv2D extends Layer {
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: 'valid' | 'same';
+  readonly dilationRate: [number, number];
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: Initializer;
+  readonly biasInitializer: Initializer;
+  conv: nn.Conv2d | undefined;
+  constructor(filters: number, kernelSize: number | [number, number], opts?: Conv2DOptions) {
+    const o = checkLayerOptions('Conv2D', opts, ['strides', 'padding', 'dilationRate', 'activation', 'useBias',
+      'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'dataFormat']);
+    super(o);
+    this.filters = positiveInt('Conv2D', 'filters', filters);
+    this.kernelSize = pair('Conv2D', 'kernelSize', kernelSize);
+    this.strides = pair('Conv2D', 'strides', o.strides ?? 1);
+    this.dilationRate = pair('Conv2D', 'dilationRate', o.dilationRate ?? 1);
+    const padding = o.padding ?? 'valid';
+    if (padding !== 'valid' && padding !== 'same') throw new TypeError(`Conv2D: expected padding 'valid' or 'same' but received ${JSON.stringify(padding)}`);
+    if (padding === 'same' && this.strides.some((s) => s !== 1)) {
+      throw new TypeError("Conv2D: padding 'same' with strides other than 1 is not supported yet; use padding 'valid' or strides 1");
+    }
+    if (o.dataFormat !== undefined && o.dataFormat !== 'channels_last') {
+      throw new TypeError("Conv2D: only dataFormat 'channels_last' (Keras' default) is supported");
+    }
+    this.padding = padding;
+    this.activation = checkActivation('Conv2D', o.activation);
+    this.useBias = (o.useBias as boolean | undefined) ?? true;
+    this.kernelInitializer = checkInitializer('Conv2D', 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
+    this.biasInitializer = checkInitializer('Conv2D', 'biasInitializer', o.biasInitializer, 'zeros');
+    this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
+    this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
+  }
+  override build(s: number[]): void {
+    if (s.length !== 3) {
+      throw new RangeError(`${this.name} (Conv2D): expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
+    }
+    this.computeOutputShape(s);
+    this.conv = new nn.Conv2d(s[2], this.filters, this.kernelSize, {
+      stride: this.strides, padding: this.padding === 'same' ? 'same' : 0, dilation: this.dilationRate, bias: this.useBias,
+    });
+    initialize(this.conv.weight, this.kernelInitializer);
+    if (this.conv.bias) initialize(this.conv.bias, this.biasInitializer);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    const out = [0, 1].map((i) => {
+      if (this.padding === 'same') return Math.ceil(s[i] / this.strides[i]);
+      const span = this.dilationRate[i] * (this.kernelSize[i] - 1) + 1;
+      return Math.floor((s[i] - span) / this.strides[i]) + 1;
+    });
+    if (out.some((d) => d <= 0)) {
+      throw new RangeError(`${this.name} (Conv2D): kernel ${this.kernelSize.join('x')} does not fit inputs ${shapeStr(s)}`);
+    }
+    return [out[0], out[1], this.filters];
+  }
+  call(x: Tensor): Tensor {
+    const y = this.conv!.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
+    return applyActivation(this.activation, y);
+  }
+  override nativeStep(): NativeStep {
+    return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
+  }
+  override weightsInternal(): LayerWeight[] {
+    if (!this.conv) return [];
+    // Keras' kernel is [kh, kw, in, out]; PyTorch's [out, in, kh, kw].
+    const ws: LayerWeight[] = [{
+      name: 'kernel', tensor: this.conv.weight, trainable: true,
+      toKeras: (t) => t.permute(2, 3, 1, 0), fromKeras: (t) => t.permute(3, 2, 0, 1),
+    }];
+    if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
+    return ws;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
+      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias };
+  }
+}
+
+abstract class Pooling2D extends Layer {
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+  pool: nn.MaxPool2d | nn.AvgPool2d;
+  constructor(kind: 'max' | 'avg', poolSize: number | [number, number] | undefined, opts: unknown) {
+    const where = kind === 'max' ? 'MaxPooling2D' : 'AveragePooling2D';
+    const o = checkLayerOptions(where, opts, ['strides', 'padding', 'dataFormat']);
+    super(o);
+    this.poolSize = pair(where, 'poolSize', poolSize ?? 2);
+    this.strides = pair(where, 'strides', o.strides ?? this.poolSize);
+    if (o.padding !== undefined && o.padding !== 'valid') throw new TypeError(`${where}: only padding 'valid' is supported`);
+    this.pool = kind === 'max' ? new nn.MaxPool2d(this.poolSize, { stride: this.strides }) : new nn.AvgPool2d(this.poolSize, { stride: this.strides });
+  }
+  override build(s: number[]): void {
+    this.computeOutputShape(s);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    if (s.length !== 3) throw new RangeError(`${this.name}: expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
+    const out = [0, 1].map((i) => Math.floor((s[i] - this.poolSize[i]) / this.strides[i]) + 1);
+    if (out.some((d) => d <= 0)) throw new RangeError(`${this.name}: pool ${this.poolSize.join('x')} does not fit inputs ${shapeStr(s)}`);
+    return [out[0], out[1], s[2]];
+  }
+  call(x: Tensor): Tensor {
+    return this.pool.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
+  }
+  override nativeStep(): NativeStep {
+    return { module: this.pool._native, pre: 1, post: 2, castFloat: true };
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides };
+  }
+}
+
+export class MaxPooling2D extends Pooling2D {
+  constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
+    super('max', poolSize, opts);
+  }
+}
+export class AveragePooling2D extends Pooling2D {
+  constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
+    super('avg', poolSize, opts);
+  }
+}
+
+/** Keras' Input: declares the per-sample shape of a Sequential model's inputs. */
+export class InputLayer extends Layer {
+  constructor(opts: { shape: number[]; name?: string }) {
+    super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name }, []));
+  }
+  override build(): void {
+    this.built = true;
+  }
+  call(x: Tensor): Tensor {
+    return x;
+  }
+  override nativeStep(): NativeStep {
+    return {};
+  }
+}
+export function Input(opts: { shape: number[]; name?: string }): InputLayer {
+  return new InputLayer(opts);
+}
+
+/** Used by the model to tell native and JS layers apart. */
+export function isNativeLayer(l: Layer): boolean {
+  return l.nativeStep() !== null;
+}
+

@@ -1,0 +1,577 @@
+// The native training loop: a Keras-style model of built-in layers runs a whole epoch (shuffle,
+// batches, forward, loss, backward, optimizer step, metrics) in libtorch on a worker thread, with
+// one JS call per epoch. Progress reaches JS through a thread-safe function; JS can stop the loop
+// between batches, or have it wait for batch callbacks.
+#include <atomic>
+#include <condition_variable>
+
+#include "nn.h"
+#include "optim.h"
+#include "tensor.h"
+
+namespace nt {
+namespace {
+
+using Tensors = std::vector<at::Tensor>;
+
+enum class Act { kLinear, kRelu, kSigmoid, kTanh, kSoftmax, kGelu, kElu, kSelu, kSwish, kLeakyRelu, kSoftplus };
+
+Act ParseAct(const std::string& s) {
+  if (s == "linear" || s.empty()) return Act::kLinear;
+  if (s == "relu") return Act::kRelu;
+  if (s == "sigmoid") return Act::kSigmoid;
+  if (s == "tanh") return Act::kTanh;
+  if (s == "softmax") return Act::kSoftmax;
+  if (s == "gelu") return Act::kGelu;
+  if (s == "elu") return Act::kElu;
+  if (s == "selu") return Act::kSelu;
+  if (s == "swish" || s == "silu") return Act::kSwish;
+  if (s == "leaky_relu") return Act::kLeakyRelu;
+  if (s == "softplus") return Act::kSoftplus;
+  throw ArgError("unknown activation '" + s +
+                 "': expected relu, sigmoid, tanh, softmax, gelu, elu, selu, swish, leaky_relu, softplus or linear");
+}
+
+at::Tensor Apply(Act a, const at::Tensor& x) {
+  switch (a) {
+    case Act::kLinear: return x;
+    case Act::kRelu: return at::relu(x);
+    case Act::kSigmoid: return at::sigmoid(x);
+    case Act::kTanh: return at::tanh(x);
+    case Act::kSoftmax: return at::softmax(x, -1);
+    case Act::kGelu: return at::gelu(x);
+    case Act::kElu: return at::elu(x);
+    case Act::kSelu: return at::selu(x);
+    case Act::kSwish: return at::silu(x);
+    case Act::kLeakyRelu: return at::leaky_relu(x, 0.2);  // Keras 3's default negative_slope
+    case Act::kSoftplus: return at::softplus(x);
+  }
+  return x;
+}
+
+// One Keras layer as the loop runs it: an optional torch::nn module between layout changes,
+// then an activation. Channels-last inputs become NCHW views for libtorch's convolutions.
+struct Step {
+  std::shared_ptr<torch::nn::Module> keep;
+  std::function<Tensors(const Tensors&, const ForwardExtras&)> forward;
+  int64_t pre = 0, post = 0;  // 1: channels-last -> channels-first, 2: back
+  Act act = Act::kLinear;
+  std::vector<int64_t> reshape;  // per-sample shape (Flatten: {-1})
+  bool lastStep = false;         // recurrent layer without returnSequences: keep the last time step
+  bool castFloat = false;        // integer inputs (uint8 images) become float32
+};
+
+at::Tensor ToFirst(const at::Tensor& x) {
+  if (x.dim() == 4) return x.permute({0, 3, 1, 2});
+  if (x.dim() == 3) return x.permute({0, 2, 1});
+  return x;
+}
+at::Tensor ToLast(const at::Tensor& x) {
+  if (x.dim() == 4) return x.permute({0, 2, 3, 1});
+  if (x.dim() == 3) return x.permute({0, 2, 1});
+  return x;
+}
+
+at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x) {
+  ForwardExtras none;
+  for (const Step& s : steps) {
+    if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
+    if (!s.reshape.empty()) {
+      std::vector<int64_t> shape{x.size(0)};
+      shape.insert(shape.end(), s.reshape.begin(), s.reshape.end());
+      x = x.reshape(shape);
+    }
+    if (s.pre == 1) x = ToFirst(x);
+    if (s.forward) x = s.forward({x}, none)[0];
+    if (s.lastStep) x = x.select(1, -1);
+    if (s.post == 2) x = ToLast(x);
+    x = Apply(s.act, x);
+  }
+  return x;
+}
+
+enum class Loss { kSparseCE, kCategoricalCE, kBinaryCE, kMse, kMae, kHuber };
+
+Loss ParseLoss(const std::string& s) {
+  if (s == "sparse_categorical_crossentropy") return Loss::kSparseCE;
+  if (s == "categorical_crossentropy") return Loss::kCategoricalCE;
+  if (s == "binary_crossentropy") return Loss::kBinaryCE;
+  if (s == "mse" || s == "mean_squared_error") return Loss::kMse;
+  if (s == "mae" || s == "mean_absolute_error") return Loss::kMae;
+  if (s == "huber") return Loss::kHuber;
+  throw ArgError("unknown loss '" + s + "'");
+}
+
+// Per-sample losses, [N]. With fromLogits the model's last softmax/sigmoid was left out so the
+// loss is computed stably from logits (log-softmax, BCE with logits).
+at::Tensor PerSample(Loss l, bool fromLogits, const at::Tensor& out, const at::Tensor& y) {
+  using R = at::Reduction::Reduction;
+  const R none = at::Reduction::None;
+  auto flatMean = [](const at::Tensor& t) { return t.dim() > 1 ? t.flatten(1).mean(1) : t; };
+  switch (l) {
+    case Loss::kSparseCE: {
+      at::Tensor logp = fromLogits ? at::log_softmax(out, -1) : at::log(out.clamp_min(1e-7));
+      at::Tensor target = y.dim() == out.dim() ? y.squeeze(-1) : y;
+      if (logp.dim() > 2) {  // [N, L, C] sequences: classes last, as Keras
+        return at::nll_loss_nd(logp.transpose(1, -1), target.to(at::kLong), {}, none).flatten(1).mean(1);
+      }
+      return at::nll_loss(logp, target.to(at::kLong), {}, none);
+    }
+    case Loss::kCategoricalCE: {
+      at::Tensor logp = fromLogits ? at::log_softmax(out, -1) : at::log(out.clamp(1e-7, 1 - 1e-7));
+      return flatMean(-(y.to(logp.scalar_type()) * logp).sum(-1));
+    }
+    case Loss::kBinaryCE: {
+      at::Tensor t = y.to(out.scalar_type()).reshape(out.sizes());
+      at::Tensor e = fromLogits ? at::binary_cross_entropy_with_logits(out, t, {}, {}, none)
+                                : at::binary_cross_entropy(out.clamp(1e-7, 1 - 1e-7), t, {}, none);
+      return flatMean(e);
+    }
+    case Loss::kMse: return flatMean(at::mse_loss(out, y.to(out.scalar_type()).reshape(out.sizes()), none));
+    case Loss::kMae: return flatMean(at::l1_loss(out, y.to(out.scalar_type()).reshape(out.sizes()), none));
+    case Loss::kHuber: return flatMean(at::huber_loss(out, y.to(out.scalar_type()).reshape(out.sizes()), none, 1.0));
+  }
+  return out;
+}
+
+enum class Metric { kSparseAcc, kCategoricalAcc, kBinaryAcc, kMae, kMse };
+
+Metric ParseMetric(const std::string& s) {
+  if (s == "sparse_categorical_accuracy") return Metric::kSparseAcc;
+  if (s == "categorical_accuracy") return Metric::kCategoricalAcc;
+  if (s == "binary_accuracy") return Metric::kBinaryAcc;
+  if (s == "mae") return Metric::kMae;
+  if (s == "mse") return Metric::kMse;
+  throw ArgError("unknown metric '" + s + "'");
+}
+
+// The metric summed over the batch's samples (the epoch value is sum / samples).
+double MetricSum(Metric m, bool fromLogits, const at::Tensor& out, const at::Tensor& y) {
+  switch (m) {
+    case Metric::kSparseAcc: {
+      at::Tensor t = y.dim() == out.dim() ? y.squeeze(-1) : y;
+      at::Tensor hit = out.argmax(-1).eq(t.to(at::kLong)).to(at::kDouble);
+      return (hit.dim() > 1 ? hit.flatten(1).mean(1) : hit).sum().item<double>();
+    }
+    case Metric::kCategoricalAcc: {
+      at::Tensor hit = out.argmax(-1).eq(y.argmax(-1)).to(at::kDouble);
+      return (hit.dim() > 1 ? hit.flatten(1).mean(1) : hit).sum().item<double>();
+    }
+    case Metric::kBinaryAcc: {
+      at::Tensor pred = fromLogits ? out.gt(0) : out.gt(0.5);
+      at::Tensor hit = pred.eq(y.reshape(out.sizes()).gt(0.5)).to(at::kDouble);
+      return (hit.dim() > 1 ? hit.flatten(1).mean(1) : hit).sum().item<double>();
+    }
+    case Metric::kMae:
+    case Metric::kMse: {
+      at::Tensor o = out;
+      at::Tensor d = (o - y.to(o.scalar_type()).reshape(o.sizes())).to(at::kDouble);
+      at::Tensor e = m == Metric::kMae ? d.abs() : d.square();
+      return (e.dim() > 1 ? e.flatten(1).mean(1) : e).sum().item<double>();
+    }
+  }
+  return 0;
+}
+
+// Stops a running loop between batches, and lets it wait for JS batch callbacks.
+struct RunToken : NativeObject {
+  static const napi_type_tag kTag;
+  static constexpr const char* kWhat = "a training run token";
+  std::atomic<bool> stop{false};
+  std::mutex m;
+  std::condition_variable cv;
+  int64_t acked = -1;
+};
+const napi_type_tag RunToken::kTag = {0x72756e746f6b656eULL, 0x1c2b3a4958677685ULL};
+
+struct Penalty {
+  at::Tensor w;
+  double l1 = 0, l2 = 0;
+};
+
+struct Progress {
+  int64_t batch;
+  int64_t samples;
+  double loss;  // running mean over the epoch so far
+  std::vector<double> metrics;
+};
+
+enum class Mode { kTrain, kEvaluate, kPredict };
+
+struct Job {
+  Mode mode;
+  std::vector<Step> steps;
+  at::Tensor x, y, sampleWeight;
+  Loss loss = Loss::kMse;
+  bool fromLogits = false;
+  std::vector<Metric> metrics;
+  std::vector<Penalty> penalties;
+  int64_t batchSize = 32;
+  bool shuffle = false;
+  int64_t maxBatches = -1;
+  bool waitEachBatch = false;
+  int threads = 1;
+  NativeOptimizer* opt = nullptr;
+  RunToken* token = nullptr;
+  // results
+  double lossSum = 0;
+  int64_t samples = 0;
+  std::vector<double> metricSums;
+  int64_t batches = 0;
+  bool stopped = false;
+  bool nonFinite = false;
+  at::Tensor predictions;
+  std::string error;
+  // JS side
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_threadsafe_function progress = nullptr;
+  std::vector<napi_ref> refs;  // optimizer, token: kept alive while the worker uses them
+};
+
+void SetTraining(const std::vector<Step>& steps, bool on) {
+  for (const Step& s : steps)
+    if (s.keep) s.keep->train(on);
+}
+
+void Run(Job& j) {
+  at::set_num_threads(j.threads);
+  const int64_t n = j.x.size(0);
+  const bool train = j.mode == Mode::kTrain;
+  c10::optional<at::NoGradGuard> nograd;
+  if (!train) nograd.emplace();
+  SetTraining(j.steps, train);
+  at::Tensor order = j.shuffle ? at::randperm(n, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
+  j.metricSums.assign(j.metrics.size(), 0.0);
+  Tensors outputs;
+  for (int64_t start = 0, b = 0; start < n; start += j.batchSize, b++) {
+    if (j.maxBatches >= 0 && b >= j.maxBatches) break;
+    if (j.token && j.token->stop.load()) {
+      j.stopped = true;
+      break;
+    }
+    int64_t len = std::min(j.batchSize, n - start);
+    at::Tensor xb, yb, wb;
+    if (j.shuffle) {
+      at::Tensor idx = order.narrow(0, start, len);
+      xb = j.x.index_select(0, idx);
+      if (j.y.defined()) yb = j.y.index_select(0, idx);
+      if (j.sampleWeight.defined()) wb = j.sampleWeight.index_select(0, idx);
+    } else {
+      xb = j.x.narrow(0, start, len);
+      if (j.y.defined()) yb = j.y.narrow(0, start, len);
+      if (j.sampleWeight.defined()) wb = j.sampleWeight.narrow(0, start, len);
+    }
+    if (j.mode == Mode::kPredict) {
+      outputs.push_back(Forward(j.steps, xb));
+      j.batches++;
+      continue;
+    }
+    if (train && j.opt) j.opt->ZeroGrad(true);
+    at::Tensor out = Forward(j.steps, xb);
+    at::Tensor per = PerSample(j.loss, j.fromLogits, out, yb);
+    // Keras' sum_over_batch_size: weighted losses summed, divided by the batch size.
+    at::Tensor loss = wb.defined() ? (per * wb.to(per.scalar_type())).sum() / static_cast<double>(len) : per.mean();
+    at::Tensor total = loss;
+    for (const Penalty& p : j.penalties) {
+      if (p.l1 != 0) total = total + p.w.abs().sum() * p.l1;
+      if (p.l2 != 0) total = total + p.w.square().sum() * p.l2;
+    }
+    double lv = total.item<double>();
+    if (!std::isfinite(lv)) j.nonFinite = true;
+    if (train) {
+      total.backward();
+      if (j.opt) j.opt->Step();
+    }
+    j.lossSum += lv * static_cast<double>(len);
+    j.samples += len;
+    {
+      at::NoGradGuard g;
+      at::Tensor o = out.detach();
+      for (size_t k = 0; k < j.metrics.size(); k++) j.metricSums[k] += MetricSum(j.metrics[k], j.fromLogits, o, yb);
+    }
+    j.batches++;
+    if (j.progress) {
+      auto* p = new Progress{b, j.samples, j.lossSum / static_cast<double>(j.samples), {}};
+      for (double s : j.metricSums) p->metrics.push_back(s / static_cast<double>(j.samples));
+      if (napi_call_threadsafe_function(j.progress, p, napi_tsfn_nonblocking) != napi_ok) delete p;
+      if (j.waitEachBatch && j.token) {
+        std::unique_lock<std::mutex> lk(j.token->m);
+        j.token->cv.wait(lk, [&] { return j.token->acked >= b || j.token->stop.load(); });
+      }
+    }
+    if (j.nonFinite && train) break;  // the JS side reports it (TerminateOnNaN) after the epoch
+  }
+  if (j.mode == Mode::kPredict) j.predictions = outputs.empty() ? at::Tensor() : at::cat(outputs, 0);
+  SetTraining(j.steps, false);
+}
+
+void Execute(napi_env, void* data) {
+  Job& j = *static_cast<Job*>(data);
+  try {
+    Run(j);
+  } catch (const c10::Error& e) {
+    j.error = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    j.error = e.what();
+  }
+}
+
+void Complete(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<Job> j(static_cast<Job*>(data));
+  if (j->progress) napi_release_threadsafe_function(j->progress, napi_tsfn_release);
+  for (napi_ref r : j->refs) napi_delete_reference(env, r);
+  napi_delete_async_work(env, j->work);
+  napi_value result = nullptr;
+  if (!j->error.empty() || status != napi_ok) {
+    std::string msg = j->error.empty() ? "the training run was cancelled" : j->error;
+    size_t nl = msg.find('\n');
+    if (nl != std::string::npos) msg = msg.substr(0, nl);
+    napi_value m;
+    napi_create_string_utf8(env, msg.c_str(), msg.size(), &m);
+    napi_create_error(env, nullptr, m, &result);
+    napi_reject_deferred(env, j->deferred, result);
+    return;
+  }
+  napi_create_object(env, &result);
+  if (j->mode == Mode::kPredict) {
+    napi_value p = j->predictions.defined() ? Wrap(env, j->predictions) : Undefined(env);
+    napi_set_named_property(env, result, "predictions", p);
+  } else {
+    double samples = static_cast<double>(std::max<int64_t>(j->samples, 1));
+    napi_set_named_property(env, result, "loss", MakeNumber(env, j->lossSum / samples));
+    napi_value ms;
+    napi_create_array_with_length(env, j->metricSums.size(), &ms);
+    for (size_t k = 0; k < j->metricSums.size(); k++)
+      napi_set_element(env, ms, k, MakeNumber(env, j->metricSums[k] / samples));
+    napi_set_named_property(env, result, "metrics", ms);
+    napi_set_named_property(env, result, "samples", MakeNumber(env, static_cast<double>(j->samples)));
+    napi_set_named_property(env, result, "nonFinite", MakeBool(env, j->nonFinite));
+  }
+  napi_set_named_property(env, result, "batches", MakeNumber(env, static_cast<double>(j->batches)));
+  napi_set_named_property(env, result, "stopped", MakeBool(env, j->stopped));
+  napi_resolve_deferred(env, j->deferred, result);
+}
+
+// Runs on the JS thread for each batch the worker finished: calls the JS progress function with
+// (batch, samples, loss, metrics).
+void CallProgress(napi_env env, napi_value fn, void*, void* data) {
+  std::unique_ptr<Progress> p(static_cast<Progress*>(data));
+  if (!env || !fn) return;
+  napi_value args[4], undef;
+  napi_get_undefined(env, &undef);
+  napi_create_double(env, static_cast<double>(p->batch), &args[0]);
+  napi_create_double(env, static_cast<double>(p->samples), &args[1]);
+  napi_create_double(env, p->loss, &args[2]);
+  napi_create_array_with_length(env, p->metrics.size(), &args[3]);
+  for (size_t k = 0; k < p->metrics.size(); k++) {
+    napi_value v;
+    napi_create_double(env, p->metrics[k], &v);
+    napi_set_element(env, args[3], k, v);
+  }
+  napi_call_function(env, undef, fn, 4, args, nullptr);
+}
+
+std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
+  bool isArr = false;
+  napi_is_array(env, arr, &isArr);
+  if (!isArr) throw ArgError("expected steps to be an array of layer steps");
+  uint32_t n = 0;
+  Check(env, napi_get_array_length(env, arr, &n));
+  std::vector<Step> steps;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    Check(env, napi_get_element(env, arr, i, &e));
+    napi_valuetype t;
+    Check(env, napi_typeof(env, e, &t));
+    if (t != napi_object) throw ArgError("expected steps[" + std::to_string(i) + "] to be an object");
+    Options o(env, e, "steps[" + std::to_string(i) + "]");
+    Step s;
+    napi_value mod;
+    Check(env, napi_get_named_property(env, e, "module", &mod));
+    napi_valuetype mt;
+    Check(env, napi_typeof(env, mod, &mt));
+    if (mt == napi_object) {
+      bool ok = false;
+      void* p = nullptr;
+      Check(env, napi_check_object_type_tag(env, mod, &ModuleObject::kTag, &ok));
+      if (ok) Check(env, napi_unwrap(env, mod, &p));
+      if (!ok || !p) throw ArgError("expected steps[" + std::to_string(i) + "].module to be a native module");
+      auto* m = static_cast<ModuleObject*>(p);
+      s.keep = m->module;
+      s.forward = m->forward;
+    }
+    s.pre = o.Int("pre", 0);
+    s.post = o.Int("post", 0);
+    s.act = ParseAct(o.String("activation", "linear"));
+    s.reshape = o.IntList("reshape", {});
+    s.lastStep = o.Bool("lastStep", false);
+    s.castFloat = o.Bool("castFloat", false);
+    steps.push_back(std::move(s));
+  }
+  return steps;
+}
+
+// model_run(mode, steps, x, y, options, progressFn?) -> Promise
+napi_value ModelRun(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::string mode = a.String(0, "mode");
+  auto j = std::make_unique<Job>();
+  if (mode == "train")
+    j->mode = Mode::kTrain;
+  else if (mode == "evaluate")
+    j->mode = Mode::kEvaluate;
+  else if (mode == "predict")
+    j->mode = Mode::kPredict;
+  else
+    throw ArgError("mode must be 'train', 'evaluate' or 'predict' but got '" + mode + "'");
+  j->steps = ReadSteps(env, a[1]);
+  j->x = a.Tensor(2, "x");
+  if (j->x.dim() == 0) throw ArgError("x must have a batch dimension but is a scalar");
+  j->y = a.TensorOrUndefined(3, "y");
+  if (j->mode != Mode::kPredict) {
+    if (!j->y.defined()) throw ArgError("y is required to " + mode);
+    if (j->y.dim() == 0 || j->y.size(0) != j->x.size(0))
+      throw ArgError("x and y must have the same number of samples but x has " + std::to_string(j->x.size(0)) +
+                     " and y has " + (j->y.dim() ? std::to_string(j->y.size(0)) : std::string("none (a scalar)")));
+  }
+  Options o = a.Opts(4, "options");
+  j->batchSize = o.Int("batchSize", 32);
+  if (j->batchSize <= 0) throw ArgError("batchSize must be a positive integer");
+  j->shuffle = o.Bool("shuffle", false);
+  j->maxBatches = o.Int("maxBatches", -1);
+  j->waitEachBatch = o.Bool("waitEachBatch", false);
+  j->threads = static_cast<int>(at::get_num_threads());
+  if (j->mode != Mode::kPredict) {
+    j->loss = ParseLoss(o.String("loss", "mse"));
+    j->fromLogits = o.Bool("fromLogits", false);
+  }
+  if (auto w = o.Tensor("sampleWeight")) {
+    if (w->dim() != 1 || w->size(0) != j->x.size(0))
+      throw ArgError("sampleWeight must be a 1-D tensor with one weight per sample (" + std::to_string(j->x.size(0)) +
+                     ") but is " + TensorDesc(*w));
+    j->sampleWeight = *w;
+  }
+  napi_value metrics;
+  if (o.Has("metrics")) {
+    Check(env, napi_get_named_property(env, a[4], "metrics", &metrics));
+    uint32_t n = 0;
+    Check(env, napi_get_array_length(env, metrics, &n));
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value e;
+      Check(env, napi_get_element(env, metrics, k, &e));
+      Options one(env, nullptr, "metrics");
+      size_t len = 0;
+      char buf[64];
+      if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) != napi_ok)
+        throw ArgError("metrics must be strings");
+      j->metrics.push_back(ParseMetric(std::string(buf, len)));
+    }
+  }
+  if (o.Has("penalties")) {
+    napi_value ps;
+    Check(env, napi_get_named_property(env, a[4], "penalties", &ps));
+    uint32_t n = 0;
+    Check(env, napi_get_array_length(env, ps, &n));
+    for (uint32_t k = 0; k < n; k++) {
+      napi_value e;
+      Check(env, napi_get_element(env, ps, k, &e));
+      Options po(env, e, "penalties");
+      auto w = po.Tensor("weight");
+      if (!w) throw ArgError("penalties[" + std::to_string(k) + "].weight must be a tensor");
+      j->penalties.push_back({*w, po.Number("l1", 0), po.Number("l2", 0)});
+    }
+  }
+  // The optimizer and token JS objects stay referenced until the run completes.
+  auto ref = [&](napi_value v) {
+    napi_ref r;
+    Check(env, napi_create_reference(env, v, 1, &r));
+    j->refs.push_back(r);
+  };
+  if (j->mode == Mode::kTrain) {
+    napi_value opt;
+    Check(env, napi_get_named_property(env, a[4], "optimizer", &opt));
+    bool ok = false;
+    void* p = nullptr;
+    napi_valuetype t;
+    Check(env, napi_typeof(env, opt, &t));
+    if (t == napi_object) Check(env, napi_check_object_type_tag(env, opt, &NativeOptimizer::kTag, &ok));
+    if (ok) Check(env, napi_unwrap(env, opt, &p));
+    if (!ok || !p) throw ArgError("options.optimizer must be a native optimizer");
+    j->opt = static_cast<NativeOptimizer*>(p);
+    ref(opt);
+  }
+  if (o.Has("token")) {
+    napi_value tok;
+    Check(env, napi_get_named_property(env, a[4], "token", &tok));
+    bool ok = false;
+    void* p = nullptr;
+    Check(env, napi_check_object_type_tag(env, tok, &RunToken::kTag, &ok));
+    if (ok) Check(env, napi_unwrap(env, tok, &p));
+    if (!ok || !p) throw ArgError("options.token must be a run token");
+    j->token = static_cast<RunToken*>(p);
+    ref(tok);
+  }
+  napi_valuetype ft = a.Type(5);
+  if (ft == napi_function) {
+    napi_value name;
+    Check(env, napi_create_string_utf8(env, "nodetorch.progress", NAPI_AUTO_LENGTH, &name));
+    Check(env, napi_create_threadsafe_function(env, a[5], nullptr, name, 0, 1, nullptr, nullptr, nullptr, CallProgress,
+                                               &j->progress));
+  } else if (ft != napi_undefined && ft != napi_null) {
+    throw ArgError("progress must be a function");
+  }
+  napi_value promise, name;
+  Check(env, napi_create_promise(env, &j->deferred, &promise));
+  Check(env, napi_create_string_utf8(env, "nodetorch.model_run", NAPI_AUTO_LENGTH, &name));
+  Job* raw = j.get();
+  Check(env, napi_create_async_work(env, nullptr, name, Execute, Complete, raw, &raw->work));
+  Check(env, napi_queue_async_work(env, raw->work));
+  j.release();
+  return promise;
+}
+
+napi_value TokenCreate(napi_env env, napi_callback_info) { return WrapObject(env, new RunToken(), &RunToken::kTag); }
+
+napi_value TokenStop(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  RunToken& t = a.Object<RunToken>(0, "token");
+  t.stop.store(true);
+  t.cv.notify_all();
+  return nullptr;
+}
+
+napi_value TokenAck(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  RunToken& t = a.Object<RunToken>(0, "token");
+  int64_t b = a.Int(1, "batch");
+  {
+    std::lock_guard<std::mutex> lk(t.m);
+    t.acked = std::max(t.acked, b);
+  }
+  t.cv.notify_all();
+  return nullptr;
+}
+
+napi_value TokenReset(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  RunToken& t = a.Object<RunToken>(0, "token");
+  std::lock_guard<std::mutex> lk(t.m);
+  t.stop.store(false);
+  t.acked = -1;
+  return nullptr;
+}
+
+const Export kExports[] = {
+    NT_EXPORT("model_run", ModelRun),           NT_EXPORT("model_token_create", TokenCreate),
+    NT_EXPORT("model_token_stop", TokenStop),   NT_EXPORT("model_token_ack", TokenAck),
+    NT_EXPORT("model_token_reset", TokenReset),
+};
+
+}  // namespace
+
+void RegisterModel(napi_env env, napi_value exports) {
+  Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));
+}
+
+}  // namespace nt
