@@ -17,6 +17,7 @@ export * as nn from './nn';
 export * as F from './nn/functional';
 export * as optim from './optim';
 export { Sequential, layers, callbacks, optimizers, regularizers } from './keras';
+export * as datasets from './datasets';
 export * as data from './data';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };

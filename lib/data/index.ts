@@ -1,1 +1,3 @@
+// nt.data: input pipelines and preprocessing.
 export * from './dataset';
+export * from './text';
