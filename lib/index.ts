@@ -16,6 +16,7 @@ export { Device, device, cuda, availableDevices, setNumThreads, getNumThreads } 
 export * as nn from './nn';
 export * as F from './nn/functional';
 export * as optim from './optim';
+export * as data from './data';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();

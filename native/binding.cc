@@ -35,6 +35,7 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterDevice(env, exports);
   nt::RegisterNN(env, exports);
   nt::RegisterOptim(env, exports);
+  nt::RegisterData(env, exports);
   return exports;
 }
 

@@ -9,6 +9,7 @@ void RegisterAutograd(napi_env env, napi_value exports);
 void RegisterDevice(napi_env env, napi_value exports);
 void RegisterNN(napi_env env, napi_value exports);
 void RegisterOptim(napi_env env, napi_value exports);
+void RegisterData(napi_env env, napi_value exports);
 
 void EnvStarted(napi_env env);
 void EnvStopping(napi_env env);
