@@ -111,7 +111,18 @@ export interface ModelBinding {
   model_token_reset(token: NativeObject): void;
 }
 
-export interface NativeBinding extends ModelBinding, UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding {
+/** native/data.cc: batched image augmentation. */
+export interface DataBinding {
+  /**
+   * Resamples images [N, H, W, C] (floating, channels-last) through one affine matrix per image
+   * ([N, 2, 3], pixels about the image centre, x = column, y = row, output -> input point).
+   * interpolation: 'bilinear' | 'nearest'; fillMode: 'constant' | 'nearest' | 'reflect' | 'wrap'.
+   */
+  data_affine_transform(images: Handle, matrices: Handle, interpolation: string, fillMode: string, cval: number): Handle;
+}
+
+export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding,
+  DataBinding, ModelBinding {
   tensor_from_buffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: DtypeCode, copy: boolean): Handle;
   tensor_data(x: Handle): ArrayBuffer;
   tensor_item(x: Handle): number | bigint | boolean;

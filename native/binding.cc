@@ -36,6 +36,7 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterNN(env, exports);
   nt::RegisterOptim(env, exports);
   nt::RegisterModel(env, exports);
+  nt::RegisterData(env, exports);
   return exports;
 }
 

@@ -10,6 +10,7 @@ void RegisterDevice(napi_env env, napi_value exports);
 void RegisterNN(napi_env env, napi_value exports);
 void RegisterOptim(napi_env env, napi_value exports);
 void RegisterModel(napi_env env, napi_value exports);
+void RegisterData(napi_env env, napi_value exports);
 
 void EnvStarted(napi_env env);
 void EnvStopping(napi_env env);

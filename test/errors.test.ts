@@ -577,6 +577,10 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
     native.tensor_set_grad(p, V2());
     return [[p], 0.5];
   };
+  // data
+  const images = h(() => native.ones([2, 3, 4, 3], 0, null, false));
+  const matrices = h(() => native.tensor_from_buffer(new Float32Array([1, 0, 1, 0, 1, 0, 0, -1, 0, 1, 0, 0]), [2, 2, 3], 0, true));
+  v.data_affine_transform = () => [images(), matrices(), 'bilinear', 'reflect', 0];
   return v;
 }
 

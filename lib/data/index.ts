@@ -1,3 +1,5 @@
-// nt.data: input pipelines and preprocessing.
+// nt.data: input pipelines, text and image preprocessing, augmentation.
 export * from './dataset';
 export * from './text';
+export * from './images';
+export * from './augment';
