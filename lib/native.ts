@@ -105,6 +105,8 @@ export interface ModelBinding {
   model_run(mode: 'train' | 'evaluate' | 'predict', steps: object[], x: Handle, y: Handle | null,
     options: Record<string, unknown>,
     progress?: (batch: number, samples: number, loss: number, metrics: number[]) => void): Promise<ModelRunResult>;
+  model_loss(loss: string, fromLogits: boolean, output: Handle, target: Handle, sampleWeight: Handle | null): Handle;
+  model_metric(metric: string, fromLogits: boolean, output: Handle, target: Handle): number;
   model_token_create(): NativeObject;
   model_token_stop(token: NativeObject): void;
   model_token_ack(token: NativeObject, batch: number): void;

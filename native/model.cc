@@ -562,8 +562,37 @@ napi_value TokenReset(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// The native loop's loss for one batch, for models trained from JS (custom layers): the same
+// maths as the native loop, so both paths agree. Returns the mean (or weighted) loss tensor.
+napi_value ModelLoss(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Loss l = ParseLoss(a.String(0, "loss"));
+  bool fromLogits = a.Bool(1, "fromLogits");
+  const at::Tensor out = a.Tensor(2, "output"), y = a.Tensor(3, "target");
+  const at::Tensor w = a.TensorOrUndefined(4, "sampleWeight");
+  if (y.dim() == 0 || out.dim() == 0 || y.size(0) != out.size(0))
+    throw ArgError("output and target must have the same number of samples but are " + TensorDesc(out) + " and " +
+                   TensorDesc(y));
+  at::Tensor per = PerSample(l, fromLogits, out, y);
+  return Wrap(env, w.defined() ? (per * w.to(per.scalar_type())).sum() / static_cast<double>(out.size(0)) : per.mean());
+}
+
+// A metric summed over the batch (the epoch value is the sum over batches / samples).
+napi_value ModelMetric(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Metric m = ParseMetric(a.String(0, "metric"));
+  bool fromLogits = a.Bool(1, "fromLogits");
+  const at::Tensor out = a.Tensor(2, "output"), y = a.Tensor(3, "target");
+  if (y.dim() == 0 || out.dim() == 0 || y.size(0) != out.size(0))
+    throw ArgError("output and target must have the same number of samples but are " + TensorDesc(out) + " and " +
+                   TensorDesc(y));
+  at::NoGradGuard g;
+  return MakeNumber(env, MetricSum(m, fromLogits, out.detach(), y));
+}
+
 const Export kExports[] = {
-    NT_EXPORT("model_run", ModelRun),           NT_EXPORT("model_token_create", TokenCreate),
+    NT_EXPORT("model_run", ModelRun),           NT_EXPORT("model_loss", ModelLoss),
+    NT_EXPORT("model_metric", ModelMetric),     NT_EXPORT("model_token_create", TokenCreate),
     NT_EXPORT("model_token_stop", TokenStop),   NT_EXPORT("model_token_ack", TokenAck),
     NT_EXPORT("model_token_reset", TokenReset),
 };

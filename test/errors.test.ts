@@ -537,6 +537,8 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const TOKEN = () => native.model_token_create();
   const Y22 = h(() => native.ones([2, 2], 0, null, false));
   v.model_run = () => ['evaluate', [{ module: LIN(), activation: 'relu' }], X32(), Y22(), { loss: 'mse', batchSize: 1, metrics: ['mae'] }];
+  v.model_loss = () => ['mse', false, F(), F(), null];
+  v.model_metric = () => ['mae', false, F(), F()];
   v.model_token_create = () => [];
   v.model_token_stop = () => [TOKEN()];
   v.model_token_ack = () => [TOKEN(), 0];
@@ -585,7 +587,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['model_metric', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim

@@ -67,7 +67,8 @@ export interface LayerOptions {
 
 const counters = new Map<string, number>();
 function autoName(cls: string): string {
-  const base = cls.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+  // Keras' to_snake_case: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d
+  const base = cls.replace(/(.)([A-Z][a-z]+)/g, '$1_$2').replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
   const n = counters.get(base) ?? 0;
   counters.set(base, n + 1);
   return n === 0 ? base : `${base}_${n}`;

@@ -3,6 +3,8 @@
 // a worker thread, so the event loop keeps running during training.
 import { native, NativeObject } from '../native';
 import { noGrad } from '../autograd';
+import { tidy, keep } from '../memory';
+import { cat } from '../ops';
 import { Tensor, typeOfValue, NestedArray, deviceString, DeviceLike } from '../tensor';
 import * as creation from '../creation';
 import { DType } from '../dtype';
@@ -179,13 +181,21 @@ export class Sequential implements CallbackModel {
     return text;
   }
 
+  /** Builds from the first layer's inputShape when it has one and the model is not built yet. */
+  private buildIfDeclared(): void {
+    if (!this.builtShape && this.layerList[0]?.inputShape) this.build();
+  }
   countParams(): number {
+    this.buildIfDeclared();
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
   getWeights(): Tensor[] {
+    this.buildIfDeclared();
     return this.layers.flatMap((l) => l.getWeights());
   }
   setWeights(ws: Tensor[]): void {
+    this.buildIfDeclared();
+    if (!Array.isArray(ws)) throw new TypeError(`${this.name}.setWeights: expected an array of tensors but received ${typeOfValue(ws)}`);
     let i = 0;
     for (const l of this.layers) {
       const n = l.weightsInternal().length;
@@ -289,93 +299,126 @@ export class Sequential implements CallbackModel {
       fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties };
   }
 
-  async fit(xIn: Data, yIn: Data, opts: FitOptions = {}): Promise<History> {
+  /** True when every layer runs in the native loop (the whole epoch is one native call). */
+  private get allNative(): boolean {
+    return this.layerList.every((l) => l.nativeStep() !== null);
+  }
+
+  /** Runs the layers from JS (models with custom layers). */
+  private forwardJS(x: Tensor, training: boolean): Tensor {
+    let h = x;
+    if (!h.dtype.startsWith('float') && !(this.layers[0]?.constructor.name === 'Embedding')) h = h.to('float32');
+    for (const l of this.layerList) h = l.call(h, { training });
+    return h;
+  }
+
+  /** One batch trained from JS with autograd: the same loss/metric maths as the native loop. */
+  private trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer): { loss: number; sums: number[] } {
+    const c = this.compiled!;
+    const lossName = this.runOptions(false).loss as string;
+    return tidy(() => {
+      opt.zeroGrad();
+      for (const l of this.layers) for (const m of l.modules()) m.train(true);
+      const out = this.forwardJS(xb, true);
+      let loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, yb._h, wb ? wb._h : null));
+      for (const l of this.layers) {
+        for (const w of l.weightsInternal()) {
+          const r = w.name === 'kernel' ? l.kernelRegularizer : w.name === 'bias' ? l.biasRegularizer : undefined;
+          if (r?.l1) loss = loss.add(w.tensor.abs().sum().mul(r.l1));
+          if (r?.l2) loss = loss.add(w.tensor.square().sum().mul(r.l2));
+        }
+      }
+      loss.backward();
+      opt.step();
+      const sums = c.metricKinds.map((k) => native.model_metric(k, c.fromLogits, out._h, yb._h));
+      return { loss: loss.item() as number, sums };
+    });
+  }
+
+  async fit(xIn: Data | AsyncIterable<unknown>, yIn?: Data | FitOptions, opts: FitOptions = {}): Promise<History> {
+    const fromDataset = isBatchSource(xIn);
+    if (fromDataset && yIn !== undefined && !(yIn instanceof Tensor) && !Array.isArray(yIn) && typeof yIn === 'object' &&
+        !('data' in (yIn as object))) {
+      opts = yIn as FitOptions;
+    }
     const o = checkOpts('fit', opts, ['epochs', 'batchSize', 'verbose', 'callbacks', 'validationSplit', 'validationData',
       'shuffle', 'classWeight', 'sampleWeight', 'initialEpoch', 'stepsPerEpoch']);
     if (!this.compiled) throw new Error(`${this.name}: call compile({ optimizer, loss, metrics }) before fit()`);
-    let x = toTensor(xIn, 'fit: x');
-    let y = toTensor(yIn, 'fit: y');
-    if (x.ndim === 0 || y.ndim === 0 || x.shape[0] !== y.shape[0]) {
-      throw new RangeError(`fit: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
-    }
     const epochs = posInt('fit', 'epochs', o.epochs, 1);
     const batchSize = posInt('fit', 'batchSize', o.batchSize, 32);
     const verbose = o.verbose ?? 1;
     if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new TypeError(`fit: expected verbose 0, 1 or 2 but received ${String(verbose)}`);
     const initialEpoch = o.initialEpoch === undefined ? 0 : (o.initialEpoch as number);
     const shuffle = o.shuffle === undefined ? true : !!o.shuffle;
-    this.ensureBuilt(x.shape.slice(1));
-    this.checkTargets(y);
 
-    let val: [Tensor, Tensor] | null = null;
-    if (o.validationData !== undefined) {
-      const vd = o.validationData as unknown[];
-      if (!Array.isArray(vd) || vd.length < 2) throw new TypeError('fit: expected validationData as [x, y]');
-      val = [toTensor(vd[0], 'fit: validationData x'), toTensor(vd[1], 'fit: validationData y')];
-    } else if (o.validationSplit !== undefined) {
-      const f = o.validationSplit as number;
-      if (typeof f !== 'number' || !(f > 0 && f < 1)) throw new TypeError(`fit: expected validationSplit in (0, 1) but received ${String(f)}`);
-      // Keras takes the last fraction of the samples, before any shuffling.
-      const n = x.shape[0];
-      const split = Math.floor(n * (1 - f));
-      if (split === 0 || split === n) throw new RangeError(`fit: validationSplit ${f} leaves no training or no validation samples out of ${n}`);
-      val = [x.slice(0, split, n), y.slice(0, split, n)];
-      x = x.slice(0, 0, split);
-      y = y.slice(0, 0, split);
-    }
+    let x: Tensor | null = null;
+    let y: Tensor | null = null;
+    let val: [Tensor, Tensor] | AsyncIterable<unknown> | null = null;
     let sampleWeight: Tensor | undefined = o.sampleWeight as Tensor | undefined;
-    if (o.classWeight !== undefined) {
-      const cw = o.classWeight as Record<number, number>;
-      const labels = (y.ndim > 1 && y.shape[y.ndim - 1] > 1 ? y.argmax(-1) : y.reshape(-1)).toArray({ asNumber: true }) as number[];
-      sampleWeight = creation.tensor(labels.map((c) => cw[Math.round(c)] ?? 1));
+    let steps: number;
+    if (fromDataset) {
+      if (o.validationSplit !== undefined) throw new TypeError('fit: validationSplit needs tensors; with a dataset pass validationData');
+      const card = batchCount(xIn);
+      steps = o.stepsPerEpoch !== undefined ? posInt('fit', 'stepsPerEpoch', o.stepsPerEpoch, 1) : card;
+    } else {
+      x = toTensor(xIn, 'fit: x');
+      y = toTensor(yIn, 'fit: y');
+      if (x.ndim === 0 || y.ndim === 0 || x.shape[0] !== y.shape[0]) {
+        throw new RangeError(`fit: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
+      }
+      this.ensureBuilt(x.shape.slice(1));
+      this.checkTargets(y);
+      if (o.validationSplit !== undefined && o.validationData === undefined) {
+        const f = o.validationSplit as number;
+        if (typeof f !== 'number' || !(f > 0 && f < 1)) throw new TypeError(`fit: expected validationSplit in (0, 1) but received ${String(f)}`);
+        // Keras takes the last fraction of the samples, before any shuffling.
+        const n = x.shape[0];
+        const split = Math.floor(n * (1 - f));
+        if (split === 0 || split === n) throw new RangeError(`fit: validationSplit ${f} leaves no training or no validation samples out of ${n}`);
+        val = [x.slice(0, split, n), y.slice(0, split, n)];
+        x = x.slice(0, 0, split);
+        y = y.slice(0, 0, split);
+      }
+      if (o.classWeight !== undefined) {
+        const cw = o.classWeight as Record<number, number>;
+        const labels = (y.ndim > 1 && y.shape[y.ndim - 1] > 1 ? y.argmax(-1) : y.reshape(-1)).toArray({ asNumber: true }) as number[];
+        sampleWeight = creation.tensor(labels.map((c) => cw[Math.round(c)] ?? 1));
+      }
+      const all = Math.ceil(x.shape[0] / batchSize);
+      steps = o.stepsPerEpoch === undefined ? all : Math.min(all, posInt('fit', 'stepsPerEpoch', o.stepsPerEpoch, all));
+    }
+    if (o.validationData !== undefined) {
+      const vd = o.validationData as unknown;
+      if (isBatchSource(vd)) val = vd;
+      else if (Array.isArray(vd) && vd.length >= 2) val = [toTensor(vd[0], 'fit: validationData x'), toTensor(vd[1], 'fit: validationData y')];
+      else throw new TypeError('fit: expected validationData as [x, y] or a dataset of [x, y] batches');
     }
 
     const history = new History();
     const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
     const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? [])];
-    const steps = Math.ceil(x.shape[0] / batchSize);
-    const stepsPerEpoch = o.stepsPerEpoch === undefined ? steps : posInt('fit', 'stepsPerEpoch', o.stepsPerEpoch, steps);
-    const params: TrainParams = { epochs, steps: Math.min(steps, stepsPerEpoch), verbose, samples: x.shape[0] };
+    const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1 };
     for (const cb of cbs) {
       cb.setModel?.(this);
       cb.setParams?.(params);
     }
     const batchHooks = cbs.some((cb) => !(cb instanceof History) && !(cb instanceof ProgbarLogger) &&
       (typeof cb.onBatchEnd === 'function' || typeof cb.onBatchBegin === 'function'));
-    const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
-    const fused = !!trainSteps.fused;
-    const opt = this.optimizer();
+    const names = this.compiled.metricNames;
     this.token ??= native.model_token_create();
     const token = this.token;
     this.stopTraining = false;
+    let opt: optim.Optimizer | null = x ? this.optimizer() : null;
     await call(cbs, 'onTrainBegin', {});
     for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       await call(cbs, 'onEpochBegin', epoch, {});
-      native.model_token_reset(token);
-      let pending: Promise<void> = Promise.resolve();
-      const names = this.compiled.metricNames;
-      const onProgress = (b: number, _samples: number, loss: number, metrics: number[]) => {
-        const logs: Logs = { loss };
-        names.forEach((n, i) => { logs[n] = metrics[i]; });
-        pending = pending.then(async () => {
-          try {
-            for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
-            if (this.stopTraining) native.model_token_stop(token);
-            else if (batchHooks && b + 1 < params.steps) for (const cb of cbs) await cb.onBatchBegin?.(b + 1, {});
-          } catch (e) {
-            native.model_token_stop(token);
-            throw e;
-          } finally {
-            if (batchHooks) native.model_token_ack(token, b);
-          }
-        });
-      };
-      if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
-      const res = await native.model_run('train', trainSteps, x._h, y._h, {
-        ...this.runOptions(fused), optimizer: opt._native, batchSize, shuffle, token, waitEachBatch: batchHooks,
-        maxBatches: params.steps, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
-      }, onProgress);
-      await pending;
+      let res: { loss: number; metrics: number[]; nonFinite: boolean };
+      if (x && y && this.allNative) {
+        res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token);
+      } else {
+        const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (xIn as AsyncIterable<unknown>);
+        res = await this.epochBatches(source, cbs, params.steps, () => (opt ??= this.optimizer()));
+      }
       const logs: Logs = { loss: res.loss };
       names.forEach((n, i) => { logs[n] = res.metrics[i]; });
       if (res.nonFinite) {
@@ -383,7 +426,7 @@ export class Sequential implements CallbackModel {
         this.stopTraining = true;
       }
       if (val && !this.stopTraining) {
-        const v = await this.evaluateTensors(val[0], val[1], batchSize);
+        const v = await this.evaluateAny(val, batchSize);
         logs.val_loss = v.loss;
         names.forEach((n, i) => { logs[`val_${n}`] = v.metrics[i]; });
       }
@@ -394,10 +437,91 @@ export class Sequential implements CallbackModel {
     return history;
   }
 
+  /** The fast path: one native call runs the whole epoch on a worker thread. */
+  private async epochNative(x: Tensor, y: Tensor, sampleWeight: Tensor | undefined, cbs: CallbackLike[], batchHooks: boolean,
+    steps: number, batchSize: number, shuffle: boolean, token: NativeObject): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    const names = this.compiled!.metricNames;
+    const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
+    native.model_token_reset(token);
+    let pending: Promise<void> = Promise.resolve();
+    let failure: unknown = null;
+    const onProgress = (b: number, _samples: number, loss: number, metrics: number[]) => {
+      const logs: Logs = { loss };
+      names.forEach((n, i) => { logs[n] = metrics[i]; });
+      pending = pending.then(async () => {
+        try {
+          for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
+          if (this.stopTraining) native.model_token_stop(token);
+          else if (batchHooks && b + 1 < steps) for (const cb of cbs) await cb.onBatchBegin?.(b + 1, {});
+        } catch (e) {
+          failure ??= e;
+          native.model_token_stop(token);
+        } finally {
+          if (batchHooks) native.model_token_ack(token, b);
+        }
+      });
+    };
+    if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
+    const res = await native.model_run('train', trainSteps, x._h, y._h, {
+      ...this.runOptions(!!trainSteps.fused), optimizer: this.optimizer()._native, batchSize, shuffle, token,
+      waitEachBatch: batchHooks, maxBatches: steps, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+    }, onProgress);
+    await pending;
+    if (failure) throw failure;
+    return res;
+  }
+
+  /** Batch by batch from JS: datasets, and models with custom layers. */
+  private async epochBatches(source: AsyncIterable<unknown> | Iterable<unknown>, cbs: CallbackLike[], steps: number,
+    getOpt: () => optim.Optimizer): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    const c = this.compiled!;
+    let lossSum = 0;
+    let samples = 0;
+    const sums = c.metricKinds.map(() => 0);
+    let nonFinite = false;
+    let b = 0;
+    for await (const el of source as AsyncIterable<unknown>) {
+      if (this.stopTraining || b >= steps) {
+        disposeBatch(el);
+        break;
+      }
+      const [xb, yb, wb] = asBatch(el, 'fit');
+      try {
+        if (!this.built) this.ensureBuilt(xb.shape.slice(1));
+        for (const cb of cbs) await cb.onBatchBegin?.(b, {});
+        const n = xb.shape[0];
+        if (this.allNative) {
+          const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
+          const r = await native.model_run('train', trainSteps, xb._h, yb._h, {
+            ...this.runOptions(!!trainSteps.fused), optimizer: getOpt()._native, batchSize: n, shuffle: false,
+            ...(wb ? { sampleWeight: wb._h } : {}),
+          });
+          lossSum += r.loss * n;
+          r.metrics.forEach((m, i) => { sums[i] += m * n; });
+          nonFinite ||= r.nonFinite;
+        } else {
+          const r = this.trainBatchJS(xb, yb, wb, getOpt());
+          lossSum += r.loss * n;
+          r.sums.forEach((m, i) => { sums[i] += m; });
+          nonFinite ||= !Number.isFinite(r.loss);
+        }
+        samples += n;
+      } finally {
+        disposeBatch(el);
+      }
+      const logs: Logs = { loss: lossSum / samples };
+      c.metricNames.forEach((nm, i) => { logs[nm] = sums[i] / samples; });
+      for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
+      b++;
+      if (nonFinite) break;
+    }
+    if (samples === 0) throw new Error('fit: the dataset yielded no batches');
+    return { loss: lossSum / samples, metrics: sums.map((v) => v / samples), nonFinite };
+  }
+
   private checkTargets(y: Tensor): void {
     const c = this.compiled!;
-    const last = this.layers[this.layers.length - 1];
-    const out = last && this.builtShape ? this.outputShape() : null;
+    const out = this.builtShape ? this.outputShape() : null;
     if (c.loss === 'sparse_categorical_crossentropy') {
       if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {
         throw new TypeError('fit: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ' +
@@ -423,22 +547,57 @@ export class Sequential implements CallbackModel {
     return s;
   }
 
-  private async evaluateTensors(x: Tensor, y: Tensor, batchSize: number): Promise<{ loss: number; metrics: number[] }> {
-    const steps = this.steps(true) as NativeStep[] & { fused?: boolean };
-    const r = await native.model_run('evaluate', steps, x._h, y._h, { ...this.runOptions(!!steps.fused), batchSize });
-    return { loss: r.loss, metrics: r.metrics };
+  private async evaluateAny(data: [Tensor, Tensor] | AsyncIterable<unknown>, batchSize: number): Promise<{ loss: number; metrics: number[] }> {
+    const c = this.compiled!;
+    if (Array.isArray(data) && this.allNative) {
+      const steps = this.steps(true) as NativeStep[] & { fused?: boolean };
+      const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, { ...this.runOptions(!!steps.fused), batchSize });
+      return { loss: r.loss, metrics: r.metrics };
+    }
+    const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
+    let lossSum = 0;
+    let samples = 0;
+    const sums = c.metricKinds.map(() => 0);
+    const lossName = this.runOptions(false).loss as string;
+    for await (const el of source as AsyncIterable<unknown>) {
+      const [xb, yb] = asBatch(el, 'evaluate');
+      try {
+        if (!this.built) this.ensureBuilt(xb.shape.slice(1));
+        tidy(() => noGrad(() => {
+          for (const l of this.layers) for (const m of l.modules()) m.train(false);
+          const out = this.forwardJS(xb, false);
+          lossSum += (wrap(native.model_loss(lossName, c.fromLogits, out._h, yb._h, null)).item() as number) * xb.shape[0];
+          c.metricKinds.forEach((k, i) => { sums[i] += native.model_metric(k, c.fromLogits, out._h, yb._h); });
+        }));
+        samples += xb.shape[0];
+      } finally {
+        disposeBatch(el);
+      }
+    }
+    if (samples === 0) throw new Error('evaluate: no samples');
+    return { loss: lossSum / samples, metrics: sums.map((v) => v / samples) };
   }
 
   /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
-  async evaluate(xIn: Data, yIn: Data, opts: { batchSize?: number; verbose?: number; returnDict?: boolean } = {}):
-    Promise<number | number[] | Record<string, number>> {
-    const o = checkOpts('evaluate', opts, ['batchSize', 'verbose', 'returnDict']);
+  async evaluate(xIn: Data | AsyncIterable<unknown>, yIn?: Data | { batchSize?: number; verbose?: number; returnDict?: boolean },
+    opts: { batchSize?: number; verbose?: number; returnDict?: boolean } = {}): Promise<number | number[] | Record<string, number>> {
     if (!this.compiled) throw new Error(`${this.name}: call compile() before evaluate()`);
-    const x = toTensor(xIn, 'evaluate: x');
-    const y = toTensor(yIn, 'evaluate: y');
-    this.ensureBuilt(x.shape.slice(1));
-    this.checkTargets(y);
-    const r = await this.evaluateTensors(x, y, posInt('evaluate', 'batchSize', o.batchSize, 32));
+    let data: [Tensor, Tensor] | AsyncIterable<unknown>;
+    if (isBatchSource(xIn)) {
+      if (yIn !== undefined && !(yIn instanceof Tensor)) opts = yIn as typeof opts;
+      data = xIn;
+    } else {
+      const x = toTensor(xIn, 'evaluate: x');
+      const y = toTensor(yIn, 'evaluate: y');
+      if (x.ndim === 0 || y.ndim === 0 || x.shape[0] !== y.shape[0]) {
+        throw new RangeError(`evaluate: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
+      }
+      this.ensureBuilt(x.shape.slice(1));
+      this.checkTargets(y);
+      data = [x, y];
+    }
+    const o = checkOpts('evaluate', opts, ['batchSize', 'verbose', 'returnDict']);
+    const r = await this.evaluateAny(data, posInt('evaluate', 'batchSize', o.batchSize, 32));
     const names = this.compiled.metricNames;
     if (o.returnDict) return Object.fromEntries([['loss', r.loss], ...names.map((n, i) => [n, r.metrics[i]])]);
     if ((o.verbose ?? 1) !== 0) {
@@ -447,13 +606,109 @@ export class Sequential implements CallbackModel {
     return names.length ? [r.loss, ...r.metrics] : r.loss;
   }
 
-  /** The model's outputs for x, batched, computed off the main thread. */
-  async predict(xIn: Data, opts: { batchSize?: number; verbose?: number } = {}): Promise<Tensor> {
+  /** The model's outputs for x, batched, computed off the main thread (built-in layers). */
+  async predict(xIn: Data | AsyncIterable<unknown>, opts: { batchSize?: number; verbose?: number } = {}): Promise<Tensor> {
     const o = checkOpts('predict', opts, ['batchSize', 'verbose']);
-    const x = toTensor(xIn, 'predict: x');
-    this.ensureBuilt(x.shape.slice(1));
-    const r = await native.model_run('predict', this.steps(false), x._h, null, { batchSize: posInt('predict', 'batchSize', o.batchSize, 32) });
-    return wrapResult(r.predictions);
+    const batchSize = posInt('predict', 'batchSize', o.batchSize, 32);
+    if (!isBatchSource(xIn)) {
+      const x = toTensor(xIn, 'predict: x');
+      this.ensureBuilt(x.shape.slice(1));
+      if (this.allNative) {
+        const r = await native.model_run('predict', this.steps(false), x._h, null, { batchSize });
+        return wrapResult(r.predictions);
+      }
+      const outs: Tensor[] = [];
+      for (let i = 0; i < x.shape[0]; i += batchSize) {
+        outs.push(tidy(() => noGrad(() => this.forwardJS(x.slice(0, i, i + batchSize), false))));
+      }
+      return catAndFree(outs);
+    }
+    const outs: Tensor[] = [];
+    for await (const el of xIn as AsyncIterable<unknown>) {
+      const xb = el instanceof Tensor ? el : asBatch(el, 'predict')[0];
+      try {
+        if (!this.built) this.ensureBuilt(xb.shape.slice(1));
+        if (this.allNative) outs.push(wrapResult((await native.model_run('predict', this.steps(false), xb._h, null, { batchSize })).predictions));
+        else outs.push(tidy(() => noGrad(() => this.forwardJS(xb, false))));
+      } finally {
+        disposeBatch(el);
+      }
+    }
+    return catAndFree(outs);
+  }
+}
+
+function catAndFree(outs: Tensor[]): Tensor {
+  if (outs.length === 0) return creation.zeros([0]);
+  const r = cat(outs, 0);
+  for (const t of outs) t.dispose();
+  return r;
+}
+
+/** A Dataset (or any async iterable / iterable that is not an array or tensor) of batches. */
+function isBatchSource(v: unknown): v is AsyncIterable<unknown> {
+  if (v === null || typeof v !== 'object' || v instanceof Tensor || Array.isArray(v) || ArrayBuffer.isView(v)) return false;
+  return typeof (v as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' ||
+    typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function';
+}
+
+function batchCount(ds: unknown): number {
+  const d = ds as { cardinality?: () => number; length?: number };
+  const n = typeof d.cardinality === 'function' ? d.cardinality() : d.length;
+  if (typeof n === 'number' && Number.isFinite(n) && n > 0) return n;
+  return Infinity;
+}
+
+/** [x, y] or [x, y, sampleWeight], or { x, y }. */
+function asBatch(el: unknown, where: string): [Tensor, Tensor, Tensor | undefined] {
+  if (Array.isArray(el) && el.length >= 2 && el[0] instanceof Tensor && el[1] instanceof Tensor) {
+    return [el[0], el[1], el[2] instanceof Tensor ? el[2] : undefined];
+  }
+  if (el !== null && typeof el === 'object' && (el as { x?: unknown }).x instanceof Tensor && (el as { y?: unknown }).y instanceof Tensor) {
+    const o = el as { x: Tensor; y: Tensor };
+    return [o.x, o.y, undefined];
+  }
+  throw new TypeError(`${where}: expected the dataset to yield [x, y] batches of tensors but it yielded ${typeOfValue(el)}`);
+}
+
+function disposeBatch(el: unknown): void {
+  if (el instanceof Tensor) el.dispose();
+  else if (Array.isArray(el)) for (const t of el) if (t instanceof Tensor) t.dispose();
+  else if (el !== null && typeof el === 'object') for (const t of Object.values(el)) if (t instanceof Tensor) t.dispose();
+}
+
+/** Batches of (x, y[, w]) sliced from tensors, shuffled each epoch, for the batch-by-batch path. */
+function* tensorBatches(x: Tensor, y: Tensor, w: Tensor | undefined, batchSize: number, shuffle: boolean): Generator<Tensor[]> {
+  const n = x.shape[0];
+  let order: Tensor | null = null;
+  if (shuffle) {
+    // Fisher-Yates driven by libtorch's generator, so nt.manualSeed makes the order reproducible.
+    const r = creation.rand([n], { dtype: 'float64' });
+    const u = r.dataSync() as Float64Array;
+    r.dispose();
+    const perm = new BigInt64Array(n);
+    for (let i = 0; i < n; i++) perm[i] = BigInt(i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(u[i] * (i + 1));
+      const t = perm[i];
+      perm[i] = perm[j];
+      perm[j] = t;
+    }
+    order = keep(creation.tensor(perm));
+  }
+  try {
+    for (let i = 0; i < n; i += batchSize) {
+      if (order) {
+        const idx = order.slice(0, i, i + batchSize);
+        const b = [x.indexSelect(0, idx), y.indexSelect(0, idx), ...(w ? [w.indexSelect(0, idx)] : [])];
+        idx.dispose();
+        yield b;
+      } else {
+        yield [x.slice(0, i, i + batchSize), y.slice(0, i, i + batchSize), ...(w ? [w.slice(0, i, i + batchSize)] : [])];
+      }
+    }
+  } finally {
+    order?.dispose();
   }
 }
 
