@@ -3,6 +3,7 @@
 // one JS call per epoch. Progress reaches JS through a thread-safe function; JS can stop the loop
 // between batches, or have it wait for batch callbacks.
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 
 #include "nn.h"
@@ -210,6 +211,9 @@ struct Job {
   bool shuffle = false;
   int64_t maxBatches = -1;
   bool waitEachBatch = false;
+  // Without batch callbacks, progress is posted at most this often: on 2 cores every JS wake-up
+  // competes with libtorch's threads.
+  double progressEveryMs = 0;
   int threads = 1;
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
@@ -244,6 +248,7 @@ void Run(Job& j) {
   at::Tensor order = j.shuffle ? at::randperm(n, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
   j.metricSums.assign(j.metrics.size(), 0.0);
   Tensors outputs;
+  auto lastPost = std::chrono::steady_clock::now() - std::chrono::hours(1);
   for (int64_t start = 0, b = 0; start < n; start += j.batchSize, b++) {
     if (j.maxBatches >= 0 && b >= j.maxBatches) break;
     if (j.token && j.token->stop.load()) {
@@ -291,7 +296,13 @@ void Run(Job& j) {
       for (size_t k = 0; k < j.metrics.size(); k++) j.metricSums[k] += MetricSum(j.metrics[k], j.fromLogits, o, yb);
     }
     j.batches++;
-    if (j.progress) {
+    const bool last = start + j.batchSize >= n || (j.maxBatches >= 0 && b + 1 >= j.maxBatches);
+    const auto now = std::chrono::steady_clock::now();
+    const bool post =
+        j.progress && (j.waitEachBatch || last || j.nonFinite ||
+                       std::chrono::duration<double, std::milli>(now - lastPost).count() >= j.progressEveryMs);
+    if (post) {
+      lastPost = now;
       auto* p = new Progress{b, j.samples, j.lossSum / static_cast<double>(j.samples), {}};
       for (double s : j.metricSums) p->metrics.push_back(s / static_cast<double>(j.samples));
       if (napi_call_threadsafe_function(j.progress, p, napi_tsfn_nonblocking) != napi_ok) delete p;
@@ -441,6 +452,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->shuffle = o.Bool("shuffle", false);
   j->maxBatches = o.Int("maxBatches", -1);
   j->waitEachBatch = o.Bool("waitEachBatch", false);
+  j->progressEveryMs = o.Number("progressEveryMs", 0);
   j->threads = static_cast<int>(at::get_num_threads());
   if (j->mode != Mode::kPredict) {
     j->loss = ParseLoss(o.String("loss", "mse"));

@@ -464,7 +464,7 @@ export class Sequential implements CallbackModel {
     if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
       ...this.runOptions(!!trainSteps.fused), optimizer: this.optimizer()._native, batchSize, shuffle, token,
-      waitEachBatch: batchHooks, maxBatches: steps, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+      waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
     }, onProgress);
     await pending;
     if (failure) throw failure;
