@@ -60,6 +60,7 @@ struct Step {
   std::vector<int64_t> reshape;  // per-sample shape (Flatten: {-1})
   bool lastStep = false;         // recurrent layer without returnSequences: keep the last time step
   bool castFloat = false;        // integer inputs (uint8 images) become float32
+  double actL1 = 0, actL2 = 0;   // activity regularizer on the layer's output
 };
 
 at::Tensor ToFirst(const at::Tensor& x) {
@@ -73,7 +74,8 @@ at::Tensor ToLast(const at::Tensor& x) {
   return x;
 }
 
-at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x) {
+// penalty (when given) accumulates the activity regularizers, divided by the batch size as Keras does.
+at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x, at::Tensor* penalty = nullptr) {
   ForwardExtras none;
   for (const Step& s : steps) {
     if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
@@ -87,6 +89,10 @@ at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x) {
     if (s.lastStep) x = x.select(1, -1);
     if (s.post == 2) x = ToLast(x);
     x = Apply(s.act, x);
+    if (penalty && (s.actL1 != 0 || s.actL2 != 0)) {
+      at::Tensor p = (x.abs().sum() * s.actL1 + x.square().sum() * s.actL2) / static_cast<double>(x.size(0));
+      *penalty = penalty->defined() ? *penalty + p : p;
+    }
   }
   return x;
 }
@@ -273,11 +279,12 @@ void Run(Job& j) {
       continue;
     }
     if (train && j.opt) j.opt->ZeroGrad(true);
-    at::Tensor out = Forward(j.steps, xb);
+    at::Tensor activity;
+    at::Tensor out = Forward(j.steps, xb, &activity);
     at::Tensor per = PerSample(j.loss, j.fromLogits, out, yb);
     // Keras' sum_over_batch_size: weighted losses summed, divided by the batch size.
     at::Tensor loss = wb.defined() ? (per * wb.to(per.scalar_type())).sum() / static_cast<double>(len) : per.mean();
-    at::Tensor total = loss;
+    at::Tensor total = activity.defined() ? loss + activity : loss;
     for (const Penalty& p : j.penalties) {
       if (p.l1 != 0) total = total + p.w.abs().sum() * p.l1;
       if (p.l2 != 0) total = total + p.w.square().sum() * p.l2;
@@ -418,6 +425,8 @@ std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
     s.reshape = o.IntList("reshape", {});
     s.lastStep = o.Bool("lastStep", false);
     s.castFloat = o.Bool("castFloat", false);
+    s.actL1 = o.Number("activityL1", 0);
+    s.actL2 = o.Number("activityL2", 0);
     steps.push_back(std::move(s));
   }
   return steps;

@@ -83,6 +83,20 @@ describe('fit', () => {
     expectTensor(b, [0.1, -0.1], 1e-6);
   });
 
+  test('kernel and activity regularizers add their penalties to the loss, as Keras reports it', async () => {
+    for (const custom of [false, true]) {
+      const m = new Sequential([
+        new layers.Dense(1, { inputShape: [1], kernelRegularizer: nt.regularizers.l2(0.5), activityRegularizer: nt.regularizers.l1(0.25) }),
+        ...(custom ? [new Scale()] : []),
+      ]);
+      m.setWeights([nt.tensor([[2]]), nt.tensor([0]), ...(custom ? [nt.ones([1])] : [])]);
+      m.compile({ optimizer: new optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
+      // mse 0 + l2: 0.5 * 2^2 + activity l1: 0.25 * |2| / 1 sample
+      const h = await m.fit(nt.tensor([[1]]), nt.tensor([[2]]), { epochs: 1, verbose: 0 });
+      expect(h.history.loss[0]).toBeCloseTo(2.5, 6);
+    }
+  });
+
   test('the JS loop (a custom layer) gives the same step as the native loop', async () => {
     const m = new Sequential([new layers.Dense(2, { inputShape: [3] }), new Scale()]);
     m.build();

@@ -17,6 +17,8 @@ export interface NativeStep {
   reshape?: number[];
   lastStep?: boolean;
   castFloat?: boolean;
+  activityL1?: number;
+  activityL2?: number;
 }
 
 /** A weight as Keras shows it (getWeights/setWeights), stored in PyTorch's layout. */
@@ -152,6 +154,8 @@ export abstract class Layer {
   builtInputShape: number[] | undefined;
   kernelRegularizer: Regularizer | undefined;
   biasRegularizer: Regularizer | undefined;
+  /** a penalty on the layer's output, added to the loss (divided by the batch size, as Keras) */
+  activityRegularizer: Regularizer | undefined;
   /** weights made by addWeight() in a user layer's build() */
   private ownWeights: LayerWeight[] = [];
 
@@ -259,6 +263,7 @@ export class Dense extends Layer {
     this.biasInitializer = checkInitializer('Dense', 'biasInitializer', o.biasInitializer, 'zeros');
     this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
+    this.activityRegularizer = o.activityRegularizer as Regularizer | undefined;
   }
   override build(inputShape: number[]): void {
     const inF = inputShape[inputShape.length - 1];
@@ -277,7 +282,7 @@ export class Dense extends Layer {
     return applyActivation(this.activation, this.linear!.forward(x));
   }
   override nativeStep(): NativeStep {
-    return { module: this.linear!._native, activation: this.activation, castFloat: true };
+    return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
   override weightsInternal(): LayerWeight[] {
     if (!this.linear) return [];
@@ -433,6 +438,7 @@ export class Conv2D extends Layer {
     this.biasInitializer = checkInitializer('Conv2D', 'biasInitializer', o.biasInitializer, 'zeros');
     this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
+    this.activityRegularizer = o.activityRegularizer as Regularizer | undefined;
   }
   override build(s: number[]): void {
     if (s.length !== 3) {
@@ -462,7 +468,7 @@ export class Conv2D extends Layer {
     return applyActivation(this.activation, y);
   }
   override nativeStep(): NativeStep {
-    return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
+    return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
   override weightsInternal(): LayerWeight[] {
     if (!this.conv) return [];
@@ -542,6 +548,10 @@ export class InputLayer extends Layer {
 }
 export function Input(opts: { shape: number[]; name?: string }): InputLayer {
   return new InputLayer(opts);
+}
+
+function activity(r: Regularizer | undefined): Pick<NativeStep, 'activityL1' | 'activityL2'> {
+  return r ? { activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 } : {};
 }
 
 /** Used by the model to tell native and JS layers apart. */

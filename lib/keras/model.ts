@@ -305,10 +305,14 @@ export class Sequential implements CallbackModel {
   }
 
   /** Runs the layers from JS (models with custom layers). */
-  private forwardJS(x: Tensor, training: boolean): Tensor {
+  private forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor {
     let h = x;
     if (!h.dtype.startsWith('float') && !(this.layers[0]?.constructor.name === 'Embedding')) h = h.to('float32');
-    for (const l of this.layerList) h = l.call(h, { training });
+    for (const l of this.layerList) {
+      h = l.call(h, { training });
+      const r = l.activityRegularizer;
+      if (penalties && r && (r.l1 || r.l2)) penalties.push(h.abs().sum().mul(r.l1 ?? 0).add(h.square().sum().mul(r.l2 ?? 0)).div(h.shape[0]));
+    }
     return h;
   }
 
@@ -319,8 +323,10 @@ export class Sequential implements CallbackModel {
     return tidy(() => {
       opt.zeroGrad();
       for (const l of this.layers) for (const m of l.modules()) m.train(true);
-      const out = this.forwardJS(xb, true);
+      const activity: Tensor[] = [];
+      const out = this.forwardJS(xb, true, activity);
       let loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, yb._h, wb ? wb._h : null));
+      for (const p of activity) loss = loss.add(p);
       for (const l of this.layers) {
         for (const w of l.weightsInternal()) {
           const r = w.name === 'kernel' ? l.kernelRegularizer : w.name === 'bias' ? l.biasRegularizer : undefined;
