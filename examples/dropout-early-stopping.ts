@@ -7,9 +7,10 @@ const { Sequential, layers, callbacks, datasets } = nt;
 
 async function main(): Promise<void> {
   const quick = !!process.env.QUICK;
-  let [[xTrain, yTrain], [xTest, yTest]] = await datasets.mnist.loadData();
-  xTrain = xTrain.to('float32').div(255);
-  xTest = xTest.to('float32').div(255);
+  const [[xTrainRaw, yTrainAll], [xTestRaw, yTest]] = await datasets.mnist.loadData();
+  let xTrain = xTrainRaw.to('float32').div(255);
+  let yTrain = yTrainAll;
+  const xTest = xTestRaw.to('float32').div(255);
   if (quick) [xTrain, yTrain] = [xTrain.slice(0, 0, 5000), yTrain.slice(0, 0, 5000)];
   const model = new Sequential([
     new layers.Flatten({ inputShape: [28, 28] }),
