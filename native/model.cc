@@ -59,6 +59,13 @@ struct Step {
   std::vector<int64_t> reshape;  // per-sample shape (Flatten: {-1})
   bool lastStep = false;         // recurrent layer without returnSequences: keep the last time step
   bool castFloat = false;        // integer inputs (uint8 images) become float32
+
+  bool castLong = false;            // embedding indices (int32, float) become int64
+  bool flipTime = false;            // go_backwards: the module sees the sequence reversed along dim 1
+  bool finalHidden = false;         // take the module's final hidden state [dirs, N, H] as [N, dirs * H]
+  int merge = 0;                    // bidirectional halves of the last dim: 0 concat, 1 sum, 2 mul, 3 ave
+  std::vector<int64_t> reduceDims;  // global pooling: mean (or max) over these dims
+  bool reduceMax = false, keepDims = false;
 };
 
 at::Tensor ToFirst(const at::Tensor& x) {
@@ -76,14 +83,27 @@ at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x) {
   ForwardExtras none;
   for (const Step& s : steps) {
     if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
+    if (s.castLong && x.scalar_type() != at::kLong) x = x.to(at::kLong);
     if (!s.reshape.empty()) {
       std::vector<int64_t> shape{x.size(0)};
       shape.insert(shape.end(), s.reshape.begin(), s.reshape.end());
       x = x.reshape(shape);
     }
     if (s.pre == 1) x = ToFirst(x);
-    if (s.forward) x = s.forward({x}, none)[0];
+    if (s.flipTime) x = x.flip({1});
+    if (s.forward && s.finalHidden) {
+      at::Tensor h = s.forward({x}, none).at(1);
+      x = h.transpose(0, 1).reshape({h.size(1), -1});
+    } else if (s.forward) {
+      x = s.forward({x}, none)[0];
+    }
     if (s.lastStep) x = x.select(1, -1);
+    if (s.merge != 0) {
+      Tensors halves = x.chunk(2, -1);
+      x = s.merge == 1 ? halves[0] + halves[1] : s.merge == 2 ? halves[0] * halves[1] : (halves[0] + halves[1]) / 2;
+    }
+    if (!s.reduceDims.empty())
+      x = s.reduceMax ? at::amax(x, s.reduceDims, s.keepDims) : x.mean(s.reduceDims, s.keepDims);
     if (s.post == 2) x = ToLast(x);
     x = Apply(s.act, x);
   }
@@ -407,6 +427,22 @@ std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
     s.reshape = o.IntList("reshape", {});
     s.lastStep = o.Bool("lastStep", false);
     s.castFloat = o.Bool("castFloat", false);
+    s.castLong = o.Bool("castLong", false);
+    s.flipTime = o.Bool("flipTime", false);
+    s.finalHidden = o.Bool("finalHidden", false);
+    std::string merge = o.String("merge", "concat");
+    if (merge == "sum")
+      s.merge = 1;
+    else if (merge == "mul")
+      s.merge = 2;
+    else if (merge == "ave")
+      s.merge = 3;
+    else if (merge != "concat")
+      throw ArgError("steps[" + std::to_string(i) + "].merge must be 'concat', 'sum', 'mul' or 'ave' but got '" +
+                     merge + "'");
+    s.reduceDims = o.IntList("reduceDims", {});
+    s.reduceMax = o.String("reduce", "mean") == "max";
+    s.keepDims = o.Bool("keepDims", false);
     steps.push_back(std::move(s));
   }
   return steps;
