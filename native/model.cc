@@ -66,6 +66,7 @@ struct Step {
   int merge = 0;                    // bidirectional halves of the last dim: 0 concat, 1 sum, 2 mul, 3 ave
   std::vector<int64_t> reduceDims;  // global pooling: mean (or max) over these dims
   bool reduceMax = false, keepDims = false;
+  int64_t indexLimit = 0;  // embedding: indices must lie in [0, indexLimit)
 };
 
 at::Tensor ToFirst(const at::Tensor& x) {
@@ -84,6 +85,12 @@ at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x) {
   for (const Step& s : steps) {
     if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
     if (s.castLong && x.scalar_type() != at::kLong) x = x.to(at::kLong);
+    if (s.indexLimit > 0 && x.numel() > 0) {
+      int64_t lo = x.min().item<int64_t>(), hi = x.max().item<int64_t>();
+      if (lo < 0 || hi >= s.indexLimit)
+        throw ArgError("Embedding: input indices must be in [0, " + std::to_string(s.indexLimit) +
+                       ") (inputDim) but range from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
     if (!s.reshape.empty()) {
       std::vector<int64_t> shape{x.size(0)};
       shape.insert(shape.end(), s.reshape.begin(), s.reshape.end());
@@ -443,6 +450,7 @@ std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
     s.reduceDims = o.IntList("reduceDims", {});
     s.reduceMax = o.String("reduce", "mean") == "max";
     s.keepDims = o.Bool("keepDims", false);
+    s.indexLimit = o.Int("indexLimit", 0);
     steps.push_back(std::move(s));
   }
   return steps;

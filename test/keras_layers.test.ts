@@ -219,6 +219,8 @@ describe('values from Keras-layout weights', () => {
       expectTensor(await m.predict(nt.tensor([[3, 0, 1], [2, 2, 3]], { dtype })), want);
     }
     expectTensor(l.call(nt.tensor([[3, 0, 1], [2, 2, 3]], { dtype: 'int32' })), want);
+    await expect(m.predict(nt.tensor([[1, 4, 0]]))).rejects.toThrow(/Embedding: input indices must be in \[0, 4\) \(inputDim\) but range from 0 to 4/);
+    expect(() => l.call(nt.tensor([[-1, 0, 0]]))).toThrow(/must be in \[0, 4\).*from -1 to 0/);
   });
 
   test('global pooling and LayerNormalization', async () => {

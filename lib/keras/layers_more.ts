@@ -20,6 +20,7 @@ export interface NativeStepMore extends NativeStep {
   reduceDims?: number[];
   reduce?: 'mean' | 'max';
   keepDims?: boolean;
+  indexLimit?: number;
 }
 
 const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
@@ -472,10 +473,18 @@ export class Embedding extends Layer {
     return [...s, this.outputDim];
   }
   call(x: Tensor): Tensor {
-    return this.embedding!.forward(x.dtype === 'int64' ? x : x.to('int64'));
+    const idx = x.dtype === 'int64' ? x : x.to('int64');
+    if (idx.numel > 0) {
+      const lo = Number(idx.min().item());
+      const hi = Number(idx.max().item());
+      if (lo < 0 || hi >= this.inputDim) {
+        throw new RangeError(`${this.name} (Embedding): input indices must be in [0, ${this.inputDim}) (inputDim) but range from ${lo} to ${hi}`);
+      }
+    }
+    return this.embedding!.forward(idx);
   }
   override nativeStep(): NativeStepMore {
-    return { module: this.embedding!._native, castLong: true };
+    return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };
   }
   override weightsInternal(): LayerWeight[] {
     return this.embedding ? [{ name: 'embeddings', tensor: this.embedding.weight, trainable: true }] : [];
