@@ -61,6 +61,14 @@ struct Step {
   bool lastStep = false;         // recurrent layer without returnSequences: keep the last time step
   bool castFloat = false;        // integer inputs (uint8 images) become float32
   double actL1 = 0, actL2 = 0;   // activity regularizer on the layer's output
+
+  bool castLong = false;            // embedding indices (int32, float) become int64
+  bool flipTime = false;            // go_backwards: the module sees the sequence reversed along dim 1
+  bool finalHidden = false;         // take the module's final hidden state [dirs, N, H] as [N, dirs * H]
+  int merge = 0;                    // bidirectional halves of the last dim: 0 concat, 1 sum, 2 mul, 3 ave
+  std::vector<int64_t> reduceDims;  // global pooling: mean (or max) over these dims
+  bool reduceMax = false, keepDims = false;
+  int64_t indexLimit = 0;  // embedding: indices must lie in [0, indexLimit)
 };
 
 at::Tensor ToFirst(const at::Tensor& x) {
@@ -79,14 +87,33 @@ at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x, at::Tensor* pen
   ForwardExtras none;
   for (const Step& s : steps) {
     if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
+    if (s.castLong && x.scalar_type() != at::kLong) x = x.to(at::kLong);
+    if (s.indexLimit > 0 && x.numel() > 0) {
+      int64_t lo = x.min().item<int64_t>(), hi = x.max().item<int64_t>();
+      if (lo < 0 || hi >= s.indexLimit)
+        throw ArgError("Embedding: input indices must be in [0, " + std::to_string(s.indexLimit) +
+                       ") (inputDim) but range from " + std::to_string(lo) + " to " + std::to_string(hi));
+    }
     if (!s.reshape.empty()) {
       std::vector<int64_t> shape{x.size(0)};
       shape.insert(shape.end(), s.reshape.begin(), s.reshape.end());
       x = x.reshape(shape);
     }
     if (s.pre == 1) x = ToFirst(x);
-    if (s.forward) x = s.forward({x}, none)[0];
+    if (s.flipTime) x = x.flip({1});
+    if (s.forward && s.finalHidden) {
+      at::Tensor h = s.forward({x}, none).at(1);
+      x = h.transpose(0, 1).reshape({h.size(1), -1});
+    } else if (s.forward) {
+      x = s.forward({x}, none)[0];
+    }
     if (s.lastStep) x = x.select(1, -1);
+    if (s.merge != 0) {
+      Tensors halves = x.chunk(2, -1);
+      x = s.merge == 1 ? halves[0] + halves[1] : s.merge == 2 ? halves[0] * halves[1] : (halves[0] + halves[1]) / 2;
+    }
+    if (!s.reduceDims.empty())
+      x = s.reduceMax ? at::amax(x, s.reduceDims, s.keepDims) : x.mean(s.reduceDims, s.keepDims);
     if (s.post == 2) x = ToLast(x);
     x = Apply(s.act, x);
     if (penalty && (s.actL1 != 0 || s.actL2 != 0)) {
@@ -427,6 +454,23 @@ std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
     s.castFloat = o.Bool("castFloat", false);
     s.actL1 = o.Number("activityL1", 0);
     s.actL2 = o.Number("activityL2", 0);
+    s.castLong = o.Bool("castLong", false);
+    s.flipTime = o.Bool("flipTime", false);
+    s.finalHidden = o.Bool("finalHidden", false);
+    std::string merge = o.String("merge", "concat");
+    if (merge == "sum")
+      s.merge = 1;
+    else if (merge == "mul")
+      s.merge = 2;
+    else if (merge == "ave")
+      s.merge = 3;
+    else if (merge != "concat")
+      throw ArgError("steps[" + std::to_string(i) + "].merge must be 'concat', 'sum', 'mul' or 'ave' but got '" +
+                     merge + "'");
+    s.reduceDims = o.IntList("reduceDims", {});
+    s.reduceMax = o.String("reduce", "mean") == "max";
+    s.keepDims = o.Bool("keepDims", false);
+    s.indexLimit = o.Int("indexLimit", 0);
     steps.push_back(std::move(s));
   }
   return steps;

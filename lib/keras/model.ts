@@ -159,7 +159,7 @@ export class Sequential implements CallbackModel {
       }
       const n = l.countParams();
       total += n;
-      if (l.trainable) trainable += n;
+      trainable += l.trainableWeights.reduce((k, w) => k + w.numel, 0);
       rows.push([`${l.name} (${l.constructor.name})`, out, n.toLocaleString('en-US')]);
     }
     const w = [Math.max(28, ...rows.map((r) => r[0].length + 2)), Math.max(26, ...rows.map((r) => r[1].length + 2)), 15];

@@ -1,0 +1,795 @@
+// More Keras layers over torch::nn: Conv1D, global pooling, BatchNormalization, LayerNormalization,
+// Embedding, SimpleRNN/LSTM/GRU and Bidirectional. Weights live in PyTorch's layouts and convert to
+// Keras' layouts (and gate orders) in getWeights/setWeights; each layer runs as a native step.
+import { noGrad } from '../autograd';
+import { Tensor, typeOfValue, checkTensor } from '../tensor';
+import * as nt from '../creation';
+import { cat, stack } from '../ops';
+import * as nn from '../nn';
+import {
+  Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
+  applyActivation, checkLayerOptions,
+} from './layers';
+
+/** The native/model.cc Step fields these layers use besides NativeStep's. */
+export interface NativeStepMore extends NativeStep {
+  castLong?: boolean;
+  flipTime?: boolean;
+  finalHidden?: boolean;
+  merge?: MergeMode;
+  reduceDims?: number[];
+  reduce?: 'mean' | 'max';
+  keepDims?: boolean;
+  indexLimit?: number;
+}
+
+const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
+
+function positiveInt(where: string, name: string, v: unknown): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
+}
+
+/** An int or a 1-element list (Keras' Conv1D kernel_size=(3,)). */
+function single(where: string, name: string, v: unknown): number {
+  const x = Array.isArray(v) && v.length === 1 ? v[0] : v;
+  if (typeof x === 'number' && Number.isSafeInteger(x) && x > 0) return x;
+  throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${JSON.stringify(v) ?? typeOfValue(v)}`);
+}
+
+function bool(where: string, name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v === 'boolean') return v;
+  throw new TypeError(`${where}: expected ${name} to be a boolean but received ${typeOfValue(v)}`);
+}
+
+function fraction(where: string, name: string, v: unknown, dflt: number, lo: number, hi: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v === 'number' && v >= lo && v <= hi) return v;
+  throw new TypeError(`${where}: expected ${name} in [${lo}, ${hi}] but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
+}
+
+function positiveNumber(where: string, name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+  throw new TypeError(`${where}: expected ${name} to be a positive number but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
+}
+
+export type MoreInitializer = Initializer | 'uniform' | 'orthogonal';
+const INITIALIZERS: readonly string[] = ['glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
+  'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal', 'uniform', 'orthogonal'];
+
+function checkInit(where: string, name: string, v: unknown, dflt: MoreInitializer): MoreInitializer {
+  if (v === undefined) return dflt;
+  if (typeof v === 'string' && INITIALIZERS.includes(v)) return v as MoreInitializer;
+  throw new TypeError(`${where}: unknown ${name} ${typeof v === 'string' ? `'${v}'` : typeOfValue(v)}; expected one of ${INITIALIZERS.join(', ')}`);
+}
+
+/** Keras' Orthogonal: Q of a normal matrix's QR (diag(R) > 0), by Gram-Schmidt in float64. */
+function orthogonal(rows: number, cols: number): Tensor {
+  const m = Math.max(rows, cols);
+  const n = Math.min(rows, cols);
+  const a = nt.randn([m, n], { dtype: 'float64' }).dataSync() as Float64Array;
+  for (let j = 0; j < n; j++) {
+    for (let k = 0; k < j; k++) {
+      let d = 0;
+      for (let i = 0; i < m; i++) d += a[i * n + k] * a[i * n + j];
+      for (let i = 0; i < m; i++) a[i * n + j] -= d * a[i * n + k];
+    }
+    let norm = 0;
+    for (let i = 0; i < m; i++) norm += a[i * n + j] * a[i * n + j];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < m; i++) a[i * n + j] /= norm;
+  }
+  const q = nt.tensor(a, { shape: [m, n] });
+  return rows >= cols ? q : q.t();
+}
+
+/** Fills a weight in PyTorch layout ([out, in, ...kernel]) with a Keras initializer (Keras' fans). */
+function initialize(t: Tensor, init: MoreInitializer): void {
+  const shape = t.shape;
+  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
+  const fanIn = shape.length >= 2 ? shape[1] * receptive : shape[0];
+  const fanOut = shape.length >= 2 ? shape[0] * receptive : shape[0];
+  noGrad(() => {
+    const uniform = (limit: number) => t.copy_(nt.rand([...shape], { dtype: t.dtype }).mul(2 * limit).sub(limit));
+    // Keras' normal variants are truncated at 2 stddev; clamping is close enough for an initial state.
+    const normal = (std: number) => t.copy_(nt.randn([...shape], { dtype: t.dtype }).clamp(-2, 2).mul(std / 0.8796256610342398));
+    switch (init) {
+      case 'glorot_uniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
+      case 'glorot_normal': normal(Math.sqrt(2 / (fanIn + fanOut))); break;
+      case 'he_uniform': uniform(Math.sqrt(6 / fanIn)); break;
+      case 'he_normal': normal(Math.sqrt(2 / fanIn)); break;
+      case 'lecun_uniform': uniform(Math.sqrt(3 / fanIn)); break;
+      case 'lecun_normal': normal(Math.sqrt(1 / fanIn)); break;
+      case 'zeros': t.zero_(); break;
+      case 'ones': t.fill_(1); break;
+      case 'uniform': case 'random_uniform': uniform(0.05); break;
+      case 'random_normal': t.copy_(nt.randn([...shape], { dtype: t.dtype }).mul(0.05)); break;
+      case 'orthogonal': {
+        const q = shape.length === 2 ? orthogonal(shape[0], shape[1]) : orthogonal(shape[0], 1).reshape([...shape]);
+        t.copy_(q.to(t.dtype));
+        break;
+      }
+    }
+  });
+}
+
+function channelsLastOnly(where: string, v: unknown): void {
+  if (v !== undefined && v !== 'channels_last') throw new TypeError(`${where}: only dataFormat 'channels_last' (Keras' default) is supported`);
+}
+
+export interface Conv1DOptions extends LayerOptions {
+  strides?: number | [number];
+  padding?: 'valid' | 'same';
+  dilationRate?: number | [number];
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+  kernelRegularizer?: Regularizer;
+  biasRegularizer?: Regularizer;
+  dataFormat?: 'channels_last';
+}
+
+/** Keras' Conv1D over [batch, steps, channels]; a Conv1d on the [N, C, L] view. */
+export class Conv1D extends Layer {
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly strides: number;
+  readonly padding: 'valid' | 'same';
+  readonly dilationRate: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly kernelInitializer: MoreInitializer;
+  readonly biasInitializer: MoreInitializer;
+  conv: nn.Conv1d | undefined;
+  constructor(filters: number, kernelSize: number | [number], opts?: Conv1DOptions) {
+    const o = checkLayerOptions('Conv1D', opts, ['strides', 'padding', 'dilationRate', 'activation', 'useBias',
+      'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'dataFormat']);
+    super(o);
+    this.filters = positiveInt('Conv1D', 'filters', filters);
+    this.kernelSize = single('Conv1D', 'kernelSize', kernelSize);
+    this.strides = single('Conv1D', 'strides', o.strides ?? 1);
+    this.dilationRate = single('Conv1D', 'dilationRate', o.dilationRate ?? 1);
+    const padding = o.padding ?? 'valid';
+    if (padding === 'causal') throw new TypeError("Conv1D: padding 'causal' is not supported yet; use 'valid' or 'same'");
+    if (padding !== 'valid' && padding !== 'same') throw new TypeError(`Conv1D: expected padding 'valid' or 'same' but received ${JSON.stringify(padding)}`);
+    if (padding === 'same' && this.strides !== 1) {
+      throw new TypeError("Conv1D: padding 'same' with strides other than 1 is not supported yet; use padding 'valid' or strides 1");
+    }
+    channelsLastOnly('Conv1D', o.dataFormat);
+    this.padding = padding;
+    this.activation = checkActivation('Conv1D', o.activation);
+    this.useBias = bool('Conv1D', 'useBias', o.useBias, true);
+    this.kernelInitializer = checkInit('Conv1D', 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
+    this.biasInitializer = checkInit('Conv1D', 'biasInitializer', o.biasInitializer, 'zeros');
+    this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
+    this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
+  }
+  override build(s: number[]): void {
+    if (s.length !== 2) throw new RangeError(`${this.name} (Conv1D): expected inputs of shape (batch, steps, channels) but got ${shapeStr(s)}`);
+    this.computeOutputShape(s);
+    this.conv = new nn.Conv1d(s[1], this.filters, this.kernelSize, {
+      stride: this.strides, padding: this.padding === 'same' ? 'same' : 0, dilation: this.dilationRate, bias: this.useBias,
+    });
+    initialize(this.conv.weight, this.kernelInitializer);
+    if (this.conv.bias) initialize(this.conv.bias, this.biasInitializer);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    const span = this.dilationRate * (this.kernelSize - 1) + 1;
+    const steps = this.padding === 'same' ? Math.ceil(s[0] / this.strides) : Math.floor((s[0] - span) / this.strides) + 1;
+    if (!(steps > 0)) throw new RangeError(`${this.name} (Conv1D): kernel ${this.kernelSize} does not fit inputs ${shapeStr(s)}`);
+    return [steps, this.filters];
+  }
+  call(x: Tensor): Tensor {
+    return applyActivation(this.activation, this.conv!.forward(x.permute(0, 2, 1)).permute(0, 2, 1));
+  }
+  override nativeStep(): NativeStep {
+    return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
+  }
+  override weightsInternal(): LayerWeight[] {
+    if (!this.conv) return [];
+    // Keras' kernel is [k, in, out]; PyTorch's [out, in, k].
+    const p = (t: Tensor) => t.permute(2, 1, 0);
+    const ws: LayerWeight[] = [{ name: 'kernel', tensor: this.conv.weight, trainable: true, toKeras: p, fromKeras: p }];
+    if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
+    return ws;
+  }
+  override modules(): nn.Module[] {
+    return this.conv ? [this.conv] : [];
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
+      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias };
+  }
+}
+
+/** Global pooling: a mean or max over the spatial dims of channels-last inputs. */
+abstract class GlobalPooling extends Layer {
+  readonly keepdims: boolean;
+  constructor(private readonly kind: 'mean' | 'max', private readonly rank: 1 | 2, opts: unknown) {
+    const where = `Global${kind === 'mean' ? 'Average' : 'Max'}Pooling${rank}D`;
+    const o = checkLayerOptions(where, opts, ['keepdims', 'dataFormat']);
+    super(o);
+    channelsLastOnly(where, o.dataFormat);
+    this.keepdims = bool(where, 'keepdims', o.keepdims, false);
+  }
+  override build(s: number[]): void {
+    this.computeOutputShape(s);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    if (s.length !== this.rank + 1) {
+      const want = this.rank === 1 ? '(batch, steps, channels)' : '(batch, height, width, channels)';
+      throw new RangeError(`${this.name} (${this.constructor.name}): expected inputs of shape ${want} but got ${shapeStr(s)}`);
+    }
+    const c = s[s.length - 1];
+    return this.keepdims ? [...Array(this.rank).fill(1), c] : [c];
+  }
+  private dims(): number[] {
+    return this.rank === 1 ? [1] : [1, 2];
+  }
+  call(x: Tensor): Tensor {
+    const xf = x.dtype.startsWith('float') || x.dtype === 'bfloat16' ? x : x.to('float32');
+    if (this.kind === 'mean') return xf.mean(this.dims(), this.keepdims);
+    const y = xf.flatten(1, this.rank).max(1).values;
+    return this.keepdims ? y.reshape([y.shape[0], ...Array(this.rank).fill(1), y.shape[1]]) : y;
+  }
+  override nativeStep(): NativeStepMore {
+    return { reduceDims: this.dims(), reduce: this.kind, keepDims: this.keepdims, castFloat: true };
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), keepdims: this.keepdims };
+  }
+}
+
+type PoolOpts = LayerOptions & { keepdims?: boolean; dataFormat?: 'channels_last' };
+export class GlobalAveragePooling2D extends GlobalPooling {
+  constructor(opts?: PoolOpts) {
+    super('mean', 2, opts);
+  }
+}
+export class GlobalMaxPooling2D extends GlobalPooling {
+  constructor(opts?: PoolOpts) {
+    super('max', 2, opts);
+  }
+}
+export class GlobalAveragePooling1D extends GlobalPooling {
+  constructor(opts?: PoolOpts) {
+    super('mean', 1, opts);
+  }
+}
+export class GlobalMaxPooling1D extends GlobalPooling {
+  constructor(opts?: PoolOpts) {
+    super('max', 1, opts);
+  }
+}
+
+/** Only the last (channels) axis: axis -1, or its positive index counting the batch. */
+function lastAxis(where: string, axis: unknown, rank: number): void {
+  const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+  if (a === -1 || a === rank) return;
+  throw new RangeError(`${where}: only axis -1 (the last, channels-last features axis) is supported but received axis ` +
+    `${JSON.stringify(axis)} for inputs of rank ${rank + 1}`);
+}
+
+function checkAxisOption(where: string, axis: unknown): unknown {
+  if (axis === undefined) return -1;
+  const a = Array.isArray(axis) && axis.length === 1 ? axis[0] : axis;
+  if (typeof a !== 'number' || !Number.isSafeInteger(a)) throw new TypeError(`${where}: expected axis to be an integer but received ${JSON.stringify(axis)}`);
+  return axis;
+}
+
+export interface BatchNormalizationOptions extends LayerOptions {
+  axis?: number;
+  momentum?: number;
+  epsilon?: number;
+  center?: boolean;
+  scale?: boolean;
+  betaInitializer?: Initializer;
+  gammaInitializer?: Initializer;
+  movingMeanInitializer?: Initializer;
+  movingVarianceInitializer?: Initializer;
+}
+
+/**
+ * Keras' BatchNormalization over the last axis: BatchNorm1d for [N, C] and [N, L, C] (as [N, C, L]),
+ * BatchNorm2d for [N, H, W, C] (as NCHW). Keras' momentum m is PyTorch's 1 - m. The moving variance
+ * is updated with the unbiased batch variance (PyTorch) where Keras uses the biased one.
+ */
+export class BatchNormalization extends Layer {
+  readonly axis: unknown;
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  private readonly inits: [MoreInitializer, MoreInitializer, MoreInitializer, MoreInitializer];
+  bn: nn.BatchNorm1d | nn.BatchNorm2d | undefined;
+  private rank = 0;
+  constructor(opts?: BatchNormalizationOptions) {
+    const w = 'BatchNormalization';
+    const o = checkLayerOptions(w, opts, ['axis', 'momentum', 'epsilon', 'center', 'scale', 'betaInitializer',
+      'gammaInitializer', 'movingMeanInitializer', 'movingVarianceInitializer']);
+    super(o);
+    this.axis = checkAxisOption(w, o.axis);
+    this.momentum = fraction(w, 'momentum', o.momentum, 0.99, 0, 1);
+    this.epsilon = positiveNumber(w, 'epsilon', o.epsilon, 1e-3);
+    this.center = bool(w, 'center', o.center, true);
+    this.scale = bool(w, 'scale', o.scale, true);
+    this.inits = [checkInit(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInit(w, 'betaInitializer', o.betaInitializer, 'zeros'),
+      checkInit(w, 'movingMeanInitializer', o.movingMeanInitializer, 'zeros'),
+      checkInit(w, 'movingVarianceInitializer', o.movingVarianceInitializer, 'ones')];
+  }
+  override build(s: number[]): void {
+    if (s.length < 1 || s.length > 3) {
+      throw new RangeError(`${this.name} (BatchNormalization): expected inputs of rank 2 to 4 (batch included) but got ${shapeStr(s)}`);
+    }
+    lastAxis(`${this.name} (BatchNormalization)`, this.axis, s.length);
+    this.rank = s.length;
+    const c = s[s.length - 1];
+    const opts = { eps: this.epsilon, momentum: 1 - this.momentum, affine: this.center || this.scale };
+    this.bn = s.length === 3 ? new nn.BatchNorm2d(c, opts) : new nn.BatchNorm1d(c, opts);
+    const bn = this.bn;
+    if (bn.weight) initialize(bn.weight, this.scale ? this.inits[0] : 'ones');
+    if (bn.bias) initialize(bn.bias, this.center ? this.inits[1] : 'zeros');
+    initialize(bn.running_mean!, this.inits[2]);
+    initialize(bn.running_var!, this.inits[3]);
+    // An affine module without scale (or center) keeps that half fixed at 1 (or 0), as Keras.
+    if (bn.weight && !this.scale) bn.weight.requiresGrad_(false);
+    if (bn.bias && !this.center) bn.bias.requiresGrad_(false);
+    this.built = true;
+  }
+  private permuted(): boolean {
+    return this.rank >= 2;
+  }
+  call(x: Tensor, opts: { training: boolean }): Tensor {
+    this.bn!.train(opts.training);
+    const xf = x.dtype.startsWith('float') ? x : x.to('float32');
+    if (!this.permuted()) return this.bn!.forward(xf);
+    const first = this.rank === 3 ? [0, 3, 1, 2] : [0, 2, 1];
+    const last = this.rank === 3 ? [0, 2, 3, 1] : [0, 2, 1];
+    return this.bn!.forward(xf.permute(first)).permute(last);
+  }
+  override nativeStep(): NativeStep {
+    return this.permuted() ? { module: this.bn!._native, pre: 1, post: 2, castFloat: true } : { module: this.bn!._native, castFloat: true };
+  }
+  override weightsInternal(): LayerWeight[] {
+    const bn = this.bn;
+    if (!bn) return [];
+    const ws: LayerWeight[] = [];
+    if (this.scale) ws.push({ name: 'gamma', tensor: bn.weight!, trainable: true });
+    if (this.center) ws.push({ name: 'beta', tensor: bn.bias!, trainable: true });
+    ws.push({ name: 'moving_mean', tensor: bn.running_mean!, trainable: false },
+      { name: 'moving_variance', tensor: bn.running_var!, trainable: false });
+    return ws;
+  }
+  override modules(): nn.Module[] {
+    return this.bn ? [this.bn] : [];
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), axis: this.axis, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
+  }
+}
+
+export interface LayerNormalizationOptions extends LayerOptions {
+  axis?: number;
+  epsilon?: number;
+  center?: boolean;
+  scale?: boolean;
+  betaInitializer?: Initializer;
+  gammaInitializer?: Initializer;
+}
+
+/** Keras' LayerNormalization over the last axis (torch::nn::LayerNorm on the last dim). */
+export class LayerNormalization extends Layer {
+  readonly axis: unknown;
+  readonly epsilon: number;
+  readonly center: boolean;
+  readonly scale: boolean;
+  private readonly inits: [MoreInitializer, MoreInitializer];
+  ln: nn.LayerNorm | undefined;
+  constructor(opts?: LayerNormalizationOptions) {
+    const w = 'LayerNormalization';
+    const o = checkLayerOptions(w, opts, ['axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer']);
+    super(o);
+    this.axis = checkAxisOption(w, o.axis);
+    this.epsilon = positiveNumber(w, 'epsilon', o.epsilon, 1e-3);
+    this.center = bool(w, 'center', o.center, true);
+    this.scale = bool(w, 'scale', o.scale, true);
+    this.inits = [checkInit(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInit(w, 'betaInitializer', o.betaInitializer, 'zeros')];
+  }
+  override build(s: number[]): void {
+    if (s.length < 1) throw new RangeError(`${this.name} (LayerNormalization): expected inputs with a features axis but got ${shapeStr(s)}`);
+    lastAxis(`${this.name} (LayerNormalization)`, this.axis, s.length);
+    this.ln = new nn.LayerNorm([s[s.length - 1]], { eps: this.epsilon, elementwiseAffine: this.center || this.scale });
+    const ln = this.ln;
+    if (ln.weight) initialize(ln.weight, this.scale ? this.inits[0] : 'ones');
+    if (ln.bias) initialize(ln.bias, this.center ? this.inits[1] : 'zeros');
+    if (ln.weight && !this.scale) ln.weight.requiresGrad_(false);
+    if (ln.bias && !this.center) ln.bias.requiresGrad_(false);
+    this.built = true;
+  }
+  call(x: Tensor): Tensor {
+    return this.ln!.forward(x.dtype.startsWith('float') ? x : x.to('float32'));
+  }
+  override nativeStep(): NativeStep {
+    return { module: this.ln!._native, castFloat: true };
+  }
+  override weightsInternal(): LayerWeight[] {
+    const ln = this.ln;
+    if (!ln) return [];
+    const ws: LayerWeight[] = [];
+    if (this.scale) ws.push({ name: 'gamma', tensor: ln.weight!, trainable: true });
+    if (this.center) ws.push({ name: 'beta', tensor: ln.bias!, trainable: true });
+    return ws;
+  }
+  override modules(): nn.Module[] {
+    return this.ln ? [this.ln] : [];
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale };
+  }
+}
+
+export interface EmbeddingOptions extends LayerOptions {
+  embeddingsInitializer?: MoreInitializer;
+  maskZero?: boolean;
+  inputLength?: number;
+}
+
+/** Keras' Embedding: integer indices (any integer or float dtype, cast to int64) -> vectors. */
+export class Embedding extends Layer {
+  readonly inputDim: number;
+  readonly outputDim: number;
+  readonly embeddingsInitializer: MoreInitializer;
+  embedding: nn.Embedding | undefined;
+  constructor(inputDim: number, outputDim: number, opts?: EmbeddingOptions) {
+    const o = checkLayerOptions('Embedding', opts, ['embeddingsInitializer', 'maskZero', 'inputLength']);
+    if (o.inputLength !== undefined) {
+      const n = positiveInt('Embedding', 'inputLength', o.inputLength);
+      if (o.inputShape !== undefined && (o.inputShape as number[]).join() !== String(n)) {
+        throw new TypeError(`Embedding: inputLength ${n} disagrees with inputShape ${JSON.stringify(o.inputShape)}`);
+      }
+      super({ ...o, inputShape: [n] });
+    } else {
+      super(o);
+    }
+    this.inputDim = positiveInt('Embedding', 'inputDim', inputDim);
+    this.outputDim = positiveInt('Embedding', 'outputDim', outputDim);
+    this.embeddingsInitializer = checkInit('Embedding', 'embeddingsInitializer', o.embeddingsInitializer, 'uniform');
+    if (bool('Embedding', 'maskZero', o.maskZero, false)) {
+      throw new TypeError('Embedding: maskZero is not supported yet (masks do not reach later layers); leave it false, ' +
+        'and pad sequences with a value the model can learn to ignore');
+    }
+  }
+  override build(): void {
+    this.embedding = new nn.Embedding(this.inputDim, this.outputDim);
+    initialize(this.embedding.weight, this.embeddingsInitializer);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    return [...s, this.outputDim];
+  }
+  call(x: Tensor): Tensor {
+    const idx = x.dtype === 'int64' ? x : x.to('int64');
+    if (idx.numel > 0) {
+      const lo = Number(idx.min().item());
+      const hi = Number(idx.max().item());
+      if (lo < 0 || hi >= this.inputDim) {
+        throw new RangeError(`${this.name} (Embedding): input indices must be in [0, ${this.inputDim}) (inputDim) but range from ${lo} to ${hi}`);
+      }
+    }
+    return this.embedding!.forward(idx);
+  }
+  override nativeStep(): NativeStepMore {
+    return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };
+  }
+  override weightsInternal(): LayerWeight[] {
+    return this.embedding ? [{ name: 'embeddings', tensor: this.embedding.weight, trainable: true }] : [];
+  }
+  override modules(): nn.Module[] {
+    return this.embedding ? [this.embedding] : [];
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, embeddingsInitializer: this.embeddingsInitializer };
+  }
+}
+
+export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
+
+export interface RNNLayerOptions extends LayerOptions {
+  activation?: ActivationName;
+  recurrentActivation?: ActivationName;
+  useBias?: boolean;
+  returnSequences?: boolean;
+  returnState?: boolean;
+  goBackwards?: boolean;
+  stateful?: boolean;
+  unroll?: boolean;
+  dropout?: number;
+  recurrentDropout?: number;
+  kernelInitializer?: MoreInitializer;
+  recurrentInitializer?: MoreInitializer;
+  biasInitializer?: MoreInitializer;
+  kernelRegularizer?: Regularizer;
+  biasRegularizer?: Regularizer;
+}
+
+type RnnKind = 'SimpleRNN' | 'LSTM' | 'GRU';
+
+/**
+ * SimpleRNN, LSTM and GRU over torch::nn's RNN/LSTM/GRU (batchFirst). Keras has one bias where
+ * torch has b_ih and b_hh: Keras' bias is b_ih and b_hh stays 0 and frozen, except for GRU
+ * (resetAfter), whose [2, 3 * units] bias is exactly [b_ih, b_hh]. GRU gates are z, r, h in Keras
+ * and r, z, n in torch: the conversions swap the first two blocks.
+ */
+abstract class Recurrent extends Layer {
+  readonly units: number;
+  readonly activation: ActivationName;
+  readonly useBias: boolean;
+  readonly returnSequences: boolean;
+  readonly goBackwards: boolean;
+  readonly kernelInitializer: MoreInitializer;
+  readonly recurrentInitializer: MoreInitializer;
+  readonly biasInitializer: MoreInitializer;
+  rnn: nn.RNN | nn.LSTM | nn.GRU | undefined;
+  /** @internal set by Bidirectional before build */
+  _merge: MergeMode | null = null;
+
+  constructor(private readonly kind: RnnKind, units: number, opts: unknown, extra: string[]) {
+    const o = checkLayerOptions(kind, opts, ['activation', 'useBias', 'returnSequences', 'returnState', 'goBackwards',
+      'stateful', 'unroll', 'dropout', 'recurrentDropout', 'kernelInitializer', 'recurrentInitializer', 'biasInitializer',
+      'kernelRegularizer', 'biasRegularizer', ...extra]);
+    super(o);
+    this.units = positiveInt(kind, 'units', units);
+    const act = checkActivation(kind, o.activation ?? 'tanh');
+    if (act !== 'tanh' && !(kind === 'SimpleRNN' && act === 'relu')) {
+      throw new TypeError(`${kind}: activation '${act}' is not supported (libtorch's ${kind === 'SimpleRNN' ? 'RNN takes tanh or relu' : `${kind} uses tanh`}); ` +
+        `use ${kind === 'SimpleRNN' ? "'tanh' or 'relu'" : "'tanh'"}`);
+    }
+    this.activation = act;
+    if (kind !== 'SimpleRNN') {
+      const ra = checkActivation(kind, o.recurrentActivation ?? 'sigmoid');
+      if (ra !== 'sigmoid') throw new TypeError(`${kind}: recurrentActivation '${ra}' is not supported (libtorch's ${kind} uses sigmoid); use 'sigmoid'`);
+    }
+    this.useBias = bool(kind, 'useBias', o.useBias, true);
+    this.returnSequences = bool(kind, 'returnSequences', o.returnSequences, false);
+    this.goBackwards = bool(kind, 'goBackwards', o.goBackwards, false);
+    if (bool(kind, 'returnState', o.returnState, false)) {
+      throw new TypeError(`${kind}: returnState is not supported (a Sequential layer has one output); leave it false`);
+    }
+    if (bool(kind, 'stateful', o.stateful, false)) throw new TypeError(`${kind}: stateful is not supported; leave it false`);
+    bool(kind, 'unroll', o.unroll, false);
+    for (const k of ['dropout', 'recurrentDropout']) {
+      if (fraction(kind, k, o[k], 0, 0, 1) !== 0) {
+        throw new TypeError(`${kind}: ${k} other than 0 is not supported yet; add a Dropout layer before or after the ${kind} instead`);
+      }
+    }
+    this.kernelInitializer = checkInit(kind, 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
+    this.recurrentInitializer = checkInit(kind, 'recurrentInitializer', o.recurrentInitializer, 'orthogonal');
+    this.biasInitializer = checkInit(kind, 'biasInitializer', o.biasInitializer, 'zeros');
+    this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
+    this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
+  }
+
+  protected get gates(): number {
+    return this.kind === 'LSTM' ? 4 : this.kind === 'GRU' ? 3 : 1;
+  }
+  private get directions(): string[] {
+    return this._merge ? ['_l0', '_l0_reverse'] : ['_l0'];
+  }
+  private param(name: string): nn.Parameter {
+    const p = this.rnn!.namedParameters().find(([k]) => k === name);
+    if (!p) throw new Error(`${this.name}: the ${this.kind} module has no parameter ${name}`);
+    return p[1];
+  }
+  /** Additional bias initialization (LSTM's unit forget bias). */
+  protected initBias(b: Tensor): void {
+    void b;
+  }
+
+  override build(s: number[]): void {
+    const where = `${this.name} (${this._merge ? `Bidirectional ${this.kind}` : this.kind})`;
+    if (s.length !== 2) throw new RangeError(`${where}: expected inputs of shape (batch, timesteps, features) but got ${shapeStr(s)}`);
+    const opts = { batchFirst: true, bias: this.useBias, bidirectional: this._merge !== null };
+    const inF = s[1];
+    this.rnn = this.kind === 'LSTM' ? new nn.LSTM(inF, this.units, opts) : this.kind === 'GRU' ? new nn.GRU(inF, this.units, opts)
+      : new nn.RNN(inF, this.units, { ...opts, nonlinearity: this.activation === 'relu' ? 'relu' : 'tanh' });
+    for (const d of this.directions) {
+      initialize(this.param(`weight_ih${d}`), this.kernelInitializer);
+      initialize(this.param(`weight_hh${d}`), this.recurrentInitializer);
+      if (this.useBias) {
+        const bih = this.param(`bias_ih${d}`);
+        const bhh = this.param(`bias_hh${d}`);
+        initialize(bih, this.biasInitializer);
+        this.initBias(bih);
+        if (this.kind === 'GRU') initialize(bhh, this.biasInitializer);
+        else {
+          noGrad(() => bhh.zero_());
+          bhh.requiresGrad_(false);
+        }
+      }
+    }
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    const width = this._merge === 'concat' ? 2 * this.units : this.units;
+    return this.returnSequences ? [s[0], width] : [width];
+  }
+
+  /** torch gate blocks (dim 0) <-> Keras gate blocks: GRU swaps r and z. */
+  private reorder(t: Tensor): Tensor {
+    if (this.kind !== 'GRU') return t;
+    const h = this.units;
+    return cat([t.narrow(0, h, h), t.narrow(0, 0, h), t.narrow(0, 2 * h, h)], 0);
+  }
+  override weightsInternal(): LayerWeight[] {
+    if (!this.rnn) return [];
+    const ws: LayerWeight[] = [];
+    const toK = (t: Tensor) => this.reorder(t).t();
+    const fromK = (t: Tensor) => this.reorder(t.t());
+    for (const d of this.directions) {
+      ws.push({ name: 'kernel', tensor: this.param(`weight_ih${d}`), trainable: true, toKeras: toK, fromKeras: fromK },
+        { name: 'recurrent_kernel', tensor: this.param(`weight_hh${d}`), trainable: true, toKeras: toK, fromKeras: fromK });
+      if (!this.useBias) continue;
+      if (this.kind === 'GRU') {
+        const bhh = this.param(`bias_hh${d}`);
+        ws.push({ name: 'bias', tensor: this.param(`bias_ih${d}`), trainable: true,
+          toKeras: (t) => stack([this.reorder(t), this.reorder(bhh)]), fromKeras: (t) => this.reorder(t.select(0, 0)) });
+      } else {
+        ws.push({ name: 'bias', tensor: this.param(`bias_ih${d}`), trainable: true });
+      }
+    }
+    return ws;
+  }
+  override get trainableWeights(): Tensor[] {
+    if (!this.trainable || !this.rnn) return [];
+    const extra = this.kind === 'GRU' && this.useBias ? this.directions.map((d) => this.param(`bias_hh${d}`)) : [];
+    return [...super.trainableWeights, ...extra];
+  }
+  override countParams(): number {
+    const extra = this.kind === 'GRU' && this.useBias ? this.directions.length * 3 * this.units : 0;
+    return super.countParams() + extra;
+  }
+  override setWeights(ws: Tensor[]): void {
+    const own = this.weightsInternal();
+    if (Array.isArray(ws) && ws.length === own.length) {
+      // Check Keras shapes first: the GRU bias conversion selects rows before the base class compares shapes.
+      own.forEach((w, i) => {
+        const t = checkTensor(ws[i], `${this.name}.setWeights`, `weights[${i}]`);
+        const want = noGrad(() => (w.toKeras ? w.toKeras(w.tensor) : w.tensor).shape);
+        if (t.shape.join() !== want.join()) {
+          throw new RangeError(`${this.name}.setWeights: weight ${i} (${w.name}) must have shape [${want.join(', ')}] but has [${t.shape.join(', ')}]`);
+        }
+      });
+    }
+    super.setWeights(ws);
+    if (this.kind === 'GRU' && this.useBias) {
+      own.filter((w) => w.name === 'bias').forEach((w, k) => {
+        const bhh = this.param(`bias_hh${this.directions[k]}`);
+        const src = ws[own.indexOf(w)];
+        noGrad(() => bhh.copy_(this.reorder(src.select(0, 1))));
+      });
+    }
+  }
+  override modules(): nn.Module[] {
+    return this.rnn ? [this.rnn] : [];
+  }
+
+  call(x: Tensor): Tensor {
+    const xf = x.dtype.startsWith('float') ? x : x.to('float32');
+    const inp = this.goBackwards ? xf.flip(1) : xf;
+    let out: Tensor;
+    let h: Tensor;
+    if (this.rnn instanceof nn.LSTM) {
+      const r = this.rnn.forward(inp);
+      out = r[0];
+      h = r[1][0];
+    } else {
+      [out, h] = this.rnn!.forward(inp);
+    }
+    let y: Tensor;
+    if (this.returnSequences) y = out;
+    else if (this._merge) y = h.transpose(0, 1).reshape([h.shape[1], -1]);
+    else y = out.select(1, -1);
+    if (this._merge && this._merge !== 'concat') {
+      const [a, b] = y.chunk(2, -1);
+      y = this._merge === 'sum' ? a.add(b) : this._merge === 'mul' ? a.mul(b) : a.add(b).div(2);
+    }
+    return y;
+  }
+  override nativeStep(): NativeStepMore {
+    const bi = this._merge !== null;
+    return { module: this.rnn!._native, castFloat: true, flipTime: this.goBackwards,
+      lastStep: !this.returnSequences && !bi, finalHidden: !this.returnSequences && bi, merge: this._merge ?? 'concat' };
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
+      returnSequences: this.returnSequences, goBackwards: this.goBackwards };
+  }
+}
+
+export class SimpleRNN extends Recurrent {
+  constructor(units: number, opts?: RNNLayerOptions) {
+    super('SimpleRNN', units, opts, []);
+  }
+}
+
+export class LSTM extends Recurrent {
+  readonly unitForgetBias: boolean;
+  constructor(units: number, opts?: RNNLayerOptions & { unitForgetBias?: boolean }) {
+    super('LSTM', units, opts, ['recurrentActivation', 'unitForgetBias']);
+    this.unitForgetBias = bool('LSTM', 'unitForgetBias', opts?.unitForgetBias, true);
+  }
+  protected override initBias(b: Tensor): void {
+    if (this.unitForgetBias) noGrad(() => b.narrow(0, this.units, this.units).fill_(1));
+  }
+}
+
+export class GRU extends Recurrent {
+  constructor(units: number, opts?: RNNLayerOptions & { resetAfter?: boolean }) {
+    super('GRU', units, opts, ['recurrentActivation', 'resetAfter']);
+    if (!bool('GRU', 'resetAfter', opts?.resetAfter, true)) {
+      throw new TypeError("GRU: resetAfter false is not supported (libtorch's GRU applies the reset gate after the recurrent matmul); leave it true");
+    }
+  }
+}
+
+/** Keras' Bidirectional over SimpleRNN/LSTM/GRU: torch's bidirectional module; weights forward then backward. */
+export class Bidirectional extends Layer {
+  readonly layer: Recurrent;
+  readonly mergeMode: MergeMode;
+  constructor(layer: SimpleRNN | LSTM | GRU, opts?: LayerOptions & { mergeMode?: MergeMode }) {
+    const o = checkLayerOptions('Bidirectional', opts, ['mergeMode', 'backwardLayer']);
+    if (!((layer as unknown) instanceof Recurrent)) {
+      const l = layer as unknown;
+      throw new TypeError(`Bidirectional: expected a SimpleRNN, LSTM or GRU layer but received ${l instanceof Layer ? l.constructor.name : typeOfValue(l)}`);
+    }
+    super({ ...o, inputShape: (o.inputShape as number[] | undefined) ?? layer.inputShape });
+    if (o.backwardLayer !== undefined) throw new TypeError('Bidirectional: backwardLayer is not supported; the backward direction mirrors the layer');
+    if (layer.built || layer._merge) throw new TypeError(`Bidirectional: layer '${layer.name}' is already built or wrapped; pass a new layer`);
+    if (layer.goBackwards) throw new TypeError('Bidirectional: the wrapped layer must have goBackwards false');
+    const m = o.mergeMode === undefined ? 'concat' : o.mergeMode;
+    if (m === null) throw new TypeError('Bidirectional: mergeMode null (a list of outputs) is not supported; use concat, sum, mul or ave');
+    if (!['concat', 'sum', 'mul', 'ave'].includes(m as string)) {
+      throw new TypeError(`Bidirectional: expected mergeMode 'concat', 'sum', 'mul' or 'ave' but received ${JSON.stringify(m)}`);
+    }
+    this.mergeMode = m as MergeMode;
+    this.layer = layer;
+    layer._merge = this.mergeMode;
+  }
+  override build(s: number[]): void {
+    this.layer.build(s);
+    this.layer.built = true;
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    return this.layer.computeOutputShape(s);
+  }
+  call(x: Tensor): Tensor {
+    return this.layer.call(x);
+  }
+  override nativeStep(): NativeStep {
+    return this.layer.nativeStep();
+  }
+  override weightsInternal(): LayerWeight[] {
+    return this.layer.weightsInternal();
+  }
+  override get trainableWeights(): Tensor[] {
+    return this.trainable ? this.layer.trainableWeights : [];
+  }
+  override countParams(): number {
+    return this.layer.countParams();
+  }
+  override setWeights(ws: Tensor[]): void {
+    this.layer.setWeights(ws);
+  }
+  override modules(): nn.Module[] {
+    return this.layer.modules();
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), mergeMode: this.mergeMode, layer: { className: this.layer.constructor.name, config: this.layer.getConfig() } };
+  }
+}
