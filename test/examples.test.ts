@@ -45,3 +45,10 @@ test.each([['mnist-mlp.ts', 0.85], ['mnist-cnn.ts', 0.85], ['dropout-early-stopp
     const acc = Number(out.match(/Test accuracy: ([\d.]+)/)![1]);
     expect(acc).toBeGreaterThan(minAcc);
   });
+
+test('imdb-lstm (quick mode) trains Embedding -> LSTM -> Dense, on generated reviews when IMDB is absent', () => {
+  const out = quick('imdb-lstm.ts');
+  expect(out).toMatch(/lstm \(LSTM\)\s+\(None, 128\)\s+131,584/);
+  if (out.includes('IMDB is not available here')) expect(out).toContain('Training on generated sequences of the same format instead.');
+  expect(out).toMatch(/Test accuracy: \d\.\d{4}/);
+});
