@@ -30,3 +30,5 @@ export const version = Object.freeze({
   cuda: native.cuda_is_available(),
   cudnn: native.cudnn_is_available(),
 });
+export { loadModel } from './keras/saving';
+export * as io from './io';

@@ -5,3 +5,7 @@ export * as layers from './layers-index';
 export * as callbacks from './callbacks';
 export * as optimizers from './optimizers';
 export * as regularizers from './regularizers';
+export { loadModel, registerLayer, registeredLayers } from './saving';
+export type { SaveOptions, ModelConfig, LayerFactory } from './saving';
+export { ModelCheckpoint, BackupAndRestore, formatFilepath } from './checkpoint_callbacks';
+export type { ModelCheckpointOptions, BackupAndRestoreOptions } from './checkpoint_callbacks';

@@ -716,6 +716,18 @@ function* tensorBatches(x: Tensor, y: Tensor, w: Tensor | undefined, batchSize: 
   } finally {
     order?.dispose();
   }
+
+  /** Writes config.json and model.safetensors into dir, each atomically (lib/keras/saving.ts); nt.loadModel(dir) reads it. */
+  async save(dir: string, opts?: SaveOptions): Promise<void> {
+    saveModel(this, dir, opts);
+  }
+  /** The weights alone, as one safetensors file named '<layer>/<weight>' in Keras layout. */
+  async saveWeights(file: string): Promise<void> {
+    saveWeightsFile(this, file);
+  }
+  async loadWeights(file: string): Promise<void> {
+    loadWeightsFile(this, file);
+  }
 }
 
 import { wrap } from '../tensor';
@@ -747,4 +759,5 @@ async function call(cbs: CallbackLike[], hook: string, a: unknown, b?: unknown):
 }
 
 import type { CallbackModel } from './callbacks';
+import { saveModel, saveWeightsFile, loadWeightsFile, SaveOptions } from './saving';
 export { Callback };

@@ -1,0 +1,290 @@
+// model.save(dir) / loadModel(dir): a directory with config.json (architecture, build and compile
+// config, Keras-like) and model.safetensors (every weight in Keras layout, named 'layer/weight').
+// Each file is written atomically; layers are rebuilt by class name through a registry.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor, typeOfValue } from '../tensor';
+import { readSafetensors, saveSafetensors } from '../io/safetensors';
+import { writeFileAtomicSync } from '../io/atomic';
+import {
+  Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer,
+  ActivationName, Conv2DOptions, DenseOptions,
+} from './layers';
+import { Sequential, CompileOptions } from './model';
+import { Optimizer, OptimizerOptions } from './optimizers';
+
+export const CONFIG_FILE = 'config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+const FORMAT_NAME = 'nodetorch-keras';
+const FORMAT_VERSION = 1;
+
+export type LayerConfig = Record<string, unknown>;
+export type LayerFactory = (config: LayerConfig) => Layer;
+
+const registry = new Map<string, LayerFactory>();
+
+/** Lets loadModel rebuild a layer class from its getConfig() (built-ins register themselves below). */
+export function registerLayer(className: string, fromConfig: LayerFactory): void {
+  if (typeof className !== 'string' || !className) throw new TypeError(`registerLayer: expected a class name but received ${typeOfValue(className)}`);
+  if (typeof fromConfig !== 'function') throw new TypeError(`registerLayer: expected a function (config) => Layer but received ${typeOfValue(fromConfig)}`);
+  registry.set(className, fromConfig);
+}
+
+/** Class names loadModel can rebuild. */
+export function registeredLayers(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/** The options every layer takes, from a config. */
+function base(c: LayerConfig): { name?: string; trainable?: boolean; inputShape?: number[] } {
+  const o: { name?: string; trainable?: boolean; inputShape?: number[] } = {};
+  if (c.name !== undefined) o.name = c.name as string;
+  if (c.trainable !== undefined) o.trainable = c.trainable as boolean;
+  if (c.inputShape !== undefined && c.inputShape !== null) o.inputShape = c.inputShape as number[];
+  return o;
+}
+function pick(c: LayerConfig, keys: string[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
+  return o;
+}
+const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer'];
+
+registerLayer('Dense', (c) => new Dense(c.units as number, { ...base(c), ...pick(c, DENSE_KEYS) } as DenseOptions));
+registerLayer('Flatten', (c) => new Flatten(base(c)));
+registerLayer('Reshape', (c) => new Reshape(c.targetShape as number[], base(c)));
+registerLayer('Dropout', (c) => new Dropout(c.rate as number, base(c)));
+registerLayer('Activation', (c) => new Activation(c.activation as ActivationName, base(c)));
+registerLayer('Conv2D', (c) => new Conv2D(c.filters as number, c.kernelSize as [number, number],
+  { ...base(c), ...pick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv2DOptions));
+registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
+registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
+registerLayer('InputLayer', (c) => new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}) }));
+
+/** What config.json holds. */
+export interface ModelConfig {
+  format: string;
+  formatVersion: number;
+  className: 'Sequential';
+  config: { name: string; layers: { className: string; config: LayerConfig }[] };
+  buildConfig: { inputShape: number[] } | null;
+  compileConfig: {
+    optimizer: { className: string; config: OptimizerOptions };
+    loss: string | { name: string; fromLogits: boolean };
+    metrics: string[];
+  } | null;
+}
+
+/** Sequential keeps its compile state private; saving reads it through this view. */
+interface SequentialInternals {
+  layerList: Layer[];
+  builtShape: number[] | null;
+  compiled: { optimizer: Optimizer; loss: string; fromLogits: boolean; metricNames: string[] } | null;
+}
+const internals = (m: Sequential) => m as unknown as SequentialInternals;
+
+function layerConfig(l: Layer): { className: string; config: LayerConfig } {
+  const config = l.getConfig();
+  // Regularizers change training, so a restored model must keep them even where getConfig() leaves them out.
+  if (l.kernelRegularizer && config.kernelRegularizer === undefined) config.kernelRegularizer = { ...l.kernelRegularizer };
+  if (l.biasRegularizer && config.biasRegularizer === undefined) config.biasRegularizer = { ...l.biasRegularizer };
+  return { className: l.constructor.name, config: JSON.parse(JSON.stringify(config)) as LayerConfig };
+}
+
+export function modelConfig(model: Sequential): ModelConfig {
+  const m = internals(model);
+  const c = m.compiled;
+  return {
+    format: FORMAT_NAME,
+    formatVersion: FORMAT_VERSION,
+    className: 'Sequential',
+    config: { name: model.name, layers: m.layerList.map(layerConfig) },
+    buildConfig: m.builtShape ? { inputShape: [...m.builtShape] } : null,
+    compileConfig: c ? {
+      optimizer: { className: c.optimizer.kind, config: { ...c.optimizer.options, learningRate: model.getLearningRate() } },
+      loss: c.fromLogits ? { name: c.loss, fromLogits: true } : c.loss,
+      metrics: [...c.metricNames],
+    } : null,
+  };
+}
+
+/** Every weight in Keras layout, named '<layer>/<weight>' (dense/kernel, dense/bias, ...). */
+export function namedWeights(model: Sequential): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {};
+  const seen = new Set<string>();
+  for (const l of model.layers) {
+    if (seen.has(l.name)) throw new Error(`${model.name}: two layers are named '${l.name}'; weights are saved by layer name, so names must be unique`);
+    seen.add(l.name);
+    const ws = l.getWeights();
+    l.weightsInternal().forEach((w, i) => { out[`${l.name}/${w.name}`] = ws[i]; });
+  }
+  return out;
+}
+
+/**
+ * Sets the model's weights from '<layer>/<weight>' tensors; names the file on any mismatch. Matches by
+ * name when every name matches, otherwise by order (as Keras' load_weights), so weights saved from a
+ * model whose layers got other automatic names (dense_2 for dense) still load into the same architecture.
+ */
+export function assignWeights(model: Sequential, tensors: Record<string, Tensor>, file: string): void {
+  const slots = model.layers.flatMap((l) => l.weightsInternal().map((w) => ({
+    layer: l, key: `${l.name}/${w.name}`, suffix: w.name, shape: w.toKeras ? w.toKeras(w.tensor).shape : w.tensor.shape,
+  })));
+  const keys = Object.keys(tensors);
+  const byName = slots.length === keys.length && slots.every((s) => s.key in tensors);
+  const byOrder = !byName && slots.length === keys.length &&
+    slots.every((s, i) => keys[i].endsWith(`/${s.suffix}`) && tensors[keys[i]].shape.join() === s.shape.join());
+  if (!byName && !byOrder) {
+    const missing = slots.filter((s) => !(s.key in tensors)).map((s) => s.key);
+    const extra = keys.filter((k) => !slots.some((s) => s.key === k));
+    throw new RangeError(`${file}: the weights do not match the model '${model.name}'` +
+      (missing.length ? `; missing: ${missing.join(', ')}` : '') + (extra.length ? `; not in the model: ${extra.join(', ')}` : '') +
+      (!missing.length && !extra.length ? `; expected ${slots.length} weights but the file has ${keys.length}` : ''));
+  }
+  const chosen = slots.map((s, i) => {
+    const key = byName ? s.key : keys[i];
+    const t = tensors[key];
+    if (t.shape.join() !== s.shape.join()) {
+      throw new RangeError(`${file}: weight '${key}' has shape [${t.shape.join(', ')}] but layer '${s.layer.name}' ` +
+        `(${s.layer.constructor.name}) expects [${s.shape.join(', ')}]`);
+    }
+    return t;
+  });
+  let i = 0;
+  for (const l of model.layers) {
+    const n = l.weightsInternal().length;
+    if (n) l.setWeights(chosen.slice(i, i + n));
+    i += n;
+  }
+}
+
+function ensureBuiltForSave(model: Sequential, where: string): void {
+  if (!model.built) {
+    if (!internals(model).layerList[0]?.inputShape) {
+      throw new Error(`${where}: the model '${model.name}' is not built, so it has no weights yet; give the first layer an ` +
+        'inputShape, call build(inputShape), or fit/predict first');
+    }
+    model.build();
+  }
+}
+
+export interface SaveOptions {
+  /** replace an existing saved model (default true, as Keras) */
+  overwrite?: boolean;
+}
+
+/** Writes dir/model.safetensors then dir/config.json, each atomically. */
+export function saveModel(model: Sequential, dir: string, opts: SaveOptions = {}): void {
+  if (!(model instanceof Sequential)) throw new TypeError(`save: expected a Sequential model but received ${typeOfValue(model)}`);
+  if (typeof dir !== 'string' || !dir) throw new TypeError(`save: expected a directory path but received ${typeOfValue(dir)}`);
+  const overwrite = opts.overwrite ?? true;
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new Error(`save: ${dir} exists and is not a directory`);
+  if (!overwrite && fs.existsSync(path.join(dir, CONFIG_FILE))) throw new Error(`save: ${dir} already holds a saved model and overwrite is false`);
+  ensureBuiltForSave(model, 'save');
+  const config = modelConfig(model);
+  const weights = namedWeights(model);
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    saveSafetensors(path.join(dir, WEIGHTS_FILE), weights, { format: FORMAT_NAME, layout: 'keras' });
+  } finally {
+    for (const t of Object.values(weights)) t.dispose();
+  }
+  writeFileAtomicSync(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+}
+
+function parseConfig(file: string): ModelConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new Error(`loadModel: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  let c: ModelConfig;
+  try {
+    c = JSON.parse(text) as ModelConfig;
+  } catch (e) {
+    throw new Error(`loadModel: ${file} is not valid JSON (${(e as Error).message})`);
+  }
+  if (c === null || typeof c !== 'object' || c.className !== 'Sequential' || !c.config || !Array.isArray(c.config.layers)) {
+    throw new Error(`loadModel: ${file} does not describe a Sequential model (expected { className: 'Sequential', config: { layers: [...] } })`);
+  }
+  if (c.formatVersion !== undefined && c.formatVersion > FORMAT_VERSION) {
+    throw new Error(`loadModel: ${file} has format version ${c.formatVersion}; this nodetorch reads up to ${FORMAT_VERSION}`);
+  }
+  return c;
+}
+
+/** Rebuilds the model of a config (no weights set). */
+export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE): Sequential {
+  const layers = c.config.layers.map((entry, i) => {
+    const cls = entry?.className;
+    const factory = typeof cls === 'string' ? registry.get(cls) : undefined;
+    if (!factory) {
+      throw new Error(`loadModel: ${file}: layer ${i} has unknown class ${JSON.stringify(cls)}; known layer classes: ` +
+        `${registeredLayers().join(', ')} (register others with registerLayer(className, fromConfig))`);
+    }
+    try {
+      return factory(entry.config ?? {});
+    } catch (e) {
+      throw new Error(`loadModel: ${file}: cannot rebuild layer ${i} (${cls}): ${(e as Error).message}`);
+    }
+  });
+  const model = new Sequential(layers, { name: c.config.name });
+  if (c.buildConfig?.inputShape) model.build(c.buildConfig.inputShape);
+  if (c.compileConfig) {
+    const cc = c.compileConfig;
+    const opt = new Optimizer(cc.optimizer.className as never, cc.optimizer.config);
+    model.compile({ optimizer: opt, loss: cc.loss, metrics: cc.metrics } as CompileOptions);
+  }
+  return model;
+}
+
+/** Loads a model saved by model.save(dir): same layers, names, weights and compile settings. */
+export function loadModelSync(dir: string): Sequential {
+  if (typeof dir !== 'string' || !dir) throw new TypeError(`loadModel: expected a directory path but received ${typeOfValue(dir)}`);
+  if (!fs.existsSync(dir)) throw new Error(`loadModel: no such directory: ${dir}`);
+  if (!fs.statSync(dir).isDirectory()) throw new Error(`loadModel: ${dir} is not a directory (expected one written by model.save(dir))`);
+  const cfgFile = path.join(dir, CONFIG_FILE);
+  const wFile = path.join(dir, WEIGHTS_FILE);
+  for (const f of [cfgFile, wFile]) if (!fs.existsSync(f)) throw new Error(`loadModel: missing ${f} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${dir})`);
+  const model = modelFromConfig(parseConfig(cfgFile), cfgFile);
+  if (!model.built) throw new Error(`loadModel: ${cfgFile} has no buildConfig.inputShape, so the weights cannot be placed`);
+  const { tensors } = readSafetensors(wFile);
+  try {
+    assignWeights(model, tensors, wFile);
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  return model;
+}
+
+export async function loadModel(dir: string): Promise<Sequential> {
+  return loadModelSync(dir);
+}
+
+/** The model's weights alone, as one safetensors file (extra metadata, e.g. a training epoch, allowed). */
+export function saveWeightsFile(model: Sequential, file: string, metadata: Record<string, string> = {}): void {
+  ensureBuiltForSave(model, 'saveWeights');
+  const weights = namedWeights(model);
+  try {
+    saveSafetensors(file, weights, { format: FORMAT_NAME, layout: 'keras', ...metadata });
+  } finally {
+    for (const t of Object.values(weights)) t.dispose();
+  }
+}
+
+/** Loads weights saved by saveWeights into a built model; returns the file's metadata. */
+export function loadWeightsFile(model: Sequential, file: string): Record<string, string> {
+  if (!fs.existsSync(file)) throw new Error(`loadWeights: no such file: ${file}`);
+  if (!model.built) {
+    if (!internals(model).layerList[0]?.inputShape) throw new Error(`loadWeights: build the model '${model.name}' before loading weights into it`);
+    model.build();
+  }
+  const { tensors, metadata } = readSafetensors(file);
+  try {
+    assignWeights(model, tensors, file);
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
+  return metadata;
+}
