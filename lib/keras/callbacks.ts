@@ -15,7 +15,8 @@ export interface CallbackModel {
   setWeights(ws: never[]): void;
 }
 
-export interface TrainParams { epochs: number; steps: number; verbose: number; samples: number }
+/** initialEpoch: where fit starts; a callback may move it in onTrainBegin (BackupAndRestore resuming). */
+export interface TrainParams { epochs: number; steps: number; verbose: number; samples: number; initialEpoch?: number }
 
 /** A callback may be a Callback subclass or a plain object with any of these methods. */
 export interface CallbackLike {

@@ -2,7 +2,7 @@
 export { Sequential } from './model';
 export type { CompileOptions, FitOptions, Data } from './model';
 export * as layers from './layers-index';
-export * as callbacks from './callbacks';
+export * as callbacks from './callbacks-index';
 export * as optimizers from './optimizers';
 export * as regularizers from './regularizers';
 export { loadModel, registerLayer, registeredLayers } from './saving';

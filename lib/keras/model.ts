@@ -403,7 +403,7 @@ export class Sequential implements CallbackModel {
     const history = new History();
     const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
     const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? [])];
-    const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1 };
+    const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
     for (const cb of cbs) {
       cb.setModel?.(this);
       cb.setParams?.(params);
@@ -416,7 +416,7 @@ export class Sequential implements CallbackModel {
     this.stopTraining = false;
     let opt: optim.Optimizer | null = x ? this.optimizer() : null;
     await call(cbs, 'onTrainBegin', {});
-    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+    for (let epoch = params.initialEpoch ?? initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       await call(cbs, 'onEpochBegin', epoch, {});
       let res: { loss: number; metrics: number[]; nonFinite: boolean };
       if (x && y && this.allNative) {
@@ -642,6 +642,18 @@ export class Sequential implements CallbackModel {
     }
     return catAndFree(outs);
   }
+
+  /** Writes config.json and model.safetensors into dir, each atomically (lib/keras/saving.ts); nt.loadModel(dir) reads it. */
+  async save(dir: string, opts?: SaveOptions): Promise<void> {
+    saveModel(this, dir, opts);
+  }
+  /** The weights alone, as one safetensors file named '<layer>/<weight>' in Keras layout. */
+  async saveWeights(file: string): Promise<void> {
+    saveWeightsFile(this, file);
+  }
+  async loadWeights(file: string): Promise<void> {
+    loadWeightsFile(this, file);
+  }
 }
 
 function catAndFree(outs: Tensor[]): Tensor {
@@ -715,18 +727,6 @@ function* tensorBatches(x: Tensor, y: Tensor, w: Tensor | undefined, batchSize: 
     }
   } finally {
     order?.dispose();
-  }
-
-  /** Writes config.json and model.safetensors into dir, each atomically (lib/keras/saving.ts); nt.loadModel(dir) reads it. */
-  async save(dir: string, opts?: SaveOptions): Promise<void> {
-    saveModel(this, dir, opts);
-  }
-  /** The weights alone, as one safetensors file named '<layer>/<weight>' in Keras layout. */
-  async saveWeights(file: string): Promise<void> {
-    saveWeightsFile(this, file);
-  }
-  async loadWeights(file: string): Promise<void> {
-    loadWeightsFile(this, file);
   }
 }
 
