@@ -1,5 +1,5 @@
 // libtorch discovery (scripts/libtorch.js), the CLI, and the demo that `npm start` runs.
-import { execFileSync, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
