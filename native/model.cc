@@ -248,6 +248,7 @@ struct Job {
   // competes with libtorch's threads.
   double progressEveryMs = 0;
   int threads = 1;
+  bool autoThreads = true;
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
   // results
@@ -282,6 +283,12 @@ void Run(Job& j) {
   j.metricSums.assign(j.metrics.size(), 0.0);
   Tensors outputs;
   auto lastPost = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  constexpr int64_t kTuneWarm = 5, kTuneLen = 20;
+  const int64_t plannedBatches = j.maxBatches >= 0 ? std::min(j.maxBatches, (n + j.batchSize - 1) / j.batchSize)
+                                                   : (n + j.batchSize - 1) / j.batchSize;
+  bool tune = j.autoThreads && j.threads > 1 && plannedBatches >= 10 * (kTuneWarm + 2 * kTuneLen);
+  auto tuneStart = std::chrono::steady_clock::now();
+  double tuneAll = 0;
   for (int64_t start = 0, b = 0; start < n; start += j.batchSize, b++) {
     if (j.maxBatches >= 0 && b >= j.maxBatches) break;
     if (j.token && j.token->stop.load()) {
@@ -304,6 +311,22 @@ void Run(Job& j) {
       outputs.push_back(Forward(j.steps, xb));
       j.batches++;
       continue;
+    }
+    // Small batches often run faster on one intra-op thread than on all of them (a second OpenMP
+    // team on a loaded machine waits at every barrier), so a long run times both and keeps the faster.
+    if (tune) {
+      if (b == kTuneWarm) tuneStart = std::chrono::steady_clock::now();
+      if (b == kTuneWarm + kTuneLen) {
+        auto t = std::chrono::steady_clock::now();
+        tuneAll = std::chrono::duration<double>(t - tuneStart).count();
+        tuneStart = t;
+        at::set_num_threads(1);
+      }
+      if (b == kTuneWarm + 2 * kTuneLen) {
+        double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - tuneStart).count();
+        if (tuneAll < one) at::set_num_threads(j.threads);
+        tune = false;
+      }
     }
     if (train && j.opt) j.opt->ZeroGrad(true);
     at::Tensor activity;
@@ -506,6 +529,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->maxBatches = o.Int("maxBatches", -1);
   j->waitEachBatch = o.Bool("waitEachBatch", false);
   j->progressEveryMs = o.Number("progressEveryMs", 0);
+  j->autoThreads = o.Bool("autoThreads", true);
   j->threads = static_cast<int>(at::get_num_threads());
   if (j->mode != Mode::kPredict) {
     j->loss = ParseLoss(o.String("loss", "mse"));
