@@ -92,7 +92,7 @@ export function checkLayerOptions(where: string, opts: unknown, known: readonly 
   return o;
 }
 
-function positiveInt(where: string, name: string, v: unknown): number {
+export function positiveInt(where: string, name: string, v: unknown): number {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
   throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
 }
@@ -105,21 +105,41 @@ function pair(where: string, name: string, v: unknown): [number, number] {
   return p as [number, number];
 }
 
-const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
+export const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
 
 export type Initializer = 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_uniform' |
-  'lecun_normal' | 'zeros' | 'ones' | 'random_uniform' | 'random_normal';
+  'lecun_normal' | 'zeros' | 'ones' | 'random_uniform' | 'random_normal' | 'uniform' | 'orthogonal';
 const INITIALIZERS: readonly string[] = ['glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
-  'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal'];
+  'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal', 'uniform', 'orthogonal'];
 
-function checkInitializer(where: string, name: string, v: unknown, dflt: Initializer): Initializer {
+export function checkInitializer(where: string, name: string, v: unknown, dflt: Initializer): Initializer {
   if (v === undefined) return dflt;
   if (typeof v === 'string' && INITIALIZERS.includes(v)) return v as Initializer;
   throw new TypeError(`${where}: unknown ${name} ${typeof v === 'string' ? `'${v}'` : typeOfValue(v)}; expected one of ${INITIALIZERS.join(', ')}`);
 }
 
+/** Keras' Orthogonal: Q of a normal matrix's QR (diag(R) > 0), by Gram-Schmidt in float64. */
+function orthogonal(rows: number, cols: number): Tensor {
+  const m = Math.max(rows, cols);
+  const n = Math.min(rows, cols);
+  const a = nt.randn([m, n], { dtype: 'float64' }).dataSync() as Float64Array;
+  for (let j = 0; j < n; j++) {
+    for (let k = 0; k < j; k++) {
+      let d = 0;
+      for (let i = 0; i < m; i++) d += a[i * n + k] * a[i * n + j];
+      for (let i = 0; i < m; i++) a[i * n + j] -= d * a[i * n + k];
+    }
+    let norm = 0;
+    for (let i = 0; i < m; i++) norm += a[i * n + j] * a[i * n + j];
+    norm = Math.sqrt(norm);
+    for (let i = 0; i < m; i++) a[i * n + j] /= norm;
+  }
+  const q = nt.tensor(a, { shape: [m, n] });
+  return rows >= cols ? q : q.t();
+}
+
 /** Fills a weight in PyTorch layout ([out, in, ...kernel]) with a Keras initializer (same fans as Keras). */
-function initialize(t: Tensor, init: Initializer): void {
+export function initialize(t: Tensor, init: Initializer): void {
   const shape = t.shape;
   const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
   const fanIn = shape.length >= 2 ? shape[1] * receptive : shape[0];
@@ -137,8 +157,13 @@ function initialize(t: Tensor, init: Initializer): void {
       case 'lecun_normal': normal(Math.sqrt(1 / fanIn)); break;
       case 'zeros': t.zero_(); break;
       case 'ones': t.fill_(1); break;
-      case 'random_uniform': uniform(0.05); break;
+      case 'uniform': case 'random_uniform': uniform(0.05); break;
       case 'random_normal': t.copy_(nt.randn([...shape], { dtype: t.dtype }).mul(0.05)); break;
+      case 'orthogonal': {
+        const q = shape.length === 2 ? orthogonal(shape[0], shape[1]) : orthogonal(shape[0], 1).reshape([...shape]);
+        t.copy_(q.to(t.dtype));
+        break;
+      }
     }
   });
 }

@@ -3,12 +3,11 @@
 // Keras' layouts (and gate orders) in getWeights/setWeights; each layer runs as a native step.
 import { noGrad } from '../autograd';
 import { Tensor, typeOfValue, checkTensor } from '../tensor';
-import * as nt from '../creation';
 import { cat, stack } from '../ops';
 import * as nn from '../nn';
 import {
   Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
-  applyActivation, checkLayerOptions,
+  applyActivation, checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr,
 } from './layers';
 
 /** The native/model.cc Step fields these layers use besides NativeStep's. */
@@ -21,13 +20,6 @@ export interface NativeStepMore extends NativeStep {
   reduce?: 'mean' | 'max';
   keepDims?: boolean;
   indexLimit?: number;
-}
-
-const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
-
-function positiveInt(where: string, name: string, v: unknown): number {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
-  throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
 }
 
 /** An int or a 1-element list (Keras' Conv1D kernel_size=(3,)). */
@@ -55,65 +47,8 @@ function positiveNumber(where: string, name: string, v: unknown, dflt: number): 
   throw new TypeError(`${where}: expected ${name} to be a positive number but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
 }
 
-export type MoreInitializer = Initializer | 'uniform' | 'orthogonal';
-const INITIALIZERS: readonly string[] = ['glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
-  'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal', 'uniform', 'orthogonal'];
-
-function checkInit(where: string, name: string, v: unknown, dflt: MoreInitializer): MoreInitializer {
-  if (v === undefined) return dflt;
-  if (typeof v === 'string' && INITIALIZERS.includes(v)) return v as MoreInitializer;
-  throw new TypeError(`${where}: unknown ${name} ${typeof v === 'string' ? `'${v}'` : typeOfValue(v)}; expected one of ${INITIALIZERS.join(', ')}`);
-}
-
-/** Keras' Orthogonal: Q of a normal matrix's QR (diag(R) > 0), by Gram-Schmidt in float64. */
-function orthogonal(rows: number, cols: number): Tensor {
-  const m = Math.max(rows, cols);
-  const n = Math.min(rows, cols);
-  const a = nt.randn([m, n], { dtype: 'float64' }).dataSync() as Float64Array;
-  for (let j = 0; j < n; j++) {
-    for (let k = 0; k < j; k++) {
-      let d = 0;
-      for (let i = 0; i < m; i++) d += a[i * n + k] * a[i * n + j];
-      for (let i = 0; i < m; i++) a[i * n + j] -= d * a[i * n + k];
-    }
-    let norm = 0;
-    for (let i = 0; i < m; i++) norm += a[i * n + j] * a[i * n + j];
-    norm = Math.sqrt(norm);
-    for (let i = 0; i < m; i++) a[i * n + j] /= norm;
-  }
-  const q = nt.tensor(a, { shape: [m, n] });
-  return rows >= cols ? q : q.t();
-}
-
-/** Fills a weight in PyTorch layout ([out, in, ...kernel]) with a Keras initializer (Keras' fans). */
-function initialize(t: Tensor, init: MoreInitializer): void {
-  const shape = t.shape;
-  const receptive = shape.slice(2).reduce((a, b) => a * b, 1);
-  const fanIn = shape.length >= 2 ? shape[1] * receptive : shape[0];
-  const fanOut = shape.length >= 2 ? shape[0] * receptive : shape[0];
-  noGrad(() => {
-    const uniform = (limit: number) => t.copy_(nt.rand([...shape], { dtype: t.dtype }).mul(2 * limit).sub(limit));
-    // Keras' normal variants are truncated at 2 stddev; clamping is close enough for an initial state.
-    const normal = (std: number) => t.copy_(nt.randn([...shape], { dtype: t.dtype }).clamp(-2, 2).mul(std / 0.8796256610342398));
-    switch (init) {
-      case 'glorot_uniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
-      case 'glorot_normal': normal(Math.sqrt(2 / (fanIn + fanOut))); break;
-      case 'he_uniform': uniform(Math.sqrt(6 / fanIn)); break;
-      case 'he_normal': normal(Math.sqrt(2 / fanIn)); break;
-      case 'lecun_uniform': uniform(Math.sqrt(3 / fanIn)); break;
-      case 'lecun_normal': normal(Math.sqrt(1 / fanIn)); break;
-      case 'zeros': t.zero_(); break;
-      case 'ones': t.fill_(1); break;
-      case 'uniform': case 'random_uniform': uniform(0.05); break;
-      case 'random_normal': t.copy_(nt.randn([...shape], { dtype: t.dtype }).mul(0.05)); break;
-      case 'orthogonal': {
-        const q = shape.length === 2 ? orthogonal(shape[0], shape[1]) : orthogonal(shape[0], 1).reshape([...shape]);
-        t.copy_(q.to(t.dtype));
-        break;
-      }
-    }
-  });
-}
+/** Every initializer name is in layers.ts (Initializer); the alias stays for this file's option types. */
+export type MoreInitializer = Initializer;
 
 function channelsLastOnly(where: string, v: unknown): void {
   if (v !== undefined && v !== 'channels_last') throw new TypeError(`${where}: only dataFormat 'channels_last' (Keras' default) is supported`);
@@ -162,8 +97,8 @@ export class Conv1D extends Layer {
     this.padding = padding;
     this.activation = checkActivation('Conv1D', o.activation);
     this.useBias = bool('Conv1D', 'useBias', o.useBias, true);
-    this.kernelInitializer = checkInit('Conv1D', 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
-    this.biasInitializer = checkInit('Conv1D', 'biasInitializer', o.biasInitializer, 'zeros');
+    this.kernelInitializer = checkInitializer('Conv1D', 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
+    this.biasInitializer = checkInitializer('Conv1D', 'biasInitializer', o.biasInitializer, 'zeros');
     this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
   }
@@ -318,9 +253,9 @@ export class BatchNormalization extends Layer {
     this.epsilon = positiveNumber(w, 'epsilon', o.epsilon, 1e-3);
     this.center = bool(w, 'center', o.center, true);
     this.scale = bool(w, 'scale', o.scale, true);
-    this.inits = [checkInit(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInit(w, 'betaInitializer', o.betaInitializer, 'zeros'),
-      checkInit(w, 'movingMeanInitializer', o.movingMeanInitializer, 'zeros'),
-      checkInit(w, 'movingVarianceInitializer', o.movingVarianceInitializer, 'ones')];
+    this.inits = [checkInitializer(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInitializer(w, 'betaInitializer', o.betaInitializer, 'zeros'),
+      checkInitializer(w, 'movingMeanInitializer', o.movingMeanInitializer, 'zeros'),
+      checkInitializer(w, 'movingVarianceInitializer', o.movingVarianceInitializer, 'ones')];
   }
   override build(s: number[]): void {
     if (s.length < 1 || s.length > 3) {
@@ -398,7 +333,7 @@ export class LayerNormalization extends Layer {
     this.epsilon = positiveNumber(w, 'epsilon', o.epsilon, 1e-3);
     this.center = bool(w, 'center', o.center, true);
     this.scale = bool(w, 'scale', o.scale, true);
-    this.inits = [checkInit(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInit(w, 'betaInitializer', o.betaInitializer, 'zeros')];
+    this.inits = [checkInitializer(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInitializer(w, 'betaInitializer', o.betaInitializer, 'zeros')];
   }
   override build(s: number[]): void {
     if (s.length < 1) throw new RangeError(`${this.name} (LayerNormalization): expected inputs with a features axis but got ${shapeStr(s)}`);
@@ -458,7 +393,7 @@ export class Embedding extends Layer {
     }
     this.inputDim = positiveInt('Embedding', 'inputDim', inputDim);
     this.outputDim = positiveInt('Embedding', 'outputDim', outputDim);
-    this.embeddingsInitializer = checkInit('Embedding', 'embeddingsInitializer', o.embeddingsInitializer, 'uniform');
+    this.embeddingsInitializer = checkInitializer('Embedding', 'embeddingsInitializer', o.embeddingsInitializer, 'uniform');
     if (bool('Embedding', 'maskZero', o.maskZero, false)) {
       throw new TypeError('Embedding: maskZero is not supported yet (masks do not reach later layers); leave it false, ' +
         'and pad sequences with a value the model can learn to ignore');
@@ -567,9 +502,9 @@ abstract class Recurrent extends Layer {
         throw new TypeError(`${kind}: ${k} other than 0 is not supported yet; add a Dropout layer before or after the ${kind} instead`);
       }
     }
-    this.kernelInitializer = checkInit(kind, 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
-    this.recurrentInitializer = checkInit(kind, 'recurrentInitializer', o.recurrentInitializer, 'orthogonal');
-    this.biasInitializer = checkInit(kind, 'biasInitializer', o.biasInitializer, 'zeros');
+    this.kernelInitializer = checkInitializer(kind, 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
+    this.recurrentInitializer = checkInitializer(kind, 'recurrentInitializer', o.recurrentInitializer, 'orthogonal');
+    this.biasInitializer = checkInitializer(kind, 'biasInitializer', o.biasInitializer, 'zeros');
     this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
   }
