@@ -320,14 +320,20 @@ Options Args::Opts(size_t i, const char* name) const {
   return Options(env_, argv_[i], name);
 }
 
-void* Args::ObjectPtr(size_t i, const char* name, const napi_type_tag* tag, const char* what) const {
+void* UnwrapTagged(napi_env env, napi_value v, const napi_type_tag* tag) {
+  napi_valuetype t;
+  Check(env, napi_typeof(env, v, &t));
+  if (t != napi_object) return nullptr;
   bool ok = false;
   void* p = nullptr;
-  if (Type(i) == napi_object) {
-    Check(env_, napi_check_object_type_tag(env_, argv_[i], tag, &ok));
-    if (ok) Check(env_, napi_unwrap(env_, argv_[i], &p));
-  }
-  if (!ok || !p) Fail(i, name, what);
+  Check(env, napi_check_object_type_tag(env, v, tag, &ok));
+  if (ok) Check(env, napi_unwrap(env, v, &p));
+  return p;
+}
+
+void* Args::ObjectPtr(size_t i, const char* name, const napi_type_tag* tag, const char* what) const {
+  void* p = i < argc_ ? UnwrapTagged(env_, argv_[i], tag) : nullptr;
+  if (!p) Fail(i, name, what);
   return p;
 }
 

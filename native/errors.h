@@ -126,6 +126,12 @@ struct NativeObject {
   virtual ~NativeObject() = default;
 };
 napi_value WrapObject(napi_env env, NativeObject* obj, const napi_type_tag* tag);
+// The native object behind v when v is an object made by WrapObject with this tag; nullptr otherwise.
+void* UnwrapTagged(napi_env env, napi_value v, const napi_type_tag* tag);
+template <typename T>
+T* UnwrapAs(napi_env env, napi_value v) {
+  return static_cast<T*>(UnwrapTagged(env, v, &T::kTag));
+}
 
 at::ScalarType DtypeFromCode(int64_t code);
 int64_t DtypeCode(at::ScalarType t);

@@ -459,13 +459,9 @@ std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
     Check(env, napi_get_named_property(env, e, "module", &mod));
     napi_valuetype mt;
     Check(env, napi_typeof(env, mod, &mt));
-    if (mt == napi_object) {
-      bool ok = false;
-      void* p = nullptr;
-      Check(env, napi_check_object_type_tag(env, mod, &ModuleObject::kTag, &ok));
-      if (ok) Check(env, napi_unwrap(env, mod, &p));
-      if (!ok || !p) throw ArgError("expected steps[" + std::to_string(i) + "].module to be a native module");
-      auto* m = static_cast<ModuleObject*>(p);
+    if (mt != napi_undefined && mt != napi_null) {
+      auto* m = UnwrapAs<ModuleObject>(env, mod);
+      if (!m) throw ArgError("expected steps[" + std::to_string(i) + "].module to be a native module");
       s.keep = m->module;
       s.forward = m->forward;
     }
@@ -549,7 +545,6 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
     for (uint32_t k = 0; k < n; k++) {
       napi_value e;
       Check(env, napi_get_element(env, metrics, k, &e));
-      Options one(env, nullptr, "metrics");
       size_t len = 0;
       char buf[64];
       if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) != napi_ok)
@@ -580,25 +575,15 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   if (j->mode == Mode::kTrain) {
     napi_value opt;
     Check(env, napi_get_named_property(env, a[4], "optimizer", &opt));
-    bool ok = false;
-    void* p = nullptr;
-    napi_valuetype t;
-    Check(env, napi_typeof(env, opt, &t));
-    if (t == napi_object) Check(env, napi_check_object_type_tag(env, opt, &NativeOptimizer::kTag, &ok));
-    if (ok) Check(env, napi_unwrap(env, opt, &p));
-    if (!ok || !p) throw ArgError("options.optimizer must be a native optimizer");
-    j->opt = static_cast<NativeOptimizer*>(p);
+    j->opt = UnwrapAs<NativeOptimizer>(env, opt);
+    if (!j->opt) throw ArgError("options.optimizer must be a native optimizer");
     ref(opt);
   }
   if (o.Has("token")) {
     napi_value tok;
     Check(env, napi_get_named_property(env, a[4], "token", &tok));
-    bool ok = false;
-    void* p = nullptr;
-    Check(env, napi_check_object_type_tag(env, tok, &RunToken::kTag, &ok));
-    if (ok) Check(env, napi_unwrap(env, tok, &p));
-    if (!ok || !p) throw ArgError("options.token must be a run token");
-    j->token = static_cast<RunToken*>(p);
+    j->token = UnwrapAs<RunToken>(env, tok);
+    if (!j->token) throw ArgError("options.token must be a run token");
     ref(tok);
   }
   napi_valuetype ft = a.Type(5);
