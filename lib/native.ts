@@ -99,6 +99,8 @@ export interface OptimBinding {
 /** native/model.cc: the native training loop. */
 export interface ModelRunResult {
   loss: number; metrics: number[]; samples: number; batches: number; stopped: boolean; nonFinite: boolean;
+  /** each metric's raw state (sums, confusion counts), to merge runs of single batches */
+  metricStates: number[][];
   predictions?: Handle;
 }
 export interface ModelBinding {
@@ -106,7 +108,10 @@ export interface ModelBinding {
     options: Record<string, unknown>,
     progress?: (batch: number, samples: number, loss: number, metrics: number[]) => void): Promise<ModelRunResult>;
   model_loss(loss: string, fromLogits: boolean, output: Handle, target: Handle, sampleWeight: Handle | null): Handle;
-  model_metric(metric: string, fromLogits: boolean, output: Handle, target: Handle): number;
+  /** one batch's addition to a metric's state */
+  model_metric(metric: string, loss: string, fromLogits: boolean, output: Handle, target: Handle): number[];
+  /** a metric's value from its state summed over batches */
+  model_metric_value(metric: string, state: number[], samples: number): number;
   model_token_create(): NativeObject;
   model_token_stop(token: NativeObject): void;
   model_token_ack(token: NativeObject, batch: number): void;

@@ -139,6 +139,9 @@ Loss ParseLoss(const std::string& s) {
 // Per-sample losses, [N]. With fromLogits the model's last softmax/sigmoid was left out so the
 // loss is computed stably from logits (log-softmax, BCE with logits).
 at::Tensor PerSample(Loss l, bool fromLogits, const at::Tensor& out, const at::Tensor& y) {
+  if (l != Loss::kSparseCE && y.numel() != out.numel())
+    throw ArgError("the loss needs a target of the output's shape " + TensorDesc(out) + " but the target is " +
+                   TensorDesc(y));
   using R = at::Reduction::Reduction;
   const R none = at::Reduction::None;
   auto flatMean = [](const at::Tensor& t) { return t.dim() > 1 ? t.flatten(1).mean(1) : t; };
@@ -168,7 +171,14 @@ at::Tensor PerSample(Loss l, bool fromLogits, const at::Tensor& out, const at::T
   return out;
 }
 
-enum class Metric { kSparseAcc, kCategoricalAcc, kBinaryAcc, kMae, kMse };
+napi_value NumberArray(napi_env env, const std::vector<double>& v) {
+  napi_value arr;
+  napi_create_array_with_length(env, v.size(), &arr);
+  for (size_t k = 0; k < v.size(); k++) napi_set_element(env, arr, k, MakeNumber(env, v[k]));
+  return arr;
+}
+
+enum class Metric { kSparseAcc, kCategoricalAcc, kBinaryAcc, kMae, kMse, kPrecision, kRecall, kAuc };
 
 Metric ParseMetric(const std::string& s) {
   if (s == "sparse_categorical_accuracy") return Metric::kSparseAcc;
@@ -176,36 +186,150 @@ Metric ParseMetric(const std::string& s) {
   if (s == "binary_accuracy") return Metric::kBinaryAcc;
   if (s == "mae") return Metric::kMae;
   if (s == "mse") return Metric::kMse;
+  if (s == "precision") return Metric::kPrecision;
+  if (s == "recall") return Metric::kRecall;
+  if (s == "auc") return Metric::kAuc;
   throw ArgError("unknown metric '" + s + "'");
 }
 
-// The metric summed over the batch's samples (the epoch value is sum / samples).
-double MetricSum(Metric m, bool fromLogits, const at::Tensor& out, const at::Tensor& y) {
+// Keras' AUC: 200 thresholds, (i+1)/199 for i < 198, plus one just below 0 and one just above 1.
+constexpr int64_t kAucThresholds = 200;
+
+// How many numbers a metric accumulates over an epoch: a sum for the per-sample means, true and
+// false positives/negatives for precision and recall, and those at each threshold for AUC.
+size_t MetricStateSize(Metric m) {
+  switch (m) {
+    case Metric::kPrecision:
+    case Metric::kRecall: return 2;
+    case Metric::kAuc: return 4 * kAucThresholds;
+    default: return 1;
+  }
+}
+
+// The model's output as probabilities: with fromLogits the last sigmoid/softmax was fused into the loss.
+at::Tensor Probabilities(Loss l, bool fromLogits, const at::Tensor& out) {
+  if (!fromLogits) return out;
+  return l == Loss::kBinaryCE ? out.sigmoid() : out.softmax(-1);
+}
+
+// Keras' confusion-matrix metrics compare every output element to its label; integer class labels
+// against several outputs are one-hot encoded first (Keras itself needs one-hot labels there).
+at::Tensor BinaryTargets(const at::Tensor& out, const at::Tensor& y) {
+  if (out.dim() >= 1 && out.size(-1) > 1 && y.numel() * out.size(-1) == out.numel())
+    return at::one_hot(y.reshape(out.sizes().slice(0, out.dim() - 1)).to(at::kLong), out.size(-1)).gt(0);
+  if (y.numel() != out.numel())
+    throw ArgError("precision/recall/auc need one label per output element, but the output is " + TensorDesc(out) +
+                   " and the target " + TensorDesc(y));
+  return y.reshape(out.sizes()).gt(0.5);
+}
+
+// Adds one batch to a metric's state (see MetricStateSize).
+void MetricUpdate(Metric m, Loss l, bool fromLogits, const at::Tensor& out, const at::Tensor& y, double* acc) {
+  auto perSampleSum = [](const at::Tensor& t) {
+    at::Tensor d = t.to(at::kDouble);
+    return (d.dim() > 1 ? d.flatten(1).mean(1) : d).sum().item<double>();
+  };
   switch (m) {
     case Metric::kSparseAcc: {
       at::Tensor t = y.dim() == out.dim() ? y.squeeze(-1) : y;
-      at::Tensor hit = out.argmax(-1).eq(t.to(at::kLong)).to(at::kDouble);
-      return (hit.dim() > 1 ? hit.flatten(1).mean(1) : hit).sum().item<double>();
+      acc[0] += perSampleSum(out.argmax(-1).eq(t.to(at::kLong)));
+      return;
     }
-    case Metric::kCategoricalAcc: {
-      at::Tensor hit = out.argmax(-1).eq(y.argmax(-1)).to(at::kDouble);
-      return (hit.dim() > 1 ? hit.flatten(1).mean(1) : hit).sum().item<double>();
-    }
+    case Metric::kCategoricalAcc: acc[0] += perSampleSum(out.argmax(-1).eq(y.argmax(-1))); return;
     case Metric::kBinaryAcc: {
       at::Tensor pred = fromLogits ? out.gt(0) : out.gt(0.5);
-      at::Tensor hit = pred.eq(y.reshape(out.sizes()).gt(0.5)).to(at::kDouble);
-      return (hit.dim() > 1 ? hit.flatten(1).mean(1) : hit).sum().item<double>();
+      acc[0] += perSampleSum(pred.eq(y.reshape(out.sizes()).gt(0.5)));
+      return;
     }
     case Metric::kMae:
     case Metric::kMse: {
-      at::Tensor o = out;
-      at::Tensor d = (o - y.to(o.scalar_type()).reshape(o.sizes())).to(at::kDouble);
-      at::Tensor e = m == Metric::kMae ? d.abs() : d.square();
-      return (e.dim() > 1 ? e.flatten(1).mean(1) : e).sum().item<double>();
+      at::Tensor d = (out - y.to(out.scalar_type()).reshape(out.sizes())).to(at::kDouble);
+      acc[0] += perSampleSum(m == Metric::kMae ? d.abs() : d.square());
+      return;
+    }
+    case Metric::kPrecision:
+    case Metric::kRecall: {
+      at::Tensor t = BinaryTargets(out, y);
+      at::Tensor p = Probabilities(l, fromLogits, out).gt(0.5);
+      double tp = (p & t).sum().item<double>();
+      acc[0] += tp;
+      acc[1] += (m == Metric::kPrecision ? p : t).sum().item<double>() - tp;  // false positives / negatives
+      return;
+    }
+    case Metric::kAuc: {
+      at::Tensor t = BinaryTargets(out, y).flatten();
+      at::Tensor p = Probabilities(l, fromLogits, out).flatten().to(at::kDouble);
+      std::vector<double> th(kAucThresholds);
+      for (int64_t i = 0; i < kAucThresholds; i++) th[i] = static_cast<double>(i) / (kAucThresholds - 1);
+      th.front() = -1e-7;
+      th.back() = 1 + 1e-7;
+      at::Tensor bounds = at::tensor(th, at::TensorOptions().dtype(at::kDouble));
+      // bucket k = how many thresholds lie strictly below the prediction; predicted positive at
+      // threshold i when k > i
+      at::Tensor k = at::bucketize(p, bounds, /*out_int32=*/false, /*right=*/false);
+      auto above = [&](const at::Tensor& sel) {
+        at::Tensor h = at::bincount(k.masked_select(sel), {}, kAucThresholds + 1).to(at::kDouble);
+        at::Tensor suffix = h.flip({0}).cumsum(0).flip({0});  // suffix[i] = count with k >= i
+        return suffix.narrow(0, 1, kAucThresholds).contiguous();
+      };
+      at::Tensor tp = above(t), fp = above(~t);
+      double pos = t.sum().item<double>(), neg = static_cast<double>(t.numel()) - pos;
+      const double* tpd = tp.data_ptr<double>();
+      const double* fpd = fp.data_ptr<double>();
+      for (int64_t i = 0; i < kAucThresholds; i++) {
+        acc[i] += tpd[i];                             // true positives
+        acc[kAucThresholds + i] += fpd[i];            // false positives
+        acc[2 * kAucThresholds + i] += neg - fpd[i];  // true negatives
+        acc[3 * kAucThresholds + i] += pos - tpd[i];  // false negatives
+      }
+      return;
     }
   }
-  return 0;
 }
+
+// The metric's value from its state after `samples` samples.
+double MetricValue(Metric m, const double* acc, double samples) {
+  auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+  switch (m) {
+    case Metric::kPrecision:
+    case Metric::kRecall: return ratio(acc[0], acc[0] + acc[1]);
+    case Metric::kAuc: {
+      // ROC area by Keras' interpolation (trapezoids between neighbouring thresholds)
+      const double *tp = acc, *fp = acc + kAucThresholds, *tn = acc + 2 * kAucThresholds,
+                   *fn = acc + 3 * kAucThresholds;
+      double area = 0;
+      for (int64_t i = 0; i + 1 < kAucThresholds; i++) {
+        double tpr0 = ratio(tp[i], tp[i] + fn[i]), tpr1 = ratio(tp[i + 1], tp[i + 1] + fn[i + 1]);
+        double fpr0 = ratio(fp[i], fp[i] + tn[i]), fpr1 = ratio(fp[i + 1], fp[i + 1] + tn[i + 1]);
+        area += (fpr0 - fpr1) * (tpr0 + tpr1) / 2;
+      }
+      return std::min(area, 1.0);  // rounding can leave a sum of exactly-1 areas at 1 + 1 ulp
+    }
+    default: return ratio(acc[0], samples);
+  }
+}
+
+// The metrics of one run: their kinds and flat state.
+struct MetricSet {
+  std::vector<Metric> kinds;
+  std::vector<size_t> offset;
+  std::vector<double> state;
+  void Add(Metric m) {
+    kinds.push_back(m);
+    offset.push_back(state.size());
+    state.resize(state.size() + MetricStateSize(m), 0.0);
+  }
+  void Reset() { std::fill(state.begin(), state.end(), 0.0); }
+  void Update(Loss l, bool fromLogits, const at::Tensor& out, const at::Tensor& y) {
+    for (size_t k = 0; k < kinds.size(); k++) MetricUpdate(kinds[k], l, fromLogits, out, y, &state[offset[k]]);
+  }
+  std::vector<double> Values(int64_t samples) const {
+    std::vector<double> v;
+    for (size_t k = 0; k < kinds.size(); k++)
+      v.push_back(MetricValue(kinds[k], &state[offset[k]], static_cast<double>(std::max<int64_t>(samples, 1))));
+    return v;
+  }
+};
 
 // Stops a running loop between batches, and lets it wait for JS batch callbacks.
 struct RunToken : NativeObject {
@@ -238,7 +362,7 @@ struct Job {
   at::Tensor x, y, sampleWeight;
   Loss loss = Loss::kMse;
   bool fromLogits = false;
-  std::vector<Metric> metrics;
+  MetricSet metrics;
   std::vector<Penalty> penalties;
   int64_t batchSize = 32;
   bool shuffle = false;
@@ -254,7 +378,6 @@ struct Job {
   // results
   double lossSum = 0;
   int64_t samples = 0;
-  std::vector<double> metricSums;
   int64_t batches = 0;
   bool stopped = false;
   bool nonFinite = false;
@@ -280,7 +403,7 @@ void Run(Job& j) {
   if (!train) nograd.emplace();
   SetTraining(j.steps, train);
   at::Tensor order = j.shuffle ? at::randperm(n, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
-  j.metricSums.assign(j.metrics.size(), 0.0);
+  j.metrics.Reset();
   Tensors outputs;
   auto lastPost = std::chrono::steady_clock::now() - std::chrono::hours(1);
   constexpr int64_t kTuneWarm = 5, kTuneLen = 20;
@@ -350,7 +473,7 @@ void Run(Job& j) {
     {
       at::NoGradGuard g;
       at::Tensor o = out.detach();
-      for (size_t k = 0; k < j.metrics.size(); k++) j.metricSums[k] += MetricSum(j.metrics[k], j.fromLogits, o, yb);
+      j.metrics.Update(j.loss, j.fromLogits, o, yb);
     }
     j.batches++;
     const bool last = start + j.batchSize >= n || (j.maxBatches >= 0 && b + 1 >= j.maxBatches);
@@ -360,8 +483,7 @@ void Run(Job& j) {
                        std::chrono::duration<double, std::milli>(now - lastPost).count() >= j.progressEveryMs);
     if (post) {
       lastPost = now;
-      auto* p = new Progress{b, j.samples, j.lossSum / static_cast<double>(j.samples), {}};
-      for (double s : j.metricSums) p->metrics.push_back(s / static_cast<double>(j.samples));
+      auto* p = new Progress{b, j.samples, j.lossSum / static_cast<double>(j.samples), j.metrics.Values(j.samples)};
       if (napi_call_threadsafe_function(j.progress, p, napi_tsfn_nonblocking) != napi_ok) delete p;
       if (j.waitEachBatch && j.token) {
         std::unique_lock<std::mutex> lk(j.token->m);
@@ -408,11 +530,16 @@ void Complete(napi_env env, napi_status status, void* data) {
   } else {
     double samples = static_cast<double>(std::max<int64_t>(j->samples, 1));
     napi_set_named_property(env, result, "loss", MakeNumber(env, j->lossSum / samples));
-    napi_value ms;
-    napi_create_array_with_length(env, j->metricSums.size(), &ms);
-    for (size_t k = 0; k < j->metricSums.size(); k++)
-      napi_set_element(env, ms, k, MakeNumber(env, j->metricSums[k] / samples));
-    napi_set_named_property(env, result, "metrics", ms);
+    napi_set_named_property(env, result, "metrics", NumberArray(env, j->metrics.Values(j->samples)));
+    // the raw state, so a caller running one batch at a time can merge batches (precision, AUC)
+    napi_value states;
+    napi_create_array_with_length(env, j->metrics.kinds.size(), &states);
+    for (size_t k = 0; k < j->metrics.kinds.size(); k++) {
+      auto first = j->metrics.state.begin() + static_cast<std::ptrdiff_t>(j->metrics.offset[k]);
+      std::vector<double> one(first, first + static_cast<std::ptrdiff_t>(MetricStateSize(j->metrics.kinds[k])));
+      napi_set_element(env, states, k, NumberArray(env, one));
+    }
+    napi_set_named_property(env, result, "metricStates", states);
     napi_set_named_property(env, result, "samples", MakeNumber(env, static_cast<double>(j->samples)));
     napi_set_named_property(env, result, "nonFinite", MakeBool(env, j->nonFinite));
   }
@@ -549,7 +676,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
       char buf[64];
       if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) != napi_ok)
         throw ArgError("metrics must be strings");
-      j->metrics.push_back(ParseMetric(std::string(buf, len)));
+      j->metrics.Add(ParseMetric(std::string(buf, len)));
     }
   }
   if (o.Has("penalties")) {
@@ -651,24 +778,49 @@ napi_value ModelLoss(napi_env env, napi_callback_info info) {
   return Wrap(env, w.defined() ? (per * w.to(per.scalar_type())).sum() / static_cast<double>(out.size(0)) : per.mean());
 }
 
-// A metric summed over the batch (the epoch value is the sum over batches / samples).
+// One batch's contribution to a metric's state (an array to add up over batches), for models run
+// from JS: the same maths as the native loop.
 napi_value ModelMetric(napi_env env, napi_callback_info info) {
   Args a(env, info);
   Metric m = ParseMetric(a.String(0, "metric"));
-  bool fromLogits = a.Bool(1, "fromLogits");
-  const at::Tensor out = a.Tensor(2, "output"), y = a.Tensor(3, "target");
+  Loss l = ParseLoss(a.String(1, "loss"));
+  bool fromLogits = a.Bool(2, "fromLogits");
+  const at::Tensor out = a.Tensor(3, "output"), y = a.Tensor(4, "target");
   if (y.dim() == 0 || out.dim() == 0 || y.size(0) != out.size(0))
     throw ArgError("output and target must have the same number of samples but are " + TensorDesc(out) + " and " +
                    TensorDesc(y));
   at::NoGradGuard g;
-  return MakeNumber(env, MetricSum(m, fromLogits, out.detach(), y));
+  std::vector<double> acc(MetricStateSize(m), 0.0);
+  MetricUpdate(m, l, fromLogits, out.detach(), y, acc.data());
+  return NumberArray(env, acc);
+}
+
+// A metric's value from the state summed over batches, after `samples` samples.
+napi_value ModelMetricValue(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  Metric m = ParseMetric(a.String(0, "metric"));
+  napi_value arr = a[1];
+  bool isArray = false;
+  napi_is_array(env, arr, &isArray);
+  uint32_t n = 0;
+  if (isArray) Check(env, napi_get_array_length(env, arr, &n));
+  if (!isArray || n != MetricStateSize(m))
+    throw ArgError("state must be an array of " + std::to_string(MetricStateSize(m)) + " numbers");
+  std::vector<double> acc(n);
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value e;
+    Check(env, napi_get_element(env, arr, k, &e));
+    if (napi_get_value_double(env, e, &acc[k]) != napi_ok) throw ArgError("state must be an array of numbers");
+  }
+  double samples = a.Number(2, "samples");
+  return MakeNumber(env, MetricValue(m, acc.data(), std::max(samples, 1.0)));
 }
 
 const Export kExports[] = {
     NT_EXPORT("model_run", ModelRun),           NT_EXPORT("model_loss", ModelLoss),
     NT_EXPORT("model_metric", ModelMetric),     NT_EXPORT("model_token_create", TokenCreate),
     NT_EXPORT("model_token_stop", TokenStop),   NT_EXPORT("model_token_ack", TokenAck),
-    NT_EXPORT("model_token_reset", TokenReset),
+    NT_EXPORT("model_token_reset", TokenReset), NT_EXPORT("model_metric_value", ModelMetricValue),
 };
 
 }  // namespace

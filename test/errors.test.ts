@@ -538,7 +538,8 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const Y22 = h(() => native.ones([2, 2], 0, null, false));
   v.model_run = () => ['evaluate', [{ module: LIN(), activation: 'relu' }], X32(), Y22(), { loss: 'mse', batchSize: 1, metrics: ['mae'] }];
   v.model_loss = () => ['mse', false, F(), F(), null];
-  v.model_metric = () => ['mae', false, F(), F()];
+  v.model_metric = () => ['mae', 'mse', false, F(), F()];
+  v.model_metric_value = () => ['precision', [1, 1], 2];
   v.model_token_create = () => [];
   v.model_token_stop = () => [TOKEN()];
   v.model_token_ack = () => [TOKEN(), 0];
@@ -587,7 +588,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['model_metric', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['model_metric', 'model_metric_value', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim

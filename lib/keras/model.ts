@@ -72,6 +72,27 @@ interface Compiled {
   metricKinds: string[];
 }
 
+// Keras' names for the confusion-matrix metrics -> their kind in native/model.cc
+const CONFUSION_METRICS: Record<string, string> = {
+  precision: 'precision', Precision: 'precision', recall: 'recall', Recall: 'recall', auc: 'auc', AUC: 'auc',
+};
+
+/** Metric states summed over batches (native/model.cc MetricUpdate) for runs fed one batch at a time. */
+class MetricStates {
+  private states: number[][] = [];
+  constructor(private readonly kinds: string[]) {}
+  add(batch: number[][]): void {
+    batch.forEach((s, i) => {
+      const cur = this.states[i];
+      if (!cur) this.states[i] = s.slice();
+      else for (let k = 0; k < s.length; k++) cur[k] += s[k];
+    });
+  }
+  values(samples: number): number[] {
+    return this.kinds.map((k, i) => (this.states[i] ? native.model_metric_value(k, this.states[i], samples) : NaN));
+  }
+}
+
 export class Sequential implements CallbackModel {
   name: string;
   stopTraining = false;
@@ -242,10 +263,13 @@ export class Sequential implements CallbackModel {
         kind = m;
       } else if (m === 'mean_absolute_error' || m === 'mean_squared_error') {
         kind = m === 'mean_absolute_error' ? 'mae' : 'mse';
+      } else if (CONFUSION_METRICS[m]) {
+        kind = CONFUSION_METRICS[m];
       } else {
-        throw new TypeError(`compile: unknown metric '${m}'; expected accuracy, sparse_categorical_accuracy, categorical_accuracy, binary_accuracy, mae or mse`);
+        throw new TypeError(`compile: unknown metric '${m}'; expected accuracy, sparse_categorical_accuracy, categorical_accuracy, ` +
+          'binary_accuracy, mae, mse, precision, recall or auc');
       }
-      metricNames.push(m === 'acc' ? 'accuracy' : m);
+      metricNames.push(m === 'acc' ? 'accuracy' : CONFUSION_METRICS[m] ?? m);
       metricKinds.push(kind);
     }
     this.compiled = { optimizer, loss, fromLogits, fused: false, metricNames, metricKinds };
@@ -317,7 +341,7 @@ export class Sequential implements CallbackModel {
   }
 
   /** One batch trained from JS with autograd: the same loss/metric maths as the native loop. */
-  private trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer): { loss: number; sums: number[] } {
+  private trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer): { loss: number; states: number[][] } {
     const c = this.compiled!;
     const lossName = this.runOptions(false).loss as string;
     return tidy(() => {
@@ -336,8 +360,8 @@ export class Sequential implements CallbackModel {
       }
       loss.backward();
       opt.step();
-      const sums = c.metricKinds.map((k) => native.model_metric(k, c.fromLogits, out._h, yb._h));
-      return { loss: loss.item() as number, sums };
+      const states = c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, yb._h));
+      return { loss: loss.item() as number, states };
     });
   }
 
@@ -483,7 +507,7 @@ export class Sequential implements CallbackModel {
     const c = this.compiled!;
     let lossSum = 0;
     let samples = 0;
-    const sums = c.metricKinds.map(() => 0);
+    const metrics = new MetricStates(c.metricKinds);
     let nonFinite = false;
     let b = 0;
     for await (const el of source as AsyncIterable<unknown>) {
@@ -503,12 +527,12 @@ export class Sequential implements CallbackModel {
             ...(wb ? { sampleWeight: wb._h } : {}),
           });
           lossSum += r.loss * n;
-          r.metrics.forEach((m, i) => { sums[i] += m * n; });
+          metrics.add(r.metricStates);
           nonFinite ||= r.nonFinite;
         } else {
           const r = this.trainBatchJS(xb, yb, wb, getOpt());
           lossSum += r.loss * n;
-          r.sums.forEach((m, i) => { sums[i] += m; });
+          metrics.add(r.states);
           nonFinite ||= !Number.isFinite(r.loss);
         }
         samples += n;
@@ -516,13 +540,14 @@ export class Sequential implements CallbackModel {
         disposeBatch(el);
       }
       const logs: Logs = { loss: lossSum / samples };
-      c.metricNames.forEach((nm, i) => { logs[nm] = sums[i] / samples; });
+      const values = metrics.values(samples);
+      c.metricNames.forEach((nm, i) => { logs[nm] = values[i]; });
       for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
       b++;
       if (nonFinite) break;
     }
     if (samples === 0) throw new Error('fit: the dataset yielded no batches');
-    return { loss: lossSum / samples, metrics: sums.map((v) => v / samples), nonFinite };
+    return { loss: lossSum / samples, metrics: metrics.values(samples), nonFinite };
   }
 
   private checkTargets(y: Tensor): void {
@@ -563,7 +588,7 @@ export class Sequential implements CallbackModel {
     const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
     let lossSum = 0;
     let samples = 0;
-    const sums = c.metricKinds.map(() => 0);
+    const metrics = new MetricStates(c.metricKinds);
     const lossName = this.runOptions(false).loss as string;
     for await (const el of source as AsyncIterable<unknown>) {
       const [xb, yb] = asBatch(el, 'evaluate');
@@ -573,7 +598,7 @@ export class Sequential implements CallbackModel {
           for (const l of this.layers) for (const m of l.modules()) m.train(false);
           const out = this.forwardJS(xb, false);
           lossSum += (wrap(native.model_loss(lossName, c.fromLogits, out._h, yb._h, null)).item() as number) * xb.shape[0];
-          c.metricKinds.forEach((k, i) => { sums[i] += native.model_metric(k, c.fromLogits, out._h, yb._h); });
+          metrics.add(c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, yb._h)));
         }));
         samples += xb.shape[0];
       } finally {
@@ -581,7 +606,7 @@ export class Sequential implements CallbackModel {
       }
     }
     if (samples === 0) throw new Error('evaluate: no samples');
-    return { loss: lossSum / samples, metrics: sums.map((v) => v / samples) };
+    return { loss: lossSum / samples, metrics: metrics.values(samples) };
   }
 
   /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
