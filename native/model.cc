@@ -263,7 +263,7 @@ void MetricUpdate(Metric m, Loss l, bool fromLogits, const at::Tensor& out, cons
       for (int64_t i = 0; i < kAucThresholds; i++) th[i] = static_cast<double>(i) / (kAucThresholds - 1);
       th.front() = -1e-7;
       th.back() = 1 + 1e-7;
-      at::Tensor bounds = at::tensor(th, at::TensorOptions().dtype(at::kDouble));
+      at::Tensor bounds = at::tensor(th, at::TensorOptions().dtype(at::kDouble)).to(p.device());
       // bucket k = how many thresholds lie strictly below the prediction; predicted positive at
       // threshold i when k > i
       at::Tensor k = at::bucketize(p, bounds, /*out_int32=*/false, /*right=*/false);
@@ -272,7 +272,7 @@ void MetricUpdate(Metric m, Loss l, bool fromLogits, const at::Tensor& out, cons
         at::Tensor suffix = h.flip({0}).cumsum(0).flip({0});  // suffix[i] = count with k >= i
         return suffix.narrow(0, 1, kAucThresholds).contiguous();
       };
-      at::Tensor tp = above(t), fp = above(~t);
+      at::Tensor tp = above(t).cpu(), fp = above(~t).cpu();
       double pos = t.sum().item<double>(), neg = static_cast<double>(t.numel()) - pos;
       const double* tpd = tp.data_ptr<double>();
       const double* fpd = fp.data_ptr<double>();
@@ -360,6 +360,8 @@ struct Job {
   Mode mode;
   std::vector<Step> steps;
   at::Tensor x, y, sampleWeight;
+  // the model's device: batches are copied there, predictions come back to the input's device
+  c10::optional<at::Device> device;
   Loss loss = Loss::kMse;
   bool fromLogits = false;
   MetricSet metrics;
@@ -430,8 +432,13 @@ void Run(Job& j) {
       if (j.y.defined()) yb = j.y.narrow(0, start, len);
       if (j.sampleWeight.defined()) wb = j.sampleWeight.narrow(0, start, len);
     }
+    if (j.device && *j.device != xb.device()) {
+      xb = xb.to(*j.device, /*non_blocking=*/true);
+      if (yb.defined()) yb = yb.to(*j.device, /*non_blocking=*/true);
+      if (wb.defined()) wb = wb.to(*j.device, /*non_blocking=*/true);
+    }
     if (j.mode == Mode::kPredict) {
-      outputs.push_back(Forward(j.steps, xb));
+      outputs.push_back(Forward(j.steps, xb).to(j.x.device()));
       j.batches++;
       continue;
     }
@@ -653,6 +660,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->waitEachBatch = o.Bool("waitEachBatch", false);
   j->progressEveryMs = o.Number("progressEveryMs", 0);
   j->autoThreads = o.Bool("autoThreads", true);
+  if (o.Has("device")) j->device = ParseDevice(o.String("device", "cpu"));
   j->threads = static_cast<int>(at::get_num_threads());
   if (j->mode != Mode::kPredict) {
     j->loss = ParseLoss(o.String("loss", "mse"));

@@ -206,3 +206,36 @@ describe('bad input', () => {
     await expect(reg.fit(nt.ones([2, 1]), nt.tensor([[NaN], [1]]))).rejects.toThrow('fit: y contains NaN');
   });
 });
+
+describe('Sequential.to(device)', () => {
+  test('to(cpu) keeps training and predicting; an unavailable CUDA device is a clear error', async () => {
+    const m = linearModel();
+    m.compile({ optimizer: 'sgd', loss: 'mse' });
+    expect(m.to('cpu')).toBe(m);
+    expect(m.device).toBe('cpu');
+    await m.fit(nt.ones([4, 3]), nt.ones([4, 2]), { epochs: 1, verbose: 0 });
+    expect((await m.predict(nt.ones([2, 3]))).device).toBe('cpu');
+    if (!nt.cuda.isAvailable()) expect(() => m.to('cuda')).toThrow(/cuda/i);
+  });
+
+  const cudaTest = nt.cuda.isAvailable() ? test : test.skip;
+  cudaTest('on CUDA: the native loop and the JS loop train there from CPU inputs, predictions come back to the CPU', async () => {
+    for (const custom of [false, true]) {
+      nt.manualSeed(0);
+      const cpu = new Sequential([new layers.Dense(4, { inputShape: [3], activation: 'relu' }), ...(custom ? [new Scale()] : []), new layers.Dense(1)]);
+      const gpu = new Sequential([new layers.Dense(4, { inputShape: [3], activation: 'relu' }), ...(custom ? [new Scale()] : []), new layers.Dense(1)]);
+      gpu.setWeights(cpu.getWeights());
+      gpu.to('cuda');
+      expect(gpu.getWeights()[0].device).toMatch(/^cuda/);
+      for (const m of [cpu, gpu]) m.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['mae', 'auc'] });
+      const x = nt.randn([64, 3]);
+      const y = x.sum(1, true).gt(0).to('float32');
+      const hc = await cpu.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+      const hg = await gpu.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+      expect(hg.history.loss[1]).toBeCloseTo(hc.history.loss[1], 4);
+      const p = await gpu.predict(x);
+      expect(p.device).toBe('cpu');
+      expectTensor(p, Array.from((await cpu.predict(x)).dataSync() as Float32Array), 1e-4);
+    }
+  });
+});

@@ -146,6 +146,7 @@ export class Sequential implements CallbackModel {
       s = l.computeOutputShape(s);
     }
     this.builtShape = [...shape];
+    if (this.device !== 'cpu') this.to(this.device);
   }
   get built(): boolean {
     return this.builtShape !== null;
@@ -229,11 +230,23 @@ export class Sequential implements CallbackModel {
     return this.layers.flatMap((l) => l.trainableWeights);
   }
 
+  /**
+   * Moves the weights to a device ('cpu', 'cuda', 'cuda:1'); fit/evaluate/predict then copy each batch
+   * there, and predict returns outputs on the input's device. The optimizer starts afresh on the new
+   * device (its moments stay behind), as when a PyTorch model is moved before making its optimizer.
+   */
   to(device: DeviceLike): this {
     const d = deviceString(device, 'Sequential.to');
     for (const l of this.layers) for (const w of l.weightsInternal()) noGrad(() => moveTo(w.tensor, d));
     for (const l of this.layers) for (const m of l.modules()) m.to(d);
+    if (d !== this.device) this.nativeOpt = null;
+    this.device = d;
     return this;
+  }
+  /** The device of the model's weights. */
+  device = 'cpu';
+  private onDevice(t: Tensor): Tensor {
+    return t.device === this.device ? t : t.to({ device: this.device });
   }
 
   compile(opts: CompileOptions): void {
@@ -320,7 +333,7 @@ export class Sequential implements CallbackModel {
       }
     }
     return { loss: c.loss === 'mean_squared_error' ? 'mse' : c.loss === 'mean_absolute_error' ? 'mae' : c.loss,
-      fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties };
+      fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties, device: this.device };
   }
 
   /** True when every layer runs in the native loop (the whole epoch is one native call). */
@@ -330,7 +343,7 @@ export class Sequential implements CallbackModel {
 
   /** Runs the layers from JS (models with custom layers). */
   private forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor {
-    let h = x;
+    let h = this.onDevice(x);
     if (!h.dtype.startsWith('float') && !(this.layers[0]?.constructor.name === 'Embedding')) h = h.to('float32');
     for (const l of this.layerList) {
       h = l.call(h, { training });
@@ -349,7 +362,8 @@ export class Sequential implements CallbackModel {
       for (const l of this.layers) for (const m of l.modules()) m.train(true);
       const activity: Tensor[] = [];
       const out = this.forwardJS(xb, true, activity);
-      let loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, yb._h, wb ? wb._h : null));
+      const y = this.onDevice(yb);
+      let loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, y._h, wb ? this.onDevice(wb)._h : null));
       for (const p of activity) loss = loss.add(p);
       for (const l of this.layers) {
         for (const w of l.weightsInternal()) {
@@ -360,7 +374,7 @@ export class Sequential implements CallbackModel {
       }
       loss.backward();
       opt.step();
-      const states = c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, yb._h));
+      const states = c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, y._h));
       return { loss: loss.item() as number, states };
     });
   }
@@ -597,8 +611,9 @@ export class Sequential implements CallbackModel {
         tidy(() => noGrad(() => {
           for (const l of this.layers) for (const m of l.modules()) m.train(false);
           const out = this.forwardJS(xb, false);
-          lossSum += (wrap(native.model_loss(lossName, c.fromLogits, out._h, yb._h, null)).item() as number) * xb.shape[0];
-          metrics.add(c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, yb._h)));
+          const y = this.onDevice(yb);
+          lossSum += (wrap(native.model_loss(lossName, c.fromLogits, out._h, y._h, null)).item() as number) * xb.shape[0];
+          metrics.add(c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, y._h)));
         }));
         samples += xb.shape[0];
       } finally {
@@ -645,12 +660,12 @@ export class Sequential implements CallbackModel {
       const x = toTensor(xIn, 'predict: x');
       this.ensureBuilt(x.shape.slice(1));
       if (this.allNative) {
-        const r = await native.model_run('predict', this.steps(false), x._h, null, { batchSize });
+        const r = await native.model_run('predict', this.steps(false), x._h, null, { batchSize, device: this.device });
         return wrapResult(r.predictions);
       }
       const outs: Tensor[] = [];
       for (let i = 0; i < x.shape[0]; i += batchSize) {
-        outs.push(tidy(() => noGrad(() => this.forwardJS(x.slice(0, i, i + batchSize), false))));
+        outs.push(tidy(() => noGrad(() => this.forwardJS(x.slice(0, i, i + batchSize), false).to({ device: x.device }))));
       }
       return catAndFree(outs);
     }
@@ -659,8 +674,8 @@ export class Sequential implements CallbackModel {
       const xb = el instanceof Tensor ? el : asBatch(el, 'predict')[0];
       try {
         if (!this.built) this.ensureBuilt(xb.shape.slice(1));
-        if (this.allNative) outs.push(wrapResult((await native.model_run('predict', this.steps(false), xb._h, null, { batchSize })).predictions));
-        else outs.push(tidy(() => noGrad(() => this.forwardJS(xb, false))));
+        if (this.allNative) outs.push(wrapResult((await native.model_run('predict', this.steps(false), xb._h, null, { batchSize, device: this.device })).predictions));
+        else outs.push(tidy(() => noGrad(() => this.forwardJS(xb, false).to({ device: xb.device }))));
       } finally {
         disposeBatch(el);
       }
