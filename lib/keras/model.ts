@@ -328,7 +328,7 @@ export class Sequential implements CallbackModel {
     for (const l of this.layers) {
       const ws = l.weightsInternal();
       for (const w of ws) {
-        const r = w.name === 'kernel' ? l.kernelRegularizer : w.name === 'bias' ? l.biasRegularizer : undefined;
+        const r = /(^|\/)kernel$/.test(w.name) ? l.kernelRegularizer : /(^|\/)bias$/.test(w.name) ? l.biasRegularizer : undefined;
         if (r && (r.l1 || r.l2)) penalties.push({ weight: w.tensor._h, l1: r.l1 ?? 0, l2: r.l2 ?? 0 });
       }
     }
@@ -367,7 +367,7 @@ export class Sequential implements CallbackModel {
       for (const p of activity) loss = loss.add(p);
       for (const l of this.layers) {
         for (const w of l.weightsInternal()) {
-          const r = w.name === 'kernel' ? l.kernelRegularizer : w.name === 'bias' ? l.biasRegularizer : undefined;
+          const r = /(^|\/)kernel$/.test(w.name) ? l.kernelRegularizer : /(^|\/)bias$/.test(w.name) ? l.biasRegularizer : undefined;
           if (r?.l1) loss = loss.add(w.tensor.abs().sum().mul(r.l1));
           if (r?.l2) loss = loss.add(w.tensor.square().sum().mul(r.l2));
         }

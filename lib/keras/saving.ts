@@ -10,6 +10,7 @@ import {
   Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer,
   ActivationName, Conv2DOptions, DenseOptions,
 } from './layers';
+import { MultiHeadAttention } from './attention';
 import { Sequential, CompileOptions } from './model';
 import { Optimizer, OptimizerOptions } from './optimizers';
 
@@ -59,6 +60,7 @@ registerLayer('Conv2D', (c) => new Conv2D(c.filters as number, c.kernelSize as [
   { ...base(c), ...pick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv2DOptions));
 registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
 registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
+registerLayer('MultiHeadAttention', (c) => MultiHeadAttention.fromConfig(c));
 registerLayer('InputLayer', (c) => new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}) }));
 
 /** What config.json holds. */
