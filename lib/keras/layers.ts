@@ -507,7 +507,8 @@ export class Conv2D extends Layer {
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
-      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias };
+      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
   }
 }
 

@@ -137,7 +137,8 @@ export class Conv1D extends Layer {
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
-      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias };
+      padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
   }
 }
 
@@ -566,15 +567,17 @@ abstract class Recurrent extends Layer {
     const toK = (t: Tensor) => this.reorder(t).t();
     const fromK = (t: Tensor) => this.reorder(t.t());
     for (const d of this.directions) {
-      ws.push({ name: 'kernel', tensor: this.param(`weight_ih${d}`), trainable: true, toKeras: toK, fromKeras: fromK },
-        { name: 'recurrent_kernel', tensor: this.param(`weight_hh${d}`), trainable: true, toKeras: toK, fromKeras: fromK });
+      // inside Bidirectional, Keras' paths: forward_lstm/kernel, backward_lstm/kernel, ...
+      const at = this._merge ? `${d.endsWith('reverse') ? 'backward' : 'forward'}_${this.name}/` : '';
+      ws.push({ name: `${at}kernel`, tensor: this.param(`weight_ih${d}`), trainable: true, toKeras: toK, fromKeras: fromK },
+        { name: `${at}recurrent_kernel`, tensor: this.param(`weight_hh${d}`), trainable: true, toKeras: toK, fromKeras: fromK });
       if (!this.useBias) continue;
       if (this.kind === 'GRU') {
         const bhh = this.param(`bias_hh${d}`);
-        ws.push({ name: 'bias', tensor: this.param(`bias_ih${d}`), trainable: true,
+        ws.push({ name: `${at}bias`, tensor: this.param(`bias_ih${d}`), trainable: true,
           toKeras: (t) => stack([this.reorder(t), this.reorder(bhh)]), fromKeras: (t) => this.reorder(t.select(0, 0)) });
       } else {
-        ws.push({ name: 'bias', tensor: this.param(`bias_ih${d}`), trainable: true });
+        ws.push({ name: `${at}bias`, tensor: this.param(`bias_ih${d}`), trainable: true });
       }
     }
     return ws;
@@ -602,7 +605,7 @@ abstract class Recurrent extends Layer {
     }
     super.setWeights(ws);
     if (this.kind === 'GRU' && this.useBias) {
-      own.filter((w) => w.name === 'bias').forEach((w, k) => {
+      own.filter((w) => /(^|\/)bias$/.test(w.name)).forEach((w, k) => {
         const bhh = this.param(`bias_hh${this.directions[k]}`);
         const src = ws[own.indexOf(w)];
         noGrad(() => bhh.copy_(this.reorder(src.select(0, 1))));
@@ -642,7 +645,11 @@ abstract class Recurrent extends Layer {
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
-      returnSequences: this.returnSequences, goBackwards: this.goBackwards };
+      returnSequences: this.returnSequences, goBackwards: this.goBackwards, kernelInitializer: this.kernelInitializer,
+      recurrentInitializer: this.recurrentInitializer, biasInitializer: this.biasInitializer,
+      ...(this.kind === 'LSTM' ? { unitForgetBias: (this as unknown as LSTM).unitForgetBias } : {}),
+      ...(this.kernelRegularizer ? { kernelRegularizer: { ...this.kernelRegularizer } } : {}),
+      ...(this.biasRegularizer ? { biasRegularizer: { ...this.biasRegularizer } } : {}) };
   }
 }
 
@@ -694,6 +701,9 @@ export class Bidirectional extends Layer {
     this.mergeMode = m as MergeMode;
     this.layer = layer;
     layer._merge = this.mergeMode;
+    // the wrapped layer's penalties apply to both directions, as in Keras
+    this.kernelRegularizer = layer.kernelRegularizer;
+    this.biasRegularizer = layer.biasRegularizer;
   }
   override build(s: number[]): void {
     this.layer.build(s);

@@ -11,6 +11,10 @@ import {
   ActivationName, Conv2DOptions, DenseOptions,
 } from './layers';
 import { MultiHeadAttention } from './attention';
+import {
+  Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, BatchNormalization,
+  LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Conv1DOptions, RNNLayerOptions,
+} from './layers_more';
 import { Sequential, CompileOptions } from './model';
 import { Optimizer, OptimizerOptions } from './optimizers';
 
@@ -49,7 +53,8 @@ function pick(c: LayerConfig, keys: string[]): Record<string, unknown> {
   for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
   return o;
 }
-const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer'];
+const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
+  'activityRegularizer'];
 
 registerLayer('Dense', (c) => new Dense(c.units as number, { ...base(c), ...pick(c, DENSE_KEYS) } as DenseOptions));
 registerLayer('Flatten', (c) => new Flatten(base(c)));
@@ -61,6 +66,27 @@ registerLayer('Conv2D', (c) => new Conv2D(c.filters as number, c.kernelSize as [
 registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
 registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
 registerLayer('MultiHeadAttention', (c) => MultiHeadAttention.fromConfig(c));
+registerLayer('Conv1D', (c) => new Conv1D(c.filters as number, c.kernelSize as [number],
+  { ...base(c), ...pick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv1DOptions));
+const POOLS = { GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D };
+for (const [cls, Pool] of Object.entries(POOLS)) registerLayer(cls, (c) => new Pool({ ...base(c), ...pick(c, ['keepdims']) }));
+const NORM_KEYS = ['axis', 'epsilon', 'center', 'scale'];
+registerLayer('BatchNormalization', (c) => new BatchNormalization({ ...base(c), ...pick(c, [...NORM_KEYS, 'momentum']) }));
+registerLayer('LayerNormalization', (c) => new LayerNormalization({ ...base(c), ...pick(c, NORM_KEYS) }));
+registerLayer('Embedding', (c) => new Embedding(c.inputDim as number, c.outputDim as number, { ...base(c), ...pick(c, ['embeddingsInitializer']) }));
+const RNN_KEYS = ['activation', 'useBias', 'returnSequences', 'goBackwards', 'kernelInitializer', 'recurrentInitializer',
+  'biasInitializer', 'kernelRegularizer', 'biasRegularizer'];
+const RNNS = { SimpleRNN, LSTM, GRU };
+for (const [cls, Rnn] of Object.entries(RNNS)) {
+  registerLayer(cls, (c) => new Rnn(c.units as number, { ...base(c), ...pick(c, [...RNN_KEYS, ...(cls === 'LSTM' ? ['unitForgetBias'] : [])]) } as RNNLayerOptions));
+}
+registerLayer('Bidirectional', (c) => {
+  const inner = c.layer as { className?: unknown; config?: LayerConfig } | undefined;
+  const Rnn = typeof inner?.className === 'string' ? RNNS[inner.className as keyof typeof RNNS] : undefined;
+  if (!Rnn) throw new Error(`expected the wrapped layer to be a SimpleRNN, LSTM or GRU config but found ${JSON.stringify(inner?.className)}`);
+  const layer = registry.get(inner!.className as string)!(inner!.config ?? {}) as SimpleRNN;
+  return new Bidirectional(layer, { ...base(c), ...pick(c, ['mergeMode']) });
+});
 registerLayer('InputLayer', (c) => new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}) }));
 
 /** What config.json holds. */
@@ -90,6 +116,7 @@ function layerConfig(l: Layer): { className: string; config: LayerConfig } {
   // Regularizers change training, so a restored model must keep them even where getConfig() leaves them out.
   if (l.kernelRegularizer && config.kernelRegularizer === undefined) config.kernelRegularizer = { ...l.kernelRegularizer };
   if (l.biasRegularizer && config.biasRegularizer === undefined) config.biasRegularizer = { ...l.biasRegularizer };
+  if (l.activityRegularizer && config.activityRegularizer === undefined) config.activityRegularizer = { ...l.activityRegularizer };
   return { className: l.constructor.name, config: JSON.parse(JSON.stringify(config)) as LayerConfig };
 }
 
