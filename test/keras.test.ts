@@ -203,7 +203,9 @@ describe('bad input', () => {
     expect(() => m.compile({ optimizer: 'adam', loss: 'msee' })).toThrow(/unknown loss 'msee'/);
     const reg = new Sequential([new layers.Dense(1, { inputShape: [1] })]);
     reg.compile({ optimizer: 'sgd', loss: 'mse' });
-    await expect(reg.fit(nt.ones([2, 1]), nt.tensor([[NaN], [1]]))).rejects.toThrow('fit: y contains NaN');
+    await expect(reg.fit(nt.ones([2, 1]), nt.tensor([[NaN], [1]]))).rejects.toThrow('fit: y contains NaN (first in sample 0)');
+    await expect(reg.fit(nt.tensor([[1], [2], [NaN]]), nt.ones([3, 1]), { verbose: 0 })).rejects.toThrow('fit: x contains NaN (first in sample 2)');
+    await expect(reg.evaluate(nt.tensor([[1], [NaN]]), nt.ones([2, 1]), { verbose: 0 })).rejects.toThrow('evaluate: x contains NaN (first in sample 1)');
   });
 });
 

@@ -411,7 +411,7 @@ export class Sequential implements CallbackModel {
         throw new RangeError(`fit: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
       }
       this.ensureBuilt(x.shape.slice(1));
-      this.checkTargets(y);
+      this.checkData('fit', x, y);
       if (o.validationSplit !== undefined && o.validationData === undefined) {
         const f = o.validationSplit as number;
         if (typeof f !== 'number' || !(f > 0 && f < 1)) throw new TypeError(`fit: expected validationSplit in (0, 1) but received ${String(f)}`);
@@ -564,12 +564,13 @@ export class Sequential implements CallbackModel {
     return { loss: lossSum / samples, metrics: metrics.values(samples), nonFinite };
   }
 
-  private checkTargets(y: Tensor): void {
+  /** Labels the loss can use, and no NaN in x or y (named by sample). */
+  private checkData(where: string, x: Tensor, y: Tensor): void {
     const c = this.compiled!;
     const out = this.builtShape ? this.outputShape() : null;
     if (c.loss === 'sparse_categorical_crossentropy') {
       if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {
-        throw new TypeError('fit: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ' +
+        throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ` +
           `(shape [${y.shape.join(', ')}]); use categorical_crossentropy or pass labels`);
       }
       if (out) {
@@ -578,12 +579,21 @@ export class Sequential implements CallbackModel {
         const lo = Number(ints.min().item());
         const hi = Number(ints.max().item());
         if (lo < 0 || hi >= classes) {
-          throw new RangeError(`fit: labels must be in [0, ${classes}) for the model's ${classes} outputs with ` +
+          throw new RangeError(`${where}: labels must be in [0, ${classes}) for the model's ${classes} outputs with ` +
             `sparse_categorical_crossentropy, but range from ${lo} to ${hi}`);
         }
       }
     }
-    if (y.dtype.startsWith('float') && Number(y.isnan().any().item())) throw new RangeError('fit: y contains NaN');
+    for (const [name, t] of [['x', x], ['y', y]] as const) {
+      if (!t.dtype.startsWith('float')) continue;
+      const bad = tidy(() => {
+        const nan = t.isnan();
+        if (!Number(nan.any().item())) return -1;
+        const perSample = t.ndim > 1 ? nan.flatten(1).to('int64').sum(1) : nan.to('int64');
+        return Number(perSample.gt(0).to('int64').argmax().item()); // the first sample with a NaN
+      });
+      if (bad >= 0) throw new RangeError(`${where}: ${name} contains NaN (first in sample ${bad}); clean or impute the data first`);
+    }
   }
 
   private outputShape(): number[] {
@@ -639,7 +649,7 @@ export class Sequential implements CallbackModel {
         throw new RangeError(`evaluate: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
       }
       this.ensureBuilt(x.shape.slice(1));
-      this.checkTargets(y);
+      this.checkData('evaluate', x, y);
       data = [x, y];
     }
     const o = checkOpts('evaluate', opts, ['batchSize', 'verbose', 'returnDict']);
