@@ -375,6 +375,7 @@ struct Job {
   double progressEveryMs = 0;
   int threads = 1;
   bool autoThreads = true;
+  bool checkFinite = false;  // refuse NaN/infinity in x and float y before the first batch
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
   // results
@@ -397,8 +398,23 @@ void SetTraining(const std::vector<Step>& steps, bool on) {
     if (s.keep) s.keep->train(on);
 }
 
+// A sum is cheap and turns non-finite if any element is; only then are samples searched.
+void CheckFinite(const at::Tensor& t, const char* name, Mode mode) {
+  if (!t.defined() || !t.is_floating_point() || t.numel() == 0 || std::isfinite(t.sum().item<double>())) return;
+  at::Tensor badRows = t.dim() > 1 ? t.isfinite().logical_not().flatten(1).any(1) : t.isfinite().logical_not();
+  if (!badRows.any().item<bool>()) return;  // the sum overflowed; every value is finite
+  int64_t first = badRows.to(at::kLong).argmax().item<int64_t>();
+  throw std::runtime_error(std::string(mode == Mode::kTrain ? "fit" : "evaluate") + ": " + name +
+                           " contains NaN or infinity (first in sample " + std::to_string(first) +
+                           "); clean or impute the data first");
+}
+
 void Run(Job& j) {
   at::set_num_threads(j.threads);
+  if (j.checkFinite) {
+    CheckFinite(j.x, "x", j.mode);
+    CheckFinite(j.y, "y", j.mode);
+  }
   const int64_t n = j.x.size(0);
   const bool train = j.mode == Mode::kTrain;
   c10::optional<at::NoGradGuard> nograd;
@@ -660,6 +676,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->waitEachBatch = o.Bool("waitEachBatch", false);
   j->progressEveryMs = o.Number("progressEveryMs", 0);
   j->autoThreads = o.Bool("autoThreads", true);
+  j->checkFinite = o.Bool("checkFinite", false);
   if (o.Has("device")) j->device = ParseDevice(o.String("device", "cpu"));
   j->threads = static_cast<int>(at::get_num_threads());
   if (j->mode != Mode::kPredict) {

@@ -203,9 +203,13 @@ describe('bad input', () => {
     expect(() => m.compile({ optimizer: 'adam', loss: 'msee' })).toThrow(/unknown loss 'msee'/);
     const reg = new Sequential([new layers.Dense(1, { inputShape: [1] })]);
     reg.compile({ optimizer: 'sgd', loss: 'mse' });
-    await expect(reg.fit(nt.ones([2, 1]), nt.tensor([[NaN], [1]]))).rejects.toThrow('fit: y contains NaN (first in sample 0)');
-    await expect(reg.fit(nt.tensor([[1], [2], [NaN]]), nt.ones([3, 1]), { verbose: 0 })).rejects.toThrow('fit: x contains NaN (first in sample 2)');
-    await expect(reg.evaluate(nt.tensor([[1], [NaN]]), nt.ones([2, 1]), { verbose: 0 })).rejects.toThrow('evaluate: x contains NaN (first in sample 1)');
+    await expect(reg.fit(nt.ones([2, 1]), nt.tensor([[NaN], [1]]))).rejects.toThrow('fit: y contains NaN or infinity (first in sample 0)');
+    await expect(reg.fit(nt.tensor([[1], [2], [NaN]]), nt.ones([3, 1]), { verbose: 0 })).rejects.toThrow('fit: x contains NaN or infinity (first in sample 2)');
+    await expect(reg.evaluate(nt.tensor([[1], [-Infinity]]), nt.ones([2, 1]), { verbose: 0 })).rejects.toThrow('evaluate: x contains NaN or infinity (first in sample 1)');
+    // the JS loop (a custom layer) checks the same way
+    const custom = new Sequential([new layers.Dense(1, { inputShape: [2] }), new Scale()]);
+    custom.compile({ optimizer: 'sgd', loss: 'mse' });
+    await expect(custom.fit(nt.tensor([[1, 2], [3, Infinity], [NaN, 0]]), nt.ones([3, 1]), { verbose: 0 })).rejects.toThrow('fit: x contains NaN or infinity (first in sample 1)');
   });
 });
 

@@ -458,7 +458,8 @@ export class Sequential implements CallbackModel {
       await call(cbs, 'onEpochBegin', epoch, {});
       let res: { loss: number; metrics: number[]; nonFinite: boolean };
       if (x && y && this.allNative) {
-        res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token);
+        res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token,
+          epoch === (params.initialEpoch ?? initialEpoch));
       } else {
         const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (xIn as AsyncIterable<unknown>);
         res = await this.epochBatches(source, cbs, params.steps, () => (opt ??= this.optimizer()));
@@ -483,7 +484,7 @@ export class Sequential implements CallbackModel {
 
   /** The fast path: one native call runs the whole epoch on a worker thread. */
   private async epochNative(x: Tensor, y: Tensor, sampleWeight: Tensor | undefined, cbs: CallbackLike[], batchHooks: boolean,
-    steps: number, batchSize: number, shuffle: boolean, token: NativeObject): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
     const names = this.compiled!.metricNames;
     const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
     native.model_token_reset(token);
@@ -507,7 +508,7 @@ export class Sequential implements CallbackModel {
     };
     if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
-      ...this.runOptions(!!trainSteps.fused), optimizer: this.optimizer()._native, batchSize, shuffle, token,
+      ...this.runOptions(!!trainSteps.fused), optimizer: this.optimizer()._native, batchSize, shuffle, token, checkFinite,
       waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
     }, onProgress);
     await pending;
@@ -584,15 +585,17 @@ export class Sequential implements CallbackModel {
         }
       }
     }
+    // the native loop checks on its worker thread (checkFinite): a scan of a large x blocks for 100s of ms
+    if (this.allNative) return;
     for (const [name, t] of [['x', x], ['y', y]] as const) {
       if (!t.dtype.startsWith('float')) continue;
       const bad = tidy(() => {
-        const nan = t.isnan();
+        const nan = t.isnan().logicalOr(t.abs().eq(Infinity));
         if (!Number(nan.any().item())) return -1;
         const perSample = t.ndim > 1 ? nan.flatten(1).to('int64').sum(1) : nan.to('int64');
         return Number(perSample.gt(0).to('int64').argmax().item()); // the first sample with a NaN
       });
-      if (bad >= 0) throw new RangeError(`${where}: ${name} contains NaN (first in sample ${bad}); clean or impute the data first`);
+      if (bad >= 0) throw new RangeError(`${where}: ${name} contains NaN or infinity (first in sample ${bad}); clean or impute the data first`);
     }
   }
 
@@ -606,7 +609,7 @@ export class Sequential implements CallbackModel {
     const c = this.compiled!;
     if (Array.isArray(data) && this.allNative) {
       const steps = this.steps(true) as NativeStep[] & { fused?: boolean };
-      const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, { ...this.runOptions(!!steps.fused), batchSize });
+      const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, { ...this.runOptions(!!steps.fused), batchSize, checkFinite: true });
       return { loss: r.loss, metrics: r.metrics };
     }
     const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
