@@ -3,3 +3,5 @@ export { Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling
 export type { LayerOptions, DenseOptions, Conv2DOptions, ActivationName } from './layers';
 export { Conv1D, GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling1D, GlobalMaxPooling1D, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional } from './layers_more';
 export type { Conv1DOptions, BatchNormalizationOptions, LayerNormalizationOptions, EmbeddingOptions, RNNLayerOptions, MergeMode } from './layers_more';
+export { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing } from './preprocessing';
+export type { RandomFlipOptions, RandomTransformOptions, ResizingOptions, FlipMode, FillMode, TransformInterpolation, ResizeInterpolation, Factor } from './preprocessing';

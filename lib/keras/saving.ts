@@ -11,6 +11,7 @@ import {
   ActivationName, Conv2DOptions, DenseOptions,
 } from './layers';
 import { Sequential, CompileOptions } from './model';
+import { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing, Factor, FlipMode } from './preprocessing';
 import { Optimizer, OptimizerOptions } from './optimizers';
 
 export const CONFIG_FILE = 'config.json';
@@ -59,6 +60,13 @@ registerLayer('Conv2D', (c) => new Conv2D(c.filters as number, c.kernelSize as [
   { ...base(c), ...pick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv2DOptions));
 registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
 registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
+const TRANSFORM_KEYS = ['fillMode', 'interpolation', 'seed', 'fillValue'];
+registerLayer('RandomFlip', (c) => new RandomFlip(c.mode as FlipMode, { ...base(c), ...pick(c, ['seed']) }));
+registerLayer('RandomRotation', (c) => new RandomRotation(c.factor as Factor, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
+registerLayer('RandomZoom', (c) => new RandomZoom(c.heightFactor as Factor, c.widthFactor as Factor | null, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
+registerLayer('RandomTranslation', (c) => new RandomTranslation(c.heightFactor as Factor, c.widthFactor as Factor, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
+registerLayer('Rescaling', (c) => new Rescaling(c.scale as number | number[], c.offset as number | number[], base(c)));
+registerLayer('Resizing', (c) => new Resizing(c.height as number, c.width as number, { ...base(c), ...pick(c, ['interpolation', 'cropToAspectRatio']) }));
 registerLayer('InputLayer', (c) => new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}) }));
 
 /** What config.json holds. */
