@@ -5,3 +5,5 @@ export { Conv1D, GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalAveragePoolin
 export type { Conv1DOptions, BatchNormalizationOptions, LayerNormalizationOptions, EmbeddingOptions, RNNLayerOptions, MergeMode } from './layers_more';
 export { MultiHeadAttention } from './attention';
 export type { MultiHeadAttentionOptions, MultiHeadAttentionCallOptions } from './attention';
+export { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing } from './preprocessing';
+export type { RandomFlipOptions, RandomTransformOptions, ResizingOptions, FlipMode, FillMode, TransformInterpolation, ResizeInterpolation, Factor } from './preprocessing';

@@ -16,6 +16,7 @@ import {
   LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Conv1DOptions, RNNLayerOptions,
 } from './layers_more';
 import { Sequential, CompileOptions } from './model';
+import { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing, Factor, FlipMode } from './preprocessing';
 import { Optimizer, OptimizerOptions } from './optimizers';
 
 export const CONFIG_FILE = 'config.json';
@@ -87,6 +88,13 @@ registerLayer('Bidirectional', (c) => {
   const layer = registry.get(inner!.className as string)!(inner!.config ?? {}) as SimpleRNN;
   return new Bidirectional(layer, { ...base(c), ...pick(c, ['mergeMode']) });
 });
+const TRANSFORM_KEYS = ['fillMode', 'interpolation', 'seed', 'fillValue'];
+registerLayer('RandomFlip', (c) => new RandomFlip(c.mode as FlipMode, { ...base(c), ...pick(c, ['seed']) }));
+registerLayer('RandomRotation', (c) => new RandomRotation(c.factor as Factor, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
+registerLayer('RandomZoom', (c) => new RandomZoom(c.heightFactor as Factor, c.widthFactor as Factor | null, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
+registerLayer('RandomTranslation', (c) => new RandomTranslation(c.heightFactor as Factor, c.widthFactor as Factor, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
+registerLayer('Rescaling', (c) => new Rescaling(c.scale as number | number[], c.offset as number | number[], base(c)));
+registerLayer('Resizing', (c) => new Resizing(c.height as number, c.width as number, { ...base(c), ...pick(c, ['interpolation', 'cropToAspectRatio']) }));
 registerLayer('InputLayer', (c) => new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}) }));
 
 /** What config.json holds. */

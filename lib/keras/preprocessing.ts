@@ -1,0 +1,415 @@
+// Keras' image preprocessing layers: RandomFlip, RandomRotation, RandomZoom and RandomTranslation
+// (active only while training), Rescaling and Resizing (always). Channels-last images, batched
+// libtorch ops only: flips with a per-image mask, one affine resampling per batch (lib/data's
+// ImageDataGenerator.applyTransforms, native affine grid + grid_sample), resizing as two matmuls.
+import { Tensor, checkTensor } from '../tensor';
+import * as nt from '../creation';
+import { isFloating } from '../dtype';
+import { tidy } from '../memory';
+import { ImageDataGenerator, TransformParameters } from '../data/augment';
+import { Random } from '../data/random';
+import { received, seedOf } from '../data/images';
+import { Layer, LayerOptions, checkLayerOptions, positiveInt, shapeStr } from './layers';
+
+export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
+export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
+export type TransformInterpolation = 'bilinear' | 'nearest';
+export type ResizeInterpolation = 'bilinear' | 'nearest' | 'bicubic' | 'area';
+/** A fraction f (drawn in [-f, f]) or [lower, upper]. */
+export type Factor = number | [number, number];
+
+export interface RandomFlipOptions extends LayerOptions { seed?: number | null }
+export interface RandomTransformOptions extends LayerOptions {
+  /** how points outside the image are filled (Keras' default 'reflect') */
+  fillMode?: FillMode;
+  interpolation?: TransformInterpolation;
+  seed?: number | null;
+  /** the value for fillMode 'constant' */
+  fillValue?: number;
+}
+export interface ResizingOptions extends LayerOptions {
+  interpolation?: ResizeInterpolation;
+  /** crop the largest centred window of the target aspect ratio first, so images are not distorted */
+  cropToAspectRatio?: boolean;
+}
+
+const FLIP_MODES: readonly FlipMode[] = ['horizontal', 'vertical', 'horizontal_and_vertical'];
+const FILL_MODES: readonly FillMode[] = ['reflect', 'wrap', 'constant', 'nearest'];
+const RESIZE_METHODS: readonly ResizeInterpolation[] = ['bilinear', 'nearest', 'bicubic', 'area'];
+const TRANSFORM_KEYS = ['fillMode', 'interpolation', 'seed', 'fillValue', 'dataFormat'];
+
+function fail(where: string, name: string, expected: string, v: unknown): never {
+  throw new TypeError(`${where}: expected ${name} to be ${expected} but received ${received(v)}`);
+}
+
+function oneOf<T extends string>(where: string, name: string, v: unknown, allowed: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'string' || !allowed.includes(v as T)) fail(where, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
+  return v as T;
+}
+
+/** Keras' factor: f >= 0 means [-f, f]; a pair is [lower, upper]; every bound within [-1, 1]. */
+function factorRange(where: string, name: string, v: unknown): [number, number] {
+  const inRange = (f: unknown) => typeof f === 'number' && Number.isFinite(f) && f >= -1 && f <= 1;
+  if (typeof v === 'number' && inRange(v) && v >= 0) return [-v, v];
+  if (Array.isArray(v) && v.length === 2 && v.every(inRange) && v[0] <= v[1]) return [v[0], v[1]];
+  return fail(where, name, 'a number in [0, 1] or [lower, upper] with -1 <= lower <= upper <= 1', v);
+}
+
+function finiteNumber(where: string, name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(where, name, 'a finite number', v);
+  return v;
+}
+
+function checkDataFormat(where: string, v: unknown): void {
+  if (v !== undefined && v !== 'channels_last') fail(where, 'dataFormat', "'channels_last' (Keras' default; channels-first is not supported)", v);
+}
+
+/** A layer over channels-last images: [batch, h, w, c] in a model, or one [h, w, c] image called directly. */
+abstract class ImageLayer extends Layer {
+  protected get where(): string {
+    return `${this.name} (${this.constructor.name})`;
+  }
+  protected checkShape(s: number[]): void {
+    if (s.length !== 3) throw new RangeError(`${this.where}: expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
+  }
+  override build(s: number[]): void {
+    this.checkShape(s);
+    this.built = true;
+  }
+  override computeOutputShape(s: number[]): number[] {
+    this.checkShape(s);
+    return s;
+  }
+  /** x as a floating [N, h, w, c] batch; single when x was one [h, w, c] image. Call inside tidy(). */
+  protected batchOf(x: unknown): { batch: Tensor; single: boolean } {
+    const t = checkTensor(x, this.where, 'images');
+    if (t.ndim !== 3 && t.ndim !== 4) {
+      throw new RangeError(`${this.where}: expected images of shape (batch, height, width, channels) or (height, width, channels) ` +
+        `but got a tensor of shape [${t.shape.join(', ')}]`);
+    }
+    const channels = (this.builtInputShape ?? this.inputShape)?.[2];
+    const c = t.shape[t.ndim - 1];
+    if (channels !== undefined && c !== channels) {
+      throw new RangeError(`${this.where}: expected images with ${channels} channels (the last dimension) but got a tensor of shape [${t.shape.join(', ')}]`);
+    }
+    const f = isFloating(t.dtype) ? t : t.to('float32');
+    return { batch: t.ndim === 3 ? f.unsqueeze(0) : f, single: t.ndim === 3 };
+  }
+}
+
+/** The random layers: identity unless training; draws from their own generator under a seed, else libtorch's. */
+abstract class RandomImageLayer extends ImageLayer {
+  readonly seed: number | null;
+  private readonly rng: Random | null;
+  constructor(where: string, o: Record<string, unknown>) {
+    super(o);
+    this.seed = seedOf(o.seed, where) ?? null;
+    this.rng = this.seed === null ? null : new Random(this.seed);
+    checkDataFormat(where, o.dataFormat);
+  }
+  /** count uniforms in [0, 1): the layer's seeded stream, or libtorch's generator (nt.manualSeed makes it reproducible). */
+  protected uniforms(count: number): Float64Array {
+    if (this.rng) return Float64Array.from({ length: count }, () => this.rng!.next());
+    if (count === 0) return new Float64Array(0);
+    const r = nt.rand([count], { dtype: 'float64' });
+    const u = Float64Array.from(r.dataSync() as Float64Array);
+    r.dispose();
+    return u;
+  }
+  /** Augments when training (Keras' default when called directly); otherwise returns the images as floats. */
+  call(x: Tensor, opts?: { training?: boolean }): Tensor {
+    const training = opts?.training ?? true;
+    return tidy(() => {
+      const { batch, single } = this.batchOf(x);
+      // a fresh handle even for the identity, so disposing the output never frees the caller's input
+      const out = training ? this.augment(batch) : batch.view([...batch.shape]);
+      return single ? out.squeeze(0) : out;
+    });
+  }
+  protected abstract augment(batch: Tensor): Tensor;
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), seed: this.seed };
+  }
+}
+
+/** The affine random layers: one transform per image, resampled in one native call per batch. */
+abstract class RandomAffineLayer extends RandomImageLayer {
+  readonly fillMode: FillMode;
+  readonly interpolation: TransformInterpolation;
+  readonly fillValue: number;
+  private readonly sampler: ImageDataGenerator;
+  constructor(where: string, o: Record<string, unknown>) {
+    super(where, o);
+    this.fillMode = oneOf(where, 'fillMode', o.fillMode, FILL_MODES, 'reflect');
+    this.interpolation = oneOf(where, 'interpolation', o.interpolation, ['bilinear', 'nearest'] as const, 'bilinear');
+    this.fillValue = finiteNumber(where, 'fillValue', o.fillValue, 0);
+    this.sampler = new ImageDataGenerator({ fillMode: this.fillMode, cval: this.fillValue, interpolationOrder: this.interpolation === 'nearest' ? 0 : 1 });
+  }
+  /** Each image's transform (ImageDataGenerator's parameters: degrees, pixel shifts, zoom factors). */
+  protected abstract transforms(n: number, height: number, width: number): Partial<TransformParameters>[];
+  protected augment(batch: Tensor): Tensor {
+    const [n, h, w] = batch.shape;
+    const params = this.transforms(n, h, w).map((p) => ({ ...IDENTITY, ...p }));
+    return this.sampler.applyTransforms(batch, params);
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
+  }
+}
+
+const IDENTITY: TransformParameters = {
+  theta: 0, tx: 0, ty: 0, shear: 0, zx: 1, zy: 1, flipHorizontal: false, flipVertical: false, channelShiftIntensity: null, brightness: null,
+};
+
+/** Flips each image left-right and/or up-down with probability 1/2 while training. */
+export class RandomFlip extends RandomImageLayer {
+  readonly mode: FlipMode;
+  constructor(mode: FlipMode = 'horizontal_and_vertical', opts?: RandomFlipOptions) {
+    const o = checkLayerOptions('RandomFlip', opts, ['seed', 'dataFormat']);
+    super('RandomFlip', o);
+    this.mode = oneOf('RandomFlip', 'mode', mode, FLIP_MODES, 'horizontal_and_vertical');
+  }
+  protected augment(batch: Tensor): Tensor {
+    const n = batch.shape[0];
+    const dims = this.mode === 'horizontal' ? [2] : this.mode === 'vertical' ? [1] : [2, 1];
+    const u = this.uniforms(n * dims.length);
+    let out = batch;
+    dims.forEach((dim, k) => {
+      const mask = nt.tensor(Array.from({ length: n }, (_, i) => (u[i * dims.length + k] < 0.5 ? 1 : 0)),
+        { dtype: 'bool', device: batch.device }).reshape([n, 1, 1, 1]);
+      out = out.flip([dim]).where(mask, out);
+    });
+    return out;
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), mode: this.mode };
+  }
+}
+
+/** Rotates each image by factor * 2π radians drawn per image (positive: counter-clockwise) while training. */
+export class RandomRotation extends RandomAffineLayer {
+  readonly factor: Factor;
+  private readonly range: [number, number];
+  constructor(factor: Factor, opts?: RandomTransformOptions) {
+    const o = checkLayerOptions('RandomRotation', opts, TRANSFORM_KEYS);
+    super('RandomRotation', o);
+    this.range = factorRange('RandomRotation', 'factor', factor);
+    this.factor = Array.isArray(factor) ? [factor[0], factor[1]] : factor;
+  }
+  protected transforms(n: number): Partial<TransformParameters>[] {
+    const u = this.uniforms(n);
+    const [lo, hi] = this.range;
+    return Array.from(u, (v) => ({ theta: (lo + (hi - lo) * v) * 360 }));
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), factor: this.factor };
+  }
+}
+
+/** Zooms each image by 1 + a factor drawn per image (positive zooms out, negative in) while training. */
+export class RandomZoom extends RandomAffineLayer {
+  readonly heightFactor: Factor;
+  /** null keeps the aspect ratio: the width zooms by the height's factor */
+  readonly widthFactor: Factor | null;
+  private readonly heightRange: [number, number];
+  private readonly widthRange: [number, number] | null;
+  constructor(heightFactor: Factor, widthFactor?: Factor | null, opts?: RandomTransformOptions) {
+    const o = checkLayerOptions('RandomZoom', opts, TRANSFORM_KEYS);
+    super('RandomZoom', o);
+    this.heightRange = factorRange('RandomZoom', 'heightFactor', heightFactor);
+    this.widthRange = widthFactor === undefined || widthFactor === null ? null : factorRange('RandomZoom', 'widthFactor', widthFactor);
+    this.heightFactor = Array.isArray(heightFactor) ? [heightFactor[0], heightFactor[1]] : heightFactor;
+    this.widthFactor = widthFactor === undefined || widthFactor === null ? null
+      : Array.isArray(widthFactor) ? [widthFactor[0], widthFactor[1]] : widthFactor;
+  }
+  protected transforms(n: number): Partial<TransformParameters>[] {
+    const k = this.widthRange ? 2 : 1;
+    const u = this.uniforms(n * k);
+    const [hl, hh] = this.heightRange;
+    return Array.from({ length: n }, (_, i) => {
+      const zy = 1 + hl + (hh - hl) * u[i * k];
+      const zx = this.widthRange ? 1 + this.widthRange[0] + (this.widthRange[1] - this.widthRange[0]) * u[i * k + 1] : zy;
+      return { zx, zy };
+    });
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
+  }
+}
+
+/** Shifts each image by fractions of its height and width drawn per image (positive: down, right) while training. */
+export class RandomTranslation extends RandomAffineLayer {
+  readonly heightFactor: Factor;
+  readonly widthFactor: Factor;
+  private readonly heightRange: [number, number];
+  private readonly widthRange: [number, number];
+  constructor(heightFactor: Factor, widthFactor: Factor, opts?: RandomTransformOptions) {
+    const o = checkLayerOptions('RandomTranslation', opts, TRANSFORM_KEYS);
+    super('RandomTranslation', o);
+    this.heightRange = factorRange('RandomTranslation', 'heightFactor', heightFactor);
+    this.widthRange = factorRange('RandomTranslation', 'widthFactor', widthFactor);
+    this.heightFactor = Array.isArray(heightFactor) ? [heightFactor[0], heightFactor[1]] : heightFactor;
+    this.widthFactor = Array.isArray(widthFactor) ? [widthFactor[0], widthFactor[1]] : widthFactor;
+  }
+  protected transforms(n: number, height: number, width: number): Partial<TransformParameters>[] {
+    const u = this.uniforms(n * 2);
+    const [hl, hh] = this.heightRange;
+    const [wl, wh] = this.widthRange;
+    // ImageDataGenerator's tx/ty are the sampling offsets: the content moves by minus them
+    return Array.from({ length: n }, (_, i) => ({
+      tx: -(hl + (hh - hl) * u[2 * i]) * height,
+      ty: -(wl + (wh - wl) * u[2 * i + 1]) * width,
+    }));
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
+  }
+}
+
+function numbers(where: string, name: string, v: unknown, dflt: number): number | number[] {
+  if (v === undefined) return dflt;
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (Array.isArray(v) && v.length > 0 && v.every((f) => typeof f === 'number' && Number.isFinite(f))) return [...v];
+  return fail(where, name, 'a finite number or a non-empty array of them (one per channel)', v);
+}
+
+/** x * scale + offset, always (training or not); scale and offset may be per channel (the last dimension). */
+export class Rescaling extends Layer {
+  readonly scale: number | number[];
+  readonly offset: number | number[];
+  constructor(scale: number | number[], offset: number | number[] = 0, opts?: LayerOptions) {
+    const o = checkLayerOptions('Rescaling', opts, []);
+    super(o);
+    this.scale = numbers('Rescaling', 'scale', scale, 1);
+    this.offset = numbers('Rescaling', 'offset', offset, 0);
+  }
+  private checkChannels(c: number | undefined): void {
+    for (const [name, v] of [['scale', this.scale], ['offset', this.offset]] as const) {
+      if (Array.isArray(v) && v.length !== 1 && v.length !== c) {
+        throw new RangeError(`${this.name} (Rescaling): ${name} has ${v.length} values but the inputs have ${c ?? 'no'} channels (the last dimension)`);
+      }
+    }
+  }
+  override build(s: number[]): void {
+    this.checkChannels(s[s.length - 1]);
+    this.built = true;
+  }
+  call(x: Tensor): Tensor {
+    const t = checkTensor(x, `${this.name} (Rescaling)`, 'inputs');
+    this.checkChannels(t.shape[t.ndim - 1]);
+    return tidy(() => {
+      const f = isFloating(t.dtype) ? t : t.to('float32');
+      const operand = (v: number | number[]) => (typeof v === 'number' ? v : nt.tensor(v, { dtype: f.dtype, device: f.device }));
+      return f.mul(operand(this.scale)).add(operand(this.offset));
+    });
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), scale: this.scale, offset: this.offset };
+  }
+}
+
+/**
+ * One axis of a resize as an [out, in] matrix (PyTorch's interpolate, align_corners false: bilinear,
+ * bicubic with a = -0.75 and clamped borders, area = adaptive average pooling).
+ */
+function resizeMatrix(method: ResizeInterpolation, inSize: number, outSize: number): Float64Array {
+  const m = new Float64Array(outSize * inSize);
+  const scale = inSize / outSize;
+  const clampIdx = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
+  for (let o = 0; o < outSize; o++) {
+    const row = o * inSize;
+    if (method === 'bilinear') {
+      const src = Math.max(scale * (o + 0.5) - 0.5, 0);
+      const i0 = Math.floor(src);
+      const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
+      const l1 = src - i0;
+      m[row + i0] += 1 - l1;
+      m[row + i1] += l1;
+    } else if (method === 'bicubic') {
+      const src = scale * (o + 0.5) - 0.5;
+      const i0 = Math.floor(src);
+      const t = src - i0;
+      const a = -0.75;
+      const near = (d: number) => ((a + 2) * d - (a + 3)) * d * d + 1;
+      const far = (d: number) => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
+      const w = [far(t + 1), near(t), near(1 - t), far(2 - t)];
+      for (let k = 0; k < 4; k++) m[row + clampIdx(i0 - 1 + k)] += w[k];
+    } else {
+      const start = Math.floor((o * inSize) / outSize);
+      const end = Math.ceil(((o + 1) * inSize) / outSize);
+      for (let i = start; i < end; i++) m[row + i] = 1 / (end - start);
+    }
+  }
+  return m;
+}
+
+/** PyTorch's 'nearest-exact' (half-pixel centres, as Keras' TensorFlow and JAX backends): the source index of each output index. */
+function nearestIndex(inSize: number, outSize: number): BigInt64Array {
+  const scale = Math.fround(inSize / outSize);
+  return BigInt64Array.from({ length: outSize }, (_, o) => BigInt(Math.min(Math.floor(Math.fround((o + 0.5) * scale)), inSize - 1)));
+}
+
+/** Resizes images to [height, width] always (training or not), like Keras' Resizing. */
+export class Resizing extends ImageLayer {
+  readonly height: number;
+  readonly width: number;
+  readonly interpolation: ResizeInterpolation;
+  readonly cropToAspectRatio: boolean;
+  /** resize matrices by method, input and output size (small, built once) */
+  private readonly matrices = new Map<string, Float64Array>();
+  constructor(height: number, width: number, opts?: ResizingOptions) {
+    const o = checkLayerOptions('Resizing', opts, ['interpolation', 'cropToAspectRatio', 'dataFormat']);
+    super(o);
+    this.height = positiveInt('Resizing', 'height', height);
+    this.width = positiveInt('Resizing', 'width', width);
+    this.interpolation = oneOf('Resizing', 'interpolation', o.interpolation, RESIZE_METHODS, 'bilinear');
+    if (o.cropToAspectRatio !== undefined && typeof o.cropToAspectRatio !== 'boolean') fail('Resizing', 'cropToAspectRatio', 'a boolean', o.cropToAspectRatio);
+    this.cropToAspectRatio = (o.cropToAspectRatio as boolean | undefined) ?? false;
+    checkDataFormat('Resizing', o.dataFormat);
+  }
+  override computeOutputShape(s: number[]): number[] {
+    this.checkShape(s);
+    return [this.height, this.width, s[2]];
+  }
+  call(x: Tensor): Tensor {
+    return tidy(() => {
+      const { batch, single } = this.batchOf(x);
+      let img = batch;
+      if (this.cropToAspectRatio) {
+        // Keras' crop: the largest centred window with the target's aspect ratio
+        const [, h, w] = img.shape;
+        const ch = Math.max(Math.min(h, Math.trunc((w * this.height) / this.width)), 1);
+        const cw = Math.max(Math.min(w, Math.trunc((h * this.width) / this.height)), 1);
+        img = img.narrow(1, Math.trunc((h - ch) / 2), ch).narrow(2, Math.trunc((w - cw) / 2), cw);
+      }
+      const out = this.resize(img);
+      return single ? out.squeeze(0) : out;
+    });
+  }
+  private resize(x: Tensor): Tensor {
+    const [, h, w] = x.shape;
+    const opts = { device: x.device };
+    if (this.interpolation === 'nearest') {
+      let y = x;
+      if (h !== this.height) y = y.indexSelect(1, nt.tensor(nearestIndex(h, this.height), opts));
+      if (w !== this.width) y = y.indexSelect(2, nt.tensor(nearestIndex(w, this.width), opts));
+      return y === x ? x.clone() : y.contiguous();
+    }
+    // [N, C, H, W]: rows times the height matrix, then times the width matrix transposed
+    let y = x.permute(0, 3, 1, 2);
+    if (h !== this.height) y = this.matrix(h, this.height, x).matmul(y);
+    if (w !== this.width) y = y.matmul(this.matrix(w, this.width, x).t());
+    return y.permute(0, 2, 3, 1).contiguous();
+  }
+  private matrix(inSize: number, outSize: number, like: Tensor): Tensor {
+    const key = `${inSize}:${outSize}`;
+    let m = this.matrices.get(key);
+    if (!m) this.matrices.set(key, (m = resizeMatrix(this.interpolation, inSize, outSize)));
+    return nt.tensor(m, { shape: [outSize, inSize], dtype: like.dtype, device: like.device });
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), height: this.height, width: this.width, interpolation: this.interpolation, cropToAspectRatio: this.cropToAspectRatio };
+  }
+}
