@@ -231,7 +231,20 @@ export interface BuildRecord {
   libtorch: { source: string; version: string | null; libDir: string; cuda: boolean };
 }
 
-export const packageRoot = path.resolve(__dirname, '..');
+/**
+ * The package's folder: the nearest one above this file whose package.json is nodetorch's (lib/ and
+ * dist/ sit right below it; compiled benchmarks and tests sit deeper).
+ */
+export const packageRoot = ((): string => {
+  for (let dir = path.resolve(__dirname, '..'); ; dir = path.dirname(dir)) {
+    try {
+      if ((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'nodetorch') return dir;
+    } catch {
+      // no package.json here: keep looking
+    }
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
+  }
+})();
 
 /** The record written beside a binary when it was built (prebuilds: <name>.json). */
 export function readBuildRecord(binary = loadedFrom): BuildRecord | null {
