@@ -130,7 +130,7 @@ describe('model.save / loadModel', () => {
     const y = nt.randint(0, 3, [16]);
     await model.fit(x, y, { epochs: 2, verbose: 0 });
     await model.save(p('mlp'));
-    expect(fs.readdirSync(p('mlp')).sort()).toEqual(['config.json', 'model.safetensors']);
+    expect(fs.readdirSync(p('mlp')).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors']);
     const cfg = JSON.parse(fs.readFileSync(p('mlp', 'config.json'), 'utf8'));
     expect(cfg.className).toBe('Sequential');
     expect(cfg.config.layers.map((l: { className: string }) => l.className)).toEqual(['Dense', 'Dropout', 'Dense']);
@@ -210,6 +210,35 @@ describe('model.save / loadModel', () => {
       const [a, b] = [await model.evaluate(x, y, { verbose: 0 }), await loaded.evaluate(x, y, { verbose: 0 })] as number[][];
       expect(b[0]).toBeCloseTo(a[0], 6);
     }
+  });
+
+  test('the optimizer state is saved: a loaded model continues training exactly as the original', async () => {
+    nt.manualSeed(5);
+    const x = nt.randn([64, 4]);
+    const y = nt.randint(0, 3, [64]);
+    const model = new Sequential([new layers.Dense(8, { inputShape: [4], activation: 'relu' }), new layers.Dense(3, { activation: 'softmax' })]);
+    model.compile({ optimizer: new nt.optimizers.Adam({ learningRate: 0.01 }), loss: 'sparse_categorical_crossentropy' });
+    await model.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0, shuffle: false });
+    await model.save(p('adam'));
+    const st = readSafetensors(p('adam', 'optimizer.safetensors'));
+    expect(Object.keys(st.tensors).sort()).toEqual(expect.arrayContaining(['state/0/exp_avg', 'state/0/exp_avg_sq', 'state/3/exp_avg']));
+    expect(JSON.parse(st.metadata.scalars)['0'].step).toBe(8);
+    const loaded = await nt.loadModel(p('adam'));
+    const fresh = await nt.loadModel(p('adam'));
+    fs.rmSync(p('adam', 'optimizer.safetensors'));
+    const noState = await nt.loadModel(p('adam'));
+    for (const m of [model, loaded, noState]) await m.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0, shuffle: false });
+    const a = model.getWeights();
+    loaded.getWeights().forEach((w, i) => expect(maxDiff(w, a[i])).toBe(0));
+    // without the moments Adam restarts (bias correction from step 1): the weights differ
+    expect(Math.max(...noState.getWeights().map((w, i) => maxDiff(w, a[i])))).toBeGreaterThan(1e-4);
+    // includeOptimizer: false leaves no state (and removes an older one)
+    await fresh.save(p('adam'), { includeOptimizer: false });
+    expect(fs.existsSync(p('adam', 'optimizer.safetensors'))).toBe(false);
+    // a corrupt state file is a clear error naming it
+    await model.save(p('adam2'));
+    fs.writeFileSync(p('adam2', 'optimizer.safetensors'), 'garbage');
+    await expect(nt.loadModel(p('adam2'))).rejects.toThrow(/optimizer\.safetensors/);
   });
 
   test('saveWeights / loadWeights move weights between two models of one architecture', async () => {

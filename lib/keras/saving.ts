@@ -18,9 +18,12 @@ import {
 import { Sequential, CompileOptions } from './model';
 import { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing, Factor, FlipMode } from './preprocessing';
 import { Optimizer, OptimizerOptions } from './optimizers';
+import type * as optim from '../optim';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
+/** The optimizer's state (moments, step counts), when the model has trained: training resumes exactly. */
+export const OPTIMIZER_FILE = 'optimizer.safetensors';
 const FORMAT_NAME = 'nodetorch-keras';
 const FORMAT_VERSION = 1;
 
@@ -116,6 +119,8 @@ interface SequentialInternals {
   layerList: Layer[];
   builtShape: number[] | null;
   compiled: { optimizer: Optimizer; loss: string; fromLogits: boolean; metricNames: string[] } | null;
+  nativeOpt: optim.Optimizer | null;
+  optimizer(): optim.Optimizer;
 }
 const internals = (m: Sequential) => m as unknown as SequentialInternals;
 
@@ -208,6 +213,48 @@ function ensureBuiltForSave(model: Sequential, where: string): void {
 export interface SaveOptions {
   /** replace an existing saved model (default true, as Keras) */
   overwrite?: boolean;
+  /** also save the optimizer's state so training resumes exactly (default true, as Keras) */
+  includeOptimizer?: boolean;
+}
+
+/** The optimizer state as safetensors: tensors 'state/<param>/<name>', steps and groups in the metadata. */
+function saveOptimizerState(opt: optim.Optimizer, file: string): void {
+  const sd = opt.stateDict();
+  const tensors: Record<string, Tensor> = {};
+  const scalars: Record<string, Record<string, number>> = {};
+  for (const [i, st] of Object.entries(sd.state)) {
+    for (const [k, v] of Object.entries(st)) {
+      if (v instanceof Tensor) tensors[`state/${i}/${k}`] = v;
+      else (scalars[i] ??= {})[k] = v;
+    }
+  }
+  saveSafetensors(file, tensors, { format: `${FORMAT_NAME}-optimizer`, scalars: JSON.stringify(scalars), param_groups: JSON.stringify(sd.param_groups) });
+}
+
+function loadOptimizerState(opt: optim.Optimizer, file: string): void {
+  const { tensors, metadata } = readSafetensors(file);
+  let scalars: Record<string, Record<string, number>>;
+  let groups: Record<string, unknown>[];
+  try {
+    scalars = JSON.parse(metadata.scalars ?? '{}') as Record<string, Record<string, number>>;
+    groups = JSON.parse(metadata.param_groups ?? 'null') as Record<string, unknown>[];
+  } catch (e) {
+    throw new Error(`loadModel: ${file} has unreadable optimizer metadata (${(e as Error).message})`);
+  }
+  const state: Record<number, Record<string, Tensor | number>> = {};
+  for (const [key, t] of Object.entries(tensors)) {
+    const m = /^state\/(\d+)\/(\w+)$/.exec(key);
+    if (!m) throw new Error(`loadModel: ${file} has an unexpected entry '${key}' (expected state/<param>/<name>)`);
+    (state[Number(m[1])] ??= {})[m[2]] = t;
+  }
+  for (const [i, st] of Object.entries(scalars)) Object.assign((state[Number(i)] ??= {}), st);
+  try {
+    opt.loadStateDict({ state, param_groups: groups });
+  } catch (e) {
+    throw new Error(`loadModel: ${file} does not fit the model's optimizer: ${(e as Error).message}`);
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose();
+  }
 }
 
 /** Writes dir/model.safetensors then dir/config.json, each atomically. */
@@ -226,6 +273,10 @@ export function saveModel(model: Sequential, dir: string, opts: SaveOptions = {}
   } finally {
     for (const t of Object.values(weights)) t.dispose();
   }
+  const optFile = path.join(dir, OPTIMIZER_FILE);
+  const opt = internals(model).nativeOpt;
+  if (opt && (opts.includeOptimizer ?? true)) saveOptimizerState(opt, optFile);
+  else if (fs.existsSync(optFile)) fs.rmSync(optFile); // an older model's state would not fit this one
   writeFileAtomicSync(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 }
 
@@ -292,6 +343,8 @@ export function loadModelSync(dir: string): Sequential {
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
+  const optFile = path.join(dir, OPTIMIZER_FILE);
+  if (fs.existsSync(optFile) && internals(model).compiled) loadOptimizerState(internals(model).optimizer(), optFile);
   return model;
 }
 
