@@ -52,3 +52,15 @@ test('imdb-lstm (quick mode) trains Embedding -> LSTM -> Dense, on generated rev
   if (out.includes('IMDB is not available here')) expect(out).toContain('Training on generated sequences of the same format instead.');
   expect(out).toMatch(/Test accuracy: \d\.\d{4}/);
 });
+
+test('cats-vs-dogs-cnn (quick mode) trains the three-block CNN from flowFromDirectory on a generated demo folder', () => {
+  const out = quick('cats-vs-dogs-cnn.ts');
+  expect(out).toContain('No data directory given: using generated demo data in ');
+  expect(out).toContain('Found 80 images belonging to 2 classes.\nFound 40 images belonging to 2 classes.');
+  expect(out).toMatch(/conv2d_2 \(Conv2D\)\s+\(None, 34, 34, 128\)\s+73,856/);
+  expect(out).toMatch(/dense \(Dense\)\s+\(None, 512\)\s+18,940,416/);
+  expect(out).toContain('Total params: 19,034,177');
+  expect(out.match(/^4\/4 \[=+\] - .* - val_accuracy: \d\.\d{4}$/gm)).toHaveLength(2);
+  // the synthetic classes differ in colour and shape: learned within a few steps
+  expect(Number(out.match(/Final validation accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.7);
+});

@@ -311,6 +311,8 @@ export class ImageDataGenerator {
       files.push(...part);
       classes.push(...part.map(() => c));
     });
+    // Keras prints this line for every flow_from_directory call
+    console.log(`Found ${files.length} images belonging to ${index.classNames.length} classes.`);
     return new DirectoryIterator(this, files, classes, index.classNames, classMode, { height, width, colorMode, interpolation },
       f.batchSize, f.shuffle, f.seed);
   }

@@ -31,12 +31,16 @@ export interface FitOptions {
   verbose?: 0 | 1 | 2;
   callbacks?: CallbackLike[];
   validationSplit?: number;
-  validationData?: [Data, Data];
+  /** [x, y], or a dataset / ImageDataGenerator iterator of [x, y] batches */
+  validationData?: [Data, Data] | AsyncIterable<unknown>;
   shuffle?: boolean;
   classWeight?: Record<number, number>;
   sampleWeight?: Tensor;
   initialEpoch?: number;
+  /** batches per epoch from a dataset/iterator; the source is read on across epochs and restarted when a pass ends */
   stepsPerEpoch?: number;
+  /** batches per validation from a dataset/iterator validationData, read on across epochs like stepsPerEpoch */
+  validationSteps?: number;
 }
 
 function toTensor(v: unknown, what: string): Tensor {
@@ -386,7 +390,7 @@ export class Sequential implements CallbackModel {
       opts = yIn as FitOptions;
     }
     const o = checkOpts('fit', opts, ['epochs', 'batchSize', 'verbose', 'callbacks', 'validationSplit', 'validationData',
-      'shuffle', 'classWeight', 'sampleWeight', 'initialEpoch', 'stepsPerEpoch']);
+      'shuffle', 'classWeight', 'sampleWeight', 'initialEpoch', 'stepsPerEpoch', 'validationSteps']);
     if (!this.compiled) throw new Error(`${this.name}: call compile({ optimizer, loss, metrics }) before fit()`);
     const epochs = posInt('fit', 'epochs', o.epochs, 1);
     const batchSize = posInt('fit', 'batchSize', o.batchSize, 32);
@@ -433,8 +437,9 @@ export class Sequential implements CallbackModel {
     }
     if (o.validationData !== undefined) {
       const vd = o.validationData as unknown;
-      if (isBatchSource(vd)) val = vd;
-      else if (Array.isArray(vd) && vd.length >= 2) val = [toTensor(vd[0], 'fit: validationData x'), toTensor(vd[1], 'fit: validationData y')];
+      if (isBatchSource(vd)) {
+        val = o.validationSteps === undefined ? vd : new StepCursor(vd, posInt('fit', 'validationSteps', o.validationSteps, 1));
+      } else if (Array.isArray(vd) && vd.length >= 2) val = [toTensor(vd[0], 'fit: validationData x'), toTensor(vd[1], 'fit: validationData y')];
       else throw new TypeError('fit: expected validationData as [x, y] or a dataset of [x, y] batches');
     }
 
@@ -453,6 +458,7 @@ export class Sequential implements CallbackModel {
     const token = this.token;
     this.stopTraining = false;
     let opt: optim.Optimizer | null = x ? this.optimizer() : null;
+    const trainCursor = fromDataset && o.stepsPerEpoch !== undefined ? new StepCursor(xIn as AsyncIterable<unknown>, steps) : null;
     await call(cbs, 'onTrainBegin', {});
     for (let epoch = params.initialEpoch ?? initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       await call(cbs, 'onEpochBegin', epoch, {});
@@ -461,7 +467,7 @@ export class Sequential implements CallbackModel {
         res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token,
           epoch === (params.initialEpoch ?? initialEpoch));
       } else {
-        const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (xIn as AsyncIterable<unknown>);
+        const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (trainCursor ?? (xIn as AsyncIterable<unknown>));
         res = await this.epochBatches(source, cbs, params.steps, () => (opt ??= this.optimizer()));
       }
       const logs: Logs = { loss: res.loss };
@@ -478,6 +484,8 @@ export class Sequential implements CallbackModel {
       await call(cbs, 'onEpochEnd', epoch, logs);
       if (res.nonFinite) console.log(`Epoch ${epoch + 1}: Invalid loss (NaN or infinite), terminating training`);
     }
+    await trainCursor?.close();
+    if (val instanceof StepCursor) await val.close();
     await call(cbs, 'onTrainEnd', {});
     return history;
   }
@@ -728,6 +736,41 @@ function batchCount(ds: unknown): number {
   const n = typeof d.cardinality === 'function' ? d.cardinality() : d.length;
   if (typeof n === 'number' && Number.isFinite(n) && n > 0) return n;
   return Infinity;
+}
+
+/**
+ * Keras' steps_per_epoch / validation_steps over a dataset or an ImageDataGenerator iterator:
+ * each iteration yields `steps` batches from one iterator kept across epochs (so its prefetched
+ * batches are used, not dropped), opening a new pass whenever one ends, as Keras' generators loop
+ * indefinitely. A source that yields nothing on a new pass ends the epoch early.
+ */
+class StepCursor implements AsyncIterable<unknown> {
+  private it: AsyncIterator<unknown> | Iterator<unknown> | null = null;
+  constructor(private readonly source: AsyncIterable<unknown> | Iterable<unknown>, private readonly steps: number) {}
+  private open(): AsyncIterator<unknown> | Iterator<unknown> {
+    const s = this.source;
+    return Symbol.asyncIterator in s ? s[Symbol.asyncIterator]() : s[Symbol.iterator]();
+  }
+  async *[Symbol.asyncIterator](): AsyncGenerator<unknown> {
+    for (let b = 0; b < this.steps; b++) {
+      let r = this.it ? await this.it.next() : { done: true, value: undefined };
+      if (r.done) {
+        this.it = this.open();
+        r = await this.it.next();
+        if (r.done) {
+          this.it = null;
+          return;
+        }
+      }
+      yield r.value;
+    }
+  }
+  /** Ends the pass in progress, so an iterator that prefetches frees what it holds. */
+  async close(): Promise<void> {
+    const it = this.it;
+    this.it = null;
+    await it?.return?.();
+  }
 }
 
 /** [x, y] or [x, y, sampleWeight], or { x, y }. */
