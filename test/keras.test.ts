@@ -245,3 +245,29 @@ describe('Sequential.to(device)', () => {
     }
   });
 });
+
+describe('ProgbarLogger', () => {
+  /** A stream that says it is a terminal and keeps what is written. */
+  function tty(): NodeJS.WriteStream & { text: string } {
+    const s = { isTTY: true, text: '', write(c: string) { s.text += c; return true; } };
+    return s as unknown as NodeJS.WriteStream & { text: string };
+  }
+  test('draws Keras\' bar on a terminal, and n/Unknown for a generator of unknown length', () => {
+    for (const steps of [4, Infinity]) {
+      const out = tty();
+      const p = new callbacks.ProgbarLogger(out);
+      p.setParams({ epochs: 1, steps, verbose: 1, samples: -1 });
+      p.onTrainBegin();
+      p.onEpochBegin(0);
+      for (let b = 0; b < 4; b++) p.onBatchEnd(b, { loss: 0.5 });
+      p.onEpochEnd(0, { loss: 0.25 });
+      expect(out.text).toContain('Epoch 1/1\n');
+      if (steps === 4) expect(out.text).toMatch(/4\/4 \[={30}\] - \d+m?s \d+(\.\d+)?[mu]?s\/step - loss: 0\.2500\x1b\[K\n$/);
+      else {
+        expect(out.text).toMatch(/\r1\/Unknown - \d+m?s /);
+        expect(out.text).not.toContain('Infinity');
+        expect(out.text).toMatch(/4\/4 \[={30}\] - .* - loss: 0\.2500\x1b\[K\n$/);
+      }
+    }
+  });
+});

@@ -80,6 +80,7 @@ function perStep(sec: number, steps: number): string {
 export class ProgbarLogger extends Callback {
   private start = 0;
   private lastDraw = 0;
+  private seen = 0;
   private epochs = 0;
   constructor(private readonly out: NodeJS.WriteStream = process.stdout) {
     super();
@@ -93,15 +94,22 @@ export class ProgbarLogger extends Callback {
   onEpochBegin(epoch: number): void {
     this.start = performance.now();
     this.lastDraw = 0;
+    this.seen = 0;
     if (this.params.verbose > 0) this.out.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
   }
   onBatchEnd(batch: number, logs: Logs = {}): void {
+    this.seen = batch + 1;
     if (!this.live) return;
     const now = performance.now();
     if (now - this.lastDraw < 50 && batch + 1 < this.params.steps) return;
     this.lastDraw = now;
     const steps = this.params.steps;
     const done = batch + 1;
+    if (!Number.isFinite(steps)) { // a generator of unknown length: Keras' "12/Unknown"
+      const sec = (now - this.start) / 1000;
+      this.out.write(`\r${done}/Unknown - ${fmtTime(sec)} ${perStep(sec, done)}${fmtLogs(logs)}\x1b[K`);
+      return;
+    }
     const width = 30;
     const filled = Math.min(width, Math.floor((width * done) / steps));
     const bar = filled >= width ? '='.repeat(width) : '='.repeat(Math.max(filled - 1, 0)) + '>' + '.'.repeat(width - filled - (filled > 0 ? 0 : 1));
@@ -113,7 +121,7 @@ export class ProgbarLogger extends Callback {
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     if (this.params.verbose === 0) return;
     const sec = (performance.now() - this.start) / 1000;
-    const steps = this.params.steps;
+    const steps = Number.isFinite(this.params.steps) ? this.params.steps : this.seen;
     const line = `${steps}/${steps} [${'='.repeat(30)}] - ${fmtTime(sec)} ${perStep(sec, steps)}${fmtLogs(logs)}`;
     this.out.write(this.live ? `\r${line}\x1b[K\n` : `${line}\n`);
   }
