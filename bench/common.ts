@@ -106,3 +106,36 @@ export const TIDY_BATCH = 100;
 export const YIELD_EVERY_TENSORS = 10_000;
 /** Elements of the autograd chain's input. */
 export const AUTOGRAD_SIZE = 16;
+
+/** Batch size of every fit benchmark, as in the seed programs. */
+export const FIT_BATCH = 32;
+
+/**
+ * The seed models bench/fit.ts, fit_tfjs.ts and fit.py train (`--model`), with the size of one
+ * epoch, the batches of the warm-up run and the batches timed by default (0: the whole epoch).
+ * The CNN and LSTM time their epoch's first batches and extrapolate: whole epochs take 0.5-3
+ * minutes on 2 cores. 500 CNN batches keep the native loop's thread tuning (fits of >= 450 batches)
+ * inside the timed part. tfjsSteps: what each tfjs backend times, sized for runs under a minute
+ * (tfjs-cpu takes seconds per CNN batch; tfjs-wasm 4.22 lacks the kernels to train the CNN and LSTM,
+ * so those runs report the missing kernel). fit.py has the same table.
+ */
+export const FIT_MODELS = {
+  mlp: { samples: 60_000, warmup: 50, steps: 0, tfjsSteps: { cpu: 200, wasm: 200 } },
+  cnn: { samples: 60_000, warmup: 20, steps: 500, tfjsSteps: { cpu: 4, wasm: 50 } },
+  lstm: { samples: 25_000, warmup: 5, steps: 200, tfjsSteps: { cpu: 1, wasm: 20 } },
+} as const;
+export type FitModel = keyof typeof FIT_MODELS;
+
+/** `--model mlp|cnn|lstm`, default mlp. */
+export function fitModelFlag(): FitModel {
+  const m = flag('model') ?? 'mlp';
+  if (!(m in FIT_MODELS)) throw new TypeError(`--model: expected one of ${Object.keys(FIT_MODELS).join(', ')} but got '${m}'`);
+  return m as FitModel;
+}
+
+/** Batches one epoch of the model takes, and the batches to time: --steps, else the model's default. */
+export function fitSteps(model: FitModel, samples: number, steps: number | undefined): { epochSteps: number; steps: number } {
+  const epochSteps = Math.ceil(samples / FIT_BATCH);
+  const want = steps ?? FIT_MODELS[model].steps;
+  return { epochSteps, steps: want === 0 ? epochSteps : Math.min(want, epochSteps) };
+}

@@ -1,27 +1,68 @@
-// Keras-style fit of the seed MLP (Flatten, Dense(128, relu), Dense(10, softmax), Adam, sparse CE,
-// accuracy) for one epoch of 60,000 MNIST-shaped samples, batch 32, through the native loop.
-// bench/fit.py is the same training in Python, bench/fit_tfjs.ts in TensorFlow.js. Also reports
-// peak RSS and the event loop's worst lag (a 10 ms interval timer) during fit. One JSON line.
+// Keras-style fit of a seed model (`--model mlp|cnn|lstm`, see FIT_MODELS) through the native loop,
+// batch 32: the MLP for one epoch of 60,000 MNIST-shaped samples, the CNN and LSTM for a fixed
+// number of batches of their epoch (`--steps`), extrapolated to the epoch. bench/fit.py is the same
+// training in Python, bench/fit_tfjs.ts in TensorFlow.js. Also reports peak RSS and the event loop's
+// worst lag (a 10 ms interval timer) during fit. One JSON line.
 import * as nt from '../lib';
-import { emit, intFlag } from './common';
+import { emit, FIT_BATCH, FIT_MODELS, fitModelFlag, fitSteps, intFlag, type FitModel } from './common';
 
 const { Sequential, layers } = nt;
 
+interface Spec {
+  /** inputs and targets of n samples, from libtorch's generator (fit.py draws the same numbers) */
+  data(n: number): [nt.Tensor, nt.Tensor];
+  layers(): nt.layers.Layer[];
+  loss: string;
+}
+
+const SPECS: Record<FitModel, Spec> = {
+  mlp: {
+    data: (n) => [nt.rand([n, 28, 28]), nt.randint(0, 10, [n])],
+    layers: () => [
+      new layers.Flatten({ inputShape: [28, 28] }),
+      new layers.Dense(128, { activation: 'relu' }),
+      new layers.Dense(10, { activation: 'softmax' }),
+    ],
+    loss: 'sparse_categorical_crossentropy',
+  },
+  cnn: {
+    // channels-last, as Keras feeds images; with one channel the memory is fit.py's NCHW tensor.
+    data: (n) => [nt.rand([n, 28, 28, 1]), nt.randint(0, 10, [n])],
+    layers: () => [
+      new layers.Conv2D(32, [3, 3], { activation: 'relu', inputShape: [28, 28, 1] }),
+      new layers.MaxPooling2D([2, 2]),
+      new layers.Flatten(),
+      new layers.Dense(64, { activation: 'relu' }),
+      new layers.Dense(10, { activation: 'softmax' }),
+    ],
+    loss: 'sparse_categorical_crossentropy',
+  },
+  lstm: {
+    // IMDB-shaped: word indices below 10,000, 200 per review, 0/1 labels
+    data: (n) => [nt.randint(0, 10_000, [n, 200]), nt.randint(0, 2, [n, 1]).float()],
+    layers: () => [
+      new layers.Embedding(10_000, 128, { inputShape: [200] }),
+      new layers.LSTM(128),
+      new layers.Dense(1, { activation: 'sigmoid' }),
+    ],
+    loss: 'binary_crossentropy',
+  },
+};
+
 async function main(): Promise<void> {
+  const name = fitModelFlag();
+  const spec = SPECS[name];
   const threads = intFlag('threads');
   if (threads !== undefined && threads !== nt.getNumThreads()) nt.setNumThreads(threads);
-  const samples = intFlag('samples') ?? 60_000;
+  const samples = intFlag('samples') ?? FIT_MODELS[name].samples;
+  const { epochSteps, steps } = fitSteps(name, samples, intFlag('steps'));
+  const warmup = intFlag('warmup') ?? FIT_MODELS[name].warmup;
   nt.manualSeed(0);
-  const x = nt.rand([samples, 28, 28]);
-  const y = nt.randint(0, 10, [samples]);
-  const model = new Sequential([
-    new layers.Flatten({ inputShape: [28, 28] }),
-    new layers.Dense(128, { activation: 'relu' }),
-    new layers.Dense(10, { activation: 'softmax' }),
-  ]);
-  model.compile({ optimizer: 'adam', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+  const [x, y] = spec.data(samples);
+  const model = new Sequential(spec.layers());
+  model.compile({ optimizer: 'adam', loss: spec.loss, metrics: ['accuracy'] });
   // warm-up: a short epoch (allocator caches, the worker thread's OpenMP team)
-  await model.fit(x.slice(0, 0, 1600), y.slice(0, 0, 1600), { epochs: 1, batchSize: 32, verbose: 0 });
+  await model.fit(x, y, { epochs: 1, batchSize: FIT_BATCH, verbose: 0, stepsPerEpoch: warmup });
   let lag = 0;
   let last = performance.now();
   const timer = setInterval(() => {
@@ -29,15 +70,16 @@ async function main(): Promise<void> {
     lag = Math.max(lag, now - last - 10);
     last = now;
   }, 10);
+  // A whole epoch, or its first `steps` batches: same shuffle over all samples, fewer batches.
   const t0 = process.hrtime.bigint();
-  const h = await model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 });
+  const h = await model.fit(x, y, { epochs: 1, batchSize: FIT_BATCH, verbose: 0, stepsPerEpoch: steps });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   clearInterval(timer);
-  const steps = Math.ceil(samples / 32);
+  const us = (seconds * 1e6) / steps;
   emit({
-    bench: 'fit', impl: 'nodetorch', threads: nt.getNumThreads(), samples, loss: h.history.loss[0],
+    bench: 'fit', model: name, impl: 'nodetorch', threads: nt.getNumThreads(), samples, warmup, loss: h.history.loss[0],
     peakRssMiB: process.resourceUsage().maxRSS / 1024, maxLagMs: lag,
-    variants: { native: { epoch: { us: (seconds * 1e6) / steps, seconds, steps } } },
+    variants: { native: { epoch: { us, seconds: (us * epochSteps) / 1e6, steps, epochSteps, timedSeconds: seconds } } },
   });
 }
 
