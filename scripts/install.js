@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The install step: make sure libtorch exists (installing Debian's packages when we may),
-// then build the addon unless a usable binary is already there.
+// then build the addon unless a usable binary (a local build or a fitting prebuild) is already there.
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -60,12 +60,29 @@ function ensureToolchain() {
   aptInstall(missing.map((c) => BUILD_PACKAGES[c]), `the build needs ${missing.join(', ')}`);
 }
 
+/**
+ * The prebuilt binary lib/native.ts loads here, or null: asked of dist/native itself (in a child,
+ * so a binary that fails to load cannot take this process down), so both always agree.
+ */
+function loadablePrebuild() {
+  const native = path.join(root, 'dist/native.js');
+  if (!fs.existsSync(native) || !fs.existsSync(path.join(root, 'prebuilds'))) return null;
+  const r = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(native)}).loadedFrom)`],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return r.status === 0 && r.stdout ? r.stdout : null;
+}
+
 function main() {
   if (process.env.NODETORCH_SKIP_BUILD === '1') return;
   ensureLibtorch();
   ensureOpenBlas();
   if (fs.existsSync(path.join(root, 'build/Release/nodetorch.node')) && process.env.NODETORCH_REBUILD !== '1') {
     console.log('nodetorch: using the existing build/Release/nodetorch.node (NODETORCH_REBUILD=1 rebuilds it)');
+    return;
+  }
+  const prebuilt = process.env.NODETORCH_REBUILD !== '1' && loadablePrebuild();
+  if (prebuilt) {
+    console.log(`nodetorch: using the prebuilt ${path.relative(root, prebuilt)} (NODETORCH_REBUILD=1 builds from source)`);
     return;
   }
   ensureToolchain();

@@ -19,11 +19,33 @@ function nodeGypBin() {
   throw new Error('node-gyp was not found (it ships with npm)');
 }
 
+/** The libc tag prebuildify's --tag-libc gives the addon (its rule, on every platform). */
+function libc() {
+  return process.env.PREBUILD_LIBC || (process.platform === 'linux' && fs.existsSync('/etc/alpine-release') ? 'musl' : 'glibc');
+}
+
+/**
+ * Where `npm run prebuild` puts the addon for this libtorch under a package folder, and the
+ * build record beside it: prebuilds/linux-x64/nodetorch.glibc.libtorch1_13.cpu.node and .json.
+ * test/pack.test.ts stages a prebuild with this too, so the two cannot drift apart.
+ */
+function prebuildFiles(info, pkgRoot = root) {
+  const base = path.join(pkgRoot, 'prebuilds', `${process.platform}-${process.arch}`,
+    `nodetorch.${libc()}.${libtorchTag(info)}`);
+  return { addon: `${base}.node`, record: `${base}.json` };
+}
+
+/** The build record's contents, as lib/native.ts's BuildRecord reads it. */
+function prebuildRecord(info, builtBy = 'prebuildify') {
+  return JSON.stringify({ builtBy, builtAt: new Date().toISOString(), libtorch: info }, null, 2);
+}
+
 function main() {
   const info = discover();
   if (!info) throw new Error(`libtorch was not found.\n${HOW_TO}`);
   const tag = libtorchTag(info);
-  const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const { addon: dest, record } = prebuildFiles(info);
+  const dir = path.dirname(dest);
   console.log(`nodetorch: prebuilding for libtorch ${info.version} (${tag}) from ${info.source}`);
   const nodedir = ['/usr', path.resolve(process.execPath, '../..')].find((d) =>
     fs.existsSync(path.join(d, 'include/node/node_api.h')));
@@ -34,15 +56,15 @@ function main() {
     env: { ...process.env, JOBS: '2', ...(nodedir ? { npm_config_nodedir: nodedir } : {}) },
   });
   if (r.status !== 0) throw new Error('prebuildify failed');
-  const made = fs.readdirSync(dir).find((f) => /^nodetorch\..*\.node$/.test(f) && !f.includes('libtorch'));
-  if (!made) throw new Error(`prebuildify produced no addon in ${dir}`);
-  const dest = path.join(dir, made.replace(/\.node$/, `.${tag}.node`));
-  fs.renameSync(path.join(dir, made), dest);
-  fs.writeFileSync(dest.replace(/\.node$/, '.json'), JSON.stringify({
-    builtBy: 'prebuildify', builtAt: new Date().toISOString(), libtorch: info,
-  }, null, 2));
+  // prebuildify names it <package>.<libc>.node; the libtorch tag goes before .node
+  const made = path.join(dir, `nodetorch.${libc()}.node`);
+  if (!fs.existsSync(made)) throw new Error(`prebuildify did not write ${made}`);
+  fs.renameSync(made, dest);
+  fs.writeFileSync(record, prebuildRecord(info));
   console.log(`nodetorch: wrote ${path.relative(root, dest)}`);
 }
+
+module.exports = { prebuildFiles, prebuildRecord };
 
 if (require.main === module) {
   try {
