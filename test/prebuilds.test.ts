@@ -23,6 +23,8 @@ beforeAll(() => {
   fs.symlinkSync(path.join(root, 'node_modules'), path.join(pkg, 'node_modules'));
 }, 120000);
 
+afterAll(() => fs.rmSync(pkg, { recursive: true, force: true }));
+
 function load(prebuilds: string[], env: NodeJS.ProcessEnv = process.env) {
   const dir = path.join(pkg, 'prebuilds', `${process.platform}-${process.arch}`);
   fs.rmSync(path.join(pkg, 'prebuilds'), { recursive: true, force: true });
