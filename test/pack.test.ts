@@ -108,7 +108,11 @@ beforeAll(() => {
   tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'nodetorch-pack-')));
   const stage = path.join(tmp, 'stage');
   for (const f of sourceFiles()) copy(path.join(root, f), path.join(stage, f));
-  copy(path.join(root, 'package.json'), path.join(stage, 'package.json'));
+  // npm 9 (Debian 13) runs `prepare` on pack even with --ignore-scripts, and it would compile lib/,
+  // which the stage does not have: the staged manifest leaves that development script out.
+  const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  delete manifest.scripts.prepare;
+  fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
   stageDist(stage);
   stagePrebuild(stage);
 
