@@ -4,6 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Sharp } from 'sharp';
+import { native } from '../native';
 import { Tensor } from '../tensor';
 import { tensor } from '../creation';
 import { Random, randomSeed } from './random';
@@ -265,11 +266,30 @@ export async function decodeImage(file: string, o: DecodeOptions, where: string)
   }
 }
 
+const JPEG_EXTENSIONS = ['.jpg', '.jpeg'];
+
+/**
+ * @internal decodes files concurrently into one uint8 [N, h, w, c] tensor that borrows one batch
+ * buffer (no copy). JPEGs already of the target size are decoded natively (libjpeg-turbo, in a
+ * libuv thread: sharp's per-image overhead is several times the decode); the native decoder
+ * hands back whatever it leaves (other formats and sizes, ICC profiles, a missing libjpeg), and
+ * sharp decodes those, each copied into its slot as it arrives.
+ */
+export async function loadImageBytes(files: string[], o: DecodeOptions, where: string): Promise<Tensor> {
+  const c = CHANNELS[o.colorMode];
+  const size = o.height * o.width * c;
+  const batch = Buffer.allocUnsafe(files.length * size);
+  const jpegs = files.map((f) => (JPEG_EXTENSIONS.includes(path.extname(f).toLowerCase()) ? f : null));
+  const done = jpegs.some((f) => f !== null) ? await native.data_decode_jpeg(jpegs, batch, o.height, o.width, c) : [];
+  await Promise.all(files.map(async (f, i) => {
+    if (!done[i]) (await decodeImage(f, o, where)).copy(batch, i * size);
+  }));
+  return tensor(batch, { dtype: 'uint8', shape: [files.length, o.height, o.width, c] });
+}
+
 /** @internal decodes files concurrently into one float32 [N, h, w, c] tensor of 0..255 values */
 export async function loadImages(files: string[], o: DecodeOptions, where: string): Promise<Tensor> {
-  const bufs = await Promise.all(files.map((f) => decodeImage(f, o, where)));
-  const c = CHANNELS[o.colorMode];
-  const u8 = tensor(Buffer.concat(bufs), { dtype: 'uint8', shape: [files.length, o.height, o.width, c] });
+  const u8 = await loadImageBytes(files, o, where);
   const f = u8.to('float32');
   u8.dispose();
   return f;
