@@ -187,6 +187,17 @@ describe('imageDatasetFromDirectory', () => {
     }
   });
 
+  test('is a data.Dataset: cardinality, map, take, and classNames stay on the source', async () => {
+    const ds = await imageDatasetFromDirectory(path.join(root, 'png'), { imageSize: [4, 4], shuffle: false, batchSize: 4 });
+    expect(ds).toBeInstanceOf(nt.data.Dataset);
+    expect([ds.cardinality(), ds.classNames]).toEqual([2, ['ant', 'moth', 'zebra']]);
+    const scaled = ds.map(([x, y]) => [x.div(255), y] as [nt.Tensor, nt.Tensor]).take(1);
+    expect(scaled.cardinality()).toBe(1);
+    const [[x, y]] = await collect(scaled);
+    expect(x.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(y).toEqual([0, 0, 0, 1]);
+  });
+
   test('the validation split is disjoint, complete and the same under a seed', async () => {
     const dir = path.join(root, 'split');
     const o = { imageSize: [2, 2] as [number, number], validationSplit: 0.3, seed: 5 };
