@@ -121,11 +121,14 @@ export interface ModelBinding {
 /** native/data.cc: batched image augmentation. */
 export interface DataBinding {
   /**
-   * Resamples images [N, H, W, C] (floating, channels-last) through one affine matrix per image
-   * ([N, 2, 3], pixels about the image centre, x = column, y = row, output -> input point).
+   * Resamples images [N, H, W, C] (channels-last; uint8 or float on CPU read directly) through one
+   * affine matrix per image ([N, 2, 3], pixels about the image centre, x = column, y = row,
+   * output -> input point), times scale (default 1); float32 out (float64 for float64 in).
    * interpolation: 'bilinear' | 'nearest'; fillMode: 'constant' | 'nearest' | 'reflect' | 'wrap'.
    */
-  data_affine_transform(images: Handle, matrices: Handle, interpolation: string, fillMode: string, cval: number): Handle;
+  data_affine_transform(images: Handle, matrices: Handle, interpolation: string, fillMode: string, cval: number, scale?: number): Handle;
+  /** decodes the JPEGs at paths[i] (null: skip) into out[i * h * w * c ...] where it can; true where it did */
+  data_decode_jpeg(paths: (string | null)[], out: Uint8Array, height: number, width: number, channels: number): Promise<boolean[]>;
 }
 
 export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding,

@@ -583,12 +583,13 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   // data
   const images = h(() => native.ones([2, 3, 4, 3], 0, null, false));
   const matrices = h(() => native.tensor_from_buffer(new Float32Array([1, 0, 1, 0, 1, 0, 0, -1, 0, 1, 0, 0]), [2, 2, 3], 0, true));
-  v.data_affine_transform = () => [images(), matrices(), 'bilinear', 'reflect', 0];
+  v.data_affine_transform = () => [images(), matrices(), 'bilinear', 'reflect', 0, 1 / 255];
+  v.data_decode_jpeg = () => [[null, path.join(os.tmpdir(), 'nodetorch-no-such-image.jpg')], Buffer.alloc(2 * 4 * 3 * 3), 4, 3, 3];
   return v;
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['model_metric', 'model_metric_value', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'model_metric', 'model_metric_value', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim

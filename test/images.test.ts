@@ -4,6 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
 import * as nt from '../lib';
+import { native } from '../lib/native';
 
 const { imageDatasetFromDirectory, ImageDataGenerator } = nt.data;
 type Batch = nt.Tensor[];
@@ -75,6 +76,16 @@ beforeAll(async () => {
     fs.mkdirSync(path.join(root, 'split', c), { recursive: true });
     for (let i = 0; i < 5; i++) await png(path.join(root, 'split', c, `${i}.png`), 2, 2, pixels(2, 2, i));
   }
+  // JPEGs for the native decoder: the kinds it decodes, and the kinds it leaves to sharp
+  fs.mkdirSync(path.join(root, 'jpeg', 'a'), { recursive: true });
+  const jraw = { raw: { width: 9, height: 7, channels: 3 as const } };
+  const jpx = pixels(9, 7, 5);
+  const jdir = path.join(root, 'jpeg', 'a');
+  await sharp(jpx, jraw).jpeg().toFile(path.join(jdir, 'baseline.jpg'));
+  await sharp(jpx, jraw).jpeg({ quality: 70, chromaSubsampling: '4:4:4', progressive: true }).toFile(path.join(jdir, 'progressive.jpeg'));
+  await sharp(jpx, jraw).toColourspace('b-w').jpeg().toFile(path.join(jdir, 'grey.jpg'));
+  await sharp(jpx, jraw).withIccProfile('srgb').jpeg().toFile(path.join(jdir, 'icc.jpg'));
+  await sharp(pixels(8, 7, 5), { raw: { width: 8, height: 7, channels: 3 } }).jpeg().toFile(path.join(jdir, 'narrow.jpg'));
   fs.mkdirSync(path.join(root, 'broken', 'a'), { recursive: true });
   await png(path.join(root, 'broken', 'a', 'ok.png'), 2, 2, pixels(2, 2, 0));
   fs.writeFileSync(path.join(root, 'broken', 'a', 'bad.jpg'), 'this is not a jpeg');
@@ -133,6 +144,39 @@ describe('imageDatasetFromDirectory', () => {
     expect(jpegErr).toBeLessThan(40); // lossy, but the same picture
   });
 
+  test('JPEGs decode to the pixels sharp makes, natively where they need no resizing', async () => {
+    const dir = path.join(root, 'jpeg', 'a');
+    const names = ['baseline.jpg', 'grey.jpg', 'icc.jpg', 'narrow.jpg', 'progressive.jpeg'];
+    for (const colorMode of ['rgb', 'grayscale', 'rgba'] as const) {
+      const c = { rgb: 3, grayscale: 1, rgba: 4 }[colorMode];
+      const ds = await imageDatasetFromDirectory(path.join(root, 'jpeg'), { imageSize: [7, 9], colorMode, shuffle: false, batchSize: 8 });
+      expect(ds.filePaths.map((f) => path.basename(f))).toEqual(names);
+      const [[x]] = await collect(ds);
+      for (const [i, name] of names.entries()) {
+        let img = sharp(path.join(dir, name));
+        img = colorMode === 'grayscale' ? img.removeAlpha().toColourspace('b-w')
+          : colorMode === 'rgb' ? img.removeAlpha().toColourspace('srgb') : img.toColourspace('srgb').ensureAlpha();
+        const want = await img.resize(9, 7, { fit: 'fill', kernel: 'linear' }).raw().toBuffer();
+        expect([name, x.slice(i * 63 * c, (i + 1) * 63 * c)]).toEqual([name, Array.from(want)]);
+      }
+    }
+    // what the native decoder takes (where the build has libjpeg): not an ICC profile to apply, another size, or colour to grey
+    const taken = await native.data_decode_jpeg(names.map((n) => path.join(dir, n)), Buffer.alloc(5 * 63 * 3), 7, 9, 3);
+    expect([taken[2], taken[3]]).toEqual([false, false]);
+    if (taken[0]) expect(taken).toEqual([true, true, false, false, true]);
+    const grey = await native.data_decode_jpeg(names.map((n) => path.join(dir, n)), Buffer.alloc(5 * 63), 7, 9, 1);
+    expect(grey.filter((t, i) => t && i !== 1)).toEqual([]);
+  });
+
+  test('a truncated JPEG is an error, as sharp reports it', async () => {
+    const d = path.join(root, 'truncated', 'a');
+    fs.mkdirSync(d, { recursive: true });
+    const full = fs.readFileSync(path.join(root, 'jpeg', 'a', 'baseline.jpg'));
+    fs.writeFileSync(path.join(d, 'cut.jpg'), full.subarray(0, full.length - 40));
+    const ds = await imageDatasetFromDirectory(path.join(root, 'truncated'), { imageSize: [7, 9] });
+    await expect(collect(ds)).rejects.toThrow(`could not read image '${path.join(d, 'cut.jpg')}'`);
+  });
+
   test('resizing, grayscale and rgba', async () => {
     const gray = await imageDatasetFromDirectory(path.join(root, 'formats'), { imageSize: [3, 2], colorMode: 'grayscale', interpolation: 'nearest' });
     const rgba = await imageDatasetFromDirectory(path.join(root, 'formats'), { imageSize: [7, 9], colorMode: 'rgba' });
@@ -141,6 +185,17 @@ describe('imageDatasetFromDirectory', () => {
       expect(x.shape).toEqual([8, 7, 9, 4]);
       expect(x.index(0).slice(2, 3, 4).min().item()).toBe(255);
     }
+  });
+
+  test('is a data.Dataset: cardinality, map, take, and classNames stay on the source', async () => {
+    const ds = await imageDatasetFromDirectory(path.join(root, 'png'), { imageSize: [4, 4], shuffle: false, batchSize: 4 });
+    expect(ds).toBeInstanceOf(nt.data.Dataset);
+    expect([ds.cardinality(), ds.classNames]).toEqual([2, ['ant', 'moth', 'zebra']]);
+    const scaled = ds.map(([x, y]) => [x.div(255), y] as [nt.Tensor, nt.Tensor]).take(1);
+    expect(scaled.cardinality()).toBe(1);
+    const [[x, y]] = await collect(scaled);
+    expect(x.every((v) => v >= 0 && v <= 1)).toBe(true);
+    expect(y).toEqual([0, 0, 0, 1]);
   });
 
   test('the validation split is disjoint, complete and the same under a seed', async () => {
@@ -227,6 +282,23 @@ describe('ImageDataGenerator', () => {
     expect(y.shape).toEqual([2, 3, 3, 2]);
     expect(row(y.index(0).slice(2, 1, 2))).toEqual([2, 5, 8, 1, 4, 7, 0, 3, 6]);
     expect(row(y.index(1).slice(2, 0, 1))).toEqual([18, 17, 16, 15, 14, 13, 12, 11, 10]);
+  });
+
+  test('the CPU sampler (uint8 or float in) matches grid_sample in every fill mode and interpolation', () => {
+    const x = nt.rand([3, 7, 9, 2]).mul(255).floor();
+    const ps = [params({ theta: 33, tx: 1.3, ty: -2.2, zx: 0.8, zy: 1.15 }), params({ shear: 25, ty: 4.5, flipHorizontal: true }),
+      params({ theta: -71, tx: -6, zx: 1.4, zy: 0.7, flipVertical: true })];
+    for (const fillMode of ['nearest', 'constant', 'reflect', 'wrap'] as const) {
+      for (const interpolationOrder of [0, 1] as const) {
+        const g = new ImageDataGenerator({ fillMode, cval: 7, interpolationOrder });
+        // an input that needs a gradient goes through grid_sample
+        const ref = g.applyTransforms(x.clone().requiresGrad_(true), ps).detach();
+        for (const input of [x, x.to('uint8')]) {
+          const y = g.applyTransforms(input, ps);
+          expect([fillMode, interpolationOrder, y.dtype, Number(y.sub(ref).abs().max().item()) < 1e-3]).toEqual([fillMode, interpolationOrder, 'float32', true]);
+        }
+      }
+    }
   });
 
   test('rescale, samplewise normalization, brightness and channel shift', () => {

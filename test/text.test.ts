@@ -118,49 +118,68 @@ describe('textDatasetFromDirectory', () => {
   async function collect(ds: nt.data.TextDataset): Promise<[string[], unknown[]]> {
     const texts: string[] = [];
     const labels: unknown[] = [];
-    for await (const b of ds) {
-      const [t, y] = b as nt.data.TextBatch;
+    for await (const [t, y] of ds) {
       texts.push(...t);
       labels.push(...(y.toArray() as unknown[]));
+      y.dispose();
     }
     return [texts, labels];
   }
 
   test('unshuffled: classes in sorted order, files sorted, int32 labels in batches', async () => {
-    const ds = await textDatasetFromDirectory(root, { batchSize: 2, shuffle: false }) as nt.data.TextDataset;
+    const ds = await textDatasetFromDirectory(root, { batchSize: 2, shuffle: false });
     expect(ds.classNames).toEqual(['neg', 'pos']);
     expect(ds.length).toBe(3);
     const batches: [string[], nt.Tensor][] = [];
-    for await (const b of ds) batches.push(b as nt.data.TextBatch);
+    for await (const b of ds) batches.push(b);
     expect(batches.map(([t]) => t)).toEqual([['bad film', 'awful'], ['boring', 'great film'], ['lovely']]);
     expect(batches[0][1].dtype).toBe('int32');
     expect(batches.map(([, y]) => y.toArray())).toEqual([[0, 0], [0, 1], [1]]);
   });
 
   test('categorical and binary labels, classNames order, maxLength', async () => {
-    const cat = await textDatasetFromDirectory(root, { shuffle: false, labelMode: 'categorical', classNames: ['pos', 'neg'], maxLength: 4 }) as nt.data.TextDataset;
+    const cat = await textDatasetFromDirectory(root, { shuffle: false, labelMode: 'categorical', classNames: ['pos', 'neg'], maxLength: 4 });
     const [texts, labels] = await collect(cat);
     expect(texts).toEqual(['grea', 'love', 'bad ', 'awfu', 'bori']);
     expect(labels).toEqual([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1]]);
-    const bin = await textDatasetFromDirectory(root, { shuffle: false, labelMode: 'binary' }) as nt.data.TextDataset;
+    const bin = await textDatasetFromDirectory(root, { shuffle: false, labelMode: 'binary' });
     const [, bl] = await collect(bin);
     expect(bl).toEqual([[0], [0], [0], [1], [1]]);
-    const none = await textDatasetFromDirectory(root, { shuffle: false, labelMode: null }) as nt.data.TextDataset;
+    const none = await textDatasetFromDirectory(root, { shuffle: false, labelMode: null });
     const all: string[] = [];
-    for await (const b of none) all.push(...(b as string[]));
+    for await (const b of none) all.push(...b);
     expect(all).toEqual(['bad film', 'awful', 'boring', 'great film', 'lovely']);
+    const unlabelled = await textDatasetFromDirectory(root, { shuffle: false, labels: null, batchSize: 10 });
+    expect([unlabelled.classNames, await unlabelled.toArray()]).toEqual([[], [['bad film', 'awful', 'boring', 'great film', 'lovely']]]);
   });
 
   test('a seeded shuffle and validation split: disjoint subsets covering every file, the same for the same seed', async () => {
-    const [train, val] = await textDatasetFromDirectory(root, { seed: 42, validationSplit: 0.4, subset: 'both' }) as nt.data.TextDataset[];
+    const [train, val] = await textDatasetFromDirectory(root, { seed: 42, validationSplit: 0.4, subset: 'both' });
     expect(train.filePaths.length).toBe(3);
     expect(val.filePaths.length).toBe(2);
     expect(new Set([...train.filePaths, ...val.filePaths]).size).toBe(5);
-    const again = await textDatasetFromDirectory(root, { seed: 42, validationSplit: 0.4, subset: 'validation' }) as nt.data.TextDataset;
+    const again = await textDatasetFromDirectory(root, { seed: 42, validationSplit: 0.4, subset: 'validation' });
     expect(again.filePaths).toEqual(val.filePaths);
     const [t1] = await collect(train);
     const [t2] = await collect(train);
     expect([...t2].sort()).toEqual([...t1].sort());
+  });
+
+  test('is a data.Dataset: cardinality, map, prefetch, take, and classNames stay on the source', async () => {
+    const ds = await textDatasetFromDirectory(root, { batchSize: 2, shuffle: false });
+    expect(ds).toBeInstanceOf(nt.data.Dataset);
+    expect(ds.cardinality()).toBe(3);
+    expect(ds.classNames).toEqual(['neg', 'pos']);
+    const lengths = ds.map(([t, y]) => {
+      y.dispose();
+      return t.map((s) => s.length);
+    });
+    expect(await lengths.toArray()).toEqual([[8, 5], [6, 10], [6]]);
+    const first = ds.prefetch(2).take(1);
+    expect(first.cardinality()).toBe(1);
+    const [[texts, y]] = await first.toArray();
+    expect([texts, y.toArray()]).toEqual([['bad film', 'awful'], [0, 0]]);
+    y.dispose();
   });
 
   test('bad options and directories are named', async () => {

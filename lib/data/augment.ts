@@ -1,6 +1,7 @@
 // Keras' ImageDataGenerator over libtorch: per-image random affine matrices (rotation, shift,
-// shear, zoom, flips) drawn from a seeded PRNG, applied to a whole batch in one native
-// affine_grid + grid_sample call; the colour steps and standardization are batched tensor ops.
+// shear, zoom, flips) drawn from a seeded PRNG, applied to a whole batch in one native resampling
+// call that reads uint8 pixels and folds in the rescale; the colour steps and the rest of
+// standardization are batched tensor ops.
 import * as path from 'path';
 import { native } from '../native';
 import { Tensor, wrap } from '../tensor';
@@ -8,7 +9,7 @@ import { tensor } from '../creation';
 import { tidy } from '../memory';
 import { Random, randomSeed } from './random';
 import {
-  bool, checkOptions, ColorMode, DecodeOptions, fail, fraction, indexDirectory, Interpolation, labelTensor, loadImages,
+  bool, checkOptions, ColorMode, DecodeOptions, fail, fraction, indexDirectory, Interpolation, labelTensor, loadImageBytes,
   oneOf, positiveInt, prefetched, received, seedOf, sizeOf,
 } from './images';
 
@@ -186,27 +187,39 @@ export class ImageDataGenerator {
     return [sh[0] * p.zx * fx, sh[1] * p.zy * fy, sh[2], sh[3] * p.zx * fx, sh[4] * p.zy * fy, sh[5]];
   }
 
-  /** Applies one transform per image to a batch x [N, h, w, c] (float). */
+  /** Applies one transform per image to a batch x [N, h, w, c] (uint8 or float; the result is float). */
   applyTransforms(x: Tensor, params: TransformParameters[]): Tensor {
     checkImages(x, 'applyTransforms');
     if (params.length !== x.shape[0]) throw new TypeError(`${WHERE}.applyTransforms: expected ${x.shape[0]} transforms but received ${params.length}`);
-    return tidy(() => {
-      let out = x.dtype === 'float32' || x.dtype === 'float64' ? x : x.to('float32');
+    return this.transform(x, params, 1).out;
+  }
+
+  /**
+   * The transforms of applyTransforms, with the result multiplied by `scale` inside the
+   * resampling when no colour step comes after it (`scaled` says whether it was).
+   */
+  private transform(x: Tensor, params: TransformParameters[], scale: number): { out: Tensor; scaled: boolean } {
+    let scaled = false;
+    const out = tidy(() => {
+      const colour = hasColour(params);
       const anyFlip = params.some((p) => p.flipHorizontal || p.flipVertical);
-      const affine = params.some((p) => p.theta !== 0 || p.tx !== 0 || p.ty !== 0 || p.shear !== 0 || p.zx !== 1 || p.zy !== 1);
-      if (affine) {
-        const m = new Float32Array(params.length * 6);
-        params.forEach((p, i) => m.set(ImageDataGenerator.transformMatrix(p), i * 6));
-        const mt = tensor(m, { shape: [params.length, 2, 3] });
-        out = wrap(native.data_affine_transform(out._h, mt._h, this.interpolationOrder ? 'bilinear' : 'nearest', this.fillMode, this.cval));
-      } else if (anyFlip) {
-        // no resampling needed: exact flips
-        const flipWhere = (mask: boolean[], dim: number) => {
-          const mk = tensor(mask.map((f) => (f ? 1 : 0)), { dtype: 'bool' }).reshape([mask.length, 1, 1, 1]);
-          return out.flip([dim]).where(mk, out);
-        };
-        if (params.some((p) => p.flipHorizontal)) out = flipWhere(params.map((p) => p.flipHorizontal), 2);
-        if (params.some((p) => p.flipVertical)) out = flipWhere(params.map((p) => p.flipVertical), 1);
+      let out: Tensor;
+      if (isAffine(params)) {
+        // the native side reads uint8 and float32/64 directly and turns other dtypes into float32
+        scaled = !colour;
+        out = wrap(native.data_affine_transform(x._h, matrices(params)._h, this.interpolationOrder ? 'bilinear' : 'nearest',
+          this.fillMode, this.cval, scaled ? scale : 1));
+      } else {
+        out = x.dtype === 'float32' || x.dtype === 'float64' ? x : x.to('float32');
+        if (anyFlip) {
+          // no resampling needed: exact flips
+          const flipWhere = (mask: boolean[], dim: number) => {
+            const mk = tensor(mask.map((f) => (f ? 1 : 0)), { dtype: 'bool' }).reshape([mask.length, 1, 1, 1]);
+            return out.flip([dim]).where(mk, out);
+          };
+          if (params.some((p) => p.flipHorizontal)) out = flipWhere(params.map((p) => p.flipHorizontal), 2);
+          if (params.some((p) => p.flipVertical)) out = flipWhere(params.map((p) => p.flipVertical), 1);
+        }
       }
       if (params.some((p) => p.channelShiftIntensity !== null)) {
         // Keras: x + intensity, clipped to the image's own min and max
@@ -223,31 +236,61 @@ export class ImageDataGenerator {
       }
       return out === x ? x.clone() : out;
     });
+    return { out, scaled };
   }
 
   /** Random transforms for a batch from rng. */
   randomTransform(x: Tensor, rng: Random): Tensor {
     checkImages(x, 'randomTransform');
     const [n, h, w] = x.shape;
-    const params = Array.from({ length: n }, () => this.getRandomTransform(rng, h, w));
-    return this.applyTransforms(x, params);
+    return this.applyTransforms(x, this.randomTransforms(rng, n, h, w));
+  }
+
+  /** @internal n images' transforms, drawn in order */
+  randomTransforms(rng: Random, n: number, height: number, width: number): TransformParameters[] {
+    return Array.from({ length: n }, () => this.getRandomTransform(rng, height, width));
   }
 
   /** rescale, samplewise and featurewise normalization, in Keras' order. */
   standardize(x: Tensor): Tensor {
     checkImages(x, 'standardize');
+    return this.normalize(x, true);
+  }
+
+  private normalize(x: Tensor, rescale: boolean): Tensor {
     if ((this.featurewiseCenter && !this.mean) || (this.featurewiseStdNormalization && !this.std)) {
       throw new Error(`${WHERE}: featurewiseCenter and featurewiseStdNormalization need fit(x) to be called first`);
     }
     return tidy(() => {
       let out = x.dtype === 'float32' || x.dtype === 'float64' ? x : x.to('float32');
-      if (this.rescale) out = out.mul(this.rescale);
+      if (this.rescale && rescale) out = out.mul(this.rescale);
       if (this.samplewiseCenter) out = out.sub(out.mean({ dim: [1, 2, 3], keepdim: true }));
       if (this.samplewiseStdNormalization) out = out.div(out.std([1, 2, 3], false, true).add(1e-6));
       if (this.featurewiseCenter) out = out.sub(this.mean!);
       if (this.featurewiseStdNormalization) out = out.div(this.std!.add(1e-6));
       return out === x ? x.clone() : out;
     });
+  }
+
+  /**
+   * @internal A batch's random transforms and standardization: what the iterators yield. The
+   * rescale happens inside the resampling when it can, saving a pass over the batch.
+   */
+  augment(x: Tensor, params: TransformParameters[]): Tensor {
+    const { out, scaled } = this.transform(x, params, this.rescale ?? 1);
+    return this.normalizeRest(out, scaled);
+  }
+
+  /** what standardize() still has to do to out (rescaled already when `scaled`); disposes out if it makes a new tensor */
+  private normalizeRest(out: Tensor, scaled: boolean): Tensor {
+    const more = (this.rescale && !scaled) || this.samplewiseCenter || this.samplewiseStdNormalization || this.featurewiseCenter ||
+      this.featurewiseStdNormalization;
+    if (!more) return out;
+    try {
+      return this.normalize(out, !scaled);
+    } finally {
+      out.dispose();
+    }
   }
 
   /** Per-channel mean and std of x [N, h, w, c] (after rescale) for the featurewise options. */
@@ -318,6 +361,21 @@ export class ImageDataGenerator {
   }
 }
 
+function isAffine(params: TransformParameters[]): boolean {
+  return params.some((p) => p.theta !== 0 || p.tx !== 0 || p.ty !== 0 || p.shear !== 0 || p.zx !== 1 || p.zy !== 1);
+}
+
+function hasColour(params: TransformParameters[]): boolean {
+  return params.some((p) => p.channelShiftIntensity !== null || p.brightness !== null);
+}
+
+/** [N, 2, 3] float32, one transformMatrix per image */
+function matrices(params: TransformParameters[]): Tensor {
+  const m = new Float32Array(params.length * 6);
+  params.forEach((p, i) => m.set(ImageDataGenerator.transformMatrix(p), i * 6));
+  return tensor(m, { shape: [params.length, 2, 3] });
+}
+
 function checkImages(x: unknown, op: string): asserts x is Tensor {
   if (!(x instanceof Tensor) || x.ndim !== 4) {
     fail(`${WHERE}.${op}`, 'x', 'a [N, height, width, channels] Tensor', x instanceof Tensor ? `a Tensor of shape [${x.shape.join(', ')}]` : x);
@@ -343,6 +401,8 @@ abstract class BatchIterator<T extends Tensor[]> implements AsyncIterable<T> {
   get length(): number {
     return Math.ceil(this.samples / this.batchSize);
   }
+  /** [height, width] of the images load() returns */
+  protected abstract imageSize(): [number, number];
   protected abstract load(positions: number[]): Promise<{ x: Tensor; extra: Tensor[] }>;
   protected abstract finish(x: Tensor, positions: number[], extra: Tensor[]): T;
   /** One epoch; epoch e of a seed always yields the same batches. */
@@ -350,12 +410,17 @@ abstract class BatchIterator<T extends Tensor[]> implements AsyncIterable<T> {
     const rng = new Random(this.seed, this.epoch++);
     const order = Array.from({ length: this.samples }, (_, i) => i);
     if (this.shuffle) rng.shuffle(order);
-    // transforms are drawn when a batch is augmented, in batch order, so prefetching does not change them
+    const [h, w] = this.imageSize();
+    // transforms are drawn when a batch is requested (in batch order) rather than when its images
+    // arrive, which can be out of order: prefetching and decoding times never change them
     return prefetched(this.length, 3, async (b) => {
       const pos = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
+      const params = this.generator.randomTransforms(rng, pos.length, h, w);
       const { x, extra } = await this.load(pos);
+      // resampled on this thread: in a libuv thread it took more CPU (system time) and gained no
+      // throughput on 2 cores, the decoding already keeping the other core busy
       return tidy(() => {
-        const aug = this.generator.standardize(this.generator.randomTransform(x, rng));
+        const aug = this.generator.augment(x, params);
         x.dispose();
         return this.finish(aug, pos, extra);
       });
@@ -368,6 +433,9 @@ export class ArrayIterator extends BatchIterator<[Tensor, Tensor]> {
   constructor(generator: ImageDataGenerator, private readonly x: Tensor, private readonly y: Tensor | null,
     private readonly indices: number[], batchSize: number, shuffle: boolean, seed: number) {
     super(generator, indices.length, batchSize, shuffle, seed);
+  }
+  protected imageSize(): [number, number] {
+    return [this.x.shape[1], this.x.shape[2]];
   }
   protected async load(pos: number[]): Promise<{ x: Tensor; extra: Tensor[] }> {
     const idx = tensor(BigInt64Array.from(pos, (p) => BigInt(this.indices[p])));
@@ -392,8 +460,11 @@ export class DirectoryIterator<T extends [Tensor] | [Tensor, Tensor]> extends Ba
   get classIndices(): Record<string, number> {
     return Object.fromEntries(this.classNames.map((c, i) => [c, i]));
   }
+  protected imageSize(): [number, number] {
+    return [this.decode.height, this.decode.width];
+  }
   protected async load(pos: number[]): Promise<{ x: Tensor; extra: Tensor[] }> {
-    return { x: await loadImages(pos.map((p) => this.filenames[p]), this.decode, `${WHERE}.flowFromDirectory`), extra: [] };
+    return { x: await loadImageBytes(pos.map((p) => this.filenames[p]), this.decode, `${WHERE}.flowFromDirectory`), extra: [] };
   }
   protected finish(x: Tensor, pos: number[]): T {
     if (this.classMode === null) return [x] as T;

@@ -463,7 +463,11 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
   /** @internal set when the elements are rows of source tensors */
   readonly _plan: Plan | undefined;
 
-  private constructor(iterate: () => AsyncIterator<T>, size: () => number, plan?: Plan) {
+  /**
+   * @internal for sources that are Datasets with more to say (imageDatasetFromDirectory's and
+   * textDatasetFromDirectory's classNames): `iterate` starts a pass, `size` is the cardinality.
+   */
+  protected constructor(iterate: () => AsyncIterator<T>, size: () => number, plan?: Plan) {
     this.iterate = iterate;
     this.size = size;
     this._plan = plan;

@@ -4,8 +4,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Sharp } from 'sharp';
+import { native } from '../native';
 import { Tensor } from '../tensor';
 import { tensor } from '../creation';
+import { Dataset } from './dataset';
 import { Random, randomSeed } from './random';
 
 export type ColorMode = 'rgb' | 'grayscale' | 'rgba';
@@ -265,11 +267,30 @@ export async function decodeImage(file: string, o: DecodeOptions, where: string)
   }
 }
 
+const JPEG_EXTENSIONS = ['.jpg', '.jpeg'];
+
+/**
+ * @internal decodes files concurrently into one uint8 [N, h, w, c] tensor that borrows one batch
+ * buffer (no copy). JPEGs already of the target size are decoded natively (libjpeg-turbo, in a
+ * libuv thread: sharp's per-image overhead is several times the decode); the native decoder
+ * hands back whatever it leaves (other formats and sizes, ICC profiles, a missing libjpeg), and
+ * sharp decodes those, each copied into its slot as it arrives.
+ */
+export async function loadImageBytes(files: string[], o: DecodeOptions, where: string): Promise<Tensor> {
+  const c = CHANNELS[o.colorMode];
+  const size = o.height * o.width * c;
+  const batch = Buffer.allocUnsafe(files.length * size);
+  const jpegs = files.map((f) => (JPEG_EXTENSIONS.includes(path.extname(f).toLowerCase()) ? f : null));
+  const done = jpegs.some((f) => f !== null) ? await native.data_decode_jpeg(jpegs, batch, o.height, o.width, c) : [];
+  await Promise.all(files.map(async (f, i) => {
+    if (!done[i]) (await decodeImage(f, o, where)).copy(batch, i * size);
+  }));
+  return tensor(batch, { dtype: 'uint8', shape: [files.length, o.height, o.width, c] });
+}
+
 /** @internal decodes files concurrently into one float32 [N, h, w, c] tensor of 0..255 values */
 export async function loadImages(files: string[], o: DecodeOptions, where: string): Promise<Tensor> {
-  const bufs = await Promise.all(files.map((f) => decodeImage(f, o, where)));
-  const c = CHANNELS[o.colorMode];
-  const u8 = tensor(Buffer.concat(bufs), { dtype: 'uint8', shape: [files.length, o.height, o.width, c] });
+  const u8 = await loadImageBytes(files, o, where);
   const f = u8.to('float32');
   u8.dispose();
   return f;
@@ -330,40 +351,48 @@ export interface ImageDatasetOptions {
   interpolation?: Interpolation;
 }
 
-/** Batches of [images float32 [N, h, w, c] (0..255, channels-last), labels]; one epoch per iteration. */
-export class ImageDataset implements AsyncIterable<[Tensor, Tensor]> {
+/**
+ * Batches of [images float32 [N, h, w, c] (0..255, channels-last), labels]: a data.Dataset (map,
+ * shuffle, prefetch, take... apply) that also knows its classes and files, like the tf.data.Dataset
+ * Keras returns with its class_names. Each pass is one epoch.
+ */
+export class ImageDataset extends Dataset<[Tensor, Tensor]> {
   /** @internal */
   constructor(
+    /** the class of label i (Keras' class_names) */
     readonly classNames: string[],
     /** the files of this subset, in the order of the first epoch */
     readonly filePaths: string[],
     /** each file's class index */
     readonly labels: number[],
     readonly batchSize: number,
-    private readonly labelMode: LabelMode,
-    private readonly decode: DecodeOptions,
-    private readonly shuffle: boolean,
-    private readonly seed: number,
-  ) {}
-  private epoch = 0;
+    labelMode: LabelMode,
+    decode: DecodeOptions,
+    shuffle: boolean,
+    seed: number,
+  ) {
+    super(imagePasses(classNames.length, filePaths, labels, batchSize, labelMode, decode, shuffle, seed),
+      () => Math.ceil(filePaths.length / batchSize));
+  }
   get fileCount(): number {
     return this.filePaths.length;
   }
-  /** batches per epoch */
-  get length(): number {
-    return Math.ceil(this.filePaths.length / this.batchSize);
-  }
-  [Symbol.asyncIterator](): AsyncIterator<[Tensor, Tensor]> {
-    const order = this.filePaths.map((_, i) => i);
-    // epoch 0 keeps the order of filePaths (already shuffled by the seed); later epochs reshuffle
-    if (this.shuffle && this.epoch > 0) new Random(this.seed, this.epoch).shuffle(order);
-    this.epoch++;
-    return prefetched(this.length, 3, async (b) => {
-      const idx = order.slice(b * this.batchSize, (b + 1) * this.batchSize);
-      const x = await loadImages(idx.map((i) => this.filePaths[i]), this.decode, 'imageDatasetFromDirectory');
-      return [x, labelTensor(idx.map((i) => this.labels[i]), this.labelMode, this.classNames.length, 'column')] as [Tensor, Tensor];
+}
+
+/** One epoch's batches per call: epoch 0 in the order of filePaths (already shuffled by the seed), later epochs reshuffled. */
+function imagePasses(numClasses: number, filePaths: string[], labels: number[], batchSize: number, labelMode: LabelMode,
+  decode: DecodeOptions, shuffle: boolean, seed: number): () => AsyncIterator<[Tensor, Tensor]> {
+  let epoch = 0;
+  return () => {
+    const order = filePaths.map((_, i) => i);
+    if (shuffle && epoch > 0) new Random(seed, epoch).shuffle(order);
+    epoch++;
+    return prefetched(Math.ceil(filePaths.length / batchSize), 3, async (b) => {
+      const idx = order.slice(b * batchSize, (b + 1) * batchSize);
+      const x = await loadImages(idx.map((i) => filePaths[i]), decode, 'imageDatasetFromDirectory');
+      return [x, labelTensor(idx.map((i) => labels[i]), labelMode, numClasses, 'column')] as [Tensor, Tensor];
     });
-  }
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import { tensor } from '../creation';
 import { DType, parseDtype } from '../dtype';
 import type { Tensor } from '../tensor';
 import { RandomState } from '../datasets/random';
+import { Dataset } from './dataset';
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
@@ -302,13 +303,26 @@ export interface TextDatasetOptions {
 
 export type TextBatch = [string[], Tensor];
 
-/** Batches of [texts, labels] read lazily from the files; iterate it once per epoch. */
-export interface TextDataset extends AsyncIterable<TextBatch | string[]> {
-  readonly classNames: string[];
-  readonly filePaths: string[];
-  /** Batches per iteration. */
-  readonly length: number;
+/**
+ * Batches of [texts, labels] (or texts alone without labels) read lazily from the files: a
+ * data.Dataset (map, shuffle, prefetch, take... apply) that also knows its classes and files,
+ * like the tf.data.Dataset Keras returns with its class_names. Each pass is one epoch.
+ */
+export class TextDataset<T extends TextBatch | string[] = TextBatch> extends Dataset<T> {
+  /** @internal */
+  constructor(
+    /** the class of label i (Keras' class_names); empty without labels */
+    readonly classNames: string[],
+    /** the files of this subset, in the order of the first epoch */
+    readonly filePaths: string[],
+    readonly batchSize: number,
+    passes: () => AsyncIterator<T>,
+  ) {
+    super(passes, () => Math.ceil(filePaths.length / batchSize));
+  }
 }
+
+type Unlabelled = { labelMode: null } | { labels: null };
 
 async function walkTxt(dir: string): Promise<string[]> {
   const groups: [string, string[]][] = [];
@@ -334,7 +348,13 @@ async function walkTxt(dir: string): Promise<string[]> {
  * index_directory does, so a seed picks the same training and validation files; with shuffle each later
  * iteration reorders its files again.
  */
-export async function textDatasetFromDirectory(dir: string, opts?: TextDatasetOptions): Promise<TextDataset | [TextDataset, TextDataset]> {
+export async function textDatasetFromDirectory(dir: string, opts: TextDatasetOptions & Unlabelled & { subset: 'both' }):
+  Promise<[TextDataset<string[]>, TextDataset<string[]>]>;
+export async function textDatasetFromDirectory(dir: string, opts: TextDatasetOptions & Unlabelled): Promise<TextDataset<string[]>>;
+export async function textDatasetFromDirectory(dir: string, opts: TextDatasetOptions & { subset: 'both' }): Promise<[TextDataset, TextDataset]>;
+export async function textDatasetFromDirectory(dir: string, opts?: TextDatasetOptions): Promise<TextDataset>;
+export async function textDatasetFromDirectory(dir: string, opts?: TextDatasetOptions):
+  Promise<TextDataset<TextBatch | string[]> | [TextDataset<TextBatch | string[]>, TextDataset<TextBatch | string[]>]> {
   const op = 'textDatasetFromDirectory';
   const o = options(opts, op, ['labels', 'labelMode', 'classNames', 'batchSize', 'maxLength', 'shuffle', 'seed',
     'validationSplit', 'subset']);
@@ -402,7 +422,7 @@ export async function textDatasetFromDirectory(dir: string, opts?: TextDatasetOp
     ids = Array.from(perm, (i) => ids[i]);
   }
 
-  const make = (sel: number[]): TextDataset => {
+  const make = (sel: number[]): TextDataset<TextBatch | string[]> => {
     const paths = sel.map((i) => files[i]);
     const y = sel.map((i) => ids[i]);
     let epoch = 0;
@@ -413,25 +433,20 @@ export async function textDatasetFromDirectory(dir: string, opts?: TextDatasetOp
       b.forEach((c, i) => { oh[i * classNames.length + c] = 1; });
       return tensor(oh, { shape: [b.length, classNames.length] });
     };
-    return {
-      classNames,
-      filePaths: paths,
-      length: Math.ceil(paths.length / batchSize),
-      async *[Symbol.asyncIterator]() {
-        let order = paths.map((_, i) => i);
-        if (shuffle && epoch > 0) order = Array.from(new RandomState((seed + epoch) % 2 ** 32).permutation(paths.length));
-        epoch++;
-        for (let s = 0; s < order.length; s += batchSize) {
-          const batch = order.slice(s, s + batchSize);
-          const texts = await Promise.all(batch.map(async (i) => {
-            const t = await fs.promises.readFile(paths[i], 'utf8');
-            return maxLength === null ? t : Array.from(t).slice(0, maxLength).join('');
-          }));
-          if (labelMode === null) yield texts;
-          else yield [texts, labelTensor(batch.map((i) => y[i]))];
-        }
-      },
-    };
+    return new TextDataset<TextBatch | string[]>(classNames, paths, batchSize, async function* () {
+      let order = paths.map((_, i) => i);
+      if (shuffle && epoch > 0) order = Array.from(new RandomState((seed + epoch) % 2 ** 32).permutation(paths.length));
+      epoch++;
+      for (let s = 0; s < order.length; s += batchSize) {
+        const batch = order.slice(s, s + batchSize);
+        const texts = await Promise.all(batch.map(async (i) => {
+          const t = await fs.promises.readFile(paths[i], 'utf8');
+          return maxLength === null ? t : Array.from(t).slice(0, maxLength).join('');
+        }));
+        if (labelMode === null) yield texts;
+        else yield [texts, labelTensor(batch.map((i) => y[i]))] as TextBatch;
+      }
+    });
   };
   const all = files.map((_, i) => i);
   if (split === null) return make(all);
