@@ -427,7 +427,7 @@ void Run(Job& j) {
   constexpr int64_t kTuneWarm = 5, kTuneLen = 20;
   const int64_t plannedBatches = j.maxBatches >= 0 ? std::min(j.maxBatches, (n + j.batchSize - 1) / j.batchSize)
                                                    : (n + j.batchSize - 1) / j.batchSize;
-  bool tune = j.autoThreads && j.threads > 1 && plannedBatches >= 10 * (kTuneWarm + 2 * kTuneLen);
+  bool tune = j.autoThreads && j.threads > 1 && plannedBatches >= 4 * (kTuneWarm + 2 * kTuneLen);
   auto tuneStart = std::chrono::steady_clock::now();
   double tuneAll = 0;
   for (int64_t start = 0, b = 0; start < n; start += j.batchSize, b++) {
@@ -679,6 +679,11 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->checkFinite = o.Bool("checkFinite", false);
   if (o.Has("device")) j->device = ParseDevice(o.String("device", "cpu"));
   j->threads = static_cast<int>(at::get_num_threads());
+  if (o.Has("threads")) {
+    int64_t t = o.Int("threads", j->threads);
+    if (t < 1) throw ArgError("threads must be a positive integer");
+    j->threads = static_cast<int>(std::min<int64_t>(t, j->threads));
+  }
   if (j->mode != Mode::kPredict) {
     j->loss = ParseLoss(o.String("loss", "mse"));
     j->fromLogits = o.Bool("fromLogits", false);

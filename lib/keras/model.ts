@@ -5,6 +5,7 @@ import { native, NativeObject } from '../native';
 import { noGrad } from '../autograd';
 import { tidy, keep } from '../memory';
 import { cat } from '../ops';
+import { getNumThreads } from '../device';
 import { Tensor, typeOfValue, NestedArray, deviceString, DeviceLike } from '../tensor';
 import * as creation from '../creation';
 import { DType } from '../dtype';
@@ -74,6 +75,37 @@ interface Compiled {
   fused: boolean;
   metricNames: string[];
   metricKinds: string[];
+}
+
+/**
+ * The intra-op thread count for training fed one batch per native call (datasets, generators). Each
+ * call may land on another libuv thread, and each of those keeps its own OpenMP team spinning, so
+ * small batches on all threads can run several times slower than on one. As the native epoch does
+ * within one call (native/model.cc), this times batches on all threads, then on one, and keeps the faster.
+ */
+class ThreadChoice {
+  private static readonly WARM = 3;
+  private static readonly LEN = 10;
+  private seen = 0;
+  private all = 0;
+  private one = 0;
+  private chosen: number;
+  constructor(private readonly max: number) {
+    this.chosen = max > 1 ? 0 : 1;
+  }
+  next(): number {
+    if (this.chosen) return this.chosen;
+    const { WARM, LEN } = ThreadChoice;
+    return this.seen >= WARM + LEN ? 1 : this.max;
+  }
+  record(ms: number): void {
+    if (this.chosen) return;
+    const { WARM, LEN } = ThreadChoice;
+    const i = this.seen++;
+    if (i >= WARM && i < WARM + LEN) this.all += ms;
+    else if (i >= WARM + LEN) this.one += ms;
+    if (this.seen === WARM + 2 * LEN) this.chosen = this.one < this.all ? 1 : this.max;
+  }
 }
 
 // Keras' names for the confusion-matrix metrics -> their kind in native/model.cc
@@ -249,6 +281,7 @@ export class Sequential implements CallbackModel {
   }
   /** The device of the model's weights. */
   device = 'cpu';
+  private batchThreads: ThreadChoice | null = null;
   private onDevice(t: Tensor): Tensor {
     return t.device === this.device ? t : t.to({ device: this.device });
   }
@@ -545,10 +578,13 @@ export class Sequential implements CallbackModel {
         const n = xb.shape[0];
         if (this.allNative) {
           const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
+          const threads = (this.batchThreads ??= new ThreadChoice(getNumThreads())).next();
+          const t0 = performance.now();
           const r = await native.model_run('train', trainSteps, xb._h, yb._h, {
-            ...this.runOptions(!!trainSteps.fused), optimizer: getOpt()._native, batchSize: n, shuffle: false,
+            ...this.runOptions(!!trainSteps.fused), optimizer: getOpt()._native, batchSize: n, shuffle: false, threads,
             ...(wb ? { sampleWeight: wb._h } : {}),
           });
+          this.batchThreads.record(performance.now() - t0);
           lossSum += r.loss * n;
           metrics.add(r.metricStates);
           nonFinite ||= r.nonFinite;
