@@ -32,3 +32,4 @@ export const version = Object.freeze({
 });
 export { loadModel } from './keras/saving';
 export * as io from './io';
+export { save, load } from './io/serialize';

@@ -123,3 +123,11 @@ export function keep<T extends TensorHandle>(t: T): T {
 export function memory(): { tensors: number; bytes: number } {
   return native.memory_stats();
 }
+
+/**
+ * Runs fn with every single CPU allocation on this thread capped at bytes (an Error beyond it).
+ * Loaders use it so a forged file cannot make them allocate without bound.
+ */
+export function withAllocLimit<T>(bytes: number, fn: () => T): T {
+  return native.memory_with_alloc_limit(Math.max(0, Math.floor(bytes)), fn);
+}

@@ -140,6 +140,7 @@ export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOp
   tensor_dispose(x: Handle): boolean;
   tensor_dispose_many(xs: Handle[]): void;
   memory_stats(): { tensors: number; bytes: number };
+  memory_with_alloc_limit<T>(bytes: number, fn: () => T): T;
   zeros: Create;
   ones: Create;
   empty: Create;

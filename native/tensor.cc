@@ -1,6 +1,8 @@
 // Tensor handles, creation, data access, metadata and memory accounting.
 #include "tensor.h"
 
+#include <c10/core/CPUAllocator.h>
+
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -315,6 +317,61 @@ napi_value MemoryStats(napi_env env, napi_callback_info info) {
   return o;
 }
 
+// ---- allocation limit ----
+
+// While a loader rebuilds a model from a file, every CPU allocation on its thread is capped: a
+// forged architecture (a Dense of 10^9 units) is then an error, not gigabytes touched by
+// initialization. The wrapper delegates to libtorch's allocator and is installed on first use.
+thread_local int64_t tl_alloc_limit = -1;
+
+class LimitedCPUAllocator final : public c10::Allocator {
+ public:
+  explicit LimitedCPUAllocator(c10::Allocator* base) : base_(base) {}
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+  c10::DataPtr allocate(size_t n) override {
+    Check(n);
+    return base_->allocate(n);
+  }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { base_->copy_data(dest, src, count); }
+#else
+  c10::DataPtr allocate(size_t n) const override {
+    Check(n);
+    return base_->allocate(n);
+  }
+#endif
+  c10::DeleterFnPtr raw_deleter() const override { return base_->raw_deleter(); }
+
+ private:
+  static void Check(size_t n) {
+    TORCH_CHECK(tl_alloc_limit < 0 || static_cast<int64_t>(n) <= tl_alloc_limit, "an allocation of ", n,
+                " bytes is over the limit of ", tl_alloc_limit, " bytes set while loading from a file");
+  }
+  c10::Allocator* base_;
+};
+
+// memory_with_alloc_limit(bytes, fn): calls fn() with single CPU allocations on this thread capped
+// at bytes; the previous limit is restored however fn ends.
+napi_value WithAllocLimit(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t limit = a.Int(0, "bytes");
+  if (limit < 0) throw ArgError("bytes: expected a non-negative byte count");
+  if (a.Type(1) != napi_function) throw ArgError("fn: expected a function, got " + DescribeValue(env, a[1]));
+  static LimitedCPUAllocator* limited = [] {
+    auto* l = new LimitedCPUAllocator(c10::GetCPUAllocator());
+    c10::SetCPUAllocator(l, /*priority=*/1);
+    return l;
+  }();
+  (void)limited;
+  int64_t prev = tl_alloc_limit;
+  tl_alloc_limit = limit;
+  napi_value global, result;
+  napi_get_global(env, &global);
+  napi_status s = napi_call_function(env, global, a[1], 0, nullptr, &result);
+  tl_alloc_limit = prev;
+  if (s != napi_ok) throw PendingJsError();
+  return result;
+}
+
 // ---- creation ----
 
 napi_value Zeros(napi_env env, napi_callback_info info) {
@@ -436,6 +493,7 @@ const Export kExports[] = {
     NT_EXPORT("tensor_dispose", Dispose),
     NT_EXPORT("tensor_dispose_many", DisposeMany),
     NT_EXPORT("memory_stats", MemoryStats),
+    NT_EXPORT("memory_with_alloc_limit", WithAllocLimit),
     NT_EXPORT("zeros", Zeros),
     NT_EXPORT("ones", Ones),
     NT_EXPORT("empty", Empty),

@@ -446,6 +446,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   }
   v.tensor_from_buffer = () => [new Float32Array(6), [2, 3], 0, true];
   v.memory_stats = () => [];
+  v.memory_with_alloc_limit = () => [1 << 20, () => 1];
   for (const c of ['zeros', 'ones', 'empty', 'rand', 'randn']) v[c] = () => [[2, 3], -1, null, false];
   v.full = () => [[2, 3], 1, -1, null, false];
   v.randint = () => [0, 5, [2, 3], -1, null, false];
@@ -589,7 +590,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'model_metric', 'model_metric_value', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit', 'model_metric', 'model_metric_value', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim

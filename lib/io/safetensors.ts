@@ -58,7 +58,7 @@ function bf16Bits(v: number): number {
 }
 
 /** The raw little-endian bytes of a tensor's values, in its own dtype. */
-function tensorBytes(t: Tensor): Uint8Array {
+export function tensorBytes(t: Tensor): Uint8Array {
   const d = t.dataSync();
   if (t.dtype === 'float16' || t.dtype === 'bfloat16') {
     const conv = t.dtype === 'float16' ? halfBits : bf16Bits;

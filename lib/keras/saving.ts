@@ -6,6 +6,7 @@ import * as path from 'path';
 import { Tensor, typeOfValue } from '../tensor';
 import { readSafetensors, saveSafetensors } from '../io/safetensors';
 import { writeFileAtomicSync } from '../io/atomic';
+import { withAllocLimit } from '../memory';
 import {
   Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer,
   ActivationName, Conv2DOptions, DenseOptions,
@@ -302,8 +303,12 @@ function parseConfig(file: string): ModelConfig {
   return c;
 }
 
-/** Rebuilds the model of a config (no weights set). */
-export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE): Sequential {
+/**
+ * Rebuilds the model of a config (no weights set). With maxWeightBytes (the weights file's size),
+ * layers are built one by one and an architecture needing more weight bytes than that stops at
+ * the first layer over it: a forged config cannot make the loader allocate without bound.
+ */
+export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightBytes?: number): Sequential {
   const layers = c.config.layers.map((entry, i) => {
     const cls = entry?.className;
     const factory = typeof cls === 'string' ? registry.get(cls) : undefined;
@@ -318,7 +323,31 @@ export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE): Sequential 
     }
   });
   const model = new Sequential(layers, { name: c.config.name });
-  if (c.buildConfig?.inputShape) model.build(c.buildConfig.inputShape);
+  const shape = c.buildConfig?.inputShape;
+  if (shape && maxWeightBytes !== undefined) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0 && d <= 1 << 24)) {
+      throw new Error(`loadModel: ${file}: buildConfig.inputShape ${JSON.stringify(shape)} is not a list of positive integers`);
+    }
+    let s = [...shape];
+    let bytes = 0;
+    for (const [i, l] of layers.entries()) {
+      try {
+        if (!l.built) {
+          l.build(s);
+          l.built = true;
+        }
+        s = l.computeOutputShape(s);
+      } catch (e) {
+        throw new Error(`loadModel: ${file}: cannot build layer ${i} (${l.name}) for input shape [${s.join(', ')}]: ${(e as Error).message}`);
+      }
+      bytes += l.weightsInternal().reduce((n, w) => n + w.tensor.numel * 4, 0);
+      if (bytes > maxWeightBytes) {
+        throw new Error(`loadModel: ${file}: the layers up to ${l.name} need ${bytes} bytes of weights but the weights file ` +
+          `holds ${maxWeightBytes}: the architecture does not match its weights (corrupt or forged)`);
+      }
+    }
+  }
+  if (shape) model.build(shape);
   if (c.compileConfig) {
     const cc = c.compileConfig;
     const opt = new Optimizer(cc.optimizer.className as never, cc.optimizer.config);
@@ -335,7 +364,11 @@ export function loadModelSync(dir: string): Sequential {
   const cfgFile = path.join(dir, CONFIG_FILE);
   const wFile = path.join(dir, WEIGHTS_FILE);
   for (const f of [cfgFile, wFile]) if (!fs.existsSync(f)) throw new Error(`loadModel: missing ${f} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${dir})`);
-  const model = modelFromConfig(parseConfig(cfgFile), cfgFile);
+  // Weights are float32 or wider in files nodetorch writes; x2 leaves room for half-precision files.
+  // No single allocation while building may exceed that (plus room for initializers' temporaries).
+  const budget = 2 * fs.statSync(wFile).size + 4096;
+  const config = parseConfig(cfgFile);
+  const model = withAllocLimit(budget + (64 << 20), () => modelFromConfig(config, cfgFile, budget));
   if (!model.built) throw new Error(`loadModel: ${cfgFile} has no buildConfig.inputShape, so the weights cannot be placed`);
   const { tensors } = readSafetensors(wFile);
   try {
