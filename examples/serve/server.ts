@@ -172,6 +172,11 @@ export function createServer(options: ServerOptions): InferenceServer {
   });
   app.setNotFoundHandler((req, reply) =>
     send(reply, 404, `no route ${req.method} ${req.url}`, 'POST /predict, GET /healthz, GET /readyz or GET /metrics'));
+  // Requests still running at close() end their keep-alive connection, or close() would wait for the client to hang up.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (status === 'closing') reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.addHook('onResponse', (_req, reply, done) => {
     responses.set(reply.statusCode, (responses.get(reply.statusCode) ?? 0) + 1);
     done();
