@@ -10,7 +10,10 @@ export interface BatcherOptions {
   enabled?: boolean;
   /** instances per forward pass at most; one request larger than this runs alone (default 64) */
   maxBatchSize?: number;
-  /** how long the oldest queued request may wait for others; 0 still gathers the requests of one event-loop turn (default 2) */
+  /**
+   * how long the oldest queued request may wait for others, in ms (default 0, as Triton's queue delay: a pass
+   * takes what queued while the previous one ran, and the requests that arrived in the same event-loop turn)
+   */
   maxWaitMs?: number;
   /** forward passes running at once (default 1: one pass uses libtorch's intra-op threads) */
   maxInFlight?: number;
@@ -60,7 +63,7 @@ export class Batcher {
   constructor(private readonly run: RunBatch, opts: BatcherOptions = {}) {
     this.enabled = opts.enabled ?? true;
     this.maxBatchSize = opts.maxBatchSize ?? 64;
-    this.maxWaitMs = opts.maxWaitMs ?? 2;
+    this.maxWaitMs = opts.maxWaitMs ?? 0;
     this.maxInFlight = opts.maxInFlight ?? 1;
     if (!Number.isSafeInteger(this.maxBatchSize) || this.maxBatchSize < 1) {
       throw new TypeError(`Batcher: expected maxBatchSize to be a positive integer but received ${this.maxBatchSize}`);

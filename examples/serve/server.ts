@@ -20,7 +20,7 @@ export interface ServerOptions {
   batching?: boolean;
   /** instances per forward pass at most (default 64) */
   maxBatchSize?: number;
-  /** how long a request may wait for others to share its forward pass, in ms (default 2) */
+  /** how long a request may wait for others to share its forward pass, in ms (default 0: see batcher.ts) */
   maxWaitMs?: number;
   /** forward passes running at once when batching (default 1) */
   maxInFlight?: number;
@@ -248,10 +248,12 @@ function parseArgs(argv: string[]): Record<string, string | boolean> {
   return out;
 }
 
-const USAGE = `usage: server.ts [--model DIR] [--host 127.0.0.1] [--port 8080] [--max-batch-size 64] [--max-wait-ms 2]
-                 [--max-in-flight 1] [--no-batching] [--threads N] [--body-limit BYTES] [--train-samples 10000] [--log]
+const USAGE = `usage: server.ts [--model DIR] [--host 127.0.0.1] [--port 8080] [--max-batch-size 64] [--max-wait-ms 0]
+                 [--max-in-flight 1] [--no-batching] [--threads 1] [--body-limit BYTES] [--train-samples 10000] [--log]
   --model DIR   a directory written by model.save() (or env MODEL_DIR); without one the seed MLP is
-                trained briefly on MNIST (--train-samples, 0: untrained) and saved to a temporary directory`;
+                trained briefly on MNIST (--train-samples, 0: untrained) and saved to a temporary directory
+  --threads N   libtorch intra-op threads per forward pass (default 1: batches of small models gain
+                nothing from more, and each extra OpenMP thread costs a wake-up per pass on a busy machine)`;
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -279,7 +281,7 @@ async function main(): Promise<void> {
     maxBatchSize: num('max-batch-size'),
     maxWaitMs: num('max-wait-ms'),
     maxInFlight: num('max-in-flight'),
-    threads: num('threads'),
+    threads: num('threads') ?? 1,
     bodyLimit: num('body-limit'),
     logger: !!args.log,
   });
