@@ -499,7 +499,7 @@ function renderFitAugment(runs, env) {
   return out.join('\n');
 }
 
-function renderServe(runs, env) {
+function renderServe(runs) {
   const notes = [];
   const note = (reason) => {
     let i = notes.indexOf(reason);
