@@ -71,6 +71,18 @@ function rowsOf(data: Float32Array): number[][] {
   return out;
 }
 
+/** The fields the service's JSON answers have (each answer has some of them). */
+interface Answer {
+  predictions: number[][];
+  status: string;
+  message: string;
+  expected: string;
+  model: unknown;
+}
+function answer(r: Response): Promise<Answer> {
+  return r.json() as Promise<Answer>;
+}
+
 function postJson(url: string, body: unknown): Promise<Response> {
   return fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
@@ -91,16 +103,16 @@ test('readyz answers 503 until the model is loaded and warmed up, then 200; heal
   expect((await fetch(`${url}/healthz`)).status).toBe(200);
   const before = await fetch(`${url}/readyz`);
   expect(before.status).toBe(503);
-  expect(await before.json()).toMatchObject({ status: 'loading' });
+  expect(await answer(before)).toMatchObject({ status: 'loading' });
   const early = await postJson(url, { inputs: rowsOf(instances(1, 1)) });
   expect(early.status).toBe(503);
-  expect((await early.json()).message).toMatch(/still loading/);
+  expect((await answer(early)).message).toMatch(/still loading/);
 
   resolve(await nt.loadModel(path.join(dir, 'tiny')));
   await server.ready;
   const after = await fetch(`${url}/readyz`);
   expect(after.status).toBe(200);
-  expect(await after.json()).toEqual({ status: 'ready', model: { name: reference.name, inputShape: SHAPE, outputShape: [CLASSES] } });
+  expect(await answer(after)).toEqual({ status: 'ready', model: { name: reference.name, inputShape: SHAPE, outputShape: [CLASSES] } });
 });
 
 test('readyz reports a model that failed to load, and the server keeps answering', async () => {
@@ -110,7 +122,7 @@ test('readyz reports a model that failed to load, and the server keeps answering
   await expect(server.ready).rejects.toThrow(/no such directory/);
   const r = await fetch(`${url}/readyz`);
   expect(r.status).toBe(503);
-  expect(await r.json()).toMatchObject({ status: 'failed', message: expect.stringMatching(/no such directory/) });
+  expect(await answer(r)).toMatchObject({ status: 'failed', message: expect.stringMatching(/no such directory/) });
   expect((await fetch(`${url}/healthz`)).status).toBe(200);
 });
 
@@ -119,15 +131,15 @@ test('JSON predictions equal model.predict on the same inputs: a batch, one flat
   const x = instances(3, 2);
   const r = await postJson(url, { inputs: rowsOf(x) });
   expect(r.status).toBe(200);
-  expectClose((await r.json()).predictions, await expected(x, 3));
+  expectClose((await answer(r)).predictions, await expected(x, 3));
 
   const one = instances(1, 3);
-  const flat = await (await postJson(url, { inputs: Array.from(one) })).json();
+  const flat = await answer(await postJson(url, { inputs: Array.from(one) }));
   expectClose(flat.predictions, await expected(one, 1));
   const nested = [0, 1, 2, 3].map((i) => Array.from(one.subarray(i * 4, i * 4 + 4)));
-  const n = await (await postJson(url, { inputs: nested })).json();
+  const n = await answer(await postJson(url, { inputs: nested }));
   expectClose(n.predictions, await expected(one, 1));
-  const batchNested = await (await postJson(url, { inputs: [nested, nested] })).json();
+  const batchNested = await answer(await postJson(url, { inputs: [nested, nested] }));
   expectClose(batchNested.predictions, await expected(new Float32Array([...one, ...one]), 2));
 });
 
@@ -145,7 +157,7 @@ test('binary requests: raw float32 back (x-output-shape says the shape), or JSON
 
   const j = await postBinary(url, x, { accept: 'application/json' });
   expect(j.headers.get('content-type')).toMatch(/^application\/json/);
-  expectClose((await j.json()).predictions, want);
+  expectClose((await answer(j)).predictions, want);
 });
 
 test('concurrent requests share forward passes, and each gets the outputs of its own inputs', async () => {
@@ -155,7 +167,7 @@ test('concurrent requests share forward passes, and each gets the outputs of its
   const answers = await Promise.all(inputs.map(async (x, i) => {
     // half JSON, half binary
     if (i % 2) return new Float32Array(await (await postBinary(url, x)).arrayBuffer());
-    return (await (await postJson(url, { inputs: rowsOf(x) })).json()).predictions as number[][];
+    return (await answer(await postJson(url, { inputs: rowsOf(x) }))).predictions as number[][];
   }));
   for (let i = 0; i < inputs.length; i++) {
     const want = await expected(inputs[i], inputs[i].length / SIZE);
@@ -175,7 +187,7 @@ test('concurrent requests share forward passes, and each gets the outputs of its
 test('a batch never exceeds maxBatchSize instances (a larger request runs alone)', async () => {
   const { server, url } = await start({ maxBatchSize: 4, maxWaitMs: 200 });
   const inputs = Array.from({ length: 12 }, (_, i) => instances(i === 0 ? 6 : 1, 50 + i));
-  const answers = await Promise.all(inputs.map(async (x) => (await (await postJson(url, { inputs: rowsOf(x) })).json()).predictions));
+  const answers = await Promise.all(inputs.map(async (x) => (await answer(await postJson(url, { inputs: rowsOf(x) }))).predictions));
   for (let i = 0; i < inputs.length; i++) expectClose(answers[i], await expected(inputs[i], inputs[i].length / SIZE));
   const sizes = Object.keys(server.stats().batcher.batchSizes).map(Number);
   expect(sizes.filter((n) => n > 4)).toEqual([6]);
@@ -184,7 +196,7 @@ test('a batch never exceeds maxBatchSize instances (a larger request runs alone)
 test('with batching disabled every request is its own forward pass', async () => {
   const { server, url } = await start({ batching: false });
   const inputs = Array.from({ length: 32 }, (_, i) => instances(1, 100 + i));
-  const answers = await Promise.all(inputs.map(async (x) => (await (await postJson(url, { inputs: rowsOf(x) })).json()).predictions));
+  const answers = await Promise.all(inputs.map(async (x) => (await answer(await postJson(url, { inputs: rowsOf(x) }))).predictions));
   for (let i = 0; i < inputs.length; i++) expectClose(answers[i], await expected(inputs[i], 1));
   const s = server.stats().batcher;
   expect(s.enabled).toBe(false);
@@ -232,7 +244,7 @@ test('bad requests get a 4xx naming what was wrong and what was expected, and th
   ];
   for (const [name, send, status, message] of cases) {
     const r = await send();
-    const body = await r.json();
+    const body = await answer(r);
     expect({ name, status: r.status }).toEqual({ name, status });
     expect({ name, message: body.message }).toEqual({ name, message: expect.stringMatching(message) });
     expect({ name, expected: typeof body.expected }).toEqual({ name, expected: 'string' });
@@ -303,7 +315,7 @@ test('close() lets a request in progress finish, then the server stops', async (
   const closed = server.close();
   const r = await pending;
   expect(r.status).toBe(200);
-  expectClose((await r.json()).predictions, await expected(x, 2));
+  expectClose((await answer(r)).predictions, await expected(x, 2));
   await closed;
   expect(server.stats().status).toBe('closing');
   await expect(fetch(`${url}/healthz`)).rejects.toThrow();
