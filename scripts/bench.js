@@ -552,7 +552,7 @@ function renderServe(runs) {
     '',
     '**Notes.** The seed MLP (Flatten [28, 28], Dense 128 relu, Dense 10 softmax; seeded, untrained) saved once by ' +
     '`model.save()`; examples/serve loads it with `nt.loadModel`, bench/serve_fastapi.py reads the same safetensors ' +
-    'with numpy into `torch.nn.Sequential` (answers checked equal to `model.predict` before loading). Every request is ' +
+    'with numpy into `torch.nn.Sequential` (the first answer of every server is checked against `model.predict` before the load starts). Every request is ' +
     `the same JSON body, one MNIST test image as pixel / 255 (\`{"inputs": [[784 numbers]]}\`, ${d.bodyBytes ?? '?'} bytes), ` +
     `POSTed over loopback by autocannon (closed loop, one request per connection at a time) from the benchmark process ` +
     `for ${d.seconds ?? '?'} s per concurrency after a ${d.warmup ?? '?'} s warm-up; the server runs in a child process. ` +
