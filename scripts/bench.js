@@ -3,7 +3,7 @@
 // writes bench/RESULTS.md. A section is an entry in SECTIONS: the runs it needs and how to render them.
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
-//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment; also
+//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -298,6 +298,21 @@ const SECTIONS = [
     }),
     render: renderFitAugment,
   },
+  {
+    id: 'serve',
+    title: 'Inference service',
+    // Each run starts its server in a child process and loads it from this process with autocannon.
+    // nodetorch serves with one intra-op thread per forward pass (examples/serve's default); FastAPI
+    // gets the core count as the brief for the baseline says, and one thread as context.
+    runs: (env) => ({
+      batching: { label: 'nodetorch, dynamic batching', cmd: NODE, args: [js('bench/serve.ts'), '--server', 'nodetorch', '--threads', '1'], rounds: 2, timeoutMs: 180_000 },
+      nobatch: { label: 'nodetorch, no batching', cmd: NODE, args: [js('bench/serve.ts'), '--server', 'nodetorch-nobatch', '--threads', '1'], rounds: 2, timeoutMs: 180_000 },
+      fastapi: { label: `FastAPI + uvicorn, ${env.threads} thread(s)`, cmd: NODE, args: [js('bench/serve.ts'), '--server', 'fastapi', '--threads', String(env.threads)], rounds: 2, timeoutMs: 180_000 },
+      fastapi1: { label: 'FastAPI + uvicorn, 1 thread', cmd: NODE, args: [js('bench/serve.ts'), '--server', 'fastapi', '--threads', '1'], rounds: 2, timeoutMs: 180_000,
+        skip: env.threads === 1 ? 'the same as the row above (1 thread)' : undefined },
+    }),
+    render: renderServe,
+  },
 ];
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
@@ -480,6 +495,74 @@ function renderFitAugment(runs, env) {
     'three ways: `fit(x, y)` (the native epoch), the same batches from a `data.Dataset` (one native call per batch), and ' +
     '`ImageDataGenerator.flow(x, y)` with the seed augmentation (rotation 40, shifts 0.2, shear 0.2, zoom 0.2, flip, ' +
     `nearest fill, rescale). Each variant's faster of 2 epochs after a warm-up; ${env.threads} intra-op thread(s).`,
+  );
+  return out.join('\n');
+}
+
+function renderServe(runs) {
+  const notes = [];
+  const note = (reason) => {
+    let i = notes.indexOf(reason);
+    if (i < 0) i = notes.push(reason) - 1;
+    return `n/a [${i + 1}]`;
+  };
+  const order = [['batching', 'nodetorch'], ['nobatch', 'nodetorch-nobatch'], ['fastapi', 'fastapi'], ['fastapi1', 'fastapi']];
+  const first = Object.values(runs).find((r) => r.ok)?.data;
+  const levels = first?.concurrency ?? [1, 16, 64];
+  const res = (key, variant, c) => (runs[key].ok ? runs[key].data.variants?.[variant]?.[`c${c}`] : undefined);
+  const fmt = (x, d) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+  const rows = [
+    '| server | concurrency | requests/s | p50 latency (ms) | p99 latency (ms) | mean batch | server CPU (cores) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [key, variant] of order) {
+    const run = runs[key];
+    for (const c of levels) {
+      const r = res(key, variant, c);
+      if (!r) {
+        const why = run.ok ? `${run.label}: no result at concurrency ${c}` : `${run.label}: ${run.reason}`;
+        rows.push(`| ${run.label} | ${c} | ${note(why)} | | | | |`);
+        continue;
+      }
+      rows.push(`| ${run.label} | ${c} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.meanBatch === null ? '-' : fmt(r.meanBatch, 1)} | ` +
+        `${fmt(r.serverCpu, 2)} |`);
+      if (r.errors || r.non2xx) notes.push(`${run.label} at concurrency ${c}: ${r.errors} errors, ${r.non2xx} non-2xx answers`);
+    }
+  }
+  const verdicts = [];
+  let met = true;
+  for (const c of levels.filter((c) => c >= 16)) {
+    const ours = res('batching', 'nodetorch', c);
+    const py = res('fastapi', 'fastapi', c);
+    if (!ours || !py) {
+      verdicts.push(`concurrency ${c} not measured`);
+      met = false;
+      continue;
+    }
+    const ok = ours.rps > py.rps && ours.p99 < py.p99;
+    met &&= ok;
+    verdicts.push(`concurrency ${c}: ${(ours.rps / py.rps).toFixed(2)}x the requests/s, p99 ${(ours.p99 / py.p99).toFixed(2)}x (${ok ? 'met' : '**not met**'})`);
+  }
+  const out = [rows.join('\n'), ''];
+  if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  const d = first ?? {};
+  out.push(
+    `**Target:** nodetorch with dynamic batching serves more requests/s than FastAPI, at a lower p99 latency, at ` +
+    `concurrency 16 and 64. ${met ? 'Met in this run' : 'Not met in this run'}: ${verdicts.join('; ')}.`,
+    '',
+    '**Notes.** The seed MLP (Flatten [28, 28], Dense 128 relu, Dense 10 softmax; seeded, untrained) saved once by ' +
+    '`model.save()`; examples/serve loads it with `nt.loadModel`, bench/serve_fastapi.py reads the same safetensors ' +
+    'with numpy into `torch.nn.Sequential` (the first answer of every server is checked against `model.predict` before the load starts). Every request is ' +
+    `the same JSON body, one MNIST test image as pixel / 255 (\`{"inputs": [[784 numbers]]}\`, ${d.bodyBytes ?? '?'} bytes), ` +
+    `POSTed over loopback by autocannon (closed loop, one request per connection at a time) from the benchmark process ` +
+    `for ${d.seconds ?? '?'} s per concurrency after a ${d.warmup ?? '?'} s warm-up; the server runs in a child process. ` +
+    'Latency percentiles are over every 2xx response. nodetorch: Fastify, `maxBatchSize` 64, `maxWaitMs` 0 (a pass ' +
+    'takes the requests that queued while the previous pass ran), one forward pass at a time through `model.predict` ' +
+    '(libtorch on a libuv worker thread) with one intra-op thread; "no batching" runs one pass per request as it arrives. FastAPI: one uvicorn worker (h11, no uvloop/httptools installed), ' +
+    '`async def` endpoint reading `await request.json()`, `torch.tensor`, the forward under `torch.inference_mode()`, ' +
+    `a \`JSONResponse\`. Server CPU: user + system CPU seconds of the server process per second. Best of ` +
+    `${runs.batching.planned} alternating rounds per server (the round with the most requests/s); the load generator ` +
+    `shares the ${os.cpus().length} cores with the server, as does any other load on the machine.`,
   );
   return out.join('\n');
 }
