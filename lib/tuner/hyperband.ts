@@ -85,7 +85,8 @@ export class HyperbandOracle extends Oracle {
       const b = br.bracketNum;
       while (br.rounds.length < b + 1) br.rounds.push([]);
       if (!br.exhausted && br.rounds[0].length < this.size(b, 0)) {
-        const tried = new Set(br.rounds[0].map((e) => valuesKey(this.getTrial(e.id)!.hyperparameters.userValues())));
+        // never the values of an earlier first-round trial, of any bracket (Keras Tuner's tried-so-far set)
+        const tried = new Set(this.trials.filter((t) => t.hyperparameters.values['tuner/round'] === 0).map((t) => valuesKey(t.hyperparameters.userValues())));
         const v = this.randomValues(trialNumber, tried);
         if (v) {
           br.rounds[0].push({ id });

@@ -99,13 +99,16 @@ export abstract class Oracle {
     return hp;
   }
 
-  /** Adds the parameters a build declared that the space lacks (fixed to their default unless tuneNewEntries). */
-  updateSpace(hp: HyperParameters): void {
+  /** Adds the parameters a build declared that the space lacks (fixed to their default unless tuneNewEntries); true if any. */
+  updateSpace(hp: HyperParameters): boolean {
+    let added = false;
     for (const p of hp.space) {
       if (this.hyperparameters.has(p.name)) continue; // the build was checked against this declaration
       const c = p.config();
       this.hyperparameters.register(this.tuneNewEntries ? fromConfig(c) : new Fixed(c.name, c.default, c.conditions));
+      added = true;
     }
+    return added;
   }
 
   /** A trial to run: one a killed run left RUNNING, else a new one; null when the search is done. */

@@ -393,9 +393,9 @@ export class Tuner {
       }
       trial.seconds = (performance.now() - t0) / 1000;
       trial.endedAt = new Date().toISOString();
-      this.oracle.updateSpace(trial.hyperparameters);
+      const grown = this.oracle.updateSpace(trial.hyperparameters);
       this.oracle.saveTrial(trial);
-      this.oracle.save();
+      if (grown) this.oracle.save(); // oracle.json changes at a trial's end only when its build declared new parameters
       if (verbose) {
         const best = this.oracle.getBestTrials(1)[0];
         log(`Trial ${trial.number + 1} ${trial.status === 'COMPLETED' ? 'Complete' : 'Failed'} [${hms(trial.seconds)}]`);
@@ -457,7 +457,7 @@ export class Tuner {
     const lines = ['Search space summary', `Default search space size: ${space.length}`];
     for (const p of space) {
       const { className, name: _n, ...rest } = p.config();
-      lines.push(`${p.name} (${className})`, inspect(rest, { breakLength: Infinity, depth: 4 }));
+      lines.push(`${p.name} (${className})`, inspect(rest, { compact: true, breakLength: Infinity, depth: 4 }));
     }
     const text = lines.join('\n');
     if (print) console.log(text);
