@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { inspect } from 'util';
 import { Sequential, FitOptions } from '../keras/model';
+import type { Tensor } from '../tensor';
 import { History, Logs, CallbackLike } from '../keras/callbacks';
 import { loadModelSync } from '../keras/saving';
 import { HyperParameters, HPValue, Condition } from './hyperparameters';
@@ -220,8 +221,8 @@ export class Tuner {
 
   /**
    * One trial: by default builds the model from trial.hyperparameters and fits it
-   * executionsPerTrial times with the search's arguments, keeping the best epoch's model in the
-   * trial's directory, and returns the executions' Histories. Override it to score anything:
+   * executionsPerTrial times with the search's arguments, keeping the best epoch's model (over all
+   * executions) in the trial's directory, and returns the executions' Histories. Override it to score anything:
    * return the objective's value, an object of metrics, a History, or an array of those.
    */
   async runTrial(trial: Trial, ...fitArgs: unknown[]): Promise<TrialResult> {
@@ -235,23 +236,38 @@ export class Tuner {
     let best = NaN;
     for (let i = 0; i < this.executionsPerTrial; i++) {
       const model = await this.buildModel(trial);
-      // Keeps the trial's best epoch (over all its executions) as its checkpoint.
-      const saver: CallbackLike = {
-        onEpochEnd: async (epoch: number, logs: Logs = {}) => {
+      // The trial's best epoch so far (over all its executions) is kept in memory and written once the
+      // fit ends: a killed trial is redone from scratch, so per-epoch files would buy nothing.
+      const kept: { epoch: number; weights: Tensor[] | null; last: number } = { epoch: -1, weights: null, last: -1 };
+      const tracker: CallbackLike = {
+        onEpochEnd: (epoch: number, logs: Logs = {}) => {
+          kept.last = epoch;
           const v = logs[objective.name];
           if (v === undefined || !objective.better(v, best)) return;
           best = v;
-          await model.save(ckpt);
-          trial.checkpoint = CHECKPOINT_DIR;
-          trial.bestStep = epoch;
+          for (const w of kept.weights ?? []) w.dispose();
+          kept.weights = model.getWeights();
+          kept.epoch = epoch;
         },
       };
-      const fo = this.fitOptions(trial, { ...opts, callbacks: [...(opts.callbacks ?? []), saver] });
-      const h = await (model.fit as (...a: unknown[]) => Promise<History>)(...data, fo);
-      const loss = h.history.loss ?? [];
-      const bad = loss.findIndex((v) => !Number.isFinite(v));
-      if (bad >= 0) throw new Error(`loss became ${loss[bad]} at epoch ${h.epoch[bad] + 1} (execution ${i + 1}); training stopped`);
-      histories.push(h);
+      const fo = this.fitOptions(trial, { ...opts, callbacks: [...(opts.callbacks ?? []), tracker] });
+      try {
+        const h = await (model.fit as (...a: unknown[]) => Promise<History>)(...data, fo);
+        const loss = h.history.loss ?? [];
+        const bad = loss.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new Error(`loss became ${loss[bad]} at epoch ${h.epoch[bad] + 1} (execution ${i + 1}); training stopped`);
+        histories.push(h);
+        if (kept.weights) {
+          // the optimizer's state belongs to the last epoch: saved only when that is the best one
+          const exact = kept.epoch === kept.last;
+          if (!exact) model.setWeights(kept.weights);
+          await model.save(ckpt, { includeOptimizer: exact });
+          trial.checkpoint = CHECKPOINT_DIR;
+          trial.bestStep = kept.epoch;
+        }
+      } finally {
+        for (const w of kept.weights ?? []) w.dispose();
+      }
     }
     return histories;
   }
