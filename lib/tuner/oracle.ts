@@ -7,7 +7,7 @@ import { randomInt } from 'crypto';
 import { Random } from '../data/random';
 import { writeFileAtomicSync } from '../io/atomic';
 import {
-  HyperParameters, HyperParameter, HPValue, Fixed, fromConfig, gridCombinations, sampleValues, valuesKey, HPConfig,
+  HyperParameters, HPValue, Fixed, fromConfig, gridCombinations, sampleValues, valuesKey, HPConfig,
 } from './hyperparameters';
 import { Objective, Trial, TrialJSON, Direction } from './trial';
 
@@ -261,5 +261,3 @@ export class GridSearchOracle extends Oracle {
     return n;
   }
 }
-
-export type { HyperParameter };
