@@ -3,7 +3,7 @@
 // writes bench/RESULTS.md. A section is an entry in SECTIONS: the runs it needs and how to render them.
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
-//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve; also
+//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -244,6 +244,51 @@ function renderTrain(runs, env) {
   return out.join('\n');
 }
 
+function renderTuner(runs, env) {
+  const run = runs.nodetorch;
+  if (!run.ok) return `n/a [1]\n\n[1] ${run.label}: ${run.reason}`;
+  const d = run.data;
+  const o = d.overhead;
+  const ms = (x) => (typeof x === 'number' ? x.toFixed(0) : 'n/a');
+  const acc = (x) => (typeof x === 'number' && Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+  const rows = [
+    '| case | model.fit alone (ms) | trial in a search (ms) | overhead per trial (ms) | overhead (%) | of which: the best-epoch checkpoint, one `model.save` (ms) |',
+    '|---|---:|---:|---:|---:|---:|',
+    `| seed MLP (Dense 128), ${(d.samples * 0.8).toLocaleString('en-US')} + ${(d.samples * 0.2).toLocaleString('en-US')} MNIST images, ` +
+      `1 epoch, batch ${d.batchSize} | ${ms(o.fitMs)} | ${ms(o.trialMs)} | ${ms(o.overheadMs)} | ${o.overheadPct.toFixed(1)} | ` +
+      `${ms(o.checkpointSaveMs)} |`,
+    '',
+    `| tuner | best val_accuracy after ${d.qualityTrials} trials, median of ${d.seeds} seeds | per seed | epochs trained per search | seconds per search (median) |`,
+    '|---|---:|---:|---:|---:|',
+  ];
+  for (const [kind, q] of Object.entries(d.quality)) {
+    const epochs = [...new Set(q.epochs)].join(' / ');
+    rows.push(`| ${kind} | ${acc(q.median)} | ${q.best.map(acc).join(', ')} | ${epochs} | ` +
+      `${[...q.seconds].sort((a, b) => a - b)[q.seconds.length >> 1].toFixed(1)} |`);
+  }
+  return [
+    rows.join('\n'),
+    '',
+    '**Target:** none set; a trial should cost little beyond its fit, and the model-based tuners should match or beat random search.',
+    '',
+    `**Notes.** Overhead: ${o.trials} rounds of a \`RandomSearch\` whose build declares an unused \`hp.Int\` and returns the seed MLP ` +
+    '(`Flatten, Dense(128, relu), Dense(10, softmax)`, Adam), `search(x, y, { epochs: 1, validationSplit: 0.2 })`, against ' +
+    '`model.fit` of the same model and options: each round times one fit alone and one more trial of the search (`maxTrials` ' +
+    'raised by one, so each `search()` call also rewrites oracle.json once more than a long search would), in alternating order; ' +
+    'medians, and the overhead is the median of the rounds\' differences, so load from other jobs hits both sides alike. The ' +
+    'difference is the build, the checkpoint (the best epoch\'s weights are kept in memory and written once per execution that ' +
+    'improves the trial\'s best: `model.save`, with the Adam state when the best epoch is the last, each file atomic with fsync), ' +
+    'trial.json and oracle.json (atomic, fsync\'d: 3 writes per trial) and the oracle. Quality: Keras Tuner\'s ' +
+    'getting-started space (`units` 32..512 step 32, `learning_rate` 1e-2/1e-3/1e-4) and model on the first ' +
+    `${d.samples.toLocaleString('en-US')} MNIST training images (validationSplit 0.2), ${d.qualityTrials} trials each: ` +
+    'RandomSearch and BayesianOptimization (its default 6 random initial points, 3 per tuned parameter, then the Gaussian process) train ' +
+    `${d.rsBoEpochs} epochs per trial; Hyperband (maxEpochs ${d.hbMaxEpochs}, factor 3) runs 5 trials of 2 epochs, continues the ` +
+    'best 2 to epoch 4 from their checkpoints, then 3 trials of 4 epochs. Seeds 0.. set both the tuner and `nt.manualSeed` ' +
+    `(weight initialisation). One execution per trial, batch ${d.batchSize}, ${env.threads} intra-op thread(s), one round. ` +
+    'No Python column: keras-tuner is not installed on this machine, so there is no Keras Tuner run to compare against.',
+  ].join('\n');
+}
+
 /**
  * Every benchmark section, in RESULTS.md order. runs(env) names the processes to start, each
  * { label, cmd, args, rounds = 1, timeoutMs = RUN_TIMEOUT_MS, skip } printing one JSON line with
@@ -312,6 +357,15 @@ const SECTIONS = [
         skip: env.threads === 1 ? 'the same as the row above (1 thread)' : undefined },
     }),
     render: renderServe,
+  },
+  {
+    id: 'tuner',
+    title: 'Hyperparameter search',
+    runs: (env) => ({
+      // 3 seeds x 3 tuners x 10 trials on an MNIST subset: a few minutes on 2 cores.
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/tuner.ts'), '--threads', String(env.threads)], rounds: 1, timeoutMs: 900_000 },
+    }),
+    render: renderTuner,
   },
 ];
 
