@@ -21,7 +21,7 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const p = (...s: string[]) => path.join(tmp, ...s);
 
 /** The same CNN in nodetorch and (below, in Python) torch.nn: same keys, same layouts. */
-function cnn(): nt.nn.Module {
+function cnn(): nt.nn.Sequential {
   return new nn.Sequential(new nn.Conv2d(1, 4, 3), new nn.BatchNorm2d(4), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(36, 5));
 }
 
@@ -62,7 +62,7 @@ function maxDiff(a: nt.Tensor, b: nt.Tensor): number {
 }
 
 /** A trained-looking state: BatchNorm's running statistics moved off their defaults. */
-function prepared(): nt.nn.Module {
+function prepared(): nt.nn.Sequential {
   nt.manualSeed(11);
   const net = cnn();
   net.train();
@@ -221,7 +221,7 @@ json.dump({k: v.tolist() for k, v in sd.items() if isinstance(v, torch.Tensor)},
     expect(sd.b.dtype).toBe('bool');
     expect(sd.half.dtype).toBe('float16');
     expect(sd.i64.dtype).toBe('int64');
-    expect((sd.nested as { lst: unknown[] }).lst.slice(1)).toEqual([3, 'x', 2.5, null, true]);
+    expect((sd.nested as unknown as { lst: unknown[] }).lst.slice(1)).toEqual([3, 'x', 2.5, null, true]);
   });
 
   test('.pt files written by nodetorch load with torch.load, including weights_only where Python has it', async () => {

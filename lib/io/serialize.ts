@@ -72,9 +72,10 @@ function moveTo(v: unknown, device: DeviceLike): unknown {
 
 /**
  * Loads what nt.save (or Python's safetensors / torch.save of a state dict) wrote: an object of
- * named tensors. A torch.save file needing arbitrary unpickling is refused, never run.
+ * named tensors (typed so; a .pt file may also hold nested arrays, objects and numbers). A
+ * torch.save file needing arbitrary unpickling is refused, never run.
  */
-export async function load(file: string, opts: LoadOptions = {}): Promise<Record<string, Tensor> & Record<string, unknown>> {
+export async function load(file: string, opts: LoadOptions = {}): Promise<Record<string, Tensor>> {
   if (typeof file !== 'string' || !file) throw new TypeError(`nt.load: expected a file path but received ${typeOfValue(file)}`);
   if (opts === null || typeof opts !== 'object') throw new TypeError(`nt.load: expected an options object but received ${typeOfValue(opts)}`);
   let head: Buffer;
@@ -106,5 +107,5 @@ export async function load(file: string, opts: LoadOptions = {}): Promise<Record
   if (out === null || typeof out !== 'object' || Array.isArray(out)) {
     throw new Error(`nt.load: ${file} holds ${typeOfValue(out)}, not a dict of tensors`);
   }
-  return out as Record<string, Tensor> & Record<string, unknown>;
+  return out as Record<string, Tensor>;
 }
