@@ -3,7 +3,7 @@
 // writes bench/RESULTS.md. A section is an entry in SECTIONS: the runs it needs and how to render them.
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
-//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment; also
+//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, jit; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -298,6 +298,15 @@ const SECTIONS = [
     }),
     render: renderFitAugment,
   },
+  {
+    id: 'jit',
+    title: 'TorchScript forward',
+    runs: (env) => ({
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/jit.ts'), '--threads', String(env.threads)], rounds: 3 },
+      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/jit.py', '--threads', String(env.threads)], rounds: 3 },
+    }),
+    render: renderJit,
+  },
 ];
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
@@ -480,6 +489,53 @@ function renderFitAugment(runs, env) {
     'three ways: `fit(x, y)` (the native epoch), the same batches from a `data.Dataset` (one native call per batch), and ' +
     '`ImageDataGenerator.flow(x, y)` with the seed augmentation (rotation 40, shifts 0.2, shear 0.2, zoom 0.2, flip, ' +
     `nearest fill, rescale). Each variant's faster of 2 epochs after a warm-up; ${env.threads} intra-op thread(s).`,
+  );
+  return out.join('\n');
+}
+
+// The batch sizes of the TorchScript section (BATCHES in bench/jit.ts and bench/jit.py).
+const JIT_BATCHES = [1, 64];
+
+function renderJit(runs, env) {
+  const notes = [];
+  const rows = [
+    '| case | nodetorch, sequential (us/forward) | nodetorch, 4 in flight (us/forward) | PyTorch `torch.jit.load` (us/forward) | ' +
+      'ratio nodetorch sequential/PyTorch | nodetorch best (samples/s) | PyTorch (samples/s) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const over = [];
+  let measured = true;
+  for (const b of JIT_BATCHES) {
+    const c = `b${b}`;
+    const seq = cell(runs.nodetorch, 'sequential', c, notes);
+    const inFlight = cell(runs.nodetorch, '4 in flight', c, notes);
+    const torch = cell(runs.pytorch, 'jit', c, notes);
+    const ratio = seq.us !== null && torch.us !== null ? seq.us / torch.us : null;
+    if (ratio === null) measured = false;
+    else if (ratio > 1) over.push(`batch ${b} (${ratio.toFixed(2)})`);
+    const ratioText = ratio === null ? 'n/a' : ratio > 1 ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2);
+    const ours = [seq.us, inFlight.us].filter((u) => u !== null);
+    const rate = (us) => (us === null ? 'n/a' : ((b * 1e6) / us).toFixed(0));
+    rows.push(`| traced small CNN, batch ${b} | ${seq.text} | ${inFlight.text} | ${torch.text} | ${ratioText} | ` +
+      `${rate(ours.length ? Math.min(...ours) : null)} | ${rate(torch.us)} |`);
+  }
+  const out = [rows.join('\n'), ''];
+  if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  const verdict = !measured ? 'Not measured in this run (see n/a).'
+    : over.length === 0 ? 'Met in this run.' : `Not met in this run: ${over.join(', ')}.`;
+  const same = runs.nodetorch.ok && runs.pytorch.ok && Math.abs(runs.nodetorch.data.checksum - runs.pytorch.data.checksum) < 1e-5;
+  out.push(
+    `**Target:** ratio <= 1.0: a forward awaited from JavaScript costs no more than the same call in Python. ${verdict}`,
+    '',
+    '**Notes.** One TorchScript module, `torch.jit.trace` of Conv2d(1, 32, 3) + ReLU + MaxPool, Conv2d(32, 64, 3) + ReLU + ' +
+    'MaxPool, Linear(3136, 128) + ReLU, Linear(128, 10) on 1x28x28 inputs (seed 0), saved by bench/jit.py and loaded by ' +
+    '`nt.jit.load` and `torch.jit.load` into the same libtorch' +
+    `${same ? ' (their outputs on a fixed input agree)' : ''}; both in eval mode, without autograd (PyTorch under ` +
+    '`torch.no_grad()`; nodetorch always runs forward that way). *sequential* awaits each `forward()` before the next: ' +
+    'its time includes the hop to a libuv worker thread and back; *4 in flight* keeps four calls queued on the module, ' +
+    'as a server answering several requests would (us per forward = 1 / throughput). Timing as in the per-op ' +
+    `section (median of timed loops after warm-up); ${env.threads} intra-op thread(s); best of ` +
+    `${runs.nodetorch.planned} and ${runs.pytorch.planned} alternating rounds.`,
   );
   return out.join('\n');
 }
