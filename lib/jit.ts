@@ -26,20 +26,23 @@ const MAX_DEPTH = 64;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 
-/** The stack of the caller of fn, without its first line: async errors point at the user's line. */
-function callerStack(fn: (...args: never[]) => unknown): string {
-  const holder: { stack?: string } = {};
+/** The caller's stack, captured before the call goes async; formatted only if an error needs it. */
+interface CallerStack { stack?: string }
+
+function callerStack(fn: (...args: never[]) => unknown): CallerStack {
+  const holder: CallerStack = {};
   Error.captureStackTrace(holder, fn);
-  const s = holder.stack ?? '';
-  const nl = s.indexOf('\n');
-  return nl < 0 ? '' : s.slice(nl);
+  return holder;
 }
 
-function withStack(e: unknown, stack: string): unknown {
+/** e with the caller's frames, so an async error points at the user's line, not at nodetorch internals. */
+function withStack(e: unknown, caller: CallerStack): unknown {
   // native errors come from the main realm: test the tag, not instanceof
-  if (stack && Object.prototype.toString.call(e) === '[object Error]') {
+  if (Object.prototype.toString.call(e) === '[object Error]') {
+    const s = caller.stack ?? '';
+    const nl = s.indexOf('\n');
     const err = e as Error;
-    err.stack = `${err.name}: ${err.message}${stack}`;
+    if (nl >= 0) err.stack = `${err.name}: ${err.message}${s.slice(nl)}`;
   }
   return e;
 }
@@ -172,7 +175,7 @@ export class ScriptModule {
     return this.run(method, inputs, callerStack(this.call));
   }
 
-  private async run(method: string, inputs: JitValue[], stack: string): Promise<JitValue> {
+  private async run(method: string, inputs: JitValue[], stack: CallerStack): Promise<JitValue> {
     const op = `jit ${typeof method === 'string' ? method : 'call'}`;
     try {
       if (typeof method !== 'string' || method === '') {
