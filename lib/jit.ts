@@ -194,8 +194,8 @@ export class ScriptModule {
     } catch (e) {
       const err = e as Error;
       // argument errors from the native reader name the raw export; say which method instead
-      if (err && typeof err.message === 'string' && err.message.startsWith('jit_run')) {
-        err.message = `${op}: ${err.message.slice(err.message.indexOf(': ') + 2)}`;
+      if (err && typeof err.message === 'string' && err.message.startsWith('jit_run: ')) {
+        err.message = `${op}: ${err.message.slice('jit_run: '.length)}`;
       }
       throw withStack(e, stack);
     }

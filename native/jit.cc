@@ -658,8 +658,11 @@ napi_value JitRun(napi_env env, napi_callback_info info) {
   if (!j->method) {
     std::string have;
     for (const auto& m : j->module->get_methods()) have += (have.empty() ? "" : ", ") + m.name();
-    throw std::runtime_error("the module has no method '" + j->name +
-                             "' (its methods: " + (have.empty() ? "none" : have) + ")");
+    // thrown as is: the usual "op(arguments): message" form would quote the method name twice
+    std::string msg = "jit " + j->name + ": the module has no method '" + j->name +
+                      "' (its methods: " + (have.empty() ? "none" : have) + ")";
+    napi_throw_error(env, nullptr, msg.c_str());
+    throw PendingJsError();
   }
   const auto& args = j->method->function().getSchema().arguments();  // args[0] is self
   uint32_t n = ArrayLength(env, a[2], "inputs (argument 3)");

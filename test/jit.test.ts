@@ -316,7 +316,7 @@ withTorch(`nt.jit against PyTorch${why}`, () => {
     expect(names).toEqual(['describe', 'embed', 'forward']);
     expect(m.methods().find((x) => x.name === 'embed')!.schema).toMatch(/^embed\(.* self, Tensor x\) -> Tensor$/);
     expect(m.namedParameters().map(([n]) => n)).toEqual(meta.m_params);
-    expect((await rejection(m.call('nope', 1))).message).toMatch(/no method 'nope' \(its methods: .*embed/);
+    expect((await rejection(m.call('nope', 1))).message).toMatch(/^jit nope: the module has no method 'nope' \(its methods: .*embed/);
   });
 
   test('eval() makes dropout deterministic and equal to PyTorch\'s eval output; train() turns it back on', async () => {
