@@ -6,6 +6,7 @@
 
 #include <torch/script.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -74,20 +75,35 @@ std::string LoadMessage(const std::string& file, const std::string& raw) {
 
 // Interpreter errors start with the TorchScript traceback and end with the error itself; the error
 // goes first so that it is what a reader (and a one-line log) sees.
+// Where the error itself starts: the last line at column 0 that reads "SomeError: ..." or
+// "builtins.ValueError: ..." (traceback lines are indented or start with "Traceback"/"File").
+size_t ErrorLine(const std::string& msg) {
+  size_t best = std::string::npos;
+  for (size_t p = msg.find('\n'); p != std::string::npos; p = msg.find('\n', p + 1)) {
+    size_t q = p + 1;
+    if (q >= msg.size() || !(std::isalpha(static_cast<unsigned char>(msg[q])) || msg[q] == '_')) continue;
+    size_t e = q;
+    while (e < msg.size() && (std::isalnum(static_cast<unsigned char>(msg[e])) || msg[e] == '_' || msg[e] == '.')) e++;
+    std::string name = msg.substr(q, e - q);
+    bool kind = name.size() > 5 && (name.compare(name.size() - 5, 5, "Error") == 0 ||
+                                    (name.size() > 9 && name.compare(name.size() - 9, 9, "Exception") == 0));
+    if (kind && msg.compare(e, 2, ": ") == 0) best = q;
+  }
+  return best;
+}
+
+// Interpreter errors start with the TorchScript traceback and end with the error itself; the error
+// goes first so that it is what a reader (and a one-line log) sees.
 std::string RunMessage(const std::string& method, const std::string& raw) {
   std::string msg = Trim(raw);
   const std::string head = "The following operation failed in the TorchScript interpreter.";
   if (msg.rfind(head, 0) == 0) {
-    size_t best = std::string::npos;
-    for (const char* kind : {"\nRuntimeError: ", "\nValueError: ", "\nIndexError: ", "\nTypeError: ", "\nKeyError: ",
-                             "\nAssertionError: ", "\nException: ", "\nNotImplementedError: "}) {
-      size_t p = msg.rfind(kind);
-      if (p != std::string::npos && (best == std::string::npos || p > best)) best = p;
-    }
-    if (best != std::string::npos) {
-      std::string core = msg.substr(best + 1);
-      std::string trace = Trim(msg.substr(head.size(), best - head.size()));
+    size_t at = ErrorLine(msg);
+    if (at != std::string::npos) {
+      std::string core = msg.substr(at);
+      std::string trace = Trim(msg.substr(head.size(), at - head.size()));
       if (core.rfind("RuntimeError: ", 0) == 0) core = core.substr(14);
+      if (core.rfind("builtins.", 0) == 0) core = core.substr(9);
       return "jit " + method + ": " + core + "\n" + trace;
     }
   }

@@ -313,7 +313,10 @@ withTorch(`nt.jit against PyTorch${why}`, () => {
     expect(dict).toEqual(new Map(Object.entries(eDict).map(([k, v]) => [Number(k), v])));
     expect((list as nt.Tensor[]).map((t) => maxDiff(t, T('m_a').add(t === (list as nt.Tensor[])[0] ? 0 : 1)))).toEqual([0, 0]);
     const names = m.methods().map((x) => x.name).sort();
-    expect(names).toEqual(['describe', 'embed', 'forward']);
+    expect(names).toEqual(['check', 'describe', 'embed', 'forward']);
+    // an exception raised by the TorchScript code: the error first, then TorchScript's traceback
+    expect((await rejection(m.call('check', nt.full([2], 1000)))).message)
+      .toMatch(/^jit check: ValueError: sum too large\n[\s\S]*Traceback of TorchScript[\s\S]*raise ValueError/);
     expect(m.methods().find((x) => x.name === 'embed')!.schema).toMatch(/^embed\(.* self, Tensor x\) -> Tensor$/);
     expect(m.namedParameters().map(([n]) => n)).toEqual(meta.m_params);
     expect((await rejection(m.call('nope', 1))).message).toMatch(/^jit nope: the module has no method 'nope' \(its methods: .*embed/);

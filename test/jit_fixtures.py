@@ -72,6 +72,12 @@ class Multi(nn.Module):
         return self.lin(x).relu()
 
     @torch.jit.export
+    def check(self, x: Tensor) -> Tensor:
+        if bool(x.sum() > 1000):
+            raise ValueError("sum too large")
+        return x
+
+    @torch.jit.export
     def describe(self, x: Tensor) -> Tuple[int, float, bool, str, Optional[int], List[int], Dict[int, float], List[Tensor]]:
         return (x.dim(), float(x.sum().item()), bool(x.sum().item() > 0), "shape", None, x.shape, {0: 1.5, 7: 2.5},
                 [x, x + 1])
