@@ -164,7 +164,9 @@ export class ScriptModule {
   /**
    * Runs forward on a worker thread; the event loop keeps going meanwhile. Runs without autograd
    * (like torch.no_grad()) in either mode: outputs are plain detached tensors, usable in later
-   * autograd code. Several calls may run at once on one module.
+   * autograd code. Several calls may run at once on one module (up to libuv's 4 worker threads),
+   * each with nt.getNumThreads() intra-op threads: a server keeping several forwards in flight on
+   * few cores does better with nt.setNumThreads(1) (see bench/RESULTS.md, TorchScript forward).
    */
   forward(...inputs: JitValue[]): Promise<JitValue> {
     return this.run('forward', inputs, callerStack(this.forward));
