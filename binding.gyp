@@ -6,7 +6,7 @@
       "target_name": "nodetorch",
       "sources": [
         "native/autograd.cc", "native/binding.cc", "native/data.cc", "native/device.cc", "native/errors.cc",
-        "native/model.cc", "native/nn.cc", "native/optim.cc", "native/tensor.cc", "native/tensor_ops.cc"
+        "native/jit.cc", "native/model.cc", "native/nn.cc", "native/optim.cc", "native/tensor.cc", "native/tensor_ops.cc"
       ],
       "include_dirs": ["<!@(node scripts/libtorch.js --include)"],
       "defines": ["NAPI_VERSION=8", "<!@(node scripts/libtorch.js --defines)"],

@@ -20,6 +20,7 @@ export { Sequential, layers, callbacks, optimizers, regularizers } from './keras
 export * as datasets from './datasets';
 export * as data from './data';
 export * as tuner from './tuner';
+export * as jit from './jit';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();

@@ -131,8 +131,40 @@ export interface DataBinding {
   data_decode_jpeg(paths: (string | null)[], out: Uint8Array, height: number, width: number, channels: number): Promise<boolean[]>;
 }
 
+/**
+ * A value crossing to or from TorchScript (lib/jit.ts): T tensor, F number (an int or a float as the
+ * method's schema wants; outputs: float), I int (bigint in; number or bigint out), B bool, S string,
+ * N None, A tuple or list (as the schema wants), D dict (keys, values).
+ */
+export type JitNode = ['T', Handle] | ['F', number] | ['I', bigint | number] | ['B', boolean] | ['S', string] | ['N'] |
+  ['A', JitNode[]] | ['D', JitNode[], JitNode[]];
+
+/** native/jit.cc: TorchScript modules. */
+export interface JitBinding {
+  /** file: a path checked by lib/jit.ts; device: map_location */
+  jit_load(file: string, device: Opt<string>): Promise<NativeObject>;
+  /** a module whose methods are TorchScript source */
+  jit_compile(source: string): NativeObject;
+  /** runs a method on a libuv worker thread under no-grad; outputs detached */
+  jit_run(m: NativeObject, method: string, inputs: JitNode[]): Promise<JitNode>;
+  /** flat [name, schema, name, schema, ...] */
+  jit_methods(m: NativeObject): string[];
+  /** flat [name, handle, ...]: the module's own tensors */
+  jit_parameters(m: NativeObject): (string | Handle)[];
+  jit_buffers(m: NativeObject): (string | Handle)[];
+  /** parameters and buffers, detached */
+  jit_state_dict(m: NativeObject): (string | Handle)[];
+  /** refused while a jit_run on the module is in flight */
+  jit_train(m: NativeObject, on: boolean): void;
+  jit_is_training(m: NativeObject): boolean;
+  /** device and/or floating dtype (-1: keep); refused while a jit_run is in flight */
+  jit_to(m: NativeObject, device: Opt<string>, dtype: DtypeCode): void;
+  /** false when already disposed */
+  jit_dispose(m: NativeObject): boolean;
+}
+
 export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding,
-  DataBinding, ModelBinding {
+  DataBinding, ModelBinding, JitBinding {
   tensor_from_buffer(data: ArrayBufferView | ArrayBuffer, shape: number[], dtype: DtypeCode, copy: boolean): Handle;
   tensor_data(x: Handle): ArrayBuffer;
   tensor_item(x: Handle): number | bigint | boolean;

@@ -1,5 +1,6 @@
 // Module entry: checks the loaded libtorch is the one this addon was built against, then
 // registers every domain's exports.
+#include "jit.h"
 #include "tensor.h"
 
 namespace nt {
@@ -37,6 +38,7 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterOptim(env, exports);
   nt::RegisterModel(env, exports);
   nt::RegisterData(env, exports);
+  nt::RegisterJit(env, exports);
   return exports;
 }
 

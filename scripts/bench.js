@@ -3,7 +3,8 @@
 // writes bench/RESULTS.md. A section is an entry in SECTIONS: the runs it needs and how to render them.
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
-//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner; also
+//   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner,
+//                                      jit; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -367,6 +368,21 @@ const SECTIONS = [
     }),
     render: renderTuner,
   },
+  {
+    id: 'jit',
+    title: 'TorchScript forward',
+    // Also on one thread: small forwards on a busy 2-core machine can spend more time waiting for a
+    // descheduled OpenMP thread than computing, which a single thread never does.
+    runs: (env) => ({
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/jit.ts'), '--threads', String(env.threads)], rounds: 3 },
+      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/jit.py', '--threads', String(env.threads)], rounds: 3 },
+      ...(env.threads > 1 ? {
+        nodetorch1: { label: 'nodetorch, 1 thread', cmd: NODE, args: [js('bench/jit.ts'), '--threads', '1'], rounds: 2 },
+        pytorch1: { label: 'PyTorch, 1 thread', cmd: PYTHON, args: ['bench/jit.py', '--threads', '1'], rounds: 2 },
+      } : {}),
+    }),
+    render: renderJit,
+  },
 ];
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
@@ -617,6 +633,67 @@ function renderServe(runs) {
     `a \`JSONResponse\`. Server CPU: user + system CPU seconds of the server process per second. Best of ` +
     `${runs.batching.planned} alternating rounds per server (the round with the most requests/s); the load generator ` +
     `shares the ${os.cpus().length} cores with the server, as does any other load on the machine.`,
+  );
+  return out.join('\n');
+}
+
+// The batch sizes of the TorchScript section (BATCHES in bench/jit.ts and bench/jit.py).
+const JIT_BATCHES = [1, 64];
+
+function renderJit(runs, env) {
+  const notes = [];
+  const rows = [
+    '| case | nodetorch, sequential (us/forward) | nodetorch, 4 in flight (us/forward) | PyTorch `torch.jit.load` (us/forward) | ' +
+      'ratio nodetorch sequential/PyTorch | nodetorch best (samples/s) | PyTorch (samples/s) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const over = [];
+  let measured = true;
+  const settings = [[env.threads, runs.nodetorch, runs.pytorch]];
+  if (runs.nodetorch1) settings.push([1, runs.nodetorch1, runs.pytorch1]);
+  for (const [threads, ours, theirs] of settings) {
+    for (const b of JIT_BATCHES) {
+      const c = `b${b}`;
+      const seq = cell(ours, 'sequential', c, notes);
+      const inFlight = cell(ours, '4 in flight', c, notes);
+      const torch = cell(theirs, 'jit', c, notes);
+      const ratio = seq.us !== null && torch.us !== null ? seq.us / torch.us : null;
+      const what = `batch ${b}, ${threads} thread${threads > 1 ? 's' : ''}`;
+      if (threads === env.threads) {
+        if (ratio === null) measured = false;
+        else if (ratio > 1) over.push(`${what} (${ratio.toFixed(2)})`);
+      }
+      const ratioText = ratio === null ? 'n/a' : ratio > 1 ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2);
+      const best = [seq.us, inFlight.us].filter((u) => u !== null);
+      const rate = (us) => (us === null ? 'n/a' : ((b * 1e6) / us).toFixed(0));
+      rows.push(`| traced small CNN, ${what} | ${seq.text} | ${inFlight.text} | ${torch.text} | ${ratioText} | ` +
+        `${rate(best.length ? Math.min(...best) : null)} | ${rate(torch.us)} |`);
+    }
+  }
+  const out = [rows.join('\n'), ''];
+  if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  const verdict = !measured ? 'Not measured in this run (see n/a).'
+    : over.length === 0 ? 'Met in this run.' : `Not met in this run: ${over.join(', ')}.`;
+  const same = runs.nodetorch.ok && runs.pytorch.ok && Math.abs(runs.nodetorch.data.checksum - runs.pytorch.data.checksum) < 1e-5;
+  out.push(
+    `**Target:** ratio <= 1.0 on ${env.threads} thread(s): a forward awaited from JavaScript costs no more than the ` +
+      `same call in Python. ${verdict}`,
+    '',
+    '**Notes.** One TorchScript module, `torch.jit.trace` of Conv2d(1, 32, 3) + ReLU + MaxPool, Conv2d(32, 64, 3) + ReLU + ' +
+    'MaxPool, Linear(3136, 128) + ReLU, Linear(128, 10) on 1x28x28 inputs (seed 0), saved by bench/jit.py and loaded by ' +
+    '`nt.jit.load` and `torch.jit.load` into the same libtorch' +
+    `${same ? ' (their outputs on a fixed input agree)' : ''}; both in eval mode, without autograd (PyTorch under ` +
+    '`torch.no_grad()`; nodetorch always runs forward that way). *sequential* awaits each `forward()` before the next: ' +
+    'its time includes the hop to a libuv worker thread and back; *4 in flight* keeps four calls queued on the module, ' +
+    'as a server answering several requests would (us per forward = 1 / throughput). Timing as in the per-op ' +
+    `section (median of timed loops after warm-up); ${env.threads} intra-op thread(s) (nodetorch's default)` +
+    `${runs.nodetorch1 ? ', and 1 for the last rows' : ''}; best of ${runs.nodetorch.planned} and ` +
+    `${runs.pytorch.planned} alternating rounds${runs.nodetorch1 ? ` (${runs.nodetorch1.planned} each on 1 thread)` : ''}. ` +
+    'On 2 shared cores, a forward made of many small parallel regions waits at each one for an OpenMP thread ' +
+    'that another process (or another forward\'s team) holds: which side suffers more in a given run depends on ' +
+    'the load (see the load average above), so the 1-thread rows show the cost of the binding itself best. *4 in ' +
+    'flight* with more than one intra-op thread oversubscribes the cores (each libuv worker brings its own OpenMP ' +
+    'team); on one thread it is the fastest way to serve small batches.',
   );
   return out.join('\n');
 }

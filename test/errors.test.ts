@@ -586,6 +586,20 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const matrices = h(() => native.tensor_from_buffer(new Float32Array([1, 0, 1, 0, 1, 0, 0, -1, 0, 1, 0, 0]), [2, 2, 3], 0, true));
   v.data_affine_transform = () => [images(), matrices(), 'bilinear', 'reflect', 0, 1 / 255];
   v.data_decode_jpeg = () => [[null, path.join(os.tmpdir(), 'nodetorch-no-such-image.jpg')], Buffer.alloc(2 * 4 * 3 * 3), 4, 3, 3];
+  // jit: a compiled module whose forward returns an int, so a run's result holds no tensor to free
+  const SRC = 'def forward(self, x):\n    return x.dim()\n';
+  const JIT = () => native.jit_compile(SRC);
+  v.jit_load = () => [path.join(os.tmpdir(), 'nodetorch-no-such-module.pt'), null];
+  v.jit_compile = () => [SRC];
+  v.jit_run = () => [JIT(), 'forward', [['T', F()]]];
+  v.jit_methods = () => [JIT()];
+  v.jit_parameters = () => [JIT()];
+  v.jit_buffers = () => [JIT()];
+  v.jit_state_dict = () => [JIT()];
+  v.jit_train = () => [JIT(), false];
+  v.jit_is_training = () => [JIT()];
+  v.jit_to = () => [JIT(), 'cpu', 1];
+  v.jit_dispose = () => [JIT()];
   return v;
 }
 
@@ -595,7 +609,9 @@ const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim
   'optim_create', 'optim_add_param_group', 'optim_step', 'optim_zero_grad', 'optim_param_group', 'optim_set_group_options',
-  'optim_state', 'optim_load_state', 'clip_grad_norm_', 'clip_grad_value_']);
+  'optim_state', 'optim_load_state', 'clip_grad_norm_', 'clip_grad_value_',
+  // jit: modules, promises, names and flags (parameters, buffers and state dicts are [name, handle] lists)
+  'jit_load', 'jit_compile', 'jit_run', 'jit_methods', 'jit_train', 'jit_is_training', 'jit_to', 'jit_dispose']);
 
 const NUMERIC_FACTORIES = new Set(['arange', 'linspace', 'eye', 'randint', 'full', 'scalar_tensor', 'manual_seed',
   'set_num_threads']);

@@ -1,0 +1,860 @@
+// TorchScript: modules saved by PyTorch (torch.jit.save) loaded and run on libuv worker threads.
+// Values cross as small tagged arrays ([tag, value, ...], see lib/jit.ts): inputs are converted to
+// IValues on the JS thread, guided by the method's schema (a JS array becomes a tuple or a list,
+// a number an int or a float); outputs become a plain tree in the worker and JS values on the JS thread.
+#include "jit.h"
+
+#include <torch/script.h>
+
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+#include "tensor.h"
+
+namespace nt {
+
+std::string CompiledTorchVersion();  // device.cc
+
+const napi_type_tag ScriptObject::kTag = {0x746f726368736372ULL, 0x6970746d6f64756cULL};
+
+namespace {
+
+using torch::jit::Module;
+using IValue = c10::IValue;
+
+constexpr int kMaxDepth = 64;
+
+// ---- messages ----
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// libtorch's enforce prefix ("[enforce fail at inline_container.cc:165] . ") says nothing to a user.
+std::string StripEnforce(std::string s) {
+  if (s.rfind("[enforce fail at ", 0) == 0) {
+    size_t p = s.find("] ");
+    if (p != std::string::npos) {
+      s = s.substr(p + 2);
+      if (s.rfind(". ", 0) == 0) s = s.substr(2);
+    }
+  }
+  return Trim(s);
+}
+
+bool Has(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
+
+std::string LoadMessage(const std::string& file, const std::string& raw) {
+  std::string msg = StripEnforce(raw);
+  // a damaged file's bytes can end up quoted in the message
+  for (char& c : msg)
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\n') c = '?';
+  std::string where = "jit.load: '" + file + "' ";
+  size_t v = msg.find("Attempted to read a PyTorch file with version ");
+  if (v != std::string::npos) {
+    return where + "was saved by a newer PyTorch than this libtorch " + CompiledTorchVersion() + " can read (" +
+           msg.substr(v) + ")";
+  }
+  if (Has(msg, "failed reading zip archive") || Has(msg, "not a ZIP archive") || Has(msg, "central directory"))
+    return where + "is not a readable TorchScript archive: the zip file is damaged or truncated (" + msg + ")";
+  if (Has(msg, "failed locating file constants.pkl") || Has(msg, "failed locating file code/"))
+    return where + "is a zip archive but not a TorchScript module; a torch.save() checkpoint or state dict is loaded " +
+           "with nt.load(), and a module is exported for nodetorch with torch.jit.script(m).save() or " +
+           "torch.jit.trace(m, x).save() (" + msg + ")";
+  if (Has(msg, "hasRecord(\"version\")"))
+    return where + "is a zip archive but not one PyTorch wrote (it has no version record), so not a TorchScript module";
+  if (Has(msg, "open file failed") || Has(msg, "No such file")) return where + "could not be opened (" + msg + ")";
+  if (Has(msg, "Unknown builtin op") || Has(msg, "Unknown type name") || Has(msg, "Unknown custom class"))
+    return where + "uses an operator or type this libtorch " + CompiledTorchVersion() +
+           " does not have (saved by a newer PyTorch, or needs a custom op library): " + msg;
+  return where + "could not be loaded as a TorchScript module: " + msg;
+}
+
+// Interpreter errors start with the TorchScript traceback and end with the error itself; the error
+// goes first so that it is what a reader (and a one-line log) sees.
+// Where the error itself starts: the last line at column 0 that reads "SomeError: ..." or
+// "builtins.ValueError: ..." (traceback lines are indented or start with "Traceback"/"File").
+size_t ErrorLine(const std::string& msg) {
+  size_t best = std::string::npos;
+  for (size_t p = msg.find('\n'); p != std::string::npos; p = msg.find('\n', p + 1)) {
+    size_t q = p + 1;
+    if (q >= msg.size() || !(std::isalpha(static_cast<unsigned char>(msg[q])) || msg[q] == '_')) continue;
+    size_t e = q;
+    while (e < msg.size() && (std::isalnum(static_cast<unsigned char>(msg[e])) || msg[e] == '_' || msg[e] == '.')) e++;
+    std::string name = msg.substr(q, e - q);
+    bool kind = name.size() > 5 && (name.compare(name.size() - 5, 5, "Error") == 0 ||
+                                    (name.size() > 9 && name.compare(name.size() - 9, 9, "Exception") == 0));
+    if (kind && msg.compare(e, 2, ": ") == 0) best = q;
+  }
+  return best;
+}
+
+// Interpreter errors start with the TorchScript traceback and end with the error itself; the error
+// goes first so that it is what a reader (and a one-line log) sees.
+std::string RunMessage(const std::string& method, const std::string& raw) {
+  std::string msg = Trim(raw);
+  const std::string head = "The following operation failed in the TorchScript interpreter.";
+  if (msg.rfind(head, 0) == 0) {
+    size_t at = ErrorLine(msg);
+    if (at != std::string::npos) {
+      std::string core = msg.substr(at);
+      std::string trace = Trim(msg.substr(head.size(), at - head.size()));
+      if (core.rfind("RuntimeError: ", 0) == 0) core = core.substr(14);
+      if (core.rfind("builtins.", 0) == 0) core = core.substr(9);
+      return "jit " + method + ": " + core + "\n" + trace;
+    }
+  }
+  return "jit " + method + ": " + msg;
+}
+
+std::shared_ptr<Module> Live(const ScriptObject& o) {
+  if (!o.module) throw std::runtime_error("the TorchScript module was disposed");
+  return o.module;
+}
+
+void NotRunning(const ScriptObject& o, const char* what) {
+  if (*o.inflight > 0)
+    throw std::runtime_error(std::string("cannot ") + what + " while " + std::to_string(*o.inflight) +
+                             " forward/call job(s) on this module are running; await them first");
+}
+
+// ---- archive check (worker) ----
+
+// libtorch 1.13 reads stored zip entries without checking their CRC32, so a flipped bit in a weight
+// loads silently as a different model; every stored entry is checked here first, along with the
+// bounds of every entry. Entries whose CRC is 0 are not checked (PyTorch 2.6+ can save without CRCs).
+class Crc32 {
+ public:
+  Crc32() {
+    for (uint32_t n = 0; n < 256; n++) {
+      uint32_t c = n;
+      for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+      t_[0][n] = c;
+    }
+    for (uint32_t n = 0; n < 256; n++)
+      for (int k = 1; k < 8; k++) t_[k][n] = (t_[k - 1][n] >> 8) ^ t_[0][t_[k - 1][n] & 0xff];
+  }
+  // slicing-by-8: about 8x the byte-at-a-time speed
+  uint32_t Update(uint32_t crc, const uint8_t* p, size_t n) const {
+    crc = ~crc;
+    while (n >= 8) {
+      uint32_t lo = crc ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24);
+      uint32_t hi = uint32_t{p[4]} | uint32_t{p[5]} << 8 | uint32_t{p[6]} << 16 | uint32_t{p[7]} << 24;
+      crc = t_[7][lo & 0xff] ^ t_[6][(lo >> 8) & 0xff] ^ t_[5][(lo >> 16) & 0xff] ^ t_[4][lo >> 24] ^ t_[3][hi & 0xff] ^
+            t_[2][(hi >> 8) & 0xff] ^ t_[1][(hi >> 16) & 0xff] ^ t_[0][hi >> 24];
+      p += 8;
+      n -= 8;
+    }
+    while (n--) crc = t_[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return ~crc;
+  }
+
+ private:
+  uint32_t t_[8][256];
+};
+
+struct ZipFile {
+  std::FILE* f = nullptr;
+  uint64_t size = 0;
+  ~ZipFile() {
+    if (f) std::fclose(f);
+  }
+  bool Read(uint64_t off, void* buf, size_t n) const {
+    if (off > size || n > size - off) return false;
+    if (fseeko(f, static_cast<off_t>(off), SEEK_SET) != 0) return false;
+    return std::fread(buf, 1, n, f) == n;
+  }
+};
+
+uint16_t U16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
+uint32_t U32(const uint8_t* p) {
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+uint64_t U64(const uint8_t* p) { return uint64_t{U32(p)} | uint64_t{U32(p + 4)} << 32; }
+
+std::string Hex(uint32_t v) {
+  char b[11];
+  std::snprintf(b, sizeof b, "0x%08x", v);
+  return b;
+}
+
+// What is wrong with the archive's structure or stored data; empty when nothing is.
+std::string CheckArchive(const std::string& file) {
+  static const Crc32 crc;
+  ZipFile z;
+  z.f = std::fopen(file.c_str(), "rb");
+  if (!z.f) return "";  // libtorch reports why it cannot be opened
+  if (fseeko(z.f, 0, SEEK_END) != 0) return "";
+  z.size = static_cast<uint64_t>(ftello(z.f));
+  const std::string truncated = "the zip file is damaged or truncated: ";
+  if (z.size < 22) return truncated + "it is shorter than a zip directory";
+  // the end-of-central-directory record: 22 bytes plus a comment of up to 65535
+  uint64_t tailLen = std::min<uint64_t>(z.size, 22 + 65535);
+  std::vector<uint8_t> tail(tailLen);
+  if (!z.Read(z.size - tailLen, tail.data(), tailLen)) return truncated + "it cannot be read to the end";
+  int64_t eocd = -1;
+  for (int64_t p = static_cast<int64_t>(tailLen) - 22; p >= 0; p--)
+    if (U32(&tail[p]) == 0x06054b50u && p + 22 + U16(&tail[p + 20]) <= static_cast<int64_t>(tailLen)) {
+      eocd = p;
+      break;
+    }
+  if (eocd < 0) return truncated + "no end-of-central-directory record";
+  uint64_t eocdAt = z.size - tailLen + static_cast<uint64_t>(eocd);
+  uint64_t entries = U16(&tail[eocd + 10]), cdSize = U32(&tail[eocd + 12]), cdOff = U32(&tail[eocd + 16]);
+  if (entries == 0xffff || cdSize == 0xffffffffu || cdOff == 0xffffffffu) {  // zip64
+    uint8_t loc[20], rec[56];
+    if (eocdAt < 20 || !z.Read(eocdAt - 20, loc, 20) || U32(loc) != 0x07064b50u)
+      return truncated + "no zip64 end-of-central-directory locator";
+    if (!z.Read(U64(loc + 8), rec, 56) || U32(rec) != 0x06064b50u)
+      return truncated + "no zip64 end-of-central-directory record";
+    entries = U64(rec + 32);
+    cdSize = U64(rec + 40);
+    cdOff = U64(rec + 48);
+  }
+  if (cdOff > z.size || cdSize > z.size - cdOff) return truncated + "the central directory lies outside the file";
+  if (cdSize > (uint64_t{1} << 30) || entries > cdSize / 46 + 1)
+    return truncated + "the central directory is implausibly large";
+  std::vector<uint8_t> cd(cdSize);
+  if (!z.Read(cdOff, cd.data(), cdSize)) return truncated + "the central directory cannot be read";
+  std::vector<uint8_t> buf(1 << 20);
+  uint64_t p = 0;
+  for (uint64_t i = 0; i < entries; i++) {
+    if (p + 46 > cdSize || U32(&cd[p]) != 0x02014b50u) return truncated + "a central directory entry is malformed";
+    uint16_t method = U16(&cd[p + 10]), nameLen = U16(&cd[p + 28]), extraLen = U16(&cd[p + 30]),
+             commentLen = U16(&cd[p + 32]);
+    uint32_t want = U32(&cd[p + 16]);
+    uint64_t csize = U32(&cd[p + 20]), usize = U32(&cd[p + 24]), local = U32(&cd[p + 42]);
+    if (p + 46 + nameLen + extraLen + commentLen > cdSize) return truncated + "a central directory entry is cut off";
+    std::string name(reinterpret_cast<const char*>(&cd[p + 46]), nameLen);
+    for (char& c : name)
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    // zip64 extended information: the 32-bit fields that overflowed, in this order
+    for (uint64_t e = p + 46 + nameLen, end = e + extraLen; e + 4 <= end;) {
+      uint16_t id = U16(&cd[e]), len = U16(&cd[e + 2]);
+      if (e + 4 + len > end) break;
+      if (id == 0x0001) {
+        uint64_t q = e + 4, qEnd = q + len;
+        if (usize == 0xffffffffu && q + 8 <= qEnd) usize = U64(&cd[q]), q += 8;
+        if (csize == 0xffffffffu && q + 8 <= qEnd) csize = U64(&cd[q]), q += 8;
+        if (local == 0xffffffffu && q + 8 <= qEnd) local = U64(&cd[q]);
+      }
+      e += 4 + len;
+    }
+    p += 46 + nameLen + extraLen + commentLen;
+    uint8_t lh[30];
+    if (!z.Read(local, lh, 30) || U32(lh) != 0x04034b50u)
+      return truncated + "the entry '" + name + "' has no local header where the directory says";
+    uint64_t data = local + 30 + U16(lh + 26) + U16(lh + 28);
+    if (data > z.size || csize > z.size - data)
+      return truncated + "the entry '" + name + "' runs past the end of the file";
+    if (method != 0 || want == 0) continue;  // compressed entries are checked by libtorch as it inflates them
+    if (csize != usize) return truncated + "the stored entry '" + name + "' has inconsistent sizes";
+    uint32_t got = 0;
+    for (uint64_t done = 0; done < csize;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), csize - done));
+      if (!z.Read(data + done, buf.data(), n)) return truncated + "the entry '" + name + "' cannot be read";
+      got = crc.Update(got, buf.data(), n);
+      done += n;
+    }
+    if (got != want)
+      return "the zip entry '" + name + "' fails its CRC32 check (recorded " + Hex(want) + ", computed " + Hex(got) +
+             "): the file was damaged or altered after it was saved";
+  }
+  return "";
+}
+
+// ---- JS -> IValue (JS thread) ----
+
+napi_value Elem(napi_env env, napi_value arr, uint32_t i) {
+  napi_value e;
+  Check(env, napi_get_element(env, arr, i, &e));
+  return e;
+}
+
+std::string ReadString(napi_env env, napi_value v, const std::string& where) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, nullptr, 0, &len) != napi_ok)
+    throw ArgError("expected a string for " + where + " but received " + DescribeValue(env, v));
+  if (len > (1u << 24)) throw ArgError(where + " is a string longer than 16 MiB");
+  std::string s(len + 1, '\0');
+  Check(env, napi_get_value_string_utf8(env, v, &s[0], s.size(), &len));
+  s.resize(len);
+  return s;
+}
+
+uint32_t ArrayLength(napi_env env, napi_value v, const std::string& where) {
+  bool arr = false;
+  napi_is_array(env, v, &arr);
+  if (!arr) throw ArgError("expected an array for " + where + " but received " + DescribeValue(env, v));
+  uint32_t n = 0;
+  Check(env, napi_get_array_length(env, v, &n));
+  return n;
+}
+
+c10::TypePtr Unoptional(const c10::TypePtr& t) {
+  if (t && t->kind() == c10::TypeKind::OptionalType) return t->cast<c10::OptionalType>()->getElementType();
+  return t;
+}
+
+bool Is(const c10::TypePtr& t, c10::TypeKind k) { return t && t->kind() == k; }
+
+// The type a dict or list built without a schema type holds: the elements' common kind, else Any.
+c10::TypePtr BaseType(const IValue& v) {
+  if (v.isTensor()) return c10::TensorType::get();
+  if (v.isInt()) return c10::IntType::get();
+  if (v.isDouble()) return c10::FloatType::get();
+  if (v.isBool()) return c10::BoolType::get();
+  if (v.isString()) return c10::StringType::get();
+  return v.type();
+}
+c10::TypePtr CommonType(const std::vector<IValue>& vs) {
+  if (vs.empty()) return c10::TensorType::get();
+  c10::TypePtr t = BaseType(vs[0]);
+  for (const IValue& v : vs)
+    if (*BaseType(v) != *t) return c10::AnyType::get();
+  return t;
+}
+
+// A list or dict made for a typed parameter must hold that type: TorchScript trusts its declared type.
+const IValue& Fits(const IValue& v, const c10::TypePtr& elem, const c10::TypePtr& container, const std::string& where) {
+  if (!v.type()->isSubtypeOf(*elem))
+    throw ArgError(where + " is " + BaseType(v)->annotation_str() + ", but the parameter is " +
+                   container->annotation_str());
+  return v;
+}
+
+// node: [tag, value, value2?] as lib/jit.ts encodes it; want: the schema's type here (null: unknown).
+IValue FromJs(napi_env env, napi_value node, const c10::TypePtr& wantRaw, const std::string& where, int depth) {
+  if (depth > kMaxDepth) throw ArgError(where + " is nested more than 64 levels deep");
+  uint32_t n = ArrayLength(env, node, where);
+  if (n < 1) throw ArgError("expected an encoded value ([tag, value]) for " + where + " but received []");
+  std::string tag = ReadString(env, Elem(env, node, 0), where + " (tag)");
+  napi_value val = n > 1 ? Elem(env, node, 1) : nullptr;
+  auto need = [&](const char* what) {
+    if (!val) throw ArgError(where + ": tag '" + tag + "' needs " + what);
+  };
+  const c10::TypePtr want = Unoptional(wantRaw);
+  if (tag == "N") return IValue();
+  if (tag == "T") {
+    need("a tensor handle");
+    double d;
+    if (napi_get_value_double(env, val, &d) == napi_ok && d >= 0 && d < 9007199254740992.0 && d == std::floor(d)) {
+      if (at::Tensor* p = Table().Get(static_cast<uint64_t>(d))) return *p;
+    }
+    throw ArgError(where + " is not a live Tensor (disposed, or not a tensor handle): " + DescribeValue(env, val));
+  }
+  if (tag == "F") {
+    need("a number");
+    double d;
+    if (napi_get_value_double(env, val, &d) != napi_ok)
+      throw ArgError("expected a number for " + where + " but received " + DescribeValue(env, val));
+    bool integral = std::isfinite(d) && d == std::floor(d) && std::fabs(d) <= 9007199254740992.0;
+    // a float parameter takes 3 as 3.0; an int (or unknown) one takes integral numbers as ints
+    if (Is(want, c10::TypeKind::FloatType) || !integral) return IValue(d);
+    return IValue(static_cast<int64_t>(d));
+  }
+  if (tag == "I") {
+    need("a bigint");
+    int64_t i;
+    bool lossless = false;
+    if (napi_get_value_bigint_int64(env, val, &i, &lossless) != napi_ok || !lossless)
+      throw ArgError("expected a bigint in int64 range for " + where + " but received " + DescribeValue(env, val));
+    if (Is(want, c10::TypeKind::FloatType)) return IValue(static_cast<double>(i));
+    return IValue(i);
+  }
+  if (tag == "B") {
+    need("a boolean");
+    bool b;
+    if (napi_get_value_bool(env, val, &b) != napi_ok)
+      throw ArgError("expected a boolean for " + where + " but received " + DescribeValue(env, val));
+    return IValue(b);
+  }
+  if (tag == "S") {
+    need("a string");
+    return IValue(ReadString(env, val, where));
+  }
+  if (tag == "A") {
+    need("an array of encoded values");
+    uint32_t len = ArrayLength(env, val, where);
+    if (Is(want, c10::TypeKind::ListType)) {
+      c10::TypePtr elem = want->cast<c10::ListType>()->getElementType();
+      c10::impl::GenericList list(elem);
+      list.reserve(len);
+      for (uint32_t k = 0; k < len; k++) {
+        std::string at = where + "[" + std::to_string(k) + "]";
+        list.push_back(Fits(FromJs(env, Elem(env, val, k), elem, at, depth + 1), elem, want, at));
+      }
+      return IValue(list);
+    }
+    std::vector<IValue> items;
+    items.reserve(len);
+    std::vector<c10::TypePtr> types;
+    if (Is(want, c10::TypeKind::TupleType)) {
+      auto elems = want->cast<c10::TupleType>()->elements();
+      if (elems.size() == len) types.assign(elems.begin(), elems.end());
+    }
+    for (uint32_t k = 0; k < len; k++)
+      items.push_back(FromJs(env, Elem(env, val, k), types.empty() ? c10::TypePtr(nullptr) : types[k],
+                             where + "[" + std::to_string(k) + "]", depth + 1));
+    return IValue(c10::ivalue::Tuple::create(std::move(items)));
+  }
+  if (tag == "D") {
+    need("keys and values");
+    if (n < 3) throw ArgError(where + ": tag 'D' needs keys and values");
+    napi_value keysJs = val, valuesJs = Elem(env, node, 2);
+    uint32_t len = ArrayLength(env, keysJs, where + " (keys)");
+    if (ArrayLength(env, valuesJs, where + " (values)") != len)
+      throw ArgError(where + ": a dict needs as many values as keys");
+    c10::TypePtr keyType, valueType;
+    if (Is(want, c10::TypeKind::DictType)) {
+      keyType = want->cast<c10::DictType>()->getKeyType();
+      valueType = want->cast<c10::DictType>()->getValueType();
+    }
+    std::vector<IValue> keys, values;
+    for (uint32_t k = 0; k < len; k++) {
+      keys.push_back(FromJs(env, Elem(env, keysJs, k), keyType, where + " key " + std::to_string(k + 1), depth + 1));
+      // object keys are strings in JS: an int-keyed dict parameter takes '7' as 7
+      if (Is(keyType, c10::TypeKind::IntType) && keys.back().isString()) {
+        const std::string& s = keys.back().toStringRef();
+        char* end = nullptr;
+        long long i = std::strtoll(s.c_str(), &end, 10);
+        if (!s.empty() && end && *end == '\0') keys.back() = IValue(static_cast<int64_t>(i));
+      }
+      std::string at =
+          where + "[" + (keys.back().isString() ? "'" + keys.back().toStringRef() + "'" : std::to_string(k)) + "]";
+      if (keyType) Fits(keys.back(), keyType, want, where + " key " + std::to_string(k + 1));
+      values.push_back(FromJs(env, Elem(env, valuesJs, k), valueType, at, depth + 1));
+      if (valueType) Fits(values.back(), valueType, want, at);
+    }
+    c10::impl::GenericDict dict(keyType ? keyType : CommonType(keys), valueType ? valueType : CommonType(values));
+    for (uint32_t k = 0; k < len; k++) {
+      if (!keys[k].isString() && !keys[k].isInt() && !keys[k].isDouble() && !keys[k].isBool() && !keys[k].isTensor())
+        throw ArgError(where + ": dict keys must be strings, numbers, booleans or tensors");
+      dict.insert_or_assign(keys[k], values[k]);
+    }
+    return IValue(dict);
+  }
+  throw ArgError(where + ": unknown tag '" + tag + "'");
+}
+
+// ---- IValue -> plain tree (worker) -> JS (JS thread) ----
+
+struct Out {
+  char tag = 'N';  // T tensor, F float, I int, B bool, S string, N none, A tuple/list, D dict
+  at::Tensor t;
+  double d = 0;
+  int64_t i = 0;
+  bool b = false;
+  std::string s;
+  std::vector<Out> items, keys;
+};
+
+Out ToOut(const IValue& v, const std::string& where, int depth) {
+  if (depth > kMaxDepth) throw std::runtime_error(where + " is nested more than 64 levels deep");
+  Out o;
+  if (v.isNone()) return o;
+  if (v.isTensor()) {
+    const at::Tensor& t = v.toTensor();
+    if (!t.defined()) return o;
+    o.tag = 'T';
+    o.t = t.detach();
+  } else if (v.isDouble()) {
+    o.tag = 'F';
+    o.d = v.toDouble();
+  } else if (v.isInt()) {
+    o.tag = 'I';
+    o.i = v.toInt();
+  } else if (v.isBool()) {
+    o.tag = 'B';
+    o.b = v.toBool();
+  } else if (v.isString()) {
+    o.tag = 'S';
+    o.s = v.toStringRef();
+  } else if (v.isDevice()) {
+    o.tag = 'S';
+    o.s = v.toDevice().str();
+  } else if (v.isTuple() || v.isList()) {
+    o.tag = 'A';
+    c10::ArrayRef<IValue> elems = v.isTuple() ? v.toTupleRef().elements().asArrayRef() : v.toListRef();
+    for (size_t k = 0; k < elems.size(); k++)
+      o.items.push_back(ToOut(elems[k], where + "[" + std::to_string(k) + "]", depth + 1));
+  } else if (v.isGenericDict()) {
+    o.tag = 'D';
+    for (const auto& e : v.toGenericDict()) {
+      o.keys.push_back(ToOut(e.key(), where + " key", depth + 1));
+      o.items.push_back(ToOut(e.value(), where + "[key]", depth + 1));
+    }
+  } else {
+    throw std::runtime_error(where + " is a " + v.tagKind() +
+                             ", which nodetorch cannot convert (it converts tensors, numbers, booleans, strings, "
+                             "None, tuples, lists and dicts)");
+  }
+  return o;
+}
+
+napi_value ToJs(napi_env env, const Out& o) {
+  napi_value arr;
+  Check(env, napi_create_array(env, &arr));
+  Check(env, napi_set_element(env, arr, 0, MakeString(env, std::string(1, o.tag))));
+  napi_value v = nullptr;
+  switch (o.tag) {
+    case 'T': v = Wrap(env, o.t); break;
+    case 'F': v = MakeNumber(env, o.d); break;
+    case 'I':
+      if (o.i >= -9007199254740991LL && o.i <= 9007199254740991LL)
+        v = MakeNumber(env, static_cast<double>(o.i));
+      else
+        Check(env, napi_create_bigint_int64(env, o.i, &v));
+      break;
+    case 'B': v = MakeBool(env, o.b); break;
+    case 'S': v = MakeString(env, o.s); break;
+    case 'A':
+    case 'D': {
+      Check(env, napi_create_array_with_length(env, o.items.size(), &v));
+      for (size_t k = 0; k < o.items.size(); k++) Check(env, napi_set_element(env, v, k, ToJs(env, o.items[k])));
+      if (o.tag == 'D') {
+        napi_value keys;
+        Check(env, napi_create_array_with_length(env, o.keys.size(), &keys));
+        for (size_t k = 0; k < o.keys.size(); k++) Check(env, napi_set_element(env, keys, k, ToJs(env, o.keys[k])));
+        Check(env, napi_set_element(env, arr, 1, keys));
+        Check(env, napi_set_element(env, arr, 2, v));
+        return arr;
+      }
+      break;
+    }
+    default: return arr;  // 'N'
+  }
+  Check(env, napi_set_element(env, arr, 1, v));
+  return arr;
+}
+
+void Reject(napi_env env, napi_deferred deferred, const std::string& msg) {
+  napi_value m, err;
+  napi_create_string_utf8(env, msg.c_str(), msg.size(), &m);
+  napi_create_error(env, nullptr, m, &err);
+  napi_reject_deferred(env, deferred, err);
+}
+
+// A JS exception left pending by a failed napi call in a completion callback becomes the rejection.
+void RejectPending(napi_env env, napi_deferred deferred, const char* what) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value e;
+    napi_get_and_clear_last_exception(env, &e);
+    napi_reject_deferred(env, deferred, e);
+  } else {
+    Reject(env, deferred, what);
+  }
+}
+
+// ---- jit_load(file, device) -> Promise<object> ----
+
+struct LoadJob {
+  std::string file;
+  c10::optional<at::Device> device;
+  std::shared_ptr<Module> module;
+  std::string error;
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+};
+
+void LoadExecute(napi_env, void* data) {
+  LoadJob& j = *static_cast<LoadJob*>(data);
+  try {
+    std::string bad = CheckArchive(j.file);
+    if (!bad.empty()) {
+      j.error = "jit.load: '" + j.file + "' is not a readable TorchScript archive: " + bad;
+      return;
+    }
+    j.module = std::make_shared<Module>(torch::jit::load(j.file, j.device));
+  } catch (const c10::Error& e) {
+    j.error = LoadMessage(j.file, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    j.error = LoadMessage(j.file, e.what());
+  } catch (...) {
+    j.error = LoadMessage(j.file, "unknown error");
+  }
+}
+
+void LoadComplete(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<LoadJob> j(static_cast<LoadJob*>(data));
+  napi_delete_async_work(env, j->work);
+  if (status != napi_ok || !j->error.empty()) {
+    Reject(env, j->deferred, j->error.empty() ? "jit.load: '" + j->file + "': the load was cancelled" : j->error);
+    return;
+  }
+  try {
+    auto* o = new ScriptObject();
+    o->module = std::move(j->module);
+    o->file = j->file;
+    napi_resolve_deferred(env, j->deferred, WrapObject(env, o, &ScriptObject::kTag));
+  } catch (...) {
+    RejectPending(env, j->deferred, "jit.load: could not create the module object");
+  }
+}
+
+napi_value JitLoad(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  auto j = std::make_unique<LoadJob>();
+  j->file = a.String(0, "file");
+  if (j->file.empty()) throw ArgError("expected a file path for file (argument 1) but received ''");
+  j->device = a.Device(1);
+  napi_value promise, name;
+  Check(env, napi_create_promise(env, &j->deferred, &promise));
+  Check(env, napi_create_string_utf8(env, "nodetorch.jit_load", NAPI_AUTO_LENGTH, &name));
+  LoadJob* raw = j.get();
+  Check(env, napi_create_async_work(env, nullptr, name, LoadExecute, LoadComplete, raw, &raw->work));
+  Check(env, napi_queue_async_work(env, raw->work));
+  j.release();
+  return promise;
+}
+
+// ---- jit_run(module, method, inputs) -> Promise<encoded output> ----
+
+struct RunJob {
+  std::shared_ptr<Module> module;  // keeps the module alive if JS disposes it meanwhile
+  c10::optional<torch::jit::Method> method;
+  std::string name;
+  std::vector<IValue> inputs;
+  int threads = 1;
+  std::shared_ptr<int> inflight;
+  Out out;
+  std::string error;
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+};
+
+void RunExecute(napi_env, void* data) {
+  RunJob& j = *static_cast<RunJob*>(data);
+  try {
+    // libtorch's thread count is per thread under OpenMP: use the one JS set
+    if (at::get_num_threads() != j.threads) at::set_num_threads(j.threads);
+    // Outputs come back detached, so autograd would only cost memory; plain no-grad (not inference
+    // mode) keeps the outputs usable in later autograd code (a trainable head on TorchScript features).
+    torch::NoGradGuard nograd;
+    IValue r = (*j.method)(std::move(j.inputs));
+    j.inputs.clear();
+    j.out = ToOut(r, "the result of " + j.name, 0);
+  } catch (const c10::Error& e) {
+    j.error = RunMessage(j.name, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    j.error = RunMessage(j.name, e.what());
+  } catch (...) {
+    j.error = RunMessage(j.name, "unknown error");
+  }
+  j.inputs.clear();
+}
+
+void RunComplete(napi_env env, napi_status status, void* data) {
+  std::unique_ptr<RunJob> j(static_cast<RunJob*>(data));
+  napi_delete_async_work(env, j->work);
+  (*j->inflight)--;
+  if (status != napi_ok || !j->error.empty()) {
+    Reject(env, j->deferred, j->error.empty() ? "jit " + j->name + ": the call was cancelled" : j->error);
+    return;
+  }
+  try {
+    napi_resolve_deferred(env, j->deferred, ToJs(env, j->out));
+  } catch (...) {
+    RejectPending(env, j->deferred, ("jit " + j->name + ": could not convert the result").c_str());
+  }
+}
+
+napi_value JitRun(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  ScriptObject& o = a.Object<ScriptObject>(0, "module");
+  auto j = std::make_unique<RunJob>();
+  j->name = a.String(1, "method");
+  j->module = Live(o);
+  j->method = j->module->find_method(j->name);
+  if (!j->method) {
+    std::string have;
+    for (const auto& m : j->module->get_methods()) have += (have.empty() ? "" : ", ") + m.name();
+    // thrown as is: the usual "op(arguments): message" form would quote the method name twice
+    std::string msg = "jit " + j->name + ": the module has no method '" + j->name +
+                      "' (its methods: " + (have.empty() ? "none" : have) + ")";
+    napi_throw_error(env, nullptr, msg.c_str());
+    throw PendingJsError();
+  }
+  const auto& args = j->method->function().getSchema().arguments();  // args[0] is self
+  uint32_t n = ArrayLength(env, a[2], "inputs (argument 3)");
+  j->inputs.reserve(n);
+  for (uint32_t k = 0; k < n; k++) {
+    c10::TypePtr want = k + 1 < args.size() ? args[k + 1].type() : c10::TypePtr(nullptr);
+    j->inputs.push_back(FromJs(env, Elem(env, a[2], k), want, "input " + std::to_string(k + 1), 0));
+  }
+  j->threads = at::get_num_threads();
+  j->inflight = o.inflight;
+  napi_value promise, name;
+  Check(env, napi_create_promise(env, &j->deferred, &promise));
+  Check(env, napi_create_string_utf8(env, "nodetorch.jit_run", NAPI_AUTO_LENGTH, &name));
+  RunJob* raw = j.get();
+  Check(env, napi_create_async_work(env, nullptr, name, RunExecute, RunComplete, raw, &raw->work));
+  Check(env, napi_queue_async_work(env, raw->work));
+  (*o.inflight)++;
+  j.release();
+  return promise;
+}
+
+// ---- synchronous members ----
+
+// jit_compile(source): a module whose methods are TorchScript source (like torch.jit.CompilationUnit).
+napi_value JitCompile(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::string src = ReadString(env, a[0], "source (argument 1)");
+  auto m = std::make_shared<Module>(c10::QualifiedName("__torch__.nodetorch.Compiled"));
+  if (!m->hasattr("training")) m->register_attribute("training", c10::BoolType::get(), true);
+  // the compiler's message quotes the source: thrown as is, not after a description of the arguments
+  std::string error;
+  try {
+    m->define(src);
+  } catch (const c10::Error& e) {
+    error = e.what_without_backtrace();
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (!error.empty()) {
+    error = "jit.compile: " + Trim(error.substr(std::min(error.find_first_not_of("\n "), error.size())));
+    napi_throw_error(env, nullptr, error.c_str());
+    throw PendingJsError();
+  }
+  auto* o = new ScriptObject();
+  o->module = std::move(m);
+  o->file = "<compiled>";
+  return WrapObject(env, o, &ScriptObject::kTag);
+}
+
+// [name, schema, name, schema, ...]
+napi_value JitMethods(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  auto m = Live(a.Object<ScriptObject>(0, "module"));
+  std::vector<torch::jit::Method> methods = m->get_methods();
+  napi_value arr;
+  Check(env, napi_create_array_with_length(env, methods.size() * 2, &arr));
+  uint32_t i = 0;
+  for (const auto& method : methods) {
+    std::ostringstream schema;
+    schema << method.function().getSchema();
+    Check(env, napi_set_element(env, arr, i++, MakeString(env, method.name())));
+    Check(env, napi_set_element(env, arr, i++, MakeString(env, schema.str())));
+  }
+  return arr;
+}
+
+template <typename List>
+napi_value Named(napi_env env, const List& list, bool detach) {
+  std::vector<std::pair<std::string, at::Tensor>> items;
+  for (const auto& item : list) items.emplace_back(item.name, detach ? item.value.detach() : item.value);
+  napi_value arr;
+  Check(env, napi_create_array_with_length(env, items.size() * 2, &arr));
+  uint32_t i = 0;
+  for (auto& item : items) {
+    Check(env, napi_set_element(env, arr, i++, MakeString(env, item.first)));
+    Check(env, napi_set_element(env, arr, i++, Wrap(env, item.second)));
+  }
+  return arr;
+}
+
+// flat [name, handle, ...] with PyTorch's dotted names; the tensors are the module's own
+napi_value JitParameters(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  auto m = Live(a.Object<ScriptObject>(0, "module"));
+  return Named(env, m->named_parameters(true), false);
+}
+
+napi_value JitBuffers(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  auto m = Live(a.Object<ScriptObject>(0, "module"));
+  return Named(env, m->named_buffers(true), false);
+}
+
+// parameters then buffers, detached (sharing storage), as PyTorch's state_dict() lists them per module
+napi_value JitStateDict(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  auto m = Live(a.Object<ScriptObject>(0, "module"));
+  std::vector<std::pair<std::string, at::Tensor>> items;
+  for (const auto& sub : m->named_modules()) {
+    std::string prefix = sub.name.empty() ? "" : sub.name + ".";
+    for (const auto& p : sub.value.named_parameters(false)) items.emplace_back(prefix + p.name, p.value.detach());
+    for (const auto& b : sub.value.named_buffers(false)) items.emplace_back(prefix + b.name, b.value.detach());
+  }
+  napi_value arr;
+  Check(env, napi_create_array_with_length(env, items.size() * 2, &arr));
+  uint32_t i = 0;
+  for (auto& item : items) {
+    Check(env, napi_set_element(env, arr, i++, MakeString(env, item.first)));
+    Check(env, napi_set_element(env, arr, i++, Wrap(env, item.second)));
+  }
+  return arr;
+}
+
+napi_value JitTrain(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  ScriptObject& o = a.Object<ScriptObject>(0, "module");
+  bool on = a.Bool(1, "on");
+  auto m = Live(o);
+  NotRunning(o, on ? "switch to training mode" : "switch to eval mode");
+  m->train(on);
+  return nullptr;
+}
+
+napi_value JitIsTraining(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  return MakeBool(env, Live(a.Object<ScriptObject>(0, "module"))->is_training());
+}
+
+// jit_to(module, device | null, dtype code | -1): parameters and buffers in place (floating ones cast)
+napi_value JitTo(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  ScriptObject& o = a.Object<ScriptObject>(0, "module");
+  c10::optional<at::Device> device = a.Device(1);
+  c10::optional<at::ScalarType> dtype = a.Dtype(2);
+  if (dtype && !at::isFloatingType(*dtype))
+    throw ArgError("a module can only be cast to a floating dtype, not " + DtypeName(*dtype));
+  auto m = Live(o);
+  NotRunning(o, "move the module");
+  // not Module::to, which also casts integer buffers (num_batches_tracked); PyTorch's to() keeps them
+  auto move = [&](at::Tensor t) {
+    at::ScalarType d = dtype && at::isFloatingType(t.scalar_type()) ? *dtype : t.scalar_type();
+    at::Device dev = device.value_or(t.device());
+    if (d != t.scalar_type() || dev != t.device()) t.set_data(t.to(dev, d));
+  };
+  for (const at::Tensor& t : m->parameters()) move(t);
+  for (const at::Tensor& t : m->buffers()) move(t);
+  return nullptr;
+}
+
+// Frees the module's weights now (a running job keeps its own reference); false if already disposed.
+napi_value JitDispose(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  ScriptObject& o = a.Object<ScriptObject>(0, "module");
+  bool had = static_cast<bool>(o.module);
+  o.module.reset();
+  return MakeBool(env, had);
+}
+
+const Export kExports[] = {
+    NT_EXPORT("jit_load", JitLoad),
+    NT_EXPORT("jit_compile", JitCompile),
+    NT_EXPORT("jit_run", JitRun),
+    NT_EXPORT("jit_methods", JitMethods),
+    NT_EXPORT("jit_parameters", JitParameters),
+    NT_EXPORT("jit_buffers", JitBuffers),
+    NT_EXPORT("jit_state_dict", JitStateDict),
+    NT_EXPORT("jit_train", JitTrain),
+    NT_EXPORT("jit_is_training", JitIsTraining),
+    NT_EXPORT("jit_to", JitTo),
+    NT_EXPORT("jit_dispose", JitDispose),
+};
+
+}  // namespace
+
+void RegisterJit(napi_env env, napi_value exports) {
+  Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));
+}
+
+}  // namespace nt

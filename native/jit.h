@@ -1,0 +1,29 @@
+// TorchScript modules (torch.jit.save from Python, or compiled from source) as JS-owned objects.
+// Only a forward declaration of torch::jit::Module here, so files including this header do not
+// pay for torch/script.h.
+#pragma once
+#include <memory>
+
+#include "errors.h"
+
+namespace torch {
+namespace jit {
+struct Module;
+}  // namespace jit
+}  // namespace torch
+
+namespace nt {
+
+struct ScriptObject : NativeObject {
+  static const napi_type_tag kTag;
+  static constexpr const char* kWhat = "a TorchScript module (nt.jit.load)";
+  // null once disposed; a running job holds its own reference, so dispose never frees it under a worker
+  std::shared_ptr<torch::jit::Module> module;
+  std::string file;  // where it came from, for messages
+  // jobs queued or running on this module (shared with them); changed and read on the JS thread only
+  std::shared_ptr<int> inflight = std::make_shared<int>(0);
+};
+
+void RegisterJit(napi_env env, napi_value exports);
+
+}  // namespace nt
