@@ -6,7 +6,7 @@
 # npm tarball that is installed and trained from in the root with no compiler on PATH.
 #
 # usage: scripts/libtorch2-lane.sh [options]
-#   (no options)     set up the root if needed, copy the working tree's files, npm ci, the tests
+#   (no options)     set up the root if needed, copy the working tree's files, npm ci, npm run prebuild, the tests
 #   --setup-only     only create/update the Debian 13 root
 #   --no-test        stop after the build (npm ci, npm run prebuild)
 #   --shell          open a shell in the root (in the copied tree) instead of building
@@ -20,6 +20,8 @@
 #   NODETORCH_LANE_MIRROR  the Debian mirror (default: the one this machine's apt uses)
 #   NODETORCH_LANE_JOBS    parallel compile jobs (default 2)
 #   NODETORCH_LANE_CCACHE  0 compiles without ccache (default: ccache, its cache kept in the root)
+#   NODETORCH_LANE_NPM_CI  1 always runs npm ci (default: the previous run's node_modules is kept
+#                          when package-lock.json, node and npm are unchanged; npm ci otherwise)
 #
 # Files copied: what git tracks, as they are in the working tree (so local edits are tested);
 # they go to /work/nodetorch inside the root, replacing the previous copy. npm's cache stays in
@@ -46,7 +48,7 @@ while [ $# -gt 0 ]; do
     --untracked) UNTRACKED=1 ;;
     --head) HEAD_ONLY=1 ;;
     --) shift; JEST_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "libtorch2-lane: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -213,6 +215,15 @@ log "root: Debian $(cat "$ROOT/etc/debian_version"), libtorch-dev $LIBTORCH_PKG,
 
 # --- copy the working tree ------------------------------------------------------------------------
 t=$(date +%s)
+# node_modules as the last successful npm ci left it (its stamp: the lockfile's hash, node, npm),
+# set aside to be reused when the new tree's stamp is the same.
+NM_KEPT=$ROOT/var/cache/nodetorch-lane/node_modules
+NM_STAMP=.nodetorch-lane-npm-ci
+rm -rf --one-file-system "$NM_KEPT"
+if [ -f "$ROOT$INNER/node_modules/$NM_STAMP" ] && [ "${NODETORCH_LANE_NPM_CI:-0}" != 1 ]; then
+  mkdir -p "$(dirname "$NM_KEPT")"
+  mv "$ROOT$INNER/node_modules" "$NM_KEPT"
+fi
 rm -rf --one-file-system "$ROOT$INNER"
 mkdir -p "$ROOT$INNER"
 if [ "$HEAD_ONLY" = 1 ]; then
@@ -244,24 +255,34 @@ fi
 # The one compile of the lane: prebuildify (node-gyp) writes the tagged prebuild and leaves no
 # build/Release/nodetorch.node, so lib/native.ts loads the prebuild and every test runs on it.
 t=$(date +%s)
-log "npm ci (NODETORCH_SKIP_BUILD=1: the addon is built next, by npm run prebuild)"
-in_root NODETORCH_SKIP_BUILD=1 /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
-  die "npm ci failed after $(( $(date +%s) - t ))s"
+STAMP="$(sha256sum <"$ROOT$INNER/package-lock.json" | cut -d' ' -f1) node $NODE_VERSION npm $NPM_VERSION"
+if [ -f "$NM_KEPT/$NM_STAMP" ] && [ "$(cat "$NM_KEPT/$NM_STAMP")" = "$STAMP" ]; then
+  log "node_modules from the previous run (package-lock.json, node and npm unchanged; NODETORCH_LANE_NPM_CI=1 runs npm ci); npm run prepare"
+  mv "$NM_KEPT" "$ROOT$INNER/node_modules"
+  in_root /bin/sh -c "cd $INNER && npm run prepare" || die "npm run prepare (tsc) failed"
+else
+  rm -rf --one-file-system "$NM_KEPT"
+  log "npm ci (NODETORCH_SKIP_BUILD=1: the addon is built next, by npm run prebuild)"
+  in_root NODETORCH_SKIP_BUILD=1 /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
+    die "npm ci failed after $(( $(date +%s) - t ))s"
+  echo "$STAMP" >"$ROOT$INNER/node_modules/$NM_STAMP"
+fi
 T_NPM=$(( $(date +%s) - t ))
 
 t=$(date +%s)
 BUILD_ENV=(JOBS="$JOBS")
 if [ "${NODETORCH_LANE_CCACHE:-1}" != 0 ]; then
-  # Debian's ccache masquerades as g++ from /usr/lib/ccache; its cache stays in the root.
-  BUILD_ENV+=(PATH=/usr/lib/ccache:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-    CCACHE_DIR=/var/cache/ccache CCACHE_MAXSIZE=2G)
+  # CXX, not /usr/lib/ccache on PATH: prebuildify puts node's own folder (/usr/bin) first on PATH.
+  # The cache stays in the root between runs.
+  BUILD_ENV+=(CC="ccache gcc" CXX="ccache g++" CCACHE_DIR=/var/cache/ccache CCACHE_MAXSIZE=2G)
   in_root CCACHE_DIR=/var/cache/ccache ccache --zero-stats >/dev/null
 fi
 log "npm run prebuild (the prebuilt addon for libtorch $LIBTORCH_PKG, $JOBS jobs$([ ${#BUILD_ENV[@]} -gt 1 ] && echo ', ccache'))"
 in_root "${BUILD_ENV[@]}" /bin/sh -c "cd $INNER && npm run prebuild" ||
   { T_BUILD=$(( $(date +%s) - t )); die "npm run prebuild (the native build) failed after ${T_BUILD}s against libtorch-dev $LIBTORCH_PKG"; }
 T_BUILD=$(( $(date +%s) - t ))
-[ ${#BUILD_ENV[@]} -gt 1 ] && in_root CCACHE_DIR=/var/cache/ccache ccache --show-stats 2>/dev/null | grep -iE '^ *(hits|misses)|^cacheable' || true
+[ ${#BUILD_ENV[@]} -gt 1 ] && echo "ccache: $(in_root CCACHE_DIR=/var/cache/ccache ccache --show-stats 2>/dev/null |
+  grep -E '^ *(Hits|Misses):' | head -2 | tr -s ' ' | paste -sd,)" || true
 
 # prebuilds/linux-x64/nodetorch.glibc.libtorch2_6.cpu.node, as scripts/prebuild.js names it
 PREBUILD=$(in_root /bin/sh -c "cd $INNER && node -e \"
@@ -292,35 +313,35 @@ if [ "$NO_TEST" = 0 ]; then
   t=$(date +%s)
   rm -f "$ROOT"/tmp/jest-*.json
   JEST="node --expose-gc node_modules/jest/bin/jest.js"
+  # The npm tarball holds this prebuild and the host's (CI: the 1.13 one from .ci/run's
+  # `npm run prebuild`); test/pack installs it here with no compiler on PATH and it must pick this one.
+  TAGS=$TAG
+  for f in "$REPO/$(dirname "$PREBUILD")"/nodetorch.*.node; do
+    [ -f "$f" ] && [ -f "${f%.node}.json" ] || continue
+    other=$(basename "$f" .node); other=${other#nodetorch.*.}
+    [ "$other" = "$TAG" ] && continue
+    cp "$f" "${f%.node}.json" "$ROOT$INNER/$(dirname "$PREBUILD")/"
+    TAGS="$TAGS,$other"
+  done
+  [ "$TAGS" = "$TAG" ] &&
+    echo "libtorch2-lane: no other prebuild in $REPO/prebuilds (.ci/run makes 1.13's first): the tarball holds only $TAG"
   if [ ${#JEST_ARGS[@]} -gt 0 ]; then
     log "jest ${JEST_ARGS[*]}"
-    in_root /bin/sh -c "cd $INNER && $JEST --json --outputFile=/tmp/jest-1.json ${JEST_ARGS[*]}" || TEST_RC=$?
+    in_root NODETORCH_PACK_PREBUILDS="$TAGS" /bin/sh -c "cd $INNER && \
+      $JEST --json --outputFile=/tmp/jest-1.json ${JEST_ARGS[*]}" || TEST_RC=$?
   else
     # npm test's two jest runs, spelled out so the JSON summary covers them, on the prebuild alone.
-    # The examples are left out (trained end to end on 1.13; the Keras tests cover them here), and
-    # so are the two tests that need build/Release/nodetorch.node, run last.
-    log "npm test (jest, then the memory tests in band)"
-    in_root /bin/sh -c "cd $INNER && $JEST --json --outputFile=/tmp/jest-1.json \
-      --testPathIgnorePatterns test/memory test/examples test/pack test/prebuilds && \
+    # The examples are left out (trained end to end on 1.13; the Keras tests cover them here).
+    log "npm test (jest, with the npm tarball of the prebuilds for $TAGS; then the memory tests in band)"
+    in_root NODETORCH_PACK_PREBUILDS="$TAGS" /bin/sh -c "cd $INNER && \
+      $JEST --json --outputFile=/tmp/jest-1.json --testPathIgnorePatterns test/memory test/examples test/prebuilds && \
       $JEST --json --outputFile=/tmp/jest-2.json --runInBand test/memory" || TEST_RC=$?
-
-    # The tarball users get: this prebuild next to the host's (CI: the 1.13 one from .ci/run's
-    # `npm run prebuild`), installed here with no compiler on PATH; it must pick this one.
-    # test/prebuilds copies build/Release/nodetorch.node into its staged packages: the prebuild's bytes.
-    TAGS=$TAG
-    for f in "$REPO/$(dirname "$PREBUILD")"/nodetorch.*.node; do
-      [ -f "$f" ] && [ -f "${f%.node}.json" ] || continue
-      other=$(basename "$f" .node); other=${other#nodetorch.*.}
-      [ "$other" = "$TAG" ] && continue
-      cp "$f" "${f%.node}.json" "$ROOT$INNER/$(dirname "$PREBUILD")/"
-      TAGS="$TAGS,$other"
-    done
-    [ "$TAGS" = "$TAG" ] && echo "libtorch2-lane: no other prebuild in $REPO/prebuilds (.ci/run makes 1.13's first): the tarball holds only $TAG"
-    log "the npm tarball with the prebuilds for $TAGS, and the prebuild choice"
+    # test/prebuilds stages packages whose prebuilds are copies of build/Release/nodetorch.node, so
+    # it runs last, with the prebuild's bytes put there (the runs above must not see a local build).
+    log "the prebuild choice (test/prebuilds)"
     mkdir -p "$ROOT$INNER/build/Release"
     cp "$ROOT$INNER/$PREBUILD" "$ROOT$INNER/build/Release/nodetorch.node"
-    in_root NODETORCH_PACK_PREBUILDS="$TAGS" /bin/sh -c "cd $INNER && \
-      $JEST --json --outputFile=/tmp/jest-3.json test/pack test/prebuilds" || TEST_RC=$?
+    in_root /bin/sh -c "cd $INNER && $JEST --json --outputFile=/tmp/jest-3.json test/prebuilds" || TEST_RC=$?
   fi
   T_TEST=$(( $(date +%s) - t ))
   in_root node -e "
