@@ -47,7 +47,7 @@ function info(): number {
       ['built by', rec ? `${rec.builtBy} at ${rec.builtAt}` : 'unknown (no nodetorch-build.json)'],
       ['libtorch (built against)', build.libtorch],
       ['libtorch (loaded)', build.libtorchRuntime || 'unknown'],
-      ['libtorch found via', rec ? rec.libtorch.source : 'unknown'],
+      ['libtorch (built from)', rec ? rec.libtorch.source : 'unknown'],
       ['libtorch lib dir', rec ? rec.libtorch.libDir : 'unknown'],
       ['CUDA build', String(build.cudaBuild)],
       ['CUDA available', String(nt.cuda_is_available())],
