@@ -338,7 +338,7 @@ function fixes(): string {
  */
 function candidates(): { files: string[]; why: string } {
   const local = path.join(packageRoot, 'build/Release/nodetorch.node');
-  if (fs.existsSync(local)) return { files: [local], why: 'local build' };
+  if (fs.existsSync(local)) return { files: [local], why: 'local build (build/Release is loaded before any prebuilt binary)' };
   // node-gyp-build's own tag rules (napi, libc, armv) choose among prebuilds; the libtorch
   // tag, which it does not know, is matched here.
   const ngb = require('node-gyp-build') as NodeGypBuild;

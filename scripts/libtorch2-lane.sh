@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The libtorch 2.x lane: builds and tests nodetorch against Debian 13 (trixie)'s libtorch-dev
 # (2.6) and Node 20 in a debootstrapped chroot, while the host keeps Debian 12's libtorch 1.13.
+# The addon is built once, by `npm run prebuild`, and every test runs on that prebuilt binary; it
+# is copied back to the host's prebuilds/ and packed, next to the host's 1.13 prebuild, into an
+# npm tarball that is installed and trained from in the root with no compiler on PATH.
 #
 # usage: scripts/libtorch2-lane.sh [options]
-#   (no options)     set up the root if needed, copy the working tree's files, npm ci, the tests
+#   (no options)     set up the root if needed, copy the working tree's files, npm ci, npm run prebuild, the tests
 #   --setup-only     only create/update the Debian 13 root
-#   --no-test        stop after npm ci (the build)
+#   --no-test        stop after the build (npm ci, npm run prebuild)
 #   --shell          open a shell in the root (in the copied tree) instead of building
 #   --recreate       delete the root and debootstrap it again
 #   --untracked      also copy untracked files that git does not ignore (new files not yet added)
@@ -16,10 +19,14 @@
 #   NODETORCH_LANE_ROOT    the root (default /var/cache/nodetorch/trixie); reused when complete
 #   NODETORCH_LANE_MIRROR  the Debian mirror (default: the one this machine's apt uses)
 #   NODETORCH_LANE_JOBS    parallel compile jobs (default 2)
+#   NODETORCH_LANE_CCACHE  0 compiles without ccache (default: ccache, its cache kept in the root)
+#   NODETORCH_LANE_NPM_CI  1 always runs npm ci (default: the previous run's node_modules is kept
+#                          when package-lock.json, node and npm are unchanged; npm ci otherwise)
 #
 # Files copied: what git tracks, as they are in the working tree (so local edits are tested);
 # they go to /work/nodetorch inside the root, replacing the previous copy. npm's cache stays in
-# the root between runs. Needs root (debootstrap, chroot, mount).
+# the root between runs, and so does ccache's (a source file compiles again only when it or a
+# header or flag it depends on changed). Needs root (debootstrap, chroot, mount).
 set -euo pipefail
 
 ROOT=${NODETORCH_LANE_ROOT:-/var/cache/nodetorch/trixie}
@@ -27,7 +34,7 @@ JOBS=${NODETORCH_LANE_JOBS:-2}
 SUITE=trixie
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 INNER=/work/nodetorch
-PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates)
+PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates ccache)
 MARK_BOOT=$ROOT/.nodetorch-lane-debootstrap-done
 MARK_DONE=$ROOT/.nodetorch-lane-complete
 
@@ -41,7 +48,7 @@ while [ $# -gt 0 ]; do
     --untracked) UNTRACKED=1 ;;
     --head) HEAD_ONLY=1 ;;
     --) shift; JEST_ARGS=("$@"); break ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "libtorch2-lane: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -53,7 +60,7 @@ die() { printf 'libtorch2-lane: error: %s\n' "$*" >&2; exit 1; }
 case $ROOT in /|/usr|/var|/var/cache|/work|/work/*|"") die "refusing NODETORCH_LANE_ROOT=$ROOT" ;; esac
 
 T0=$(date +%s)
-T_SETUP=0 T_BOOT=0 T_APT=0 T_COPY=0 T_BUILD=0 T_TEST=0
+T_SETUP=0 T_BOOT=0 T_APT=0 T_COPY=0 T_NPM=0 T_BUILD=0 T_TEST=0
 
 # --- mounts ------------------------------------------------------------------------------------
 MOUNTED=()
@@ -208,6 +215,15 @@ log "root: Debian $(cat "$ROOT/etc/debian_version"), libtorch-dev $LIBTORCH_PKG,
 
 # --- copy the working tree ------------------------------------------------------------------------
 t=$(date +%s)
+# node_modules as the last successful npm ci left it (its stamp: the lockfile's hash, node, npm),
+# set aside to be reused when the new tree's stamp is the same.
+NM_KEPT=$ROOT/var/cache/nodetorch-lane/node_modules
+NM_STAMP=.nodetorch-lane-npm-ci
+rm -rf --one-file-system "$NM_KEPT"
+if [ -f "$ROOT$INNER/node_modules/$NM_STAMP" ] && [ "${NODETORCH_LANE_NPM_CI:-0}" != 1 ]; then
+  mkdir -p "$(dirname "$NM_KEPT")"
+  mv "$ROOT$INNER/node_modules" "$NM_KEPT"
+fi
 rm -rf --one-file-system "$ROOT$INNER"
 mkdir -p "$ROOT$INNER"
 if [ "$HEAD_ONLY" = 1 ]; then
@@ -235,56 +251,119 @@ if [ "$SHELL_ONLY" = 1 ]; then
   exit $?
 fi
 
-# --- build: npm ci runs scripts/install.js, which builds the addon with cmake-js -------------------
+# --- build: npm ci with the install step's build switched off, then `npm run prebuild` ----------------
+# The one compile of the lane: prebuildify (node-gyp) writes the tagged prebuild and leaves no
+# build/Release/nodetorch.node, so lib/native.ts loads the prebuild and every test runs on it.
 t=$(date +%s)
-log "npm ci (builds the addon against libtorch $LIBTORCH_PKG with $JOBS jobs)"
-in_root CMAKE_BUILD_PARALLEL_LEVEL="$JOBS" MAKEFLAGS="-j$JOBS" NODETORCH_REBUILD=1 \
-  /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
-  { T_BUILD=$(( $(date +%s) - t )); die "npm ci (the native build) failed after ${T_BUILD}s against libtorch-dev $LIBTORCH_PKG"; }
-T_BUILD=$(( $(date +%s) - t ))
+STAMP="$(sha256sum <"$ROOT$INNER/package-lock.json" | cut -d' ' -f1) node $NODE_VERSION npm $NPM_VERSION"
+if [ -f "$NM_KEPT/$NM_STAMP" ] && [ "$(cat "$NM_KEPT/$NM_STAMP")" = "$STAMP" ]; then
+  log "node_modules from the previous run (package-lock.json, node and npm unchanged; NODETORCH_LANE_NPM_CI=1 runs npm ci); npm run prepare"
+  mv "$NM_KEPT" "$ROOT$INNER/node_modules"
+  in_root /bin/sh -c "cd $INNER && npm run prepare" || die "npm run prepare (tsc) failed"
+else
+  rm -rf --one-file-system "$NM_KEPT"
+  log "npm ci (NODETORCH_SKIP_BUILD=1: the addon is built next, by npm run prebuild)"
+  in_root NODETORCH_SKIP_BUILD=1 /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
+    die "npm ci failed after $(( $(date +%s) - t ))s"
+  echo "$STAMP" >"$ROOT$INNER/node_modules/$NM_STAMP"
+fi
+T_NPM=$(( $(date +%s) - t ))
 
-log "the libtorch this build uses"
+t=$(date +%s)
+BUILD_ENV=(JOBS="$JOBS")
+if [ "${NODETORCH_LANE_CCACHE:-1}" != 0 ]; then
+  # CXX, not /usr/lib/ccache on PATH: prebuildify puts node's own folder (/usr/bin) first on PATH.
+  # The cache stays in the root between runs.
+  BUILD_ENV+=(CC="ccache gcc" CXX="ccache g++" CCACHE_DIR=/var/cache/ccache CCACHE_MAXSIZE=2G)
+  in_root CCACHE_DIR=/var/cache/ccache ccache --zero-stats >/dev/null
+fi
+log "npm run prebuild (the prebuilt addon for libtorch $LIBTORCH_PKG, $JOBS jobs$([ ${#BUILD_ENV[@]} -gt 1 ] && echo ', ccache'))"
+in_root "${BUILD_ENV[@]}" /bin/sh -c "cd $INNER && npm run prebuild" ||
+  { T_BUILD=$(( $(date +%s) - t )); die "npm run prebuild (the native build) failed after ${T_BUILD}s against libtorch-dev $LIBTORCH_PKG"; }
+T_BUILD=$(( $(date +%s) - t ))
+[ ${#BUILD_ENV[@]} -gt 1 ] && echo "ccache: $(in_root CCACHE_DIR=/var/cache/ccache ccache --show-stats 2>/dev/null |
+  grep -E '^ *(Hits|Misses):' | head -2 | tr -s ' ' | paste -sd,)" || true
+
+# prebuilds/linux-x64/nodetorch.glibc.libtorch2_6.cpu.node, as scripts/prebuild.js names it
+PREBUILD=$(in_root /bin/sh -c "cd $INNER && node -e \"
+  const { prebuildFiles } = require('./scripts/prebuild.js');
+  console.log(require('path').relative('.', prebuildFiles(require('./scripts/libtorch.js').discover()).addon));\"") ||
+  die "could not name the prebuild"
+[ -f "$ROOT$INNER/$PREBUILD" ] || die "npm run prebuild did not write $PREBUILD"
+[ ! -e "$ROOT$INNER/build/Release/nodetorch.node" ] || die "a build/Release/nodetorch.node is left: the tests would not run on the prebuild"
+TAG=$(basename "$PREBUILD" .node); TAG=${TAG#nodetorch.*.}
+mkdir -p "$REPO/$(dirname "$PREBUILD")"
+cp "$ROOT$INNER/$PREBUILD" "$ROOT$INNER/${PREBUILD%.node}.json" "$REPO/$(dirname "$PREBUILD")/"
+log "copied $PREBUILD and its .json back to $REPO/$(dirname "$PREBUILD")/"
+
+log "the binary the tests use"
 in_root /bin/sh -c "cd $INNER && node bin/nodetorch.js info" || die "nodetorch info failed"
 BUILT_AGAINST=$(in_root node -e "
-  const b = require('$INNER/build/Release/nodetorch-build.json');
-  const n = require('$INNER/dist');
-  console.log('libtorch used: ' + n.version.libtorch + ' (reported by the loaded addon; built against ' +
-    b.libtorch.version + ' from ' + b.libtorch.source + ')');") || die "loading the built addon failed"
+  const n = require('$INNER/dist/native');
+  const b = n.readBuildRecord();
+  if (!n.loadedFrom.endsWith('/$PREBUILD')) throw new Error('loaded ' + n.loadedFrom + ', not the prebuild');
+  console.log('libtorch used: ' + n.native.build_info().libtorchRuntime + ' (reported by ' + n.loadedFrom.replace('$INNER/', '') +
+    ', built by ' + b.builtBy + ' against ' + b.libtorch.version + ' from ' + b.libtorch.source + ')');") ||
+  die "loading the prebuild failed"
 echo "$BUILT_AGAINST"
 
 # --- tests ------------------------------------------------------------------------------------------
 TEST_RC=0
 if [ "$NO_TEST" = 0 ]; then
   t=$(date +%s)
-  log "npm test"
-  # npm test's two jest runs, spelled out so the JSON summary covers the main one (arguments after
-  # `npm test --` reach only the last command). Without jest arguments the lane leaves out what
-  # does not depend on the libtorch line and is slow: the examples (trained end to end on 1.13 and
-  # by the Keras tests here) and packing the npm tarball (the shipped prebuild is made on the host).
+  rm -f "$ROOT"/tmp/jest-*.json
   JEST="node --expose-gc node_modules/jest/bin/jest.js"
-  DEFAULT_ARGS="--testPathIgnorePatterns test/memory test/examples test/pack"
-  in_root /bin/sh -c "cd $INNER && $JEST --json --outputFile=/tmp/jest-results.json ${JEST_ARGS[*]:-$DEFAULT_ARGS} && \
-    $JEST --runInBand test/memory" || TEST_RC=$?
-  T_TEST=$(( $(date +%s) - t ))
-  if [ -f "$ROOT/tmp/jest-results.json" ]; then
-    in_root node -e "
-      const r = require('/tmp/jest-results.json');
-      console.log('tests: ' + r.numPassedTests + ' passed, ' + r.numFailedTests + ' failed, ' +
-        r.numPendingTests + ' skipped, ' + r.numTotalTests + ' total; suites: ' + r.numPassedTestSuites +
-        ' passed, ' + r.numFailedTestSuites + ' failed');
-      for (const s of r.testResults) {
-        if (s.status === 'failed' && !s.assertionResults.some((a) => a.status === 'failed'))
-          console.log('FAILED SUITE ' + s.name + ': ' + String(s.message).split('\n').slice(0, 5).join(' | '));
-        for (const a of s.assertionResults)
-          if (a.status === 'failed') console.log('FAILED ' + s.name.replace('$INNER/', '') + ' > ' + a.fullName);
-      }" | tee "$ROOT/tmp/jest-summary.txt"
+  # The npm tarball holds this prebuild and the host's (CI: the 1.13 one from .ci/run's
+  # `npm run prebuild`); test/pack installs it here with no compiler on PATH and it must pick this one.
+  TAGS=$TAG
+  for f in "$REPO/$(dirname "$PREBUILD")"/nodetorch.*.node; do
+    [ -f "$f" ] && [ -f "${f%.node}.json" ] || continue
+    other=$(basename "$f" .node); other=${other#nodetorch.*.}
+    [ "$other" = "$TAG" ] && continue
+    cp "$f" "${f%.node}.json" "$ROOT$INNER/$(dirname "$PREBUILD")/"
+    TAGS="$TAGS,$other"
+  done
+  [ "$TAGS" = "$TAG" ] &&
+    echo "libtorch2-lane: no other prebuild in $REPO/prebuilds (.ci/run makes 1.13's first): the tarball holds only $TAG"
+  if [ ${#JEST_ARGS[@]} -gt 0 ]; then
+    log "jest ${JEST_ARGS[*]}"
+    in_root NODETORCH_PACK_PREBUILDS="$TAGS" /bin/sh -c "cd $INNER && \
+      $JEST --json --outputFile=/tmp/jest-1.json ${JEST_ARGS[*]}" || TEST_RC=$?
+  else
+    # npm test's two jest runs, spelled out so the JSON summary covers them, on the prebuild alone.
+    # The examples are left out (trained end to end on 1.13; the Keras tests cover them here).
+    log "npm test (jest, with the npm tarball of the prebuilds for $TAGS; then the memory tests in band)"
+    in_root NODETORCH_PACK_PREBUILDS="$TAGS" /bin/sh -c "cd $INNER && \
+      $JEST --json --outputFile=/tmp/jest-1.json --testPathIgnorePatterns test/memory test/examples test/prebuilds && \
+      $JEST --json --outputFile=/tmp/jest-2.json --runInBand test/memory" || TEST_RC=$?
+    # test/prebuilds stages packages whose prebuilds are copies of build/Release/nodetorch.node, so
+    # it runs last, with the prebuild's bytes put there (the runs above must not see a local build).
+    log "the prebuild choice (test/prebuilds)"
+    mkdir -p "$ROOT$INNER/build/Release"
+    cp "$ROOT$INNER/$PREBUILD" "$ROOT$INNER/build/Release/nodetorch.node"
+    in_root /bin/sh -c "cd $INNER && $JEST --json --outputFile=/tmp/jest-3.json test/prebuilds" || TEST_RC=$?
   fi
+  T_TEST=$(( $(date +%s) - t ))
+  in_root node -e "
+    const fs = require('fs');
+    const runs = [1, 2, 3].map((i) => '/tmp/jest-' + i + '.json').filter((f) => fs.existsSync(f)).map((f) => require(f));
+    const sum = (k) => runs.reduce((n, r) => n + r[k], 0);
+    console.log('tests: ' + sum('numPassedTests') + ' passed, ' + sum('numFailedTests') + ' failed, ' +
+      sum('numPendingTests') + ' skipped, ' + sum('numTotalTests') + ' total; suites: ' + sum('numPassedTestSuites') +
+      ' passed, ' + sum('numFailedTestSuites') + ' failed');
+    for (const s of runs.flatMap((r) => r.testResults)) {
+      if (s.status === 'failed' && !s.assertionResults.some((a) => a.status === 'failed'))
+        console.log('FAILED SUITE ' + s.name + ': ' + String(s.message).split('\n').slice(0, 5).join(' | '));
+      for (const a of s.assertionResults)
+        if (a.status === 'failed') console.log('FAILED ' + s.name.replace('$INNER/', '') + ' > ' + a.fullName);
+    }" | tee "$ROOT/tmp/jest-summary.txt" || true
 fi
 
 log "summary"
 echo "libtorch-dev $LIBTORCH_PKG (Debian $(cat "$ROOT/etc/debian_version")), node $NODE_VERSION"
 echo "$BUILT_AGAINST"
-echo "timings: setup ${T_SETUP}s (debootstrap ${T_BOOT}s, apt ${T_APT}s), copy ${T_COPY}s, npm ci/build ${T_BUILD}s, tests ${T_TEST}s, total $(( $(date +%s) - T0 ))s"
+echo "prebuild: $PREBUILD (copied to $REPO/$(dirname "$PREBUILD")/)"
+echo "timings: setup ${T_SETUP}s (debootstrap ${T_BOOT}s, apt ${T_APT}s), copy ${T_COPY}s, npm ci ${T_NPM}s, prebuild ${T_BUILD}s, tests ${T_TEST}s, total $(( $(date +%s) - T0 ))s"
 [ -f "$ROOT/tmp/jest-summary.txt" ] && [ "$NO_TEST" = 0 ] && head -1 "$ROOT/tmp/jest-summary.txt"
 [ "$TEST_RC" = 0 ] || die "npm test failed (exit $TEST_RC)"
 log "PASS"

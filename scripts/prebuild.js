@@ -11,12 +11,16 @@ const { discover, libtorchTag, HOW_TO } = require('./libtorch');
 
 const root = path.resolve(__dirname, '..');
 
+/** node-gyp: a local one, the one npm runs scripts with (npm_config_node_gyp), npm's bundled one, or
+ *  the one on PATH (Debian packages it apart from npm, in /usr/share/nodejs). */
 function nodeGypBin() {
-  for (const p of [path.join(root, 'node_modules/node-gyp/bin/node-gyp.js'),
-    path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js')]) {
-    if (fs.existsSync(p)) return p;
+  const onPath = spawnSync('sh', ['-c', 'command -v node-gyp'], { encoding: 'utf8' }).stdout.trim();
+  for (const p of [path.join(root, 'node_modules/node-gyp/bin/node-gyp.js'), process.env.npm_config_node_gyp,
+    path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
+    onPath && fs.realpathSync(onPath)]) {
+    if (p && fs.existsSync(p)) return p;
   }
-  throw new Error('node-gyp was not found (it ships with npm)');
+  throw new Error('node-gyp was not found (it ships with npm; Debian: apt-get install node-gyp)');
 }
 
 /** The libc tag prebuildify's --tag-libc gives the addon (its rule, on every platform). */
@@ -53,7 +57,7 @@ function main() {
     '--tag-libc', `--node-gyp=${nodeGypBin()}`, `--target=${process.versions.node}`], {
     cwd: root, stdio: 'inherit',
     // headers from the local node install: nothing may be downloaded
-    env: { ...process.env, JOBS: '2', ...(nodedir ? { npm_config_nodedir: nodedir } : {}) },
+    env: { ...process.env, JOBS: process.env.JOBS || '2', ...(nodedir ? { npm_config_nodedir: nodedir } : {}) },
   });
   if (r.status !== 0) throw new Error('prebuildify failed');
   // prebuildify names it <package>.<libc>.node; the libtorch tag goes before .node

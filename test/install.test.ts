@@ -104,7 +104,9 @@ describe('command line', () => {
     const nt = require('../lib');
     expect(r.stdout).toContain(`nodetorch                 ${nt.version.nodetorch}`);
     expect(r.stdout).toMatch(/libtorch \(built against\)\s+\d+\.\d+\.\d+/);
-    expect(r.stdout).toMatch(/libtorch found via\s+\S+/);
+    expect(r.stdout).toMatch(/libtorch \(built from\)\s+\S+/);
+    expect(r.stdout).toMatch(/^binary\s+\S+\.node$/m);
+    expect(r.stdout).toMatch(/^chosen because\s+(local build|prebuilt for libtorch\d+_\d+\.(cpu|cuda), matching libtorch)/m);
     expect(r.stdout).toMatch(/CUDA available\s+(true|false)/);
     expect(r.stdout).toMatch(/intra-op threads\s+\d+/);
   });

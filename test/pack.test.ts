@@ -1,6 +1,11 @@
 // The package as npm ships it: staged from package.json "files", packed with `npm pack`, installed
 // into a fresh project by npm with its default settings and no compiler on PATH, then trained on
 // MNIST there, so it has to work from the prebuilt binary alone.
+//
+// NODETORCH_PACK_PREBUILDS=libtorch1_13.cpu,libtorch2_6.cpu packs the prebuilds/ that
+// `npm run prebuild` made for each of those libtorch lines (CI: 1.13 on the host, 2.6 in the
+// libtorch 2.x lane) instead of staging only this machine's, and checks the installed package
+// picks the one for the libtorch found here.
 import { execFile, execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -14,6 +19,12 @@ const found = discover();
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { files: string[] };
 /** prebuilds/linux-x64/nodetorch.glibc.libtorch1_13.cpu.node and .json: named as `npm run prebuild` names them */
 const prebuild = prebuildFiles(found, '') as { addon: string; record: string };
+/** The libtorch tags whose real prebuilds are packed (NODETORCH_PACK_PREBUILDS), or [] to stage this machine's. */
+const shippedTags = (process.env.NODETORCH_PACK_PREBUILDS ?? '').split(/[\s,]+/).filter(Boolean);
+/** prebuilds/linux-x64/nodetorch.glibc.<tag>.node and .json for each shipped tag */
+const shipped = shippedTags.map((tag) => ({
+  addon: prebuild.addon.replace(libtorchTag(found), tag), record: prebuild.record.replace(libtorchTag(found), tag),
+}));
 const BUILT = ['dist', 'prebuilds'];
 // An enclosing `npm test` exports npm_config_*, which would become the inner npm's settings.
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
@@ -78,6 +89,16 @@ function stageDist(stage: string) {
  * record. The prebuildify run itself is exercised only by `npm run prebuild`.
  */
 function stagePrebuild(stage: string) {
+  if (shipped.length) {
+    if (!shippedTags.includes(libtorchTag(found))) {
+      throw new Error(`NODETORCH_PACK_PREBUILDS=${shippedTags.join(',')} has no prebuild for the libtorch found here (${libtorchTag(found)})`);
+    }
+    for (const f of shipped.flatMap((p) => [p.addon, p.record])) {
+      if (!fs.existsSync(path.join(root, f))) throw new Error(`NODETORCH_PACK_PREBUILDS: ${f} is missing (made by \`npm run prebuild\`)`);
+      copy(path.join(root, f), path.join(stage, f));
+    }
+    return;
+  }
   const made = prebuildFiles(found, root) as { addon: string; record: string };
   const local = path.join(root, 'build/Release/nodetorch.node');
   if (fs.existsSync(made.addon) && fs.existsSync(made.record) && (!fs.existsSync(local) || mtime(made.addon) >= mtime(local))) {
@@ -138,11 +159,12 @@ afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('the tarball holds the compiled library, the prebuild and its record, and nothing for development', () => {
+test('the tarball holds the compiled library, the prebuilds and their records, and nothing for development', () => {
   for (const f of ['package.json', 'dist/index.js', 'dist/index.d.ts', 'bin/nodetorch.js', prebuild.addon, prebuild.record,
-    'scripts/libtorch.js', 'scripts/install.js', 'scripts/build.js']) {
+    ...shipped.flatMap((p) => [p.addon, p.record]), 'scripts/libtorch.js', 'scripts/install.js', 'scripts/build.js']) {
     expect(packed).toContain(f);
   }
+  expect(packed.filter((f) => f.startsWith('prebuilds/')).length).toBe(2 * Math.max(1, shipped.length));
   expect(packed.filter((f) => /^(build|node_modules|test|lib|examples|bench|\.ci)\//.test(f))).toEqual([]);
   expect(packed.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
   expect(packed.filter((f) => /^scripts\/(bench|clang-format|prebuild|libtorch2-lane)/.test(f))).toEqual([]);

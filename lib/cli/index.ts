@@ -5,11 +5,28 @@ import * as path from 'path';
 const HELP = `Usage: nodetorch <command>
 
 Commands:
-  info            versions, devices, threads, and where libtorch and the binary came from
-  build [--gyp]   build the native addon from source (cmake-js, or node-gyp with --gyp),
-                  finding libtorch like the install step (LIBTORCH, LIBTORCH_USE_PYTORCH=1,
-                  the system CMake package, or Debian's libtorch-dev)
+  info            versions, devices, threads, which binary was loaded and why, and where
+                  libtorch came from
+  build [--gyp]   build the native addon from source into build/Release (loaded before any
+                  prebuilt binary), with cmake-js, or node-gyp with --gyp; libtorch is found as
+                  the install step finds it: LIBTORCH=/path/to/libtorch, LIBTORCH_USE_PYTORCH=1,
+                  else the system's CMake package (as root on Debian/Ubuntu, apt-get installs
+                  libtorch-dev when none is found). Needs a C++ compiler, cmake and make.
   help            this text
+`;
+
+const BUILD_HELP = `Usage: nodetorch build [--gyp]
+
+Builds the native addon from source into build/Release/nodetorch.node, which is loaded before any
+prebuilt binary. Uses cmake-js, or node-gyp with --gyp (the same sources and flags).
+
+libtorch is found in this order:
+  LIBTORCH=/path/to/libtorch          an unpacked libtorch archive (CPU or CUDA)
+  LIBTORCH_INCLUDE=... LIBTORCH_LIB=... headers and libraries in separate prefixes
+  LIBTORCH_USE_PYTORCH=1              the libtorch of Python's torch (LIBTORCH_PYTHON picks python)
+  the system's CMake package          e.g. Debian's libtorch-dev; as root on Debian/Ubuntu, apt-get
+                                      installs it when nothing is found (NODETORCH_NO_SYSTEM_INSTALL=1
+                                      turns that off)
 `;
 
 const root = path.resolve(__dirname, '../..');
@@ -30,7 +47,7 @@ function info(): number {
       ['built by', rec ? `${rec.builtBy} at ${rec.builtAt}` : 'unknown (no nodetorch-build.json)'],
       ['libtorch (built against)', build.libtorch],
       ['libtorch (loaded)', build.libtorchRuntime || 'unknown'],
-      ['libtorch found via', rec ? rec.libtorch.source : 'unknown'],
+      ['libtorch (built from)', rec ? rec.libtorch.source : 'unknown'],
       ['libtorch lib dir', rec ? rec.libtorch.libDir : 'unknown'],
       ['CUDA build', String(build.cudaBuild)],
       ['CUDA available', String(nt.cuda_is_available())],
@@ -53,10 +70,19 @@ function info(): number {
 }
 
 function build(args: string[]): number {
-  const r = spawnSync(process.execPath, [path.join(root, 'scripts/install.js')], {
-    stdio: 'inherit',
-    env: { ...process.env, NODETORCH_REBUILD: '1', ...(args.includes('--gyp') ? { NODETORCH_BUILD_GYP: '1' } : {}) },
-  });
+  if (args.some((a) => a === '--help' || a === '-h' || a === 'help')) {
+    process.stdout.write(BUILD_HELP);
+    return 0;
+  }
+  const unknown = args.filter((a) => a !== '--gyp');
+  if (unknown.length) {
+    process.stderr.write(`nodetorch build: unknown option '${unknown[0]}'\n\n${BUILD_HELP}`);
+    return 2;
+  }
+  // The install step with its build forced on: the same libtorch discovery and apt fallback.
+  const env: NodeJS.ProcessEnv = { ...process.env, NODETORCH_REBUILD: '1', NODETORCH_BUILD_GYP: args.includes('--gyp') ? '1' : '0' };
+  delete env.NODETORCH_SKIP_BUILD;
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts/install.js')], { stdio: 'inherit', env });
   return r.status ?? 1;
 }
 
