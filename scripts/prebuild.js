@@ -44,9 +44,38 @@ function prebuildRecord(info, builtBy = 'prebuildify') {
   return JSON.stringify({ builtBy, builtAt: new Date().toISOString(), libtorch: info }, null, 2);
 }
 
+/**
+ * `npm run prebuild -- --from-build`: the addon already built in build/Release (by npm install or
+ * `npx nodetorch build`, against the libtorch found now) becomes the prebuild, moved out of build/
+ * so what runs next loads the prebuild alone. CI uses it to skip a second full compile on the host;
+ * the libtorch 2.x lane still makes its prebuild with prebuildify.
+ */
+function fromBuild(info) {
+  const src = path.join(root, 'build', 'Release', 'nodetorch.node');
+  const srcRecord = path.join(root, 'build', 'Release', 'nodetorch-build.json');
+  if (!fs.existsSync(src)) throw new Error(`--from-build: ${src} does not exist; build it first (npm install or npx nodetorch build)`);
+  let built;
+  try {
+    built = JSON.parse(fs.readFileSync(srcRecord, 'utf8')).libtorch;
+  } catch (e) {
+    throw new Error(`--from-build: cannot read ${srcRecord} (${e.message}), so the build's libtorch is unknown`);
+  }
+  if (!built || libtorchTag(built) !== libtorchTag(info)) {
+    throw new Error(`--from-build: build/Release was built for ${built ? libtorchTag(built) : 'an unknown libtorch'} ` +
+      `but the libtorch found now is ${libtorchTag(info)}; rebuild first`);
+  }
+  const { addon: dest, record } = prebuildFiles(info);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  fs.renameSync(src, dest);
+  fs.rmSync(srcRecord, { force: true });
+  fs.writeFileSync(record, prebuildRecord(info, 'cmake-js (npm run prebuild -- --from-build)'));
+  console.log(`nodetorch: moved build/Release/nodetorch.node to ${path.relative(root, dest)}`);
+}
+
 function main() {
   const info = discover();
   if (!info) throw new Error(`libtorch was not found.\n${HOW_TO}`);
+  if (process.argv.includes('--from-build')) return fromBuild(info);
   const tag = libtorchTag(info);
   const { addon: dest, record } = prebuildFiles(info);
   const dir = path.dirname(dest);
