@@ -521,14 +521,7 @@ napi_value DecodeJpegBatch(napi_env env, napi_callback_info info) {
   j->out = static_cast<uint8_t*>(out);
   // the buffer stays alive (referenced) until the worker is done writing into it
   Check(env, napi_create_reference(env, a[1], 1, &j->out_ref));
-  napi_value promise, name;
-  Check(env, napi_create_promise(env, &j->deferred, &promise));
-  Check(env, napi_create_string_utf8(env, "nodetorch.data_decode_jpeg", NAPI_AUTO_LENGTH, &name));
-  DecodeJob* raw = j.get();
-  Check(env, napi_create_async_work(env, nullptr, name, DecodeExecute, DecodeComplete, raw, &raw->work));
-  Check(env, napi_queue_async_work(env, raw->work));
-  j.release();
-  return promise;
+  return QueueAsync(env, std::move(j), "nodetorch.data_decode_jpeg", DecodeExecute, DecodeComplete);
 }
 
 const Export kExports[] = {

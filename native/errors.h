@@ -2,6 +2,7 @@
 // and argument errors into JS Errors naming the op and its tensor arguments. Also the
 // argument readers every entry point uses, so no JS value can reach libtorch unchecked.
 #pragma once
+#include <memory>
 #include <stdexcept>
 
 #include "handles.h"
@@ -41,6 +42,21 @@ napi_value Guard(napi_env env, napi_callback_info info) {
   } catch (...) {
     return ThrowFromCatch(env, info, "Error", "unknown native error");
   }
+}
+
+// Queues a job on a libuv worker: execute runs there (touching no napi value), complete on the
+// main thread settles job->deferred and deletes job->work and the job. Returns the job's promise.
+template <typename Job>
+napi_value QueueAsync(napi_env env, std::unique_ptr<Job> job, const char* name, napi_async_execute_callback execute,
+                      napi_async_complete_callback complete) {
+  napi_value promise, resource;
+  Check(env, napi_create_promise(env, &job->deferred, &promise));
+  Check(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource));
+  Job* raw = job.get();
+  Check(env, napi_create_async_work(env, nullptr, resource, execute, complete, raw, &raw->work));
+  Check(env, napi_queue_async_work(env, raw->work));
+  job.release();
+  return promise;
 }
 
 // Reads a call's arguments; every accessor validates and throws ArgError with the position.

@@ -603,14 +603,7 @@ napi_value JitLoad(napi_env env, napi_callback_info info) {
   j->file = a.String(0, "file");
   if (j->file.empty()) throw ArgError("expected a file path for file (argument 1) but received ''");
   j->device = a.Device(1);
-  napi_value promise, name;
-  Check(env, napi_create_promise(env, &j->deferred, &promise));
-  Check(env, napi_create_string_utf8(env, "nodetorch.jit_load", NAPI_AUTO_LENGTH, &name));
-  LoadJob* raw = j.get();
-  Check(env, napi_create_async_work(env, nullptr, name, LoadExecute, LoadComplete, raw, &raw->work));
-  Check(env, napi_queue_async_work(env, raw->work));
-  j.release();
-  return promise;
+  return QueueAsync(env, std::move(j), "nodetorch.jit_load", LoadExecute, LoadComplete);
 }
 
 // ---- jit_run(module, method, inputs) -> Promise<encoded output> ----
@@ -689,14 +682,8 @@ napi_value JitRun(napi_env env, napi_callback_info info) {
   }
   j->threads = at::get_num_threads();
   j->inflight = o.inflight;
-  napi_value promise, name;
-  Check(env, napi_create_promise(env, &j->deferred, &promise));
-  Check(env, napi_create_string_utf8(env, "nodetorch.jit_run", NAPI_AUTO_LENGTH, &name));
-  RunJob* raw = j.get();
-  Check(env, napi_create_async_work(env, nullptr, name, RunExecute, RunComplete, raw, &raw->work));
-  Check(env, napi_queue_async_work(env, raw->work));
-  (*o.inflight)++;
-  j.release();
+  napi_value promise = QueueAsync(env, std::move(j), "nodetorch.jit_run", RunExecute, RunComplete);
+  (*o.inflight)++;  // RunComplete, which takes it back, runs on this thread later
   return promise;
 }
 
@@ -745,31 +732,36 @@ napi_value JitMethods(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-template <typename List>
-napi_value Named(napi_env env, const List& list, bool detach) {
-  std::vector<std::pair<std::string, at::Tensor>> items;
-  for (const auto& item : list) items.emplace_back(item.name, detach ? item.value.detach() : item.value);
+// flat [name, handle, name, handle, ...]
+napi_value NamedTensors(napi_env env, const std::vector<std::pair<std::string, at::Tensor>>& items) {
   napi_value arr;
   Check(env, napi_create_array_with_length(env, items.size() * 2, &arr));
   uint32_t i = 0;
-  for (auto& item : items) {
+  for (const auto& item : items) {
     Check(env, napi_set_element(env, arr, i++, MakeString(env, item.first)));
     Check(env, napi_set_element(env, arr, i++, Wrap(env, item.second)));
   }
   return arr;
 }
 
+template <typename List>
+napi_value Named(napi_env env, const List& list) {
+  std::vector<std::pair<std::string, at::Tensor>> items;
+  for (const auto& item : list) items.emplace_back(item.name, item.value);
+  return NamedTensors(env, items);
+}
+
 // flat [name, handle, ...] with PyTorch's dotted names; the tensors are the module's own
 napi_value JitParameters(napi_env env, napi_callback_info info) {
   Args a(env, info);
   auto m = Live(a.Object<ScriptObject>(0, "module"));
-  return Named(env, m->named_parameters(true), false);
+  return Named(env, m->named_parameters(true));
 }
 
 napi_value JitBuffers(napi_env env, napi_callback_info info) {
   Args a(env, info);
   auto m = Live(a.Object<ScriptObject>(0, "module"));
-  return Named(env, m->named_buffers(true), false);
+  return Named(env, m->named_buffers(true));
 }
 
 // parameters then buffers, detached (sharing storage), as PyTorch's state_dict() lists them per module
@@ -782,14 +774,7 @@ napi_value JitStateDict(napi_env env, napi_callback_info info) {
     for (const auto& p : sub.value.named_parameters(false)) items.emplace_back(prefix + p.name, p.value.detach());
     for (const auto& b : sub.value.named_buffers(false)) items.emplace_back(prefix + b.name, b.value.detach());
   }
-  napi_value arr;
-  Check(env, napi_create_array_with_length(env, items.size() * 2, &arr));
-  uint32_t i = 0;
-  for (auto& item : items) {
-    Check(env, napi_set_element(env, arr, i++, MakeString(env, item.first)));
-    Check(env, napi_set_element(env, arr, i++, Wrap(env, item.second)));
-  }
-  return arr;
+  return NamedTensors(env, items);
 }
 
 napi_value JitTrain(napi_env env, napi_callback_info info) {

@@ -752,14 +752,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   } else if (ft != napi_undefined && ft != napi_null) {
     throw ArgError("progress must be a function");
   }
-  napi_value promise, name;
-  Check(env, napi_create_promise(env, &j->deferred, &promise));
-  Check(env, napi_create_string_utf8(env, "nodetorch.model_run", NAPI_AUTO_LENGTH, &name));
-  Job* raw = j.get();
-  Check(env, napi_create_async_work(env, nullptr, name, Execute, Complete, raw, &raw->work));
-  Check(env, napi_queue_async_work(env, raw->work));
-  j.release();
-  return promise;
+  return QueueAsync(env, std::move(j), "nodetorch.model_run", Execute, Complete);
 }
 
 napi_value TokenCreate(napi_env env, napi_callback_info) { return WrapObject(env, new RunToken(), &RunToken::kTag); }
