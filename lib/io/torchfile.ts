@@ -48,6 +48,8 @@ interface Ctx {
   prefix: string;
   bad: (m: string) => Error;
   made: Tensor[];
+  /** each storage's bytes, read and CRC-checked once however many tensors view it */
+  storages: Map<string, Buffer>;
 }
 
 function toIndex(v: unknown, what: string, ctx: Ctx): number {
@@ -82,7 +84,11 @@ function rebuildTensor(args: unknown[], ctx: Ctx): Tensor {
     throw ctx.bad(`a tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reads past its ` +
       `storage of ${storage.numel} values`);
   }
-  const data = readZipEntry(ctx.buf, entry, ctx.bad);
+  let data = ctx.storages.get(storage.key);
+  if (!data) {
+    data = readZipEntry(ctx.buf, entry, ctx.bad);
+    ctx.storages.set(storage.key, data);
+  }
   const out = Buffer.allocUnsafeSlow(numel * es);
   let contiguous = true;
   for (let i = shape.length - 1, want = 1; i >= 0; i--) {
@@ -306,7 +312,7 @@ export function readTorchZip(buf: Buffer, file: string): unknown {
   }
   const bo = entries.get(`${prefix}byteorder`);
   if (bo && readZipEntry(buf, bo, bad).toString('latin1') !== 'little') throw bad('the tensors are big-endian; only little-endian files are supported');
-  const ctx: Ctx = { file, buf, entries, prefix, bad, made: [] };
+  const ctx: Ctx = { file, buf, entries, prefix, bad, made: [], storages: new Map() };
   try {
     const value = toJs(unpickle(readZipEntry(buf, entries.get(pklName) as ZipEntry, bad), ctx), ctx);
     const keep = new Set<Tensor>();
