@@ -6,7 +6,8 @@ import { HyperParameters, HyperParametersJSON } from './hyperparameters';
 export type Direction = 'min' | 'max';
 export type TrialStatus = 'RUNNING' | 'COMPLETED' | 'FAILED';
 
-function describe(v: unknown): string {
+/** A value as error messages name it: null, an array, the string 'x', number... */
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'string' ? `the string '${v}'` : typeof v;

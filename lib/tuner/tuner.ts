@@ -13,7 +13,7 @@ import { HyperParameters, HPValue, Condition } from './hyperparameters';
 import { Oracle, RandomSearchOracle, GridSearchOracle, ORACLE_FILE, positiveInt } from './oracle';
 import { BayesianOptimizationOracle, Kernel, Acquisition } from './bayesian';
 import { HyperbandOracle } from './hyperband';
-import { Objective, Trial, TrialResult, toExecutions, toObjective, bestOf, inferDirection, Direction } from './trial';
+import { Objective, Trial, TrialResult, toExecutions, toObjective, bestOf, inferDirection, Direction, describe } from './trial';
 
 /** Builds (and compiles) a model from hyperparameters: a function, or an object with build(hp) (Keras Tuner's HyperModel). */
 export type HyperModel = ((hp: HyperParameters) => Sequential | Promise<Sequential>) | { build(hp: HyperParameters): Sequential | Promise<Sequential> };
@@ -63,12 +63,6 @@ export interface HyperbandOptions extends Omit<TunerOptions, 'maxTrials'> {
 const COMMON_KEYS = ['objective', 'maxTrials', 'executionsPerTrial', 'seed', 'directory', 'projectName', 'overwrite',
   'hyperparameters', 'tuneNewEntries', 'allowNewEntries', 'maxConsecutiveFailedTrials'];
 const CHECKPOINT_DIR = 'checkpoint';
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? `the string '${v}'` : typeof v;
-}
 
 function checkOptions(where: string, o: unknown, known: string[]): Record<string, unknown> {
   if (o === undefined || o === null) return {};
@@ -314,23 +308,28 @@ export class Tuner {
           if (i === 0) throw new Error(`the build function failed with the default hyperparameters: ${(e as Error).message}`);
           break; // a branch the defaults cannot build: its trials will fail and say why
         }
-        this.oracle.updateSpace(hp);
-        const next = this.nextScope(hp, seen, tried);
-        if (!next) break;
-        hp = this.oracle.getSpace();
-        for (const c of next) hp.values[c.name] = c.values[0];
+        const more = this.declareAndOpenNextScope(hp, seen, tried);
+        if (!more) break;
+        hp = more;
       }
     }
     this.populated = true;
   }
 
-  /** A conditional scope never active so far, marked tried; null when every one was opened. */
-  private nextScope(hp: HyperParameters, seen: Set<string>, tried: Set<string>): Condition[] | null {
+  /**
+   * After a build with hp: records the space it declared, then returns the space with the
+   * parents set to open one conditional scope never active so far (marked tried), or null when
+   * every scope has been opened.
+   */
+  private declareAndOpenNextScope(hp: HyperParameters, seen: Set<string>, tried: Set<string>): HyperParameters | null {
+    this.oracle.updateSpace(hp);
     for (const s of hp.activeScopes) seen.add(condKey(s));
     const next = hp.inactiveScopes.find((s) => !seen.has(condKey(s)) && !tried.has(condKey(s)));
     if (!next) return null;
     tried.add(condKey(next));
-    return next;
+    const space = this.oracle.getSpace();
+    for (const c of next) space.values[c.name] = c.values[0];
+    return space;
   }
 
   /** The space, declared by a build with the defaults when no search ran yet (synchronous builds only). */
@@ -351,11 +350,9 @@ export class Tuner {
         (r as Promise<unknown>).catch(() => undefined); // an async build declares its space when search() runs
         return;
       }
-      this.oracle.updateSpace(hp);
-      const next = this.nextScope(hp, seen, tried);
-      if (!next) break;
-      hp = this.oracle.getSpace();
-      for (const c of next) hp.values[c.name] = c.values[0];
+      const more = this.declareAndOpenNextScope(hp, seen, tried);
+      if (!more) break;
+      hp = more;
     }
     this.populated = true;
   }
