@@ -263,7 +263,9 @@ if [ -f "$NM_KEPT/$NM_STAMP" ] && [ "$(cat "$NM_KEPT/$NM_STAMP")" = "$STAMP" ]; 
 else
   rm -rf --one-file-system "$NM_KEPT"
   log "npm ci (NODETORCH_SKIP_BUILD=1: the addon is built next, by npm run prebuild)"
-  in_root NODETORCH_SKIP_BUILD=1 /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
+  # npm 9 here runs dependencies' install scripts; onnxruntime-node's (a devDependency, its CPU
+  # binary is in the package) would try a download, which cannot work here.
+  in_root NODETORCH_SKIP_BUILD=1 ONNXRUNTIME_NODE_INSTALL=skip /bin/sh -c "cd $INNER && npm ci --no-audit --no-fund" ||
     die "npm ci failed after $(( $(date +%s) - t ))s"
   echo "$STAMP" >"$ROOT$INNER/node_modules/$NM_STAMP"
 fi
