@@ -7,6 +7,10 @@ import { Tensor, typeOfValue, checkTensor } from '../tensor';
 import * as nt from '../creation';
 import { where } from '../ops';
 import * as nn from '../nn';
+import { Callable, CALL } from '../callable';
+import { callLayer } from './engine/layer';
+import type { KerasTensor } from './engine/layer';
+import { DType } from '../dtype';
 
 /** How the native loop runs one layer (native/model.cc Step). */
 export interface NativeStep {
@@ -168,8 +172,13 @@ export function initialize(t: Tensor, init: Initializer): void {
   });
 }
 
-/** Keras' base Layer: subclass with build(inputShape) and call(x) to write your own in TypeScript. */
-export abstract class Layer {
+/**
+ * Keras' base Layer: subclass with build(inputShape) and call(x) to write your own in TypeScript.
+ * Layers are callable (lib/callable.ts): `layer(x)` on Tensors runs eagerly, on nt.Input tensors it
+ * builds a graph (lib/keras/engine/layer.ts).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures below are what Callable implements
+export abstract class Layer extends Callable {
   name: string;
   trainable: boolean;
   /** per-sample input shape given by the user (Keras' input_shape) */
@@ -185,6 +194,7 @@ export abstract class Layer {
   private ownWeights: LayerWeight[] = [];
 
   constructor(opts: LayerOptions = {}) {
+    super();
     this.name = opts.name ?? autoName(this.constructor.name);
     this.trainable = opts.trainable ?? true;
     this.inputShape = opts.inputShape ? [...opts.inputShape] : undefined;
@@ -198,8 +208,17 @@ export abstract class Layer {
   computeOutputShape(inputShape: number[]): number[] {
     return inputShape;
   }
-  /** Runs the layer from JS (user layers; also predict's fallback). */
-  abstract call(x: Tensor, opts: { training: boolean }): Tensor;
+  /** Runs the layer from JS (user layers; also predict's fallback). Merge layers take a list. */
+  abstract call(x: Tensor | Tensor[], opts: { training: boolean }): Tensor | Tensor[];
+
+  /** `layer(x)`, `layer(x, { training })`, `layer([a, b])`: eager on Tensors, symbolic on nt.Input tensors. */
+  protected [CALL](...args: unknown[]): unknown {
+    return callLayer(this, args);
+  }
+  /** Keras' layer.apply(x): the same as calling the layer. */
+  apply(...args: unknown[]): unknown {
+    return callLayer(this, args);
+  }
 
   /** The native description, or null for a layer that must run from JS. */
   nativeStep(): NativeStep | null {
@@ -258,6 +277,15 @@ export abstract class Layer {
   describeShape(s: readonly (number | null)[]): string {
     return shapeStr(s);
   }
+}
+
+/** Layers are callable: on symbolic tensors they return symbolic tensors, on Tensors they return Tensors. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the class
+export interface Layer {
+  (x: KerasTensor | KerasTensor[], opts?: Record<string, unknown>): KerasTensor;
+  (x: Tensor | Tensor[], opts?: { training?: boolean; [option: string]: unknown }): Tensor;
+  (query: KerasTensor, value: KerasTensor, key?: KerasTensor | Record<string, unknown>, opts?: Record<string, unknown>): KerasTensor;
+  (query: Tensor, value: Tensor, key?: Tensor | null | Record<string, unknown>, opts?: Record<string, unknown>): Tensor;
 }
 
 export interface DenseOptions extends LayerOptions {
@@ -557,10 +585,12 @@ export class AveragePooling2D extends Pooling2D {
   }
 }
 
-/** Keras' Input: declares the per-sample shape of a Sequential model's inputs. */
+/** Keras' InputLayer: the per-sample shape (and dtype) of a model's input; nt.Input() makes one. */
 export class InputLayer extends Layer {
-  constructor(opts: { shape: number[]; name?: string }) {
-    super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name }, []));
+  readonly dtype: DType;
+  constructor(opts: { shape: number[]; name?: string; dtype?: DType }) {
+    super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name ?? autoName('InputLayer') }, []));
+    this.dtype = opts?.dtype ?? 'float32';
   }
   override build(): void {
     this.built = true;
@@ -571,10 +601,11 @@ export class InputLayer extends Layer {
   override nativeStep(): NativeStep {
     return {};
   }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), dtype: this.dtype };
+  }
 }
-export function Input(opts: { shape: number[]; name?: string }): InputLayer {
-  return new InputLayer(opts);
-}
+export { Input } from './engine/layer';
 
 function activity(r: Regularizer | undefined): Pick<NativeStep, 'activityL1' | 'activityL2'> {
   return r ? { activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 } : {};

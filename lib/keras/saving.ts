@@ -16,7 +16,9 @@ import {
   Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, BatchNormalization,
   LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Conv1DOptions, RNNLayerOptions,
 } from './layers_more';
-import { Sequential, CompileOptions } from './model';
+import { Sequential } from './engine/sequential';
+import { Model, setSavingHooks } from './engine/model';
+import type { CompileOptions } from './training/trainer';
 import { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing, Factor, FlipMode } from './preprocessing';
 import { Optimizer, OptimizerOptions } from './optimizers';
 import type * as optim from '../optim';
@@ -121,9 +123,9 @@ interface SequentialInternals {
   builtShape: number[] | null;
   compiled: { optimizer: Optimizer; loss: string; fromLogits: boolean; metricNames: string[] } | null;
   nativeOpt: optim.Optimizer | null;
-  optimizer(): optim.Optimizer;
+  nativeOptimizer(): optim.Optimizer;
 }
-const internals = (m: Sequential) => m as unknown as SequentialInternals;
+const internals = (m: Sequential) => Object.defineProperty(Object.create(m), 'layerList', { value: m.layerStack }) as SequentialInternals;
 
 function layerConfig(l: Layer): { className: string; config: LayerConfig } {
   const config = l.getConfig();
@@ -377,7 +379,7 @@ export function loadModelSync(dir: string): Sequential {
     for (const t of Object.values(tensors)) t.dispose();
   }
   const optFile = path.join(dir, OPTIMIZER_FILE);
-  if (fs.existsSync(optFile) && internals(model).compiled) loadOptimizerState(internals(model).optimizer(), optFile);
+  if (fs.existsSync(optFile) && internals(model).compiled) loadOptimizerState((model as unknown as SequentialInternals).nativeOptimizer(), optFile);
   return model;
 }
 
@@ -411,3 +413,13 @@ export function loadWeightsFile(model: Sequential, file: string): Record<string,
   }
   return metadata;
 }
+
+function sequentialOnly(where: string, m: Model): Sequential {
+  if (!(m instanceof Sequential)) throw new TypeError(`${where}: only Sequential models can be saved yet; '${m.name}' is a ${m.constructor.name}`);
+  return m;
+}
+setSavingHooks({
+  save: (m, p, o) => saveModel(sequentialOnly('save', m), p, o as SaveOptions),
+  saveWeights: (m, f) => saveWeightsFile(sequentialOnly('saveWeights', m), f),
+  loadWeights: (m, f) => { loadWeightsFile(sequentialOnly('loadWeights', m), f); },
+});
