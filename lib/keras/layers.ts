@@ -109,6 +109,24 @@ function pair(where: string, name: string, v: unknown): [number, number] {
   return p as [number, number];
 }
 
+/** The options every layer takes, from a config (fromConfig). */
+export function configBase(c: Record<string, unknown>): LayerOptions {
+  const o: LayerOptions = {};
+  if (c.name !== undefined) o.name = c.name as string;
+  if (c.trainable !== undefined) o.trainable = c.trainable as boolean;
+  if (c.inputShape !== undefined && c.inputShape !== null) o.inputShape = c.inputShape as number[];
+  return o;
+}
+/** The given keys of a config that are set (fromConfig). */
+export function configPick(c: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
+  return o;
+}
+export const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
+  'activityRegularizer'] as const;
+type Config = Record<string, unknown>;
+
 export const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
 
 export type Initializer = 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_uniform' |
@@ -269,9 +287,16 @@ export abstract class Layer extends Callable {
     });
     noGrad(() => own.forEach((w, i) => w.tensor.copy_(converted[i])));
   }
-  /** Keras' get_config: the options to rebuild this layer. */
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   getConfig(): Record<string, unknown> {
-    return { name: this.name, trainable: this.trainable, ...(this.inputShape ? { inputShape: this.inputShape } : {}) };
+    // regularizers change training, so a restored layer keeps them
+    const reg = (k: 'kernelRegularizer' | 'biasRegularizer' | 'activityRegularizer') => (this[k] ? { [k]: { ...this[k] } } : {});
+    return { name: this.name, trainable: this.trainable, ...(this.inputShape ? { inputShape: this.inputShape } : {}),
+      ...reg('kernelRegularizer'), ...reg('biasRegularizer'), ...reg('activityRegularizer') };
+  }
+  /** Keras' from_config: a layer from getConfig()'s output (layers with positional arguments override it). */
+  static fromConfig(config: Record<string, unknown>): Layer {
+    return new (this as unknown as new (c: Record<string, unknown>) => Layer)(config);
   }
   /** Keras' summary name for the output shape column. */
   describeShape(s: readonly (number | null)[]): string {
@@ -344,6 +369,9 @@ export class Dense extends Layer {
     if (this.linear.bias) ws.push({ name: 'bias', tensor: this.linear.bias, trainable: true });
     return ws;
   }
+  static override fromConfig(c: Config): Dense {
+    return new Dense(c.units as number, { ...configBase(c), ...configPick(c, DENSE_KEYS) });
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
       kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
@@ -396,6 +424,9 @@ export class Reshape extends Layer {
   override nativeStep(): NativeStep {
     return { reshape: this.targetShape };
   }
+  static override fromConfig(c: Config): Reshape {
+    return new Reshape(c.targetShape as number[], configBase(c));
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), targetShape: this.targetShape };
   }
@@ -425,6 +456,9 @@ export class Dropout extends Layer {
   override modules(): nn.Module[] {
     return [this.dropout];
   }
+  static override fromConfig(c: Config): Dropout {
+    return new Dropout(c.rate as number, configBase(c));
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), rate: this.rate };
   }
@@ -444,6 +478,9 @@ export class Activation extends Layer {
   }
   override nativeStep(): NativeStep {
     return { activation: this.activation };
+  }
+  static override fromConfig(c: Config): Activation {
+    return new Activation(c.activation as ActivationName, configBase(c));
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), activation: this.activation };
@@ -533,6 +570,9 @@ export class Conv2D extends Layer {
     if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
     return ws;
   }
+  static override fromConfig(c: Config): Conv2D {
+    return new Conv2D(c.filters as number, c.kernelSize as [number, number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) });
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
@@ -578,10 +618,16 @@ export class MaxPooling2D extends Pooling2D {
   constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
     super('max', poolSize, opts);
   }
+  static override fromConfig(c: Config): MaxPooling2D {
+    return new MaxPooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
+  }
 }
 export class AveragePooling2D extends Pooling2D {
   constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
     super('avg', poolSize, opts);
+  }
+  static override fromConfig(c: Config): AveragePooling2D {
+    return new AveragePooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
   }
 }
 
@@ -600,6 +646,9 @@ export class InputLayer extends Layer {
   }
   override nativeStep(): NativeStep {
     return {};
+  }
+  static override fromConfig(c: Config): InputLayer {
+    return new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}), ...(c.dtype ? { dtype: c.dtype as DType } : {}) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), dtype: this.dtype };

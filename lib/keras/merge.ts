@@ -2,7 +2,7 @@
 // called on a list of tensors (symbolic in a Functional model, or real Tensors eagerly).
 import { Tensor, typeOfValue } from '../tensor';
 import { cat } from '../ops';
-import { Layer, LayerOptions, checkLayerOptions, shapeStr } from './layers';
+import { Layer, LayerOptions, checkLayerOptions, shapeStr, configBase, configPick } from './layers';
 import type { CallKind } from './engine/layer';
 
 abstract class Merge extends Layer {
@@ -189,6 +189,9 @@ export class Dot extends Merge {
     const r = am.reshape([a.shape[0], -1, n]).bmm(bm.reshape([b.shape[0], n, -1]));
     const out = [...restA, ...restB];
     return r.reshape([a.shape[0], ...(out.length ? out : [1])]);
+  }
+  static override fromConfig(c: Record<string, unknown>): Dot {
+    return new Dot(c.axes as number | [number, number], { ...configBase(c), ...configPick(c, ['normalize']) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axes: this.axes, normalize: this.normalize };

@@ -450,7 +450,7 @@ export class Tuner {
     }
     const dir = path.join(this.oracle.trialDir(trial), trial.checkpoint);
     try {
-      return loadModelSync(dir);
+      return loadModelSync(dir) as Sequential;
     } catch (e) {
       if (!this.hypermodel || !/unknown class/.test((e as Error).message)) throw e;
       const hp = trial.hyperparameters.copy();

@@ -184,3 +184,51 @@ function callSymbolic(layer: Layer, args: unknown[]): KerasTensor | KerasTensor[
   for (const [i, sh] of outShapes.entries()) node.outputs.push(new KerasTensor(sh, 'float32', node, i));
   return node.outputs.length === 1 ? node.outputs[0] : [...node.outputs];
 }
+
+/** A layer's saved form: its class name and getConfig(). */
+export interface LayerEntry { className: string; config: Record<string, unknown> }
+export type LayerFactory = (config: Record<string, unknown>) => Layer;
+const registry = new Map<string, LayerFactory>();
+
+/**
+ * Lets loadModel rebuild a layer (or subclassed model) class from its getConfig(): pass the class
+ * (its static fromConfig(config) runs; the base one calls new Class(config)) or a (config) => layer function.
+ */
+export function registerLayer(className: string, cls: LayerFactory | (abstract new (...args: never[]) => Layer)): void {
+  if (typeof className !== 'string' || !className) throw new TypeError(`registerLayer: expected a class name but received ${typeOfValue(className)}`);
+  if (typeof cls !== 'function') throw new TypeError(`registerLayer: expected a layer class or a function (config) => layer but received ${typeOfValue(cls)}`);
+  const isClass = cls.prototype instanceof layersModule.Layer;
+  registry.set(className, isClass ? (c) => (cls as unknown as { fromConfig(c: Record<string, unknown>): Layer }).fromConfig(c) : cls as LayerFactory);
+}
+
+/** Class names loadModel can rebuild. */
+export function registeredLayers(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/** The saved name of a layer's class ('Functional' for a graph made by new Model({ inputs, outputs })). */
+export function classNameOf(l: Layer): string {
+  const s = l as unknown as { savedClassName?: () => string };
+  return typeof s.savedClassName === 'function' ? s.savedClassName() : l.constructor.name;
+}
+
+/** A layer's { className, config } as JSON. */
+export function serializeLayer(l: Layer): LayerEntry {
+  return { className: classNameOf(l), config: JSON.parse(JSON.stringify(l.getConfig())) as Record<string, unknown> };
+}
+
+/** Rebuilds a layer from { className, config } through the registry. */
+export function deserializeLayer(entry: unknown, where: string): Layer {
+  const e = entry as Partial<LayerEntry> | null;
+  const cls = e?.className;
+  const factory = typeof cls === 'string' ? registry.get(cls) : undefined;
+  if (!factory) {
+    throw new Error(`${where} has unknown class ${JSON.stringify(cls)}; known layer classes: ${registeredLayers().join(', ')} ` +
+      '(register others with registerLayer(className, fromConfig))');
+  }
+  try {
+    return factory(e!.config ?? {});
+  } catch (err) {
+    throw new Error(`cannot rebuild ${where} (${cls}): ${(err as Error).message}`);
+  }
+}

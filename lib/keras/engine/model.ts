@@ -14,7 +14,8 @@ import { Trainer, FitOptions } from '../training/trainer';
 import {
   Packing, structured, pack, unpack, isBatchSource, packedSource,
 } from '../training/data_adapter';
-import { CallKind, KerasTensor } from './layer';
+import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer } from './layer';
+import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 
 export interface ModelOptions {
@@ -106,6 +107,74 @@ export class Model extends Trainer {
     return this.graph ? this.graph.chain() : null;
   }
 
+  /** The class name a saved config records: 'Functional' for new Model({ inputs, outputs }), a subclass's own name otherwise. */
+  savedClassName(): string {
+    return this.graph && this.constructor === Model ? 'Functional' : this.constructor.name;
+  }
+
+  /**
+   * Keras' get_config. A Functional model's holds its layers once each and its nodes (layer calls) in
+   * order, each input named [node, output index]; a subclassed model's holds its name (override it
+   * to record constructor arguments, and fromConfig to use them).
+   */
+  override getConfig(): Record<string, unknown> {
+    const base = { name: this.name, trainable: this.trainable };
+    if (!this.graph) return base;
+    const nodes: Node[] = [...this.graph.inputs.map((t) => t.node), ...this.graph.nodes];
+    const ref = (t: KerasTensor) => [nodes.indexOf(t.node), t.index];
+    return {
+      ...base,
+      layers: this.graph.layers.map((l) => ({ ...serializeLayer(l), name: l.name })),
+      nodes: nodes.map((n) => ({ layer: n.layer.name, kind: n.isInput ? 'input' : n.kind, inputs: n.inputs.map(ref),
+        ...(Object.keys(n.callOptions).length ? { callOptions: n.callOptions } : {}) })),
+      inputs: this.graph.inputs.map(ref),
+      outputs: this.graph.outputs.map(ref),
+    };
+  }
+
+  /** Keras' from_config: a Functional model rebuilt from getConfig() (layers through registerLayer's registry); a subclass is constructed bare. */
+  static override fromConfig(config: Record<string, unknown>): Model {
+    if (this !== Model || !Array.isArray(config.nodes)) return new (this as unknown as new () => Model)();
+    const c = config as { name?: string; trainable?: boolean; layers: { name: string }[]; nodes: { layer: string; kind: string; inputs: [number, number][]; callOptions?: Record<string, unknown> }[]; inputs: [number, number][]; outputs: [number, number][] };
+    if (!Array.isArray(c.layers) || !Array.isArray(c.inputs) || !Array.isArray(c.outputs)) throw new Error('a Functional config needs layers, nodes, inputs and outputs');
+    const layers = new Map<string, Layer>();
+    c.layers.forEach((entry, i) => layers.set(entry.name, deserializeLayer(entry, `layer ${i} (${JSON.stringify(entry.name)})`)));
+    const made: KerasTensor[][] = [];
+    const get = (r: unknown, what: string): KerasTensor => {
+      const [i, k] = Array.isArray(r) ? r as number[] : [];
+      const t = made[i]?.[k];
+      if (!t) throw new Error(`${what} refers to ${JSON.stringify(r)}, which is no earlier node's output`);
+      return t;
+    };
+    c.nodes.forEach((n, i) => {
+      const l = layers.get(n.layer);
+      if (!l) throw new Error(`node ${i} calls layer ${JSON.stringify(n.layer)}, which is not among the layers`);
+      if (n.kind === 'input') {
+        if (!(l instanceof InputLayer)) throw new Error(`node ${i}: layer '${n.layer}' is not an InputLayer`);
+        made.push([inputTensor(l)]);
+        return;
+      }
+      const ins = (n.inputs ?? []).map((r, j) => get(r, `node ${i} input ${j}`));
+      const o = n.callOptions ?? {};
+      const r = n.kind === 'list' ? l.apply(ins, o) : n.kind === 'positional' ? l.apply(...ins, o) : l.apply(ins[0], o);
+      made.push(Array.isArray(r) ? r as KerasTensor[] : [r as KerasTensor]);
+    });
+    return new Model({ inputs: c.inputs.map((r, i) => get(r, `input ${i}`)), outputs: c.outputs.map((r, i) => get(r, `output ${i}`)),
+      name: c.name, trainable: c.trainable });
+  }
+
+  /** Keras' build(inputShape) for a subclassed model: runs it once on a zero batch so its layers make their weights. */
+  override build(inputShape: number[] | number[][]): void {
+    if (this.graph || this.builtShape) return;
+    const shapes = Array.isArray(inputShape[0]) ? inputShape as number[][] : [inputShape as number[]];
+    tidy(() => noGrad(() => {
+      const xs = shapes.map((s) => creation.zeros([1, ...s.map((d) => d ?? 1)], { dtype: this.inputPacking?.dtype ?? 'float32' }));
+      this.runModel(xs, false);
+    }));
+    this.builtShape = shapes.length === 1 ? [...shapes[0]] : null;
+    this.built = true;
+  }
+
   /** Functional: runs the graph; a subclass overrides call(x, { training }). */
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
     if (!this.graph) throw new Error(`${this.name}: a subclassed Model must define call(x, { training })`);
@@ -164,11 +233,12 @@ export class Model extends Trainer {
       return;
     }
     // a subclassed model builds its layers by running once on a zero batch, as Keras' build()
-    tidy(() => noGrad(() => {
-      this.forwardJS(creation.zeros([1, ...sample], { dtype: this.inputPacking?.dtype ?? 'float32' }), false);
-    }));
-    this.builtShape = [...sample];
-    this.built = true;
+    if (this.inputPacking) {
+      this.build(this.inputPacking.shapes);
+      this.builtShape = [...sample];
+    } else {
+      this.build([...sample]);
+    }
   }
 
   protected outputShape(): number[] {

@@ -3,7 +3,7 @@
 import { Tensor, typeOfValue } from '../../tensor';
 import { Layer, InputLayer } from '../layers';
 import { Model, PredictOptions } from './model';
-import { KerasTensor, inputTensor } from './layer';
+import { KerasTensor, inputTensor, serializeLayer, deserializeLayer } from './layer';
 import { FunctionalGraph } from './functional';
 
 export class Sequential extends Model {
@@ -53,8 +53,8 @@ export class Sequential extends Model {
   }
 
   /** Builds every layer for a per-sample input shape (Keras' input_shape), as a chain from an Input. */
-  override build(inputShape?: number[]): void {
-    const shape = inputShape ?? this.chainLayers[0]?.inputShape;
+  override build(inputShape?: number[] | number[][]): void {
+    const shape = (inputShape as number[] | undefined) ?? this.chainLayers[0]?.inputShape;
     if (!shape) throw new Error(`${this.name}: the model is not built: give the first layer an inputShape, call build(inputShape), or call fit()/predict() first`);
     if (this.chainLayers.length === 0) throw new Error(`${this.name}: the model has no layers`);
     const first = this.chainLayers[0];
@@ -66,6 +66,16 @@ export class Sequential extends Model {
     this.builtShape = [...shape];
     this.built = true;
     if (this.device !== 'cpu') this.to(this.device);
+  }
+
+  /** Keras' get_config: the name and each layer's { className, config }, the InputLayer (if given) first. */
+  override getConfig(): Record<string, unknown> {
+    return { name: this.name, layers: this.chainLayers.map(serializeLayer) };
+  }
+  static override fromConfig(config: Record<string, unknown>): Sequential {
+    const layers = config.layers;
+    if (!Array.isArray(layers)) throw new Error('a Sequential config needs layers: [{ className, config }, ...]');
+    return new Sequential(layers.map((e, i) => deserializeLayer(e, `layer ${i}`)), { name: config.name as string | undefined });
   }
 
   protected override nativeChain(): Layer[] | null {

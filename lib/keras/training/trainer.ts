@@ -33,6 +33,14 @@ export interface CompileOptions {
   lossWeights?: number[] | Record<string, number>;
 }
 
+/** What getCompileConfig() returns and a saved model records. */
+export interface CompileConfig {
+  optimizer: { className: string; config: Record<string, unknown> };
+  loss: CompileOptions['loss'];
+  metrics: CompileOptions['metrics'];
+  lossWeights?: Record<string, number>;
+}
+
 export interface FitOptions {
   epochs?: number;
   batchSize?: number;
@@ -76,7 +84,7 @@ interface Compiled {
   outputs?: OutputLoss[];
 }
 
-interface OutputLoss { name: string; loss: string; fromLogits: boolean; weight: number; metricKinds: string[] }
+interface OutputLoss { name: string; loss: string; fromLogits: boolean; weight: number; metricKinds: string[]; metrics: string[] }
 
 /** Keras' short loss names the native loss takes. */
 function nativeLossName(loss: string): string {
@@ -266,7 +274,7 @@ export abstract class Trainer extends Layer {
         const ml = (metrics[i] as unknown[] | undefined) ?? [];
         if (!Array.isArray(ml)) throw new TypeError(`compile: expected the metrics of output '${name}' to be an array of names but received ${typeOfValue(ml)}`);
         const ms = ml.map((m) => metricKind(m, loss));
-        outputs.push({ name, loss, fromLogits, weight, metricKinds: ms.map((m) => m.kind) });
+        outputs.push({ name, loss, fromLogits, weight, metricKinds: ms.map((m) => m.kind), metrics: ml as string[] });
         outMetricNames.push(...ms.map((m) => `${name}_${m.name}`));
       }
       this.compiled = {
@@ -277,6 +285,30 @@ export abstract class Trainer extends Layer {
     }
     if (this.customSteps) this.compiled.metricKinds = this.compiled.metricKinds.map(() => 'mean');
     this.nativeOpt = null;
+  }
+
+  /** Keras' get_compile_config: what compile() was given (optimizer with its current learning rate), as JSON; null before compile. */
+  getCompileConfig(): CompileConfig | null {
+    const c = this.compiled;
+    if (!c) return null;
+    const loss = (l: string, fromLogits: boolean): LossLike => (fromLogits ? { name: l, fromLogits: true } : l);
+    const optimizer = { className: c.optimizer.kind, config: { ...c.optimizer.options, learningRate: this.getLearningRate() } };
+    if (!c.outputs) return { optimizer, loss: loss(c.loss, c.fromLogits), metrics: [...c.metricNames] };
+    return {
+      optimizer,
+      loss: Object.fromEntries(c.outputs.map((o) => [o.name, loss(o.loss, o.fromLogits)])),
+      metrics: Object.fromEntries(c.outputs.map((o) => [o.name, [...o.metrics]])),
+      lossWeights: Object.fromEntries(c.outputs.map((o) => [o.name, o.weight])),
+    };
+  }
+  /** Keras' compile_from_config. */
+  compileFromConfig(cc: CompileConfig): void {
+    const opt = new KerasOptimizer(cc.optimizer.className as never, cc.optimizer.config as never);
+    this.compile({ optimizer: opt, loss: cc.loss, metrics: cc.metrics, ...(cc.lossWeights ? { lossWeights: cc.lossWeights } : {}) } as CompileOptions);
+  }
+  /** The native (torch::optim) optimizer training the weights: its state is what a saved model keeps. Made on first use when create is true. */
+  trainingOptimizer(create = false): optim.Optimizer | null {
+    return this.nativeOpt ?? (create && this.compiled ? this.nativeOptimizer() : null);
   }
 
   protected steps(forTraining: boolean): NativeStep[] {
@@ -461,7 +493,7 @@ export abstract class Trainer extends Layer {
     const c = this.compiled!;
     const preds = Array.isArray(yPred) ? yPred : [yPred];
     const ys = (Array.isArray(y) ? y : [y]).map((t) => this.onDevice(t));
-    const outs = c.outputs ?? [{ name: '', loss: c.loss, fromLogits: c.fromLogits, weight: 1, metricKinds: c.metricKinds }];
+    const outs = c.outputs ?? [{ name: '', loss: c.loss, fromLogits: c.fromLogits, weight: 1, metricKinds: c.metricKinds, metrics: c.metricNames }];
     const kinds = outs.flatMap((o, i) => o.metricKinds.map((k) => ({ k, i, o })));
     const names = c.metricNames.slice(c.outputs ? c.outputs.length : 0);
     const logs: Logs = {};
