@@ -6,6 +6,8 @@ import { expectTensor } from './helpers';
 
 const { layers } = nt;
 
+const maxAbs = (t: nt.Tensor) => Number(t.abs().max().item());
+
 /** Sets a Dense layer's Keras-layout kernel and bias. */
 function setDense(l: nt.layers.Layer, kernel: number[][], bias: number[]): void {
   l.setWeights([nt.tensor(kernel), nt.tensor(bias)]);
@@ -94,6 +96,35 @@ describe('Functional models', () => {
     await expect(model.fit([xa, xb], yc, { verbose: 0 })).rejects.toThrow(/has 2 targets \(cls, reg\)/);
     await expect(model.fit({ a: xa, c: xb }, [yc, yr], { verbose: 0 })).rejects.toThrow(/missing b; unknown c/);
   }, 120000);
+
+  test('a dataset of batches with several inputs and targets (arrays or objects) trains and evaluates', async () => {
+    nt.manualSeed(6);
+    const a = nt.Input({ shape: [2], name: 'a' });
+    const b = nt.Input({ shape: [2], name: 'b' });
+    const s = new layers.Dense(1, { name: 's' })(new layers.Concatenate()([a, b]));
+    const d = new layers.Dense(1, { name: 'd' })(new layers.Subtract()([a, b]));
+    const model = new nt.Model({ inputs: [a, b], outputs: [s, d] });
+    model.compile({ optimizer: new nt.optimizers.Adam({ learningRate: 0.05 }), loss: 'mse' });
+    const xa = nt.randn([64, 2]);
+    const xb = nt.randn([64, 2]);
+    const ys = xa.sum(1, true).add(xb.sum(1, true));
+    const yd = xa.sum(1, true).sub(xb.sum(1, true));
+    async function* batches() {
+      for (let i = 0; i < 64; i += 16) {
+        yield [{ a: xa.slice(0, i, i + 16), b: xb.slice(0, i, i + 16) }, [ys.slice(0, i, i + 16), yd.slice(0, i, i + 16)]];
+      }
+    }
+    const ds = { [Symbol.asyncIterator]: batches };
+    const h = await model.fit(ds, { epochs: 40, verbose: 0 });
+    expect(h.history.loss[39]).toBeLessThan(h.history.loss[0] / 10);
+    const r = await model.evaluate(ds, { verbose: 0, returnDict: true }) as Record<string, number>;
+    expect(r.loss).toBeCloseTo(r.s_loss + r.d_loss, 5);
+    const [ps] = await model.predict(ds) as nt.Tensor[];
+    expect(ps.shape).toEqual([64, 1]);
+    const inputsOnly = { async *[Symbol.asyncIterator]() { yield [xa, xb]; } };
+    const [ps2] = await model.predict(inputsOnly) as nt.Tensor[];
+    expect(maxAbs(ps2.sub(ps))).toBeLessThan(1e-6);
+  });
 
   test('a shared layer is trained once and its weights are counted once', async () => {
     nt.manualSeed(2);

@@ -63,21 +63,14 @@ export interface ModelConfig {
 
 /** The model's config through its public API. */
 export function modelConfig(model: Model): ModelConfig {
-  const shape = builtShapeOf(model);
   return {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
     className: classNameOf(model),
     config: JSON.parse(JSON.stringify(model.getConfig())) as Record<string, unknown>,
-    buildConfig: shape ? { inputShape: shape } : null,
+    buildConfig: model.getBuildConfig(),
     compileConfig: model.getCompileConfig(),
   };
-}
-
-function builtShapeOf(model: Model): number[] | null {
-  if (!(model instanceof Sequential) && model.inputs.length) return null; // a Functional graph's Inputs carry their shapes
-  const s = (model as unknown as { builtShape: number[] | null }).builtShape;
-  return s ? [...s] : null;
 }
 
 /** Every weight in Keras layout, named '<layer>/<weight>' (dense/kernel, dense/bias, ...). */
@@ -131,7 +124,7 @@ export function assignWeights(model: Model, tensors: Record<string, Tensor>, fil
 }
 
 function ensureBuiltForSave(model: Model, where: string): void {
-  if (model.built && (model.inputs.length || builtShapeOf(model))) return;
+  if (model.built && (model.inputs.length || model.getBuildConfig())) return;
   if (model instanceof Sequential) {
     if (!model.layerStack[0]?.inputShape) {
       throw new Error(`${where}: the model '${model.name}' is not built, so it has no weights yet; give the first layer an ` +

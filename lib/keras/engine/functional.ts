@@ -2,7 +2,7 @@
 // from JS in topological order; a chain of single-input layers is also what the native loop runs.
 import { Tensor, typeOfValue } from '../../tensor';
 import { Layer, InputLayer, shapeStr } from '../layers';
-import { KerasTensor, Node } from './layer';
+import { KerasTensor, Node, classNameOf } from './layer';
 
 /** A model's inputs or outputs as given: one symbolic tensor, an array, or an object keyed by name. */
 export type SymbolicStructure = KerasTensor | KerasTensor[] | Record<string, KerasTensor>;
@@ -108,7 +108,7 @@ export class FunctionalGraph {
     for (const n of this.nodes) {
       const params = counted.has(n.layer) ? 0 : n.layer.countParams();
       counted.add(n.layer);
-      rows.push([`${n.layer.name} (${n.layer.constructor.name})`, n.outputs.map((t) => shapeStr(t.shape)).join(', '),
+      rows.push([`${n.layer.name} (${classNameOf(n.layer)})`, n.outputs.map((t) => shapeStr(t.shape)).join(', '),
         params.toLocaleString('en-US'), n.inputs.map(ref).join(', ')]);
     }
     return rows;

@@ -163,6 +163,12 @@ export class Model extends Trainer {
       name: c.name, trainable: c.trainable });
   }
 
+  /** Keras' get_build_config: the per-sample input shape a Sequential or subclassed model was built for (a Functional graph's Inputs carry theirs: null). */
+  getBuildConfig(): { inputShape: number[] } | null {
+    if (this.graph && this.constructor === Model) return null;
+    return this.built && this.builtShape ? { inputShape: [...this.builtShape] } : null;
+  }
+
   /** Keras' build(inputShape) for a subclassed model: runs it once on a zero batch so its layers make their weights. */
   override build(inputShape: number[] | number[][]): void {
     if (this.graph || this.builtShape) return;
@@ -364,6 +370,17 @@ export class Model extends Trainer {
   }
   private adaptSource(src: unknown, what: string): unknown {
     if (!this.multiIO) return src;
+    if (what === 'predict') {
+      // predict's batches are inputs alone: [xa, xb] or { a, b }, or [inputs, targets] as fit's
+      return packedSource(src as AsyncIterable<unknown>, (el) => {
+        const names = this.inputNames!;
+        const isX = Array.isArray(el) ? el.length === names.length && el.every((t) => t instanceof Tensor) && names.length > 1 : !(el instanceof Tensor);
+        const x = isX ? el : (el as unknown[])[0];
+        const px = this.adaptX(x, 'predict: dataset x', 'input') as Tensor;
+        if (px !== x) for (const t of Object.values(x as object)) if (t instanceof Tensor) t.dispose();
+        return px;
+      });
+    }
     return packedSource(src as AsyncIterable<unknown>, (el) => {
       const [x, y, w] = Array.isArray(el) ? el : [(el as { x: unknown }).x, (el as { y: unknown }).y];
       const px = this.adaptX(x, `${what}: dataset x`, 'input') as Tensor;

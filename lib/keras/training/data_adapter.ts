@@ -211,7 +211,7 @@ export function unpack(t: Tensor, p: Packing): Tensor[] {
 }
 
 /** A dataset whose batches hold several inputs/targets, seen as one of packed [x, y(, w)] batches. */
-export function packedSource(src: AsyncIterable<unknown> | Iterable<unknown>, packBatch: (el: unknown) => unknown[]): AsyncIterable<unknown> {
+export function packedSource(src: AsyncIterable<unknown> | Iterable<unknown>, packBatch: (el: unknown) => unknown): AsyncIterable<unknown> {
   const card = batchCount(src);
   return {
     cardinality: () => (Number.isFinite(card) ? card : -1),
