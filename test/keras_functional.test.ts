@@ -56,6 +56,9 @@ describe('Functional models', () => {
     expect(() => new nt.Model({ inputs: a, outputs: new layers.Concatenate()([a, b]) })).toThrow(/Input 'b' which is not in inputs/);
     expect(() => new nt.Model({ inputs: a, outputs: nt.zeros([1]) as never })).toThrow(/expected outputs to be symbolic tensors/);
     expect(() => nt.Input({ shape: [-1] })).toThrow(/Input: expected shape/);
+    const viaNew = new layers.Input({ shape: [5], name: 'c', dtype: 'int64' });
+    expect(viaNew).toBeInstanceOf(nt.KerasTensor);
+    expect([viaNew.shape, viaNew.dtype]).toEqual([[5], 'int64']);
   });
 
   test('a two-input, two-output model learns a synthetic task; history has Keras keys', async () => {

@@ -62,8 +62,11 @@ export interface InputOptions {
   dtype?: DType;
 }
 
-/** Keras' Input: a symbolic tensor standing for the model's input of that per-sample shape. */
-export function Input(opts: InputOptions): KerasTensor {
+/** Keras' Input: a symbolic tensor standing for the model's input of that per-sample shape (nt.Input(...) or new layers.Input(...)). */
+export const Input = makeInput as { (opts: InputOptions): KerasTensor; new (opts: InputOptions): KerasTensor };
+
+// a function declaration, so `new Input(...)` returns the tensor it makes, as Keras' layers.Input does
+function makeInput(opts: InputOptions): KerasTensor {
   if (!isObjectLike(opts) || Array.isArray(opts)) throw new TypeError(`Input: expected { shape, name?, dtype? } but received ${typeOfValue(opts)}`);
   for (const k of Object.keys(opts)) {
     if (!['shape', 'name', 'dtype', 'batchSize'].includes(k)) throw new TypeError(`Input: unknown option '${k}'; known options: shape, name, dtype`);
