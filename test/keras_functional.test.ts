@@ -255,6 +255,32 @@ describe('Subclassed models', () => {
     expect(h.history.loss[2]).toBeLessThan(h.history.loss[0]);
   }, 60000);
 
+  test('super.trainStep and an overridden testStep: Keras\' default step is callable from an override', async () => {
+    const calls: string[] = [];
+    class Logged extends Net {
+      override trainStep(data: unknown[]): Record<string, number> {
+        calls.push('train');
+        return super.trainStep(data);
+      }
+      override testStep(data: unknown[]): Record<string, number> {
+        calls.push('test');
+        return super.testStep(data);
+      }
+    }
+    nt.manualSeed(6);
+    const net = new Logged();
+    const x = nt.randn([64, 5]);
+    const y = x.sum(1).gt(0).to('int64');
+    net.compile({ optimizer: new nt.optimizers.Adam({ learningRate: 0.02 }), loss: { name: 'sparse_categorical_crossentropy', fromLogits: true }, metrics: ['accuracy'] });
+    const h = await net.fit(x, y, { epochs: 15, batchSize: 32, verbose: 0, validationData: [x, y] });
+    expect(calls.filter((c) => c === 'train')).toHaveLength(30);
+    expect(calls.filter((c) => c === 'test')).toHaveLength(30);
+    expect(h.history.accuracy[14]).toBeGreaterThan(0.85);
+    // the validation accuracy averages the per-batch accuracies by samples: the accuracy over all samples
+    const direct = Number(net(x).argmax(-1).eq(y).to('float32').mean().item());
+    expect(h.history.val_accuracy[14]).toBeCloseTo(direct, 5);
+  }, 60000);
+
   test('optimizer.apply(grads, variables) steps a hand-written loop', () => {
     const w = new nt.nn.Parameter(nt.tensor([1, 2]));
     const opt = new nt.optimizers.SGD({ learningRate: 0.5 });
