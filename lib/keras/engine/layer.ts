@@ -178,8 +178,9 @@ function callSymbolic(layer: Layer, args: unknown[]): KerasTensor | KerasTensor[
     else if (kind === 'list') b.call(layer, shapes);
     else b.call(layer, ...shapes);
     layer.built = true;
-    if (kind !== 'list') layer.builtInputShape = shapes[0] as number[];
   }
+  // what a layer was last called on (the serving code and preprocessing layers read it)
+  if (kind !== 'list') layer.builtInputShape = shapes[0] as number[];
   const s = layer as unknown as Partial<SymbolicShapes>;
   const outShapes = typeof s.symbolicOutputShapes === 'function' ? s.symbolicOutputShapes(kind, shapes)
     : [kind === 'list' ? (layer.computeOutputShape as (x: unknown) => number[])(shapes) : layer.computeOutputShape(shapes[0] as number[])];
