@@ -4,7 +4,7 @@
 // training in Python, bench/fit_tfjs.ts in TensorFlow.js. Also reports peak RSS and the event loop's
 // worst lag (a 10 ms interval timer) during fit. One JSON line.
 import * as nt from '../lib';
-import { emit, FIT_BATCH, FIT_MODELS, fitModelFlag, fitSteps, intFlag, type FitModel } from './common';
+import { emit, flag, FIT_BATCH, FIT_MODELS, fitModelFlag, fitSteps, intFlag, type FitModel } from './common';
 
 const { Sequential, layers } = nt;
 
@@ -49,7 +49,45 @@ const SPECS: Record<FitModel, Spec> = {
   },
 };
 
+/**
+ * `--compare functional`: the seed MLP as a Sequential and as the same Functional graph
+ * (Input -> Flatten -> Dense -> Dense), each timed over the same batches, alternating runs, in one
+ * process. A Functional chain of built-in layers runs the same native epoch, so they should match.
+ */
+async function compareFunctional(): Promise<void> {
+  const samples = intFlag('samples') ?? 20_000;
+  const steps = Math.ceil(samples / FIT_BATCH);
+  const rounds = intFlag('rounds') ?? 3;
+  nt.manualSeed(0);
+  const [x, y] = SPECS.mlp.data(samples);
+  const functional = (): nt.Model => {
+    const inp = nt.Input({ shape: [28, 28] });
+    const h = new layers.Dense(128, { activation: 'relu' })(new layers.Flatten()(inp));
+    return new nt.Model({ inputs: inp, outputs: new layers.Dense(10, { activation: 'softmax' })(h) });
+  };
+  const models: Record<string, nt.Model> = { sequential: new Sequential(SPECS.mlp.layers()), functional: functional() };
+  const best: Record<string, number> = {};
+  for (const m of Object.values(models)) {
+    m.compile({ optimizer: 'adam', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
+    await m.fit(x, y, { epochs: 1, batchSize: FIT_BATCH, verbose: 0, stepsPerEpoch: FIT_MODELS.mlp.warmup });
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const [k, m] of Object.entries(models)) {
+      const t0 = process.hrtime.bigint();
+      await m.fit(x, y, { epochs: 1, batchSize: FIT_BATCH, verbose: 0 });
+      const s = Number(process.hrtime.bigint() - t0) / 1e9;
+      best[k] = Math.min(best[k] ?? Infinity, s);
+    }
+  }
+  emit({
+    bench: 'fit', model: 'mlp', compare: 'functional', impl: 'nodetorch', threads: nt.getNumThreads(), samples, steps, rounds,
+    variants: Object.fromEntries(Object.entries(best).map(([k, s]) => [k, { epoch: { us: (s * 1e6) / steps, seconds: s } }])),
+    functionalOverSequential: best.functional / best.sequential,
+  });
+}
+
 async function main(): Promise<void> {
+  if (flag('compare') === 'functional') return compareFunctional();
   const name = fitModelFlag();
   const spec = SPECS[name];
   const threads = intFlag('threads');

@@ -35,3 +35,5 @@ export const version = Object.freeze({
 export { loadModel } from './keras/saving';
 export * as io from './io';
 export { save, load } from './io/serialize';
+// Keras engine v2 (issue 14): Functional and subclassed models
+export { Model, Input, KerasTensor, registerLayer } from './keras';

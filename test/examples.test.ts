@@ -64,3 +64,22 @@ test('cats-vs-dogs-cnn (quick mode) trains the three-block CNN from flowFromDire
   // the synthetic classes differ in colour and shape: learned within a few steps
   expect(Number(out.match(/Final validation accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.7);
 });
+
+// Keras engine v2 (issue 14): Functional and subclassed models
+test('functional-two-inputs (quick mode) trains two inputs into two heads with per-output losses and metrics', () => {
+  const out = quick('functional-two-inputs.ts');
+  expect(out).toMatch(/priority \(Dense\)\s+\(None, 3\)\s+99\s+dense_2\[0\]\[0\]/);
+  expect(out).toContain('History keys: loss, priority_loss, time_loss, priority_accuracy, time_mae, val_loss,');
+  expect(Number(out.match(/Test priority accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.85);
+  expect(Number(out.match(/Test time mae: ([\d.]+)/)![1])).toBeLessThan(0.5);
+});
+
+test('subclassed-model (quick mode) fits a subclassed model and one with a custom trainStep', () => {
+  const out = quick('subclassed-model.ts');
+  expect(out).toContain('Eager call: 2x2 logits');
+  expect(Number(out.match(/Test accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.9);
+  const m = out.match(/Custom trainStep: (\d+) steps, loss ([\d.]+) -> ([\d.]+), test accuracy ([\d.]+)/)!;
+  expect(Number(m[1])).toBe(80);
+  expect(Number(m[3])).toBeLessThan(Number(m[2]));
+  expect(Number(m[4])).toBeGreaterThan(0.9);
+});

@@ -75,9 +75,14 @@ function checkHost(where: string): void {
 
 /** Writes tensors (and optional string metadata) to a .safetensors file, atomically. */
 export function saveSafetensors(file: string, tensors: Record<string, Tensor>, metadata?: Record<string, string>): void {
+  if (typeof file !== 'string' || !file) throw new TypeError(`saveSafetensors: expected a file path but received ${typeOfValue(file)}`);
+  writeFileAtomicSync(file, encodeSafetensors(tensors, metadata));
+}
+
+/** A .safetensors file's bytes (as chunks), for writing into another container (a .keras zip). */
+export function encodeSafetensors(tensors: Record<string, Tensor>, metadata?: Record<string, string>): Buffer[] {
   const where = 'saveSafetensors';
   checkHost(where);
-  if (typeof file !== 'string' || !file) throw new TypeError(`${where}: expected a file path but received ${typeOfValue(file)}`);
   if (tensors === null || typeof tensors !== 'object' || Array.isArray(tensors)) {
     throw new TypeError(`${where}: expected an object of named tensors but received ${typeOfValue(tensors)}`);
   }
@@ -104,7 +109,7 @@ export function saveSafetensors(file: string, tensors: Record<string, Tensor>, m
   const head = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(head.byteLength));
-  writeFileAtomicSync(file, [len, head, ...chunks]);
+  return [len, head, ...chunks.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))];
 }
 
 interface Entry { name: string; format: { dtype: DType; size: number }; shape: number[]; begin: number; end: number }

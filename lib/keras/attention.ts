@@ -120,7 +120,7 @@ export class MultiHeadAttention extends Layer {
   }
 
   /** Rebuilds a layer from getConfig() (loadModel). */
-  static fromConfig(config: Record<string, unknown>): MultiHeadAttention {
+  static override fromConfig(config: Record<string, unknown>): MultiHeadAttention {
     const o: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(config)) if (v !== null && v !== undefined) o[k] = v;
     return new MultiHeadAttention(o as unknown as MultiHeadAttentionOptions);

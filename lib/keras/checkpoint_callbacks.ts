@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { typeOfValue } from '../tensor';
 import { Callback, Logs, TrainParams } from './callbacks';
-import { Sequential } from './model';
+import { Model } from './engine/model';
 import { loadWeightsFile, saveModel, saveWeightsFile } from './saving';
 import { readSafetensors } from '../io/safetensors';
 
@@ -15,8 +15,8 @@ function checkOpts(where: string, o: unknown, known: string[]): Record<string, u
   return o as Record<string, unknown>;
 }
 
-function sequential(where: string, m: unknown): Sequential {
-  if (!(m instanceof Sequential)) throw new TypeError(`${where}: works with Sequential models, but the model is ${typeOfValue(m)}`);
+function sequential(where: string, m: unknown): Model {
+  if (!(m instanceof Model)) throw new TypeError(`${where}: works with Keras models (Sequential, Functional, subclassed), but the model is ${typeOfValue(m)}`);
   return m;
 }
 

@@ -9,3 +9,8 @@ export { loadModel, registerLayer, registeredLayers } from './saving';
 export type { SaveOptions, ModelConfig, LayerFactory } from './saving';
 export { ModelCheckpoint, BackupAndRestore, formatFilepath } from './checkpoint_callbacks';
 export type { ModelCheckpointOptions, BackupAndRestoreOptions } from './checkpoint_callbacks';
+// Keras engine v2 (issue 14): Functional and subclassed models, nt.Input
+export { Model } from './engine/model';
+export type { ModelOptions, EvaluateOptions, PredictOptions } from './engine/model';
+export { Input, KerasTensor } from './engine/layer';
+export type { InputOptions } from './engine/layer';

@@ -7,3 +7,5 @@ export { MultiHeadAttention } from './attention';
 export type { MultiHeadAttentionOptions, MultiHeadAttentionCallOptions } from './attention';
 export { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing } from './preprocessing';
 export type { RandomFlipOptions, RandomTransformOptions, ResizingOptions, FlipMode, FillMode, TransformInterpolation, ResizeInterpolation, Factor } from './preprocessing';
+// Keras engine v2 (issue 14): merge layers
+export { Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot } from './merge';

@@ -7,6 +7,10 @@ import { Tensor, typeOfValue, checkTensor } from '../tensor';
 import * as nt from '../creation';
 import { where } from '../ops';
 import * as nn from '../nn';
+import { Callable, CALL } from '../callable';
+import { callLayer } from './engine/layer';
+import type { KerasTensor } from './engine/layer';
+import { DType } from '../dtype';
 
 /** How the native loop runs one layer (native/model.cc Step). */
 export interface NativeStep {
@@ -105,6 +109,24 @@ function pair(where: string, name: string, v: unknown): [number, number] {
   return p as [number, number];
 }
 
+/** The options every layer takes, from a config (fromConfig). */
+export function configBase(c: Record<string, unknown>): LayerOptions {
+  const o: LayerOptions = {};
+  if (c.name !== undefined) o.name = c.name as string;
+  if (c.trainable !== undefined) o.trainable = c.trainable as boolean;
+  if (c.inputShape !== undefined && c.inputShape !== null) o.inputShape = c.inputShape as number[];
+  return o;
+}
+/** The given keys of a config that are set (fromConfig). */
+export function configPick(c: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+  const o: Record<string, unknown> = {};
+  for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
+  return o;
+}
+export const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
+  'activityRegularizer'] as const;
+type Config = Record<string, unknown>;
+
 export const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
 
 export type Initializer = 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_uniform' |
@@ -168,8 +190,13 @@ export function initialize(t: Tensor, init: Initializer): void {
   });
 }
 
-/** Keras' base Layer: subclass with build(inputShape) and call(x) to write your own in TypeScript. */
-export abstract class Layer {
+/**
+ * Keras' base Layer: subclass with build(inputShape) and call(x) to write your own in TypeScript.
+ * Layers are callable (lib/callable.ts): `layer(x)` on Tensors runs eagerly, on nt.Input tensors it
+ * builds a graph (lib/keras/engine/layer.ts).
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures below are what Callable implements
+export abstract class Layer extends Callable {
   name: string;
   trainable: boolean;
   /** per-sample input shape given by the user (Keras' input_shape) */
@@ -185,6 +212,7 @@ export abstract class Layer {
   private ownWeights: LayerWeight[] = [];
 
   constructor(opts: LayerOptions = {}) {
+    super();
     this.name = opts.name ?? autoName(this.constructor.name);
     this.trainable = opts.trainable ?? true;
     this.inputShape = opts.inputShape ? [...opts.inputShape] : undefined;
@@ -198,8 +226,17 @@ export abstract class Layer {
   computeOutputShape(inputShape: number[]): number[] {
     return inputShape;
   }
-  /** Runs the layer from JS (user layers; also predict's fallback). */
-  abstract call(x: Tensor, opts: { training: boolean }): Tensor;
+  /** Runs the layer from JS (user layers; also predict's fallback). Merge layers take a list. */
+  abstract call(x: Tensor | Tensor[], opts: { training: boolean }): Tensor | Tensor[];
+
+  /** `layer(x)`, `layer(x, { training })`, `layer([a, b])`: eager on Tensors, symbolic on nt.Input tensors. */
+  protected [CALL](...args: unknown[]): unknown {
+    return callLayer(this, args);
+  }
+  /** Keras' layer.apply(x): the same as calling the layer. */
+  apply(...args: unknown[]): unknown {
+    return callLayer(this, args);
+  }
 
   /** The native description, or null for a layer that must run from JS. */
   nativeStep(): NativeStep | null {
@@ -250,14 +287,30 @@ export abstract class Layer {
     });
     noGrad(() => own.forEach((w, i) => w.tensor.copy_(converted[i])));
   }
-  /** Keras' get_config: the options to rebuild this layer. */
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   getConfig(): Record<string, unknown> {
-    return { name: this.name, trainable: this.trainable, ...(this.inputShape ? { inputShape: this.inputShape } : {}) };
+    // regularizers change training, so a restored layer keeps them
+    const reg = (k: 'kernelRegularizer' | 'biasRegularizer' | 'activityRegularizer') => (this[k] ? { [k]: { ...this[k] } } : {});
+    return { name: this.name, trainable: this.trainable, ...(this.inputShape ? { inputShape: this.inputShape } : {}),
+      ...reg('kernelRegularizer'), ...reg('biasRegularizer'), ...reg('activityRegularizer') };
+  }
+  /** Keras' from_config: a layer from getConfig()'s output (layers with positional arguments override it). */
+  static fromConfig(config: Record<string, unknown>): Layer {
+    return new (this as unknown as new (c: Record<string, unknown>) => Layer)(config);
   }
   /** Keras' summary name for the output shape column. */
   describeShape(s: readonly (number | null)[]): string {
     return shapeStr(s);
   }
+}
+
+/** Layers are callable: on symbolic tensors they return symbolic tensors, on Tensors they return Tensors. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the class
+export interface Layer {
+  (x: KerasTensor | KerasTensor[], opts?: Record<string, unknown>): KerasTensor;
+  (x: Tensor | Tensor[], opts?: { training?: boolean; [option: string]: unknown }): Tensor;
+  (query: KerasTensor, value: KerasTensor, key?: KerasTensor | Record<string, unknown>, opts?: Record<string, unknown>): KerasTensor;
+  (query: Tensor, value: Tensor, key?: Tensor | null | Record<string, unknown>, opts?: Record<string, unknown>): Tensor;
 }
 
 export interface DenseOptions extends LayerOptions {
@@ -316,6 +369,9 @@ export class Dense extends Layer {
     if (this.linear.bias) ws.push({ name: 'bias', tensor: this.linear.bias, trainable: true });
     return ws;
   }
+  static override fromConfig(c: Config): Dense {
+    return new Dense(c.units as number, { ...configBase(c), ...configPick(c, DENSE_KEYS) });
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
       kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
@@ -368,6 +424,9 @@ export class Reshape extends Layer {
   override nativeStep(): NativeStep {
     return { reshape: this.targetShape };
   }
+  static override fromConfig(c: Config): Reshape {
+    return new Reshape(c.targetShape as number[], configBase(c));
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), targetShape: this.targetShape };
   }
@@ -397,6 +456,9 @@ export class Dropout extends Layer {
   override modules(): nn.Module[] {
     return [this.dropout];
   }
+  static override fromConfig(c: Config): Dropout {
+    return new Dropout(c.rate as number, configBase(c));
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), rate: this.rate };
   }
@@ -416,6 +478,9 @@ export class Activation extends Layer {
   }
   override nativeStep(): NativeStep {
     return { activation: this.activation };
+  }
+  static override fromConfig(c: Config): Activation {
+    return new Activation(c.activation as ActivationName, configBase(c));
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), activation: this.activation };
@@ -505,6 +570,9 @@ export class Conv2D extends Layer {
     if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
     return ws;
   }
+  static override fromConfig(c: Config): Conv2D {
+    return new Conv2D(c.filters as number, c.kernelSize as [number, number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) });
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
@@ -550,17 +618,25 @@ export class MaxPooling2D extends Pooling2D {
   constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
     super('max', poolSize, opts);
   }
+  static override fromConfig(c: Config): MaxPooling2D {
+    return new MaxPooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
+  }
 }
 export class AveragePooling2D extends Pooling2D {
   constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
     super('avg', poolSize, opts);
   }
+  static override fromConfig(c: Config): AveragePooling2D {
+    return new AveragePooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
+  }
 }
 
-/** Keras' Input: declares the per-sample shape of a Sequential model's inputs. */
+/** Keras' InputLayer: the per-sample shape (and dtype) of a model's input; nt.Input() makes one. */
 export class InputLayer extends Layer {
-  constructor(opts: { shape: number[]; name?: string }) {
-    super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name }, []));
+  readonly dtype: DType;
+  constructor(opts: { shape: number[]; name?: string; dtype?: DType }) {
+    super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name ?? autoName('InputLayer') }, []));
+    this.dtype = opts?.dtype ?? 'float32';
   }
   override build(): void {
     this.built = true;
@@ -571,10 +647,14 @@ export class InputLayer extends Layer {
   override nativeStep(): NativeStep {
     return {};
   }
+  static override fromConfig(c: Config): InputLayer {
+    return new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}), ...(c.dtype ? { dtype: c.dtype as DType } : {}) });
+  }
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), dtype: this.dtype };
+  }
 }
-export function Input(opts: { shape: number[]; name?: string }): InputLayer {
-  return new InputLayer(opts);
-}
+export { Input } from './engine/layer';
 
 function activity(r: Regularizer | undefined): Pick<NativeStep, 'activityL1' | 'activityL2'> {
   return r ? { activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 } : {};

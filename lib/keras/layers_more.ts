@@ -7,8 +7,14 @@ import { cat, stack } from '../ops';
 import * as nn from '../nn';
 import {
   Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
-  applyActivation, checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr,
+  applyActivation, checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr, configBase, configPick, DENSE_KEYS,
 } from './layers';
+import { deserializeLayer } from './engine/layer';
+
+type Config = Record<string, unknown>;
+const NORM_KEYS = ['axis', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer'];
+const RNN_KEYS = ['activation', 'useBias', 'returnSequences', 'goBackwards', 'kernelInitializer', 'recurrentInitializer',
+  'biasInitializer', 'kernelRegularizer', 'biasRegularizer'];
 
 /** The native/model.cc Step fields these layers use besides NativeStep's. */
 export interface NativeStepMore extends NativeStep {
@@ -134,6 +140,9 @@ export class Conv1D extends Layer {
   }
   override modules(): nn.Module[] {
     return this.conv ? [this.conv] : [];
+  }
+  static override fromConfig(c: Config): Conv1D {
+    return new Conv1D(c.filters as number, c.kernelSize as [number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv1DOptions);
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
@@ -304,8 +313,12 @@ export class BatchNormalization extends Layer {
   override modules(): nn.Module[] {
     return this.bn ? [this.bn] : [];
   }
+  static override fromConfig(c: Config): BatchNormalization {
+    return new BatchNormalization({ ...configBase(c), ...configPick(c, [...NORM_KEYS, 'momentum', 'movingMeanInitializer', 'movingVarianceInitializer']) });
+  }
   override getConfig(): Record<string, unknown> {
-    return { ...super.getConfig(), axis: this.axis, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale };
+    return { ...super.getConfig(), axis: this.axis, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale,
+      gammaInitializer: this.inits[0], betaInitializer: this.inits[1], movingMeanInitializer: this.inits[2], movingVarianceInitializer: this.inits[3] };
   }
 }
 
@@ -364,8 +377,12 @@ export class LayerNormalization extends Layer {
   override modules(): nn.Module[] {
     return this.ln ? [this.ln] : [];
   }
+  static override fromConfig(c: Config): LayerNormalization {
+    return new LayerNormalization({ ...configBase(c), ...configPick(c, NORM_KEYS) });
+  }
   override getConfig(): Record<string, unknown> {
-    return { ...super.getConfig(), axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale };
+    return { ...super.getConfig(), axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
+      gammaInitializer: this.inits[0], betaInitializer: this.inits[1] };
   }
 }
 
@@ -427,6 +444,9 @@ export class Embedding extends Layer {
   }
   override modules(): nn.Module[] {
     return this.embedding ? [this.embedding] : [];
+  }
+  static override fromConfig(c: Config): Embedding {
+    return new Embedding(c.inputDim as number, c.outputDim as number, { ...configBase(c), ...configPick(c, ['embeddingsInitializer']) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, embeddingsInitializer: this.embeddingsInitializer };
@@ -657,6 +677,9 @@ export class SimpleRNN extends Recurrent {
   constructor(units: number, opts?: RNNLayerOptions) {
     super('SimpleRNN', units, opts, []);
   }
+  static override fromConfig(c: Config): SimpleRNN {
+    return new SimpleRNN(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
+  }
 }
 
 export class LSTM extends Recurrent {
@@ -668,6 +691,9 @@ export class LSTM extends Recurrent {
   protected override initBias(b: Tensor): void {
     if (this.unitForgetBias) noGrad(() => b.narrow(0, this.units, this.units).fill_(1));
   }
+  static override fromConfig(c: Config): LSTM {
+    return new LSTM(c.units as number, { ...configBase(c), ...configPick(c, [...RNN_KEYS, 'unitForgetBias']) } as RNNLayerOptions);
+  }
 }
 
 export class GRU extends Recurrent {
@@ -676,6 +702,9 @@ export class GRU extends Recurrent {
     if (!bool('GRU', 'resetAfter', opts?.resetAfter, true)) {
       throw new TypeError("GRU: resetAfter false is not supported (libtorch's GRU applies the reset gate after the recurrent matmul); leave it true");
     }
+  }
+  static override fromConfig(c: Config): GRU {
+    return new GRU(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
   }
 }
 
@@ -733,6 +762,13 @@ export class Bidirectional extends Layer {
   }
   override modules(): nn.Module[] {
     return this.layer.modules();
+  }
+  static override fromConfig(c: Config): Bidirectional {
+    const inner = c.layer as { className?: unknown } | undefined;
+    if (!['SimpleRNN', 'LSTM', 'GRU'].includes(inner?.className as string)) {
+      throw new Error(`expected the wrapped layer to be a SimpleRNN, LSTM or GRU config but found ${JSON.stringify(inner?.className)}`);
+    }
+    return new Bidirectional(deserializeLayer(inner, 'the wrapped layer') as SimpleRNN, { ...configBase(c), ...configPick(c, ['mergeMode']) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), mergeMode: this.mergeMode, layer: { className: this.layer.constructor.name, config: this.layer.getConfig() } };

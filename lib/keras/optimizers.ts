@@ -39,6 +39,25 @@ export class Optimizer {
     if (typeof lr !== 'number' || !(lr >= 0)) throw new TypeError(`optimizers.${kind}: expected learningRate to be a non-negative number but received ${String(lr)}`);
     this.learningRate = lr;
   }
+  /** Keras' optimizer.apply(grads, variables): one step on variables with these gradients (hand-written loops, trainStep). */
+  apply(grads: Tensor[], variables: Tensor[]): void {
+    if (!Array.isArray(grads) || !Array.isArray(variables) || grads.length !== variables.length) {
+      throw new TypeError(`optimizers.${this.kind}.apply: expected arrays of as many gradients as variables but received ` +
+        `${Array.isArray(grads) ? grads.length : typeOfValue(grads)} and ${Array.isArray(variables) ? variables.length : typeOfValue(variables)}`);
+    }
+    grads.forEach((g, i) => {
+      if (!(g instanceof Tensor) || !(variables[i] instanceof Tensor)) throw new TypeError(`optimizers.${this.kind}.apply: expected Tensors at index ${i}`);
+      if (g.shape.join() !== variables[i].shape.join()) {
+        throw new RangeError(`optimizers.${this.kind}.apply: gradient ${i} has shape [${g.shape.join(', ')}] but variable ${i} has [${variables[i].shape.join(', ')}]`);
+      }
+    });
+    const same = this.applied && this.applied.vars.length === variables.length && this.applied.vars.every((v, i) => v === variables[i]);
+    if (!same) this.applied = { vars: [...variables], opt: this.create(variables) };
+    variables.forEach((v, i) => { v.grad = grads[i] === v.grad ? grads[i] : grads[i].detach().clone(); });
+    this.applied!.opt.step();
+  }
+  private applied: { vars: Tensor[]; opt: optim.Optimizer } | null = null;
+
   /** The native optimizer over these weights. */
   create(params: Tensor[]): optim.Optimizer {
     const o = this.options;

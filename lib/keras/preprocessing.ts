@@ -9,7 +9,9 @@ import { tidy } from '../memory';
 import { ImageDataGenerator, TransformParameters } from '../data/augment';
 import { Random } from '../data/random';
 import { received, seedOf } from '../data/images';
-import { Layer, LayerOptions, checkLayerOptions, positiveInt, shapeStr } from './layers';
+import { Layer, LayerOptions, checkLayerOptions, positiveInt, shapeStr, configBase, configPick } from './layers';
+
+type Config = Record<string, unknown>;
 
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
 export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
@@ -183,6 +185,9 @@ export class RandomFlip extends RandomImageLayer {
     });
     return out;
   }
+  static override fromConfig(c: Config): RandomFlip {
+    return new RandomFlip(c.mode as FlipMode, { ...configBase(c), ...configPick(c, ['seed']) });
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), mode: this.mode };
   }
@@ -202,6 +207,9 @@ export class RandomRotation extends RandomAffineLayer {
     const u = this.uniforms(n);
     const [lo, hi] = this.range;
     return Array.from(u, (v) => ({ theta: (lo + (hi - lo) * v) * 360 }));
+  }
+  static override fromConfig(c: Config): RandomRotation {
+    return new RandomRotation(c.factor as Factor, { ...configBase(c), ...configPick(c, TRANSFORM_KEYS) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), factor: this.factor };
@@ -234,6 +242,9 @@ export class RandomZoom extends RandomAffineLayer {
       return { zx, zy };
     });
   }
+  static override fromConfig(c: Config): RandomZoom {
+    return new RandomZoom(c.heightFactor as Factor, c.widthFactor as Factor | null, { ...configBase(c), ...configPick(c, TRANSFORM_KEYS) });
+  }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
   }
@@ -262,6 +273,9 @@ export class RandomTranslation extends RandomAffineLayer {
       tx: -(hl + (hh - hl) * u[2 * i]) * height,
       ty: -(wl + (wh - wl) * u[2 * i + 1]) * width,
     }));
+  }
+  static override fromConfig(c: Config): RandomTranslation {
+    return new RandomTranslation(c.heightFactor as Factor, c.widthFactor as Factor, { ...configBase(c), ...configPick(c, TRANSFORM_KEYS) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
@@ -304,6 +318,9 @@ export class Rescaling extends Layer {
       const operand = (v: number | number[]) => (typeof v === 'number' ? v : nt.tensor(v, { dtype: f.dtype, device: f.device }));
       return f.mul(operand(this.scale)).add(operand(this.offset));
     });
+  }
+  static override fromConfig(c: Config): Rescaling {
+    return new Rescaling(c.scale as number | number[], c.offset as number | number[], configBase(c));
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), scale: this.scale, offset: this.offset };
@@ -408,6 +425,9 @@ export class Resizing extends ImageLayer {
     let m = this.matrices.get(key);
     if (!m) this.matrices.set(key, (m = resizeMatrix(this.interpolation, inSize, outSize)));
     return nt.tensor(m, { shape: [outSize, inSize], dtype: like.dtype, device: like.device });
+  }
+  static override fromConfig(c: Config): Resizing {
+    return new Resizing(c.height as number, c.width as number, { ...configBase(c), ...configPick(c, ['interpolation', 'cropToAspectRatio']) });
   }
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), height: this.height, width: this.width, interpolation: this.interpolation, cropToAspectRatio: this.cropToAspectRatio };

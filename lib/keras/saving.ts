@@ -1,158 +1,80 @@
-// model.save(dir) / loadModel(dir): a directory with config.json (architecture, build and compile
-// config, Keras-like) and model.safetensors (every weight in Keras layout, named 'layer/weight').
-// Each file is written atomically; layers are rebuilt by class name through a registry.
+// model.save(path) / loadModel(path): files only, through the public model API (getConfig,
+// fromConfig, getWeights, getCompileConfig, trainingOptimizer). A directory holds config.json,
+// model.safetensors (every weight in Keras layout, named 'layer/weight') and optimizer.safetensors;
+// a path ending in .keras is one zip of the same files plus metadata.json. Layers are rebuilt by
+// class name through the registry (engine/layer.ts); every file is written atomically.
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { Tensor, typeOfValue } from '../tensor';
-import { readSafetensors, saveSafetensors } from '../io/safetensors';
+import { readSafetensors, encodeSafetensors } from '../io/safetensors';
 import { writeFileAtomicSync } from '../io/atomic';
+import { readZipDirectory, readZipEntry, writeZip } from '../io/zip';
 import { withAllocLimit } from '../memory';
-import {
-  Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer,
-  ActivationName, Conv2DOptions, DenseOptions,
-} from './layers';
+import { Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer } from './layers';
 import { MultiHeadAttention } from './attention';
 import {
   Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, BatchNormalization,
-  LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional, Conv1DOptions, RNNLayerOptions,
+  LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional,
 } from './layers_more';
-import { Sequential, CompileOptions } from './model';
-import { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing, Factor, FlipMode } from './preprocessing';
-import { Optimizer, OptimizerOptions } from './optimizers';
+import { Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot } from './merge';
+import { Sequential } from './engine/sequential';
+import { Model, setSavingHooks } from './engine/model';
+import { registerLayer, registeredLayers, deserializeLayer, classNameOf } from './engine/layer';
+import type { LayerFactory } from './engine/layer';
+import type { CompileConfig } from './training/trainer';
+import { RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing } from './preprocessing';
 import type * as optim from '../optim';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
 /** The optimizer's state (moments, step counts), when the model has trained: training resumes exactly. */
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
+/** In a .keras zip only: when and by what the file was written. */
+export const METADATA_FILE = 'metadata.json';
 const FORMAT_NAME = 'nodetorch-keras';
-const FORMAT_VERSION = 1;
+/** 1: Sequential only; 2: any model kind (Functional graphs, subclassed models' build shape) */
+const FORMAT_VERSION = 2;
 
 export type LayerConfig = Record<string, unknown>;
-export type LayerFactory = (config: LayerConfig) => Layer;
+export type { LayerFactory };
+export { registerLayer, registeredLayers };
 
-const registry = new Map<string, LayerFactory>();
-
-/** Lets loadModel rebuild a layer class from its getConfig() (built-ins register themselves below). */
-export function registerLayer(className: string, fromConfig: LayerFactory): void {
-  if (typeof className !== 'string' || !className) throw new TypeError(`registerLayer: expected a class name but received ${typeOfValue(className)}`);
-  if (typeof fromConfig !== 'function') throw new TypeError(`registerLayer: expected a function (config) => Layer but received ${typeOfValue(fromConfig)}`);
-  registry.set(className, fromConfig);
+// Built-in layers and models rebuild through their own static fromConfig (getConfig's inverse, in each class).
+for (const cls of [Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer, MultiHeadAttention,
+  Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, BatchNormalization, LayerNormalization,
+  Embedding, SimpleRNN, LSTM, GRU, Bidirectional, RandomFlip, RandomRotation, RandomZoom, RandomTranslation, Rescaling, Resizing,
+  Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot, Sequential]) {
+  registerLayer(cls.name, cls);
 }
-
-/** Class names loadModel can rebuild. */
-export function registeredLayers(): string[] {
-  return [...registry.keys()].sort();
-}
-
-/** The options every layer takes, from a config. */
-function base(c: LayerConfig): { name?: string; trainable?: boolean; inputShape?: number[] } {
-  const o: { name?: string; trainable?: boolean; inputShape?: number[] } = {};
-  if (c.name !== undefined) o.name = c.name as string;
-  if (c.trainable !== undefined) o.trainable = c.trainable as boolean;
-  if (c.inputShape !== undefined && c.inputShape !== null) o.inputShape = c.inputShape as number[];
-  return o;
-}
-function pick(c: LayerConfig, keys: string[]): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
-  return o;
-}
-const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
-  'activityRegularizer'];
-
-registerLayer('Dense', (c) => new Dense(c.units as number, { ...base(c), ...pick(c, DENSE_KEYS) } as DenseOptions));
-registerLayer('Flatten', (c) => new Flatten(base(c)));
-registerLayer('Reshape', (c) => new Reshape(c.targetShape as number[], base(c)));
-registerLayer('Dropout', (c) => new Dropout(c.rate as number, base(c)));
-registerLayer('Activation', (c) => new Activation(c.activation as ActivationName, base(c)));
-registerLayer('Conv2D', (c) => new Conv2D(c.filters as number, c.kernelSize as [number, number],
-  { ...base(c), ...pick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv2DOptions));
-registerLayer('MaxPooling2D', (c) => new MaxPooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
-registerLayer('AveragePooling2D', (c) => new AveragePooling2D(c.poolSize as [number, number], { ...base(c), ...pick(c, ['strides']) }));
-registerLayer('MultiHeadAttention', (c) => MultiHeadAttention.fromConfig(c));
-registerLayer('Conv1D', (c) => new Conv1D(c.filters as number, c.kernelSize as [number],
-  { ...base(c), ...pick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv1DOptions));
-const POOLS = { GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D };
-for (const [cls, Pool] of Object.entries(POOLS)) registerLayer(cls, (c) => new Pool({ ...base(c), ...pick(c, ['keepdims']) }));
-const NORM_KEYS = ['axis', 'epsilon', 'center', 'scale'];
-registerLayer('BatchNormalization', (c) => new BatchNormalization({ ...base(c), ...pick(c, [...NORM_KEYS, 'momentum']) }));
-registerLayer('LayerNormalization', (c) => new LayerNormalization({ ...base(c), ...pick(c, NORM_KEYS) }));
-registerLayer('Embedding', (c) => new Embedding(c.inputDim as number, c.outputDim as number, { ...base(c), ...pick(c, ['embeddingsInitializer']) }));
-const RNN_KEYS = ['activation', 'useBias', 'returnSequences', 'goBackwards', 'kernelInitializer', 'recurrentInitializer',
-  'biasInitializer', 'kernelRegularizer', 'biasRegularizer'];
-const RNNS = { SimpleRNN, LSTM, GRU };
-for (const [cls, Rnn] of Object.entries(RNNS)) {
-  registerLayer(cls, (c) => new Rnn(c.units as number, { ...base(c), ...pick(c, [...RNN_KEYS, ...(cls === 'LSTM' ? ['unitForgetBias'] : [])]) } as RNNLayerOptions));
-}
-registerLayer('Bidirectional', (c) => {
-  const inner = c.layer as { className?: unknown; config?: LayerConfig } | undefined;
-  const Rnn = typeof inner?.className === 'string' ? RNNS[inner.className as keyof typeof RNNS] : undefined;
-  if (!Rnn) throw new Error(`expected the wrapped layer to be a SimpleRNN, LSTM or GRU config but found ${JSON.stringify(inner?.className)}`);
-  const layer = registry.get(inner!.className as string)!(inner!.config ?? {}) as SimpleRNN;
-  return new Bidirectional(layer, { ...base(c), ...pick(c, ['mergeMode']) });
-});
-const TRANSFORM_KEYS = ['fillMode', 'interpolation', 'seed', 'fillValue'];
-registerLayer('RandomFlip', (c) => new RandomFlip(c.mode as FlipMode, { ...base(c), ...pick(c, ['seed']) }));
-registerLayer('RandomRotation', (c) => new RandomRotation(c.factor as Factor, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
-registerLayer('RandomZoom', (c) => new RandomZoom(c.heightFactor as Factor, c.widthFactor as Factor | null, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
-registerLayer('RandomTranslation', (c) => new RandomTranslation(c.heightFactor as Factor, c.widthFactor as Factor, { ...base(c), ...pick(c, TRANSFORM_KEYS) }));
-registerLayer('Rescaling', (c) => new Rescaling(c.scale as number | number[], c.offset as number | number[], base(c)));
-registerLayer('Resizing', (c) => new Resizing(c.height as number, c.width as number, { ...base(c), ...pick(c, ['interpolation', 'cropToAspectRatio']) }));
-registerLayer('InputLayer', (c) => new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}) }));
+registerLayer('Functional', (c) => Model.fromConfig(c));
 
 /** What config.json holds. */
 export interface ModelConfig {
   format: string;
   formatVersion: number;
-  className: 'Sequential';
-  config: { name: string; layers: { className: string; config: LayerConfig }[] };
+  /** 'Sequential', 'Functional', or a subclassed model's class name (registered with registerLayer) */
+  className: string;
+  config: Record<string, unknown>;
+  /** the per-sample input shape the weights were made for (Sequential and subclassed models) */
   buildConfig: { inputShape: number[] } | null;
-  compileConfig: {
-    optimizer: { className: string; config: OptimizerOptions };
-    loss: string | { name: string; fromLogits: boolean };
-    metrics: string[];
-  } | null;
+  compileConfig: CompileConfig | null;
 }
 
-/** Sequential keeps its compile state private; saving reads it through this view. */
-interface SequentialInternals {
-  layerList: Layer[];
-  builtShape: number[] | null;
-  compiled: { optimizer: Optimizer; loss: string; fromLogits: boolean; metricNames: string[] } | null;
-  nativeOpt: optim.Optimizer | null;
-  optimizer(): optim.Optimizer;
-}
-const internals = (m: Sequential) => m as unknown as SequentialInternals;
-
-function layerConfig(l: Layer): { className: string; config: LayerConfig } {
-  const config = l.getConfig();
-  // Regularizers change training, so a restored model must keep them even where getConfig() leaves them out.
-  if (l.kernelRegularizer && config.kernelRegularizer === undefined) config.kernelRegularizer = { ...l.kernelRegularizer };
-  if (l.biasRegularizer && config.biasRegularizer === undefined) config.biasRegularizer = { ...l.biasRegularizer };
-  if (l.activityRegularizer && config.activityRegularizer === undefined) config.activityRegularizer = { ...l.activityRegularizer };
-  return { className: l.constructor.name, config: JSON.parse(JSON.stringify(config)) as LayerConfig };
-}
-
-export function modelConfig(model: Sequential): ModelConfig {
-  const m = internals(model);
-  const c = m.compiled;
+/** The model's config through its public API. */
+export function modelConfig(model: Model): ModelConfig {
   return {
     format: FORMAT_NAME,
     formatVersion: FORMAT_VERSION,
-    className: 'Sequential',
-    config: { name: model.name, layers: m.layerList.map(layerConfig) },
-    buildConfig: m.builtShape ? { inputShape: [...m.builtShape] } : null,
-    compileConfig: c ? {
-      optimizer: { className: c.optimizer.kind, config: { ...c.optimizer.options, learningRate: model.getLearningRate() } },
-      loss: c.fromLogits ? { name: c.loss, fromLogits: true } : c.loss,
-      metrics: [...c.metricNames],
-    } : null,
+    className: classNameOf(model),
+    config: JSON.parse(JSON.stringify(model.getConfig())) as Record<string, unknown>,
+    buildConfig: model.getBuildConfig(),
+    compileConfig: model.getCompileConfig(),
   };
 }
 
 /** Every weight in Keras layout, named '<layer>/<weight>' (dense/kernel, dense/bias, ...). */
-export function namedWeights(model: Sequential): Record<string, Tensor> {
+export function namedWeights(model: Model): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   const seen = new Set<string>();
   for (const l of model.layers) {
@@ -169,7 +91,7 @@ export function namedWeights(model: Sequential): Record<string, Tensor> {
  * name when every name matches, otherwise by order (as Keras' load_weights), so weights saved from a
  * model whose layers got other automatic names (dense_2 for dense) still load into the same architecture.
  */
-export function assignWeights(model: Sequential, tensors: Record<string, Tensor>, file: string): void {
+export function assignWeights(model: Model, tensors: Record<string, Tensor>, file: string): void {
   const slots = model.layers.flatMap((l) => l.weightsInternal().map((w) => ({
     layer: l, key: `${l.name}/${w.name}`, suffix: w.name, shape: w.toKeras ? w.toKeras(w.tensor).shape : w.tensor.shape,
   })));
@@ -201,14 +123,17 @@ export function assignWeights(model: Sequential, tensors: Record<string, Tensor>
   }
 }
 
-function ensureBuiltForSave(model: Sequential, where: string): void {
-  if (!model.built) {
-    if (!internals(model).layerList[0]?.inputShape) {
+function ensureBuiltForSave(model: Model, where: string): void {
+  if (model.built && (model.inputs.length || model.getBuildConfig())) return;
+  if (model instanceof Sequential) {
+    if (!model.layerStack[0]?.inputShape) {
       throw new Error(`${where}: the model '${model.name}' is not built, so it has no weights yet; give the first layer an ` +
         'inputShape, call build(inputShape), or fit/predict first');
     }
     model.build();
+    return;
   }
+  throw new Error(`${where}: the model '${model.name}' is not built, so it has no weights yet; call it on data (model(x), fit or predict) first`);
 }
 
 export interface SaveOptions {
@@ -219,7 +144,7 @@ export interface SaveOptions {
 }
 
 /** The optimizer state as safetensors: tensors 'state/<param>/<name>', steps and groups in the metadata. */
-function saveOptimizerState(opt: optim.Optimizer, file: string): void {
+function encodeOptimizerState(opt: optim.Optimizer): Buffer[] {
   const sd = opt.stateDict();
   const tensors: Record<string, Tensor> = {};
   const scalars: Record<string, Record<string, number>> = {};
@@ -229,11 +154,11 @@ function saveOptimizerState(opt: optim.Optimizer, file: string): void {
       else (scalars[i] ??= {})[k] = v;
     }
   }
-  saveSafetensors(file, tensors, { format: `${FORMAT_NAME}-optimizer`, scalars: JSON.stringify(scalars), param_groups: JSON.stringify(sd.param_groups) });
+  return encodeSafetensors(tensors, { format: `${FORMAT_NAME}-optimizer`, scalars: JSON.stringify(scalars), param_groups: JSON.stringify(sd.param_groups) });
 }
 
-function loadOptimizerState(opt: optim.Optimizer, file: string): void {
-  const { tensors, metadata } = readSafetensors(file);
+function applyOptimizerState(opt: optim.Optimizer, read: ReturnType<typeof readSafetensors>, file: string): void {
+  const { tensors, metadata } = read;
   let scalars: Record<string, Record<string, number>>;
   let groups: Record<string, unknown>[];
   try {
@@ -258,44 +183,67 @@ function loadOptimizerState(opt: optim.Optimizer, file: string): void {
   }
 }
 
-/** Writes dir/model.safetensors then dir/config.json, each atomically. */
-export function saveModel(model: Sequential, dir: string, opts: SaveOptions = {}): void {
-  if (!(model instanceof Sequential)) throw new TypeError(`save: expected a Sequential model but received ${typeOfValue(model)}`);
-  if (typeof dir !== 'string' || !dir) throw new TypeError(`save: expected a directory path but received ${typeOfValue(dir)}`);
+/** A file of a saved model: its name in the directory or zip, and its bytes. */
+interface SavedFile { name: string; data: Buffer[] }
+
+/**
+ * The one place saving writes: each file into the directory atomically (config.json last, so a
+ * directory with a config is complete) and removes the stale ones, or one zip written atomically.
+ */
+function writeModelFiles(target: string, files: SavedFile[], remove: string[], asZip: boolean): void {
+  if (asZip) {
+    writeFileAtomicSync(target, writeZip(files.map((f) => ({ name: f.name, data: Buffer.concat(f.data) }))));
+    return;
+  }
+  fs.mkdirSync(target, { recursive: true });
+  for (const f of files) writeFileAtomicSync(path.join(target, f.name), f.data);
+  for (const name of remove) {
+    const p = path.join(target, name);
+    if (fs.existsSync(p)) fs.rmSync(p); // an older model's file would not fit this one
+  }
+}
+
+const isKerasFile = (p: string) => p.toLowerCase().endsWith('.keras');
+
+/** Saves the model: a directory (config.json, model.safetensors, optimizer.safetensors) or, for a .keras path, one zip. */
+export function saveModel(model: Model, target: string, opts: SaveOptions = {}): void {
+  if (!(model instanceof Model)) throw new TypeError(`save: expected a Keras model but received ${typeOfValue(model)}`);
+  if (typeof target !== 'string' || !target) throw new TypeError(`save: expected a path (a directory, or a file ending in .keras) but received ${typeOfValue(target)}`);
   const overwrite = opts.overwrite ?? true;
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new Error(`save: ${dir} exists and is not a directory`);
-  if (!overwrite && fs.existsSync(path.join(dir, CONFIG_FILE))) throw new Error(`save: ${dir} already holds a saved model and overwrite is false`);
+  const zip = isKerasFile(target);
+  if (zip) {
+    if (fs.existsSync(target) && fs.statSync(target).isDirectory()) throw new Error(`save: ${target} is a directory; a .keras path is written as one file`);
+    if (!overwrite && fs.existsSync(target)) throw new Error(`save: ${target} exists and overwrite is false`);
+  } else {
+    if (fs.existsSync(target) && !fs.statSync(target).isDirectory()) throw new Error(`save: ${target} exists and is not a directory`);
+    if (!overwrite && fs.existsSync(path.join(target, CONFIG_FILE))) throw new Error(`save: ${target} already holds a saved model and overwrite is false`);
+  }
   ensureBuiltForSave(model, 'save');
   const config = modelConfig(model);
   const weights = namedWeights(model);
-  fs.mkdirSync(dir, { recursive: true });
+  const files: SavedFile[] = [];
   try {
-    saveSafetensors(path.join(dir, WEIGHTS_FILE), weights, { format: FORMAT_NAME, layout: 'keras' });
+    files.push({ name: WEIGHTS_FILE, data: encodeSafetensors(weights, { format: FORMAT_NAME, layout: 'keras' }) });
   } finally {
     for (const t of Object.values(weights)) t.dispose();
   }
-  const optFile = path.join(dir, OPTIMIZER_FILE);
-  const opt = internals(model).nativeOpt;
-  if (opt && (opts.includeOptimizer ?? true)) saveOptimizerState(opt, optFile);
-  else if (fs.existsSync(optFile)) fs.rmSync(optFile); // an older model's state would not fit this one
-  writeFileAtomicSync(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
+  const opt = model.trainingOptimizer();
+  const withOpt = !!opt && (opts.includeOptimizer ?? true);
+  if (withOpt) files.push({ name: OPTIMIZER_FILE, data: encodeOptimizerState(opt) });
+  if (zip) files.push({ name: METADATA_FILE, data: [Buffer.from(JSON.stringify({ format: FORMAT_NAME, formatVersion: FORMAT_VERSION, dateSaved: new Date().toISOString() }, null, 2) + '\n')] });
+  files.push({ name: CONFIG_FILE, data: [Buffer.from(JSON.stringify(config, null, 2) + '\n')] });
+  writeModelFiles(target, files, withOpt ? [] : [OPTIMIZER_FILE], zip);
 }
 
-function parseConfig(file: string): ModelConfig {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new Error(`loadModel: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
+function parseConfig(file: string, text: string): ModelConfig {
   let c: ModelConfig;
   try {
     c = JSON.parse(text) as ModelConfig;
   } catch (e) {
     throw new Error(`loadModel: ${file} is not valid JSON (${(e as Error).message})`);
   }
-  if (c === null || typeof c !== 'object' || c.className !== 'Sequential' || !c.config || !Array.isArray(c.config.layers)) {
-    throw new Error(`loadModel: ${file} does not describe a Sequential model (expected { className: 'Sequential', config: { layers: [...] } })`);
+  if (c === null || typeof c !== 'object' || typeof c.className !== 'string' || !c.config || typeof c.config !== 'object') {
+    throw new Error(`loadModel: ${file} does not describe a model (expected { className, config: {...} })`);
   }
   if (c.formatVersion !== undefined && c.formatVersion > FORMAT_VERSION) {
     throw new Error(`loadModel: ${file} has format version ${c.formatVersion}; this nodetorch reads up to ${FORMAT_VERSION}`);
@@ -304,103 +252,160 @@ function parseConfig(file: string): ModelConfig {
 }
 
 /**
- * Rebuilds the model of a config (no weights set). With maxWeightBytes (the weights file's size),
- * layers are built one by one and an architecture needing more weight bytes than that stops at
- * the first layer over it: a forged config cannot make the loader allocate without bound.
+ * Rebuilds the model of a config (no weights set). With maxWeightBytes (the weights file's size), a
+ * Sequential's layers are built one by one and an architecture needing more weight bytes than that
+ * stops at the first layer over it: a forged config cannot make the loader allocate without bound.
  */
-export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightBytes?: number): Sequential {
-  const layers = c.config.layers.map((entry, i) => {
-    const cls = entry?.className;
-    const factory = typeof cls === 'string' ? registry.get(cls) : undefined;
-    if (!factory) {
-      throw new Error(`loadModel: ${file}: layer ${i} has unknown class ${JSON.stringify(cls)}; known layer classes: ` +
-        `${registeredLayers().join(', ')} (register others with registerLayer(className, fromConfig))`);
-    }
-    try {
-      return factory(entry.config ?? {});
-    } catch (e) {
-      throw new Error(`loadModel: ${file}: cannot rebuild layer ${i} (${cls}): ${(e as Error).message}`);
-    }
-  });
-  const model = new Sequential(layers, { name: c.config.name });
-  const shape = c.buildConfig?.inputShape;
-  if (shape && maxWeightBytes !== undefined) {
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0 && d <= 1 << 24)) {
-      throw new Error(`loadModel: ${file}: buildConfig.inputShape ${JSON.stringify(shape)} is not a list of positive integers`);
-    }
-    let s = [...shape];
-    let bytes = 0;
-    for (const [i, l] of layers.entries()) {
+export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightBytes?: number): Model {
+  let model: Model;
+  if (c.className === 'Sequential') {
+    const layers = (Array.isArray(c.config.layers) ? c.config.layers : []).map((e: unknown, i: number) => {
       try {
-        if (!l.built) {
-          l.build(s);
-          l.built = true;
-        }
-        s = l.computeOutputShape(s);
-      } catch (e) {
-        throw new Error(`loadModel: ${file}: cannot build layer ${i} (${l.name}) for input shape [${s.join(', ')}]: ${(e as Error).message}`);
+        return deserializeLayer(e, `layer ${i}`);
+      } catch (err) {
+        throw new Error(`loadModel: ${file}: ${(err as Error).message}`);
       }
-      bytes += l.weightsInternal().reduce((n, w) => n + w.tensor.numel * 4, 0);
-      if (bytes > maxWeightBytes) {
-        throw new Error(`loadModel: ${file}: the layers up to ${l.name} need ${bytes} bytes of weights but the weights file ` +
-          `holds ${maxWeightBytes}: the architecture does not match its weights (corrupt or forged)`);
-      }
+    });
+    model = new Sequential(layers, { name: c.config.name as string | undefined });
+    const shape = c.buildConfig?.inputShape;
+    if (shape && maxWeightBytes !== undefined) checkWeightBudget(layers, shape, file, maxWeightBytes);
+    if (shape) model.build(shape);
+  } else {
+    try {
+      const m = deserializeLayer({ className: c.className, config: c.config }, 'the model');
+      if (!(m instanceof Model)) throw new Error(`class ${c.className} is a layer, not a model`);
+      model = m;
+    } catch (err) {
+      throw new Error(`loadModel: ${file}: ${(err as Error).message}`);
     }
+    const shape = c.buildConfig?.inputShape;
+    if (!model.built && shape) model.build(shape);
   }
-  if (shape) model.build(shape);
-  if (c.compileConfig) {
-    const cc = c.compileConfig;
-    const opt = new Optimizer(cc.optimizer.className as never, cc.optimizer.config);
-    model.compile({ optimizer: opt, loss: cc.loss, metrics: cc.metrics } as CompileOptions);
-  }
+  if (c.compileConfig) model.compileFromConfig(c.compileConfig);
   return model;
 }
 
-/** Loads a model saved by model.save(dir): same layers, names, weights and compile settings. */
-export function loadModelSync(dir: string): Sequential {
-  if (typeof dir !== 'string' || !dir) throw new TypeError(`loadModel: expected a directory path but received ${typeOfValue(dir)}`);
-  if (!fs.existsSync(dir)) throw new Error(`loadModel: no such directory: ${dir}`);
-  if (!fs.statSync(dir).isDirectory()) throw new Error(`loadModel: ${dir} is not a directory (expected one written by model.save(dir))`);
-  const cfgFile = path.join(dir, CONFIG_FILE);
-  const wFile = path.join(dir, WEIGHTS_FILE);
-  for (const f of [cfgFile, wFile]) if (!fs.existsSync(f)) throw new Error(`loadModel: missing ${f} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${dir})`);
+function checkWeightBudget(layers: Layer[], shape: unknown, file: string, maxWeightBytes: number): void {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d > 0 && d <= 1 << 24)) {
+    throw new Error(`loadModel: ${file}: buildConfig.inputShape ${JSON.stringify(shape)} is not a list of positive integers`);
+  }
+  let s = [...shape] as number[];
+  let bytes = 0;
+  for (const [i, l] of layers.entries()) {
+    if (l instanceof InputLayer) continue;
+    try {
+      if (!l.built) {
+        l.build(s);
+        l.built = true;
+      }
+      s = l.computeOutputShape(s);
+    } catch (e) {
+      throw new Error(`loadModel: ${file}: cannot build layer ${i} (${l.name}) for input shape [${s.join(', ')}]: ${(e as Error).message}`);
+    }
+    bytes += l.weightsInternal().reduce((n, w) => n + w.tensor.numel * 4, 0);
+    if (bytes > maxWeightBytes) {
+      throw new Error(`loadModel: ${file}: the layers up to ${l.name} need ${bytes} bytes of weights but the weights file ` +
+        `holds ${maxWeightBytes}: the architecture does not match its weights (corrupt or forged)`);
+    }
+  }
+}
+
+/** A safetensors entry of a .keras zip, read through the one safetensors reader (via a private temporary file). */
+function readZippedSafetensors(bytes: Buffer, name: string): ReturnType<typeof readSafetensors> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nodetorch-keras-'));
+  const file = path.join(dir, name);
+  try {
+    fs.writeFileSync(file, bytes);
+    return readSafetensors(file);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Loads a model saved by model.save(path): same layers, names, weights and compile settings. */
+export function loadModelSync(target: string): Model {
+  if (typeof target !== 'string' || !target) throw new TypeError(`loadModel: expected a directory or .keras file path but received ${typeOfValue(target)}`);
+  if (!fs.existsSync(target)) throw new Error(`loadModel: no such ${isKerasFile(target) ? 'file' : 'directory'}: ${target}`);
+  let configText: string;
+  let weights: () => ReturnType<typeof readSafetensors>;
+  let optimizerState: (() => ReturnType<typeof readSafetensors>) | null = null;
+  let weightBytes: number;
+  let cfgFile: string;
+  let wFile: string;
+  let optName: string;
+  if (fs.statSync(target).isDirectory()) {
+    cfgFile = path.join(target, CONFIG_FILE);
+    wFile = path.join(target, WEIGHTS_FILE);
+    for (const f of [cfgFile, wFile]) if (!fs.existsSync(f)) throw new Error(`loadModel: missing ${f} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${target})`);
+    try {
+      configText = fs.readFileSync(cfgFile, 'utf8');
+    } catch (e) {
+      throw new Error(`loadModel: cannot read ${cfgFile}: ${(e as Error).message}`);
+    }
+    weightBytes = fs.statSync(wFile).size;
+    weights = () => readSafetensors(wFile);
+    const optFile = path.join(target, OPTIMIZER_FILE);
+    optName = optFile;
+    if (fs.existsSync(optFile)) optimizerState = () => readSafetensors(optFile);
+  } else {
+    const buf = fs.readFileSync(target);
+    const bad = (m: string) => new Error(`loadModel: ${target}: ${m} (expected a .keras zip written by model.save)`);
+    const entries = readZipDirectory(buf, bad);
+    const entry = (name: string) => {
+      const e = entries.get(name);
+      if (!e) throw bad(`no ${name} in the archive`);
+      return readZipEntry(buf, e, bad);
+    };
+    cfgFile = `${target}:${CONFIG_FILE}`;
+    wFile = `${target}:${WEIGHTS_FILE}`;
+    optName = `${target}:${OPTIMIZER_FILE}`;
+    configText = entry(CONFIG_FILE).toString('utf8');
+    const wBytes = entry(WEIGHTS_FILE);
+    weightBytes = wBytes.byteLength;
+    weights = () => readZippedSafetensors(wBytes, WEIGHTS_FILE);
+    if (entries.has(OPTIMIZER_FILE)) {
+      const oBytes = entry(OPTIMIZER_FILE);
+      optimizerState = () => readZippedSafetensors(oBytes, OPTIMIZER_FILE);
+    }
+  }
   // Weights are float32 or wider in files nodetorch writes; x2 leaves room for half-precision files.
   // No single allocation while building may exceed that (plus room for initializers' temporaries).
-  const budget = 2 * fs.statSync(wFile).size + 4096;
-  const config = parseConfig(cfgFile);
+  const budget = 2 * weightBytes + 4096;
+  const config = parseConfig(cfgFile, configText);
   const model = withAllocLimit(budget + (64 << 20), () => modelFromConfig(config, cfgFile, budget));
   if (!model.built) throw new Error(`loadModel: ${cfgFile} has no buildConfig.inputShape, so the weights cannot be placed`);
-  const { tensors } = readSafetensors(wFile);
+  const { tensors } = weights();
   try {
     assignWeights(model, tensors, wFile);
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
-  const optFile = path.join(dir, OPTIMIZER_FILE);
-  if (fs.existsSync(optFile) && internals(model).compiled) loadOptimizerState(internals(model).optimizer(), optFile);
+  const opt = optimizerState && model.trainingOptimizer(true);
+  if (opt && optimizerState) applyOptimizerState(opt, optimizerState(), optName);
   return model;
 }
 
-export async function loadModel(dir: string): Promise<Sequential> {
-  return loadModelSync(dir);
+/** Loads a model saved by model.save(path) (a directory or a .keras file). Typed as a Sequential unless told: loadModel<nt.Model>(path). */
+export async function loadModel<M extends Model = Sequential>(target: string): Promise<M> {
+  return loadModelSync(target) as M;
 }
 
 /** The model's weights alone, as one safetensors file (extra metadata, e.g. a training epoch, allowed). */
-export function saveWeightsFile(model: Sequential, file: string, metadata: Record<string, string> = {}): void {
+export function saveWeightsFile(model: Model, file: string, metadata: Record<string, string> = {}): void {
   ensureBuiltForSave(model, 'saveWeights');
   const weights = namedWeights(model);
   try {
-    saveSafetensors(file, weights, { format: FORMAT_NAME, layout: 'keras', ...metadata });
+    writeFileAtomicSync(file, encodeSafetensors(weights, { format: FORMAT_NAME, layout: 'keras', ...metadata }));
   } finally {
     for (const t of Object.values(weights)) t.dispose();
   }
 }
 
 /** Loads weights saved by saveWeights into a built model; returns the file's metadata. */
-export function loadWeightsFile(model: Sequential, file: string): Record<string, string> {
+export function loadWeightsFile(model: Model, file: string): Record<string, string> {
   if (!fs.existsSync(file)) throw new Error(`loadWeights: no such file: ${file}`);
   if (!model.built) {
-    if (!internals(model).layerList[0]?.inputShape) throw new Error(`loadWeights: build the model '${model.name}' before loading weights into it`);
+    if (!(model instanceof Sequential) || !model.layerStack[0]?.inputShape) throw new Error(`loadWeights: build the model '${model.name}' before loading weights into it`);
     model.build();
   }
   const { tensors, metadata } = readSafetensors(file);
@@ -411,3 +416,9 @@ export function loadWeightsFile(model: Sequential, file: string): Record<string,
   }
   return metadata;
 }
+
+setSavingHooks({
+  save: (m, p, o) => saveModel(m, p, o as SaveOptions),
+  saveWeights: (m, f) => saveWeightsFile(m, f),
+  loadWeights: (m, f) => { loadWeightsFile(m, f); },
+});

@@ -6,6 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { inspect } from 'util';
 import { Sequential, FitOptions } from '../keras/model';
+import { Layer } from '../keras/layers';
+import { isObjectLike } from '../callable';
 import type { Tensor } from '../tensor';
 import { History, Logs, CallbackLike } from '../keras/callbacks';
 import { loadModelSync } from '../keras/saving';
@@ -152,6 +154,11 @@ export class Tuner {
 
   constructor(oracle: Oracle, hypermodel: HyperModel | null | undefined, options: TunerOptions = {}, where = 'Tuner') {
     const overridden = Object.getPrototypeOf(this).runTrial !== Tuner.prototype.runTrial;
+    // Keras layers and models are callable (typeof 'function') but are no build function
+    if (hypermodel instanceof Layer) {
+      throw new TypeError(`${where}: expected the hypermodel to be a function (hp) => compiled model, or an object with build(hp), ` +
+        `but received the ${hypermodel.constructor.name} '${hypermodel.name}' itself; wrap it: (hp) => { ...build and compile a model... }`);
+    }
     const isModel = typeof hypermodel === 'function' || (hypermodel !== null && typeof hypermodel === 'object' &&
       typeof (hypermodel as { build?: unknown }).build === 'function');
     if (!isModel && !((hypermodel === null || hypermodel === undefined) && overridden)) {
@@ -197,7 +204,7 @@ export class Tuner {
     const hm = this.hypermodel;
     if (!hm) throw new Error(`${this.constructor.name}: no hypermodel to build a model from (override runTrial, or pass a build function)`);
     const m = await (typeof hm === 'function' ? hm(hp) : hm.build(hp));
-    if (m === null || typeof m !== 'object' || typeof (m as { fit?: unknown }).fit !== 'function') {
+    if (!isObjectLike(m) || typeof (m as { fit?: unknown }).fit !== 'function') {
       throw new TypeError(`the build function returned ${describe(m)}; expected a compiled model`);
     }
     return m;
@@ -443,7 +450,7 @@ export class Tuner {
     }
     const dir = path.join(this.oracle.trialDir(trial), trial.checkpoint);
     try {
-      return loadModelSync(dir);
+      return loadModelSync(dir) as Sequential;
     } catch (e) {
       if (!this.hypermodel || !/unknown class/.test((e as Error).message)) throw e;
       const hp = trial.hyperparameters.copy();

@@ -1,0 +1,457 @@
+// Keras' Model: `new Model({ inputs, outputs })` is a Functional graph (engine/functional.ts);
+// `class Net extends Model { call(x, { training }) {...} }` is a subclassed model whose layers are
+// the fields it assigns. Both are layers (callable, nestable) and train through the one trainer.
+import { noGrad } from '../../autograd';
+import { tidy } from '../../memory';
+import { cat } from '../../ops';
+import * as creation from '../../creation';
+import { Tensor, typeOfValue, deviceString, DeviceLike } from '../../tensor';
+import { native } from '../../native';
+import { Layer, LayerWeight, shapeStr } from '../layers';
+import * as nn from '../../nn';
+import { History } from '../callbacks';
+import { Trainer, FitOptions } from '../training/trainer';
+import {
+  Packing, structured, pack, unpack, isBatchSource, packedSource,
+} from '../training/data_adapter';
+import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer } from './layer';
+import { InputLayer } from '../layers';
+import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
+
+export interface ModelOptions {
+  inputs?: SymbolicStructure;
+  outputs?: SymbolicStructure;
+  name?: string;
+  trainable?: boolean;
+}
+
+export interface EvaluateOptions { batchSize?: number; verbose?: number; returnDict?: boolean }
+export interface PredictOptions { batchSize?: number; verbose?: number }
+
+/** How a model's save/saveWeights/loadWeights reach lib/keras/saving.ts, which registers them (it imports the models, not the reverse). */
+export interface SavingHooks {
+  save(model: Model, path: string, opts?: object): void | Promise<void>;
+  saveWeights(model: Model, file: string): void;
+  loadWeights(model: Model, file: string): void;
+}
+let savingHooks: SavingHooks | null = null;
+export function setSavingHooks(h: SavingHooks): void {
+  savingHooks = h;
+}
+function saving(): SavingHooks {
+  if (!savingHooks) throw new Error('saving is not loaded: import nodetorch (or lib/keras/saving) first');
+  return savingHooks;
+}
+
+export class Model extends Trainer {
+  /** the Functional graph (null for a subclassed model) */
+  protected graph: FunctionalGraph | null = null;
+  /** how the batches fit/evaluate/predict pass hold several inputs / targets (data adapter) */
+  protected inputPacking: Packing | null = null;
+  protected targetPacking: Packing | null = null;
+  private seenOutputShapes: number[][] | null = null;
+
+  constructor(opts?: ModelOptions) {
+    if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts))) {
+      throw new TypeError(`Model: expected { inputs, outputs, name } (or nothing, to subclass) but received ${typeOfValue(opts)}`);
+    }
+    for (const k of Object.keys(opts ?? {})) {
+      if (!['inputs', 'outputs', 'name', 'trainable'].includes(k)) throw new TypeError(`Model: unknown option '${k}'; known options: inputs, outputs, name, trainable`);
+    }
+    super({ name: opts?.name, trainable: opts?.trainable });
+    if (opts?.inputs !== undefined || opts?.outputs !== undefined) {
+      if (opts.inputs === undefined || opts.outputs === undefined) throw new TypeError('Model: give both inputs and outputs (or neither, to subclass)');
+      this.graph = new FunctionalGraph(symbolicList(opts.inputs, 'inputs'), symbolicList(opts.outputs, 'outputs'), this.name);
+      this.built = true;
+      if (this.graph.inputs.length === 1 && this.graph.inputs[0].shape.every((d) => d !== null)) this.builtShape = this.graph.inputs[0].shape as number[];
+    }
+  }
+
+  /** Symbolic inputs and outputs (Functional models). */
+  get inputs(): KerasTensor[] {
+    return this.graph ? [...this.graph.inputs] : [];
+  }
+  get outputs(): KerasTensor[] {
+    return this.graph ? [...this.graph.outputs] : [];
+  }
+  get inputNames(): string[] | null {
+    return this.graph ? this.graph.inputs.map((t) => t.node.layer.name) : null;
+  }
+  protected outputNames(): string[] | null {
+    if (!this.graph) return null;
+    const names = this.graph.outputs.map((t) => t.node.layer.name);
+    return names.map((n, i) => (names.indexOf(n) === i ? n : `${n}_${i}`));
+  }
+
+  /** Every layer once: the graph's (input layers included, as Keras), or the fields a subclass assigned. */
+  get layers(): Layer[] {
+    if (this.graph) return [...this.graph.layers];
+    const out: Layer[] = [];
+    const add = (v: unknown) => {
+      if (v instanceof Layer && v !== (this as unknown) && !out.includes(v)) out.push(v);
+    };
+    for (const v of Object.values(this)) {
+      if (Array.isArray(v)) v.forEach(add);
+      else add(v);
+    }
+    return out;
+  }
+  /** The layer named name. */
+  getLayer(name: string): Layer {
+    const l = this.layers.find((x) => x.name === name);
+    if (!l) throw new RangeError(`${this.name}.getLayer: no layer named '${name}'; layers: ${this.layers.map((x) => x.name).join(', ')}`);
+    return l;
+  }
+
+  protected nativeChain(): Layer[] | null {
+    return this.graph ? this.graph.chain() : null;
+  }
+
+  /** The class name a saved config records: 'Functional' for new Model({ inputs, outputs }), a subclass's own name otherwise. */
+  savedClassName(): string {
+    return this.graph && this.constructor === Model ? 'Functional' : this.constructor.name;
+  }
+
+  /**
+   * Keras' get_config. A Functional model's holds its layers once each and its nodes (layer calls) in
+   * order, each input named [node, output index]; a subclassed model's holds its name (override it
+   * to record constructor arguments, and fromConfig to use them).
+   */
+  override getConfig(): Record<string, unknown> {
+    const base = { name: this.name, trainable: this.trainable };
+    if (!this.graph) return base;
+    const nodes: Node[] = [...this.graph.inputs.map((t) => t.node), ...this.graph.nodes];
+    const ref = (t: KerasTensor) => [nodes.indexOf(t.node), t.index];
+    return {
+      ...base,
+      layers: this.graph.layers.map((l) => ({ ...serializeLayer(l), name: l.name })),
+      nodes: nodes.map((n) => ({ layer: n.layer.name, kind: n.isInput ? 'input' : n.kind, inputs: n.inputs.map(ref),
+        ...(Object.keys(n.callOptions).length ? { callOptions: n.callOptions } : {}) })),
+      inputs: this.graph.inputs.map(ref),
+      outputs: this.graph.outputs.map(ref),
+    };
+  }
+
+  /** Keras' from_config: a Functional model rebuilt from getConfig() (layers through registerLayer's registry); a subclass is constructed bare. */
+  static override fromConfig(config: Record<string, unknown>): Model {
+    if (this !== Model || !Array.isArray(config.nodes)) return new (this as unknown as new () => Model)();
+    const c = config as { name?: string; trainable?: boolean; layers: { name: string }[]; nodes: { layer: string; kind: string; inputs: [number, number][]; callOptions?: Record<string, unknown> }[]; inputs: [number, number][]; outputs: [number, number][] };
+    if (!Array.isArray(c.layers) || !Array.isArray(c.inputs) || !Array.isArray(c.outputs)) throw new Error('a Functional config needs layers, nodes, inputs and outputs');
+    const layers = new Map<string, Layer>();
+    c.layers.forEach((entry, i) => layers.set(entry.name, deserializeLayer(entry, `layer ${i} (${JSON.stringify(entry.name)})`)));
+    const made: KerasTensor[][] = [];
+    const get = (r: unknown, what: string): KerasTensor => {
+      const [i, k] = Array.isArray(r) ? r as number[] : [];
+      const t = made[i]?.[k];
+      if (!t) throw new Error(`${what} refers to ${JSON.stringify(r)}, which is no earlier node's output`);
+      return t;
+    };
+    c.nodes.forEach((n, i) => {
+      const l = layers.get(n.layer);
+      if (!l) throw new Error(`node ${i} calls layer ${JSON.stringify(n.layer)}, which is not among the layers`);
+      if (n.kind === 'input') {
+        if (!(l instanceof InputLayer)) throw new Error(`node ${i}: layer '${n.layer}' is not an InputLayer`);
+        made.push([inputTensor(l)]);
+        return;
+      }
+      const ins = (n.inputs ?? []).map((r, j) => get(r, `node ${i} input ${j}`));
+      const o = n.callOptions ?? {};
+      const r = n.kind === 'list' ? l.apply(ins, o) : n.kind === 'positional' ? l.apply(...ins, o) : l.apply(ins[0], o);
+      made.push(Array.isArray(r) ? r as KerasTensor[] : [r as KerasTensor]);
+    });
+    return new Model({ inputs: c.inputs.map((r, i) => get(r, `input ${i}`)), outputs: c.outputs.map((r, i) => get(r, `output ${i}`)),
+      name: c.name, trainable: c.trainable });
+  }
+
+  /** Keras' get_build_config: the per-sample input shape a Sequential or subclassed model was built for (a Functional graph's Inputs carry theirs: null). */
+  getBuildConfig(): { inputShape: number[] } | null {
+    if (this.graph && this.constructor === Model) return null;
+    return this.built && this.builtShape ? { inputShape: [...this.builtShape] } : null;
+  }
+
+  /** Keras' build(inputShape) for a subclassed model: runs it once on a zero batch so its layers make their weights. */
+  override build(inputShape: number[] | number[][]): void {
+    if (this.graph || this.builtShape) return;
+    const shapes = Array.isArray(inputShape[0]) ? inputShape as number[][] : [inputShape as number[]];
+    tidy(() => noGrad(() => {
+      const xs = shapes.map((s) => creation.zeros([1, ...s.map((d) => d ?? 1)], { dtype: this.inputPacking?.dtype ?? 'float32' }));
+      this.runModel(xs, false);
+    }));
+    this.builtShape = shapes.length === 1 ? [...shapes[0]] : null;
+    this.built = true;
+  }
+
+  /** Functional: runs the graph; a subclass overrides call(x, { training }). */
+  call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
+    if (!this.graph) throw new Error(`${this.name}: a subclassed Model must define call(x, { training })`);
+    const outs = this.graph.run(Array.isArray(x) ? x : [x], opts?.training ?? false, undefined, this.name);
+    return outs.length === 1 ? outs[0] : outs;
+  }
+
+  private runModel(xs: Tensor[], training: boolean, penalties?: Tensor[]): Tensor[] {
+    if (this.graph) return this.graph.run(xs, training, penalties, this.name);
+    const r = this.call(xs.length === 1 ? xs[0] : xs, { training });
+    const outs = Array.isArray(r) ? r : [r];
+    if (!outs.every((t) => t instanceof Tensor)) throw new TypeError(`${this.name}.call: expected it to return a Tensor (or an array of them) but it returned ${typeOfValue(r)}`);
+    return outs;
+  }
+
+  protected forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor {
+    const h = this.onDevice(x);
+    const outs = this.runModel(this.inputPacking ? unpack(h, this.inputPacking) : [h], training, penalties);
+    this.seenOutputShapes = outs.map((o) => o.shape.slice(1));
+    if (outs.length === 1) return outs[0];
+    return cat(outs.map((o) => o.reshape([o.shape[0], -1]).to('float32')), 1);
+  }
+
+  protected splitOutputs(t: Tensor, targets: boolean): Tensor[] {
+    if (targets) return this.targetPacking ? unpack(t, this.targetPacking) : [t];
+    const shapes = this.graph ? this.graph.outputs.map((o) => o.shape as number[]) : this.seenOutputShapes ?? [t.shape.slice(1)];
+    if (shapes.length === 1) return [t];
+    return unpack(t, { names: [], shapes, dtypes: shapes.map(() => 'float32'), dtype: 'float32' });
+  }
+
+  protected userInputs(x: Tensor): Tensor | Tensor[] {
+    return this.inputPacking ? unpack(x, this.inputPacking) : x;
+  }
+
+  protected ensureBuilt(sample: readonly number[]): void {
+    if (this.graph) {
+      const want = this.inputPacking ? [this.inputPacking.shapes.reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0)]
+        : this.graph.inputs.length === 1 ? this.graph.inputs[0].shape : null;
+      if (!want) throw new RangeError(`${this.name}: the model has ${this.graph.inputs.length} inputs (${this.inputNames!.join(', ')}); pass x as an array or an object keyed by input name`);
+      if (sample.length !== want.length || want.some((d, i) => d !== null && d !== sample[i])) {
+        throw new RangeError(`${this.name}: expected inputs of shape ${fmt(want)} but got ${fmt([...sample])} (per sample)`);
+      }
+      if (this.inputPacking) {
+        this.inputPacking.shapes.forEach((s, i) => {
+          const t = this.graph!.inputs[i];
+          if (s.length !== t.shape.length || t.shape.some((d, k) => d !== null && d !== s[k])) {
+            throw new RangeError(`${this.name}: input '${t.node.layer.name}' expects samples of shape ${fmt(t.shape)} but the data has ${fmt(s)}`);
+          }
+        });
+      }
+      this.builtShape = [...sample];
+      return;
+    }
+    if (this.built && this.builtShape) {
+      if (sample.join() !== this.builtShape.join()) throw new RangeError(`${this.name}: expected inputs of shape ${fmt(this.builtShape)} but got ${fmt([...sample])} (per sample)`);
+      return;
+    }
+    // a subclassed model builds its layers by running once on a zero batch, as Keras' build()
+    if (this.inputPacking) {
+      this.build(this.inputPacking.shapes);
+      this.builtShape = [...sample];
+    } else {
+      this.build([...sample]);
+    }
+  }
+
+  protected outputShape(): number[] {
+    if (this.graph) return this.graph.outputs[0].shape as number[];
+    return this.seenOutputShapes?.[0] ?? [];
+  }
+
+  /** A model called on symbolic tensors (nested in another model): its output shapes. */
+  symbolicOutputShapes(kind: CallKind, shapes: (number | null)[][]): (number | null)[][] {
+    if (this.graph) {
+      if (shapes.length !== this.graph.inputs.length) throw new RangeError(`${this.name}: expected ${this.graph.inputs.length} inputs but was called on ${shapes.length}`);
+      shapes.forEach((s, i) => {
+        const t = this.graph!.inputs[i];
+        if (s.length !== t.shape.length || t.shape.some((d, k) => d !== null && s[k] !== null && d !== s[k])) {
+          throw new RangeError(`${this.name}: input '${t.node.layer.name}' expects samples of shape ${shapeStr(t.shape)} but was called on ${shapeStr(s)}`);
+        }
+      });
+      return this.graph.outputs.map((t) => [...t.shape]);
+    }
+    void kind;
+    return noGrad(() => {
+      const xs = shapes.map((s) => creation.zeros([1, ...s.map((d) => d ?? 1)]));
+      const outs = this.runModel(xs, false);
+      return outs.map((o) => o.shape.slice(1));
+    });
+  }
+
+  override weightsInternal(): LayerWeight[] {
+    const seen = new Set<Tensor>();
+    const out: LayerWeight[] = [];
+    for (const l of this.layers) {
+      for (const w of l.weightsInternal()) {
+        if (seen.has(w.tensor)) continue;
+        seen.add(w.tensor);
+        out.push({ ...w, name: `${l.name}/${w.name}` });
+      }
+    }
+    return out;
+  }
+  override get trainableWeights(): Tensor[] {
+    if (!this.trainable) return [];
+    const seen = new Set<Tensor>();
+    return this.layers.flatMap((l) => l.trainableWeights).filter((t) => !seen.has(t) && !!seen.add(t));
+  }
+  override modules(): nn.Module[] {
+    return this.layers.flatMap((l) => l.modules());
+  }
+
+  /**
+   * Moves the weights to a device ('cpu', 'cuda', 'cuda:1'); fit/evaluate/predict then copy each batch
+   * there. The optimizer starts afresh on the new device, as when a PyTorch model is moved before making its optimizer.
+   */
+  to(device: DeviceLike): this {
+    const d = deviceString(device, `${this.constructor.name}.to`);
+    for (const w of this.weightsInternal()) noGrad(() => moveTo(w.tensor, d));
+    for (const m of this.modules()) m.to(d);
+    if (d !== this.device) this.nativeOpt = null;
+    this.device = d;
+    return this;
+  }
+
+  /** Prints Keras' summary table (a Functional model's with "Connected to") and returns it. */
+  summary(print = true): string {
+    let rows: string[][];
+    if (this.graph) rows = this.graph.summaryRows();
+    // a subclassed model has no graph: Keras prints its layers without shapes or connections
+    else rows = this.layers.map((l) => [`${l.name} (${l.constructor.name})`, '?', l.countParams().toLocaleString('en-US')]);
+    const head = ['Layer (type)', 'Output Shape', 'Param #', 'Connected to'].slice(0, rows[0]?.length ?? 3);
+    const w = head.map((h, i) => Math.max(i === 2 ? 10 : 22, h.length + 2, ...rows.map((r) => r[i].length + 2)));
+    const width = w.reduce((a, b) => a + b, 0);
+    const row = (r: string[]) => r.map((c, i) => c.padEnd(w[i])).join('').trimEnd();
+    const total = this.countParams();
+    const trainable = this.trainableWeights.reduce((k, t) => k + t.numel, 0);
+    const text = [
+      `Model: "${this.name}"`,
+      '_'.repeat(width),
+      row(head),
+      '='.repeat(width),
+      ...rows.flatMap((r, i) => [row(r), ...(i < rows.length - 1 ? ['_'.repeat(width)] : [])]),
+      '='.repeat(width),
+      `Total params: ${total.toLocaleString('en-US')}`,
+      `Trainable params: ${trainable.toLocaleString('en-US')}`,
+      `Non-trainable params: ${(total - trainable).toLocaleString('en-US')}`,
+      '_'.repeat(width),
+    ].join('\n');
+    if (print) console.log(text);
+    return text;
+  }
+
+  /** Saves the model: a path ending in .keras writes one zip file, any other path a directory (config.json, model.safetensors); nt.loadModel reads either. */
+  async save(path: string, opts?: { overwrite?: boolean; includeOptimizer?: boolean }): Promise<void> {
+    await saving().save(this, path, opts);
+  }
+  /** The weights alone, as one safetensors file named '<layer>/<weight>' in Keras layout. */
+  async saveWeights(file: string): Promise<void> {
+    saving().saveWeights(this, file);
+  }
+  async loadWeights(file: string): Promise<void> {
+    saving().loadWeights(this, file);
+  }
+
+  /** Several inputs or targets packed for the trainer (data adapter); a single one passes through. */
+  private adaptX(x: unknown, what: string, packing: 'input' | 'target'): unknown {
+    const names = packing === 'input' ? this.inputNames : this.compiledOutputNames();
+    const list = structured(x, names, what);
+    if (!list) {
+      if (names && names.length > 1 && (x instanceof Tensor || Array.isArray(x))) {
+        throw new TypeError(`${what}: the model has ${names.length} ${packing}s (${names.join(', ')}); pass an array of ${names.length} or an object keyed by those names`);
+      }
+      return x;
+    }
+    const { packed, packing: p } = pack(list, names ?? list.map((_, i) => `${packing}_${i}`), what);
+    if (packing === 'input') this.inputPacking = p;
+    else this.targetPacking = p;
+    return packed;
+  }
+  private compiledOutputNames(): string[] | null {
+    const outs = this.compiled?.outputs;
+    return outs ? outs.map((o) => o.name) : this.graph && this.graph.outputs.length > 1 ? this.outputNames() : null;
+  }
+  private get multiIO(): boolean {
+    return !!this.graph && (this.graph.inputs.length > 1 || this.graph.outputs.length > 1);
+  }
+  private adaptSource(src: unknown, what: string): unknown {
+    if (!this.multiIO) return src;
+    if (what === 'predict') {
+      // predict's batches are inputs alone: [xa, xb] or { a, b }, or [inputs, targets] as fit's
+      return packedSource(src as AsyncIterable<unknown>, (el) => {
+        const names = this.inputNames!;
+        const isX = Array.isArray(el) ? el.length === names.length && el.every((t) => t instanceof Tensor) && names.length > 1 : !(el instanceof Tensor);
+        const x = isX ? el : (el as unknown[])[0];
+        const px = this.adaptX(x, 'predict: dataset x', 'input') as Tensor;
+        if (px !== x) for (const t of Object.values(x as object)) if (t instanceof Tensor) t.dispose();
+        return px;
+      });
+    }
+    return packedSource(src as AsyncIterable<unknown>, (el) => {
+      const [x, y, w] = Array.isArray(el) ? el : [(el as { x: unknown }).x, (el as { y: unknown }).y];
+      const px = this.adaptX(x, `${what}: dataset x`, 'input') as Tensor;
+      const py = y === undefined ? undefined : this.adaptX(y, `${what}: dataset y`, 'target') as Tensor;
+      const out = [px, ...(py ? [py] : []), ...(w instanceof Tensor ? [w] : [])];
+      if (px !== x) for (const t of Object.values(x as object)) if (t instanceof Tensor) t.dispose();
+      if (py !== y) for (const t of Object.values(y as object)) if (t instanceof Tensor) t.dispose();
+      return out;
+    });
+  }
+  private resetPacking(): void {
+    this.inputPacking = null;
+    this.targetPacking = null;
+  }
+
+  /** Keras' fit: x and y as tensors/arrays, several as arrays or objects keyed by input/output name, or a dataset of batches. */
+  override async fit(x: unknown, y?: unknown, opts: FitOptions = {}): Promise<History> {
+    this.resetPacking();
+    if (isBatchSource(x)) return super.fit(this.adaptSource(x, 'fit') as AsyncIterable<unknown>, y as FitOptions, opts);
+    const px = this.adaptX(x, 'fit: x', 'input');
+    const py = this.adaptX(y, 'fit: y', 'target');
+    const o = { ...(opts ?? {}) } as FitOptions;
+    const vd = o.validationData as unknown;
+    if (Array.isArray(vd) && vd.length >= 2 && (this.inputPacking || this.targetPacking)) {
+      const ip = this.inputPacking;
+      const tp = this.targetPacking;
+      o.validationData = [this.adaptX(vd[0], 'fit: validationData x', 'input'), this.adaptX(vd[1], 'fit: validationData y', 'target')] as never;
+      samePacking(ip, this.inputPacking, 'fit: validationData x');
+      samePacking(tp, this.targetPacking, 'fit: validationData y');
+    } else if (isBatchSource(vd)) {
+      o.validationData = this.adaptSource(vd, 'fit: validationData') as never;
+    }
+    return super.fit(px as never, py as never, o);
+  }
+
+  /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
+  override async evaluate(x: unknown, y?: unknown, opts: EvaluateOptions = {}): Promise<number | number[] | Record<string, number>> {
+    this.resetPacking();
+    if (isBatchSource(x)) return super.evaluate(this.adaptSource(x, 'evaluate') as AsyncIterable<unknown>, y as EvaluateOptions, opts);
+    return super.evaluate(this.adaptX(x, 'evaluate: x', 'input') as never, this.adaptX(y, 'evaluate: y', 'target') as never, opts);
+  }
+
+  /** The model's outputs for x, batched: a Tensor, or one per output. */
+  async predict(x: unknown, opts: PredictOptions = {}): Promise<Tensor | Tensor[]> {
+    this.resetPacking();
+    const src = isBatchSource(x) ? this.adaptSource(x, 'predict') : this.adaptX(x, 'predict: x', 'input');
+    const out = await this.predictTensors(src as never, opts);
+    const parts = this.splitOutputs(out, false);
+    if (parts.length === 1) return parts[0];
+    const owned = parts.map((t) => t.clone());
+    out.dispose();
+    return owned;
+  }
+}
+
+function samePacking(a: Packing | null, b: Packing | null, what: string): void {
+  if (!a || !b) return;
+  if (JSON.stringify(a.shapes) !== JSON.stringify(b.shapes) || a.dtype !== b.dtype) {
+    throw new RangeError(`${what}: expected the same per-sample shapes and dtypes as the training data (${a.shapes.map(fmt).join(', ')}) but got ${b.shapes.map(fmt).join(', ')}`);
+  }
+}
+
+function moveTo(t: Tensor, device: string): void {
+  if (t.device === device) return;
+  const c = t.to({ device });
+  native.tensor_set_data(t._h, c._h);
+  c.dispose();
+  t._meta = undefined;
+  t._shape = undefined;
+}
+
+function fmt(s: readonly (number | null)[]): string {
+  return `[${s.map((d) => (d === null ? 'None' : d)).join(', ')}]`;
+}

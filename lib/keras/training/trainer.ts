@@ -1,0 +1,835 @@
+// Keras' trainer: compile/fit/evaluate/predict over batches from the data adapter, one loop for
+// every model kind (lib/keras/engine). A step runs the whole epoch in native code (native/model.cc)
+// when the model is a chain of built-in layers, and batch by batch with autograd otherwise.
+// Model extends Trainer extends Layer, as Keras 3's Model(Trainer, Layer).
+import { native, NativeObject } from '../../native';
+import { noGrad } from '../../autograd';
+import { tidy } from '../../memory';
+import { getNumThreads } from '../../device';
+import { Tensor, typeOfValue, wrap } from '../../tensor';
+import * as creation from '../../creation';
+import * as optim from '../../optim';
+import { Layer, NativeStep } from '../layers';
+import { CallbackLike, History, Logs, ProgbarLogger, TrainParams } from '../callbacks';
+import { Optimizer as KerasOptimizer, resolveOptimizer } from '../optimizers';
+import {
+  Data, toTensor, catAndFree, isBatchSource, batchCount, StepCursor, asBatch, disposeBatch, tensorBatches, wrapResult,
+} from './data_adapter';
+
+export type { Data };
+
+const LOSSES = ['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy', 'mse', 'mae',
+  'huber', 'mean_squared_error', 'mean_absolute_error'];
+
+export interface LossObject { name: string; fromLogits?: boolean }
+export type LossLike = string | LossObject;
+export interface CompileOptions {
+  optimizer?: string | KerasOptimizer;
+  /** one loss, or one per output: an array, or an object keyed by output name */
+  loss: LossLike | LossLike[] | Record<string, LossLike>;
+  /** metric names, or per output: an array of arrays, or an object keyed by output name */
+  metrics?: string[] | string[][] | Record<string, string[]>;
+  /** per output (array or object keyed by output name): the total loss is the weighted sum */
+  lossWeights?: number[] | Record<string, number>;
+}
+
+/** What getCompileConfig() returns and a saved model records. */
+export interface CompileConfig {
+  optimizer: { className: string; config: Record<string, unknown> };
+  loss: CompileOptions['loss'];
+  metrics: CompileOptions['metrics'];
+  lossWeights?: Record<string, number>;
+}
+
+export interface FitOptions {
+  epochs?: number;
+  batchSize?: number;
+  verbose?: 0 | 1 | 2;
+  callbacks?: CallbackLike[];
+  validationSplit?: number;
+  /** [x, y], or a dataset / ImageDataGenerator iterator of [x, y] batches */
+  validationData?: [Data, Data] | AsyncIterable<unknown>;
+  shuffle?: boolean;
+  classWeight?: Record<number, number>;
+  sampleWeight?: Tensor;
+  initialEpoch?: number;
+  /** batches per epoch from a dataset/iterator; the source is read on across epochs and restarted when a pass ends */
+  stepsPerEpoch?: number;
+  /** batches per validation from a dataset/iterator validationData, read on across epochs like stepsPerEpoch */
+  validationSteps?: number;
+}
+
+function checkOpts(where: string, o: unknown, known: string[]): Record<string, unknown> {
+  if (o === undefined || o === null) return {};
+  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(o)}`);
+  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
+  return o as Record<string, unknown>;
+}
+
+function posInt(where: string, name: string, v: unknown, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
+}
+
+interface Compiled {
+  optimizer: KerasOptimizer;
+  loss: string;
+  fromLogits: boolean;
+  /** the last layer's softmax/sigmoid is folded into the loss */
+  fused: boolean;
+  metricNames: string[];
+  metricKinds: string[];
+  /** models with several outputs: each output's loss, weight and metrics */
+  outputs?: OutputLoss[];
+}
+
+interface OutputLoss { name: string; loss: string; fromLogits: boolean; weight: number; metricKinds: string[]; metrics: string[] }
+
+/** Keras' short loss names the native loss takes. */
+function nativeLossName(loss: string): string {
+  return loss === 'mean_squared_error' ? 'mse' : loss === 'mean_absolute_error' ? 'mae' : loss;
+}
+
+function parseLoss(v: unknown, what: string): { loss: string; fromLogits: boolean } {
+  let loss: string;
+  let fromLogits = false;
+  if (typeof v === 'string') loss = v;
+  else if (v && typeof v === 'object' && typeof (v as LossObject).name === 'string') {
+    loss = (v as LossObject).name;
+    fromLogits = !!(v as LossObject).fromLogits;
+  } else {
+    throw new TypeError(`compile: expected ${what} to be one of ${LOSSES.join(', ')} but received ${typeOfValue(v)}`);
+  }
+  if (!LOSSES.includes(loss)) throw new TypeError(`compile: unknown ${what} '${loss}'; expected one of ${LOSSES.join(', ')}`);
+  return { loss, fromLogits };
+}
+
+/** A metric's Keras name and its kind in native/model.cc ('accuracy' picks by loss, as Keras). */
+function metricKind(m: unknown, loss: string): { name: string; kind: string } {
+  if (typeof m !== 'string') throw new TypeError(`compile: expected metric names but received ${typeOfValue(m)}`);
+  let kind: string;
+  if (m === 'accuracy' || m === 'acc') {
+    kind = loss === 'sparse_categorical_crossentropy' ? 'sparse_categorical_accuracy'
+      : loss === 'categorical_crossentropy' ? 'categorical_accuracy' : 'binary_accuracy';
+  } else if (['sparse_categorical_accuracy', 'categorical_accuracy', 'binary_accuracy', 'mae', 'mse'].includes(m)) {
+    kind = m;
+  } else if (m === 'mean_absolute_error' || m === 'mean_squared_error') {
+    kind = m === 'mean_absolute_error' ? 'mae' : 'mse';
+  } else if (CONFUSION_METRICS[m]) {
+    kind = CONFUSION_METRICS[m];
+  } else {
+    throw new TypeError(`compile: unknown metric '${m}'; expected accuracy, sparse_categorical_accuracy, categorical_accuracy, ` +
+      'binary_accuracy, mae, mse, precision, recall or auc');
+  }
+  return { name: m === 'acc' ? 'accuracy' : CONFUSION_METRICS[m] ?? m, kind };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype;
+
+/** A compile option given once, per output as an array, or per output as an object keyed by output name. */
+function perOutput<T>(v: unknown, names: string[], what: string, single: (v: unknown) => boolean): (T | undefined)[] {
+  if (v === undefined) return names.map(() => undefined);
+  if (Array.isArray(v) && !single(v)) {
+    if (v.length !== names.length) throw new RangeError(`compile: expected ${what} for each of the ${names.length} outputs (${names.join(', ')}) but received ${v.length}`);
+    return v as T[];
+  }
+  if (isPlainObject(v) && !single(v)) {
+    const extra = Object.keys(v).filter((k) => !names.includes(k));
+    if (extra.length) throw new RangeError(`compile: ${what} names ${extra.join(', ')}, which ${extra.length > 1 ? 'are not outputs' : 'is not an output'}; the outputs are ${names.join(', ')}`);
+    return names.map((n) => v[n] as T | undefined);
+  }
+  return names.map(() => v as T);
+}
+
+/**
+ * The intra-op thread count for training fed one batch per native call (datasets, generators). Each
+ * call may land on another libuv thread, and each of those keeps its own OpenMP team spinning, so
+ * small batches on all threads can run several times slower than on one. As the native epoch does
+ * within one call (native/model.cc), this times batches on all threads, then on one, and keeps the faster.
+ */
+class ThreadChoice {
+  private static readonly WARM = 3;
+  private static readonly LEN = 10;
+  private seen = 0;
+  private all = 0;
+  private one = 0;
+  private chosen: number;
+  constructor(private readonly max: number) {
+    this.chosen = max > 1 ? 0 : 1;
+  }
+  next(): number {
+    if (this.chosen) return this.chosen;
+    const { WARM, LEN } = ThreadChoice;
+    return this.seen >= WARM + LEN ? 1 : this.max;
+  }
+  record(ms: number): void {
+    if (this.chosen) return;
+    const { WARM, LEN } = ThreadChoice;
+    const i = this.seen++;
+    if (i >= WARM && i < WARM + LEN) this.all += ms;
+    else if (i >= WARM + LEN) this.one += ms;
+    if (this.seen === WARM + 2 * LEN) this.chosen = this.one < this.all ? 1 : this.max;
+  }
+}
+
+// Keras' names for the confusion-matrix metrics -> their kind in native/model.cc
+const CONFUSION_METRICS: Record<string, string> = {
+  precision: 'precision', Precision: 'precision', recall: 'recall', Recall: 'recall', auc: 'auc', AUC: 'auc',
+};
+
+/** Metric states summed over batches (native/model.cc MetricUpdate) for runs fed one batch at a time. */
+class MetricStates {
+  private states: number[][] = [];
+  constructor(private readonly kinds: string[]) {}
+  add(batch: number[][]): void {
+    batch.forEach((s, i) => {
+      const cur = this.states[i];
+      if (!cur) this.states[i] = s.slice();
+      else for (let k = 0; k < s.length; k++) cur[k] += s[k];
+    });
+  }
+  values(samples: number): number[] {
+    return this.kinds.map((k, i) => (!this.states[i] ? NaN
+      : k === 'loss' || k === 'mean' ? this.states[i][0] / samples : native.model_metric_value(k, this.states[i], samples)));
+  }
+}
+
+/**
+ * What a model gives the trainer: its layers, a forward from JS, and (for the native fast path) the
+ * chain of built-in layers it is, when it is one.
+ */
+export abstract class Trainer extends Layer {
+  stopTraining = false;
+  protected compiled: Compiled | null = null;
+  protected nativeOpt: optim.Optimizer | null = null;
+  private token: NativeObject | null = null;
+  private batchThreads: ThreadChoice | null = null;
+  /** The device of the model's weights. */
+  device = 'cpu';
+  /** per-sample input shape once built (the packed one for several inputs) */
+  protected builtShape: number[] | null = null;
+
+  /** Every layer of the model, each once (shared layers too). */
+  abstract get layers(): Layer[];
+  /** The layers in order when the model is a chain with one input and one output (the native fast path), else null. */
+  protected abstract nativeChain(): Layer[] | null;
+  /** Builds the model for a per-sample input shape (of the packed inputs), or checks it matches. */
+  protected abstract ensureBuilt(sample: readonly number[]): void;
+  /** The per-sample shape of the (single) output. */
+  protected abstract outputShape(): number[];
+  /** The model's outputs from JS for a batch of (packed) inputs, packed when there are several. */
+  protected abstract forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor;
+  /** Output names when the model declares them (Functional), else null. */
+  protected abstract outputNames(): string[] | null;
+  /** A packed batch of outputs (or targets) as the model's outputs: one tensor each. */
+  protected abstract splitOutputs(t: Tensor, targets: boolean): Tensor[];
+  /** A packed batch as the user's structure (for trainStep/testStep): a Tensor, or one per input. */
+  protected abstract userInputs(x: Tensor): Tensor | Tensor[];
+
+  protected get layerList(): Layer[] {
+    return this.nativeChain() ?? [];
+  }
+  protected onDevice(t: Tensor): Tensor {
+    return t.device === this.device ? t : t.to({ device: this.device });
+  }
+  /** The optimizer given to compile (Keras' model.optimizer): its apply(grads, variables) serves hand-written steps. */
+  get optimizer(): KerasOptimizer | undefined {
+    return this.compiled?.optimizer;
+  }
+  /** True when trainStep or testStep is overridden: steps then run batch by batch through them. */
+  private get customSteps(): boolean {
+    return this.trainStep !== Trainer.prototype.trainStep || this.testStep !== Trainer.prototype.testStep;
+  }
+
+  compile(opts: CompileOptions): void {
+    const o = checkOpts('compile', opts, ['optimizer', 'loss', 'metrics', 'lossWeights']);
+    const optimizer = resolveOptimizer(o.optimizer ?? 'rmsprop');
+    const names = this.outputNames();
+    const isLoss = (v: unknown) => typeof v === 'string' || (isPlainObject(v) && typeof v.name === 'string' && Object.keys(v).every((k) => k === 'name' || k === 'fromLogits') && !names?.includes('name'));
+    const isMetricList = (v: unknown) => Array.isArray(v) && v.every((m) => typeof m === 'string');
+    if (!names || names.length === 1) {
+      const one = names ?? ['output'];
+      const [lossV] = perOutput<unknown>(o.loss, one, 'loss', isLoss);
+      const { loss, fromLogits } = parseLoss(lossV, 'loss');
+      const [metricsV] = perOutput<unknown>(o.metrics, one, 'metrics', isMetricList);
+      const metrics = (metricsV as unknown[] | undefined) ?? [];
+      if (!Array.isArray(metrics)) throw new TypeError(`compile: expected metrics to be an array of names but received ${typeOfValue(metrics)}`);
+      const ms = metrics.map((m) => metricKind(m, loss));
+      this.compiled = { optimizer, loss, fromLogits, fused: false, metricNames: ms.map((m) => m.name), metricKinds: ms.map((m) => m.kind) };
+    } else {
+      const losses = perOutput<unknown>(o.loss, names, 'loss', isLoss);
+      const weights = perOutput<unknown>(o.lossWeights, names, 'lossWeights', (v) => typeof v === 'number');
+      const metrics = perOutput<unknown>(o.metrics, names, 'metrics', isMetricList);
+      const outputs: OutputLoss[] = [];
+      const outMetricNames: string[] = [];
+      for (const [i, name] of names.entries()) {
+        if (losses[i] === undefined) throw new TypeError(`compile: no loss for output '${name}'; give one loss, or one per output (${names.join(', ')})`);
+        const { loss, fromLogits } = parseLoss(losses[i], `loss for output '${name}'`);
+        const weight = weights[i] ?? 1;
+        if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+          throw new TypeError(`compile: expected lossWeights for output '${name}' to be a non-negative number but received ${typeOfValue(weight)}`);
+        }
+        const ml = (metrics[i] as unknown[] | undefined) ?? [];
+        if (!Array.isArray(ml)) throw new TypeError(`compile: expected the metrics of output '${name}' to be an array of names but received ${typeOfValue(ml)}`);
+        const ms = ml.map((m) => metricKind(m, loss));
+        outputs.push({ name, loss, fromLogits, weight, metricKinds: ms.map((m) => m.kind), metrics: ml as string[] });
+        outMetricNames.push(...ms.map((m) => `${name}_${m.name}`));
+      }
+      this.compiled = {
+        optimizer, loss: 'multiple', fromLogits: false, fused: false, outputs,
+        metricNames: [...names.map((n) => `${n}_loss`), ...outMetricNames],
+        metricKinds: [...names.map(() => 'loss'), ...outputs.flatMap((x) => x.metricKinds)],
+      };
+    }
+    if (this.customSteps) this.compiled.metricKinds = this.compiled.metricKinds.map(() => 'mean');
+    this.nativeOpt = null;
+  }
+
+  /** Keras' get_compile_config: what compile() was given (optimizer with its current learning rate), as JSON; null before compile. */
+  getCompileConfig(): CompileConfig | null {
+    const c = this.compiled;
+    if (!c) return null;
+    const loss = (l: string, fromLogits: boolean): LossLike => (fromLogits ? { name: l, fromLogits: true } : l);
+    const optimizer = { className: c.optimizer.kind, config: { ...c.optimizer.options, learningRate: this.getLearningRate() } };
+    if (!c.outputs) return { optimizer, loss: loss(c.loss, c.fromLogits), metrics: [...c.metricNames] };
+    return {
+      optimizer,
+      loss: Object.fromEntries(c.outputs.map((o) => [o.name, loss(o.loss, o.fromLogits)])),
+      metrics: Object.fromEntries(c.outputs.map((o) => [o.name, [...o.metrics]])),
+      lossWeights: Object.fromEntries(c.outputs.map((o) => [o.name, o.weight])),
+    };
+  }
+  /** Keras' compile_from_config. */
+  compileFromConfig(cc: CompileConfig): void {
+    const opt = new KerasOptimizer(cc.optimizer.className as never, cc.optimizer.config as never);
+    this.compile({ optimizer: opt, loss: cc.loss, metrics: cc.metrics, ...(cc.lossWeights ? { lossWeights: cc.lossWeights } : {}) } as CompileOptions);
+  }
+  /** The native (torch::optim) optimizer training the weights: its state is what a saved model keeps. Made on first use when create is true. */
+  trainingOptimizer(create = false): optim.Optimizer | null {
+    return this.nativeOpt ?? (create && this.compiled ? this.nativeOptimizer() : null);
+  }
+
+  protected steps(forTraining: boolean): NativeStep[] {
+    const steps: NativeStep[] = [];
+    for (const l of this.layerList) {
+      const s = l.nativeStep();
+      if (s === null) throw new Error(`${this.name}: layer '${l.name}' (${l.constructor.name}) has no native implementation; models with custom layers train from JS (not available yet)`);
+      steps.push({ ...s });
+    }
+    const c = this.compiled;
+    if (forTraining && c && !c.fromLogits && steps.length) {
+      const last = steps[steps.length - 1];
+      // Keras computes softmax + crossentropy from the logits for stability; so does the native loss.
+      if ((last.activation === 'softmax' && (c.loss === 'sparse_categorical_crossentropy' || c.loss === 'categorical_crossentropy')) ||
+          (last.activation === 'sigmoid' && c.loss === 'binary_crossentropy')) {
+        last.activation = 'linear';
+        return Object.assign(steps, { fused: true });
+      }
+    }
+    return steps;
+  }
+
+  /** The native optimizer over the trainable weights, made on first use. */
+  protected nativeOptimizer(): optim.Optimizer {
+    if (!this.nativeOpt) this.nativeOpt = this.compiled!.optimizer.create(this.trainableWeights);
+    return this.nativeOpt;
+  }
+  getLearningRate(): number {
+    return this.compiled ? (this.nativeOpt ? this.nativeOpt.paramGroups[0].lr : this.compiled.optimizer.learningRate) : NaN;
+  }
+  setLearningRate(lr: number): void {
+    if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);
+    this.compiled.optimizer.learningRate = lr;
+    if (this.nativeOpt) for (const g of this.nativeOpt.paramGroups) g.lr = lr;
+  }
+
+  protected runOptions(fused: boolean): Record<string, unknown> {
+    const c = this.compiled!;
+    const penalties: { weight: number; l1: number; l2: number }[] = [];
+    for (const l of this.layers) {
+      const ws = l.weightsInternal();
+      for (const w of ws) {
+        const r = /(^|\/)kernel$/.test(w.name) ? l.kernelRegularizer : /(^|\/)bias$/.test(w.name) ? l.biasRegularizer : undefined;
+        if (r && (r.l1 || r.l2)) penalties.push({ weight: w.tensor._h, l1: r.l1 ?? 0, l2: r.l2 ?? 0 });
+      }
+    }
+    return { loss: c.loss === 'mean_squared_error' ? 'mse' : c.loss === 'mean_absolute_error' ? 'mae' : c.loss,
+      fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties, device: this.device };
+  }
+
+
+  protected get allNative(): boolean {
+    const chain = this.nativeChain();
+    return chain !== null && !this.customSteps && chain.every((l) => l.nativeStep() !== null);
+  }
+
+
+  /** The compiled loss (weighted over outputs) and each metric's state for one batch of outputs and targets. */
+  protected lossJS(out: Tensor, y: Tensor, w: Tensor | null): { loss: Tensor; states: number[][] } {
+    const c = this.compiled!;
+    if (!c.outputs) {
+      const lossName = this.runOptions(false).loss as string;
+      const loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, y._h, w ? w._h : null));
+      return { loss, states: c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, y._h)) };
+    }
+    return this.lossOfOutputs(this.splitOutputs(out, false), this.splitOutputs(y, true), w);
+  }
+
+  private lossOfOutputs(outs: Tensor[], ys: Tensor[], w: Tensor | null): { loss: Tensor; states: number[][] } {
+    const c = this.compiled!;
+    const outputs = c.outputs!;
+    let total: Tensor | null = null;
+    const lossStates: number[][] = [];
+    const metricStates: number[][] = [];
+    outputs.forEach((o, i) => {
+      const name = nativeLossName(o.loss);
+      const l = wrap(native.model_loss(name, o.fromLogits, outs[i]._h, ys[i]._h, w ? w._h : null));
+      lossStates.push([(l.item() as number) * outs[i].shape[0]]);
+      const part = l.mul(o.weight);
+      total = total ? total.add(part) : part;
+      for (const k of o.metricKinds) metricStates.push(native.model_metric(k, name, o.fromLogits, outs[i]._h, ys[i]._h));
+    });
+    return { loss: total!, states: [...lossStates, ...metricStates] };
+  }
+
+  /** Keras' compute_loss: the compiled loss of predictions against targets (a Tensor, or one per output). */
+  computeLoss(x: unknown, y: Tensor | Tensor[], yPred: Tensor | Tensor[], sampleWeight?: Tensor): Tensor {
+    void x;
+    const c = this.compiled;
+    if (!c) throw new Error(`${this.name}: call compile() before computeLoss()`);
+    const preds = Array.isArray(yPred) ? yPred : [yPred];
+    const ys = Array.isArray(y) ? y : [y];
+    if (!c.outputs) {
+      if (preds.length !== 1 || ys.length !== 1) throw new RangeError(`${this.name}.computeLoss: the model has one output but received ${preds.length} predictions and ${ys.length} targets`);
+      return wrap(native.model_loss(nativeLossName(c.loss), c.fromLogits, preds[0]._h, this.onDevice(ys[0])._h, sampleWeight ? this.onDevice(sampleWeight)._h : null));
+    }
+    if (preds.length !== c.outputs.length || ys.length !== c.outputs.length) {
+      throw new RangeError(`${this.name}.computeLoss: the model has ${c.outputs.length} outputs but received ${preds.length} predictions and ${ys.length} targets`);
+    }
+    return this.lossOfOutputs(preds, ys.map((t) => this.onDevice(t)), sampleWeight ? this.onDevice(sampleWeight) : null).loss;
+  }
+
+  /** One batch trained from JS with autograd: the same loss/metric maths as the native loop. */
+  protected trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer): { loss: number; states: number[][] } {
+    if (this.customSteps) return this.customStep('trainStep', xb, yb, wb);
+    return tidy(() => {
+      opt.zeroGrad();
+      for (const l of this.layers) for (const m of l.modules()) m.train(true);
+      const activity: Tensor[] = [];
+      const out = this.forwardJS(xb, true, activity);
+      const y = this.onDevice(yb);
+      const r = this.lossJS(out, y, wb ? this.onDevice(wb) : null);
+      let loss = r.loss;
+      for (const p of activity) loss = loss.add(p);
+      for (const l of this.layers) {
+        for (const w of l.weightsInternal()) {
+          const reg = /(^|\/)kernel$/.test(w.name) ? l.kernelRegularizer : /(^|\/)bias$/.test(w.name) ? l.biasRegularizer : undefined;
+          if (reg?.l1) loss = loss.add(w.tensor.abs().sum().mul(reg.l1));
+          if (reg?.l2) loss = loss.add(w.tensor.square().sum().mul(reg.l2));
+        }
+      }
+      loss.backward();
+      opt.step();
+      return { loss: loss.item() as number, states: r.states };
+    });
+  }
+
+  /** One batch evaluated from JS. */
+  protected testBatchJS(xb: Tensor, yb: Tensor): { loss: number; states: number[][] } {
+    if (this.customSteps) return this.customStep('testStep', xb, yb, undefined);
+    return tidy(() => noGrad(() => {
+      for (const l of this.layers) for (const m of l.modules()) m.train(false);
+      const out = this.forwardJS(xb, false);
+      const r = this.lossJS(out, this.onDevice(yb), null);
+      return { loss: r.loss.item() as number, states: r.states };
+    }));
+  }
+
+  /** A batch through an overridden trainStep/testStep: its logs are averaged over the epoch by samples. */
+  private customStep(which: 'trainStep' | 'testStep', xb: Tensor, yb: Tensor, wb: Tensor | undefined): { loss: number; states: number[][] } {
+    const c = this.compiled!;
+    const data: unknown[] = [this.userInputs(this.onDevice(xb)), this.userTargets(this.onDevice(yb)), ...(wb ? [this.onDevice(wb)] : [])];
+    const logs = tidy(() => (which === 'trainStep' ? this.trainStep(data) : noGrad(() => this.testStep(data))));
+    if (!isPlainObject(logs) || typeof logs.loss !== 'number') {
+      throw new TypeError(`${this.name}.${which}: expected it to return logs like { loss: number, ... } but it returned ${typeOfValue(logs)}`);
+    }
+    const n = xb.shape[0];
+    return { loss: logs.loss, states: c.metricNames.map((nm) => [Number(logs[nm] ?? NaN) * n]) };
+  }
+
+  private userTargets(y: Tensor): Tensor | Tensor[] {
+    const c = this.compiled!;
+    return c.outputs ? this.splitOutputs(y, true) : y;
+  }
+
+  /**
+   * Keras' train_step(data): data is [x, y] or [x, y, sampleWeight] as the model takes them; returns
+   * the batch's logs. Override it for a custom step (use this.computeLoss and this.optimizer.apply).
+   */
+  trainStep(data: unknown[]): Logs {
+    const [x, y, w] = data as [Tensor | Tensor[], Tensor | Tensor[], Tensor | undefined];
+    const opt = this.nativeOptimizer();
+    opt.zeroGrad();
+    for (const l of this.layers) for (const m of l.modules()) m.train(true);
+    const yPred = (this as unknown as (a: unknown, o: unknown) => Tensor | Tensor[])(x, { training: true });
+    const loss = this.computeLoss(x, y, yPred, w);
+    loss.backward();
+    opt.step();
+    return { loss: loss.item() as number, ...this.batchMetrics(y, yPred) };
+  }
+
+  /** Keras' test_step(data): the batch's logs without training. */
+  testStep(data: unknown[]): Logs {
+    const [x, y, w] = data as [Tensor | Tensor[], Tensor | Tensor[], Tensor | undefined];
+    for (const l of this.layers) for (const m of l.modules()) m.train(false);
+    const yPred = (this as unknown as (a: unknown, o: unknown) => Tensor | Tensor[])(x, { training: false });
+    return { loss: this.computeLoss(x, y, yPred, w).item() as number, ...this.batchMetrics(y, yPred) };
+  }
+
+  /** The compiled metrics over one batch (Keras' compute_metrics), named as in the logs. */
+  private batchMetrics(y: Tensor | Tensor[], yPred: Tensor | Tensor[]): Logs {
+    const c = this.compiled!;
+    const preds = Array.isArray(yPred) ? yPred : [yPred];
+    const ys = (Array.isArray(y) ? y : [y]).map((t) => this.onDevice(t));
+    const outs = c.outputs ?? [{ name: '', loss: c.loss, fromLogits: c.fromLogits, weight: 1, metricKinds: c.metricKinds, metrics: c.metricNames }];
+    const kinds = outs.flatMap((o, i) => o.metricKinds.map((k) => ({ k, i, o })));
+    const names = c.metricNames.slice(c.outputs ? c.outputs.length : 0);
+    const logs: Logs = {};
+    if (c.outputs) c.outputs.forEach((o, i) => { logs[`${o.name}_loss`] = wrap(native.model_loss(nativeLossName(o.loss), o.fromLogits, preds[i]._h, ys[i]._h, null)).item() as number; });
+    // kinds were turned to 'mean' for custom steps; the real kinds come from the losses again
+    kinds.forEach(({ i, o }, j) => {
+      const real = metricKind(names[j].slice(c.outputs ? o.name.length + 1 : 0), o.loss).kind;
+      const st = native.model_metric(real, nativeLossName(o.loss), o.fromLogits, preds[i]._h, ys[i]._h);
+      logs[names[j]] = native.model_metric_value(real, st, preds[i].shape[0]);
+    });
+    return logs;
+  }
+
+  /** Keras' fit over tensors or a dataset of batches (engine/model.ts adapts several inputs/targets first). */
+  async fit(xIn: Data | AsyncIterable<unknown>, yIn?: Data | FitOptions, opts: FitOptions = {}): Promise<History> {
+    const fromDataset = isBatchSource(xIn);
+    if (fromDataset && yIn !== undefined && !(yIn instanceof Tensor) && !Array.isArray(yIn) && typeof yIn === 'object' &&
+        !('data' in (yIn as object))) {
+      opts = yIn as FitOptions;
+    }
+    const o = checkOpts('fit', opts, ['epochs', 'batchSize', 'verbose', 'callbacks', 'validationSplit', 'validationData',
+      'shuffle', 'classWeight', 'sampleWeight', 'initialEpoch', 'stepsPerEpoch', 'validationSteps']);
+    if (!this.compiled) throw new Error(`${this.name}: call compile({ optimizer, loss, metrics }) before fit()`);
+    const epochs = posInt('fit', 'epochs', o.epochs, 1);
+    const batchSize = posInt('fit', 'batchSize', o.batchSize, 32);
+    const verbose = o.verbose ?? 1;
+    if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new TypeError(`fit: expected verbose 0, 1 or 2 but received ${String(verbose)}`);
+    const initialEpoch = o.initialEpoch === undefined ? 0 : (o.initialEpoch as number);
+    const shuffle = o.shuffle === undefined ? true : !!o.shuffle;
+
+    let x: Tensor | null = null;
+    let y: Tensor | null = null;
+    let val: [Tensor, Tensor] | AsyncIterable<unknown> | null = null;
+    let sampleWeight: Tensor | undefined = o.sampleWeight as Tensor | undefined;
+    let steps: number;
+    if (fromDataset) {
+      if (o.validationSplit !== undefined) throw new TypeError('fit: validationSplit needs tensors; with a dataset pass validationData');
+      const card = batchCount(xIn);
+      steps = o.stepsPerEpoch !== undefined ? posInt('fit', 'stepsPerEpoch', o.stepsPerEpoch, 1) : card;
+    } else {
+      x = toTensor(xIn, 'fit: x');
+      y = toTensor(yIn, 'fit: y');
+      if (x.ndim === 0 || y.ndim === 0 || x.shape[0] !== y.shape[0]) {
+        throw new RangeError(`fit: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
+      }
+      this.ensureBuilt(x.shape.slice(1));
+      this.checkData('fit', x, y);
+      if (o.validationSplit !== undefined && o.validationData === undefined) {
+        const f = o.validationSplit as number;
+        if (typeof f !== 'number' || !(f > 0 && f < 1)) throw new TypeError(`fit: expected validationSplit in (0, 1) but received ${String(f)}`);
+        // Keras takes the last fraction of the samples, before any shuffling.
+        const n = x.shape[0];
+        const split = Math.floor(n * (1 - f));
+        if (split === 0 || split === n) throw new RangeError(`fit: validationSplit ${f} leaves no training or no validation samples out of ${n}`);
+        val = [x.slice(0, split, n), y.slice(0, split, n)];
+        x = x.slice(0, 0, split);
+        y = y.slice(0, 0, split);
+      }
+      if (o.classWeight !== undefined) {
+        const cw = o.classWeight as Record<number, number>;
+        const labels = (y.ndim > 1 && y.shape[y.ndim - 1] > 1 ? y.argmax(-1) : y.reshape(-1)).toArray({ asNumber: true }) as number[];
+        sampleWeight = creation.tensor(labels.map((c) => cw[Math.round(c)] ?? 1));
+      }
+      const all = Math.ceil(x.shape[0] / batchSize);
+      steps = o.stepsPerEpoch === undefined ? all : Math.min(all, posInt('fit', 'stepsPerEpoch', o.stepsPerEpoch, all));
+    }
+    if (o.validationData !== undefined) {
+      const vd = o.validationData as unknown;
+      if (isBatchSource(vd)) {
+        val = o.validationSteps === undefined ? vd : new StepCursor(vd, posInt('fit', 'validationSteps', o.validationSteps, 1));
+      } else if (Array.isArray(vd) && vd.length >= 2) val = [toTensor(vd[0], 'fit: validationData x'), toTensor(vd[1], 'fit: validationData y')];
+      else throw new TypeError('fit: expected validationData as [x, y] or a dataset of [x, y] batches');
+    }
+
+    const history = new History();
+    const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
+    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? [])];
+    const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
+    for (const cb of cbs) {
+      cb.setModel?.(this);
+      cb.setParams?.(params);
+    }
+    const batchHooks = cbs.some((cb) => !(cb instanceof History) && !(cb instanceof ProgbarLogger) &&
+      (typeof cb.onBatchEnd === 'function' || typeof cb.onBatchBegin === 'function'));
+    const names = this.compiled.metricNames;
+    this.token ??= native.model_token_create();
+    const token = this.token;
+    this.stopTraining = false;
+    let opt: optim.Optimizer | null = x ? this.nativeOptimizer() : null;
+    const trainCursor = fromDataset && o.stepsPerEpoch !== undefined ? new StepCursor(xIn as AsyncIterable<unknown>, steps) : null;
+    await call(cbs, 'onTrainBegin', {});
+    for (let epoch = params.initialEpoch ?? initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+      await call(cbs, 'onEpochBegin', epoch, {});
+      let res: { loss: number; metrics: number[]; nonFinite: boolean };
+      if (x && y && this.allNative) {
+        res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token,
+          epoch === (params.initialEpoch ?? initialEpoch));
+      } else {
+        const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (trainCursor ?? (xIn as AsyncIterable<unknown>));
+        res = await this.epochBatches(source, cbs, params.steps, () => (opt ??= this.nativeOptimizer()));
+      }
+      const logs: Logs = { loss: res.loss };
+      names.forEach((n, i) => { logs[n] = res.metrics[i]; });
+      if (res.nonFinite) {
+        logs.loss = NaN;
+        this.stopTraining = true;
+      }
+      if (val && !this.stopTraining) {
+        const v = await this.evaluateAny(val, batchSize);
+        logs.val_loss = v.loss;
+        names.forEach((n, i) => { logs[`val_${n}`] = v.metrics[i]; });
+      }
+      await call(cbs, 'onEpochEnd', epoch, logs);
+      if (res.nonFinite) console.log(`Epoch ${epoch + 1}: Invalid loss (NaN or infinite), terminating training`);
+    }
+    await trainCursor?.close();
+    if (val instanceof StepCursor) await val.close();
+    await call(cbs, 'onTrainEnd', {});
+    return history;
+  }
+
+
+  private async epochNative(x: Tensor, y: Tensor, sampleWeight: Tensor | undefined, cbs: CallbackLike[], batchHooks: boolean,
+    steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    const names = this.compiled!.metricNames;
+    const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
+    native.model_token_reset(token);
+    let pending: Promise<void> = Promise.resolve();
+    let failure: unknown = null;
+    const onProgress = (b: number, _samples: number, loss: number, metrics: number[]) => {
+      const logs: Logs = { loss };
+      names.forEach((n, i) => { logs[n] = metrics[i]; });
+      pending = pending.then(async () => {
+        try {
+          for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
+          if (this.stopTraining) native.model_token_stop(token);
+          else if (batchHooks && b + 1 < steps) for (const cb of cbs) await cb.onBatchBegin?.(b + 1, {});
+        } catch (e) {
+          failure ??= e;
+          native.model_token_stop(token);
+        } finally {
+          if (batchHooks) native.model_token_ack(token, b);
+        }
+      });
+    };
+    if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
+    const res = await native.model_run('train', trainSteps, x._h, y._h, {
+      ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite,
+      waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+    }, onProgress);
+    await pending;
+    if (failure) throw failure;
+    return res;
+  }
+
+
+  private async epochBatches(source: AsyncIterable<unknown> | Iterable<unknown>, cbs: CallbackLike[], steps: number,
+    getOpt: () => optim.Optimizer): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    const c = this.compiled!;
+    let lossSum = 0;
+    let samples = 0;
+    const metrics = new MetricStates(c.metricKinds);
+    let nonFinite = false;
+    let b = 0;
+    for await (const el of source as AsyncIterable<unknown>) {
+      if (this.stopTraining || b >= steps) {
+        disposeBatch(el);
+        break;
+      }
+      const [xb, yb, wb] = asBatch(el, 'fit');
+      try {
+        if (!this.built) this.ensureBuilt(xb.shape.slice(1));
+        for (const cb of cbs) await cb.onBatchBegin?.(b, {});
+        const n = xb.shape[0];
+        if (this.allNative) {
+          const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
+          const threads = (this.batchThreads ??= new ThreadChoice(getNumThreads())).next();
+          const t0 = performance.now();
+          const r = await native.model_run('train', trainSteps, xb._h, yb._h, {
+            ...this.runOptions(!!trainSteps.fused), optimizer: getOpt()._native, batchSize: n, shuffle: false, threads,
+            ...(wb ? { sampleWeight: wb._h } : {}),
+          });
+          this.batchThreads.record(performance.now() - t0);
+          lossSum += r.loss * n;
+          metrics.add(r.metricStates);
+          nonFinite ||= r.nonFinite;
+        } else {
+          const r = this.trainBatchJS(xb, yb, wb, getOpt());
+          lossSum += r.loss * n;
+          metrics.add(r.states);
+          nonFinite ||= !Number.isFinite(r.loss);
+        }
+        samples += n;
+      } finally {
+        disposeBatch(el);
+      }
+      const logs: Logs = { loss: lossSum / samples };
+      const values = metrics.values(samples);
+      c.metricNames.forEach((nm, i) => { logs[nm] = values[i]; });
+      for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
+      b++;
+      if (nonFinite) break;
+    }
+    if (samples === 0) throw new Error('fit: the dataset yielded no batches');
+    return { loss: lossSum / samples, metrics: metrics.values(samples), nonFinite };
+  }
+
+
+  protected checkData(where: string, x: Tensor, y: Tensor): void {
+    const c = this.compiled!;
+    const out = this.builtShape ? this.outputShape() : null;
+    if (c.loss === 'sparse_categorical_crossentropy') {
+      if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {
+        throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ` +
+          `(shape [${y.shape.join(', ')}]); use categorical_crossentropy or pass labels`);
+      }
+      if (out) {
+        const classes = out[out.length - 1];
+        const ints = y.to('int64');
+        const lo = Number(ints.min().item());
+        const hi = Number(ints.max().item());
+        if (lo < 0 || hi >= classes) {
+          throw new RangeError(`${where}: labels must be in [0, ${classes}) for the model's ${classes} outputs with ` +
+            `sparse_categorical_crossentropy, but range from ${lo} to ${hi}`);
+        }
+      }
+    }
+    // the native loop checks on its worker thread (checkFinite): a scan of a large x blocks for 100s of ms
+    if (this.allNative) return;
+    for (const [name, t] of [['x', x], ['y', y]] as const) {
+      if (!t.dtype.startsWith('float')) continue;
+      const bad = tidy(() => {
+        const nan = t.isnan().logicalOr(t.abs().eq(Infinity));
+        if (!Number(nan.any().item())) return -1;
+        const perSample = t.ndim > 1 ? nan.flatten(1).to('int64').sum(1) : nan.to('int64');
+        return Number(perSample.gt(0).to('int64').argmax().item()); // the first sample with a NaN
+      });
+      if (bad >= 0) throw new RangeError(`${where}: ${name} contains NaN or infinity (first in sample ${bad}); clean or impute the data first`);
+    }
+  }
+
+  protected async evaluateAny(data: [Tensor, Tensor] | AsyncIterable<unknown>, batchSize: number): Promise<{ loss: number; metrics: number[] }> {
+    const c = this.compiled!;
+    if (Array.isArray(data) && this.allNative) {
+      const steps = this.steps(true) as NativeStep[] & { fused?: boolean };
+      const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, { ...this.runOptions(!!steps.fused), batchSize, checkFinite: true });
+      return { loss: r.loss, metrics: r.metrics };
+    }
+    const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
+    let lossSum = 0;
+    let samples = 0;
+    const metrics = new MetricStates(c.metricKinds);
+    for await (const el of source as AsyncIterable<unknown>) {
+      const [xb, yb] = asBatch(el, 'evaluate');
+      try {
+        if (!this.built) this.ensureBuilt(xb.shape.slice(1));
+        const r = this.testBatchJS(xb, yb);
+        lossSum += r.loss * xb.shape[0];
+        metrics.add(r.states);
+        samples += xb.shape[0];
+      } finally {
+        disposeBatch(el);
+      }
+    }
+    if (samples === 0) throw new Error('evaluate: no samples');
+    return { loss: lossSum / samples, metrics: metrics.values(samples) };
+  }
+
+
+  /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
+  async evaluate(xIn: Data | AsyncIterable<unknown>, yIn?: Data | { batchSize?: number; verbose?: number; returnDict?: boolean },
+    opts: { batchSize?: number; verbose?: number; returnDict?: boolean } = {}): Promise<number | number[] | Record<string, number>> {
+    if (!this.compiled) throw new Error(`${this.name}: call compile() before evaluate()`);
+    let data: [Tensor, Tensor] | AsyncIterable<unknown>;
+    if (isBatchSource(xIn)) {
+      if (yIn !== undefined && !(yIn instanceof Tensor)) opts = yIn as typeof opts;
+      data = xIn;
+    } else {
+      const x = toTensor(xIn, 'evaluate: x');
+      const y = toTensor(yIn, 'evaluate: y');
+      if (x.ndim === 0 || y.ndim === 0 || x.shape[0] !== y.shape[0]) {
+        throw new RangeError(`evaluate: x and y must have the same number of samples but x has ${x.shape[0] ?? 'none'} and y has ${y.shape[0] ?? 'none'}`);
+      }
+      this.ensureBuilt(x.shape.slice(1));
+      this.checkData('evaluate', x, y);
+      data = [x, y];
+    }
+    const o = checkOpts('evaluate', opts, ['batchSize', 'verbose', 'returnDict']);
+    const r = await this.evaluateAny(data, posInt('evaluate', 'batchSize', o.batchSize, 32));
+    const names = this.compiled.metricNames;
+    if (o.returnDict) return Object.fromEntries([['loss', r.loss], ...names.map((n, i) => [n, r.metrics[i]])]);
+    if ((o.verbose ?? 1) !== 0) {
+      console.log(`loss: ${r.loss.toFixed(4)}${names.map((n, i) => ` - ${n}: ${r.metrics[i].toFixed(4)}`).join('')}`);
+    }
+    return names.length ? [r.loss, ...r.metrics] : r.loss;
+  }
+
+
+  /** The model's outputs for x, batched, computed off the main thread (built-in layers); packed when there are several. */
+  protected async predictTensors(xIn: Data | AsyncIterable<unknown>, opts: { batchSize?: number; verbose?: number } = {}): Promise<Tensor> {
+    const o = checkOpts('predict', opts, ['batchSize', 'verbose']);
+    const batchSize = posInt('predict', 'batchSize', o.batchSize, 32);
+    if (!isBatchSource(xIn)) {
+      const x = toTensor(xIn, 'predict: x');
+      this.ensureBuilt(x.shape.slice(1));
+      if (this.allNative) {
+        const r = await native.model_run('predict', this.steps(false), x._h, null, { batchSize, device: this.device });
+        return wrapResult(r.predictions);
+      }
+      const outs: Tensor[] = [];
+      for (let i = 0; i < x.shape[0]; i += batchSize) {
+        outs.push(tidy(() => noGrad(() => this.forwardJS(x.slice(0, i, i + batchSize), false).to({ device: x.device }))));
+      }
+      return catAndFree(outs);
+    }
+    const outs: Tensor[] = [];
+    for await (const el of xIn as AsyncIterable<unknown>) {
+      const xb = el instanceof Tensor ? el : asBatch(el, 'predict')[0];
+      try {
+        if (!this.built) this.ensureBuilt(xb.shape.slice(1));
+        if (this.allNative) outs.push(wrapResult((await native.model_run('predict', this.steps(false), xb._h, null, { batchSize, device: this.device })).predictions));
+        else outs.push(tidy(() => noGrad(() => this.forwardJS(xb, false).to({ device: xb.device }))));
+      } finally {
+        disposeBatch(el);
+      }
+    }
+    return catAndFree(outs);
+  }
+
+}
+
+async function call(cbs: CallbackLike[], hook: 'onTrainBegin' | 'onTrainEnd', logs: Logs): Promise<void>;
+async function call(cbs: CallbackLike[], hook: 'onEpochBegin' | 'onEpochEnd', epoch: number, logs: Logs): Promise<void>;
+async function call(cbs: CallbackLike[], hook: string, a: unknown, b?: unknown): Promise<void> {
+  for (const cb of cbs) {
+    const f = (cb as Record<string, unknown>)[hook];
+    if (typeof f === 'function') await (f as (...x: unknown[]) => unknown).call(cb, a, b);
+  }
+}
