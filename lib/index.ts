@@ -35,3 +35,6 @@ export const version = Object.freeze({
 export { loadModel } from './keras/saving';
 export * as io from './io';
 export { save, load } from './io/serialize';
+// export and observability (issue 17): nt.utils.tensorboard / plotHistory / plotModel
+// (to hang under lib/utils/index.ts once nt.utils exists there), nt.onnx
+export * as utils from './utils/observe';
