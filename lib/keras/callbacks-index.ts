@@ -5,3 +5,5 @@ export type { ModelCheckpointOptions, BackupAndRestoreOptions } from './checkpoi
 // export and observability (issue 17): TensorBoard and the HTML training report
 export { TensorBoard } from './tensorboard_callback';
 export type { TensorBoardOptions } from './tensorboard_callback';
+export { HtmlReport } from './html_report_callback';
+export type { HtmlReportOptions } from './html_report_callback';
