@@ -38,3 +38,4 @@ export { save, load } from './io/serialize';
 // export and observability (issue 17): nt.utils.tensorboard / plotHistory / plotModel
 // (to hang under lib/utils/index.ts once nt.utils exists there), nt.onnx
 export * as utils from './utils/observe';
+export * as onnx from './onnx';

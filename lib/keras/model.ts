@@ -751,6 +751,10 @@ export class Sequential implements CallbackModel {
   async loadWeights(file: string): Promise<void> {
     loadWeightsFile(this, file);
   }
+  /** Keras 3's export: `await model.export('model.onnx', { format: 'onnx', opset })` (lib/onnx/export.ts). */
+  async export(filepath: string, opts?: ExportOptions): Promise<void> {
+    return exportKerasModel(this, filepath, opts);
+  }
 }
 
 function catAndFree(outs: Tensor[]): Tensor {
@@ -892,4 +896,5 @@ async function call(cbs: CallbackLike[], hook: string, a: unknown, b?: unknown):
 
 import type { CallbackModel } from './callbacks';
 import { saveModel, saveWeightsFile, loadWeightsFile, SaveOptions } from './saving';
+import { exportKerasModel, ExportOptions } from '../onnx/export';
 export { Callback };
