@@ -174,6 +174,20 @@ describe('Keras layers exported alone', () => {
   });
 });
 
+describe('MultiHeadAttention (self-attention, as a Sequential calls it)', () => {
+  test('heads, valueDim, outputShape, no bias', async () => {
+    const variants: [string, Partial<nt.layers.MultiHeadAttentionOptions>][] = [['mha', {}], ['mha_vd', { valueDim: 2, outputShape: [6] }],
+      ['mha_nobias', { useBias: false }], ['mha_out2d', { outputShape: [2, 3] }]];
+    for (const [label, o] of variants) {
+      const a = new layers.MultiHeadAttention({ numHeads: 2, keyDim: 3, inputShape: [5, 4], ...o });
+      const m = new Sequential([a]);
+      m.build([5, 4]);
+      randomize(a);
+      await checkKeras(label, m, [5, 4]);
+    }
+  });
+});
+
 describe('Keras models exported whole', () => {
   test('the seed MLP (Flatten, Dense relu, Dropout, Dense softmax) after training', async () => {
     const m = new Sequential([new layers.Flatten({ inputShape: [28, 28] }), new layers.Dense(32, { activation: 'relu' }),
@@ -196,6 +210,12 @@ describe('Keras models exported whole', () => {
     const m = new Sequential([new layers.Embedding(20, 6, { inputShape: [7] } as never), new layers.Bidirectional(new layers.LSTM(4, { returnSequences: true })),
       new layers.GRU(3), new layers.Dense(1, { activation: 'sigmoid' })]);
     await checkKeras('text', m, [7], { ids: 20 });
+  });
+
+  test('a small transformer block: Dense, MultiHeadAttention, LayerNormalization, GlobalAveragePooling1D, Dense', async () => {
+    const m = new Sequential([new layers.Dense(8, { inputShape: [6, 5] }), new layers.MultiHeadAttention({ numHeads: 2, keyDim: 4 }),
+      new layers.LayerNormalization(), new layers.Dense(8, { activation: 'gelu' }), new layers.GlobalAveragePooling1D(), new layers.Dense(3, { activation: 'softmax' })]);
+    await checkKeras('transformer', m, [6, 5]);
   });
 
   test('a sequence model: Conv1D, LayerNormalization, SimpleRNN, Reshape, Flatten, Dense', async () => {

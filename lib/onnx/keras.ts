@@ -123,6 +123,38 @@ function recurrent(b: GraphBuilder, x: string, kind: string, cfg: Record<string,
   return merge ? combine(h, 1, [0, -1]) : b.squeeze(h, [1]);
 }
 
+/**
+ * Keras' MultiHeadAttention (lib/keras/attention.ts attend(), without masks): query, value and key
+ * projected per head ([B, L, F] x [F, N*dim] -> [B, N, L, dim]), softmax(q k^T / sqrt(keyDim)) v, then
+ * the output projection. A Sequential calls it as self-attention (query = value = key).
+ */
+function multiHeadAttention(b: GraphBuilder, q: string, v: string, k: string, layer: KerasLayerFace, cfg: Record<string, unknown>): string {
+  const N = cfg.numHeads as number;
+  const kd = cfg.keyDim as number;
+  const vd = cfg.valueDim as number;
+  const useBias = cfg.useBias !== false;
+  const ws = weights(layer);
+  const per = useBias ? 2 : 1;
+  if (ws.length !== 4 * per) throw new ExportError(`${layer.name}: expected ${4 * per} weights but the layer has ${ws.length}`);
+  const param = (i: number) => ({ kernel: ws[i * per], bias: useBias ? ws[i * per + 1] : null });
+  const project = (x: string, p: { kernel: Tensor; bias: Tensor | null }, dim: number, hint: string) => {
+    let y = b.op('MatMul', [x, b.floats(`${hint}_kernel`, noGrad(() => p.kernel.reshape([p.kernel.shape[0], N * dim])))]);
+    if (p.bias) y = b.op('Add', [y, b.floats(`${hint}_bias`, noGrad(() => p.bias!.reshape([N * dim])))]);
+    return b.transpose(b.reshape(y, [0, 0, N, dim]), [0, 2, 1, 3]);
+  };
+  const qh = b.op('Mul', [project(q, param(0), kd, 'query'), b.floats('scale', [1 / Math.sqrt(kd)], [])]);
+  const kh = project(k, param(1), kd, 'key');
+  const vh = project(v, param(2), vd, 'value');
+  const probs = b.op('Softmax', [b.op('MatMul', [qh, b.transpose(kh, [0, 1, 3, 2])])], { axis: { i: -1 } });
+  const ctx = b.reshape(b.transpose(b.op('MatMul', [probs, vh]), [0, 2, 1, 3]), [0, 0, N * vd]);
+  const out = param(3);
+  const outDims = out.kernel.shape.slice(2);
+  const width = outDims.reduce((a, c) => a * c, 1);
+  let y = b.op('MatMul', [ctx, b.floats('attention_output_kernel', noGrad(() => out.kernel.reshape([N * vd, width])))]);
+  if (out.bias) y = b.op('Add', [y, b.floats('attention_output_bias', noGrad(() => out.bias!.reshape([width])))]);
+  return outDims.length === 1 ? y : b.reshape(y, [0, 0, ...outDims]);
+}
+
 const CONVERTERS: Record<string, Converter> = {
   InputLayer: (_b, x) => x,
   Dropout: (_b, x) => x,
@@ -201,6 +233,7 @@ const CONVERTERS: Record<string, Converter> = {
   SimpleRNN: (b, x, l, cfg) => recurrent(b, x, 'SimpleRNN', cfg, weights(l), null, l.name),
   LSTM: (b, x, l, cfg) => recurrent(b, x, 'LSTM', cfg, weights(l), null, l.name),
   GRU: (b, x, l, cfg) => recurrent(b, x, 'GRU', cfg, weights(l), null, l.name),
+  MultiHeadAttention: (b, x, l, cfg) => multiHeadAttention(b, x, x, x, l, cfg),
   Bidirectional: (b, x, l, cfg) => {
     const inner = cfg.layer as { className: string; config: Record<string, unknown> };
     return recurrent(b, x, inner.className, inner.config, weights(l), cfg.mergeMode as string, l.name);
