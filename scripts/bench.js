@@ -749,7 +749,9 @@ function renderOnnx(runs) {
     'examples/serve (imported from it), and bench/serve.ts loads both the same way (see the inference-service section); ' +
     'every server\'s first answer is checked against `model.predict` before the load starts. A Node inference service ' +
     'would otherwise pick onnxruntime-node: it is the anchor to beat. Load average during each run (1, 5, 15 min): ' +
-    `${loads.join('; ') || 'n/a'}.`);
+    `${loads.join('; ') || 'n/a'}.` +
+    (Object.values(runs).some((r) => r.ok && r.data.loadAverage && r.data.loadAverage[0] > os.cpus().length)
+      ? ` **Provisional:** the load average exceeded the ${os.cpus().length} cores during these runs (other jobs on the machine), so the numbers mostly measure contention.` : ''));
   return out.join('\n');
 }
 

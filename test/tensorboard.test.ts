@@ -146,6 +146,21 @@ describe('SummaryWriter', () => {
     expect(t.tensor_shape.dim[0].size).toBe(1);
   });
 
+  test("addGraph of an nn.Sequential with an example input (PyTorch's add_graph): one node per module, shapes from a forward", () => {
+    const net = new nt.nn.Sequential(new nt.nn.Linear(3, 4), new nt.nn.ReLU(), new nt.nn.Sequential(new nt.nn.Linear(4, 2)));
+    net.train();
+    const w = new SummaryWriter(tmp);
+    w.addGraph(net, nt.randn([5, 3]));
+    w.close();
+    expect(net.training).toBe(true);
+    const g = readEvents(eventFiles(tmp)[0]).find((e) => e.graph_def)!;
+    const gd = GraphDef.toObject(GraphDef.decode(g.graph_def!), { longs: Number }) as {
+      node: { name: string; op: string; input?: string[]; attr: { _output_shapes: { list: { shape: { dim: { size: number }[] }[] } } } }[] };
+    expect(gd.node.map((n) => [n.name, n.op, n.input ?? [], n.attr._output_shapes.list.shape[0].dim.map((d) => d.size)])).toEqual([
+      ['input', 'Input', [], [-1, 3]], ['0', 'Linear', ['input'], [-1, 4]], ['1', 'ReLU', ['0'], [-1, 4]], ['2.0', 'Linear', ['1'], [-1, 2]]]);
+    expect(() => new SummaryWriter(path.join(tmp, 'x')).addGraph(net)).toThrow(/addGraph: expected an example input/);
+  });
+
   test('bad arguments name what was expected', () => {
     expect(() => new SummaryWriter('')).toThrow(/expected logDir/);
     const w = new SummaryWriter(tmp);

@@ -2,13 +2,12 @@
 // layer graph, or an nn.Sequential's chain of modules) into ONNX's ModelProto, with a dynamic batch
 // dimension, and the file is written atomically.
 import { Tensor, typeOfValue } from '../tensor';
-import { noGrad } from '../autograd';
 import { Module } from '../nn/module';
 import { writeFileAtomicSync } from '../io/atomic';
-import { modelGraph } from '../utils/model_graph';
+import { modelGraph, moduleGraph } from '../utils/model_graph';
 import { GraphBuilder, ValueInfo, FLOAT, INT64, checkOpset } from './builder';
 import { convertLayer } from './keras';
-import { convertModule, chain } from './torch';
+import { convertModule } from './torch';
 
 export interface ExportOptions {
   /** 'onnx' (the default for a path ending in .onnx) */
@@ -99,34 +98,20 @@ export function moduleToOnnx(module: unknown, exampleInputs: unknown, opts: Modu
   const opset = checkOpset(where, opts.opset);
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'output';
-  const leaves = chain(module);
-  const wasTraining = module.training;
-  module.eval();
+  const g = moduleGraph(module, x0, where);
   const b = new GraphBuilder(opset);
-  let out: Tensor;
-  try {
-    let v = inputName;
-    let x = x0;
-    out = noGrad(() => {
-      for (const [name, m] of leaves) {
-        const y = (m.forward as (t: Tensor) => unknown)(x);
-        if (!(y instanceof Tensor)) {
-          throw new Error(`${where}: module ${name} (${m.constructor.name}) returns ${typeOfValue(y)}, not one tensor; it cannot be chained in an exported nn.Sequential`);
-        }
-        b.scope = name;
-        v = convertModule(b, v, m, x.shape, y.shape, `${name} (${m.constructor.name})`);
-        b.scope = '';
-        x = y;
-      }
-      return x;
-    });
-    b.nodes.push({ op_type: 'Identity', name: `${outputName}_node`, input: [v], output: [outputName], attribute: [] });
-  } finally {
-    module.train(wasTraining);
+  const batch = x0.shape[0];
+  let v = inputName;
+  for (const n of g.nodes.slice(1)) {
+    b.scope = n.name;
+    v = convertModule(b, v, n.module!, [batch, ...n.inputShapes[0]], [batch, ...n.outputShape!], `${n.name} (${n.className})`);
+    b.scope = '';
   }
+  b.nodes.push({ op_type: 'Identity', name: `${outputName}_node`, input: [v], output: [outputName], attribute: [] });
+  const outShape = g.nodes[g.nodes.length - 1].outputShape!;
   const ints = x0.dtype === 'int64' || x0.dtype === 'int32';
   return b.model(module.constructor.name, [{ name: inputName, elemType: ints ? INT64 : FLOAT, shape: [null, ...x0.shape.slice(1)] }],
-    [{ name: outputName, elemType: FLOAT, shape: [null, ...out.shape.slice(1)] }], `${module.constructor.name} exported by nodetorch`);
+    [{ name: outputName, elemType: FLOAT, shape: [null, ...outShape] }], `${module.constructor.name} exported by nodetorch`);
 }
 
 /** nt.onnx.export(module, exampleInputs, path, { opset }): writes the file atomically. */

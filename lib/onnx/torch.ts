@@ -105,8 +105,3 @@ export function convertModule(b: GraphBuilder, x: string, m: Module, inShape: re
   }
 }
 
-/** The leaves of nested nn.Sequential containers, with their path names ('0', '2.1'). */
-export function chain(m: Module, prefix = ''): [string, Module][] {
-  if (m instanceof nn.Sequential) return m.namedChildren().flatMap(([k, c]) => chain(c, prefix ? `${prefix}.${k}` : k));
-  return [[prefix || m.constructor.name, m]];
-}

@@ -2,7 +2,10 @@
 // layer.builtInputShape, computeOutputShape, countParams): the one walk that plotModel, the
 // TensorBoard graph and the ONNX exporter share. A Sequential model is a chain; a model that can
 // describe its own graph (a Functional model) does so with layerGraph(), returning GraphNodes.
-import { typeOfValue } from '../tensor';
+import { Tensor, typeOfValue } from '../tensor';
+import { noGrad } from '../autograd';
+import { Module } from '../nn/module';
+import { Sequential as NnSequential } from '../nn/containers';
 
 /** What the walk needs of a layer (lib/keras Layer has all of it). */
 export interface GraphLayer {
@@ -29,6 +32,8 @@ export interface GraphNode {
   className: string;
   /** undefined for an input placeholder */
   layer?: GraphLayer;
+  /** the module, for a node of an nn.Sequential's chain */
+  module?: Module;
   /** names of the nodes feeding this one, in call order */
   inbound: string[];
   inputShapes: number[][];
@@ -100,6 +105,43 @@ export function modelGraph(model: unknown, where: string): ModelGraph {
     inputs: nodes.filter((n) => n.inbound.length === 0).map((n) => n.name),
     outputs: nodes.filter((n) => !fed.has(n.name)).map((n) => n.name),
   };
+}
+
+/** The leaves of nested nn.Sequential containers, with their path names ('0', '2.1'). */
+export function moduleChain(m: Module, prefix = ''): [string, Module][] {
+  if (m instanceof NnSequential) return m.namedChildren().flatMap(([k, c]) => moduleChain(c, prefix ? `${prefix}.${k}` : k));
+  return [[prefix || m.constructor.name, m]];
+}
+
+/**
+ * The chain of an nn.Sequential (or one module) as a graph, its shapes found by running an example
+ * input through it in eval mode without autograd (PyTorch's add_graph(model, input_to_model)).
+ */
+export function moduleGraph(module: Module, example: unknown, where: string): ModelGraph {
+  const x0 = Array.isArray(example) && example.length === 1 ? example[0] : example;
+  if (!(x0 instanceof Tensor) || x0.ndim < 1) {
+    throw new TypeError(`${where}: expected an example input (a Tensor with a batch dimension) for the module but received ${typeOfValue(example)}`);
+  }
+  const nodes: GraphNode[] = [{ name: 'input', className: 'Input', inbound: [], inputShapes: [], outputShape: x0.shape.slice(1), params: 0 }];
+  const wasTraining = module.training;
+  module.eval();
+  try {
+    noGrad(() => {
+      let x: Tensor = x0;
+      let prev = 'input';
+      for (const [name, m] of moduleChain(module)) {
+        const y = (m.forward as (t: Tensor) => unknown)(x);
+        if (!(y instanceof Tensor)) throw new Error(`${where}: module ${name} (${m.constructor.name}) returns ${typeOfValue(y)}, not one tensor`);
+        nodes.push({ name, className: m.constructor.name, module: m, inbound: [prev], inputShapes: [x.shape.slice(1)], outputShape: y.shape.slice(1),
+          params: m.parameters().reduce((n, p) => n + p.numel, 0) });
+        prev = name;
+        x = y;
+      }
+    });
+  } finally {
+    module.train(wasTraining);
+  }
+  return { name: module.constructor.name, nodes, inputs: ['input'], outputs: [nodes[nodes.length - 1].name] };
 }
 
 /** Keras' shape text: (None, 28, 28) with the batch as None; '?' when unknown. */

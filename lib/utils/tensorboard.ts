@@ -7,7 +7,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { Tensor, typeOfValue } from '../tensor';
 import { tensorflowProtos, encode } from './proto';
-import { modelGraph } from './model_graph';
+import { Module } from '../nn/module';
+import { modelGraph, moduleGraph } from './model_graph';
 
 // CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), table-driven.
 const CRC_TABLE = (() => {
@@ -281,9 +282,12 @@ export class SummaryWriter {
     }, checkStep(w, globalStep), checkWalltime(w, walltime));
   }
 
-  /** A Keras model's layer graph (one node per layer, its class as the op, shapes as _output_shapes) for the Graphs dashboard. */
-  addGraph(model: unknown): void {
-    const g = modelGraph(model, 'addGraph');
+  /**
+   * A model's layer graph for the Graphs dashboard: one node per layer (its class as the op, shapes as
+   * _output_shapes). A Keras model, or an nn.Sequential with an example input (PyTorch's add_graph(model, input_to_model)).
+   */
+  addGraph(model: unknown, inputToModel?: Tensor | Tensor[]): void {
+    const g = model instanceof Module ? moduleGraph(model, inputToModel, 'addGraph') : modelGraph(model, 'addGraph');
     const shape = (s: number[] | null) => ({ dim: [{ size: -1 }, ...(s ?? []).map((d) => ({ size: d ?? -1 }))], unknown_rank: s === null });
     const node = g.nodes.map((n) => ({
       name: n.name,
