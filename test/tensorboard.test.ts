@@ -196,8 +196,13 @@ describe('callbacks.TensorBoard', () => {
     expect(train.epoch_accuracy).toEqual(f32(h.history.accuracy));
     expect(train.epoch_learning_rate).toEqual(f32([0.01, 0.01, 0.01]));
     const val = scalars(path.join(tmp, 'validation'));
-    expect(Object.keys(val).sort()).toEqual(['epoch_accuracy', 'epoch_loss']);
+    expect(Object.keys(val).sort()).toEqual(['epoch_accuracy', 'epoch_loss', 'evaluation_accuracy_vs_iterations', 'evaluation_loss_vs_iterations']);
     expect(val.epoch_loss).toEqual(f32(h.history.val_loss));
+    // 30 training samples in batches of 8: 4 batches an epoch
+    expect(val.evaluation_loss_vs_iterations).toEqual(h.history.val_loss.map((v, i) => [4 * (i + 1), Math.fround(v)]));
+    // epoch-level logging adds no batch hook (fit need not wait for JavaScript after every batch)
+    expect(tb.onBatchEnd).toBeUndefined();
+    expect(typeof new callbacks.TensorBoard({ updateFreq: 2 }).onBatchEnd).toBe('function');
 
     const events = eventFiles(path.join(tmp, 'train')).flatMap(readEvents);
     const histos = events.flatMap((e) => (e.summary?.value ?? []).filter((v) => v.histo).map((v) => [e.step ?? 0, v.tag, v.histo!.num]));

@@ -60,6 +60,7 @@ export class TensorBoard extends Callback {
     else if (uf === 'batch') this.updateFreq = 1;
     else if (typeof uf === 'number' && Number.isSafeInteger(uf) && uf > 0) this.updateFreq = uf;
     else throw new TypeError(`TensorBoard: expected updateFreq 'epoch', 'batch' or a positive integer but received ${typeOfValue(uf)}${typeof uf === 'number' ? ` ${uf}` : ''}`);
+    if (this.updateFreq > 0) this.onBatchEnd = (_batch, logs) => this.batchEnd(logs);
   }
 
   /** The run directories, as Keras names them. */
@@ -82,19 +83,30 @@ export class TensorBoard extends Callback {
     if (this.writeGraph && this.layers().length > 0) this.train.addGraph(this.model);
   }
 
-  onBatchEnd(_batch: number, logs: Logs = {}): void {
+  /**
+   * Set only with a batch-level updateFreq: a callback with batch hooks makes fit wait for JavaScript
+   * after every batch, which epoch-level logging should not cost.
+   */
+  onBatchEnd?: (batch: number, logs?: Logs) => void;
+
+  private batchEnd(logs: Logs = {}): void {
     this.globalBatch++;
-    if (!this.updateFreq || !this.train || this.globalBatch % this.updateFreq !== 0) return;
+    if (!this.train || this.globalBatch % this.updateFreq !== 0) return;
     for (const [k, v] of Object.entries(logs)) if (typeof v === 'number') this.train.addScalar(`batch_${k}`, v, this.globalBatch);
   }
 
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     const train = (this.train ??= new SummaryWriter(this.trainDir));
+    // without batch hooks, the iterations so far are counted an epoch at a time (unknown for endless datasets)
+    if (!this.onBatchEnd && Number.isFinite(this.params?.steps)) this.globalBatch += this.params.steps;
     let wroteLr = false;
     for (const [k, v] of Object.entries(logs)) {
       if (typeof v !== 'number') continue;
       if (k.startsWith('val_')) {
-        (this.val ??= new SummaryWriter(this.validationDir)).addScalar(`epoch_${k.slice(4)}`, v, epoch);
+        const val = (this.val ??= new SummaryWriter(this.validationDir));
+        val.addScalar(`epoch_${k.slice(4)}`, v, epoch);
+        // Keras 3's on_test_end: the same value against the optimizer's iterations (training batches so far)
+        val.addScalar(`evaluation_${k.slice(4)}_vs_iterations`, v, this.globalBatch);
       } else {
         const name = k === 'lr' ? 'learning_rate' : k;
         wroteLr ||= name === 'learning_rate';
