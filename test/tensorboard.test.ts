@@ -72,6 +72,13 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
+describe('vendored schemas', () => {
+  test('lib/utils/proto/schemas.ts (what ships) is generated from the .proto files beside it', () => {
+    const { render } = require('../scripts/gen-protos.js') as { render(): string };
+    expect(fs.readFileSync(path.join(__dirname, '..', 'lib', 'utils', 'proto', 'schemas.ts'), 'utf8')).toBe(render());
+  });
+});
+
 describe('CRC-32C and records', () => {
   test('CRC-32C matches the standard check value and the bitwise reference', () => {
     expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
