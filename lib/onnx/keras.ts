@@ -4,6 +4,7 @@
 // transposed channels-first view, as the layers themselves do.
 import { Tensor } from '../tensor';
 import { cat } from '../ops';
+import { eye as eyeOf } from '../creation';
 import { noGrad } from '../autograd';
 import { GraphBuilder, ExportError } from './builder';
 import type { GraphNode } from '../utils/model_graph';
@@ -155,6 +156,40 @@ function multiHeadAttention(b: GraphBuilder, q: string, v: string, k: string, la
   return outDims.length === 1 ? y : b.reshape(y, [0, 0, ...outDims]);
 }
 
+/**
+ * Keras' Resizing: a separable linear map of each channel, so two constant matrices. They are read
+ * off the layer itself (its call() on one-hot rows and columns, the other axis at its target size so
+ * it is left alone): the exported resize is the layer's own, whatever its interpolation.
+ */
+function resizing(b: GraphBuilder, x: string, layer: KerasLayerFace, cfg: Record<string, unknown>, s: number[]): string {
+  const H = cfg.height as number;
+  const W = cfg.width as number;
+  let [h, w] = s;
+  let xin = x;
+  if (cfg.cropToAspectRatio) {
+    // Keras' crop: the largest centred window with the target's aspect ratio (as the layer computes it)
+    const ch = Math.max(Math.min(h, Math.trunc((w * H) / W)), 1);
+    const cw = Math.max(Math.min(w, Math.trunc((h * W) / H)), 1);
+    const top = Math.trunc((h - ch) / 2);
+    const left = Math.trunc((w - cw) / 2);
+    xin = b.op('Slice', [x, b.ints('starts', [top, left]), b.ints('ends', [top + ch, left + cw]), b.ints('axes', [1, 2])]);
+    [h, w] = [ch, cw];
+  }
+  const plain = new (layer.constructor as new (h: number, w: number, o: object) => KerasLayerFace & { call(t: Tensor, o: object): Tensor })(
+    H, W, { interpolation: cfg.interpolation });
+  const probe = (n: number, rows: boolean): Tensor => noGrad(() => {
+    const eye = eyeOf(n);
+    // image i: row i (or column i) set to 1, the other axis already at its target size
+    const imgs = rows ? eye.reshape([n, n, 1, 1]).expand([n, n, W, 1]) : eye.reshape([n, 1, n, 1]).expand([n, H, n, 1]);
+    const out = plain.call(imgs.contiguous(), { training: false });
+    return (rows ? out.select(3, 0).select(2, 0) : out.select(3, 0).select(1, 0)).t().contiguous(); // [target, n]
+  });
+  let y = b.transpose(xin, [0, 3, 1, 2]);
+  if (h !== H || cfg.cropToAspectRatio) y = b.op('MatMul', [b.floats('rows', probe(h, true)), y]);
+  if (w !== W || cfg.cropToAspectRatio) y = b.op('MatMul', [y, b.floats('cols', noGrad(() => probe(w, false).t().contiguous()))]);
+  return b.transpose(y, [0, 2, 3, 1]);
+}
+
 const CONVERTERS: Record<string, Converter> = {
   InputLayer: (_b, x) => x,
   Dropout: (_b, x) => x,
@@ -234,6 +269,7 @@ const CONVERTERS: Record<string, Converter> = {
   LSTM: (b, x, l, cfg) => recurrent(b, x, 'LSTM', cfg, weights(l), null, l.name),
   GRU: (b, x, l, cfg) => recurrent(b, x, 'GRU', cfg, weights(l), null, l.name),
   MultiHeadAttention: (b, x, l, cfg) => multiHeadAttention(b, x, x, x, l, cfg),
+  Resizing: resizing,
   Bidirectional: (b, x, l, cfg) => {
     const inner = cfg.layer as { className: string; config: Record<string, unknown> };
     return recurrent(b, x, inner.className, inner.config, weights(l), cfg.mergeMode as string, l.name);
