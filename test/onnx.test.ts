@@ -31,24 +31,29 @@ function maxDiff(got: ArrayLike<number>, want: ArrayLike<number>): number {
   return d;
 }
 
-interface Case { label: string; file: string; x: nt.Tensor; want: nt.Tensor }
+interface Case { label: string; file: string; xs: nt.Tensor[]; wants: nt.Tensor[] }
 let pending: Case[] = [];
 
-/** Runs the pending cases in onnxruntime-node (test/onnx_run.js, one child process) and compares each within 1e-4. */
+const feed = (x: nt.Tensor) => ({ dtype: x.dtype === 'int64' ? 'int64' : 'float32', shape: x.shape,
+  data: Array.from(x.dtype === 'int64' ? x.dataSync() as BigInt64Array : x.to('float32').dataSync() as Float32Array, Number) });
+
+/** Runs the pending cases in onnxruntime-node (test/onnx_run.js, one child process) and compares every output within 1e-4. */
 function verify(): void {
   const cases = pending;
   pending = [];
-  const input = cases.map((c) => ({ file: c.file, dtype: c.x.dtype === 'int64' ? 'int64' : 'float32', shape: c.x.shape,
-    data: Array.from(c.x.dtype === 'int64' ? c.x.dataSync() as BigInt64Array : c.x.to('float32').dataSync() as Float32Array, Number) }));
+  const input = cases.map((c) => ({ file: c.file, feeds: c.xs.map(feed) }));
   const r = spawnSync(process.execPath, [path.join(__dirname, 'onnx_run.js')], { input: JSON.stringify(input), encoding: 'utf8', timeout: 300_000, maxBuffer: 256 << 20 });
   expect(r.stderr).toBe('');
-  const outs = JSON.parse(r.stdout) as { dims?: number[]; data?: number[]; error?: string }[];
+  const outs = JSON.parse(r.stdout) as { outputs?: { dims: number[]; data: number[] }[]; error?: string }[];
   cases.forEach((c, i) => {
     const o = outs[i];
     if (o.error) throw new Error(`${c.label}: onnxruntime failed: ${o.error}`);
-    expect([c.label, o.dims]).toEqual([c.label, c.want.shape]);
-    const d = maxDiff(o.data!, c.want.dataSync() as Float32Array);
-    if (!(d <= 1e-4)) throw new Error(`${c.label}: onnxruntime differs from nodetorch by ${d}`);
+    expect([c.label, o.outputs!.length]).toEqual([c.label, c.wants.length]);
+    c.wants.forEach((want, k) => {
+      expect([c.label, k, o.outputs![k].dims]).toEqual([c.label, k, want.shape]);
+      const d = maxDiff(o.outputs![k].data, want.dataSync() as Float32Array);
+      if (!(d <= 1e-4)) throw new Error(`${c.label} output ${k}: onnxruntime differs from nodetorch by ${d}`);
+    });
   });
 }
 
@@ -59,7 +64,7 @@ async function checkKeras(label: string, m: nt.Sequential, sample: number[], opt
   const x5 = make(5);
   if (!m.built) m.build(sample);
   await m.export(f, { format: 'onnx', ...(opts.opset ? { opset: opts.opset } : {}) });
-  for (const x of [x5, make(2)]) pending.push({ label, file: f, x, want: await m.predict(x) });
+  for (const x of [x5, make(2)]) pending.push({ label, file: f, xs: [x], wants: [await m.predict(x)] });
 }
 
 /** Random values for a layer's weights (BatchNormalization's variance kept positive), set through setWeights. */
@@ -233,6 +238,43 @@ describe('Keras models exported whole', () => {
   });
 });
 
+describe('a model that lists its own layer graph (the hook a Functional model implements)', () => {
+  test('two inputs, merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate), seven outputs', async () => {
+    const d1 = new layers.Dense(4, { name: 'd1', activation: 'relu' });
+    const d2 = new layers.Dense(4, { name: 'd2' });
+    const d3 = new layers.Dense(2, { name: 'd3', activation: 'softmax' });
+    d1.build([3]);
+    d2.build([2]);
+    d3.build([8]);
+    const merge = (name: string, config: Record<string, unknown> = {}) => ({ name, getConfig: () => ({ name, ...config }), getWeights: () => [] });
+    type Node = import('../lib/utils/model_graph').GraphNode;
+    const node = (name: string, className: string, layer: unknown, inbound: string[], inputShapes: number[][], outputShape: number[]): Node =>
+      ({ name, className, layer: layer as Node['layer'], inbound, inputShapes, outputShape, params: 0 });
+    const mergeNames: [string, string][] = [['add', 'Add'], ['sub', 'Subtract'], ['mul', 'Multiply'], ['avg', 'Average'], ['max', 'Maximum'], ['min', 'Minimum']];
+    const nodes: Node[] = [
+      node('a', 'InputLayer', undefined, [], [], [3]),
+      node('b', 'InputLayer', undefined, [], [], [2]),
+      node('d1', 'Dense', d1, ['a'], [[3]], [4]),
+      node('d2', 'Dense', d2, ['b'], [[2]], [4]),
+      ...mergeNames.map(([n, cls]) => node(n, cls, merge(n), ['d1', 'd2'], [[4], [4]], [4])),
+      node('cat', 'Concatenate', merge('cat', { axis: -1 }), ['d1', 'd2'], [[4], [4]], [8]),
+      node('d3', 'Dense', d3, ['cat'], [[8]], [2]),
+    ];
+    const model = { name: 'two_inputs', layers: [d1, d2, d3], layerGraph: () => nodes };
+    const f = file('graph');
+    fs.writeFileSync(f, nt.onnx.kerasModelToOnnx(model));
+    const xa = nt.randn([5, 3]);
+    const xb = nt.randn([5, 2]);
+    const [h1, h2] = [d1.call(xa), d2.call(xb)];
+    const pick = (c: nt.Tensor) => nt.where(c, h1, h2);
+    pending.push({ label: 'graph', file: f, xs: [xa, xb], wants: [h1.add(h2), h1.sub(h2), h1.mul(h2), h1.add(h2).div(2), pick(h1.ge(h2)), pick(h1.le(h2)),
+      d3.call(nt.cat([h1, h2], -1))] });
+    // a layer called on several inputs that has no merge form is named
+    const bad = [...nodes.slice(0, 4), node('oops', 'Dense', d3, ['d1', 'd2'], [[4], [4]], [2])];
+    expect(() => nt.onnx.kerasModelToOnnx({ name: 'bad', layers: [d1, d2, d3], layerGraph: () => bad })).toThrow(/layer 'oops' \(Dense\) with 2 inputs cannot be exported/);
+  });
+});
+
 describe('export errors and files', () => {
   class Scale extends layers.Layer {
     call(x: nt.Tensor): nt.Tensor {
@@ -275,7 +317,7 @@ async function checkModule(label: string, m: nt.nn.Module, sample: number[], ids
   const make = (n: number) => (ids ? nt.randint(0, ids, [n, ...sample]) : nt.randn([n, ...sample]));
   await nt.onnx.export(m, [make(4)], f);
   m.eval();
-  for (const x of [make(4), make(1)]) pending.push({ label, file: f, x, want: nt.noGrad(() => (m.forward as (t: nt.Tensor) => nt.Tensor)(x)) });
+  for (const x of [make(4), make(1)]) pending.push({ label, file: f, xs: [x], wants: [nt.noGrad(() => (m.forward as (t: nt.Tensor) => nt.Tensor)(x))] });
 }
 
 describe('nt.onnx.export for nn.Sequential', () => {

@@ -50,10 +50,7 @@ export function kerasModelToOnnx(model: unknown, opts: { opset?: number } = {}):
       values.set(n.name, n.name);
       continue;
     }
-    if (n.inbound.length !== 1) {
-      throw new Error(`${where}: layer '${n.name}' (${n.className}) has ${n.inbound.length} inputs; layers with several inputs cannot be exported yet`);
-    }
-    values.set(n.name, convertLayer(b, values.get(n.inbound[0])!, n));
+    values.set(n.name, convertLayer(b, n.inbound.map((i) => values.get(i)!), n));
   }
   const outputs: ValueInfo[] = g.outputs.map((name) => {
     const n = g.nodes.find((m) => m.name === name)!;

@@ -276,20 +276,39 @@ const CONVERTERS: Record<string, Converter> = {
   },
 };
 
-/** The Keras classes the exporter knows. */
-export const EXPORTABLE_LAYERS = Object.keys(CONVERTERS).filter((k) => k !== 'InputLayer');
+/**
+ * Keras' merge layers (and attention with its own value/key), for a model whose graph has nodes
+ * with several inputs (a Functional model's layerGraph()). Concatenate's axis counts the batch, as ONNX's does.
+ */
+type MergeConverter = (b: GraphBuilder, xs: string[], layer: KerasLayerFace, cfg: Record<string, unknown>) => string;
+const MERGE: Record<string, MergeConverter> = {
+  Add: (b, xs) => b.op('Sum', xs),
+  Subtract: (b, xs) => b.op('Sub', xs),
+  Multiply: (b, xs) => xs.slice(1).reduce((acc, x) => b.op('Mul', [acc, x]), xs[0]),
+  Average: (b, xs) => b.op('Mean', xs),
+  Maximum: (b, xs) => b.op('Max', xs),
+  Minimum: (b, xs) => b.op('Min', xs),
+  Concatenate: (b, xs, _l, cfg) => b.op('Concat', xs, { axis: { i: (cfg.axis as number | undefined) ?? -1 } }),
+  MultiHeadAttention: (b, xs, l, cfg) => multiHeadAttention(b, xs[0], xs[1], xs[2] ?? xs[1], l, cfg),
+};
 
-/** Adds one layer's nodes; an unknown class is an error naming the layer. */
-export function convertLayer(b: GraphBuilder, x: string, node: GraphNode): string {
+/** The Keras classes the exporter knows. */
+export const EXPORTABLE_LAYERS = [...new Set([...Object.keys(CONVERTERS), ...Object.keys(MERGE)])].filter((k) => k !== 'InputLayer');
+
+/** Adds one layer call's nodes for its input values; an unknown class is an error naming the layer. */
+export function convertLayer(b: GraphBuilder, xs: string[], node: GraphNode): string {
   const layer = node.layer as unknown as KerasLayerFace;
-  const f = CONVERTERS[node.className];
-  if (!f) {
-    throw new ExportError(`ONNX export: layer '${node.name}' (${node.className}) cannot be exported; exportable layers: ${EXPORTABLE_LAYERS.join(', ')}`);
+  const single = xs.length === 1 ? CONVERTERS[node.className] : undefined;
+  const merge = xs.length > 1 ? MERGE[node.className] : undefined;
+  if (!single && !merge) {
+    const why = xs.length > 1 && CONVERTERS[node.className] ? ` with ${xs.length} inputs` : '';
+    throw new ExportError(`ONNX export: layer '${node.name}' (${node.className})${why} cannot be exported; exportable layers: ${EXPORTABLE_LAYERS.join(', ')}`);
   }
-  if (!layer) return x;
+  if (!layer) return xs[0];
   b.scope = node.name;
   try {
-    return f(b, x, layer, layer.getConfig(), node.inputShapes[0] ?? []);
+    const cfg = layer.getConfig();
+    return single ? single(b, xs[0], layer, cfg, node.inputShapes[0] ?? []) : merge!(b, xs, layer, cfg);
   } finally {
     b.scope = '';
   }
