@@ -26,7 +26,8 @@ type Autocannon = (opts: Record<string, unknown>, done: (err: Error | null, resu
 // autocannon ships no type declarations
 const autocannon = require('autocannon') as Autocannon;
 
-const SERVERS = ['nodetorch', 'nodetorch-nobatch', 'fastapi'] as const;
+// onnxruntime / onnxruntime-nobatch (issue 17): the model exported to ONNX behind the same routes (bench/serve_onnx.ts)
+const SERVERS = ['nodetorch', 'nodetorch-nobatch', 'fastapi', 'onnxruntime', 'onnxruntime-nobatch'] as const;
 type ServerName = (typeof SERVERS)[number];
 
 // Compiled by scripts/bench.js to bench/.out/bench/serve.js (the example server beside it), or run by tsx.
@@ -61,6 +62,10 @@ async function startServer(which: ServerName, modelDir: string, threads: number,
     url = `http://127.0.0.1:${port}`;
     cmd = PYTHON;
     args = [path.join(root, 'bench', 'serve_fastapi.py'), '--model', modelDir, '--port', String(port), '--threads', String(threads), ...extra];
+  } else if (which.startsWith('onnxruntime')) {
+    const entry = compiled ? [path.join(__dirname, 'serve_onnx.js')] : ['--import', 'tsx', path.join(root, 'bench', 'serve_onnx.ts')];
+    cmd = process.execPath;
+    args = [...entry, '--model', modelDir, '--port', '0', '--threads', String(threads), ...(which === 'onnxruntime-nobatch' ? ['--no-batching'] : []), ...extra];
   } else {
     const entry = compiled ? [path.join(__dirname, '..', 'examples', 'serve', 'server.js')] : ['--import', 'tsx', path.join(root, 'examples', 'serve', 'server.ts')];
     cmd = process.execPath;

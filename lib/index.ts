@@ -37,3 +37,7 @@ export * as io from './io';
 export { save, load } from './io/serialize';
 // Keras engine v2 (issue 14): Functional and subclassed models
 export { Model, Input, KerasTensor, registerLayer } from './keras';
+// export and observability (issue 17): nt.utils.tensorboard / plotHistory / plotModel
+// (to hang under lib/utils/index.ts once nt.utils exists there), nt.onnx
+export * as utils from './utils/observe';
+export * as onnx from './onnx';

@@ -4,7 +4,7 @@
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
 //   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner,
-//                                      jit; also
+//                                      jit, onnx; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -383,6 +383,18 @@ const SECTIONS = [
     }),
     render: renderJit,
   },
+  // export and observability (issue 17): ONNX export time, and the exported seed MLP served by onnxruntime-node
+  {
+    id: 'onnx',
+    title: 'ONNX export and onnxruntime serving',
+    runs: (env) => ({
+      export: { label: 'model.export (ONNX)', cmd: NODE, args: [js('bench/onnx_export.ts'), '--threads', String(env.threads)], rounds: 2 },
+      nodetorch: { label: 'nodetorch (examples/serve), dynamic batching', cmd: NODE, args: [js('bench/serve.ts'), '--server', 'nodetorch', '--threads', '1'], rounds: 2, timeoutMs: 180_000 },
+      onnxruntime: { label: 'onnxruntime-node, dynamic batching', cmd: NODE, args: [js('bench/serve.ts'), '--server', 'onnxruntime', '--threads', '1'], rounds: 2, timeoutMs: 180_000 },
+      onnxruntimeNobatch: { label: 'onnxruntime-node, no batching', cmd: NODE, args: [js('bench/serve.ts'), '--server', 'onnxruntime-nobatch', '--threads', '1'], rounds: 2, timeoutMs: 180_000 },
+    }),
+    render: renderOnnx,
+  },
 ];
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
@@ -695,6 +707,51 @@ function renderJit(runs, env) {
     'flight* with more than one intra-op thread oversubscribes the cores (each libuv worker brings its own OpenMP ' +
     'team); on one thread it is the fastest way to serve small batches.',
   );
+  return out.join('\n');
+}
+
+// export and observability (issue 17)
+function renderOnnx(runs) {
+  const notes = [];
+  const note = (reason) => {
+    let i = notes.indexOf(reason);
+    if (i < 0) i = notes.push(reason) - 1;
+    return `n/a [${i + 1}]`;
+  };
+  const fmt = (x, d) => (x === null || x === undefined || Number.isNaN(x) ? 'n/a' : x.toFixed(d));
+  const out = ['| model | parameters | ONNX file (bytes) | export time (ms) |', '|---|---:|---:|---:|'];
+  for (const [id, label] of [['mlp', 'seed MLP'], ['cnn', 'seed CNN'], ['lstm', 'IMDB LSTM (Embedding 10000x128, LSTM 128)']]) {
+    const r = runs.export.ok ? runs.export.data.variants?.export?.[id] : undefined;
+    out.push(r ? `| ${label} | ${r.params} | ${r.bytes} | ${fmt(r.us / 1000, 1)} |` : `| ${label} | | | ${note(`${runs.export.label}: ${runs.export.ok ? 'no result' : runs.export.reason}`)} |`);
+  }
+  out.push('', '| server | concurrency | requests/s | p50 latency (ms) | p99 latency (ms) | mean batch | server CPU (cores) |', '|---|---:|---:|---:|---:|---:|---:|');
+  const order = [['nodetorch', 'nodetorch'], ['onnxruntime', 'onnxruntime'], ['onnxruntimeNobatch', 'onnxruntime-nobatch']];
+  const levels = Object.values(runs).find((r) => r.ok && r.data.concurrency)?.data.concurrency ?? [1, 16, 64];
+  const loads = [];
+  for (const [key, variant] of order) {
+    const run = runs[key];
+    if (run.ok && run.data.loadAverage) loads.push(`${run.label}: ${run.data.loadAverage.map((l) => l.toFixed(2)).join(', ')}`);
+    for (const c of levels) {
+      const r = run.ok ? run.data.variants?.[variant]?.[`c${c}`] : undefined;
+      if (!r) {
+        out.push(`| ${run.label} | ${c} | ${note(run.ok ? `${run.label}: no result at concurrency ${c}` : `${run.label}: ${run.reason}`)} | | | | |`);
+        continue;
+      }
+      out.push(`| ${run.label} | ${c} | ${fmt(r.rps, 0)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.meanBatch === null ? '-' : fmt(r.meanBatch, 1)} | ${fmt(r.serverCpu, 2)} |`);
+    }
+  }
+  if (notes.length) out.push('', notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'));
+  out.push('',
+    '**Notes.** Export: `await model.export(file, { format: \'onnx\' })` of seeded, unbuilt-then-built models, median of timed loops; ' +
+    'each export builds the ModelProto with protobufjs and writes the file atomically (fsync included). Serving: the seed MLP ' +
+    'saved by `model.save()`; bench/serve_onnx.ts loads it, exports it to ONNX and serves it with onnxruntime-node ' +
+    '(one intra-op thread, sequential execution) behind the same Fastify routes, request parsing and dynamic batcher as ' +
+    'examples/serve (imported from it), and bench/serve.ts loads both the same way (see the inference-service section); ' +
+    'every server\'s first answer is checked against `model.predict` before the load starts. A Node inference service ' +
+    'would otherwise pick onnxruntime-node: it is the anchor to beat. Load average during each run (1, 5, 15 min): ' +
+    `${loads.join('; ') || 'n/a'}.` +
+    (Object.values(runs).some((r) => r.ok && r.data.loadAverage && r.data.loadAverage[0] > os.cpus().length)
+      ? ` **Provisional:** the load average exceeded the ${os.cpus().length} cores during these runs (other jobs on the machine), so the numbers mostly measure contention.` : ''));
   return out.join('\n');
 }
 

@@ -17,6 +17,7 @@ import {
 import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer } from './layer';
 import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
+import { exportKerasModel, ExportOptions } from '../../onnx/export';
 
 export interface ModelOptions {
   inputs?: SymbolicStructure;
@@ -344,6 +345,10 @@ export class Model extends Trainer {
   }
   async loadWeights(file: string): Promise<void> {
     saving().loadWeights(this, file);
+  }
+  /** Keras 3's export: `await model.export('model.onnx', { format: 'onnx', opset })` (lib/onnx/export.ts). */
+  async export(filepath: string, opts?: ExportOptions): Promise<void> {
+    return exportKerasModel(this, filepath, opts);
   }
 
   /** Several inputs or targets packed for the trainer (data adapter); a single one passes through. */
