@@ -33,21 +33,32 @@ export async function freePort(): Promise<number> {
 type Json = any;
 interface RankResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; result?: Json; error?: string }
 
+// Every child runs in its own process group, killed whole (launchers and their ranks) at its
+// deadline and after each test.
 const live = new Set<ChildProcess>();
+function killGroup(c: ChildProcess): void {
+  try {
+    process.kill(-c.pid!, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
 afterEach(() => {
-  for (const c of live) c.kill('SIGKILL');
+  for (const c of live) killGroup(c);
   live.clear();
 });
 
 function runRank(cmd: string, args: string[], env: NodeJS.ProcessEnv, deadlineMs: number): Promise<RankResult> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: root, env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
+    });
     live.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => { stdout += d; });
     child.stderr!.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+    const timer = setTimeout(() => killGroup(child), deadlineMs);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       live.delete(child);
@@ -179,6 +190,67 @@ describeGloo('nn.DistributedDataParallel', () => {
     expect(p.broadcast).toEqual([4, 5]);
     expect(n.allGather).toEqual([[0.5], [1.5]]);
     expect(p.allGather).toEqual([[0.5], [1.5]]);
+  });
+});
+
+const launched = path.join(__dirname, 'distributed', 'launched.ts');
+function launcher(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RankResult> {
+  const main = "require('./lib/cli').main(process.argv.slice(1)).then((c) => process.exit(c))";
+  return runRank(process.execPath, ['--require', tsx, '-e', main, 'run', ...args], env, 150_000);
+}
+const sumsLine = (out: string, rank: number): string | undefined =>
+  out.split('\n').find((l) => l.startsWith(`[rank${rank}]: sums `));
+
+describeGloo('nodetorch run', () => {
+  test('starts 2 ranks with torchrun\'s variables and prefixes their output', async () => {
+    const port = await freePort();
+    const r = await launcher(['--nproc-per-node', '2', '--master-port', String(port), launched]);
+    expect(r.code).toBe(0);
+    expect(sumsLine(r.stdout, 0)).toBe('[rank0]: sums [2,4,6] restart 0 world 2 local 0');
+    expect(sumsLine(r.stdout, 1)).toBe('[rank1]: sums [2,4,6] restart 0 world 2 local 1');
+  });
+
+  test('a failing rank stops the others and its status is the exit status', async () => {
+    const port = await freePort();
+    const r = await launcher(['--nproc_per_node=2', `--master_port=${port}`, launched], { NT_FAIL_AT: '1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('[rank1]: failing at epoch 1');
+    expect(r.stderr).toContain('nodetorch run: rank 1 exited with status 3; stopping the other ranks');
+    expect(sumsLine(r.stdout, 0)).toBeUndefined();
+  });
+
+  test('--max-restarts restarts the group, which resumes from its checkpoint', async () => {
+    const port = await freePort();
+    const dir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'nt-run-'));
+    const ckpt = path.join(dir, 'ckpt.json');
+    try {
+      const r = await launcher(['--nproc-per-node', '2', '--master-port', String(port), '--max-restarts', '1', launched],
+        { NT_FAIL_AT: '1', NT_CKPT: ckpt });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain('nodetorch run: restarting the group (restart 1 of 1)');
+      // epoch 0 ran before the failure; the restarted group did epochs 1 and 2
+      expect(sumsLine(r.stdout, 0)).toBe('[rank0]: sums [4,6] restart 1 world 2 local 0');
+      expect(sumsLine(r.stdout, 1)).toBe('[rank1]: sums [4,6] restart 1 world 2 local 1');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('usage errors exit with status 2 and say what was wrong', async () => {
+    const r = await launcher(['--nproc-per-node', 'zero', launched]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("nodetorch run: expected --nproc-per-node to be an integer >= 1 but received 'zero'");
+  });
+
+  (hasPythonTorch ? test : test.skip)(`the same script runs under PyTorch's launcher (${PYTHON} -m torch.distributed.run)`, async () => {
+    const port = await freePort();
+    // torchrun 1.13 on Python 3.11 cannot parse its default --redirects 0 (its Std flag enum no
+    // longer iterates the zero member), so stdout goes through its log files and --tee.
+    const r = await runRank(PYTHON, ['-m', 'torch.distributed.run', '--nproc_per_node', '2', '--master_port', String(port),
+      '--redirects', '1', '--tee', '1', '--no_python', process.execPath, '--require', tsx, launched], {}, 150_000);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => / sums /.test(l) || l.includes(']:sums '));
+    expect(lines.sort()).toEqual(['[default0]:sums [2,4,6] restart 0 world 2 local 0', '[default1]:sums [2,4,6] restart 0 world 2 local 1']);
   });
 });
 
