@@ -236,6 +236,17 @@ describeGloo('nodetorch run', () => {
     }
   });
 
+  test('examples/distributed-mnist.ts (quick mode) learns MNIST on 2 ranks', async () => {
+    const port = await freePort();
+    const r = await launcher(['--nproc-per-node', '2', '--master-port', String(port), path.join(root, 'examples', 'distributed-mnist.ts')],
+      { QUICK: '1' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('[rank0]: epoch 1/1: loss ');
+    expect(r.stdout).toContain('(2 ranks, 6000 samples each)');
+    const acc = Number(r.stdout.match(/\[rank0\]: Test accuracy: ([\d.]+)/)![1]);
+    expect(acc).toBeGreaterThan(0.85);
+  });
+
   test('usage errors exit with status 2 and say what was wrong', async () => {
     const r = await launcher(['--nproc-per-node', 'zero', launched]);
     expect(r.code).toBe(2);
