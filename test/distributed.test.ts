@@ -162,6 +162,14 @@ describeGloo('nn.DistributedDataParallel', () => {
     }
   });
 
+  test('a rank killed mid-training makes the other rank\'s backward throw, naming the allreduce and the timeout', async () => {
+    const [r0, r1] = await job('ddpKilled', 2, { NT_TEST_TIMEOUT_MS: '5000' });
+    expect(r1.signal).toBe('SIGKILL');
+    const res = ok(r0);
+    expect(res.threw).toBe(true);
+    expect(res.message).toContain('DistributedDataParallel: gradient allReduce (bucket 0) failed (timeout 5000 ms; a rank died or never joined): ');
+  });
+
   test('bad options are TypeErrors naming the option', () => {
     const net = makeNet();
     expect(() => new nt.nn.DistributedDataParallel(net, { bucketCapMb: -1 })).toThrow(
@@ -194,9 +202,9 @@ describeGloo('nn.DistributedDataParallel', () => {
 });
 
 const launched = path.join(__dirname, 'distributed', 'launched.ts');
-function launcher(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RankResult> {
+function launcher(args: string[], env: NodeJS.ProcessEnv = {}, deadlineMs = 150_000): Promise<RankResult> {
   const main = "require('./lib/cli').main(process.argv.slice(1)).then((c) => process.exit(c))";
-  return runRank(process.execPath, ['--require', tsx, '-e', main, 'run', ...args], env, 150_000);
+  return runRank(process.execPath, ['--require', tsx, '-e', main, 'run', ...args], env, deadlineMs);
 }
 const sumsLine = (out: string, rank: number): string | undefined =>
   out.split('\n').find((l) => l.startsWith(`[rank${rank}]: sums `));
@@ -239,13 +247,13 @@ describeGloo('nodetorch run', () => {
   test('examples/distributed-mnist.ts (quick mode) learns MNIST on 2 ranks', async () => {
     const port = await freePort();
     const r = await launcher(['--nproc-per-node', '2', '--master-port', String(port), path.join(root, 'examples', 'distributed-mnist.ts')],
-      { QUICK: '1' });
+      { QUICK: '1' }, 280_000);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('[rank0]: epoch 1/1: loss ');
     expect(r.stdout).toContain('(2 ranks, 6000 samples each)');
     const acc = Number(r.stdout.match(/\[rank0\]: Test accuracy: ([\d.]+)/)![1]);
     expect(acc).toBeGreaterThan(0.85);
-  });
+  }, 300_000);
 
   test('usage errors exit with status 2 and say what was wrong', async () => {
     const r = await launcher(['--nproc-per-node', 'zero', launched]);

@@ -108,6 +108,20 @@ async function killed(): Promise<unknown> {
   }
 }
 
+// Rank 1 dies after DDP's construction; rank 0's backward must throw within the timeout.
+async function ddpKilled(): Promise<unknown> {
+  await dist.init({ timeoutMs });
+  const model = new nn.DistributedDataParallel(makeNet());
+  if (dist.getRank() === 1) process.kill(process.pid, 'SIGKILL');
+  const [x, y] = batch(0);
+  try {
+    F.mseLoss(model.forward(x) as nt.Tensor, y).backward();
+    return { threw: false };
+  } catch (e) {
+    return { threw: true, message: (e as Error).message };
+  }
+}
+
 // Only one of two ranks ever starts: init must reject within its timeout.
 async function absent(): Promise<unknown> {
   try {
@@ -131,7 +145,7 @@ async function interop(): Promise<unknown> {
   return { allReduce: t.toArray(), broadcast: b.toArray(), allGather: gathered };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { collectives, ddp, killed, absent, interop };
+const scenarios: Record<string, () => Promise<unknown>> = { collectives, ddp, ddpKilled, killed, absent, interop };
 
 if (require.main === module) {
   const fn = scenarios[scenario];
