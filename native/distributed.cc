@@ -50,11 +50,12 @@ using Comm = c10d::ProcessGroup;
 using WorkPtr = c10::intrusive_ptr<c10d::Work>;
 using StorePtr = c10::intrusive_ptr<c10d::Store>;
 
-// The name torch.distributed gives a group's store prefix: 1.13 uses the group name itself, 2.x
-// appends '/'.
-std::string GroupPrefix(int count) {
+// The store prefix torch.distributed gives a group's backend: 1.13 uses the group name ("0" for
+// the default group, then one number per new_group), 2.x "<name>/<device>/" (device: cpu for Gloo,
+// cuda for NCCL).
+std::string GroupPrefix(int count, const std::string& backend) {
 #if TORCH_VERSION_MAJOR >= 2
-  return std::to_string(count) + "/";
+  return std::to_string(count) + "/" + (backend == "nccl" ? "cuda" : "cpu") + "/";
 #else
   return std::to_string(count);
 #endif
@@ -114,6 +115,7 @@ struct Job {
   std::vector<at::Tensor> keep;  // tensors the work reads or writes, alive until it is done
   std::vector<std::vector<at::Tensor>> outputs;
   int source = -1;
+  bool wantSource = false;        // a recv: read the sender's rank once the work is done
   std::function<void(Job&)> run;  // for thread jobs: the blocking part
   std::function<void()> always;   // runs on the JS thread before the promise settles
 };
@@ -204,7 +206,7 @@ napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const std::string& 
     fut->addCallback([raw, what](c10::ivalue::Future& f) {
       if (f.hasError()) raw->error = what + ": " + f.tryRetrieveErrorMessage();
       try {
-        if (raw->error.empty()) raw->source = raw->work->sourceRank();
+        if (raw->error.empty() && raw->wantSource) raw->source = raw->work->sourceRank();
       } catch (const std::exception&) {
       }
       Post(raw);
@@ -215,7 +217,7 @@ napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const std::string& 
     try {
       raw->work->wait(timeout);
       try {
-        raw->source = raw->work->sourceRank();
+        if (raw->wantSource) raw->source = raw->work->sourceRank();
       } catch (const std::exception&) {
       }
     } catch (...) {
@@ -332,7 +334,8 @@ napi_value Init(napi_env env, napi_callback_info info) {
     g->rank = s.rank;
     g->size = s.size;
     g->timeout = s.timeout;
-    StorePtr pgStore = c10::make_intrusive<c10d::PrefixStore>(GroupPrefix(world->groupCount++), world->store);
+    StorePtr pgStore =
+        c10::make_intrusive<c10d::PrefixStore>(GroupPrefix(world->groupCount++, s.backend), world->store);
     g->comm = MakeComm(s.backend, pgStore, s.rank, s.size, s.timeout);
     if (UseStoreBarrier()) StoreBarrier(*world->store, world->groupCount, s.rank, s.size, s.timeout);
     g->comm->setSequenceNumberForGroup();
@@ -370,7 +373,7 @@ napi_value NewGroup(napi_env env, napi_callback_info info) {
   auto job = std::make_unique<Job>();
   job->run = [world, g, count, myIndex, timeout](Job&) {
     if (myIndex >= 0) {
-      StorePtr pgStore = c10::make_intrusive<c10d::PrefixStore>(GroupPrefix(count - 1), world->store);
+      StorePtr pgStore = c10::make_intrusive<c10d::PrefixStore>(GroupPrefix(count - 1, g->backend), world->store);
       g->comm = MakeComm(g->backend, pgStore, g->rank, g->size, timeout);
     }
     if (UseStoreBarrier()) StoreBarrier(*world->store, count, world->rank, world->size, timeout);
@@ -531,6 +534,7 @@ napi_value Recv(napi_env env, napi_callback_info info) {
   int src = static_cast<int>(a.Int(2, "src"));
   int tag = static_cast<int>(a.Int(3, "tag"));
   job->source = src;
+  job->wantSource = true;
   job->work = src < 0 ? g->comm->recvAnysource(job->keep, tag) : g->comm->recv(job->keep, src, tag);
   job->value = [](napi_env env, Job& j) { return MakeNumber(env, j.source); };
   return AwaitWork(env, std::move(job), "recv", g->timeout);
