@@ -21,6 +21,8 @@ export * as datasets from './datasets';
 export * as data from './data';
 export * as tuner from './tuner';
 export * as jit from './jit';
+// distributed: c10d process groups (torch.distributed)
+export * as distributed from './distributed';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();

@@ -388,3 +388,37 @@ export const native: NativeBinding = load();
 
 // libtorch starts with one intra-op thread here; users expect all cores, as in PyTorch.
 if (!process.env.OMP_NUM_THREADS) native.set_num_threads(os.availableParallelism());
+
+// distributed: native/distributed.cc (c10d process groups, DistributedDataParallel's reducer)
+export interface DistInitOptions {
+  backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
+  /** torchrun's agent hosts the store: every rank is a client, keys under /worker/attempt_<attempt> */
+  agentStore: boolean; attempt: string;
+}
+export interface DistributedBinding {
+  dist_available(): { gloo: boolean; nccl: boolean };
+  dist_init(options: DistInitOptions): Promise<NativeObject>;
+  /** ranks: sorted unique global ranks; null where this rank is not a member */
+  dist_new_group(ranks: number[], timeoutMs: number): Promise<NativeObject | null>;
+  dist_destroy(): Promise<void>;
+  dist_group_info(g: NativeObject): { rank: number; size: number; backend: string; live: boolean };
+  /** op: 'sum' | 'product' | 'max' | 'min'; ranks below are ranks within the group */
+  dist_all_reduce(g: NativeObject, t: Handle, op: string): Promise<void>;
+  dist_broadcast(g: NativeObject, t: Handle, src: number): Promise<void>;
+  dist_all_gather(g: NativeObject, t: Handle): Promise<Handle[]>;
+  dist_reduce_scatter(g: NativeObject, output: Handle, inputs: Handle[], op: string): Promise<void>;
+  dist_send(g: NativeObject, t: Handle, dst: number, tag: number): Promise<void>;
+  /** src -1: any sender; resolves to the sender's group rank */
+  dist_recv(g: NativeObject, t: Handle, src: number, tag: number): Promise<number>;
+  dist_barrier(g: NativeObject): Promise<void>;
+  /** torch.randperm(n, generator=torch.Generator().manual_seed(seed)), as int64 */
+  dist_randperm(n: number, seed: number): Handle;
+  ddp_create(g: NativeObject, params: Handle[], bucketCapBytes: number, firstBucketCapBytes: number,
+    findUnusedParameters: boolean): NativeObject;
+  /** returns the previous setting */
+  ddp_set_sync(reducer: NativeObject, sync: boolean): boolean;
+  /** blocking, coalesced broadcast from group rank src into every tensor */
+  ddp_broadcast_(g: NativeObject, tensors: Handle[], src: number): void;
+  ddp_info(reducer: NativeObject): { buckets: number[][]; launchedInBackward: number; launchedAtEnd: number };
+}
+export const distributedNative = native as unknown as DistributedBinding;

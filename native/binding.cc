@@ -1,6 +1,8 @@
 // Module entry: checks the loaded libtorch is the one this addon was built against, then
 // registers every domain's exports.
 #include "jit.h"
+// distributed: c10d process groups and DDP
+#include "distributed.h"
 #include "tensor.h"
 
 namespace nt {
@@ -39,6 +41,8 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterModel(env, exports);
   nt::RegisterData(env, exports);
   nt::RegisterJit(env, exports);
+  // distributed: c10d process groups and DDP
+  nt::RegisterDistributed(env, exports);
   return exports;
 }
 

@@ -4,7 +4,7 @@
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
 //   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner,
-//                                      jit, onnx; also
+//                                      jit, onnx, distributed; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -395,6 +395,16 @@ const SECTIONS = [
     }),
     render: renderOnnx,
   },
+  // distributed: Gloo allReduce and DDP steps, 2 ranks of each side on this machine
+  {
+    id: 'distributed',
+    title: 'Distributed data parallel',
+    runs: () => ({
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/distributed.ts')], rounds: 2, timeoutMs: 600_000 },
+      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/distributed.py'], rounds: 2, timeoutMs: 600_000 },
+    }),
+    render: renderDistributed,
+  },
 ];
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
@@ -752,6 +762,58 @@ function renderOnnx(runs) {
     `${loads.join('; ') || 'n/a'}.` +
     (Object.values(runs).some((r) => r.ok && r.data.loadAverage && r.data.loadAverage[0] > os.cpus().length)
       ? ` **Provisional:** the load average exceeded the ${os.cpus().length} cores during these runs (other jobs on the machine), so the numbers mostly measure contention.` : ''));
+  return out.join('\n');
+}
+
+// distributed: the allReduce sizes of bench/distributed.ts and bench/distributed.py (case key, bytes).
+const DIST_SIZES = [['1 KB', 1 << 10], ['16 KB', 1 << 14], ['256 KB', 1 << 18], ['4 MB', 1 << 22], ['64 MB', 1 << 26]];
+
+function renderDistributed(runs) {
+  const notes = [];
+  const mbs = (bytes, us) => (us === null ? 'n/a' : (bytes / us).toFixed(1));
+  const rows = ['| allReduce, float32 | nodetorch (us) | PyTorch (us) | nodetorch (MB/s) | PyTorch (MB/s) | ratio nodetorch/PyTorch (throughput) |',
+    '|---|---:|---:|---:|---:|---:|'];
+  const under = [];
+  let measured = true;
+  for (const [c, bytes] of DIST_SIZES) {
+    const ours = cell(runs.nodetorch, 'allreduce', c, notes);
+    const theirs = cell(runs.pytorch, 'allreduce', c, notes);
+    const ratio = ours.us !== null && theirs.us !== null ? theirs.us / ours.us : null;
+    if (ratio === null) measured = false;
+    else if (ratio < 0.95) under.push(`${c} (${ratio.toFixed(2)})`);
+    const ratioText = ratio === null ? 'n/a' : ratio < 0.95 ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2);
+    rows.push(`| ${c} | ${ours.text} | ${theirs.text} | ${mbs(bytes, ours.us)} | ${mbs(bytes, theirs.us)} | ${ratioText} |`);
+  }
+  const steps = ['| seed MLP step, batch 64 per rank | nodetorch (us) | PyTorch (us) | ratio nodetorch/PyTorch |', '|---|---:|---:|---:|'];
+  const got = {};
+  for (const [c, label] of [['ddp', 'DistributedDataParallel, 2 ranks'], ['local', 'one process, no DDP'], ['comm', 'communication per step (DDP - one process)']]) {
+    const [ours, theirs] = c === 'comm'
+      ? [got.ddp[0] !== null && got.local[0] !== null ? got.ddp[0] - got.local[0] : null,
+        got.ddp[1] !== null && got.local[1] !== null ? got.ddp[1] - got.local[1] : null]
+      : [cell(runs.nodetorch, 'step', c, notes).us, cell(runs.pytorch, 'step', c, notes).us];
+    got[c] = [ours, theirs];
+    const ratio = ours !== null && theirs !== null && theirs > 0 ? ours / theirs : null;
+    steps.push(`| ${label} | ${ours === null ? 'n/a' : fmtUs(ours)} | ${theirs === null ? 'n/a' : fmtUs(theirs)} | ` +
+      `${ratio === null ? 'n/a' : ratio > 1.05 && c === 'ddp' ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2)} |`);
+  }
+  const ddpRatio = got.ddp[0] !== null && got.ddp[1] !== null ? got.ddp[0] / got.ddp[1] : null;
+  const out = [rows.join('\n'), '', steps.join('\n'), ''];
+  if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  const verdict = !measured || ddpRatio === null ? 'Not measured in this run (see n/a).'
+    : under.length === 0 && ddpRatio <= 1.05 ? 'Met in this run.'
+      : `Not met in this run: ${[...under.map((u) => `allReduce ${u}`), ...(ddpRatio > 1.05 ? [`DDP step (${ddpRatio.toFixed(2)})`] : [])].join(', ')}.`;
+  out.push(
+    '**Target:** allReduce throughput ratio >= 0.95 at every size and a DDP step <= 1.05x PyTorch\'s. ' + verdict,
+    '',
+    '**Notes.** Both sides run 2 ranks on this machine over Gloo on 127.0.0.1 (GLOO_SOCKET_IFNAME=lo), one intra-op ' +
+    'thread per rank, on the same libtorch: `await nt.distributed.allReduce(t)` one after another against ' +
+    '`dist.all_reduce(t)`; per size a fixed iteration count both sides share (2^28 bytes / size, 5 to 2000), best of ' +
+    '3 timed loops after 3 warm-up calls. The step: the seed MLP (Flatten, Linear(784, 128), ReLU, Linear(128, 10)), ' +
+    'cross-entropy and SGD on one fixed MNIST-shaped batch of 64 per rank, `nn.DistributedDataParallel` (25 MB buckets) ' +
+    `against \`torch.nn.parallel.DistributedDataParallel\`; best of 3 loops of 20 steps, and of ${runs.nodetorch.planned} ` +
+    'alternating rounds per side. Two ranks sharing 2 cores say nothing about scaling: the useful number is the ' +
+    'communication a step adds (the last row), which on a real cluster overlaps with backward.',
+  );
   return out.join('\n');
 }
 

@@ -1,6 +1,8 @@
 // `npx nodetorch <command>`: info, build, help.
 import { spawnSync } from 'child_process';
 import * as path from 'path';
+// distributed: the torchrun-like launcher
+import { run } from './run';
 
 const HELP = `Usage: nodetorch <command>
 
@@ -12,6 +14,8 @@ Commands:
                   the install step finds it: LIBTORCH=/path/to/libtorch, LIBTORCH_USE_PYTORCH=1,
                   else the system's CMake package (as root on Debian/Ubuntu, apt-get installs
                   libtorch-dev when none is found). Needs a C++ compiler, cmake and make.
+  run [options] script.{js,ts} [args]
+                  start the ranks of a distributed job like torchrun (see nodetorch run --help)
   help            this text
 `;
 
@@ -91,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'info': return info();
     case 'build': return build(rest);
+    case 'run': return run(rest);
     case undefined: case 'help': case '--help': case '-h':
       process.stdout.write(HELP);
       return 0;

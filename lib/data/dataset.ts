@@ -766,6 +766,42 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
     }.bind(this), () => size(this.cardinality()));
   }
 
+  /**
+   * Every numShards-th element starting at index (tf.data's shard): rank r of n takes
+   * `ds.shard(n, r)`, so the ranks of a distributed job split the data without overlap.
+   */
+  shard(numShards: number, index: number): Dataset<T> {
+    if (typeof numShards !== 'number' || !Number.isSafeInteger(numShards) || numShards < 1) {
+      throw new TypeError(`Dataset.shard: expected numShards to be a positive integer but received ${describeNumber(numShards)}`);
+    }
+    if (typeof index !== 'number' || !Number.isSafeInteger(index) || index < 0 || index >= numShards) {
+      throw new TypeError(`Dataset.shard: expected index to be an integer from 0 to ${numShards - 1} but received ${describeNumber(index)}`);
+    }
+    const size = (c: number): number => (c === UNKNOWN || c === INFINITE ? c
+      : Math.floor(c / numShards) + (index < c % numShards ? 1 : 0));
+    const up = this._plan;
+    if (up) {
+      return Dataset.fromPlan({
+        source: up.source,
+        size: size(up.size),
+        order: function* () {
+          let k = 0;
+          const order = up.order();
+          for (let r = order.next(); !r.done; r = order.next()) {
+            if (k++ % numShards === index) yield r.value;
+          }
+        },
+      });
+    }
+    return new Dataset<T>(async function* (this: Dataset<T>) {
+      let k = 0;
+      for await (const el of this) {
+        if (k++ % numShards === index) yield el;
+        else disposeElement(el);
+      }
+    }.bind(this), () => size(this.cardinality()));
+  }
+
   /** All but the first `count` elements (which are disposed). */
   skip(count: number): Dataset<T> {
     const n = countArg(count, 'Dataset.skip', 'count');

@@ -9,6 +9,9 @@ export {
 } from './layers';
 export type { ConvOptions, Pool2dOptions, BatchNormOptions, RNNOptions, MultiheadAttentionOptions } from './layers';
 export { Sequential, ModuleList } from './containers';
+// distributed: data-parallel training over nt.distributed
+export { DistributedDataParallel } from './ddp';
+export type { DistributedDataParallelOptions } from './ddp';
 
 import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
 /** torch.nn.utils: gradient clipping. */
