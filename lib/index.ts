@@ -35,3 +35,6 @@ export const version = Object.freeze({
 export { loadModel } from './keras/saving';
 export * as io from './io';
 export { save, load } from './io/serialize';
+// aten: every ATen operator (generated nt.<op> functions and Tensor methods; nt.aten.call by name)
+export * from './aten/functions';
+export * as aten from './aten';

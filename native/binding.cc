@@ -1,5 +1,6 @@
 // Module entry: checks the loaded libtorch is the one this addon was built against, then
 // registers every domain's exports.
+#include "aten.h"  // aten: the generic ATen caller
 #include "jit.h"
 #include "tensor.h"
 
@@ -39,6 +40,8 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterModel(env, exports);
   nt::RegisterData(env, exports);
   nt::RegisterJit(env, exports);
+  // aten: every ATen operator through the dispatcher (native/aten.cc)
+  nt::RegisterAten(env, exports);
   return exports;
 }
 
