@@ -693,7 +693,8 @@ function renderAten(runs, env) {
     'handle and argument table are cached per op), box them onto a `torch::jit::Stack` and `callBoxed` through ' +
     '`c10::Dispatcher`; *nt.aten.call* adds a lookup of the op by name. Results are freed by `nt.tidy()` in batches ' +
     `of 100 as in the per-op section; ${env.threads} intra-op thread(s); best of ${runs.nodetorch.planned} and ` +
-    `${runs.pytorch.planned} alternating rounds. PyTorch: the same calls in Python.`,
+    `${runs.pytorch.planned} alternating rounds. PyTorch: the same calls in Python. Taken on a shared 2-core ` +
+    'machine (load average in the line above): with other jobs holding the cores these numbers are not final.',
   );
   return out.join('\n');
 }
