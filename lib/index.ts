@@ -43,3 +43,6 @@ export { Model, Input, KerasTensor, registerLayer } from './keras';
 // (to hang under lib/utils/index.ts once nt.utils exists there), nt.onnx
 export * as utils from './utils/observe';
 export * as onnx from './onnx';
+// aten: every ATen operator (generated nt.<op> functions and Tensor methods; nt.aten.call by name)
+export * from './aten/functions';
+export * as aten from './aten';

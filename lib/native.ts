@@ -260,6 +260,28 @@ export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOp
   build_info(): BuildInfo;
 }
 
+// aten: the generic ATen caller (native/aten.cc)
+/**
+ * aten_call's result: a fresh tensor handle (the usual single-Tensor result), the caller's own Tensor
+ * object (in-place ops), or a box: [value] or, for named tuples, [values, names].
+ */
+export type AtenResult = Handle | object | [unknown] | [unknown[], string[]];
+export interface AtenBinding {
+  /** the Tensor class, lib/tensor's wrap(handle) and a dtype parser (name, op) -> code */
+  aten_init(tensorClass: abstract new (...args: never[]) => unknown, wrap: (h: Handle) => unknown, dtypeCode: (name: unknown, op: string) => number): void;
+  /** the id of aten::name for aten_call, or -1 when the running libtorch has no such operator */
+  aten_op(name: string): number;
+  /** self: the Tensor a method was called on (undefined for a function); options: the keyword arguments */
+  aten_call(id: number, self: unknown, args: unknown[], nargs: number, options: object | undefined): AtenResult;
+  /** JSON: every aten operator of the running libtorch, its overloads and how nodetorch passes each argument */
+  aten_schemas(): string;
+  aten_direct_topk(x: Handle, k: number, dim: number, largest: boolean, sorted: boolean): [Handle, Handle];
+  aten_direct_cumsum(x: Handle, dim: number): Handle;
+  aten_direct_einsum(equation: string, operands: Handle[]): Handle;
+}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface NativeBinding extends AtenBinding {}
+
 /** What `build/Release/nodetorch-build.json` records about the binary. */
 export interface BuildRecord {
   builtBy: string;

@@ -2,6 +2,7 @@
 // so the two spellings cannot drift apart.
 import { native } from './native';
 import { checkTensor, Operand, Scalar, Tensor, ValuesIndices, wrap } from './tensor';
+import { call } from './aten/call';
 
 type Method<K extends keyof Tensor> = Tensor[K] extends (...a: infer A) => infer R ? (input: Tensor, ...a: A) => R : never;
 
@@ -39,19 +40,19 @@ export const sum = fn('sum'), mean = fn('mean'), prod = fn('prod'), std = fn('st
 
 export function max(input: Tensor): Tensor;
 export function max(input: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function max(input: Tensor, dim: number, options: { keepdim?: boolean }): ValuesIndices;
+export function max(input: Tensor, options: { dim: number; keepdim?: boolean }): ValuesIndices;
 export function max(input: Tensor, other: Tensor): Tensor;
-export function max(input: Tensor, d?: number | Tensor, keepdim?: boolean): Tensor | ValuesIndices {
-  checkTensor(input, 'max', 'input');
-  if (d === undefined) return input.max();
-  return d instanceof Tensor ? input.max(d) : input.max(d, keepdim);
+export function max(input: Tensor, ...args: unknown[]): Tensor | ValuesIndices {
+  return (checkTensor(input, 'max', 'input').max as (...a: unknown[]) => Tensor | ValuesIndices)(...args);
 }
 export function min(input: Tensor): Tensor;
 export function min(input: Tensor, dim: number, keepdim?: boolean): ValuesIndices;
+export function min(input: Tensor, dim: number, options: { keepdim?: boolean }): ValuesIndices;
+export function min(input: Tensor, options: { dim: number; keepdim?: boolean }): ValuesIndices;
 export function min(input: Tensor, other: Tensor): Tensor;
-export function min(input: Tensor, d?: number | Tensor, keepdim?: boolean): Tensor | ValuesIndices {
-  checkTensor(input, 'min', 'input');
-  if (d === undefined) return input.min();
-  return d instanceof Tensor ? input.min(d) : input.min(d, keepdim);
+export function min(input: Tensor, ...args: unknown[]): Tensor | ValuesIndices {
+  return (checkTensor(input, 'min', 'input').min as (...a: unknown[]) => Tensor | ValuesIndices)(...args);
 }
 
 export const reshape = fn('reshape'), view = fn('view'), flatten = fn('flatten'), squeeze = fn('squeeze'),
@@ -64,10 +65,14 @@ function handles(tensors: Tensor[], op: string): number[] {
   if (!Array.isArray(tensors)) throw new TypeError(`${op}: expected an array of Tensors`);
   return tensors.map((t, i) => checkTensor(t, op, `tensors[${i}]`)._h);
 }
-export function cat(tensors: Tensor[], dim = 0): Tensor {
+/** nt.cat(tensors, dim) or nt.cat(tensors, { dim }). */
+export function cat(tensors: Tensor[], dim: number | { dim?: number } = 0): Tensor {
+  if (dim !== null && typeof dim === 'object') return call('cat', tensors, dim) as Tensor;
   return wrap(native.cat(handles(tensors, 'cat'), dim));
 }
-export function stack(tensors: Tensor[], dim = 0): Tensor {
+/** nt.stack(tensors, dim) or nt.stack(tensors, { dim }). */
+export function stack(tensors: Tensor[], dim: number | { dim?: number } = 0): Tensor {
+  if (dim !== null && typeof dim === 'object') return call('stack', tensors, dim) as Tensor;
   return wrap(native.stack(handles(tensors, 'stack'), dim));
 }
 /** where(condition, x, y): x where condition holds, else y. */

@@ -4,6 +4,7 @@ import { native, Handle } from './native';
 import { DType, DTYPES, dtypeCode, isDtypeName, parseDtype, TypedArray, viewAs } from './dtype';
 import { TensorHandle, track } from './memory';
 import { formatTensor } from './format';
+import { callMethod } from './aten/call';
 
 export type Scalar = number | bigint | boolean;
 export type Operand = Tensor | Scalar;
@@ -13,6 +14,9 @@ export interface ReduceOptions { dim?: number | number[]; keepdim?: boolean; dty
 export interface BackwardOptions { retainGraph?: boolean; createGraph?: boolean }
 /** max/min along a dim: { values, indices }, which also destructures as [values, indices] like PyTorch. */
 export interface ValuesIndices extends Iterable<Tensor> { values: Tensor; indices: Tensor }
+/** var/std keyword arguments (PyTorch's unbiased or correction). */
+export interface VarOptions { dim?: number | number[] | null; unbiased?: boolean; correction?: number; keepdim?: boolean }
+export interface FlattenOptions { startDim?: number; endDim?: number }
 export type NestedArray = Scalar | NestedArray[];
 
 /** @internal wraps a fresh native handle */
@@ -76,12 +80,34 @@ export function deviceString(d: DeviceLike, op: string): string {
   return s;
 }
 
-function reduceArgs(op: string, a?: number | number[] | ReduceOptions, keepdim?: boolean): [number | number[] | null, boolean, number] {
+function reduceArgs(op: string, a?: number | number[] | null | ReduceOptions, keepdim?: boolean): [number | number[] | null, boolean, number] {
   if (a !== null && typeof a === 'object' && !Array.isArray(a)) {
     return [a.dim ?? null, a.keepdim ?? false, dtypeCode(a.dtype, op)];
   }
   return [a ?? null, keepdim ?? false, -1];
 }
+
+/** A trailing options object: Python's keyword arguments (not a Tensor, not an array). */
+function isOptions(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Tensor);
+}
+
+/**
+ * The hand-bound ops take their plain positional forms on the direct binding; a call with an options
+ * object (keyword arguments) goes through the generic ATen caller, which reads it by the op's schema,
+ * as Python does: t.argmax({ dim: 1 }), t.max(1, { keepdim: true }), t.softmax({ dim: 1 }).
+ * Returns the arguments as given (trailing undefined dropped), or null for the direct binding.
+ */
+function keywordCall(...args: unknown[]): unknown[] | null {
+  let n = args.length;
+  while (n > 0 && args[n - 1] === undefined) n--;
+  if (n === 0 || !isOptions(args[n - 1])) return null;
+  args.length = n;
+  return args;
+}
+
+/** Options of the ops that take a dim (Python's keyword arguments). */
+export interface DimOptions { dim?: number | null; keepdim?: boolean; dtype?: DType }
 
 export class Tensor extends TensorHandle {
   private meta(): [number, string, ...number[]] {
@@ -142,6 +168,18 @@ export class Tensor extends TensorHandle {
       return out;
     };
     return build(0);
+  }
+  /** The number of dimensions, as PyTorch's t.dim(). */
+  dim(): number {
+    return this.ndim;
+  }
+  /** PyTorch's t.T: the dimensions reversed (the transpose of a matrix; 0-D and 1-D tensors as they are). */
+  get T(): Tensor {
+    const n = this.ndim;
+    if (n <= 2) return wrap(native.tensor_t(this._h));
+    const dims: number[] = [];
+    for (let d = n - 1; d >= 0; d--) dims.push(d);
+    return wrap(native.tensor_permute(this._h, dims));
   }
   /** The value of a one-element tensor: number, bigint for int64, boolean for bool. */
   item(): Scalar {
@@ -314,45 +352,78 @@ export class Tensor extends TensorHandle {
   }
 
   // ---- reductions ----
-  sum(dim?: number | number[] | ReduceOptions, keepdim?: boolean): Tensor {
-    const [d, k, dt] = reduceArgs('sum', dim, keepdim);
+  sum(dim?: number | number[] | null | ReduceOptions, keepdim?: boolean | ReduceOptions): Tensor {
+    if (isOptions(keepdim)) return callMethod('sum', this, [dim, keepdim]) as Tensor;
+    const [d, k, dt] = reduceArgs('sum', dim, keepdim as boolean | undefined);
     return wrap(native.tensor_sum(this._h, d, k, dt));
   }
-  mean(dim?: number | number[] | ReduceOptions, keepdim?: boolean): Tensor {
-    const [d, k, dt] = reduceArgs('mean', dim, keepdim);
+  mean(dim?: number | number[] | null | ReduceOptions, keepdim?: boolean | ReduceOptions): Tensor {
+    if (isOptions(keepdim)) return callMethod('mean', this, [dim, keepdim]) as Tensor;
+    const [d, k, dt] = reduceArgs('mean', dim, keepdim as boolean | undefined);
     return wrap(native.tensor_mean(this._h, d, k, dt));
   }
-  prod(dim?: number, keepdim = false): Tensor { return wrap(native.tensor_prod(this._h, dim, keepdim)); }
-  var(dim?: number | number[] | null, unbiased = true, keepdim = false): Tensor {
-    return wrap(native.tensor_var(this._h, dim, unbiased, keepdim));
+  prod(dim?: number | DimOptions, keepdim?: boolean | DimOptions, dtype?: DType): Tensor {
+    const kw = keywordCall(dim, keepdim, dtype);
+    if (kw || dtype !== undefined) return callMethod('prod', this, kw ?? [dim, keepdim, dtype]) as Tensor;
+    return wrap(native.tensor_prod(this._h, dim as number | undefined, (keepdim as boolean | undefined) ?? false));
   }
-  std(dim?: number | number[] | null, unbiased = true, keepdim = false): Tensor {
-    return wrap(native.tensor_std(this._h, dim, unbiased, keepdim));
+  var(dim?: number | number[] | null | VarOptions, unbiased?: boolean | VarOptions, keepdim?: boolean | VarOptions): Tensor {
+    const kw = keywordCall(dim, unbiased, keepdim);
+    if (kw) return callMethod('var', this, kw) as Tensor;
+    return wrap(native.tensor_var(this._h, dim as number | number[] | null | undefined, (unbiased ?? true) as boolean,
+      (keepdim ?? false) as boolean));
+  }
+  std(dim?: number | number[] | null | VarOptions, unbiased?: boolean | VarOptions, keepdim?: boolean | VarOptions): Tensor {
+    const kw = keywordCall(dim, unbiased, keepdim);
+    if (kw) return callMethod('std', this, kw) as Tensor;
+    return wrap(native.tensor_std(this._h, dim as number | number[] | null | undefined, (unbiased ?? true) as boolean,
+      (keepdim ?? false) as boolean));
   }
   /** max() of all values; max(dim, keepdim) -> [values, indices]; max(other) elementwise. */
   max(): Tensor;
   max(dim: number, keepdim?: boolean): ValuesIndices;
+  max(dim: number, options: { keepdim?: boolean }): ValuesIndices;
+  max(options: { dim: number; keepdim?: boolean }): ValuesIndices;
   max(other: Tensor): Tensor;
-  max(dim?: number | Tensor, keepdim = false): Tensor | ValuesIndices {
+  max(dim?: number | Tensor | DimOptions, keepdim?: boolean | DimOptions): Tensor | ValuesIndices {
+    const kw = keywordCall(dim, keepdim);
+    if (kw) return callMethod('max', this, kw) as ValuesIndices;
     if (dim === undefined) return wrap(native.tensor_max(this._h));
     if (dim instanceof Tensor) return this.maximum(dim);
-    return valuesIndices(native.tensor_max_dim(this._h, dim, keepdim));
+    return valuesIndices(native.tensor_max_dim(this._h, dim as number, (keepdim ?? false) as boolean));
   }
   min(): Tensor;
   min(dim: number, keepdim?: boolean): ValuesIndices;
+  min(dim: number, options: { keepdim?: boolean }): ValuesIndices;
+  min(options: { dim: number; keepdim?: boolean }): ValuesIndices;
   min(other: Tensor): Tensor;
-  min(dim?: number | Tensor, keepdim = false): Tensor | ValuesIndices {
+  min(dim?: number | Tensor | DimOptions, keepdim?: boolean | DimOptions): Tensor | ValuesIndices {
+    const kw = keywordCall(dim, keepdim);
+    if (kw) return callMethod('min', this, kw) as ValuesIndices;
     if (dim === undefined) return wrap(native.tensor_min(this._h));
     if (dim instanceof Tensor) return this.minimum(dim);
-    return valuesIndices(native.tensor_min_dim(this._h, dim, keepdim));
+    return valuesIndices(native.tensor_min_dim(this._h, dim as number, (keepdim ?? false) as boolean));
   }
-  argmax(dim?: number, keepdim = false): Tensor { return wrap(native.tensor_argmax(this._h, dim, keepdim)); }
-  argmin(dim?: number, keepdim = false): Tensor { return wrap(native.tensor_argmin(this._h, dim, keepdim)); }
-  softmax(dim: number, dtype?: DType): Tensor {
-    return wrap(native.tensor_softmax(this._h, checkInt(dim, 'softmax', 'dim'), dtypeCode(dtype, 'softmax')));
+  argmax(dim?: number | null | DimOptions, keepdim?: boolean | DimOptions): Tensor {
+    const kw = keywordCall(dim, keepdim);
+    if (kw) return callMethod('argmax', this, kw) as Tensor;
+    return wrap(native.tensor_argmax(this._h, dim as number | undefined, (keepdim ?? false) as boolean));
   }
-  logSoftmax(dim: number, dtype?: DType): Tensor {
-    return wrap(native.tensor_log_softmax(this._h, checkInt(dim, 'logSoftmax', 'dim'), dtypeCode(dtype, 'logSoftmax')));
+  argmin(dim?: number | null | DimOptions, keepdim?: boolean | DimOptions): Tensor {
+    const kw = keywordCall(dim, keepdim);
+    if (kw) return callMethod('argmin', this, kw) as Tensor;
+    return wrap(native.tensor_argmin(this._h, dim as number | undefined, (keepdim ?? false) as boolean));
+  }
+  softmax(dim: number | DimOptions, dtype?: DType | DimOptions): Tensor {
+    const kw = keywordCall(dim, dtype);
+    if (kw) return callMethod('softmax', this, kw) as Tensor;
+    return wrap(native.tensor_softmax(this._h, checkInt(dim, 'softmax', 'dim'), dtypeCode(dtype as DType | undefined, 'softmax')));
+  }
+  logSoftmax(dim: number | DimOptions, dtype?: DType | DimOptions): Tensor {
+    const kw = keywordCall(dim, dtype);
+    if (kw) return callMethod('log_softmax', this, kw) as Tensor;
+    return wrap(native.tensor_log_softmax(this._h, checkInt(dim, 'logSoftmax', 'dim'),
+      dtypeCode(dtype as DType | undefined, 'logSoftmax')));
   }
 
   // ---- shape ----
@@ -368,20 +439,46 @@ export class Tensor extends TensorHandle {
   repeat(...repeats: (number | number[])[]): Tensor {
     return wrap(native.tensor_repeat(this._h, sizesArg(repeats, 'repeat', 'repeats')));
   }
-  flatten(startDim = 0, endDim = -1): Tensor { return wrap(native.tensor_flatten(this._h, startDim, endDim)); }
-  squeeze(dim?: number): Tensor { return wrap(native.tensor_squeeze(this._h, dim)); }
-  unsqueeze(dim: number): Tensor { return wrap(native.tensor_unsqueeze(this._h, dim)); }
+  flatten(startDim?: number | FlattenOptions, endDim?: number | FlattenOptions): Tensor {
+    const kw = keywordCall(startDim, endDim);
+    if (kw) return callMethod('flatten', this, kw) as Tensor;
+    return wrap(native.tensor_flatten(this._h, (startDim ?? 0) as number, (endDim ?? -1) as number));
+  }
+  squeeze(dim?: number | DimOptions): Tensor {
+    const kw = keywordCall(dim);
+    if (kw) return callMethod('squeeze', this, kw) as Tensor;
+    return wrap(native.tensor_squeeze(this._h, dim as number | undefined));
+  }
+  unsqueeze(dim: number | DimOptions): Tensor {
+    const kw = keywordCall(dim);
+    if (kw) return callMethod('unsqueeze', this, kw) as Tensor;
+    return wrap(native.tensor_unsqueeze(this._h, dim as number));
+  }
   permute(...dims: (number | number[])[]): Tensor {
     return wrap(native.tensor_permute(this._h, sizesArg(dims, 'permute', 'dims')));
   }
-  transpose(dim0: number, dim1: number): Tensor { return wrap(native.tensor_transpose(this._h, dim0, dim1)); }
+  transpose(dim0: number | { dim0?: number; dim1?: number }, dim1?: number | { dim1?: number }): Tensor {
+    const kw = keywordCall(dim0, dim1);
+    if (kw) return callMethod('transpose', this, kw) as Tensor;
+    return wrap(native.tensor_transpose(this._h, dim0 as number, dim1 as number));
+  }
   /** 2-D transpose */
   t(): Tensor { return wrap(native.tensor_t(this._h)); }
   flip(...dims: (number | number[])[]): Tensor { return wrap(native.tensor_flip(this._h, sizesArg(dims, 'flip', 'dims'))); }
   tril(diagonal = 0): Tensor { return wrap(native.tensor_tril(this._h, diagonal)); }
   triu(diagonal = 0): Tensor { return wrap(native.tensor_triu(this._h, diagonal)); }
-  split(splitSize: number | number[], dim = 0): Tensor[] { return wrapList(native.tensor_split(this._h, splitSize, dim)); }
-  chunk(chunks: number, dim = 0): Tensor[] { return wrapList(native.tensor_chunk(this._h, chunks, dim)); }
+  split(splitSize: number | number[], dim?: number | DimOptions): Tensor[] {
+    const kw = keywordCall(splitSize, dim);
+    if (kw) {
+      return callMethod(Array.isArray(splitSize) ? 'split_with_sizes' : 'split', this, kw) as Tensor[];
+    }
+    return wrapList(native.tensor_split(this._h, splitSize, (dim ?? 0) as number));
+  }
+  chunk(chunks: number, dim?: number | DimOptions): Tensor[] {
+    const kw = keywordCall(chunks, dim);
+    if (kw) return callMethod('chunk', this, kw) as Tensor[];
+    return wrapList(native.tensor_chunk(this._h, chunks, (dim ?? 0) as number));
+  }
   /** t.index(i, j) is PyTorch's t[i, j]: selects along the leading dims (negative counts from the end). */
   index(...indices: number[]): Tensor {
     if (indices.length === 0) throw new TypeError('index: expected at least one index');
@@ -406,11 +503,20 @@ export class Tensor extends TensorHandle {
     return wrap(native.tensor_narrow(this._h, dim, start, length));
   }
   select(dim: number, index: number): Tensor { return wrap(native.tensor_select(this._h, dim, index)); }
-  gather(dim: number, index: Tensor): Tensor {
-    return wrap(native.tensor_gather(this._h, dim, checkTensor(index, 'gather', 'index')._h));
+  gather(dim: number, index: Tensor): Tensor;
+  gather(options: { dim: number; index: Tensor; sparseGrad?: boolean }): Tensor;
+  gather(dim: number, index: Tensor, options: { sparseGrad?: boolean }): Tensor;
+  gather(dim: number | { dim: number; index: Tensor }, index?: Tensor, _options?: { sparseGrad?: boolean }): Tensor {
+    const kw = keywordCall(dim, index, _options);
+    if (kw) return callMethod('gather', this, kw) as Tensor;
+    return wrap(native.tensor_gather(this._h, dim as number, checkTensor(index, 'gather', 'index')._h));
   }
-  indexSelect(dim: number, index: Tensor): Tensor {
-    return wrap(native.tensor_index_select(this._h, dim, checkTensor(index, 'indexSelect', 'index')._h));
+  indexSelect(dim: number, index: Tensor): Tensor;
+  indexSelect(options: { dim: number; index: Tensor }): Tensor;
+  indexSelect(dim: number | { dim: number; index: Tensor }, index?: Tensor): Tensor {
+    const kw = keywordCall(dim, index);
+    if (kw) return callMethod('index_select', this, kw) as Tensor;
+    return wrap(native.tensor_index_select(this._h, dim as number, checkTensor(index, 'indexSelect', 'index')._h));
   }
   maskedFill(mask: Tensor, value: Scalar | Tensor): Tensor {
     checkTensor(mask, 'maskedFill', 'mask');

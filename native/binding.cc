@@ -1,5 +1,6 @@
 // Module entry: checks the loaded libtorch is the one this addon was built against, then
 // registers every domain's exports.
+#include "aten.h"  // aten: the generic ATen caller
 #include "jit.h"
 // distributed: c10d process groups and DDP
 #include "distributed.h"
@@ -43,6 +44,8 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterJit(env, exports);
   // distributed: c10d process groups and DDP
   nt::RegisterDistributed(env, exports);
+  // aten: every ATen operator through the dispatcher (native/aten.cc)
+  nt::RegisterAten(env, exports);
   return exports;
 }
 

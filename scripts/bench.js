@@ -4,7 +4,7 @@
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
 //   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner,
-//                                      jit, onnx, distributed; also
+//                                      jit, onnx, distributed, aten; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -405,6 +405,16 @@ const SECTIONS = [
     }),
     render: renderDistributed,
   },
+  // aten: the generic ATen caller against direct bindings and PyTorch (bench/aten.ts, bench/aten.py)
+  {
+    id: 'aten',
+    title: 'Generic ATen caller',
+    runs: (env) => ({
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/aten.ts'), '--threads', String(env.threads)], rounds: 3 },
+      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/aten.py', '--threads', String(env.threads)], rounds: 3 },
+    }),
+    render: renderAten,
+  },
 ];
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
@@ -661,6 +671,55 @@ function renderServe(runs) {
 
 // The batch sizes of the TorchScript section (BATCHES in bench/jit.ts and bench/jit.py).
 const JIT_BATCHES = [1, 64];
+
+// aten: the cases of bench/aten.ts and bench/aten.py, in table order.
+const ATEN_CASES = [
+  ['topk', '`x.topk(2)`, x 4x8 float32'],
+  ['cumsum', '`x.cumsum(1)`, x 4x8 float32'],
+  ['einsum', "`einsum('ij,jk->ik', a, b)`, 4x4 float32"],
+];
+
+function renderAten(runs, env) {
+  const notes = [];
+  const rows = [
+    '| case | direct binding (us) | generic, generated method/function (us) | generic, `nt.aten.call` (us) | ' +
+      'ratio generic/direct | PyTorch (us) | ratio generic/PyTorch |',
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const over = [];
+  let measured = true;
+  for (const [c, label] of ATEN_CASES) {
+    const direct = cell(runs.nodetorch, 'direct', c, notes);
+    const generic = cell(runs.nodetorch, 'generic', c, notes);
+    const byName = cell(runs.nodetorch, 'nt.aten.call', c, notes);
+    const torch = cell(runs.pytorch, 'pytorch', c, notes);
+    const ratio = direct.us !== null && generic.us !== null ? generic.us / direct.us : null;
+    const vsTorch = torch.us !== null && generic.us !== null ? generic.us / torch.us : null;
+    if (ratio === null) measured = false;
+    else if (ratio > 2) over.push(`${c} (${ratio.toFixed(2)})`);
+    rows.push(`| ${label} | ${direct.text} | ${generic.text} | ${byName.text} | ` +
+      `${ratio === null ? 'n/a' : ratio > 2 ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2)} | ${torch.text} | ` +
+      `${vsTorch === null ? 'n/a' : vsTorch.toFixed(2)} |`);
+  }
+  const out = [rows.join('\n'), ''];
+  if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  const verdict = !measured ? 'Not measured in this run (see n/a).'
+    : over.length === 0 ? 'Met in this run.' : `Not met in this run: ${over.join(', ')}.`;
+  out.push(
+    `**Target:** ratio generic/direct <= 2: an operator reached through the dispatcher by its schema costs at most ` +
+      `twice a hand-written binding of it. ${verdict}`,
+    '',
+    '**Notes.** *direct binding*: a hand-written N-API function calling `at::topk`/`at::cumsum`/`at::einsum` ' +
+    '(native/aten.cc `aten_direct_*`, kept as this yardstick). *generic*: the generated `x.topk`, `x.cumsum`, ' +
+    '`nt.einsum` (lib/aten), which classify the JS arguments, pick the overload by their types (the resolved operator ' +
+    'handle and argument table are cached per op), box them onto a `torch::jit::Stack` and `callBoxed` through ' +
+    '`c10::Dispatcher`; *nt.aten.call* adds a lookup of the op by name. Results are freed by `nt.tidy()` in batches ' +
+    `of 100 as in the per-op section; ${env.threads} intra-op thread(s); best of ${runs.nodetorch.planned} and ` +
+    `${runs.pytorch.planned} alternating rounds. PyTorch: the same calls in Python. Taken on a shared 2-core ` +
+    'machine (load average in the line above): with other jobs holding the cores these numbers are not final.',
+  );
+  return out.join('\n');
+}
 
 function renderJit(runs, env) {
   const notes = [];

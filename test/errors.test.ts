@@ -8,6 +8,10 @@ import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { native } from '../lib/native';
+import * as atenFunctions from '../lib/aten/functions';
+import { wrap } from '../lib/tensor';
+import { dtypeCode } from '../lib/dtype';
+import { METHODS as ATEN_METHODS } from '../lib/aten/methods';
 
 type Fn = (...args: unknown[]) => unknown;
 
@@ -230,10 +234,20 @@ function restoreThreads(): void {
   if (native.get_num_threads() !== originalThreads) native.set_num_threads(originalThreads);
 }
 
+// aten: the ~1,600 generated operator wrappers (lib/aten) all enter native code through aten_call, which
+// the raw-export section fuzzes; every 16th of them (and the first ones users reach for) is fuzzed here,
+// so this section stays within its time. test/aten.test.ts runs each operator on valid inputs.
+const ATEN_SAMPLE = new Set(['topk', 'cumsum', 'einsum', 'sort', 'unique', 'roll', 'nonzero']);
+// NODETORCH_FUZZ_ALL_ATEN=1 fuzzes all of them (minutes).
+const atenGenerated = (names: string[]): Set<string> => new Set(process.env.NODETORCH_FUZZ_ALL_ATEN === '1' ? []
+  : names.filter((n, i) => i % 16 !== 0 && !ATEN_SAMPLE.has(n)));
+const ATEN_SKIP_FNS = atenGenerated(Object.keys(atenFunctions));
+const ATEN_SKIP_METHODS = atenGenerated(ATEN_METHODS.map(nt.aten.camel));
+
 function libFunctions(): [string, Fn][] {
   const out: [string, Fn][] = [];
   for (const [k, v] of Object.entries(nt)) {
-    if (typeof v === 'function' && k !== 'Tensor' && k !== 'Device') out.push([`nt.${k}`, v as Fn]);
+    if (typeof v === 'function' && k !== 'Tensor' && k !== 'Device' && !ATEN_SKIP_FNS.has(k)) out.push([`nt.${k}`, v as Fn]);
   }
   for (const [k, v] of Object.entries(nt.autograd)) if (typeof v === 'function') out.push([`nt.autograd.${k}`, v as Fn]);
   for (const [k, v] of Object.entries(nt.cuda)) if (typeof v === 'function') out.push([`nt.cuda.${k}`, v as Fn]);
@@ -279,7 +293,7 @@ function tensorMembers(): { methods: string[]; getters: string[]; setters: strin
   const setters: string[] = [];
   for (const proto of [nt.Tensor.prototype, Object.getPrototypeOf(nt.Tensor.prototype)]) {
     for (const name of Object.getOwnPropertyNames(proto)) {
-      if (PRIVATE_METHODS.has(name)) continue;
+      if (PRIVATE_METHODS.has(name) || ATEN_SKIP_METHODS.has(name)) continue;
       const d = Object.getOwnPropertyDescriptor(proto, name)!;
       if (d.get) getters.push(name);
       if (d.set) setters.push(name);
@@ -600,6 +614,14 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.jit_is_training = () => [JIT()];
   v.jit_to = () => [JIT(), 'cpu', 1];
   v.jit_dispose = () => [JIT()];
+  // aten: the generic ATen caller
+  v.aten_init = () => [nt.Tensor, wrap, (d: unknown, op: string) => dtypeCode(d as nt.DType, op)];
+  v.aten_op = () => ['cumsum'];
+  v.aten_call = () => [native.aten_op('cumsum'), undefined, [F(), 1], 2, undefined];
+  v.aten_schemas = () => [];
+  v.aten_direct_topk = () => [F(), 1, -1, true, true];
+  v.aten_direct_cumsum = () => [F(), 0];
+  v.aten_direct_einsum = () => ['ij->ji', [F()]];
   return v;
 }
 
@@ -612,6 +634,8 @@ const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit
   'optim_state', 'optim_load_state', 'clip_grad_norm_', 'clip_grad_value_',
   // jit: modules, promises, names and flags (parameters, buffers and state dicts are [name, handle] lists)
   'jit_load', 'jit_compile', 'jit_run', 'jit_methods', 'jit_train', 'jit_is_training', 'jit_to', 'jit_dispose']);
+
+for (const n of ['aten_init', 'aten_op', 'aten_schemas']) RETURNS_NON_HANDLE.add(n); // aten
 
 const NUMERIC_FACTORIES = new Set(['arange', 'linspace', 'eye', 'randint', 'full', 'scalar_tensor', 'manual_seed',
   'set_num_threads']);
