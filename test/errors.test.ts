@@ -617,7 +617,8 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   // aten: the generic ATen caller
   v.aten_init = () => [nt.Tensor, wrap, (d: unknown, op: string) => dtypeCode(d as nt.DType, op)];
   v.aten_op = () => ['cumsum'];
-  v.aten_call = () => [native.aten_op('cumsum'), undefined, [F(), 1], 2, undefined];
+  // aten_call takes Tensor objects (lib/aten/call.ts wraps its results); has() runs aten_init first
+  v.aten_call = () => (nt.aten.has('cumsum') ? [native.aten_op('cumsum'), undefined, [wrap(F()), 1], 2, undefined] : []);
   v.aten_schemas = () => [];
   v.aten_direct_topk = () => [F(), 1, -1, true, true];
   v.aten_direct_cumsum = () => [F(), 0];
