@@ -5,7 +5,7 @@
     {
       "target_name": "nodetorch",
       "sources": [
-        "native/aten.cc",
+        "native/aten.cc", "native/distributed.cc",
         "native/autograd.cc", "native/binding.cc", "native/data.cc", "native/device.cc", "native/errors.cc",
         "native/jit.cc", "native/model.cc", "native/nn.cc", "native/optim.cc", "native/tensor.cc", "native/tensor_ops.cc"
       ],

@@ -53,6 +53,15 @@ function ensureOpenBlas() {
   }
 }
 
+function ensureGloo() {
+  // c10d's ProcessGroupGloo.hpp includes gloo's own headers, which libtorch-dev does not pull in;
+  // without them the addon builds but nt.distributed cannot use the 'gloo' backend.
+  if (canApt() && !fs.existsSync('/usr/include/gloo/config.h') &&
+      fs.existsSync('/usr/include/torch/csrc/distributed/c10d/ProcessGroupGloo.hpp')) {
+    aptInstall(['libgloo-dev'], "nt.distributed's gloo backend needs gloo's headers");
+  }
+}
+
 function ensureToolchain() {
   const missing = Object.keys(BUILD_PACKAGES).filter((c) => !have(c));
   if (!missing.length) return;
@@ -86,6 +95,7 @@ function main() {
     return;
   }
   ensureToolchain();
+  ensureGloo();
   build({ gyp: process.env.NODETORCH_BUILD_GYP === '1' });
 }
 
