@@ -1,12 +1,14 @@
 // model.save(dir) / loadModel(dir): a directory with config.json (architecture, build and compile
 // config, Keras-like) and model.safetensors (every weight in Keras layout, named 'layer/weight').
-// Each file is written atomically; layers are rebuilt by class name through a registry.
+// The files are switched in together (a killed save leaves the old model or the new one, whole);
+// layers are rebuilt by class name through a registry.
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, typeOfValue } from '../tensor';
 import { readSafetensors, saveSafetensors } from '../io/safetensors';
-import { writeFileAtomicSync } from '../io/atomic';
+import { committedFile, finishFileSet, writeFileAtomicSync, writeFileSetSync } from '../io/atomic';
 import { withAllocLimit } from '../memory';
+import { checkBudget, maxBytesFor, MaxBytesOptions, readRegularFileSync } from '../io/files';
 import {
   Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer,
   ActivationName, Conv2DOptions, DenseOptions,
@@ -232,8 +234,8 @@ function saveOptimizerState(opt: optim.Optimizer, file: string): void {
   saveSafetensors(file, tensors, { format: `${FORMAT_NAME}-optimizer`, scalars: JSON.stringify(scalars), param_groups: JSON.stringify(sd.param_groups) });
 }
 
-function loadOptimizerState(opt: optim.Optimizer, file: string): void {
-  const { tensors, metadata } = readSafetensors(file);
+function loadOptimizerState(opt: optim.Optimizer, file: string, maxBytes?: number): void {
+  const { tensors, metadata } = readSafetensors(file, { maxBytes });
   let scalars: Record<string, Record<string, number>>;
   let groups: Record<string, unknown>[];
   try {
@@ -258,7 +260,7 @@ function loadOptimizerState(opt: optim.Optimizer, file: string): void {
   }
 }
 
-/** Writes dir/model.safetensors then dir/config.json, each atomically. */
+/** Writes dir/model.safetensors, dir/optimizer.safetensors and dir/config.json, switched in at once (lib/io/atomic.ts). */
 export function saveModel(model: Sequential, dir: string, opts: SaveOptions = {}): void {
   if (!(model instanceof Sequential)) throw new TypeError(`save: expected a Sequential model but received ${typeOfValue(model)}`);
   if (typeof dir !== 'string' || !dir) throw new TypeError(`save: expected a directory path but received ${typeOfValue(dir)}`);
@@ -268,31 +270,37 @@ export function saveModel(model: Sequential, dir: string, opts: SaveOptions = {}
   ensureBuiltForSave(model, 'save');
   const config = modelConfig(model);
   const weights = namedWeights(model);
-  fs.mkdirSync(dir, { recursive: true });
+  const opt = internals(model).nativeOpt;
   try {
-    saveSafetensors(path.join(dir, WEIGHTS_FILE), weights, { format: FORMAT_NAME, layout: 'keras' });
+    // one switch for the three files: a save killed at any moment leaves the old model or the new one
+    writeFileSetSync(dir, {
+      [WEIGHTS_FILE]: (f) => saveSafetensors(f, weights, { format: FORMAT_NAME, layout: 'keras' }),
+      // an older model's optimizer state would not fit this one: removed when not saved
+      [OPTIMIZER_FILE]: opt && (opts.includeOptimizer ?? true) ? (f) => saveOptimizerState(opt, f) : null,
+      [CONFIG_FILE]: (f) => writeFileAtomicSync(f, JSON.stringify(config, null, 2) + '\n'),
+    });
   } finally {
     for (const t of Object.values(weights)) t.dispose();
   }
-  const optFile = path.join(dir, OPTIMIZER_FILE);
-  const opt = internals(model).nativeOpt;
-  if (opt && (opts.includeOptimizer ?? true)) saveOptimizerState(opt, optFile);
-  else if (fs.existsSync(optFile)) fs.rmSync(optFile); // an older model's state would not fit this one
-  writeFileAtomicSync(path.join(dir, CONFIG_FILE), JSON.stringify(config, null, 2) + '\n');
 }
+
+/** config.json is a few KiB; anything this large is not one. */
+const MAX_CONFIG_BYTES = 16 << 20;
 
 function parseConfig(file: string): ModelConfig {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularFileSync(file, 'loadModel', MAX_CONFIG_BYTES).toString('utf8');
   } catch (e) {
-    throw new Error(`loadModel: cannot read ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    throw new Error(`loadModel: cannot read ${file}: ${(e as Error).message.replace(/^loadModel: /, '')}`);
   }
   let c: ModelConfig;
   try {
     c = JSON.parse(text) as ModelConfig;
   } catch (e) {
-    throw new Error(`loadModel: ${file} is not valid JSON (${(e as Error).message})`);
+    // V8's message quotes the text: where it broke, never what the file holds (it may be any file)
+    const at = /position (\d+)/.exec((e as Error).message);
+    throw new Error(`loadModel: ${file} is not valid JSON${at ? ` (at byte ${at[1]})` : ''}`);
   }
   if (c === null || typeof c !== 'object' || c.className !== 'Sequential' || !c.config || !Array.isArray(c.config.layers)) {
     throw new Error(`loadModel: ${file} does not describe a Sequential model (expected { className: 'Sequential', config: { layers: [...] } })`);
@@ -356,33 +364,43 @@ export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightByt
   return model;
 }
 
+/** Options of loadModel. */
+export type LoadModelOptions = MaxBytesOptions;
+
 /** Loads a model saved by model.save(dir): same layers, names, weights and compile settings. */
-export function loadModelSync(dir: string): Sequential {
+export function loadModelSync(dir: string, opts: LoadModelOptions = {}): Sequential {
   if (typeof dir !== 'string' || !dir) throw new TypeError(`loadModel: expected a directory path but received ${typeOfValue(dir)}`);
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`loadModel: expected an options object but received ${typeOfValue(opts)}`);
   if (!fs.existsSync(dir)) throw new Error(`loadModel: no such directory: ${dir}`);
   if (!fs.statSync(dir).isDirectory()) throw new Error(`loadModel: ${dir} is not a directory (expected one written by model.save(dir))`);
-  const cfgFile = path.join(dir, CONFIG_FILE);
-  const wFile = path.join(dir, WEIGHTS_FILE);
-  for (const f of [cfgFile, wFile]) if (!fs.existsSync(f)) throw new Error(`loadModel: missing ${f} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${dir})`);
+  finishFileSet(dir); // a save killed after its switch began: complete it (best effort, read-only dirs resolve below)
+  const cfgFile = committedFile(dir, CONFIG_FILE);
+  const wFile = committedFile(dir, WEIGHTS_FILE);
+  for (const [f, name] of [[cfgFile, CONFIG_FILE], [wFile, WEIGHTS_FILE]]) {
+    if (!f) throw new Error(`loadModel: missing ${path.join(dir, name as string)} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${dir})`);
+  }
+  const wSize = fs.statSync(wFile as string).size;
+  const maxBytes = maxBytesFor(opts, wSize, 'loadModel');
+  checkBudget(wSize, maxBytes, 'the weights file', 'loadModel', wFile as string);
   // Weights are float32 or wider in files nodetorch writes; x2 leaves room for half-precision files.
   // No single allocation while building may exceed that (plus room for initializers' temporaries).
-  const budget = 2 * fs.statSync(wFile).size + 4096;
-  const config = parseConfig(cfgFile);
-  const model = withAllocLimit(budget + (64 << 20), () => modelFromConfig(config, cfgFile, budget));
+  const budget = Math.min(2 * wSize + 4096, maxBytes);
+  const config = parseConfig(cfgFile as string);
+  const model = withAllocLimit(budget + (64 << 20), () => modelFromConfig(config, cfgFile as string, budget));
   if (!model.built) throw new Error(`loadModel: ${cfgFile} has no buildConfig.inputShape, so the weights cannot be placed`);
-  const { tensors } = readSafetensors(wFile);
+  const { tensors } = readSafetensors(wFile as string, { maxBytes });
   try {
-    assignWeights(model, tensors, wFile);
+    assignWeights(model, tensors, wFile as string);
   } finally {
     for (const t of Object.values(tensors)) t.dispose();
   }
-  const optFile = path.join(dir, OPTIMIZER_FILE);
-  if (fs.existsSync(optFile) && internals(model).compiled) loadOptimizerState(internals(model).optimizer(), optFile);
+  const optFile = committedFile(dir, OPTIMIZER_FILE);
+  if (optFile && internals(model).compiled) loadOptimizerState(internals(model).optimizer(), optFile, maxBytes);
   return model;
 }
 
-export async function loadModel(dir: string): Promise<Sequential> {
-  return loadModelSync(dir);
+export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<Sequential> {
+  return loadModelSync(dir, opts);
 }
 
 /** The model's weights alone, as one safetensors file (extra metadata, e.g. a training epoch, allowed). */
