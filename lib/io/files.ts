@@ -21,7 +21,7 @@ export function maxBytesFor(opts: MaxBytesOptions | undefined, fileSize: number,
   const m = opts?.maxBytes;
   if (m === undefined) return Math.max(8 * fileSize, GIB);
   if (typeof m !== 'number' || !(m > 0) || !Number.isFinite(m)) {
-    throw new RangeError(`${where}: expected maxBytes to be a positive number of bytes but received ${typeOfValue(m)}`);
+    throw new RangeError(`${where}: expected maxBytes to be a positive number of bytes but received ${typeof m === 'number' ? String(m) : typeOfValue(m)}`);
   }
   return m;
 }
@@ -35,7 +35,6 @@ export function checkBudget(bytes: number, budget: number, what: string, where: 
 }
 
 function kindOf(st: fs.Stats): string {
-  if (st.isDirectory()) return 'a directory';
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';
@@ -68,7 +67,7 @@ export function openRegularSync(file: string, where: string, dirHint = ''): { fd
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) {
-      throw new Error(`${where}: ${file} is ${kindOf(st)}, not a regular file${st.isDirectory() ? dirHint : ''}`);
+      throw new Error(st.isDirectory() ? `${where}: ${file} is a directory${dirHint}` : `${where}: ${file} is ${kindOf(st)}, not a regular file`);
     }
     return { fd, size: st.size };
   } catch (e) {
@@ -89,7 +88,7 @@ export async function openRegular(file: string, where: string, dirHint = ''): Pr
   try {
     const st = await fh.stat();
     if (!st.isFile()) {
-      throw new Error(`${where}: ${file} is ${kindOf(st)}, not a regular file${st.isDirectory() ? dirHint : ''}`);
+      throw new Error(st.isDirectory() ? `${where}: ${file} is a directory${dirHint}` : `${where}: ${file} is ${kindOf(st)}, not a regular file`);
     }
     return { fh, size: st.size };
   } catch (e) {

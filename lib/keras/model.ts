@@ -252,6 +252,7 @@ export class Sequential implements CallbackModel {
     return this.layers.flatMap((l) => l.getWeights());
   }
   setWeights(ws: Tensor[]): void {
+    busy.check(this, 'setWeights', true);
     this.buildIfDeclared();
     if (!Array.isArray(ws)) throw new TypeError(`${this.name}.setWeights: expected an array of tensors but received ${typeOfValue(ws)}`);
     let i = 0;
@@ -355,7 +356,7 @@ export class Sequential implements CallbackModel {
   }
   setLearningRate(lr: number): void {
     if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);
-    this.compiled.optimizer.learningRate = lr;
+    this.compiled.optimizer.learningRate = checkRate('setLearningRate', 'lr', lr);
     if (this.nativeOpt) for (const g of this.nativeOpt.paramGroups) g.lr = lr;
   }
 
@@ -417,6 +418,7 @@ export class Sequential implements CallbackModel {
   }
 
   async fit(xIn: Data | AsyncIterable<unknown>, yIn?: Data | FitOptions, opts: FitOptions = {}): Promise<History> {
+    if (!busy.entered(this, 'fit')) return busy.run(this, 'fit', true, () => this.fit(xIn, yIn, opts));
     const fromDataset = isBatchSource(xIn);
     if (fromDataset && yIn !== undefined && !(yIn instanceof Tensor) && !Array.isArray(yIn) && typeof yIn === 'object' &&
         !('data' in (yIn as object))) {
@@ -684,6 +686,7 @@ export class Sequential implements CallbackModel {
   /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
   async evaluate(xIn: Data | AsyncIterable<unknown>, yIn?: Data | { batchSize?: number; verbose?: number; returnDict?: boolean },
     opts: { batchSize?: number; verbose?: number; returnDict?: boolean } = {}): Promise<number | number[] | Record<string, number>> {
+    if (!busy.entered(this, 'evaluate')) return busy.run(this, 'evaluate', false, () => this.evaluate(xIn, yIn, opts));
     if (!this.compiled) throw new Error(`${this.name}: call compile() before evaluate()`);
     let data: [Tensor, Tensor] | AsyncIterable<unknown>;
     if (isBatchSource(xIn)) {
@@ -711,6 +714,7 @@ export class Sequential implements CallbackModel {
 
   /** The model's outputs for x, batched, computed off the main thread (built-in layers). */
   async predict(xIn: Data | AsyncIterable<unknown>, opts: { batchSize?: number; verbose?: number } = {}): Promise<Tensor> {
+    if (!busy.entered(this, 'predict')) return busy.run(this, 'predict', false, () => this.predict(xIn, opts));
     const o = checkOpts('predict', opts, ['batchSize', 'verbose']);
     const batchSize = posInt('predict', 'batchSize', o.batchSize, 32);
     if (!isBatchSource(xIn)) {
@@ -742,6 +746,7 @@ export class Sequential implements CallbackModel {
 
   /** Writes config.json and model.safetensors into dir, each atomically (lib/keras/saving.ts); nt.loadModel(dir) reads it. */
   async save(dir: string, opts?: SaveOptions): Promise<void> {
+    busy.check(this, 'save', false);
     saveModel(this, dir, opts);
   }
   /** The weights alone, as one safetensors file named '<layer>/<weight>' in Keras layout. */
@@ -749,6 +754,7 @@ export class Sequential implements CallbackModel {
     saveWeightsFile(this, file);
   }
   async loadWeights(file: string): Promise<void> {
+    busy.check(this, 'loadWeights', true);
     loadWeightsFile(this, file);
   }
 }
@@ -892,4 +898,6 @@ async function call(cbs: CallbackLike[], hook: string, a: unknown, b?: unknown):
 
 import type { CallbackModel } from './callbacks';
 import { saveModel, saveWeightsFile, loadWeightsFile, SaveOptions } from './saving';
+import * as busy from './busy'; // reliability: one use at a time where uses cannot overlap
+import { checkRate } from '../optim/optimizer'; // reliability: the one learning-rate check
 export { Callback };
