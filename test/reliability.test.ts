@@ -289,3 +289,40 @@ describe('9. errors that do not echo files', () => {
     expect(e!.message).not.toContain(firstLine.slice(0, 8));
   });
 });
+
+describe('9. errors in the user\'s terms', () => {
+  test('fit on no rows, non-integer sparse labels, rates float32 cannot hold, a disposed tensor in a list, an unknown optimizer', async () => {
+    const m = new nt.Sequential([new nt.layers.Dense(3, { inputShape: [4] })]);
+    m.compile({ optimizer: 'sgd', loss: 'sparse_categorical_crossentropy' });
+    await expect(m.fit(nt.zeros([0, 4]), nt.zeros([0], { dtype: 'int64' }), { verbose: 0 })).rejects.toThrow(
+      'fit: x has no samples (shape [0, 4]); pass at least one');
+    await expect(m.fit(nt.zeros([2, 4]), nt.tensor([1, 1.75]), { verbose: 0 })).rejects.toThrow(
+      'fit: sparse_categorical_crossentropy expects integer class labels, but label 1 is 1.75');
+    await m.fit(nt.zeros([2, 4]), nt.tensor([1, 2]), { verbose: 0 }); // integral floats are labels
+    const param = nt.ones([2], { requiresGrad: true });
+    expect(() => new nt.optim.SGD([param], { lr: 1e308 })).toThrow(
+      "SGD: expected lr to be a non-negative number at most 3.4e38 (float32's largest) but received 1e+308");
+    for (const lr of [Infinity, NaN, -1]) expect(() => m.setLearningRate(lr)).toThrow(/^setLearningRate: expected lr to be a non-negative number/);
+    expect(() => new nt.optimizers.Adam({ learningRate: Infinity })).toThrow(/optimizers.adam: expected learningRate .* at most 3.4e38/);
+    const d = nt.ones([2]);
+    d.dispose();
+    expect(() => nt.cat([nt.ones([2]), d])).toThrow(/cat: tensors\[1\] is a disposed Tensor: it was freed by dispose\(\) or tidy\(\)/);
+    expect(() => native.tensor_clone(2 ** 40 as never)).toThrow(/is not a live Tensor: a disposed one .*or a number that is no tensor handle/);
+    await m.save(p('bogus-opt'));
+    const cfgFile = p('bogus-opt', 'config.json');
+    const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    cfg.compileConfig.optimizer.className = 'Bogus';
+    fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+    await expect(nt.loadModel(p('bogus-opt'))).rejects.toThrow(
+      `loadModel: ${cfgFile}: compileConfig.optimizer: optimizers: unknown optimizer string 'Bogus'; known: sgd, adam, adamw, rmsprop, adagrad`);
+  });
+
+  test('a safetensors shape of 65 dimensions names the file', () => {
+    const file = p('dims65.safetensors');
+    const text = JSON.stringify({ w: { dtype: 'F32', shape: new Array(65).fill(1), data_offsets: [0, 4] } });
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(text.length));
+    fs.writeFileSync(file, Buffer.concat([len, Buffer.from(text), Buffer.alloc(4)]));
+    expect(() => loadSafetensors(file)).toThrow(`loadSafetensors: ${file}: tensor 'w' has 65 dimensions; at most 64 are supported`);
+  });
+});

@@ -615,10 +615,20 @@ export class Sequential implements CallbackModel {
   private checkData(where: string, x: Tensor, y: Tensor): void {
     const c = this.compiled!;
     const out = this.builtShape ? this.outputShape() : null;
+    if (x.shape[0] === 0) throw new RangeError(`${where}: x has no samples (shape [${x.shape.join(', ')}]); pass at least one`);
     if (c.loss === 'sparse_categorical_crossentropy') {
       if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {
         throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ` +
           `(shape [${y.shape.join(', ')}]); use categorical_crossentropy or pass labels`);
+      }
+      const notInt = y.dtype.startsWith('float') ? tidy(() => {
+        const f = y.flatten();
+        const bad = f.ne(f.round());
+        return Number(bad.any().item()) ? Number(bad.to('int64').argmax().item()) : -1;
+      }) : -1;
+      if (notInt >= 0) {
+        throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but label ${notInt} is ` +
+          `${tidy(() => Number(y.flatten().index(notInt).item()))}`);
       }
       if (out) {
         const classes = out[out.length - 1];

@@ -31,6 +31,9 @@ const KNOWN: Record<Kind, string[]> = {
 export class Optimizer {
   learningRate: number;
   constructor(readonly kind: Kind, readonly options: OptimizerOptions = {}) {
+    if (!Object.prototype.hasOwnProperty.call(KNOWN, kind)) {
+      throw new TypeError(`optimizers: unknown optimizer ${typeOfValue(kind)}; known: ${Object.keys(KNOWN).join(', ')}`);
+    }
     const o = options ?? {};
     if (typeof o !== 'object') throw new TypeError(`optimizers.${kind}: expected an options object but received ${typeOfValue(o)}`);
     for (const k of Object.keys(o)) {

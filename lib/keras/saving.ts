@@ -358,7 +358,12 @@ export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightByt
   if (shape) model.build(shape);
   if (c.compileConfig) {
     const cc = c.compileConfig;
-    const opt = new Optimizer(cc.optimizer.className as never, cc.optimizer.config);
+    let opt: Optimizer;
+    try {
+      opt = new Optimizer(cc.optimizer?.className as never, cc.optimizer?.config);
+    } catch (e) {
+      throw new Error(`loadModel: ${file}: compileConfig.optimizer: ${(e as Error).message}`);
+    }
     model.compile({ optimizer: opt, loss: cc.loss, metrics: cc.metrics } as CompileOptions);
   }
   return model;
