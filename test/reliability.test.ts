@@ -326,3 +326,62 @@ describe('9. errors in the user\'s terms', () => {
     expect(() => loadSafetensors(file)).toThrow(`loadSafetensors: ${file}: tensor 'w' has 65 dimensions; at most 64 are supported`);
   });
 });
+
+describe('8. the serve example under slow, many and malformed requests', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createServer } = require('../examples/serve/server') as typeof import('../examples/serve/server');
+  const net = require('net') as typeof import('net'); // eslint-disable-line @typescript-eslint/no-require-imports
+
+  async function serve(opts: Record<string, unknown>) {
+    const m = new nt.Sequential([new nt.layers.Dense(2, { inputShape: [3] })]);
+    m.build();
+    await m.save(p('serve-model'));
+    const server = createServer({ model: p('serve-model'), ...opts });
+    const url = await server.listen();
+    await server.ready;
+    return { server, url, port: Number(new URL(url).port) };
+  }
+  const closed = (s: import('net').Socket) => new Promise<void>((r) => { if (s.destroyed) r(); else s.on('close', () => r()); });
+
+  test('a slowloris connection is closed after requestTimeout; connections over maxConnections are refused', async () => {
+    const { server, port } = await serve({ requestTimeout: 300, headersTimeout: 300, maxConnections: 2 });
+    try {
+      const slow = net.connect(port, '127.0.0.1');
+      slow.on('error', () => undefined);
+      slow.write('POST /predict HTTP/1.1\r\nHost: x\r\n'); // and never the rest
+      await closed(slow); // the server ends it (it used to stay open for good)
+      const a = net.connect(port, '127.0.0.1');
+      const b = net.connect(port, '127.0.0.1');
+      await Promise.all([a, b].map((s) => new Promise((r) => s.on('connect', r))));
+      const c = net.connect(port, '127.0.0.1');
+      c.on('error', () => undefined);
+      await closed(c); // over the cap: closed at once by the server
+      for (const s of [a, b]) s.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('JSON nested deeper than an instance is refused before parsing; the declared charset is honoured', async () => {
+    const { server, url } = await serve({});
+    try {
+      const post = (body: Buffer | string, type: string) =>
+        fetch(`${url}/predict`, { method: 'POST', headers: { 'content-type': type }, body })
+          .then(async (r) => [r.status, await r.json() as { message?: string; predictions?: unknown[] }] as const);
+      const deep = `{"inputs":${'['.repeat(100000)}${']'.repeat(100000)}}`;
+      const [s1, b1] = await post(deep, 'application/json');
+      expect([s1, b1.message]).toEqual([400, 'the JSON body is nested deeper than 8 levels']);
+      const latin1 = Buffer.from('{"inputs":[[1,2,3]]}', 'latin1');
+      const [s2, b2] = await post(latin1, 'application/json; charset=ISO-8859-1');
+      expect([s2, b2.message]).toEqual([200, undefined]);
+      expect(b2.predictions).toHaveLength(1);
+      const utf16 = Buffer.from('{"inputs":[[1,2,3]]}', 'utf16le');
+      const [s3] = await post(utf16, 'application/json; charset=utf-16le');
+      expect(s3).toBe(200);
+      const [s4, b4] = await post('{"inputs":[[1,2,3]]}', 'application/json; charset=koi8-r');
+      expect([s4, b4.message]).toEqual([415, 'charset "koi8-r" is not supported for JSON']);
+    } finally {
+      await server.close();
+    }
+  });
+});
