@@ -9,6 +9,7 @@ import * as nt from '../lib';
 import { native } from '../lib/native';
 import { loadSafetensors, saveSafetensors } from '../lib/io';
 import { writeFileSetSync } from '../lib/io/atomic';
+import { torchPython } from './helpers';
 
 const root = path.resolve(__dirname, '..');
 let tmp: string;
@@ -260,8 +261,8 @@ describe('7. maxBytes: what a file declares is refused beyond it before anything
 import torch, sys
 t = torch.zeros(1).expand(1 << 28)
 torch.save({'w': t}, sys.argv[1])`;
-    const r = spawnSync('/usr/bin/python3', ['-c', py, big], { encoding: 'utf8' });
-    if (r.status === 0) {
+    const python = torchPython();
+    if (python && spawnSync(python, ['-c', py, big], { encoding: 'utf8' }).status === 0) {
       await expect(nt.load(big, { maxBytes: 1 << 20 })).rejects.toThrow(/nt.load: .*stride0\.pt: a tensor of size \[268435456\] .*needs 1073741824 bytes, over maxBytes \(1048576\)/);
     }
     const st = p('w.safetensors');
@@ -328,9 +329,9 @@ describe('9. errors in the user\'s terms', () => {
 });
 
 describe('8. the serve example under slow, many and malformed requests', () => {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
+   
   const { createServer } = require('../examples/serve/server') as typeof import('../examples/serve/server');
-  const net = require('net') as typeof import('net'); // eslint-disable-line @typescript-eslint/no-require-imports
+  const net = require('net') as typeof import('net');  
 
   async function serve(opts: Record<string, unknown>) {
     const m = new nt.Sequential([new nt.layers.Dense(2, { inputShape: [3] })]);
