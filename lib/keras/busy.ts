@@ -7,11 +7,16 @@
 // the fit's async context (AsyncLocalStorage) tells them apart from calls made beside it.
 import { AsyncLocalStorage } from 'async_hooks';
 
-interface Token { model: object; op: string; train: boolean; pending: boolean }
+interface Token { model: object; op: string }
 interface State { training: string | null; readers: Map<string, number> }
 
 const states = new WeakMap<object, State>();
+// Only a fit runs inside this context, and it is disabled while no fit runs: an enabled
+// AsyncLocalStorage makes every promise in the process pay for async hooks (Node 20).
 const context = new AsyncLocalStorage<Token>();
+let fitsRunning = 0;
+/** The call run() is making right now: the method's first line recognises it (synchronously). */
+let entering: Token | null = null;
 
 function stateOf(model: object): State {
   let s = states.get(model);
@@ -21,8 +26,7 @@ function stateOf(model: object): State {
 
 /** True inside the fit() that holds this model (its callbacks): such calls are part of that fit. */
 function withinFit(model: object): boolean {
-  const t = context.getStore();
-  return t !== undefined && t.model === model && t.train && !t.pending;
+  return fitsRunning > 0 && context.getStore()?.model === model;
 }
 
 function busyError(op: string, s: State): Error {
@@ -36,15 +40,25 @@ function busyError(op: string, s: State): Error {
 
 /**
  * The first line of an async model method: `if (!busy.entered(this, 'fit')) return busy.run(this, 'fit', true, () => this.fit(...args));`
- * True when this call is the one run() just made (go on with the body).
+ * True when this call is the one run() is making (go on with the body).
  */
 export function entered(model: object, op: string): boolean {
-  const t = context.getStore();
-  if (t && t.model === model && t.op === op && t.pending) {
-    t.pending = false;
+  if (entering && entering.model === model && entering.op === op) {
+    entering = null;
     return true;
   }
   return false;
+}
+
+/** Calls fn (which re-enters the method) so that entered() recognises it. */
+function enter<T>(token: Token, fn: () => Promise<T>): Promise<T> {
+  const prev = entering;
+  entering = token;
+  try {
+    return fn();
+  } finally {
+    entering = prev;
+  }
 }
 
 /**
@@ -52,16 +66,20 @@ export function entered(model: object, op: string): boolean {
  * the model is in a use it cannot overlap. Inside a fit of this model, fn just runs.
  */
 export async function run<T>(model: object, op: string, train: boolean, fn: () => Promise<T>): Promise<T> {
-  if (!train && withinFit(model)) return context.run({ model, op, train: false, pending: true }, fn);
+  if (!train && withinFit(model)) return enter({ model, op }, fn);
   const s = stateOf(model);
   if (s.training || (train && s.readers.size)) throw busyError(op, s);
   if (train) s.training = op;
   else s.readers.set(op, (s.readers.get(op) ?? 0) + 1);
+  if (train) fitsRunning++;
   try {
-    return await context.run({ model, op, train, pending: true }, fn);
+    const token = { model, op };
+    return await (train ? context.run(token, () => enter(token, fn)) : enter(token, fn));
   } finally {
-    if (train) s.training = null;
-    else {
+    if (train) {
+      s.training = null;
+      if (--fitsRunning === 0) context.disable();
+    } else {
       const n = (s.readers.get(op) ?? 1) - 1;
       if (n) s.readers.set(op, n);
       else s.readers.delete(op);
