@@ -274,6 +274,8 @@ torch.save({'w': t}, sys.argv[1])`;
     await m.save(p('mb'));
     await expect(nt.loadModel(p('mb'), { maxBytes: 100 })).rejects.toThrow(/loadModel: .*model\.safetensors: the weights file needs \d+ bytes, over maxBytes \(100\)/);
     expect((await nt.loadModel(p('mb'))).countParams()).toBe(m.countParams());
+    await nt.save({ w: nt.zeros([64]) }, p('ts.pt'));
+    await expect(nt.jit.load(p('ts.pt'), { maxBytes: 64 })).rejects.toThrow(/jit.load: .*ts\.pt: the archive needs \d+ bytes, over maxBytes \(64\)/);
   });
 });
 
