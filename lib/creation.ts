@@ -8,7 +8,8 @@ export interface CreateOptions { dtype?: DType; device?: DeviceLike; requiresGra
 export interface TensorOptions extends CreateOptions { shape?: number[] }
 export type TensorData = NestedArray | ArrayBufferView | ArrayBuffer | Tensor;
 
-// Small inputs are copied (cheaper than keeping a reference); large ones are borrowed.
+// Small inputs are always copied (cheaper than keeping a reference); large ones are borrowed only
+// over a SharedArrayBuffer (native/tensor.cc decides).
 const BORROW_BYTES = 64 * 1024;
 
 function opts(o: CreateOptions | undefined, op: string): [number, string | null, boolean] {
@@ -109,9 +110,10 @@ function fromValues(values: Scalar[], shape: number[], dtype: DType, op: string)
 
 /**
  * nt.tensor(data, { dtype, device, requiresGrad, shape }). Nested arrays default to float32
- * (bigint values to int64, booleans to bool). A typed array keeps its own dtype and is
- * borrowed without a copy when large: later writes to it show in the tensor. A Buffer or
- * ArrayBuffer is read as raw bytes of `dtype` (default uint8).
+ * (bigint values to int64, booleans to bool). A typed array keeps its own dtype; its values are
+ * copied (an ArrayBuffer can be transferred away and freed under the tensor), except over a
+ * SharedArrayBuffer, which is shared without a copy: later writes to it show in the tensor. A
+ * Buffer or ArrayBuffer is read as raw bytes of `dtype` (default uint8).
  */
 export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
   const op = 'tensor';

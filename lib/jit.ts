@@ -1,11 +1,11 @@
 // TorchScript from PyTorch: nt.jit.load(file) runs modules exported with torch.jit.trace or
 // torch.jit.script and saved with .save() (native/jit.cc). Loading and every forward run on libuv
 // worker threads; values cross the binding as small tagged arrays (JitNode in lib/native.ts).
-import * as fs from 'fs';
 import * as path from 'path';
 import { native, NativeObject, JitNode, Handle } from './native';
 import { DType, isDtypeName, parseDtype, dtypeCode, isFloating } from './dtype';
 import { deviceString, DeviceLike, Tensor, typeOfValue, wrap } from './tensor';
+import { checkBudget, maxBytesFor, MaxBytesOptions, openRegular } from './io/files';
 
 /**
  * What TorchScript methods take and return. In: a Tensor, a number (an int or a float, as the
@@ -17,7 +17,7 @@ import { deviceString, DeviceLike, Tensor, typeOfValue, wrap } from './tensor';
 export type JitValue = Tensor | number | bigint | boolean | string | null | undefined | JitValue[] |
   { [key: string]: JitValue } | Map<string | number | bigint | boolean, JitValue>;
 
-export interface LoadOptions {
+export interface LoadOptions extends MaxBytesOptions {
   /** Where the module's parameters and buffers are loaded (PyTorch's map_location): 'cpu', 'cuda', 'cuda:N'. */
   device?: DeviceLike;
 }
@@ -315,28 +315,21 @@ function notZip(head: Buffer): string {
   return 'it does not start with a zip header (PK)';
 }
 
-async function checkFile(file: string): Promise<string> {
+async function checkFile(file: string, opts: MaxBytesOptions): Promise<string> {
   const abs = path.resolve(file);
-  let fh: fs.promises.FileHandle;
+  const { fh, size } = await openRegular(abs, 'jit.load', ', not a TorchScript file (a .pt saved by torch.jit.save)').catch((e: NodeJS.ErrnoException) => {
+    throw e.code === 'ENOENT' ? new Error(`jit.load: no such file '${file}' (resolved to ${abs})`) : e;
+  });
   try {
-    fh = await fs.promises.open(abs, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`jit.load: no such file '${file}' (resolved to ${abs})`);
-    if (code === 'EACCES' || code === 'EPERM') throw new Error(`jit.load: '${file}' cannot be read: permission denied`);
-    throw new Error(`jit.load: '${file}' cannot be opened: ${(e as Error).message}`);
-  }
-  try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw new Error(`jit.load: '${file}' is a directory, not a TorchScript file (a .pt saved by torch.jit.save)`);
-    if (!st.isFile()) throw new Error(`jit.load: '${file}' is not a regular file`);
+    // the archive's tensors are stored uncompressed: what loading allocates follows the file's size
+    checkBudget(size, maxBytesFor(opts, size, 'jit.load'), 'the archive', 'jit.load', file);
     const head = Buffer.alloc(64);
     const { bytesRead } = await fh.read(head, 0, 64, 0);
     if (bytesRead >= 4 && head.readUInt32LE(0) !== ZIP_LOCAL) {
       throw new Error(`jit.load: '${file}' is not a TorchScript archive (the zip file torch.jit.save writes): ${notZip(head.subarray(0, bytesRead))}`);
     }
     // a zip holds at least a local header and an end-of-central-directory record
-    if (st.size < 22) throw new Error(`jit.load: '${file}' is not a TorchScript archive: it is only ${st.size} bytes long`);
+    if (size < 22) throw new Error(`jit.load: '${file}' is not a TorchScript archive: it is only ${size} bytes long`);
   } finally {
     await fh.close();
   }
@@ -369,7 +362,7 @@ export async function load(file: string, opts: LoadOptions = {}): Promise<Script
     if (device?.startsWith('cuda') && !native.cuda_is_available()) {
       throw new Error(`jit.load: device '${device}' was requested but CUDA is not available (nt.cuda.isAvailable() is false)`);
     }
-    const abs = await checkFile(file);
+    const abs = await checkFile(file, opts);
     return new ScriptModule(await native.jit_load(abs, device), file);
   } catch (e) {
     throw withStack(e, stack);

@@ -425,7 +425,9 @@ struct DecodeJob {
   napi_deferred deferred = nullptr;
   napi_ref out_ref = nullptr;
   std::vector<std::string> paths;  // "" = not for this decoder
-  uint8_t* out = nullptr;
+  // The worker decodes into memory the job owns; the JS buffer may be detached (transferred)
+  // while it runs, so it is written only back on the JS thread, after checking it is still there.
+  std::vector<uint8_t> pixels;
   int64_t height = 0, width = 0, channels = 0;
   std::vector<bool> done;
 };
@@ -438,6 +440,11 @@ void DecodeExecute(napi_env, void* data) {
   if (!api.ok) return;
   const int64_t image = j.height * j.width * j.channels;
   std::vector<unsigned char> bytes;
+  try {
+    j.pixels.assign(static_cast<size_t>(image) * j.paths.size(), 0);
+  } catch (const std::bad_alloc&) {
+    return;  // nothing decoded: the caller's fallback decodes each file
+  }
   for (size_t i = 0; i < j.paths.size(); i++) {
     if (j.paths[i].empty()) continue;
     std::FILE* f = std::fopen(j.paths[i].c_str(), "rb");
@@ -451,16 +458,37 @@ void DecodeExecute(napi_env, void* data) {
     }
     std::fclose(f);
     if (!read || bytes[0] != 0xFF || bytes[1] != 0xD8) continue;
-    j.done[i] = DecodeJpeg(api, bytes.data(), bytes.size(), j.out + static_cast<int64_t>(i) * image, j.height, j.width,
-                           j.channels);
+    j.done[i] = DecodeJpeg(api, bytes.data(), bytes.size(), j.pixels.data() + static_cast<int64_t>(i) * image, j.height,
+                           j.width, j.channels);
   }
 #endif
 }
 
 void DecodeComplete(napi_env env, napi_status status, void* data) {
   std::unique_ptr<DecodeJob> j(static_cast<DecodeJob*>(data));
+  napi_value out = nullptr;
+  napi_get_reference_value(env, j->out_ref, &out);
   napi_delete_reference(env, j->out_ref);
   napi_delete_async_work(env, j->work);
+  // out, as it is now: a transferred buffer has length 0 and no data
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* dst = nullptr;
+  napi_value ab;
+  if (out == nullptr || napi_get_typedarray_info(env, out, &type, &length, &dst, &ab, &offset) != napi_ok ||
+      length < j->pixels.size()) {
+    napi_value msg, err;
+    napi_create_string_utf8(env,
+                            "data_decode_jpeg: out was detached (transferred) or shrunk while the decode ran; keep the "
+                            "buffer until the promise settles",
+                            NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, nullptr, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+    return;
+  }
+  const size_t image = static_cast<size_t>(j->height * j->width * j->channels);
+  for (size_t i = 0; i < j->done.size(); i++)
+    if (j->done[i]) std::memcpy(static_cast<uint8_t*>(dst) + i * image, j->pixels.data() + i * image, image);
   napi_value result;
   napi_create_array_with_length(env, j->done.size(), &result);
   for (size_t i = 0; i < j->done.size(); i++)
@@ -518,8 +546,7 @@ napi_value DecodeJpegBatch(napi_env env, napi_callback_info info) {
     j->paths[i].resize(len);
     Check(env, napi_get_value_string_utf8(env, e, &j->paths[i][0], len + 1, &len));
   }
-  j->out = static_cast<uint8_t*>(out);
-  // the buffer stays alive (referenced) until the worker is done writing into it
+  // the buffer is written when the worker is done, if it is still attached then
   Check(env, napi_create_reference(env, a[1], 1, &j->out_ref));
   return QueueAsync(env, std::move(j), "nodetorch.data_decode_jpeg", DecodeExecute, DecodeComplete);
 }

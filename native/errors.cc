@@ -197,10 +197,14 @@ at::Tensor Args::Tensor(size_t i, const char* name) const {
   if (d >= 0 && d < 9007199254740992.0 && d == std::floor(d)) {
     if (at::Tensor* p = Table().Get(static_cast<uint64_t>(d))) return *p;
   }
-  // -1 is how lib/ marks a disposed Tensor; a stale generation is a freed handle.
-  if (d == -1 || (d >= static_cast<double>(uint64_t{1} << HandleTable::kIndexBits) && d == std::floor(d)))
+  // -1 is how lib/ marks a disposed Tensor; a stale generation is a freed handle, or any other number.
+  if (d == -1)
     throw ArgError(std::string(name) + " (argument " + std::to_string(i + 1) +
                    ") is a disposed Tensor: it was freed by dispose() or tidy() and cannot be used");
+  if (d >= static_cast<double>(uint64_t{1} << HandleTable::kIndexBits) && d == std::floor(d))
+    throw ArgError(std::string(name) + " (argument " + std::to_string(i + 1) +
+                   ") is not a live Tensor: a disposed one (freed by dispose() or tidy()), or a number that is no "
+                   "tensor handle");
   Fail(i, name, "a Tensor");
 }
 
@@ -210,6 +214,10 @@ std::vector<at::Tensor> Args::TensorList(size_t i, const char* name) const {
   if (!arr) Fail(i, name, "an array of Tensors");
   uint32_t n = 0;
   Check(env_, napi_get_array_length(env_, argv_[i], &n));
+  // no list of tensors is longer than the handle table (a sparse array of length 2^32-1 is not one)
+  if (n > HandleTable::kIndexMask)
+    throw ArgError("expected " + std::string(name) + " to be an array of at most " +
+                   std::to_string(HandleTable::kIndexMask) + " Tensors but it has length " + std::to_string(n));
   std::vector<at::Tensor> out;
   out.reserve(n);
   for (uint32_t k = 0; k < n; k++) {
@@ -217,8 +225,11 @@ std::vector<at::Tensor> Args::TensorList(size_t i, const char* name) const {
     Check(env_, napi_get_element(env_, argv_[i], k, &e));
     double d;
     const at::Tensor* p = nullptr;
-    if (napi_get_value_double(env_, e, &d) == napi_ok && d >= 0 && d < 9007199254740992.0 && d == std::floor(d))
-      p = Table().Get(static_cast<uint64_t>(d));
+    bool num = napi_get_value_double(env_, e, &d) == napi_ok;
+    if (num && d >= 0 && d < 9007199254740992.0 && d == std::floor(d)) p = Table().Get(static_cast<uint64_t>(d));
+    if (!p && num && d == -1)
+      throw ArgError(std::string(name) + "[" + std::to_string(k) +
+                     "] is a disposed Tensor: it was freed by dispose() or tidy() and cannot be used");
     if (!p)
       throw ArgError("expected " + std::string(name) + "[" + std::to_string(k) + "] to be a live Tensor but received " +
                      DescribeValue(env_, e));

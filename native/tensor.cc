@@ -73,9 +73,10 @@ void HandleTable::Clear() {
 }
 
 // ---- borrowed JS memory ----
-// A tensor made over a JS typed array keeps a reference to it. The storage may be freed on
-// any thread (autograd or training threads), but a napi_ref may only be deleted on its own
-// JS thread, so releases from elsewhere wait in a queue drained by the next call there.
+// A tensor made over a SharedArrayBuffer-backed typed array keeps a reference to it (a
+// SharedArrayBuffer can never be detached, so the reference keeps its memory alive). The storage
+// may be freed on any thread (autograd or training threads), but a napi_ref may only be deleted
+// on its own JS thread, so releases from elsewhere wait in a queue drained by the next call there.
 
 namespace {
 
@@ -159,20 +160,28 @@ std::vector<int64_t> Shape(const Args& a, size_t i) {
 }
 
 // tensor_from_buffer(data, shape, dtype, copy): a tensor over the bytes of a typed array,
-// Buffer or ArrayBuffer, read as `dtype`. Borrowed (no copy) when aligned and copy is false.
+// Buffer or ArrayBuffer, read as `dtype`. Memory of an ArrayBuffer is always copied: any
+// ArrayBuffer can be detached (transferred to a worker, structuredClone, ArrayBuffer.prototype
+// .transfer) and its memory freed while a tensor, or a training thread, still reads it. A typed
+// array over a SharedArrayBuffer, which cannot be detached, is borrowed (no copy) when aligned and
+// copy is false.
 napi_value FromBuffer(napi_env env, napi_callback_info info) {
   Args a(env, info);
   DrainBorrows(env);
   napi_value src = a[0];
   void* data = nullptr;
   size_t byteLength = 0;
-  bool isTyped = false, isArrayBuffer = false;
+  bool isTyped = false, isArrayBuffer = false, shared = false;
   napi_is_typedarray(env, src, &isTyped);
   if (isTyped) {
     napi_typedarray_type type;
     size_t length, offset;
     napi_value ab;
     Check(env, napi_get_typedarray_info(env, src, &type, &length, &data, &ab, &offset));
+    // the buffer of a typed array is an ArrayBuffer or a SharedArrayBuffer
+    bool plain = true;
+    Check(env, napi_is_arraybuffer(env, ab, &plain));
+    shared = !plain;
     size_t elem = 1;
     switch (type) {
       case napi_int16_array:
@@ -209,7 +218,7 @@ napi_value FromBuffer(napi_env env, napi_callback_info info) {
   at::TensorOptions opts = at::TensorOptions().dtype(dtype);
   if (numel == 0) return Wrap(env, torch::empty(shape, opts));
   bool aligned = reinterpret_cast<uintptr_t>(data) % item == 0;
-  if (copy || !aligned) {
+  if (copy || !aligned || !shared) {
     at::Tensor t = torch::empty(shape, opts);
     std::memcpy(t.data_ptr(), data, byteLength);
     return Wrap(env, std::move(t));
@@ -294,13 +303,23 @@ napi_value DisposeMany(napi_env env, napi_callback_info info) {
   if (!arr) throw ArgError("expected an array of handles but received " + DescribeValue(env, a[0]));
   uint32_t n = 0;
   Check(env, napi_get_array_length(env, a[0], &n));
+  // Each element read makes a V8 handle: a scope per element keeps a huge array from piling them
+  // up, and more entries than the table can ever hold (with repeats) is not a list of handles.
+  constexpr uint32_t kMaxEntries = 1u << 26;
+  if (n > kMaxEntries)
+    throw ArgError("expected an array of at most " + std::to_string(kMaxEntries) + " handles but it has length " +
+                   std::to_string(n));
   HandleTable& table = Table();
   for (uint32_t i = 0; i < n; i++) {
+    napi_handle_scope scope;
+    Check(env, napi_open_handle_scope(env, &scope));
     napi_value e;
     double d;
-    Check(env, napi_get_element(env, a[0], i, &e));
-    if (napi_get_value_double(env, e, &d) == napi_ok && d >= 0 && d < 9007199254740992.0)
+    napi_status s = napi_get_element(env, a[0], i, &e);
+    if (s == napi_ok && napi_get_value_double(env, e, &d) == napi_ok && d >= 0 && d < 9007199254740992.0)
       table.Release(static_cast<uint64_t>(d));
+    napi_close_handle_scope(env, scope);
+    if (s != napi_ok) throw PendingJsError();
   }
   DrainBorrows(env);
   return nullptr;

@@ -4,7 +4,7 @@
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
 //   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner,
-//                                      jit, onnx, distributed, aten; also
+//                                      jit, onnx, distributed, aten, soak; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -415,7 +415,33 @@ const SECTIONS = [
     }),
     render: renderAten,
   },
+  // reliability (issue 19): the serve example under valid and malformed requests, then a fit/save/load loop
+  {
+    id: 'soak',
+    title: 'Soak',
+    runs: (env) => ({
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: ['--expose-gc', js('bench/soak.ts'), '--threads', String(env.threads),
+        ...(process.env.SOAK_MINUTES ? ['--minutes', process.env.SOAK_MINUTES, '--loop-minutes', process.env.SOAK_MINUTES] : [])],
+      rounds: 1, timeoutMs: 20 * 60_000 },
+    }),
+    render: renderSoak,
+  },
 ];
+
+function renderSoak(runs) {
+  const r = runs.nodetorch;
+  if (!r.ok) return `Not measured: ${r.reason}\n`;
+  const out = [];
+  for (const ph of r.data.phases) {
+    const rss = ph.rssMb.map((s) => s.rss);
+    out.push(`**${ph.name}**, ${ph.seconds} s: RSS ${rss[0]} MiB at the start, ${Math.max(...rss)} MiB at most, ` +
+      `${rss[rss.length - 1]} MiB at the end (samples: ${ph.rssMb.map((s) => `${s.t}s ${s.rss}`).join(', ')}).`, '',
+    '| request or step: answer | count |', '|---|---:|',
+    ...Object.entries(ph.counts).sort().map(([k, v]) => `| ${k} | ${v} |`), '');
+  }
+  out.push(`Load average while it ran: ${r.data.loadavg.map((l) => l.toFixed(2)).join(' ')}. \`SOAK_MINUTES=1 npm run bench -- soak\` for a short run.`, '');
+  return out.join('\n');
+}
 
 // The seed models of the Keras fit section, in table order: one row each. bench/common.ts
 // FIT_MODELS has each one's epoch size and the batches fit.ts/fit.py (steps) and fit_tfjs.ts

@@ -21,3 +21,29 @@ export function expectTensor(t: nt.Tensor, expected: unknown, tol = 1e-6): void 
     else expect(Math.abs(g[i] - e[i])).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(e[i])));
   }
 }
+
+/**
+ * The Python interpreter that has torch and numpy, for the interop tests: $NODETORCH_PYTHON, else the
+ * first python3 on PATH that has them, else /usr/bin/python3 (python3 on PATH may be a venv without
+ * torch while the system's has it). null when none has; the suites then skip and say so.
+ */
+export function torchPython(): string | null {
+  if (cachedPython !== undefined) return cachedPython;
+   
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+   
+  const path = require('path') as typeof import('path');
+  const onPath = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean).map((d) => path.join(d, 'python3'));
+  const candidates = [process.env.NODETORCH_PYTHON, ...onPath, '/usr/bin/python3'].filter((p): p is string => !!p);
+  cachedPython = null;
+  for (const py of [...new Set(candidates)]) {
+    const r = spawnSync(py, ['-c', 'import torch, numpy, sys; print(sys.executable, torch.__version__)'], { encoding: 'utf8', timeout: 60_000 });
+    if (r.status === 0) {
+      cachedPython = py;
+      console.log(`interop tests run ${py} (${r.stdout.trim()})`);
+      break;
+    }
+  }
+  return cachedPython;
+}
+let cachedPython: string | null | undefined;

@@ -6,13 +6,13 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
+import { torchPython } from './helpers';
 
-const PYTHON = '/usr/bin/python3';
+const PYTHON = torchPython() ?? 'python3';
 const root = path.resolve(__dirname, '..');
-const hasTorch = fs.existsSync(PYTHON) &&
-  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
+const hasTorch = torchPython() !== null;
 const withTorch = hasTorch ? describe : describe.skip;
-const why = hasTorch ? '' : ' (skipped: needs /usr/bin/python3 with torch and numpy to make the TorchScript fixtures)';
+const why = hasTorch ? '' : ' (skipped: no python3 with torch and numpy ($NODETORCH_PYTHON, PATH, /usr/bin) to make the TorchScript fixtures)';
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nt-jit-')); });

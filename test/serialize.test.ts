@@ -7,13 +7,14 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawn, spawnSync } from 'child_process';
 import * as nt from '../lib';
+import { torchPython } from './helpers';
 
 const { nn } = nt;
 const root = path.resolve(__dirname, '..');
-const PY = '/usr/bin/python3';
-const hasTorch = fs.existsSync(PY) && spawnSync(PY, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0;
+const PY = torchPython() ?? 'python3';
+const hasTorch = torchPython() !== null;
 const describePy = hasTorch ? describe : describe.skip;
-if (!hasTorch) console.warn('serialize.test.ts: python3 with torch and numpy not found: the PyTorch interop tests are skipped');
+if (!hasTorch) console.warn('serialize.test.ts: no python3 with torch and numpy ($NODETORCH_PYTHON, PATH, /usr/bin): the PyTorch interop tests are skipped');
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nt-serialize-')); });

@@ -42,13 +42,17 @@ describe('creation', () => {
     expect(() => nt.tensor([big]).toArray({ asNumber: true })).not.toThrow();
   });
 
-  test('typed arrays keep their dtype and are borrowed without a copy', () => {
+  test('typed arrays keep their dtype; their memory is copied, or shared over a SharedArrayBuffer', () => {
     const data = new Float32Array([1, 2, 3, 4, 5, 6]);
     const t = nt.tensor(data, { shape: [2, 3] });
     expect(t.shape).toEqual([2, 3]);
     expect(t.dtype).toBe('float32');
-    data[0] = 42; // shares memory, like torch.from_numpy
-    expect(t.toArray()).toEqual([[42, 2, 3], [4, 5, 6]]);
+    data[0] = 42; // copied: an ArrayBuffer can be detached (transferred) and freed under the tensor
+    expect(t.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    const shared = new Float32Array(new SharedArrayBuffer(8));
+    const s = nt.tensor(shared);
+    shared[0] = 42; // shares memory, like torch.from_numpy
+    expect(s.toArray()).toEqual([42, 0]);
     expect(nt.tensor(new Int32Array([1, 2])).dtype).toBe('int32');
     expect(nt.tensor(new Float64Array([1, 2])).dtype).toBe('float64');
     expect(nt.tensor(new Uint8Array([1, 2])).dtype).toBe('uint8');
@@ -59,7 +63,7 @@ describe('creation', () => {
   test('a borrowed typed array stays alive while the tensor (or a view of it) lives', () => {
     let view: nt.Tensor;
     (() => {
-      const t = nt.tensor(new Float32Array(1 << 16).fill(7));
+      const t = nt.tensor(new Float32Array(new SharedArrayBuffer(1 << 18)).fill(7));
       view = t.narrow(0, 10, 2);
     })();
     global.gc?.();

@@ -13,6 +13,49 @@ import { Batcher, BatcherStats } from './batcher';
 import { fromBinary, fromJson, InputSpec, RequestError } from './inputs';
 import { createSeedModel } from './seed';
 
+/** Charsets a JSON body may declare (WHATWG names Node can decode), by their lower-case label. */
+const CHARSETS: Record<string, BufferEncoding> = {
+  'utf-8': 'utf8', utf8: 'utf8', 'us-ascii': 'latin1', ascii: 'latin1', 'iso-8859-1': 'latin1', latin1: 'latin1',
+  'utf-16le': 'utf16le', 'utf-16': 'utf16le',
+};
+
+/** The deepest nesting of [ and { outside strings, stopping as soon as it passes max. */
+function jsonDepthOver(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // a backslash escapes the next character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** A JSON request body: decoded in its declared charset, its depth bounded, then parsed. */
+function parseJsonBody(body: Buffer, contentType: string, maxDepth: number): unknown {
+  const declared = /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(contentType)?.[1].toLowerCase() ?? 'utf-8';
+  const encoding = CHARSETS[declared];
+  if (!encoding) {
+    throw new RequestError(415, `charset ${JSON.stringify(declared)} is not supported for JSON`, 'charset=utf-8 (or utf-16le, iso-8859-1)');
+  }
+  const text = body.toString(encoding);
+  // errors carry a statusCode (and Fastify's code for an empty body): the error handler words them
+  if (text.trim() === '') throw Object.assign(new Error('the request body is empty'), { statusCode: 400, code: 'FST_ERR_CTP_EMPTY_JSON_BODY' });
+  if (jsonDepthOver(text, maxDepth)) {
+    throw Object.assign(new Error(`the JSON body is nested deeper than ${maxDepth} levels`), { statusCode: 400 });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw Object.assign(e as Error, { statusCode: 400 });
+  }
+}
+
 export interface ServerOptions {
   /** a directory written by model.save() (loaded with nt.loadModel), a model, or a promise of one */
   model: string | nt.Sequential | Promise<nt.Sequential>;
@@ -26,6 +69,16 @@ export interface ServerOptions {
   maxInFlight?: number;
   /** largest request body in bytes; larger ones get 413 (default 8 MiB) */
   bodyLimit?: number;
+  /** ms a request may take to arrive whole, headers and body (default 10 s): slow senders (slowloris) get 408 and are closed */
+  requestTimeout?: number;
+  /** ms the headers may take to arrive (default 5 s) */
+  headersTimeout?: number;
+  /** open connections at most; more are refused at once (default 1024) */
+  maxConnections?: number;
+  /** deepest nesting of arrays/objects a JSON body may have (default: the input's rank + 4, at least 8) */
+  maxJsonDepth?: number;
+  /** most bytes of weights the server loads from a model directory (nt.loadModel's maxBytes; default 1 GiB) */
+  maxModelBytes?: number;
   /** libtorch intra-op threads for the whole process (nt.setNumThreads); default: leave as is */
   threads?: number;
   /** Fastify's logger (pino) options, or true; default off */
@@ -93,6 +146,11 @@ export function createServer(options: ServerOptions): InferenceServer {
   positive('maxInFlight', options.maxInFlight);
   positive('bodyLimit', options.bodyLimit);
   positive('threads', options.threads);
+  positive('requestTimeout', options.requestTimeout);
+  positive('headersTimeout', options.headersTimeout);
+  positive('maxConnections', options.maxConnections);
+  positive('maxJsonDepth', options.maxJsonDepth);
+  positive('maxModelBytes', options.maxModelBytes);
   if (options.threads !== undefined) nt.setNumThreads(options.threads);
   const bodyLimit = options.bodyLimit ?? 8 * MiB;
 
@@ -125,7 +183,7 @@ export function createServer(options: ServerOptions): InferenceServer {
   });
 
   const ready = (async () => {
-    const m = typeof source === 'string' ? await nt.loadModel(source) : await source;
+    const m = typeof source === 'string' ? await nt.loadModel(source, { maxBytes: options.maxModelBytes ?? 1024 * MiB }) : await source;
     if (!(m instanceof nt.Sequential)) throw new TypeError('createServer: the model promise resolved to something other than a Sequential model');
     const inputShape = m.layers[0]?.builtInputShape;
     if (!inputShape) throw new Error(`createServer: the model '${m.name}' is not built; build it (or give its first layer an inputShape) before serving`);
@@ -144,8 +202,25 @@ export function createServer(options: ServerOptions): InferenceServer {
     loadError = e.message;
   });
 
-  const app = Fastify({ bodyLimit, logger: options.logger ?? false });
+  // A request must arrive whole within requestTimeout (slowloris connections are closed), and no more
+  // than maxConnections are open at once: a flood cannot exhaust the process's file descriptors.
+  const requestTimeout = options.requestTimeout ?? 10_000;
+  const app = Fastify({ bodyLimit, logger: options.logger ?? false, requestTimeout, connectionTimeout: requestTimeout + 1000, keepAliveTimeout: 5000 });
+  app.server.headersTimeout = Math.min(options.headersTimeout ?? 5000, requestTimeout);
+  app.server.maxConnections = options.maxConnections ?? 1024;
   app.removeContentTypeParser('text/plain');
+  // JSON in the charset the request declares, refused when nested deeper than any instance is before
+  // it is parsed (a deep body would otherwise block the event loop in JSON.parse and its walk).
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    try {
+      // by default an instance's own depth plus the envelope ({ "instances": [ ... ] }) and a little room
+      const depth = options.maxJsonDepth ?? Math.max(8, (spec?.shape.length ?? 0) + 4);
+      done(null, parseJsonBody(body as Buffer, String(req.headers['content-type'] ?? ''), depth));
+    } catch (e) {
+      done(e as Error, undefined);
+    }
+  });
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const expected = () => spec?.expected ?? 'the model is still loading; wait for GET /readyz to answer 200';

@@ -16,6 +16,15 @@ export function datasetsHome(): string {
   return env ? path.resolve(env) : path.join(os.homedir(), '.nodetorch', 'datasets');
 }
 
+/**
+ * Where the system's dataset packages install (Debian's dataset-* packages: /usr/share/datasets);
+ * $NODETORCH_SYSTEM_DATASETS replaces it (a test, or another distribution's layout).
+ */
+export function systemDatasetsDir(): string {
+  const env = process.env.NODETORCH_SYSTEM_DATASETS;
+  return env ? path.resolve(env) : '/usr/share/datasets';
+}
+
 /** A place a dataset may live and why it is looked at (shown in "not found" errors). */
 export interface Candidate { path: string; why: string }
 

@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { tensor } from '../creation';
 import type { Tensor } from '../tensor';
-import { Candidate, candidates, checkOptions, datasetsHome, findPlainOrGz, int64Labels, notFound, PathOptions, Splits } from './files';
+import { Candidate, candidates, checkOptions, datasetsHome, findPlainOrGz, int64Labels, notFound, PathOptions, Splits, systemDatasetsDir } from './files';
 import { readIdx } from './idx';
 
 const FILES = ['train-images-idx3-ubyte', 'train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'];
@@ -70,7 +70,8 @@ export const mnist = {
 export const fashionMnist = {
   /**
    * Fashion-MNIST: the same shapes as MNIST. Reads the IDX files from `path`, else
-   * $NODETORCH_HOME/fashion-mnist, else Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist).
+   * $NODETORCH_HOME/fashion-mnist, else Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist,
+   * or $NODETORCH_SYSTEM_DATASETS/fashion-mnist).
    */
   async loadData(options?: LoadOptions): Promise<Splits> {
     const op = 'datasets.fashionMnist.loadData';
@@ -78,7 +79,7 @@ export const fashionMnist = {
     const home = path.join(datasetsHome(), 'fashion-mnist');
     const defaults: Candidate[] = [
       { path: home, why: 'NODETORCH_HOME, default ~/.nodetorch/datasets' },
-      { path: '/usr/share/datasets/fashion-mnist', why: "Debian's dataset-fashion-mnist package" },
+      { path: path.join(systemDatasetsDir(), 'fashion-mnist'), why: "Debian's dataset-fashion-mnist package" },
     ];
     return loadIdxDataset(op, 'Fashion-MNIST', candidates(o.path, defaults),
       `Put the files in ${home} or pass { path: dir }, or install them with \`apt-get install dataset-fashion-mnist\`.`);

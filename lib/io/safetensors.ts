@@ -7,6 +7,7 @@ import { Tensor, typeOfValue } from '../tensor';
 import * as creation from '../creation';
 import { DType } from '../dtype';
 import { writeFileAtomicSync } from './atomic';
+import { borrowableBuffer, checkBudget, maxBytesFor, MaxBytesOptions, openRegularSync, setOwn } from './files';
 
 /** safetensors dtype names <-> nodetorch dtypes, with the size of one element. */
 const FORMAT: Record<string, { dtype: DType; size: number }> = {
@@ -125,25 +126,18 @@ function readExactly(fd: number, buf: Buffer, position: number): number {
 }
 
 /** Reads a .safetensors file; throws, naming the file, on anything malformed. */
-export function loadSafetensors(file: string): Record<string, Tensor> {
-  return readSafetensors(file).tensors;
+export function loadSafetensors(file: string, opts: MaxBytesOptions = {}): Record<string, Tensor> {
+  return readSafetensors(file, opts).tensors;
 }
 
 /** The tensors and the __metadata__ of a .safetensors file. */
-export function readSafetensors(file: string): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
+export function readSafetensors(file: string, opts: MaxBytesOptions = {}): { tensors: Record<string, Tensor>; metadata: Record<string, string> } {
   checkHost('loadSafetensors');
   if (typeof file !== 'string' || !file) throw new TypeError(`loadSafetensors: expected a file path but received ${typeOfValue(file)}`);
   const bad = (msg: string) => new Error(`loadSafetensors: ${file}: ${msg}`);
-  let fd: number;
+  const { fd, size } = openRegularSync(file, 'loadSafetensors', ', not a safetensors file');
   try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`loadSafetensors: cannot open ${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (fs.fstatSync(fd).isDirectory()) throw bad('is a directory, not a safetensors file');
+    const budget = maxBytesFor(opts, size, 'loadSafetensors');
     if (size < 8) throw bad(`the file has ${size} bytes; a safetensors file starts with an 8-byte header length`);
     const lenBuf = Buffer.alloc(8);
     readExactly(fd, lenBuf, 0);
@@ -169,7 +163,7 @@ export function readSafetensors(file: string): { tensors: Record<string, Tensor>
         if (v === null || typeof v !== 'object' || Array.isArray(v) || !Object.values(v).every((s) => typeof s === 'string')) {
           throw bad('__metadata__ must be an object of strings');
         }
-        Object.assign(metadata, v);
+        for (const [k, x] of Object.entries(v)) setOwn(metadata, k, x as string);
         continue;
       }
       const e = v as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -182,6 +176,7 @@ export function readSafetensors(file: string): { tensors: Record<string, Tensor>
         throw bad(`tensor '${name}' has an invalid shape ${JSON.stringify(e.shape)}`);
       }
       const shape = e.shape as number[];
+      if (shape.length > 64) throw bad(`tensor '${name}' has ${shape.length} dimensions; at most 64 are supported`);
       const o = e.data_offsets;
       if (!Array.isArray(o) || o.length !== 2 || !o.every((d) => Number.isSafeInteger(d) && d >= 0) || o[1] < o[0]) {
         throw bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(o)}; expected [begin, end] with 0 <= begin <= end`);
@@ -205,10 +200,11 @@ export function readSafetensors(file: string): { tensors: Record<string, Tensor>
       at = e.end;
     }
     if (at !== dataLen) throw bad(`${dataLen - at} bytes after the last tensor belong to no tensor`);
+    checkBudget(dataLen, budget, 'its tensors', 'loadSafetensors', file);
     const tensors: Record<string, Tensor> = {};
     for (const e of entries) {
-      // An unpooled buffer per tensor: aligned, and owned by that tensor alone.
-      const buf = Buffer.allocUnsafeSlow(e.end - e.begin);
+      // A buffer per tensor: aligned, owned by that tensor alone and borrowed by it without a copy.
+      const buf = borrowableBuffer(e.end - e.begin);
       if (readExactly(fd, buf, dataStart + e.begin) !== buf.byteLength) throw bad(`the file ended while reading tensor '${e.name}'`);
       // 0-d tensors go through [1]: nt.tensor wants a non-empty shape with raw bytes.
       const shape = e.shape.length ? e.shape : [1];
@@ -223,7 +219,7 @@ export function readSafetensors(file: string): { tensors: Record<string, Tensor>
         t.dispose();
         t = s;
       }
-      tensors[e.name] = t;
+      setOwn(tensors, e.name, t);
     }
     return { tensors, metadata };
   } finally {

@@ -1,12 +1,12 @@
 // nt.save / nt.load: the PyTorch-style API's files. safetensors by default; PyTorch's torch.save
 // zip format (.pt/.pth) both ways, tensors only. The format is read from the file's first bytes.
-import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, typeOfValue } from '../tensor';
 import { DeviceLike } from '../tensor';
 import { saveSafetensors, loadSafetensors } from './safetensors';
 import { isZip, readTorchZip, torchZipChunks } from './torchfile';
 import { writeFileAtomicSync } from './atomic';
+import { checkBudget, maxBytesFor, MaxBytesOptions, openRegular } from './files';
 
 export interface SaveOptions {
   /** 'safetensors' (the default, and what a .safetensors name gets) or 'pt' (what .pt/.pth/.bin names get). */
@@ -15,7 +15,7 @@ export interface SaveOptions {
   metadata?: Record<string, string>;
 }
 
-export interface LoadOptions {
+export interface LoadOptions extends MaxBytesOptions {
   /** Move every loaded tensor to this device (PyTorch's map_location). */
   device?: DeviceLike;
 }
@@ -78,30 +78,23 @@ function moveTo(v: unknown, device: DeviceLike): unknown {
 export async function load(file: string, opts: LoadOptions = {}): Promise<Record<string, Tensor>> {
   if (typeof file !== 'string' || !file) throw new TypeError(`nt.load: expected a file path but received ${typeOfValue(file)}`);
   if (opts === null || typeof opts !== 'object') throw new TypeError(`nt.load: expected an options object but received ${typeOfValue(opts)}`);
-  let head: Buffer;
-  try {
-    const fd = await fs.promises.open(file, 'r');
-    try {
-      if ((await fd.stat()).isDirectory()) throw new Error(`nt.load: ${file} is a directory; for a saved Keras model use nt.loadModel`);
-      head = Buffer.alloc(8);
-      const { bytesRead } = await fd.read(head, 0, 8, 0);
-      head = head.subarray(0, bytesRead);
-    } finally {
-      await fd.close();
-    }
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`nt.load: ${file}: no such file`);
-    throw e;
-  }
+  const { fh, size } = await openRegular(file, 'nt.load', '; for a saved Keras model use nt.loadModel');
   let out: unknown;
-  if (isZip(head)) {
-    out = readTorchZip(await fs.promises.readFile(file), file);
-  } else if (head.byteLength >= 4 && head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a && head[3] === 0x0a) {
-    throw new Error(`nt.load: ${file} is in torch.save's legacy (pre-1.6) pickle format, which only Python can read: ` +
-      're-save it from Python with torch.save(state_dict, f) (the zip format) or as safetensors');
-  } else {
-    out = loadSafetensors(file);
+  try {
+    const budget = maxBytesFor(opts, size, 'nt.load');
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    if (isZip(head.subarray(0, bytesRead))) {
+      checkBudget(size, budget, 'the archive', 'nt.load', file);
+      out = readTorchZip(await fh.readFile(), file, budget);
+    } else if (bytesRead >= 4 && head[0] === 0x80 && head[1] === 0x02 && head[2] === 0x8a && head[3] === 0x0a) {
+      throw new Error(`nt.load: ${file} is in torch.save's legacy (pre-1.6) pickle format, which only Python can read: ` +
+        're-save it from Python with torch.save(state_dict, f) (the zip format) or as safetensors');
+    } else {
+      out = loadSafetensors(file, { maxBytes: budget });
+    }
+  } finally {
+    await fh.close();
   }
   if (opts.device !== undefined) out = moveTo(out, opts.device);
   if (out === null || typeof out !== 'object' || Array.isArray(out)) {

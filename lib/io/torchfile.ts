@@ -6,6 +6,7 @@ import * as creation from '../creation';
 import { DType } from '../dtype';
 import { readZipDirectory, readZipEntry, writeZip, ZipEntry } from './zip';
 import { tensorBytes } from './safetensors';
+import { borrowableBuffer, checkBudget } from './files';
 
 const STORAGES: Record<string, { dtype: DType; size: number }> = {
   FloatStorage: { dtype: 'float32', size: 4 }, DoubleStorage: { dtype: 'float64', size: 8 },
@@ -50,6 +51,15 @@ interface Ctx {
   made: Tensor[];
   /** each storage's bytes, read and CRC-checked once however many tensors view it */
   storages: Map<string, Buffer>;
+  /** bytes the file's declarations may make the loader allocate (maxBytes), and those counted so far */
+  budget: number;
+  used: number;
+}
+
+/** Counts an allocation the file asks for against maxBytes, before it is made. */
+function spend(ctx: Ctx, bytes: number, what: string): void {
+  ctx.used += bytes;
+  checkBudget(ctx.used, ctx.budget, `${what} (with what it read before)`, 'nt.load', ctx.file);
 }
 
 function toIndex(v: unknown, what: string, ctx: Ctx): number {
@@ -84,12 +94,14 @@ function rebuildTensor(args: unknown[], ctx: Ctx): Tensor {
     throw ctx.bad(`a tensor of size [${shape.join(', ')}], stride [${stride.join(', ')}] at offset ${offset} reads past its ` +
       `storage of ${storage.numel} values`);
   }
+  spend(ctx, numel * es, `a tensor of size [${shape.join(', ')}]`);
   let data = ctx.storages.get(storage.key);
   if (!data) {
+    if (entry.method !== 0) spend(ctx, entry.size, `storage '${storage.key}'`);
     data = readZipEntry(ctx.buf, entry, ctx.bad);
     ctx.storages.set(storage.key, data);
   }
-  const out = Buffer.allocUnsafeSlow(numel * es);
+  const out = borrowableBuffer(numel * es);
   let contiguous = true;
   for (let i = shape.length - 1, want = 1; i >= 0; i--) {
     if (shape[i] !== 1 && stride[i] !== want) contiguous = false;
@@ -301,7 +313,7 @@ export function isZip(buf: Uint8Array): boolean {
 }
 
 /** Reads a torch.save zip file held in buf: the tensors and plain values in it. */
-export function readTorchZip(buf: Buffer, file: string): unknown {
+export function readTorchZip(buf: Buffer, file: string, budget = Infinity): unknown {
   const bad = (m: string) => new Error(`nt.load: ${file}: ${m}`);
   const entries = readZipDirectory(buf, bad);
   const pklName = [...entries.keys()].find((n) => /^[^/]*\/?data\.pkl$/.test(n));
@@ -312,7 +324,7 @@ export function readTorchZip(buf: Buffer, file: string): unknown {
   }
   const bo = entries.get(`${prefix}byteorder`);
   if (bo && readZipEntry(buf, bo, bad).toString('latin1') !== 'little') throw bad('the tensors are big-endian; only little-endian files are supported');
-  const ctx: Ctx = { file, buf, entries, prefix, bad, made: [], storages: new Map() };
+  const ctx: Ctx = { file, buf, entries, prefix, bad, made: [], storages: new Map(), budget, used: 0 };
   try {
     const value = toJs(unpickle(readZipEntry(buf, entries.get(pklName) as ZipEntry, bad), ctx), ctx);
     const keep = new Set<Tensor>();

@@ -1,6 +1,7 @@
 // Keras optimizers by name or object, with Keras' defaults (Adam's epsilon is 1e-7, not PyTorch's
 // 1e-8), created over the native torch::optim optimizers once the model's weights exist.
 import * as optim from '../optim';
+import { checkRate } from '../optim/optimizer';
 import { Tensor, typeOfValue } from '../tensor';
 
 type Kind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
@@ -30,14 +31,15 @@ const KNOWN: Record<Kind, string[]> = {
 export class Optimizer {
   learningRate: number;
   constructor(readonly kind: Kind, readonly options: OptimizerOptions = {}) {
+    if (!Object.prototype.hasOwnProperty.call(KNOWN, kind)) {
+      throw new TypeError(`optimizers: unknown optimizer ${typeOfValue(kind)}; known: ${Object.keys(KNOWN).join(', ')}`);
+    }
     const o = options ?? {};
     if (typeof o !== 'object') throw new TypeError(`optimizers.${kind}: expected an options object but received ${typeOfValue(o)}`);
     for (const k of Object.keys(o)) {
       if (!KNOWN[kind].includes(k)) throw new TypeError(`optimizers.${kind}: unknown option '${k}'; known options: ${KNOWN[kind].join(', ')}`);
     }
-    const lr = o.learningRate ?? DEFAULT_LR[kind];
-    if (typeof lr !== 'number' || !(lr >= 0)) throw new TypeError(`optimizers.${kind}: expected learningRate to be a non-negative number but received ${String(lr)}`);
-    this.learningRate = lr;
+    this.learningRate = checkRate(`optimizers.${kind}`, 'learningRate', o.learningRate ?? DEFAULT_LR[kind]);
   }
   /** Keras' optimizer.apply(grads, variables): one step on variables with these gradients (hand-written loops, trainStep). */
   apply(grads: Tensor[], variables: Tensor[]): void {

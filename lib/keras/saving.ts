@@ -2,13 +2,15 @@
 // fromConfig, getWeights, getCompileConfig, trainingOptimizer). A directory holds config.json,
 // model.safetensors (every weight in Keras layout, named 'layer/weight') and optimizer.safetensors;
 // a path ending in .keras is one zip of the same files plus metadata.json. Layers are rebuilt by
-// class name through the registry (engine/layer.ts); every file is written atomically.
+// class name through the registry (engine/layer.ts); every file is written atomically, and a
+// directory's files are switched in together (a killed save leaves the old model or the new one, whole).
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { Tensor, typeOfValue } from '../tensor';
 import { readSafetensors, encodeSafetensors } from '../io/safetensors';
-import { writeFileAtomicSync } from '../io/atomic';
+import { committedFile, finishFileSet, writeFileAtomicSync, writeFileSetSync } from '../io/atomic';
+import { checkBudget, maxBytesFor, MaxBytesOptions, readRegularFileSync } from '../io/files';
 import { readZipDirectory, readZipEntry, writeZip } from '../io/zip';
 import { withAllocLimit } from '../memory';
 import { Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer } from './layers';
@@ -195,12 +197,12 @@ function writeModelFiles(target: string, files: SavedFile[], remove: string[], a
     writeFileAtomicSync(target, writeZip(files.map((f) => ({ name: f.name, data: Buffer.concat(f.data) }))));
     return;
   }
-  fs.mkdirSync(target, { recursive: true });
-  for (const f of files) writeFileAtomicSync(path.join(target, f.name), f.data);
-  for (const name of remove) {
-    const p = path.join(target, name);
-    if (fs.existsSync(p)) fs.rmSync(p); // an older model's file would not fit this one
-  }
+  // one switch for the set: a save killed at any moment leaves the old model or the new one (lib/io/atomic.ts);
+  // an older model's file that this one lacks (its optimizer state) is removed in the same switch
+  const set: Record<string, ((file: string) => void) | null> = {};
+  for (const f of files) set[f.name] = (file) => writeFileAtomicSync(file, f.data);
+  for (const name of remove) set[name] = null;
+  writeFileSetSync(target, set);
 }
 
 const isKerasFile = (p: string) => p.toLowerCase().endsWith('.keras');
@@ -240,7 +242,9 @@ function parseConfig(file: string, text: string): ModelConfig {
   try {
     c = JSON.parse(text) as ModelConfig;
   } catch (e) {
-    throw new Error(`loadModel: ${file} is not valid JSON (${(e as Error).message})`);
+    // V8's message quotes the text: where it broke, never what the file holds (it may be any file)
+    const at = /position (\d+)/.exec((e as Error).message);
+    throw new Error(`loadModel: ${file} is not valid JSON${at ? ` (at byte ${at[1]})` : ''}`);
   }
   if (c === null || typeof c !== 'object' || typeof c.className !== 'string' || !c.config || typeof c.config !== 'object') {
     throw new Error(`loadModel: ${file} does not describe a model (expected { className, config: {...} })`);
@@ -281,7 +285,13 @@ export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightByt
     const shape = c.buildConfig?.inputShape;
     if (!model.built && shape) model.build(shape);
   }
-  if (c.compileConfig) model.compileFromConfig(c.compileConfig);
+  if (c.compileConfig) {
+    try {
+      model.compileFromConfig(c.compileConfig);
+    } catch (e) {
+      throw new Error(`loadModel: ${file}: compileConfig: ${(e as Error).message}`);
+    }
+  }
   return model;
 }
 
@@ -323,9 +333,16 @@ function readZippedSafetensors(bytes: Buffer, name: string): ReturnType<typeof r
 }
 
 /** Loads a model saved by model.save(path): same layers, names, weights and compile settings. */
-export function loadModelSync(target: string): Model {
+export type LoadModelOptions = MaxBytesOptions;
+
+/** config.json is a few KiB; anything this large is not one. */
+const MAX_CONFIG_BYTES = 16 << 20;
+
+export function loadModelSync(target: string, opts: LoadModelOptions = {}): Model {
   if (typeof target !== 'string' || !target) throw new TypeError(`loadModel: expected a directory or .keras file path but received ${typeOfValue(target)}`);
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`loadModel: expected an options object but received ${typeOfValue(opts)}`);
   if (!fs.existsSync(target)) throw new Error(`loadModel: no such ${isKerasFile(target) ? 'file' : 'directory'}: ${target}`);
+  let maxBytes: number;
   let configText: string;
   let weights: () => ReturnType<typeof readSafetensors>;
   let optimizerState: (() => ReturnType<typeof readSafetensors>) | null = null;
@@ -334,21 +351,31 @@ export function loadModelSync(target: string): Model {
   let wFile: string;
   let optName: string;
   if (fs.statSync(target).isDirectory()) {
-    cfgFile = path.join(target, CONFIG_FILE);
-    wFile = path.join(target, WEIGHTS_FILE);
-    for (const f of [cfgFile, wFile]) if (!fs.existsSync(f)) throw new Error(`loadModel: missing ${f} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${target})`);
-    try {
-      configText = fs.readFileSync(cfgFile, 'utf8');
-    } catch (e) {
-      throw new Error(`loadModel: cannot read ${cfgFile}: ${(e as Error).message}`);
+    finishFileSet(target); // a save killed after its switch began: complete it (best effort, read-only dirs resolve below)
+    const committedCfg = committedFile(target, CONFIG_FILE);
+    const committedW = committedFile(target, WEIGHTS_FILE);
+    for (const [f, name] of [[committedCfg, CONFIG_FILE], [committedW, WEIGHTS_FILE]]) {
+      if (!f) throw new Error(`loadModel: missing ${path.join(target, name as string)} (expected ${CONFIG_FILE} and ${WEIGHTS_FILE} in ${target})`);
     }
+    cfgFile = committedCfg as string;
+    wFile = committedW as string;
     weightBytes = fs.statSync(wFile).size;
-    weights = () => readSafetensors(wFile);
-    const optFile = path.join(target, OPTIMIZER_FILE);
-    optName = optFile;
-    if (fs.existsSync(optFile)) optimizerState = () => readSafetensors(optFile);
+    maxBytes = maxBytesFor(opts, weightBytes, 'loadModel');
+    checkBudget(weightBytes, maxBytes, 'the weights file', 'loadModel', wFile);
+    try {
+      configText = readRegularFileSync(cfgFile, 'loadModel', MAX_CONFIG_BYTES).toString('utf8');
+    } catch (e) {
+      throw new Error(`loadModel: cannot read ${cfgFile}: ${(e as Error).message.replace(/^loadModel: /, '')}`);
+    }
+    weights = () => readSafetensors(wFile, { maxBytes });
+    const optFile = committedFile(target, OPTIMIZER_FILE);
+    optName = optFile ?? path.join(target, OPTIMIZER_FILE);
+    if (optFile) optimizerState = () => readSafetensors(optFile, { maxBytes });
   } else {
-    const buf = fs.readFileSync(target);
+    const size = fs.statSync(target).size;
+    maxBytes = maxBytesFor(opts, size, 'loadModel');
+    checkBudget(size, maxBytes, 'the .keras file', 'loadModel', target);
+    const buf = readRegularFileSync(target, 'loadModel', maxBytes);
     const bad = (m: string) => new Error(`loadModel: ${target}: ${m} (expected a .keras zip written by model.save)`);
     const entries = readZipDirectory(buf, bad);
     const entry = (name: string) => {
@@ -370,7 +397,7 @@ export function loadModelSync(target: string): Model {
   }
   // Weights are float32 or wider in files nodetorch writes; x2 leaves room for half-precision files.
   // No single allocation while building may exceed that (plus room for initializers' temporaries).
-  const budget = 2 * weightBytes + 4096;
+  const budget = Math.min(2 * weightBytes + 4096, maxBytes);
   const config = parseConfig(cfgFile, configText);
   const model = withAllocLimit(budget + (64 << 20), () => modelFromConfig(config, cfgFile, budget));
   if (!model.built) throw new Error(`loadModel: ${cfgFile} has no buildConfig.inputShape, so the weights cannot be placed`);
@@ -386,8 +413,8 @@ export function loadModelSync(target: string): Model {
 }
 
 /** Loads a model saved by model.save(path) (a directory or a .keras file). Typed as a Sequential unless told: loadModel<nt.Model>(path). */
-export async function loadModel<M extends Model = Sequential>(target: string): Promise<M> {
-  return loadModelSync(target) as M;
+export async function loadModel<M extends Model = Sequential>(target: string, opts: LoadModelOptions = {}): Promise<M> {
+  return loadModelSync(target, opts) as M;
 }
 
 /** The model's weights alone, as one safetensors file (extra metadata, e.g. a training epoch, allowed). */

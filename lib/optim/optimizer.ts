@@ -57,6 +57,24 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Checks one option value; returns it normalized (betas as a frozen pair). */
+/** float32's largest value: a rate or factor beyond it cannot be applied to float32 parameters. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * The one check of a learning rate (and of every other non-negative optimizer factor): a finite
+ * number, >= 0, that float32 parameters can be scaled by. Throws naming where and which option.
+ */
+export function checkRate(where: string, key: string, v: unknown): number {
+  if (typeof v !== 'number' || !(v >= 0)) {
+    const err = typeof v === 'number' ? RangeError : TypeError;
+    throw new err(`${where}: expected ${key} to be a non-negative number but received ${show(v)}`);
+  }
+  if (!(v <= FLOAT32_MAX)) {
+    throw new RangeError(`${where}: expected ${key} to be a non-negative number at most 3.4e38 (float32's largest) but received ${show(v)}`);
+  }
+  return v;
+}
+
 function checkOption(where: string, spec: OptionSpec, v: unknown): number | boolean | readonly number[] {
   switch (spec.type) {
     case 'bool':
@@ -73,11 +91,7 @@ function checkOption(where: string, spec: OptionSpec, v: unknown): number | bool
       return Object.freeze(b as number[]);
     }
     case 'nonneg':
-      if (typeof v !== 'number' || !(v >= 0) || !Number.isFinite(v)) {
-        const err = typeof v === 'number' ? RangeError : TypeError;
-        throw new err(`${where}: expected ${spec.key} to be a non-negative number but received ${show(v)}`);
-      }
-      return v;
+      return checkRate(where, spec.key, v);
     case 'number':
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${where}: expected ${spec.key} to be a finite number but received ${show(v)}`);
       return v;

@@ -18,6 +18,7 @@ import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLa
 import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 import { exportKerasModel, ExportOptions } from '../../onnx/export';
+import * as busy from '../busy'; // reliability: one use at a time where uses cannot overlap
 
 export interface ModelOptions {
   inputs?: SymbolicStructure;
@@ -337,13 +338,19 @@ export class Model extends Trainer {
 
   /** Saves the model: a path ending in .keras writes one zip file, any other path a directory (config.json, model.safetensors); nt.loadModel reads either. */
   async save(path: string, opts?: { overwrite?: boolean; includeOptimizer?: boolean }): Promise<void> {
+    busy.check(this, 'save', false);
     await saving().save(this, path, opts);
   }
   /** The weights alone, as one safetensors file named '<layer>/<weight>' in Keras layout. */
   async saveWeights(file: string): Promise<void> {
     saving().saveWeights(this, file);
   }
+  override setWeights(ws: Tensor[]): void {
+    busy.check(this, 'setWeights', true);
+    super.setWeights(ws);
+  }
   async loadWeights(file: string): Promise<void> {
+    busy.check(this, 'loadWeights', true);
     saving().loadWeights(this, file);
   }
   /** Keras 3's export: `await model.export('model.onnx', { format: 'onnx', opset })` (lib/onnx/export.ts). */
@@ -403,6 +410,7 @@ export class Model extends Trainer {
 
   /** Keras' fit: x and y as tensors/arrays, several as arrays or objects keyed by input/output name, or a dataset of batches. */
   override async fit(x: unknown, y?: unknown, opts: FitOptions = {}): Promise<History> {
+    if (!busy.entered(this, 'fit')) return busy.run(this, 'fit', true, () => this.fit(x, y, opts));
     this.resetPacking();
     if (isBatchSource(x)) return super.fit(this.adaptSource(x, 'fit') as AsyncIterable<unknown>, y as FitOptions, opts);
     const px = this.adaptX(x, 'fit: x', 'input');
@@ -423,6 +431,7 @@ export class Model extends Trainer {
 
   /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
   override async evaluate(x: unknown, y?: unknown, opts: EvaluateOptions = {}): Promise<number | number[] | Record<string, number>> {
+    if (!busy.entered(this, 'evaluate')) return busy.run(this, 'evaluate', false, () => this.evaluate(x, y, opts));
     this.resetPacking();
     if (isBatchSource(x)) return super.evaluate(this.adaptSource(x, 'evaluate') as AsyncIterable<unknown>, y as EvaluateOptions, opts);
     return super.evaluate(this.adaptX(x, 'evaluate: x', 'input') as never, this.adaptX(y, 'evaluate: y', 'target') as never, opts);
@@ -430,6 +439,7 @@ export class Model extends Trainer {
 
   /** The model's outputs for x, batched: a Tensor, or one per output. */
   async predict(x: unknown, opts: PredictOptions = {}): Promise<Tensor | Tensor[]> {
+    if (!busy.entered(this, 'predict')) return busy.run(this, 'predict', false, () => this.predict(x, opts));
     this.resetPacking();
     const src = isBatchSource(x) ? this.adaptSource(x, 'predict') : this.adaptX(x, 'predict: x', 'input');
     const out = await this.predictTensors(src as never, opts);

@@ -5,6 +5,7 @@ import { Layer, InputLayer } from '../layers';
 import { Model, PredictOptions } from './model';
 import { KerasTensor, inputTensor, serializeLayer, deserializeLayer } from './layer';
 import { FunctionalGraph } from './functional';
+import * as busy from '../busy';
 
 export class Sequential extends Model {
   /** the layers in order, with the InputLayer first when one was given */
@@ -150,6 +151,7 @@ export class Sequential extends Model {
     return this.layers.flatMap((l) => l.getWeights());
   }
   override setWeights(ws: Tensor[]): void {
+    busy.check(this, 'setWeights', true);
     this.buildIfDeclared();
     if (!Array.isArray(ws)) throw new TypeError(`${this.name}.setWeights: expected an array of tensors but received ${typeOfValue(ws)}`);
     let i = 0;

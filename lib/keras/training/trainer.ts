@@ -3,6 +3,7 @@
 // when the model is a chain of built-in layers, and batch by batch with autograd otherwise.
 // Model extends Trainer extends Layer, as Keras 3's Model(Trainer, Layer).
 import { native, NativeObject } from '../../native';
+import { checkRate } from '../../optim/optimizer'; // reliability: the one learning-rate check
 import { noGrad } from '../../autograd';
 import { tidy } from '../../memory';
 import { getNumThreads } from '../../device';
@@ -341,7 +342,7 @@ export abstract class Trainer extends Layer {
   }
   setLearningRate(lr: number): void {
     if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);
-    this.compiled.optimizer.learningRate = lr;
+    this.compiled.optimizer.learningRate = checkRate('setLearningRate', 'lr', lr);
     if (this.nativeOpt) for (const g of this.nativeOpt.paramGroups) g.lr = lr;
   }
 
@@ -705,10 +706,20 @@ export abstract class Trainer extends Layer {
   protected checkData(where: string, x: Tensor, y: Tensor): void {
     const c = this.compiled!;
     const out = this.builtShape ? this.outputShape() : null;
+    if (x.shape[0] === 0) throw new RangeError(`${where}: x has no samples (shape [${x.shape.join(', ')}]); pass at least one`);
     if (c.loss === 'sparse_categorical_crossentropy') {
       if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {
         throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ` +
           `(shape [${y.shape.join(', ')}]); use categorical_crossentropy or pass labels`);
+      }
+      const notInt = y.dtype.startsWith('float') ? tidy(() => {
+        const f = y.flatten();
+        const bad = f.ne(f.round());
+        return Number(bad.any().item()) ? Number(bad.to('int64').argmax().item()) : -1;
+      }) : -1;
+      if (notInt >= 0) {
+        throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but label ${notInt} is ` +
+          `${tidy(() => Number(y.flatten().index(notInt).item()))}`);
       }
       if (out) {
         const classes = out[out.length - 1];
