@@ -9,14 +9,14 @@ class SimpleNet extends nn.Module {
   fc1 = new nn.Linear(3, 5);
   fc2 = new nn.Linear(5, 2);
   forward(x: nt.Tensor): nt.Tensor {
-    return this.fc2.forward(F.relu(this.fc1.forward(x)));
+    return this.fc2(F.relu(this.fc1(x)));
   }
 }
 
 nt.manualSeed(0);
 const net = new SimpleNet();
-console.log(net.toString());
-console.log('output:', net.forward(nt.tensor([0.1, 0.2, 0.3])).toString());
+console.log(net);
+console.log('output:', net(nt.tensor([0.1, 0.2, 0.3])).toString());
 
 // ---- training on MNIST-shaped data ----
 
@@ -42,7 +42,7 @@ const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
 const batchSize = 32;
 
 function accuracy(x: nt.Tensor, y: nt.Tensor): number {
-  return nt.tidy(() => nt.noGrad(() => model.forward(x).argmax(1).eq(y).to('float32').mean().item() as number));
+  return nt.tidy(() => nt.noGrad(() => model(x).argmax(1).eq(y).to('float32').mean().item() as number));
 }
 
 for (let epoch = 1; epoch <= 2; epoch++) {
@@ -62,7 +62,7 @@ for (let epoch = 1; epoch <= 2; epoch++) {
       const xb = xTrain.indexSelect(0, idx);
       const yb = yTrain.indexSelect(0, idx);
       opt.zeroGrad();
-      const loss = F.crossEntropy(model.forward(xb), yb);
+      const loss = F.crossEntropy(model(xb), yb);
       loss.backward();
       opt.step();
       return loss.item() as number;
