@@ -9,6 +9,12 @@ export {
 } from './layers';
 export type { ConvOptions, Pool2dOptions, BatchNormOptions, RNNOptions, MultiheadAttentionOptions } from './layers';
 export { Sequential, ModuleList } from './containers';
+export type { RemovableHandle, ForwardHook, ForwardPreHook } from './module';
+export {
+  Loss, CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
+  CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss,
+} from './loss';
+export type { CrossEntropyLossOptions } from './loss';
 
 import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
 /** torch.nn.utils: gradient clipping. */
