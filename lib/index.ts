@@ -21,6 +21,8 @@ export * as datasets from './datasets';
 export * as data from './data';
 export * as tuner from './tuner';
 export * as jit from './jit';
+// PyTorch face: nt.utils (torch.utils.data, and Keras' utils as their domains add them)
+export * as utils from './utils';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();
