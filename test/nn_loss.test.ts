@@ -47,7 +47,7 @@ test('loss modules take PyTorch positional arguments and print as PyTorch does',
 
 test('loss modules refuse wrong options and arguments with the valid names', () => {
   expect(() => new nn.CrossEntropyLoss({ smoothing: 0.1 } as never))
-    .toThrow("CrossEntropyLoss: unknown option 'smoothing'; valid options: weight, ignoreIndex, reduction, labelSmoothing");
+    .toThrow("CrossEntropyLoss: unknown option 'smoothing'; known options: weight, ignoreIndex, reduction, labelSmoothing");
   expect(() => new nn.MSELoss({ reduction: 'avg' as never })).toThrow("MSELoss: expected one of 'none', 'mean', 'sum' for reduction but received string 'avg'");
   expect(() => new nn.CrossEntropyLoss(nt.ones([3]), { weight: nt.ones([3]) } as never)).toThrow("got multiple values for argument 'weight'");
   expect(() => new nn.MarginRankingLoss(0.1, 0.2 as never)).toThrow('takes at most 1 positional argument (margin) but 2 were given');

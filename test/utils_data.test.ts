@@ -56,7 +56,7 @@ test("Python's positional order and snake_case keywords; a wrong name is refused
   expect(new DataLoader(ds, 4).batchSize).toBe(4);
   expect(new DataLoader(ds, { batch_size: 2, drop_last: true } as never).length).toBe(2);
   expect(() => new DataLoader(ds, { batchsize: 2 } as never)).toThrow(
-    "DataLoader: unknown option 'batchsize' (did you mean 'batchSize'?); valid options: batchSize, shuffle, sampler, " +
+    "DataLoader: unknown option 'batchsize' (did you mean 'batchSize'?); known options: batchSize, shuffle, sampler, " +
     'batchSampler, numWorkers, collateFn, pinMemory, dropLast, seed, prefetchFactor');
   expect(() => new DataLoader(ds, 2, { batchSize: 3 } as never)).toThrow("got multiple values for argument 'batchSize'");
   expect(() => new DataLoader(ds, { batchSize: 0 })).toThrow('DataLoader: expected a positive integer for batchSize but received number 0');

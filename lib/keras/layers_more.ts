@@ -7,7 +7,7 @@ import { cat, stack } from '../ops';
 import * as nn from '../nn';
 import {
   Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
-  applyActivation, checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr,
+  applyActivation, checkLayerOptions, layerArgs, checkInitializer, initialize, positiveInt, shapeStr,
 } from './layers';
 
 /** The native/model.cc Step fields these layers use besides NativeStep's. */
@@ -79,12 +79,15 @@ export class Conv1D extends Layer {
   readonly kernelInitializer: MoreInitializer;
   readonly biasInitializer: MoreInitializer;
   conv: nn.Conv1d | undefined;
-  constructor(filters: number, kernelSize: number | [number], opts?: Conv1DOptions) {
-    const o = checkLayerOptions('Conv1D', opts, ['strides', 'padding', 'dilationRate', 'activation', 'useBias',
+  /** Conv1D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv1D({ filters, kernelSize, ... }). */
+  constructor(...args: [filters: number, kernelSize: number | [number], options?: Conv1DOptions]
+    | [filters: number, kernelSize: number | [number], strides: number | [number], padding?: 'valid' | 'same', options?: Conv1DOptions]
+    | [options: Conv1DOptions & { filters: number; kernelSize: number | [number] }]) {
+    const o = layerArgs('Conv1D', args, ['filters', 'kernelSize', 'strides', 'padding'], ['dilationRate', 'activation', 'useBias',
       'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'dataFormat']);
     super(o);
-    this.filters = positiveInt('Conv1D', 'filters', filters);
-    this.kernelSize = single('Conv1D', 'kernelSize', kernelSize);
+    this.filters = positiveInt('Conv1D', 'filters', o.filters);
+    this.kernelSize = single('Conv1D', 'kernelSize', o.kernelSize);
     this.strides = single('Conv1D', 'strides', o.strides ?? 1);
     this.dilationRate = single('Conv1D', 'dilationRate', o.dilationRate ?? 1);
     const padding = o.padding ?? 'valid';
@@ -381,8 +384,10 @@ export class Embedding extends Layer {
   readonly outputDim: number;
   readonly embeddingsInitializer: MoreInitializer;
   embedding: nn.Embedding | undefined;
-  constructor(inputDim: number, outputDim: number, opts?: EmbeddingOptions) {
-    const o = checkLayerOptions('Embedding', opts, ['embeddingsInitializer', 'maskZero', 'inputLength']);
+  /** Embedding(inputDim, outputDim, options?) as in Keras, or Embedding({ inputDim, outputDim, ... }). */
+  constructor(...args: [inputDim: number, outputDim: number, options?: EmbeddingOptions]
+    | [options: EmbeddingOptions & { inputDim: number; outputDim: number }]) {
+    const o = layerArgs('Embedding', args, ['inputDim', 'outputDim'], ['embeddingsInitializer', 'maskZero', 'inputLength']);
     if (o.inputLength !== undefined) {
       const n = positiveInt('Embedding', 'inputLength', o.inputLength);
       if (o.inputShape !== undefined && (o.inputShape as number[]).join() !== String(n)) {
@@ -392,8 +397,8 @@ export class Embedding extends Layer {
     } else {
       super(o);
     }
-    this.inputDim = positiveInt('Embedding', 'inputDim', inputDim);
-    this.outputDim = positiveInt('Embedding', 'outputDim', outputDim);
+    this.inputDim = positiveInt('Embedding', 'inputDim', o.inputDim);
+    this.outputDim = positiveInt('Embedding', 'outputDim', o.outputDim);
     this.embeddingsInitializer = checkInitializer('Embedding', 'embeddingsInitializer', o.embeddingsInitializer, 'uniform');
     if (bool('Embedding', 'maskZero', o.maskZero, false)) {
       throw new TypeError('Embedding: maskZero is not supported yet (masks do not reach later layers); leave it false, ' +
@@ -473,13 +478,16 @@ abstract class Recurrent extends Layer {
   rnn: nn.RNN | nn.LSTM | nn.GRU | undefined;
   /** @internal set by Bidirectional before build */
   _merge: MergeMode | null = null;
+  /** @internal the constructor's arguments by name (subclasses read their own options from it) */
+  protected readonly _args: Record<string, unknown>;
 
-  constructor(private readonly kind: RnnKind, units: number, opts: unknown, extra: string[]) {
-    const o = checkLayerOptions(kind, opts, ['activation', 'useBias', 'returnSequences', 'returnState', 'goBackwards',
+  constructor(private readonly kind: RnnKind, args: readonly unknown[], extra: string[]) {
+    const o = layerArgs(kind, args, ['units', 'activation'], ['useBias', 'returnSequences', 'returnState', 'goBackwards',
       'stateful', 'unroll', 'dropout', 'recurrentDropout', 'kernelInitializer', 'recurrentInitializer', 'biasInitializer',
       'kernelRegularizer', 'biasRegularizer', ...extra]);
     super(o);
-    this.units = positiveInt(kind, 'units', units);
+    this._args = o;
+    this.units = positiveInt(kind, 'units', o.units);
     const act = checkActivation(kind, o.activation ?? 'tanh');
     if (act !== 'tanh' && !(kind === 'SimpleRNN' && act === 'relu')) {
       throw new TypeError(`${kind}: activation '${act}' is not supported (libtorch's ${kind === 'SimpleRNN' ? 'RNN takes tanh or relu' : `${kind} uses tanh`}); ` +
@@ -653,17 +661,25 @@ abstract class Recurrent extends Layer {
   }
 }
 
+/** One argument list for the three recurrent layers, so `new layers[kind](units, options)` type-checks for a kind chosen at run time. */
+type RnnArgs = [units: number, options?: RecurrentOptions] | [units: number, activation: ActivationName, options?: RecurrentOptions]
+  | [options: RecurrentOptions & { units: number }];
+/** RNNLayerOptions plus the options of one kind: unitForgetBias (LSTM only), resetAfter (GRU only). */
+export type RecurrentOptions = RNNLayerOptions & { unitForgetBias?: boolean; resetAfter?: boolean };
+
+/** SimpleRNN(units, activation?, options?) as in Keras. */
 export class SimpleRNN extends Recurrent {
-  constructor(units: number, opts?: RNNLayerOptions) {
-    super('SimpleRNN', units, opts, []);
+  constructor(...args: RnnArgs) {
+    super('SimpleRNN', args, []);
   }
 }
 
 export class LSTM extends Recurrent {
   readonly unitForgetBias: boolean;
-  constructor(units: number, opts?: RNNLayerOptions & { unitForgetBias?: boolean }) {
-    super('LSTM', units, opts, ['recurrentActivation', 'unitForgetBias']);
-    this.unitForgetBias = bool('LSTM', 'unitForgetBias', opts?.unitForgetBias, true);
+  /** LSTM(units, activation?, options?) as in Keras. */
+  constructor(...args: RnnArgs) {
+    super('LSTM', args, ['recurrentActivation', 'unitForgetBias']);
+    this.unitForgetBias = bool('LSTM', 'unitForgetBias', this._args.unitForgetBias, true);
   }
   protected override initBias(b: Tensor): void {
     if (this.unitForgetBias) noGrad(() => b.narrow(0, this.units, this.units).fill_(1));
@@ -671,9 +687,10 @@ export class LSTM extends Recurrent {
 }
 
 export class GRU extends Recurrent {
-  constructor(units: number, opts?: RNNLayerOptions & { resetAfter?: boolean }) {
-    super('GRU', units, opts, ['recurrentActivation', 'resetAfter']);
-    if (!bool('GRU', 'resetAfter', opts?.resetAfter, true)) {
+  /** GRU(units, activation?, options?) as in Keras. */
+  constructor(...args: RnnArgs) {
+    super('GRU', args, ['recurrentActivation', 'resetAfter']);
+    if (!bool('GRU', 'resetAfter', this._args.resetAfter, true)) {
       throw new TypeError("GRU: resetAfter false is not supported (libtorch's GRU applies the reset gate after the recurrent matmul); leave it true");
     }
   }

@@ -11,7 +11,8 @@ import * as creation from '../creation';
 import { DType } from '../dtype';
 import * as optim from '../optim';
 import { Layer, NativeStep, InputLayer } from './layers';
-import { Callback, CallbackLike, History, Logs, ProgbarLogger, TrainParams } from './callbacks';
+import { Callback, CallbackLike, History, Logs, ProgbarLogger, TrainParams, normalizeCallback } from './callbacks';
+import * as check from '../util/check';
 import { Optimizer as KerasOptimizer, resolveOptimizer } from './optimizers';
 
 export type Data = Tensor | NestedArray | { data: ArrayLike<number> | ArrayBufferView; shape: number[]; dtype?: DType };
@@ -54,11 +55,9 @@ function toTensor(v: unknown, what: string): Tensor {
   throw new TypeError(`${what}: expected a Tensor, nested arrays or { data, shape } but received ${typeOfValue(v)}`);
 }
 
+/** Options of compile/fit/evaluate/predict: Keras' snake_case names (batch_size) read as camelCase, unknown names refused. */
 function checkOpts(where: string, o: unknown, known: string[]): Record<string, unknown> {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
-  return o as Record<string, unknown>;
+  return check.options(where, o, known);
 }
 
 function posInt(where: string, name: string, v: unknown, dflt: number): number {
@@ -478,7 +477,7 @@ export class Sequential implements CallbackModel {
 
     const history = new History();
     const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
-    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? [])];
+    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? []).map((cb) => normalizeCallback(cb))];
     const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
     for (const cb of cbs) {
       cb.setModel?.(this);

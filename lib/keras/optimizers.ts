@@ -2,6 +2,7 @@
 // 1e-8), created over the native torch::optim optimizers once the model's weights exist.
 import * as optim from '../optim';
 import { Tensor, typeOfValue } from '../tensor';
+import * as check from '../util/check';
 
 type Kind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 
@@ -19,22 +20,28 @@ export interface OptimizerOptions {
 }
 
 const DEFAULT_LR: Record<Kind, number> = { sgd: 0.01, adam: 0.001, adamw: 0.001, rmsprop: 0.001, adagrad: 0.001 };
+/** Each optimizer's options in Keras' positional order (`Adam(1e-3)`, `SGD(0.1, 0.9)`). */
 const KNOWN: Record<Kind, string[]> = {
   sgd: ['learningRate', 'momentum', 'nesterov', 'weightDecay'],
   adam: ['learningRate', 'beta1', 'beta2', 'epsilon', 'amsgrad', 'weightDecay'],
-  adamw: ['learningRate', 'beta1', 'beta2', 'epsilon', 'amsgrad', 'weightDecay'],
+  adamw: ['learningRate', 'weightDecay', 'beta1', 'beta2', 'epsilon', 'amsgrad'],
   rmsprop: ['learningRate', 'rho', 'momentum', 'epsilon', 'weightDecay'],
   adagrad: ['learningRate', 'initialAccumulatorValue', 'epsilon', 'weightDecay'],
 };
+const NAMES: Record<Kind, string> = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
+
+/** Keras' call: positional arguments in its order, then options (learning_rate or learningRate). */
+function optimizerArgs(kind: Kind, args: readonly unknown[]): OptimizerOptions {
+  return check.args(`optimizers.${NAMES[kind]}`, args, KNOWN[kind]) as OptimizerOptions;
+}
+type OptimizerArgs = [options?: OptimizerOptions] | [learningRate: number, options?: OptimizerOptions] | number[];
 
 export class Optimizer {
   learningRate: number;
-  constructor(readonly kind: Kind, readonly options: OptimizerOptions = {}) {
-    const o = options ?? {};
-    if (typeof o !== 'object') throw new TypeError(`optimizers.${kind}: expected an options object but received ${typeOfValue(o)}`);
-    for (const k of Object.keys(o)) {
-      if (!KNOWN[kind].includes(k)) throw new TypeError(`optimizers.${kind}: unknown option '${k}'; known options: ${KNOWN[kind].join(', ')}`);
-    }
+  readonly options: OptimizerOptions;
+  constructor(readonly kind: Kind, options: OptimizerOptions = {}) {
+    const o = check.options(`optimizers.${NAMES[kind] ?? kind}`, options, KNOWN[kind] ?? []) as OptimizerOptions;
+    this.options = o;
     const lr = o.learningRate ?? DEFAULT_LR[kind];
     if (typeof lr !== 'number' || !(lr >= 0)) throw new TypeError(`optimizers.${kind}: expected learningRate to be a non-negative number but received ${String(lr)}`);
     this.learningRate = lr;
@@ -54,29 +61,34 @@ export class Optimizer {
   }
 }
 
+/** Keras' SGD: `new optimizers.SGD(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class SGD extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('sgd', opts);
+  constructor(...args: OptimizerArgs) {
+    super('sgd', optimizerArgs('sgd', args));
   }
 }
+/** Keras' Adam: `new optimizers.Adam(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class Adam extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('adam', opts);
+  constructor(...args: OptimizerArgs) {
+    super('adam', optimizerArgs('adam', args));
   }
 }
+/** Keras' AdamW: `new optimizers.AdamW(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class AdamW extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('adamw', opts);
+  constructor(...args: OptimizerArgs) {
+    super('adamw', optimizerArgs('adamw', args));
   }
 }
+/** Keras' RMSprop: `new optimizers.RMSprop(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class RMSprop extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('rmsprop', opts);
+  constructor(...args: OptimizerArgs) {
+    super('rmsprop', optimizerArgs('rmsprop', args));
   }
 }
+/** Keras' Adagrad: `new optimizers.Adagrad(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class Adagrad extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('adagrad', opts);
+  constructor(...args: OptimizerArgs) {
+    super('adagrad', optimizerArgs('adagrad', args));
   }
 }
 

@@ -99,7 +99,7 @@ export function options(where: string, o: unknown, known: readonly string[]): Re
     const name = known.includes(k) ? k : snakeToCamel(k);
     if (!known.includes(name)) {
       const hint = known.find((n) => n.toLowerCase() === name.toLowerCase());
-      throw new TypeError(`${where}: unknown option '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}; valid options: ` +
+      throw new TypeError(`${where}: unknown option '${k}'${hint ? ` (did you mean '${hint}'?)` : ''}; known options: ` +
         `${known.join(', ')}`);
     }
     if (name in out) throw new TypeError(`${where}: option '${name}' was given twice (as '${name}' and '${camelToSnake(name)}')`);

@@ -10,7 +10,6 @@ let init: WorkerInit | undefined;
 parentPort?.on('message', (msg: { type: 'init'; init: WorkerInit } | { type: 'load'; id: number; ids: number[] }) => {
   if (msg.type === 'init') {
     init = msg.init;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const cls = (require(init.dataset.module) as Record<string, new (...a: unknown[]) => Dataset<unknown>>)[init.dataset.exportName];
     // Restored like an unpickled object: the class's prototype with the fields it had, no constructor call.
     dataset = Object.assign(Object.create(cls.prototype) as Dataset<unknown>, decode(init.dataset.fields));
