@@ -23,6 +23,7 @@ export * as tuner from './tuner';
 export * as jit from './jit';
 // PyTorch face: nt.utils (torch.utils.data, and Keras' utils as their domains add them)
 export * as utils from './utils';
+export type { EvaluateResult, EvaluateOptions } from './keras';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();

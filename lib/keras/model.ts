@@ -55,6 +55,13 @@ function toTensor(v: unknown, what: string): Tensor {
   throw new TypeError(`${what}: expected a Tensor, nested arrays or { data, shape } but received ${typeOfValue(v)}`);
 }
 
+export interface EvaluateOptions { batchSize?: number; verbose?: number; returnDict?: boolean }
+/**
+ * What evaluate() resolves to: [loss, ...metrics] for a model compiled with metrics, the loss alone
+ * for one without (decided by compile(), so typed as both: destructure it, or use it as a number).
+ */
+export type EvaluateResult = number & [loss: number, ...metrics: number[]];
+
 /** Options of compile/fit/evaluate/predict: Keras' snake_case names (batch_size) read as camelCase, unknown names refused. */
 function checkOpts(where: string, o: unknown, known: string[]): Record<string, unknown> {
   return check.options(where, o, known);
@@ -680,9 +687,16 @@ export class Sequential implements CallbackModel {
     return { loss: lossSum / samples, metrics: metrics.values(samples) };
   }
 
-  /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
-  async evaluate(xIn: Data | AsyncIterable<unknown>, yIn?: Data | { batchSize?: number; verbose?: number; returnDict?: boolean },
-    opts: { batchSize?: number; verbose?: number; returnDict?: boolean } = {}): Promise<number | number[] | Record<string, number>> {
+  /**
+   * [loss, ...metrics] when the model was compiled with metrics, the loss alone without (Keras' rule),
+   * or { loss, accuracy, ... } with { returnDict: true }: `const [loss, acc] = await model.evaluate(x, y)`.
+   */
+  evaluate(x: Data, y: Data, opts: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
+  evaluate(x: Data, y: Data, opts?: EvaluateOptions & { returnDict?: false }): Promise<EvaluateResult>;
+  evaluate(dataset: AsyncIterable<unknown>, opts: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
+  evaluate(dataset: AsyncIterable<unknown>, opts?: EvaluateOptions & { returnDict?: false }): Promise<EvaluateResult>;
+  async evaluate(xIn: Data | AsyncIterable<unknown>, yIn?: Data | EvaluateOptions,
+    opts: EvaluateOptions = {}): Promise<EvaluateResult | Record<string, number>> {
     if (!this.compiled) throw new Error(`${this.name}: call compile() before evaluate()`);
     let data: [Tensor, Tensor] | AsyncIterable<unknown>;
     if (isBatchSource(xIn)) {
@@ -705,7 +719,7 @@ export class Sequential implements CallbackModel {
     if ((o.verbose ?? 1) !== 0) {
       console.log(`loss: ${r.loss.toFixed(4)}${names.map((n, i) => ` - ${n}: ${r.metrics[i].toFixed(4)}`).join('')}`);
     }
-    return names.length ? [r.loss, ...r.metrics] : r.loss;
+    return (names.length ? [r.loss, ...r.metrics] : r.loss) as EvaluateResult;
   }
 
   /** The model's outputs for x, batched, computed off the main thread (built-in layers). */
