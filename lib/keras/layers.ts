@@ -79,6 +79,14 @@ function autoName(cls: string): string {
 
 const LAYER_KEYS = ['name', 'inputShape', 'trainable'];
 
+/** A built layer's module, or the error that says to build it first (`new layers.Dense(4).call(x)` before build). */
+export function builtModule<T>(layer: { name: string; constructor: { name: string } }, m: T | undefined, x: Tensor): T {
+  if (m !== undefined) return m;
+  throw new Error(`${layer.name} (${layer.constructor.name}) is not built yet, so it has no weights: call ` +
+    `layer.build([${x.shape.slice(1).join(', ')}]) with the per-sample input shape first, or use the layer in a model ` +
+    '(fit, predict and evaluate build it)');
+}
+
 /** A layer's options object: Keras' snake_case names read as camelCase, unknown names refused, inputShape checked. */
 export function checkLayerOptions(where: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
   return checkInputShape(where, check.options(where, opts, [...LAYER_KEYS, ...known]));
@@ -317,7 +325,7 @@ export class Dense extends Layer {
     return [...s.slice(0, -1), this.units];
   }
   call(x: Tensor): Tensor {
-    return applyActivation(this.activation, this.linear!.forward(x));
+    return applyActivation(this.activation, builtModule(this, this.linear, x).forward(x));
   }
   override nativeStep(): NativeStep {
     return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
@@ -511,7 +519,7 @@ export class Conv2D extends Layer {
     return [out[0], out[1], this.filters];
   }
   call(x: Tensor): Tensor {
-    const y = this.conv!.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
+    const y = builtModule(this, this.conv, x).forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
     return applyActivation(this.activation, y);
   }
   override nativeStep(): NativeStep {

@@ -7,7 +7,7 @@ import { cat, stack } from '../ops';
 import * as nn from '../nn';
 import {
   Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
-  applyActivation, checkLayerOptions, layerArgs, checkInitializer, initialize, positiveInt, shapeStr,
+  applyActivation, checkLayerOptions, layerArgs, builtModule, checkInitializer, initialize, positiveInt, shapeStr,
 } from './layers';
 
 /** The native/model.cc Step fields these layers use besides NativeStep's. */
@@ -122,7 +122,7 @@ export class Conv1D extends Layer {
     return [steps, this.filters];
   }
   call(x: Tensor): Tensor {
-    return applyActivation(this.activation, this.conv!.forward(x.permute(0, 2, 1)).permute(0, 2, 1));
+    return applyActivation(this.activation, builtModule(this, this.conv, x).forward(x.permute(0, 2, 1)).permute(0, 2, 1));
   }
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
@@ -422,7 +422,7 @@ export class Embedding extends Layer {
         throw new RangeError(`${this.name} (Embedding): input indices must be in [0, ${this.inputDim}) (inputDim) but range from ${lo} to ${hi}`);
       }
     }
-    return this.embedding!.forward(idx);
+    return builtModule(this, this.embedding, x).forward(idx);
   }
   override nativeStep(): NativeStepMore {
     return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };

@@ -619,6 +619,13 @@ export class Sequential implements CallbackModel {
   private checkData(where: string, x: Tensor, y: Tensor): void {
     const c = this.compiled!;
     const out = this.builtShape ? this.outputShape() : null;
+    const classes = out ? out[out.length - 1] : 0;
+    if (c.loss === 'categorical_crossentropy' && classes > 1 && (!y.dtype.startsWith('float') || y.ndim === 1 ||
+        (y.ndim === 2 && y.shape[1] === 1))) {
+      throw new TypeError(`${where}: categorical_crossentropy expects one-hot targets of the output's shape [N, ${classes}] ` +
+        `but y holds class labels (shape [${y.shape.join(', ')}], ${y.dtype}); compile with loss ` +
+        "'sparse_categorical_crossentropy' for integer labels, or one-hot encode y");
+    }
     if (c.loss === 'sparse_categorical_crossentropy') {
       if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {
         throw new TypeError(`${where}: sparse_categorical_crossentropy expects integer class labels, but y looks one-hot ` +

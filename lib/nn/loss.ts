@@ -9,9 +9,13 @@ import type { Reduction } from './functional';
 /** Base of the loss modules: the reduction, as PyTorch's _Loss. */
 export abstract class Loss extends Module {
   readonly reduction: Reduction;
-  protected constructor(where: string, o: Record<string, unknown>) {
+  protected constructor(where: string, o: Record<string, unknown> = {}) {
     super();
-    this.reduction = check.oneOf(where, 'reduction', o.reduction, ['none', 'mean', 'sum'], 'mean');
+    if (new.target === Loss) {
+      throw new TypeError('nn.Loss is the base class of the loss modules: use one (new nn.CrossEntropyLoss(), nn.MSELoss, ...) ' +
+        'or subclass it with a forward(input, target)');
+    }
+    this.reduction = check.oneOf(typeof where === 'string' ? where : new.target.name, 'reduction', o?.reduction, ['none', 'mean', 'sum'], 'mean');
   }
   abstract override forward(input: Tensor, target: Tensor, ...more: Tensor[]): Tensor;
 }
