@@ -1,5 +1,6 @@
 // data.Dataset: tf.data's input pipeline as an immutable, re-iterable async iterable. Sources,
 // transformations, batching (one indexSelect per component for sliced sources) and pull-ahead prefetch.
+import * as check from '../util/check';
 import * as os from 'os';
 import { Tensor, typeOfValue } from '../tensor';
 import { tensor } from '../creation';
@@ -50,11 +51,7 @@ export type GeneratorSource<T> = Iterator<T> | AsyncIterator<T> | Iterable<T> | 
 
 // ---- element structure ----
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object') return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
+const isPlainObject = check.is.plainObject;
 
 function forEachTensor(el: unknown, f: (t: Tensor) => void): void {
   if (el instanceof Tensor) f(el);

@@ -6,6 +6,7 @@ import { checkTensor, Tensor, wrap } from '../tensor';
 import { where as select } from '../ops';
 import * as check from '../util/check';
 
+/** How a loss combines per-element values: their mean, their sum, or none (the values themselves). */
 export type Reduction = 'none' | 'mean' | 'sum';
 
 function reduction(where: string, r: unknown, extra: string[] = []): string {
@@ -40,13 +41,19 @@ function floatInput(where: string, x: unknown, name = 'input'): Tensor {
 
 // ---- activations ----
 
+/** max(x, 0). */
 export const relu = (x: Tensor): Tensor => checkTensor(x, 'relu', 'input').relu();
+/** The Gaussian error linear unit (exact erf form). */
 export const gelu = (x: Tensor): Tensor => checkTensor(x, 'gelu', 'input').gelu();
+/** 1 / (1 + exp(-x)). */
 export const sigmoid = (x: Tensor): Tensor => checkTensor(x, 'sigmoid', 'input').sigmoid();
+/** The hyperbolic tangent. */
 export const tanh = (x: Tensor): Tensor => checkTensor(x, 'tanh', 'input').tanh();
+/** x * sigmoid(x) (swish). */
 export const silu = (x: Tensor): Tensor => checkTensor(x, 'silu', 'input').silu();
 
 /** The dim (and dtype) of softmax-like functions: softmax(x, 1), softmax(x, 1, 'float64') or softmax(x, { dim: 1 }). */
+/** The keyword form of softmax's arguments. */
 export interface SoftmaxOptions { dim: number; dtype?: DType }
 function softmaxArgs(where: string, rest: unknown[]): [number, DType | undefined] {
   const o = check.args(where, rest, ['dim', 'dtype']);
@@ -73,12 +80,14 @@ export function dropout(x: Tensor, ...rest: [p?: number, training?: boolean] | [
 
 // ---- layers as functions ----
 
+/** x @ weight.T + bias, as nn.Linear computes it. */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   const x = checkTensor(input, 'linear', 'input');
   const w = checkTensor(weight, 'linear', 'weight');
   return wrap(native.nn_linear(x._h, w._h, optTensor('linear', bias, 'bias')));
 }
 
+/** conv1d/conv2d keyword arguments (each an int or one per spatial dim). */
 export interface ConvFnOptions { stride?: number | number[]; padding?: number | number[] | 'same' | 'valid'; dilation?: number | number[]; groups?: number }
 type ConvRest = [bias?: Tensor | null, options?: ConvFnOptions]
   | [bias: Tensor | null, stride?: number | number[], padding?: number | number[] | 'same' | 'valid', dilation?: number | number[], groups?: number]
@@ -101,6 +110,7 @@ export const conv1d = (input: Tensor, weight: Tensor, ...rest: ConvRest): Tensor
 /** conv2d(input, weight, bias?, stride?, padding?, dilation?, groups?), keyword arguments in a trailing options object. */
 export const conv2d = (input: Tensor, weight: Tensor, ...rest: ConvRest): Tensor => conv(2, input, weight, rest);
 
+/** maxPool2d/avgPool2d keyword arguments. */
 export interface PoolFnOptions { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }
 
 /** maxPool2d(input, kernelSize, stride?, padding?, dilation?, ceilMode?) or with an options object. */
@@ -126,6 +136,7 @@ export function avgPool2d(input: Tensor, kernelSize: number | number[],
     check.boolean('avgPool2d', 'countIncludePad', o.countIncludePad, true)));
 }
 
+/** Average pooling to a fixed output size [H, W]. */
 export function adaptiveAvgPool2d(input: Tensor, outputSize: number | number[]): Tensor {
   const x = checkTensor(input, 'adaptiveAvgPool2d', 'input');
   return wrap(native.nn_adaptive_avg_pool2d(x._h, intList('adaptiveAvgPool2d', 'outputSize', outputSize, 2, 1)));
@@ -145,6 +156,7 @@ export function layerNorm(input: Tensor, normalizedShape: number | number[],
   return wrap(native.nn_layer_norm(x._h, shape, optTensor('layerNorm', o.weight, 'weight'), optTensor('layerNorm', o.bias, 'bias'), eps));
 }
 
+/** batchNorm keyword arguments. */
 export interface BatchNormFnOptions { weight?: Tensor | null; bias?: Tensor | null; training?: boolean; momentum?: number; eps?: number }
 /** batchNorm(input, runningMean, runningVar, weight?, bias?, training?, momentum?, eps?) or with an options object. */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null,
@@ -173,6 +185,7 @@ export function embedding(input: Tensor, weight: Tensor, ...rest: [options?: { p
 // ones (weight, margin, ...), and its keyword arguments as a trailing options object; the loss
 // modules of nn (lib/nn/loss.ts) call these functions.
 
+/** crossEntropy keyword arguments (PyTorch's names, camelCased). */
 export interface CrossEntropyOptions { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number }
 type WeightedRest<O> = [options?: O] | [weight: Tensor | null, options?: Omit<O, 'weight'>];
 
@@ -210,6 +223,7 @@ function classTarget(where: string, x: Tensor, t: Tensor, probsAllowed: boolean)
   }
 }
 
+/** nllLoss keyword arguments. */
 export interface NLLLossOptions { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction }
 /** Negative log likelihood of log-probabilities input [N, C, ...] at int64 class indices target [N, ...]. */
 export function nllLoss(input: Tensor, target: Tensor, ...rest: WeightedRest<NLLLossOptions>): Tensor {
@@ -229,18 +243,22 @@ function elementwise(where: string, input: Tensor, target: Tensor, rest: unknown
   return [x, t, check.args(where, rest, positional, ['reduction', ...known])];
 }
 
+/** The reduction keyword of element-wise losses. */
 export interface ReductionOptions { reduction?: Reduction }
 
+/** Mean squared error between input and target of one shape. */
 export function mseLoss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
   const [x, t, o] = elementwise('mseLoss', input, target, [options], [], []);
   return wrap(native.nn_mse_loss(x._h, t._h, reduction('mseLoss', o.reduction)));
 }
 
+/** Mean absolute error between input and target of one shape. */
 export function l1Loss(input: Tensor, target: Tensor, options?: ReductionOptions): Tensor {
   const [x, t, o] = elementwise('l1Loss', input, target, [options], [], []);
   return wrap(native.nn_l1_loss(x._h, t._h, reduction('l1Loss', o.reduction)));
 }
 
+/** L1 loss that is quadratic below beta (PyTorch's smooth_l1_loss). */
 export function smoothL1Loss(input: Tensor, target: Tensor, options?: { reduction?: Reduction; beta?: number }): Tensor {
   const [x, t, o] = elementwise('smoothL1Loss', input, target, [options], [], ['beta']);
   const beta = check.nonNegativeNumber('smoothL1Loss', 'beta', o.beta, 1);
@@ -263,7 +281,9 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor,
     reduction('binaryCrossEntropy', o.reduction)));
 }
 
+/** binaryCrossEntropyWithLogits keyword arguments. */
 export interface BCEWithLogitsOptions { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: Reduction }
+/** Sigmoid + binary cross entropy in one numerically stable step; posWeight weighs positives. */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, ...rest: WeightedRest<BCEWithLogitsOptions>): Tensor {
   const [x, t, o] = elementwise('binaryCrossEntropyWithLogits', input, target, rest, ['weight'], ['posWeight']);
   return wrap(native.nn_binary_cross_entropy_with_logits(x._h, t._h, optTensor('binaryCrossEntropyWithLogits', o.weight, 'weight'),
@@ -345,6 +365,7 @@ export function pairwiseDistance(x1: Tensor, x2: Tensor,
   return d.abs().pow(p).sum(dim, keepdim).pow(1 / p);
 }
 
+/** tripletMarginLoss keyword arguments. */
 export interface TripletMarginOptions { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: Reduction }
 /** max(d(a, p) - d(a, n) + margin, 0) with d the pairwise p-norm distance; swap uses min(d(a, n), d(p, n)). */
 export function tripletMarginLoss(anchor: Tensor, positive: Tensor, negative: Tensor,

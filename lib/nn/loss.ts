@@ -31,6 +31,7 @@ abstract class WeightedLoss extends Loss {
 
 type WeightedArgs<O> = [options?: O & { weight?: Tensor | null }] | [weight: Tensor | null, options?: O];
 
+/** CrossEntropyLoss's options. */
 export interface CrossEntropyLossOptions { weight?: Tensor | null; ignoreIndex?: number; reduction?: Reduction; labelSmoothing?: number }
 /** nn.CrossEntropyLoss(weight?, { ignoreIndex, reduction, labelSmoothing }): F.crossEntropy on logits and class indices or probabilities. */
 export class CrossEntropyLoss extends WeightedLoss {

@@ -165,6 +165,7 @@ export function defaultCollate(batch: readonly unknown[]): Collated {
 
 // ---- the loader ----
 
+/** DataLoader's keyword arguments (PyTorch's names, camelCased). */
 export interface DataLoaderOptions<T, B> {
   /** samples per batch (default 1); null yields samples one by one, uncollated */
   batchSize?: number | null;
