@@ -64,3 +64,12 @@ test('cats-vs-dogs-cnn (quick mode) trains the three-block CNN from flowFromDire
   // the synthetic classes differ in colour and shape: learned within a few steps
   expect(Number(out.match(/Final validation accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.7);
 });
+
+// PyTorch face (issue 16): PyTorch's Quickstart ported line for line (DataLoader, callable modules, a loss module).
+test('pytorch-quickstart (quick mode) prints the NeuralNetwork and learns MNIST through DataLoaders', () => {
+  const out = quick('pytorch-quickstart.ts');
+  expect(out).toContain('Shape of X [N, C, H, W]: [64, 1, 28, 28]\nShape of y: [64] int64');
+  expect(out).toContain('  (linear_relu_stack): Sequential(\n    (0): Linear(in_features=784, out_features=512, bias=True)');
+  expect(out.match(/^Epoch \d\n-+$/gm)).toHaveLength(2);
+  expect(Number(out.match(/Test accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.6);
+}, 240_000);
