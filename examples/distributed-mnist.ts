@@ -7,7 +7,6 @@
 //
 // Run alone (no RANK in the environment) it is a group of one.
 import * as nt from '../lib';
-import { DistributedSampler } from '../lib/utils/distributed_sampler';
 
 const { nn, optim, F, distributed: dist } = nt;
 
@@ -27,7 +26,7 @@ async function main(): Promise<void> {
   const model = new nn.DistributedDataParallel(
     new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10)));
   const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
-  const sampler = new DistributedSampler(xTrain.shape[0], { shuffle: true, seed: 0 });
+  const sampler = new nt.utils.data.DistributedSampler(xTrain.shape[0], { shuffle: true, seed: 0 });
   const batchSize = 32;
   const epochs = quick ? 1 : 3;
 

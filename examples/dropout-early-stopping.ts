@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     epochs: quick ? 6 : 20, batchSize: 32, validationSplit: 0.2, callbacks: [earlyStopping], verbose: quick ? 2 : 1,
   });
   console.log(`Trained ${history.epoch.length} epochs; best val_loss ${Math.min(...history.history.val_loss).toFixed(4)}`);
-  const [loss, acc] = (await model.evaluate(xTest, yTest, { verbose: 0 })) as number[];
+  const [loss, acc] = await model.evaluate(xTest, yTest, { verbose: 0 });
   console.log(`Test loss: ${loss.toFixed(4)}`);
   console.log(`Test accuracy: ${acc.toFixed(4)}`);
 }

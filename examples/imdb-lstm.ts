@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   model.compile({ optimizer: 'adam', loss: 'binary_crossentropy', metrics: ['accuracy'] });
   model.summary();
   await model.fit(xTrain, train[1].float().reshape(-1, 1), { epochs: quick ? 2 : 3, batchSize: 32, validationSplit: 0.2 });
-  const [loss, acc] = (await model.evaluate(xTest, test[1].float().reshape(-1, 1), { verbose: 0 })) as number[];
+  const [loss, acc] = await model.evaluate(xTest, test[1].float().reshape(-1, 1), { verbose: 0 });
   console.log(`Test loss: ${loss.toFixed(4)}`);
   console.log(`Test accuracy: ${acc.toFixed(4)}`);
 }

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   model.compile({ optimizer: 'adam', loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
   model.summary();
   await model.fit(xTrain, yTrain, { epochs: quick ? 2 : 5, batchSize: 32 });
-  const [loss, acc] = (await model.evaluate(xTest, yTest, { verbose: 0 })) as number[];
+  const [loss, acc] = await model.evaluate(xTest, yTest, { verbose: 0 });
   console.log(`Test loss: ${loss.toFixed(4)}`);
   console.log(`Test accuracy: ${acc.toFixed(4)}`);
 }

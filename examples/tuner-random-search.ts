@@ -15,7 +15,7 @@ function buildModel(hp: nt.tuner.HyperParameters): nt.Sequential {
     new layers.Dense(10, { activation: 'softmax' }),
   ]);
   model.compile({
-    optimizer: new optimizers.Adam({ learningRate: hp.Choice('learning_rate', [1e-2, 1e-3, 1e-4]) }),
+    optimizer: new optimizers.Adam(hp.Choice('learning_rate', { values: [1e-2, 1e-3, 1e-4] })),
     loss: 'sparse_categorical_crossentropy',
     metrics: ['accuracy'],
   });
@@ -47,7 +47,7 @@ async function main(): Promise<void> {
   const [best] = search.getBestHyperparameters();
   console.log(`Best hyperparameters: units ${best.get('units')}, learning_rate ${best.get('learning_rate')}`);
   const [model] = await search.getBestModels({ numModels: 1 });
-  const [loss, acc] = (await model.evaluate(xTest, yTest, { verbose: 0 })) as number[];
+  const [loss, acc] = await model.evaluate(xTest, yTest, { verbose: 0 });
   console.log(`Test loss: ${loss.toFixed(4)}`);
   console.log(`Test accuracy: ${acc.toFixed(4)}`);
 }

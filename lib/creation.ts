@@ -1,5 +1,6 @@
 // Tensor creation: nt.tensor from scalars, nested arrays, typed arrays and Buffers, and the
 // factories (zeros, ones, full, eye, rand, randn, randint, arange, linspace, *Like).
+import { describe } from './util/check';
 import { native, Handle } from './native';
 import { DType, DTYPES, dtypeCode, dtypeOfArray, isFloating, parseDtype } from './dtype';
 import { checkShape, checkTensor, deviceString, DeviceLike, NestedArray, Scalar, Tensor, wrap } from './tensor';
@@ -13,8 +14,9 @@ export type TensorData = NestedArray | ArrayBufferView | ArrayBuffer | Tensor;
 const BORROW_BYTES = 64 * 1024;
 
 function opts(o: CreateOptions | undefined, op: string): [number, string | null, boolean] {
-  if (o !== undefined && (o === null || typeof o !== 'object')) {
-    throw new TypeError(`${op}: expected an options object but received ${o === null ? 'null' : typeof o}`);
+  if (o !== undefined && (o === null || typeof o !== 'object' || Array.isArray(o))) {
+    throw new TypeError(`${op}: expected an options object { dtype, device, requiresGrad } after the shape but received ` +
+      `${describe(o)}${typeof o === 'number' ? ` (give the shape as one array: ${op}([2, 3]))` : ''}`);
   }
   return [dtypeCode(o?.dtype, op), o?.device === undefined ? null : deviceString(o.device, op), !!o?.requiresGrad];
 }

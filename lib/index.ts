@@ -23,6 +23,9 @@ export * as tuner from './tuner';
 export * as jit from './jit';
 // distributed: c10d process groups (torch.distributed)
 export * as distributed from './distributed';
+// PyTorch face: nt.utils (torch.utils.data, and Keras' utils as their domains add them)
+export * as utils from './utils';
+export type { EvaluateResult, EvaluateOptions } from './keras';
 
 const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 const build = native.build_info();
@@ -39,9 +42,7 @@ export * as io from './io';
 export { save, load } from './io/serialize';
 // Keras engine v2 (issue 14): Functional and subclassed models
 export { Model, Input, KerasTensor, registerLayer } from './keras';
-// export and observability (issue 17): nt.utils.tensorboard / plotHistory / plotModel
-// (to hang under lib/utils/index.ts once nt.utils exists there), nt.onnx
-export * as utils from './utils/observe';
+// export and observability (issue 17): nt.onnx (nt.utils.tensorboard / plotHistory / plotModel hang under lib/utils)
 export * as onnx from './onnx';
 // aten: every ATen operator (generated nt.<op> functions and Tensor methods; nt.aten.call by name)
 export * from './aten/functions';

@@ -185,6 +185,20 @@ export class Tensor extends TensorHandle {
   item(): Scalar {
     return native.tensor_item(this._h);
   }
+  /**
+   * The value of a one-element tensor as a number, whatever its dtype (int64 must fit a safe
+   * integer; bool gives 0 or 1): `const loss = t.itemNumber()` needs no cast where item() is a Scalar.
+   */
+  itemNumber(): number {
+    const v = native.tensor_item(this._h);
+    if (typeof v === 'bigint') {
+      if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
+        throw new RangeError(`itemNumber: the int64 value ${v} is not a safe integer; use item() for a bigint`);
+      }
+      return Number(v);
+    }
+    return Number(v);
+  }
   toString(): string {
     return formatTensor(this);
   }

@@ -83,3 +83,11 @@ test('subclassed-model (quick mode) fits a subclassed model and one with a custo
   expect(Number(m[3])).toBeLessThan(Number(m[2]));
   expect(Number(m[4])).toBeGreaterThan(0.9);
 });
+// PyTorch face (issue 16): PyTorch's Quickstart ported line for line (DataLoader, callable modules, a loss module).
+test('pytorch-quickstart (quick mode) prints the NeuralNetwork and learns MNIST through DataLoaders', () => {
+  const out = quick('pytorch-quickstart.ts');
+  expect(out).toContain('Shape of X [N, C, H, W]: [64, 1, 28, 28]\nShape of y: [64] int64');
+  expect(out).toContain('  (linear_relu_stack): Sequential(\n    (0): Linear(in_features=784, out_features=512, bias=True)');
+  expect(out.match(/^Epoch \d\n-+$/gm)).toHaveLength(2);
+  expect(Number(out.match(/Test accuracy: ([\d.]+)/)![1])).toBeGreaterThan(0.6);
+}, 240_000);

@@ -1,5 +1,6 @@
 // data.Dataset: tf.data's input pipeline as an immutable, re-iterable async iterable. Sources,
 // transformations, batching (one indexSelect per component for sliced sources) and pull-ahead prefetch.
+import * as check from '../util/check';
 import * as os from 'os';
 import { Tensor, typeOfValue } from '../tensor';
 import { tensor } from '../creation';
@@ -50,11 +51,7 @@ export type GeneratorSource<T> = Iterator<T> | AsyncIterator<T> | Iterable<T> | 
 
 // ---- element structure ----
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object') return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
+const isPlainObject = check.is.plainObject;
 
 function forEachTensor(el: unknown, f: (t: Tensor) => void): void {
   if (el instanceof Tensor) f(el);
@@ -264,6 +261,10 @@ function* rangeOrder(n: number): Generator<number> {
 }
 
 async function* planElements(plan: Plan): AsyncGenerator<unknown> {
+  yield* planElementsSync(plan);
+}
+
+function* planElementsSync(plan: Plan): Generator<unknown> {
   const order = plan.order();
   const src = plan.source();
   for (let r = order.next(); !r.done; r = order.next()) {
@@ -296,6 +297,10 @@ function gatherRows(src: unknown, ids: number[]): unknown {
 }
 
 async function* planBatches(plan: Plan, n: number, dropRemainder: boolean): AsyncGenerator<unknown> {
+  yield* planBatchesSync(plan, n, dropRemainder);
+}
+
+function* planBatchesSync(plan: Plan, n: number, dropRemainder: boolean): Generator<unknown> {
   const order = plan.order();
   const src = plan.source();
   for (;;) {
@@ -457,7 +462,7 @@ function mergeCardinality(sizes: number[], how: 'min' | 'sum'): number {
 
 // ---- Dataset ----
 
-export class Dataset<T = unknown> implements AsyncIterable<T> {
+export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
   private readonly iterate: () => AsyncIterator<T>;
   private readonly size: () => number;
   /** @internal set when the elements are rows of source tensors */
@@ -467,14 +472,19 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
    * @internal for sources that are Datasets with more to say (imageDatasetFromDirectory's and
    * textDatasetFromDirectory's classNames): `iterate` starts a pass, `size` is the cardinality.
    */
-  protected constructor(iterate: () => AsyncIterator<T>, size: () => number, plan?: Plan) {
+  protected constructor(iterate: () => AsyncIterator<T>, size: () => number, plan?: Plan, syncIterate?: () => Iterator<T>) {
     this.iterate = iterate;
     this.size = size;
     this._plan = plan;
+    this.syncIterate = syncIterate;
   }
 
+  /** @internal a synchronous pass, for datasets whose elements need no waiting (tensor rows, arrays) */
+  private readonly syncIterate: (() => Iterator<T>) | undefined;
+
   private static fromPlan<T>(plan: Plan): Dataset<T> {
-    return new Dataset<T>(() => planElements(plan) as AsyncGenerator<T>, () => plan.size, plan);
+    return new Dataset<T>(() => planElements(plan) as AsyncGenerator<T>, () => plan.size, plan,
+      () => planElementsSync(plan) as Generator<T>);
   }
 
   /** Each call starts a new pass over the data. */
@@ -482,11 +492,25 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
     return this.iterate();
   }
 
+  /**
+   * for...of, where the source is synchronous: fromTensorSlices, fromTensors, fromArray, range, and
+   * shuffle/batch/take/skip/repeat over them. Other pipelines (map, filter, generators, files)
+   * may wait on I/O or async functions: iterate them with for await.
+   */
+  [Symbol.iterator](): Iterator<T> {
+    if (!this.syncIterate) {
+      throw new TypeError('Dataset: this pipeline has asynchronous steps (map, filter, a generator, files, prefetch over them...); ' +
+        'iterate it with `for await (const el of dataset)`');
+    }
+    return this.syncIterate();
+  }
+
   // ---- sources ----
 
   /** One element: the given tensor or nest of tensors (new handles each pass; the inputs stay yours). */
   static fromTensors<T>(tensors: T): Dataset<T> {
-    return new Dataset<T>(async function* () { yield aliasElement(tensors); }, () => 1);
+    return new Dataset<T>(async function* () { yield aliasElement(tensors); }, () => 1, undefined,
+      function* () { yield aliasElement(tensors); });
   }
 
   /**
@@ -501,7 +525,8 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
   /** The elements of an array as they are (tensor leaves as new handles each pass). */
   static fromArray<T>(array: readonly T[]): Dataset<T> {
     if (!Array.isArray(array)) throw new TypeError(`Dataset.fromArray: expected an array but received ${typeOfValue(array)}`);
-    return new Dataset<T>(async function* () { for (const el of array) yield aliasElement(el); }, () => array.length);
+    return new Dataset<T>(async function* () { for (const el of array) yield aliasElement(el); }, () => array.length, undefined,
+      function* () { for (const el of array) yield aliasElement(el); });
   }
 
   /**
@@ -662,7 +687,10 @@ export class Dataset<T = unknown> implements AsyncIterable<T> {
       return drop ? Math.floor(c / n) : Math.ceil(c / n);
     };
     const plan = this._plan;
-    if (plan) return new Dataset<Batched<T>>(() => planBatches(plan, n, drop) as AsyncGenerator<Batched<T>>, size);
+    if (plan) {
+      return new Dataset<Batched<T>>(() => planBatches(plan, n, drop) as AsyncGenerator<Batched<T>>, size, undefined,
+        () => planBatchesSync(plan, n, drop) as Generator<Batched<T>>);
+    }
     return new Dataset<Batched<T>>(async function* (this: Dataset<T>) {
       let buf: T[] = [];
       try {

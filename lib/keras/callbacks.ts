@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { typeOfValue } from '../tensor';
+import * as check from '../util/check';
 
 export type Logs = Record<string, number>;
 
@@ -28,6 +29,45 @@ export interface CallbackLike {
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
   onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
+}
+
+const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'];
+/** Keras' other names for the hooks nodetorch calls (on_train_batch_end is on_batch_end). */
+const HOOK_ALIASES: Record<string, string> = { onTrainBatchBegin: 'onBatchBegin', onTrainBatchEnd: 'onBatchEnd' };
+
+/**
+ * A user callback as fit() calls it: Keras' snake_case hook names (on_epoch_end) and aliases
+ * (on_train_batch_end) work like the camelCase ones; a hook name nodetorch never calls
+ * (on_test_begin, on_predict_batch_end, or a misspelling) is an error rather than silently ignored.
+ */
+export function normalizeCallback(cb: unknown, where = 'fit'): CallbackLike {
+  if (cb === null || typeof cb !== 'object') throw check.invalidParameterError('a callback', 'a Callback or an object with hooks', cb, where);
+  if (cb instanceof Callback) return cb;
+  const out: Record<string, unknown> = {};
+  let renamed = false;
+  for (const key of Object.keys(cb)) {
+    const v = (cb as Record<string, unknown>)[key];
+    if (typeof v !== 'function' || !/^on[_A-Z]/.test(key)) {
+      out[key] = v;
+      continue;
+    }
+    const camel = check.snakeToCamel(key);
+    const hook = HOOK_ALIASES[camel] ?? camel;
+    if (!HOOKS.includes(hook)) {
+      throw new TypeError(`${where}: callback hook '${key}' is never called by nodetorch; the hooks are ` +
+        `${HOOKS.join(', ')} (or their snake_case names: on_epoch_end, ...)`);
+    }
+    if (hook in out && out[hook] !== v) throw new TypeError(`${where}: callback hook '${hook}' is given twice (as '${key}' too)`);
+    out[hook] = v;
+    renamed ||= hook !== key;
+  }
+  if (!renamed) return cb as CallbackLike;
+  // Methods keep `this` as the user's object, so state kept on it still works.
+  const bound: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(out)) bound[k] = typeof v === 'function' && HOOKS.includes(k) ? (v as (...a: unknown[]) => unknown).bind(cb) : v;
+  return new Proxy(cb as Record<string, unknown>, {
+    get: (target, prop) => (typeof prop === 'string' && HOOKS.includes(prop) ? bound[prop] : Reflect.get(target, prop)),
+  }) as CallbackLike;
 }
 
 export class Callback implements CallbackLike {
@@ -135,12 +175,8 @@ function resolveMode(where: string, mode: unknown, monitor: string): 'min' | 'ma
   throw new TypeError(`${where}: expected mode 'min', 'max' or 'auto' but received ${typeOfValue(mode)}`);
 }
 
-function checkOpts(where: string, o: unknown, known: string[]): Record<string, unknown> {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
-  return o as Record<string, unknown>;
-}
+const checkArgs = (where: string, args: readonly unknown[], positional: string[]): Record<string, unknown> =>
+  check.args(where, args, positional);
 
 function monitored(where: string, logs: Logs, monitor: string): number | undefined {
   const v = logs[monitor];
@@ -171,8 +207,9 @@ export class EarlyStopping extends Callback {
   best = Infinity;
   bestEpoch = 0;
   private bestWeights: unknown[] | null = null;
-  constructor(opts?: EarlyStoppingOptions) {
-    const o = checkOpts('EarlyStopping', opts, ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline',
+  /** EarlyStopping(monitor?, minDelta?, patience?, ...) in Keras' positional order, or an options object. */
+  constructor(...args: [options?: EarlyStoppingOptions] | [monitor: string, ...rest: (number | string | boolean | EarlyStoppingOptions | undefined)[]]) {
+    const o = checkArgs('EarlyStopping', args, ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline',
       'restoreBestWeights', 'startFromEpoch']);
     super();
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
@@ -268,8 +305,9 @@ export class ReduceLROnPlateau extends Callback {
   private wait = 0;
   private cooldownCounter = 0;
   private best = Infinity;
-  constructor(opts?: ReduceLROnPlateauOptions) {
-    const o = checkOpts('ReduceLROnPlateau', opts, ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr']);
+  /** ReduceLROnPlateau(monitor?, factor?, patience?, ...) in Keras' positional order, or an options object. */
+  constructor(...args: [options?: ReduceLROnPlateauOptions] | [monitor: string, ...rest: (number | string | ReduceLROnPlateauOptions | undefined)[]]) {
+    const o = checkArgs('ReduceLROnPlateau', args, ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr']);
     super();
     this.monitor = (o.monitor as string | undefined) ?? 'val_loss';
     this.factor = (o.factor as number | undefined) ?? 0.1;
@@ -317,8 +355,11 @@ export class ReduceLROnPlateau extends Callback {
 /** Appends each epoch's logs to a CSV file (epoch first, then the logs' keys sorted, as Keras). */
 export class CSVLogger extends Callback {
   private keys: string[] | null = null;
-  constructor(private readonly filename: string, private readonly opts: { separator?: string; append?: boolean } = {}) {
+  private readonly opts: { separator?: string; append?: boolean };
+  /** CSVLogger(filename, separator?, append?) as in Keras, or CSVLogger(filename, { separator, append }). */
+  constructor(private readonly filename: string, ...args: [options?: { separator?: string; append?: boolean }] | [separator?: string, append?: boolean]) {
     super();
+    this.opts = checkArgs('CSVLogger', args, ['separator', 'append']);
     if (typeof filename !== 'string' || !filename) throw new TypeError(`CSVLogger: expected a filename but received ${typeOfValue(filename)}`);
   }
   onTrainBegin(): void {

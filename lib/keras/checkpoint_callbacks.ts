@@ -3,17 +3,15 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { typeOfValue } from '../tensor';
+import * as check from '../util/check';
 import { Callback, Logs, TrainParams } from './callbacks';
 import { Model } from './engine/model';
 import { loadWeightsFile, saveModel, saveWeightsFile } from './saving';
 import { readSafetensors } from '../io/safetensors';
 
-function checkOpts(where: string, o: unknown, known: string[]): Record<string, unknown> {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
-  return o as Record<string, unknown>;
-}
+/** Keras' positional order after the path, then options (snake_case or camelCase). */
+const checkArgs = (where: string, args: readonly unknown[], positional: string[]): Record<string, unknown> =>
+  check.args(where, args, positional);
 
 function sequential(where: string, m: unknown): Model {
   if (!(m instanceof Model)) throw new TypeError(`${where}: works with Keras models (Sequential, Functional, subclassed), but the model is ${typeOfValue(m)}`);
@@ -110,8 +108,9 @@ export class ModelCheckpoint extends Callback {
   /** Defined only for a batch saveFreq, so epoch checkpoints keep fit on its fast path (no per-batch hooks). */
   onBatchEnd?: (batch: number, logs?: Logs) => void;
 
-  constructor(filepath: string, opts?: ModelCheckpointOptions) {
-    const o = checkOpts('ModelCheckpoint', opts, ['monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq',
+  /** ModelCheckpoint(filepath, monitor?, verbose?, saveBestOnly?, ...) in Keras' positional order, or filepath and options. */
+  constructor(filepath: string, ...args: [options?: ModelCheckpointOptions] | (string | number | boolean | ModelCheckpointOptions | undefined)[]) {
+    const o = checkArgs('ModelCheckpoint', args, ['monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq',
       'initialValueThreshold']);
     super();
     if (typeof filepath !== 'string' || !filepath) throw new TypeError(`ModelCheckpoint: expected a filepath but received ${typeOfValue(filepath)}`);
@@ -197,8 +196,9 @@ export class BackupAndRestore extends Callback {
   restoredEpoch = 0;
   private firstEpochSeen = false;
 
-  constructor(backupDir: string, opts?: BackupAndRestoreOptions) {
-    const o = checkOpts('BackupAndRestore', opts, ['deleteCheckpoint', 'saveFreq']);
+  /** BackupAndRestore(backupDir, saveFreq?, deleteCheckpoint?) as in Keras, or backupDir and options. */
+  constructor(backupDir: string, ...args: [options?: BackupAndRestoreOptions] | [saveFreq?: 'epoch', deleteCheckpoint?: boolean]) {
+    const o = checkArgs('BackupAndRestore', args, ['saveFreq', 'deleteCheckpoint']);
     super();
     if (typeof backupDir !== 'string' || !backupDir) throw new TypeError(`BackupAndRestore: expected a backup directory but received ${typeOfValue(backupDir)}`);
     if (o.saveFreq !== undefined && o.saveFreq !== 'epoch') {

@@ -1,6 +1,7 @@
 // Keras-style models (Sequential, layers, callbacks, optimizers) over the native training loop.
 export { Sequential } from './model';
 export type { CompileOptions, FitOptions, Data } from './model';
+export type { EvaluateResult } from './engine/model';
 export * as layers from './layers-index';
 export * as callbacks from './callbacks-index';
 export * as optimizers from './optimizers';

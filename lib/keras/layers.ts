@@ -11,6 +11,7 @@ import { Callable, CALL } from '../callable';
 import { callLayer } from './engine/layer';
 import type { KerasTensor } from './engine/layer';
 import { DType } from '../dtype';
+import * as check from '../util/check';
 
 /** How the native loop runs one layer (native/model.cc Step). */
 export interface NativeStep {
@@ -80,14 +81,32 @@ function autoName(cls: string): string {
   return n === 0 ? base : `${base}_${n}`;
 }
 
+const LAYER_KEYS = ['name', 'inputShape', 'trainable'];
+
+/** A built layer's module, or the error that says to build it first (`new layers.Dense(4).call(x)` before build). */
+export function builtModule<T>(layer: { name: string; constructor: { name: string } }, m: T | undefined, x: Tensor): T {
+  if (m !== undefined) return m;
+  throw new Error(`${layer.name} (${layer.constructor.name}) is not built yet, so it has no weights: call ` +
+    `layer.build([${x.shape.slice(1).join(', ')}]) with the per-sample input shape first, or use the layer in a model ` +
+    '(fit, predict and evaluate build it)');
+}
+
+/** A layer's options object: Keras' snake_case names read as camelCase, unknown names refused, inputShape checked. */
 export function checkLayerOptions(where: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
-  if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(opts)}`);
-  const all = ['name', 'inputShape', 'trainable', ...known];
-  for (const k of Object.keys(opts)) {
-    if (!all.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${all.join(', ')}`);
-  }
-  const o = opts as Record<string, unknown>;
+  return checkInputShape(where, check.options(where, opts, [...LAYER_KEYS, ...known]));
+}
+
+/**
+ * Keras' calling convention for a layer constructor: the arguments Keras takes by position, in its
+ * order (`new Conv2D(32, 3, { activation })`, `new MaxPooling2D(2, 2)`), or by name in the options
+ * object (`new Embedding({ inputDim, outputDim })`), snake_case or camelCase.
+ */
+export function layerArgs(where: string, args: readonly unknown[], positional: readonly string[], known: readonly string[]):
+  Record<string, unknown> {
+  return checkInputShape(where, check.args(where, args, positional, [...LAYER_KEYS, ...known]));
+}
+
+function checkInputShape(where: string, o: Record<string, unknown>): Record<string, unknown> {
   if (o.inputShape !== undefined && (!Array.isArray(o.inputShape) ||
       !o.inputShape.every((d) => d === null || (Number.isSafeInteger(d) && (d as number) > 0)))) {
     throw new TypeError(`${where}: expected inputShape to be an array of positive integers (per sample, without the batch) ` +
@@ -330,11 +349,13 @@ export class Dense extends Layer {
   readonly kernelInitializer: Initializer;
   readonly biasInitializer: Initializer;
   linear: nn.Linear | undefined;
-  constructor(units: number, opts?: DenseOptions) {
-    const o = checkLayerOptions('Dense', opts, ['activation', 'useBias', 'kernelInitializer', 'biasInitializer',
+  /** Dense(units, activation?, useBias?, options?) as in Keras, or Dense({ units, ... }). */
+  constructor(...args: [units: number, options?: DenseOptions] | [units: number, activation: ActivationName | null, options?: DenseOptions]
+    | [options: DenseOptions & { units: number }]) {
+    const o = layerArgs('Dense', args, ['units', 'activation', 'useBias'], ['kernelInitializer', 'biasInitializer',
       'kernelRegularizer', 'biasRegularizer', 'activityRegularizer']);
     super(o);
-    this.units = positiveInt('Dense', 'units', units);
+    this.units = positiveInt('Dense', 'units', o.units);
     this.activation = checkActivation('Dense', o.activation);
     this.useBias = (o.useBias as boolean | undefined) ?? true;
     this.kernelInitializer = checkInitializer('Dense', 'kernelInitializer', o.kernelInitializer, 'glorot_uniform');
@@ -357,7 +378,7 @@ export class Dense extends Layer {
     return [...s.slice(0, -1), this.units];
   }
   call(x: Tensor): Tensor {
-    return applyActivation(this.activation, this.linear!.forward(x));
+    return applyActivation(this.activation, builtModule(this, this.linear, x).forward(x));
   }
   override nativeStep(): NativeStep {
     return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
@@ -398,8 +419,10 @@ export class Flatten extends Layer {
 
 export class Reshape extends Layer {
   readonly targetShape: number[];
-  constructor(targetShape: number[], opts?: LayerOptions) {
-    super(checkLayerOptions('Reshape', opts, []));
+  constructor(...args: [targetShape: number[], options?: LayerOptions] | [options: LayerOptions & { targetShape: number[] }]) {
+    const o = layerArgs('Reshape', args, ['targetShape'], []);
+    super(o);
+    const targetShape = o.targetShape as number[];
     if (!Array.isArray(targetShape) || !targetShape.every((d) => Number.isSafeInteger(d) && (d > 0 || d === -1))) {
       throw new TypeError(`Reshape: expected targetShape as positive integers (one may be -1) but received ${JSON.stringify(targetShape)}`);
     }
@@ -435,8 +458,11 @@ export class Reshape extends Layer {
 export class Dropout extends Layer {
   readonly rate: number;
   dropout: nn.Dropout;
-  constructor(rate: number, opts?: LayerOptions) {
-    super(checkLayerOptions('Dropout', opts, []));
+  constructor(...args: [rate: number, options?: LayerOptions & { seed?: number }] | [options: LayerOptions & { rate: number; seed?: number }]) {
+    const o = layerArgs('Dropout', args, ['rate', 'noiseShape', 'seed'], []);
+    if (o.noiseShape != null) throw new TypeError('Dropout: noiseShape is not supported; leave it null');
+    super(o);
+    const rate = o.rate;
     if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
       throw new TypeError(`Dropout: expected rate in [0, 1) but received ${typeOfValue(rate)}${typeof rate === 'number' ? ` ${rate}` : ''}`);
     }
@@ -466,9 +492,10 @@ export class Dropout extends Layer {
 
 export class Activation extends Layer {
   readonly activation: ActivationName;
-  constructor(activation: ActivationName, opts?: LayerOptions) {
-    super(checkLayerOptions('Activation', opts, []));
-    this.activation = checkActivation('Activation', activation);
+  constructor(...args: [activation: ActivationName, options?: LayerOptions] | [options: LayerOptions & { activation: ActivationName }]) {
+    const o = layerArgs('Activation', args, ['activation'], []);
+    super(o);
+    this.activation = checkActivation('Activation', o.activation);
   }
   override build(): void {
     this.built = true;
@@ -505,12 +532,15 @@ export class Conv2D extends Layer {
   readonly kernelInitializer: Initializer;
   readonly biasInitializer: Initializer;
   conv: nn.Conv2d | undefined;
-  constructor(filters: number, kernelSize: number | [number, number], opts?: Conv2DOptions) {
-    const o = checkLayerOptions('Conv2D', opts, ['strides', 'padding', 'dilationRate', 'activation', 'useBias',
+  /** Conv2D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv2D({ filters, kernelSize, ... }). */
+  constructor(...args: [filters: number, kernelSize: number | [number, number], options?: Conv2DOptions]
+    | [filters: number, kernelSize: number | [number, number], strides: number | [number, number], padding?: 'valid' | 'same', options?: Conv2DOptions]
+    | [options: Conv2DOptions & { filters: number; kernelSize: number | [number, number] }]) {
+    const o = layerArgs('Conv2D', args, ['filters', 'kernelSize', 'strides', 'padding'], ['dilationRate', 'activation', 'useBias',
       'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'activityRegularizer', 'dataFormat']);
     super(o);
-    this.filters = positiveInt('Conv2D', 'filters', filters);
-    this.kernelSize = pair('Conv2D', 'kernelSize', kernelSize);
+    this.filters = positiveInt('Conv2D', 'filters', o.filters);
+    this.kernelSize = pair('Conv2D', 'kernelSize', o.kernelSize);
     this.strides = pair('Conv2D', 'strides', o.strides ?? 1);
     this.dilationRate = pair('Conv2D', 'dilationRate', o.dilationRate ?? 1);
     const padding = o.padding ?? 'valid';
@@ -554,7 +584,7 @@ export class Conv2D extends Layer {
     return [out[0], out[1], this.filters];
   }
   call(x: Tensor): Tensor {
-    const y = this.conv!.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
+    const y = builtModule(this, this.conv, x).forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
     return applyActivation(this.activation, y);
   }
   override nativeStep(): NativeStep {
@@ -584,11 +614,11 @@ abstract class Pooling2D extends Layer {
   readonly poolSize: [number, number];
   readonly strides: [number, number];
   pool: nn.MaxPool2d | nn.AvgPool2d;
-  constructor(kind: 'max' | 'avg', poolSize: number | [number, number] | undefined, opts: unknown) {
+  constructor(kind: 'max' | 'avg', args: readonly unknown[]) {
     const where = kind === 'max' ? 'MaxPooling2D' : 'AveragePooling2D';
-    const o = checkLayerOptions(where, opts, ['strides', 'padding', 'dataFormat']);
+    const o = layerArgs(where, args, ['poolSize', 'strides', 'padding'], ['dataFormat']);
     super(o);
-    this.poolSize = pair(where, 'poolSize', poolSize ?? 2);
+    this.poolSize = pair(where, 'poolSize', o.poolSize ?? 2);
     this.strides = pair(where, 'strides', o.strides ?? this.poolSize);
     if (o.padding !== undefined && o.padding !== 'valid') throw new TypeError(`${where}: only padding 'valid' is supported`);
     this.pool = kind === 'max' ? new nn.MaxPool2d(this.poolSize, { stride: this.strides }) : new nn.AvgPool2d(this.poolSize, { stride: this.strides });
@@ -614,17 +644,28 @@ abstract class Pooling2D extends Layer {
   }
 }
 
+export interface Pooling2DOptions extends LayerOptions {
+  poolSize?: number | [number, number];
+  strides?: number | [number, number] | null;
+  padding?: 'valid';
+}
+type Pooling2DArgs = [options?: Pooling2DOptions]
+  | [poolSize: number | [number, number], options?: Pooling2DOptions]
+  | [poolSize: number | [number, number], strides: number | [number, number] | null, padding?: 'valid', options?: Pooling2DOptions];
+
+/** MaxPooling2D(poolSize?, strides?, padding?, options?) as in Keras. */
 export class MaxPooling2D extends Pooling2D {
-  constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
-    super('max', poolSize, opts);
+  constructor(...args: Pooling2DArgs) {
+    super('max', args);
   }
   static override fromConfig(c: Config): MaxPooling2D {
     return new MaxPooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
   }
 }
+/** AveragePooling2D(poolSize?, strides?, padding?, options?) as in Keras. */
 export class AveragePooling2D extends Pooling2D {
-  constructor(poolSize?: number | [number, number], opts?: LayerOptions & { strides?: number | [number, number]; padding?: 'valid' }) {
-    super('avg', poolSize, opts);
+  constructor(...args: Pooling2DArgs) {
+    super('avg', args);
   }
   static override fromConfig(c: Config): AveragePooling2D {
     return new AveragePooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });

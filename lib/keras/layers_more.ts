@@ -8,6 +8,7 @@ import * as nn from '../nn';
 import {
   Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
   applyActivation, checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr, configBase, configPick, DENSE_KEYS,
+  layerArgs, builtModule,
 } from './layers';
 import { deserializeLayer } from './engine/layer';
 
@@ -85,12 +86,15 @@ export class Conv1D extends Layer {
   readonly kernelInitializer: MoreInitializer;
   readonly biasInitializer: MoreInitializer;
   conv: nn.Conv1d | undefined;
-  constructor(filters: number, kernelSize: number | [number], opts?: Conv1DOptions) {
-    const o = checkLayerOptions('Conv1D', opts, ['strides', 'padding', 'dilationRate', 'activation', 'useBias',
+  /** Conv1D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv1D({ filters, kernelSize, ... }). */
+  constructor(...args: [filters: number, kernelSize: number | [number], options?: Conv1DOptions]
+    | [filters: number, kernelSize: number | [number], strides: number | [number], padding?: 'valid' | 'same', options?: Conv1DOptions]
+    | [options: Conv1DOptions & { filters: number; kernelSize: number | [number] }]) {
+    const o = layerArgs('Conv1D', args, ['filters', 'kernelSize', 'strides', 'padding'], ['dilationRate', 'activation', 'useBias',
       'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer', 'dataFormat']);
     super(o);
-    this.filters = positiveInt('Conv1D', 'filters', filters);
-    this.kernelSize = single('Conv1D', 'kernelSize', kernelSize);
+    this.filters = positiveInt('Conv1D', 'filters', o.filters);
+    this.kernelSize = single('Conv1D', 'kernelSize', o.kernelSize);
     this.strides = single('Conv1D', 'strides', o.strides ?? 1);
     this.dilationRate = single('Conv1D', 'dilationRate', o.dilationRate ?? 1);
     const padding = o.padding ?? 'valid';
@@ -125,7 +129,7 @@ export class Conv1D extends Layer {
     return [steps, this.filters];
   }
   call(x: Tensor): Tensor {
-    return applyActivation(this.activation, this.conv!.forward(x.permute(0, 2, 1)).permute(0, 2, 1));
+    return applyActivation(this.activation, builtModule(this, this.conv, x).forward(x.permute(0, 2, 1)).permute(0, 2, 1));
   }
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
@@ -398,8 +402,10 @@ export class Embedding extends Layer {
   readonly outputDim: number;
   readonly embeddingsInitializer: MoreInitializer;
   embedding: nn.Embedding | undefined;
-  constructor(inputDim: number, outputDim: number, opts?: EmbeddingOptions) {
-    const o = checkLayerOptions('Embedding', opts, ['embeddingsInitializer', 'maskZero', 'inputLength']);
+  /** Embedding(inputDim, outputDim, options?) as in Keras, or Embedding({ inputDim, outputDim, ... }). */
+  constructor(...args: [inputDim: number, outputDim: number, options?: EmbeddingOptions]
+    | [options: EmbeddingOptions & { inputDim: number; outputDim: number }]) {
+    const o = layerArgs('Embedding', args, ['inputDim', 'outputDim'], ['embeddingsInitializer', 'maskZero', 'inputLength']);
     if (o.inputLength !== undefined) {
       const n = positiveInt('Embedding', 'inputLength', o.inputLength);
       if (o.inputShape !== undefined && (o.inputShape as number[]).join() !== String(n)) {
@@ -409,8 +415,8 @@ export class Embedding extends Layer {
     } else {
       super(o);
     }
-    this.inputDim = positiveInt('Embedding', 'inputDim', inputDim);
-    this.outputDim = positiveInt('Embedding', 'outputDim', outputDim);
+    this.inputDim = positiveInt('Embedding', 'inputDim', o.inputDim);
+    this.outputDim = positiveInt('Embedding', 'outputDim', o.outputDim);
     this.embeddingsInitializer = checkInitializer('Embedding', 'embeddingsInitializer', o.embeddingsInitializer, 'uniform');
     if (bool('Embedding', 'maskZero', o.maskZero, false)) {
       throw new TypeError('Embedding: maskZero is not supported yet (masks do not reach later layers); leave it false, ' +
@@ -434,7 +440,7 @@ export class Embedding extends Layer {
         throw new RangeError(`${this.name} (Embedding): input indices must be in [0, ${this.inputDim}) (inputDim) but range from ${lo} to ${hi}`);
       }
     }
-    return this.embedding!.forward(idx);
+    return builtModule(this, this.embedding, x).forward(idx);
   }
   override nativeStep(): NativeStepMore {
     return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };
@@ -493,13 +499,16 @@ abstract class Recurrent extends Layer {
   rnn: nn.RNN | nn.LSTM | nn.GRU | undefined;
   /** @internal set by Bidirectional before build */
   _merge: MergeMode | null = null;
+  /** @internal the constructor's arguments by name (subclasses read their own options from it) */
+  protected readonly _args: Record<string, unknown>;
 
-  constructor(private readonly kind: RnnKind, units: number, opts: unknown, extra: string[]) {
-    const o = checkLayerOptions(kind, opts, ['activation', 'useBias', 'returnSequences', 'returnState', 'goBackwards',
+  constructor(private readonly kind: RnnKind, args: readonly unknown[], extra: string[]) {
+    const o = layerArgs(kind, args, ['units', 'activation'], ['useBias', 'returnSequences', 'returnState', 'goBackwards',
       'stateful', 'unroll', 'dropout', 'recurrentDropout', 'kernelInitializer', 'recurrentInitializer', 'biasInitializer',
       'kernelRegularizer', 'biasRegularizer', ...extra]);
     super(o);
-    this.units = positiveInt(kind, 'units', units);
+    this._args = o;
+    this.units = positiveInt(kind, 'units', o.units);
     const act = checkActivation(kind, o.activation ?? 'tanh');
     if (act !== 'tanh' && !(kind === 'SimpleRNN' && act === 'relu')) {
       throw new TypeError(`${kind}: activation '${act}' is not supported (libtorch's ${kind === 'SimpleRNN' ? 'RNN takes tanh or relu' : `${kind} uses tanh`}); ` +
@@ -673,9 +682,16 @@ abstract class Recurrent extends Layer {
   }
 }
 
+/** One argument list for the three recurrent layers, so `new layers[kind](units, options)` type-checks for a kind chosen at run time. */
+type RnnArgs = [units: number, options?: RecurrentOptions] | [units: number, activation: ActivationName, options?: RecurrentOptions]
+  | [options: RecurrentOptions & { units: number }];
+/** RNNLayerOptions plus the options of one kind: unitForgetBias (LSTM only), resetAfter (GRU only). */
+export type RecurrentOptions = RNNLayerOptions & { unitForgetBias?: boolean; resetAfter?: boolean };
+
+/** SimpleRNN(units, activation?, options?) as in Keras. */
 export class SimpleRNN extends Recurrent {
-  constructor(units: number, opts?: RNNLayerOptions) {
-    super('SimpleRNN', units, opts, []);
+  constructor(...args: RnnArgs) {
+    super('SimpleRNN', args, []);
   }
   static override fromConfig(c: Config): SimpleRNN {
     return new SimpleRNN(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
@@ -684,9 +700,10 @@ export class SimpleRNN extends Recurrent {
 
 export class LSTM extends Recurrent {
   readonly unitForgetBias: boolean;
-  constructor(units: number, opts?: RNNLayerOptions & { unitForgetBias?: boolean }) {
-    super('LSTM', units, opts, ['recurrentActivation', 'unitForgetBias']);
-    this.unitForgetBias = bool('LSTM', 'unitForgetBias', opts?.unitForgetBias, true);
+  /** LSTM(units, activation?, options?) as in Keras. */
+  constructor(...args: RnnArgs) {
+    super('LSTM', args, ['recurrentActivation', 'unitForgetBias']);
+    this.unitForgetBias = bool('LSTM', 'unitForgetBias', this._args.unitForgetBias, true);
   }
   protected override initBias(b: Tensor): void {
     if (this.unitForgetBias) noGrad(() => b.narrow(0, this.units, this.units).fill_(1));
@@ -697,9 +714,10 @@ export class LSTM extends Recurrent {
 }
 
 export class GRU extends Recurrent {
-  constructor(units: number, opts?: RNNLayerOptions & { resetAfter?: boolean }) {
-    super('GRU', units, opts, ['recurrentActivation', 'resetAfter']);
-    if (!bool('GRU', 'resetAfter', opts?.resetAfter, true)) {
+  /** GRU(units, activation?, options?) as in Keras. */
+  constructor(...args: RnnArgs) {
+    super('GRU', args, ['recurrentActivation', 'resetAfter']);
+    if (!bool('GRU', 'resetAfter', this._args.resetAfter, true)) {
       throw new TypeError("GRU: resetAfter false is not supported (libtorch's GRU applies the reset gate after the recurrent matmul); leave it true");
     }
   }

@@ -3,6 +3,7 @@
 import * as optim from '../optim';
 import { checkRate } from '../optim/optimizer';
 import { Tensor, typeOfValue } from '../tensor';
+import * as check from '../util/check';
 
 type Kind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 
@@ -20,25 +21,31 @@ export interface OptimizerOptions {
 }
 
 const DEFAULT_LR: Record<Kind, number> = { sgd: 0.01, adam: 0.001, adamw: 0.001, rmsprop: 0.001, adagrad: 0.001 };
+/** Each optimizer's options in Keras' positional order (`Adam(1e-3)`, `SGD(0.1, 0.9)`). */
 const KNOWN: Record<Kind, string[]> = {
   sgd: ['learningRate', 'momentum', 'nesterov', 'weightDecay'],
   adam: ['learningRate', 'beta1', 'beta2', 'epsilon', 'amsgrad', 'weightDecay'],
-  adamw: ['learningRate', 'beta1', 'beta2', 'epsilon', 'amsgrad', 'weightDecay'],
+  adamw: ['learningRate', 'weightDecay', 'beta1', 'beta2', 'epsilon', 'amsgrad'],
   rmsprop: ['learningRate', 'rho', 'momentum', 'epsilon', 'weightDecay'],
   adagrad: ['learningRate', 'initialAccumulatorValue', 'epsilon', 'weightDecay'],
 };
+const NAMES: Record<Kind, string> = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
+
+/** Keras' call: positional arguments in its order, then options (learning_rate or learningRate). */
+function optimizerArgs(kind: Kind, args: readonly unknown[]): OptimizerOptions {
+  return check.args(`optimizers.${NAMES[kind]}`, args, KNOWN[kind]) as OptimizerOptions;
+}
+type OptimizerArgs = [options?: OptimizerOptions] | [learningRate: number, options?: OptimizerOptions] | number[];
 
 export class Optimizer {
   learningRate: number;
-  constructor(readonly kind: Kind, readonly options: OptimizerOptions = {}) {
+  readonly options: OptimizerOptions;
+  constructor(readonly kind: Kind, options: OptimizerOptions = {}) {
     if (!Object.prototype.hasOwnProperty.call(KNOWN, kind)) {
       throw new TypeError(`optimizers: unknown optimizer ${typeOfValue(kind)}; known: ${Object.keys(KNOWN).join(', ')}`);
     }
-    const o = options ?? {};
-    if (typeof o !== 'object') throw new TypeError(`optimizers.${kind}: expected an options object but received ${typeOfValue(o)}`);
-    for (const k of Object.keys(o)) {
-      if (!KNOWN[kind].includes(k)) throw new TypeError(`optimizers.${kind}: unknown option '${k}'; known options: ${KNOWN[kind].join(', ')}`);
-    }
+    const o = check.options(`optimizers.${NAMES[kind] ?? kind}`, options, KNOWN[kind]) as OptimizerOptions;
+    this.options = o;
     this.learningRate = checkRate(`optimizers.${kind}`, 'learningRate', o.learningRate ?? DEFAULT_LR[kind]);
   }
   /** Keras' optimizer.apply(grads, variables): one step on variables with these gradients (hand-written loops, trainStep). */
@@ -75,29 +82,34 @@ export class Optimizer {
   }
 }
 
+/** Keras' SGD: `new optimizers.SGD(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class SGD extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('sgd', opts);
+  constructor(...args: OptimizerArgs) {
+    super('sgd', optimizerArgs('sgd', args));
   }
 }
+/** Keras' Adam: `new optimizers.Adam(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class Adam extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('adam', opts);
+  constructor(...args: OptimizerArgs) {
+    super('adam', optimizerArgs('adam', args));
   }
 }
+/** Keras' AdamW: `new optimizers.AdamW(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class AdamW extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('adamw', opts);
+  constructor(...args: OptimizerArgs) {
+    super('adamw', optimizerArgs('adamw', args));
   }
 }
+/** Keras' RMSprop: `new optimizers.RMSprop(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class RMSprop extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('rmsprop', opts);
+  constructor(...args: OptimizerArgs) {
+    super('rmsprop', optimizerArgs('rmsprop', args));
   }
 }
+/** Keras' Adagrad: `new optimizers.Adagrad(learningRate?, ...)` in Keras' positional order, or an options object. */
 export class Adagrad extends Optimizer {
-  constructor(opts?: OptimizerOptions) {
-    super('adagrad', opts);
+  constructor(...args: OptimizerArgs) {
+    super('adagrad', optimizerArgs('adagrad', args));
   }
 }
 

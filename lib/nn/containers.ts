@@ -49,7 +49,7 @@ export class Sequential extends ModuleSeq {
    */
   forward(input: Tensor): Tensor {
     let x: unknown = input;
-    for (const m of this) x = (m.forward as (a: unknown) => unknown)(x);
+    for (const m of this) x = (m as unknown as (a: unknown) => unknown)(x);
     return x as Tensor;
   }
 }

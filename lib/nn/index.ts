@@ -12,6 +12,12 @@ export { Sequential, ModuleList } from './containers';
 // distributed: data-parallel training over nt.distributed
 export { DistributedDataParallel } from './ddp';
 export type { DistributedDataParallelOptions } from './ddp';
+export type { RemovableHandle, ForwardHook, ForwardPreHook } from './module';
+export {
+  Loss, CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
+  CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss,
+} from './loss';
+export type { CrossEntropyLossOptions } from './loss';
 
 import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
 /** torch.nn.utils: gradient clipping. */

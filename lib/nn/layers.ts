@@ -4,26 +4,23 @@ import { native, NativeObject } from '../native';
 import { DType, isFloating } from '../dtype';
 import { DeviceLike, Tensor, checkTensor, typeOfValue, wrap } from '../tensor';
 import { Module, Parameter, persistentTensor, pyBool, pyFloat, pyTuple } from './module';
+import * as check from '../util/check';
 
 interface FactoryOptions { dtype?: DType; device?: DeviceLike }
 
 function checkOptions(where: string, opts: unknown, known: readonly string[]): Record<string, unknown> {
-  if (opts === undefined || opts === null) return {};
-  if (typeof opts !== 'object' || Array.isArray(opts)) {
-    throw new TypeError(`${where}: expected an options object but received ${typeOfValue(opts)}`);
-  }
-  const all = [...known, 'dtype', 'device'];
-  for (const k of Object.keys(opts)) {
-    if (!all.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${all.join(', ')}`);
-  }
-  return opts as Record<string, unknown>;
+  return check.options(where, opts, [...known, 'dtype', 'device']);
 }
 
-function positiveInt(where: string, name: string, v: unknown): number {
-  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
-  throw new TypeError(`${where}: expected a positive integer for ${name} but received ${typeOfValue(v)}` +
-    (typeof v === 'number' ? ` ${v}` : ''));
+/**
+ * PyTorch's call for the options after a module's required arguments: by position in `known`'s
+ * order (`nn.Conv2d(1, 32, 3, 1, 1)`: stride, padding) or by name in a trailing options object.
+ */
+function moduleArgs(where: string, args: readonly unknown[], known: readonly string[]): Record<string, unknown> {
+  return check.args(where, args, known, ['dtype', 'device']);
 }
+
+const positiveInt = (where: string, name: string, v: unknown): number => check.positiveInt(where, name, v);
 
 /** An int-or-tuple option as a list of n (PyTorch's _pair). */
 function tuple(where: string, name: string, v: unknown, n: number, min = 1): number[] {
@@ -128,8 +125,9 @@ export class Linear extends NativeModule {
   declare bias: Parameter | undefined;
   readonly inFeatures: number;
   readonly outFeatures: number;
-  constructor(inFeatures: number, outFeatures: number, options?: { bias?: boolean } & FactoryOptions) {
-    const o = checkOptions('Linear', options, ['bias']);
+  /** Linear(inFeatures, outFeatures, bias?) as in PyTorch, or with { bias, dtype, device }. */
+  constructor(inFeatures: number, outFeatures: number, ...args: [options?: { bias?: boolean } & FactoryOptions] | [bias: boolean, options?: FactoryOptions]) {
+    const o = moduleArgs('Linear', args, ['bias']);
     positiveInt('Linear', 'inFeatures', inFeatures);
     positiveInt('Linear', 'outFeatures', outFeatures);
     super('Linear', { inFeatures, outFeatures, bias: o.bias }, o);
@@ -167,8 +165,8 @@ abstract class ConvNd extends NativeModule {
   readonly dilation: number[];
   readonly groups: number;
   readonly paddingMode: string;
-  constructor(kind: string, d: number, inChannels: number, outChannels: number, kernelSize: number | number[], options?: ConvOptions) {
-    const o = checkOptions(kind, options, ['stride', 'padding', 'dilation', 'groups', 'bias', 'paddingMode']);
+  constructor(kind: string, d: number, inChannels: number, outChannels: number, kernelSize: number | number[], args: readonly unknown[]) {
+    const o = moduleArgs(kind, args, ['stride', 'padding', 'dilation', 'groups', 'bias', 'paddingMode']);
     positiveInt(kind, 'inChannels', inChannels);
     positiveInt(kind, 'outChannels', outChannels);
     const k = tuple(kind, 'kernelSize', kernelSize, d);
@@ -211,18 +209,23 @@ abstract class ConvNd extends NativeModule {
   }
 }
 
+type ConvArgs = [options?: ConvOptions] | [stride: number | number[], padding?: number | number[] | 'same' | 'valid',
+  dilation?: number | number[], groups?: number, bias?: boolean, paddingMode?: ConvOptions['paddingMode'], options?: FactoryOptions];
+
+/** Conv1d(inChannels, outChannels, kernelSize, stride?, padding?, dilation?, groups?, bias?, paddingMode?) or with options. */
 export class Conv1d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: number | number[], options?: ConvOptions) {
-    super('Conv1d', 1, inChannels, outChannels, kernelSize, options);
+  constructor(inChannels: number, outChannels: number, kernelSize: number | number[], ...args: ConvArgs) {
+    super('Conv1d', 1, inChannels, outChannels, kernelSize, args);
   }
   forward(input: Tensor): Tensor {
     return this.run1(this.checkConv(input, 1));
   }
 }
 
+/** Conv2d(inChannels, outChannels, kernelSize, stride?, padding?, dilation?, groups?, bias?, paddingMode?) or with options. */
 export class Conv2d extends ConvNd {
-  constructor(inChannels: number, outChannels: number, kernelSize: number | number[], options?: ConvOptions) {
-    super('Conv2d', 2, inChannels, outChannels, kernelSize, options);
+  constructor(inChannels: number, outChannels: number, kernelSize: number | number[], ...args: ConvArgs) {
+    super('Conv2d', 2, inChannels, outChannels, kernelSize, args);
   }
   forward(input: Tensor): Tensor {
     return this.run1(this.checkConv(input, 2));
@@ -257,8 +260,11 @@ const pyIntOrTuple = (v: number | number[]): string => (typeof v === 'number' ? 
 
 export class MaxPool2d extends Pool2d {
   readonly dilation: number | number[];
-  constructor(kernelSize: number | number[], options?: Pool2dOptions & { dilation?: number | number[] }) {
-    const o = checkOptions('MaxPool2d', options, ['stride', 'padding', 'dilation', 'ceilMode']);
+  /** MaxPool2d(kernelSize, stride?, padding?, dilation?, returnIndices?, ceilMode?) as in PyTorch, or with options. */
+  constructor(kernelSize: number | number[], ...args: [options?: Pool2dOptions & { dilation?: number | number[] }]
+    | [stride: number | number[] | null, padding?: number | number[], dilation?: number | number[], returnIndices?: false, ceilMode?: boolean]) {
+    const o = moduleArgs('MaxPool2d', args, ['stride', 'padding', 'dilation', 'returnIndices', 'ceilMode']);
+    if (o.returnIndices) throw new TypeError('MaxPool2d: returnIndices is not supported');
     super('MaxPool2d', kernelSize, o, { dilation: tuple('MaxPool2d', 'dilation', o.dilation ?? 1, 2) });
     this.dilation = (o.dilation as number | number[] | undefined) ?? 1;
   }
@@ -270,8 +276,10 @@ export class MaxPool2d extends Pool2d {
 
 export class AvgPool2d extends Pool2d {
   readonly countIncludePad: boolean;
-  constructor(kernelSize: number | number[], options?: Pool2dOptions & { countIncludePad?: boolean }) {
-    const o = checkOptions('AvgPool2d', options, ['stride', 'padding', 'ceilMode', 'countIncludePad']);
+  /** AvgPool2d(kernelSize, stride?, padding?, ceilMode?, countIncludePad?) as in PyTorch, or with options. */
+  constructor(kernelSize: number | number[], ...args: [options?: Pool2dOptions & { countIncludePad?: boolean }]
+    | [stride: number | number[] | null, padding?: number | number[], ceilMode?: boolean, countIncludePad?: boolean]) {
+    const o = moduleArgs('AvgPool2d', args, ['stride', 'padding', 'ceilMode', 'countIncludePad']);
     super('AvgPool2d', kernelSize, o, { countIncludePad: o.countIncludePad });
     this.countIncludePad = (o.countIncludePad as boolean | undefined) ?? true;
   }
@@ -297,6 +305,7 @@ export class AdaptiveAvgPool2d extends NativeModule {
 }
 
 export interface BatchNormOptions extends FactoryOptions { eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean }
+type BatchNormArgs = [options?: BatchNormOptions] | [eps: number, momentum?: number, affine?: boolean, trackRunningStats?: boolean, options?: FactoryOptions];
 
 abstract class BatchNorm extends NativeModule {
   declare weight: Parameter | undefined;
@@ -309,8 +318,8 @@ abstract class BatchNorm extends NativeModule {
   readonly momentum: number;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
-  constructor(kind: string, numFeatures: number, options?: BatchNormOptions) {
-    const o = checkOptions(kind, options, ['eps', 'momentum', 'affine', 'trackRunningStats']);
+  constructor(kind: string, numFeatures: number, args: readonly unknown[]) {
+    const o = moduleArgs(kind, args, ['eps', 'momentum', 'affine', 'trackRunningStats']);
     positiveInt(kind, 'numFeatures', numFeatures);
     if (o.eps !== undefined && !(typeof o.eps === 'number' && o.eps > 0)) {
       throw new TypeError(`${kind}: expected a positive number for eps but received ${typeOfValue(o.eps)} ${String(o.eps)}`);
@@ -338,8 +347,9 @@ abstract class BatchNorm extends NativeModule {
 }
 
 export class BatchNorm1d extends BatchNorm {
-  constructor(numFeatures: number, options?: BatchNormOptions) {
-    super('BatchNorm1d', numFeatures, options);
+  /** BatchNorm1d(numFeatures, eps?, momentum?, affine?, trackRunningStats?) or with options. */
+  constructor(numFeatures: number, ...args: BatchNormArgs) {
+    super('BatchNorm1d', numFeatures, args);
   }
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
@@ -351,8 +361,9 @@ export class BatchNorm1d extends BatchNorm {
 }
 
 export class BatchNorm2d extends BatchNorm {
-  constructor(numFeatures: number, options?: BatchNormOptions) {
-    super('BatchNorm2d', numFeatures, options);
+  /** BatchNorm2d(numFeatures, eps?, momentum?, affine?, trackRunningStats?) or with options. */
+  constructor(numFeatures: number, ...args: BatchNormArgs) {
+    super('BatchNorm2d', numFeatures, args);
   }
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
@@ -368,8 +379,10 @@ export class LayerNorm extends NativeModule {
   readonly normalizedShape: number[];
   readonly eps: number;
   readonly elementwiseAffine: boolean;
-  constructor(normalizedShape: number | number[], options?: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions) {
-    const o = checkOptions('LayerNorm', options, ['eps', 'elementwiseAffine']);
+  /** LayerNorm(normalizedShape, eps?, elementwiseAffine?) as in PyTorch, or with options. */
+  constructor(normalizedShape: number | number[], ...args: [options?: { eps?: number; elementwiseAffine?: boolean } & FactoryOptions]
+    | [eps: number, elementwiseAffine?: boolean, options?: FactoryOptions]) {
+    const o = moduleArgs('LayerNorm', args, ['eps', 'elementwiseAffine']);
     const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
     if (!Array.isArray(shape) || shape.length === 0) {
       throw new TypeError(`LayerNorm: expected normalizedShape as a positive integer or a list of them but received ${typeOfValue(normalizedShape)}`);
@@ -414,8 +427,11 @@ export class Embedding extends NativeModule {
   readonly numEmbeddings: number;
   readonly embeddingDim: number;
   readonly paddingIdx: number | undefined;
-  constructor(numEmbeddings: number, embeddingDim: number, options?: { paddingIdx?: number } & FactoryOptions) {
-    const o = checkOptions('Embedding', options, ['paddingIdx']);
+  /** Embedding(numEmbeddings, embeddingDim, paddingIdx?) as in PyTorch, or with { paddingIdx }. */
+  constructor(numEmbeddings: number, embeddingDim: number, ...args: [options?: { paddingIdx?: number } & FactoryOptions]
+    | [paddingIdx: number | null, options?: FactoryOptions]) {
+    const o = moduleArgs('Embedding', args, ['paddingIdx']);
+    if (o.paddingIdx === null) delete o.paddingIdx;
     positiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     positiveInt('Embedding', 'embeddingDim', embeddingDim);
     super('Embedding', { numEmbeddings, embeddingDim, paddingIdx: o.paddingIdx }, o);
@@ -439,6 +455,7 @@ export class Embedding extends NativeModule {
 export interface RNNOptions extends FactoryOptions {
   numLayers?: number; bias?: boolean; batchFirst?: boolean; dropout?: number; bidirectional?: boolean;
 }
+type RNNArgs<O> = [options?: O] | [numLayers: number, options?: O];
 
 abstract class RNNBase extends NativeModule {
   readonly inputSize: number;
@@ -448,13 +465,17 @@ abstract class RNNBase extends NativeModule {
   readonly batchFirst: boolean;
   readonly dropout: number;
   readonly bidirectional: boolean;
-  constructor(kind: string, inputSize: number, hiddenSize: number, options: unknown, extra: string[] = []) {
-    const o = checkOptions(kind, options, ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', ...extra]);
+  /** @internal the constructor's options by name */
+  protected declare readonly _args: Record<string, unknown>;
+  constructor(kind: string, inputSize: number, hiddenSize: number, args: readonly unknown[], extra: string[] = []) {
+    // PyTorch's positional order: RNN(input_size, hidden_size, num_layers, nonlinearity, bias, batch_first, dropout, bidirectional)
+    const o = moduleArgs(kind, args, [...(kind === 'RNN' ? ['numLayers', ...extra] : ['numLayers']), 'bias', 'batchFirst', 'dropout', 'bidirectional']);
     positiveInt(kind, 'inputSize', inputSize);
     positiveInt(kind, 'hiddenSize', hiddenSize);
     const nativeOpts: Record<string, unknown> = { inputSize, hiddenSize };
     for (const k of ['numLayers', 'bias', 'batchFirst', 'dropout', 'bidirectional', ...extra]) nativeOpts[k] = o[k];
     super(kind, nativeOpts, o);
+    this._args = o;
     this.inputSize = inputSize;
     this.hiddenSize = hiddenSize;
     this.numLayers = (o.numLayers as number | undefined) ?? 1;
@@ -502,9 +523,11 @@ abstract class RNNBase extends NativeModule {
 
 export class RNN extends RNNBase {
   readonly nonlinearity: 'tanh' | 'relu';
-  constructor(inputSize: number, hiddenSize: number, options?: RNNOptions & { nonlinearity?: 'tanh' | 'relu' }) {
-    super('RNN', inputSize, hiddenSize, options, ['nonlinearity']);
-    this.nonlinearity = options?.nonlinearity ?? 'tanh';
+  /** RNN(inputSize, hiddenSize, numLayers?, nonlinearity?, ...) as in PyTorch, or with options. */
+  constructor(inputSize: number, hiddenSize: number, ...args: RNNArgs<RNNOptions & { nonlinearity?: 'tanh' | 'relu' }>
+    | [numLayers: number, nonlinearity: 'tanh' | 'relu', options?: RNNOptions]) {
+    super('RNN', inputSize, hiddenSize, args, ['nonlinearity']);
+    this.nonlinearity = (this._args.nonlinearity as 'tanh' | 'relu' | undefined) ?? 'tanh';
   }
   /** [output, h_n] */
   forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
@@ -518,8 +541,9 @@ export class RNN extends RNNBase {
 }
 
 export class GRU extends RNNBase {
-  constructor(inputSize: number, hiddenSize: number, options?: RNNOptions) {
-    super('GRU', inputSize, hiddenSize, options);
+  /** GRU(inputSize, hiddenSize, numLayers?, options?) as in PyTorch. */
+  constructor(inputSize: number, hiddenSize: number, ...args: RNNArgs<RNNOptions>) {
+    super('GRU', inputSize, hiddenSize, args);
   }
   /** [output, h_n] */
   forward(input: Tensor, h0?: Tensor | null): [Tensor, Tensor] {
@@ -530,8 +554,9 @@ export class GRU extends RNNBase {
 }
 
 export class LSTM extends RNNBase {
-  constructor(inputSize: number, hiddenSize: number, options?: RNNOptions) {
-    super('LSTM', inputSize, hiddenSize, options);
+  /** LSTM(inputSize, hiddenSize, numLayers?, options?) as in PyTorch. */
+  constructor(inputSize: number, hiddenSize: number, ...args: RNNArgs<RNNOptions>) {
+    super('LSTM', inputSize, hiddenSize, args);
   }
   /** [output, [h_n, c_n]]; hx is [h0, c0] or nothing (zeros). */
   forward(input: Tensor, hx?: [Tensor, Tensor] | null): [Tensor, [Tensor, Tensor]] {

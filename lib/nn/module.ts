@@ -6,6 +6,7 @@ import { DType, isFloating, parseDtype, isDtypeName } from '../dtype';
 import { trackPersistent } from '../memory';
 import { noGrad } from '../autograd';
 import { checkTensor, deviceString, DeviceLike, Tensor, typeOfValue } from '../tensor';
+import { CALL, Callable, isObjectLike } from '../callable';
 
 /** A Tensor that a Module registers as a learnable parameter (requiresGrad by default). */
 export class Parameter extends Tensor {
@@ -85,7 +86,7 @@ function parseTo(target: unknown): ToTarget {
     if (isDtypeName(target)) return { dtype: parseDtype(target, 'Module.to') };
     return { device: deviceString(target, 'Module.to') };
   }
-  if (target !== null && typeof target === 'object') {
+  if (isObjectLike(target)) {
     const o = target as { dtype?: unknown; device?: unknown };
     if (o.dtype === undefined && o.device === undefined && typeof (target as object).toString === 'function' &&
         !Object.prototype.hasOwnProperty.call(target, 'toString') && (target as object).constructor !== Object) {
@@ -100,14 +101,72 @@ function parseTo(target: unknown): ToTarget {
     typeOfValue(target));
 }
 
-export abstract class Module {
+/** What registerForwardHook / registerForwardPreHook return: remove() unregisters the hook. */
+export interface RemovableHandle { readonly id: number; remove(): void }
+
+/** Runs before forward with the call's arguments; returning an array replaces them. */
+export type ForwardPreHook = (module: Module, args: unknown[]) => unknown[] | void;
+/** Runs after forward with the arguments and output; returning a value other than undefined replaces the output. */
+export type ForwardHook = (module: Module, args: unknown[], output: unknown) => unknown;
+
+let nextHookId = 0;
+
+/**
+ * Modules are callable, as in PyTorch: `net(x)` runs the forward pre-hooks, `forward(x)` and the
+ * forward hooks, and returns forward's result (typed from the subclass's forward).
+ */
+// The merge gives instances their call signature; Callable's constructor makes it true at run time.
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Module {
+  (...args: Parameters<this['forward']>): ReturnType<this['forward']>;
+}
+
+/** Base class of every PyTorch-style module: parameters, buffers, submodules, modes, state dicts, hooks. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export abstract class Module extends Callable {
   training = true;
   /** @internal */ readonly _parameters = new Map<string, Parameter | null>();
   /** @internal */ readonly _buffers = new Map<string, Tensor | null>();
   /** @internal */ readonly _nonPersistent = new Set<string>();
   /** @internal */ readonly _modules = new Map<string, Module | null>();
+  /** @internal */ readonly _forwardPreHooks = new Map<number, ForwardPreHook>();
+  /** @internal */ readonly _forwardHooks = new Map<number, ForwardHook>();
 
   abstract forward(...args: never[]): unknown;
+
+  /** `module(...args)`: PyTorch's __call__. */
+  protected [CALL](...args: unknown[]): unknown {
+    let a = args;
+    for (const hook of [...this._forwardPreHooks.values()]) {
+      const r = hook(this, a);
+      if (r !== undefined) a = Array.isArray(r) ? r : [r];
+    }
+    let out = (this.forward as (...x: unknown[]) => unknown)(...a);
+    for (const hook of [...this._forwardHooks.values()]) {
+      const r = hook(this, a, out);
+      if (r !== undefined) out = r;
+    }
+    return out;
+  }
+
+  /** A function called before every forward through `module(...)`, as register_forward_pre_hook. */
+  registerForwardPreHook(hook: ForwardPreHook): RemovableHandle {
+    return this.addHook(this._forwardPreHooks, hook, 'registerForwardPreHook');
+  }
+
+  /** A function called after every forward through `module(...)`, as register_forward_hook. */
+  registerForwardHook(hook: ForwardHook): RemovableHandle {
+    return this.addHook(this._forwardHooks, hook, 'registerForwardHook');
+  }
+
+  private addHook<H>(map: Map<number, H>, hook: H, where: string): RemovableHandle {
+    if (typeof hook !== 'function') {
+      throw new TypeError(`${this.constructor.name}.${where}: expected a function but received ${typeOfValue(hook)}`);
+    }
+    const id = nextHookId++;
+    map.set(id, hook);
+    return { id, remove: () => { map.delete(id); } };
+  }
 
   /** Registers a submodule under name (PyTorch's add_module); returns it, so a field can hold it. */
   register<M extends Module | null>(name: string, module: M): M {
@@ -366,7 +425,7 @@ export abstract class Module {
     if (typeof opts !== 'object' || (opts.strict !== undefined && typeof opts.strict !== 'boolean')) {
       throw new TypeError(`${name}.loadStateDict: expected options { strict?: boolean } but received ${typeOfValue(opts)}`);
     }
-    if (stateDict === null || typeof stateDict !== 'object') {
+    if (stateDict === null || typeof stateDict !== 'object' || stateDict instanceof Module) {
       throw new TypeError(`${name}.loadStateDict: expected an object or Map of tensors but received ${typeOfValue(stateDict)}`);
     }
     const strict = opts.strict ?? true;
@@ -410,7 +469,7 @@ export abstract class Module {
   extraRepr(): string {
     return '';
   }
-  toString(): string {
+  override toString(): string {
     const extra = this.extraRepr();
     const children = this.namedChildren();
     if (children.length === 0) return `${this.constructor.name}(${extra})`;

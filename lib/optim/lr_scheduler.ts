@@ -3,6 +3,7 @@
 // which reaches the native optimizer.
 import { Tensor, typeOfValue } from '../tensor';
 import { Optimizer, ParamGroup, isPlainObject, show } from './optimizer';
+import * as check from '../util/check';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyOptimizer = Optimizer<any>;
@@ -12,13 +13,9 @@ function checkOptimizer(where: string, o: unknown): AnyOptimizer {
   return o;
 }
 
-function checkOptions<T extends object>(where: string, o: unknown, known: string[]): Partial<T> {
-  if (o === undefined || o === null) return {};
-  if (!isPlainObject(o)) throw new TypeError(`${where}: expected options to be an object but received ${typeOfValue(o)}`);
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
-  }
-  return o as Partial<T>;
+/** PyTorch's call after the optimizer: arguments by position in `known`'s order, or an options object (snake_case or camelCase). */
+function checkOptions<T extends object>(where: string, args: readonly unknown[], known: string[]): Partial<T> {
+  return check.args(where, args, known) as Partial<T>;
 }
 
 function num(where: string, name: string, v: unknown, test: (x: number) => boolean, expected: string): number {
@@ -141,8 +138,9 @@ export interface StepLROptions { stepSize: number; gamma?: number; lastEpoch?: n
 export class StepLR extends LRScheduler {
   stepSize: number;
   gamma: number;
-  constructor(optimizer: AnyOptimizer, options: StepLROptions) {
-    const o = checkOptions<StepLROptions>('StepLR', options, ['stepSize', 'gamma', 'lastEpoch']);
+  /** StepLR(optimizer, stepSize, gamma?, lastEpoch?) as in PyTorch, or StepLR(optimizer, { stepSize, gamma }). */
+  constructor(optimizer: AnyOptimizer, ...args: [options: StepLROptions] | [stepSize: number, gamma?: number, lastEpoch?: number]) {
+    const o = checkOptions<StepLROptions>('StepLR', args, ['stepSize', 'gamma', 'lastEpoch']);
     const stepSize = num('StepLR', 'stepSize', o.stepSize, positiveInt, 'a positive integer');
     const gamma = num('StepLR', 'gamma', o.gamma ?? 0.1, finite, 'a finite number');
     super('StepLR', optimizer, o.lastEpoch ?? -1);
@@ -165,8 +163,9 @@ export interface ExponentialLROptions { gamma: number; lastEpoch?: number }
 /** Multiplies the lr by gamma every epoch. */
 export class ExponentialLR extends LRScheduler {
   gamma: number;
-  constructor(optimizer: AnyOptimizer, options: ExponentialLROptions) {
-    const o = checkOptions<ExponentialLROptions>('ExponentialLR', options, ['gamma', 'lastEpoch']);
+  /** ExponentialLR(optimizer, gamma, lastEpoch?) as in PyTorch, or with { gamma }. */
+  constructor(optimizer: AnyOptimizer, ...args: [options: ExponentialLROptions] | [gamma: number, lastEpoch?: number]) {
+    const o = checkOptions<ExponentialLROptions>('ExponentialLR', args, ['gamma', 'lastEpoch']);
     const gamma = num('ExponentialLR', 'gamma', o.gamma, finite, 'a finite number');
     super('ExponentialLR', optimizer, o.lastEpoch ?? -1);
     this.gamma = gamma;
@@ -188,8 +187,9 @@ export interface CosineAnnealingLROptions { TMax: number; etaMin?: number; lastE
 export class CosineAnnealingLR extends LRScheduler {
   TMax: number;
   etaMin: number;
-  constructor(optimizer: AnyOptimizer, options: CosineAnnealingLROptions) {
-    const o = checkOptions<CosineAnnealingLROptions>('CosineAnnealingLR', options, ['TMax', 'etaMin', 'lastEpoch']);
+  /** CosineAnnealingLR(optimizer, TMax, etaMin?, lastEpoch?) as in PyTorch, or with { TMax, etaMin }. */
+  constructor(optimizer: AnyOptimizer, ...args: [options: CosineAnnealingLROptions] | [TMax: number, etaMin?: number, lastEpoch?: number]) {
+    const o = checkOptions<CosineAnnealingLROptions>('CosineAnnealingLR', args, ['TMax', 'etaMin', 'lastEpoch']);
     const TMax = num('CosineAnnealingLR', 'TMax', o.TMax, positiveInt, 'a positive integer');
     const etaMin = num('CosineAnnealingLR', 'etaMin', o.etaMin ?? 0, nonNegative, 'a non-negative number');
     super('CosineAnnealingLR', optimizer, o.lastEpoch ?? -1);
@@ -243,9 +243,11 @@ export class OneCycleLR extends LRScheduler {
   cycleMomentum: boolean;
   useBeta1: boolean;
   schedulePhases: Phase[];
-  constructor(optimizer: AnyOptimizer, options: OneCycleLROptions) {
+  /** OneCycleLR(optimizer, maxLr, totalSteps?, epochs?, stepsPerEpoch?, ...) as in PyTorch, or with an options object. */
+  constructor(optimizer: AnyOptimizer, ...args: [options: OneCycleLROptions]
+    | [maxLr: number | number[], totalSteps?: number | null, epochs?: number | null, stepsPerEpoch?: number | null, options?: Omit<OneCycleLROptions, 'maxLr'>]) {
     const W = 'OneCycleLR';
-    const o = checkOptions<OneCycleLROptions>(W, options, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart',
+    const o = checkOptions<OneCycleLROptions>(W, args, ['maxLr', 'totalSteps', 'epochs', 'stepsPerEpoch', 'pctStart',
       'annealStrategy', 'cycleMomentum', 'baseMomentum', 'maxMomentum', 'divFactor', 'finalDivFactor', 'threePhase', 'lastEpoch']);
     const opt = checkOptimizer(W, optimizer);
     const groups = opt.paramGroups as ParamGroup[];
@@ -382,10 +384,11 @@ export class ReduceLROnPlateau {
   lastEpoch = 0;
   private _lastLr: number[];
 
-  constructor(optimizer: AnyOptimizer, options?: ReduceLROnPlateauOptions) {
+  /** ReduceLROnPlateau(optimizer, mode?, factor?, patience?, ...) as in PyTorch, or with an options object. */
+  constructor(optimizer: AnyOptimizer, ...args: [options?: ReduceLROnPlateauOptions] | [mode: 'min' | 'max', ...rest: (number | string | undefined)[]]) {
     const W = 'ReduceLROnPlateau';
     this.optimizer = checkOptimizer(W, optimizer);
-    const o = checkOptions<ReduceLROnPlateauOptions>(W, options, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode',
+    const o = checkOptions<ReduceLROnPlateauOptions>(W, args, ['mode', 'factor', 'patience', 'threshold', 'thresholdMode',
       'cooldown', 'minLr', 'eps']);
     const mode = o.mode ?? 'min';
     if (mode !== 'min' && mode !== 'max') throw new TypeError(`${W}: expected mode to be 'min' or 'max' but received ${show(mode)}`);

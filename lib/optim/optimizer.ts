@@ -1,5 +1,6 @@
 // The Optimizer base class over native torch::optim: parameter groups whose options reach the
 // native optimizer when set (schedulers rely on it), and state dicts in PyTorch's own format.
+import * as check from '../util/check';
 import { native, NativeObject, Handle } from '../native';
 import { Tensor, typeOfValue, wrap } from '../tensor';
 import { isFloating } from '../dtype';
@@ -42,19 +43,9 @@ export function show(v: unknown): string {
   return typeOfValue(v);
 }
 
-export function camelToSnake(s: string): string {
-  return s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-export function snakeToCamel(s: string): string {
-  return s.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-}
-
-export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
-  // any realm's Object.prototype (objects made by native code come from the main realm, not jest's)
-  const proto = Object.getPrototypeOf(v);
-  return proto === null || Object.getPrototypeOf(proto) === null;
-}
+// The one set of validators (lib/util/check.ts); re-exported under the names this domain used.
+export const { camelToSnake, snakeToCamel } = check;
+export const isPlainObject = check.is.plainObject;
 
 /** Checks one option value; returns it normalized (betas as a frozen pair). */
 /** float32's largest value: a rate or factor beyond it cannot be applied to float32 parameters. */

@@ -1,5 +1,11 @@
 // The five optimizers, each libtorch's own torch::optim implementation, with PyTorch 2.x defaults.
 import { OptionSpec, Optimizer, Params } from './optimizer';
+import * as check from '../util/check';
+
+/** PyTorch's call: options by position in the order of the specs (`SGD(params, 0.1, 0.9)`), or an options object. */
+function optimArgs<O>(name: string, specs: readonly OptionSpec[], args: readonly unknown[]): O {
+  return check.args(name, args, specs.map((sp) => sp.key)) as O;
+}
 
 export interface SGDOptions {
   /** default 1e-3 (PyTorch 2.x) */
@@ -57,7 +63,8 @@ const BETAS = Object.freeze([0.9, 0.999]) as readonly number[];
 
 /** Stochastic gradient descent, optionally with (Nesterov) momentum: torch.optim.SGD. */
 export class SGD extends Optimizer<SGDOptions> {
-  constructor(params: Params<SGDOptions>, options?: SGDOptions) {
+  constructor(params: Params<SGDOptions>, ...args: [options?: SGDOptions] | [lr: number, momentum?: number, dampening?: number, weightDecay?: number, nesterov?: boolean]) {
+    const options = optimArgs<SGDOptions>('SGD', SGD_SPECS, args);
     super('SGD', SGD_SPECS, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false }, params, options,
       checkNesterov);
   }
@@ -65,21 +72,24 @@ export class SGD extends Optimizer<SGDOptions> {
 
 /** Adam: torch.optim.Adam (amsgrad optional). */
 export class Adam extends Optimizer<AdamOptions> {
-  constructor(params: Params<AdamOptions>, options?: AdamOptions) {
+  constructor(params: Params<AdamOptions>, ...args: [options?: AdamOptions] | [lr: number, betas?: readonly [number, number] | readonly number[], eps?: number, weightDecay?: number, amsgrad?: boolean]) {
+    const options = optimArgs<AdamOptions>('Adam', ADAM_SPECS, args);
     super('Adam', ADAM_SPECS, { lr: 1e-3, betas: BETAS, eps: 1e-8, weightDecay: 0, amsgrad: false }, params, options);
   }
 }
 
 /** Adam with decoupled weight decay: torch.optim.AdamW. */
 export class AdamW extends Optimizer<AdamWOptions> {
-  constructor(params: Params<AdamWOptions>, options?: AdamWOptions) {
+  constructor(params: Params<AdamWOptions>, ...args: [options?: AdamWOptions] | [lr: number, betas?: readonly [number, number] | readonly number[], eps?: number, weightDecay?: number, amsgrad?: boolean]) {
+    const options = optimArgs<AdamWOptions>('AdamW', ADAM_SPECS, args);
     super('AdamW', ADAM_SPECS, { lr: 1e-3, betas: BETAS, eps: 1e-8, weightDecay: 1e-2, amsgrad: false }, params, options);
   }
 }
 
 /** RMSprop: torch.optim.RMSprop (centered and momentum optional). */
 export class RMSprop extends Optimizer<RMSpropOptions> {
-  constructor(params: Params<RMSpropOptions>, options?: RMSpropOptions) {
+  constructor(params: Params<RMSpropOptions>, ...args: [options?: RMSpropOptions] | [lr: number, alpha?: number, eps?: number, weightDecay?: number, momentum?: number, centered?: boolean]) {
+    const options = optimArgs<RMSpropOptions>('RMSprop', RMSPROP_SPECS, args);
     super('RMSprop', RMSPROP_SPECS, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false }, params,
       options);
   }
@@ -87,7 +97,8 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
 
 /** Adagrad: torch.optim.Adagrad. */
 export class Adagrad extends Optimizer<AdagradOptions> {
-  constructor(params: Params<AdagradOptions>, options?: AdagradOptions) {
+  constructor(params: Params<AdagradOptions>, ...args: [options?: AdagradOptions] | [lr: number, lrDecay?: number, weightDecay?: number, initialAccumulatorValue?: number, eps?: number]) {
+    const options = optimArgs<AdagradOptions>('Adagrad', ADAGRAD_SPECS, args);
     super('Adagrad', ADAGRAD_SPECS, { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10 }, params,
       options);
   }

@@ -2,6 +2,7 @@
 // Boolean, Fixed, conditional scopes) and the values of one trial. Each parameter maps its values
 // to and from [0, 1] (log-scaled for log sampling, by index for choices), which the samplers and the
 // Bayesian surrogate work in.
+import * as check from '../util/check';
 import { Random } from '../data/random';
 
 export type HPValue = number | string | boolean;
@@ -266,11 +267,14 @@ function checkName(where: string, name: unknown): string {
   return name;
 }
 
+/** Options as Keras Tuner spells them (min_value) or camelCase (minValue); unknown names refused. */
 function checkOptions(where: string, o: unknown, known: string[]): Record<string, unknown> {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected an options object but received ${describe(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
-  return o as Record<string, unknown>;
+  return check.options(where, o, known);
+}
+
+/** Keras Tuner's positional order after the name, then options: Int('units', 32, 512, 32) or Int('units', { minValue, ... }). */
+function numericArgs(kind: 'Int' | 'Float', name: string, args: readonly unknown[]): Record<string, unknown> {
+  return check.args(`hp.${kind}('${name}')`, args, ['minValue', 'maxValue', 'step', 'sampling', 'default'], ['parentName', 'parentValues']);
 }
 
 function isValue(v: unknown): v is HPValue {
@@ -358,25 +362,36 @@ export class HyperParameters {
   /** An integer from minValue to maxValue (inclusive), `step` apart, linear or log-uniform. */
   Int(name: string, opts: IntOptions & { parentName: string }): number | null;
   Int(name: string, opts: IntOptions): number;
-  Int(name: string, opts: IntOptions): number | null {
+  Int(name: string, minValue: number, maxValue: number, step?: number | null, sampling?: Sampling, defaultValue?: number,
+    opts?: ConditionOptions): number;
+  Int(name: string, ...args: unknown[]): number | null {
     checkName('hp.Int', name);
-    return this.retrieve(numeric('Int', name, opts), opts) as number | null;
+    const o = numericArgs('Int', name, args);
+    return this.retrieve(numeric('Int', name, o), o) as number | null;
   }
 
   /** A float from minValue to maxValue, continuous or `step` apart, linear or log-uniform. */
   Float(name: string, opts: FloatOptions & { parentName: string }): number | null;
   Float(name: string, opts: FloatOptions): number;
-  Float(name: string, opts: FloatOptions): number | null {
+  Float(name: string, minValue: number, maxValue: number, step?: number | null, sampling?: Sampling, defaultValue?: number,
+    opts?: ConditionOptions): number;
+  Float(name: string, ...args: unknown[]): number | null {
     checkName('hp.Float', name);
-    return this.retrieve(numeric('Float', name, opts), opts) as number | null;
+    const o = numericArgs('Float', name, args);
+    return this.retrieve(numeric('Float', name, o), o) as number | null;
   }
 
   /** One of values (numbers, strings or booleans, all of one type); default the first. */
   Choice<T extends HPValue>(name: string, values: readonly T[], opts: ChoiceOptions<T> & { parentName: string }): T | null;
   Choice<T extends HPValue>(name: string, values: readonly T[], opts?: ChoiceOptions<T>): T;
-  Choice<T extends HPValue>(name: string, values: readonly T[], opts?: ChoiceOptions<T>): T | null {
+  Choice<T extends HPValue>(name: string, opts: ChoiceOptions<T> & { values: readonly T[]; parentName: string }): T | null;
+  Choice<T extends HPValue>(name: string, opts: ChoiceOptions<T> & { values: readonly T[] }): T;
+  Choice<T extends HPValue>(name: string, ...args: unknown[]): T | null {
     const where = `hp.Choice('${checkName('hp.Choice', name)}')`;
-    const o = checkOptions(where, opts, ['default', 'parentName', 'parentValues']);
+    // Choice('lr', [1e-2, 1e-3]) or Keras Tuner's keyword form Choice('lr', { values: [1e-2, 1e-3] })
+    const o = check.args(where, args, ['values', 'ordered', 'default'], ['parentName', 'parentValues']);
+    if (o.ordered !== undefined) throw new TypeError(`${where}: ordered is not supported (the tuners treat choices as unordered)`);
+    const values = o.values as readonly T[];
     if (!Array.isArray(values) || values.length === 0) throw new TypeError(`${where}: expected a non-empty array of values but received ${describe(values)}`);
     for (const v of values) if (!isValue(v)) throw new TypeError(`${where}: expected values to be numbers, strings or booleans but one is ${describe(v)}`);
     const kinds = new Set(values.map((v) => typeof v));
@@ -390,9 +405,10 @@ export class HyperParameters {
   /** true or false; default false. */
   Boolean(name: string, opts: BooleanOptions & { parentName: string }): boolean | null;
   Boolean(name: string, opts?: BooleanOptions): boolean;
-  Boolean(name: string, opts?: BooleanOptions): boolean | null {
+  Boolean(name: string, defaultValue: boolean, opts?: ConditionOptions): boolean;
+  Boolean(name: string, ...args: unknown[]): boolean | null {
     const where = `hp.Boolean('${checkName('hp.Boolean', name)}')`;
-    const o = checkOptions(where, opts, ['default', 'parentName', 'parentValues']);
+    const o = check.args(where, args, ['default'], ['parentName', 'parentValues']);
     if (o.default !== undefined && typeof o.default !== 'boolean') throw new TypeError(`${where}: expected default to be a boolean but received ${describe(o.default)}`);
     return this.retrieve(new BooleanHP(name, (o.default as boolean | undefined) ?? false), o) as boolean | null;
   }

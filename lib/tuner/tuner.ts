@@ -7,10 +7,10 @@ import * as path from 'path';
 import { inspect } from 'util';
 import { Sequential, FitOptions } from '../keras/model';
 import { Layer } from '../keras/layers';
-import { isObjectLike } from '../callable';
 import type { Tensor } from '../tensor';
 import { History, Logs, CallbackLike } from '../keras/callbacks';
 import { loadModelSync } from '../keras/saving';
+import { isObjectLike } from '../callable';
 import { HyperParameters, HPValue, Condition } from './hyperparameters';
 import { Oracle, RandomSearchOracle, GridSearchOracle, ORACLE_FILE, positiveInt } from './oracle';
 import { BayesianOptimizationOracle, Kernel, Acquisition } from './bayesian';
@@ -19,6 +19,13 @@ import { Objective, Trial, TrialResult, toExecutions, toObjective, bestOf, infer
 
 /** Builds (and compiles) a model from hyperparameters: a function, or an object with build(hp) (Keras Tuner's HyperModel). */
 export type HyperModel = ((hp: HyperParameters) => Sequential | Promise<Sequential>) | { build(hp: HyperParameters): Sequential | Promise<Sequential> };
+
+/** Runs the hypermodel: its build(hp) when it has one (a HyperModel object), else the build function itself. */
+function buildWith(hm: HyperModel, hp: HyperParameters): Sequential | Promise<Sequential> {
+  return typeof (hm as { build?: unknown }).build === 'function'
+    ? (hm as { build(h: HyperParameters): Sequential | Promise<Sequential> }).build(hp)
+    : (hm as (h: HyperParameters) => Sequential | Promise<Sequential>)(hp);
+}
 
 export interface TunerOptions {
   /** the metric to optimize: 'val_accuracy' (direction inferred: losses and errors min, others max) or { name, direction } */
@@ -159,8 +166,9 @@ export class Tuner {
       throw new TypeError(`${where}: expected the hypermodel to be a function (hp) => compiled model, or an object with build(hp), ` +
         `but received the ${hypermodel.constructor.name} '${hypermodel.name}' itself; wrap it: (hp) => { ...build and compile a model... }`);
     }
-    const isModel = typeof hypermodel === 'function' || (hypermodel !== null && typeof hypermodel === 'object' &&
-      typeof (hypermodel as { build?: unknown }).build === 'function');
+    // A build function, or an object with build(hp); a model (callable, with fit) is neither.
+    const isModel = isObjectLike(hypermodel) && typeof (hypermodel as { fit?: unknown }).fit !== 'function' &&
+      (typeof hypermodel === 'function' || typeof (hypermodel as { build?: unknown }).build === 'function');
     if (!isModel && !((hypermodel === null || hypermodel === undefined) && overridden)) {
       throw new TypeError(`${where}: expected the hypermodel to be a function (hp) => compiled model, or an object with build(hp), ` +
         `but received ${describe(hypermodel)}${hypermodel === null || hypermodel === undefined ? ' (only a subclass that overrides runTrial may omit it)' : ''}`);
@@ -203,7 +211,7 @@ export class Tuner {
   protected async callHypermodel(hp: HyperParameters): Promise<Sequential> {
     const hm = this.hypermodel;
     if (!hm) throw new Error(`${this.constructor.name}: no hypermodel to build a model from (override runTrial, or pass a build function)`);
-    const m = await (typeof hm === 'function' ? hm(hp) : hm.build(hp));
+    const m = await buildWith(hm, hp);
     if (!isObjectLike(m) || typeof (m as { fit?: unknown }).fit !== 'function') {
       throw new TypeError(`the build function returned ${describe(m)}; expected a compiled model`);
     }
@@ -349,7 +357,7 @@ export class Tuner {
     for (let i = 0; i < 100; i++) {
       let r: unknown;
       try {
-        r = typeof hm === 'function' ? hm(hp) : hm.build(hp);
+        r = buildWith(hm, hp);
       } catch {
         return;
       }

@@ -198,7 +198,7 @@ const registry = new Map<string, LayerFactory>();
  * Lets loadModel rebuild a layer (or subclassed model) class from its getConfig(): pass the class
  * (its static fromConfig(config) runs; the base one calls new Class(config)) or a (config) => layer function.
  */
-export function registerLayer(className: string, cls: LayerFactory | (abstract new (...args: never[]) => Layer)): void {
+export function registerLayer(className: string, cls: LayerFactory | (abstract new (...args: never) => Layer)): void {
   if (typeof className !== 'string' || !className) throw new TypeError(`registerLayer: expected a class name but received ${typeOfValue(className)}`);
   if (typeof cls !== 'function') throw new TypeError(`registerLayer: expected a layer class or a function (config) => layer but received ${typeOfValue(cls)}`);
   const isClass = cls.prototype instanceof layersModule.Layer;

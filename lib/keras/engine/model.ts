@@ -28,6 +28,11 @@ export interface ModelOptions {
 }
 
 export interface EvaluateOptions { batchSize?: number; verbose?: number; returnDict?: boolean }
+/**
+ * What evaluate() resolves to: [loss, ...metrics] for a model compiled with metrics, the loss alone
+ * for one without (decided by compile(), so typed as both: destructure it, or use it as a number).
+ */
+export type EvaluateResult = number & [loss: number, ...metrics: number[]];
 export interface PredictOptions { batchSize?: number; verbose?: number }
 
 /** How a model's save/saveWeights/loadWeights reach lib/keras/saving.ts, which registers them (it imports the models, not the reverse). */
@@ -429,12 +434,18 @@ export class Model extends Trainer {
     return super.fit(px as never, py as never, o);
   }
 
-  /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
-  override async evaluate(x: unknown, y?: unknown, opts: EvaluateOptions = {}): Promise<number | number[] | Record<string, number>> {
-    if (!busy.entered(this, 'evaluate')) return busy.run(this, 'evaluate', false, () => this.evaluate(x, y, opts));
+  /**
+   * [loss, ...metrics] when the model was compiled with metrics, the loss alone without (Keras' rule),
+   * or { loss, accuracy, ... } with { returnDict: true }: `const [loss, acc] = await model.evaluate(x, y)`.
+   */
+  override evaluate(dataset: AsyncIterable<unknown>, opts: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
+  override evaluate(x: unknown, y: unknown, opts: EvaluateOptions & { returnDict: true }): Promise<Record<string, number>>;
+  override evaluate(x: unknown, y?: unknown, opts?: EvaluateOptions & { returnDict?: false }): Promise<EvaluateResult>;
+  override async evaluate(x: unknown, y?: unknown, opts: EvaluateOptions = {}): Promise<EvaluateResult | Record<string, number>> {
+    if (!busy.entered(this, 'evaluate')) return busy.run(this, 'evaluate', false, () => this.evaluate(x, y, opts as never));
     this.resetPacking();
-    if (isBatchSource(x)) return super.evaluate(this.adaptSource(x, 'evaluate') as AsyncIterable<unknown>, y as EvaluateOptions, opts);
-    return super.evaluate(this.adaptX(x, 'evaluate: x', 'input') as never, this.adaptX(y, 'evaluate: y', 'target') as never, opts);
+    if (isBatchSource(x)) return super.evaluate(this.adaptSource(x, 'evaluate') as AsyncIterable<unknown>, y as EvaluateOptions, opts) as Promise<EvaluateResult>;
+    return super.evaluate(this.adaptX(x, 'evaluate: x', 'input') as never, this.adaptX(y, 'evaluate: y', 'target') as never, opts) as Promise<EvaluateResult>;
   }
 
   /** The model's outputs for x, batched: a Tensor, or one per output. */

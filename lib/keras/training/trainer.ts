@@ -11,7 +11,8 @@ import { Tensor, typeOfValue, wrap } from '../../tensor';
 import * as creation from '../../creation';
 import * as optim from '../../optim';
 import { Layer, NativeStep } from '../layers';
-import { CallbackLike, History, Logs, ProgbarLogger, TrainParams } from '../callbacks';
+import { CallbackLike, History, Logs, ProgbarLogger, TrainParams, normalizeCallback } from '../callbacks';
+import * as check from '../../util/check';
 import { Optimizer as KerasOptimizer, resolveOptimizer } from '../optimizers';
 import {
   Data, toTensor, catAndFree, isBatchSource, batchCount, StepCursor, asBatch, disposeBatch, tensorBatches, wrapResult,
@@ -60,11 +61,9 @@ export interface FitOptions {
   validationSteps?: number;
 }
 
+/** Options of compile/fit/evaluate/predict: Keras' snake_case names (batch_size) read as camelCase, unknown names refused. */
 function checkOpts(where: string, o: unknown, known: string[]): Record<string, unknown> {
-  if (o === undefined || o === null) return {};
-  if (typeof o !== 'object' || Array.isArray(o)) throw new TypeError(`${where}: expected an options object but received ${typeOfValue(o)}`);
-  for (const k of Object.keys(o)) if (!known.includes(k)) throw new TypeError(`${where}: unknown option '${k}'; known options: ${known.join(', ')}`);
-  return o as Record<string, unknown>;
+  return check.options(where, o, known);
 }
 
 function posInt(where: string, name: string, v: unknown, dflt: number): number {
@@ -571,7 +570,7 @@ export abstract class Trainer extends Layer {
 
     const history = new History();
     const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
-    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? [])];
+    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? []).map((cb) => normalizeCallback(cb))];
     const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
     for (const cb of cbs) {
       cb.setModel?.(this);
@@ -706,6 +705,13 @@ export abstract class Trainer extends Layer {
   protected checkData(where: string, x: Tensor, y: Tensor): void {
     const c = this.compiled!;
     const out = this.builtShape ? this.outputShape() : null;
+    const classes = out ? out[out.length - 1] : 0;
+    if (c.loss === 'categorical_crossentropy' && classes > 1 && (!y.dtype.startsWith('float') || y.ndim === 1 ||
+        (y.ndim === 2 && y.shape[1] === 1))) {
+      throw new TypeError(`${where}: categorical_crossentropy expects one-hot targets of the output's shape [N, ${classes}] ` +
+        `but y holds class labels (shape [${y.shape.join(', ')}], ${y.dtype}); compile with loss ` +
+        "'sparse_categorical_crossentropy' for integer labels, or one-hot encode y");
+    }
     if (x.shape[0] === 0) throw new RangeError(`${where}: x has no samples (shape [${x.shape.join(', ')}]); pass at least one`);
     if (c.loss === 'sparse_categorical_crossentropy') {
       if (y.dtype.startsWith('float') && y.ndim > 1 && y.shape[y.ndim - 1] > 1) {

@@ -1,0 +1,31 @@
+// Errors a user porting Python code meets (issue 16, list 7): each names the user's call and
+// suggests the fix where one is obvious.
+import * as nt from '../lib';
+
+const { layers, F } = nt;
+
+test("zeros with Python's varargs shape says to pass the shape as one array", () => {
+  expect(() => (nt.zeros as (...a: unknown[]) => unknown)([2], -1, 'cuda', false))
+    .toThrow('zeros: expected an options object { dtype, device, requiresGrad } after the shape but received number -1 ' +
+      '(give the shape as one array: zeros([2, 3]))');
+});
+
+test('crossEntropy with float class indices suggests target.long()', () => {
+  expect(() => F.crossEntropy(nt.randn([4, 2]), nt.tensor([0, 1, 0, 1]))).toThrow(/reads as class indices.*convert with target.long\(\)/);
+});
+
+test('categorical_crossentropy with integer labels names the loss and suggests the sparse one', async () => {
+  const model = new nt.Sequential([new layers.Dense(2, { inputShape: [2], activation: 'softmax' })]);
+  model.compile({ optimizer: 'adam', loss: 'categorical_crossentropy' });
+  await expect(model.fit(nt.ones([4, 2]), nt.tensor([0n, 1n, 0n, 1n]), { verbose: 0 })).rejects.toThrow(
+    "fit: categorical_crossentropy expects one-hot targets of the output's shape [N, 2] but y holds class labels " +
+    "(shape [4], int64); compile with loss 'sparse_categorical_crossentropy' for integer labels, or one-hot encode y");
+});
+
+test('a layer called before build says to build it', () => {
+  const dense = new layers.Dense(4, { name: 'd' });
+  expect(() => dense.call(nt.ones([2, 3]))).toThrow(
+    'd (Dense) is not built yet, so it has no weights: call layer.build([3]) with the per-sample input shape first');
+  dense.build([3]);
+  expect(dense.call(nt.ones([2, 3])).shape).toEqual([2, 4]);
+});
