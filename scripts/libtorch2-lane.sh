@@ -334,11 +334,13 @@ if [ "$NO_TEST" = 0 ]; then
   else
     # npm test's two jest runs, spelled out so the JSON summary covers them, on the prebuild alone.
     # The examples are left out (trained end to end on 1.13; the Keras tests cover them here), and so
-    # are the tuner, the HTTP service and the loader fuzz: JavaScript over APIs the other suites test
-    # here (saving.test.ts covers loadModel's allocation cap), kept out so CI stays under 30 minutes.
+    # are the tuner, the HTTP service, the loader fuzz, the garbage fuzzer (errors.test.ts still sends
+    # garbage to every native export here), TensorBoard, plots and ONNX export: JavaScript over APIs the
+    # other suites test here (saving.test.ts covers loadModel's allocation cap), kept out so CI stays
+    # under 30 minutes.
     log "npm test (jest, with the npm tarball of the prebuilds for $TAGS; then the memory tests in band)"
     in_root NODETORCH_PACK_PREBUILDS="$TAGS" /bin/sh -c "cd $INNER && \
-      $JEST --json --outputFile=/tmp/jest-1.json --testPathIgnorePatterns test/memory test/examples test/prebuilds test/tuner test/serve test/io_fuzz && \
+      $JEST --json --outputFile=/tmp/jest-1.json --testPathIgnorePatterns test/memory test/examples test/prebuilds test/tuner test/serve test/io_fuzz test/fuzz test/tensorboard test/plot test/onnx && \
       $JEST --json --outputFile=/tmp/jest-2.json --runInBand test/memory" || TEST_RC=$?
     # test/prebuilds stages packages whose prebuilds are copies of build/Release/nodetorch.node, so
     # it runs last, with the prebuild's bytes put there (the runs above must not see a local build).
