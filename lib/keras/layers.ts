@@ -1,12 +1,14 @@
 // Keras layers. A built-in layer owns nt.nn modules (libtorch's torch::nn underneath) in PyTorch's
 // layouts, and describes itself as native steps so a model of built-in layers trains entirely in
 // native code. Inputs are channels-last as in Keras; convolutions see channels-first views.
-import { NativeObject } from '../native';
+import { native, NativeObject } from '../native';
 import { noGrad } from '../autograd';
-import { Tensor, typeOfValue, checkTensor } from '../tensor';
+import { Tensor, typeOfValue, checkTensor, wrap } from '../tensor';
 import * as nt from '../creation';
 import { where } from '../ops';
 import * as nn from '../nn';
+import { tidy } from '../memory';
+import { DType } from '../dtype';
 
 /** How the native loop runs one layer (native/model.cc Step). */
 export interface NativeStep {
@@ -44,21 +46,18 @@ export function checkActivation(where: string, a: unknown): ActivationName {
     ACTIVATIONS.join(', '));
 }
 
-/** The same activations as native/model.cc, for layers run from JS. */
+/**
+ * Runs one native step (native/model.cc Forward, the loop's own code for a built-in layer) on x:
+ * the output and, when the step has an activity regularizer, its penalty.
+ */
+export function runStep(step: NativeStep, x: Tensor, training: boolean): [Tensor, Tensor | undefined] {
+  const [out, penalty] = native.keras_step_forward(step, x._h, training).map(wrap);
+  return [out, penalty];
+}
+
+/** An activation by its Keras name: libtorch's kernels (softplus, elu, selu... stable at +-100), as the native loop runs them. */
 export function applyActivation(a: ActivationName, x: Tensor): Tensor {
-  switch (a) {
-    case 'linear': return x;
-    case 'relu': return x.relu();
-    case 'sigmoid': return x.sigmoid();
-    case 'tanh': return x.tanh();
-    case 'softmax': return x.softmax(-1);
-    case 'gelu': return x.gelu();
-    case 'swish': case 'silu': return x.silu();
-    case 'elu': return where(x.gt(0), x, x.exp().sub(1));
-    case 'selu': return where(x.gt(0), x, x.exp().sub(1).mul(1.6732632423543772)).mul(1.0507009873554805);
-    case 'leaky_relu': return where(x.gt(0), x, x.mul(0.2));
-    case 'softplus': return x.exp().log1p();
-  }
+  return a === 'linear' ? x : runStep({ activation: a }, x, false)[0];
 }
 
 export interface LayerOptions {
@@ -138,6 +137,19 @@ function orthogonal(rows: number, cols: number): Tensor {
   return rows >= cols ? q : q.t();
 }
 
+/** The standard deviation of a standard normal truncated to [-2, 2]. */
+const TRUNCATED_STD = 0.8796256610342398;
+
+/** Keras' truncated normal: standard normal draws beyond 2 (stddev) are redrawn, not clamped. */
+function truncatedNormal(shape: readonly number[], dtype: DType): Tensor {
+  let x = nt.randn([...shape], { dtype });
+  for (;;) {
+    const out = x.abs().gt(2);
+    if (!out.any().item()) return x;
+    x = where(out, nt.randn([...shape], { dtype }), x);
+  }
+}
+
 /** Fills a weight in PyTorch layout ([out, in, ...kernel]) with a Keras initializer (same fans as Keras). */
 export function initialize(t: Tensor, init: Initializer): void {
   const shape = t.shape;
@@ -146,8 +158,8 @@ export function initialize(t: Tensor, init: Initializer): void {
   const fanOut = shape.length >= 2 ? shape[0] * receptive : shape[0];
   noGrad(() => {
     const uniform = (limit: number) => t.copy_(nt.rand([...shape], { dtype: t.dtype }).mul(2 * limit).sub(limit));
-    // Keras' normal variants are truncated at 2 stddev; clamping redraws is close enough for an initial state.
-    const normal = (std: number) => t.copy_(nt.randn([...shape], { dtype: t.dtype }).clamp(-2, 2).mul(std / 0.8796256610342398));
+    // Keras' VarianceScaling normals: a normal truncated at 2 stddev, rescaled to the wanted std.
+    const normal = (std: number) => tidy(() => t.copy_(truncatedNormal(shape, t.dtype).mul(std / TRUNCATED_STD)));
     switch (init) {
       case 'glorot_uniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
       case 'glorot_normal': normal(Math.sqrt(2 / (fanIn + fanOut))); break;
@@ -198,8 +210,28 @@ export abstract class Layer {
   computeOutputShape(inputShape: number[]): number[] {
     return inputShape;
   }
-  /** Runs the layer from JS (user layers; also predict's fallback). */
-  abstract call(x: Tensor, opts: { training: boolean }): Tensor;
+  /**
+   * Runs the layer eagerly. A built-in layer runs its native step, the same code that predict and
+   * every training path run; a user layer overrides this.
+   */
+  call(x: Tensor, opts?: { training?: boolean }): Tensor {
+    return this.forwardWithPenalty(x, opts?.training ?? false)[0];
+  }
+
+  /** The output and the activity regularizer's penalty on it (when the layer has one). */
+  forwardWithPenalty(x: Tensor, training: boolean): [Tensor, Tensor | undefined] {
+    checkTensor(x, `${this.name}.call`, 'x');
+    if (!this.built) {
+      this.build(x.shape.slice(1));
+      this.built = true;
+    }
+    const step = this.nativeStep();
+    if (step) return runStep(step, x, training);
+    if (this.call === Layer.prototype.call) throw new Error(`${this.name} (${this.constructor.name}): a custom layer must implement call(x)`);
+    const out = this.call(x, { training });
+    const r = this.activityRegularizer;
+    return [out, r && (r.l1 || r.l2) ? runStep({ activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 }, out, training)[1] : undefined];
+  }
 
   /** The native description, or null for a layer that must run from JS. */
   nativeStep(): NativeStep | null {
@@ -303,9 +335,6 @@ export class Dense extends Layer {
   override computeOutputShape(s: number[]): number[] {
     return [...s.slice(0, -1), this.units];
   }
-  call(x: Tensor): Tensor {
-    return applyActivation(this.activation, this.linear!.forward(x));
-  }
   override nativeStep(): NativeStep {
     return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
@@ -331,9 +360,6 @@ export class Flatten extends Layer {
   }
   override build(): void {
     this.built = true;
-  }
-  call(x: Tensor): Tensor {
-    return x.reshape(x.shape[0], -1);
   }
   override nativeStep(): NativeStep {
     return { reshape: [-1] };
@@ -362,9 +388,6 @@ export class Reshape extends Layer {
     this.computeOutputShape(s);
     this.built = true;
   }
-  call(x: Tensor): Tensor {
-    return x.reshape([x.shape[0], ...this.targetShape]);
-  }
   override nativeStep(): NativeStep {
     return { reshape: this.targetShape };
   }
@@ -387,10 +410,6 @@ export class Dropout extends Layer {
   override build(): void {
     this.built = true;
   }
-  call(x: Tensor, opts: { training: boolean }): Tensor {
-    this.dropout.train(opts.training);
-    return this.dropout.forward(x);
-  }
   override nativeStep(): NativeStep {
     return { module: this.dropout._native };
   }
@@ -410,9 +429,6 @@ export class Activation extends Layer {
   }
   override build(): void {
     this.built = true;
-  }
-  call(x: Tensor): Tensor {
-    return applyActivation(this.activation, x);
   }
   override nativeStep(): NativeStep {
     return { activation: this.activation };
@@ -488,10 +504,6 @@ export class Conv2D extends Layer {
     }
     return [out[0], out[1], this.filters];
   }
-  call(x: Tensor): Tensor {
-    const y = this.conv!.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
-    return applyActivation(this.activation, y);
-  }
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
@@ -534,9 +546,6 @@ abstract class Pooling2D extends Layer {
     const out = [0, 1].map((i) => Math.floor((s[i] - this.poolSize[i]) / this.strides[i]) + 1);
     if (out.some((d) => d <= 0)) throw new RangeError(`${this.name}: pool ${this.poolSize.join('x')} does not fit inputs ${shapeStr(s)}`);
     return [out[0], out[1], s[2]];
-  }
-  call(x: Tensor): Tensor {
-    return this.pool.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
   }
   override nativeStep(): NativeStep {
     return { module: this.pool._native, pre: 1, post: 2, castFloat: true };

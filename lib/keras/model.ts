@@ -5,7 +5,7 @@ import { native, NativeObject } from '../native';
 import { noGrad } from '../autograd';
 import { tidy, keep } from '../memory';
 import { cat } from '../ops';
-import { getNumThreads } from '../device';
+import { availableDevices } from '../device';
 import { Tensor, typeOfValue, NestedArray, deviceString, DeviceLike } from '../tensor';
 import * as creation from '../creation';
 import { DType } from '../dtype';
@@ -13,17 +13,20 @@ import * as optim from '../optim';
 import { Layer, NativeStep, InputLayer } from './layers';
 import { Callback, CallbackLike, History, Logs, ProgbarLogger, TrainParams } from './callbacks';
 import { Optimizer as KerasOptimizer, resolveOptimizer } from './optimizers';
+import { LOSS_NAMES, LossName, canonicalLoss } from './losses';
+import { resolveMetric, Metric } from './metrics';
+import { isObjectLike } from '../callable';
 
 export type Data = Tensor | NestedArray | { data: ArrayLike<number> | ArrayBufferView; shape: number[]; dtype?: DType };
 
-const LOSSES = ['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy', 'mse', 'mae',
-  'huber', 'mean_squared_error', 'mean_absolute_error'];
 
 export interface LossObject { name: string; fromLogits?: boolean }
 export interface CompileOptions {
   optimizer?: string | KerasOptimizer;
-  loss: string | LossObject;
-  metrics?: string[];
+  /** a Keras name, a losses.* object or function, or { name, fromLogits } */
+  loss: string | LossObject | ((yTrue: Tensor, yPred: Tensor) => Tensor);
+  /** Keras names or metrics.* objects */
+  metrics?: (string | Metric)[];
 }
 
 export interface FitOptions {
@@ -75,58 +78,8 @@ interface Compiled {
   fused: boolean;
   metricNames: string[];
   metricKinds: string[];
-}
-
-/**
- * The intra-op thread count for training fed one batch per native call (datasets, generators). Each
- * call may land on another libuv thread, and each of those keeps its own OpenMP team spinning, so
- * small batches on all threads can run several times slower than on one. As the native epoch does
- * within one call (native/model.cc), this times batches on all threads, then on one, and keeps the faster.
- */
-class ThreadChoice {
-  private static readonly WARM = 3;
-  private static readonly LEN = 10;
-  private seen = 0;
-  private all = 0;
-  private one = 0;
-  private chosen: number;
-  constructor(private readonly max: number) {
-    this.chosen = max > 1 ? 0 : 1;
-  }
-  next(): number {
-    if (this.chosen) return this.chosen;
-    const { WARM, LEN } = ThreadChoice;
-    return this.seen >= WARM + LEN ? 1 : this.max;
-  }
-  record(ms: number): void {
-    if (this.chosen) return;
-    const { WARM, LEN } = ThreadChoice;
-    const i = this.seen++;
-    if (i >= WARM && i < WARM + LEN) this.all += ms;
-    else if (i >= WARM + LEN) this.one += ms;
-    if (this.seen === WARM + 2 * LEN) this.chosen = this.one < this.all ? 1 : this.max;
-  }
-}
-
-// Keras' names for the confusion-matrix metrics -> their kind in native/model.cc
-const CONFUSION_METRICS: Record<string, string> = {
-  precision: 'precision', Precision: 'precision', recall: 'recall', Recall: 'recall', auc: 'auc', AUC: 'auc',
-};
-
-/** Metric states summed over batches (native/model.cc MetricUpdate) for runs fed one batch at a time. */
-class MetricStates {
-  private states: number[][] = [];
-  constructor(private readonly kinds: string[]) {}
-  add(batch: number[][]): void {
-    batch.forEach((s, i) => {
-      const cur = this.states[i];
-      if (!cur) this.states[i] = s.slice();
-      else for (let k = 0; k < s.length; k++) cur[k] += s[k];
-    });
-  }
-  values(samples: number): number[] {
-    return this.kinds.map((k, i) => (this.states[i] ? native.model_metric_value(k, this.states[i], samples) : NaN));
-  }
+  /** native metric state, made on first use */
+  state?: NativeObject;
 }
 
 export class Sequential implements CallbackModel {
@@ -168,8 +121,8 @@ export class Sequential implements CallbackModel {
   }
 
   /** Builds every layer for a per-sample input shape (Keras' input_shape). */
-  build(inputShape?: number[]): void {
-    const shape = inputShape ?? this.layerList[0]?.inputShape;
+  build(inputShape?: (number | null)[]): void {
+    const shape = inputShape ? perSampleShape(inputShape, this.layerList[0]?.inputShape) : this.layerList[0]?.inputShape;
     if (!shape) throw new Error(`${this.name}: the model is not built: give the first layer an inputShape, call build(inputShape), or call fit()/predict() first`);
     if (this.layerList.length === 0) throw new Error(`${this.name}: the model has no layers`);
     let s = [...shape];
@@ -273,6 +226,7 @@ export class Sequential implements CallbackModel {
    */
   to(device: DeviceLike): this {
     const d = deviceString(device, 'Sequential.to');
+    checkDevicePresent(`${this.name}.to`, d);
     for (const l of this.layers) for (const w of l.weightsInternal()) noGrad(() => moveTo(w.tensor, d));
     for (const l of this.layers) for (const m of l.modules()) m.to(d);
     if (d !== this.device) this.nativeOpt = null;
@@ -281,7 +235,6 @@ export class Sequential implements CallbackModel {
   }
   /** The device of the model's weights. */
   device = 'cpu';
-  private batchThreads: ThreadChoice | null = null;
   private onDevice(t: Tensor): Tensor {
     return t.device === this.device ? t : t.to({ device: this.device });
   }
@@ -290,38 +243,22 @@ export class Sequential implements CallbackModel {
     const o = checkOpts('compile', opts, ['optimizer', 'loss', 'metrics']);
     let loss: string;
     let fromLogits = false;
-    if (typeof o.loss === 'string') loss = o.loss;
-    else if (o.loss && typeof o.loss === 'object' && typeof (o.loss as LossObject).name === 'string') {
-      loss = (o.loss as LossObject).name;
-      fromLogits = !!(o.loss as LossObject).fromLogits;
+    const lo = o.loss as unknown;
+    if (typeof lo === 'string') loss = lo;
+    else if (isObjectLike(lo) && typeof (lo as LossObject).name === 'string') {
+      // { name, fromLogits }, a losses.* object, or a losses.* function (by its name)
+      loss = (lo as LossObject).name;
+      fromLogits = !!(lo as LossObject).fromLogits;
     } else {
-      throw new TypeError(`compile: expected loss to be one of ${LOSSES.join(', ')} but received ${typeOfValue(o.loss)}`);
+      throw new TypeError(`compile: expected loss to be one of ${LOSS_NAMES.join(', ')} but received ${typeOfValue(lo)}`);
     }
-    if (!LOSSES.includes(loss)) throw new TypeError(`compile: unknown loss '${loss}'; expected one of ${LOSSES.join(', ')}`);
+    if (!(LOSS_NAMES as readonly string[]).includes(loss)) throw new TypeError(`compile: unknown loss '${loss}'; expected one of ${LOSS_NAMES.join(', ')}`);
     const optimizer = resolveOptimizer(o.optimizer ?? 'rmsprop');
     const metrics = (o.metrics as unknown[] | undefined) ?? [];
     if (!Array.isArray(metrics)) throw new TypeError(`compile: expected metrics to be an array of names but received ${typeOfValue(metrics)}`);
-    const metricNames: string[] = [];
-    const metricKinds: string[] = [];
-    for (const m of metrics) {
-      if (typeof m !== 'string') throw new TypeError(`compile: expected metric names but received ${typeOfValue(m)}`);
-      let kind: string;
-      if (m === 'accuracy' || m === 'acc') {
-        kind = loss === 'sparse_categorical_crossentropy' ? 'sparse_categorical_accuracy'
-          : loss === 'categorical_crossentropy' ? 'categorical_accuracy' : 'binary_accuracy';
-      } else if (['sparse_categorical_accuracy', 'categorical_accuracy', 'binary_accuracy', 'mae', 'mse'].includes(m)) {
-        kind = m;
-      } else if (m === 'mean_absolute_error' || m === 'mean_squared_error') {
-        kind = m === 'mean_absolute_error' ? 'mae' : 'mse';
-      } else if (CONFUSION_METRICS[m]) {
-        kind = CONFUSION_METRICS[m];
-      } else {
-        throw new TypeError(`compile: unknown metric '${m}'; expected accuracy, sparse_categorical_accuracy, categorical_accuracy, ` +
-          'binary_accuracy, mae, mse, precision, recall or auc');
-      }
-      metricNames.push(m === 'acc' ? 'accuracy' : CONFUSION_METRICS[m] ?? m);
-      metricKinds.push(kind);
-    }
+    const resolved = metrics.map((m) => resolveMetric(m, loss));
+    const metricNames = resolved.map((m) => m.name);
+    const metricKinds = resolved.map((m) => m.kind);
     this.compiled = { optimizer, loss, fromLogits, fused: false, metricNames, metricKinds };
     this.nativeOpt = null;
   }
@@ -346,6 +283,18 @@ export class Sequential implements CallbackModel {
     return steps;
   }
 
+  /** The model's metric state (Keras' update/result/reset), kept natively for the compiled metrics. */
+  private metricState(): NativeObject {
+    const c = this.compiled!;
+    return (c.state ??= native.model_metrics_create(c.metricKinds));
+  }
+
+  /** Per-batch learning rates for the next `count` steps when a schedule drives the rate, else undefined. */
+  private scheduledRates(count: number): number[] | undefined {
+    const o = this.compiled!.optimizer;
+    return o.schedule ? Array.from({ length: count }, (_, i) => o.schedule!.call(o.iterations + i)) : undefined;
+  }
+
   private optimizer(): optim.Optimizer {
     if (!this.nativeOpt) this.nativeOpt = this.compiled!.optimizer.create(this.trainableWeights);
     return this.nativeOpt;
@@ -355,6 +304,10 @@ export class Sequential implements CallbackModel {
   }
   setLearningRate(lr: number): void {
     if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);
+    if (this.compiled.optimizer.schedule) {
+      throw new Error(`${this.name}: the learning rate follows the optimizer's ${this.compiled.optimizer.schedule.constructor.name} schedule ` +
+        'and cannot be set; use a number as learningRate to change it from a callback');
+    }
     this.compiled.optimizer.learningRate = lr;
     if (this.nativeOpt) for (const g of this.nativeOpt.paramGroups) g.lr = lr;
   }
@@ -369,7 +322,7 @@ export class Sequential implements CallbackModel {
         if (r && (r.l1 || r.l2)) penalties.push({ weight: w.tensor._h, l1: r.l1 ?? 0, l2: r.l2 ?? 0 });
       }
     }
-    return { loss: c.loss === 'mean_squared_error' ? 'mse' : c.loss === 'mean_absolute_error' ? 'mae' : c.loss,
+    return { loss: canonicalLoss(c.loss as LossName),
       fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties, device: this.device };
   }
 
@@ -378,25 +331,24 @@ export class Sequential implements CallbackModel {
     return this.layerList.every((l) => l.nativeStep() !== null);
   }
 
-  /** Runs the layers from JS (models with custom layers). */
+  /** Runs the layers from JS (models with custom layers); built-in layers run their native step. */
   private forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor {
     let h = this.onDevice(x);
     if (!h.dtype.startsWith('float') && !(this.layers[0]?.constructor.name === 'Embedding')) h = h.to('float32');
     for (const l of this.layerList) {
-      h = l.call(h, { training });
-      const r = l.activityRegularizer;
-      if (penalties && r && (r.l1 || r.l2)) penalties.push(h.abs().sum().mul(r.l1 ?? 0).add(h.square().sum().mul(r.l2 ?? 0)).div(h.shape[0]));
+      const [out, penalty] = l.forwardWithPenalty(h, training);
+      h = out;
+      if (penalties && penalty) penalties.push(penalty);
     }
     return h;
   }
 
   /** One batch trained from JS with autograd: the same loss/metric maths as the native loop. */
-  private trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer): { loss: number; states: number[][] } {
+  private trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer, state: NativeObject): number {
     const c = this.compiled!;
     const lossName = this.runOptions(false).loss as string;
     return tidy(() => {
       opt.zeroGrad();
-      for (const l of this.layers) for (const m of l.modules()) m.train(true);
       const activity: Tensor[] = [];
       const out = this.forwardJS(xb, true, activity);
       const y = this.onDevice(yb);
@@ -411,8 +363,9 @@ export class Sequential implements CallbackModel {
       }
       loss.backward();
       opt.step();
-      const states = c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, y._h));
-      return { loss: loss.item() as number, states };
+      const value = loss.item() as number;
+      native.model_metrics_update(state, lossName, c.fromLogits, out._h, y._h, value);
+      return value;
     });
   }
 
@@ -478,7 +431,8 @@ export class Sequential implements CallbackModel {
 
     const history = new History();
     const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
-    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? [])];
+    // as Keras: the user's callbacks first, so what they add to an epoch's logs (learning_rate) reaches History
+    const cbs: CallbackLike[] = [...((o.callbacks as CallbackLike[] | undefined) ?? []), history, ...progbar];
     const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
     for (const cb of cbs) {
       cb.setModel?.(this);
@@ -492,19 +446,25 @@ export class Sequential implements CallbackModel {
     this.stopTraining = false;
     let opt: optim.Optimizer | null = x ? this.optimizer() : null;
     const trainCursor = fromDataset && o.stepsPerEpoch !== undefined ? new StepCursor(xIn as AsyncIterable<unknown>, steps) : null;
+    const planned = Number.isFinite(steps) ? steps * (epochs - initialEpoch) : 0;
+    const startLr = this.getLearningRate();
+    let lrChanged = false;
     await call(cbs, 'onTrainBegin', {});
     for (let epoch = params.initialEpoch ?? initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       await call(cbs, 'onEpochBegin', epoch, {});
       let res: { loss: number; metrics: number[]; nonFinite: boolean };
       if (x && y && this.allNative) {
         res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token,
-          epoch === (params.initialEpoch ?? initialEpoch));
+          epoch === (params.initialEpoch ?? initialEpoch), planned);
       } else {
         const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (trainCursor ?? (xIn as AsyncIterable<unknown>));
-        res = await this.epochBatches(source, cbs, params.steps, () => (opt ??= this.optimizer()));
+        res = await this.epochBatches(source, cbs, params.steps, planned, () => (opt ??= this.optimizer()));
       }
       const logs: Logs = { loss: res.loss };
       names.forEach((n, i) => { logs[n] = res.metrics[i]; });
+      // the rate in history once it moves (a schedule, or a callback that set it); callbacks that set it log it themselves
+      lrChanged ||= this.compiled.optimizer.schedule !== undefined || this.getLearningRate() !== startLr;
+      if (lrChanged) logs.learning_rate = this.getLearningRate();
       if (res.nonFinite) {
         logs.loss = NaN;
         this.stopTraining = true;
@@ -525,8 +485,11 @@ export class Sequential implements CallbackModel {
 
   /** The fast path: one native call runs the whole epoch on a worker thread. */
   private async epochNative(x: Tensor, y: Tensor, sampleWeight: Tensor | undefined, cbs: CallbackLike[], batchHooks: boolean,
-    steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean, planned: number): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
     const names = this.compiled!.metricNames;
+    const rates = this.scheduledRates(Math.min(steps, Math.ceil(x.shape[0] / batchSize)));
+    const state = this.metricState();
+    native.model_metrics_reset(state);
     const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
     native.model_token_reset(token);
     let pending: Promise<void> = Promise.resolve();
@@ -551,7 +514,9 @@ export class Sequential implements CallbackModel {
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
       ...this.runOptions(!!trainSteps.fused), optimizer: this.optimizer()._native, batchSize, shuffle, token, checkFinite,
       waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+      plannedBatches: planned, metricState: state, ...(rates ? { learningRates: rates } : {}),
     }, onProgress);
+    this.compiled!.optimizer.iterations += res.batches;
     await pending;
     if (failure) throw failure;
     return res;
@@ -559,11 +524,12 @@ export class Sequential implements CallbackModel {
 
   /** Batch by batch from JS: datasets, and models with custom layers. */
   private async epochBatches(source: AsyncIterable<unknown> | Iterable<unknown>, cbs: CallbackLike[], steps: number,
-    getOpt: () => optim.Optimizer): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    planned: number, getOpt: () => optim.Optimizer): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
     const c = this.compiled!;
-    let lossSum = 0;
-    let samples = 0;
-    const metrics = new MetricStates(c.metricKinds);
+    const state = this.metricState();
+    native.model_metrics_reset(state);
+    const token = (this.token ??= native.model_token_create());
+    native.model_token_reset(token);
     let nonFinite = false;
     let b = 0;
     for await (const el of source as AsyncIterable<unknown>) {
@@ -576,37 +542,35 @@ export class Sequential implements CallbackModel {
         if (!this.built) this.ensureBuilt(xb.shape.slice(1));
         for (const cb of cbs) await cb.onBatchBegin?.(b, {});
         const n = xb.shape[0];
+        const opt = getOpt();
+        const rates = this.scheduledRates(1);
         if (this.allNative) {
           const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
-          const threads = (this.batchThreads ??= new ThreadChoice(getNumThreads())).next();
-          const t0 = performance.now();
+          // the model's token carries its thread tuner across these one-batch runs
           const r = await native.model_run('train', trainSteps, xb._h, yb._h, {
-            ...this.runOptions(!!trainSteps.fused), optimizer: getOpt()._native, batchSize: n, shuffle: false, threads,
+            ...this.runOptions(!!trainSteps.fused), optimizer: opt._native, batchSize: n, shuffle: false, token,
+            metricState: state, plannedBatches: planned, ...(rates ? { learningRates: rates } : {}),
             ...(wb ? { sampleWeight: wb._h } : {}),
           });
-          this.batchThreads.record(performance.now() - t0);
-          lossSum += r.loss * n;
-          metrics.add(r.metricStates);
           nonFinite ||= r.nonFinite;
         } else {
-          const r = this.trainBatchJS(xb, yb, wb, getOpt());
-          lossSum += r.loss * n;
-          metrics.add(r.states);
-          nonFinite ||= !Number.isFinite(r.loss);
+          if (rates) for (const g of opt.paramGroups) g.lr = rates[0];
+          nonFinite ||= !Number.isFinite(this.trainBatchJS(xb, yb, wb, opt, state));
         }
-        samples += n;
+        c.optimizer.iterations++;
       } finally {
         disposeBatch(el);
       }
-      const logs: Logs = { loss: lossSum / samples };
-      const values = metrics.values(samples);
-      c.metricNames.forEach((nm, i) => { logs[nm] = values[i]; });
+      const r = native.model_metrics_result(state);
+      const logs: Logs = { loss: r.loss };
+      c.metricNames.forEach((nm, i) => { logs[nm] = r.metrics[i]; });
       for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
       b++;
       if (nonFinite) break;
     }
+    const { loss, metrics, samples } = native.model_metrics_result(state);
     if (samples === 0) throw new Error('fit: the dataset yielded no batches');
-    return { loss: lossSum / samples, metrics: metrics.values(samples), nonFinite };
+    return { loss, metrics, nonFinite };
   }
 
   /** Labels the loss can use, and no NaN in x or y (named by sample). */
@@ -657,28 +621,26 @@ export class Sequential implements CallbackModel {
       return { loss: r.loss, metrics: r.metrics };
     }
     const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
-    let lossSum = 0;
-    let samples = 0;
-    const metrics = new MetricStates(c.metricKinds);
+    const state = this.metricState();
+    native.model_metrics_reset(state);
     const lossName = this.runOptions(false).loss as string;
     for await (const el of source as AsyncIterable<unknown>) {
       const [xb, yb] = asBatch(el, 'evaluate');
       try {
         if (!this.built) this.ensureBuilt(xb.shape.slice(1));
         tidy(() => noGrad(() => {
-          for (const l of this.layers) for (const m of l.modules()) m.train(false);
           const out = this.forwardJS(xb, false);
           const y = this.onDevice(yb);
-          lossSum += (wrap(native.model_loss(lossName, c.fromLogits, out._h, y._h, null)).item() as number) * xb.shape[0];
-          metrics.add(c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, y._h)));
+          const loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, y._h, null)).item() as number;
+          native.model_metrics_update(state, lossName, c.fromLogits, out._h, y._h, loss);
         }));
-        samples += xb.shape[0];
       } finally {
         disposeBatch(el);
       }
     }
-    if (samples === 0) throw new Error('evaluate: no samples');
-    return { loss: lossSum / samples, metrics: metrics.values(samples) };
+    const r = native.model_metrics_result(state);
+    if (r.samples === 0) throw new Error('evaluate: no samples');
+    return { loss: r.loss, metrics: r.metrics };
   }
 
   /** [loss, ...metrics] (or just the loss), or an object with { returnDict: true }. */
@@ -830,22 +792,8 @@ function disposeBatch(el: unknown): void {
 /** Batches of (x, y[, w]) sliced from tensors, shuffled each epoch, for the batch-by-batch path. */
 function* tensorBatches(x: Tensor, y: Tensor, w: Tensor | undefined, batchSize: number, shuffle: boolean): Generator<Tensor[]> {
   const n = x.shape[0];
-  let order: Tensor | null = null;
-  if (shuffle) {
-    // Fisher-Yates driven by libtorch's generator, so nt.manualSeed makes the order reproducible.
-    const r = creation.rand([n], { dtype: 'float64' });
-    const u = r.dataSync() as Float64Array;
-    r.dispose();
-    const perm = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) perm[i] = BigInt(i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(u[i] * (i + 1));
-      const t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-    order = keep(creation.tensor(perm));
-  }
+  // the native loop's order (one randperm per epoch), so a seed gives one batch order on both paths
+  const order = shuffle ? keep(wrap(native.model_batch_order(n))) : null;
   try {
     for (let i = 0; i < n; i += batchSize) {
       if (order) {
@@ -875,6 +823,31 @@ function moveTo(t: Tensor, device: string): void {
   c.dispose();
   t._meta = undefined;
   t._shape = undefined;
+}
+
+/** A CUDA device that is not there fails where the user names it, not later in fit. */
+function checkDevicePresent(where: string, d: string): void {
+  if (d === 'cpu') return;
+  const n = availableDevices().length - 1;
+  const index = d === 'cuda' ? 0 : Number(d.slice(5));
+  if (index >= n) {
+    throw new Error(`${where}('${d}'): ${n === 0 ? 'CUDA is not available here (no CUDA build of libtorch or no GPU)'
+      : `there ${n === 1 ? 'is 1 CUDA device' : `are ${n} CUDA devices`} (cuda:0${n > 1 ? ` to cuda:${n - 1}` : ''})`}; use 'cpu'` +
+      (n > 0 ? ' or an existing device' : ''));
+  }
+}
+
+/**
+ * Keras' build(inputShape) takes the batch dimension first ([null, 20]); a shape one longer than the
+ * declared per-sample shape, or starting with null, loses its first entry.
+ */
+function perSampleShape(shape: readonly (number | null)[], declared: number[] | undefined): number[] {
+  const s = shape[0] === null || (declared && shape.length === declared.length + 1) ? shape.slice(1) : [...shape];
+  if (!s.every((d) => Number.isSafeInteger(d) && (d as number) > 0)) {
+    throw new TypeError(`build: expected inputShape as positive integers, the batch dimension first as null ([null, 20]) ` +
+      `but received ${JSON.stringify(shape)}`);
+  }
+  return s as number[];
 }
 
 function fmtShape(s: number[]): string {

@@ -2,11 +2,14 @@
 // 1e-8), created over the native torch::optim optimizers once the model's weights exist.
 import * as optim from '../optim';
 import { Tensor, typeOfValue } from '../tensor';
+import { LearningRateSchedule } from './schedules';
+export * as schedules from './schedules';
 
 type Kind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 
 export interface OptimizerOptions {
-  learningRate?: number;
+  /** a rate, or a schedule (optimizers.schedules.*) evaluated at each step */
+  learningRate?: number | LearningRateSchedule;
   momentum?: number;
   nesterov?: boolean;
   beta1?: number;
@@ -29,13 +32,18 @@ const KNOWN: Record<Kind, string[]> = {
 
 export class Optimizer {
   learningRate: number;
+  /** the schedule that sets learningRate at each step, when one was given */
+  readonly schedule: LearningRateSchedule | undefined;
+  /** steps taken (Keras' optimizer.iterations): the step a schedule is evaluated at */
+  iterations = 0;
   constructor(readonly kind: Kind, readonly options: OptimizerOptions = {}) {
     const o = options ?? {};
     if (typeof o !== 'object') throw new TypeError(`optimizers.${kind}: expected an options object but received ${typeOfValue(o)}`);
     for (const k of Object.keys(o)) {
       if (!KNOWN[kind].includes(k)) throw new TypeError(`optimizers.${kind}: unknown option '${k}'; known options: ${KNOWN[kind].join(', ')}`);
     }
-    const lr = o.learningRate ?? DEFAULT_LR[kind];
+    this.schedule = o.learningRate instanceof LearningRateSchedule ? o.learningRate : undefined;
+    const lr = this.schedule ? this.schedule.call(0) : o.learningRate ?? DEFAULT_LR[kind];
     if (typeof lr !== 'number' || !(lr >= 0)) throw new TypeError(`optimizers.${kind}: expected learningRate to be a non-negative number but received ${String(lr)}`);
     this.learningRate = lr;
   }
