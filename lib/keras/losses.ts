@@ -58,10 +58,16 @@ export function sparse_categorical_crossentropy(yTrue: Tensor, yPred: Tensor, op
 }
 export { mean_squared_error as mse, mean_absolute_error as mae };
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Loss {
+  /** the batch's loss (Keras' sum_over_batch_size) */
+  (yTrue: Tensor, yPred: Tensor, sampleWeight?: Tensor): Tensor;
+}
 /**
  * A Keras loss object: `loss(yTrue, yPred, sampleWeight?)` is the batch's loss as compile() uses it
  * (Keras' sum_over_batch_size: weighted per-sample losses summed, divided by the batch size).
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class Loss extends Callable {
   readonly name: LossName;
   readonly fromLogits: boolean;

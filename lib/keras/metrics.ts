@@ -33,10 +33,16 @@ export function resolveMetric(m: unknown, loss: string): { name: string; kind: s
   return { name: kind === 'precision' || kind === 'recall' || kind === 'auc' ? kind : m, kind };
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface Metric {
+  /** updateState(yTrue, yPred), then result() */
+  (yTrue: Tensor, yPred: Tensor): number;
+}
 /**
  * Keras' Metric: updateState(yTrue, yPred) adds a batch, result() is the value so far, resetState()
  * starts over; calling the object updates and returns the result. The state lives natively.
  */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class Metric extends Callable {
   readonly name: string;
   /** the native metric kind */

@@ -299,8 +299,12 @@ export class Sequential implements CallbackModel {
     if (!this.nativeOpt) this.nativeOpt = this.compiled!.optimizer.create(this.trainableWeights);
     return this.nativeOpt;
   }
+  /** The rate of the next step (with a schedule, its value at optimizer.iterations, as Keras' optimizer.learning_rate). */
   getLearningRate(): number {
-    return this.compiled ? (this.nativeOpt ? this.nativeOpt.paramGroups[0].lr : this.compiled.optimizer.learningRate) : NaN;
+    const o = this.compiled?.optimizer;
+    if (!o) return NaN;
+    if (o.schedule) return o.schedule.call(o.iterations);
+    return this.nativeOpt ? this.nativeOpt.paramGroups[0].lr : o.learningRate;
   }
   setLearningRate(lr: number): void {
     if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);

@@ -24,7 +24,13 @@ function args(where: string, names: string[], given: unknown[]): Record<string, 
   return Object.fromEntries(a.map((v, i) => [names[i], v]));
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface LearningRateSchedule {
+  /** the rate at optimizer step `step` */
+  (step: number): number;
+}
 /** Base class: subclass with call(step) for your own schedule. Instances are callable: `schedule(step)`. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export abstract class LearningRateSchedule extends Callable {
   /** The learning rate at optimizer step `step` (0 for the first update). */
   abstract call(step: number): number;
