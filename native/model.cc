@@ -1,7 +1,8 @@
 // The native training loop: a Keras-style model of built-in layers runs a whole epoch (shuffle,
-// batches, forward, loss, backward, optimizer step, metrics) in libtorch on a worker thread, with
-// one JS call per epoch. Progress reaches JS through a thread-safe function; JS can stop the loop
-// between batches, or have it wait for batch callbacks.
+// batches, forward, loss, backward, optimizer step, metrics) in libtorch on the runner thread the
+// addon owns (Runner, below), with one JS call per epoch. Progress reaches JS through a thread-safe
+// function; JS can stop the loop between batches, or have it wait for batch callbacks. Each built-in
+// Keras layer's forward is a Step here, which the layer's eager call runs too (keras_step_forward).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>

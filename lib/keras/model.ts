@@ -1,6 +1,6 @@
 // Keras' Sequential: layers built lazily from inputShape or the first batch, compile() resolving
 // Keras names, and fit/evaluate/predict running whole epochs in native code (native/model.cc) on
-// a worker thread, so the event loop keeps running during training.
+// the runner thread the addon owns (not libuv's pool), so the event loop and fs keep running.
 import { native, NativeObject } from '../native';
 import { noGrad } from '../autograd';
 import { tidy, keep } from '../memory';
@@ -487,7 +487,7 @@ export class Sequential implements CallbackModel {
     return history;
   }
 
-  /** The fast path: one native call runs the whole epoch on a worker thread. */
+  /** The fast path: one native call runs the whole epoch on the runner thread. */
   private async epochNative(x: Tensor, y: Tensor, sampleWeight: Tensor | undefined, cbs: CallbackLike[], batchHooks: boolean,
     steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean, planned: number): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
     const names = this.compiled!.metricNames;
@@ -597,7 +597,7 @@ export class Sequential implements CallbackModel {
         }
       }
     }
-    // the native loop checks on its worker thread (checkFinite): a scan of a large x blocks for 100s of ms
+    // the native loop checks on its runner thread (checkFinite): a scan of a large x blocks for 100s of ms
     if (this.allNative) return;
     for (const [name, t] of [['x', x], ['y', y]] as const) {
       if (!t.dtype.startsWith('float')) continue;
