@@ -158,6 +158,27 @@ describe('activations are libtorch\'s kernels (python3-torch goldens, float32)',
   });
 });
 
+describe('a subclass of a built-in layer that overrides call()', () => {
+  class DoubleDense extends layers.Dense {
+    override call(x: nt.Tensor, opts?: { training?: boolean }): nt.Tensor {
+      return super.call(x, opts).mul(2);
+    }
+  }
+  test('runs its own call in the eager call, predict and fit (through the JS path)', async () => {
+    nt.manualSeed(3);
+    const d = new DoubleDense(2, { inputShape: [3], kernelInitializer: 'ones' });
+    const m = new Sequential([d]);
+    m.compile({ optimizer: new nt.optimizers.SGD({ learningRate: 0.1 }), loss: 'mse' });
+    const x = nt.tensor([[1, 2, 3]]);
+    expect(d.call(x).toArray()).toEqual([[12, 12]]);
+    expect((await m.predict(x)).toArray()).toEqual([[12, 12]]);
+    const h = await m.fit(x, nt.tensor([[10, 10]]), { epochs: 1, verbose: 0 });
+    expect(h.history.loss[0]).toBeCloseTo(4, 5);
+    // d(loss)/d(kernel) = mean(2 * (2 * (w.x) - 10)) * 2 * x = 2 * 2 * x per output: w -= 0.1 * 4 * x
+    expect(d.getWeights()[0].toArray()).toEqual([[0.6, 0.6], [0.2, 0.2], [-0.2, -0.2]].map((r) => r.map((v) => expect.closeTo(v, 5))));
+  });
+});
+
 describe('Embedding checks its indices once, in its native step, on every path', () => {
   test.each([['eager call'], ['predict'], ['fit'], ['JS-path fit']])('%s names inputDim and the range', async (path) => {
     const emb = new layers.Embedding(5, 2, { inputLength: 3 });

@@ -215,22 +215,28 @@ export abstract class Layer {
    * every training path run; a user layer overrides this.
    */
   call(x: Tensor, opts?: { training?: boolean }): Tensor {
-    return this.forwardWithPenalty(x, opts?.training ?? false)[0];
+    this.buildFor(x);
+    const step = this.nativeStep();
+    if (!step) throw new Error(`${this.name} (${this.constructor.name}): a custom layer must implement call(x)`);
+    return runStep(step, x, opts?.training ?? false)[0];
   }
 
   /** The output and the activity regularizer's penalty on it (when the layer has one). */
   forwardWithPenalty(x: Tensor, training: boolean): [Tensor, Tensor | undefined] {
+    this.buildFor(x);
+    if (isNativeLayer(this)) return runStep(this.nativeStep()!, x, training);
+    const out = this.call(x, { training });
+    const r = this.activityRegularizer;
+    return [out, r && (r.l1 || r.l2) ? runStep({ activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 }, out, training)[1] : undefined];
+  }
+
+  /** Keras builds a layer on its first call, from the input's per-sample shape. */
+  private buildFor(x: Tensor): void {
     checkTensor(x, `${this.name}.call`, 'x');
     if (!this.built) {
       this.build(x.shape.slice(1));
       this.built = true;
     }
-    const step = this.nativeStep();
-    if (step) return runStep(step, x, training);
-    if (this.call === Layer.prototype.call) throw new Error(`${this.name} (${this.constructor.name}): a custom layer must implement call(x)`);
-    const out = this.call(x, { training });
-    const r = this.activityRegularizer;
-    return [out, r && (r.l1 || r.l2) ? runStep({ activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 }, out, training)[1] : undefined];
   }
 
   /** The native description, or null for a layer that must run from JS. */
@@ -574,9 +580,6 @@ export class InputLayer extends Layer {
   override build(): void {
     this.built = true;
   }
-  call(x: Tensor): Tensor {
-    return x;
-  }
   override nativeStep(): NativeStep {
     return {};
   }
@@ -591,6 +594,7 @@ function activity(r: Regularizer | undefined): Pick<NativeStep, 'activityL1' | '
 
 /** Used by the model to tell native and JS layers apart. */
 export function isNativeLayer(l: Layer): boolean {
-  return l.nativeStep() !== null;
+  // a subclass of a built-in layer that overrides call() runs its own call, from JS
+  return l.call === Layer.prototype.call && l.nativeStep() !== null;
 }
 

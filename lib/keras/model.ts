@@ -10,7 +10,7 @@ import { Tensor, typeOfValue, NestedArray, deviceString, DeviceLike } from '../t
 import * as creation from '../creation';
 import { DType } from '../dtype';
 import * as optim from '../optim';
-import { Layer, NativeStep, InputLayer } from './layers';
+import { Layer, NativeStep, InputLayer, isNativeLayer } from './layers';
 import { Callback, CallbackLike, History, Logs, ProgbarLogger, TrainParams } from './callbacks';
 import { Optimizer as KerasOptimizer, resolveOptimizer } from './optimizers';
 import { LOSS_NAMES, LossName, canonicalLoss } from './losses';
@@ -266,7 +266,7 @@ export class Sequential implements CallbackModel {
   private steps(forTraining: boolean): NativeStep[] {
     const steps: NativeStep[] = [];
     for (const l of this.layerList) {
-      const s = l.nativeStep();
+      const s = isNativeLayer(l) ? l.nativeStep() : null;
       if (s === null) throw new Error(`${this.name}: layer '${l.name}' (${l.constructor.name}) has no native implementation; models with custom layers train from JS (not available yet)`);
       steps.push({ ...s });
     }
@@ -332,7 +332,7 @@ export class Sequential implements CallbackModel {
 
   /** True when every layer runs in the native loop (the whole epoch is one native call). */
   private get allNative(): boolean {
-    return this.layerList.every((l) => l.nativeStep() !== null);
+    return this.layerList.every(isNativeLayer);
   }
 
   /** Runs the layers from JS (models with custom layers); built-in layers run their native step. */
