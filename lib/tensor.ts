@@ -34,6 +34,10 @@ export function typeOfValue(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'symbol') return 'symbol';
   if (Array.isArray(v)) return 'array';
+  // a callable instance (nn.Module, Keras layer or model) is a function whose prototype chain is its class's
+  if (typeof v === 'function' && v.prototype === undefined && Object.getPrototypeOf(v) !== Function.prototype) {
+    return `${(v as { constructor?: { name?: string } }).constructor?.name ?? 'callable'} instance`;
+  }
   return typeof v === 'string' ? `string '${v}'` : typeof v;
 }
 

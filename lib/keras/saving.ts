@@ -289,7 +289,7 @@ export function modelFromConfig(c: ModelConfig, file = CONFIG_FILE, maxWeightByt
     try {
       model.compileFromConfig(c.compileConfig);
     } catch (e) {
-      throw new Error(`loadModel: ${file}: compileConfig: ${(e as Error).message}`);
+      throw new Error(`loadModel: ${file}: compileConfig${(e as Error).message.startsWith('optimizer: ') ? '.' : ': '}${(e as Error).message}`);
     }
   }
   return model;

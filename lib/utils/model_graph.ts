@@ -3,6 +3,7 @@
 // TensorBoard graph and the ONNX exporter share. A Sequential model is a chain; a model that can
 // describe its own graph (a Functional model) does so with layerGraph(), returning GraphNodes.
 import { Tensor, typeOfValue } from '../tensor';
+import { isObjectLike } from '../callable';
 import { noGrad } from '../autograd';
 import { Module } from '../nn/module';
 import { Sequential as NnSequential } from '../nn/containers';
@@ -57,7 +58,7 @@ function className(l: unknown): string {
 }
 
 function isModel(m: unknown): m is GraphModel {
-  return m !== null && typeof m === 'object' && Array.isArray((m as GraphModel).layers);
+  return isObjectLike(m) && Array.isArray((m as GraphModel).layers);
 }
 
 /** The model's layer graph; builds a Sequential model that declares its input shape and is not built yet. */

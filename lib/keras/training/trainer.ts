@@ -280,7 +280,12 @@ export abstract class Trainer extends Layer {
   }
   /** Keras' compile_from_config. */
   compileFromConfig(cc: CompileConfig): void {
-    const opt = new KerasOptimizer(cc.optimizer.className as never, cc.optimizer.config as never);
+    let opt: KerasOptimizer;
+    try {
+      opt = new KerasOptimizer(cc?.optimizer?.className as never, cc?.optimizer?.config as never);
+    } catch (e) {
+      throw new Error(`optimizer: ${(e as Error).message}`);
+    }
     this.compile({ optimizer: opt, loss: cc.loss, metrics: cc.metrics, ...(cc.lossWeights ? { lossWeights: cc.lossWeights } : {}) } as CompileOptions);
   }
   /** The native (torch::optim) optimizer training the weights: its state is what a saved model keeps. Made on first use when create is true. */
