@@ -17,6 +17,8 @@ export * as nn from './nn';
 export * as F from './nn/functional';
 export * as optim from './optim';
 export { Sequential, layers, callbacks, optimizers, regularizers } from './keras';
+// Keras losses and metrics namespaces (Keras engine v2)
+export { losses, metrics } from './keras';
 export * as datasets from './datasets';
 export * as data from './data';
 export * as tuner from './tuner';

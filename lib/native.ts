@@ -96,26 +96,30 @@ export interface OptimBinding {
   clip_grad_value_(params: Handle[], clipValue: number): void;
 }
 
-/** native/model.cc: the native training loop. */
+/** native/model.cc: the native training loop, on a thread the addon owns (one per JS environment). */
 export interface ModelRunResult {
   loss: number; metrics: number[]; samples: number; batches: number; stopped: boolean; nonFinite: boolean;
-  /** each metric's raw state (sums, confusion counts), to merge runs of single batches */
-  metricStates: number[][];
   predictions?: Handle;
 }
 export interface ModelBinding {
   model_run(mode: 'train' | 'evaluate' | 'predict', steps: object[], x: Handle, y: Handle | null,
     options: Record<string, unknown>,
     progress?: (batch: number, samples: number, loss: number, metrics: number[]) => void): Promise<ModelRunResult>;
-  model_loss(loss: string, fromLogits: boolean, output: Handle, target: Handle, sampleWeight: Handle | null): Handle;
-  /** one batch's addition to a metric's state */
-  model_metric(metric: string, loss: string, fromLogits: boolean, output: Handle, target: Handle): number[];
-  /** a metric's value from its state summed over batches */
-  model_metric_value(metric: string, state: number[], samples: number): number;
+  /** the batch's mean (or sample-weighted) loss, or with perSample each sample's loss */
+  model_loss(loss: string, fromLogits: boolean, output: Handle, target: Handle, sampleWeight: Handle | null, perSample?: boolean): Handle;
   model_token_create(): NativeObject;
   model_token_stop(token: NativeObject): void;
   model_token_ack(token: NativeObject, batch: number): void;
   model_token_reset(token: NativeObject): void;
+  /** the shuffled order of an epoch's n samples (int64), as the native loop draws it */
+  model_batch_order(n: number): Handle;
+  /** Keras' metric state (update/result/reset) with the loss tracker, kept natively */
+  model_metrics_create(metrics: string[]): NativeObject;
+  model_metrics_reset(state: NativeObject): void;
+  model_metrics_update(state: NativeObject, loss: string, fromLogits: boolean, output: Handle, target: Handle, batchLoss: number): void;
+  model_metrics_result(state: NativeObject): { loss: number; metrics: number[]; samples: number };
+  /** one built-in Keras layer's forward (the native loop's): [output, activity penalty?] */
+  keras_step_forward(step: object, x: Handle, training: boolean): Handle[];
 }
 
 /** native/data.cc: batched image augmentation. */

@@ -1,10 +1,15 @@
 // The native training loop: a Keras-style model of built-in layers runs a whole epoch (shuffle,
-// batches, forward, loss, backward, optimizer step, metrics) in libtorch on a worker thread, with
-// one JS call per epoch. Progress reaches JS through a thread-safe function; JS can stop the loop
-// between batches, or have it wait for batch callbacks.
+// batches, forward, loss, backward, optimizer step, metrics) in libtorch on the runner thread the
+// addon owns (Runner, below), with one JS call per epoch. Progress reaches JS through a thread-safe
+// function; JS can stop the loop between batches, or have it wait for batch callbacks. Each built-in
+// Keras layer's forward is a Step here, which the layer's eager call runs too (keras_step_forward).
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 
 #include "nn.h"
 #include "optim.h"
@@ -192,6 +197,24 @@ Metric ParseMetric(const std::string& s) {
   throw ArgError("unknown metric '" + s + "'");
 }
 
+std::vector<Metric> ReadMetrics(napi_env env, napi_value arr) {
+  bool isArr = false;
+  napi_is_array(env, arr, &isArr);
+  if (!isArr) throw ArgError("metrics must be an array of metric names");
+  uint32_t n = 0;
+  Check(env, napi_get_array_length(env, arr, &n));
+  std::vector<Metric> out;
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value e;
+    Check(env, napi_get_element(env, arr, k, &e));
+    size_t len = 0;
+    char buf[64];
+    if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) != napi_ok) throw ArgError("metrics must be strings");
+    out.push_back(ParseMetric(std::string(buf, len)));
+  }
+  return out;
+}
+
 // Keras' AUC: 200 thresholds, (i+1)/199 for i < 198, plus one just below 0 and one just above 1.
 constexpr int64_t kAucThresholds = 200;
 
@@ -331,16 +354,75 @@ struct MetricSet {
   }
 };
 
-// Stops a running loop between batches, and lets it wait for JS batch callbacks.
+// Thread counts for small batches: a second OpenMP team on a loaded machine waits at every
+// barrier, so one intra-op thread can beat all of them. Kept per model (in its run token) across
+// epochs and calls, whether batches come one epoch or one batch per call: times kLen batches on
+// all threads, then kLen on one, and keeps the faster. Touched only by the runner thread.
+struct ThreadTuner {
+  static constexpr int64_t kWarm = 5, kLen = 20;
+  int max = 0, chosen = 0;
+  int64_t seen = 0;
+  double all = 0, one = 0;
+  bool Started() const { return seen > 0; }
+  int Next(int maxThreads) {
+    if (maxThreads != max) {  // setNumThreads changed since: measure again
+      *this = ThreadTuner();
+      max = maxThreads;
+    }
+    if (max <= 1) return 1;
+    if (chosen) return chosen;
+    return seen >= kWarm + kLen ? 1 : max;
+  }
+  void Record(double secs) {
+    if (chosen || max <= 1) return;
+    const int64_t i = seen++;
+    if (i >= kWarm && i < kWarm + kLen)
+      all += secs;
+    else if (i >= kWarm + kLen)
+      one += secs;
+    if (seen == kWarm + 2 * kLen) chosen = one < all ? 1 : max;
+  }
+};
+
+// A model's handle on its runs: stops a loop between batches, lets it wait for JS batch callbacks
+// (acked), and carries the model's thread tuner.
 struct RunToken : NativeObject {
   static const napi_type_tag kTag;
   static constexpr const char* kWhat = "a training run token";
   std::atomic<bool> stop{false};
-  std::mutex m;
-  std::condition_variable cv;
-  int64_t acked = -1;
+  std::atomic<int64_t> acked{-1};
+  ThreadTuner tuner;
 };
 const napi_type_tag RunToken::kTag = {0x72756e746f6b656eULL, 0x1c2b3a4958677685ULL};
+
+// Keras' metric state (update/result/reset) with the loss tracker, kept natively across batches
+// and calls: the native loop and the JS path add to the same object.
+struct MetricState : NativeObject {
+  static const napi_type_tag kTag;
+  static constexpr const char* kWhat = "a metric state";
+  std::mutex m;
+  MetricSet set;
+  double lossSum = 0;
+  int64_t samples = 0;
+  void Reset() {
+    set.Reset();
+    lossSum = 0;
+    samples = 0;
+  }
+  void Update(Loss l, bool fromLogits, const at::Tensor& out, const at::Tensor& y, double loss, int64_t n) {
+    at::NoGradGuard g;
+    at::Tensor o = out.detach();
+    std::lock_guard<std::mutex> lk(m);
+    set.Update(l, fromLogits, o, y);
+    lossSum += loss * static_cast<double>(n);
+    samples += n;
+  }
+  double MeanLoss() const { return lossSum / static_cast<double>(std::max<int64_t>(samples, 1)); }
+};
+const napi_type_tag MetricState::kTag = {0x6d65747269637374ULL, 0x8a7b6c5d4e3f2a1bULL};
+
+// The one batch order for shuffled epochs, whether batches run natively or from JS.
+at::Tensor BatchOrder(int64_t n) { return at::randperm(n, at::TensorOptions().dtype(at::kLong)); }
 
 struct Penalty {
   at::Tensor w;
@@ -364,7 +446,8 @@ struct Job {
   c10::optional<at::Device> device;
   Loss loss = Loss::kMse;
   bool fromLogits = false;
-  MetricSet metrics;
+  MetricState* ms = nullptr;  // the caller's (options.metricState) or ownMs
+  std::unique_ptr<MetricState> ownMs;
   std::vector<Penalty> penalties;
   int64_t batchSize = 32;
   bool shuffle = false;
@@ -375,22 +458,28 @@ struct Job {
   double progressEveryMs = 0;
   int threads = 1;
   bool autoThreads = true;
-  bool checkFinite = false;  // refuse NaN/infinity in x and float y before the first batch
+  int64_t plannedBatches = 0;         // batches the caller expects over the whole fit (thread tuning)
+  std::vector<double> learningRates;  // per batch of this run, when a schedule drives the rate
+  bool checkFinite = false;           // refuse NaN/infinity in x and float y before the first batch
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
+  // where the run is (runner thread)
+  bool begun = false, ended = false, tune = false;
+  int64_t start = 0, b = 0, waitFor = -1;
+  at::Tensor order;
+  Tensors outputs;
+  std::chrono::steady_clock::time_point lastPost;
   // results
-  double lossSum = 0;
-  int64_t samples = 0;
   int64_t batches = 0;
   bool stopped = false;
   bool nonFinite = false;
   at::Tensor predictions;
   std::string error;
-  // JS side
-  napi_async_work work = nullptr;
+  // JS side (main thread)
   napi_deferred deferred = nullptr;
-  napi_threadsafe_function progress = nullptr;
-  std::vector<napi_ref> refs;  // optimizer, token: kept alive while the worker uses them
+  napi_ref progressFn = nullptr;
+  std::vector<napi_ref> refs;  // optimizer, token, metric state: kept alive while the runner uses them
+  std::vector<std::unique_ptr<Progress>> progressOut;  // posted to JS after the batch (runner thread)
 };
 
 void SetTraining(const std::vector<Step>& steps, bool on) {
@@ -409,185 +498,394 @@ void CheckFinite(const at::Tensor& t, const char* name, Mode mode) {
                            "); clean or impute the data first");
 }
 
-void Run(Job& j) {
-  at::set_num_threads(j.threads);
+void SetLearningRate(NativeOptimizer* o, double lr) {
+  std::lock_guard<std::mutex> lk(o->mu);
+  for (auto& g : o->opt->param_groups()) g.options().set_lr(lr);
+}
+
+void Begin(Job& j) {
   if (j.checkFinite) {
     CheckFinite(j.x, "x", j.mode);
     CheckFinite(j.y, "y", j.mode);
   }
   const int64_t n = j.x.size(0);
+  if (j.shuffle) j.order = BatchOrder(n);
+  if (j.ownMs) j.ownMs->Reset();
+  j.lastPost = std::chrono::steady_clock::now() - std::chrono::hours(1);
+  const int64_t here = j.maxBatches >= 0 ? std::min(j.maxBatches, (n + j.batchSize - 1) / j.batchSize)
+                                         : (n + j.batchSize - 1) / j.batchSize;
+  // a short fit would spend most of its batches measuring
+  const int64_t planned = std::max(here, j.plannedBatches);
+  j.tune = j.mode == Mode::kTrain && j.autoThreads && j.threads > 1 && j.token &&
+           (j.token->tuner.Started() || planned >= 4 * (ThreadTuner::kWarm + 2 * ThreadTuner::kLen));
+}
+
+// Runs the next batch of j; false when the run is over (nothing was run).
+bool NextBatch(Job& j) {
+  const int64_t n = j.x.size(0);
+  if (j.ended || j.start >= n || (j.maxBatches >= 0 && j.b >= j.maxBatches)) return false;
+  if (j.token && j.token->stop.load()) {
+    j.stopped = true;
+    return false;
+  }
   const bool train = j.mode == Mode::kTrain;
   c10::optional<at::NoGradGuard> nograd;
   if (!train) nograd.emplace();
   SetTraining(j.steps, train);
-  at::Tensor order = j.shuffle ? at::randperm(n, at::TensorOptions().dtype(at::kLong)) : at::Tensor();
-  j.metrics.Reset();
-  Tensors outputs;
-  auto lastPost = std::chrono::steady_clock::now() - std::chrono::hours(1);
-  constexpr int64_t kTuneWarm = 5, kTuneLen = 20;
-  const int64_t plannedBatches = j.maxBatches >= 0 ? std::min(j.maxBatches, (n + j.batchSize - 1) / j.batchSize)
-                                                   : (n + j.batchSize - 1) / j.batchSize;
-  bool tune = j.autoThreads && j.threads > 1 && plannedBatches >= 4 * (kTuneWarm + 2 * kTuneLen);
-  auto tuneStart = std::chrono::steady_clock::now();
-  double tuneAll = 0;
-  for (int64_t start = 0, b = 0; start < n; start += j.batchSize, b++) {
-    if (j.maxBatches >= 0 && b >= j.maxBatches) break;
-    if (j.token && j.token->stop.load()) {
-      j.stopped = true;
-      break;
-    }
-    int64_t len = std::min(j.batchSize, n - start);
-    at::Tensor xb, yb, wb;
-    if (j.shuffle) {
-      at::Tensor idx = order.narrow(0, start, len);
-      xb = j.x.index_select(0, idx);
-      if (j.y.defined()) yb = j.y.index_select(0, idx);
-      if (j.sampleWeight.defined()) wb = j.sampleWeight.index_select(0, idx);
-    } else {
-      xb = j.x.narrow(0, start, len);
-      if (j.y.defined()) yb = j.y.narrow(0, start, len);
-      if (j.sampleWeight.defined()) wb = j.sampleWeight.narrow(0, start, len);
-    }
-    if (j.device && *j.device != xb.device()) {
-      xb = xb.to(*j.device, /*non_blocking=*/true);
-      if (yb.defined()) yb = yb.to(*j.device, /*non_blocking=*/true);
-      if (wb.defined()) wb = wb.to(*j.device, /*non_blocking=*/true);
-    }
-    if (j.mode == Mode::kPredict) {
-      outputs.push_back(Forward(j.steps, xb).to(j.x.device()));
-      j.batches++;
-      continue;
-    }
-    // Small batches often run faster on one intra-op thread than on all of them (a second OpenMP
-    // team on a loaded machine waits at every barrier), so a long run times both and keeps the faster.
-    if (tune) {
-      if (b == kTuneWarm) tuneStart = std::chrono::steady_clock::now();
-      if (b == kTuneWarm + kTuneLen) {
-        auto t = std::chrono::steady_clock::now();
-        tuneAll = std::chrono::duration<double>(t - tuneStart).count();
-        tuneStart = t;
-        at::set_num_threads(1);
-      }
-      if (b == kTuneWarm + 2 * kTuneLen) {
-        double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - tuneStart).count();
-        if (tuneAll < one) at::set_num_threads(j.threads);
-        tune = false;
-      }
-    }
-    if (train && j.opt) j.opt->ZeroGrad(true);
-    at::Tensor activity;
-    at::Tensor out = Forward(j.steps, xb, &activity);
-    at::Tensor per = PerSample(j.loss, j.fromLogits, out, yb);
-    // Keras' sum_over_batch_size: weighted losses summed, divided by the batch size.
-    at::Tensor loss = wb.defined() ? (per * wb.to(per.scalar_type())).sum() / static_cast<double>(len) : per.mean();
-    at::Tensor total = activity.defined() ? loss + activity : loss;
-    for (const Penalty& p : j.penalties) {
-      if (p.l1 != 0) total = total + p.w.abs().sum() * p.l1;
-      if (p.l2 != 0) total = total + p.w.square().sum() * p.l2;
-    }
-    double lv = total.item<double>();
-    if (!std::isfinite(lv)) j.nonFinite = true;
-    if (train) {
-      total.backward();
-      if (j.opt) j.opt->Step();
-    }
-    j.lossSum += lv * static_cast<double>(len);
-    j.samples += len;
-    {
-      at::NoGradGuard g;
-      at::Tensor o = out.detach();
-      j.metrics.Update(j.loss, j.fromLogits, o, yb);
-    }
-    j.batches++;
-    const bool last = start + j.batchSize >= n || (j.maxBatches >= 0 && b + 1 >= j.maxBatches);
-    const auto now = std::chrono::steady_clock::now();
-    const bool post =
-        j.progress && (j.waitEachBatch || last || j.nonFinite ||
-                       std::chrono::duration<double, std::milli>(now - lastPost).count() >= j.progressEveryMs);
-    if (post) {
-      lastPost = now;
-      auto* p = new Progress{b, j.samples, j.lossSum / static_cast<double>(j.samples), j.metrics.Values(j.samples)};
-      if (napi_call_threadsafe_function(j.progress, p, napi_tsfn_nonblocking) != napi_ok) delete p;
-      if (j.waitEachBatch && j.token) {
-        std::unique_lock<std::mutex> lk(j.token->m);
-        j.token->cv.wait(lk, [&] { return j.token->acked >= b || j.token->stop.load(); });
-      }
-    }
-    if (j.nonFinite && train) break;  // the JS side reports it (TerminateOnNaN) after the epoch
+  const int want = j.tune ? j.token->tuner.Next(j.threads) : j.threads;
+  if (at::get_num_threads() != want) at::set_num_threads(want);
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t len = std::min(j.batchSize, n - j.start), b = j.b;
+  at::Tensor xb, yb, wb;
+  if (j.shuffle) {
+    at::Tensor idx = j.order.narrow(0, j.start, len);
+    xb = j.x.index_select(0, idx);
+    if (j.y.defined()) yb = j.y.index_select(0, idx);
+    if (j.sampleWeight.defined()) wb = j.sampleWeight.index_select(0, idx);
+  } else {
+    xb = j.x.narrow(0, j.start, len);
+    if (j.y.defined()) yb = j.y.narrow(0, j.start, len);
+    if (j.sampleWeight.defined()) wb = j.sampleWeight.narrow(0, j.start, len);
   }
-  if (j.mode == Mode::kPredict) j.predictions = outputs.empty() ? at::Tensor() : at::cat(outputs, 0);
+  j.start += j.batchSize;
+  j.b++;
+  if (j.device && *j.device != xb.device()) {
+    xb = xb.to(*j.device, /*non_blocking=*/true);
+    if (yb.defined()) yb = yb.to(*j.device, /*non_blocking=*/true);
+    if (wb.defined()) wb = wb.to(*j.device, /*non_blocking=*/true);
+  }
+  if (j.mode == Mode::kPredict) {
+    j.outputs.push_back(Forward(j.steps, xb).to(j.x.device()));
+    j.batches++;
+    return true;
+  }
+  if (train && j.opt) {
+    if (static_cast<size_t>(b) < j.learningRates.size()) SetLearningRate(j.opt, j.learningRates[b]);
+    j.opt->ZeroGrad(true);
+  }
+  at::Tensor activity;
+  at::Tensor out = Forward(j.steps, xb, &activity);
+  at::Tensor per = PerSample(j.loss, j.fromLogits, out, yb);
+  // Keras' sum_over_batch_size: weighted losses summed, divided by the batch size.
+  at::Tensor loss = wb.defined() ? (per * wb.to(per.scalar_type())).sum() / static_cast<double>(len) : per.mean();
+  at::Tensor total = activity.defined() ? loss + activity : loss;
+  for (const Penalty& p : j.penalties) {
+    if (p.l1 != 0) total = total + p.w.abs().sum() * p.l1;
+    if (p.l2 != 0) total = total + p.w.square().sum() * p.l2;
+  }
+  double lv = total.item<double>();
+  if (!std::isfinite(lv)) j.nonFinite = true;
+  if (train) {
+    total.backward();
+    if (j.opt) j.opt->Step();
+  }
+  j.ms->Update(j.loss, j.fromLogits, out, yb, lv, len);
+  if (j.tune) j.token->tuner.Record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  j.batches++;
+  const bool last = j.start >= n || (j.maxBatches >= 0 && j.b >= j.maxBatches);
+  const auto now = std::chrono::steady_clock::now();
+  const bool post =
+      j.progressFn && (j.waitEachBatch || last || j.nonFinite ||
+                       std::chrono::duration<double, std::milli>(now - j.lastPost).count() >= j.progressEveryMs);
+  if (post) {
+    j.lastPost = now;
+    std::vector<double> values;
+    int64_t samples;
+    double mean;
+    {
+      std::lock_guard<std::mutex> lk(j.ms->m);
+      values = j.ms->set.Values(j.ms->samples);
+      samples = j.ms->samples;
+      mean = j.ms->MeanLoss();
+    }
+    j.progressOut.emplace_back(new Progress{b, samples, mean, std::move(values)});
+    if (j.waitEachBatch && j.token) j.waitFor = b;
+  }
+  if (j.nonFinite && train) j.ended = true;  // the JS side reports it (TerminateOnNaN) after the epoch
+  return true;
+}
+
+void Finish(Job& j) {
+  if (j.mode == Mode::kPredict && j.error.empty())
+    j.predictions = j.outputs.empty() ? at::Tensor() : at::cat(j.outputs, 0);
+  j.outputs.clear();
   SetTraining(j.steps, false);
 }
 
-void Execute(napi_env, void* data) {
-  Job& j = *static_cast<Job*>(data);
-  try {
-    Run(j);
-  } catch (const c10::Error& e) {
-    j.error = e.what_without_backtrace();
-  } catch (const std::exception& e) {
-    j.error = e.what();
-  }
-}
-
-void Complete(napi_env env, napi_status status, void* data) {
-  std::unique_ptr<Job> j(static_cast<Job*>(data));
-  if (j->progress) napi_release_threadsafe_function(j->progress, napi_tsfn_release);
-  for (napi_ref r : j->refs) napi_delete_reference(env, r);
-  napi_delete_async_work(env, j->work);
+// Settles the run's promise on the JS thread and lets go of what it held.
+void Complete(napi_env env, Job& j) {
+  if (j.progressFn) napi_delete_reference(env, j.progressFn);
+  for (napi_ref r : j.refs) napi_delete_reference(env, r);
   napi_value result = nullptr;
-  if (!j->error.empty() || status != napi_ok) {
-    std::string msg = j->error.empty() ? "the training run was cancelled" : j->error;
+  if (!j.error.empty()) {
+    std::string msg = j.error;
     size_t nl = msg.find('\n');
     if (nl != std::string::npos) msg = msg.substr(0, nl);
     napi_value m;
     napi_create_string_utf8(env, msg.c_str(), msg.size(), &m);
     napi_create_error(env, nullptr, m, &result);
-    napi_reject_deferred(env, j->deferred, result);
+    napi_reject_deferred(env, j.deferred, result);
     return;
   }
   napi_create_object(env, &result);
-  if (j->mode == Mode::kPredict) {
-    napi_value p = j->predictions.defined() ? Wrap(env, j->predictions) : Undefined(env);
+  if (j.mode == Mode::kPredict) {
+    napi_value p = j.predictions.defined() ? Wrap(env, j.predictions) : Undefined(env);
     napi_set_named_property(env, result, "predictions", p);
   } else {
-    double samples = static_cast<double>(std::max<int64_t>(j->samples, 1));
-    napi_set_named_property(env, result, "loss", MakeNumber(env, j->lossSum / samples));
-    napi_set_named_property(env, result, "metrics", NumberArray(env, j->metrics.Values(j->samples)));
-    // the raw state, so a caller running one batch at a time can merge batches (precision, AUC)
-    napi_value states;
-    napi_create_array_with_length(env, j->metrics.kinds.size(), &states);
-    for (size_t k = 0; k < j->metrics.kinds.size(); k++) {
-      auto first = j->metrics.state.begin() + static_cast<std::ptrdiff_t>(j->metrics.offset[k]);
-      std::vector<double> one(first, first + static_cast<std::ptrdiff_t>(MetricStateSize(j->metrics.kinds[k])));
-      napi_set_element(env, states, k, NumberArray(env, one));
-    }
-    napi_set_named_property(env, result, "metricStates", states);
-    napi_set_named_property(env, result, "samples", MakeNumber(env, static_cast<double>(j->samples)));
-    napi_set_named_property(env, result, "nonFinite", MakeBool(env, j->nonFinite));
+    std::lock_guard<std::mutex> lk(j.ms->m);
+    napi_set_named_property(env, result, "loss", MakeNumber(env, j.ms->MeanLoss()));
+    napi_set_named_property(env, result, "metrics", NumberArray(env, j.ms->set.Values(j.ms->samples)));
+    napi_set_named_property(env, result, "samples", MakeNumber(env, static_cast<double>(j.ms->samples)));
+    napi_set_named_property(env, result, "nonFinite", MakeBool(env, j.nonFinite));
   }
-  napi_set_named_property(env, result, "batches", MakeNumber(env, static_cast<double>(j->batches)));
-  napi_set_named_property(env, result, "stopped", MakeBool(env, j->stopped));
-  napi_resolve_deferred(env, j->deferred, result);
+  napi_set_named_property(env, result, "batches", MakeNumber(env, static_cast<double>(j.batches)));
+  napi_set_named_property(env, result, "stopped", MakeBool(env, j.stopped));
+  napi_resolve_deferred(env, j.deferred, result);
 }
 
-// Runs on the JS thread for each batch the worker finished: calls the JS progress function with
-// (batch, samples, loss, metrics).
-void CallProgress(napi_env env, napi_value fn, void*, void* data) {
-  std::unique_ptr<Progress> p(static_cast<Progress*>(data));
-  if (!env || !fn) return;
-  napi_value args[4], undef;
+// Calls the JS progress function with (batch, samples, loss, metrics).
+void CallProgress(napi_env env, napi_ref fnRef, const Progress& p) {
+  napi_value fn, undef;
+  if (napi_get_reference_value(env, fnRef, &fn) != napi_ok || !fn) return;
   napi_get_undefined(env, &undef);
-  napi_create_double(env, static_cast<double>(p->batch), &args[0]);
-  napi_create_double(env, static_cast<double>(p->samples), &args[1]);
-  napi_create_double(env, p->loss, &args[2]);
-  napi_create_array_with_length(env, p->metrics.size(), &args[3]);
-  for (size_t k = 0; k < p->metrics.size(); k++) {
-    napi_value v;
-    napi_create_double(env, p->metrics[k], &v);
-    napi_set_element(env, args[3], k, v);
-  }
+  napi_value args[4];
+  napi_create_double(env, static_cast<double>(p.batch), &args[0]);
+  napi_create_double(env, static_cast<double>(p.samples), &args[1]);
+  napi_create_double(env, p.loss, &args[2]);
+  args[3] = NumberArray(env, p.metrics);
   napi_call_function(env, undef, fn, 4, args, nullptr);
+}
+
+// A message from the runner to the JS thread: a batch's progress, or (progress null) the end of a job.
+struct Message {
+  Job* job;
+  std::unique_ptr<Progress> progress;
+};
+
+// The thread the addon owns for model runs (fit/evaluate/predict), one per JS environment: not
+// libuv's pool, which fs, dns and zlib share, so a run that waits for a JS batch callback cannot
+// starve them, and consecutive batches keep one OpenMP team. Jobs take turns batch by batch, so
+// several models train at once; a job waiting for JS leaves the thread to the others. Results
+// reach JS through one thread-safe function, referenced only while jobs are in flight so an idle
+// runner never keeps the process alive; the env's cleanup hook stops and joins the thread.
+class Runner {
+ public:
+  // The env's runner, started on first use (JS thread).
+  static Runner* Get(napi_env env) {
+    std::lock_guard<std::mutex> lk(MapMutex());
+    auto it = Map().find(env);
+    if (it != Map().end()) return it->second;
+    auto* r = new Runner();
+    napi_value name;
+    Check(env, napi_create_string_utf8(env, "nodetorch.runner", NAPI_AUTO_LENGTH, &name));
+    napi_status s =
+        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, r, Finalize, r, Dispatch, &r->tsfn_);
+    if (s != napi_ok) {
+      delete r;
+      Check(env, s);
+    }
+    napi_unref_threadsafe_function(env, r->tsfn_);
+    // added after the thread-safe function, so it runs before the function's own cleanup
+    napi_add_env_cleanup_hook(env, Cleanup, r);
+    r->env_ = env;
+    r->thread_ = std::thread([r] { r->Loop(); });
+    Map()[env] = r;
+    return r;
+  }
+  // The env's runner if it was started (any thread of that env's JS).
+  static Runner* Find(napi_env env) {
+    std::lock_guard<std::mutex> lk(MapMutex());
+    auto it = Map().find(env);
+    return it == Map().end() ? nullptr : it->second;
+  }
+
+  // Queues a job (JS thread); returns its promise.
+  napi_value Submit(napi_env env, std::unique_ptr<Job> j) {
+    napi_value promise;
+    Check(env, napi_create_promise(env, &j->deferred, &promise));
+    if (inFlight_++ == 0) napi_ref_threadsafe_function(env, tsfn_);
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      ready_.push_back(j.release());
+    }
+    cv_.notify_all();
+    return promise;
+  }
+  // Something a waiting job may wait for changed (an ack, a stop).
+  void Poke() {
+    { std::lock_guard<std::mutex> lk(m_); }
+    cv_.notify_all();
+  }
+
+ private:
+  enum class Outcome { kYield, kWait, kDone };
+
+  static std::mutex& MapMutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::unordered_map<napi_env, Runner*>& Map() {
+    static std::unordered_map<napi_env, Runner*> m;
+    return m;
+  }
+
+  static bool Resumable(const Job& j) {
+    return j.waitFor < 0 || !j.token || j.token->acked.load() >= j.waitFor || j.token->stop.load();
+  }
+
+  void Loop() {
+    at::init_num_threads();
+    std::unique_lock<std::mutex> lk(m_);
+    while (!stopping_) {
+      for (auto it = waiting_.begin(); it != waiting_.end();) {
+        if (Resumable(**it)) {
+          ready_.push_back(*it);
+          it = waiting_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (ready_.empty()) {
+        cv_.wait(lk);
+        continue;
+      }
+      Job* j = ready_.front();
+      ready_.pop_front();
+      lk.unlock();
+      Outcome o = Advance(*j);
+      lk.lock();
+      if (o == Outcome::kWait)
+        waiting_.push_back(j);
+      else if (o == Outcome::kYield)
+        ready_.push_back(j);  // one batch per turn: jobs take turns
+    }
+  }
+
+  // Runs one batch of j and posts what JS must see; a job's progress is posted before its end.
+  Outcome Advance(Job& j) {
+    Outcome o = Outcome::kDone;
+    try {
+      if (!j.begun) {
+        j.begun = true;
+        Begin(j);
+      }
+      j.waitFor = -1;
+      if (NextBatch(j)) o = j.waitFor >= 0 ? Outcome::kWait : Outcome::kYield;
+    } catch (const c10::Error& e) {
+      j.error = e.what_without_backtrace();
+    } catch (const std::exception& e) {
+      j.error = e.what();
+    } catch (...) {
+      j.error = "unknown native error";
+    }
+    for (auto& p : j.progressOut) Post(new Message{&j, std::move(p)});
+    j.progressOut.clear();
+    if (o == Outcome::kDone) {
+      try {
+        Finish(j);
+      } catch (const std::exception& e) {
+        if (j.error.empty()) j.error = e.what();
+      }
+      Post(new Message{&j, nullptr});
+    }
+    return o;
+  }
+
+  void Post(Message* msg) {
+    if (napi_call_threadsafe_function(tsfn_, msg, napi_tsfn_nonblocking) != napi_ok) {
+      // the environment is going away: its cleanup frees what is still queued here
+      if (!msg->progress) delete msg->job;
+      delete msg;
+    }
+  }
+
+  // On the JS thread (env null: the function is torn down and only frees).
+  static void Dispatch(napi_env env, napi_value, void* ctx, void* data) {
+    std::unique_ptr<Message> msg(static_cast<Message*>(data));
+    if (msg->progress) {
+      if (env && msg->job->progressFn) CallProgress(env, msg->job->progressFn, *msg->progress);
+      return;
+    }
+    std::unique_ptr<Job> j(msg->job);
+    if (!env) return;
+    auto* r = static_cast<Runner*>(ctx);
+    if (--r->inFlight_ == 0) napi_unref_threadsafe_function(env, r->tsfn_);
+    Complete(env, *j);
+  }
+
+  // The env is being torn down: stop after the batch in progress, join, drop unfinished jobs.
+  static void Cleanup(void* arg) {
+    auto* r = static_cast<Runner*>(arg);
+    {
+      std::lock_guard<std::mutex> lk(r->m_);
+      r->stopping_ = true;
+    }
+    r->cv_.notify_all();
+    if (r->thread_.joinable()) r->thread_.join();
+    for (Job* j : r->ready_) delete j;
+    for (Job* j : r->waiting_) delete j;
+    r->ready_.clear();
+    r->waiting_.clear();
+    {
+      std::lock_guard<std::mutex> lk(MapMutex());
+      Map().erase(r->env_);
+    }
+    napi_release_threadsafe_function(r->tsfn_, napi_tsfn_abort);
+  }
+  static void Finalize(napi_env, void* data, void*) { delete static_cast<Runner*>(data); }
+
+  napi_env env_ = nullptr;
+  napi_threadsafe_function tsfn_ = nullptr;
+  std::thread thread_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<Job*> ready_;
+  std::vector<Job*> waiting_;
+  bool stopping_ = false;
+  int inFlight_ = 0;  // JS thread only
+};
+
+Step ReadStep(napi_env env, napi_value e, const std::string& where) {
+  napi_valuetype t;
+  Check(env, napi_typeof(env, e, &t));
+  if (t != napi_object) throw ArgError("expected " + where + " to be an object");
+  Options o(env, e, where);
+  Step s;
+  napi_value mod;
+  Check(env, napi_get_named_property(env, e, "module", &mod));
+  napi_valuetype mt;
+  Check(env, napi_typeof(env, mod, &mt));
+  if (mt != napi_undefined && mt != napi_null) {
+    auto* m = UnwrapAs<ModuleObject>(env, mod);
+    if (!m) throw ArgError("expected " + where + ".module to be a native module");
+    s.keep = m->module;
+    s.forward = m->forward;
+  }
+  s.pre = o.Int("pre", 0);
+  s.post = o.Int("post", 0);
+  s.act = ParseAct(o.String("activation", "linear"));
+  s.reshape = o.IntList("reshape", {});
+  s.lastStep = o.Bool("lastStep", false);
+  s.castFloat = o.Bool("castFloat", false);
+  s.actL1 = o.Number("activityL1", 0);
+  s.actL2 = o.Number("activityL2", 0);
+  s.castLong = o.Bool("castLong", false);
+  s.flipTime = o.Bool("flipTime", false);
+  s.finalHidden = o.Bool("finalHidden", false);
+  std::string merge = o.String("merge", "concat");
+  if (merge == "sum")
+    s.merge = 1;
+  else if (merge == "mul")
+    s.merge = 2;
+  else if (merge == "ave")
+    s.merge = 3;
+  else if (merge != "concat")
+    throw ArgError(where + ".merge must be 'concat', 'sum', 'mul' or 'ave' but got '" + merge + "'");
+  s.reduceDims = o.IntList("reduceDims", {});
+  s.reduceMax = o.String("reduce", "mean") == "max";
+  s.keepDims = o.Bool("keepDims", false);
+  s.indexLimit = o.Int("indexLimit", 0);
+  return s;
 }
 
 std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
@@ -600,52 +898,12 @@ std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
   for (uint32_t i = 0; i < n; i++) {
     napi_value e;
     Check(env, napi_get_element(env, arr, i, &e));
-    napi_valuetype t;
-    Check(env, napi_typeof(env, e, &t));
-    if (t != napi_object) throw ArgError("expected steps[" + std::to_string(i) + "] to be an object");
-    Options o(env, e, "steps[" + std::to_string(i) + "]");
-    Step s;
-    napi_value mod;
-    Check(env, napi_get_named_property(env, e, "module", &mod));
-    napi_valuetype mt;
-    Check(env, napi_typeof(env, mod, &mt));
-    if (mt != napi_undefined && mt != napi_null) {
-      auto* m = UnwrapAs<ModuleObject>(env, mod);
-      if (!m) throw ArgError("expected steps[" + std::to_string(i) + "].module to be a native module");
-      s.keep = m->module;
-      s.forward = m->forward;
-    }
-    s.pre = o.Int("pre", 0);
-    s.post = o.Int("post", 0);
-    s.act = ParseAct(o.String("activation", "linear"));
-    s.reshape = o.IntList("reshape", {});
-    s.lastStep = o.Bool("lastStep", false);
-    s.castFloat = o.Bool("castFloat", false);
-    s.actL1 = o.Number("activityL1", 0);
-    s.actL2 = o.Number("activityL2", 0);
-    s.castLong = o.Bool("castLong", false);
-    s.flipTime = o.Bool("flipTime", false);
-    s.finalHidden = o.Bool("finalHidden", false);
-    std::string merge = o.String("merge", "concat");
-    if (merge == "sum")
-      s.merge = 1;
-    else if (merge == "mul")
-      s.merge = 2;
-    else if (merge == "ave")
-      s.merge = 3;
-    else if (merge != "concat")
-      throw ArgError("steps[" + std::to_string(i) + "].merge must be 'concat', 'sum', 'mul' or 'ave' but got '" +
-                     merge + "'");
-    s.reduceDims = o.IntList("reduceDims", {});
-    s.reduceMax = o.String("reduce", "mean") == "max";
-    s.keepDims = o.Bool("keepDims", false);
-    s.indexLimit = o.Int("indexLimit", 0);
-    steps.push_back(std::move(s));
+    steps.push_back(ReadStep(env, e, "steps[" + std::to_string(i) + "]"));
   }
   return steps;
 }
 
-// model_run(mode, steps, x, y, options, progressFn?) -> Promise
+// model_run(mode, steps, x, y, options, progressFn?) -> Promise, run on the env's runner thread
 napi_value ModelRun(napi_env env, napi_callback_info info) {
   Args a(env, info);
   std::string mode = a.String(0, "mode");
@@ -676,7 +934,11 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->waitEachBatch = o.Bool("waitEachBatch", false);
   j->progressEveryMs = o.Number("progressEveryMs", 0);
   j->autoThreads = o.Bool("autoThreads", true);
+  j->plannedBatches = o.Int("plannedBatches", 0);
   j->checkFinite = o.Bool("checkFinite", false);
+  j->learningRates = o.NumberList("learningRates", {});
+  for (double lr : j->learningRates)
+    if (!(lr >= 0) || !std::isfinite(lr)) throw ArgError("learningRates must be non-negative finite numbers");
   if (o.Has("device")) j->device = ParseDevice(o.String("device", "cpu"));
   j->threads = static_cast<int>(at::get_num_threads());
   if (o.Has("threads")) {
@@ -694,19 +956,25 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
                      ") but is " + TensorDesc(*w));
     j->sampleWeight = *w;
   }
-  napi_value metrics;
-  if (o.Has("metrics")) {
-    Check(env, napi_get_named_property(env, a[4], "metrics", &metrics));
-    uint32_t n = 0;
-    Check(env, napi_get_array_length(env, metrics, &n));
-    for (uint32_t k = 0; k < n; k++) {
-      napi_value e;
-      Check(env, napi_get_element(env, metrics, k, &e));
-      size_t len = 0;
-      char buf[64];
-      if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) != napi_ok)
-        throw ArgError("metrics must be strings");
-      j->metrics.Add(ParseMetric(std::string(buf, len)));
+  // The optimizer, token and metric state JS objects stay referenced until the run completes.
+  auto ref = [&](napi_value v) {
+    napi_ref r;
+    Check(env, napi_create_reference(env, v, 1, &r));
+    j->refs.push_back(r);
+  };
+  if (o.Has("metricState")) {
+    napi_value st;
+    Check(env, napi_get_named_property(env, a[4], "metricState", &st));
+    j->ms = UnwrapAs<MetricState>(env, st);
+    if (!j->ms) throw ArgError("options.metricState must be a metric state");
+    ref(st);
+  } else {
+    j->ownMs = std::make_unique<MetricState>();
+    j->ms = j->ownMs.get();
+    if (o.Has("metrics")) {
+      napi_value metrics;
+      Check(env, napi_get_named_property(env, a[4], "metrics", &metrics));
+      for (Metric m : ReadMetrics(env, metrics)) j->ownMs->set.Add(m);
     }
   }
   if (o.Has("penalties")) {
@@ -723,12 +991,6 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
       j->penalties.push_back({*w, po.Number("l1", 0), po.Number("l2", 0)});
     }
   }
-  // The optimizer and token JS objects stay referenced until the run completes.
-  auto ref = [&](napi_value v) {
-    napi_ref r;
-    Check(env, napi_create_reference(env, v, 1, &r));
-    j->refs.push_back(r);
-  };
   if (j->mode == Mode::kTrain) {
     napi_value opt;
     Check(env, napi_get_named_property(env, a[4], "optimizer", &opt));
@@ -745,23 +1007,24 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   }
   napi_valuetype ft = a.Type(5);
   if (ft == napi_function) {
-    napi_value name;
-    Check(env, napi_create_string_utf8(env, "nodetorch.progress", NAPI_AUTO_LENGTH, &name));
-    Check(env, napi_create_threadsafe_function(env, a[5], nullptr, name, 0, 1, nullptr, nullptr, nullptr, CallProgress,
-                                               &j->progress));
+    Check(env, napi_create_reference(env, a[5], 1, &j->progressFn));
   } else if (ft != napi_undefined && ft != napi_null) {
     throw ArgError("progress must be a function");
   }
-  return QueueAsync(env, std::move(j), "nodetorch.model_run", Execute, Complete);
+  return Runner::Get(env)->Submit(env, std::move(j));
 }
 
 napi_value TokenCreate(napi_env env, napi_callback_info) { return WrapObject(env, new RunToken(), &RunToken::kTag); }
+
+void PokeRunner(napi_env env) {
+  if (Runner* r = Runner::Find(env)) r->Poke();
+}
 
 napi_value TokenStop(napi_env env, napi_callback_info info) {
   Args a(env, info);
   RunToken& t = a.Object<RunToken>(0, "token");
   t.stop.store(true);
-  t.cv.notify_all();
+  PokeRunner(env);
   return nullptr;
 }
 
@@ -769,25 +1032,90 @@ napi_value TokenAck(napi_env env, napi_callback_info info) {
   Args a(env, info);
   RunToken& t = a.Object<RunToken>(0, "token");
   int64_t b = a.Int(1, "batch");
-  {
-    std::lock_guard<std::mutex> lk(t.m);
-    t.acked = std::max(t.acked, b);
+  int64_t cur = t.acked.load();
+  while (cur < b && !t.acked.compare_exchange_weak(cur, b)) {
   }
-  t.cv.notify_all();
+  PokeRunner(env);
   return nullptr;
 }
 
 napi_value TokenReset(napi_env env, napi_callback_info info) {
   Args a(env, info);
   RunToken& t = a.Object<RunToken>(0, "token");
-  std::lock_guard<std::mutex> lk(t.m);
   t.stop.store(false);
-  t.acked = -1;
+  t.acked.store(-1);
   return nullptr;
 }
 
-// The native loop's loss for one batch, for models trained from JS (custom layers): the same
-// maths as the native loop, so both paths agree. Returns the mean (or weighted) loss tensor.
+// model_batch_order(n) -> int64 tensor: the shuffled order of an epoch, as the native loop draws it.
+napi_value ModelBatchOrder(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  int64_t n = a.Int(0, "n");
+  if (n < 0) throw ArgError("n must be a non-negative integer");
+  return Wrap(env, BatchOrder(n));
+}
+
+// keras_step_forward(step, x, training) -> [output, activityPenalty?]: one built-in Keras layer,
+// eagerly. The same Forward the native loop runs, so a layer's computation exists once.
+napi_value KerasStepForward(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::vector<Step> steps;
+  steps.push_back(ReadStep(env, a[0], "step"));
+  at::Tensor x = a.Tensor(1, "x");
+  bool training = a.BoolOr(2, "training", false);
+  SetTraining(steps, training);
+  at::Tensor penalty;
+  at::Tensor out = Forward(steps, x, &penalty);
+  return WrapList(env, penalty.defined() ? Tensors{out, penalty} : Tensors{out});
+}
+
+napi_value MetricsCreate(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  auto st = std::make_unique<MetricState>();
+  for (Metric m : ReadMetrics(env, a[0])) st->set.Add(m);
+  return WrapObject(env, st.release(), &MetricState::kTag);
+}
+
+napi_value MetricsReset(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  MetricState& st = a.Object<MetricState>(0, "state");
+  std::lock_guard<std::mutex> lk(st.m);
+  st.Reset();
+  return nullptr;
+}
+
+// model_metrics_update(state, loss, fromLogits, output, target, batchLoss): Keras' update_state
+// of every metric and of the loss tracker, for batches run from JS.
+napi_value MetricsUpdate(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  MetricState& st = a.Object<MetricState>(0, "state");
+  Loss l = ParseLoss(a.String(1, "loss"));
+  bool fromLogits = a.Bool(2, "fromLogits");
+  const at::Tensor out = a.Tensor(3, "output"), y = a.Tensor(4, "target");
+  double batchLoss = a.Number(5, "batchLoss");
+  if (y.dim() == 0 || out.dim() == 0 || y.size(0) != out.size(0))
+    throw ArgError("output and target must have the same number of samples but are " + TensorDesc(out) + " and " +
+                   TensorDesc(y));
+  st.Update(l, fromLogits, out, y, batchLoss, out.size(0));
+  return nullptr;
+}
+
+// model_metrics_result(state) -> { loss, metrics, samples }: Keras' result().
+napi_value MetricsResult(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  MetricState& st = a.Object<MetricState>(0, "state");
+  std::lock_guard<std::mutex> lk(st.m);
+  napi_value r;
+  Check(env, napi_create_object(env, &r));
+  Check(env, napi_set_named_property(env, r, "loss", MakeNumber(env, st.samples ? st.MeanLoss() : NAN)));
+  Check(env, napi_set_named_property(env, r, "metrics", NumberArray(env, st.set.Values(st.samples))));
+  Check(env, napi_set_named_property(env, r, "samples", MakeNumber(env, static_cast<double>(st.samples))));
+  return r;
+}
+
+// The native loop's loss for one batch, for models trained from JS (custom layers) and for
+// nt.losses: the same maths as the native loop, so both paths agree. Returns the mean (or
+// weighted) loss tensor, or with perSample the loss of each sample ([N]).
 napi_value ModelLoss(napi_env env, napi_callback_info info) {
   Args a(env, info);
   Loss l = ParseLoss(a.String(0, "loss"));
@@ -798,52 +1126,23 @@ napi_value ModelLoss(napi_env env, napi_callback_info info) {
     throw ArgError("output and target must have the same number of samples but are " + TensorDesc(out) + " and " +
                    TensorDesc(y));
   at::Tensor per = PerSample(l, fromLogits, out, y);
+  if (a.BoolOr(5, "perSample", false)) return Wrap(env, w.defined() ? per * w.to(per.scalar_type()) : per);
   return Wrap(env, w.defined() ? (per * w.to(per.scalar_type())).sum() / static_cast<double>(out.size(0)) : per.mean());
 }
 
-// One batch's contribution to a metric's state (an array to add up over batches), for models run
-// from JS: the same maths as the native loop.
-napi_value ModelMetric(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  Metric m = ParseMetric(a.String(0, "metric"));
-  Loss l = ParseLoss(a.String(1, "loss"));
-  bool fromLogits = a.Bool(2, "fromLogits");
-  const at::Tensor out = a.Tensor(3, "output"), y = a.Tensor(4, "target");
-  if (y.dim() == 0 || out.dim() == 0 || y.size(0) != out.size(0))
-    throw ArgError("output and target must have the same number of samples but are " + TensorDesc(out) + " and " +
-                   TensorDesc(y));
-  at::NoGradGuard g;
-  std::vector<double> acc(MetricStateSize(m), 0.0);
-  MetricUpdate(m, l, fromLogits, out.detach(), y, acc.data());
-  return NumberArray(env, acc);
-}
-
-// A metric's value from the state summed over batches, after `samples` samples.
-napi_value ModelMetricValue(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  Metric m = ParseMetric(a.String(0, "metric"));
-  napi_value arr = a[1];
-  bool isArray = false;
-  napi_is_array(env, arr, &isArray);
-  uint32_t n = 0;
-  if (isArray) Check(env, napi_get_array_length(env, arr, &n));
-  if (!isArray || n != MetricStateSize(m))
-    throw ArgError("state must be an array of " + std::to_string(MetricStateSize(m)) + " numbers");
-  std::vector<double> acc(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value e;
-    Check(env, napi_get_element(env, arr, k, &e));
-    if (napi_get_value_double(env, e, &acc[k]) != napi_ok) throw ArgError("state must be an array of numbers");
-  }
-  double samples = a.Number(2, "samples");
-  return MakeNumber(env, MetricValue(m, acc.data(), std::max(samples, 1.0)));
-}
-
 const Export kExports[] = {
-    NT_EXPORT("model_run", ModelRun),           NT_EXPORT("model_loss", ModelLoss),
-    NT_EXPORT("model_metric", ModelMetric),     NT_EXPORT("model_token_create", TokenCreate),
-    NT_EXPORT("model_token_stop", TokenStop),   NT_EXPORT("model_token_ack", TokenAck),
-    NT_EXPORT("model_token_reset", TokenReset), NT_EXPORT("model_metric_value", ModelMetricValue),
+    NT_EXPORT("model_run", ModelRun),
+    NT_EXPORT("model_loss", ModelLoss),
+    NT_EXPORT("model_token_create", TokenCreate),
+    NT_EXPORT("model_token_stop", TokenStop),
+    NT_EXPORT("model_token_ack", TokenAck),
+    NT_EXPORT("model_token_reset", TokenReset),
+    NT_EXPORT("model_batch_order", ModelBatchOrder),
+    NT_EXPORT("model_metrics_create", MetricsCreate),
+    NT_EXPORT("model_metrics_reset", MetricsReset),
+    NT_EXPORT("model_metrics_update", MetricsUpdate),
+    NT_EXPORT("model_metrics_result", MetricsResult),
+    NT_EXPORT("keras_step_forward", KerasStepForward),
 };
 
 }  // namespace

@@ -553,8 +553,14 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const Y22 = h(() => native.ones([2, 2], 0, null, false));
   v.model_run = () => ['evaluate', [{ module: LIN(), activation: 'relu' }], X32(), Y22(), { loss: 'mse', batchSize: 1, metrics: ['mae'] }];
   v.model_loss = () => ['mse', false, F(), F(), null];
-  v.model_metric = () => ['mae', 'mse', false, F(), F()];
-  v.model_metric_value = () => ['precision', [1, 1], 2];
+  // the runner, native metric state and one layer's step (Keras engine v2)
+  const MSTATE = () => native.model_metrics_create(['mae', 'precision']);
+  v.model_metrics_create = () => [['mae', 'auc']];
+  v.model_metrics_reset = () => [MSTATE()];
+  v.model_metrics_update = () => [MSTATE(), 'mse', false, F(), F(), 0.5];
+  v.model_metrics_result = () => [MSTATE()];
+  v.model_batch_order = () => [5];
+  v.keras_step_forward = () => [{ module: LIN(), activation: 'elu', activityL2: 0.1 }, X32(), true];
   v.model_token_create = () => [];
   v.model_token_stop = () => [TOKEN()];
   v.model_token_ack = () => [TOKEN(), 0];
@@ -647,7 +653,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
 }
 
 /** Exports whose result is a handle (or list of handles) to free. */
-const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit', 'model_metric', 'model_metric_value', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
+const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit', 'model_metrics_create', 'model_metrics_reset', 'model_metrics_update', 'model_metrics_result', 'model_token_create', 'nn_module_create', 'tensor_data', 'tensor_item', 'tensor_meta', 'tensor_dispose', 'tensor_dispose_many', 'memory_stats',
   'tensor_is_contiguous', 'tensor_requires_grad', 'tensor_is_leaf', 'tensor_grad_fn', 'set_grad_enabled',
   'is_grad_enabled', 'cuda_is_available', 'cuda_device_count', 'cudnn_is_available', 'get_num_threads', 'build_info',
   // optim

@@ -6,6 +6,8 @@ export * as layers from './layers-index';
 export * as callbacks from './callbacks-index';
 export * as optimizers from './optimizers';
 export * as regularizers from './regularizers';
+export * as losses from './losses';
+export * as metrics from './metrics';
 export { loadModel, registerLayer, registeredLayers } from './saving';
 export type { SaveOptions, ModelConfig, LayerFactory } from './saving';
 export { ModelCheckpoint, BackupAndRestore, formatFilepath } from './checkpoint_callbacks';

@@ -1,9 +1,9 @@
 // Keras layers. A built-in layer owns nt.nn modules (libtorch's torch::nn underneath) in PyTorch's
 // layouts, and describes itself as native steps so a model of built-in layers trains entirely in
 // native code. Inputs are channels-last as in Keras; convolutions see channels-first views.
-import { NativeObject } from '../native';
+import { native, NativeObject } from '../native';
 import { noGrad } from '../autograd';
-import { Tensor, typeOfValue, checkTensor } from '../tensor';
+import { Tensor, typeOfValue, checkTensor, wrap } from '../tensor';
 import * as nt from '../creation';
 import { where } from '../ops';
 import * as nn from '../nn';
@@ -12,6 +12,7 @@ import { callLayer } from './engine/layer';
 import type { KerasTensor } from './engine/layer';
 import { DType } from '../dtype';
 import * as check from '../util/check';
+import { tidy } from '../memory';
 
 /** How the native loop runs one layer (native/model.cc Step). */
 export interface NativeStep {
@@ -49,21 +50,18 @@ export function checkActivation(where: string, a: unknown): ActivationName {
     ACTIVATIONS.join(', '));
 }
 
-/** The same activations as native/model.cc, for layers run from JS. */
+/**
+ * Runs one native step (native/model.cc Forward, the loop's own code for a built-in layer) on x:
+ * the output and, when the step has an activity regularizer, its penalty.
+ */
+export function runStep(step: NativeStep, x: Tensor, training: boolean): [Tensor, Tensor | undefined] {
+  const [out, penalty] = native.keras_step_forward(step, x._h, training).map(wrap);
+  return [out, penalty];
+}
+
+/** An activation by its Keras name: libtorch's kernels (softplus, elu, selu... stable at +-100), as the native loop runs them. */
 export function applyActivation(a: ActivationName, x: Tensor): Tensor {
-  switch (a) {
-    case 'linear': return x;
-    case 'relu': return x.relu();
-    case 'sigmoid': return x.sigmoid();
-    case 'tanh': return x.tanh();
-    case 'softmax': return x.softmax(-1);
-    case 'gelu': return x.gelu();
-    case 'swish': case 'silu': return x.silu();
-    case 'elu': return where(x.gt(0), x, x.exp().sub(1));
-    case 'selu': return where(x.gt(0), x, x.exp().sub(1).mul(1.6732632423543772)).mul(1.0507009873554805);
-    case 'leaky_relu': return where(x.gt(0), x, x.mul(0.2));
-    case 'softplus': return x.exp().log1p();
-  }
+  return a === 'linear' ? x : runStep({ activation: a }, x, false)[0];
 }
 
 export interface LayerOptions {
@@ -179,6 +177,19 @@ function orthogonal(rows: number, cols: number): Tensor {
   return rows >= cols ? q : q.t();
 }
 
+/** The standard deviation of a standard normal truncated to [-2, 2]. */
+const TRUNCATED_STD = 0.8796256610342398;
+
+/** Keras' truncated normal: standard normal draws beyond 2 (stddev) are redrawn, not clamped. */
+function truncatedNormal(shape: readonly number[], dtype: DType): Tensor {
+  let x = nt.randn([...shape], { dtype });
+  for (;;) {
+    const out = x.abs().gt(2);
+    if (!out.any().item()) return x;
+    x = where(out, nt.randn([...shape], { dtype }), x);
+  }
+}
+
 /** Fills a weight in PyTorch layout ([out, in, ...kernel]) with a Keras initializer (same fans as Keras). */
 export function initialize(t: Tensor, init: Initializer): void {
   const shape = t.shape;
@@ -187,8 +198,8 @@ export function initialize(t: Tensor, init: Initializer): void {
   const fanOut = shape.length >= 2 ? shape[0] * receptive : shape[0];
   noGrad(() => {
     const uniform = (limit: number) => t.copy_(nt.rand([...shape], { dtype: t.dtype }).mul(2 * limit).sub(limit));
-    // Keras' normal variants are truncated at 2 stddev; clamping redraws is close enough for an initial state.
-    const normal = (std: number) => t.copy_(nt.randn([...shape], { dtype: t.dtype }).clamp(-2, 2).mul(std / 0.8796256610342398));
+    // Keras' VarianceScaling normals: a normal truncated at 2 stddev, rescaled to the wanted std.
+    const normal = (std: number) => tidy(() => t.copy_(truncatedNormal(shape, t.dtype).mul(std / TRUNCATED_STD)));
     switch (init) {
       case 'glorot_uniform': uniform(Math.sqrt(6 / (fanIn + fanOut))); break;
       case 'glorot_normal': normal(Math.sqrt(2 / (fanIn + fanOut))); break;
@@ -245,8 +256,19 @@ export abstract class Layer extends Callable {
   computeOutputShape(inputShape: number[]): number[] {
     return inputShape;
   }
-  /** Runs the layer from JS (user layers; also predict's fallback). Merge layers take a list. */
-  abstract call(x: Tensor | Tensor[], opts: { training: boolean }): Tensor | Tensor[];
+  /**
+   * Runs the layer eagerly. A built-in layer runs its native step, the same code that predict and
+   * every training path run; a user layer overrides this (merge layers take a list).
+   */
+  call(x: Tensor, opts?: { training?: boolean }): Tensor;
+  call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[];
+  call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
+    if (Array.isArray(x)) throw new TypeError(`${this.name} (${this.constructor.name}): expected one Tensor but received an array; only merge layers take a list`);
+    this.buildFor(x);
+    const step = this.nativeStep();
+    if (!step) throw new Error(`${this.name} (${this.constructor.name}): a custom layer must implement call(x)`);
+    return runStep(step, x, opts?.training ?? false)[0];
+  }
 
   /** `layer(x)`, `layer(x, { training })`, `layer([a, b])`: eager on Tensors, symbolic on nt.Input tensors. */
   protected [CALL](...args: unknown[]): unknown {
@@ -255,6 +277,25 @@ export abstract class Layer extends Callable {
   /** Keras' layer.apply(x): the same as calling the layer. */
   apply(...args: unknown[]): unknown {
     return callLayer(this, args);
+  }
+
+  /** The output and the activity regularizer's penalty on it (when the layer has one). */
+  forwardWithPenalty(x: Tensor, training: boolean): [Tensor, Tensor | undefined] {
+    this.buildFor(x);
+    if (isNativeLayer(this)) return runStep(this.nativeStep()!, x, training);
+    const out = this.call(x, { training }) as Tensor;
+    const r = this.activityRegularizer;
+    return [out, r && (r.l1 || r.l2) ? runStep({ activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 }, out, training)[1] : undefined];
+  }
+
+  /** Keras builds a layer on its first call, from the input's per-sample shape. */
+  private buildFor(x: Tensor): void {
+    checkTensor(x, `${this.name}.call`, 'x');
+    if (!this.built) {
+      this.build(x.shape.slice(1));
+      this.built = true;
+      this.builtInputShape = x.shape.slice(1);
+    }
   }
 
   /** The native description, or null for a layer that must run from JS. */
@@ -377,9 +418,6 @@ export class Dense extends Layer {
   override computeOutputShape(s: number[]): number[] {
     return [...s.slice(0, -1), this.units];
   }
-  call(x: Tensor): Tensor {
-    return applyActivation(this.activation, builtModule(this, this.linear, x).forward(x));
-  }
   override nativeStep(): NativeStep {
     return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
@@ -408,9 +446,6 @@ export class Flatten extends Layer {
   }
   override build(): void {
     this.built = true;
-  }
-  call(x: Tensor): Tensor {
-    return x.reshape(x.shape[0], -1);
   }
   override nativeStep(): NativeStep {
     return { reshape: [-1] };
@@ -441,9 +476,6 @@ export class Reshape extends Layer {
     this.computeOutputShape(s);
     this.built = true;
   }
-  call(x: Tensor): Tensor {
-    return x.reshape([x.shape[0], ...this.targetShape]);
-  }
   override nativeStep(): NativeStep {
     return { reshape: this.targetShape };
   }
@@ -472,10 +504,6 @@ export class Dropout extends Layer {
   override build(): void {
     this.built = true;
   }
-  call(x: Tensor, opts: { training: boolean }): Tensor {
-    this.dropout.train(opts.training);
-    return this.dropout.forward(x);
-  }
   override nativeStep(): NativeStep {
     return { module: this.dropout._native };
   }
@@ -499,9 +527,6 @@ export class Activation extends Layer {
   }
   override build(): void {
     this.built = true;
-  }
-  call(x: Tensor): Tensor {
-    return applyActivation(this.activation, x);
   }
   override nativeStep(): NativeStep {
     return { activation: this.activation };
@@ -583,10 +608,6 @@ export class Conv2D extends Layer {
     }
     return [out[0], out[1], this.filters];
   }
-  call(x: Tensor): Tensor {
-    const y = builtModule(this, this.conv, x).forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
-    return applyActivation(this.activation, y);
-  }
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
@@ -632,9 +653,6 @@ abstract class Pooling2D extends Layer {
     const out = [0, 1].map((i) => Math.floor((s[i] - this.poolSize[i]) / this.strides[i]) + 1);
     if (out.some((d) => d <= 0)) throw new RangeError(`${this.name}: pool ${this.poolSize.join('x')} does not fit inputs ${shapeStr(s)}`);
     return [out[0], out[1], s[2]];
-  }
-  call(x: Tensor): Tensor {
-    return this.pool.forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
   }
   override nativeStep(): NativeStep {
     return { module: this.pool._native, pre: 1, post: 2, castFloat: true };
@@ -682,9 +700,6 @@ export class InputLayer extends Layer {
   override build(): void {
     this.built = true;
   }
-  call(x: Tensor): Tensor {
-    return x;
-  }
   override nativeStep(): NativeStep {
     return {};
   }
@@ -703,6 +718,7 @@ function activity(r: Regularizer | undefined): Pick<NativeStep, 'activityL1' | '
 
 /** Used by the model to tell native and JS layers apart. */
 export function isNativeLayer(l: Layer): boolean {
-  return l.nativeStep() !== null;
+  // a subclass of a built-in layer that overrides call() runs its own call, from JS
+  return l.call === Layer.prototype.call && l.nativeStep() !== null;
 }
 

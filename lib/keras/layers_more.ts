@@ -7,8 +7,8 @@ import { cat, stack } from '../ops';
 import * as nn from '../nn';
 import {
   Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, ActivationName, Initializer, checkActivation,
-  applyActivation, checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr, configBase, configPick, DENSE_KEYS,
-  layerArgs, builtModule,
+  checkLayerOptions, checkInitializer, initialize, positiveInt, shapeStr, configBase, configPick, DENSE_KEYS,
+  layerArgs,
 } from './layers';
 import { deserializeLayer } from './engine/layer';
 
@@ -128,9 +128,6 @@ export class Conv1D extends Layer {
     if (!(steps > 0)) throw new RangeError(`${this.name} (Conv1D): kernel ${this.kernelSize} does not fit inputs ${shapeStr(s)}`);
     return [steps, this.filters];
   }
-  call(x: Tensor): Tensor {
-    return applyActivation(this.activation, builtModule(this, this.conv, x).forward(x.permute(0, 2, 1)).permute(0, 2, 1));
-  }
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
   }
@@ -179,12 +176,6 @@ abstract class GlobalPooling extends Layer {
   }
   private dims(): number[] {
     return this.rank === 1 ? [1] : [1, 2];
-  }
-  call(x: Tensor): Tensor {
-    const xf = x.dtype.startsWith('float') || x.dtype === 'bfloat16' ? x : x.to('float32');
-    if (this.kind === 'mean') return xf.mean(this.dims(), this.keepdims);
-    const y = xf.flatten(1, this.rank).max(1).values;
-    return this.keepdims ? y.reshape([y.shape[0], ...Array(this.rank).fill(1), y.shape[1]]) : y;
   }
   override nativeStep(): NativeStepMore {
     return { reduceDims: this.dims(), reduce: this.kind, keepDims: this.keepdims, castFloat: true };
@@ -293,14 +284,6 @@ export class BatchNormalization extends Layer {
   private permuted(): boolean {
     return this.rank >= 2;
   }
-  call(x: Tensor, opts: { training: boolean }): Tensor {
-    this.bn!.train(opts.training);
-    const xf = x.dtype.startsWith('float') ? x : x.to('float32');
-    if (!this.permuted()) return this.bn!.forward(xf);
-    const first = this.rank === 3 ? [0, 3, 1, 2] : [0, 2, 1];
-    const last = this.rank === 3 ? [0, 2, 3, 1] : [0, 2, 1];
-    return this.bn!.forward(xf.permute(first)).permute(last);
-  }
   override nativeStep(): NativeStep {
     return this.permuted() ? { module: this.bn!._native, pre: 1, post: 2, castFloat: true } : { module: this.bn!._native, castFloat: true };
   }
@@ -363,9 +346,6 @@ export class LayerNormalization extends Layer {
     if (ln.weight && !this.scale) ln.weight.requiresGrad_(false);
     if (ln.bias && !this.center) ln.bias.requiresGrad_(false);
     this.built = true;
-  }
-  call(x: Tensor): Tensor {
-    return this.ln!.forward(x.dtype.startsWith('float') ? x : x.to('float32'));
   }
   override nativeStep(): NativeStep {
     return { module: this.ln!._native, castFloat: true };
@@ -430,17 +410,6 @@ export class Embedding extends Layer {
   }
   override computeOutputShape(s: number[]): number[] {
     return [...s, this.outputDim];
-  }
-  call(x: Tensor): Tensor {
-    const idx = x.dtype === 'int64' ? x : x.to('int64');
-    if (idx.numel > 0) {
-      const lo = Number(idx.min().item());
-      const hi = Number(idx.max().item());
-      if (lo < 0 || hi >= this.inputDim) {
-        throw new RangeError(`${this.name} (Embedding): input indices must be in [0, ${this.inputDim}) (inputDim) but range from ${lo} to ${hi}`);
-      }
-    }
-    return builtModule(this, this.embedding, x).forward(idx);
   }
   override nativeStep(): NativeStepMore {
     return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };
@@ -645,28 +614,6 @@ abstract class Recurrent extends Layer {
     return this.rnn ? [this.rnn] : [];
   }
 
-  call(x: Tensor): Tensor {
-    const xf = x.dtype.startsWith('float') ? x : x.to('float32');
-    const inp = this.goBackwards ? xf.flip(1) : xf;
-    let out: Tensor;
-    let h: Tensor;
-    if (this.rnn instanceof nn.LSTM) {
-      const r = this.rnn.forward(inp);
-      out = r[0];
-      h = r[1][0];
-    } else {
-      [out, h] = this.rnn!.forward(inp);
-    }
-    let y: Tensor;
-    if (this.returnSequences) y = out;
-    else if (this._merge) y = h.transpose(0, 1).reshape([h.shape[1], -1]);
-    else y = out.select(1, -1);
-    if (this._merge && this._merge !== 'concat') {
-      const [a, b] = y.chunk(2, -1);
-      y = this._merge === 'sum' ? a.add(b) : this._merge === 'mul' ? a.mul(b) : a.add(b).div(2);
-    }
-    return y;
-  }
   override nativeStep(): NativeStepMore {
     const bi = this._merge !== null;
     return { module: this.rnn!._native, castFloat: true, flipTime: this.goBackwards,
@@ -759,9 +706,6 @@ export class Bidirectional extends Layer {
   }
   override computeOutputShape(s: number[]): number[] {
     return this.layer.computeOutputShape(s);
-  }
-  call(x: Tensor): Tensor {
-    return this.layer.call(x);
   }
   override nativeStep(): NativeStep {
     return this.layer.nativeStep();

@@ -4,11 +4,14 @@ import * as optim from '../optim';
 import { checkRate } from '../optim/optimizer';
 import { Tensor, typeOfValue } from '../tensor';
 import * as check from '../util/check';
+import { LearningRateSchedule } from './schedules';
+export * as schedules from './schedules';
 
 type Kind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 
 export interface OptimizerOptions {
-  learningRate?: number;
+  /** a rate, or a schedule (optimizers.schedules.*) evaluated at each step */
+  learningRate?: number | LearningRateSchedule;
   momentum?: number;
   nesterov?: boolean;
   beta1?: number;
@@ -35,18 +38,24 @@ const NAMES: Record<Kind, string> = { sgd: 'SGD', adam: 'Adam', adamw: 'AdamW', 
 function optimizerArgs(kind: Kind, args: readonly unknown[]): OptimizerOptions {
   return check.args(`optimizers.${NAMES[kind]}`, args, KNOWN[kind]) as OptimizerOptions;
 }
-type OptimizerArgs = [options?: OptimizerOptions] | [learningRate: number, options?: OptimizerOptions] | number[];
+type OptimizerArgs = [options?: OptimizerOptions] | [learningRate: number | LearningRateSchedule, options?: OptimizerOptions] | number[];
 
 export class Optimizer {
   learningRate: number;
   readonly options: OptimizerOptions;
+  /** the schedule that sets learningRate at each step, when one was given */
+  readonly schedule: LearningRateSchedule | undefined;
+  /** steps taken (Keras' optimizer.iterations): the step a schedule is evaluated at */
+  iterations = 0;
   constructor(readonly kind: Kind, options: OptimizerOptions = {}) {
     if (!Object.prototype.hasOwnProperty.call(KNOWN, kind)) {
       throw new TypeError(`optimizers: unknown optimizer ${typeOfValue(kind)}; known: ${Object.keys(KNOWN).join(', ')}`);
     }
     const o = check.options(`optimizers.${NAMES[kind] ?? kind}`, options, KNOWN[kind]) as OptimizerOptions;
     this.options = o;
-    this.learningRate = checkRate(`optimizers.${kind}`, 'learningRate', o.learningRate ?? DEFAULT_LR[kind]);
+    this.schedule = o.learningRate instanceof LearningRateSchedule ? o.learningRate : undefined;
+    const lr = this.schedule ? this.schedule.call(0) : o.learningRate ?? DEFAULT_LR[kind];
+    this.learningRate = checkRate(`optimizers.${kind}`, 'learningRate', lr);
   }
   /** Keras' optimizer.apply(grads, variables): one step on variables with these gradients (hand-written loops, trainStep). */
   apply(grads: Tensor[], variables: Tensor[]): void {

@@ -77,10 +77,18 @@ export class FunctionalGraph {
       env.set(t, v);
     });
     for (const n of this.nodes) {
-      const outs = n.run(n.inputs.map((t) => env.get(t)!), training);
-      const r = n.layer.activityRegularizer;
-      if (penalties && r && (r.l1 || r.l2)) {
-        for (const h of outs) penalties.push(h.abs().sum().mul(r.l1 ?? 0).add(h.square().sum().mul(r.l2 ?? 0)).div(h.shape[0]));
+      let outs: Tensor[];
+      if (n.kind === 'single' && Object.keys(n.callOptions).length === 0) {
+        // one input: the layer's own call (a built-in layer's native step) and its activity penalty
+        const [out, penalty] = n.layer.forwardWithPenalty(env.get(n.inputs[0])!, training);
+        if (penalties && penalty) penalties.push(penalty);
+        outs = [out];
+      } else {
+        outs = n.run(n.inputs.map((t) => env.get(t)!), training);
+        const r = n.layer.activityRegularizer;
+        if (penalties && r && (r.l1 || r.l2)) {
+          for (const h of outs) penalties.push(h.abs().sum().mul(r.l1 ?? 0).add(h.square().sum().mul(r.l2 ?? 0)).div(h.shape[0]));
+        }
       }
       n.outputs.forEach((t, i) => env.set(t, outs[i]));
     }

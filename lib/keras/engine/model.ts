@@ -7,6 +7,7 @@ import { cat } from '../../ops';
 import * as creation from '../../creation';
 import { Tensor, typeOfValue, deviceString, DeviceLike } from '../../tensor';
 import { native } from '../../native';
+import { availableDevices } from '../../device';
 import { Layer, LayerWeight, shapeStr } from '../layers';
 import * as nn from '../../nn';
 import { History } from '../callbacks';
@@ -189,6 +190,8 @@ export class Model extends Trainer {
   }
 
   /** Functional: runs the graph; a subclass overrides call(x, { training }). */
+  call(x: Tensor, opts?: { training?: boolean }): Tensor;
+  call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[];
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
     if (!this.graph) throw new Error(`${this.name}: a subclassed Model must define call(x, { training })`);
     const outs = this.graph.run(Array.isArray(x) ? x : [x], opts?.training ?? false, undefined, this.name);
@@ -306,6 +309,7 @@ export class Model extends Trainer {
    */
   to(device: DeviceLike): this {
     const d = deviceString(device, `${this.constructor.name}.to`);
+    checkDevicePresent(`${this.name}.to`, d);
     for (const w of this.weightsInternal()) noGrad(() => moveTo(w.tensor, d));
     for (const m of this.modules()) m.to(d);
     if (d !== this.device) this.nativeOpt = null;
@@ -466,6 +470,18 @@ function samePacking(a: Packing | null, b: Packing | null, what: string): void {
   if (!a || !b) return;
   if (JSON.stringify(a.shapes) !== JSON.stringify(b.shapes) || a.dtype !== b.dtype) {
     throw new RangeError(`${what}: expected the same per-sample shapes and dtypes as the training data (${a.shapes.map(fmt).join(', ')}) but got ${b.shapes.map(fmt).join(', ')}`);
+  }
+}
+
+/** A CUDA device that is not there fails where the user names it, not later in fit. */
+function checkDevicePresent(where: string, d: string): void {
+  if (d === 'cpu') return;
+  const n = availableDevices().length - 1;
+  const index = d === 'cuda' ? 0 : Number(d.slice(5));
+  if (index >= n) {
+    throw new Error(`${where}('${d}'): ${n === 0 ? 'CUDA is not available here (no CUDA build of libtorch or no GPU)'
+      : `there ${n === 1 ? 'is 1 CUDA device' : `are ${n} CUDA devices`} (cuda:0${n > 1 ? ` to cuda:${n - 1}` : ''})`}; use 'cpu'` +
+      (n > 0 ? ' or an existing device' : ''));
   }
 }
 

@@ -54,8 +54,9 @@ export class Sequential extends Model {
   }
 
   /** Builds every layer for a per-sample input shape (Keras' input_shape), as a chain from an Input. */
-  override build(inputShape?: number[] | number[][]): void {
-    const shape = (inputShape as number[] | undefined) ?? this.chainLayers[0]?.inputShape;
+  override build(inputShape?: (number | null)[] | number[][]): void {
+    const declared = this.chainLayers[0]?.inputShape;
+    const shape = inputShape ? perSampleShape(inputShape as (number | null)[], declared) : declared;
     if (!shape) throw new Error(`${this.name}: the model is not built: give the first layer an inputShape, call build(inputShape), or call fit()/predict() first`);
     if (this.chainLayers.length === 0) throw new Error(`${this.name}: the model has no layers`);
     const first = this.chainLayers[0];
@@ -169,10 +170,25 @@ export class Sequential extends Model {
   }
 
   /** Runs the model eagerly (Keras' model(x)): builds it from x's shape first. */
+  override call(x: Tensor, opts?: { training?: boolean }): Tensor;
+  override call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[];
   override call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
     if (x instanceof Tensor) this.ensureBuilt(x.shape.slice(1));
     return super.call(x, opts);
   }
+}
+
+/**
+ * Keras' build(inputShape) takes the batch dimension first ([null, 20]); a shape one longer than the
+ * declared per-sample shape, or starting with null, loses its first entry.
+ */
+function perSampleShape(shape: readonly (number | null)[], declared: number[] | undefined): number[] {
+  const s = shape[0] === null || (declared && shape.length === declared.length + 1) ? shape.slice(1) : [...shape];
+  if (!s.every((d) => Number.isSafeInteger(d) && (d as number) > 0)) {
+    throw new TypeError(`build: expected inputShape as positive integers, the batch dimension first as null ([null, 20]) ` +
+      `but received ${JSON.stringify(shape)}`);
+  }
+  return s as number[];
 }
 
 function fmtShape(s: number[]): string {

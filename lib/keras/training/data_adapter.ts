@@ -3,6 +3,7 @@
 // ImageDataGenerator flows) into the batches the trainer loops over. Several inputs (or targets) are
 // packed side by side into one row-aligned tensor, so that shuffling, validationSplit and batching are
 // one code path for any number of them; the model unpacks them per batch.
+import { native } from '../../native';
 import { keep } from '../../memory';
 import { cat } from '../../ops';
 import { Tensor, typeOfValue, NestedArray, wrap } from '../../tensor';
@@ -99,22 +100,8 @@ export function disposeBatch(el: unknown): void {
 /** Batches of (x, y[, w]) sliced from tensors, shuffled each epoch, for the batch-by-batch path. */
 export function* tensorBatches(x: Tensor, y: Tensor, w: Tensor | undefined, batchSize: number, shuffle: boolean): Generator<Tensor[]> {
   const n = x.shape[0];
-  let order: Tensor | null = null;
-  if (shuffle) {
-    // Fisher-Yates driven by libtorch's generator, so nt.manualSeed makes the order reproducible.
-    const r = creation.rand([n], { dtype: 'float64' });
-    const u = r.dataSync() as Float64Array;
-    r.dispose();
-    const perm = new BigInt64Array(n);
-    for (let i = 0; i < n; i++) perm[i] = BigInt(i);
-    for (let i = n - 1; i > 0; i--) {
-      const j = Math.floor(u[i] * (i + 1));
-      const t = perm[i];
-      perm[i] = perm[j];
-      perm[j] = t;
-    }
-    order = keep(creation.tensor(perm));
-  }
+  // the native loop's order (one randperm per epoch), so a seed gives one batch order on both paths
+  const order = shuffle ? keep(wrap(native.model_batch_order(n))) : null;
   try {
     for (let i = 0; i < n; i += batchSize) {
       if (order) {

@@ -1,36 +1,38 @@
 // Keras' trainer: compile/fit/evaluate/predict over batches from the data adapter, one loop for
 // every model kind (lib/keras/engine). A step runs the whole epoch in native code (native/model.cc)
-// when the model is a chain of built-in layers, and batch by batch with autograd otherwise.
+// when the model is a chain of built-in layers, and batch by batch with autograd otherwise. Native
+// runs go to the runner thread the addon owns (not libuv's pool), so the event loop and fs keep running.
 // Model extends Trainer extends Layer, as Keras 3's Model(Trainer, Layer).
 import { native, NativeObject } from '../../native';
 import { checkRate } from '../../optim/optimizer'; // reliability: the one learning-rate check
 import { noGrad } from '../../autograd';
 import { tidy } from '../../memory';
-import { getNumThreads } from '../../device';
 import { Tensor, typeOfValue, wrap } from '../../tensor';
 import * as creation from '../../creation';
 import * as optim from '../../optim';
-import { Layer, NativeStep } from '../layers';
+import { Layer, NativeStep, isNativeLayer } from '../layers';
 import { CallbackLike, History, Logs, ProgbarLogger, TrainParams, normalizeCallback } from '../callbacks';
 import * as check from '../../util/check';
 import { Optimizer as KerasOptimizer, resolveOptimizer } from '../optimizers';
+import { LOSS_NAMES, LossName, canonicalLoss } from '../losses';
+import { resolveMetric, Metric } from '../metrics';
+import { isObjectLike } from '../../callable';
 import {
   Data, toTensor, catAndFree, isBatchSource, batchCount, StepCursor, asBatch, disposeBatch, tensorBatches, wrapResult,
 } from './data_adapter';
 
 export type { Data };
 
-const LOSSES = ['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy', 'mse', 'mae',
-  'huber', 'mean_squared_error', 'mean_absolute_error'];
-
 export interface LossObject { name: string; fromLogits?: boolean }
-export type LossLike = string | LossObject;
+/** a Keras name, a losses.* object or function, or { name, fromLogits } */
+export type LossLike = string | LossObject | ((yTrue: Tensor, yPred: Tensor) => Tensor);
+export type MetricLike = string | Metric;
 export interface CompileOptions {
   optimizer?: string | KerasOptimizer;
   /** one loss, or one per output: an array, or an object keyed by output name */
   loss: LossLike | LossLike[] | Record<string, LossLike>;
-  /** metric names, or per output: an array of arrays, or an object keyed by output name */
-  metrics?: string[] | string[][] | Record<string, string[]>;
+  /** Keras names or metrics.* objects, or per output: an array of arrays, or an object keyed by output name */
+  metrics?: MetricLike[] | MetricLike[][] | Record<string, MetricLike[]>;
   /** per output (array or object keyed by output name): the total loss is the weighted sum */
   lossWeights?: number[] | Record<string, number>;
 }
@@ -82,47 +84,35 @@ interface Compiled {
   metricKinds: string[];
   /** models with several outputs: each output's loss, weight and metrics */
   outputs?: OutputLoss[];
+  /** native metric state (single output), made on first use */
+  state?: NativeObject;
 }
 
 interface OutputLoss { name: string; loss: string; fromLogits: boolean; weight: number; metricKinds: string[]; metrics: string[] }
 
 /** Keras' short loss names the native loss takes. */
 function nativeLossName(loss: string): string {
-  return loss === 'mean_squared_error' ? 'mse' : loss === 'mean_absolute_error' ? 'mae' : loss;
+  return canonicalLoss(loss as LossName);
 }
 
 function parseLoss(v: unknown, what: string): { loss: string; fromLogits: boolean } {
   let loss: string;
   let fromLogits = false;
   if (typeof v === 'string') loss = v;
-  else if (v && typeof v === 'object' && typeof (v as LossObject).name === 'string') {
+  else if (isObjectLike(v) && typeof (v as LossObject).name === 'string') {
+    // { name, fromLogits }, a losses.* object, or a losses.* function (by its name)
     loss = (v as LossObject).name;
     fromLogits = !!(v as LossObject).fromLogits;
   } else {
-    throw new TypeError(`compile: expected ${what} to be one of ${LOSSES.join(', ')} but received ${typeOfValue(v)}`);
+    throw new TypeError(`compile: expected ${what} to be one of ${LOSS_NAMES.join(', ')} but received ${typeOfValue(v)}`);
   }
-  if (!LOSSES.includes(loss)) throw new TypeError(`compile: unknown ${what} '${loss}'; expected one of ${LOSSES.join(', ')}`);
+  if (!(LOSS_NAMES as readonly string[]).includes(loss)) throw new TypeError(`compile: unknown ${what} '${loss}'; expected one of ${LOSS_NAMES.join(', ')}`);
   return { loss, fromLogits };
 }
 
 /** A metric's Keras name and its kind in native/model.cc ('accuracy' picks by loss, as Keras). */
 function metricKind(m: unknown, loss: string): { name: string; kind: string } {
-  if (typeof m !== 'string') throw new TypeError(`compile: expected metric names but received ${typeOfValue(m)}`);
-  let kind: string;
-  if (m === 'accuracy' || m === 'acc') {
-    kind = loss === 'sparse_categorical_crossentropy' ? 'sparse_categorical_accuracy'
-      : loss === 'categorical_crossentropy' ? 'categorical_accuracy' : 'binary_accuracy';
-  } else if (['sparse_categorical_accuracy', 'categorical_accuracy', 'binary_accuracy', 'mae', 'mse'].includes(m)) {
-    kind = m;
-  } else if (m === 'mean_absolute_error' || m === 'mean_squared_error') {
-    kind = m === 'mean_absolute_error' ? 'mae' : 'mse';
-  } else if (CONFUSION_METRICS[m]) {
-    kind = CONFUSION_METRICS[m];
-  } else {
-    throw new TypeError(`compile: unknown metric '${m}'; expected accuracy, sparse_categorical_accuracy, categorical_accuracy, ` +
-      'binary_accuracy, mae, mse, precision, recall or auc');
-  }
-  return { name: m === 'acc' ? 'accuracy' : CONFUSION_METRICS[m] ?? m, kind };
+  return resolveMetric(m, loss);
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -144,55 +134,42 @@ function perOutput<T>(v: unknown, names: string[], what: string, single: (v: unk
 }
 
 /**
- * The intra-op thread count for training fed one batch per native call (datasets, generators). Each
- * call may land on another libuv thread, and each of those keeps its own OpenMP team spinning, so
- * small batches on all threads can run several times slower than on one. As the native epoch does
- * within one call (native/model.cc), this times batches on all threads, then on one, and keeps the faster.
+ * Keras' metric trackers over an epoch for batches run from JS: the model's native metric state
+ * (native.model_metrics_*) for one output, one native state per output for several, and means of
+ * the logs for overridden trainStep/testStep.
  */
-class ThreadChoice {
-  private static readonly WARM = 3;
-  private static readonly LEN = 10;
-  private seen = 0;
-  private all = 0;
-  private one = 0;
-  private chosen: number;
-  constructor(private readonly max: number) {
-    this.chosen = max > 1 ? 0 : 1;
+class EpochMetrics {
+  private readonly states: NativeObject[];
+  private lossSum = 0;
+  private samples = 0;
+  private means: number[] = [];
+  constructor(private readonly c: Compiled, single: () => NativeObject, private readonly custom: boolean) {
+    this.states = custom ? [] : c.outputs ? c.outputs.map((o) => native.model_metrics_create(o.metricKinds)) : [single()];
+    for (const st of this.states) native.model_metrics_reset(st);
   }
-  next(): number {
-    if (this.chosen) return this.chosen;
-    const { WARM, LEN } = ThreadChoice;
-    return this.seen >= WARM + LEN ? 1 : this.max;
+  /** One batch's outputs and targets (one each per output), each output's loss and the total loss. */
+  update(outs: Tensor[], ys: Tensor[], outputLosses: number[], total: number): void {
+    const c = this.c;
+    const n = outs[0].shape[0];
+    if (!c.outputs) native.model_metrics_update(this.states[0], nativeLossName(c.loss), c.fromLogits, outs[0]._h, ys[0]._h, total);
+    else c.outputs.forEach((o, i) => native.model_metrics_update(this.states[i], nativeLossName(o.loss), o.fromLogits, outs[i]._h, ys[i]._h, outputLosses[i]));
+    this.lossSum += total * n;
+    this.samples += n;
   }
-  record(ms: number): void {
-    if (this.chosen) return;
-    const { WARM, LEN } = ThreadChoice;
-    const i = this.seen++;
-    if (i >= WARM && i < WARM + LEN) this.all += ms;
-    else if (i >= WARM + LEN) this.one += ms;
-    if (this.seen === WARM + 2 * LEN) this.chosen = this.one < this.all ? 1 : this.max;
+  /** One batch's logs from an overridden step: averaged over the epoch by samples. */
+  addLogs(loss: number, values: number[], n: number): void {
+    values.forEach((v, i) => { this.means[i] = (this.means[i] ?? 0) + v * n; });
+    this.lossSum += loss * n;
+    this.samples += n;
   }
-}
-
-// Keras' names for the confusion-matrix metrics -> their kind in native/model.cc
-const CONFUSION_METRICS: Record<string, string> = {
-  precision: 'precision', Precision: 'precision', recall: 'recall', Recall: 'recall', auc: 'auc', AUC: 'auc',
-};
-
-/** Metric states summed over batches (native/model.cc MetricUpdate) for runs fed one batch at a time. */
-class MetricStates {
-  private states: number[][] = [];
-  constructor(private readonly kinds: string[]) {}
-  add(batch: number[][]): void {
-    batch.forEach((s, i) => {
-      const cur = this.states[i];
-      if (!cur) this.states[i] = s.slice();
-      else for (let k = 0; k < s.length; k++) cur[k] += s[k];
-    });
-  }
-  values(samples: number): number[] {
-    return this.kinds.map((k, i) => (!this.states[i] ? NaN
-      : k === 'loss' || k === 'mean' ? this.states[i][0] / samples : native.model_metric_value(k, this.states[i], samples)));
+  result(): { loss: number; metrics: number[]; samples: number } {
+    const c = this.c;
+    if (this.custom) {
+      return { loss: this.lossSum / this.samples, metrics: c.metricNames.map((_, i) => (this.means[i] ?? NaN) / this.samples), samples: this.samples };
+    }
+    if (!c.outputs) return native.model_metrics_result(this.states[0]);
+    const rs = this.states.map((st) => native.model_metrics_result(st));
+    return { loss: this.lossSum / this.samples, metrics: [...rs.map((r) => r.loss), ...rs.flatMap((r) => r.metrics)], samples: this.samples };
   }
 }
 
@@ -205,7 +182,6 @@ export abstract class Trainer extends Layer {
   protected compiled: Compiled | null = null;
   protected nativeOpt: optim.Optimizer | null = null;
   private token: NativeObject | null = null;
-  private batchThreads: ThreadChoice | null = null;
   /** The device of the model's weights. */
   device = 'cpu';
   /** per-sample input shape once built (the packed one for several inputs) */
@@ -247,8 +223,10 @@ export abstract class Trainer extends Layer {
     const o = checkOpts('compile', opts, ['optimizer', 'loss', 'metrics', 'lossWeights']);
     const optimizer = resolveOptimizer(o.optimizer ?? 'rmsprop');
     const names = this.outputNames();
-    const isLoss = (v: unknown) => typeof v === 'string' || (isPlainObject(v) && typeof v.name === 'string' && Object.keys(v).every((k) => k === 'name' || k === 'fromLogits') && !names?.includes('name'));
-    const isMetricList = (v: unknown) => Array.isArray(v) && v.every((m) => typeof m === 'string');
+    const isLoss = (v: unknown) => typeof v === 'string' ||
+      (isObjectLike(v) && typeof (v as LossObject).name === 'string' && (!isPlainObject(v) ||
+        (Object.keys(v).every((k) => k === 'name' || k === 'fromLogits') && !names?.includes('name'))));
+    const isMetricList = (v: unknown) => Array.isArray(v) && v.every((m) => typeof m === 'string' || m instanceof Metric);
     if (!names || names.length === 1) {
       const one = names ?? ['output'];
       const [lossV] = perOutput<unknown>(o.loss, one, 'loss', isLoss);
@@ -274,7 +252,7 @@ export abstract class Trainer extends Layer {
         const ml = (metrics[i] as unknown[] | undefined) ?? [];
         if (!Array.isArray(ml)) throw new TypeError(`compile: expected the metrics of output '${name}' to be an array of names but received ${typeOfValue(ml)}`);
         const ms = ml.map((m) => metricKind(m, loss));
-        outputs.push({ name, loss, fromLogits, weight, metricKinds: ms.map((m) => m.kind), metrics: ml as string[] });
+        outputs.push({ name, loss, fromLogits, weight, metricKinds: ms.map((m) => m.kind), metrics: ms.map((m) => m.name) });
         outMetricNames.push(...ms.map((m) => `${name}_${m.name}`));
       }
       this.compiled = {
@@ -283,7 +261,6 @@ export abstract class Trainer extends Layer {
         metricKinds: [...names.map(() => 'loss'), ...outputs.flatMap((x) => x.metricKinds)],
       };
     }
-    if (this.customSteps) this.compiled.metricKinds = this.compiled.metricKinds.map(() => 'mean');
     this.nativeOpt = null;
   }
 
@@ -319,7 +296,7 @@ export abstract class Trainer extends Layer {
   protected steps(forTraining: boolean): NativeStep[] {
     const steps: NativeStep[] = [];
     for (const l of this.layerList) {
-      const s = l.nativeStep();
+      const s = isNativeLayer(l) ? l.nativeStep() : null;
       if (s === null) throw new Error(`${this.name}: layer '${l.name}' (${l.constructor.name}) has no native implementation; models with custom layers train from JS (not available yet)`);
       steps.push({ ...s });
     }
@@ -336,16 +313,36 @@ export abstract class Trainer extends Layer {
     return steps;
   }
 
+  /** The model's metric state (Keras' update/result/reset), kept natively for the compiled metrics. */
+  protected metricState(): NativeObject {
+    const c = this.compiled!;
+    return (c.state ??= native.model_metrics_create(c.metricKinds));
+  }
+
+  /** Per-batch learning rates for the next `count` steps when a schedule drives the rate, else undefined. */
+  private scheduledRates(count: number): number[] | undefined {
+    const o = this.compiled!.optimizer;
+    return o.schedule ? Array.from({ length: count }, (_, i) => o.schedule!.call(o.iterations + i)) : undefined;
+  }
+
   /** The native optimizer over the trainable weights, made on first use. */
   protected nativeOptimizer(): optim.Optimizer {
     if (!this.nativeOpt) this.nativeOpt = this.compiled!.optimizer.create(this.trainableWeights);
     return this.nativeOpt;
   }
+  /** The rate of the next step (with a schedule, its value at optimizer.iterations, as Keras' optimizer.learning_rate). */
   getLearningRate(): number {
-    return this.compiled ? (this.nativeOpt ? this.nativeOpt.paramGroups[0].lr : this.compiled.optimizer.learningRate) : NaN;
+    const o = this.compiled?.optimizer;
+    if (!o) return NaN;
+    if (o.schedule) return o.schedule.call(o.iterations);
+    return this.nativeOpt ? this.nativeOpt.paramGroups[0].lr : o.learningRate;
   }
   setLearningRate(lr: number): void {
     if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);
+    if (this.compiled.optimizer.schedule) {
+      throw new Error(`${this.name}: the learning rate follows the optimizer's ${this.compiled.optimizer.schedule.constructor.name} schedule ` +
+        'and cannot be set; use a number as learningRate to change it from a callback');
+    }
     this.compiled.optimizer.learningRate = checkRate('setLearningRate', 'lr', lr);
     if (this.nativeOpt) for (const g of this.nativeOpt.paramGroups) g.lr = lr;
   }
@@ -360,43 +357,42 @@ export abstract class Trainer extends Layer {
         if (r && (r.l1 || r.l2)) penalties.push({ weight: w.tensor._h, l1: r.l1 ?? 0, l2: r.l2 ?? 0 });
       }
     }
-    return { loss: c.loss === 'mean_squared_error' ? 'mse' : c.loss === 'mean_absolute_error' ? 'mae' : c.loss,
+    return { loss: nativeLossName(c.loss),
       fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties, device: this.device };
   }
 
 
   protected get allNative(): boolean {
     const chain = this.nativeChain();
-    return chain !== null && !this.customSteps && chain.every((l) => l.nativeStep() !== null);
+    return chain !== null && !this.customSteps && chain.every(isNativeLayer);
   }
 
 
-  /** The compiled loss (weighted over outputs) and each metric's state for one batch of outputs and targets. */
-  protected lossJS(out: Tensor, y: Tensor, w: Tensor | null): { loss: Tensor; states: number[][] } {
+  /** The compiled loss (weighted over outputs) for one batch of outputs and targets, and each output's loss. */
+  protected lossJS(out: Tensor, y: Tensor, w: Tensor | null): { loss: Tensor; outs: Tensor[]; ys: Tensor[]; outputLosses: number[] } {
     const c = this.compiled!;
     if (!c.outputs) {
-      const lossName = this.runOptions(false).loss as string;
-      const loss = wrap(native.model_loss(lossName, c.fromLogits, out._h, y._h, w ? w._h : null));
-      return { loss, states: c.metricKinds.map((k) => native.model_metric(k, lossName, c.fromLogits, out._h, y._h)) };
+      const loss = wrap(native.model_loss(nativeLossName(c.loss), c.fromLogits, out._h, y._h, w ? w._h : null));
+      return { loss, outs: [out], ys: [y], outputLosses: [] };
     }
-    return this.lossOfOutputs(this.splitOutputs(out, false), this.splitOutputs(y, true), w);
+    const outs = this.splitOutputs(out, false);
+    const ys = this.splitOutputs(y, true);
+    return { ...this.lossOfOutputs(outs, ys, w), outs, ys };
   }
 
-  private lossOfOutputs(outs: Tensor[], ys: Tensor[], w: Tensor | null): { loss: Tensor; states: number[][] } {
+  private lossOfOutputs(outs: Tensor[], ys: Tensor[], w: Tensor | null): { loss: Tensor; outputLosses: number[] } {
     const c = this.compiled!;
     const outputs = c.outputs!;
     let total: Tensor | null = null;
-    const lossStates: number[][] = [];
-    const metricStates: number[][] = [];
+    const outputLosses: number[] = [];
     outputs.forEach((o, i) => {
       const name = nativeLossName(o.loss);
       const l = wrap(native.model_loss(name, o.fromLogits, outs[i]._h, ys[i]._h, w ? w._h : null));
-      lossStates.push([(l.item() as number) * outs[i].shape[0]]);
+      outputLosses.push(l.item() as number);
       const part = l.mul(o.weight);
       total = total ? total.add(part) : part;
-      for (const k of o.metricKinds) metricStates.push(native.model_metric(k, name, o.fromLogits, outs[i]._h, ys[i]._h));
     });
-    return { loss: total!, states: [...lossStates, ...metricStates] };
+    return { loss: total!, outputLosses };
   }
 
   /** Keras' compute_loss: the compiled loss of predictions against targets (a Tensor, or one per output). */
@@ -416,12 +412,11 @@ export abstract class Trainer extends Layer {
     return this.lossOfOutputs(preds, ys.map((t) => this.onDevice(t)), sampleWeight ? this.onDevice(sampleWeight) : null).loss;
   }
 
-  /** One batch trained from JS with autograd: the same loss/metric maths as the native loop. */
-  protected trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer): { loss: number; states: number[][] } {
-    if (this.customSteps) return this.customStep('trainStep', xb, yb, wb);
+  /** One batch trained from JS with autograd: the same loss/metric maths as the native loop; returns the batch's loss. */
+  protected trainBatchJS(xb: Tensor, yb: Tensor, wb: Tensor | undefined, opt: optim.Optimizer, metrics: EpochMetrics): number {
+    if (this.customSteps) return this.customStep('trainStep', xb, yb, wb, metrics);
     return tidy(() => {
       opt.zeroGrad();
-      for (const l of this.layers) for (const m of l.modules()) m.train(true);
       const activity: Tensor[] = [];
       const out = this.forwardJS(xb, true, activity);
       const y = this.onDevice(yb);
@@ -437,31 +432,39 @@ export abstract class Trainer extends Layer {
       }
       loss.backward();
       opt.step();
-      return { loss: loss.item() as number, states: r.states };
+      const value = loss.item() as number;
+      noGrad(() => metrics.update(r.outs, r.ys, r.outputLosses, value));
+      return value;
     });
   }
 
-  /** One batch evaluated from JS. */
-  protected testBatchJS(xb: Tensor, yb: Tensor): { loss: number; states: number[][] } {
-    if (this.customSteps) return this.customStep('testStep', xb, yb, undefined);
+  /** One batch evaluated from JS; returns the batch's loss. */
+  protected testBatchJS(xb: Tensor, yb: Tensor, metrics: EpochMetrics): number {
+    if (this.customSteps) return this.customStep('testStep', xb, yb, undefined, metrics);
     return tidy(() => noGrad(() => {
-      for (const l of this.layers) for (const m of l.modules()) m.train(false);
       const out = this.forwardJS(xb, false);
       const r = this.lossJS(out, this.onDevice(yb), null);
-      return { loss: r.loss.item() as number, states: r.states };
+      const value = r.loss.item() as number;
+      metrics.update(r.outs, r.ys, r.outputLosses, value);
+      return value;
     }));
   }
 
   /** A batch through an overridden trainStep/testStep: its logs are averaged over the epoch by samples. */
-  private customStep(which: 'trainStep' | 'testStep', xb: Tensor, yb: Tensor, wb: Tensor | undefined): { loss: number; states: number[][] } {
+  private customStep(which: 'trainStep' | 'testStep', xb: Tensor, yb: Tensor, wb: Tensor | undefined, metrics: EpochMetrics): number {
     const c = this.compiled!;
     const data: unknown[] = [this.userInputs(this.onDevice(xb)), this.userTargets(this.onDevice(yb)), ...(wb ? [this.onDevice(wb)] : [])];
     const logs = tidy(() => (which === 'trainStep' ? this.trainStep(data) : noGrad(() => this.testStep(data))));
     if (!isPlainObject(logs) || typeof logs.loss !== 'number') {
       throw new TypeError(`${this.name}.${which}: expected it to return logs like { loss: number, ... } but it returned ${typeOfValue(logs)}`);
     }
-    const n = xb.shape[0];
-    return { loss: logs.loss, states: c.metricNames.map((nm) => [Number(logs[nm] ?? NaN) * n]) };
+    metrics.addLogs(logs.loss, c.metricNames.map((nm) => Number(logs[nm] ?? NaN)), xb.shape[0]);
+    return logs.loss;
+  }
+
+  /** The metrics of one epoch (or evaluation) run batch by batch from JS. */
+  private epochMetrics(): EpochMetrics {
+    return new EpochMetrics(this.compiled!, () => this.metricState(), this.customSteps);
   }
 
   private userTargets(y: Tensor): Tensor | Tensor[] {
@@ -503,11 +506,11 @@ export abstract class Trainer extends Layer {
     const names = c.metricNames.slice(c.outputs ? c.outputs.length : 0);
     const logs: Logs = {};
     if (c.outputs) c.outputs.forEach((o, i) => { logs[`${o.name}_loss`] = wrap(native.model_loss(nativeLossName(o.loss), o.fromLogits, preds[i]._h, ys[i]._h, null)).item() as number; });
-    // kinds were turned to 'mean' for custom steps; the real kinds come from the losses again
-    kinds.forEach(({ i, o }, j) => {
-      const real = metricKind(names[j].slice(c.outputs ? o.name.length + 1 : 0), o.loss).kind;
-      const st = native.model_metric(real, nativeLossName(o.loss), o.fromLogits, preds[i]._h, ys[i]._h);
-      logs[names[j]] = native.model_metric_value(real, st, preds[i].shape[0]);
+    kinds.forEach(({ k, i, o }, j) => {
+      // one batch through a native metric state of its own: Keras' compute_metrics on fresh trackers
+      const st = native.model_metrics_create([k]);
+      native.model_metrics_update(st, nativeLossName(o.loss), o.fromLogits, preds[i]._h, ys[i]._h, 0);
+      logs[names[j]] = native.model_metrics_result(st).metrics[0];
     });
     return logs;
   }
@@ -575,7 +578,8 @@ export abstract class Trainer extends Layer {
 
     const history = new History();
     const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
-    const cbs: CallbackLike[] = [history, ...progbar, ...((o.callbacks as CallbackLike[] | undefined) ?? []).map((cb) => normalizeCallback(cb))];
+    // as Keras: the user's callbacks first, so what they add to an epoch's logs (learning_rate) reaches History
+    const cbs: CallbackLike[] = [...((o.callbacks as CallbackLike[] | undefined) ?? []).map((cb) => normalizeCallback(cb)), history, ...progbar];
     const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
     for (const cb of cbs) {
       cb.setModel?.(this);
@@ -589,19 +593,25 @@ export abstract class Trainer extends Layer {
     this.stopTraining = false;
     let opt: optim.Optimizer | null = x ? this.nativeOptimizer() : null;
     const trainCursor = fromDataset && o.stepsPerEpoch !== undefined ? new StepCursor(xIn as AsyncIterable<unknown>, steps) : null;
+    const planned = Number.isFinite(steps) ? steps * (epochs - initialEpoch) : 0;
+    const startLr = this.getLearningRate();
+    let lrChanged = false;
     await call(cbs, 'onTrainBegin', {});
     for (let epoch = params.initialEpoch ?? initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       await call(cbs, 'onEpochBegin', epoch, {});
       let res: { loss: number; metrics: number[]; nonFinite: boolean };
       if (x && y && this.allNative) {
         res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token,
-          epoch === (params.initialEpoch ?? initialEpoch));
+          epoch === (params.initialEpoch ?? initialEpoch), planned);
       } else {
         const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (trainCursor ?? (xIn as AsyncIterable<unknown>));
-        res = await this.epochBatches(source, cbs, params.steps, () => (opt ??= this.nativeOptimizer()));
+        res = await this.epochBatches(source, cbs, params.steps, planned, () => (opt ??= this.nativeOptimizer()));
       }
       const logs: Logs = { loss: res.loss };
       names.forEach((n, i) => { logs[n] = res.metrics[i]; });
+      // the rate in history once it moves (a schedule, or a callback that set it); callbacks that set it log it themselves
+      lrChanged ||= this.compiled.optimizer.schedule !== undefined || this.getLearningRate() !== startLr;
+      if (lrChanged) logs.learning_rate = this.getLearningRate();
       if (res.nonFinite) {
         logs.loss = NaN;
         this.stopTraining = true;
@@ -622,8 +632,11 @@ export abstract class Trainer extends Layer {
 
 
   private async epochNative(x: Tensor, y: Tensor, sampleWeight: Tensor | undefined, cbs: CallbackLike[], batchHooks: boolean,
-    steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    steps: number, batchSize: number, shuffle: boolean, token: NativeObject, checkFinite: boolean, planned: number): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
     const names = this.compiled!.metricNames;
+    const rates = this.scheduledRates(Math.min(steps, Math.ceil(x.shape[0] / batchSize)));
+    const state = this.metricState();
+    native.model_metrics_reset(state);
     const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
     native.model_token_reset(token);
     let pending: Promise<void> = Promise.resolve();
@@ -648,19 +661,22 @@ export abstract class Trainer extends Layer {
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
       ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite,
       waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+      plannedBatches: planned, metricState: state, ...(rates ? { learningRates: rates } : {}),
     }, onProgress);
+    this.compiled!.optimizer.iterations += res.batches;
     await pending;
     if (failure) throw failure;
     return res;
   }
 
 
+  /** Batch by batch from JS: datasets, and models with custom layers (one-batch native runs for built-in chains). */
   private async epochBatches(source: AsyncIterable<unknown> | Iterable<unknown>, cbs: CallbackLike[], steps: number,
-    getOpt: () => optim.Optimizer): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
+    planned: number, getOpt: () => optim.Optimizer): Promise<{ loss: number; metrics: number[]; nonFinite: boolean }> {
     const c = this.compiled!;
-    let lossSum = 0;
-    let samples = 0;
-    const metrics = new MetricStates(c.metricKinds);
+    const metrics = this.epochMetrics();
+    const token = (this.token ??= native.model_token_create());
+    native.model_token_reset(token);
     let nonFinite = false;
     let b = 0;
     for await (const el of source as AsyncIterable<unknown>) {
@@ -673,37 +689,35 @@ export abstract class Trainer extends Layer {
         if (!this.built) this.ensureBuilt(xb.shape.slice(1));
         for (const cb of cbs) await cb.onBatchBegin?.(b, {});
         const n = xb.shape[0];
+        const opt = getOpt();
+        const rates = this.scheduledRates(1);
         if (this.allNative) {
           const trainSteps = this.steps(true) as NativeStep[] & { fused?: boolean };
-          const threads = (this.batchThreads ??= new ThreadChoice(getNumThreads())).next();
-          const t0 = performance.now();
+          // the model's token carries its thread tuner across these one-batch runs
           const r = await native.model_run('train', trainSteps, xb._h, yb._h, {
-            ...this.runOptions(!!trainSteps.fused), optimizer: getOpt()._native, batchSize: n, shuffle: false, threads,
+            ...this.runOptions(!!trainSteps.fused), optimizer: opt._native, batchSize: n, shuffle: false, token,
+            metricState: this.metricState(), plannedBatches: planned, ...(rates ? { learningRates: rates } : {}),
             ...(wb ? { sampleWeight: wb._h } : {}),
           });
-          this.batchThreads.record(performance.now() - t0);
-          lossSum += r.loss * n;
-          metrics.add(r.metricStates);
           nonFinite ||= r.nonFinite;
         } else {
-          const r = this.trainBatchJS(xb, yb, wb, getOpt());
-          lossSum += r.loss * n;
-          metrics.add(r.states);
-          nonFinite ||= !Number.isFinite(r.loss);
+          if (rates) for (const g of opt.paramGroups) g.lr = rates[0];
+          nonFinite ||= !Number.isFinite(this.trainBatchJS(xb, yb, wb, opt, metrics));
         }
-        samples += n;
+        c.optimizer.iterations++;
       } finally {
         disposeBatch(el);
       }
-      const logs: Logs = { loss: lossSum / samples };
-      const values = metrics.values(samples);
-      c.metricNames.forEach((nm, i) => { logs[nm] = values[i]; });
+      const r = metrics.result();
+      const logs: Logs = { loss: r.loss };
+      c.metricNames.forEach((nm, i) => { logs[nm] = r.metrics[i]; });
       for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
       b++;
       if (nonFinite) break;
     }
+    const { loss, metrics: values, samples } = metrics.result();
     if (samples === 0) throw new Error('fit: the dataset yielded no batches');
-    return { loss: lossSum / samples, metrics: metrics.values(samples), nonFinite };
+    return { loss, metrics: values, nonFinite };
   }
 
 
@@ -743,7 +757,7 @@ export abstract class Trainer extends Layer {
         }
       }
     }
-    // the native loop checks on its worker thread (checkFinite): a scan of a large x blocks for 100s of ms
+    // the native loop checks on its runner thread (checkFinite): a scan of a large x blocks for 100s of ms
     if (this.allNative) return;
     for (const [name, t] of [['x', x], ['y', y]] as const) {
       if (!t.dtype.startsWith('float')) continue;
@@ -758,30 +772,25 @@ export abstract class Trainer extends Layer {
   }
 
   protected async evaluateAny(data: [Tensor, Tensor] | AsyncIterable<unknown>, batchSize: number): Promise<{ loss: number; metrics: number[] }> {
-    const c = this.compiled!;
     if (Array.isArray(data) && this.allNative) {
       const steps = this.steps(true) as NativeStep[] & { fused?: boolean };
       const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, { ...this.runOptions(!!steps.fused), batchSize, checkFinite: true });
       return { loss: r.loss, metrics: r.metrics };
     }
     const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
-    let lossSum = 0;
-    let samples = 0;
-    const metrics = new MetricStates(c.metricKinds);
+    const metrics = this.epochMetrics();
     for await (const el of source as AsyncIterable<unknown>) {
       const [xb, yb] = asBatch(el, 'evaluate');
       try {
         if (!this.built) this.ensureBuilt(xb.shape.slice(1));
-        const r = this.testBatchJS(xb, yb);
-        lossSum += r.loss * xb.shape[0];
-        metrics.add(r.states);
-        samples += xb.shape[0];
+        this.testBatchJS(xb, yb, metrics);
       } finally {
         disposeBatch(el);
       }
     }
-    if (samples === 0) throw new Error('evaluate: no samples');
-    return { loss: lossSum / samples, metrics: metrics.values(samples) };
+    const r = metrics.result();
+    if (r.samples === 0) throw new Error('evaluate: no samples');
+    return { loss: r.loss, metrics: r.metrics };
   }
 
 
