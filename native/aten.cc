@@ -152,7 +152,10 @@ Param MakeParam(const c10::Argument& a) {
   p.name = a.name();
   p.camel = Camel(a.name());
   c10::TypePtr t = a.real_type();
+  // shown to users (signatures in errors, the schema dump): a SymInt is an int to a caller, and
+  // libtorch 2.x writes SymInt where 1.13 wrote int, so both lines read alike
   p.type = t->str();
+  for (std::size_t at; (at = p.type.find("SymInt")) != std::string::npos;) p.type.replace(at, 6, "int");
   if (t->kind() == TypeKind::OptionalType) {
     p.optional = true;
     t = t->castRaw<c10::OptionalType>()->getElementType();

@@ -321,6 +321,11 @@ napi_value Init(napi_env env, napi_callback_info info) {
     so.waitWorkers = true;
     so.timeout = s.timeout;
     so.multiTenant = !s.agentStore;
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+    // 2.4 made libuv the store's default transport; Debian builds libtorch without it, and the
+    // classic transport speaks the same protocol to every peer
+    so.useLibUV = false;
+#endif
     StorePtr store = c10::make_intrusive<c10d::TCPStore>(s.addr, so);
     if (s.agentStore) store = c10::make_intrusive<c10d::PrefixStore>("/worker/attempt_" + s.attempt, store);
     store->setTimeout(s.timeout);

@@ -2,6 +2,8 @@
 // functional ops of torch.nn.functional that are not plain tensor methods (losses, conv, pooling).
 #include "nn.h"
 
+#include <mutex>
+
 #include "tensor.h"
 
 namespace nt {
@@ -11,6 +13,36 @@ const napi_type_tag ModuleObject::kTag = {0x6e6f6465746f7263ULL, 0x6e6e6d6f64756
 namespace {
 
 namespace tnn = torch::nn;
+
+// Debian's libtorch 2.6 computes recurrent layers wrongly on its oneDNN path, the one taken without
+// autograd: an LSTM's forward under no-grad differs from the same forward with grad by ~0.15. RNN
+// forwards keep off oneDNN. The switch is process-wide, so it is counted across threads; another
+// thread's convolution may run without oneDNN meanwhile (slower, never wrong).
+class RnnWithoutOneDnn {
+ public:
+  RnnWithoutOneDnn() {
+#if TORCH_VERSION_MAJOR >= 2
+    std::lock_guard<std::mutex> lock(mu_);
+    if (count_++ == 0) {
+      saved_ = at::globalContext().userEnabledMkldnn();
+      at::globalContext().setUserEnabledMkldnn(false);
+    }
+#endif
+  }
+  ~RnnWithoutOneDnn() {
+#if TORCH_VERSION_MAJOR >= 2
+    std::lock_guard<std::mutex> lock(mu_);
+    if (--count_ == 0) at::globalContext().setUserEnabledMkldnn(saved_);
+#endif
+  }
+  RnnWithoutOneDnn(const RnnWithoutOneDnn&) = delete;
+  RnnWithoutOneDnn& operator=(const RnnWithoutOneDnn&) = delete;
+
+ private:
+  static inline std::mutex mu_;
+  static inline int count_ = 0;
+  static inline bool saved_ = true;
+};
 using Tensors = std::vector<at::Tensor>;
 
 template <size_t D>
@@ -203,6 +235,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
     else if (nl != "tanh")
       throw ArgError(w + ": nonlinearity must be 'tanh' or 'relu' but got '" + nl + "'");
     return Make(kind, tnn::RNN(opts), [](auto& impl, const Tensors& in, const ForwardExtras&) {
+      RnnWithoutOneDnn guard;
       auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
       return Tensors{std::get<0>(r), std::get<1>(r)};
     });
@@ -210,6 +243,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   if (kind == "GRU") {
     return Make(kind, tnn::GRU(RnnOptions<tnn::GRUOptions>(o, w)),
                 [](auto& impl, const Tensors& in, const ForwardExtras&) {
+                  RnnWithoutOneDnn guard;
                   auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
                   return Tensors{std::get<0>(r), std::get<1>(r)};
                 });
@@ -219,6 +253,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
     return Make(kind, tnn::LSTM(opts), [](auto& impl, const Tensors& in, const ForwardExtras&) {
       c10::optional<std::tuple<at::Tensor, at::Tensor>> hc;
       if (in.size() > 2) hc = std::make_tuple(in[1], in[2]);
+      RnnWithoutOneDnn guard;
       auto r = impl.forward(in[0], hc);
       return Tensors{std::get<0>(r), std::get<0>(std::get<1>(r)), std::get<1>(std::get<1>(r))};
     });

@@ -22,10 +22,12 @@ test('categorical_crossentropy with integer labels names the loss and suggests t
     "(shape [4], int64); compile with loss 'sparse_categorical_crossentropy' for integer labels, or one-hot encode y");
 });
 
-test('a layer called before build says to build it', () => {
+test('a layer called before build builds itself from the input, as Keras\' __call__ does', () => {
   const dense = new layers.Dense(4, { name: 'd' });
-  expect(() => dense.call(nt.ones([2, 3]))).toThrow(
-    'd (Dense) is not built yet, so it has no weights: call layer.build([3]) with the per-sample input shape first');
-  dense.build([3]);
+  expect(dense.built).toBe(false);
   expect(dense.call(nt.ones([2, 3])).shape).toEqual([2, 4]);
+  expect(dense.built).toBe(true);
+  expect(dense.getWeights().map((w) => w.shape)).toEqual([[3, 4], [4]]);
+  // a later input of another width is an Error, not a crash
+  expect(() => dense.call(nt.ones([2, 5]))).toThrow(/shapes cannot be multiplied \(2x5 and 3x4\)/);
 });
