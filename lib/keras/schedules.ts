@@ -40,8 +40,8 @@ export abstract class LearningRateSchedule extends Callable {
   abstract getConfig(): Record<string, unknown>;
 }
 
-/** initialLearningRate * decayRate ^ (step / decaySteps), the exponent floored with staircase. */
-export class ExponentialDecay extends LearningRateSchedule {
+/** The schedules of (initialLearningRate, decaySteps, decayRate, staircase): one constructor and config. */
+abstract class StepDecay extends LearningRateSchedule {
   readonly initialLearningRate: number;
   readonly decaySteps: number;
   readonly decayRate: number;
@@ -49,19 +49,27 @@ export class ExponentialDecay extends LearningRateSchedule {
   constructor(initialLearningRate: number | { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean },
     decaySteps?: number, decayRate?: number, staircase?: boolean) {
     super();
-    const w = 'ExponentialDecay';
+    const w = new.target.name;
     const o = args(w, ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase'], [initialLearningRate, decaySteps, decayRate, staircase]);
     this.initialLearningRate = nonNegative(w, 'initialLearningRate', o.initialLearningRate);
     this.decaySteps = positive(w, 'decaySteps', o.decaySteps);
     this.decayRate = nonNegative(w, 'decayRate', o.decayRate);
     this.staircase = !!o.staircase;
   }
-  call(step: number): number {
+  /** step / decaySteps, floored with staircase */
+  protected progress(step: number): number {
     const p = step / this.decaySteps;
-    return this.initialLearningRate * this.decayRate ** (this.staircase ? Math.floor(p) : p);
+    return this.staircase ? Math.floor(p) : p;
   }
   getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, decayRate: this.decayRate, staircase: this.staircase };
+  }
+}
+
+/** initialLearningRate * decayRate ^ (step / decaySteps), the exponent floored with staircase. */
+export class ExponentialDecay extends StepDecay {
+  call(step: number): number {
+    return this.initialLearningRate * this.decayRate ** this.progress(step);
   }
 }
 
@@ -132,26 +140,8 @@ export class CosineDecay extends LearningRateSchedule {
 }
 
 /** initialLearningRate / (1 + decayRate * step / decaySteps), the ratio floored with staircase. */
-export class InverseTimeDecay extends LearningRateSchedule {
-  readonly initialLearningRate: number;
-  readonly decaySteps: number;
-  readonly decayRate: number;
-  readonly staircase: boolean;
-  constructor(initialLearningRate: number | { initialLearningRate: number; decaySteps: number; decayRate: number; staircase?: boolean },
-    decaySteps?: number, decayRate?: number, staircase?: boolean) {
-    super();
-    const w = 'InverseTimeDecay';
-    const o = args(w, ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase'], [initialLearningRate, decaySteps, decayRate, staircase]);
-    this.initialLearningRate = nonNegative(w, 'initialLearningRate', o.initialLearningRate);
-    this.decaySteps = positive(w, 'decaySteps', o.decaySteps);
-    this.decayRate = nonNegative(w, 'decayRate', o.decayRate);
-    this.staircase = !!o.staircase;
-  }
+export class InverseTimeDecay extends StepDecay {
   call(step: number): number {
-    const p = step / this.decaySteps;
-    return this.initialLearningRate / (1 + this.decayRate * (this.staircase ? Math.floor(p) : p));
-  }
-  getConfig(): Record<string, unknown> {
-    return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, decayRate: this.decayRate, staircase: this.staircase };
+    return this.initialLearningRate / (1 + this.decayRate * this.progress(step));
   }
 }
