@@ -807,33 +807,21 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     }
     const size = (c: number): number => (c === UNKNOWN || c === INFINITE ? c
       : Math.floor(c / numShards) + (index < c % numShards ? 1 : 0));
-    const up = this._plan;
-    if (up) {
-      return Dataset.fromPlan({
-        source: up.source,
-        size: size(up.size),
-        order: function* () {
-          let k = 0;
-          const order = up.order();
-          for (let r = order.next(); !r.done; r = order.next()) {
-            if (k++ % numShards === index) yield r.value;
-          }
-        },
-      });
-    }
-    return new Dataset<T>(async function* (this: Dataset<T>) {
-      let k = 0;
-      for await (const el of this) {
-        if (k++ % numShards === index) yield el;
-        else disposeElement(el);
-      }
-    }.bind(this), () => size(this.cardinality()));
+    return this.keepWhere((k) => k % numShards === index, size);
   }
 
   /** All but the first `count` elements (which are disposed). */
   skip(count: number): Dataset<T> {
     const n = countArg(count, 'Dataset.skip', 'count');
     const size = (c: number): number => (c === UNKNOWN ? UNKNOWN : c === INFINITE ? (n === INFINITE ? 0 : INFINITE) : Math.max(0, c - n));
+    return this.keepWhere((k) => k >= n, size);
+  }
+
+  /**
+   * The elements whose position k (from 0) passes keep, the others disposed; size maps the
+   * upstream cardinality to this one's. Over an index plan it stays a plan (no element is made).
+   */
+  private keepWhere(keep: (k: number) => boolean, size: (c: number) => number): Dataset<T> {
     const up = this._plan;
     if (up) {
       return Dataset.fromPlan({
@@ -843,7 +831,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
           let k = 0;
           const order = up.order();
           for (let r = order.next(); !r.done; r = order.next()) {
-            if (k++ >= n) yield r.value;
+            if (keep(k++)) yield r.value;
           }
         },
       });
@@ -851,7 +839,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     return new Dataset<T>(async function* (this: Dataset<T>) {
       let k = 0;
       for await (const el of this) {
-        if (k++ >= n) yield el;
+        if (keep(k++)) yield el;
         else disposeElement(el);
       }
     }.bind(this), () => size(this.cardinality()));
