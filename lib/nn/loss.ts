@@ -150,13 +150,20 @@ export class KLDivLoss extends Module {
 
 type MarginArgs = [options?: { margin?: number; reduction?: Reduction }] | [margin?: number, options?: { reduction?: Reduction }];
 
-/** nn.CosineEmbeddingLoss(margin?, { reduction }): F.cosineEmbeddingLoss(input1, input2, target). */
-export class CosineEmbeddingLoss extends Loss {
+/** The losses of (input1, input2, target) with a margin: PyTorch's (margin?, { reduction }) arguments, once. */
+abstract class MarginLoss extends Loss {
   readonly margin: number;
+  protected constructor(name: string, args: MarginArgs) {
+    const o = check.args(name, args, ['margin'], ['reduction']);
+    super(name, o);
+    this.margin = check.finiteNumber(name, 'margin', o.margin, 0);
+  }
+}
+
+/** nn.CosineEmbeddingLoss(margin?, { reduction }): F.cosineEmbeddingLoss(input1, input2, target). */
+export class CosineEmbeddingLoss extends MarginLoss {
   constructor(...args: MarginArgs) {
-    const o = check.args('CosineEmbeddingLoss', args, ['margin'], ['reduction']);
-    super('CosineEmbeddingLoss', o);
-    this.margin = check.finiteNumber('CosineEmbeddingLoss', 'margin', o.margin, 0);
+    super('CosineEmbeddingLoss', args);
   }
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
     return F.cosineEmbeddingLoss(input1, input2, target, { margin: this.margin, reduction: this.reduction });
@@ -164,12 +171,9 @@ export class CosineEmbeddingLoss extends Loss {
 }
 
 /** nn.MarginRankingLoss(margin?, { reduction }): F.marginRankingLoss(input1, input2, target). */
-export class MarginRankingLoss extends Loss {
-  readonly margin: number;
+export class MarginRankingLoss extends MarginLoss {
   constructor(...args: MarginArgs) {
-    const o = check.args('MarginRankingLoss', args, ['margin'], ['reduction']);
-    super('MarginRankingLoss', o);
-    this.margin = check.finiteNumber('MarginRankingLoss', 'margin', o.margin, 0);
+    super('MarginRankingLoss', args);
   }
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
     return F.marginRankingLoss(input1, input2, target, { margin: this.margin, reduction: this.reduction });
