@@ -461,6 +461,7 @@ struct Job {
   int64_t plannedBatches = 0;         // batches the caller expects over the whole fit (thread tuning)
   std::vector<double> learningRates;  // per batch of this run, when a schedule drives the rate
   bool checkFinite = false;           // refuse NaN/infinity in x and float y before the first batch
+  bool endOnNonFinite = true;         // false in a distributed fit: every rank runs every batch's allreduce
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
   // where the run is (runner thread)
@@ -601,7 +602,8 @@ bool NextBatch(Job& j) {
     j.progressOut.emplace_back(new Progress{b, samples, mean, std::move(values)});
     if (j.waitEachBatch && j.token) j.waitFor = b;
   }
-  if (j.nonFinite && train) j.ended = true;  // the JS side reports it (TerminateOnNaN) after the epoch
+  if (j.nonFinite && train && j.endOnNonFinite)
+    j.ended = true;  // the JS side reports it (TerminateOnNaN) after the epoch
   return true;
 }
 
@@ -936,6 +938,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->autoThreads = o.Bool("autoThreads", true);
   j->plannedBatches = o.Int("plannedBatches", 0);
   j->checkFinite = o.Bool("checkFinite", false);
+  j->endOnNonFinite = o.Bool("endOnNonFinite", true);
   j->learningRates = o.NumberList("learningRates", {});
   for (double lr : j->learningRates)
     if (!(lr >= 0) || !std::isfinite(lr)) throw ArgError("learningRates must be non-negative finite numbers");

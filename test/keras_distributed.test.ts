@@ -139,6 +139,14 @@ describeGloo('Keras fit on 2 ranks (Gloo on 127.0.0.1)', () => {
     expect(fs.readFileSync(path.join(dir, 'log-rank0.csv'), 'utf8').trim().split('\n')).toHaveLength(3);
     expect(fs.existsSync(path.join(dir, 'log-rank1.csv'))).toBe(false);
   }, 120_000);
+
+  for (const kind of ['native', 'autograd'] as const) {
+    test(`${kind} step: an infinite loss on one rank stops both after the epoch, neither left waiting`, async () => {
+      const [r0, r1] = await job('nonfinite', { NT_PATH: kind, NT_DIR: dir, NT_TEST_TIMEOUT_MS: '15000' });
+      expect(r0).toEqual({ rank: 0, epochs: [0], loss: ['NaN'] });
+      expect(r1).toEqual({ rank: 1, epochs: [0], loss: ['NaN'] });
+    }, 120_000);
+  }
 });
 
 describeGloo('Keras fit under nodetorch run', () => {

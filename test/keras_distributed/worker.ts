@@ -3,7 +3,7 @@
 // Prints one line `RESULT <json>` (or `ERROR <message>`) and exits.
 import * as path from 'path';
 import * as nt from '../../lib';
-import { data, EPOCHS, makeModel, PER_RANK_BATCH, weightsOf } from './model';
+import { data, EPOCHS, Identity, makeModel, PER_RANK_BATCH, weightsOf } from './model';
 
 const scenario = process.argv[2];
 const timeoutMs = Number(process.env.NT_TEST_TIMEOUT_MS ?? 20000);
@@ -42,7 +42,22 @@ async function early(): Promise<unknown> {
   return { rank, epochs: h.epoch, losses: h.history.loss };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { fit, early };
+// One huge sample makes the loss infinite on the rank that draws it: both ranks finish the epoch
+// (no rank left waiting in an allreduce) and both stop, with a NaN loss as TerminateOnNaN has it.
+async function nonfinite(): Promise<unknown> {
+  await nt.distributed.init({ timeoutMs });
+  const rank = nt.distributed.getRank();
+  const { x, y } = data();
+  const rows = x.toArray() as number[][];
+  rows[5] = [1e20, 1e20, 1e20];
+  const m = new nt.Sequential([new nt.layers.Dense(1, { inputShape: [3] }), ...(kind === 'autograd' ? [new Identity()] : [])]);
+  m.compile({ optimizer: 'sgd', loss: 'mse' });
+  const h = await m.fit(nt.tensor(rows), y, { epochs: 3, batchSize: PER_RANK_BATCH, verbose: 0, distributed: true });
+  await nt.distributed.destroy();
+  return { rank, epochs: h.epoch, loss: h.history.loss.map(String) };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { fit, early, nonfinite };
 
 if (require.main === module) {
   const fn = scenarios[scenario];

@@ -157,8 +157,10 @@ class EpochMetrics {
   update(outs: Tensor[], ys: Tensor[], outputLosses: number[], total: number): void {
     const c = this.c;
     const n = outs[0].shape[0];
-    if (!c.outputs) native.model_metrics_update(this.states[0], nativeLossName(c.loss), c.fromLogits, outs[0]._h, ys[0]._h, total);
-    else c.outputs.forEach((o, i) => native.model_metrics_update(this.states[i], nativeLossName(o.loss), o.fromLogits, outs[i]._h, ys[i]._h, outputLosses[i]));
+    // a NaN batch (after a non-finite one: a distributed fit runs on to the epoch's end) counts as infinite; fit logs NaN then
+    const num = (v: number) => (Number.isNaN(v) ? Infinity : v);
+    if (!c.outputs) native.model_metrics_update(this.states[0], nativeLossName(c.loss), c.fromLogits, outs[0]._h, ys[0]._h, num(total));
+    else c.outputs.forEach((o, i) => native.model_metrics_update(this.states[i], nativeLossName(o.loss), o.fromLogits, outs[i]._h, ys[i]._h, num(outputLosses[i])));
     this.lossSum += total * n;
     this.samples += n;
   }
@@ -734,6 +736,7 @@ export abstract class Trainer extends Layer {
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
       ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite,
       waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+      ...(this.dist ? { endOnNonFinite: false } : {}), // distributed: every rank runs every batch; all stop after the epoch
       plannedBatches: planned, metricState: state, ...(rates ? { learningRates: rates } : {}),
     }, onProgress);
     this.compiled!.optimizer.iterations += res.batches;
@@ -780,7 +783,8 @@ export abstract class Trainer extends Layer {
           nonFinite ||= r.nonFinite;
         } else {
           if (rates) for (const g of opt.paramGroups) g.lr = rates[0];
-          nonFinite ||= !Number.isFinite(this.trainBatchJS(xb, yb, wb, opt, metrics));
+          const loss = this.trainBatchJS(xb, yb, wb, opt, metrics); // runs even after a non-finite batch (distributed: every rank steps)
+          nonFinite ||= !Number.isFinite(loss);
         }
         c.optimizer.iterations++;
       } finally {
@@ -791,7 +795,7 @@ export abstract class Trainer extends Layer {
       c.metricNames.forEach((nm, i) => { logs[nm] = r.metrics[i]; });
       for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
       b++;
-      if (nonFinite) break;
+      if (nonFinite && !this.dist) break; // distributed: every rank runs every batch; all stop after the epoch
     }
     if (this.dist) nonFinite = (await metrics.allReduce(this.dist, [nonFinite ? 1 : 0]))[0] > 0;
     const { loss, metrics: values, samples } = metrics.result();
