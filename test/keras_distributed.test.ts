@@ -140,6 +140,11 @@ describeGloo('Keras fit on 2 ranks (Gloo on 127.0.0.1)', () => {
     expect(fs.existsSync(path.join(dir, 'log-rank1.csv'))).toBe(false);
   }, 120_000);
 
+  test('NaN in x fails the fit on every rank with the same Error', async () => {
+    const rs = await job('nanData', { NT_DIR: dir, NT_TEST_TIMEOUT_MS: '15000' });
+    for (const r of rs) expect(r.error).toBe('fit: x contains NaN or infinity (first in sample 5); clean or impute the data first');
+  }, 120_000);
+
   for (const kind of ['native', 'autograd'] as const) {
     test(`${kind} step: an infinite loss on one rank stops both after the epoch, neither left waiting`, async () => {
       const [r0, r1] = await job('nonfinite', { NT_PATH: kind, NT_DIR: dir, NT_TEST_TIMEOUT_MS: '15000' });

@@ -57,7 +57,24 @@ async function nonfinite(): Promise<unknown> {
   return { rank, epochs: h.epoch, loss: h.history.loss.map(String) };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { fit, early, nonfinite };
+// NaN in x fails every rank's fit at once (not only the rank whose share holds it)
+async function nanData(): Promise<unknown> {
+  await nt.distributed.init({ timeoutMs });
+  const { x, y } = data();
+  const rows = x.toArray() as number[][];
+  rows[5] = [NaN, 0, 0];
+  const m = makeModel('native', 7);
+  let error = '';
+  try {
+    await m.fit(nt.tensor(rows), y, { epochs: 1, batchSize: PER_RANK_BATCH, verbose: 0, distributed: true });
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  await nt.distributed.destroy();
+  return { error };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { fit, early, nonfinite, nanData };
 
 if (require.main === module) {
   const fn = scenarios[scenario];

@@ -601,6 +601,12 @@ export abstract class Trainer extends Layer {
       const all = Math.ceil(sync.shardSize(x.shape[0]) / batchSize);
       steps = o.stepsPerEpoch === undefined ? all : Math.min(all, o.stepsPerEpoch as number);
     }
+    if (sync && x && y && this.allNative) {
+      // every rank holds all of x: each checks it here rather than only its shard on the runner thread,
+      // so bad data fails every rank at once instead of leaving the others waiting in an allreduce
+      this.checkFinite('fit', x, y);
+      if (Array.isArray(val)) this.checkFinite('fit: validationData', val[0], val[1]);
+    }
     if (sync && Array.isArray(val)) val = sync.valShard(val[0], val[1]);
     if (sync && fromDataset && sync.size > 1 && o.stepsPerEpoch === undefined) {
       sync.end();
@@ -734,7 +740,7 @@ export abstract class Trainer extends Layer {
     };
     if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
-      ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite,
+      ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite: checkFinite && !this.dist,
       waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
       ...(this.dist ? { endOnNonFinite: false } : {}), // distributed: every rank runs every batch; all stop after the epoch
       plannedBatches: planned, metricState: state, ...(rates ? { learningRates: rates } : {}),
@@ -842,6 +848,11 @@ export abstract class Trainer extends Layer {
     }
     // the native loop checks on its runner thread (checkFinite): a scan of a large x blocks for 100s of ms
     if (this.allNative) return;
+    this.checkFinite(where, x, y);
+  }
+
+  /** NaN or infinity in x or a float y is an Error naming the first sample that has one. */
+  protected checkFinite(where: string, x: Tensor, y: Tensor): void {
     for (const [name, t] of [['x', x], ['y', y]] as const) {
       if (!t.dtype.startsWith('float')) continue;
       const bad = tidy(() => {
@@ -860,7 +871,7 @@ export abstract class Trainer extends Layer {
       // a distributed fit's validation: this rank's share into a state all ranks sum
       const st = this.dist ? native.model_metrics_create(this.compiled!.metricKinds) : null;
       const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, {
-        ...this.runOptions(!!steps.fused), batchSize, checkFinite: true, ...(st ? { metricState: st } : {}),
+        ...this.runOptions(!!steps.fused), batchSize, checkFinite: !st, ...(st ? { metricState: st } : {}),
       });
       if (!st || !this.dist) return { loss: r.loss, metrics: r.metrics };
       await this.dist.reduceStates([st]);
