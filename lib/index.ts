@@ -25,6 +25,8 @@ export * as tuner from './tuner';
 export * as jit from './jit';
 // distributed: c10d process groups (torch.distributed)
 export * as distributed from './distributed';
+// Keras 3's keras.distribution (DataParallel, setDistribution, listDevices) over nt.distributed
+export * as distribution from './keras/distribution';
 // PyTorch face: nt.utils (torch.utils.data, and Keras' utils as their domains add them)
 export * as utils from './utils';
 export type { EvaluateResult, EvaluateOptions } from './keras';

@@ -118,6 +118,9 @@ export interface ModelBinding {
   model_metrics_reset(state: NativeObject): void;
   model_metrics_update(state: NativeObject, loss: string, fromLogits: boolean, output: Handle, target: Handle, batchLoss: number): void;
   model_metrics_result(state: NativeObject): { loss: number; metrics: number[]; samples: number };
+  /** every number the state sums (float64 [lossSum, samples, ...metric sums]), for all-reducing across ranks */
+  model_metrics_state(state: NativeObject): Handle;
+  model_metrics_set_state(state: NativeObject, values: Handle): void;
   /** one built-in Keras layer's forward (the native loop's): [output, activity penalty?] */
   keras_step_forward(step: object, x: Handle, training: boolean): Handle[];
 }

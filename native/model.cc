@@ -461,6 +461,7 @@ struct Job {
   int64_t plannedBatches = 0;         // batches the caller expects over the whole fit (thread tuning)
   std::vector<double> learningRates;  // per batch of this run, when a schedule drives the rate
   bool checkFinite = false;           // refuse NaN/infinity in x and float y before the first batch
+  bool endOnNonFinite = true;         // false in a distributed fit: every rank runs every batch's allreduce
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
   // where the run is (runner thread)
@@ -601,7 +602,8 @@ bool NextBatch(Job& j) {
     j.progressOut.emplace_back(new Progress{b, samples, mean, std::move(values)});
     if (j.waitEachBatch && j.token) j.waitFor = b;
   }
-  if (j.nonFinite && train) j.ended = true;  // the JS side reports it (TerminateOnNaN) after the epoch
+  if (j.nonFinite && train && j.endOnNonFinite)
+    j.ended = true;  // the JS side reports it (TerminateOnNaN) after the epoch
   return true;
 }
 
@@ -936,6 +938,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   j->autoThreads = o.Bool("autoThreads", true);
   j->plannedBatches = o.Int("plannedBatches", 0);
   j->checkFinite = o.Bool("checkFinite", false);
+  j->endOnNonFinite = o.Bool("endOnNonFinite", true);
   j->learningRates = o.NumberList("learningRates", {});
   for (double lr : j->learningRates)
     if (!(lr >= 0) || !std::isfinite(lr)) throw ArgError("learningRates must be non-negative finite numbers");
@@ -1113,6 +1116,34 @@ napi_value MetricsResult(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// model_metrics_state(state) -> float64 [lossSum, samples, ...metric sums]: every number the state
+// adds up, so ranks can all-reduce it (nt.distribution) and a sum of states is the state of all
+// their batches.
+napi_value MetricsState(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  MetricState& st = a.Object<MetricState>(0, "state");
+  std::lock_guard<std::mutex> lk(st.m);
+  std::vector<double> v = {st.lossSum, static_cast<double>(st.samples)};
+  v.insert(v.end(), st.set.state.begin(), st.set.state.end());
+  return Wrap(env, at::tensor(v, at::TensorOptions().dtype(at::kDouble)));
+}
+
+// model_metrics_set_state(state, values): the inverse of model_metrics_state.
+napi_value MetricsSetState(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  MetricState& st = a.Object<MetricState>(0, "state");
+  at::Tensor t = a.Tensor(1, "values").to(at::kDouble).contiguous();
+  std::lock_guard<std::mutex> lk(st.m);
+  if (t.dim() != 1 || t.size(0) != static_cast<int64_t>(st.set.state.size() + 2))
+    throw ArgError("values must be a 1-D tensor of " + std::to_string(st.set.state.size() + 2) +
+                   " numbers (from model_metrics_state) but is " + TensorDesc(t));
+  const double* d = t.data_ptr<double>();
+  st.lossSum = d[0];
+  st.samples = static_cast<int64_t>(std::llround(d[1]));
+  std::copy(d + 2, d + t.size(0), st.set.state.begin());
+  return nullptr;
+}
+
 // The native loop's loss for one batch, for models trained from JS (custom layers) and for
 // nt.losses: the same maths as the native loop, so both paths agree. Returns the mean (or
 // weighted) loss tensor, or with perSample the loss of each sample ([N]).
@@ -1142,6 +1173,8 @@ const Export kExports[] = {
     NT_EXPORT("model_metrics_reset", MetricsReset),
     NT_EXPORT("model_metrics_update", MetricsUpdate),
     NT_EXPORT("model_metrics_result", MetricsResult),
+    NT_EXPORT("model_metrics_state", MetricsState),
+    NT_EXPORT("model_metrics_set_state", MetricsSetState),
     NT_EXPORT("keras_step_forward", KerasStepForward),
 };
 

@@ -17,6 +17,7 @@ import { Optimizer as KerasOptimizer, resolveOptimizer } from '../optimizers';
 import { LOSS_NAMES, LossName, canonicalLoss } from '../losses';
 import { resolveMetric, Metric } from '../metrics';
 import { isObjectLike } from '../../callable';
+import { FitSync } from '../distribution';
 import {
   Data, toTensor, catAndFree, isBatchSource, batchCount, StepCursor, asBatch, disposeBatch, tensorBatches, wrapResult,
 } from './data_adapter';
@@ -61,6 +62,11 @@ export interface FitOptions {
   stepsPerEpoch?: number;
   /** batches per validation from a dataset/iterator validationData, read on across epochs like stepsPerEpoch */
   validationSteps?: number;
+  /**
+   * train across the processes of nt.distributed's group (default: whether nt.distribution.setDistribution
+   * set one): each rank takes its share of every batch, gradients and metrics are averaged, callbacks run on rank 0
+   */
+  distributed?: boolean;
 }
 
 /** Options of compile/fit/evaluate/predict: Keras' snake_case names (batch_size) read as camelCase, unknown names refused. */
@@ -151,8 +157,10 @@ class EpochMetrics {
   update(outs: Tensor[], ys: Tensor[], outputLosses: number[], total: number): void {
     const c = this.c;
     const n = outs[0].shape[0];
-    if (!c.outputs) native.model_metrics_update(this.states[0], nativeLossName(c.loss), c.fromLogits, outs[0]._h, ys[0]._h, total);
-    else c.outputs.forEach((o, i) => native.model_metrics_update(this.states[i], nativeLossName(o.loss), o.fromLogits, outs[i]._h, ys[i]._h, outputLosses[i]));
+    // a NaN batch (after a non-finite one: a distributed fit runs on to the epoch's end) counts as infinite; fit logs NaN then
+    const num = (v: number) => (Number.isNaN(v) ? Infinity : v);
+    if (!c.outputs) native.model_metrics_update(this.states[0], nativeLossName(c.loss), c.fromLogits, outs[0]._h, ys[0]._h, num(total));
+    else c.outputs.forEach((o, i) => native.model_metrics_update(this.states[i], nativeLossName(o.loss), o.fromLogits, outs[i]._h, ys[i]._h, num(outputLosses[i])));
     this.lossSum += total * n;
     this.samples += n;
   }
@@ -161,6 +169,15 @@ class EpochMetrics {
     values.forEach((v, i) => { this.means[i] = (this.means[i] ?? 0) + v * n; });
     this.lossSum += loss * n;
     this.samples += n;
+  }
+  /** distributed fit: every rank's states summed (lib/keras/distribution.ts); returns extra, summed too */
+  async allReduce(sync: FitSync, extra: number[]): Promise<number[]> {
+    const n = this.c.metricNames.length;
+    const mine = [this.lossSum, this.samples, ...Array.from({ length: n }, (_, i) => this.means[i] ?? 0), ...extra];
+    const sums = await sync.reduceStates(this.states, mine);
+    [this.lossSum, this.samples] = sums;
+    this.means = sums.slice(2, 2 + n);
+    return sums.slice(2 + n);
   }
   result(): { loss: number; metrics: number[]; samples: number } {
     const c = this.c;
@@ -182,6 +199,8 @@ export abstract class Trainer extends Layer {
   protected compiled: Compiled | null = null;
   protected nativeOpt: optim.Optimizer | null = null;
   private token: NativeObject | null = null;
+  /** the other ranks during a distributed fit (lib/keras/distribution.ts), else null */
+  private dist: FitSync | null = null;
   /** The device of the model's weights. */
   device = 'cpu';
   /** per-sample input shape once built (the packed one for several inputs) */
@@ -523,7 +542,7 @@ export abstract class Trainer extends Layer {
       opts = yIn as FitOptions;
     }
     const o = checkOpts('fit', opts, ['epochs', 'batchSize', 'verbose', 'callbacks', 'validationSplit', 'validationData',
-      'shuffle', 'classWeight', 'sampleWeight', 'initialEpoch', 'stepsPerEpoch', 'validationSteps']);
+      'shuffle', 'classWeight', 'sampleWeight', 'initialEpoch', 'stepsPerEpoch', 'validationSteps', 'distributed']);
     if (!this.compiled) throw new Error(`${this.name}: call compile({ optimizer, loss, metrics }) before fit()`);
     const epochs = posInt('fit', 'epochs', o.epochs, 1);
     const batchSize = posInt('fit', 'batchSize', o.batchSize, 32);
@@ -576,10 +595,43 @@ export abstract class Trainer extends Layer {
       else throw new TypeError('fit: expected validationData as [x, y] or a dataset of [x, y] batches');
     }
 
+    // -- distributed fit (lib/keras/distribution.ts): this rank's shares; callbacks on rank 0 only --
+    const sync = await FitSync.start(this, o.distributed, this.trainableWeights);
+    if (sync && x) {
+      const all = Math.ceil(sync.shardSize(x.shape[0]) / batchSize);
+      steps = o.stepsPerEpoch === undefined ? all : Math.min(all, o.stepsPerEpoch as number);
+    }
+    if (sync && x && y && this.allNative) {
+      // every rank holds all of x: each checks it here rather than only its shard on the runner thread,
+      // so bad data fails every rank at once instead of leaving the others waiting in an allreduce
+      this.checkFinite('fit', x, y);
+      if (Array.isArray(val)) this.checkFinite('fit: validationData', val[0], val[1]);
+    }
+    if (sync && Array.isArray(val)) val = sync.valShard(val[0], val[1]);
+    if (sync && fromDataset && sync.size > 1 && o.stepsPerEpoch === undefined) {
+      sync.end();
+      throw new TypeError('fit: distributed training from a dataset needs stepsPerEpoch (the same on every rank); give each rank ' +
+        'its share with dataset.shard(nt.distributed.getWorldSize(), nt.distributed.getRank())');
+    }
+    this.dist = sync;
+    try {
+      return await this.fitLoop(o, x, y, xIn, val, sampleWeight, steps, epochs, batchSize, verbose, initialEpoch, shuffle, fromDataset, sync);
+    } finally {
+      this.dist = null;
+      sync?.end();
+    }
+  }
+
+  private async fitLoop(o: Record<string, unknown>, x: Tensor | null, y: Tensor | null, xIn: unknown, val: [Tensor, Tensor] | AsyncIterable<unknown> | null,
+    sampleWeight: Tensor | undefined, steps: number, epochs: number, batchSize: number, verbose: number, initialEpoch: number,
+    shuffle: boolean, fromDataset: boolean, sync: FitSync | null): Promise<History> {
+    if (!this.compiled) throw new Error(`${this.name}: call compile() before fit()`);
     const history = new History();
-    const progbar = verbose > 0 ? [new ProgbarLogger()] : [];
+    const chief = !sync || sync.chief;
+    const progbar = verbose > 0 && chief ? [new ProgbarLogger()] : [];
     // as Keras: the user's callbacks first, so what they add to an epoch's logs (learning_rate) reaches History
-    const cbs: CallbackLike[] = [...((o.callbacks as CallbackLike[] | undefined) ?? []).map((cb) => normalizeCallback(cb)), history, ...progbar];
+    const user = chief ? ((o.callbacks as CallbackLike[] | undefined) ?? []).map((cb) => normalizeCallback(cb)) : [];
+    const cbs: CallbackLike[] = [...user, history, ...progbar];
     const params: TrainParams = { epochs, steps, verbose, samples: x ? x.shape[0] : -1, initialEpoch };
     for (const cb of cbs) {
       cb.setModel?.(this);
@@ -597,14 +649,25 @@ export abstract class Trainer extends Layer {
     const startLr = this.getLearningRate();
     let lrChanged = false;
     await call(cbs, 'onTrainBegin', {});
+    if (sync) {
+      // rank 0's start (a restored backup's epoch and weights) on every rank
+      const [ie, it, lr] = await sync.broadcastNumbers([params.initialEpoch ?? initialEpoch, this.compiled.optimizer.iterations, this.getLearningRate()]);
+      params.initialEpoch = ie;
+      this.compiled.optimizer.iterations = it;
+      this.followRate(lr);
+      sync.broadcastWeights(this.syncedWeights());
+    }
     for (let epoch = params.initialEpoch ?? initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       await call(cbs, 'onEpochBegin', epoch, {});
+      if (sync) this.followRate((await sync.broadcastNumbers([this.getLearningRate()]))[0]);
       let res: { loss: number; metrics: number[]; nonFinite: boolean };
-      if (x && y && this.allNative) {
-        res = await this.epochNative(x, y, sampleWeight, cbs, batchHooks, params.steps, batchSize, shuffle, token,
+      const [xe, ye, we] = sync && x && y ? sync.trainShard(x, y, sampleWeight, epoch, shuffle) : [x, y, sampleWeight];
+      const shuffleHere = shuffle && !sync;
+      if (xe && ye && this.allNative) {
+        res = await this.epochNative(xe, ye, we, cbs, batchHooks, params.steps, batchSize, shuffleHere, token,
           epoch === (params.initialEpoch ?? initialEpoch), planned);
       } else {
-        const source = x && y ? tensorBatches(x, y, sampleWeight, batchSize, shuffle) : (trainCursor ?? (xIn as AsyncIterable<unknown>));
+        const source = xe && ye ? tensorBatches(xe, ye, we, batchSize, shuffleHere) : (trainCursor ?? (xIn as AsyncIterable<unknown>));
         res = await this.epochBatches(source, cbs, params.steps, planned, () => (opt ??= this.nativeOptimizer()));
       }
       const logs: Logs = { loss: res.loss };
@@ -622,12 +685,30 @@ export abstract class Trainer extends Layer {
         names.forEach((n, i) => { logs[`val_${n}`] = v.metrics[i]; });
       }
       await call(cbs, 'onEpochEnd', epoch, logs);
-      if (res.nonFinite) console.log(`Epoch ${epoch + 1}: Invalid loss (NaN or infinite), terminating training`);
+      if (sync) {
+        // rank 0's callbacks decide for every rank: EarlyStopping's stop, a new learning rate
+        const [stop, lr] = await sync.broadcastNumbers([this.stopTraining ? 1 : 0, this.getLearningRate()]);
+        this.stopTraining = stop > 0;
+        this.followRate(lr);
+      }
+      if (res.nonFinite && chief) console.log(`Epoch ${epoch + 1}: Invalid loss (NaN or infinite), terminating training`);
     }
     await trainCursor?.close();
     if (val instanceof StepCursor) await val.close();
     await call(cbs, 'onTrainEnd', {});
+    sync?.broadcastWeights(this.syncedWeights()); // EarlyStopping's restored best weights
     return history;
+  }
+
+  /** Every weight once (trainable or not): what a distributed fit keeps equal on every rank. */
+  private syncedWeights(): Tensor[] {
+    return [...new Set(this.layers.flatMap((l) => l.weightsInternal().map((w) => w.tensor)))];
+  }
+
+  /** Takes rank 0's learning rate (set by a callback there) unless a schedule drives it. */
+  private followRate(lr: number): void {
+    const o = this.compiled!.optimizer;
+    if (!o.schedule && Number.isFinite(lr) && lr !== this.getLearningRate()) this.setLearningRate(lr);
   }
 
 
@@ -647,7 +728,7 @@ export abstract class Trainer extends Layer {
       pending = pending.then(async () => {
         try {
           for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
-          if (this.stopTraining) native.model_token_stop(token);
+          if (this.stopTraining && !this.dist) native.model_token_stop(token); // distributed: stops at the epoch's end, on every rank
           else if (batchHooks && b + 1 < steps) for (const cb of cbs) await cb.onBatchBegin?.(b + 1, {});
         } catch (e) {
           failure ??= e;
@@ -659,13 +740,19 @@ export abstract class Trainer extends Layer {
     };
     if (batchHooks) for (const cb of cbs) await cb.onBatchBegin?.(0, {});
     const res = await native.model_run('train', trainSteps, x._h, y._h, {
-      ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite,
+      ...this.runOptions(!!trainSteps.fused), optimizer: this.nativeOptimizer()._native, batchSize, shuffle, token, checkFinite: checkFinite && !this.dist,
       waitEachBatch: batchHooks, maxBatches: steps, progressEveryMs: batchHooks ? 0 : 50, ...(sampleWeight ? { sampleWeight: sampleWeight._h } : {}),
+      ...(this.dist ? { endOnNonFinite: false } : {}), // distributed: every rank runs every batch; all stop after the epoch
       plannedBatches: planned, metricState: state, ...(rates ? { learningRates: rates } : {}),
     }, onProgress);
     this.compiled!.optimizer.iterations += res.batches;
     await pending;
     if (failure) throw failure;
+    if (this.dist) {
+      const [nonFinite] = await this.dist.reduceStates([state], [res.nonFinite ? 1 : 0]);
+      const r = native.model_metrics_result(state);
+      return { loss: r.loss, metrics: r.metrics, nonFinite: nonFinite > 0 };
+    }
     return res;
   }
 
@@ -680,7 +767,7 @@ export abstract class Trainer extends Layer {
     let nonFinite = false;
     let b = 0;
     for await (const el of source as AsyncIterable<unknown>) {
-      if (this.stopTraining || b >= steps) {
+      if ((this.stopTraining && !this.dist) || b >= steps) {
         disposeBatch(el);
         break;
       }
@@ -702,7 +789,8 @@ export abstract class Trainer extends Layer {
           nonFinite ||= r.nonFinite;
         } else {
           if (rates) for (const g of opt.paramGroups) g.lr = rates[0];
-          nonFinite ||= !Number.isFinite(this.trainBatchJS(xb, yb, wb, opt, metrics));
+          const loss = this.trainBatchJS(xb, yb, wb, opt, metrics); // runs even after a non-finite batch (distributed: every rank steps)
+          nonFinite ||= !Number.isFinite(loss);
         }
         c.optimizer.iterations++;
       } finally {
@@ -713,8 +801,9 @@ export abstract class Trainer extends Layer {
       c.metricNames.forEach((nm, i) => { logs[nm] = r.metrics[i]; });
       for (const cb of cbs) await cb.onBatchEnd?.(b, logs);
       b++;
-      if (nonFinite) break;
+      if (nonFinite && !this.dist) break; // distributed: every rank runs every batch; all stop after the epoch
     }
+    if (this.dist) nonFinite = (await metrics.allReduce(this.dist, [nonFinite ? 1 : 0]))[0] > 0;
     const { loss, metrics: values, samples } = metrics.result();
     if (samples === 0) throw new Error('fit: the dataset yielded no batches');
     return { loss, metrics: values, nonFinite };
@@ -759,6 +848,11 @@ export abstract class Trainer extends Layer {
     }
     // the native loop checks on its runner thread (checkFinite): a scan of a large x blocks for 100s of ms
     if (this.allNative) return;
+    this.checkFinite(where, x, y);
+  }
+
+  /** NaN or infinity in x or a float y is an Error naming the first sample that has one. */
+  protected checkFinite(where: string, x: Tensor, y: Tensor): void {
     for (const [name, t] of [['x', x], ['y', y]] as const) {
       if (!t.dtype.startsWith('float')) continue;
       const bad = tidy(() => {
@@ -774,8 +868,15 @@ export abstract class Trainer extends Layer {
   protected async evaluateAny(data: [Tensor, Tensor] | AsyncIterable<unknown>, batchSize: number): Promise<{ loss: number; metrics: number[] }> {
     if (Array.isArray(data) && this.allNative) {
       const steps = this.steps(true) as NativeStep[] & { fused?: boolean };
-      const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, { ...this.runOptions(!!steps.fused), batchSize, checkFinite: true });
-      return { loss: r.loss, metrics: r.metrics };
+      // a distributed fit's validation: this rank's share into a state all ranks sum
+      const st = this.dist ? native.model_metrics_create(this.compiled!.metricKinds) : null;
+      const r = await native.model_run('evaluate', steps, data[0]._h, data[1]._h, {
+        ...this.runOptions(!!steps.fused), batchSize, checkFinite: !st, ...(st ? { metricState: st } : {}),
+      });
+      if (!st || !this.dist) return { loss: r.loss, metrics: r.metrics };
+      await this.dist.reduceStates([st]);
+      const all = native.model_metrics_result(st);
+      return { loss: all.loss, metrics: all.metrics };
     }
     const source = Array.isArray(data) ? tensorBatches(data[0], data[1], undefined, batchSize, false) : data;
     const metrics = this.epochMetrics();
@@ -788,6 +889,7 @@ export abstract class Trainer extends Layer {
         disposeBatch(el);
       }
     }
+    if (this.dist) await metrics.allReduce(this.dist, []);
     const r = metrics.result();
     if (r.samples === 0) throw new Error('evaluate: no samples');
     return { loss: r.loss, metrics: r.metrics };
