@@ -15,7 +15,7 @@ export type { DistributedDataParallelOptions } from './ddp';
 export type { RemovableHandle, ForwardHook, ForwardPreHook } from './module';
 export {
   Loss, CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
-  CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss,
+  CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss, CTCLoss,
 } from './loss';
 export type { CrossEntropyLossOptions } from './loss';
 

@@ -200,3 +200,19 @@ export class TripletMarginLoss extends Loss {
       reduction: this.reduction });
   }
 }
+
+/** nn.CTCLoss(blank?, reduction?, zeroInfinity?) or ({ blank, reduction, zeroInfinity }): F.ctcLoss(logProbs, targets, inputLengths, targetLengths). */
+export class CTCLoss extends Loss {
+  readonly blank: number;
+  readonly zeroInfinity: boolean;
+  constructor(...args: [options?: F.CTCLossOptions] | [blank?: number, reduction?: Reduction, zeroInfinity?: boolean]) {
+    const o = check.args('CTCLoss', args, ['blank', 'reduction', 'zeroInfinity']);
+    super('CTCLoss', o);
+    this.blank = check.nonNegativeInt('CTCLoss', 'blank', o.blank, 0);
+    this.zeroInfinity = check.boolean('CTCLoss', 'zeroInfinity', o.zeroInfinity, false);
+  }
+  forward(logProbs: Tensor, targets: Tensor, inputLengths: number[] | Tensor, targetLengths: number[] | Tensor): Tensor {
+    return F.ctcLoss(logProbs, targets, inputLengths, targetLengths, { blank: this.blank, reduction: this.reduction,
+      zeroInfinity: this.zeroInfinity });
+  }
+}
