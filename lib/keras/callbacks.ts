@@ -5,14 +5,19 @@ import * as path from 'path';
 import { typeOfValue } from '../tensor';
 import * as check from '../util/check';
 
+/** The values fit reports to callbacks: loss, metrics and their val_ forms by name. */
 export type Logs = Record<string, number>;
 
 /** What a callback sees of the model (Sequential implements it). */
 export interface CallbackModel {
   stopTraining: boolean;
+  /** The optimizer's current learning rate. */
   getLearningRate(): number;
+  /** Sets the optimizer's learning rate. */
   setLearningRate(lr: number): void;
+  /** The model's weights, as Keras' get_weights. */
   getWeights(): unknown[];
+  /** Replaces the model's weights, as Keras' set_weights. */
   setWeights(ws: never[]): void;
 }
 
@@ -21,13 +26,21 @@ export interface TrainParams { epochs: number; steps: number; verbose: number; s
 
 /** A callback may be a Callback subclass or a plain object with any of these methods. */
 export interface CallbackLike {
+  /** Called by fit with the model being trained. */
   setModel?(model: CallbackModel): void;
+  /** Called by fit with its parameters (epochs, steps, verbose, samples). */
   setParams?(params: TrainParams): void;
+  /** Called once before the first epoch. */
   onTrainBegin?(logs?: Logs): void | Promise<void>;
+  /** Called once after the last epoch. */
   onTrainEnd?(logs?: Logs): void | Promise<void>;
+  /** Called at the start of each epoch. */
   onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Called at the end of each epoch with its logs (loss, metrics, val_ values). */
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Called before each training batch. */
   onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  /** Called after each training batch with its logs. */
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
 }
 
@@ -73,9 +86,11 @@ export function normalizeCallback(cb: unknown, where = 'fit'): CallbackLike {
 export class Callback implements CallbackLike {
   model!: CallbackModel;
   params!: TrainParams;
+  /** Called by fit with the model being trained. */
   setModel(model: CallbackModel): void {
     this.model = model;
   }
+  /** Called by fit with its parameters (epochs, steps, verbose, samples). */
   setParams(params: TrainParams): void {
     this.params = params;
   }

@@ -87,6 +87,7 @@ export abstract class Loss extends Callable {
     const w = sampleWeight === undefined || sampleWeight === null ? null : checkTensor(sampleWeight, where, 'sampleWeight')._h;
     return wrap(native.model_loss(canonicalLoss(this.name), this.fromLogits, p._h, t._h, w));
   }
+  /** The loss's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { name: this.name, fromLogits: this.fromLogits };
   }

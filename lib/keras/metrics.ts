@@ -54,15 +54,18 @@ export abstract class Metric extends Callable {
     this.kind = kind;
     this.state = native.model_metrics_create([kind]);
   }
+  /** Accumulates a batch of labels and predictions into the metric's state. */
   updateState(yTrue: Tensor, yPred: Tensor): void {
     const where = `metrics.${this.constructor.name}.updateState`;
     const t = checkTensor(yTrue, where, 'yTrue');
     const p = checkTensor(yPred, where, 'yPred');
     native.model_metrics_update(this.state, 'mse', false, p._h, t._h, 0);
   }
+  /** The metric's value over the batches accumulated since the last reset. */
   result(): number {
     return native.model_metrics_result(this.state).metrics[0];
   }
+  /** Clears the accumulated state. */
   resetState(): void {
     native.model_metrics_reset(this.state);
   }

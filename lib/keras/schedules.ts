@@ -61,6 +61,7 @@ abstract class StepDecay extends LearningRateSchedule {
     const p = step / this.decaySteps;
     return this.staircase ? Math.floor(p) : p;
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, decayRate: this.decayRate, staircase: this.staircase };
   }
@@ -97,6 +98,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     const i = this.boundaries.findIndex((b) => step <= b);
     return this.values[i === -1 ? this.boundaries.length : i];
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { boundaries: this.boundaries, values: this.values };
   }
@@ -133,6 +135,7 @@ export class CosineDecay extends LearningRateSchedule {
     if (s < this.warmupSteps) return (this.warmupTarget - this.initialLearningRate) * (s / this.warmupSteps) + this.initialLearningRate;
     return this.decay(s - this.warmupSteps, this.warmupTarget);
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, alpha: this.alpha,
       warmupTarget: this.warmupTarget, warmupSteps: this.warmupSteps };

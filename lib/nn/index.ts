@@ -21,4 +21,9 @@ export type { CrossEntropyLossOptions } from './loss';
 
 import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
 /** torch.nn.utils: gradient clipping. */
-export const utils = Object.freeze({ clipGradNorm_, clipGradValue_ });
+export const utils = Object.freeze({
+  /** Scales gradients so their total norm is at most maxNorm (torch.nn.utils.clip_grad_norm_). */
+  clipGradNorm_,
+  /** Clamps every gradient to [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_). */
+  clipGradValue_,
+});

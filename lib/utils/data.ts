@@ -25,6 +25,7 @@ export abstract class Dataset<T = unknown> implements Iterable<T> {
   /** The number of elements. */
   abstract get length(): number;
 
+  /** The elements in index order. */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.length; i++) yield this.getItem(i);
   }
@@ -83,6 +84,7 @@ export class SequentialSampler implements Sampler {
   get length(): number {
     return this.dataSource.length;
   }
+  /** The indices of one pass. */
   *[Symbol.iterator](): Iterator<number> {
     for (let i = 0; i < this.length; i++) yield i;
   }
@@ -99,6 +101,7 @@ export class RandomSampler implements Sampler {
   get length(): number {
     return this.dataSource.length;
   }
+  /** The indices of one pass. */
   *[Symbol.iterator](): Iterator<number> {
     const order = Array.from({ length: this.length }, (_, i) => i);
     yield* new Random(this.seed, this.epoch++).shuffle(order);
@@ -273,6 +276,7 @@ export class DataLoader<T = unknown, B = Collate<T>> implements Iterable<B>, Asy
     for (const ids of this.indexBatches()) yield this._load(ids);
   }
 
+  /** Batches of one pass; with numWorkers > 0 they are loaded in worker threads. */
   async *[Symbol.asyncIterator](): AsyncIterator<B> {
     if (this.numWorkers === 0) {
       for (const ids of this.indexBatches()) yield this._load(ids);
