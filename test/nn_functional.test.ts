@@ -82,6 +82,9 @@ describe('pad, interpolate, normalize', () => {
     expectTensor(F.pad(x, [2, 1], 'replicate'), [[[1, 1, 1, 2, 3, 3]]]);
     expectTensor(F.pad(x, [1, 2], 'circular'), [[[3, 1, 2, 3, 1, 2]]]);
     expectTensor(F.interpolate(x, 6), [[[1, 1, 2, 2, 3, 3]]]);
+    const img = F.interpolate(nt.tensor([[[[7, 9]]]], { dtype: 'uint8' }), { scaleFactor: 2 });
+    expect(img.dtype).toBe('uint8');
+    expectTensor(img, [[[[7, 7, 9, 9], [7, 7, 9, 9]]]]);
     expectTensor(F.interpolate(x, { size: 5, mode: 'linear', alignCorners: true }), [[[1, 1.5, 2, 2.5, 3]]]);
     expectTensor(F.interpolate(nt.tensor([[[1, 3, 5, 7]]]), { scaleFactor: 0.5, mode: 'area' }), [[[2, 6]]]);
     expectTensor(F.normalize(nt.tensor([[3, 4], [0, 0]])), [[0.6, 0.8], [0, 0]]);
@@ -114,6 +117,7 @@ describe('pad, interpolate, normalize', () => {
     expect(() => F.interpolate(x, { scaleFactor: -1 })).toThrow('interpolate: expected a positive number or 2 of them (one per spatial dim) for scaleFactor but received number -1');
     expect(() => F.interpolate(x, { scale: 2 } as never)).toThrow("interpolate: unknown option 'scale'");
     expect(() => F.interpolate(nt.randn([2, 3]), 4)).toThrow('interpolate: expected input of shape [N, C, W], [N, C, H, W] or [N, C, D, H, W] but got [2, 3]');
+    expect(() => F.interpolate(nt.ones([1, 1, 2], { dtype: 'int64' }), { size: 4, mode: 'linear' })).toThrow('interpolate: expected a floating-point input but got int64');
     expect(() => F.normalize(x, { dim: 4 })).toThrow('normalize: dim 4 is out of range for input [1, 2, 3, 4]');
     expect(() => F.normalize(nt.tensor([1, 2], { dtype: 'int64' }))).toThrow('normalize: expected a floating-point input but got int64');
   });

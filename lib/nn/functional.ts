@@ -513,9 +513,10 @@ export function interpolate(input: Tensor, ...rest: [options?: InterpolateOption
   | [size?: number | number[] | null, scaleFactor?: number | number[] | null, mode?: InterpolateMode,
     alignCorners?: boolean | null, recomputeScaleFactor?: boolean | null, antialias?: boolean]): Tensor {
   const where = 'interpolate';
-  const x = floatInput(where, input);
   const o = check.args(where, rest, ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor', 'antialias']);
   const mode = check.oneOf(where, 'mode', o.mode, INTERPOLATE_MODES, 'nearest');
+  // nearest copies values, so it also resizes integer images (uint8) as in PyTorch; the others average
+  const x = mode === 'nearest' || mode === 'nearest-exact' ? checkTensor(input, where, 'input') : floatInput(where, input);
   if (x.ndim < 3 || x.ndim > 5) {
     throw new RangeError(`${where}: expected input of shape [N, C, W], [N, C, H, W] or [N, C, D, H, W] but got [${x.shape.join(', ')}]`);
   }
