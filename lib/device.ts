@@ -25,8 +25,11 @@ export function device(spec: string): Device {
 
 /** torch.cuda: whether CUDA and cuDNN are available and how many devices. */
 export const cuda = {
+  /** Whether a CUDA device can be used. */
   isAvailable: (): boolean => native.cuda_is_available(),
+  /** The number of CUDA devices. */
   deviceCount: (): number => native.cuda_device_count(),
+  /** Whether cuDNN can be used. */
   cudnnIsAvailable: (): boolean => native.cudnn_is_available(),
 };
 

@@ -1,6 +1,10 @@
 // Keras' metrics (nt.metrics): classes with Keras' updateState/result/resetState over the native
 // metric state (native/model.cc MetricState, the one the training loop fills), and the names
 // compile() accepts. Each metric is computed by the native loop's code, whichever way it is used.
+/**
+ * Keras metrics with updateState/result/resetState.
+ * @module
+ */
 import { native, NativeObject } from '../native';
 import { Tensor, checkTensor, typeOfValue } from '../tensor';
 import { Callable, CALL } from '../callable';

@@ -1,4 +1,8 @@
 // Weight penalties added to the loss: regularizers.l2(1e-4) as Keras.
+/**
+ * Keras weight regularizers: penalties on a layer's weights added to the loss.
+ * @module
+ */
 import { Regularizer } from './layers';
 import { typeOfValue } from '../tensor';
 

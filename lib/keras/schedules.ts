@@ -1,6 +1,10 @@
 // Keras' learning-rate schedules (optimizers.schedules): a rate per optimizer step, usable as an
 // optimizer's learningRate. fit evaluates the schedule at each step (optimizer.iterations) and hands
 // the rates to whichever path runs the step, the native loop included.
+/**
+ * Keras learning-rate schedules, usable as an optimizer's learningRate.
+ * @module
+ */
 import { Callable, CALL } from '../callable';
 import { typeOfValue } from '../tensor';
 
@@ -37,6 +41,7 @@ export abstract class LearningRateSchedule extends Callable {
   protected [CALL](step: unknown): number {
     return this.call(num(this.constructor.name, 'step', step, (x) => x >= 0, 'a non-negative number'));
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   abstract getConfig(): Record<string, unknown>;
 }
 

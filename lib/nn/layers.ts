@@ -147,6 +147,7 @@ export class Linear extends NativeModule {
   }
 }
 
+/** Conv1d/Conv2d keyword arguments. */
 export interface ConvOptions extends FactoryOptions {
   stride?: number | number[];
   padding?: number | number[] | 'same' | 'valid';
@@ -237,6 +238,7 @@ export class Conv2d extends ConvNd {
   }
 }
 
+/** MaxPool2d/AvgPool2d keyword arguments. */
 export interface Pool2dOptions { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean }
 
 abstract class Pool2d extends NativeModule {
@@ -316,6 +318,7 @@ export class AdaptiveAvgPool2d extends NativeModule {
   }
 }
 
+/** BatchNorm1d/BatchNorm2d keyword arguments. */
 export interface BatchNormOptions extends FactoryOptions { eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean }
 type BatchNormArgs = [options?: BatchNormOptions] | [eps: number, momentum?: number, affine?: boolean, trackRunningStats?: boolean, options?: FactoryOptions];
 
@@ -475,6 +478,7 @@ export class Embedding extends NativeModule {
   }
 }
 
+/** RNN/GRU/LSTM keyword arguments. */
 export interface RNNOptions extends FactoryOptions {
   numLayers?: number; bias?: boolean; batchFirst?: boolean; dropout?: number; bidirectional?: boolean;
 }
@@ -598,6 +602,7 @@ export class LSTM extends RNNBase {
   }
 }
 
+/** MultiheadAttention keyword arguments. */
 export interface MultiheadAttentionOptions extends FactoryOptions {
   dropout?: number; bias?: boolean; addBiasKv?: boolean; addZeroAttn?: boolean; kdim?: number; vdim?: number; batchFirst?: boolean;
 }
