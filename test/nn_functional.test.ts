@@ -68,6 +68,10 @@ describe('ctcLoss', () => {
     expect(() => F.ctcLoss(lp(), input('tg'), [6, 5], input('tl').double())).toThrow('ctcLoss: expected targetLengths as a 1-D integer Tensor of 2 lengths');
     expect(() => F.ctcLoss(lp(), input('tg'), [6, 5], [3, 2], 4)).toThrow("ctcLoss: blank 4 is not a class index of logProbs' 4 classes");
     expect(() => F.ctcLoss(lp().reshape([48]), input('tg'), [6, 5], [3, 2])).toThrow('ctcLoss: expected logProbs of shape [T, N, C] (or [T, C] unbatched) but got [48]');
+    expect(() => F.ctcLoss(lp(), nt.tensor([[1, 200000], [3, 1]], { dtype: 'int64' }), [6, 5], [2, 2]))
+      .toThrow('ctcLoss: targets hold class indices in [1, 200000] but logProbs has 4 classes (expected indices in [0, 3])');
+    expect(() => F.ctcLoss(lp(), nt.tensor([[1, -5], [3, 1]], { dtype: 'int64' }), [6, 5], [2, 2])).toThrow('ctcLoss: targets hold class indices in [-5, 3]');
+    expect(() => F.ctcLoss(lp(), input('tg'), nt.tensor([6, -1], { dtype: 'int64' }), input('tl'))).toThrow('ctcLoss: inputLengths holds a negative length');
     expect(() => new nn.CTCLoss({ reduction: 'avg' } as never)).toThrow("CTCLoss: expected one of 'none', 'mean', 'sum' for reduction but received string 'avg'");
     expect(() => new nn.CTCLoss({ zeroInf: true } as never)).toThrow("CTCLoss: unknown option 'zeroInf'; known options: blank, reduction, zeroInfinity");
   });

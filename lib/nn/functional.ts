@@ -400,6 +400,7 @@ function lengths(where: string, name: string, v: unknown, n: number): number[] |
       throw new TypeError(`${where}: expected ${name} as a 1-D integer Tensor of ${n} lengths (one per batch element) but ` +
         `got ${v.dtype} [${v.shape.join(', ')}]`);
     }
+    if (n > 0 && Number(v.min().item()) < 0) throw new RangeError(`${where}: ${name} holds a negative length`);
     return v;
   }
   if (Array.isArray(v) && v.length === n && v.every((x) => check.is.nonNegativeInteger(x))) return v as number[];
@@ -432,6 +433,14 @@ export function ctcLoss(logProbs: Tensor, targets: Tensor, inputLengths: number[
   if (blank >= classes) throw new RangeError(`${where}: blank ${blank} is not a class index of logProbs' ${classes} classes`);
   const r = reduction(where, o.reduction);
   const zeroInfinity = check.boolean(where, 'zeroInfinity', o.zeroInfinity, false);
+  // the CPU kernel reads logProbs at each target index unchecked: an index outside [0, C) gives garbage
+  if (t.shape.every((d) => d > 0) && t.ndim > 0) {
+    const [lo, hi] = [Number(t.min().item()), Number(t.max().item())];
+    if (lo < 0 || hi >= classes) {
+      throw new RangeError(`${where}: targets hold class indices in [${lo}, ${hi}] but logProbs has ${classes} classes ` +
+        `(expected indices in [0, ${classes - 1}])`);
+    }
+  }
   // unbatched [T, C]: one length each, as a number or a one-element list
   const one = (v: unknown): unknown => (lp.ndim === 2 && typeof v === 'number' ? [v] : v);
   let il = lengths(where, 'inputLengths', one(inputLengths), n);
