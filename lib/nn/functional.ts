@@ -475,6 +475,13 @@ export function pad(input: Tensor, pad: number[], ...rest: [options?: { mode?: P
   if (pad.length / 2 > x.ndim) {
     throw new RangeError(`${where}: pad [${pad.join(', ')}] pads ${pad.length / 2} dims but input [${x.shape.join(', ')}] has ${x.ndim}`);
   }
+  for (let i = 0; i < pad.length / 2; i++) {
+    const size = x.shape[x.ndim - 1 - i];
+    const [a, b] = [pad[2 * i], pad[2 * i + 1]];
+    if (-a > size || -b > size || size + a + b < 0) {
+      throw new RangeError(`${where}: pad (${a}, ${b}) of dim ${x.ndim - 1 - i} (size ${size}) would crop more than the dim holds`);
+    }
+  }
   const o = check.args(where, rest, ['mode', 'value']);
   const mode = check.oneOf(where, 'mode', o.mode, ['constant', 'reflect', 'replicate', 'circular'], 'constant');
   if (o.value !== undefined && o.value !== null) {
@@ -573,8 +580,10 @@ export function interpolate(input: Tensor, ...rest: [options?: InterpolateOption
     outputSize = spatial.map((v, i) => Math.floor(v * s[i]));
     scales = null;
   }
-  if (outputSize && outputSize.some((v) => v < 1)) {
-    throw new RangeError(`${where}: the output size [${outputSize.join(', ')}] of input [${x.shape.join(', ')}] has an empty dim`);
+  const out = outputSize ?? spatial.map((v, i) => Math.floor(v * (scales as number[])[i]));
+  if (spatial.some((v) => v < 1) || out.some((v) => v < 1)) {
+    throw new RangeError(`${where}: resampling input [${x.shape.join(', ')}] to spatial size [${out.join(', ')}] needs ` +
+      'non-empty spatial dims on both sides');
   }
   const d = `${dim}d`;
   switch (mode) {
