@@ -159,6 +159,16 @@ describe('numWorkers', () => {
     await expect(it.next()).rejects.toThrow("DataLoader worker: Shifted uses 'offset', which a worker thread cannot see: the " +
       'worker rebuilt Shifted from its source, where only globals and nodetorch are in scope. Export Shifted from its own ' +
       'module (not the main script) and import it, or use numWorkers: 0');
+    class WithMap extends Dataset<number> {
+      readonly table = new Map([[0, 1]]);
+      getItem(i: number): number { return this.table.get(i) ?? 0; }
+      get length(): number { return 1; }
+    }
+    const it3 = new DataLoader(new WithMap(), { numWorkers: 1 })[Symbol.asyncIterator]();
+    await expect(it3.next()).rejects.toThrow("DataLoader: WithMap's field.table is an instance of Map, which cannot be sent " +
+      'to a worker thread (fields may hold tensors, numbers, strings, typed arrays, and arrays or plain objects of them); a ' +
+      'worker rebuilds WithMap from its fields: keep the data in such fields (load files or build objects lazily in getItem), ' +
+      'or use numWorkers: 0');
     const plain = { getItem: (i: number): number => i, length: 2 };
     const it2 = new DataLoader(plain as never, { numWorkers: 1 })[Symbol.asyncIterator]();
     await expect(it2.next()).rejects.toThrow('DataLoader: numWorkers > 0 rebuilds the dataset in worker threads but it is not ' +

@@ -375,7 +375,15 @@ function classRef(cls: new (...a: never[]) => unknown, datasetName: string): Cla
 function describeDataset(ds: Dataset<unknown>): WorkerInit['dataset'] {
   const ctor = ds.constructor as new (...a: never[]) => unknown;
   const name = ctor === Object || !ctor?.name ? 'the dataset' : ctor.name;
-  return { cls: classRef(ctor, name), fields: encode({ ...ds }, `${ctor.name} field`) };
+  const cls = classRef(ctor, name);
+  let fields: unknown;
+  try {
+    fields = encode({ ...ds }, `${name}'s field`);
+  } catch (e) {
+    throw new TypeError(`${(e as Error).message}; a worker rebuilds ${name} from its fields: keep the data in such fields ` +
+      '(load files or build objects lazily in getItem), or use numWorkers: 0');
+  }
+  return { cls, fields };
 }
 
 /** The worker script; under ts-node/tsx/jest the .ts sources need tsx's loader in the worker too. */
