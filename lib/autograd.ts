@@ -24,13 +24,16 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn, 'enableGrad');
 }
+/** Whether operations record gradients on this thread (torch.is_grad_enabled). */
 export function isGradEnabled(): boolean {
   return native.is_grad_enabled();
 }
+/** Turns gradient recording on or off on this thread (torch.set_grad_enabled). */
 export function setGradEnabled(enabled: boolean): void {
   native.set_grad_enabled(!!enabled);
 }
 
+/** autograd.grad's keyword arguments. */
 export interface GradOptions { gradOutputs?: Tensor[]; retainGraph?: boolean; createGraph?: boolean; allowUnused?: boolean }
 
 /** torch.autograd.grad: gradients of outputs with respect to inputs, without touching .grad. */

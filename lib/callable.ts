@@ -27,6 +27,7 @@ export abstract class Callable {
     return String(this);
   }
 
+  /** The printout of PyTorch (module tree) or Keras (class and name) for this object. */
   toString(): string {
     return `${this.constructor.name}()`;
   }

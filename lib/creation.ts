@@ -5,8 +5,11 @@ import { native, Handle } from './native';
 import { DType, DTYPES, dtypeCode, dtypeOfArray, isFloating, parseDtype } from './dtype';
 import { checkShape, checkTensor, deviceString, DeviceLike, NestedArray, Scalar, Tensor, wrap } from './tensor';
 
+/** dtype, device and requiresGrad of a new tensor. */
 export interface CreateOptions { dtype?: DType; device?: DeviceLike; requiresGrad?: boolean }
+/** CreateOptions plus the shape to read flat data as. */
 export interface TensorOptions extends CreateOptions { shape?: number[] }
+/** What nt.tensor accepts: nested arrays, typed arrays, ArrayBuffers or a Tensor (copied). */
 export type TensorData = NestedArray | ArrayBufferView | ArrayBuffer | Tensor;
 
 // Small inputs are always copied (cheaper than keeping a reference); large ones are borrowed only
@@ -168,24 +171,30 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
     `${data === null ? 'null' : typeof data}`);
 }
 
+/** A tensor of zeros of the given shape. */
 export function zeros(shape: number[] | number, o?: CreateOptions): Tensor {
   return wrap(native.zeros(checkShape(shape, 'zeros'), ...opts(o, 'zeros')));
 }
+/** A tensor of ones of the given shape. */
 export function ones(shape: number[] | number, o?: CreateOptions): Tensor {
   return wrap(native.ones(checkShape(shape, 'ones'), ...opts(o, 'ones')));
 }
+/** An uninitialized tensor of the given shape. */
 export function empty(shape: number[] | number, o?: CreateOptions): Tensor {
   return wrap(native.empty(checkShape(shape, 'empty'), ...opts(o, 'empty')));
 }
+/** A tensor of the given shape filled with value. */
 export function full(shape: number[] | number, value: Scalar, o?: CreateOptions): Tensor {
   if (typeof value !== 'number' && typeof value !== 'bigint' && typeof value !== 'boolean') {
     throw new TypeError(`full: expected a number for fillValue but received ${typeof value}`);
   }
   return wrap(native.full(checkShape(shape, 'full'), value, ...opts(o, 'full')));
 }
+/** Uniform random values in [0, 1). */
 export function rand(shape: number[] | number, o?: CreateOptions): Tensor {
   return wrap(native.rand(checkShape(shape, 'rand'), ...opts(o, 'rand')));
 }
+/** Standard normal random values. */
 export function randn(shape: number[] | number, o?: CreateOptions): Tensor {
   return wrap(native.randn(checkShape(shape, 'randn'), ...opts(o, 'randn')));
 }
@@ -193,6 +202,7 @@ export function randn(shape: number[] | number, o?: CreateOptions): Tensor {
 export function randint(low: number, high: number, shape: number[] | number, o?: CreateOptions): Tensor {
   return wrap(native.randint(low, high, checkShape(shape, 'randint'), ...opts(o, 'randint')));
 }
+/** The n x m (default n x n) identity matrix. */
 export function eye(n: number, m?: number | CreateOptions, o?: CreateOptions): Tensor {
   if (typeof m === 'object') return wrap(native.eye(n, n, ...opts(m, 'eye')));
   return wrap(native.eye(n, m ?? n, ...opts(o, 'eye')));
@@ -210,21 +220,27 @@ export function arange(start: number, end?: number | CreateOptions, step: number
   const [dt, dev, rg] = opts(o, 'arange');
   return wrap(native.arange(start, end, step, dt === -1 ? DTYPES.indexOf(allInt ? 'int64' : 'float32') : dt, dev, rg));
 }
+/** steps values evenly spaced from start to end inclusive. */
 export function linspace(start: number, end: number, steps: number, o?: CreateOptions): Tensor {
   return wrap(native.linspace(start, end, steps, ...opts(o, 'linspace')));
 }
+/** Zeros of t's shape (and dtype/device unless given). */
 export function zerosLike(t: Tensor, o?: CreateOptions): Tensor {
   return wrap(native.zeros_like(checkTensor(t, 'zerosLike', 'input')._h, ...opts(o, 'zerosLike')));
 }
+/** Ones of t's shape (and dtype/device unless given). */
 export function onesLike(t: Tensor, o?: CreateOptions): Tensor {
   return wrap(native.ones_like(checkTensor(t, 'onesLike', 'input')._h, ...opts(o, 'onesLike')));
 }
+/** Uniform [0, 1) values of t's shape. */
 export function randLike(t: Tensor, o?: CreateOptions): Tensor {
   return wrap(native.rand_like(checkTensor(t, 'randLike', 'input')._h, ...opts(o, 'randLike')));
 }
+/** Standard normal values of t's shape. */
 export function randnLike(t: Tensor, o?: CreateOptions): Tensor {
   return wrap(native.randn_like(checkTensor(t, 'randnLike', 'input')._h, ...opts(o, 'randnLike')));
 }
+/** Seeds libtorch's random number generator (torch.manual_seed). */
 export function manualSeed(seed: number | bigint): void {
   native.manual_seed(seed);
 }

@@ -1,4 +1,5 @@
 // dtype names, their native codes and the typed arrays that hold their values.
+/** A tensor's element type, by PyTorch's name. */
 export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int16' | 'int32' | 'int64' | 'bool';
 
 /** Order matches the native dtype codes (native/errors.cc). */
@@ -10,6 +11,7 @@ const ALIASES: Record<string, DType> = {
   byte: 'uint8', boolean: 'bool',
 };
 
+/** The JS typed arrays tensor data is read into. */
 export type TypedArray = Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Int32Array |
   BigInt64Array;
 
@@ -30,6 +32,7 @@ export function dtypeCode(d: DType | undefined, where: string): number {
   return d === undefined ? -1 : DTYPES.indexOf(parseDtype(d, where));
 }
 
+/** Whether d is a floating-point dtype. */
 export function isFloating(d: DType): boolean {
   return d === 'float32' || d === 'float64' || d === 'float16' || d === 'bfloat16';
 }

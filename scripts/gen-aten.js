@@ -185,11 +185,14 @@ function main() {
     seen.add(js);
     const ok = op.overloads.filter((o) => !o.why);
     if (ok.length === 0) continue;
-    const doc = (o) => `aten::${op.name}${o.overload ? `.${o.overload}` : ''}: \`${o.schema.replace(/\*\//g, '* /')}\``;
+    // one line per signature: the operator it calls and its schema (argument names, types, defaults)
+    const doc = (o) => `Calls aten::${op.name}${o.overload ? `.${o.overload}` : ''} (torch.ops.aten.${op.name} in PyTorch): ` +
+      `\`${o.schema.replace(/\*\//g, '* /')}\``;
     if (!exports.has(js) && !RESERVED.has(js)) {
       const sigs = [];
       for (const o of ok) for (const s of signatures(o, false)) sigs.push(`  /** ${doc(o)} */\n  (${s}): ${returns(o, false)};`);
-      fnLines.push(`/** torch.${op.name}: ${ok.length} overload${ok.length > 1 ? 's' : ''} (see each signature). */`);
+      fnLines.push(`/** Calls aten::${op.name} (PyTorch torch.${op.name} / torch.ops.aten.${op.name}): ${ok.length} overload` +
+        `${ok.length > 1 ? 's' : ''}, arguments as in each signature's schema. */`);
       fnLines.push(`export const ${js} = fn('${op.name}') as {\n${sigs.join('\n')}\n};`);
       nFns++;
     }

@@ -113,17 +113,66 @@ describe('numWorkers', () => {
     expect(inWorkers).toEqual(main);
   }, 60_000);
 
-  test("a worker's error reaches the loop; a class that is not exported is refused", async () => {
+  test("a worker's error reaches the loop", async () => {
     const iterate = async (): Promise<void> => {
       for await (const _ of new DataLoader(new SquaresDataset(14, nt.ones([2])), { batchSize: 7, numWorkers: 1 })) void _;
     };
     await expect(iterate()).rejects.toThrow('DataLoader worker: sample 13 is broken');
-    class Local extends Dataset<number> {
-      getItem(i: number): number { return i; }
+  });
+
+  test("a Dataset subclass of the test's own script (not exported) is rebuilt in workers from its source", async () => {
+    // a dataset over arrays and tensors, as a user writes it beside the training loop
+    class Pairs extends Dataset<[nt.Tensor, number]> {
+      constructor(readonly xs: number[][], readonly ys: Float64Array, readonly scale: nt.Tensor) {
+        super();
+      }
+      getItem(i: number): [nt.Tensor, number] {
+        return [nt.tensor(this.xs[i]).mul(this.scale), this.ys[i] * 2];
+      }
+      get length(): number {
+        return this.xs.length;
+      }
+    }
+    const ds = new Pairs([[1, 2], [3, 4], [5, 6]], Float64Array.from([0.5, 1.5, 2.5]), nt.tensor([10, 100]));
+    const got: unknown[] = [];
+    for await (const [x, y] of new DataLoader(ds, { batchSize: 2, numWorkers: 2 })) got.push([x.toArray(), y.toArray({ asNumber: true })]);
+    expect(got).toEqual([[[[10, 200], [30, 400]], [1, 3]], [[[50, 600]], [5]]]);
+    // a subclass of TensorDataset too
+    class Doubled extends TensorDataset<[nt.Tensor]> {
+      getItem(i: number): [nt.Tensor] {
+        return [this.tensors[0].index(i).mul(2)];
+      }
+    }
+    const rows: unknown[] = [];
+    for await (const [x] of new DataLoader(new Doubled(nt.tensor([1, 2, 3])), { batchSize: 3, numWorkers: 1 })) rows.push(x.toArray());
+    expect(rows).toEqual([[2, 4, 6]]);
+  }, 60_000);
+
+  test('a class that uses a variable of its script says which and how to fix it', async () => {
+    const offset = (i: number): number => i + 1;
+    class Shifted extends Dataset<number> {
+      getItem(i: number): number { return offset(i); }
       get length(): number { return 2; }
     }
-    const it = new DataLoader(new Local(), { numWorkers: 1 })[Symbol.asyncIterator]();
-    await expect(it.next()).rejects.toThrow('export Local from a module other than the main script');
+    expect([...new DataLoader(new Shifted(), { batchSize: null })]).toEqual([1, 2]);
+    const it = new DataLoader(new Shifted(), { numWorkers: 1 })[Symbol.asyncIterator]();
+    await expect(it.next()).rejects.toThrow("DataLoader worker: Shifted uses 'offset', which a worker thread cannot see: the " +
+      'worker rebuilt Shifted from its source, where only globals and nodetorch are in scope. Export Shifted from its own ' +
+      'module (not the main script) and import it, or use numWorkers: 0');
+    class WithMap extends Dataset<number> {
+      readonly table = new Map([[0, 1]]);
+      getItem(i: number): number { return this.table.get(i) ?? 0; }
+      get length(): number { return 1; }
+    }
+    const it3 = new DataLoader(new WithMap(), { numWorkers: 1 })[Symbol.asyncIterator]();
+    await expect(it3.next()).rejects.toThrow("DataLoader: WithMap's field.table is an instance of Map, which cannot be sent " +
+      'to a worker thread (fields may hold tensors, numbers, strings, typed arrays, and arrays or plain objects of them); a ' +
+      'worker rebuilds WithMap from its fields: keep the data in such fields (load files or build objects lazily in getItem), ' +
+      'or use numWorkers: 0');
+    const plain = { getItem: (i: number): number => i, length: 2 };
+    const it2 = new DataLoader(plain as never, { numWorkers: 1 })[Symbol.asyncIterator]();
+    await expect(it2.next()).rejects.toThrow('DataLoader: numWorkers > 0 rebuilds the dataset in worker threads but it is not ' +
+      'an instance of a class extending nt.utils.data.Dataset: subclass Dataset, or use numWorkers: 0');
   }, 60_000);
 });
 

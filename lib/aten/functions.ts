@@ -7,5917 +7,5917 @@ import type { Tensor } from '../tensor';
 import type { DType, DeviceLike, Layout, MemoryFormat, Named, Rest, RestWith, Scalar } from './types';
 import { fn } from './call';
 
-/** torch.abs_: 1 overload (see each signature). */
+/** Calls aten::abs_ (PyTorch torch.abs_ / torch.ops.aten.abs_): 1 overload, arguments as in each signature's schema. */
 export const abs_ = fn('abs_') as {
-  /** aten::abs_: `aten::abs_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::abs_ (torch.ops.aten.abs_ in PyTorch): `aten::abs_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.absolute: 1 overload (see each signature). */
+/** Calls aten::absolute (PyTorch torch.absolute / torch.ops.aten.absolute): 1 overload, arguments as in each signature's schema. */
 export const absolute = fn('absolute') as {
-  /** aten::absolute: `aten::absolute(Tensor self) -> Tensor` */
+  /** Calls aten::absolute (torch.ops.aten.absolute in PyTorch): `aten::absolute(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.absolute_: 1 overload (see each signature). */
+/** Calls aten::absolute_ (PyTorch torch.absolute_ / torch.ops.aten.absolute_): 1 overload, arguments as in each signature's schema. */
 export const absolute_ = fn('absolute_') as {
-  /** aten::absolute_: `aten::absolute_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::absolute_ (torch.ops.aten.absolute_ in PyTorch): `aten::absolute_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.acos: 1 overload (see each signature). */
+/** Calls aten::acos (PyTorch torch.acos / torch.ops.aten.acos): 1 overload, arguments as in each signature's schema. */
 export const acos = fn('acos') as {
-  /** aten::acos: `aten::acos(Tensor self) -> Tensor` */
+  /** Calls aten::acos (torch.ops.aten.acos in PyTorch): `aten::acos(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.acos_: 1 overload (see each signature). */
+/** Calls aten::acos_ (PyTorch torch.acos_ / torch.ops.aten.acos_): 1 overload, arguments as in each signature's schema. */
 export const acos_ = fn('acos_') as {
-  /** aten::acos_: `aten::acos_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::acos_ (torch.ops.aten.acos_ in PyTorch): `aten::acos_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.acosh: 1 overload (see each signature). */
+/** Calls aten::acosh (PyTorch torch.acosh / torch.ops.aten.acosh): 1 overload, arguments as in each signature's schema. */
 export const acosh = fn('acosh') as {
-  /** aten::acosh: `aten::acosh(Tensor self) -> Tensor` */
+  /** Calls aten::acosh (torch.ops.aten.acosh in PyTorch): `aten::acosh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.acosh_: 1 overload (see each signature). */
+/** Calls aten::acosh_ (PyTorch torch.acosh_ / torch.ops.aten.acosh_): 1 overload, arguments as in each signature's schema. */
 export const acosh_ = fn('acosh_') as {
-  /** aten::acosh_: `aten::acosh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::acosh_ (torch.ops.aten.acosh_ in PyTorch): `aten::acosh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.adaptive_avg_pool1d: 1 overload (see each signature). */
+/** Calls aten::adaptive_avg_pool1d (PyTorch torch.adaptive_avg_pool1d / torch.ops.aten.adaptive_avg_pool1d): 1 overload, arguments as in each signature's schema. */
 export const adaptiveAvgPool1d = fn('adaptive_avg_pool1d') as {
-  /** aten::adaptive_avg_pool1d: `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
+  /** Calls aten::adaptive_avg_pool1d (torch.ops.aten.adaptive_avg_pool1d in PyTorch): `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
   (input: Tensor, outputSize: number | number[]): Tensor;
-  /** aten::adaptive_avg_pool1d: `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
+  /** Calls aten::adaptive_avg_pool1d (torch.ops.aten.adaptive_avg_pool1d in PyTorch): `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[] }): Tensor;
 };
-/** torch.adaptive_avg_pool2d: 1 overload (see each signature). */
+/** Calls aten::adaptive_avg_pool2d (PyTorch torch.adaptive_avg_pool2d / torch.ops.aten.adaptive_avg_pool2d): 1 overload, arguments as in each signature's schema. */
 export const adaptiveAvgPool2d = fn('adaptive_avg_pool2d') as {
-  /** aten::adaptive_avg_pool2d: `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
+  /** Calls aten::adaptive_avg_pool2d (torch.ops.aten.adaptive_avg_pool2d in PyTorch): `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
   (input: Tensor, outputSize: number | number[]): Tensor;
-  /** aten::adaptive_avg_pool2d: `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
+  /** Calls aten::adaptive_avg_pool2d (torch.ops.aten.adaptive_avg_pool2d in PyTorch): `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[] }): Tensor;
 };
-/** torch.adaptive_avg_pool3d: 1 overload (see each signature). */
+/** Calls aten::adaptive_avg_pool3d (PyTorch torch.adaptive_avg_pool3d / torch.ops.aten.adaptive_avg_pool3d): 1 overload, arguments as in each signature's schema. */
 export const adaptiveAvgPool3d = fn('adaptive_avg_pool3d') as {
-  /** aten::adaptive_avg_pool3d: `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
+  /** Calls aten::adaptive_avg_pool3d (torch.ops.aten.adaptive_avg_pool3d in PyTorch): `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
   (input: Tensor, outputSize: number | number[]): Tensor;
-  /** aten::adaptive_avg_pool3d: `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
+  /** Calls aten::adaptive_avg_pool3d (torch.ops.aten.adaptive_avg_pool3d in PyTorch): `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[] }): Tensor;
 };
-/** torch.adaptive_max_pool1d: 1 overload (see each signature). */
+/** Calls aten::adaptive_max_pool1d (PyTorch torch.adaptive_max_pool1d / torch.ops.aten.adaptive_max_pool1d): 1 overload, arguments as in each signature's schema. */
 export const adaptiveMaxPool1d = fn('adaptive_max_pool1d') as {
-  /** aten::adaptive_max_pool1d: `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
+  /** Calls aten::adaptive_max_pool1d (torch.ops.aten.adaptive_max_pool1d in PyTorch): `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
   (input: Tensor, outputSize: number | number[]): [Tensor, Tensor];
-  /** aten::adaptive_max_pool1d: `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
+  /** Calls aten::adaptive_max_pool1d (torch.ops.aten.adaptive_max_pool1d in PyTorch): `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
   (input: Tensor, options: { outputSize: number | number[] }): [Tensor, Tensor];
 };
-/** torch.adaptive_max_pool2d: 1 overload (see each signature). */
+/** Calls aten::adaptive_max_pool2d (PyTorch torch.adaptive_max_pool2d / torch.ops.aten.adaptive_max_pool2d): 1 overload, arguments as in each signature's schema. */
 export const adaptiveMaxPool2d = fn('adaptive_max_pool2d') as {
-  /** aten::adaptive_max_pool2d: `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
+  /** Calls aten::adaptive_max_pool2d (torch.ops.aten.adaptive_max_pool2d in PyTorch): `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
   (input: Tensor, outputSize: number | number[]): [Tensor, Tensor];
-  /** aten::adaptive_max_pool2d: `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
+  /** Calls aten::adaptive_max_pool2d (torch.ops.aten.adaptive_max_pool2d in PyTorch): `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
   (input: Tensor, options: { outputSize: number | number[] }): [Tensor, Tensor];
 };
-/** torch.adaptive_max_pool3d: 1 overload (see each signature). */
+/** Calls aten::adaptive_max_pool3d (PyTorch torch.adaptive_max_pool3d / torch.ops.aten.adaptive_max_pool3d): 1 overload, arguments as in each signature's schema. */
 export const adaptiveMaxPool3d = fn('adaptive_max_pool3d') as {
-  /** aten::adaptive_max_pool3d: `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
+  /** Calls aten::adaptive_max_pool3d (torch.ops.aten.adaptive_max_pool3d in PyTorch): `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
   (input: Tensor, outputSize: number | number[]): [Tensor, Tensor];
-  /** aten::adaptive_max_pool3d: `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
+  /** Calls aten::adaptive_max_pool3d (torch.ops.aten.adaptive_max_pool3d in PyTorch): `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
   (input: Tensor, options: { outputSize: number | number[] }): [Tensor, Tensor];
 };
-/** torch.add_: 2 overloads (see each signature). */
+/** Calls aten::add_ (PyTorch torch.add_ / torch.ops.aten.add_): 2 overloads, arguments as in each signature's schema. */
 export const add_ = fn('add_') as {
-  /** aten::add_.Scalar: `aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::add_.Scalar (torch.ops.aten.add_ in PyTorch): `aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-  /** aten::add_.Scalar: `aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::add_.Scalar (torch.ops.aten.add_ in PyTorch): `aten::add_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar; alpha?: Scalar }): Tensor;
-  /** aten::add_.Tensor: `aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::add_.Tensor (torch.ops.aten.add_ in PyTorch): `aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::add_.Tensor: `aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::add_.Tensor (torch.ops.aten.add_ in PyTorch): `aten::add_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.addbmm: 1 overload (see each signature). */
+/** Calls aten::addbmm (PyTorch torch.addbmm / torch.ops.aten.addbmm): 1 overload, arguments as in each signature's schema. */
 export const addbmm = fn('addbmm') as {
-  /** aten::addbmm: `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addbmm (torch.ops.aten.addbmm in PyTorch): `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addbmm: `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addbmm (torch.ops.aten.addbmm in PyTorch): `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addbmm_: 1 overload (see each signature). */
+/** Calls aten::addbmm_ (PyTorch torch.addbmm_ / torch.ops.aten.addbmm_): 1 overload, arguments as in each signature's schema. */
 export const addbmm_ = fn('addbmm_') as {
-  /** aten::addbmm_: `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addbmm_ (torch.ops.aten.addbmm_ in PyTorch): `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addbmm_: `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addbmm_ (torch.ops.aten.addbmm_ in PyTorch): `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addcdiv: 1 overload (see each signature). */
+/** Calls aten::addcdiv (PyTorch torch.addcdiv / torch.ops.aten.addcdiv): 1 overload, arguments as in each signature's schema. */
 export const addcdiv = fn('addcdiv') as {
-  /** aten::addcdiv: `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+  /** Calls aten::addcdiv (torch.ops.aten.addcdiv in PyTorch): `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
   (input: Tensor, tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): Tensor;
-  /** aten::addcdiv: `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+  /** Calls aten::addcdiv (torch.ops.aten.addcdiv in PyTorch): `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
   (input: Tensor, options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): Tensor;
 };
-/** torch.addcdiv_: 1 overload (see each signature). */
+/** Calls aten::addcdiv_ (PyTorch torch.addcdiv_ / torch.ops.aten.addcdiv_): 1 overload, arguments as in each signature's schema. */
 export const addcdiv_ = fn('addcdiv_') as {
-  /** aten::addcdiv_: `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+  /** Calls aten::addcdiv_ (torch.ops.aten.addcdiv_ in PyTorch): `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
   (input: Tensor, tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): Tensor;
-  /** aten::addcdiv_: `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+  /** Calls aten::addcdiv_ (torch.ops.aten.addcdiv_ in PyTorch): `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
   (input: Tensor, options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): Tensor;
 };
-/** torch.addcmul: 1 overload (see each signature). */
+/** Calls aten::addcmul (PyTorch torch.addcmul / torch.ops.aten.addcmul): 1 overload, arguments as in each signature's schema. */
 export const addcmul = fn('addcmul') as {
-  /** aten::addcmul: `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+  /** Calls aten::addcmul (torch.ops.aten.addcmul in PyTorch): `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
   (input: Tensor, tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): Tensor;
-  /** aten::addcmul: `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+  /** Calls aten::addcmul (torch.ops.aten.addcmul in PyTorch): `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
   (input: Tensor, options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): Tensor;
 };
-/** torch.addcmul_: 1 overload (see each signature). */
+/** Calls aten::addcmul_ (PyTorch torch.addcmul_ / torch.ops.aten.addcmul_): 1 overload, arguments as in each signature's schema. */
 export const addcmul_ = fn('addcmul_') as {
-  /** aten::addcmul_: `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+  /** Calls aten::addcmul_ (torch.ops.aten.addcmul_ in PyTorch): `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
   (input: Tensor, tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): Tensor;
-  /** aten::addcmul_: `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+  /** Calls aten::addcmul_ (torch.ops.aten.addcmul_ in PyTorch): `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
   (input: Tensor, options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): Tensor;
 };
-/** torch.addmm: 1 overload (see each signature). */
+/** Calls aten::addmm (PyTorch torch.addmm / torch.ops.aten.addmm): 1 overload, arguments as in each signature's schema. */
 export const addmm = fn('addmm') as {
-  /** aten::addmm: `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addmm (torch.ops.aten.addmm in PyTorch): `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, mat1: Tensor, mat2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addmm: `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addmm (torch.ops.aten.addmm in PyTorch): `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { mat1: Tensor; mat2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addmm_: 1 overload (see each signature). */
+/** Calls aten::addmm_ (PyTorch torch.addmm_ / torch.ops.aten.addmm_): 1 overload, arguments as in each signature's schema. */
 export const addmm_ = fn('addmm_') as {
-  /** aten::addmm_: `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addmm_ (torch.ops.aten.addmm_ in PyTorch): `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, mat1: Tensor, mat2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addmm_: `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addmm_ (torch.ops.aten.addmm_ in PyTorch): `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { mat1: Tensor; mat2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addmv: 1 overload (see each signature). */
+/** Calls aten::addmv (PyTorch torch.addmv / torch.ops.aten.addmv): 1 overload, arguments as in each signature's schema. */
 export const addmv = fn('addmv') as {
-  /** aten::addmv: `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addmv (torch.ops.aten.addmv in PyTorch): `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, mat: Tensor, vec: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addmv: `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addmv (torch.ops.aten.addmv in PyTorch): `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { mat: Tensor; vec: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addmv_: 1 overload (see each signature). */
+/** Calls aten::addmv_ (PyTorch torch.addmv_ / torch.ops.aten.addmv_): 1 overload, arguments as in each signature's schema. */
 export const addmv_ = fn('addmv_') as {
-  /** aten::addmv_: `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addmv_ (torch.ops.aten.addmv_ in PyTorch): `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, mat: Tensor, vec: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addmv_: `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addmv_ (torch.ops.aten.addmv_ in PyTorch): `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { mat: Tensor; vec: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addr: 1 overload (see each signature). */
+/** Calls aten::addr (PyTorch torch.addr / torch.ops.aten.addr): 1 overload, arguments as in each signature's schema. */
 export const addr = fn('addr') as {
-  /** aten::addr: `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addr (torch.ops.aten.addr in PyTorch): `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, vec1: Tensor, vec2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addr: `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::addr (torch.ops.aten.addr in PyTorch): `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { vec1: Tensor; vec2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.addr_: 1 overload (see each signature). */
+/** Calls aten::addr_ (PyTorch torch.addr_ / torch.ops.aten.addr_): 1 overload, arguments as in each signature's schema. */
 export const addr_ = fn('addr_') as {
-  /** aten::addr_: `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addr_ (torch.ops.aten.addr_ in PyTorch): `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, vec1: Tensor, vec2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::addr_: `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::addr_ (torch.ops.aten.addr_ in PyTorch): `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { vec1: Tensor; vec2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.adjoint: 1 overload (see each signature). */
+/** Calls aten::adjoint (PyTorch torch.adjoint / torch.ops.aten.adjoint): 1 overload, arguments as in each signature's schema. */
 export const adjoint = fn('adjoint') as {
-  /** aten::adjoint: `aten::adjoint(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::adjoint (torch.ops.aten.adjoint in PyTorch): `aten::adjoint(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.affine_grid_generator: 1 overload (see each signature). */
+/** Calls aten::affine_grid_generator (PyTorch torch.affine_grid_generator / torch.ops.aten.affine_grid_generator): 1 overload, arguments as in each signature's schema. */
 export const affineGridGenerator = fn('affine_grid_generator') as {
-  /** aten::affine_grid_generator: `aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor` */
+  /** Calls aten::affine_grid_generator (torch.ops.aten.affine_grid_generator in PyTorch): `aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor` */
   (theta: Tensor, size: number[], alignCorners: boolean): Tensor;
-  /** aten::affine_grid_generator: `aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor` */
+  /** Calls aten::affine_grid_generator (torch.ops.aten.affine_grid_generator in PyTorch): `aten::affine_grid_generator(Tensor theta, int[] size, bool align_corners) -> Tensor` */
   (options: { theta: Tensor; size: number[]; alignCorners: boolean }): Tensor;
 };
-/** torch.alias: 1 overload (see each signature). */
+/** Calls aten::alias (PyTorch torch.alias / torch.ops.aten.alias): 1 overload, arguments as in each signature's schema. */
 export const alias = fn('alias') as {
-  /** aten::alias: `aten::alias(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::alias (torch.ops.aten.alias in PyTorch): `aten::alias(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.alias_copy: 1 overload (see each signature). */
+/** Calls aten::alias_copy (PyTorch torch.alias_copy / torch.ops.aten.alias_copy): 1 overload, arguments as in each signature's schema. */
 export const aliasCopy = fn('alias_copy') as {
-  /** aten::alias_copy: `aten::alias_copy(Tensor self) -> Tensor` */
+  /** Calls aten::alias_copy (torch.ops.aten.alias_copy in PyTorch): `aten::alias_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.align_as: 1 overload (see each signature). */
+/** Calls aten::align_as (PyTorch torch.align_as / torch.ops.aten.align_as): 1 overload, arguments as in each signature's schema. */
 export const alignAs = fn('align_as') as {
-  /** aten::align_as: `aten::align_as(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::align_as (torch.ops.aten.align_as in PyTorch): `aten::align_as(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::align_as: `aten::align_as(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::align_as (torch.ops.aten.align_as in PyTorch): `aten::align_as(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.align_tensors: 1 overload (see each signature). */
+/** Calls aten::align_tensors (PyTorch torch.align_tensors / torch.ops.aten.align_tensors): 1 overload, arguments as in each signature's schema. */
 export const alignTensors = fn('align_tensors') as {
-  /** aten::align_tensors: `aten::align_tensors(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::align_tensors (torch.ops.aten.align_tensors in PyTorch): `aten::align_tensors(Tensor[] tensors) -> Tensor[]` */
   (tensors: Tensor[]): Tensor[];
-  /** aten::align_tensors: `aten::align_tensors(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::align_tensors (torch.ops.aten.align_tensors in PyTorch): `aten::align_tensors(Tensor[] tensors) -> Tensor[]` */
   (options: { tensors: Tensor[] }): Tensor[];
-  /** aten::align_tensors: `aten::align_tensors(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::align_tensors (torch.ops.aten.align_tensors in PyTorch): `aten::align_tensors(Tensor[] tensors) -> Tensor[]` */
   (...tensors: Tensor[]): Tensor[];
 };
-/** torch.allclose: 1 overload (see each signature). */
+/** Calls aten::allclose (PyTorch torch.allclose / torch.ops.aten.allclose): 1 overload, arguments as in each signature's schema. */
 export const allclose = fn('allclose') as {
-  /** aten::allclose: `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+  /** Calls aten::allclose (torch.ops.aten.allclose in PyTorch): `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
   (input: Tensor, other: Tensor, ...rest: Rest<[rtol: number, atol: number, equalNan: boolean], { rtol?: number; atol?: number; equalNan?: boolean }>): boolean;
-  /** aten::allclose: `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+  /** Calls aten::allclose (torch.ops.aten.allclose in PyTorch): `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
   (input: Tensor, options: { other: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): boolean;
 };
-/** torch.alpha_dropout: 1 overload (see each signature). */
+/** Calls aten::alpha_dropout (PyTorch torch.alpha_dropout / torch.ops.aten.alpha_dropout): 1 overload, arguments as in each signature's schema. */
 export const alphaDropout = fn('alpha_dropout') as {
-  /** aten::alpha_dropout: `aten::alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::alpha_dropout (torch.ops.aten.alpha_dropout in PyTorch): `aten::alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::alpha_dropout: `aten::alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::alpha_dropout (torch.ops.aten.alpha_dropout in PyTorch): `aten::alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
   (options: { input: Tensor; p: number; train: boolean }): Tensor;
 };
-/** torch.alpha_dropout_: 1 overload (see each signature). */
+/** Calls aten::alpha_dropout_ (PyTorch torch.alpha_dropout_ / torch.ops.aten.alpha_dropout_): 1 overload, arguments as in each signature's schema. */
 export const alphaDropout_ = fn('alpha_dropout_') as {
-  /** aten::alpha_dropout_: `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::alpha_dropout_ (torch.ops.aten.alpha_dropout_ in PyTorch): `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::alpha_dropout_: `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::alpha_dropout_ (torch.ops.aten.alpha_dropout_ in PyTorch): `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, options: { p: number; train: boolean }): Tensor;
 };
-/** torch.amax: 1 overload (see each signature). */
+/** Calls aten::amax (PyTorch torch.amax / torch.ops.aten.amax): 1 overload, arguments as in each signature's schema. */
 export const amax = fn('amax') as {
-  /** aten::amax: `aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+  /** Calls aten::amax (torch.ops.aten.amax in PyTorch): `aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | number[], keepdim: boolean], { dim?: number | number[]; keepdim?: boolean }>): Tensor;
 };
-/** torch.amin: 1 overload (see each signature). */
+/** Calls aten::amin (PyTorch torch.amin / torch.ops.aten.amin): 1 overload, arguments as in each signature's schema. */
 export const amin = fn('amin') as {
-  /** aten::amin: `aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+  /** Calls aten::amin (torch.ops.aten.amin in PyTorch): `aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | number[], keepdim: boolean], { dim?: number | number[]; keepdim?: boolean }>): Tensor;
 };
-/** torch.aminmax: 1 overload (see each signature). */
+/** Calls aten::aminmax (PyTorch torch.aminmax / torch.ops.aten.aminmax): 1 overload, arguments as in each signature's schema. */
 export const aminmax = fn('aminmax') as {
-  /** aten::aminmax: `aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)` */
+  /** Calls aten::aminmax (torch.ops.aten.aminmax in PyTorch): `aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)` */
   (input: Tensor, ...rest: Rest<[], { dim?: number | null; keepdim?: boolean }>): Named<{ min: Tensor; max: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.angle: 1 overload (see each signature). */
+/** Calls aten::angle (PyTorch torch.angle / torch.ops.aten.angle): 1 overload, arguments as in each signature's schema. */
 export const angle = fn('angle') as {
-  /** aten::angle: `aten::angle(Tensor self) -> Tensor` */
+  /** Calls aten::angle (torch.ops.aten.angle in PyTorch): `aten::angle(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arccos: 1 overload (see each signature). */
+/** Calls aten::arccos (PyTorch torch.arccos / torch.ops.aten.arccos): 1 overload, arguments as in each signature's schema. */
 export const arccos = fn('arccos') as {
-  /** aten::arccos: `aten::arccos(Tensor self) -> Tensor` */
+  /** Calls aten::arccos (torch.ops.aten.arccos in PyTorch): `aten::arccos(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arccos_: 1 overload (see each signature). */
+/** Calls aten::arccos_ (PyTorch torch.arccos_ / torch.ops.aten.arccos_): 1 overload, arguments as in each signature's schema. */
 export const arccos_ = fn('arccos_') as {
-  /** aten::arccos_: `aten::arccos_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::arccos_ (torch.ops.aten.arccos_ in PyTorch): `aten::arccos_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.arccosh: 1 overload (see each signature). */
+/** Calls aten::arccosh (PyTorch torch.arccosh / torch.ops.aten.arccosh): 1 overload, arguments as in each signature's schema. */
 export const arccosh = fn('arccosh') as {
-  /** aten::arccosh: `aten::arccosh(Tensor self) -> Tensor` */
+  /** Calls aten::arccosh (torch.ops.aten.arccosh in PyTorch): `aten::arccosh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arccosh_: 1 overload (see each signature). */
+/** Calls aten::arccosh_ (PyTorch torch.arccosh_ / torch.ops.aten.arccosh_): 1 overload, arguments as in each signature's schema. */
 export const arccosh_ = fn('arccosh_') as {
-  /** aten::arccosh_: `aten::arccosh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::arccosh_ (torch.ops.aten.arccosh_ in PyTorch): `aten::arccosh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.arcsin: 1 overload (see each signature). */
+/** Calls aten::arcsin (PyTorch torch.arcsin / torch.ops.aten.arcsin): 1 overload, arguments as in each signature's schema. */
 export const arcsin = fn('arcsin') as {
-  /** aten::arcsin: `aten::arcsin(Tensor self) -> Tensor` */
+  /** Calls aten::arcsin (torch.ops.aten.arcsin in PyTorch): `aten::arcsin(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arcsin_: 1 overload (see each signature). */
+/** Calls aten::arcsin_ (PyTorch torch.arcsin_ / torch.ops.aten.arcsin_): 1 overload, arguments as in each signature's schema. */
 export const arcsin_ = fn('arcsin_') as {
-  /** aten::arcsin_: `aten::arcsin_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::arcsin_ (torch.ops.aten.arcsin_ in PyTorch): `aten::arcsin_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.arcsinh: 1 overload (see each signature). */
+/** Calls aten::arcsinh (PyTorch torch.arcsinh / torch.ops.aten.arcsinh): 1 overload, arguments as in each signature's schema. */
 export const arcsinh = fn('arcsinh') as {
-  /** aten::arcsinh: `aten::arcsinh(Tensor self) -> Tensor` */
+  /** Calls aten::arcsinh (torch.ops.aten.arcsinh in PyTorch): `aten::arcsinh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arcsinh_: 1 overload (see each signature). */
+/** Calls aten::arcsinh_ (PyTorch torch.arcsinh_ / torch.ops.aten.arcsinh_): 1 overload, arguments as in each signature's schema. */
 export const arcsinh_ = fn('arcsinh_') as {
-  /** aten::arcsinh_: `aten::arcsinh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::arcsinh_ (torch.ops.aten.arcsinh_ in PyTorch): `aten::arcsinh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.arctan: 1 overload (see each signature). */
+/** Calls aten::arctan (PyTorch torch.arctan / torch.ops.aten.arctan): 1 overload, arguments as in each signature's schema. */
 export const arctan = fn('arctan') as {
-  /** aten::arctan: `aten::arctan(Tensor self) -> Tensor` */
+  /** Calls aten::arctan (torch.ops.aten.arctan in PyTorch): `aten::arctan(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arctan2: 1 overload (see each signature). */
+/** Calls aten::arctan2 (PyTorch torch.arctan2 / torch.ops.aten.arctan2): 1 overload, arguments as in each signature's schema. */
 export const arctan2 = fn('arctan2') as {
-  /** aten::arctan2: `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::arctan2 (torch.ops.aten.arctan2 in PyTorch): `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::arctan2: `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::arctan2 (torch.ops.aten.arctan2 in PyTorch): `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.arctan2_: 1 overload (see each signature). */
+/** Calls aten::arctan2_ (PyTorch torch.arctan2_ / torch.ops.aten.arctan2_): 1 overload, arguments as in each signature's schema. */
 export const arctan2_ = fn('arctan2_') as {
-  /** aten::arctan2_: `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::arctan2_ (torch.ops.aten.arctan2_ in PyTorch): `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::arctan2_: `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::arctan2_ (torch.ops.aten.arctan2_ in PyTorch): `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.arctan_: 1 overload (see each signature). */
+/** Calls aten::arctan_ (PyTorch torch.arctan_ / torch.ops.aten.arctan_): 1 overload, arguments as in each signature's schema. */
 export const arctan_ = fn('arctan_') as {
-  /** aten::arctan_: `aten::arctan_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::arctan_ (torch.ops.aten.arctan_ in PyTorch): `aten::arctan_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.arctanh: 1 overload (see each signature). */
+/** Calls aten::arctanh (PyTorch torch.arctanh / torch.ops.aten.arctanh): 1 overload, arguments as in each signature's schema. */
 export const arctanh = fn('arctanh') as {
-  /** aten::arctanh: `aten::arctanh(Tensor self) -> Tensor` */
+  /** Calls aten::arctanh (torch.ops.aten.arctanh in PyTorch): `aten::arctanh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.arctanh_: 1 overload (see each signature). */
+/** Calls aten::arctanh_ (PyTorch torch.arctanh_ / torch.ops.aten.arctanh_): 1 overload, arguments as in each signature's schema. */
 export const arctanh_ = fn('arctanh_') as {
-  /** aten::arctanh_: `aten::arctanh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::arctanh_ (torch.ops.aten.arctanh_ in PyTorch): `aten::arctanh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.argsort: 2 overloads (see each signature). */
+/** Calls aten::argsort (PyTorch torch.argsort / torch.ops.aten.argsort): 2 overloads, arguments as in each signature's schema. */
 export const argsort = fn('argsort') as {
-  /** aten::argsort: `aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
+  /** Calls aten::argsort (torch.ops.aten.argsort in PyTorch): `aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number, descending: boolean], { dim?: number; descending?: boolean }>): Tensor;
-  /** aten::argsort.stable: `aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor` */
+  /** Calls aten::argsort.stable (torch.ops.aten.argsort in PyTorch): `aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor` */
   (input: Tensor, ...rest: RestWith<[], { stable: boolean; dim?: number; descending?: boolean }>): Tensor;
 };
-/** torch.argwhere: 1 overload (see each signature). */
+/** Calls aten::argwhere (PyTorch torch.argwhere / torch.ops.aten.argwhere): 1 overload, arguments as in each signature's schema. */
 export const argwhere = fn('argwhere') as {
-  /** aten::argwhere: `aten::argwhere(Tensor self) -> Tensor` */
+  /** Calls aten::argwhere (torch.ops.aten.argwhere in PyTorch): `aten::argwhere(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.as_strided: 1 overload (see each signature). */
+/** Calls aten::as_strided (PyTorch torch.as_strided / torch.ops.aten.as_strided): 1 overload, arguments as in each signature's schema. */
 export const asStrided = fn('as_strided') as {
-  /** aten::as_strided: `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
+  /** Calls aten::as_strided (torch.ops.aten.as_strided in PyTorch): `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
   (input: Tensor, size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-  /** aten::as_strided: `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
+  /** Calls aten::as_strided (torch.ops.aten.as_strided in PyTorch): `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
   (input: Tensor, options: { size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
 };
-/** torch.as_strided_: 1 overload (see each signature). */
+/** Calls aten::as_strided_ (PyTorch torch.as_strided_ / torch.ops.aten.as_strided_): 1 overload, arguments as in each signature's schema. */
 export const asStrided_ = fn('as_strided_') as {
-  /** aten::as_strided_: `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
+  /** Calls aten::as_strided_ (torch.ops.aten.as_strided_ in PyTorch): `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
   (input: Tensor, size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-  /** aten::as_strided_: `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
+  /** Calls aten::as_strided_ (torch.ops.aten.as_strided_ in PyTorch): `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
   (input: Tensor, options: { size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
 };
-/** torch.as_strided_copy: 1 overload (see each signature). */
+/** Calls aten::as_strided_copy (PyTorch torch.as_strided_copy / torch.ops.aten.as_strided_copy): 1 overload, arguments as in each signature's schema. */
 export const asStridedCopy = fn('as_strided_copy') as {
-  /** aten::as_strided_copy: `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+  /** Calls aten::as_strided_copy (torch.ops.aten.as_strided_copy in PyTorch): `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
   (input: Tensor, size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-  /** aten::as_strided_copy: `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+  /** Calls aten::as_strided_copy (torch.ops.aten.as_strided_copy in PyTorch): `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
 };
-/** torch.as_strided_scatter: 1 overload (see each signature). */
+/** Calls aten::as_strided_scatter (PyTorch torch.as_strided_scatter / torch.ops.aten.as_strided_scatter): 1 overload, arguments as in each signature's schema. */
 export const asStridedScatter = fn('as_strided_scatter') as {
-  /** aten::as_strided_scatter: `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+  /** Calls aten::as_strided_scatter (torch.ops.aten.as_strided_scatter in PyTorch): `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
   (input: Tensor, src: Tensor, size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-  /** aten::as_strided_scatter: `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+  /** Calls aten::as_strided_scatter (torch.ops.aten.as_strided_scatter in PyTorch): `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
   (input: Tensor, options: { src: Tensor; size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
 };
-/** torch.asin: 1 overload (see each signature). */
+/** Calls aten::asin (PyTorch torch.asin / torch.ops.aten.asin): 1 overload, arguments as in each signature's schema. */
 export const asin = fn('asin') as {
-  /** aten::asin: `aten::asin(Tensor self) -> Tensor` */
+  /** Calls aten::asin (torch.ops.aten.asin in PyTorch): `aten::asin(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.asin_: 1 overload (see each signature). */
+/** Calls aten::asin_ (PyTorch torch.asin_ / torch.ops.aten.asin_): 1 overload, arguments as in each signature's schema. */
 export const asin_ = fn('asin_') as {
-  /** aten::asin_: `aten::asin_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::asin_ (torch.ops.aten.asin_ in PyTorch): `aten::asin_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.asinh: 1 overload (see each signature). */
+/** Calls aten::asinh (PyTorch torch.asinh / torch.ops.aten.asinh): 1 overload, arguments as in each signature's schema. */
 export const asinh = fn('asinh') as {
-  /** aten::asinh: `aten::asinh(Tensor self) -> Tensor` */
+  /** Calls aten::asinh (torch.ops.aten.asinh in PyTorch): `aten::asinh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.asinh_: 1 overload (see each signature). */
+/** Calls aten::asinh_ (PyTorch torch.asinh_ / torch.ops.aten.asinh_): 1 overload, arguments as in each signature's schema. */
 export const asinh_ = fn('asinh_') as {
-  /** aten::asinh_: `aten::asinh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::asinh_ (torch.ops.aten.asinh_ in PyTorch): `aten::asinh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.atan: 1 overload (see each signature). */
+/** Calls aten::atan (PyTorch torch.atan / torch.ops.aten.atan): 1 overload, arguments as in each signature's schema. */
 export const atan = fn('atan') as {
-  /** aten::atan: `aten::atan(Tensor self) -> Tensor` */
+  /** Calls aten::atan (torch.ops.aten.atan in PyTorch): `aten::atan(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.atan2_: 1 overload (see each signature). */
+/** Calls aten::atan2_ (PyTorch torch.atan2_ / torch.ops.aten.atan2_): 1 overload, arguments as in each signature's schema. */
 export const atan2_ = fn('atan2_') as {
-  /** aten::atan2_: `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::atan2_ (torch.ops.aten.atan2_ in PyTorch): `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::atan2_: `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::atan2_ (torch.ops.aten.atan2_ in PyTorch): `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.atan_: 1 overload (see each signature). */
+/** Calls aten::atan_ (PyTorch torch.atan_ / torch.ops.aten.atan_): 1 overload, arguments as in each signature's schema. */
 export const atan_ = fn('atan_') as {
-  /** aten::atan_: `aten::atan_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::atan_ (torch.ops.aten.atan_ in PyTorch): `aten::atan_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.atanh: 1 overload (see each signature). */
+/** Calls aten::atanh (PyTorch torch.atanh / torch.ops.aten.atanh): 1 overload, arguments as in each signature's schema. */
 export const atanh = fn('atanh') as {
-  /** aten::atanh: `aten::atanh(Tensor self) -> Tensor` */
+  /** Calls aten::atanh (torch.ops.aten.atanh in PyTorch): `aten::atanh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.atanh_: 1 overload (see each signature). */
+/** Calls aten::atanh_ (PyTorch torch.atanh_ / torch.ops.aten.atanh_): 1 overload, arguments as in each signature's schema. */
 export const atanh_ = fn('atanh_') as {
-  /** aten::atanh_: `aten::atanh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::atanh_ (torch.ops.aten.atanh_ in PyTorch): `aten::atanh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.atleast_1d: 2 overloads (see each signature). */
+/** Calls aten::atleast_1d (PyTorch torch.atleast_1d / torch.ops.aten.atleast_1d): 2 overloads, arguments as in each signature's schema. */
 export const atleast1d = fn('atleast_1d') as {
-  /** aten::atleast_1d: `aten::atleast_1d(Tensor self) -> Tensor` */
+  /** Calls aten::atleast_1d (torch.ops.aten.atleast_1d in PyTorch): `aten::atleast_1d(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::atleast_1d.Sequence: `aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_1d.Sequence (torch.ops.aten.atleast_1d in PyTorch): `aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (tensors: Tensor[]): Tensor[];
-  /** aten::atleast_1d.Sequence: `aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_1d.Sequence (torch.ops.aten.atleast_1d in PyTorch): `aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (options: { tensors: Tensor[] }): Tensor[];
-  /** aten::atleast_1d.Sequence: `aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_1d.Sequence (torch.ops.aten.atleast_1d in PyTorch): `aten::atleast_1d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (...tensors: Tensor[]): Tensor[];
 };
-/** torch.atleast_2d: 2 overloads (see each signature). */
+/** Calls aten::atleast_2d (PyTorch torch.atleast_2d / torch.ops.aten.atleast_2d): 2 overloads, arguments as in each signature's schema. */
 export const atleast2d = fn('atleast_2d') as {
-  /** aten::atleast_2d: `aten::atleast_2d(Tensor self) -> Tensor` */
+  /** Calls aten::atleast_2d (torch.ops.aten.atleast_2d in PyTorch): `aten::atleast_2d(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::atleast_2d.Sequence: `aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_2d.Sequence (torch.ops.aten.atleast_2d in PyTorch): `aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (tensors: Tensor[]): Tensor[];
-  /** aten::atleast_2d.Sequence: `aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_2d.Sequence (torch.ops.aten.atleast_2d in PyTorch): `aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (options: { tensors: Tensor[] }): Tensor[];
-  /** aten::atleast_2d.Sequence: `aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_2d.Sequence (torch.ops.aten.atleast_2d in PyTorch): `aten::atleast_2d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (...tensors: Tensor[]): Tensor[];
 };
-/** torch.atleast_3d: 2 overloads (see each signature). */
+/** Calls aten::atleast_3d (PyTorch torch.atleast_3d / torch.ops.aten.atleast_3d): 2 overloads, arguments as in each signature's schema. */
 export const atleast3d = fn('atleast_3d') as {
-  /** aten::atleast_3d: `aten::atleast_3d(Tensor self) -> Tensor` */
+  /** Calls aten::atleast_3d (torch.ops.aten.atleast_3d in PyTorch): `aten::atleast_3d(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::atleast_3d.Sequence: `aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_3d.Sequence (torch.ops.aten.atleast_3d in PyTorch): `aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (tensors: Tensor[]): Tensor[];
-  /** aten::atleast_3d.Sequence: `aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_3d.Sequence (torch.ops.aten.atleast_3d in PyTorch): `aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (options: { tensors: Tensor[] }): Tensor[];
-  /** aten::atleast_3d.Sequence: `aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::atleast_3d.Sequence (torch.ops.aten.atleast_3d in PyTorch): `aten::atleast_3d.Sequence(Tensor[] tensors) -> Tensor[]` */
   (...tensors: Tensor[]): Tensor[];
 };
-/** torch.avg_pool1d: 1 overload (see each signature). */
+/** Calls aten::avg_pool1d (PyTorch torch.avg_pool1d / torch.ops.aten.avg_pool1d): 1 overload, arguments as in each signature's schema. */
 export const avgPool1d = fn('avg_pool1d') as {
-  /** aten::avg_pool1d: `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+  /** Calls aten::avg_pool1d (torch.ops.aten.avg_pool1d in PyTorch): `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean], { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }>): Tensor;
-  /** aten::avg_pool1d: `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+  /** Calls aten::avg_pool1d (torch.ops.aten.avg_pool1d in PyTorch): `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
 };
-/** torch.avg_pool2d: 1 overload (see each signature). */
+/** Calls aten::avg_pool2d (PyTorch torch.avg_pool2d / torch.ops.aten.avg_pool2d): 1 overload, arguments as in each signature's schema. */
 export const avgPool2d = fn('avg_pool2d') as {
-  /** aten::avg_pool2d: `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+  /** Calls aten::avg_pool2d (torch.ops.aten.avg_pool2d in PyTorch): `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null], { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }>): Tensor;
-  /** aten::avg_pool2d: `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+  /** Calls aten::avg_pool2d (torch.ops.aten.avg_pool2d in PyTorch): `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 };
-/** torch.avg_pool3d: 1 overload (see each signature). */
+/** Calls aten::avg_pool3d (PyTorch torch.avg_pool3d / torch.ops.aten.avg_pool3d): 1 overload, arguments as in each signature's schema. */
 export const avgPool3d = fn('avg_pool3d') as {
-  /** aten::avg_pool3d: `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+  /** Calls aten::avg_pool3d (torch.ops.aten.avg_pool3d in PyTorch): `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null], { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }>): Tensor;
-  /** aten::avg_pool3d: `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+  /** Calls aten::avg_pool3d (torch.ops.aten.avg_pool3d in PyTorch): `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
 };
-/** torch.baddbmm: 1 overload (see each signature). */
+/** Calls aten::baddbmm (PyTorch torch.baddbmm / torch.ops.aten.baddbmm): 1 overload, arguments as in each signature's schema. */
 export const baddbmm = fn('baddbmm') as {
-  /** aten::baddbmm: `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::baddbmm (torch.ops.aten.baddbmm in PyTorch): `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::baddbmm: `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::baddbmm (torch.ops.aten.baddbmm in PyTorch): `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.baddbmm_: 1 overload (see each signature). */
+/** Calls aten::baddbmm_ (PyTorch torch.baddbmm_ / torch.ops.aten.baddbmm_): 1 overload, arguments as in each signature's schema. */
 export const baddbmm_ = fn('baddbmm_') as {
-  /** aten::baddbmm_: `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::baddbmm_ (torch.ops.aten.baddbmm_ in PyTorch): `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::baddbmm_: `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::baddbmm_ (torch.ops.aten.baddbmm_ in PyTorch): `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.bartlett_window: 2 overloads (see each signature). */
+/** Calls aten::bartlett_window (PyTorch torch.bartlett_window / torch.ops.aten.bartlett_window): 2 overloads, arguments as in each signature's schema. */
 export const bartlettWindow = fn('bartlett_window') as {
-  /** aten::bartlett_window: `aten::bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::bartlett_window (torch.ops.aten.bartlett_window in PyTorch): `aten::bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::bartlett_window: `aten::bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::bartlett_window (torch.ops.aten.bartlett_window in PyTorch): `aten::bartlett_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::bartlett_window.periodic: `aten::bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::bartlett_window.periodic (torch.ops.aten.bartlett_window in PyTorch): `aten::bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::bartlett_window.periodic: `aten::bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::bartlett_window.periodic (torch.ops.aten.bartlett_window in PyTorch): `aten::bartlett_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.batch_norm: 1 overload (see each signature). */
+/** Calls aten::batch_norm (PyTorch torch.batch_norm / torch.ops.aten.batch_norm): 1 overload, arguments as in each signature's schema. */
 export const batchNorm = fn('batch_norm') as {
-  /** aten::batch_norm: `aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
+  /** Calls aten::batch_norm (torch.ops.aten.batch_norm in PyTorch): `aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor;
-  /** aten::batch_norm: `aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
+  /** Calls aten::batch_norm (torch.ops.aten.batch_norm in PyTorch): `aten::batch_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
   (options: { input: Tensor; weight: Tensor | null; bias: Tensor | null; runningMean: Tensor | null; runningVar: Tensor | null; training: boolean; momentum: number; eps: number; cudnnEnabled: boolean }): Tensor;
 };
-/** torch.batch_norm_elemt: 1 overload (see each signature). */
+/** Calls aten::batch_norm_elemt (PyTorch torch.batch_norm_elemt / torch.ops.aten.batch_norm_elemt): 1 overload, arguments as in each signature's schema. */
 export const batchNormElemt = fn('batch_norm_elemt') as {
-  /** aten::batch_norm_elemt: `aten::batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor` */
+  /** Calls aten::batch_norm_elemt (torch.ops.aten.batch_norm_elemt in PyTorch): `aten::batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor` */
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, mean: Tensor, invstd: Tensor, eps: number): Tensor;
-  /** aten::batch_norm_elemt: `aten::batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor` */
+  /** Calls aten::batch_norm_elemt (torch.ops.aten.batch_norm_elemt in PyTorch): `aten::batch_norm_elemt(Tensor input, Tensor? weight, Tensor? bias, Tensor mean, Tensor invstd, float eps) -> Tensor` */
   (options: { input: Tensor; weight: Tensor | null; bias: Tensor | null; mean: Tensor; invstd: Tensor; eps: number }): Tensor;
 };
-/** torch.batch_norm_gather_stats: 1 overload (see each signature). */
+/** Calls aten::batch_norm_gather_stats (PyTorch torch.batch_norm_gather_stats / torch.ops.aten.batch_norm_gather_stats): 1 overload, arguments as in each signature's schema. */
 export const batchNormGatherStats = fn('batch_norm_gather_stats') as {
-  /** aten::batch_norm_gather_stats: `aten::batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_gather_stats (torch.ops.aten.batch_norm_gather_stats in PyTorch): `aten::batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)` */
   (input: Tensor, mean: Tensor, invstd: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number, count: number): [Tensor, Tensor];
-  /** aten::batch_norm_gather_stats: `aten::batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_gather_stats (torch.ops.aten.batch_norm_gather_stats in PyTorch): `aten::batch_norm_gather_stats(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, int count) -> (Tensor, Tensor)` */
   (options: { input: Tensor; mean: Tensor; invstd: Tensor; runningMean: Tensor | null; runningVar: Tensor | null; momentum: number; eps: number; count: number }): [Tensor, Tensor];
 };
-/** torch.batch_norm_gather_stats_with_counts: 1 overload (see each signature). */
+/** Calls aten::batch_norm_gather_stats_with_counts (PyTorch torch.batch_norm_gather_stats_with_counts / torch.ops.aten.batch_norm_gather_stats_with_counts): 1 overload, arguments as in each signature's schema. */
 export const batchNormGatherStatsWithCounts = fn('batch_norm_gather_stats_with_counts') as {
-  /** aten::batch_norm_gather_stats_with_counts: `aten::batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_gather_stats_with_counts (torch.ops.aten.batch_norm_gather_stats_with_counts in PyTorch): `aten::batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)` */
   (input: Tensor, mean: Tensor, invstd: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number, eps: number, counts: Tensor): [Tensor, Tensor];
-  /** aten::batch_norm_gather_stats_with_counts: `aten::batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_gather_stats_with_counts (torch.ops.aten.batch_norm_gather_stats_with_counts in PyTorch): `aten::batch_norm_gather_stats_with_counts(Tensor input, Tensor mean, Tensor invstd, Tensor? running_mean, Tensor? running_var, float momentum, float eps, Tensor counts) -> (Tensor, Tensor)` */
   (options: { input: Tensor; mean: Tensor; invstd: Tensor; runningMean: Tensor | null; runningVar: Tensor | null; momentum: number; eps: number; counts: Tensor }): [Tensor, Tensor];
 };
-/** torch.batch_norm_stats: 1 overload (see each signature). */
+/** Calls aten::batch_norm_stats (PyTorch torch.batch_norm_stats / torch.ops.aten.batch_norm_stats): 1 overload, arguments as in each signature's schema. */
 export const batchNormStats = fn('batch_norm_stats') as {
-  /** aten::batch_norm_stats: `aten::batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_stats (torch.ops.aten.batch_norm_stats in PyTorch): `aten::batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)` */
   (input: Tensor, eps: number): [Tensor, Tensor];
-  /** aten::batch_norm_stats: `aten::batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_stats (torch.ops.aten.batch_norm_stats in PyTorch): `aten::batch_norm_stats(Tensor input, float eps) -> (Tensor, Tensor)` */
   (options: { input: Tensor; eps: number }): [Tensor, Tensor];
 };
-/** torch.batch_norm_update_stats: 1 overload (see each signature). */
+/** Calls aten::batch_norm_update_stats (PyTorch torch.batch_norm_update_stats / torch.ops.aten.batch_norm_update_stats): 1 overload, arguments as in each signature's schema. */
 export const batchNormUpdateStats = fn('batch_norm_update_stats') as {
-  /** aten::batch_norm_update_stats: `aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_update_stats (torch.ops.aten.batch_norm_update_stats in PyTorch): `aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)` */
   (input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, momentum: number): [Tensor, Tensor];
-  /** aten::batch_norm_update_stats: `aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)` */
+  /** Calls aten::batch_norm_update_stats (torch.ops.aten.batch_norm_update_stats in PyTorch): `aten::batch_norm_update_stats(Tensor input, Tensor? running_mean, Tensor? running_var, float momentum) -> (Tensor, Tensor)` */
   (options: { input: Tensor; runningMean: Tensor | null; runningVar: Tensor | null; momentum: number }): [Tensor, Tensor];
 };
-/** torch.bernoulli: 3 overloads (see each signature). */
+/** Calls aten::bernoulli (PyTorch torch.bernoulli / torch.ops.aten.bernoulli): 3 overloads, arguments as in each signature's schema. */
 export const bernoulli = fn('bernoulli') as {
-  /** aten::bernoulli: `aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::bernoulli (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::bernoulli.Tensor: `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::bernoulli.Tensor (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, p: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::bernoulli.Tensor: `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::bernoulli.Tensor (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { p: Tensor; generator?: null }): Tensor;
-  /** aten::bernoulli.p: `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::bernoulli.p (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, p: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::bernoulli.p: `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::bernoulli.p (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { p: number; generator?: null }): Tensor;
 };
-/** torch.bernoulli_: 2 overloads (see each signature). */
+/** Calls aten::bernoulli_ (PyTorch torch.bernoulli_ / torch.ops.aten.bernoulli_): 2 overloads, arguments as in each signature's schema. */
 export const bernoulli_ = fn('bernoulli_') as {
-  /** aten::bernoulli_.Tensor: `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::bernoulli_.Tensor (torch.ops.aten.bernoulli_ in PyTorch): `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, p: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::bernoulli_.Tensor: `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::bernoulli_.Tensor (torch.ops.aten.bernoulli_ in PyTorch): `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, options: { p: Tensor; generator?: null }): Tensor;
-  /** aten::bernoulli_.float: `aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::bernoulli_.float (torch.ops.aten.bernoulli_ in PyTorch): `aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[p: number], { p?: number; generator?: null }>): Tensor;
 };
-/** torch.bilinear: 1 overload (see each signature). */
+/** Calls aten::bilinear (PyTorch torch.bilinear / torch.ops.aten.bilinear): 1 overload, arguments as in each signature's schema. */
 export const bilinear = fn('bilinear') as {
-  /** aten::bilinear: `aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor` */
+  /** Calls aten::bilinear (torch.ops.aten.bilinear in PyTorch): `aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor` */
   (input1: Tensor, input2: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null], { bias?: Tensor | null }>): Tensor;
-  /** aten::bilinear: `aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor` */
+  /** Calls aten::bilinear (torch.ops.aten.bilinear in PyTorch): `aten::bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor` */
   (options: { input1: Tensor; input2: Tensor; weight: Tensor; bias?: Tensor | null }): Tensor;
 };
-/** torch.binary_cross_entropy: 1 overload (see each signature). */
+/** Calls aten::binary_cross_entropy (PyTorch torch.binary_cross_entropy / torch.ops.aten.binary_cross_entropy): 1 overload, arguments as in each signature's schema. */
 export const binaryCrossEntropy = fn('binary_cross_entropy') as {
-  /** aten::binary_cross_entropy: `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
+  /** Calls aten::binary_cross_entropy (torch.ops.aten.binary_cross_entropy in PyTorch): `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number], { weight?: Tensor | null; reduction?: number }>): Tensor;
-  /** aten::binary_cross_entropy: `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
+  /** Calls aten::binary_cross_entropy (torch.ops.aten.binary_cross_entropy in PyTorch): `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; weight?: Tensor | null; reduction?: number }): Tensor;
 };
-/** torch.binary_cross_entropy_with_logits: 1 overload (see each signature). */
+/** Calls aten::binary_cross_entropy_with_logits (PyTorch torch.binary_cross_entropy_with_logits / torch.ops.aten.binary_cross_entropy_with_logits): 1 overload, arguments as in each signature's schema. */
 export const binaryCrossEntropyWithLogits = fn('binary_cross_entropy_with_logits') as {
-  /** aten::binary_cross_entropy_with_logits: `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
+  /** Calls aten::binary_cross_entropy_with_logits (torch.ops.aten.binary_cross_entropy_with_logits in PyTorch): `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[weight: Tensor | null, posWeight: Tensor | null, reduction: number], { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }>): Tensor;
-  /** aten::binary_cross_entropy_with_logits: `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
+  /** Calls aten::binary_cross_entropy_with_logits (torch.ops.aten.binary_cross_entropy_with_logits in PyTorch): `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
 };
-/** torch.bincount: 1 overload (see each signature). */
+/** Calls aten::bincount (PyTorch torch.bincount / torch.ops.aten.bincount): 1 overload, arguments as in each signature's schema. */
 export const bincount = fn('bincount') as {
-  /** aten::bincount: `aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
+  /** Calls aten::bincount (torch.ops.aten.bincount in PyTorch): `aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
   (input: Tensor, ...rest: Rest<[weights: Tensor | null, minlength: number], { weights?: Tensor | null; minlength?: number }>): Tensor;
 };
-/** torch.binomial: 1 overload (see each signature). */
+/** Calls aten::binomial (PyTorch torch.binomial / torch.ops.aten.binomial): 1 overload, arguments as in each signature's schema. */
 export const binomial = fn('binomial') as {
-  /** aten::binomial: `aten::binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor` */
+  /** Calls aten::binomial (torch.ops.aten.binomial in PyTorch): `aten::binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor` */
   (count: Tensor, prob: Tensor, ...rest: Rest<[generator: null], { generator?: null }>): Tensor;
-  /** aten::binomial: `aten::binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor` */
+  /** Calls aten::binomial (torch.ops.aten.binomial in PyTorch): `aten::binomial(Tensor count, Tensor prob, Generator? generator=None) -> Tensor` */
   (options: { count: Tensor; prob: Tensor; generator?: null }): Tensor;
 };
-/** torch.bitwise_and: 3 overloads (see each signature). */
+/** Calls aten::bitwise_and (PyTorch torch.bitwise_and / torch.ops.aten.bitwise_and): 3 overloads, arguments as in each signature's schema. */
 export const bitwiseAnd = fn('bitwise_and') as {
-  /** aten::bitwise_and.Scalar: `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_and.Scalar (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_and.Scalar: `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_and.Scalar (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::bitwise_and.Scalar_Tensor: `aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_and.Scalar_Tensor (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::bitwise_and.Scalar_Tensor: `aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_and.Scalar_Tensor (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_and.Tensor: `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_and.Tensor (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_and.Tensor: `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_and.Tensor (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.bitwise_and_: 2 overloads (see each signature). */
+/** Calls aten::bitwise_and_ (PyTorch torch.bitwise_and_ / torch.ops.aten.bitwise_and_): 2 overloads, arguments as in each signature's schema. */
 export const bitwiseAnd_ = fn('bitwise_and_') as {
-  /** aten::bitwise_and_.Scalar: `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_and_.Scalar (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_and_.Scalar: `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_and_.Scalar (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::bitwise_and_.Tensor: `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_and_.Tensor (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_and_.Tensor: `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_and_.Tensor (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.bitwise_left_shift: 3 overloads (see each signature). */
+/** Calls aten::bitwise_left_shift (PyTorch torch.bitwise_left_shift / torch.ops.aten.bitwise_left_shift): 3 overloads, arguments as in each signature's schema. */
 export const bitwiseLeftShift = fn('bitwise_left_shift') as {
-  /** aten::bitwise_left_shift.Scalar_Tensor: `aten::bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_left_shift.Scalar_Tensor (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::bitwise_left_shift.Scalar_Tensor: `aten::bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_left_shift.Scalar_Tensor (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_left_shift.Tensor: `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_left_shift.Tensor (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_left_shift.Tensor: `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_left_shift.Tensor (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_left_shift.Tensor_Scalar: `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_left_shift.Tensor_Scalar (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_left_shift.Tensor_Scalar: `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_left_shift.Tensor_Scalar (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
 };
-/** torch.bitwise_left_shift_: 2 overloads (see each signature). */
+/** Calls aten::bitwise_left_shift_ (PyTorch torch.bitwise_left_shift_ / torch.ops.aten.bitwise_left_shift_): 2 overloads, arguments as in each signature's schema. */
 export const bitwiseLeftShift_ = fn('bitwise_left_shift_') as {
-  /** aten::bitwise_left_shift_.Tensor: `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_left_shift_.Tensor (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_left_shift_.Tensor: `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_left_shift_.Tensor (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_left_shift_.Tensor_Scalar: `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_left_shift_.Tensor_Scalar (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_left_shift_.Tensor_Scalar: `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_left_shift_.Tensor_Scalar (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
 };
-/** torch.bitwise_not: 1 overload (see each signature). */
+/** Calls aten::bitwise_not (PyTorch torch.bitwise_not / torch.ops.aten.bitwise_not): 1 overload, arguments as in each signature's schema. */
 export const bitwiseNot = fn('bitwise_not') as {
-  /** aten::bitwise_not: `aten::bitwise_not(Tensor self) -> Tensor` */
+  /** Calls aten::bitwise_not (torch.ops.aten.bitwise_not in PyTorch): `aten::bitwise_not(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.bitwise_not_: 1 overload (see each signature). */
+/** Calls aten::bitwise_not_ (PyTorch torch.bitwise_not_ / torch.ops.aten.bitwise_not_): 1 overload, arguments as in each signature's schema. */
 export const bitwiseNot_ = fn('bitwise_not_') as {
-  /** aten::bitwise_not_: `aten::bitwise_not_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::bitwise_not_ (torch.ops.aten.bitwise_not_ in PyTorch): `aten::bitwise_not_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.bitwise_or: 3 overloads (see each signature). */
+/** Calls aten::bitwise_or (PyTorch torch.bitwise_or / torch.ops.aten.bitwise_or): 3 overloads, arguments as in each signature's schema. */
 export const bitwiseOr = fn('bitwise_or') as {
-  /** aten::bitwise_or.Scalar: `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_or.Scalar (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_or.Scalar: `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_or.Scalar (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::bitwise_or.Scalar_Tensor: `aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_or.Scalar_Tensor (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::bitwise_or.Scalar_Tensor: `aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_or.Scalar_Tensor (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_or.Tensor: `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_or.Tensor (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_or.Tensor: `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_or.Tensor (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.bitwise_or_: 2 overloads (see each signature). */
+/** Calls aten::bitwise_or_ (PyTorch torch.bitwise_or_ / torch.ops.aten.bitwise_or_): 2 overloads, arguments as in each signature's schema. */
 export const bitwiseOr_ = fn('bitwise_or_') as {
-  /** aten::bitwise_or_.Scalar: `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_or_.Scalar (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_or_.Scalar: `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_or_.Scalar (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::bitwise_or_.Tensor: `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_or_.Tensor (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_or_.Tensor: `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_or_.Tensor (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.bitwise_right_shift: 3 overloads (see each signature). */
+/** Calls aten::bitwise_right_shift (PyTorch torch.bitwise_right_shift / torch.ops.aten.bitwise_right_shift): 3 overloads, arguments as in each signature's schema. */
 export const bitwiseRightShift = fn('bitwise_right_shift') as {
-  /** aten::bitwise_right_shift.Scalar_Tensor: `aten::bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_right_shift.Scalar_Tensor (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::bitwise_right_shift.Scalar_Tensor: `aten::bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_right_shift.Scalar_Tensor (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_right_shift.Tensor: `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_right_shift.Tensor (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_right_shift.Tensor: `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_right_shift.Tensor (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_right_shift.Tensor_Scalar: `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_right_shift.Tensor_Scalar (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_right_shift.Tensor_Scalar: `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_right_shift.Tensor_Scalar (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
 };
-/** torch.bitwise_right_shift_: 2 overloads (see each signature). */
+/** Calls aten::bitwise_right_shift_ (PyTorch torch.bitwise_right_shift_ / torch.ops.aten.bitwise_right_shift_): 2 overloads, arguments as in each signature's schema. */
 export const bitwiseRightShift_ = fn('bitwise_right_shift_') as {
-  /** aten::bitwise_right_shift_.Tensor: `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_right_shift_.Tensor (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_right_shift_.Tensor: `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_right_shift_.Tensor (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_right_shift_.Tensor_Scalar: `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_right_shift_.Tensor_Scalar (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_right_shift_.Tensor_Scalar: `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_right_shift_.Tensor_Scalar (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
 };
-/** torch.bitwise_xor: 3 overloads (see each signature). */
+/** Calls aten::bitwise_xor (PyTorch torch.bitwise_xor / torch.ops.aten.bitwise_xor): 3 overloads, arguments as in each signature's schema. */
 export const bitwiseXor = fn('bitwise_xor') as {
-  /** aten::bitwise_xor.Scalar: `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_xor.Scalar (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_xor.Scalar: `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::bitwise_xor.Scalar (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::bitwise_xor.Scalar_Tensor: `aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_xor.Scalar_Tensor (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::bitwise_xor.Scalar_Tensor: `aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_xor.Scalar_Tensor (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Scalar_Tensor(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
-  /** aten::bitwise_xor.Tensor: `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_xor.Tensor (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_xor.Tensor: `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::bitwise_xor.Tensor (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.bitwise_xor_: 2 overloads (see each signature). */
+/** Calls aten::bitwise_xor_ (PyTorch torch.bitwise_xor_ / torch.ops.aten.bitwise_xor_): 2 overloads, arguments as in each signature's schema. */
 export const bitwiseXor_ = fn('bitwise_xor_') as {
-  /** aten::bitwise_xor_.Scalar: `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_xor_.Scalar (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::bitwise_xor_.Scalar: `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_xor_.Scalar (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::bitwise_xor_.Tensor: `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_xor_.Tensor (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::bitwise_xor_.Tensor: `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::bitwise_xor_.Tensor (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.blackman_window: 2 overloads (see each signature). */
+/** Calls aten::blackman_window (PyTorch torch.blackman_window / torch.ops.aten.blackman_window): 2 overloads, arguments as in each signature's schema. */
 export const blackmanWindow = fn('blackman_window') as {
-  /** aten::blackman_window: `aten::blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::blackman_window (torch.ops.aten.blackman_window in PyTorch): `aten::blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::blackman_window: `aten::blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::blackman_window (torch.ops.aten.blackman_window in PyTorch): `aten::blackman_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::blackman_window.periodic: `aten::blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::blackman_window.periodic (torch.ops.aten.blackman_window in PyTorch): `aten::blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::blackman_window.periodic: `aten::blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::blackman_window.periodic (torch.ops.aten.blackman_window in PyTorch): `aten::blackman_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.block_diag: 1 overload (see each signature). */
+/** Calls aten::block_diag (PyTorch torch.block_diag / torch.ops.aten.block_diag): 1 overload, arguments as in each signature's schema. */
 export const blockDiag = fn('block_diag') as {
-  /** aten::block_diag: `aten::block_diag(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::block_diag (torch.ops.aten.block_diag in PyTorch): `aten::block_diag(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::block_diag: `aten::block_diag(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::block_diag (torch.ops.aten.block_diag in PyTorch): `aten::block_diag(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::block_diag: `aten::block_diag(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::block_diag (torch.ops.aten.block_diag in PyTorch): `aten::block_diag(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.broadcast_tensors: 1 overload (see each signature). */
+/** Calls aten::broadcast_tensors (PyTorch torch.broadcast_tensors / torch.ops.aten.broadcast_tensors): 1 overload, arguments as in each signature's schema. */
 export const broadcastTensors = fn('broadcast_tensors') as {
-  /** aten::broadcast_tensors: `aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::broadcast_tensors (torch.ops.aten.broadcast_tensors in PyTorch): `aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
   (tensors: Tensor[]): Tensor[];
-  /** aten::broadcast_tensors: `aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::broadcast_tensors (torch.ops.aten.broadcast_tensors in PyTorch): `aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
   (options: { tensors: Tensor[] }): Tensor[];
-  /** aten::broadcast_tensors: `aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::broadcast_tensors (torch.ops.aten.broadcast_tensors in PyTorch): `aten::broadcast_tensors(Tensor[] tensors) -> Tensor[]` */
   (...tensors: Tensor[]): Tensor[];
 };
-/** torch.broadcast_to: 1 overload (see each signature). */
+/** Calls aten::broadcast_to (PyTorch torch.broadcast_to / torch.ops.aten.broadcast_to): 1 overload, arguments as in each signature's schema. */
 export const broadcastTo = fn('broadcast_to') as {
-  /** aten::broadcast_to: `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
+  /** Calls aten::broadcast_to (torch.ops.aten.broadcast_to in PyTorch): `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
   (input: Tensor, size: number[]): Tensor;
-  /** aten::broadcast_to: `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
+  /** Calls aten::broadcast_to (torch.ops.aten.broadcast_to in PyTorch): `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
   (input: Tensor, options: { size: number[] }): Tensor;
 };
-/** torch.bucketize: 2 overloads (see each signature). */
+/** Calls aten::bucketize (PyTorch torch.bucketize / torch.ops.aten.bucketize): 2 overloads, arguments as in each signature's schema. */
 export const bucketize = fn('bucketize') as {
-  /** aten::bucketize.Scalar: `aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
+  /** Calls aten::bucketize.Scalar (torch.ops.aten.bucketize in PyTorch): `aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
   (input: Scalar, boundaries: Tensor, ...rest: Rest<[], { outInt32?: boolean; right?: boolean }>): Tensor;
-  /** aten::bucketize.Scalar: `aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
+  /** Calls aten::bucketize.Scalar (torch.ops.aten.bucketize in PyTorch): `aten::bucketize.Scalar(Scalar self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
   (input: Scalar, options: { boundaries: Tensor; outInt32?: boolean; right?: boolean }): Tensor;
-  /** aten::bucketize.Tensor: `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
+  /** Calls aten::bucketize.Tensor (torch.ops.aten.bucketize in PyTorch): `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
   (input: Tensor, boundaries: Tensor, ...rest: Rest<[], { outInt32?: boolean; right?: boolean }>): Tensor;
-  /** aten::bucketize.Tensor: `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
+  /** Calls aten::bucketize.Tensor (torch.ops.aten.bucketize in PyTorch): `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
   (input: Tensor, options: { boundaries: Tensor; outInt32?: boolean; right?: boolean }): Tensor;
 };
-/** torch.can_cast: 1 overload (see each signature). */
+/** Calls aten::can_cast (PyTorch torch.can_cast / torch.ops.aten.can_cast): 1 overload, arguments as in each signature's schema. */
 export const canCast = fn('can_cast') as {
-  /** aten::can_cast: `aten::can_cast(ScalarType from, ScalarType to) -> bool` */
+  /** Calls aten::can_cast (torch.ops.aten.can_cast in PyTorch): `aten::can_cast(ScalarType from, ScalarType to) -> bool` */
   (from: DType, to: DType): boolean;
-  /** aten::can_cast: `aten::can_cast(ScalarType from, ScalarType to) -> bool` */
+  /** Calls aten::can_cast (torch.ops.aten.can_cast in PyTorch): `aten::can_cast(ScalarType from, ScalarType to) -> bool` */
   (options: { from: DType; to: DType }): boolean;
 };
-/** torch.cartesian_prod: 1 overload (see each signature). */
+/** Calls aten::cartesian_prod (PyTorch torch.cartesian_prod / torch.ops.aten.cartesian_prod): 1 overload, arguments as in each signature's schema. */
 export const cartesianProd = fn('cartesian_prod') as {
-  /** aten::cartesian_prod: `aten::cartesian_prod(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::cartesian_prod (torch.ops.aten.cartesian_prod in PyTorch): `aten::cartesian_prod(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::cartesian_prod: `aten::cartesian_prod(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::cartesian_prod (torch.ops.aten.cartesian_prod in PyTorch): `aten::cartesian_prod(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::cartesian_prod: `aten::cartesian_prod(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::cartesian_prod (torch.ops.aten.cartesian_prod in PyTorch): `aten::cartesian_prod(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.cauchy: 1 overload (see each signature). */
+/** Calls aten::cauchy (PyTorch torch.cauchy / torch.ops.aten.cauchy): 1 overload, arguments as in each signature's schema. */
 export const cauchy = fn('cauchy') as {
-  /** aten::cauchy: `aten::cauchy(Tensor self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::cauchy (torch.ops.aten.cauchy in PyTorch): `aten::cauchy(Tensor self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[median: number, sigma: number], { median?: number; sigma?: number; generator?: null }>): Tensor;
 };
-/** torch.cauchy_: 1 overload (see each signature). */
+/** Calls aten::cauchy_ (PyTorch torch.cauchy_ / torch.ops.aten.cauchy_): 1 overload, arguments as in each signature's schema. */
 export const cauchy_ = fn('cauchy_') as {
-  /** aten::cauchy_: `aten::cauchy_(Tensor(a!) self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::cauchy_ (torch.ops.aten.cauchy_ in PyTorch): `aten::cauchy_(Tensor(a!) self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[median: number, sigma: number], { median?: number; sigma?: number; generator?: null }>): Tensor;
 };
-/** torch.cdist: 1 overload (see each signature). */
+/** Calls aten::cdist (PyTorch torch.cdist / torch.ops.aten.cdist): 1 overload, arguments as in each signature's schema. */
 export const cdist = fn('cdist') as {
-  /** aten::cdist: `aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor` */
+  /** Calls aten::cdist (torch.ops.aten.cdist in PyTorch): `aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor` */
   (x1: Tensor, x2: Tensor, ...rest: Rest<[p: number, computeMode: number | null], { p?: number; computeMode?: number | null }>): Tensor;
-  /** aten::cdist: `aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor` */
+  /** Calls aten::cdist (torch.ops.aten.cdist in PyTorch): `aten::cdist(Tensor x1, Tensor x2, float p=2., int? compute_mode=None) -> Tensor` */
   (options: { x1: Tensor; x2: Tensor; p?: number; computeMode?: number | null }): Tensor;
 };
-/** torch.ceil_: 1 overload (see each signature). */
+/** Calls aten::ceil_ (PyTorch torch.ceil_ / torch.ops.aten.ceil_): 1 overload, arguments as in each signature's schema. */
 export const ceil_ = fn('ceil_') as {
-  /** aten::ceil_: `aten::ceil_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::ceil_ (torch.ops.aten.ceil_ in PyTorch): `aten::ceil_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.celu: 1 overload (see each signature). */
+/** Calls aten::celu (PyTorch torch.celu / torch.ops.aten.celu): 1 overload, arguments as in each signature's schema. */
 export const celu = fn('celu') as {
-  /** aten::celu: `aten::celu(Tensor self, Scalar alpha=1.) -> Tensor` */
+  /** Calls aten::celu (torch.ops.aten.celu in PyTorch): `aten::celu(Tensor self, Scalar alpha=1.) -> Tensor` */
   (input: Tensor, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
 };
-/** torch.celu_: 1 overload (see each signature). */
+/** Calls aten::celu_ (PyTorch torch.celu_ / torch.ops.aten.celu_): 1 overload, arguments as in each signature's schema. */
 export const celu_ = fn('celu_') as {
-  /** aten::celu_: `aten::celu_(Tensor(a!) self, Scalar alpha=1.) -> Tensor(a!)` */
+  /** Calls aten::celu_ (torch.ops.aten.celu_ in PyTorch): `aten::celu_(Tensor(a!) self, Scalar alpha=1.) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
 };
-/** torch.chain_matmul: 1 overload (see each signature). */
+/** Calls aten::chain_matmul (PyTorch torch.chain_matmul / torch.ops.aten.chain_matmul): 1 overload, arguments as in each signature's schema. */
 export const chainMatmul = fn('chain_matmul') as {
-  /** aten::chain_matmul: `aten::chain_matmul(Tensor[] matrices) -> Tensor` */
+  /** Calls aten::chain_matmul (torch.ops.aten.chain_matmul in PyTorch): `aten::chain_matmul(Tensor[] matrices) -> Tensor` */
   (matrices: Tensor[]): Tensor;
-  /** aten::chain_matmul: `aten::chain_matmul(Tensor[] matrices) -> Tensor` */
+  /** Calls aten::chain_matmul (torch.ops.aten.chain_matmul in PyTorch): `aten::chain_matmul(Tensor[] matrices) -> Tensor` */
   (options: { matrices: Tensor[] }): Tensor;
-  /** aten::chain_matmul: `aten::chain_matmul(Tensor[] matrices) -> Tensor` */
+  /** Calls aten::chain_matmul (torch.ops.aten.chain_matmul in PyTorch): `aten::chain_matmul(Tensor[] matrices) -> Tensor` */
   (...matrices: Tensor[]): Tensor;
 };
-/** torch.chalf: 1 overload (see each signature). */
+/** Calls aten::chalf (PyTorch torch.chalf / torch.ops.aten.chalf): 1 overload, arguments as in each signature's schema. */
 export const chalf = fn('chalf') as {
-  /** aten::chalf: `aten::chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::chalf (torch.ops.aten.chalf in PyTorch): `aten::chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
 };
-/** torch.channel_shuffle: 1 overload (see each signature). */
+/** Calls aten::channel_shuffle (PyTorch torch.channel_shuffle / torch.ops.aten.channel_shuffle): 1 overload, arguments as in each signature's schema. */
 export const channelShuffle = fn('channel_shuffle') as {
-  /** aten::channel_shuffle: `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
+  /** Calls aten::channel_shuffle (torch.ops.aten.channel_shuffle in PyTorch): `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
   (input: Tensor, groups: number): Tensor;
-  /** aten::channel_shuffle: `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
+  /** Calls aten::channel_shuffle (torch.ops.aten.channel_shuffle in PyTorch): `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
   (input: Tensor, options: { groups: number }): Tensor;
 };
-/** torch.cholesky: 1 overload (see each signature). */
+/** Calls aten::cholesky (PyTorch torch.cholesky / torch.ops.aten.cholesky): 1 overload, arguments as in each signature's schema. */
 export const cholesky = fn('cholesky') as {
-  /** aten::cholesky: `aten::cholesky(Tensor self, bool upper=False) -> Tensor` */
+  /** Calls aten::cholesky (torch.ops.aten.cholesky in PyTorch): `aten::cholesky(Tensor self, bool upper=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[upper: boolean], { upper?: boolean }>): Tensor;
 };
-/** torch.cholesky_inverse: 1 overload (see each signature). */
+/** Calls aten::cholesky_inverse (PyTorch torch.cholesky_inverse / torch.ops.aten.cholesky_inverse): 1 overload, arguments as in each signature's schema. */
 export const choleskyInverse = fn('cholesky_inverse') as {
-  /** aten::cholesky_inverse: `aten::cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
+  /** Calls aten::cholesky_inverse (torch.ops.aten.cholesky_inverse in PyTorch): `aten::cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[upper: boolean], { upper?: boolean }>): Tensor;
 };
-/** torch.cholesky_solve: 1 overload (see each signature). */
+/** Calls aten::cholesky_solve (PyTorch torch.cholesky_solve / torch.ops.aten.cholesky_solve): 1 overload, arguments as in each signature's schema. */
 export const choleskySolve = fn('cholesky_solve') as {
-  /** aten::cholesky_solve: `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
+  /** Calls aten::cholesky_solve (torch.ops.aten.cholesky_solve in PyTorch): `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
   (input: Tensor, input2: Tensor, ...rest: Rest<[upper: boolean], { upper?: boolean }>): Tensor;
-  /** aten::cholesky_solve: `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
+  /** Calls aten::cholesky_solve (torch.ops.aten.cholesky_solve in PyTorch): `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
   (input: Tensor, options: { input2: Tensor; upper?: boolean }): Tensor;
 };
-/** torch.choose_qparams_optimized: 1 overload (see each signature). */
+/** Calls aten::choose_qparams_optimized (PyTorch torch.choose_qparams_optimized / torch.ops.aten.choose_qparams_optimized): 1 overload, arguments as in each signature's schema. */
 export const chooseQparamsOptimized = fn('choose_qparams_optimized') as {
-  /** aten::choose_qparams_optimized: `aten::choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)` */
+  /** Calls aten::choose_qparams_optimized (torch.ops.aten.choose_qparams_optimized in PyTorch): `aten::choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)` */
   (input: Tensor, numel: number, nBins: number, ratio: number, bitWidth: number): [Tensor, Tensor];
-  /** aten::choose_qparams_optimized: `aten::choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)` */
+  /** Calls aten::choose_qparams_optimized (torch.ops.aten.choose_qparams_optimized in PyTorch): `aten::choose_qparams_optimized(Tensor input, int numel, int n_bins, float ratio, int bit_width) -> (Tensor, Tensor)` */
   (options: { input: Tensor; numel: number; nBins: number; ratio: number; bitWidth: number }): [Tensor, Tensor];
 };
-/** torch.clamp_: 2 overloads (see each signature). */
+/** Calls aten::clamp_ (PyTorch torch.clamp_ / torch.ops.aten.clamp_): 2 overloads, arguments as in each signature's schema. */
 export const clamp_ = fn('clamp_') as {
-  /** aten::clamp_: `aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+  /** Calls aten::clamp_ (torch.ops.aten.clamp_ in PyTorch): `aten::clamp_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[min: Scalar | null, max: Scalar | null], { min?: Scalar | null; max?: Scalar | null }>): Tensor;
-  /** aten::clamp_.Tensor: `aten::clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+  /** Calls aten::clamp_.Tensor (torch.ops.aten.clamp_ in PyTorch): `aten::clamp_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[min: Tensor | null, max: Tensor | null], { min?: Tensor | null; max?: Tensor | null }>): Tensor;
 };
-/** torch.clamp_max: 2 overloads (see each signature). */
+/** Calls aten::clamp_max (PyTorch torch.clamp_max / torch.ops.aten.clamp_max): 2 overloads, arguments as in each signature's schema. */
 export const clampMax = fn('clamp_max') as {
-  /** aten::clamp_max: `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
+  /** Calls aten::clamp_max (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
   (input: Tensor, max: Scalar): Tensor;
-  /** aten::clamp_max: `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
+  /** Calls aten::clamp_max (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
   (input: Tensor, options: { max: Scalar }): Tensor;
-  /** aten::clamp_max.Tensor: `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
+  /** Calls aten::clamp_max.Tensor (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
   (input: Tensor, max: Tensor): Tensor;
-  /** aten::clamp_max.Tensor: `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
+  /** Calls aten::clamp_max.Tensor (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
   (input: Tensor, options: { max: Tensor }): Tensor;
 };
-/** torch.clamp_max_: 2 overloads (see each signature). */
+/** Calls aten::clamp_max_ (PyTorch torch.clamp_max_ / torch.ops.aten.clamp_max_): 2 overloads, arguments as in each signature's schema. */
 export const clampMax_ = fn('clamp_max_') as {
-  /** aten::clamp_max_: `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
+  /** Calls aten::clamp_max_ (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
   (input: Tensor, max: Scalar): Tensor;
-  /** aten::clamp_max_: `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
+  /** Calls aten::clamp_max_ (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
   (input: Tensor, options: { max: Scalar }): Tensor;
-  /** aten::clamp_max_.Tensor: `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
+  /** Calls aten::clamp_max_.Tensor (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
   (input: Tensor, max: Tensor): Tensor;
-  /** aten::clamp_max_.Tensor: `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
+  /** Calls aten::clamp_max_.Tensor (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
   (input: Tensor, options: { max: Tensor }): Tensor;
 };
-/** torch.clamp_min: 2 overloads (see each signature). */
+/** Calls aten::clamp_min (PyTorch torch.clamp_min / torch.ops.aten.clamp_min): 2 overloads, arguments as in each signature's schema. */
 export const clampMin = fn('clamp_min') as {
-  /** aten::clamp_min: `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
+  /** Calls aten::clamp_min (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
   (input: Tensor, min: Scalar): Tensor;
-  /** aten::clamp_min: `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
+  /** Calls aten::clamp_min (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
   (input: Tensor, options: { min: Scalar }): Tensor;
-  /** aten::clamp_min.Tensor: `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
+  /** Calls aten::clamp_min.Tensor (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
   (input: Tensor, min: Tensor): Tensor;
-  /** aten::clamp_min.Tensor: `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
+  /** Calls aten::clamp_min.Tensor (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
   (input: Tensor, options: { min: Tensor }): Tensor;
 };
-/** torch.clamp_min_: 2 overloads (see each signature). */
+/** Calls aten::clamp_min_ (PyTorch torch.clamp_min_ / torch.ops.aten.clamp_min_): 2 overloads, arguments as in each signature's schema. */
 export const clampMin_ = fn('clamp_min_') as {
-  /** aten::clamp_min_: `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
+  /** Calls aten::clamp_min_ (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
   (input: Tensor, min: Scalar): Tensor;
-  /** aten::clamp_min_: `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
+  /** Calls aten::clamp_min_ (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
   (input: Tensor, options: { min: Scalar }): Tensor;
-  /** aten::clamp_min_.Tensor: `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
+  /** Calls aten::clamp_min_.Tensor (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
   (input: Tensor, min: Tensor): Tensor;
-  /** aten::clamp_min_.Tensor: `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
+  /** Calls aten::clamp_min_.Tensor (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
   (input: Tensor, options: { min: Tensor }): Tensor;
 };
-/** torch.clip: 2 overloads (see each signature). */
+/** Calls aten::clip (PyTorch torch.clip / torch.ops.aten.clip): 2 overloads, arguments as in each signature's schema. */
 export const clip = fn('clip') as {
-  /** aten::clip: `aten::clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+  /** Calls aten::clip (torch.ops.aten.clip in PyTorch): `aten::clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[min: Scalar | null, max: Scalar | null], { min?: Scalar | null; max?: Scalar | null }>): Tensor;
-  /** aten::clip.Tensor: `aten::clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+  /** Calls aten::clip.Tensor (torch.ops.aten.clip in PyTorch): `aten::clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[min: Tensor | null, max: Tensor | null], { min?: Tensor | null; max?: Tensor | null }>): Tensor;
 };
-/** torch.clip_: 2 overloads (see each signature). */
+/** Calls aten::clip_ (PyTorch torch.clip_ / torch.ops.aten.clip_): 2 overloads, arguments as in each signature's schema. */
 export const clip_ = fn('clip_') as {
-  /** aten::clip_: `aten::clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+  /** Calls aten::clip_ (torch.ops.aten.clip_ in PyTorch): `aten::clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[min: Scalar | null, max: Scalar | null], { min?: Scalar | null; max?: Scalar | null }>): Tensor;
-  /** aten::clip_.Tensor: `aten::clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+  /** Calls aten::clip_.Tensor (torch.ops.aten.clip_ in PyTorch): `aten::clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[min: Tensor | null, max: Tensor | null], { min?: Tensor | null; max?: Tensor | null }>): Tensor;
 };
-/** torch.col2im: 1 overload (see each signature). */
+/** Calls aten::col2im (PyTorch torch.col2im / torch.ops.aten.col2im): 1 overload, arguments as in each signature's schema. */
 export const col2im = fn('col2im') as {
-  /** aten::col2im: `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+  /** Calls aten::col2im (torch.ops.aten.col2im in PyTorch): `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
   (input: Tensor, outputSize: number | number[], kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
-  /** aten::col2im: `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+  /** Calls aten::col2im (torch.ops.aten.col2im in PyTorch): `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; kernelSize: number | number[]; dilation: number | number[]; padding: number | number[]; stride: number | number[] }): Tensor;
 };
-/** torch.column_stack: 1 overload (see each signature). */
+/** Calls aten::column_stack (PyTorch torch.column_stack / torch.ops.aten.column_stack): 1 overload, arguments as in each signature's schema. */
 export const columnStack = fn('column_stack') as {
-  /** aten::column_stack: `aten::column_stack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::column_stack (torch.ops.aten.column_stack in PyTorch): `aten::column_stack(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::column_stack: `aten::column_stack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::column_stack (torch.ops.aten.column_stack in PyTorch): `aten::column_stack(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::column_stack: `aten::column_stack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::column_stack (torch.ops.aten.column_stack in PyTorch): `aten::column_stack(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.combinations: 1 overload (see each signature). */
+/** Calls aten::combinations (PyTorch torch.combinations / torch.ops.aten.combinations): 1 overload, arguments as in each signature's schema. */
 export const combinations = fn('combinations') as {
-  /** aten::combinations: `aten::combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
+  /** Calls aten::combinations (torch.ops.aten.combinations in PyTorch): `aten::combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[r: number, withReplacement: boolean], { r?: number; withReplacement?: boolean }>): Tensor;
 };
-/** torch.complex: 1 overload (see each signature). */
+/** Calls aten::complex (PyTorch torch.complex / torch.ops.aten.complex): 1 overload, arguments as in each signature's schema. */
 export const complex = fn('complex') as {
-  /** aten::complex: `aten::complex(Tensor real, Tensor imag) -> Tensor` */
+  /** Calls aten::complex (torch.ops.aten.complex in PyTorch): `aten::complex(Tensor real, Tensor imag) -> Tensor` */
   (real: Tensor, imag: Tensor): Tensor;
-  /** aten::complex: `aten::complex(Tensor real, Tensor imag) -> Tensor` */
+  /** Calls aten::complex (torch.ops.aten.complex in PyTorch): `aten::complex(Tensor real, Tensor imag) -> Tensor` */
   (options: { real: Tensor; imag: Tensor }): Tensor;
 };
-/** torch.concat: 1 overload (see each signature). */
+/** Calls aten::concat (PyTorch torch.concat / torch.ops.aten.concat): 1 overload, arguments as in each signature's schema. */
 export const concat = fn('concat') as {
-  /** aten::concat: `aten::concat(Tensor[] tensors, int dim=0) -> Tensor` */
+  /** Calls aten::concat (torch.ops.aten.concat in PyTorch): `aten::concat(Tensor[] tensors, int dim=0) -> Tensor` */
   (tensors: Tensor[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor;
-  /** aten::concat: `aten::concat(Tensor[] tensors, int dim=0) -> Tensor` */
+  /** Calls aten::concat (torch.ops.aten.concat in PyTorch): `aten::concat(Tensor[] tensors, int dim=0) -> Tensor` */
   (options: { tensors: Tensor[]; dim?: number }): Tensor;
 };
-/** torch.concatenate: 1 overload (see each signature). */
+/** Calls aten::concatenate (PyTorch torch.concatenate / torch.ops.aten.concatenate): 1 overload, arguments as in each signature's schema. */
 export const concatenate = fn('concatenate') as {
-  /** aten::concatenate: `aten::concatenate(Tensor[] tensors, int dim=0) -> Tensor` */
+  /** Calls aten::concatenate (torch.ops.aten.concatenate in PyTorch): `aten::concatenate(Tensor[] tensors, int dim=0) -> Tensor` */
   (tensors: Tensor[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor;
-  /** aten::concatenate: `aten::concatenate(Tensor[] tensors, int dim=0) -> Tensor` */
+  /** Calls aten::concatenate (torch.ops.aten.concatenate in PyTorch): `aten::concatenate(Tensor[] tensors, int dim=0) -> Tensor` */
   (options: { tensors: Tensor[]; dim?: number }): Tensor;
 };
-/** torch.conj: 1 overload (see each signature). */
+/** Calls aten::conj (PyTorch torch.conj / torch.ops.aten.conj): 1 overload, arguments as in each signature's schema. */
 export const conj = fn('conj') as {
-  /** aten::conj: `aten::conj(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::conj (torch.ops.aten.conj in PyTorch): `aten::conj(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.conj_physical: 1 overload (see each signature). */
+/** Calls aten::conj_physical (PyTorch torch.conj_physical / torch.ops.aten.conj_physical): 1 overload, arguments as in each signature's schema. */
 export const conjPhysical = fn('conj_physical') as {
-  /** aten::conj_physical: `aten::conj_physical(Tensor self) -> Tensor` */
+  /** Calls aten::conj_physical (torch.ops.aten.conj_physical in PyTorch): `aten::conj_physical(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.conj_physical_: 1 overload (see each signature). */
+/** Calls aten::conj_physical_ (PyTorch torch.conj_physical_ / torch.ops.aten.conj_physical_): 1 overload, arguments as in each signature's schema. */
 export const conjPhysical_ = fn('conj_physical_') as {
-  /** aten::conj_physical_: `aten::conj_physical_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::conj_physical_ (torch.ops.aten.conj_physical_ in PyTorch): `aten::conj_physical_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.constant_pad_nd: 1 overload (see each signature). */
+/** Calls aten::constant_pad_nd (PyTorch torch.constant_pad_nd / torch.ops.aten.constant_pad_nd): 1 overload, arguments as in each signature's schema. */
 export const constantPadNd = fn('constant_pad_nd') as {
-  /** aten::constant_pad_nd: `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
+  /** Calls aten::constant_pad_nd (torch.ops.aten.constant_pad_nd in PyTorch): `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
   (input: Tensor, pad: number[], ...rest: Rest<[value: Scalar], { value?: Scalar }>): Tensor;
-  /** aten::constant_pad_nd: `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
+  /** Calls aten::constant_pad_nd (torch.ops.aten.constant_pad_nd in PyTorch): `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
   (input: Tensor, options: { pad: number[]; value?: Scalar }): Tensor;
 };
-/** torch.conv1d: 2 overloads (see each signature). */
+/** Calls aten::conv1d (PyTorch torch.conv1d / torch.ops.aten.conv1d): 2 overloads, arguments as in each signature's schema. */
 export const conv1d = fn('conv1d') as {
-  /** aten::conv1d: `aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] dilation=[1], int groups=1) -> Tensor` */
+  /** Calls aten::conv1d (torch.ops.aten.conv1d in PyTorch): `aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] dilation=[1], int groups=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }>): Tensor;
-  /** aten::conv1d: `aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] dilation=[1], int groups=1) -> Tensor` */
+  /** Calls aten::conv1d (torch.ops.aten.conv1d in PyTorch): `aten::conv1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] dilation=[1], int groups=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  /** aten::conv1d.padding: `aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor` */
+  /** Calls aten::conv1d.padding (torch.ops.aten.conv1d in PyTorch): `aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], groups: number], { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }>): Tensor;
-  /** aten::conv1d.padding: `aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor` */
+  /** Calls aten::conv1d.padding (torch.ops.aten.conv1d in PyTorch): `aten::conv1d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], str padding="valid", int[1] dilation=[1], int groups=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 };
-/** torch.conv2d: 2 overloads (see each signature). */
+/** Calls aten::conv2d (PyTorch torch.conv2d / torch.ops.aten.conv2d): 2 overloads, arguments as in each signature's schema. */
 export const conv2d = fn('conv2d') as {
-  /** aten::conv2d: `aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv2d (torch.ops.aten.conv2d in PyTorch): `aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }>): Tensor;
-  /** aten::conv2d: `aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv2d (torch.ops.aten.conv2d in PyTorch): `aten::conv2d(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1, int groups=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  /** aten::conv2d.padding: `aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv2d.padding (torch.ops.aten.conv2d in PyTorch): `aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], groups: number], { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }>): Tensor;
-  /** aten::conv2d.padding: `aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv2d.padding (torch.ops.aten.conv2d in PyTorch): `aten::conv2d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, str padding="valid", int[2] dilation=1, int groups=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 };
-/** torch.conv3d: 2 overloads (see each signature). */
+/** Calls aten::conv3d (PyTorch torch.conv3d / torch.ops.aten.conv3d): 2 overloads, arguments as in each signature's schema. */
 export const conv3d = fn('conv3d') as {
-  /** aten::conv3d: `aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv3d (torch.ops.aten.conv3d in PyTorch): `aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[], groups: number], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }>): Tensor;
-  /** aten::conv3d: `aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv3d (torch.ops.aten.conv3d in PyTorch): `aten::conv3d(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1, int groups=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; groups?: number }): Tensor;
-  /** aten::conv3d.padding: `aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv3d.padding (torch.ops.aten.conv3d in PyTorch): `aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: string, dilation: number | number[], groups: number], { bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }>): Tensor;
-  /** aten::conv3d.padding: `aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
+  /** Calls aten::conv3d.padding (torch.ops.aten.conv3d in PyTorch): `aten::conv3d.padding(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, str padding="valid", int[3] dilation=1, int groups=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: string; dilation?: number | number[]; groups?: number }): Tensor;
 };
-/** torch.conv_depthwise3d: 1 overload (see each signature). */
+/** Calls aten::conv_depthwise3d (PyTorch torch.conv_depthwise3d / torch.ops.aten.conv_depthwise3d): 1 overload, arguments as in each signature's schema. */
 export const convDepthwise3d = fn('conv_depthwise3d') as {
-  /** aten::conv_depthwise3d: `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
+  /** Calls aten::conv_depthwise3d (torch.ops.aten.conv_depthwise3d in PyTorch): `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]): Tensor;
-  /** aten::conv_depthwise3d: `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
+  /** Calls aten::conv_depthwise3d (torch.ops.aten.conv_depthwise3d in PyTorch): `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[] }): Tensor;
 };
-/** torch.conv_tbc: 1 overload (see each signature). */
+/** Calls aten::conv_tbc (PyTorch torch.conv_tbc / torch.ops.aten.conv_tbc): 1 overload, arguments as in each signature's schema. */
 export const convTbc = fn('conv_tbc') as {
-  /** aten::conv_tbc: `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
+  /** Calls aten::conv_tbc (torch.ops.aten.conv_tbc in PyTorch): `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor, ...rest: Rest<[pad: number], { pad?: number }>): Tensor;
-  /** aten::conv_tbc: `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
+  /** Calls aten::conv_tbc (torch.ops.aten.conv_tbc in PyTorch): `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; bias: Tensor; pad?: number }): Tensor;
 };
-/** torch.conv_transpose1d: 1 overload (see each signature). */
+/** Calls aten::conv_transpose1d (PyTorch torch.conv_transpose1d / torch.ops.aten.conv_transpose1d): 1 overload, arguments as in each signature's schema. */
 export const convTranspose1d = fn('conv_transpose1d') as {
-  /** aten::conv_transpose1d: `aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] output_padding=[0], int groups=1, int[1] dilation=[1]) -> Tensor` */
+  /** Calls aten::conv_transpose1d (torch.ops.aten.conv_transpose1d in PyTorch): `aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] output_padding=[0], int groups=1, int[1] dilation=[1]) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }>): Tensor;
-  /** aten::conv_transpose1d: `aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] output_padding=[0], int groups=1, int[1] dilation=[1]) -> Tensor` */
+  /** Calls aten::conv_transpose1d (torch.ops.aten.conv_transpose1d in PyTorch): `aten::conv_transpose1d(Tensor input, Tensor weight, Tensor? bias=None, int[1] stride=[1], int[1] padding=[0], int[1] output_padding=[0], int groups=1, int[1] dilation=[1]) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 };
-/** torch.conv_transpose2d: 1 overload (see each signature). */
+/** Calls aten::conv_transpose2d (PyTorch torch.conv_transpose2d / torch.ops.aten.conv_transpose2d): 1 overload, arguments as in each signature's schema. */
 export const convTranspose2d = fn('conv_transpose2d') as {
-  /** aten::conv_transpose2d.input: `aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+  /** Calls aten::conv_transpose2d.input (torch.ops.aten.conv_transpose2d in PyTorch): `aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }>): Tensor;
-  /** aten::conv_transpose2d.input: `aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
+  /** Calls aten::conv_transpose2d.input (torch.ops.aten.conv_transpose2d in PyTorch): `aten::conv_transpose2d.input(Tensor input, Tensor weight, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int groups=1, int[2] dilation=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 };
-/** torch.conv_transpose3d: 1 overload (see each signature). */
+/** Calls aten::conv_transpose3d (PyTorch torch.conv_transpose3d / torch.ops.aten.conv_transpose3d): 1 overload, arguments as in each signature's schema. */
 export const convTranspose3d = fn('conv_transpose3d') as {
-  /** aten::conv_transpose3d.input: `aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+  /** Calls aten::conv_transpose3d.input (torch.ops.aten.conv_transpose3d in PyTorch): `aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], groups: number, dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }>): Tensor;
-  /** aten::conv_transpose3d.input: `aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
+  /** Calls aten::conv_transpose3d.input (torch.ops.aten.conv_transpose3d in PyTorch): `aten::conv_transpose3d.input(Tensor input, Tensor weight, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int groups=1, int[3] dilation=1) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; groups?: number; dilation?: number | number[] }): Tensor;
 };
-/** torch.convolution: 1 overload (see each signature). */
+/** Calls aten::convolution (PyTorch torch.convolution / torch.ops.aten.convolution): 1 overload, arguments as in each signature's schema. */
 export const convolution = fn('convolution') as {
-  /** aten::convolution: `aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
+  /** Calls aten::convolution (torch.ops.aten.convolution in PyTorch): `aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, outputPadding: number[], groups: number): Tensor;
-  /** aten::convolution: `aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
+  /** Calls aten::convolution (torch.ops.aten.convolution in PyTorch): `aten::convolution(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; transposed: boolean; outputPadding: number[]; groups: number }): Tensor;
 };
-/** torch.convolution_overrideable: 1 overload (see each signature). */
+/** Calls aten::convolution_overrideable (PyTorch torch.convolution_overrideable / torch.ops.aten.convolution_overrideable): 1 overload, arguments as in each signature's schema. */
 export const convolutionOverrideable = fn('convolution_overrideable') as {
-  /** aten::convolution_overrideable: `aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
+  /** Calls aten::convolution_overrideable (torch.ops.aten.convolution_overrideable in PyTorch): `aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], transposed: boolean, outputPadding: number[], groups: number): Tensor;
-  /** aten::convolution_overrideable: `aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
+  /** Calls aten::convolution_overrideable (torch.ops.aten.convolution_overrideable in PyTorch): `aten::convolution_overrideable(Tensor input, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, bool transposed, int[] output_padding, int groups) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; transposed: boolean; outputPadding: number[]; groups: number }): Tensor;
 };
-/** torch.copy: 1 overload (see each signature). */
+/** Calls aten::copy (PyTorch torch.copy / torch.ops.aten.copy): 1 overload, arguments as in each signature's schema. */
 export const copy = fn('copy') as {
-  /** aten::copy: `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
+  /** Calls aten::copy (torch.ops.aten.copy in PyTorch): `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
   (input: Tensor, src: Tensor, ...rest: Rest<[nonBlocking: boolean], { nonBlocking?: boolean }>): Tensor;
-  /** aten::copy: `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
+  /** Calls aten::copy (torch.ops.aten.copy in PyTorch): `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
   (input: Tensor, options: { src: Tensor; nonBlocking?: boolean }): Tensor;
 };
-/** torch.copy_: 1 overload (see each signature). */
+/** Calls aten::copy_ (PyTorch torch.copy_ / torch.ops.aten.copy_): 1 overload, arguments as in each signature's schema. */
 export const copy_ = fn('copy_') as {
-  /** aten::copy_: `aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
+  /** Calls aten::copy_ (torch.ops.aten.copy_ in PyTorch): `aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
   (input: Tensor, src: Tensor, ...rest: Rest<[nonBlocking: boolean], { nonBlocking?: boolean }>): Tensor;
-  /** aten::copy_: `aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
+  /** Calls aten::copy_ (torch.ops.aten.copy_ in PyTorch): `aten::copy_(Tensor(a!) self, Tensor src, bool non_blocking=False) -> Tensor(a!)` */
   (input: Tensor, options: { src: Tensor; nonBlocking?: boolean }): Tensor;
 };
-/** torch.copysign: 2 overloads (see each signature). */
+/** Calls aten::copysign (PyTorch torch.copysign / torch.ops.aten.copysign): 2 overloads, arguments as in each signature's schema. */
 export const copysign = fn('copysign') as {
-  /** aten::copysign.Scalar: `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::copysign.Scalar (torch.ops.aten.copysign in PyTorch): `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::copysign.Scalar: `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::copysign.Scalar (torch.ops.aten.copysign in PyTorch): `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::copysign.Tensor: `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::copysign.Tensor (torch.ops.aten.copysign in PyTorch): `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::copysign.Tensor: `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::copysign.Tensor (torch.ops.aten.copysign in PyTorch): `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.copysign_: 2 overloads (see each signature). */
+/** Calls aten::copysign_ (PyTorch torch.copysign_ / torch.ops.aten.copysign_): 2 overloads, arguments as in each signature's schema. */
 export const copysign_ = fn('copysign_') as {
-  /** aten::copysign_.Scalar: `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::copysign_.Scalar (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::copysign_.Scalar: `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::copysign_.Scalar (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::copysign_.Tensor: `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::copysign_.Tensor (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::copysign_.Tensor: `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::copysign_.Tensor (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.corrcoef: 1 overload (see each signature). */
+/** Calls aten::corrcoef (PyTorch torch.corrcoef / torch.ops.aten.corrcoef): 1 overload, arguments as in each signature's schema. */
 export const corrcoef = fn('corrcoef') as {
-  /** aten::corrcoef: `aten::corrcoef(Tensor self) -> Tensor` */
+  /** Calls aten::corrcoef (torch.ops.aten.corrcoef in PyTorch): `aten::corrcoef(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.cos_: 1 overload (see each signature). */
+/** Calls aten::cos_ (PyTorch torch.cos_ / torch.ops.aten.cos_): 1 overload, arguments as in each signature's schema. */
 export const cos_ = fn('cos_') as {
-  /** aten::cos_: `aten::cos_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::cos_ (torch.ops.aten.cos_ in PyTorch): `aten::cos_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.cosh: 1 overload (see each signature). */
+/** Calls aten::cosh (PyTorch torch.cosh / torch.ops.aten.cosh): 1 overload, arguments as in each signature's schema. */
 export const cosh = fn('cosh') as {
-  /** aten::cosh: `aten::cosh(Tensor self) -> Tensor` */
+  /** Calls aten::cosh (torch.ops.aten.cosh in PyTorch): `aten::cosh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.cosh_: 1 overload (see each signature). */
+/** Calls aten::cosh_ (PyTorch torch.cosh_ / torch.ops.aten.cosh_): 1 overload, arguments as in each signature's schema. */
 export const cosh_ = fn('cosh_') as {
-  /** aten::cosh_: `aten::cosh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::cosh_ (torch.ops.aten.cosh_ in PyTorch): `aten::cosh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.cosine_embedding_loss: 1 overload (see each signature). */
+/** Calls aten::cosine_embedding_loss (PyTorch torch.cosine_embedding_loss / torch.ops.aten.cosine_embedding_loss): 1 overload, arguments as in each signature's schema. */
 export const cosineEmbeddingLoss = fn('cosine_embedding_loss') as {
-  /** aten::cosine_embedding_loss: `aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
+  /** Calls aten::cosine_embedding_loss (torch.ops.aten.cosine_embedding_loss in PyTorch): `aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
   (input1: Tensor, input2: Tensor, target: Tensor, ...rest: Rest<[margin: number, reduction: number], { margin?: number; reduction?: number }>): Tensor;
-  /** aten::cosine_embedding_loss: `aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
+  /** Calls aten::cosine_embedding_loss (torch.ops.aten.cosine_embedding_loss in PyTorch): `aten::cosine_embedding_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
   (options: { input1: Tensor; input2: Tensor; target: Tensor; margin?: number; reduction?: number }): Tensor;
 };
-/** torch.cosine_similarity: 1 overload (see each signature). */
+/** Calls aten::cosine_similarity (PyTorch torch.cosine_similarity / torch.ops.aten.cosine_similarity): 1 overload, arguments as in each signature's schema. */
 export const cosineSimilarity = fn('cosine_similarity') as {
-  /** aten::cosine_similarity: `aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
+  /** Calls aten::cosine_similarity (torch.ops.aten.cosine_similarity in PyTorch): `aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
   (x1: Tensor, x2: Tensor, ...rest: Rest<[dim: number, eps: number], { dim?: number; eps?: number }>): Tensor;
-  /** aten::cosine_similarity: `aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
+  /** Calls aten::cosine_similarity (torch.ops.aten.cosine_similarity in PyTorch): `aten::cosine_similarity(Tensor x1, Tensor x2, int dim=1, float eps=1e-08) -> Tensor` */
   (options: { x1: Tensor; x2: Tensor; dim?: number; eps?: number }): Tensor;
 };
-/** torch.count_nonzero: 2 overloads (see each signature). */
+/** Calls aten::count_nonzero (PyTorch torch.count_nonzero / torch.ops.aten.count_nonzero): 2 overloads, arguments as in each signature's schema. */
 export const countNonzero = fn('count_nonzero') as {
-  /** aten::count_nonzero: `aten::count_nonzero(Tensor self, int? dim=None) -> Tensor` */
+  /** Calls aten::count_nonzero (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero(Tensor self, int? dim=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null }>): Tensor;
-  /** aten::count_nonzero.dim_IntList: `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
+  /** Calls aten::count_nonzero.dim_IntList (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
   (input: Tensor, dim: number[]): Tensor;
-  /** aten::count_nonzero.dim_IntList: `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
+  /** Calls aten::count_nonzero.dim_IntList (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
   (input: Tensor, options: { dim: number[] }): Tensor;
 };
-/** torch.cov: 1 overload (see each signature). */
+/** Calls aten::cov (PyTorch torch.cov / torch.ops.aten.cov): 1 overload, arguments as in each signature's schema. */
 export const cov = fn('cov') as {
-  /** aten::cov: `aten::cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor` */
+  /** Calls aten::cov (torch.ops.aten.cov in PyTorch): `aten::cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }>): Tensor;
 };
-/** torch.cross: 1 overload (see each signature). */
+/** Calls aten::cross (PyTorch torch.cross / torch.ops.aten.cross): 1 overload, arguments as in each signature's schema. */
 export const cross = fn('cross') as {
-  /** aten::cross: `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
+  /** Calls aten::cross (torch.ops.aten.cross in PyTorch): `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null }>): Tensor;
-  /** aten::cross: `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
+  /** Calls aten::cross (torch.ops.aten.cross in PyTorch): `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
   (input: Tensor, options: { other: Tensor; dim?: number | null }): Tensor;
 };
-/** torch.cross_entropy_loss: 1 overload (see each signature). */
+/** Calls aten::cross_entropy_loss (PyTorch torch.cross_entropy_loss / torch.ops.aten.cross_entropy_loss): 1 overload, arguments as in each signature's schema. */
 export const crossEntropyLoss = fn('cross_entropy_loss') as {
-  /** aten::cross_entropy_loss: `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
+  /** Calls aten::cross_entropy_loss (torch.ops.aten.cross_entropy_loss in PyTorch): `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number, labelSmoothing: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }>): Tensor;
-  /** aten::cross_entropy_loss: `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
+  /** Calls aten::cross_entropy_loss (torch.ops.aten.cross_entropy_loss in PyTorch): `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
   (input: Tensor, options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
 };
-/** torch.ctc_loss: 2 overloads (see each signature). */
+/** Calls aten::ctc_loss (PyTorch torch.ctc_loss / torch.ops.aten.ctc_loss): 2 overloads, arguments as in each signature's schema. */
 export const ctcLoss = fn('ctc_loss') as {
-  /** aten::ctc_loss.IntList: `aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
+  /** Calls aten::ctc_loss.IntList (torch.ops.aten.ctc_loss in PyTorch): `aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
   (logProbs: Tensor, targets: Tensor, inputLengths: number[], targetLengths: number[], ...rest: Rest<[blank: number, reduction: number, zeroInfinity: boolean], { blank?: number; reduction?: number; zeroInfinity?: boolean }>): Tensor;
-  /** aten::ctc_loss.IntList: `aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
+  /** Calls aten::ctc_loss.IntList (torch.ops.aten.ctc_loss in PyTorch): `aten::ctc_loss.IntList(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
   (options: { logProbs: Tensor; targets: Tensor; inputLengths: number[]; targetLengths: number[]; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
-  /** aten::ctc_loss.Tensor: `aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
+  /** Calls aten::ctc_loss.Tensor (torch.ops.aten.ctc_loss in PyTorch): `aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
   (logProbs: Tensor, targets: Tensor, inputLengths: Tensor, targetLengths: Tensor, ...rest: Rest<[blank: number, reduction: number, zeroInfinity: boolean], { blank?: number; reduction?: number; zeroInfinity?: boolean }>): Tensor;
-  /** aten::ctc_loss.Tensor: `aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
+  /** Calls aten::ctc_loss.Tensor (torch.ops.aten.ctc_loss in PyTorch): `aten::ctc_loss.Tensor(Tensor log_probs, Tensor targets, Tensor input_lengths, Tensor target_lengths, int blank=0, int reduction=1, bool zero_infinity=False) -> Tensor` */
   (options: { logProbs: Tensor; targets: Tensor; inputLengths: Tensor; targetLengths: Tensor; blank?: number; reduction?: number; zeroInfinity?: boolean }): Tensor;
 };
-/** torch.cudnn_affine_grid_generator: 1 overload (see each signature). */
+/** Calls aten::cudnn_affine_grid_generator (PyTorch torch.cudnn_affine_grid_generator / torch.ops.aten.cudnn_affine_grid_generator): 1 overload, arguments as in each signature's schema. */
 export const cudnnAffineGridGenerator = fn('cudnn_affine_grid_generator') as {
-  /** aten::cudnn_affine_grid_generator: `aten::cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid` */
+  /** Calls aten::cudnn_affine_grid_generator (torch.ops.aten.cudnn_affine_grid_generator in PyTorch): `aten::cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid` */
   (theta: Tensor, N: number, C: number, H: number, W: number): Tensor;
-  /** aten::cudnn_affine_grid_generator: `aten::cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid` */
+  /** Calls aten::cudnn_affine_grid_generator (torch.ops.aten.cudnn_affine_grid_generator in PyTorch): `aten::cudnn_affine_grid_generator(Tensor theta, int N, int C, int H, int W) -> Tensor grid` */
   (options: { theta: Tensor; N: number; C: number; H: number; W: number }): Tensor;
 };
-/** torch.cudnn_batch_norm: 1 overload (see each signature). */
+/** Calls aten::cudnn_batch_norm (PyTorch torch.cudnn_batch_norm / torch.ops.aten.cudnn_batch_norm): 1 overload, arguments as in each signature's schema. */
 export const cudnnBatchNorm = fn('cudnn_batch_norm') as {
-  /** aten::cudnn_batch_norm: `aten::cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::cudnn_batch_norm (torch.ops.aten.cudnn_batch_norm in PyTorch): `aten::cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number): [Tensor, Tensor, Tensor, Tensor];
-  /** aten::cudnn_batch_norm: `aten::cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::cudnn_batch_norm (torch.ops.aten.cudnn_batch_norm in PyTorch): `aten::cudnn_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor, Tensor)` */
   (options: { input: Tensor; weight: Tensor; bias: Tensor | null; runningMean: Tensor | null; runningVar: Tensor | null; training: boolean; exponentialAverageFactor: number; epsilon: number }): [Tensor, Tensor, Tensor, Tensor];
 };
-/** torch.cudnn_convolution: 1 overload (see each signature). */
+/** Calls aten::cudnn_convolution (PyTorch torch.cudnn_convolution / torch.ops.aten.cudnn_convolution): 1 overload, arguments as in each signature's schema. */
 export const cudnnConvolution = fn('cudnn_convolution') as {
-  /** aten::cudnn_convolution: `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+  /** Calls aten::cudnn_convolution (torch.ops.aten.cudnn_convolution in PyTorch): `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
   (input: Tensor, weight: Tensor, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean): Tensor;
-  /** aten::cudnn_convolution: `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+  /** Calls aten::cudnn_convolution (torch.ops.aten.cudnn_convolution in PyTorch): `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; padding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean; allowTf32: boolean }): Tensor;
 };
-/** torch.cudnn_convolution_add_relu: 1 overload (see each signature). */
+/** Calls aten::cudnn_convolution_add_relu (PyTorch torch.cudnn_convolution_add_relu / torch.ops.aten.cudnn_convolution_add_relu): 1 overload, arguments as in each signature's schema. */
 export const cudnnConvolutionAddRelu = fn('cudnn_convolution_add_relu') as {
-  /** aten::cudnn_convolution_add_relu: `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::cudnn_convolution_add_relu (torch.ops.aten.cudnn_convolution_add_relu in PyTorch): `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-  /** aten::cudnn_convolution_add_relu: `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::cudnn_convolution_add_relu (torch.ops.aten.cudnn_convolution_add_relu in PyTorch): `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; z: Tensor; alpha: Scalar | null; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
 };
-/** torch.cudnn_convolution_relu: 1 overload (see each signature). */
+/** Calls aten::cudnn_convolution_relu (PyTorch torch.cudnn_convolution_relu / torch.ops.aten.cudnn_convolution_relu): 1 overload, arguments as in each signature's schema. */
 export const cudnnConvolutionRelu = fn('cudnn_convolution_relu') as {
-  /** aten::cudnn_convolution_relu: `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::cudnn_convolution_relu (torch.ops.aten.cudnn_convolution_relu in PyTorch): `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-  /** aten::cudnn_convolution_relu: `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::cudnn_convolution_relu (torch.ops.aten.cudnn_convolution_relu in PyTorch): `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
 };
-/** torch.cudnn_convolution_transpose: 1 overload (see each signature). */
+/** Calls aten::cudnn_convolution_transpose (PyTorch torch.cudnn_convolution_transpose / torch.ops.aten.cudnn_convolution_transpose): 1 overload, arguments as in each signature's schema. */
 export const cudnnConvolutionTranspose = fn('cudnn_convolution_transpose') as {
-  /** aten::cudnn_convolution_transpose: `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+  /** Calls aten::cudnn_convolution_transpose (torch.ops.aten.cudnn_convolution_transpose in PyTorch): `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
   (input: Tensor, weight: Tensor, padding: number[], outputPadding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean): Tensor;
-  /** aten::cudnn_convolution_transpose: `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+  /** Calls aten::cudnn_convolution_transpose (torch.ops.aten.cudnn_convolution_transpose in PyTorch): `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; padding: number[]; outputPadding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean; allowTf32: boolean }): Tensor;
 };
-/** torch.cudnn_grid_sampler: 1 overload (see each signature). */
+/** Calls aten::cudnn_grid_sampler (PyTorch torch.cudnn_grid_sampler / torch.ops.aten.cudnn_grid_sampler): 1 overload, arguments as in each signature's schema. */
 export const cudnnGridSampler = fn('cudnn_grid_sampler') as {
-  /** aten::cudnn_grid_sampler: `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
+  /** Calls aten::cudnn_grid_sampler (torch.ops.aten.cudnn_grid_sampler in PyTorch): `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
   (input: Tensor, grid: Tensor): Tensor;
-  /** aten::cudnn_grid_sampler: `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
+  /** Calls aten::cudnn_grid_sampler (torch.ops.aten.cudnn_grid_sampler in PyTorch): `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
   (input: Tensor, options: { grid: Tensor }): Tensor;
 };
-/** torch.cudnn_is_acceptable: 1 overload (see each signature). */
+/** Calls aten::cudnn_is_acceptable (PyTorch torch.cudnn_is_acceptable / torch.ops.aten.cudnn_is_acceptable): 1 overload, arguments as in each signature's schema. */
 export const cudnnIsAcceptable = fn('cudnn_is_acceptable') as {
-  /** aten::cudnn_is_acceptable: `aten::cudnn_is_acceptable(Tensor self) -> bool` */
+  /** Calls aten::cudnn_is_acceptable (torch.ops.aten.cudnn_is_acceptable in PyTorch): `aten::cudnn_is_acceptable(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.cummax: 1 overload (see each signature). */
+/** Calls aten::cummax (PyTorch torch.cummax / torch.ops.aten.cummax): 1 overload, arguments as in each signature's schema. */
 export const cummax = fn('cummax') as {
-  /** aten::cummax: `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::cummax (torch.ops.aten.cummax in PyTorch): `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
   (input: Tensor, dim: number): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::cummax: `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::cummax (torch.ops.aten.cummax in PyTorch): `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
   (input: Tensor, options: { dim: number }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.cummin: 1 overload (see each signature). */
+/** Calls aten::cummin (PyTorch torch.cummin / torch.ops.aten.cummin): 1 overload, arguments as in each signature's schema. */
 export const cummin = fn('cummin') as {
-  /** aten::cummin: `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::cummin (torch.ops.aten.cummin in PyTorch): `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
   (input: Tensor, dim: number): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::cummin: `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::cummin (torch.ops.aten.cummin in PyTorch): `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
   (input: Tensor, options: { dim: number }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.cumprod: 1 overload (see each signature). */
+/** Calls aten::cumprod (PyTorch torch.cumprod / torch.ops.aten.cumprod): 1 overload, arguments as in each signature's schema. */
 export const cumprod = fn('cumprod') as {
-  /** aten::cumprod: `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::cumprod (torch.ops.aten.cumprod in PyTorch): `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-  /** aten::cumprod: `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::cumprod (torch.ops.aten.cumprod in PyTorch): `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, options: { dim: number; dtype?: DType | null }): Tensor;
 };
-/** torch.cumprod_: 1 overload (see each signature). */
+/** Calls aten::cumprod_ (PyTorch torch.cumprod_ / torch.ops.aten.cumprod_): 1 overload, arguments as in each signature's schema. */
 export const cumprod_ = fn('cumprod_') as {
-  /** aten::cumprod_: `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+  /** Calls aten::cumprod_ (torch.ops.aten.cumprod_ in PyTorch): `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
   (input: Tensor, dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-  /** aten::cumprod_: `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+  /** Calls aten::cumprod_ (torch.ops.aten.cumprod_ in PyTorch): `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; dtype?: DType | null }): Tensor;
 };
-/** torch.cumsum: 1 overload (see each signature). */
+/** Calls aten::cumsum (PyTorch torch.cumsum / torch.ops.aten.cumsum): 1 overload, arguments as in each signature's schema. */
 export const cumsum = fn('cumsum') as {
-  /** aten::cumsum: `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::cumsum (torch.ops.aten.cumsum in PyTorch): `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-  /** aten::cumsum: `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::cumsum (torch.ops.aten.cumsum in PyTorch): `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, options: { dim: number; dtype?: DType | null }): Tensor;
 };
-/** torch.cumsum_: 1 overload (see each signature). */
+/** Calls aten::cumsum_ (PyTorch torch.cumsum_ / torch.ops.aten.cumsum_): 1 overload, arguments as in each signature's schema. */
 export const cumsum_ = fn('cumsum_') as {
-  /** aten::cumsum_: `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+  /** Calls aten::cumsum_ (torch.ops.aten.cumsum_ in PyTorch): `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
   (input: Tensor, dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-  /** aten::cumsum_: `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+  /** Calls aten::cumsum_ (torch.ops.aten.cumsum_ in PyTorch): `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; dtype?: DType | null }): Tensor;
 };
-/** torch.cumulative_trapezoid: 2 overloads (see each signature). */
+/** Calls aten::cumulative_trapezoid (PyTorch torch.cumulative_trapezoid / torch.ops.aten.cumulative_trapezoid): 2 overloads, arguments as in each signature's schema. */
 export const cumulativeTrapezoid = fn('cumulative_trapezoid') as {
-  /** aten::cumulative_trapezoid.dx: `aten::cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
+  /** Calls aten::cumulative_trapezoid.dx (torch.ops.aten.cumulative_trapezoid in PyTorch): `aten::cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
   (y: Tensor, ...rest: Rest<[], { dx?: Scalar; dim?: number }>): Tensor;
-  /** aten::cumulative_trapezoid.dx: `aten::cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
+  /** Calls aten::cumulative_trapezoid.dx (torch.ops.aten.cumulative_trapezoid in PyTorch): `aten::cumulative_trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
   (options: { y: Tensor; dx?: Scalar; dim?: number }): Tensor;
-  /** aten::cumulative_trapezoid.x: `aten::cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
+  /** Calls aten::cumulative_trapezoid.x (torch.ops.aten.cumulative_trapezoid in PyTorch): `aten::cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
   (y: Tensor, x: Tensor, ...rest: Rest<[], { dim?: number }>): Tensor;
-  /** aten::cumulative_trapezoid.x: `aten::cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
+  /** Calls aten::cumulative_trapezoid.x (torch.ops.aten.cumulative_trapezoid in PyTorch): `aten::cumulative_trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
   (options: { y: Tensor; x: Tensor; dim?: number }): Tensor;
 };
-/** torch.deg2rad: 1 overload (see each signature). */
+/** Calls aten::deg2rad (PyTorch torch.deg2rad / torch.ops.aten.deg2rad): 1 overload, arguments as in each signature's schema. */
 export const deg2rad = fn('deg2rad') as {
-  /** aten::deg2rad: `aten::deg2rad(Tensor self) -> Tensor` */
+  /** Calls aten::deg2rad (torch.ops.aten.deg2rad in PyTorch): `aten::deg2rad(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.deg2rad_: 1 overload (see each signature). */
+/** Calls aten::deg2rad_ (PyTorch torch.deg2rad_ / torch.ops.aten.deg2rad_): 1 overload, arguments as in each signature's schema. */
 export const deg2rad_ = fn('deg2rad_') as {
-  /** aten::deg2rad_: `aten::deg2rad_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::deg2rad_ (torch.ops.aten.deg2rad_ in PyTorch): `aten::deg2rad_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.dense_dim: 1 overload (see each signature). */
+/** Calls aten::dense_dim (PyTorch torch.dense_dim / torch.ops.aten.dense_dim): 1 overload, arguments as in each signature's schema. */
 export const denseDim = fn('dense_dim') as {
-  /** aten::dense_dim: `aten::dense_dim(Tensor self) -> int` */
+  /** Calls aten::dense_dim (torch.ops.aten.dense_dim in PyTorch): `aten::dense_dim(Tensor self) -> int` */
   (input: Tensor): number;
 };
-/** torch.det: 1 overload (see each signature). */
+/** Calls aten::det (PyTorch torch.det / torch.ops.aten.det): 1 overload, arguments as in each signature's schema. */
 export const det = fn('det') as {
-  /** aten::det: `aten::det(Tensor self) -> Tensor` */
+  /** Calls aten::det (torch.ops.aten.det in PyTorch): `aten::det(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.detach_: 1 overload (see each signature). */
+/** Calls aten::detach_ (PyTorch torch.detach_ / torch.ops.aten.detach_): 1 overload, arguments as in each signature's schema. */
 export const detach_ = fn('detach_') as {
-  /** aten::detach_: `aten::detach_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::detach_ (torch.ops.aten.detach_ in PyTorch): `aten::detach_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.detach_copy: 1 overload (see each signature). */
+/** Calls aten::detach_copy (PyTorch torch.detach_copy / torch.ops.aten.detach_copy): 1 overload, arguments as in each signature's schema. */
 export const detachCopy = fn('detach_copy') as {
-  /** aten::detach_copy: `aten::detach_copy(Tensor self) -> Tensor` */
+  /** Calls aten::detach_copy (torch.ops.aten.detach_copy in PyTorch): `aten::detach_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.diag: 1 overload (see each signature). */
+/** Calls aten::diag (PyTorch torch.diag / torch.ops.aten.diag): 1 overload, arguments as in each signature's schema. */
 export const diag = fn('diag') as {
-  /** aten::diag: `aten::diag(Tensor self, int diagonal=0) -> Tensor` */
+  /** Calls aten::diag (torch.ops.aten.diag in PyTorch): `aten::diag(Tensor self, int diagonal=0) -> Tensor` */
   (input: Tensor, ...rest: Rest<[diagonal: number], { diagonal?: number }>): Tensor;
 };
-/** torch.diag_embed: 1 overload (see each signature). */
+/** Calls aten::diag_embed (PyTorch torch.diag_embed / torch.ops.aten.diag_embed): 1 overload, arguments as in each signature's schema. */
 export const diagEmbed = fn('diag_embed') as {
-  /** aten::diag_embed: `aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+  /** Calls aten::diag_embed (torch.ops.aten.diag_embed in PyTorch): `aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
 };
-/** torch.diagflat: 1 overload (see each signature). */
+/** Calls aten::diagflat (PyTorch torch.diagflat / torch.ops.aten.diagflat): 1 overload, arguments as in each signature's schema. */
 export const diagflat = fn('diagflat') as {
-  /** aten::diagflat: `aten::diagflat(Tensor self, int offset=0) -> Tensor` */
+  /** Calls aten::diagflat (torch.ops.aten.diagflat in PyTorch): `aten::diagflat(Tensor self, int offset=0) -> Tensor` */
   (input: Tensor, ...rest: Rest<[offset: number], { offset?: number }>): Tensor;
 };
-/** torch.diagonal: 1 overload (see each signature). */
+/** Calls aten::diagonal (PyTorch torch.diagonal / torch.ops.aten.diagonal): 1 overload, arguments as in each signature's schema. */
 export const diagonal = fn('diagonal') as {
-  /** aten::diagonal: `aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+  /** Calls aten::diagonal (torch.ops.aten.diagonal in PyTorch): `aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
   (input: Tensor, ...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
 };
-/** torch.diagonal_copy: 1 overload (see each signature). */
+/** Calls aten::diagonal_copy (PyTorch torch.diagonal_copy / torch.ops.aten.diagonal_copy): 1 overload, arguments as in each signature's schema. */
 export const diagonalCopy = fn('diagonal_copy') as {
-  /** aten::diagonal_copy: `aten::diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+  /** Calls aten::diagonal_copy (torch.ops.aten.diagonal_copy in PyTorch): `aten::diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
 };
-/** torch.diagonal_scatter: 1 overload (see each signature). */
+/** Calls aten::diagonal_scatter (PyTorch torch.diagonal_scatter / torch.ops.aten.diagonal_scatter): 1 overload, arguments as in each signature's schema. */
 export const diagonalScatter = fn('diagonal_scatter') as {
-  /** aten::diagonal_scatter: `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+  /** Calls aten::diagonal_scatter (torch.ops.aten.diagonal_scatter in PyTorch): `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
   (input: Tensor, src: Tensor, ...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
-  /** aten::diagonal_scatter: `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+  /** Calls aten::diagonal_scatter (torch.ops.aten.diagonal_scatter in PyTorch): `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
   (input: Tensor, options: { src: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
 };
-/** torch.diff: 1 overload (see each signature). */
+/** Calls aten::diff (PyTorch torch.diff / torch.ops.aten.diff): 1 overload, arguments as in each signature's schema. */
 export const diff = fn('diff') as {
-  /** aten::diff: `aten::diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+  /** Calls aten::diff (torch.ops.aten.diff in PyTorch): `aten::diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number, dim: number, prepend: Tensor | null, append: Tensor | null], { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }>): Tensor;
 };
-/** torch.digamma: 1 overload (see each signature). */
+/** Calls aten::digamma (PyTorch torch.digamma / torch.ops.aten.digamma): 1 overload, arguments as in each signature's schema. */
 export const digamma = fn('digamma') as {
-  /** aten::digamma: `aten::digamma(Tensor self) -> Tensor` */
+  /** Calls aten::digamma (torch.ops.aten.digamma in PyTorch): `aten::digamma(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.digamma_: 1 overload (see each signature). */
+/** Calls aten::digamma_ (PyTorch torch.digamma_ / torch.ops.aten.digamma_): 1 overload, arguments as in each signature's schema. */
 export const digamma_ = fn('digamma_') as {
-  /** aten::digamma_: `aten::digamma_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::digamma_ (torch.ops.aten.digamma_ in PyTorch): `aten::digamma_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.dist: 1 overload (see each signature). */
+/** Calls aten::dist (PyTorch torch.dist / torch.ops.aten.dist): 1 overload, arguments as in each signature's schema. */
 export const dist = fn('dist') as {
-  /** aten::dist: `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
+  /** Calls aten::dist (torch.ops.aten.dist in PyTorch): `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[p: Scalar], { p?: Scalar }>): Tensor;
-  /** aten::dist: `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
+  /** Calls aten::dist (torch.ops.aten.dist in PyTorch): `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
   (input: Tensor, options: { other: Tensor; p?: Scalar }): Tensor;
 };
-/** torch.div_: 4 overloads (see each signature). */
+/** Calls aten::div_ (PyTorch torch.div_ / torch.ops.aten.div_): 4 overloads, arguments as in each signature's schema. */
 export const div_ = fn('div_') as {
-  /** aten::div_.Scalar: `aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::div_.Scalar (torch.ops.aten.div_ in PyTorch): `aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::div_.Scalar: `aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::div_.Scalar (torch.ops.aten.div_ in PyTorch): `aten::div_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::div_.Tensor: `aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::div_.Tensor (torch.ops.aten.div_ in PyTorch): `aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::div_.Tensor: `aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::div_.Tensor (torch.ops.aten.div_ in PyTorch): `aten::div_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::div_.Scalar_mode: `aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::div_.Scalar_mode (torch.ops.aten.div_ in PyTorch): `aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, other: Scalar, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-  /** aten::div_.Scalar_mode: `aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::div_.Scalar_mode (torch.ops.aten.div_ in PyTorch): `aten::div_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar; roundingMode?: string | null }): Tensor;
-  /** aten::div_.Tensor_mode: `aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::div_.Tensor_mode (torch.ops.aten.div_ in PyTorch): `aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-  /** aten::div_.Tensor_mode: `aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::div_.Tensor_mode (torch.ops.aten.div_ in PyTorch): `aten::div_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor; roundingMode?: string | null }): Tensor;
 };
-/** torch.divide: 4 overloads (see each signature). */
+/** Calls aten::divide (PyTorch torch.divide / torch.ops.aten.divide): 4 overloads, arguments as in each signature's schema. */
 export const divide = fn('divide') as {
-  /** aten::divide.Scalar: `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::divide.Scalar (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::divide.Scalar: `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::divide.Scalar (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::divide.Tensor: `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::divide.Tensor (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::divide.Tensor: `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::divide.Tensor (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::divide.Scalar_mode: `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
+  /** Calls aten::divide.Scalar_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
   (input: Tensor, other: Scalar, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-  /** aten::divide.Scalar_mode: `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
+  /** Calls aten::divide.Scalar_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
   (input: Tensor, options: { other: Scalar; roundingMode?: string | null }): Tensor;
-  /** aten::divide.Tensor_mode: `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
+  /** Calls aten::divide.Tensor_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-  /** aten::divide.Tensor_mode: `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
+  /** Calls aten::divide.Tensor_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
   (input: Tensor, options: { other: Tensor; roundingMode?: string | null }): Tensor;
 };
-/** torch.divide_: 4 overloads (see each signature). */
+/** Calls aten::divide_ (PyTorch torch.divide_ / torch.ops.aten.divide_): 4 overloads, arguments as in each signature's schema. */
 export const divide_ = fn('divide_') as {
-  /** aten::divide_.Scalar: `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::divide_.Scalar (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::divide_.Scalar: `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::divide_.Scalar (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::divide_.Tensor: `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::divide_.Tensor (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::divide_.Tensor: `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::divide_.Tensor (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::divide_.Scalar_mode: `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::divide_.Scalar_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, other: Scalar, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-  /** aten::divide_.Scalar_mode: `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::divide_.Scalar_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar; roundingMode?: string | null }): Tensor;
-  /** aten::divide_.Tensor_mode: `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::divide_.Tensor_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-  /** aten::divide_.Tensor_mode: `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
+  /** Calls aten::divide_.Tensor_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor; roundingMode?: string | null }): Tensor;
 };
-/** torch.dropout: 1 overload (see each signature). */
+/** Calls aten::dropout (PyTorch torch.dropout / torch.ops.aten.dropout): 1 overload, arguments as in each signature's schema. */
 export const dropout = fn('dropout') as {
-  /** aten::dropout: `aten::dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::dropout (torch.ops.aten.dropout in PyTorch): `aten::dropout(Tensor input, float p, bool train) -> Tensor` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::dropout: `aten::dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::dropout (torch.ops.aten.dropout in PyTorch): `aten::dropout(Tensor input, float p, bool train) -> Tensor` */
   (options: { input: Tensor; p: number; train: boolean }): Tensor;
 };
-/** torch.dropout_: 1 overload (see each signature). */
+/** Calls aten::dropout_ (PyTorch torch.dropout_ / torch.ops.aten.dropout_): 1 overload, arguments as in each signature's schema. */
 export const dropout_ = fn('dropout_') as {
-  /** aten::dropout_: `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::dropout_ (torch.ops.aten.dropout_ in PyTorch): `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::dropout_: `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::dropout_ (torch.ops.aten.dropout_ in PyTorch): `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, options: { p: number; train: boolean }): Tensor;
 };
-/** torch.dsplit: 2 overloads (see each signature). */
+/** Calls aten::dsplit (PyTorch torch.dsplit / torch.ops.aten.dsplit): 2 overloads, arguments as in each signature's schema. */
 export const dsplit = fn('dsplit') as {
-  /** aten::dsplit.array: `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+  /** Calls aten::dsplit.array (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
   (input: Tensor, indices: number[]): Tensor[];
-  /** aten::dsplit.array: `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+  /** Calls aten::dsplit.array (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
   (input: Tensor, options: { indices: number[] }): Tensor[];
-  /** aten::dsplit.int: `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+  /** Calls aten::dsplit.int (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   (input: Tensor, sections: number): Tensor[];
-  /** aten::dsplit.int: `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+  /** Calls aten::dsplit.int (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   (input: Tensor, options: { sections: number }): Tensor[];
 };
-/** torch.dstack: 1 overload (see each signature). */
+/** Calls aten::dstack (PyTorch torch.dstack / torch.ops.aten.dstack): 1 overload, arguments as in each signature's schema. */
 export const dstack = fn('dstack') as {
-  /** aten::dstack: `aten::dstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::dstack (torch.ops.aten.dstack in PyTorch): `aten::dstack(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::dstack: `aten::dstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::dstack (torch.ops.aten.dstack in PyTorch): `aten::dstack(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::dstack: `aten::dstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::dstack (torch.ops.aten.dstack in PyTorch): `aten::dstack(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.einsum: 1 overload (see each signature). */
+/** Calls aten::einsum (PyTorch torch.einsum / torch.ops.aten.einsum): 1 overload, arguments as in each signature's schema. */
 export const einsum = fn('einsum') as {
-  /** aten::einsum: `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
+  /** Calls aten::einsum (torch.ops.aten.einsum in PyTorch): `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
   (equation: string, tensors: Tensor[], ...rest: Rest<[], { path?: number[] | null }>): Tensor;
-  /** aten::einsum: `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
+  /** Calls aten::einsum (torch.ops.aten.einsum in PyTorch): `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
   (options: { equation: string; tensors: Tensor[]; path?: number[] | null }): Tensor;
-  /** aten::einsum: `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
+  /** Calls aten::einsum (torch.ops.aten.einsum in PyTorch): `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
   (equation: string, ...tensors: Tensor[]): Tensor;
 };
-/** torch.elu: 1 overload (see each signature). */
+/** Calls aten::elu (PyTorch torch.elu / torch.ops.aten.elu): 1 overload, arguments as in each signature's schema. */
 export const elu = fn('elu') as {
-  /** aten::elu: `aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
+  /** Calls aten::elu (torch.ops.aten.elu in PyTorch): `aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[alpha: Scalar, scale: Scalar, inputScale: Scalar], { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }>): Tensor;
 };
-/** torch.elu_: 1 overload (see each signature). */
+/** Calls aten::elu_ (PyTorch torch.elu_ / torch.ops.aten.elu_): 1 overload, arguments as in each signature's schema. */
 export const elu_ = fn('elu_') as {
-  /** aten::elu_: `aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
+  /** Calls aten::elu_ (torch.ops.aten.elu_ in PyTorch): `aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[alpha: Scalar, scale: Scalar, inputScale: Scalar], { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }>): Tensor;
 };
-/** torch.embedding: 1 overload (see each signature). */
+/** Calls aten::embedding (PyTorch torch.embedding / torch.ops.aten.embedding): 1 overload, arguments as in each signature's schema. */
 export const embedding = fn('embedding') as {
-  /** aten::embedding: `aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
+  /** Calls aten::embedding (torch.ops.aten.embedding in PyTorch): `aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
   (weight: Tensor, indices: Tensor, ...rest: Rest<[paddingIdx: number, scaleGradByFreq: boolean, sparse: boolean], { paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }>): Tensor;
-  /** aten::embedding: `aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
+  /** Calls aten::embedding (torch.ops.aten.embedding in PyTorch): `aten::embedding(Tensor weight, Tensor indices, int padding_idx=-1, bool scale_grad_by_freq=False, bool sparse=False) -> Tensor` */
   (options: { weight: Tensor; indices: Tensor; paddingIdx?: number; scaleGradByFreq?: boolean; sparse?: boolean }): Tensor;
 };
-/** torch.embedding_bag: 2 overloads (see each signature). */
+/** Calls aten::embedding_bag (PyTorch torch.embedding_bag / torch.ops.aten.embedding_bag): 2 overloads, arguments as in each signature's schema. */
 export const embeddingBag = fn('embedding_bag') as {
-  /** aten::embedding_bag: `aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::embedding_bag (torch.ops.aten.embedding_bag in PyTorch): `aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
   (weight: Tensor, indices: Tensor, offsets: Tensor, ...rest: Rest<[scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean], { scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }>): [Tensor, Tensor, Tensor, Tensor];
-  /** aten::embedding_bag: `aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::embedding_bag (torch.ops.aten.embedding_bag in PyTorch): `aten::embedding_bag(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq=False, int mode=0, bool sparse=False, Tensor? per_sample_weights=None, bool include_last_offset=False) -> (Tensor, Tensor, Tensor, Tensor)` */
   (options: { weight: Tensor; indices: Tensor; offsets: Tensor; scaleGradByFreq?: boolean; mode?: number; sparse?: boolean; perSampleWeights?: Tensor | null; includeLastOffset?: boolean }): [Tensor, Tensor, Tensor, Tensor];
-  /** aten::embedding_bag.padding_idx: `aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::embedding_bag.padding_idx (torch.ops.aten.embedding_bag in PyTorch): `aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)` */
   (weight: Tensor, indices: Tensor, offsets: Tensor, scaleGradByFreq: boolean, mode: number, sparse: boolean, perSampleWeights: Tensor | null, includeLastOffset: boolean, paddingIdx: number | null): [Tensor, Tensor, Tensor, Tensor];
-  /** aten::embedding_bag.padding_idx: `aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::embedding_bag.padding_idx (torch.ops.aten.embedding_bag in PyTorch): `aten::embedding_bag.padding_idx(Tensor weight, Tensor indices, Tensor offsets, bool scale_grad_by_freq, int mode, bool sparse, Tensor? per_sample_weights, bool include_last_offset, int? padding_idx) -> (Tensor, Tensor, Tensor, Tensor)` */
   (options: { weight: Tensor; indices: Tensor; offsets: Tensor; scaleGradByFreq: boolean; mode: number; sparse: boolean; perSampleWeights: Tensor | null; includeLastOffset: boolean; paddingIdx: number | null }): [Tensor, Tensor, Tensor, Tensor];
 };
-/** torch.embedding_renorm: 1 overload (see each signature). */
+/** Calls aten::embedding_renorm (PyTorch torch.embedding_renorm / torch.ops.aten.embedding_renorm): 1 overload, arguments as in each signature's schema. */
 export const embeddingRenorm = fn('embedding_renorm') as {
-  /** aten::embedding_renorm: `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
+  /** Calls aten::embedding_renorm (torch.ops.aten.embedding_renorm in PyTorch): `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
   (input: Tensor, indices: Tensor, maxNorm: number, normType: number): Tensor;
-  /** aten::embedding_renorm: `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
+  /** Calls aten::embedding_renorm (torch.ops.aten.embedding_renorm in PyTorch): `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
   (input: Tensor, options: { indices: Tensor; maxNorm: number; normType: number }): Tensor;
 };
-/** torch.embedding_renorm_: 1 overload (see each signature). */
+/** Calls aten::embedding_renorm_ (PyTorch torch.embedding_renorm_ / torch.ops.aten.embedding_renorm_): 1 overload, arguments as in each signature's schema. */
 export const embeddingRenorm_ = fn('embedding_renorm_') as {
-  /** aten::embedding_renorm_: `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
+  /** Calls aten::embedding_renorm_ (torch.ops.aten.embedding_renorm_ in PyTorch): `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
   (input: Tensor, indices: Tensor, maxNorm: number, normType: number): Tensor;
-  /** aten::embedding_renorm_: `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
+  /** Calls aten::embedding_renorm_ (torch.ops.aten.embedding_renorm_ in PyTorch): `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
   (input: Tensor, options: { indices: Tensor; maxNorm: number; normType: number }): Tensor;
 };
-/** torch.empty_like: 1 overload (see each signature). */
+/** Calls aten::empty_like (PyTorch torch.empty_like / torch.ops.aten.empty_like): 1 overload, arguments as in each signature's schema. */
 export const emptyLike = fn('empty_like') as {
-  /** aten::empty_like: `aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::empty_like (torch.ops.aten.empty_like in PyTorch): `aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
 };
-/** torch.empty_strided: 1 overload (see each signature). */
+/** Calls aten::empty_strided (PyTorch torch.empty_strided / torch.ops.aten.empty_strided): 1 overload, arguments as in each signature's schema. */
 export const emptyStrided = fn('empty_strided') as {
-  /** aten::empty_strided: `aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::empty_strided (torch.ops.aten.empty_strided in PyTorch): `aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (size: number[], stride: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::empty_strided: `aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::empty_strided (torch.ops.aten.empty_strided in PyTorch): `aten::empty_strided(SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { size: number[]; stride: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.eq_: 2 overloads (see each signature). */
+/** Calls aten::eq_ (PyTorch torch.eq_ / torch.ops.aten.eq_): 2 overloads, arguments as in each signature's schema. */
 export const eq_ = fn('eq_') as {
-  /** aten::eq_.Scalar: `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::eq_.Scalar (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::eq_.Scalar: `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::eq_.Scalar (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::eq_.Tensor: `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::eq_.Tensor (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::eq_.Tensor: `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::eq_.Tensor (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.equal: 1 overload (see each signature). */
+/** Calls aten::equal (PyTorch torch.equal / torch.ops.aten.equal): 1 overload, arguments as in each signature's schema. */
 export const equal = fn('equal') as {
-  /** aten::equal: `aten::equal(Tensor self, Tensor other) -> bool` */
+  /** Calls aten::equal (torch.ops.aten.equal in PyTorch): `aten::equal(Tensor self, Tensor other) -> bool` */
   (input: Tensor, other: Tensor): boolean;
-  /** aten::equal: `aten::equal(Tensor self, Tensor other) -> bool` */
+  /** Calls aten::equal (torch.ops.aten.equal in PyTorch): `aten::equal(Tensor self, Tensor other) -> bool` */
   (input: Tensor, options: { other: Tensor }): boolean;
 };
-/** torch.erf_: 1 overload (see each signature). */
+/** Calls aten::erf_ (PyTorch torch.erf_ / torch.ops.aten.erf_): 1 overload, arguments as in each signature's schema. */
 export const erf_ = fn('erf_') as {
-  /** aten::erf_: `aten::erf_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::erf_ (torch.ops.aten.erf_ in PyTorch): `aten::erf_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.erfc: 1 overload (see each signature). */
+/** Calls aten::erfc (PyTorch torch.erfc / torch.ops.aten.erfc): 1 overload, arguments as in each signature's schema. */
 export const erfc = fn('erfc') as {
-  /** aten::erfc: `aten::erfc(Tensor self) -> Tensor` */
+  /** Calls aten::erfc (torch.ops.aten.erfc in PyTorch): `aten::erfc(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.erfc_: 1 overload (see each signature). */
+/** Calls aten::erfc_ (PyTorch torch.erfc_ / torch.ops.aten.erfc_): 1 overload, arguments as in each signature's schema. */
 export const erfc_ = fn('erfc_') as {
-  /** aten::erfc_: `aten::erfc_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::erfc_ (torch.ops.aten.erfc_ in PyTorch): `aten::erfc_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.erfinv: 1 overload (see each signature). */
+/** Calls aten::erfinv (PyTorch torch.erfinv / torch.ops.aten.erfinv): 1 overload, arguments as in each signature's schema. */
 export const erfinv = fn('erfinv') as {
-  /** aten::erfinv: `aten::erfinv(Tensor self) -> Tensor` */
+  /** Calls aten::erfinv (torch.ops.aten.erfinv in PyTorch): `aten::erfinv(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.erfinv_: 1 overload (see each signature). */
+/** Calls aten::erfinv_ (PyTorch torch.erfinv_ / torch.ops.aten.erfinv_): 1 overload, arguments as in each signature's schema. */
 export const erfinv_ = fn('erfinv_') as {
-  /** aten::erfinv_: `aten::erfinv_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::erfinv_ (torch.ops.aten.erfinv_ in PyTorch): `aten::erfinv_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.exp2: 1 overload (see each signature). */
+/** Calls aten::exp2 (PyTorch torch.exp2 / torch.ops.aten.exp2): 1 overload, arguments as in each signature's schema. */
 export const exp2 = fn('exp2') as {
-  /** aten::exp2: `aten::exp2(Tensor self) -> Tensor` */
+  /** Calls aten::exp2 (torch.ops.aten.exp2 in PyTorch): `aten::exp2(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.exp2_: 1 overload (see each signature). */
+/** Calls aten::exp2_ (PyTorch torch.exp2_ / torch.ops.aten.exp2_): 1 overload, arguments as in each signature's schema. */
 export const exp2_ = fn('exp2_') as {
-  /** aten::exp2_: `aten::exp2_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::exp2_ (torch.ops.aten.exp2_ in PyTorch): `aten::exp2_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.exp_: 1 overload (see each signature). */
+/** Calls aten::exp_ (PyTorch torch.exp_ / torch.ops.aten.exp_): 1 overload, arguments as in each signature's schema. */
 export const exp_ = fn('exp_') as {
-  /** aten::exp_: `aten::exp_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::exp_ (torch.ops.aten.exp_ in PyTorch): `aten::exp_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.expand: 1 overload (see each signature). */
+/** Calls aten::expand (PyTorch torch.expand / torch.ops.aten.expand): 1 overload, arguments as in each signature's schema. */
 export const expand = fn('expand') as {
-  /** aten::expand: `aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)` */
+  /** Calls aten::expand (torch.ops.aten.expand in PyTorch): `aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)` */
   (input: Tensor, size: number[], ...rest: Rest<[], { implicit?: boolean }>): Tensor;
-  /** aten::expand: `aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)` */
+  /** Calls aten::expand (torch.ops.aten.expand in PyTorch): `aten::expand(Tensor(a) self, SymInt[] size, *, bool implicit=False) -> Tensor(a)` */
   (input: Tensor, options: { size: number[]; implicit?: boolean }): Tensor;
 };
-/** torch.expand_as: 1 overload (see each signature). */
+/** Calls aten::expand_as (PyTorch torch.expand_as / torch.ops.aten.expand_as): 1 overload, arguments as in each signature's schema. */
 export const expandAs = fn('expand_as') as {
-  /** aten::expand_as: `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+  /** Calls aten::expand_as (torch.ops.aten.expand_as in PyTorch): `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::expand_as: `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+  /** Calls aten::expand_as (torch.ops.aten.expand_as in PyTorch): `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.expand_copy: 1 overload (see each signature). */
+/** Calls aten::expand_copy (PyTorch torch.expand_copy / torch.ops.aten.expand_copy): 1 overload, arguments as in each signature's schema. */
 export const expandCopy = fn('expand_copy') as {
-  /** aten::expand_copy: `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
+  /** Calls aten::expand_copy (torch.ops.aten.expand_copy in PyTorch): `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
   (input: Tensor, size: number[], ...rest: Rest<[], { implicit?: boolean }>): Tensor;
-  /** aten::expand_copy: `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
+  /** Calls aten::expand_copy (torch.ops.aten.expand_copy in PyTorch): `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
   (input: Tensor, options: { size: number[]; implicit?: boolean }): Tensor;
 };
-/** torch.expm1_: 1 overload (see each signature). */
+/** Calls aten::expm1_ (PyTorch torch.expm1_ / torch.ops.aten.expm1_): 1 overload, arguments as in each signature's schema. */
 export const expm1_ = fn('expm1_') as {
-  /** aten::expm1_: `aten::expm1_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::expm1_ (torch.ops.aten.expm1_ in PyTorch): `aten::expm1_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.exponential: 1 overload (see each signature). */
+/** Calls aten::exponential (PyTorch torch.exponential / torch.ops.aten.exponential): 1 overload, arguments as in each signature's schema. */
 export const exponential = fn('exponential') as {
-  /** aten::exponential: `aten::exponential(Tensor self, float lambd=1., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::exponential (torch.ops.aten.exponential in PyTorch): `aten::exponential(Tensor self, float lambd=1., *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[lambd: number], { lambd?: number; generator?: null }>): Tensor;
 };
-/** torch.exponential_: 1 overload (see each signature). */
+/** Calls aten::exponential_ (PyTorch torch.exponential_ / torch.ops.aten.exponential_): 1 overload, arguments as in each signature's schema. */
 export const exponential_ = fn('exponential_') as {
-  /** aten::exponential_: `aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::exponential_ (torch.ops.aten.exponential_ in PyTorch): `aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[lambd: number], { lambd?: number; generator?: null }>): Tensor;
 };
-/** torch.feature_alpha_dropout: 1 overload (see each signature). */
+/** Calls aten::feature_alpha_dropout (PyTorch torch.feature_alpha_dropout / torch.ops.aten.feature_alpha_dropout): 1 overload, arguments as in each signature's schema. */
 export const featureAlphaDropout = fn('feature_alpha_dropout') as {
-  /** aten::feature_alpha_dropout: `aten::feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::feature_alpha_dropout (torch.ops.aten.feature_alpha_dropout in PyTorch): `aten::feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::feature_alpha_dropout: `aten::feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::feature_alpha_dropout (torch.ops.aten.feature_alpha_dropout in PyTorch): `aten::feature_alpha_dropout(Tensor input, float p, bool train) -> Tensor` */
   (options: { input: Tensor; p: number; train: boolean }): Tensor;
 };
-/** torch.feature_alpha_dropout_: 1 overload (see each signature). */
+/** Calls aten::feature_alpha_dropout_ (PyTorch torch.feature_alpha_dropout_ / torch.ops.aten.feature_alpha_dropout_): 1 overload, arguments as in each signature's schema. */
 export const featureAlphaDropout_ = fn('feature_alpha_dropout_') as {
-  /** aten::feature_alpha_dropout_: `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::feature_alpha_dropout_ (torch.ops.aten.feature_alpha_dropout_ in PyTorch): `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::feature_alpha_dropout_: `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::feature_alpha_dropout_ (torch.ops.aten.feature_alpha_dropout_ in PyTorch): `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, options: { p: number; train: boolean }): Tensor;
 };
-/** torch.feature_dropout: 1 overload (see each signature). */
+/** Calls aten::feature_dropout (PyTorch torch.feature_dropout / torch.ops.aten.feature_dropout): 1 overload, arguments as in each signature's schema. */
 export const featureDropout = fn('feature_dropout') as {
-  /** aten::feature_dropout: `aten::feature_dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::feature_dropout (torch.ops.aten.feature_dropout in PyTorch): `aten::feature_dropout(Tensor input, float p, bool train) -> Tensor` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::feature_dropout: `aten::feature_dropout(Tensor input, float p, bool train) -> Tensor` */
+  /** Calls aten::feature_dropout (torch.ops.aten.feature_dropout in PyTorch): `aten::feature_dropout(Tensor input, float p, bool train) -> Tensor` */
   (options: { input: Tensor; p: number; train: boolean }): Tensor;
 };
-/** torch.feature_dropout_: 1 overload (see each signature). */
+/** Calls aten::feature_dropout_ (PyTorch torch.feature_dropout_ / torch.ops.aten.feature_dropout_): 1 overload, arguments as in each signature's schema. */
 export const featureDropout_ = fn('feature_dropout_') as {
-  /** aten::feature_dropout_: `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::feature_dropout_ (torch.ops.aten.feature_dropout_ in PyTorch): `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, p: number, train: boolean): Tensor;
-  /** aten::feature_dropout_: `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+  /** Calls aten::feature_dropout_ (torch.ops.aten.feature_dropout_ in PyTorch): `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
   (input: Tensor, options: { p: number; train: boolean }): Tensor;
 };
-/** torch.fft_fft: 1 overload (see each signature). */
+/** Calls aten::fft_fft (PyTorch torch.fft_fft / torch.ops.aten.fft_fft): 1 overload, arguments as in each signature's schema. */
 export const fftFft = fn('fft_fft') as {
-  /** aten::fft_fft: `aten::fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_fft (torch.ops.aten.fft_fft in PyTorch): `aten::fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
 };
-/** torch.fft_fft2: 1 overload (see each signature). */
+/** Calls aten::fft_fft2 (PyTorch torch.fft_fft2 / torch.ops.aten.fft_fft2): 1 overload, arguments as in each signature's schema. */
 export const fftFft2 = fn('fft_fft2') as {
-  /** aten::fft_fft2: `aten::fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+  /** Calls aten::fft_fft2 (torch.ops.aten.fft_fft2 in PyTorch): `aten::fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
 };
-/** torch.fft_fftfreq: 1 overload (see each signature). */
+/** Calls aten::fft_fftfreq (PyTorch torch.fft_fftfreq / torch.ops.aten.fft_fftfreq): 1 overload, arguments as in each signature's schema. */
 export const fftFftfreq = fn('fft_fftfreq') as {
-  /** aten::fft_fftfreq: `aten::fft_fftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::fft_fftfreq (torch.ops.aten.fft_fftfreq in PyTorch): `aten::fft_fftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (n: number, ...rest: Rest<[d: number], { d?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::fft_fftfreq: `aten::fft_fftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::fft_fftfreq (torch.ops.aten.fft_fftfreq in PyTorch): `aten::fft_fftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { n: number; d?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.fft_fftn: 1 overload (see each signature). */
+/** Calls aten::fft_fftn (PyTorch torch.fft_fftn / torch.ops.aten.fft_fftn): 1 overload, arguments as in each signature's schema. */
 export const fftFftn = fn('fft_fftn') as {
-  /** aten::fft_fftn: `aten::fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_fftn (torch.ops.aten.fft_fftn in PyTorch): `aten::fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
 };
-/** torch.fft_fftshift: 1 overload (see each signature). */
+/** Calls aten::fft_fftshift (PyTorch torch.fft_fftshift / torch.ops.aten.fft_fftshift): 1 overload, arguments as in each signature's schema. */
 export const fftFftshift = fn('fft_fftshift') as {
-  /** aten::fft_fftshift: `aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+  /** Calls aten::fft_fftshift (torch.ops.aten.fft_fftshift in PyTorch): `aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | number[] | null], { dim?: number | number[] | null }>): Tensor;
 };
-/** torch.fft_hfft: 1 overload (see each signature). */
+/** Calls aten::fft_hfft (PyTorch torch.fft_hfft / torch.ops.aten.fft_hfft): 1 overload, arguments as in each signature's schema. */
 export const fftHfft = fn('fft_hfft') as {
-  /** aten::fft_hfft: `aten::fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_hfft (torch.ops.aten.fft_hfft in PyTorch): `aten::fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
 };
-/** torch.fft_hfft2: 1 overload (see each signature). */
+/** Calls aten::fft_hfft2 (PyTorch torch.fft_hfft2 / torch.ops.aten.fft_hfft2): 1 overload, arguments as in each signature's schema. */
 export const fftHfft2 = fn('fft_hfft2') as {
-  /** aten::fft_hfft2: `aten::fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+  /** Calls aten::fft_hfft2 (torch.ops.aten.fft_hfft2 in PyTorch): `aten::fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
 };
-/** torch.fft_hfftn: 1 overload (see each signature). */
+/** Calls aten::fft_hfftn (PyTorch torch.fft_hfftn / torch.ops.aten.fft_hfftn): 1 overload, arguments as in each signature's schema. */
 export const fftHfftn = fn('fft_hfftn') as {
-  /** aten::fft_hfftn: `aten::fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_hfftn (torch.ops.aten.fft_hfftn in PyTorch): `aten::fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
 };
-/** torch.fft_ifft: 1 overload (see each signature). */
+/** Calls aten::fft_ifft (PyTorch torch.fft_ifft / torch.ops.aten.fft_ifft): 1 overload, arguments as in each signature's schema. */
 export const fftIfft = fn('fft_ifft') as {
-  /** aten::fft_ifft: `aten::fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_ifft (torch.ops.aten.fft_ifft in PyTorch): `aten::fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
 };
-/** torch.fft_ifft2: 1 overload (see each signature). */
+/** Calls aten::fft_ifft2 (PyTorch torch.fft_ifft2 / torch.ops.aten.fft_ifft2): 1 overload, arguments as in each signature's schema. */
 export const fftIfft2 = fn('fft_ifft2') as {
-  /** aten::fft_ifft2: `aten::fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+  /** Calls aten::fft_ifft2 (torch.ops.aten.fft_ifft2 in PyTorch): `aten::fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
 };
-/** torch.fft_ifftn: 1 overload (see each signature). */
+/** Calls aten::fft_ifftn (PyTorch torch.fft_ifftn / torch.ops.aten.fft_ifftn): 1 overload, arguments as in each signature's schema. */
 export const fftIfftn = fn('fft_ifftn') as {
-  /** aten::fft_ifftn: `aten::fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_ifftn (torch.ops.aten.fft_ifftn in PyTorch): `aten::fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
 };
-/** torch.fft_ifftshift: 1 overload (see each signature). */
+/** Calls aten::fft_ifftshift (PyTorch torch.fft_ifftshift / torch.ops.aten.fft_ifftshift): 1 overload, arguments as in each signature's schema. */
 export const fftIfftshift = fn('fft_ifftshift') as {
-  /** aten::fft_ifftshift: `aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+  /** Calls aten::fft_ifftshift (torch.ops.aten.fft_ifftshift in PyTorch): `aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | number[] | null], { dim?: number | number[] | null }>): Tensor;
 };
-/** torch.fft_ihfft: 1 overload (see each signature). */
+/** Calls aten::fft_ihfft (PyTorch torch.fft_ihfft / torch.ops.aten.fft_ihfft): 1 overload, arguments as in each signature's schema. */
 export const fftIhfft = fn('fft_ihfft') as {
-  /** aten::fft_ihfft: `aten::fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_ihfft (torch.ops.aten.fft_ihfft in PyTorch): `aten::fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
 };
-/** torch.fft_ihfft2: 1 overload (see each signature). */
+/** Calls aten::fft_ihfft2 (PyTorch torch.fft_ihfft2 / torch.ops.aten.fft_ihfft2): 1 overload, arguments as in each signature's schema. */
 export const fftIhfft2 = fn('fft_ihfft2') as {
-  /** aten::fft_ihfft2: `aten::fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+  /** Calls aten::fft_ihfft2 (torch.ops.aten.fft_ihfft2 in PyTorch): `aten::fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
 };
-/** torch.fft_ihfftn: 1 overload (see each signature). */
+/** Calls aten::fft_ihfftn (PyTorch torch.fft_ihfftn / torch.ops.aten.fft_ihfftn): 1 overload, arguments as in each signature's schema. */
 export const fftIhfftn = fn('fft_ihfftn') as {
-  /** aten::fft_ihfftn: `aten::fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_ihfftn (torch.ops.aten.fft_ihfftn in PyTorch): `aten::fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
 };
-/** torch.fft_irfft: 1 overload (see each signature). */
+/** Calls aten::fft_irfft (PyTorch torch.fft_irfft / torch.ops.aten.fft_irfft): 1 overload, arguments as in each signature's schema. */
 export const fftIrfft = fn('fft_irfft') as {
-  /** aten::fft_irfft: `aten::fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_irfft (torch.ops.aten.fft_irfft in PyTorch): `aten::fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
 };
-/** torch.fft_irfft2: 1 overload (see each signature). */
+/** Calls aten::fft_irfft2 (PyTorch torch.fft_irfft2 / torch.ops.aten.fft_irfft2): 1 overload, arguments as in each signature's schema. */
 export const fftIrfft2 = fn('fft_irfft2') as {
-  /** aten::fft_irfft2: `aten::fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+  /** Calls aten::fft_irfft2 (torch.ops.aten.fft_irfft2 in PyTorch): `aten::fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
 };
-/** torch.fft_irfftn: 1 overload (see each signature). */
+/** Calls aten::fft_irfftn (PyTorch torch.fft_irfftn / torch.ops.aten.fft_irfftn): 1 overload, arguments as in each signature's schema. */
 export const fftIrfftn = fn('fft_irfftn') as {
-  /** aten::fft_irfftn: `aten::fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_irfftn (torch.ops.aten.fft_irfftn in PyTorch): `aten::fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
 };
-/** torch.fft_rfft: 1 overload (see each signature). */
+/** Calls aten::fft_rfft (PyTorch torch.fft_rfft / torch.ops.aten.fft_rfft): 1 overload, arguments as in each signature's schema. */
 export const fftRfft = fn('fft_rfft') as {
-  /** aten::fft_rfft: `aten::fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_rfft (torch.ops.aten.fft_rfft in PyTorch): `aten::fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
 };
-/** torch.fft_rfft2: 1 overload (see each signature). */
+/** Calls aten::fft_rfft2 (PyTorch torch.fft_rfft2 / torch.ops.aten.fft_rfft2): 1 overload, arguments as in each signature's schema. */
 export const fftRfft2 = fn('fft_rfft2') as {
-  /** aten::fft_rfft2: `aten::fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+  /** Calls aten::fft_rfft2 (torch.ops.aten.fft_rfft2 in PyTorch): `aten::fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
 };
-/** torch.fft_rfftfreq: 1 overload (see each signature). */
+/** Calls aten::fft_rfftfreq (PyTorch torch.fft_rfftfreq / torch.ops.aten.fft_rfftfreq): 1 overload, arguments as in each signature's schema. */
 export const fftRfftfreq = fn('fft_rfftfreq') as {
-  /** aten::fft_rfftfreq: `aten::fft_rfftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::fft_rfftfreq (torch.ops.aten.fft_rfftfreq in PyTorch): `aten::fft_rfftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (n: number, ...rest: Rest<[d: number], { d?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::fft_rfftfreq: `aten::fft_rfftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::fft_rfftfreq (torch.ops.aten.fft_rfftfreq in PyTorch): `aten::fft_rfftfreq(int n, float d=1., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { n: number; d?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.fft_rfftn: 1 overload (see each signature). */
+/** Calls aten::fft_rfftn (PyTorch torch.fft_rfftn / torch.ops.aten.fft_rfftn): 1 overload, arguments as in each signature's schema. */
 export const fftRfftn = fn('fft_rfftn') as {
-  /** aten::fft_rfftn: `aten::fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+  /** Calls aten::fft_rfftn (torch.ops.aten.fft_rfftn in PyTorch): `aten::fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
 };
-/** torch.fill: 2 overloads (see each signature). */
+/** Calls aten::fill (PyTorch torch.fill / torch.ops.aten.fill): 2 overloads, arguments as in each signature's schema. */
 export const fill = fn('fill') as {
-  /** aten::fill.Scalar: `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
+  /** Calls aten::fill.Scalar (torch.ops.aten.fill in PyTorch): `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
   (input: Tensor, value: Scalar): Tensor;
-  /** aten::fill.Scalar: `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
+  /** Calls aten::fill.Scalar (torch.ops.aten.fill in PyTorch): `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
   (input: Tensor, options: { value: Scalar }): Tensor;
-  /** aten::fill.Tensor: `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
+  /** Calls aten::fill.Tensor (torch.ops.aten.fill in PyTorch): `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
   (input: Tensor, value: Tensor): Tensor;
-  /** aten::fill.Tensor: `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
+  /** Calls aten::fill.Tensor (torch.ops.aten.fill in PyTorch): `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
   (input: Tensor, options: { value: Tensor }): Tensor;
 };
-/** torch.fill_: 2 overloads (see each signature). */
+/** Calls aten::fill_ (PyTorch torch.fill_ / torch.ops.aten.fill_): 2 overloads, arguments as in each signature's schema. */
 export const fill_ = fn('fill_') as {
-  /** aten::fill_.Scalar: `aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::fill_.Scalar (torch.ops.aten.fill_ in PyTorch): `aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)` */
   (input: Tensor, value: Scalar): Tensor;
-  /** aten::fill_.Scalar: `aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::fill_.Scalar (torch.ops.aten.fill_ in PyTorch): `aten::fill_.Scalar(Tensor(a!) self, Scalar value) -> Tensor(a!)` */
   (input: Tensor, options: { value: Scalar }): Tensor;
-  /** aten::fill_.Tensor: `aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)` */
+  /** Calls aten::fill_.Tensor (torch.ops.aten.fill_ in PyTorch): `aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)` */
   (input: Tensor, value: Tensor): Tensor;
-  /** aten::fill_.Tensor: `aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)` */
+  /** Calls aten::fill_.Tensor (torch.ops.aten.fill_ in PyTorch): `aten::fill_.Tensor(Tensor(a!) self, Tensor value) -> Tensor(a!)` */
   (input: Tensor, options: { value: Tensor }): Tensor;
 };
-/** torch.fill_diagonal_: 1 overload (see each signature). */
+/** Calls aten::fill_diagonal_ (PyTorch torch.fill_diagonal_ / torch.ops.aten.fill_diagonal_): 1 overload, arguments as in each signature's schema. */
 export const fillDiagonal_ = fn('fill_diagonal_') as {
-  /** aten::fill_diagonal_: `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
+  /** Calls aten::fill_diagonal_ (torch.ops.aten.fill_diagonal_ in PyTorch): `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
   (input: Tensor, fillValue: Scalar, ...rest: Rest<[wrap: boolean], { wrap?: boolean }>): Tensor;
-  /** aten::fill_diagonal_: `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
+  /** Calls aten::fill_diagonal_ (torch.ops.aten.fill_diagonal_ in PyTorch): `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
   (input: Tensor, options: { fillValue: Scalar; wrap?: boolean }): Tensor;
 };
-/** torch.fix: 1 overload (see each signature). */
+/** Calls aten::fix (PyTorch torch.fix / torch.ops.aten.fix): 1 overload, arguments as in each signature's schema. */
 export const fix = fn('fix') as {
-  /** aten::fix: `aten::fix(Tensor self) -> Tensor` */
+  /** Calls aten::fix (torch.ops.aten.fix in PyTorch): `aten::fix(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.fix_: 1 overload (see each signature). */
+/** Calls aten::fix_ (PyTorch torch.fix_ / torch.ops.aten.fix_): 1 overload, arguments as in each signature's schema. */
 export const fix_ = fn('fix_') as {
-  /** aten::fix_: `aten::fix_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::fix_ (torch.ops.aten.fix_ in PyTorch): `aten::fix_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.flatten_dense_tensors: 1 overload (see each signature). */
+/** Calls aten::flatten_dense_tensors (PyTorch torch.flatten_dense_tensors / torch.ops.aten.flatten_dense_tensors): 1 overload, arguments as in each signature's schema. */
 export const flattenDenseTensors = fn('flatten_dense_tensors') as {
-  /** aten::flatten_dense_tensors: `aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::flatten_dense_tensors (torch.ops.aten.flatten_dense_tensors in PyTorch): `aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::flatten_dense_tensors: `aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::flatten_dense_tensors (torch.ops.aten.flatten_dense_tensors in PyTorch): `aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::flatten_dense_tensors: `aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::flatten_dense_tensors (torch.ops.aten.flatten_dense_tensors in PyTorch): `aten::flatten_dense_tensors(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.fliplr: 1 overload (see each signature). */
+/** Calls aten::fliplr (PyTorch torch.fliplr / torch.ops.aten.fliplr): 1 overload, arguments as in each signature's schema. */
 export const fliplr = fn('fliplr') as {
-  /** aten::fliplr: `aten::fliplr(Tensor self) -> Tensor` */
+  /** Calls aten::fliplr (torch.ops.aten.fliplr in PyTorch): `aten::fliplr(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.flipud: 1 overload (see each signature). */
+/** Calls aten::flipud (PyTorch torch.flipud / torch.ops.aten.flipud): 1 overload, arguments as in each signature's schema. */
 export const flipud = fn('flipud') as {
-  /** aten::flipud: `aten::flipud(Tensor self) -> Tensor` */
+  /** Calls aten::flipud (torch.ops.aten.flipud in PyTorch): `aten::flipud(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.float_power: 3 overloads (see each signature). */
+/** Calls aten::float_power (PyTorch torch.float_power / torch.ops.aten.float_power): 3 overloads, arguments as in each signature's schema. */
 export const floatPower = fn('float_power') as {
-  /** aten::float_power.Scalar: `aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor` */
+  /** Calls aten::float_power.Scalar (torch.ops.aten.float_power in PyTorch): `aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor` */
   (input: Scalar, exponent: Tensor): Tensor;
-  /** aten::float_power.Scalar: `aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor` */
+  /** Calls aten::float_power.Scalar (torch.ops.aten.float_power in PyTorch): `aten::float_power.Scalar(Scalar self, Tensor exponent) -> Tensor` */
   (input: Scalar, options: { exponent: Tensor }): Tensor;
-  /** aten::float_power.Tensor_Scalar: `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
+  /** Calls aten::float_power.Tensor_Scalar (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
   (input: Tensor, exponent: Scalar): Tensor;
-  /** aten::float_power.Tensor_Scalar: `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
+  /** Calls aten::float_power.Tensor_Scalar (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
   (input: Tensor, options: { exponent: Scalar }): Tensor;
-  /** aten::float_power.Tensor_Tensor: `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
+  /** Calls aten::float_power.Tensor_Tensor (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
   (input: Tensor, exponent: Tensor): Tensor;
-  /** aten::float_power.Tensor_Tensor: `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
+  /** Calls aten::float_power.Tensor_Tensor (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
   (input: Tensor, options: { exponent: Tensor }): Tensor;
 };
-/** torch.float_power_: 2 overloads (see each signature). */
+/** Calls aten::float_power_ (PyTorch torch.float_power_ / torch.ops.aten.float_power_): 2 overloads, arguments as in each signature's schema. */
 export const floatPower_ = fn('float_power_') as {
-  /** aten::float_power_.Scalar: `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+  /** Calls aten::float_power_.Scalar (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
   (input: Tensor, exponent: Scalar): Tensor;
-  /** aten::float_power_.Scalar: `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+  /** Calls aten::float_power_.Scalar (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
   (input: Tensor, options: { exponent: Scalar }): Tensor;
-  /** aten::float_power_.Tensor: `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+  /** Calls aten::float_power_.Tensor (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
   (input: Tensor, exponent: Tensor): Tensor;
-  /** aten::float_power_.Tensor: `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+  /** Calls aten::float_power_.Tensor (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
   (input: Tensor, options: { exponent: Tensor }): Tensor;
 };
-/** torch.floor_: 1 overload (see each signature). */
+/** Calls aten::floor_ (PyTorch torch.floor_ / torch.ops.aten.floor_): 1 overload, arguments as in each signature's schema. */
 export const floor_ = fn('floor_') as {
-  /** aten::floor_: `aten::floor_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::floor_ (torch.ops.aten.floor_ in PyTorch): `aten::floor_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.floor_divide: 2 overloads (see each signature). */
+/** Calls aten::floor_divide (PyTorch torch.floor_divide / torch.ops.aten.floor_divide): 2 overloads, arguments as in each signature's schema. */
 export const floorDivide = fn('floor_divide') as {
-  /** aten::floor_divide: `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::floor_divide (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::floor_divide: `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::floor_divide (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::floor_divide.Scalar: `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::floor_divide.Scalar (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::floor_divide.Scalar: `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::floor_divide.Scalar (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
 };
-/** torch.floor_divide_: 2 overloads (see each signature). */
+/** Calls aten::floor_divide_ (PyTorch torch.floor_divide_ / torch.ops.aten.floor_divide_): 2 overloads, arguments as in each signature's schema. */
 export const floorDivide_ = fn('floor_divide_') as {
-  /** aten::floor_divide_.Scalar: `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::floor_divide_.Scalar (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::floor_divide_.Scalar: `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::floor_divide_.Scalar (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::floor_divide_.Tensor: `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::floor_divide_.Tensor (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::floor_divide_.Tensor: `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::floor_divide_.Tensor (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.fmax: 1 overload (see each signature). */
+/** Calls aten::fmax (PyTorch torch.fmax / torch.ops.aten.fmax): 1 overload, arguments as in each signature's schema. */
 export const fmax = fn('fmax') as {
-  /** aten::fmax: `aten::fmax(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::fmax (torch.ops.aten.fmax in PyTorch): `aten::fmax(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::fmax: `aten::fmax(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::fmax (torch.ops.aten.fmax in PyTorch): `aten::fmax(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.fmin: 1 overload (see each signature). */
+/** Calls aten::fmin (PyTorch torch.fmin / torch.ops.aten.fmin): 1 overload, arguments as in each signature's schema. */
 export const fmin = fn('fmin') as {
-  /** aten::fmin: `aten::fmin(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::fmin (torch.ops.aten.fmin in PyTorch): `aten::fmin(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::fmin: `aten::fmin(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::fmin (torch.ops.aten.fmin in PyTorch): `aten::fmin(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.fmod: 2 overloads (see each signature). */
+/** Calls aten::fmod (PyTorch torch.fmod / torch.ops.aten.fmod): 2 overloads, arguments as in each signature's schema. */
 export const fmod = fn('fmod') as {
-  /** aten::fmod.Scalar: `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::fmod.Scalar (torch.ops.aten.fmod in PyTorch): `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::fmod.Scalar: `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::fmod.Scalar (torch.ops.aten.fmod in PyTorch): `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::fmod.Tensor: `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::fmod.Tensor (torch.ops.aten.fmod in PyTorch): `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::fmod.Tensor: `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::fmod.Tensor (torch.ops.aten.fmod in PyTorch): `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.fmod_: 2 overloads (see each signature). */
+/** Calls aten::fmod_ (PyTorch torch.fmod_ / torch.ops.aten.fmod_): 2 overloads, arguments as in each signature's schema. */
 export const fmod_ = fn('fmod_') as {
-  /** aten::fmod_.Scalar: `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::fmod_.Scalar (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::fmod_.Scalar: `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::fmod_.Scalar (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::fmod_.Tensor: `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::fmod_.Tensor (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::fmod_.Tensor: `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::fmod_.Tensor (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.frac: 1 overload (see each signature). */
+/** Calls aten::frac (PyTorch torch.frac / torch.ops.aten.frac): 1 overload, arguments as in each signature's schema. */
 export const frac = fn('frac') as {
-  /** aten::frac: `aten::frac(Tensor self) -> Tensor` */
+  /** Calls aten::frac (torch.ops.aten.frac in PyTorch): `aten::frac(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.frac_: 1 overload (see each signature). */
+/** Calls aten::frac_ (PyTorch torch.frac_ / torch.ops.aten.frac_): 1 overload, arguments as in each signature's schema. */
 export const frac_ = fn('frac_') as {
-  /** aten::frac_: `aten::frac_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::frac_ (torch.ops.aten.frac_ in PyTorch): `aten::frac_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.fractional_max_pool2d: 1 overload (see each signature). */
+/** Calls aten::fractional_max_pool2d (PyTorch torch.fractional_max_pool2d / torch.ops.aten.fractional_max_pool2d): 1 overload, arguments as in each signature's schema. */
 export const fractionalMaxPool2d = fn('fractional_max_pool2d') as {
-  /** aten::fractional_max_pool2d: `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+  /** Calls aten::fractional_max_pool2d (torch.ops.aten.fractional_max_pool2d in PyTorch): `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
   (input: Tensor, kernelSize: number | number[], outputSize: number | number[], randomSamples: Tensor): [Tensor, Tensor];
-  /** aten::fractional_max_pool2d: `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+  /** Calls aten::fractional_max_pool2d (torch.ops.aten.fractional_max_pool2d in PyTorch): `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
   (input: Tensor, options: { kernelSize: number | number[]; outputSize: number | number[]; randomSamples: Tensor }): [Tensor, Tensor];
 };
-/** torch.fractional_max_pool3d: 1 overload (see each signature). */
+/** Calls aten::fractional_max_pool3d (PyTorch torch.fractional_max_pool3d / torch.ops.aten.fractional_max_pool3d): 1 overload, arguments as in each signature's schema. */
 export const fractionalMaxPool3d = fn('fractional_max_pool3d') as {
-  /** aten::fractional_max_pool3d: `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+  /** Calls aten::fractional_max_pool3d (torch.ops.aten.fractional_max_pool3d in PyTorch): `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
   (input: Tensor, kernelSize: number | number[], outputSize: number | number[], randomSamples: Tensor): [Tensor, Tensor];
-  /** aten::fractional_max_pool3d: `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+  /** Calls aten::fractional_max_pool3d (torch.ops.aten.fractional_max_pool3d in PyTorch): `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
   (input: Tensor, options: { kernelSize: number | number[]; outputSize: number | number[]; randomSamples: Tensor }): [Tensor, Tensor];
 };
-/** torch.frexp: 1 overload (see each signature). */
+/** Calls aten::frexp (PyTorch torch.frexp / torch.ops.aten.frexp): 1 overload, arguments as in each signature's schema. */
 export const frexp = fn('frexp') as {
-  /** aten::frexp.Tensor: `aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)` */
+  /** Calls aten::frexp.Tensor (torch.ops.aten.frexp in PyTorch): `aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)` */
   (input: Tensor): Named<{ mantissa: Tensor; exponent: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.frobenius_norm: 2 overloads (see each signature). */
+/** Calls aten::frobenius_norm (PyTorch torch.frobenius_norm / torch.ops.aten.frobenius_norm): 2 overloads, arguments as in each signature's schema. */
 export const frobeniusNorm = fn('frobenius_norm') as {
-  /** aten::frobenius_norm: `aten::frobenius_norm(Tensor self) -> Tensor` */
+  /** Calls aten::frobenius_norm (torch.ops.aten.frobenius_norm in PyTorch): `aten::frobenius_norm(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::frobenius_norm.dim: `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::frobenius_norm.dim (torch.ops.aten.frobenius_norm in PyTorch): `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-  /** aten::frobenius_norm.dim: `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::frobenius_norm.dim (torch.ops.aten.frobenius_norm in PyTorch): `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, options: { dim: number | number[]; keepdim?: boolean }): Tensor;
 };
-/** torch.from_file: 1 overload (see each signature). */
+/** Calls aten::from_file (PyTorch torch.from_file / torch.ops.aten.from_file): 1 overload, arguments as in each signature's schema. */
 export const fromFile = fn('from_file') as {
-  /** aten::from_file: `aten::from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::from_file (torch.ops.aten.from_file in PyTorch): `aten::from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (filename: string, ...rest: Rest<[shared: boolean | null, size: number | null], { shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::from_file: `aten::from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::from_file (torch.ops.aten.from_file in PyTorch): `aten::from_file(str filename, bool? shared=None, int? size=0, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { filename: string; shared?: boolean | null; size?: number | null; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.full_like: 1 overload (see each signature). */
+/** Calls aten::full_like (PyTorch torch.full_like / torch.ops.aten.full_like): 1 overload, arguments as in each signature's schema. */
 export const fullLike = fn('full_like') as {
-  /** aten::full_like: `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::full_like (torch.ops.aten.full_like in PyTorch): `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, fillValue: Scalar, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::full_like: `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::full_like (torch.ops.aten.full_like in PyTorch): `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, options: { fillValue: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 };
-/** torch.fused_moving_avg_obs_fake_quant: 1 overload (see each signature). */
+/** Calls aten::fused_moving_avg_obs_fake_quant (PyTorch torch.fused_moving_avg_obs_fake_quant / torch.ops.aten.fused_moving_avg_obs_fake_quant): 1 overload, arguments as in each signature's schema. */
 export const fusedMovingAvgObsFakeQuant = fn('fused_moving_avg_obs_fake_quant') as {
-  /** aten::fused_moving_avg_obs_fake_quant: `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
+  /** Calls aten::fused_moving_avg_obs_fake_quant (torch.ops.aten.fused_moving_avg_obs_fake_quant in PyTorch): `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
   (input: Tensor, observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, ...rest: Rest<[perRowFakeQuant: boolean, symmetricQuant: boolean], { perRowFakeQuant?: boolean; symmetricQuant?: boolean }>): Tensor;
-  /** aten::fused_moving_avg_obs_fake_quant: `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
+  /** Calls aten::fused_moving_avg_obs_fake_quant (torch.ops.aten.fused_moving_avg_obs_fake_quant in PyTorch): `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
   (input: Tensor, options: { observerOn: Tensor; fakeQuantOn: Tensor; runningMin: Tensor; runningMax: Tensor; scale: Tensor; zeroPoint: Tensor; averagingConst: number; quantMin: number; quantMax: number; chAxis: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
 };
-/** torch.gcd: 1 overload (see each signature). */
+/** Calls aten::gcd (PyTorch torch.gcd / torch.ops.aten.gcd): 1 overload, arguments as in each signature's schema. */
 export const gcd = fn('gcd') as {
-  /** aten::gcd: `aten::gcd(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::gcd (torch.ops.aten.gcd in PyTorch): `aten::gcd(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::gcd: `aten::gcd(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::gcd (torch.ops.aten.gcd in PyTorch): `aten::gcd(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.gcd_: 1 overload (see each signature). */
+/** Calls aten::gcd_ (PyTorch torch.gcd_ / torch.ops.aten.gcd_): 1 overload, arguments as in each signature's schema. */
 export const gcd_ = fn('gcd_') as {
-  /** aten::gcd_: `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::gcd_ (torch.ops.aten.gcd_ in PyTorch): `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::gcd_: `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::gcd_ (torch.ops.aten.gcd_ in PyTorch): `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.ge_: 2 overloads (see each signature). */
+/** Calls aten::ge_ (PyTorch torch.ge_ / torch.ops.aten.ge_): 2 overloads, arguments as in each signature's schema. */
 export const ge_ = fn('ge_') as {
-  /** aten::ge_.Scalar: `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::ge_.Scalar (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::ge_.Scalar: `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::ge_.Scalar (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::ge_.Tensor: `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::ge_.Tensor (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::ge_.Tensor: `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::ge_.Tensor (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.gelu_: 1 overload (see each signature). */
+/** Calls aten::gelu_ (PyTorch torch.gelu_ / torch.ops.aten.gelu_): 1 overload, arguments as in each signature's schema. */
 export const gelu_ = fn('gelu_') as {
-  /** aten::gelu_: `aten::gelu_(Tensor(a!) self, *, str approximate="none") -> Tensor(a!)` */
+  /** Calls aten::gelu_ (torch.ops.aten.gelu_ in PyTorch): `aten::gelu_(Tensor(a!) self, *, str approximate="none") -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[], { approximate?: string }>): Tensor;
 };
-/** torch.geometric: 1 overload (see each signature). */
+/** Calls aten::geometric (PyTorch torch.geometric / torch.ops.aten.geometric): 1 overload, arguments as in each signature's schema. */
 export const geometric = fn('geometric') as {
-  /** aten::geometric: `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::geometric (torch.ops.aten.geometric in PyTorch): `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, p: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::geometric: `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::geometric (torch.ops.aten.geometric in PyTorch): `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { p: number; generator?: null }): Tensor;
 };
-/** torch.geometric_: 1 overload (see each signature). */
+/** Calls aten::geometric_ (PyTorch torch.geometric_ / torch.ops.aten.geometric_): 1 overload, arguments as in each signature's schema. */
 export const geometric_ = fn('geometric_') as {
-  /** aten::geometric_: `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::geometric_ (torch.ops.aten.geometric_ in PyTorch): `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, p: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::geometric_: `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::geometric_ (torch.ops.aten.geometric_ in PyTorch): `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, options: { p: number; generator?: null }): Tensor;
 };
-/** torch.geqrf: 1 overload (see each signature). */
+/** Calls aten::geqrf (PyTorch torch.geqrf / torch.ops.aten.geqrf): 1 overload, arguments as in each signature's schema. */
 export const geqrf = fn('geqrf') as {
-  /** aten::geqrf: `aten::geqrf(Tensor self) -> (Tensor a, Tensor tau)` */
+  /** Calls aten::geqrf (torch.ops.aten.geqrf in PyTorch): `aten::geqrf(Tensor self) -> (Tensor a, Tensor tau)` */
   (input: Tensor): Named<{ a: Tensor; tau: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.ger: 1 overload (see each signature). */
+/** Calls aten::ger (PyTorch torch.ger / torch.ops.aten.ger): 1 overload, arguments as in each signature's schema. */
 export const ger = fn('ger') as {
-  /** aten::ger: `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
+  /** Calls aten::ger (torch.ops.aten.ger in PyTorch): `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
   (input: Tensor, vec2: Tensor): Tensor;
-  /** aten::ger: `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
+  /** Calls aten::ger (torch.ops.aten.ger in PyTorch): `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
   (input: Tensor, options: { vec2: Tensor }): Tensor;
 };
-/** torch.get_gradients: 1 overload (see each signature). */
+/** Calls aten::get_gradients (PyTorch torch.get_gradients / torch.ops.aten.get_gradients): 1 overload, arguments as in each signature's schema. */
 export const getGradients = fn('get_gradients') as {
-  /** aten::get_gradients: `aten::get_gradients(int context_id) -> Dict(Tensor, Tensor)` */
+  /** Calls aten::get_gradients (torch.ops.aten.get_gradients in PyTorch): `aten::get_gradients(int context_id) -> Dict(Tensor, Tensor)` */
   (contextId: number): unknown;
-  /** aten::get_gradients: `aten::get_gradients(int context_id) -> Dict(Tensor, Tensor)` */
+  /** Calls aten::get_gradients (torch.ops.aten.get_gradients in PyTorch): `aten::get_gradients(int context_id) -> Dict(Tensor, Tensor)` */
   (options: { contextId: number }): unknown;
 };
-/** torch.glu: 1 overload (see each signature). */
+/** Calls aten::glu (PyTorch torch.glu / torch.ops.aten.glu): 1 overload, arguments as in each signature's schema. */
 export const glu = fn('glu') as {
-  /** aten::glu: `aten::glu(Tensor self, int dim=-1) -> Tensor` */
+  /** Calls aten::glu (torch.ops.aten.glu in PyTorch): `aten::glu(Tensor self, int dim=-1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number], { dim?: number }>): Tensor;
 };
-/** torch.glu_jvp: 1 overload (see each signature). */
+/** Calls aten::glu_jvp (PyTorch torch.glu_jvp / torch.ops.aten.glu_jvp): 1 overload, arguments as in each signature's schema. */
 export const gluJvp = fn('glu_jvp') as {
-  /** aten::glu_jvp: `aten::glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor` */
+  /** Calls aten::glu_jvp (torch.ops.aten.glu_jvp in PyTorch): `aten::glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor` */
   (glu: Tensor, x: Tensor, dx: Tensor, dim: number): Tensor;
-  /** aten::glu_jvp: `aten::glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor` */
+  /** Calls aten::glu_jvp (torch.ops.aten.glu_jvp in PyTorch): `aten::glu_jvp(Tensor glu, Tensor x, Tensor dx, int dim) -> Tensor` */
   (options: { glu: Tensor; x: Tensor; dx: Tensor; dim: number }): Tensor;
 };
-/** torch.gradient: 5 overloads (see each signature). */
+/** Calls aten::gradient (PyTorch torch.gradient / torch.ops.aten.gradient): 5 overloads, arguments as in each signature's schema. */
 export const gradient = fn('gradient') as {
-  /** aten::gradient.array: `aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[]` */
+  /** Calls aten::gradient.array (torch.ops.aten.gradient in PyTorch): `aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[]` */
   (input: Tensor, ...rest: RestWith<[], { dim: number[]; edgeOrder?: number }>): Tensor[];
-  /** aten::gradient.scalararray: `aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[]` */
+  /** Calls aten::gradient.scalararray (torch.ops.aten.gradient in PyTorch): `aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[]` */
   (input: Tensor, ...rest: RestWith<[], { spacing: Scalar; dim: number[]; edgeOrder?: number }>): Tensor[];
-  /** aten::gradient.scalarint: `aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]` */
+  /** Calls aten::gradient.scalarint (torch.ops.aten.gradient in PyTorch): `aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]` */
   (input: Tensor, ...rest: Rest<[], { spacing?: Scalar | null; dim?: number | null; edgeOrder?: number }>): Tensor[];
-  /** aten::gradient.tensorarray: `aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[]` */
+  /** Calls aten::gradient.tensorarray (torch.ops.aten.gradient in PyTorch): `aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[]` */
   (input: Tensor, ...rest: RestWith<[], { spacing: Tensor[]; dim: number[]; edgeOrder?: number }>): Tensor[];
-  /** aten::gradient.tensorarrayint: `aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[]` */
+  /** Calls aten::gradient.tensorarrayint (torch.ops.aten.gradient in PyTorch): `aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[]` */
   (input: Tensor, ...rest: RestWith<[], { spacing: Tensor[]; dim?: number | null; edgeOrder?: number }>): Tensor[];
 };
-/** torch.greater: 2 overloads (see each signature). */
+/** Calls aten::greater (PyTorch torch.greater / torch.ops.aten.greater): 2 overloads, arguments as in each signature's schema. */
 export const greater = fn('greater') as {
-  /** aten::greater.Scalar: `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::greater.Scalar (torch.ops.aten.greater in PyTorch): `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::greater.Scalar: `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::greater.Scalar (torch.ops.aten.greater in PyTorch): `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::greater.Tensor: `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::greater.Tensor (torch.ops.aten.greater in PyTorch): `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::greater.Tensor: `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::greater.Tensor (torch.ops.aten.greater in PyTorch): `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.greater_: 2 overloads (see each signature). */
+/** Calls aten::greater_ (PyTorch torch.greater_ / torch.ops.aten.greater_): 2 overloads, arguments as in each signature's schema. */
 export const greater_ = fn('greater_') as {
-  /** aten::greater_.Scalar: `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::greater_.Scalar (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::greater_.Scalar: `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::greater_.Scalar (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::greater_.Tensor: `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::greater_.Tensor (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::greater_.Tensor: `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::greater_.Tensor (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.greater_equal: 2 overloads (see each signature). */
+/** Calls aten::greater_equal (PyTorch torch.greater_equal / torch.ops.aten.greater_equal): 2 overloads, arguments as in each signature's schema. */
 export const greaterEqual = fn('greater_equal') as {
-  /** aten::greater_equal.Scalar: `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::greater_equal.Scalar (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::greater_equal.Scalar: `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::greater_equal.Scalar (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::greater_equal.Tensor: `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::greater_equal.Tensor (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::greater_equal.Tensor: `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::greater_equal.Tensor (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.greater_equal_: 2 overloads (see each signature). */
+/** Calls aten::greater_equal_ (PyTorch torch.greater_equal_ / torch.ops.aten.greater_equal_): 2 overloads, arguments as in each signature's schema. */
 export const greaterEqual_ = fn('greater_equal_') as {
-  /** aten::greater_equal_.Scalar: `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::greater_equal_.Scalar (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::greater_equal_.Scalar: `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::greater_equal_.Scalar (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::greater_equal_.Tensor: `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::greater_equal_.Tensor (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::greater_equal_.Tensor: `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::greater_equal_.Tensor (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.grid_sampler: 1 overload (see each signature). */
+/** Calls aten::grid_sampler (PyTorch torch.grid_sampler / torch.ops.aten.grid_sampler): 1 overload, arguments as in each signature's schema. */
 export const gridSampler = fn('grid_sampler') as {
-  /** aten::grid_sampler: `aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
+  /** Calls aten::grid_sampler (torch.ops.aten.grid_sampler in PyTorch): `aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
   (input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
-  /** aten::grid_sampler: `aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
+  /** Calls aten::grid_sampler (torch.ops.aten.grid_sampler in PyTorch): `aten::grid_sampler(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
   (options: { input: Tensor; grid: Tensor; interpolationMode: number; paddingMode: number; alignCorners: boolean }): Tensor;
 };
-/** torch.grid_sampler_2d: 1 overload (see each signature). */
+/** Calls aten::grid_sampler_2d (PyTorch torch.grid_sampler_2d / torch.ops.aten.grid_sampler_2d): 1 overload, arguments as in each signature's schema. */
 export const gridSampler2d = fn('grid_sampler_2d') as {
-  /** aten::grid_sampler_2d: `aten::grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
+  /** Calls aten::grid_sampler_2d (torch.ops.aten.grid_sampler_2d in PyTorch): `aten::grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
   (input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
-  /** aten::grid_sampler_2d: `aten::grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
+  /** Calls aten::grid_sampler_2d (torch.ops.aten.grid_sampler_2d in PyTorch): `aten::grid_sampler_2d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
   (options: { input: Tensor; grid: Tensor; interpolationMode: number; paddingMode: number; alignCorners: boolean }): Tensor;
 };
-/** torch.grid_sampler_3d: 1 overload (see each signature). */
+/** Calls aten::grid_sampler_3d (PyTorch torch.grid_sampler_3d / torch.ops.aten.grid_sampler_3d): 1 overload, arguments as in each signature's schema. */
 export const gridSampler3d = fn('grid_sampler_3d') as {
-  /** aten::grid_sampler_3d: `aten::grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
+  /** Calls aten::grid_sampler_3d (torch.ops.aten.grid_sampler_3d in PyTorch): `aten::grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
   (input: Tensor, grid: Tensor, interpolationMode: number, paddingMode: number, alignCorners: boolean): Tensor;
-  /** aten::grid_sampler_3d: `aten::grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
+  /** Calls aten::grid_sampler_3d (torch.ops.aten.grid_sampler_3d in PyTorch): `aten::grid_sampler_3d(Tensor input, Tensor grid, int interpolation_mode, int padding_mode, bool align_corners) -> Tensor` */
   (options: { input: Tensor; grid: Tensor; interpolationMode: number; paddingMode: number; alignCorners: boolean }): Tensor;
 };
-/** torch.group_norm: 1 overload (see each signature). */
+/** Calls aten::group_norm (PyTorch torch.group_norm / torch.ops.aten.group_norm): 1 overload, arguments as in each signature's schema. */
 export const groupNorm = fn('group_norm') as {
-  /** aten::group_norm: `aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enabled=True) -> Tensor` */
+  /** Calls aten::group_norm (torch.ops.aten.group_norm in PyTorch): `aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enabled=True) -> Tensor` */
   (input: Tensor, numGroups: number, ...rest: Rest<[weight: Tensor | null, bias: Tensor | null, eps: number, cudnnEnabled: boolean], { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }>): Tensor;
-  /** aten::group_norm: `aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enabled=True) -> Tensor` */
+  /** Calls aten::group_norm (torch.ops.aten.group_norm in PyTorch): `aten::group_norm(Tensor input, int num_groups, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enabled=True) -> Tensor` */
   (options: { input: Tensor; numGroups: number; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnabled?: boolean }): Tensor;
 };
-/** torch.gru: 2 overloads (see each signature). */
+/** Calls aten::gru (PyTorch torch.gru / torch.ops.aten.gru): 2 overloads, arguments as in each signature's schema. */
 export const gru = fn('gru') as {
-  /** aten::gru.data: `aten::gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
+  /** Calls aten::gru.data (torch.ops.aten.gru in PyTorch): `aten::gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
   (data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
-  /** aten::gru.data: `aten::gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
+  /** Calls aten::gru.data (torch.ops.aten.gru in PyTorch): `aten::gru.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
   (options: { data: Tensor; batchSizes: Tensor; hx: Tensor; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
-  /** aten::gru.input: `aten::gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
+  /** Calls aten::gru.input (torch.ops.aten.gru in PyTorch): `aten::gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
   (input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
-  /** aten::gru.input: `aten::gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
+  /** Calls aten::gru.input (torch.ops.aten.gru in PyTorch): `aten::gru.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
   (options: { input: Tensor; hx: Tensor; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean; batchFirst: boolean }): [Tensor, Tensor];
 };
-/** torch.gru_cell: 1 overload (see each signature). */
+/** Calls aten::gru_cell (PyTorch torch.gru_cell / torch.ops.aten.gru_cell): 1 overload, arguments as in each signature's schema. */
 export const gruCell = fn('gru_cell') as {
-  /** aten::gru_cell: `aten::gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+  /** Calls aten::gru_cell (torch.ops.aten.gru_cell in PyTorch): `aten::gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, ...rest: Rest<[bIh: Tensor | null, bHh: Tensor | null], { bIh?: Tensor | null; bHh?: Tensor | null }>): Tensor;
-  /** aten::gru_cell: `aten::gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+  /** Calls aten::gru_cell (torch.ops.aten.gru_cell in PyTorch): `aten::gru_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
   (options: { input: Tensor; hx: Tensor; wIh: Tensor; wHh: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 };
-/** torch.gt_: 2 overloads (see each signature). */
+/** Calls aten::gt_ (PyTorch torch.gt_ / torch.ops.aten.gt_): 2 overloads, arguments as in each signature's schema. */
 export const gt_ = fn('gt_') as {
-  /** aten::gt_.Scalar: `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::gt_.Scalar (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::gt_.Scalar: `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::gt_.Scalar (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::gt_.Tensor: `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::gt_.Tensor (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::gt_.Tensor: `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::gt_.Tensor (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.hamming_window: 4 overloads (see each signature). */
+/** Calls aten::hamming_window (PyTorch torch.hamming_window / torch.ops.aten.hamming_window): 4 overloads, arguments as in each signature's schema. */
 export const hammingWindow = fn('hamming_window') as {
-  /** aten::hamming_window: `aten::hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::hamming_window: `aten::hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::hamming_window.periodic: `aten::hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window.periodic (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::hamming_window.periodic: `aten::hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window.periodic (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::hamming_window.periodic_alpha: `aten::hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window.periodic_alpha (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, alpha: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::hamming_window.periodic_alpha: `aten::hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window.periodic_alpha (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window.periodic_alpha(int window_length, bool periodic, float alpha, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; alpha: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::hamming_window.periodic_alpha_beta: `aten::hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window.periodic_alpha_beta (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, alpha: number, beta: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::hamming_window.periodic_alpha_beta: `aten::hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hamming_window.periodic_alpha_beta (torch.ops.aten.hamming_window in PyTorch): `aten::hamming_window.periodic_alpha_beta(int window_length, bool periodic, float alpha, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; alpha: number; beta: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.hann_window: 2 overloads (see each signature). */
+/** Calls aten::hann_window (PyTorch torch.hann_window / torch.ops.aten.hann_window): 2 overloads, arguments as in each signature's schema. */
 export const hannWindow = fn('hann_window') as {
-  /** aten::hann_window: `aten::hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hann_window (torch.ops.aten.hann_window in PyTorch): `aten::hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::hann_window: `aten::hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hann_window (torch.ops.aten.hann_window in PyTorch): `aten::hann_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::hann_window.periodic: `aten::hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hann_window.periodic (torch.ops.aten.hann_window in PyTorch): `aten::hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::hann_window.periodic: `aten::hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::hann_window.periodic (torch.ops.aten.hann_window in PyTorch): `aten::hann_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.hardshrink: 1 overload (see each signature). */
+/** Calls aten::hardshrink (PyTorch torch.hardshrink / torch.ops.aten.hardshrink): 1 overload, arguments as in each signature's schema. */
 export const hardshrink = fn('hardshrink') as {
-  /** aten::hardshrink: `aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+  /** Calls aten::hardshrink (torch.ops.aten.hardshrink in PyTorch): `aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
   (input: Tensor, ...rest: Rest<[lambd: Scalar], { lambd?: Scalar }>): Tensor;
 };
-/** torch.hardsigmoid: 1 overload (see each signature). */
+/** Calls aten::hardsigmoid (PyTorch torch.hardsigmoid / torch.ops.aten.hardsigmoid): 1 overload, arguments as in each signature's schema. */
 export const hardsigmoid = fn('hardsigmoid') as {
-  /** aten::hardsigmoid: `aten::hardsigmoid(Tensor self) -> Tensor` */
+  /** Calls aten::hardsigmoid (torch.ops.aten.hardsigmoid in PyTorch): `aten::hardsigmoid(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.hardsigmoid_: 1 overload (see each signature). */
+/** Calls aten::hardsigmoid_ (PyTorch torch.hardsigmoid_ / torch.ops.aten.hardsigmoid_): 1 overload, arguments as in each signature's schema. */
 export const hardsigmoid_ = fn('hardsigmoid_') as {
-  /** aten::hardsigmoid_: `aten::hardsigmoid_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::hardsigmoid_ (torch.ops.aten.hardsigmoid_ in PyTorch): `aten::hardsigmoid_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.hardswish: 1 overload (see each signature). */
+/** Calls aten::hardswish (PyTorch torch.hardswish / torch.ops.aten.hardswish): 1 overload, arguments as in each signature's schema. */
 export const hardswish = fn('hardswish') as {
-  /** aten::hardswish: `aten::hardswish(Tensor self) -> Tensor` */
+  /** Calls aten::hardswish (torch.ops.aten.hardswish in PyTorch): `aten::hardswish(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.hardswish_: 1 overload (see each signature). */
+/** Calls aten::hardswish_ (PyTorch torch.hardswish_ / torch.ops.aten.hardswish_): 1 overload, arguments as in each signature's schema. */
 export const hardswish_ = fn('hardswish_') as {
-  /** aten::hardswish_: `aten::hardswish_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::hardswish_ (torch.ops.aten.hardswish_ in PyTorch): `aten::hardswish_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.hardtanh: 1 overload (see each signature). */
+/** Calls aten::hardtanh (PyTorch torch.hardtanh / torch.ops.aten.hardtanh): 1 overload, arguments as in each signature's schema. */
 export const hardtanh = fn('hardtanh') as {
-  /** aten::hardtanh: `aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
+  /** Calls aten::hardtanh (torch.ops.aten.hardtanh in PyTorch): `aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[minVal: Scalar, maxVal: Scalar], { minVal?: Scalar; maxVal?: Scalar }>): Tensor;
 };
-/** torch.hardtanh_: 1 overload (see each signature). */
+/** Calls aten::hardtanh_ (PyTorch torch.hardtanh_ / torch.ops.aten.hardtanh_): 1 overload, arguments as in each signature's schema. */
 export const hardtanh_ = fn('hardtanh_') as {
-  /** aten::hardtanh_: `aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
+  /** Calls aten::hardtanh_ (torch.ops.aten.hardtanh_ in PyTorch): `aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[minVal: Scalar, maxVal: Scalar], { minVal?: Scalar; maxVal?: Scalar }>): Tensor;
 };
-/** torch.heaviside: 1 overload (see each signature). */
+/** Calls aten::heaviside (PyTorch torch.heaviside / torch.ops.aten.heaviside): 1 overload, arguments as in each signature's schema. */
 export const heaviside = fn('heaviside') as {
-  /** aten::heaviside: `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
+  /** Calls aten::heaviside (torch.ops.aten.heaviside in PyTorch): `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
   (input: Tensor, values: Tensor): Tensor;
-  /** aten::heaviside: `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
+  /** Calls aten::heaviside (torch.ops.aten.heaviside in PyTorch): `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
   (input: Tensor, options: { values: Tensor }): Tensor;
 };
-/** torch.heaviside_: 1 overload (see each signature). */
+/** Calls aten::heaviside_ (PyTorch torch.heaviside_ / torch.ops.aten.heaviside_): 1 overload, arguments as in each signature's schema. */
 export const heaviside_ = fn('heaviside_') as {
-  /** aten::heaviside_: `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
+  /** Calls aten::heaviside_ (torch.ops.aten.heaviside_ in PyTorch): `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
   (input: Tensor, values: Tensor): Tensor;
-  /** aten::heaviside_: `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
+  /** Calls aten::heaviside_ (torch.ops.aten.heaviside_ in PyTorch): `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
   (input: Tensor, options: { values: Tensor }): Tensor;
 };
-/** torch.hinge_embedding_loss: 1 overload (see each signature). */
+/** Calls aten::hinge_embedding_loss (PyTorch torch.hinge_embedding_loss / torch.ops.aten.hinge_embedding_loss): 1 overload, arguments as in each signature's schema. */
 export const hingeEmbeddingLoss = fn('hinge_embedding_loss') as {
-  /** aten::hinge_embedding_loss: `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
+  /** Calls aten::hinge_embedding_loss (torch.ops.aten.hinge_embedding_loss in PyTorch): `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[margin: number, reduction: number], { margin?: number; reduction?: number }>): Tensor;
-  /** aten::hinge_embedding_loss: `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
+  /** Calls aten::hinge_embedding_loss (torch.ops.aten.hinge_embedding_loss in PyTorch): `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; margin?: number; reduction?: number }): Tensor;
 };
-/** torch.histc: 1 overload (see each signature). */
+/** Calls aten::histc (PyTorch torch.histc / torch.ops.aten.histc): 1 overload, arguments as in each signature's schema. */
 export const histc = fn('histc') as {
-  /** aten::histc: `aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+  /** Calls aten::histc (torch.ops.aten.histc in PyTorch): `aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
   (input: Tensor, ...rest: Rest<[bins: number, min: Scalar, max: Scalar], { bins?: number; min?: Scalar; max?: Scalar }>): Tensor;
 };
-/** torch.histogram: 2 overloads (see each signature). */
+/** Calls aten::histogram (PyTorch torch.histogram / torch.ops.aten.histogram): 2 overloads, arguments as in each signature's schema. */
 export const histogram = fn('histogram') as {
-  /** aten::histogram.bins_tensor: `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+  /** Calls aten::histogram.bins_tensor (torch.ops.aten.histogram in PyTorch): `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
   (input: Tensor, bins: Tensor, ...rest: Rest<[], { weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor }, [Tensor, Tensor]>;
-  /** aten::histogram.bins_tensor: `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+  /** Calls aten::histogram.bins_tensor (torch.ops.aten.histogram in PyTorch): `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
   (input: Tensor, options: { bins: Tensor; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor }, [Tensor, Tensor]>;
-  /** aten::histogram.bin_ct: `aten::histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+  /** Calls aten::histogram.bin_ct (torch.ops.aten.histogram in PyTorch): `aten::histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
   (input: Tensor, ...rest: Rest<[bins: number], { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.histogramdd: 3 overloads (see each signature). */
+/** Calls aten::histogramdd (PyTorch torch.histogramdd / torch.ops.aten.histogramdd): 3 overloads, arguments as in each signature's schema. */
 export const histogramdd = fn('histogramdd') as {
-  /** aten::histogramdd: `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+  /** Calls aten::histogramdd (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
   (input: Tensor, bins: number[], ...rest: Rest<[range: number[] | null, weight: Tensor | null, density: boolean], { range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-  /** aten::histogramdd: `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+  /** Calls aten::histogramdd (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
   (input: Tensor, options: { bins: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-  /** aten::histogramdd.TensorList_bins: `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+  /** Calls aten::histogramdd.TensorList_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
   (input: Tensor, bins: Tensor[], ...rest: Rest<[range: number[] | null, weight: Tensor | null, density: boolean], { range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-  /** aten::histogramdd.TensorList_bins: `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+  /** Calls aten::histogramdd.TensorList_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
   (input: Tensor, options: { bins: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-  /** aten::histogramdd.int_bins: `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+  /** Calls aten::histogramdd.int_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
   (input: Tensor, bins: number, ...rest: Rest<[range: number[] | null, weight: Tensor | null, density: boolean], { range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-  /** aten::histogramdd.int_bins: `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+  /** Calls aten::histogramdd.int_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
   (input: Tensor, options: { bins: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
 };
-/** torch.hsplit: 2 overloads (see each signature). */
+/** Calls aten::hsplit (PyTorch torch.hsplit / torch.ops.aten.hsplit): 2 overloads, arguments as in each signature's schema. */
 export const hsplit = fn('hsplit') as {
-  /** aten::hsplit.array: `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+  /** Calls aten::hsplit.array (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
   (input: Tensor, indices: number[]): Tensor[];
-  /** aten::hsplit.array: `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+  /** Calls aten::hsplit.array (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
   (input: Tensor, options: { indices: number[] }): Tensor[];
-  /** aten::hsplit.int: `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+  /** Calls aten::hsplit.int (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   (input: Tensor, sections: number): Tensor[];
-  /** aten::hsplit.int: `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+  /** Calls aten::hsplit.int (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   (input: Tensor, options: { sections: number }): Tensor[];
 };
-/** torch.hspmm: 1 overload (see each signature). */
+/** Calls aten::hspmm (PyTorch torch.hspmm / torch.ops.aten.hspmm): 1 overload, arguments as in each signature's schema. */
 export const hspmm = fn('hspmm') as {
-  /** aten::hspmm: `aten::hspmm(Tensor mat1, Tensor mat2) -> Tensor` */
+  /** Calls aten::hspmm (torch.ops.aten.hspmm in PyTorch): `aten::hspmm(Tensor mat1, Tensor mat2) -> Tensor` */
   (mat1: Tensor, mat2: Tensor): Tensor;
-  /** aten::hspmm: `aten::hspmm(Tensor mat1, Tensor mat2) -> Tensor` */
+  /** Calls aten::hspmm (torch.ops.aten.hspmm in PyTorch): `aten::hspmm(Tensor mat1, Tensor mat2) -> Tensor` */
   (options: { mat1: Tensor; mat2: Tensor }): Tensor;
 };
-/** torch.hstack: 1 overload (see each signature). */
+/** Calls aten::hstack (PyTorch torch.hstack / torch.ops.aten.hstack): 1 overload, arguments as in each signature's schema. */
 export const hstack = fn('hstack') as {
-  /** aten::hstack: `aten::hstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::hstack (torch.ops.aten.hstack in PyTorch): `aten::hstack(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::hstack: `aten::hstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::hstack (torch.ops.aten.hstack in PyTorch): `aten::hstack(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::hstack: `aten::hstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::hstack (torch.ops.aten.hstack in PyTorch): `aten::hstack(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.huber_loss: 1 overload (see each signature). */
+/** Calls aten::huber_loss (PyTorch torch.huber_loss / torch.ops.aten.huber_loss): 1 overload, arguments as in each signature's schema. */
 export const huberLoss = fn('huber_loss') as {
-  /** aten::huber_loss: `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
+  /** Calls aten::huber_loss (torch.ops.aten.huber_loss in PyTorch): `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number, delta: number], { reduction?: number; delta?: number }>): Tensor;
-  /** aten::huber_loss: `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
+  /** Calls aten::huber_loss (torch.ops.aten.huber_loss in PyTorch): `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number; delta?: number }): Tensor;
 };
-/** torch.hypot: 1 overload (see each signature). */
+/** Calls aten::hypot (PyTorch torch.hypot / torch.ops.aten.hypot): 1 overload, arguments as in each signature's schema. */
 export const hypot = fn('hypot') as {
-  /** aten::hypot: `aten::hypot(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::hypot (torch.ops.aten.hypot in PyTorch): `aten::hypot(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::hypot: `aten::hypot(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::hypot (torch.ops.aten.hypot in PyTorch): `aten::hypot(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.hypot_: 1 overload (see each signature). */
+/** Calls aten::hypot_ (PyTorch torch.hypot_ / torch.ops.aten.hypot_): 1 overload, arguments as in each signature's schema. */
 export const hypot_ = fn('hypot_') as {
-  /** aten::hypot_: `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::hypot_ (torch.ops.aten.hypot_ in PyTorch): `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::hypot_: `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::hypot_ (torch.ops.aten.hypot_ in PyTorch): `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.i0: 1 overload (see each signature). */
+/** Calls aten::i0 (PyTorch torch.i0 / torch.ops.aten.i0): 1 overload, arguments as in each signature's schema. */
 export const i0 = fn('i0') as {
-  /** aten::i0: `aten::i0(Tensor self) -> Tensor` */
+  /** Calls aten::i0 (torch.ops.aten.i0 in PyTorch): `aten::i0(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.i0_: 1 overload (see each signature). */
+/** Calls aten::i0_ (PyTorch torch.i0_ / torch.ops.aten.i0_): 1 overload, arguments as in each signature's schema. */
 export const i0_ = fn('i0_') as {
-  /** aten::i0_: `aten::i0_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::i0_ (torch.ops.aten.i0_ in PyTorch): `aten::i0_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.igamma: 1 overload (see each signature). */
+/** Calls aten::igamma (PyTorch torch.igamma / torch.ops.aten.igamma): 1 overload, arguments as in each signature's schema. */
 export const igamma = fn('igamma') as {
-  /** aten::igamma: `aten::igamma(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::igamma (torch.ops.aten.igamma in PyTorch): `aten::igamma(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::igamma: `aten::igamma(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::igamma (torch.ops.aten.igamma in PyTorch): `aten::igamma(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.igamma_: 1 overload (see each signature). */
+/** Calls aten::igamma_ (PyTorch torch.igamma_ / torch.ops.aten.igamma_): 1 overload, arguments as in each signature's schema. */
 export const igamma_ = fn('igamma_') as {
-  /** aten::igamma_: `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::igamma_ (torch.ops.aten.igamma_ in PyTorch): `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::igamma_: `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::igamma_ (torch.ops.aten.igamma_ in PyTorch): `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.igammac: 1 overload (see each signature). */
+/** Calls aten::igammac (PyTorch torch.igammac / torch.ops.aten.igammac): 1 overload, arguments as in each signature's schema. */
 export const igammac = fn('igammac') as {
-  /** aten::igammac: `aten::igammac(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::igammac (torch.ops.aten.igammac in PyTorch): `aten::igammac(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::igammac: `aten::igammac(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::igammac (torch.ops.aten.igammac in PyTorch): `aten::igammac(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.igammac_: 1 overload (see each signature). */
+/** Calls aten::igammac_ (PyTorch torch.igammac_ / torch.ops.aten.igammac_): 1 overload, arguments as in each signature's schema. */
 export const igammac_ = fn('igammac_') as {
-  /** aten::igammac_: `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::igammac_ (torch.ops.aten.igammac_ in PyTorch): `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::igammac_: `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::igammac_ (torch.ops.aten.igammac_ in PyTorch): `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.im2col: 1 overload (see each signature). */
+/** Calls aten::im2col (PyTorch torch.im2col / torch.ops.aten.im2col): 1 overload, arguments as in each signature's schema. */
 export const im2col = fn('im2col') as {
-  /** aten::im2col: `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+  /** Calls aten::im2col (torch.ops.aten.im2col in PyTorch): `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
-  /** aten::im2col: `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+  /** Calls aten::im2col (torch.ops.aten.im2col in PyTorch): `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; dilation: number | number[]; padding: number | number[]; stride: number | number[] }): Tensor;
 };
-/** torch.imag: 1 overload (see each signature). */
+/** Calls aten::imag (PyTorch torch.imag / torch.ops.aten.imag): 1 overload, arguments as in each signature's schema. */
 export const imag = fn('imag') as {
-  /** aten::imag: `aten::imag(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::imag (torch.ops.aten.imag in PyTorch): `aten::imag(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.index: 1 overload (see each signature). */
+/** Calls aten::index (PyTorch torch.index / torch.ops.aten.index): 1 overload, arguments as in each signature's schema. */
 export const index = fn('index') as {
-  /** aten::index.Tensor: `aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor` */
+  /** Calls aten::index.Tensor (torch.ops.aten.index in PyTorch): `aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor` */
   (input: Tensor, indices: (Tensor | null)[]): Tensor;
-  /** aten::index.Tensor: `aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor` */
+  /** Calls aten::index.Tensor (torch.ops.aten.index in PyTorch): `aten::index.Tensor(Tensor self, Tensor?[] indices) -> Tensor` */
   (input: Tensor, options: { indices: (Tensor | null)[] }): Tensor;
 };
-/** torch.index_add: 1 overload (see each signature). */
+/** Calls aten::index_add (PyTorch torch.index_add / torch.ops.aten.index_add): 1 overload, arguments as in each signature's schema. */
 export const indexAdd = fn('index_add') as {
-  /** aten::index_add: `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::index_add (torch.ops.aten.index_add in PyTorch): `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, source: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::index_add: `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::index_add (torch.ops.aten.index_add in PyTorch): `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; source: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.index_add_: 1 overload (see each signature). */
+/** Calls aten::index_add_ (PyTorch torch.index_add_ / torch.ops.aten.index_add_): 1 overload, arguments as in each signature's schema. */
 export const indexAdd_ = fn('index_add_') as {
-  /** aten::index_add_: `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::index_add_ (torch.ops.aten.index_add_ in PyTorch): `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, source: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::index_add_: `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::index_add_ (torch.ops.aten.index_add_ in PyTorch): `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; source: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.index_copy: 1 overload (see each signature). */
+/** Calls aten::index_copy (PyTorch torch.index_copy / torch.ops.aten.index_copy): 1 overload, arguments as in each signature's schema. */
 export const indexCopy = fn('index_copy') as {
-  /** aten::index_copy: `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
+  /** Calls aten::index_copy (torch.ops.aten.index_copy in PyTorch): `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, source: Tensor): Tensor;
-  /** aten::index_copy: `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
+  /** Calls aten::index_copy (torch.ops.aten.index_copy in PyTorch): `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; source: Tensor }): Tensor;
 };
-/** torch.index_copy_: 1 overload (see each signature). */
+/** Calls aten::index_copy_ (PyTorch torch.index_copy_ / torch.ops.aten.index_copy_): 1 overload, arguments as in each signature's schema. */
 export const indexCopy_ = fn('index_copy_') as {
-  /** aten::index_copy_: `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
+  /** Calls aten::index_copy_ (torch.ops.aten.index_copy_ in PyTorch): `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, source: Tensor): Tensor;
-  /** aten::index_copy_: `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
+  /** Calls aten::index_copy_ (torch.ops.aten.index_copy_ in PyTorch): `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; source: Tensor }): Tensor;
 };
-/** torch.index_fill: 2 overloads (see each signature). */
+/** Calls aten::index_fill (PyTorch torch.index_fill / torch.ops.aten.index_fill): 2 overloads, arguments as in each signature's schema. */
 export const indexFill = fn('index_fill') as {
-  /** aten::index_fill.int_Scalar: `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+  /** Calls aten::index_fill.int_Scalar (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, value: Scalar): Tensor;
-  /** aten::index_fill.int_Scalar: `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+  /** Calls aten::index_fill.int_Scalar (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Scalar }): Tensor;
-  /** aten::index_fill.int_Tensor: `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
+  /** Calls aten::index_fill.int_Tensor (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, value: Tensor): Tensor;
-  /** aten::index_fill.int_Tensor: `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
+  /** Calls aten::index_fill.int_Tensor (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Tensor }): Tensor;
 };
-/** torch.index_fill_: 2 overloads (see each signature). */
+/** Calls aten::index_fill_ (PyTorch torch.index_fill_ / torch.ops.aten.index_fill_): 2 overloads, arguments as in each signature's schema. */
 export const indexFill_ = fn('index_fill_') as {
-  /** aten::index_fill_.int_Scalar: `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::index_fill_.int_Scalar (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, value: Scalar): Tensor;
-  /** aten::index_fill_.int_Scalar: `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::index_fill_.int_Scalar (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Scalar }): Tensor;
-  /** aten::index_fill_.int_Tensor: `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
+  /** Calls aten::index_fill_.int_Tensor (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, value: Tensor): Tensor;
-  /** aten::index_fill_.int_Tensor: `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
+  /** Calls aten::index_fill_.int_Tensor (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Tensor }): Tensor;
 };
-/** torch.index_put: 1 overload (see each signature). */
+/** Calls aten::index_put (PyTorch torch.index_put / torch.ops.aten.index_put): 1 overload, arguments as in each signature's schema. */
 export const indexPut = fn('index_put') as {
-  /** aten::index_put: `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
+  /** Calls aten::index_put (torch.ops.aten.index_put in PyTorch): `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
   (input: Tensor, indices: (Tensor | null)[], values: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): Tensor;
-  /** aten::index_put: `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
+  /** Calls aten::index_put (torch.ops.aten.index_put in PyTorch): `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
   (input: Tensor, options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean }): Tensor;
 };
-/** torch.index_put_: 1 overload (see each signature). */
+/** Calls aten::index_put_ (PyTorch torch.index_put_ / torch.ops.aten.index_put_): 1 overload, arguments as in each signature's schema. */
 export const indexPut_ = fn('index_put_') as {
-  /** aten::index_put_: `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
+  /** Calls aten::index_put_ (torch.ops.aten.index_put_ in PyTorch): `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
   (input: Tensor, indices: (Tensor | null)[], values: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): Tensor;
-  /** aten::index_put_: `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
+  /** Calls aten::index_put_ (torch.ops.aten.index_put_ in PyTorch): `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
   (input: Tensor, options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean }): Tensor;
 };
-/** torch.index_reduce: 1 overload (see each signature). */
+/** Calls aten::index_reduce (PyTorch torch.index_reduce / torch.ops.aten.index_reduce): 1 overload, arguments as in each signature's schema. */
 export const indexReduce = fn('index_reduce') as {
-  /** aten::index_reduce: `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
+  /** Calls aten::index_reduce (torch.ops.aten.index_reduce in PyTorch): `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): Tensor;
-  /** aten::index_reduce: `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
+  /** Calls aten::index_reduce (torch.ops.aten.index_reduce in PyTorch): `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; source: Tensor; reduce: string; includeSelf?: boolean }): Tensor;
 };
-/** torch.index_reduce_: 1 overload (see each signature). */
+/** Calls aten::index_reduce_ (PyTorch torch.index_reduce_ / torch.ops.aten.index_reduce_): 1 overload, arguments as in each signature's schema. */
 export const indexReduce_ = fn('index_reduce_') as {
-  /** aten::index_reduce_: `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+  /** Calls aten::index_reduce_ (torch.ops.aten.index_reduce_ in PyTorch): `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, source: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): Tensor;
-  /** aten::index_reduce_: `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+  /** Calls aten::index_reduce_ (torch.ops.aten.index_reduce_ in PyTorch): `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; source: Tensor; reduce: string; includeSelf?: boolean }): Tensor;
 };
-/** torch.indices_copy: 1 overload (see each signature). */
+/** Calls aten::indices_copy (PyTorch torch.indices_copy / torch.ops.aten.indices_copy): 1 overload, arguments as in each signature's schema. */
 export const indicesCopy = fn('indices_copy') as {
-  /** aten::indices_copy: `aten::indices_copy(Tensor self) -> Tensor` */
+  /** Calls aten::indices_copy (torch.ops.aten.indices_copy in PyTorch): `aten::indices_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.inner: 1 overload (see each signature). */
+/** Calls aten::inner (PyTorch torch.inner / torch.ops.aten.inner): 1 overload, arguments as in each signature's schema. */
 export const inner = fn('inner') as {
-  /** aten::inner: `aten::inner(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::inner (torch.ops.aten.inner in PyTorch): `aten::inner(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::inner: `aten::inner(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::inner (torch.ops.aten.inner in PyTorch): `aten::inner(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.instance_norm: 1 overload (see each signature). */
+/** Calls aten::instance_norm (PyTorch torch.instance_norm / torch.ops.aten.instance_norm): 1 overload, arguments as in each signature's schema. */
 export const instanceNorm = fn('instance_norm') as {
-  /** aten::instance_norm: `aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
+  /** Calls aten::instance_norm (torch.ops.aten.instance_norm in PyTorch): `aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
   (input: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, useInputStats: boolean, momentum: number, eps: number, cudnnEnabled: boolean): Tensor;
-  /** aten::instance_norm: `aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
+  /** Calls aten::instance_norm (torch.ops.aten.instance_norm in PyTorch): `aten::instance_norm(Tensor input, Tensor? weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool use_input_stats, float momentum, float eps, bool cudnn_enabled) -> Tensor` */
   (options: { input: Tensor; weight: Tensor | null; bias: Tensor | null; runningMean: Tensor | null; runningVar: Tensor | null; useInputStats: boolean; momentum: number; eps: number; cudnnEnabled: boolean }): Tensor;
 };
-/** torch.inverse: 1 overload (see each signature). */
+/** Calls aten::inverse (PyTorch torch.inverse / torch.ops.aten.inverse): 1 overload, arguments as in each signature's schema. */
 export const inverse = fn('inverse') as {
-  /** aten::inverse: `aten::inverse(Tensor self) -> Tensor` */
+  /** Calls aten::inverse (torch.ops.aten.inverse in PyTorch): `aten::inverse(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.is_complex: 1 overload (see each signature). */
+/** Calls aten::is_complex (PyTorch torch.is_complex / torch.ops.aten.is_complex): 1 overload, arguments as in each signature's schema. */
 export const isComplex = fn('is_complex') as {
-  /** aten::is_complex: `aten::is_complex(Tensor self) -> bool` */
+  /** Calls aten::is_complex (torch.ops.aten.is_complex in PyTorch): `aten::is_complex(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_conj: 1 overload (see each signature). */
+/** Calls aten::is_conj (PyTorch torch.is_conj / torch.ops.aten.is_conj): 1 overload, arguments as in each signature's schema. */
 export const isConj = fn('is_conj') as {
-  /** aten::is_conj: `aten::is_conj(Tensor self) -> bool` */
+  /** Calls aten::is_conj (torch.ops.aten.is_conj in PyTorch): `aten::is_conj(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_distributed: 1 overload (see each signature). */
+/** Calls aten::is_distributed (PyTorch torch.is_distributed / torch.ops.aten.is_distributed): 1 overload, arguments as in each signature's schema. */
 export const isDistributed = fn('is_distributed') as {
-  /** aten::is_distributed: `aten::is_distributed(Tensor self) -> bool` */
+  /** Calls aten::is_distributed (torch.ops.aten.is_distributed in PyTorch): `aten::is_distributed(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_floating_point: 1 overload (see each signature). */
+/** Calls aten::is_floating_point (PyTorch torch.is_floating_point / torch.ops.aten.is_floating_point): 1 overload, arguments as in each signature's schema. */
 export const isFloatingPoint = fn('is_floating_point') as {
-  /** aten::is_floating_point: `aten::is_floating_point(Tensor self) -> bool` */
+  /** Calls aten::is_floating_point (torch.ops.aten.is_floating_point in PyTorch): `aten::is_floating_point(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_inference: 1 overload (see each signature). */
+/** Calls aten::is_inference (PyTorch torch.is_inference / torch.ops.aten.is_inference): 1 overload, arguments as in each signature's schema. */
 export const isInference = fn('is_inference') as {
-  /** aten::is_inference: `aten::is_inference(Tensor self) -> bool` */
+  /** Calls aten::is_inference (torch.ops.aten.is_inference in PyTorch): `aten::is_inference(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_leaf: 1 overload (see each signature). */
+/** Calls aten::is_leaf (PyTorch torch.is_leaf / torch.ops.aten.is_leaf): 1 overload, arguments as in each signature's schema. */
 export const isLeaf = fn('is_leaf') as {
-  /** aten::is_leaf: `aten::is_leaf(Tensor self) -> bool` */
+  /** Calls aten::is_leaf (torch.ops.aten.is_leaf in PyTorch): `aten::is_leaf(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_neg: 1 overload (see each signature). */
+/** Calls aten::is_neg (PyTorch torch.is_neg / torch.ops.aten.is_neg): 1 overload, arguments as in each signature's schema. */
 export const isNeg = fn('is_neg') as {
-  /** aten::is_neg: `aten::is_neg(Tensor self) -> bool` */
+  /** Calls aten::is_neg (torch.ops.aten.is_neg in PyTorch): `aten::is_neg(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_nonzero: 1 overload (see each signature). */
+/** Calls aten::is_nonzero (PyTorch torch.is_nonzero / torch.ops.aten.is_nonzero): 1 overload, arguments as in each signature's schema. */
 export const isNonzero = fn('is_nonzero') as {
-  /** aten::is_nonzero: `aten::is_nonzero(Tensor self) -> bool` */
+  /** Calls aten::is_nonzero (torch.ops.aten.is_nonzero in PyTorch): `aten::is_nonzero(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_pinned: 1 overload (see each signature). */
+/** Calls aten::is_pinned (PyTorch torch.is_pinned / torch.ops.aten.is_pinned): 1 overload, arguments as in each signature's schema. */
 export const isPinned = fn('is_pinned') as {
-  /** aten::is_pinned: `aten::is_pinned(Tensor self, Device? device=None) -> bool` */
+  /** Calls aten::is_pinned (torch.ops.aten.is_pinned in PyTorch): `aten::is_pinned(Tensor self, Device? device=None) -> bool` */
   (input: Tensor, ...rest: Rest<[device: DeviceLike | null], { device?: DeviceLike | null }>): boolean;
 };
-/** torch.is_same_size: 1 overload (see each signature). */
+/** Calls aten::is_same_size (PyTorch torch.is_same_size / torch.ops.aten.is_same_size): 1 overload, arguments as in each signature's schema. */
 export const isSameSize = fn('is_same_size') as {
-  /** aten::is_same_size: `aten::is_same_size(Tensor self, Tensor other) -> bool` */
+  /** Calls aten::is_same_size (torch.ops.aten.is_same_size in PyTorch): `aten::is_same_size(Tensor self, Tensor other) -> bool` */
   (input: Tensor, other: Tensor): boolean;
-  /** aten::is_same_size: `aten::is_same_size(Tensor self, Tensor other) -> bool` */
+  /** Calls aten::is_same_size (torch.ops.aten.is_same_size in PyTorch): `aten::is_same_size(Tensor self, Tensor other) -> bool` */
   (input: Tensor, options: { other: Tensor }): boolean;
 };
-/** torch.is_set_to: 1 overload (see each signature). */
+/** Calls aten::is_set_to (PyTorch torch.is_set_to / torch.ops.aten.is_set_to): 1 overload, arguments as in each signature's schema. */
 export const isSetTo = fn('is_set_to') as {
-  /** aten::is_set_to: `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
+  /** Calls aten::is_set_to (torch.ops.aten.is_set_to in PyTorch): `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
   (input: Tensor, tensor: Tensor): boolean;
-  /** aten::is_set_to: `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
+  /** Calls aten::is_set_to (torch.ops.aten.is_set_to in PyTorch): `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
   (input: Tensor, options: { tensor: Tensor }): boolean;
 };
-/** torch.is_signed: 1 overload (see each signature). */
+/** Calls aten::is_signed (PyTorch torch.is_signed / torch.ops.aten.is_signed): 1 overload, arguments as in each signature's schema. */
 export const isSigned = fn('is_signed') as {
-  /** aten::is_signed: `aten::is_signed(Tensor self) -> bool` */
+  /** Calls aten::is_signed (torch.ops.aten.is_signed in PyTorch): `aten::is_signed(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.is_vulkan_available: 1 overload (see each signature). */
+/** Calls aten::is_vulkan_available (PyTorch torch.is_vulkan_available / torch.ops.aten.is_vulkan_available): 1 overload, arguments as in each signature's schema. */
 export const isVulkanAvailable = fn('is_vulkan_available') as {
-  /** aten::is_vulkan_available: `aten::is_vulkan_available() -> bool` */
+  /** Calls aten::is_vulkan_available (torch.ops.aten.is_vulkan_available in PyTorch): `aten::is_vulkan_available() -> bool` */
   (): boolean;
 };
-/** torch.isclose: 1 overload (see each signature). */
+/** Calls aten::isclose (PyTorch torch.isclose / torch.ops.aten.isclose): 1 overload, arguments as in each signature's schema. */
 export const isclose = fn('isclose') as {
-  /** aten::isclose: `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+  /** Calls aten::isclose (torch.ops.aten.isclose in PyTorch): `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[rtol: number, atol: number, equalNan: boolean], { rtol?: number; atol?: number; equalNan?: boolean }>): Tensor;
-  /** aten::isclose: `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+  /** Calls aten::isclose (torch.ops.aten.isclose in PyTorch): `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
   (input: Tensor, options: { other: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
 };
-/** torch.isfinite: 1 overload (see each signature). */
+/** Calls aten::isfinite (PyTorch torch.isfinite / torch.ops.aten.isfinite): 1 overload, arguments as in each signature's schema. */
 export const isfinite = fn('isfinite') as {
-  /** aten::isfinite: `aten::isfinite(Tensor self) -> Tensor` */
+  /** Calls aten::isfinite (torch.ops.aten.isfinite in PyTorch): `aten::isfinite(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.isin: 3 overloads (see each signature). */
+/** Calls aten::isin (PyTorch torch.isin / torch.ops.aten.isin): 3 overloads, arguments as in each signature's schema. */
 export const isin = fn('isin') as {
-  /** aten::isin.Scalar_Tensor: `aten::isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
+  /** Calls aten::isin.Scalar_Tensor (torch.ops.aten.isin in PyTorch): `aten::isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
   (element: Scalar, testElements: Tensor, ...rest: Rest<[], { assumeUnique?: boolean; invert?: boolean }>): Tensor;
-  /** aten::isin.Scalar_Tensor: `aten::isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
+  /** Calls aten::isin.Scalar_Tensor (torch.ops.aten.isin in PyTorch): `aten::isin.Scalar_Tensor(Scalar element, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
   (options: { element: Scalar; testElements: Tensor; assumeUnique?: boolean; invert?: boolean }): Tensor;
-  /** aten::isin.Tensor_Scalar: `aten::isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor` */
+  /** Calls aten::isin.Tensor_Scalar (torch.ops.aten.isin in PyTorch): `aten::isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor` */
   (elements: Tensor, testElement: Scalar, ...rest: Rest<[], { assumeUnique?: boolean; invert?: boolean }>): Tensor;
-  /** aten::isin.Tensor_Scalar: `aten::isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor` */
+  /** Calls aten::isin.Tensor_Scalar (torch.ops.aten.isin in PyTorch): `aten::isin.Tensor_Scalar(Tensor elements, Scalar test_element, *, bool assume_unique=False, bool invert=False) -> Tensor` */
   (options: { elements: Tensor; testElement: Scalar; assumeUnique?: boolean; invert?: boolean }): Tensor;
-  /** aten::isin.Tensor_Tensor: `aten::isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
+  /** Calls aten::isin.Tensor_Tensor (torch.ops.aten.isin in PyTorch): `aten::isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
   (elements: Tensor, testElements: Tensor, ...rest: Rest<[], { assumeUnique?: boolean; invert?: boolean }>): Tensor;
-  /** aten::isin.Tensor_Tensor: `aten::isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
+  /** Calls aten::isin.Tensor_Tensor (torch.ops.aten.isin in PyTorch): `aten::isin.Tensor_Tensor(Tensor elements, Tensor test_elements, *, bool assume_unique=False, bool invert=False) -> Tensor` */
   (options: { elements: Tensor; testElements: Tensor; assumeUnique?: boolean; invert?: boolean }): Tensor;
 };
-/** torch.isinf: 1 overload (see each signature). */
+/** Calls aten::isinf (PyTorch torch.isinf / torch.ops.aten.isinf): 1 overload, arguments as in each signature's schema. */
 export const isinf = fn('isinf') as {
-  /** aten::isinf: `aten::isinf(Tensor self) -> Tensor` */
+  /** Calls aten::isinf (torch.ops.aten.isinf in PyTorch): `aten::isinf(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.isneginf: 1 overload (see each signature). */
+/** Calls aten::isneginf (PyTorch torch.isneginf / torch.ops.aten.isneginf): 1 overload, arguments as in each signature's schema. */
 export const isneginf = fn('isneginf') as {
-  /** aten::isneginf: `aten::isneginf(Tensor self) -> Tensor` */
+  /** Calls aten::isneginf (torch.ops.aten.isneginf in PyTorch): `aten::isneginf(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.isposinf: 1 overload (see each signature). */
+/** Calls aten::isposinf (PyTorch torch.isposinf / torch.ops.aten.isposinf): 1 overload, arguments as in each signature's schema. */
 export const isposinf = fn('isposinf') as {
-  /** aten::isposinf: `aten::isposinf(Tensor self) -> Tensor` */
+  /** Calls aten::isposinf (torch.ops.aten.isposinf in PyTorch): `aten::isposinf(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.isreal: 1 overload (see each signature). */
+/** Calls aten::isreal (PyTorch torch.isreal / torch.ops.aten.isreal): 1 overload, arguments as in each signature's schema. */
 export const isreal = fn('isreal') as {
-  /** aten::isreal: `aten::isreal(Tensor self) -> Tensor` */
+  /** Calls aten::isreal (torch.ops.aten.isreal in PyTorch): `aten::isreal(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.istft: 1 overload (see each signature). */
+/** Calls aten::istft (PyTorch torch.istft / torch.ops.aten.istft): 1 overload, arguments as in each signature's schema. */
 export const istft = fn('istft') as {
-  /** aten::istft: `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  /** Calls aten::istft (torch.ops.aten.istft in PyTorch): `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
   (input: Tensor, nFft: number, ...rest: Rest<[hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, length: number | null, returnComplex: boolean], { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }>): Tensor;
-  /** aten::istft: `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+  /** Calls aten::istft (torch.ops.aten.istft in PyTorch): `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
   (input: Tensor, options: { nFft: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
 };
-/** torch.item: 1 overload (see each signature). */
+/** Calls aten::item (PyTorch torch.item / torch.ops.aten.item): 1 overload, arguments as in each signature's schema. */
 export const item = fn('item') as {
-  /** aten::item: `aten::item(Tensor self) -> Scalar` */
+  /** Calls aten::item (torch.ops.aten.item in PyTorch): `aten::item(Tensor self) -> Scalar` */
   (input: Tensor): Scalar;
 };
-/** torch.kaiser_window: 3 overloads (see each signature). */
+/** Calls aten::kaiser_window (PyTorch torch.kaiser_window / torch.ops.aten.kaiser_window): 3 overloads, arguments as in each signature's schema. */
 export const kaiserWindow = fn('kaiser_window') as {
-  /** aten::kaiser_window: `aten::kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::kaiser_window (torch.ops.aten.kaiser_window in PyTorch): `aten::kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::kaiser_window: `aten::kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::kaiser_window (torch.ops.aten.kaiser_window in PyTorch): `aten::kaiser_window(int window_length, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::kaiser_window.periodic: `aten::kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::kaiser_window.periodic (torch.ops.aten.kaiser_window in PyTorch): `aten::kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::kaiser_window.periodic: `aten::kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::kaiser_window.periodic (torch.ops.aten.kaiser_window in PyTorch): `aten::kaiser_window.periodic(int window_length, bool periodic, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::kaiser_window.beta: `aten::kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::kaiser_window.beta (torch.ops.aten.kaiser_window in PyTorch): `aten::kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (windowLength: number, periodic: boolean, beta: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::kaiser_window.beta: `aten::kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::kaiser_window.beta (torch.ops.aten.kaiser_window in PyTorch): `aten::kaiser_window.beta(int window_length, bool periodic, float beta, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { windowLength: number; periodic: boolean; beta: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.kl_div: 1 overload (see each signature). */
+/** Calls aten::kl_div (PyTorch torch.kl_div / torch.ops.aten.kl_div): 1 overload, arguments as in each signature's schema. */
 export const klDiv = fn('kl_div') as {
-  /** aten::kl_div: `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
+  /** Calls aten::kl_div (torch.ops.aten.kl_div in PyTorch): `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number; logTarget?: boolean }>): Tensor;
-  /** aten::kl_div: `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
+  /** Calls aten::kl_div (torch.ops.aten.kl_div in PyTorch): `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number; logTarget?: boolean }): Tensor;
 };
-/** torch.kron: 1 overload (see each signature). */
+/** Calls aten::kron (PyTorch torch.kron / torch.ops.aten.kron): 1 overload, arguments as in each signature's schema. */
 export const kron = fn('kron') as {
-  /** aten::kron: `aten::kron(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::kron (torch.ops.aten.kron in PyTorch): `aten::kron(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::kron: `aten::kron(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::kron (torch.ops.aten.kron in PyTorch): `aten::kron(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.kthvalue: 1 overload (see each signature). */
+/** Calls aten::kthvalue (PyTorch torch.kthvalue / torch.ops.aten.kthvalue): 1 overload, arguments as in each signature's schema. */
 export const kthvalue = fn('kthvalue') as {
-  /** aten::kthvalue: `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::kthvalue (torch.ops.aten.kthvalue in PyTorch): `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, k: number, ...rest: Rest<[dim: number, keepdim: boolean], { dim?: number; keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::kthvalue: `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::kthvalue (torch.ops.aten.kthvalue in PyTorch): `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, options: { k: number; dim?: number; keepdim?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.l1_loss: 1 overload (see each signature). */
+/** Calls aten::l1_loss (PyTorch torch.l1_loss / torch.ops.aten.l1_loss): 1 overload, arguments as in each signature's schema. */
 export const l1Loss = fn('l1_loss') as {
-  /** aten::l1_loss: `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::l1_loss (torch.ops.aten.l1_loss in PyTorch): `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-  /** aten::l1_loss: `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::l1_loss (torch.ops.aten.l1_loss in PyTorch): `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number }): Tensor;
 };
-/** torch.layer_norm: 1 overload (see each signature). */
+/** Calls aten::layer_norm (PyTorch torch.layer_norm / torch.ops.aten.layer_norm): 1 overload, arguments as in each signature's schema. */
 export const layerNorm = fn('layer_norm') as {
-  /** aten::layer_norm: `aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor` */
+  /** Calls aten::layer_norm (torch.ops.aten.layer_norm in PyTorch): `aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor` */
   (input: Tensor, normalizedShape: number[], ...rest: Rest<[weight: Tensor | null, bias: Tensor | null, eps: number, cudnnEnable: boolean], { weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }>): Tensor;
-  /** aten::layer_norm: `aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor` */
+  /** Calls aten::layer_norm (torch.ops.aten.layer_norm in PyTorch): `aten::layer_norm(Tensor input, int[] normalized_shape, Tensor? weight=None, Tensor? bias=None, float eps=1.0000000000000001e-05, bool cudnn_enable=True) -> Tensor` */
   (options: { input: Tensor; normalizedShape: number[]; weight?: Tensor | null; bias?: Tensor | null; eps?: number; cudnnEnable?: boolean }): Tensor;
 };
-/** torch.lcm: 1 overload (see each signature). */
+/** Calls aten::lcm (PyTorch torch.lcm / torch.ops.aten.lcm): 1 overload, arguments as in each signature's schema. */
 export const lcm = fn('lcm') as {
-  /** aten::lcm: `aten::lcm(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::lcm (torch.ops.aten.lcm in PyTorch): `aten::lcm(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::lcm: `aten::lcm(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::lcm (torch.ops.aten.lcm in PyTorch): `aten::lcm(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.lcm_: 1 overload (see each signature). */
+/** Calls aten::lcm_ (PyTorch torch.lcm_ / torch.ops.aten.lcm_): 1 overload, arguments as in each signature's schema. */
 export const lcm_ = fn('lcm_') as {
-  /** aten::lcm_: `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::lcm_ (torch.ops.aten.lcm_ in PyTorch): `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::lcm_: `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::lcm_ (torch.ops.aten.lcm_ in PyTorch): `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.ldexp: 1 overload (see each signature). */
+/** Calls aten::ldexp (PyTorch torch.ldexp / torch.ops.aten.ldexp): 1 overload, arguments as in each signature's schema. */
 export const ldexp = fn('ldexp') as {
-  /** aten::ldexp.Tensor: `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::ldexp.Tensor (torch.ops.aten.ldexp in PyTorch): `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::ldexp.Tensor: `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::ldexp.Tensor (torch.ops.aten.ldexp in PyTorch): `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.ldexp_: 1 overload (see each signature). */
+/** Calls aten::ldexp_ (PyTorch torch.ldexp_ / torch.ops.aten.ldexp_): 1 overload, arguments as in each signature's schema. */
 export const ldexp_ = fn('ldexp_') as {
-  /** aten::ldexp_: `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::ldexp_ (torch.ops.aten.ldexp_ in PyTorch): `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::ldexp_: `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::ldexp_ (torch.ops.aten.ldexp_ in PyTorch): `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.le_: 2 overloads (see each signature). */
+/** Calls aten::le_ (PyTorch torch.le_ / torch.ops.aten.le_): 2 overloads, arguments as in each signature's schema. */
 export const le_ = fn('le_') as {
-  /** aten::le_.Scalar: `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::le_.Scalar (torch.ops.aten.le_ in PyTorch): `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::le_.Scalar: `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::le_.Scalar (torch.ops.aten.le_ in PyTorch): `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::le_.Tensor: `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::le_.Tensor (torch.ops.aten.le_ in PyTorch): `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::le_.Tensor: `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::le_.Tensor (torch.ops.aten.le_ in PyTorch): `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.leaky_relu: 1 overload (see each signature). */
+/** Calls aten::leaky_relu (PyTorch torch.leaky_relu / torch.ops.aten.leaky_relu): 1 overload, arguments as in each signature's schema. */
 export const leakyRelu = fn('leaky_relu') as {
-  /** aten::leaky_relu: `aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor` */
+  /** Calls aten::leaky_relu (torch.ops.aten.leaky_relu in PyTorch): `aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor` */
   (input: Tensor, ...rest: Rest<[negativeSlope: Scalar], { negativeSlope?: Scalar }>): Tensor;
 };
-/** torch.leaky_relu_: 1 overload (see each signature). */
+/** Calls aten::leaky_relu_ (PyTorch torch.leaky_relu_ / torch.ops.aten.leaky_relu_): 1 overload, arguments as in each signature's schema. */
 export const leakyRelu_ = fn('leaky_relu_') as {
-  /** aten::leaky_relu_: `aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)` */
+  /** Calls aten::leaky_relu_ (torch.ops.aten.leaky_relu_ in PyTorch): `aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[negativeSlope: Scalar], { negativeSlope?: Scalar }>): Tensor;
 };
-/** torch.lerp: 2 overloads (see each signature). */
+/** Calls aten::lerp (PyTorch torch.lerp / torch.ops.aten.lerp): 2 overloads, arguments as in each signature's schema. */
 export const lerp = fn('lerp') as {
-  /** aten::lerp.Scalar: `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
+  /** Calls aten::lerp.Scalar (torch.ops.aten.lerp in PyTorch): `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
   (input: Tensor, end: Tensor, weight: Scalar): Tensor;
-  /** aten::lerp.Scalar: `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
+  /** Calls aten::lerp.Scalar (torch.ops.aten.lerp in PyTorch): `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
   (input: Tensor, options: { end: Tensor; weight: Scalar }): Tensor;
-  /** aten::lerp.Tensor: `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
+  /** Calls aten::lerp.Tensor (torch.ops.aten.lerp in PyTorch): `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
   (input: Tensor, end: Tensor, weight: Tensor): Tensor;
-  /** aten::lerp.Tensor: `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
+  /** Calls aten::lerp.Tensor (torch.ops.aten.lerp in PyTorch): `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
   (input: Tensor, options: { end: Tensor; weight: Tensor }): Tensor;
 };
-/** torch.lerp_: 2 overloads (see each signature). */
+/** Calls aten::lerp_ (PyTorch torch.lerp_ / torch.ops.aten.lerp_): 2 overloads, arguments as in each signature's schema. */
 export const lerp_ = fn('lerp_') as {
-  /** aten::lerp_.Scalar: `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
+  /** Calls aten::lerp_.Scalar (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
   (input: Tensor, end: Tensor, weight: Scalar): Tensor;
-  /** aten::lerp_.Scalar: `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
+  /** Calls aten::lerp_.Scalar (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
   (input: Tensor, options: { end: Tensor; weight: Scalar }): Tensor;
-  /** aten::lerp_.Tensor: `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
+  /** Calls aten::lerp_.Tensor (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
   (input: Tensor, end: Tensor, weight: Tensor): Tensor;
-  /** aten::lerp_.Tensor: `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
+  /** Calls aten::lerp_.Tensor (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
   (input: Tensor, options: { end: Tensor; weight: Tensor }): Tensor;
 };
-/** torch.less: 2 overloads (see each signature). */
+/** Calls aten::less (PyTorch torch.less / torch.ops.aten.less): 2 overloads, arguments as in each signature's schema. */
 export const less = fn('less') as {
-  /** aten::less.Scalar: `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::less.Scalar (torch.ops.aten.less in PyTorch): `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::less.Scalar: `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::less.Scalar (torch.ops.aten.less in PyTorch): `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::less.Tensor: `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::less.Tensor (torch.ops.aten.less in PyTorch): `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::less.Tensor: `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::less.Tensor (torch.ops.aten.less in PyTorch): `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.less_: 2 overloads (see each signature). */
+/** Calls aten::less_ (PyTorch torch.less_ / torch.ops.aten.less_): 2 overloads, arguments as in each signature's schema. */
 export const less_ = fn('less_') as {
-  /** aten::less_.Scalar: `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::less_.Scalar (torch.ops.aten.less_ in PyTorch): `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::less_.Scalar: `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::less_.Scalar (torch.ops.aten.less_ in PyTorch): `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::less_.Tensor: `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::less_.Tensor (torch.ops.aten.less_ in PyTorch): `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::less_.Tensor: `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::less_.Tensor (torch.ops.aten.less_ in PyTorch): `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.less_equal: 2 overloads (see each signature). */
+/** Calls aten::less_equal (PyTorch torch.less_equal / torch.ops.aten.less_equal): 2 overloads, arguments as in each signature's schema. */
 export const lessEqual = fn('less_equal') as {
-  /** aten::less_equal.Scalar: `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::less_equal.Scalar (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::less_equal.Scalar: `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::less_equal.Scalar (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::less_equal.Tensor: `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::less_equal.Tensor (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::less_equal.Tensor: `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::less_equal.Tensor (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.less_equal_: 2 overloads (see each signature). */
+/** Calls aten::less_equal_ (PyTorch torch.less_equal_ / torch.ops.aten.less_equal_): 2 overloads, arguments as in each signature's schema. */
 export const lessEqual_ = fn('less_equal_') as {
-  /** aten::less_equal_.Scalar: `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::less_equal_.Scalar (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::less_equal_.Scalar: `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::less_equal_.Scalar (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::less_equal_.Tensor: `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::less_equal_.Tensor (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::less_equal_.Tensor: `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::less_equal_.Tensor (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.lgamma: 1 overload (see each signature). */
+/** Calls aten::lgamma (PyTorch torch.lgamma / torch.ops.aten.lgamma): 1 overload, arguments as in each signature's schema. */
 export const lgamma = fn('lgamma') as {
-  /** aten::lgamma: `aten::lgamma(Tensor self) -> Tensor` */
+  /** Calls aten::lgamma (torch.ops.aten.lgamma in PyTorch): `aten::lgamma(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.lgamma_: 1 overload (see each signature). */
+/** Calls aten::lgamma_ (PyTorch torch.lgamma_ / torch.ops.aten.lgamma_): 1 overload, arguments as in each signature's schema. */
 export const lgamma_ = fn('lgamma_') as {
-  /** aten::lgamma_: `aten::lgamma_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::lgamma_ (torch.ops.aten.lgamma_ in PyTorch): `aten::lgamma_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.lift: 1 overload (see each signature). */
+/** Calls aten::lift (PyTorch torch.lift / torch.ops.aten.lift): 1 overload, arguments as in each signature's schema. */
 export const lift = fn('lift') as {
-  /** aten::lift: `aten::lift(Tensor self) -> Tensor` */
+  /** Calls aten::lift (torch.ops.aten.lift in PyTorch): `aten::lift(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.lift_fresh: 1 overload (see each signature). */
+/** Calls aten::lift_fresh (PyTorch torch.lift_fresh / torch.ops.aten.lift_fresh): 1 overload, arguments as in each signature's schema. */
 export const liftFresh = fn('lift_fresh') as {
-  /** aten::lift_fresh: `aten::lift_fresh(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::lift_fresh (torch.ops.aten.lift_fresh in PyTorch): `aten::lift_fresh(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.lift_fresh_copy: 1 overload (see each signature). */
+/** Calls aten::lift_fresh_copy (PyTorch torch.lift_fresh_copy / torch.ops.aten.lift_fresh_copy): 1 overload, arguments as in each signature's schema. */
 export const liftFreshCopy = fn('lift_fresh_copy') as {
-  /** aten::lift_fresh_copy: `aten::lift_fresh_copy(Tensor self) -> Tensor` */
+  /** Calls aten::lift_fresh_copy (torch.ops.aten.lift_fresh_copy in PyTorch): `aten::lift_fresh_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.linalg_cholesky: 1 overload (see each signature). */
+/** Calls aten::linalg_cholesky (PyTorch torch.linalg_cholesky / torch.ops.aten.linalg_cholesky): 1 overload, arguments as in each signature's schema. */
 export const linalgCholesky = fn('linalg_cholesky') as {
-  /** aten::linalg_cholesky: `aten::linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor` */
+  /** Calls aten::linalg_cholesky (torch.ops.aten.linalg_cholesky in PyTorch): `aten::linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { upper?: boolean }>): Tensor;
 };
-/** torch.linalg_cholesky_ex: 1 overload (see each signature). */
+/** Calls aten::linalg_cholesky_ex (PyTorch torch.linalg_cholesky_ex / torch.ops.aten.linalg_cholesky_ex): 1 overload, arguments as in each signature's schema. */
 export const linalgCholeskyEx = fn('linalg_cholesky_ex') as {
-  /** aten::linalg_cholesky_ex: `aten::linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)` */
+  /** Calls aten::linalg_cholesky_ex (torch.ops.aten.linalg_cholesky_ex in PyTorch): `aten::linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)` */
   (input: Tensor, ...rest: Rest<[], { upper?: boolean; checkErrors?: boolean }>): Named<{ L: Tensor; info: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_cond: 2 overloads (see each signature). */
+/** Calls aten::linalg_cond (PyTorch torch.linalg_cond / torch.ops.aten.linalg_cond): 2 overloads, arguments as in each signature's schema. */
 export const linalgCond = fn('linalg_cond') as {
-  /** aten::linalg_cond: `aten::linalg_cond(Tensor self, Scalar? p=None) -> Tensor` */
+  /** Calls aten::linalg_cond (torch.ops.aten.linalg_cond in PyTorch): `aten::linalg_cond(Tensor self, Scalar? p=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[p: Scalar | null], { p?: Scalar | null }>): Tensor;
-  /** aten::linalg_cond.p_str: `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
+  /** Calls aten::linalg_cond.p_str (torch.ops.aten.linalg_cond in PyTorch): `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
   (input: Tensor, p: string): Tensor;
-  /** aten::linalg_cond.p_str: `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
+  /** Calls aten::linalg_cond.p_str (torch.ops.aten.linalg_cond in PyTorch): `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
   (input: Tensor, options: { p: string }): Tensor;
 };
-/** torch.linalg_cross: 1 overload (see each signature). */
+/** Calls aten::linalg_cross (PyTorch torch.linalg_cross / torch.ops.aten.linalg_cross): 1 overload, arguments as in each signature's schema. */
 export const linalgCross = fn('linalg_cross') as {
-  /** aten::linalg_cross: `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
+  /** Calls aten::linalg_cross (torch.ops.aten.linalg_cross in PyTorch): `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { dim?: number }>): Tensor;
-  /** aten::linalg_cross: `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
+  /** Calls aten::linalg_cross (torch.ops.aten.linalg_cross in PyTorch): `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
   (input: Tensor, options: { other: Tensor; dim?: number }): Tensor;
 };
-/** torch.linalg_det: 1 overload (see each signature). */
+/** Calls aten::linalg_det (PyTorch torch.linalg_det / torch.ops.aten.linalg_det): 1 overload, arguments as in each signature's schema. */
 export const linalgDet = fn('linalg_det') as {
-  /** aten::linalg_det: `aten::linalg_det(Tensor A) -> Tensor` */
+  /** Calls aten::linalg_det (torch.ops.aten.linalg_det in PyTorch): `aten::linalg_det(Tensor A) -> Tensor` */
   (A: Tensor): Tensor;
-  /** aten::linalg_det: `aten::linalg_det(Tensor A) -> Tensor` */
+  /** Calls aten::linalg_det (torch.ops.aten.linalg_det in PyTorch): `aten::linalg_det(Tensor A) -> Tensor` */
   (options: { A: Tensor }): Tensor;
 };
-/** torch.linalg_diagonal: 1 overload (see each signature). */
+/** Calls aten::linalg_diagonal (PyTorch torch.linalg_diagonal / torch.ops.aten.linalg_diagonal): 1 overload, arguments as in each signature's schema. */
 export const linalgDiagonal = fn('linalg_diagonal') as {
-  /** aten::linalg_diagonal: `aten::linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)` */
+  /** Calls aten::linalg_diagonal (torch.ops.aten.linalg_diagonal in PyTorch): `aten::linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)` */
   (A: Tensor, ...rest: Rest<[], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
-  /** aten::linalg_diagonal: `aten::linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)` */
+  /** Calls aten::linalg_diagonal (torch.ops.aten.linalg_diagonal in PyTorch): `aten::linalg_diagonal(Tensor(a) A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor(a)` */
   (options: { A: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
 };
-/** torch.linalg_eig: 1 overload (see each signature). */
+/** Calls aten::linalg_eig (PyTorch torch.linalg_eig / torch.ops.aten.linalg_eig): 1 overload, arguments as in each signature's schema. */
 export const linalgEig = fn('linalg_eig') as {
-  /** aten::linalg_eig: `aten::linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+  /** Calls aten::linalg_eig (torch.ops.aten.linalg_eig in PyTorch): `aten::linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)` */
   (input: Tensor): Named<{ eigenvalues: Tensor; eigenvectors: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_eigh: 1 overload (see each signature). */
+/** Calls aten::linalg_eigh (PyTorch torch.linalg_eigh / torch.ops.aten.linalg_eigh): 1 overload, arguments as in each signature's schema. */
 export const linalgEigh = fn('linalg_eigh') as {
-  /** aten::linalg_eigh: `aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors)` */
+  /** Calls aten::linalg_eigh (torch.ops.aten.linalg_eigh in PyTorch): `aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors)` */
   (input: Tensor, ...rest: Rest<[UPLO: string], { UPLO?: string }>): Named<{ eigenvalues: Tensor; eigenvectors: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_eigvals: 1 overload (see each signature). */
+/** Calls aten::linalg_eigvals (PyTorch torch.linalg_eigvals / torch.ops.aten.linalg_eigvals): 1 overload, arguments as in each signature's schema. */
 export const linalgEigvals = fn('linalg_eigvals') as {
-  /** aten::linalg_eigvals: `aten::linalg_eigvals(Tensor self) -> Tensor` */
+  /** Calls aten::linalg_eigvals (torch.ops.aten.linalg_eigvals in PyTorch): `aten::linalg_eigvals(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.linalg_eigvalsh: 1 overload (see each signature). */
+/** Calls aten::linalg_eigvalsh (PyTorch torch.linalg_eigvalsh / torch.ops.aten.linalg_eigvalsh): 1 overload, arguments as in each signature's schema. */
 export const linalgEigvalsh = fn('linalg_eigvalsh') as {
-  /** aten::linalg_eigvalsh: `aten::linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor` */
+  /** Calls aten::linalg_eigvalsh (torch.ops.aten.linalg_eigvalsh in PyTorch): `aten::linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor` */
   (input: Tensor, ...rest: Rest<[UPLO: string], { UPLO?: string }>): Tensor;
 };
-/** torch.linalg_householder_product: 1 overload (see each signature). */
+/** Calls aten::linalg_householder_product (PyTorch torch.linalg_householder_product / torch.ops.aten.linalg_householder_product): 1 overload, arguments as in each signature's schema. */
 export const linalgHouseholderProduct = fn('linalg_householder_product') as {
-  /** aten::linalg_householder_product: `aten::linalg_householder_product(Tensor input, Tensor tau) -> Tensor` */
+  /** Calls aten::linalg_householder_product (torch.ops.aten.linalg_householder_product in PyTorch): `aten::linalg_householder_product(Tensor input, Tensor tau) -> Tensor` */
   (input: Tensor, tau: Tensor): Tensor;
-  /** aten::linalg_householder_product: `aten::linalg_householder_product(Tensor input, Tensor tau) -> Tensor` */
+  /** Calls aten::linalg_householder_product (torch.ops.aten.linalg_householder_product in PyTorch): `aten::linalg_householder_product(Tensor input, Tensor tau) -> Tensor` */
   (options: { input: Tensor; tau: Tensor }): Tensor;
 };
-/** torch.linalg_inv: 1 overload (see each signature). */
+/** Calls aten::linalg_inv (PyTorch torch.linalg_inv / torch.ops.aten.linalg_inv): 1 overload, arguments as in each signature's schema. */
 export const linalgInv = fn('linalg_inv') as {
-  /** aten::linalg_inv: `aten::linalg_inv(Tensor A) -> Tensor` */
+  /** Calls aten::linalg_inv (torch.ops.aten.linalg_inv in PyTorch): `aten::linalg_inv(Tensor A) -> Tensor` */
   (A: Tensor): Tensor;
-  /** aten::linalg_inv: `aten::linalg_inv(Tensor A) -> Tensor` */
+  /** Calls aten::linalg_inv (torch.ops.aten.linalg_inv in PyTorch): `aten::linalg_inv(Tensor A) -> Tensor` */
   (options: { A: Tensor }): Tensor;
 };
-/** torch.linalg_inv_ex: 1 overload (see each signature). */
+/** Calls aten::linalg_inv_ex (PyTorch torch.linalg_inv_ex / torch.ops.aten.linalg_inv_ex): 1 overload, arguments as in each signature's schema. */
 export const linalgInvEx = fn('linalg_inv_ex') as {
-  /** aten::linalg_inv_ex: `aten::linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)` */
+  /** Calls aten::linalg_inv_ex (torch.ops.aten.linalg_inv_ex in PyTorch): `aten::linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)` */
   (A: Tensor, ...rest: Rest<[], { checkErrors?: boolean }>): Named<{ inverse: Tensor; info: Tensor }, [Tensor, Tensor]>;
-  /** aten::linalg_inv_ex: `aten::linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)` */
+  /** Calls aten::linalg_inv_ex (torch.ops.aten.linalg_inv_ex in PyTorch): `aten::linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)` */
   (options: { A: Tensor; checkErrors?: boolean }): Named<{ inverse: Tensor; info: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_ldl_factor: 1 overload (see each signature). */
+/** Calls aten::linalg_ldl_factor (PyTorch torch.linalg_ldl_factor / torch.ops.aten.linalg_ldl_factor): 1 overload, arguments as in each signature's schema. */
 export const linalgLdlFactor = fn('linalg_ldl_factor') as {
-  /** aten::linalg_ldl_factor: `aten::linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)` */
+  /** Calls aten::linalg_ldl_factor (torch.ops.aten.linalg_ldl_factor in PyTorch): `aten::linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)` */
   (input: Tensor, ...rest: Rest<[], { hermitian?: boolean }>): Named<{ LD: Tensor; pivots: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_ldl_factor_ex: 1 overload (see each signature). */
+/** Calls aten::linalg_ldl_factor_ex (PyTorch torch.linalg_ldl_factor_ex / torch.ops.aten.linalg_ldl_factor_ex): 1 overload, arguments as in each signature's schema. */
 export const linalgLdlFactorEx = fn('linalg_ldl_factor_ex') as {
-  /** aten::linalg_ldl_factor_ex: `aten::linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)` */
+  /** Calls aten::linalg_ldl_factor_ex (torch.ops.aten.linalg_ldl_factor_ex in PyTorch): `aten::linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)` */
   (input: Tensor, ...rest: Rest<[], { hermitian?: boolean; checkErrors?: boolean }>): Named<{ LD: Tensor; pivots: Tensor; info: Tensor }, [Tensor, Tensor, Tensor]>;
 };
-/** torch.linalg_ldl_solve: 1 overload (see each signature). */
+/** Calls aten::linalg_ldl_solve (PyTorch torch.linalg_ldl_solve / torch.ops.aten.linalg_ldl_solve): 1 overload, arguments as in each signature's schema. */
 export const linalgLdlSolve = fn('linalg_ldl_solve') as {
-  /** aten::linalg_ldl_solve: `aten::linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_ldl_solve (torch.ops.aten.linalg_ldl_solve in PyTorch): `aten::linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor` */
   (LD: Tensor, pivots: Tensor, B: Tensor, ...rest: Rest<[], { hermitian?: boolean }>): Tensor;
-  /** aten::linalg_ldl_solve: `aten::linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_ldl_solve (torch.ops.aten.linalg_ldl_solve in PyTorch): `aten::linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor` */
   (options: { LD: Tensor; pivots: Tensor; B: Tensor; hermitian?: boolean }): Tensor;
 };
-/** torch.linalg_lstsq: 1 overload (see each signature). */
+/** Calls aten::linalg_lstsq (PyTorch torch.linalg_lstsq / torch.ops.aten.linalg_lstsq): 1 overload, arguments as in each signature's schema. */
 export const linalgLstsq = fn('linalg_lstsq') as {
-  /** aten::linalg_lstsq: `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
+  /** Calls aten::linalg_lstsq (torch.ops.aten.linalg_lstsq in PyTorch): `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
   (input: Tensor, b: Tensor, ...rest: Rest<[rcond: number | null], { rcond?: number | null; driver?: string | null }>): Named<{ solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor }, [Tensor, Tensor, Tensor, Tensor]>;
-  /** aten::linalg_lstsq: `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
+  /** Calls aten::linalg_lstsq (torch.ops.aten.linalg_lstsq in PyTorch): `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
   (input: Tensor, options: { b: Tensor; rcond?: number | null; driver?: string | null }): Named<{ solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor }, [Tensor, Tensor, Tensor, Tensor]>;
 };
-/** torch.linalg_lu: 1 overload (see each signature). */
+/** Calls aten::linalg_lu (PyTorch torch.linalg_lu / torch.ops.aten.linalg_lu): 1 overload, arguments as in each signature's schema. */
 export const linalgLu = fn('linalg_lu') as {
-  /** aten::linalg_lu: `aten::linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)` */
+  /** Calls aten::linalg_lu (torch.ops.aten.linalg_lu in PyTorch): `aten::linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)` */
   (A: Tensor, ...rest: Rest<[], { pivot?: boolean }>): Named<{ P: Tensor; L: Tensor; U: Tensor }, [Tensor, Tensor, Tensor]>;
-  /** aten::linalg_lu: `aten::linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)` */
+  /** Calls aten::linalg_lu (torch.ops.aten.linalg_lu in PyTorch): `aten::linalg_lu(Tensor A, *, bool pivot=True) -> (Tensor P, Tensor L, Tensor U)` */
   (options: { A: Tensor; pivot?: boolean }): Named<{ P: Tensor; L: Tensor; U: Tensor }, [Tensor, Tensor, Tensor]>;
 };
-/** torch.linalg_lu_factor: 1 overload (see each signature). */
+/** Calls aten::linalg_lu_factor (PyTorch torch.linalg_lu_factor / torch.ops.aten.linalg_lu_factor): 1 overload, arguments as in each signature's schema. */
 export const linalgLuFactor = fn('linalg_lu_factor') as {
-  /** aten::linalg_lu_factor: `aten::linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)` */
+  /** Calls aten::linalg_lu_factor (torch.ops.aten.linalg_lu_factor in PyTorch): `aten::linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)` */
   (A: Tensor, ...rest: Rest<[], { pivot?: boolean }>): Named<{ LU: Tensor; pivots: Tensor }, [Tensor, Tensor]>;
-  /** aten::linalg_lu_factor: `aten::linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)` */
+  /** Calls aten::linalg_lu_factor (torch.ops.aten.linalg_lu_factor in PyTorch): `aten::linalg_lu_factor(Tensor A, *, bool pivot=True) -> (Tensor LU, Tensor pivots)` */
   (options: { A: Tensor; pivot?: boolean }): Named<{ LU: Tensor; pivots: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_lu_factor_ex: 1 overload (see each signature). */
+/** Calls aten::linalg_lu_factor_ex (PyTorch torch.linalg_lu_factor_ex / torch.ops.aten.linalg_lu_factor_ex): 1 overload, arguments as in each signature's schema. */
 export const linalgLuFactorEx = fn('linalg_lu_factor_ex') as {
-  /** aten::linalg_lu_factor_ex: `aten::linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)` */
+  /** Calls aten::linalg_lu_factor_ex (torch.ops.aten.linalg_lu_factor_ex in PyTorch): `aten::linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)` */
   (A: Tensor, ...rest: Rest<[], { pivot?: boolean; checkErrors?: boolean }>): Named<{ LU: Tensor; pivots: Tensor; info: Tensor }, [Tensor, Tensor, Tensor]>;
-  /** aten::linalg_lu_factor_ex: `aten::linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)` */
+  /** Calls aten::linalg_lu_factor_ex (torch.ops.aten.linalg_lu_factor_ex in PyTorch): `aten::linalg_lu_factor_ex(Tensor A, *, bool pivot=True, bool check_errors=False) -> (Tensor LU, Tensor pivots, Tensor info)` */
   (options: { A: Tensor; pivot?: boolean; checkErrors?: boolean }): Named<{ LU: Tensor; pivots: Tensor; info: Tensor }, [Tensor, Tensor, Tensor]>;
 };
-/** torch.linalg_lu_solve: 1 overload (see each signature). */
+/** Calls aten::linalg_lu_solve (PyTorch torch.linalg_lu_solve / torch.ops.aten.linalg_lu_solve): 1 overload, arguments as in each signature's schema. */
 export const linalgLuSolve = fn('linalg_lu_solve') as {
-  /** aten::linalg_lu_solve: `aten::linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor` */
+  /** Calls aten::linalg_lu_solve (torch.ops.aten.linalg_lu_solve in PyTorch): `aten::linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor` */
   (LU: Tensor, pivots: Tensor, B: Tensor, ...rest: Rest<[], { left?: boolean; adjoint?: boolean }>): Tensor;
-  /** aten::linalg_lu_solve: `aten::linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor` */
+  /** Calls aten::linalg_lu_solve (torch.ops.aten.linalg_lu_solve in PyTorch): `aten::linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor` */
   (options: { LU: Tensor; pivots: Tensor; B: Tensor; left?: boolean; adjoint?: boolean }): Tensor;
 };
-/** torch.linalg_matmul: 1 overload (see each signature). */
+/** Calls aten::linalg_matmul (PyTorch torch.linalg_matmul / torch.ops.aten.linalg_matmul): 1 overload, arguments as in each signature's schema. */
 export const linalgMatmul = fn('linalg_matmul') as {
-  /** aten::linalg_matmul: `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::linalg_matmul (torch.ops.aten.linalg_matmul in PyTorch): `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::linalg_matmul: `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::linalg_matmul (torch.ops.aten.linalg_matmul in PyTorch): `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.linalg_matrix_exp: 1 overload (see each signature). */
+/** Calls aten::linalg_matrix_exp (PyTorch torch.linalg_matrix_exp / torch.ops.aten.linalg_matrix_exp): 1 overload, arguments as in each signature's schema. */
 export const linalgMatrixExp = fn('linalg_matrix_exp') as {
-  /** aten::linalg_matrix_exp: `aten::linalg_matrix_exp(Tensor self) -> Tensor` */
+  /** Calls aten::linalg_matrix_exp (torch.ops.aten.linalg_matrix_exp in PyTorch): `aten::linalg_matrix_exp(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.linalg_matrix_norm: 2 overloads (see each signature). */
+/** Calls aten::linalg_matrix_norm (PyTorch torch.linalg_matrix_norm / torch.ops.aten.linalg_matrix_norm): 2 overloads, arguments as in each signature's schema. */
 export const linalgMatrixNorm = fn('linalg_matrix_norm') as {
-  /** aten::linalg_matrix_norm: `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_matrix_norm (torch.ops.aten.linalg_matrix_norm in PyTorch): `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ord: Scalar, ...rest: Rest<[dim: number[], keepdim: boolean], { dim?: number[]; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-  /** aten::linalg_matrix_norm: `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_matrix_norm (torch.ops.aten.linalg_matrix_norm in PyTorch): `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, options: { ord: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
-  /** aten::linalg_matrix_norm.str_ord: `aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_matrix_norm.str_ord (torch.ops.aten.linalg_matrix_norm in PyTorch): `aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[ord: string, dim: number[], keepdim: boolean], { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }>): Tensor;
 };
-/** torch.linalg_matrix_power: 1 overload (see each signature). */
+/** Calls aten::linalg_matrix_power (PyTorch torch.linalg_matrix_power / torch.ops.aten.linalg_matrix_power): 1 overload, arguments as in each signature's schema. */
 export const linalgMatrixPower = fn('linalg_matrix_power') as {
-  /** aten::linalg_matrix_power: `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
+  /** Calls aten::linalg_matrix_power (torch.ops.aten.linalg_matrix_power in PyTorch): `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
   (input: Tensor, n: number): Tensor;
-  /** aten::linalg_matrix_power: `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
+  /** Calls aten::linalg_matrix_power (torch.ops.aten.linalg_matrix_power in PyTorch): `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
   (input: Tensor, options: { n: number }): Tensor;
 };
-/** torch.linalg_matrix_rank: 4 overloads (see each signature). */
+/** Calls aten::linalg_matrix_rank (PyTorch torch.linalg_matrix_rank / torch.ops.aten.linalg_matrix_rank): 4 overloads, arguments as in each signature's schema. */
 export const linalgMatrixRank = fn('linalg_matrix_rank') as {
-  /** aten::linalg_matrix_rank: `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
   (input: Tensor, tol: number, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-  /** aten::linalg_matrix_rank: `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
   (input: Tensor, options: { tol: number; hermitian?: boolean }): Tensor;
-  /** aten::linalg_matrix_rank.tol_tensor: `aten::linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank.tol_tensor (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor` */
   (input: Tensor, tol: Tensor, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-  /** aten::linalg_matrix_rank.tol_tensor: `aten::linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank.tol_tensor (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank.tol_tensor(Tensor input, Tensor tol, bool hermitian=False) -> Tensor` */
   (options: { input: Tensor; tol: Tensor; hermitian?: boolean }): Tensor;
-  /** aten::linalg_matrix_rank.atol_rtol_float: `aten::linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank.atol_rtol_float (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { atol?: number | null; rtol?: number | null; hermitian?: boolean }>): Tensor;
-  /** aten::linalg_matrix_rank.atol_rtol_tensor: `aten::linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank.atol_rtol_tensor (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }>): Tensor;
-  /** aten::linalg_matrix_rank.atol_rtol_tensor: `aten::linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_matrix_rank.atol_rtol_tensor (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank.atol_rtol_tensor(Tensor input, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
   (options: { input: Tensor; atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }): Tensor;
 };
-/** torch.linalg_multi_dot: 1 overload (see each signature). */
+/** Calls aten::linalg_multi_dot (PyTorch torch.linalg_multi_dot / torch.ops.aten.linalg_multi_dot): 1 overload, arguments as in each signature's schema. */
 export const linalgMultiDot = fn('linalg_multi_dot') as {
-  /** aten::linalg_multi_dot: `aten::linalg_multi_dot(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::linalg_multi_dot (torch.ops.aten.linalg_multi_dot in PyTorch): `aten::linalg_multi_dot(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::linalg_multi_dot: `aten::linalg_multi_dot(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::linalg_multi_dot (torch.ops.aten.linalg_multi_dot in PyTorch): `aten::linalg_multi_dot(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::linalg_multi_dot: `aten::linalg_multi_dot(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::linalg_multi_dot (torch.ops.aten.linalg_multi_dot in PyTorch): `aten::linalg_multi_dot(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.linalg_norm: 2 overloads (see each signature). */
+/** Calls aten::linalg_norm (PyTorch torch.linalg_norm / torch.ops.aten.linalg_norm): 2 overloads, arguments as in each signature's schema. */
 export const linalgNorm = fn('linalg_norm') as {
-  /** aten::linalg_norm: `aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_norm (torch.ops.aten.linalg_norm in PyTorch): `aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[ord: Scalar | null, dim: number | number[] | null, keepdim: boolean], { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-  /** aten::linalg_norm.ord_str: `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_norm.ord_str (torch.ops.aten.linalg_norm in PyTorch): `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ord: string, ...rest: Rest<[dim: number | number[] | null, keepdim: boolean], { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-  /** aten::linalg_norm.ord_str: `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_norm.ord_str (torch.ops.aten.linalg_norm in PyTorch): `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, options: { ord: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
 };
-/** torch.linalg_pinv: 4 overloads (see each signature). */
+/** Calls aten::linalg_pinv (PyTorch torch.linalg_pinv / torch.ops.aten.linalg_pinv): 4 overloads, arguments as in each signature's schema. */
 export const linalgPinv = fn('linalg_pinv') as {
-  /** aten::linalg_pinv: `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_pinv (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
   (input: Tensor, rcond: number, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-  /** aten::linalg_pinv: `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_pinv (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
   (input: Tensor, options: { rcond: number; hermitian?: boolean }): Tensor;
-  /** aten::linalg_pinv.rcond_tensor: `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_pinv.rcond_tensor (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
   (input: Tensor, rcond: Tensor, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-  /** aten::linalg_pinv.rcond_tensor: `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_pinv.rcond_tensor (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
   (input: Tensor, options: { rcond: Tensor; hermitian?: boolean }): Tensor;
-  /** aten::linalg_pinv.atol_rtol_float: `aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_pinv.atol_rtol_float (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { atol?: number | null; rtol?: number | null; hermitian?: boolean }>): Tensor;
-  /** aten::linalg_pinv.atol_rtol_tensor: `aten::linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
+  /** Calls aten::linalg_pinv.atol_rtol_tensor (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }>): Tensor;
 };
-/** torch.linalg_qr: 1 overload (see each signature). */
+/** Calls aten::linalg_qr (PyTorch torch.linalg_qr / torch.ops.aten.linalg_qr): 1 overload, arguments as in each signature's schema. */
 export const linalgQr = fn('linalg_qr') as {
-  /** aten::linalg_qr: `aten::linalg_qr(Tensor A, str mode="reduced") -> (Tensor Q, Tensor R)` */
+  /** Calls aten::linalg_qr (torch.ops.aten.linalg_qr in PyTorch): `aten::linalg_qr(Tensor A, str mode="reduced") -> (Tensor Q, Tensor R)` */
   (A: Tensor, ...rest: Rest<[mode: string], { mode?: string }>): Named<{ Q: Tensor; R: Tensor }, [Tensor, Tensor]>;
-  /** aten::linalg_qr: `aten::linalg_qr(Tensor A, str mode="reduced") -> (Tensor Q, Tensor R)` */
+  /** Calls aten::linalg_qr (torch.ops.aten.linalg_qr in PyTorch): `aten::linalg_qr(Tensor A, str mode="reduced") -> (Tensor Q, Tensor R)` */
   (options: { A: Tensor; mode?: string }): Named<{ Q: Tensor; R: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_slogdet: 1 overload (see each signature). */
+/** Calls aten::linalg_slogdet (PyTorch torch.linalg_slogdet / torch.ops.aten.linalg_slogdet): 1 overload, arguments as in each signature's schema. */
 export const linalgSlogdet = fn('linalg_slogdet') as {
-  /** aten::linalg_slogdet: `aten::linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)` */
+  /** Calls aten::linalg_slogdet (torch.ops.aten.linalg_slogdet in PyTorch): `aten::linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)` */
   (A: Tensor): Named<{ sign: Tensor; logabsdet: Tensor }, [Tensor, Tensor]>;
-  /** aten::linalg_slogdet: `aten::linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)` */
+  /** Calls aten::linalg_slogdet (torch.ops.aten.linalg_slogdet in PyTorch): `aten::linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)` */
   (options: { A: Tensor }): Named<{ sign: Tensor; logabsdet: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_solve: 1 overload (see each signature). */
+/** Calls aten::linalg_solve (PyTorch torch.linalg_solve / torch.ops.aten.linalg_solve): 1 overload, arguments as in each signature's schema. */
 export const linalgSolve = fn('linalg_solve') as {
-  /** aten::linalg_solve: `aten::linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor` */
+  /** Calls aten::linalg_solve (torch.ops.aten.linalg_solve in PyTorch): `aten::linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor` */
   (A: Tensor, B: Tensor, ...rest: Rest<[], { left?: boolean }>): Tensor;
-  /** aten::linalg_solve: `aten::linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor` */
+  /** Calls aten::linalg_solve (torch.ops.aten.linalg_solve in PyTorch): `aten::linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor` */
   (options: { A: Tensor; B: Tensor; left?: boolean }): Tensor;
 };
-/** torch.linalg_solve_ex: 1 overload (see each signature). */
+/** Calls aten::linalg_solve_ex (PyTorch torch.linalg_solve_ex / torch.ops.aten.linalg_solve_ex): 1 overload, arguments as in each signature's schema. */
 export const linalgSolveEx = fn('linalg_solve_ex') as {
-  /** aten::linalg_solve_ex: `aten::linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)` */
+  /** Calls aten::linalg_solve_ex (torch.ops.aten.linalg_solve_ex in PyTorch): `aten::linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)` */
   (A: Tensor, B: Tensor, ...rest: Rest<[], { left?: boolean; checkErrors?: boolean }>): Named<{ result: Tensor; info: Tensor }, [Tensor, Tensor]>;
-  /** aten::linalg_solve_ex: `aten::linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)` */
+  /** Calls aten::linalg_solve_ex (torch.ops.aten.linalg_solve_ex in PyTorch): `aten::linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor info)` */
   (options: { A: Tensor; B: Tensor; left?: boolean; checkErrors?: boolean }): Named<{ result: Tensor; info: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.linalg_solve_triangular: 1 overload (see each signature). */
+/** Calls aten::linalg_solve_triangular (PyTorch torch.linalg_solve_triangular / torch.ops.aten.linalg_solve_triangular): 1 overload, arguments as in each signature's schema. */
 export const linalgSolveTriangular = fn('linalg_solve_triangular') as {
-  /** aten::linalg_solve_triangular: `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
+  /** Calls aten::linalg_solve_triangular (torch.ops.aten.linalg_solve_triangular in PyTorch): `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
   (input: Tensor, B: Tensor, ...rest: RestWith<[], { upper: boolean; left?: boolean; unitriangular?: boolean }>): Tensor;
-  /** aten::linalg_solve_triangular: `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
+  /** Calls aten::linalg_solve_triangular (torch.ops.aten.linalg_solve_triangular in PyTorch): `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
   (input: Tensor, options: { B: Tensor; upper: boolean; left?: boolean; unitriangular?: boolean }): Tensor;
 };
-/** torch.linalg_svd: 1 overload (see each signature). */
+/** Calls aten::linalg_svd (PyTorch torch.linalg_svd / torch.ops.aten.linalg_svd): 1 overload, arguments as in each signature's schema. */
 export const linalgSvd = fn('linalg_svd') as {
-  /** aten::linalg_svd: `aten::linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)` */
+  /** Calls aten::linalg_svd (torch.ops.aten.linalg_svd in PyTorch): `aten::linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)` */
   (A: Tensor, ...rest: Rest<[fullMatrices: boolean], { fullMatrices?: boolean; driver?: string | null }>): Named<{ U: Tensor; S: Tensor; Vh: Tensor }, [Tensor, Tensor, Tensor]>;
-  /** aten::linalg_svd: `aten::linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)` */
+  /** Calls aten::linalg_svd (torch.ops.aten.linalg_svd in PyTorch): `aten::linalg_svd(Tensor A, bool full_matrices=True, *, str? driver=None) -> (Tensor U, Tensor S, Tensor Vh)` */
   (options: { A: Tensor; fullMatrices?: boolean; driver?: string | null }): Named<{ U: Tensor; S: Tensor; Vh: Tensor }, [Tensor, Tensor, Tensor]>;
 };
-/** torch.linalg_svdvals: 1 overload (see each signature). */
+/** Calls aten::linalg_svdvals (PyTorch torch.linalg_svdvals / torch.ops.aten.linalg_svdvals): 1 overload, arguments as in each signature's schema. */
 export const linalgSvdvals = fn('linalg_svdvals') as {
-  /** aten::linalg_svdvals: `aten::linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor` */
+  /** Calls aten::linalg_svdvals (torch.ops.aten.linalg_svdvals in PyTorch): `aten::linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor` */
   (A: Tensor, ...rest: Rest<[], { driver?: string | null }>): Tensor;
-  /** aten::linalg_svdvals: `aten::linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor` */
+  /** Calls aten::linalg_svdvals (torch.ops.aten.linalg_svdvals in PyTorch): `aten::linalg_svdvals(Tensor A, *, str? driver=None) -> Tensor` */
   (options: { A: Tensor; driver?: string | null }): Tensor;
 };
-/** torch.linalg_tensorinv: 1 overload (see each signature). */
+/** Calls aten::linalg_tensorinv (PyTorch torch.linalg_tensorinv / torch.ops.aten.linalg_tensorinv): 1 overload, arguments as in each signature's schema. */
 export const linalgTensorinv = fn('linalg_tensorinv') as {
-  /** aten::linalg_tensorinv: `aten::linalg_tensorinv(Tensor self, int ind=2) -> Tensor` */
+  /** Calls aten::linalg_tensorinv (torch.ops.aten.linalg_tensorinv in PyTorch): `aten::linalg_tensorinv(Tensor self, int ind=2) -> Tensor` */
   (input: Tensor, ...rest: Rest<[ind: number], { ind?: number }>): Tensor;
 };
-/** torch.linalg_tensorsolve: 1 overload (see each signature). */
+/** Calls aten::linalg_tensorsolve (PyTorch torch.linalg_tensorsolve / torch.ops.aten.linalg_tensorsolve): 1 overload, arguments as in each signature's schema. */
 export const linalgTensorsolve = fn('linalg_tensorsolve') as {
-  /** aten::linalg_tensorsolve: `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
+  /** Calls aten::linalg_tensorsolve (torch.ops.aten.linalg_tensorsolve in PyTorch): `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[dims: number[] | null], { dims?: number[] | null }>): Tensor;
-  /** aten::linalg_tensorsolve: `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
+  /** Calls aten::linalg_tensorsolve (torch.ops.aten.linalg_tensorsolve in PyTorch): `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
   (input: Tensor, options: { other: Tensor; dims?: number[] | null }): Tensor;
 };
-/** torch.linalg_vander: 1 overload (see each signature). */
+/** Calls aten::linalg_vander (PyTorch torch.linalg_vander / torch.ops.aten.linalg_vander): 1 overload, arguments as in each signature's schema. */
 export const linalgVander = fn('linalg_vander') as {
-  /** aten::linalg_vander: `aten::linalg_vander(Tensor x, *, int? N=None) -> Tensor` */
+  /** Calls aten::linalg_vander (torch.ops.aten.linalg_vander in PyTorch): `aten::linalg_vander(Tensor x, *, int? N=None) -> Tensor` */
   (x: Tensor, ...rest: Rest<[], { N?: number | null }>): Tensor;
-  /** aten::linalg_vander: `aten::linalg_vander(Tensor x, *, int? N=None) -> Tensor` */
+  /** Calls aten::linalg_vander (torch.ops.aten.linalg_vander in PyTorch): `aten::linalg_vander(Tensor x, *, int? N=None) -> Tensor` */
   (options: { x: Tensor; N?: number | null }): Tensor;
 };
-/** torch.linalg_vecdot: 1 overload (see each signature). */
+/** Calls aten::linalg_vecdot (PyTorch torch.linalg_vecdot / torch.ops.aten.linalg_vecdot): 1 overload, arguments as in each signature's schema. */
 export const linalgVecdot = fn('linalg_vecdot') as {
-  /** aten::linalg_vecdot: `aten::linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor` */
+  /** Calls aten::linalg_vecdot (torch.ops.aten.linalg_vecdot in PyTorch): `aten::linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor` */
   (x: Tensor, y: Tensor, ...rest: Rest<[], { dim?: number }>): Tensor;
-  /** aten::linalg_vecdot: `aten::linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor` */
+  /** Calls aten::linalg_vecdot (torch.ops.aten.linalg_vecdot in PyTorch): `aten::linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor` */
   (options: { x: Tensor; y: Tensor; dim?: number }): Tensor;
 };
-/** torch.linalg_vector_norm: 1 overload (see each signature). */
+/** Calls aten::linalg_vector_norm (PyTorch torch.linalg_vector_norm / torch.ops.aten.linalg_vector_norm): 1 overload, arguments as in each signature's schema. */
 export const linalgVectorNorm = fn('linalg_vector_norm') as {
-  /** aten::linalg_vector_norm: `aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::linalg_vector_norm (torch.ops.aten.linalg_vector_norm in PyTorch): `aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[ord: Scalar, dim: number | number[] | null, keepdim: boolean], { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
 };
-/** torch.linear: 1 overload (see each signature). */
+/** Calls aten::linear (PyTorch torch.linear / torch.ops.aten.linear): 1 overload, arguments as in each signature's schema. */
 export const linear = fn('linear') as {
-  /** aten::linear: `aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor` */
+  /** Calls aten::linear (torch.ops.aten.linear in PyTorch): `aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor` */
   (input: Tensor, weight: Tensor, ...rest: Rest<[bias: Tensor | null], { bias?: Tensor | null }>): Tensor;
-  /** aten::linear: `aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor` */
+  /** Calls aten::linear (torch.ops.aten.linear in PyTorch): `aten::linear(Tensor input, Tensor weight, Tensor? bias=None) -> Tensor` */
   (options: { input: Tensor; weight: Tensor; bias?: Tensor | null }): Tensor;
 };
-/** torch.log10: 1 overload (see each signature). */
+/** Calls aten::log10 (PyTorch torch.log10 / torch.ops.aten.log10): 1 overload, arguments as in each signature's schema. */
 export const log10 = fn('log10') as {
-  /** aten::log10: `aten::log10(Tensor self) -> Tensor` */
+  /** Calls aten::log10 (torch.ops.aten.log10 in PyTorch): `aten::log10(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.log10_: 1 overload (see each signature). */
+/** Calls aten::log10_ (PyTorch torch.log10_ / torch.ops.aten.log10_): 1 overload, arguments as in each signature's schema. */
 export const log10_ = fn('log10_') as {
-  /** aten::log10_: `aten::log10_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::log10_ (torch.ops.aten.log10_ in PyTorch): `aten::log10_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.log1p_: 1 overload (see each signature). */
+/** Calls aten::log1p_ (PyTorch torch.log1p_ / torch.ops.aten.log1p_): 1 overload, arguments as in each signature's schema. */
 export const log1p_ = fn('log1p_') as {
-  /** aten::log1p_: `aten::log1p_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::log1p_ (torch.ops.aten.log1p_ in PyTorch): `aten::log1p_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.log2: 1 overload (see each signature). */
+/** Calls aten::log2 (PyTorch torch.log2 / torch.ops.aten.log2): 1 overload, arguments as in each signature's schema. */
 export const log2 = fn('log2') as {
-  /** aten::log2: `aten::log2(Tensor self) -> Tensor` */
+  /** Calls aten::log2 (torch.ops.aten.log2 in PyTorch): `aten::log2(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.log2_: 1 overload (see each signature). */
+/** Calls aten::log2_ (PyTorch torch.log2_ / torch.ops.aten.log2_): 1 overload, arguments as in each signature's schema. */
 export const log2_ = fn('log2_') as {
-  /** aten::log2_: `aten::log2_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::log2_ (torch.ops.aten.log2_ in PyTorch): `aten::log2_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.log_: 1 overload (see each signature). */
+/** Calls aten::log_ (PyTorch torch.log_ / torch.ops.aten.log_): 1 overload, arguments as in each signature's schema. */
 export const log_ = fn('log_') as {
-  /** aten::log_: `aten::log_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::log_ (torch.ops.aten.log_ in PyTorch): `aten::log_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.log_normal: 1 overload (see each signature). */
+/** Calls aten::log_normal (PyTorch torch.log_normal / torch.ops.aten.log_normal): 1 overload, arguments as in each signature's schema. */
 export const logNormal = fn('log_normal') as {
-  /** aten::log_normal: `aten::log_normal(Tensor self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::log_normal (torch.ops.aten.log_normal in PyTorch): `aten::log_normal(Tensor self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): Tensor;
 };
-/** torch.log_normal_: 1 overload (see each signature). */
+/** Calls aten::log_normal_ (PyTorch torch.log_normal_ / torch.ops.aten.log_normal_): 1 overload, arguments as in each signature's schema. */
 export const logNormal_ = fn('log_normal_') as {
-  /** aten::log_normal_: `aten::log_normal_(Tensor(a!) self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::log_normal_ (torch.ops.aten.log_normal_ in PyTorch): `aten::log_normal_(Tensor(a!) self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): Tensor;
 };
-/** torch.log_sigmoid: 1 overload (see each signature). */
+/** Calls aten::log_sigmoid (PyTorch torch.log_sigmoid / torch.ops.aten.log_sigmoid): 1 overload, arguments as in each signature's schema. */
 export const logSigmoid = fn('log_sigmoid') as {
-  /** aten::log_sigmoid: `aten::log_sigmoid(Tensor self) -> Tensor` */
+  /** Calls aten::log_sigmoid (torch.ops.aten.log_sigmoid in PyTorch): `aten::log_sigmoid(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.log_sigmoid_forward: 1 overload (see each signature). */
+/** Calls aten::log_sigmoid_forward (PyTorch torch.log_sigmoid_forward / torch.ops.aten.log_sigmoid_forward): 1 overload, arguments as in each signature's schema. */
 export const logSigmoidForward = fn('log_sigmoid_forward') as {
-  /** aten::log_sigmoid_forward: `aten::log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)` */
+  /** Calls aten::log_sigmoid_forward (torch.ops.aten.log_sigmoid_forward in PyTorch): `aten::log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)` */
   (input: Tensor): Named<{ output: Tensor; buffer: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.logaddexp: 1 overload (see each signature). */
+/** Calls aten::logaddexp (PyTorch torch.logaddexp / torch.ops.aten.logaddexp): 1 overload, arguments as in each signature's schema. */
 export const logaddexp = fn('logaddexp') as {
-  /** aten::logaddexp: `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::logaddexp (torch.ops.aten.logaddexp in PyTorch): `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::logaddexp: `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::logaddexp (torch.ops.aten.logaddexp in PyTorch): `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.logaddexp2: 1 overload (see each signature). */
+/** Calls aten::logaddexp2 (PyTorch torch.logaddexp2 / torch.ops.aten.logaddexp2): 1 overload, arguments as in each signature's schema. */
 export const logaddexp2 = fn('logaddexp2') as {
-  /** aten::logaddexp2: `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::logaddexp2 (torch.ops.aten.logaddexp2 in PyTorch): `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::logaddexp2: `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::logaddexp2 (torch.ops.aten.logaddexp2 in PyTorch): `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.logcumsumexp: 1 overload (see each signature). */
+/** Calls aten::logcumsumexp (PyTorch torch.logcumsumexp / torch.ops.aten.logcumsumexp): 1 overload, arguments as in each signature's schema. */
 export const logcumsumexp = fn('logcumsumexp') as {
-  /** aten::logcumsumexp: `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
+  /** Calls aten::logcumsumexp (torch.ops.aten.logcumsumexp in PyTorch): `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
   (input: Tensor, dim: number): Tensor;
-  /** aten::logcumsumexp: `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
+  /** Calls aten::logcumsumexp (torch.ops.aten.logcumsumexp in PyTorch): `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
   (input: Tensor, options: { dim: number }): Tensor;
 };
-/** torch.logdet: 1 overload (see each signature). */
+/** Calls aten::logdet (PyTorch torch.logdet / torch.ops.aten.logdet): 1 overload, arguments as in each signature's schema. */
 export const logdet = fn('logdet') as {
-  /** aten::logdet: `aten::logdet(Tensor self) -> Tensor` */
+  /** Calls aten::logdet (torch.ops.aten.logdet in PyTorch): `aten::logdet(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.logical_and_: 1 overload (see each signature). */
+/** Calls aten::logical_and_ (PyTorch torch.logical_and_ / torch.ops.aten.logical_and_): 1 overload, arguments as in each signature's schema. */
 export const logicalAnd_ = fn('logical_and_') as {
-  /** aten::logical_and_: `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::logical_and_ (torch.ops.aten.logical_and_ in PyTorch): `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::logical_and_: `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::logical_and_ (torch.ops.aten.logical_and_ in PyTorch): `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.logical_not_: 1 overload (see each signature). */
+/** Calls aten::logical_not_ (PyTorch torch.logical_not_ / torch.ops.aten.logical_not_): 1 overload, arguments as in each signature's schema. */
 export const logicalNot_ = fn('logical_not_') as {
-  /** aten::logical_not_: `aten::logical_not_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::logical_not_ (torch.ops.aten.logical_not_ in PyTorch): `aten::logical_not_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.logical_or_: 1 overload (see each signature). */
+/** Calls aten::logical_or_ (PyTorch torch.logical_or_ / torch.ops.aten.logical_or_): 1 overload, arguments as in each signature's schema. */
 export const logicalOr_ = fn('logical_or_') as {
-  /** aten::logical_or_: `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::logical_or_ (torch.ops.aten.logical_or_ in PyTorch): `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::logical_or_: `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::logical_or_ (torch.ops.aten.logical_or_ in PyTorch): `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.logical_xor: 1 overload (see each signature). */
+/** Calls aten::logical_xor (PyTorch torch.logical_xor / torch.ops.aten.logical_xor): 1 overload, arguments as in each signature's schema. */
 export const logicalXor = fn('logical_xor') as {
-  /** aten::logical_xor: `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::logical_xor (torch.ops.aten.logical_xor in PyTorch): `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::logical_xor: `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::logical_xor (torch.ops.aten.logical_xor in PyTorch): `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.logical_xor_: 1 overload (see each signature). */
+/** Calls aten::logical_xor_ (PyTorch torch.logical_xor_ / torch.ops.aten.logical_xor_): 1 overload, arguments as in each signature's schema. */
 export const logicalXor_ = fn('logical_xor_') as {
-  /** aten::logical_xor_: `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::logical_xor_ (torch.ops.aten.logical_xor_ in PyTorch): `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::logical_xor_: `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::logical_xor_ (torch.ops.aten.logical_xor_ in PyTorch): `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.logit: 1 overload (see each signature). */
+/** Calls aten::logit (PyTorch torch.logit / torch.ops.aten.logit): 1 overload, arguments as in each signature's schema. */
 export const logit = fn('logit') as {
-  /** aten::logit: `aten::logit(Tensor self, float? eps=None) -> Tensor` */
+  /** Calls aten::logit (torch.ops.aten.logit in PyTorch): `aten::logit(Tensor self, float? eps=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[eps: number | null], { eps?: number | null }>): Tensor;
 };
-/** torch.logit_: 1 overload (see each signature). */
+/** Calls aten::logit_ (PyTorch torch.logit_ / torch.ops.aten.logit_): 1 overload, arguments as in each signature's schema. */
 export const logit_ = fn('logit_') as {
-  /** aten::logit_: `aten::logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
+  /** Calls aten::logit_ (torch.ops.aten.logit_ in PyTorch): `aten::logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[eps: number | null], { eps?: number | null }>): Tensor;
 };
-/** torch.logspace: 1 overload (see each signature). */
+/** Calls aten::logspace (PyTorch torch.logspace / torch.ops.aten.logspace): 1 overload, arguments as in each signature's schema. */
 export const logspace = fn('logspace') as {
-  /** aten::logspace: `aten::logspace(Scalar start, Scalar end, int steps, float base=10., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::logspace (torch.ops.aten.logspace in PyTorch): `aten::logspace(Scalar start, Scalar end, int steps, float base=10., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (start: Scalar, end: Scalar, steps: number, ...rest: Rest<[base: number], { base?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::logspace: `aten::logspace(Scalar start, Scalar end, int steps, float base=10., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::logspace (torch.ops.aten.logspace in PyTorch): `aten::logspace(Scalar start, Scalar end, int steps, float base=10., *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { start: Scalar; end: Scalar; steps: number; base?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.logsumexp: 1 overload (see each signature). */
+/** Calls aten::logsumexp (PyTorch torch.logsumexp / torch.ops.aten.logsumexp): 1 overload, arguments as in each signature's schema. */
 export const logsumexp = fn('logsumexp') as {
-  /** aten::logsumexp: `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::logsumexp (torch.ops.aten.logsumexp in PyTorch): `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-  /** aten::logsumexp: `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::logsumexp (torch.ops.aten.logsumexp in PyTorch): `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, options: { dim: number | number[]; keepdim?: boolean }): Tensor;
 };
-/** torch.lstm: 2 overloads (see each signature). */
+/** Calls aten::lstm (PyTorch torch.lstm / torch.ops.aten.lstm): 2 overloads, arguments as in each signature's schema. */
 export const lstm = fn('lstm') as {
-  /** aten::lstm.data: `aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::lstm.data (torch.ops.aten.lstm in PyTorch): `aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)` */
   (data: Tensor, batchSizes: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor, Tensor];
-  /** aten::lstm.data: `aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::lstm.data (torch.ops.aten.lstm in PyTorch): `aten::lstm.data(Tensor data, Tensor batch_sizes, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor, Tensor)` */
   (options: { data: Tensor; batchSizes: Tensor; hx: Tensor[]; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor, Tensor];
-  /** aten::lstm.input: `aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::lstm.input (torch.ops.aten.lstm in PyTorch): `aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, hx: Tensor[], params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor, Tensor];
-  /** aten::lstm.input: `aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::lstm.input (torch.ops.aten.lstm in PyTorch): `aten::lstm.input(Tensor input, Tensor[] hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor, Tensor)` */
   (options: { input: Tensor; hx: Tensor[]; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean; batchFirst: boolean }): [Tensor, Tensor, Tensor];
 };
-/** torch.lstm_cell: 1 overload (see each signature). */
+/** Calls aten::lstm_cell (PyTorch torch.lstm_cell / torch.ops.aten.lstm_cell): 1 overload, arguments as in each signature's schema. */
 export const lstmCell = fn('lstm_cell') as {
-  /** aten::lstm_cell: `aten::lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
+  /** Calls aten::lstm_cell (torch.ops.aten.lstm_cell in PyTorch): `aten::lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
   (input: Tensor, hx: Tensor[], wIh: Tensor, wHh: Tensor, ...rest: Rest<[bIh: Tensor | null, bHh: Tensor | null], { bIh?: Tensor | null; bHh?: Tensor | null }>): [Tensor, Tensor];
-  /** aten::lstm_cell: `aten::lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
+  /** Calls aten::lstm_cell (torch.ops.aten.lstm_cell in PyTorch): `aten::lstm_cell(Tensor input, Tensor[] hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> (Tensor, Tensor)` */
   (options: { input: Tensor; hx: Tensor[]; wIh: Tensor; wHh: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): [Tensor, Tensor];
 };
-/** torch.lt_: 2 overloads (see each signature). */
+/** Calls aten::lt_ (PyTorch torch.lt_ / torch.ops.aten.lt_): 2 overloads, arguments as in each signature's schema. */
 export const lt_ = fn('lt_') as {
-  /** aten::lt_.Scalar: `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::lt_.Scalar (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::lt_.Scalar: `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::lt_.Scalar (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::lt_.Tensor: `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::lt_.Tensor (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::lt_.Tensor: `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::lt_.Tensor (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.lu_solve: 1 overload (see each signature). */
+/** Calls aten::lu_solve (PyTorch torch.lu_solve / torch.ops.aten.lu_solve): 1 overload, arguments as in each signature's schema. */
 export const luSolve = fn('lu_solve') as {
-  /** aten::lu_solve: `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
+  /** Calls aten::lu_solve (torch.ops.aten.lu_solve in PyTorch): `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
   (input: Tensor, LUData: Tensor, LUPivots: Tensor): Tensor;
-  /** aten::lu_solve: `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
+  /** Calls aten::lu_solve (torch.ops.aten.lu_solve in PyTorch): `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
   (input: Tensor, options: { LUData: Tensor; LUPivots: Tensor }): Tensor;
 };
-/** torch.lu_unpack: 1 overload (see each signature). */
+/** Calls aten::lu_unpack (PyTorch torch.lu_unpack / torch.ops.aten.lu_unpack): 1 overload, arguments as in each signature's schema. */
 export const luUnpack = fn('lu_unpack') as {
-  /** aten::lu_unpack: `aten::lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
+  /** Calls aten::lu_unpack (torch.ops.aten.lu_unpack in PyTorch): `aten::lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
   (LUData: Tensor, LUPivots: Tensor, ...rest: Rest<[unpackData: boolean, unpackPivots: boolean], { unpackData?: boolean; unpackPivots?: boolean }>): Named<{ P: Tensor; L: Tensor; U: Tensor }, [Tensor, Tensor, Tensor]>;
-  /** aten::lu_unpack: `aten::lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
+  /** Calls aten::lu_unpack (torch.ops.aten.lu_unpack in PyTorch): `aten::lu_unpack(Tensor LU_data, Tensor LU_pivots, bool unpack_data=True, bool unpack_pivots=True) -> (Tensor P, Tensor L, Tensor U)` */
   (options: { LUData: Tensor; LUPivots: Tensor; unpackData?: boolean; unpackPivots?: boolean }): Named<{ P: Tensor; L: Tensor; U: Tensor }, [Tensor, Tensor, Tensor]>;
 };
-/** torch.mH: 1 overload (see each signature). */
+/** Calls aten::mH (PyTorch torch.mH / torch.ops.aten.mH): 1 overload, arguments as in each signature's schema. */
 export const mH = fn('mH') as {
-  /** aten::mH: `aten::mH(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::mH (torch.ops.aten.mH in PyTorch): `aten::mH(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.mT: 1 overload (see each signature). */
+/** Calls aten::mT (PyTorch torch.mT / torch.ops.aten.mT): 1 overload, arguments as in each signature's schema. */
 export const mT = fn('mT') as {
-  /** aten::mT: `aten::mT(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::mT (torch.ops.aten.mT in PyTorch): `aten::mT(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.margin_ranking_loss: 1 overload (see each signature). */
+/** Calls aten::margin_ranking_loss (PyTorch torch.margin_ranking_loss / torch.ops.aten.margin_ranking_loss): 1 overload, arguments as in each signature's schema. */
 export const marginRankingLoss = fn('margin_ranking_loss') as {
-  /** aten::margin_ranking_loss: `aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
+  /** Calls aten::margin_ranking_loss (torch.ops.aten.margin_ranking_loss in PyTorch): `aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
   (input1: Tensor, input2: Tensor, target: Tensor, ...rest: Rest<[margin: number, reduction: number], { margin?: number; reduction?: number }>): Tensor;
-  /** aten::margin_ranking_loss: `aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
+  /** Calls aten::margin_ranking_loss (torch.ops.aten.margin_ranking_loss in PyTorch): `aten::margin_ranking_loss(Tensor input1, Tensor input2, Tensor target, float margin=0., int reduction=1) -> Tensor` */
   (options: { input1: Tensor; input2: Tensor; target: Tensor; margin?: number; reduction?: number }): Tensor;
 };
-/** torch.masked_fill_: 2 overloads (see each signature). */
+/** Calls aten::masked_fill_ (PyTorch torch.masked_fill_ / torch.ops.aten.masked_fill_): 2 overloads, arguments as in each signature's schema. */
 export const maskedFill_ = fn('masked_fill_') as {
-  /** aten::masked_fill_.Scalar: `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::masked_fill_.Scalar (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
   (input: Tensor, mask: Tensor, value: Scalar): Tensor;
-  /** aten::masked_fill_.Scalar: `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::masked_fill_.Scalar (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
   (input: Tensor, options: { mask: Tensor; value: Scalar }): Tensor;
-  /** aten::masked_fill_.Tensor: `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
+  /** Calls aten::masked_fill_.Tensor (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
   (input: Tensor, mask: Tensor, value: Tensor): Tensor;
-  /** aten::masked_fill_.Tensor: `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
+  /** Calls aten::masked_fill_.Tensor (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
   (input: Tensor, options: { mask: Tensor; value: Tensor }): Tensor;
 };
-/** torch.masked_scatter: 1 overload (see each signature). */
+/** Calls aten::masked_scatter (PyTorch torch.masked_scatter / torch.ops.aten.masked_scatter): 1 overload, arguments as in each signature's schema. */
 export const maskedScatter = fn('masked_scatter') as {
-  /** aten::masked_scatter: `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
+  /** Calls aten::masked_scatter (torch.ops.aten.masked_scatter in PyTorch): `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
   (input: Tensor, mask: Tensor, source: Tensor): Tensor;
-  /** aten::masked_scatter: `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
+  /** Calls aten::masked_scatter (torch.ops.aten.masked_scatter in PyTorch): `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
   (input: Tensor, options: { mask: Tensor; source: Tensor }): Tensor;
 };
-/** torch.masked_scatter_: 1 overload (see each signature). */
+/** Calls aten::masked_scatter_ (PyTorch torch.masked_scatter_ / torch.ops.aten.masked_scatter_): 1 overload, arguments as in each signature's schema. */
 export const maskedScatter_ = fn('masked_scatter_') as {
-  /** aten::masked_scatter_: `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
+  /** Calls aten::masked_scatter_ (torch.ops.aten.masked_scatter_ in PyTorch): `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
   (input: Tensor, mask: Tensor, source: Tensor): Tensor;
-  /** aten::masked_scatter_: `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
+  /** Calls aten::masked_scatter_ (torch.ops.aten.masked_scatter_ in PyTorch): `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
   (input: Tensor, options: { mask: Tensor; source: Tensor }): Tensor;
 };
-/** torch.masked_select: 1 overload (see each signature). */
+/** Calls aten::masked_select (PyTorch torch.masked_select / torch.ops.aten.masked_select): 1 overload, arguments as in each signature's schema. */
 export const maskedSelect = fn('masked_select') as {
-  /** aten::masked_select: `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
+  /** Calls aten::masked_select (torch.ops.aten.masked_select in PyTorch): `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
   (input: Tensor, mask: Tensor): Tensor;
-  /** aten::masked_select: `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
+  /** Calls aten::masked_select (torch.ops.aten.masked_select in PyTorch): `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
   (input: Tensor, options: { mask: Tensor }): Tensor;
 };
-/** torch.matrix_H: 1 overload (see each signature). */
+/** Calls aten::matrix_H (PyTorch torch.matrix_H / torch.ops.aten.matrix_H): 1 overload, arguments as in each signature's schema. */
 export const matrixH = fn('matrix_H') as {
-  /** aten::matrix_H: `aten::matrix_H(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::matrix_H (torch.ops.aten.matrix_H in PyTorch): `aten::matrix_H(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.matrix_exp: 1 overload (see each signature). */
+/** Calls aten::matrix_exp (PyTorch torch.matrix_exp / torch.ops.aten.matrix_exp): 1 overload, arguments as in each signature's schema. */
 export const matrixExp = fn('matrix_exp') as {
-  /** aten::matrix_exp: `aten::matrix_exp(Tensor self) -> Tensor` */
+  /** Calls aten::matrix_exp (torch.ops.aten.matrix_exp in PyTorch): `aten::matrix_exp(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.matrix_power: 1 overload (see each signature). */
+/** Calls aten::matrix_power (PyTorch torch.matrix_power / torch.ops.aten.matrix_power): 1 overload, arguments as in each signature's schema. */
 export const matrixPower = fn('matrix_power') as {
-  /** aten::matrix_power: `aten::matrix_power(Tensor self, int n) -> Tensor` */
+  /** Calls aten::matrix_power (torch.ops.aten.matrix_power in PyTorch): `aten::matrix_power(Tensor self, int n) -> Tensor` */
   (input: Tensor, n: number): Tensor;
-  /** aten::matrix_power: `aten::matrix_power(Tensor self, int n) -> Tensor` */
+  /** Calls aten::matrix_power (torch.ops.aten.matrix_power in PyTorch): `aten::matrix_power(Tensor self, int n) -> Tensor` */
   (input: Tensor, options: { n: number }): Tensor;
 };
-/** torch.max_pool1d: 1 overload (see each signature). */
+/** Calls aten::max_pool1d (PyTorch torch.max_pool1d / torch.ops.aten.max_pool1d): 1 overload, arguments as in each signature's schema. */
 export const maxPool1d = fn('max_pool1d') as {
-  /** aten::max_pool1d: `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
+  /** Calls aten::max_pool1d (torch.ops.aten.max_pool1d in PyTorch): `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): Tensor;
-  /** aten::max_pool1d: `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
+  /** Calls aten::max_pool1d (torch.ops.aten.max_pool1d in PyTorch): `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 };
-/** torch.max_pool1d_with_indices: 1 overload (see each signature). */
+/** Calls aten::max_pool1d_with_indices (PyTorch torch.max_pool1d_with_indices / torch.ops.aten.max_pool1d_with_indices): 1 overload, arguments as in each signature's schema. */
 export const maxPool1dWithIndices = fn('max_pool1d_with_indices') as {
-  /** aten::max_pool1d_with_indices: `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
+  /** Calls aten::max_pool1d_with_indices (torch.ops.aten.max_pool1d_with_indices in PyTorch): `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): [Tensor, Tensor];
-  /** aten::max_pool1d_with_indices: `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
+  /** Calls aten::max_pool1d_with_indices (torch.ops.aten.max_pool1d_with_indices in PyTorch): `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 };
-/** torch.max_pool2d: 1 overload (see each signature). */
+/** Calls aten::max_pool2d (PyTorch torch.max_pool2d / torch.ops.aten.max_pool2d): 1 overload, arguments as in each signature's schema. */
 export const maxPool2d = fn('max_pool2d') as {
-  /** aten::max_pool2d: `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+  /** Calls aten::max_pool2d (torch.ops.aten.max_pool2d in PyTorch): `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): Tensor;
-  /** aten::max_pool2d: `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+  /** Calls aten::max_pool2d (torch.ops.aten.max_pool2d in PyTorch): `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 };
-/** torch.max_pool2d_with_indices: 1 overload (see each signature). */
+/** Calls aten::max_pool2d_with_indices (PyTorch torch.max_pool2d_with_indices / torch.ops.aten.max_pool2d_with_indices): 1 overload, arguments as in each signature's schema. */
 export const maxPool2dWithIndices = fn('max_pool2d_with_indices') as {
-  /** aten::max_pool2d_with_indices: `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+  /** Calls aten::max_pool2d_with_indices (torch.ops.aten.max_pool2d_with_indices in PyTorch): `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): [Tensor, Tensor];
-  /** aten::max_pool2d_with_indices: `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+  /** Calls aten::max_pool2d_with_indices (torch.ops.aten.max_pool2d_with_indices in PyTorch): `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 };
-/** torch.max_pool3d: 1 overload (see each signature). */
+/** Calls aten::max_pool3d (PyTorch torch.max_pool3d / torch.ops.aten.max_pool3d): 1 overload, arguments as in each signature's schema. */
 export const maxPool3d = fn('max_pool3d') as {
-  /** aten::max_pool3d: `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+  /** Calls aten::max_pool3d (torch.ops.aten.max_pool3d in PyTorch): `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): Tensor;
-  /** aten::max_pool3d: `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+  /** Calls aten::max_pool3d (torch.ops.aten.max_pool3d in PyTorch): `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
 };
-/** torch.max_pool3d_with_indices: 1 overload (see each signature). */
+/** Calls aten::max_pool3d_with_indices (PyTorch torch.max_pool3d_with_indices / torch.ops.aten.max_pool3d_with_indices): 1 overload, arguments as in each signature's schema. */
 export const maxPool3dWithIndices = fn('max_pool3d_with_indices') as {
-  /** aten::max_pool3d_with_indices: `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+  /** Calls aten::max_pool3d_with_indices (torch.ops.aten.max_pool3d_with_indices in PyTorch): `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
   (input: Tensor, kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): [Tensor, Tensor];
-  /** aten::max_pool3d_with_indices: `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+  /** Calls aten::max_pool3d_with_indices (torch.ops.aten.max_pool3d_with_indices in PyTorch): `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
 };
-/** torch.max_unpool2d: 1 overload (see each signature). */
+/** Calls aten::max_unpool2d (PyTorch torch.max_unpool2d / torch.ops.aten.max_unpool2d): 1 overload, arguments as in each signature's schema. */
 export const maxUnpool2d = fn('max_unpool2d') as {
-  /** aten::max_unpool2d: `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
+  /** Calls aten::max_unpool2d (torch.ops.aten.max_unpool2d in PyTorch): `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
   (input: Tensor, indices: Tensor, outputSize: number | number[]): Tensor;
-  /** aten::max_unpool2d: `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
+  /** Calls aten::max_unpool2d (torch.ops.aten.max_unpool2d in PyTorch): `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
   (input: Tensor, options: { indices: Tensor; outputSize: number | number[] }): Tensor;
 };
-/** torch.max_unpool3d: 1 overload (see each signature). */
+/** Calls aten::max_unpool3d (PyTorch torch.max_unpool3d / torch.ops.aten.max_unpool3d): 1 overload, arguments as in each signature's schema. */
 export const maxUnpool3d = fn('max_unpool3d') as {
-  /** aten::max_unpool3d: `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
+  /** Calls aten::max_unpool3d (torch.ops.aten.max_unpool3d in PyTorch): `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
   (input: Tensor, indices: Tensor, outputSize: number | number[], stride: number | number[], padding: number | number[]): Tensor;
-  /** aten::max_unpool3d: `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
+  /** Calls aten::max_unpool3d (torch.ops.aten.max_unpool3d in PyTorch): `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
   (input: Tensor, options: { indices: Tensor; outputSize: number | number[]; stride: number | number[]; padding: number | number[] }): Tensor;
 };
-/** torch.median: 2 overloads (see each signature). */
+/** Calls aten::median (PyTorch torch.median / torch.ops.aten.median): 2 overloads, arguments as in each signature's schema. */
 export const median = fn('median') as {
-  /** aten::median: `aten::median(Tensor self) -> Tensor` */
+  /** Calls aten::median (torch.ops.aten.median in PyTorch): `aten::median(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::median.dim: `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::median.dim (torch.ops.aten.median in PyTorch): `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, dim: number, ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::median.dim: `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::median.dim (torch.ops.aten.median in PyTorch): `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, options: { dim: number; keepdim?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.meshgrid: 2 overloads (see each signature). */
+/** Calls aten::meshgrid (PyTorch torch.meshgrid / torch.ops.aten.meshgrid): 2 overloads, arguments as in each signature's schema. */
 export const meshgrid = fn('meshgrid') as {
-  /** aten::meshgrid: `aten::meshgrid(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::meshgrid (torch.ops.aten.meshgrid in PyTorch): `aten::meshgrid(Tensor[] tensors) -> Tensor[]` */
   (tensors: Tensor[]): Tensor[];
-  /** aten::meshgrid: `aten::meshgrid(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::meshgrid (torch.ops.aten.meshgrid in PyTorch): `aten::meshgrid(Tensor[] tensors) -> Tensor[]` */
   (options: { tensors: Tensor[] }): Tensor[];
-  /** aten::meshgrid: `aten::meshgrid(Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::meshgrid (torch.ops.aten.meshgrid in PyTorch): `aten::meshgrid(Tensor[] tensors) -> Tensor[]` */
   (...tensors: Tensor[]): Tensor[];
-  /** aten::meshgrid.indexing: `aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]` */
+  /** Calls aten::meshgrid.indexing (torch.ops.aten.meshgrid in PyTorch): `aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]` */
   (tensors: Tensor[], ...rest: RestWith<[], { indexing: string }>): Tensor[];
-  /** aten::meshgrid.indexing: `aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]` */
+  /** Calls aten::meshgrid.indexing (torch.ops.aten.meshgrid in PyTorch): `aten::meshgrid.indexing(Tensor[] tensors, *, str indexing) -> Tensor[]` */
   (options: { tensors: Tensor[]; indexing: string }): Tensor[];
 };
-/** torch.miopen_batch_norm: 1 overload (see each signature). */
+/** Calls aten::miopen_batch_norm (PyTorch torch.miopen_batch_norm / torch.ops.aten.miopen_batch_norm): 1 overload, arguments as in each signature's schema. */
 export const miopenBatchNorm = fn('miopen_batch_norm') as {
-  /** aten::miopen_batch_norm: `aten::miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::miopen_batch_norm (torch.ops.aten.miopen_batch_norm in PyTorch): `aten::miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, exponentialAverageFactor: number, epsilon: number): [Tensor, Tensor, Tensor];
-  /** aten::miopen_batch_norm: `aten::miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::miopen_batch_norm (torch.ops.aten.miopen_batch_norm in PyTorch): `aten::miopen_batch_norm(Tensor input, Tensor weight, Tensor? bias, Tensor? running_mean, Tensor? running_var, bool training, float exponential_average_factor, float epsilon) -> (Tensor, Tensor, Tensor)` */
   (options: { input: Tensor; weight: Tensor; bias: Tensor | null; runningMean: Tensor | null; runningVar: Tensor | null; training: boolean; exponentialAverageFactor: number; epsilon: number }): [Tensor, Tensor, Tensor];
 };
-/** torch.miopen_convolution: 1 overload (see each signature). */
+/** Calls aten::miopen_convolution (PyTorch torch.miopen_convolution / torch.ops.aten.miopen_convolution): 1 overload, arguments as in each signature's schema. */
 export const miopenConvolution = fn('miopen_convolution') as {
-  /** aten::miopen_convolution: `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+  /** Calls aten::miopen_convolution (torch.ops.aten.miopen_convolution in PyTorch): `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
-  /** aten::miopen_convolution: `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+  /** Calls aten::miopen_convolution (torch.ops.aten.miopen_convolution in PyTorch): `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean }): Tensor;
 };
-/** torch.miopen_convolution_add_relu: 1 overload (see each signature). */
+/** Calls aten::miopen_convolution_add_relu (PyTorch torch.miopen_convolution_add_relu / torch.ops.aten.miopen_convolution_add_relu): 1 overload, arguments as in each signature's schema. */
 export const miopenConvolutionAddRelu = fn('miopen_convolution_add_relu') as {
-  /** aten::miopen_convolution_add_relu: `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::miopen_convolution_add_relu (torch.ops.aten.miopen_convolution_add_relu in PyTorch): `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-  /** aten::miopen_convolution_add_relu: `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::miopen_convolution_add_relu (torch.ops.aten.miopen_convolution_add_relu in PyTorch): `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; z: Tensor; alpha: Scalar | null; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
 };
-/** torch.miopen_convolution_relu: 1 overload (see each signature). */
+/** Calls aten::miopen_convolution_relu (PyTorch torch.miopen_convolution_relu / torch.ops.aten.miopen_convolution_relu): 1 overload, arguments as in each signature's schema. */
 export const miopenConvolutionRelu = fn('miopen_convolution_relu') as {
-  /** aten::miopen_convolution_relu: `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::miopen_convolution_relu (torch.ops.aten.miopen_convolution_relu in PyTorch): `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-  /** aten::miopen_convolution_relu: `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+  /** Calls aten::miopen_convolution_relu (torch.ops.aten.miopen_convolution_relu in PyTorch): `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
 };
-/** torch.miopen_convolution_transpose: 1 overload (see each signature). */
+/** Calls aten::miopen_convolution_transpose (PyTorch torch.miopen_convolution_transpose / torch.ops.aten.miopen_convolution_transpose): 1 overload, arguments as in each signature's schema. */
 export const miopenConvolutionTranspose = fn('miopen_convolution_transpose') as {
-  /** aten::miopen_convolution_transpose: `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+  /** Calls aten::miopen_convolution_transpose (torch.ops.aten.miopen_convolution_transpose in PyTorch): `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], outputPadding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
-  /** aten::miopen_convolution_transpose: `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+  /** Calls aten::miopen_convolution_transpose (torch.ops.aten.miopen_convolution_transpose in PyTorch): `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number[]; outputPadding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean }): Tensor;
 };
-/** torch.miopen_depthwise_convolution: 1 overload (see each signature). */
+/** Calls aten::miopen_depthwise_convolution (PyTorch torch.miopen_depthwise_convolution / torch.ops.aten.miopen_depthwise_convolution): 1 overload, arguments as in each signature's schema. */
 export const miopenDepthwiseConvolution = fn('miopen_depthwise_convolution') as {
-  /** aten::miopen_depthwise_convolution: `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+  /** Calls aten::miopen_depthwise_convolution (torch.ops.aten.miopen_depthwise_convolution in PyTorch): `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
   (input: Tensor, weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
-  /** aten::miopen_depthwise_convolution: `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+  /** Calls aten::miopen_depthwise_convolution (torch.ops.aten.miopen_depthwise_convolution in PyTorch): `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; bias: Tensor | null; padding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean }): Tensor;
 };
-/** torch.miopen_rnn: 1 overload (see each signature). */
+/** Calls aten::miopen_rnn (PyTorch torch.miopen_rnn / torch.ops.aten.miopen_rnn): 1 overload, arguments as in each signature's schema. */
 export const miopenRnn = fn('miopen_rnn') as {
-  /** aten::miopen_rnn: `aten::miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::miopen_rnn (torch.ops.aten.miopen_rnn in PyTorch): `aten::miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)` */
   (input: Tensor, weight: Tensor[], weightStride0: number, hx: Tensor, cx: Tensor | null, mode: number, hiddenSize: number, numLayers: number, batchFirst: boolean, dropout: number, train: boolean, bidirectional: boolean, batchSizes: number[], dropoutState: Tensor | null): [Tensor, Tensor, Tensor, Tensor, Tensor];
-  /** aten::miopen_rnn: `aten::miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)` */
+  /** Calls aten::miopen_rnn (torch.ops.aten.miopen_rnn in PyTorch): `aten::miopen_rnn(Tensor input, Tensor[] weight, int weight_stride0, Tensor hx, Tensor? cx, int mode, int hidden_size, int num_layers, bool batch_first, float dropout, bool train, bool bidirectional, int[] batch_sizes, Tensor? dropout_state) -> (Tensor, Tensor, Tensor, Tensor, Tensor)` */
   (options: { input: Tensor; weight: Tensor[]; weightStride0: number; hx: Tensor; cx: Tensor | null; mode: number; hiddenSize: number; numLayers: number; batchFirst: boolean; dropout: number; train: boolean; bidirectional: boolean; batchSizes: number[]; dropoutState: Tensor | null }): [Tensor, Tensor, Tensor, Tensor, Tensor];
 };
-/** torch.mish: 1 overload (see each signature). */
+/** Calls aten::mish (PyTorch torch.mish / torch.ops.aten.mish): 1 overload, arguments as in each signature's schema. */
 export const mish = fn('mish') as {
-  /** aten::mish: `aten::mish(Tensor self) -> Tensor` */
+  /** Calls aten::mish (torch.ops.aten.mish in PyTorch): `aten::mish(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.mish_: 1 overload (see each signature). */
+/** Calls aten::mish_ (PyTorch torch.mish_ / torch.ops.aten.mish_): 1 overload, arguments as in each signature's schema. */
 export const mish_ = fn('mish_') as {
-  /** aten::mish_: `aten::mish_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::mish_ (torch.ops.aten.mish_ in PyTorch): `aten::mish_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.mode: 1 overload (see each signature). */
+/** Calls aten::mode (PyTorch torch.mode / torch.ops.aten.mode): 1 overload, arguments as in each signature's schema. */
 export const mode = fn('mode') as {
-  /** aten::mode: `aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::mode (torch.ops.aten.mode in PyTorch): `aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, ...rest: Rest<[dim: number, keepdim: boolean], { dim?: number; keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.moveaxis: 2 overloads (see each signature). */
+/** Calls aten::moveaxis (PyTorch torch.moveaxis / torch.ops.aten.moveaxis): 2 overloads, arguments as in each signature's schema. */
 export const moveaxis = fn('moveaxis') as {
-  /** aten::moveaxis.int: `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+  /** Calls aten::moveaxis.int (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
   (input: Tensor, source: number, destination: number): Tensor;
-  /** aten::moveaxis.int: `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+  /** Calls aten::moveaxis.int (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
   (input: Tensor, options: { source: number; destination: number }): Tensor;
-  /** aten::moveaxis.intlist: `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+  /** Calls aten::moveaxis.intlist (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
   (input: Tensor, source: number[], destination: number[]): Tensor;
-  /** aten::moveaxis.intlist: `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+  /** Calls aten::moveaxis.intlist (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
   (input: Tensor, options: { source: number[]; destination: number[] }): Tensor;
 };
-/** torch.movedim: 2 overloads (see each signature). */
+/** Calls aten::movedim (PyTorch torch.movedim / torch.ops.aten.movedim): 2 overloads, arguments as in each signature's schema. */
 export const movedim = fn('movedim') as {
-  /** aten::movedim.int: `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+  /** Calls aten::movedim.int (torch.ops.aten.movedim in PyTorch): `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
   (input: Tensor, source: number, destination: number): Tensor;
-  /** aten::movedim.int: `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+  /** Calls aten::movedim.int (torch.ops.aten.movedim in PyTorch): `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
   (input: Tensor, options: { source: number; destination: number }): Tensor;
-  /** aten::movedim.intlist: `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+  /** Calls aten::movedim.intlist (torch.ops.aten.movedim in PyTorch): `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
   (input: Tensor, source: number[], destination: number[]): Tensor;
-  /** aten::movedim.intlist: `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+  /** Calls aten::movedim.intlist (torch.ops.aten.movedim in PyTorch): `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
   (input: Tensor, options: { source: number[]; destination: number[] }): Tensor;
 };
-/** torch.mse_loss: 1 overload (see each signature). */
+/** Calls aten::mse_loss (PyTorch torch.mse_loss / torch.ops.aten.mse_loss): 1 overload, arguments as in each signature's schema. */
 export const mseLoss = fn('mse_loss') as {
-  /** aten::mse_loss: `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::mse_loss (torch.ops.aten.mse_loss in PyTorch): `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-  /** aten::mse_loss: `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::mse_loss (torch.ops.aten.mse_loss in PyTorch): `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number }): Tensor;
 };
-/** torch.msort: 1 overload (see each signature). */
+/** Calls aten::msort (PyTorch torch.msort / torch.ops.aten.msort): 1 overload, arguments as in each signature's schema. */
 export const msort = fn('msort') as {
-  /** aten::msort: `aten::msort(Tensor self) -> Tensor` */
+  /** Calls aten::msort (torch.ops.aten.msort in PyTorch): `aten::msort(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.mul_: 2 overloads (see each signature). */
+/** Calls aten::mul_ (PyTorch torch.mul_ / torch.ops.aten.mul_): 2 overloads, arguments as in each signature's schema. */
 export const mul_ = fn('mul_') as {
-  /** aten::mul_.Scalar: `aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::mul_.Scalar (torch.ops.aten.mul_ in PyTorch): `aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::mul_.Scalar: `aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::mul_.Scalar (torch.ops.aten.mul_ in PyTorch): `aten::mul_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::mul_.Tensor: `aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::mul_.Tensor (torch.ops.aten.mul_ in PyTorch): `aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::mul_.Tensor: `aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::mul_.Tensor (torch.ops.aten.mul_ in PyTorch): `aten::mul_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.multi_margin_loss: 1 overload (see each signature). */
+/** Calls aten::multi_margin_loss (PyTorch torch.multi_margin_loss / torch.ops.aten.multi_margin_loss): 1 overload, arguments as in each signature's schema. */
 export const multiMarginLoss = fn('multi_margin_loss') as {
-  /** aten::multi_margin_loss: `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
+  /** Calls aten::multi_margin_loss (torch.ops.aten.multi_margin_loss in PyTorch): `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[p: Scalar, margin: Scalar, weight: Tensor | null, reduction: number], { p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }>): Tensor;
-  /** aten::multi_margin_loss: `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
+  /** Calls aten::multi_margin_loss (torch.ops.aten.multi_margin_loss in PyTorch): `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }): Tensor;
 };
-/** torch.multilabel_margin_loss: 1 overload (see each signature). */
+/** Calls aten::multilabel_margin_loss (PyTorch torch.multilabel_margin_loss / torch.ops.aten.multilabel_margin_loss): 1 overload, arguments as in each signature's schema. */
 export const multilabelMarginLoss = fn('multilabel_margin_loss') as {
-  /** aten::multilabel_margin_loss: `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::multilabel_margin_loss (torch.ops.aten.multilabel_margin_loss in PyTorch): `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-  /** aten::multilabel_margin_loss: `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::multilabel_margin_loss (torch.ops.aten.multilabel_margin_loss in PyTorch): `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number }): Tensor;
 };
-/** torch.multilabel_margin_loss_forward: 1 overload (see each signature). */
+/** Calls aten::multilabel_margin_loss_forward (PyTorch torch.multilabel_margin_loss_forward / torch.ops.aten.multilabel_margin_loss_forward): 1 overload, arguments as in each signature's schema. */
 export const multilabelMarginLossForward = fn('multilabel_margin_loss_forward') as {
-  /** aten::multilabel_margin_loss_forward: `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
+  /** Calls aten::multilabel_margin_loss_forward (torch.ops.aten.multilabel_margin_loss_forward in PyTorch): `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
   (input: Tensor, target: Tensor, reduction: number): Named<{ output: Tensor; isTarget: Tensor }, [Tensor, Tensor]>;
-  /** aten::multilabel_margin_loss_forward: `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
+  /** Calls aten::multilabel_margin_loss_forward (torch.ops.aten.multilabel_margin_loss_forward in PyTorch): `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
   (input: Tensor, options: { target: Tensor; reduction: number }): Named<{ output: Tensor; isTarget: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.multinomial: 1 overload (see each signature). */
+/** Calls aten::multinomial (PyTorch torch.multinomial / torch.ops.aten.multinomial): 1 overload, arguments as in each signature's schema. */
 export const multinomial = fn('multinomial') as {
-  /** aten::multinomial: `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::multinomial (torch.ops.aten.multinomial in PyTorch): `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, numSamples: number, ...rest: Rest<[replacement: boolean], { replacement?: boolean; generator?: null }>): Tensor;
-  /** aten::multinomial: `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::multinomial (torch.ops.aten.multinomial in PyTorch): `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { numSamples: number; replacement?: boolean; generator?: null }): Tensor;
 };
-/** torch.multiply: 2 overloads (see each signature). */
+/** Calls aten::multiply (PyTorch torch.multiply / torch.ops.aten.multiply): 2 overloads, arguments as in each signature's schema. */
 export const multiply = fn('multiply') as {
-  /** aten::multiply.Scalar: `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::multiply.Scalar (torch.ops.aten.multiply in PyTorch): `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::multiply.Scalar: `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::multiply.Scalar (torch.ops.aten.multiply in PyTorch): `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::multiply.Tensor: `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::multiply.Tensor (torch.ops.aten.multiply in PyTorch): `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::multiply.Tensor: `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::multiply.Tensor (torch.ops.aten.multiply in PyTorch): `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.multiply_: 2 overloads (see each signature). */
+/** Calls aten::multiply_ (PyTorch torch.multiply_ / torch.ops.aten.multiply_): 2 overloads, arguments as in each signature's schema. */
 export const multiply_ = fn('multiply_') as {
-  /** aten::multiply_.Scalar: `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::multiply_.Scalar (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::multiply_.Scalar: `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::multiply_.Scalar (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::multiply_.Tensor: `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::multiply_.Tensor (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::multiply_.Tensor: `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::multiply_.Tensor (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.mv: 1 overload (see each signature). */
+/** Calls aten::mv (PyTorch torch.mv / torch.ops.aten.mv): 1 overload, arguments as in each signature's schema. */
 export const mv = fn('mv') as {
-  /** aten::mv: `aten::mv(Tensor self, Tensor vec) -> Tensor` */
+  /** Calls aten::mv (torch.ops.aten.mv in PyTorch): `aten::mv(Tensor self, Tensor vec) -> Tensor` */
   (input: Tensor, vec: Tensor): Tensor;
-  /** aten::mv: `aten::mv(Tensor self, Tensor vec) -> Tensor` */
+  /** Calls aten::mv (torch.ops.aten.mv in PyTorch): `aten::mv(Tensor self, Tensor vec) -> Tensor` */
   (input: Tensor, options: { vec: Tensor }): Tensor;
 };
-/** torch.mvlgamma: 1 overload (see each signature). */
+/** Calls aten::mvlgamma (PyTorch torch.mvlgamma / torch.ops.aten.mvlgamma): 1 overload, arguments as in each signature's schema. */
 export const mvlgamma = fn('mvlgamma') as {
-  /** aten::mvlgamma: `aten::mvlgamma(Tensor self, int p) -> Tensor` */
+  /** Calls aten::mvlgamma (torch.ops.aten.mvlgamma in PyTorch): `aten::mvlgamma(Tensor self, int p) -> Tensor` */
   (input: Tensor, p: number): Tensor;
-  /** aten::mvlgamma: `aten::mvlgamma(Tensor self, int p) -> Tensor` */
+  /** Calls aten::mvlgamma (torch.ops.aten.mvlgamma in PyTorch): `aten::mvlgamma(Tensor self, int p) -> Tensor` */
   (input: Tensor, options: { p: number }): Tensor;
 };
-/** torch.mvlgamma_: 1 overload (see each signature). */
+/** Calls aten::mvlgamma_ (PyTorch torch.mvlgamma_ / torch.ops.aten.mvlgamma_): 1 overload, arguments as in each signature's schema. */
 export const mvlgamma_ = fn('mvlgamma_') as {
-  /** aten::mvlgamma_: `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
+  /** Calls aten::mvlgamma_ (torch.ops.aten.mvlgamma_ in PyTorch): `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
   (input: Tensor, p: number): Tensor;
-  /** aten::mvlgamma_: `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
+  /** Calls aten::mvlgamma_ (torch.ops.aten.mvlgamma_ in PyTorch): `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
   (input: Tensor, options: { p: number }): Tensor;
 };
-/** torch.nan_to_num: 1 overload (see each signature). */
+/** Calls aten::nan_to_num (PyTorch torch.nan_to_num / torch.ops.aten.nan_to_num): 1 overload, arguments as in each signature's schema. */
 export const nanToNum = fn('nan_to_num') as {
-  /** aten::nan_to_num: `aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+  /** Calls aten::nan_to_num (torch.ops.aten.nan_to_num in PyTorch): `aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[nan: number | null, posinf: number | null, neginf: number | null], { nan?: number | null; posinf?: number | null; neginf?: number | null }>): Tensor;
 };
-/** torch.nan_to_num_: 1 overload (see each signature). */
+/** Calls aten::nan_to_num_ (PyTorch torch.nan_to_num_ / torch.ops.aten.nan_to_num_): 1 overload, arguments as in each signature's schema. */
 export const nanToNum_ = fn('nan_to_num_') as {
-  /** aten::nan_to_num_: `aten::nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+  /** Calls aten::nan_to_num_ (torch.ops.aten.nan_to_num_ in PyTorch): `aten::nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[nan: number | null, posinf: number | null, neginf: number | null], { nan?: number | null; posinf?: number | null; neginf?: number | null }>): Tensor;
 };
-/** torch.nanmean: 1 overload (see each signature). */
+/** Calls aten::nanmean (PyTorch torch.nanmean / torch.ops.aten.nanmean): 1 overload, arguments as in each signature's schema. */
 export const nanmean = fn('nanmean') as {
-  /** aten::nanmean: `aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::nanmean (torch.ops.aten.nanmean in PyTorch): `aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | number[] | null, keepdim: boolean], { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
 };
-/** torch.nanmedian: 2 overloads (see each signature). */
+/** Calls aten::nanmedian (PyTorch torch.nanmedian / torch.ops.aten.nanmedian): 2 overloads, arguments as in each signature's schema. */
 export const nanmedian = fn('nanmedian') as {
-  /** aten::nanmedian: `aten::nanmedian(Tensor self) -> Tensor` */
+  /** Calls aten::nanmedian (torch.ops.aten.nanmedian in PyTorch): `aten::nanmedian(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::nanmedian.dim: `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::nanmedian.dim (torch.ops.aten.nanmedian in PyTorch): `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, dim: number, ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::nanmedian.dim: `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::nanmedian.dim (torch.ops.aten.nanmedian in PyTorch): `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, options: { dim: number; keepdim?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.nanquantile: 2 overloads (see each signature). */
+/** Calls aten::nanquantile (PyTorch torch.nanquantile / torch.ops.aten.nanquantile): 2 overloads, arguments as in each signature's schema. */
 export const nanquantile = fn('nanquantile') as {
-  /** aten::nanquantile: `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::nanquantile (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, q: Tensor, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-  /** aten::nanquantile: `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::nanquantile (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  /** aten::nanquantile.scalar: `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::nanquantile.scalar (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, q: number, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-  /** aten::nanquantile.scalar: `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::nanquantile.scalar (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 };
-/** torch.nansum: 1 overload (see each signature). */
+/** Calls aten::nansum (PyTorch torch.nansum / torch.ops.aten.nansum): 1 overload, arguments as in each signature's schema. */
 export const nansum = fn('nansum') as {
-  /** aten::nansum: `aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::nansum (torch.ops.aten.nansum in PyTorch): `aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number | number[] | null, keepdim: boolean], { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
 };
-/** torch.narrow_copy: 1 overload (see each signature). */
+/** Calls aten::narrow_copy (PyTorch torch.narrow_copy / torch.ops.aten.narrow_copy): 1 overload, arguments as in each signature's schema. */
 export const narrowCopy = fn('narrow_copy') as {
-  /** aten::narrow_copy: `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
+  /** Calls aten::narrow_copy (torch.ops.aten.narrow_copy in PyTorch): `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
   (input: Tensor, dim: number, start: number, length: number): Tensor;
-  /** aten::narrow_copy: `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
+  /** Calls aten::narrow_copy (torch.ops.aten.narrow_copy in PyTorch): `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
   (input: Tensor, options: { dim: number; start: number; length: number }): Tensor;
 };
-/** torch.ne_: 2 overloads (see each signature). */
+/** Calls aten::ne_ (PyTorch torch.ne_ / torch.ops.aten.ne_): 2 overloads, arguments as in each signature's schema. */
 export const ne_ = fn('ne_') as {
-  /** aten::ne_.Scalar: `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::ne_.Scalar (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::ne_.Scalar: `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::ne_.Scalar (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::ne_.Tensor: `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::ne_.Tensor (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::ne_.Tensor: `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::ne_.Tensor (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.neg_: 1 overload (see each signature). */
+/** Calls aten::neg_ (PyTorch torch.neg_ / torch.ops.aten.neg_): 1 overload, arguments as in each signature's schema. */
 export const neg_ = fn('neg_') as {
-  /** aten::neg_: `aten::neg_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::neg_ (torch.ops.aten.neg_ in PyTorch): `aten::neg_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.negative: 1 overload (see each signature). */
+/** Calls aten::negative (PyTorch torch.negative / torch.ops.aten.negative): 1 overload, arguments as in each signature's schema. */
 export const negative = fn('negative') as {
-  /** aten::negative: `aten::negative(Tensor self) -> Tensor` */
+  /** Calls aten::negative (torch.ops.aten.negative in PyTorch): `aten::negative(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.negative_: 1 overload (see each signature). */
+/** Calls aten::negative_ (PyTorch torch.negative_ / torch.ops.aten.negative_): 1 overload, arguments as in each signature's schema. */
 export const negative_ = fn('negative_') as {
-  /** aten::negative_: `aten::negative_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::negative_ (torch.ops.aten.negative_ in PyTorch): `aten::negative_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.new_empty: 1 overload (see each signature). */
+/** Calls aten::new_empty (PyTorch torch.new_empty / torch.ops.aten.new_empty): 1 overload, arguments as in each signature's schema. */
 export const newEmpty = fn('new_empty') as {
-  /** aten::new_empty: `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_empty (torch.ops.aten.new_empty in PyTorch): `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, size: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::new_empty: `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_empty (torch.ops.aten.new_empty in PyTorch): `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.new_empty_strided: 1 overload (see each signature). */
+/** Calls aten::new_empty_strided (PyTorch torch.new_empty_strided / torch.ops.aten.new_empty_strided): 1 overload, arguments as in each signature's schema. */
 export const newEmptyStrided = fn('new_empty_strided') as {
-  /** aten::new_empty_strided: `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_empty_strided (torch.ops.aten.new_empty_strided in PyTorch): `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, size: number[], stride: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::new_empty_strided: `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_empty_strided (torch.ops.aten.new_empty_strided in PyTorch): `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; stride: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.new_full: 1 overload (see each signature). */
+/** Calls aten::new_full (PyTorch torch.new_full / torch.ops.aten.new_full): 1 overload, arguments as in each signature's schema. */
 export const newFull = fn('new_full') as {
-  /** aten::new_full: `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_full (torch.ops.aten.new_full in PyTorch): `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, size: number[], fillValue: Scalar, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::new_full: `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_full (torch.ops.aten.new_full in PyTorch): `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; fillValue: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.new_ones: 1 overload (see each signature). */
+/** Calls aten::new_ones (PyTorch torch.new_ones / torch.ops.aten.new_ones): 1 overload, arguments as in each signature's schema. */
 export const newOnes = fn('new_ones') as {
-  /** aten::new_ones: `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_ones (torch.ops.aten.new_ones in PyTorch): `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, size: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::new_ones: `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_ones (torch.ops.aten.new_ones in PyTorch): `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.new_zeros: 1 overload (see each signature). */
+/** Calls aten::new_zeros (PyTorch torch.new_zeros / torch.ops.aten.new_zeros): 1 overload, arguments as in each signature's schema. */
 export const newZeros = fn('new_zeros') as {
-  /** aten::new_zeros: `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_zeros (torch.ops.aten.new_zeros in PyTorch): `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, size: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::new_zeros: `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::new_zeros (torch.ops.aten.new_zeros in PyTorch): `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.nextafter: 1 overload (see each signature). */
+/** Calls aten::nextafter (PyTorch torch.nextafter / torch.ops.aten.nextafter): 1 overload, arguments as in each signature's schema. */
 export const nextafter = fn('nextafter') as {
-  /** aten::nextafter: `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::nextafter (torch.ops.aten.nextafter in PyTorch): `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::nextafter: `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::nextafter (torch.ops.aten.nextafter in PyTorch): `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.nextafter_: 1 overload (see each signature). */
+/** Calls aten::nextafter_ (PyTorch torch.nextafter_ / torch.ops.aten.nextafter_): 1 overload, arguments as in each signature's schema. */
 export const nextafter_ = fn('nextafter_') as {
-  /** aten::nextafter_: `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::nextafter_ (torch.ops.aten.nextafter_ in PyTorch): `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::nextafter_: `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::nextafter_ (torch.ops.aten.nextafter_ in PyTorch): `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.nll_loss: 1 overload (see each signature). */
+/** Calls aten::nll_loss (PyTorch torch.nll_loss / torch.ops.aten.nll_loss): 1 overload, arguments as in each signature's schema. */
 export const nllLoss = fn('nll_loss') as {
-  /** aten::nll_loss: `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+  /** Calls aten::nll_loss (torch.ops.aten.nll_loss in PyTorch): `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }>): Tensor;
-  /** aten::nll_loss: `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+  /** Calls aten::nll_loss (torch.ops.aten.nll_loss in PyTorch): `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
   (input: Tensor, options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 };
-/** torch.nll_loss2d: 1 overload (see each signature). */
+/** Calls aten::nll_loss2d (PyTorch torch.nll_loss2d / torch.ops.aten.nll_loss2d): 1 overload, arguments as in each signature's schema. */
 export const nllLoss2d = fn('nll_loss2d') as {
-  /** aten::nll_loss2d: `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+  /** Calls aten::nll_loss2d (torch.ops.aten.nll_loss2d in PyTorch): `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }>): Tensor;
-  /** aten::nll_loss2d: `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+  /** Calls aten::nll_loss2d (torch.ops.aten.nll_loss2d in PyTorch): `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
   (input: Tensor, options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 };
-/** torch.nll_loss2d_forward: 1 overload (see each signature). */
+/** Calls aten::nll_loss2d_forward (PyTorch torch.nll_loss2d_forward / torch.ops.aten.nll_loss2d_forward): 1 overload, arguments as in each signature's schema. */
 export const nllLoss2dForward = fn('nll_loss2d_forward') as {
-  /** aten::nll_loss2d_forward: `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+  /** Calls aten::nll_loss2d_forward (torch.ops.aten.nll_loss2d_forward in PyTorch): `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
   (input: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
-  /** aten::nll_loss2d_forward: `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+  /** Calls aten::nll_loss2d_forward (torch.ops.aten.nll_loss2d_forward in PyTorch): `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
   (input: Tensor, options: { target: Tensor; weight: Tensor | null; reduction: number; ignoreIndex: number }): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.nll_loss_forward: 1 overload (see each signature). */
+/** Calls aten::nll_loss_forward (PyTorch torch.nll_loss_forward / torch.ops.aten.nll_loss_forward): 1 overload, arguments as in each signature's schema. */
 export const nllLossForward = fn('nll_loss_forward') as {
-  /** aten::nll_loss_forward: `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+  /** Calls aten::nll_loss_forward (torch.ops.aten.nll_loss_forward in PyTorch): `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
   (input: Tensor, target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
-  /** aten::nll_loss_forward: `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+  /** Calls aten::nll_loss_forward (torch.ops.aten.nll_loss_forward in PyTorch): `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
   (input: Tensor, options: { target: Tensor; weight: Tensor | null; reduction: number; ignoreIndex: number }): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.nll_loss_nd: 1 overload (see each signature). */
+/** Calls aten::nll_loss_nd (PyTorch torch.nll_loss_nd / torch.ops.aten.nll_loss_nd): 1 overload, arguments as in each signature's schema. */
 export const nllLossNd = fn('nll_loss_nd') as {
-  /** aten::nll_loss_nd: `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+  /** Calls aten::nll_loss_nd (torch.ops.aten.nll_loss_nd in PyTorch): `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }>): Tensor;
-  /** aten::nll_loss_nd: `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+  /** Calls aten::nll_loss_nd (torch.ops.aten.nll_loss_nd in PyTorch): `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
   (input: Tensor, options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
 };
-/** torch.nonzero: 1 overload (see each signature). */
+/** Calls aten::nonzero (PyTorch torch.nonzero / torch.ops.aten.nonzero): 1 overload, arguments as in each signature's schema. */
 export const nonzero = fn('nonzero') as {
-  /** aten::nonzero: `aten::nonzero(Tensor self) -> Tensor` */
+  /** Calls aten::nonzero (torch.ops.aten.nonzero in PyTorch): `aten::nonzero(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.nonzero_numpy: 1 overload (see each signature). */
+/** Calls aten::nonzero_numpy (PyTorch torch.nonzero_numpy / torch.ops.aten.nonzero_numpy): 1 overload, arguments as in each signature's schema. */
 export const nonzeroNumpy = fn('nonzero_numpy') as {
-  /** aten::nonzero_numpy: `aten::nonzero_numpy(Tensor self) -> Tensor[]` */
+  /** Calls aten::nonzero_numpy (torch.ops.aten.nonzero_numpy in PyTorch): `aten::nonzero_numpy(Tensor self) -> Tensor[]` */
   (input: Tensor): Tensor[];
 };
-/** torch.norm: 4 overloads (see each signature). */
+/** Calls aten::norm (PyTorch torch.norm / torch.ops.aten.norm): 4 overloads, arguments as in each signature's schema. */
 export const norm = fn('norm') as {
-  /** aten::norm.Scalar: `aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
+  /** Calls aten::norm.Scalar (torch.ops.aten.norm in PyTorch): `aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
   (input: Tensor, ...rest: Rest<[p: Scalar], { p?: Scalar }>): Tensor;
-  /** aten::norm.ScalarOpt_dtype: `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
+  /** Calls aten::norm.ScalarOpt_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
   (input: Tensor, p: Scalar | null, ...rest: RestWith<[], { dtype: DType }>): Tensor;
-  /** aten::norm.ScalarOpt_dtype: `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
+  /** Calls aten::norm.ScalarOpt_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
   (input: Tensor, options: { p: Scalar | null; dtype: DType }): Tensor;
-  /** aten::norm.ScalarOpt_dim: `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::norm.ScalarOpt_dim (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, p: Scalar | null, dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-  /** aten::norm.ScalarOpt_dim: `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::norm.ScalarOpt_dim (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, options: { p: Scalar | null; dim: number | number[]; keepdim?: boolean }): Tensor;
-  /** aten::norm.ScalarOpt_dim_dtype: `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
+  /** Calls aten::norm.ScalarOpt_dim_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
   (input: Tensor, p: Scalar | null, dim: number | number[], keepdim: boolean, ...rest: RestWith<[], { dtype: DType }>): Tensor;
-  /** aten::norm.ScalarOpt_dim_dtype: `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
+  /** Calls aten::norm.ScalarOpt_dim_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
   (input: Tensor, options: { p: Scalar | null; dim: number | number[]; keepdim: boolean; dtype: DType }): Tensor;
 };
-/** torch.norm_except_dim: 1 overload (see each signature). */
+/** Calls aten::norm_except_dim (PyTorch torch.norm_except_dim / torch.ops.aten.norm_except_dim): 1 overload, arguments as in each signature's schema. */
 export const normExceptDim = fn('norm_except_dim') as {
-  /** aten::norm_except_dim: `aten::norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
+  /** Calls aten::norm_except_dim (torch.ops.aten.norm_except_dim in PyTorch): `aten::norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
   (v: Tensor, ...rest: Rest<[pow: number, dim: number], { pow?: number; dim?: number }>): Tensor;
-  /** aten::norm_except_dim: `aten::norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
+  /** Calls aten::norm_except_dim (torch.ops.aten.norm_except_dim in PyTorch): `aten::norm_except_dim(Tensor v, int pow=2, int dim=0) -> Tensor` */
   (options: { v: Tensor; pow?: number; dim?: number }): Tensor;
 };
-/** torch.normal: 4 overloads (see each signature). */
+/** Calls aten::normal (PyTorch torch.normal / torch.ops.aten.normal): 4 overloads, arguments as in each signature's schema. */
 export const normal = fn('normal') as {
-  /** aten::normal.Tensor_Tensor: `aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal.Tensor_Tensor (torch.ops.aten.normal in PyTorch): `aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor` */
   (mean: Tensor, std: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::normal.Tensor_Tensor: `aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal.Tensor_Tensor (torch.ops.aten.normal in PyTorch): `aten::normal.Tensor_Tensor(Tensor mean, Tensor std, *, Generator? generator=None) -> Tensor` */
   (options: { mean: Tensor; std: Tensor; generator?: null }): Tensor;
-  /** aten::normal.Tensor_float: `aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal.Tensor_float (torch.ops.aten.normal in PyTorch): `aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor` */
   (mean: Tensor, ...rest: Rest<[std: number], { std?: number; generator?: null }>): Tensor;
-  /** aten::normal.Tensor_float: `aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal.Tensor_float (torch.ops.aten.normal in PyTorch): `aten::normal.Tensor_float(Tensor mean, float std=1., *, Generator? generator=None) -> Tensor` */
   (options: { mean: Tensor; std?: number; generator?: null }): Tensor;
-  /** aten::normal.float_Tensor: `aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal.float_Tensor (torch.ops.aten.normal in PyTorch): `aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor` */
   (mean: number, std: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::normal.float_Tensor: `aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal.float_Tensor (torch.ops.aten.normal in PyTorch): `aten::normal.float_Tensor(float mean, Tensor std, *, Generator? generator=None) -> Tensor` */
   (options: { mean: number; std: Tensor; generator?: null }): Tensor;
-  /** aten::normal.float_float: `aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::normal.float_float (torch.ops.aten.normal in PyTorch): `aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (mean: number, std: number, size: number[], ...rest: Rest<[], { generator?: null; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::normal.float_float: `aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::normal.float_float (torch.ops.aten.normal in PyTorch): `aten::normal.float_float(float mean, float std, int[] size, *, Generator? generator=None, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { mean: number; std: number; size: number[]; generator?: null; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.normal_: 1 overload (see each signature). */
+/** Calls aten::normal_ (PyTorch torch.normal_ / torch.ops.aten.normal_): 1 overload, arguments as in each signature's schema. */
 export const normal_ = fn('normal_') as {
-  /** aten::normal_: `aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::normal_ (torch.ops.aten.normal_ in PyTorch): `aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): Tensor;
 };
-/** torch.normal_functional: 1 overload (see each signature). */
+/** Calls aten::normal_functional (PyTorch torch.normal_functional / torch.ops.aten.normal_functional): 1 overload, arguments as in each signature's schema. */
 export const normalFunctional = fn('normal_functional') as {
-  /** aten::normal_functional: `aten::normal_functional(Tensor self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::normal_functional (torch.ops.aten.normal_functional in PyTorch): `aten::normal_functional(Tensor self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): Tensor;
 };
-/** torch.not_equal: 2 overloads (see each signature). */
+/** Calls aten::not_equal (PyTorch torch.not_equal / torch.ops.aten.not_equal): 2 overloads, arguments as in each signature's schema. */
 export const notEqual = fn('not_equal') as {
-  /** aten::not_equal.Scalar: `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::not_equal.Scalar (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::not_equal.Scalar: `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::not_equal.Scalar (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::not_equal.Tensor: `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::not_equal.Tensor (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::not_equal.Tensor: `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::not_equal.Tensor (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.not_equal_: 2 overloads (see each signature). */
+/** Calls aten::not_equal_ (PyTorch torch.not_equal_ / torch.ops.aten.not_equal_): 2 overloads, arguments as in each signature's schema. */
 export const notEqual_ = fn('not_equal_') as {
-  /** aten::not_equal_.Scalar: `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::not_equal_.Scalar (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::not_equal_.Scalar: `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::not_equal_.Scalar (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::not_equal_.Tensor: `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::not_equal_.Tensor (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::not_equal_.Tensor: `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::not_equal_.Tensor (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.nuclear_norm: 2 overloads (see each signature). */
+/** Calls aten::nuclear_norm (PyTorch torch.nuclear_norm / torch.ops.aten.nuclear_norm): 2 overloads, arguments as in each signature's schema. */
 export const nuclearNorm = fn('nuclear_norm') as {
-  /** aten::nuclear_norm: `aten::nuclear_norm(Tensor self, bool keepdim=False) -> Tensor` */
+  /** Calls aten::nuclear_norm (torch.ops.aten.nuclear_norm in PyTorch): `aten::nuclear_norm(Tensor self, bool keepdim=False) -> Tensor` */
   (input: Tensor, ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-  /** aten::nuclear_norm.dim: `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::nuclear_norm.dim (torch.ops.aten.nuclear_norm in PyTorch): `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-  /** aten::nuclear_norm.dim: `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::nuclear_norm.dim (torch.ops.aten.nuclear_norm in PyTorch): `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, options: { dim: number | number[]; keepdim?: boolean }): Tensor;
 };
-/** torch.numpy_T: 1 overload (see each signature). */
+/** Calls aten::numpy_T (PyTorch torch.numpy_T / torch.ops.aten.numpy_T): 1 overload, arguments as in each signature's schema. */
 export const numpyT = fn('numpy_T') as {
-  /** aten::numpy_T: `aten::numpy_T(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::numpy_T (torch.ops.aten.numpy_T in PyTorch): `aten::numpy_T(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.one_hot: 1 overload (see each signature). */
+/** Calls aten::one_hot (PyTorch torch.one_hot / torch.ops.aten.one_hot): 1 overload, arguments as in each signature's schema. */
 export const oneHot = fn('one_hot') as {
-  /** aten::one_hot: `aten::one_hot(Tensor self, int num_classes=-1) -> Tensor` */
+  /** Calls aten::one_hot (torch.ops.aten.one_hot in PyTorch): `aten::one_hot(Tensor self, int num_classes=-1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[numClasses: number], { numClasses?: number }>): Tensor;
 };
-/** torch.orgqr: 1 overload (see each signature). */
+/** Calls aten::orgqr (PyTorch torch.orgqr / torch.ops.aten.orgqr): 1 overload, arguments as in each signature's schema. */
 export const orgqr = fn('orgqr') as {
-  /** aten::orgqr: `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
+  /** Calls aten::orgqr (torch.ops.aten.orgqr in PyTorch): `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
   (input: Tensor, input2: Tensor): Tensor;
-  /** aten::orgqr: `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
+  /** Calls aten::orgqr (torch.ops.aten.orgqr in PyTorch): `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
   (input: Tensor, options: { input2: Tensor }): Tensor;
 };
-/** torch.ormqr: 1 overload (see each signature). */
+/** Calls aten::ormqr (PyTorch torch.ormqr / torch.ops.aten.ormqr): 1 overload, arguments as in each signature's schema. */
 export const ormqr = fn('ormqr') as {
-  /** aten::ormqr: `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+  /** Calls aten::ormqr (torch.ops.aten.ormqr in PyTorch): `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
   (input: Tensor, input2: Tensor, input3: Tensor, ...rest: Rest<[left: boolean, transpose: boolean], { left?: boolean; transpose?: boolean }>): Tensor;
-  /** aten::ormqr: `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+  /** Calls aten::ormqr (torch.ops.aten.ormqr in PyTorch): `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
   (input: Tensor, options: { input2: Tensor; input3: Tensor; left?: boolean; transpose?: boolean }): Tensor;
 };
-/** torch.outer: 1 overload (see each signature). */
+/** Calls aten::outer (PyTorch torch.outer / torch.ops.aten.outer): 1 overload, arguments as in each signature's schema. */
 export const outer = fn('outer') as {
-  /** aten::outer: `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
+  /** Calls aten::outer (torch.ops.aten.outer in PyTorch): `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
   (input: Tensor, vec2: Tensor): Tensor;
-  /** aten::outer: `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
+  /** Calls aten::outer (torch.ops.aten.outer in PyTorch): `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
   (input: Tensor, options: { vec2: Tensor }): Tensor;
 };
-/** torch.output_nr: 1 overload (see each signature). */
+/** Calls aten::output_nr (PyTorch torch.output_nr / torch.ops.aten.output_nr): 1 overload, arguments as in each signature's schema. */
 export const outputNr = fn('output_nr') as {
-  /** aten::output_nr: `aten::output_nr(Tensor self) -> int` */
+  /** Calls aten::output_nr (torch.ops.aten.output_nr in PyTorch): `aten::output_nr(Tensor self) -> int` */
   (input: Tensor): number;
 };
-/** torch.pad: 1 overload (see each signature). */
+/** Calls aten::pad (PyTorch torch.pad / torch.ops.aten.pad): 1 overload, arguments as in each signature's schema. */
 export const pad = fn('pad') as {
-  /** aten::pad: `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
+  /** Calls aten::pad (torch.ops.aten.pad in PyTorch): `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
   (input: Tensor, pad: number[], ...rest: Rest<[mode: string, value: number | null], { mode?: string; value?: number | null }>): Tensor;
-  /** aten::pad: `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
+  /** Calls aten::pad (torch.ops.aten.pad in PyTorch): `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
   (input: Tensor, options: { pad: number[]; mode?: string; value?: number | null }): Tensor;
 };
-/** torch.pad_sequence: 1 overload (see each signature). */
+/** Calls aten::pad_sequence (PyTorch torch.pad_sequence / torch.ops.aten.pad_sequence): 1 overload, arguments as in each signature's schema. */
 export const padSequence = fn('pad_sequence') as {
-  /** aten::pad_sequence: `aten::pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.) -> Tensor` */
+  /** Calls aten::pad_sequence (torch.ops.aten.pad_sequence in PyTorch): `aten::pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.) -> Tensor` */
   (sequences: Tensor[], ...rest: Rest<[batchFirst: boolean, paddingValue: number], { batchFirst?: boolean; paddingValue?: number }>): Tensor;
-  /** aten::pad_sequence: `aten::pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.) -> Tensor` */
+  /** Calls aten::pad_sequence (torch.ops.aten.pad_sequence in PyTorch): `aten::pad_sequence(Tensor[] sequences, bool batch_first=False, float padding_value=0.) -> Tensor` */
   (options: { sequences: Tensor[]; batchFirst?: boolean; paddingValue?: number }): Tensor;
 };
-/** torch.pairwise_distance: 1 overload (see each signature). */
+/** Calls aten::pairwise_distance (PyTorch torch.pairwise_distance / torch.ops.aten.pairwise_distance): 1 overload, arguments as in each signature's schema. */
 export const pairwiseDistance = fn('pairwise_distance') as {
-  /** aten::pairwise_distance: `aten::pairwise_distance(Tensor x1, Tensor x2, float p=2., float eps=9.9999999999999995e-07, bool keepdim=False) -> Tensor` */
+  /** Calls aten::pairwise_distance (torch.ops.aten.pairwise_distance in PyTorch): `aten::pairwise_distance(Tensor x1, Tensor x2, float p=2., float eps=9.9999999999999995e-07, bool keepdim=False) -> Tensor` */
   (x1: Tensor, x2: Tensor, ...rest: Rest<[p: number, eps: number, keepdim: boolean], { p?: number; eps?: number; keepdim?: boolean }>): Tensor;
-  /** aten::pairwise_distance: `aten::pairwise_distance(Tensor x1, Tensor x2, float p=2., float eps=9.9999999999999995e-07, bool keepdim=False) -> Tensor` */
+  /** Calls aten::pairwise_distance (torch.ops.aten.pairwise_distance in PyTorch): `aten::pairwise_distance(Tensor x1, Tensor x2, float p=2., float eps=9.9999999999999995e-07, bool keepdim=False) -> Tensor` */
   (options: { x1: Tensor; x2: Tensor; p?: number; eps?: number; keepdim?: boolean }): Tensor;
 };
-/** torch.pdist: 1 overload (see each signature). */
+/** Calls aten::pdist (PyTorch torch.pdist / torch.ops.aten.pdist): 1 overload, arguments as in each signature's schema. */
 export const pdist = fn('pdist') as {
-  /** aten::pdist: `aten::pdist(Tensor self, float p=2.) -> Tensor` */
+  /** Calls aten::pdist (torch.ops.aten.pdist in PyTorch): `aten::pdist(Tensor self, float p=2.) -> Tensor` */
   (input: Tensor, ...rest: Rest<[p: number], { p?: number }>): Tensor;
 };
-/** torch.permute_copy: 1 overload (see each signature). */
+/** Calls aten::permute_copy (PyTorch torch.permute_copy / torch.ops.aten.permute_copy): 1 overload, arguments as in each signature's schema. */
 export const permuteCopy = fn('permute_copy') as {
-  /** aten::permute_copy: `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
+  /** Calls aten::permute_copy (torch.ops.aten.permute_copy in PyTorch): `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
   (input: Tensor, dims: number[]): Tensor;
-  /** aten::permute_copy: `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
+  /** Calls aten::permute_copy (torch.ops.aten.permute_copy in PyTorch): `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
   (input: Tensor, options: { dims: number[] }): Tensor;
 };
-/** torch.pin_memory: 1 overload (see each signature). */
+/** Calls aten::pin_memory (PyTorch torch.pin_memory / torch.ops.aten.pin_memory): 1 overload, arguments as in each signature's schema. */
 export const pinMemory = fn('pin_memory') as {
-  /** aten::pin_memory: `aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
+  /** Calls aten::pin_memory (torch.ops.aten.pin_memory in PyTorch): `aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
   (input: Tensor, ...rest: Rest<[device: DeviceLike | null], { device?: DeviceLike | null }>): Tensor;
 };
-/** torch.pinverse: 1 overload (see each signature). */
+/** Calls aten::pinverse (PyTorch torch.pinverse / torch.ops.aten.pinverse): 1 overload, arguments as in each signature's schema. */
 export const pinverse = fn('pinverse') as {
-  /** aten::pinverse: `aten::pinverse(Tensor self, float rcond=1.0000000000000001e-15) -> Tensor` */
+  /** Calls aten::pinverse (torch.ops.aten.pinverse in PyTorch): `aten::pinverse(Tensor self, float rcond=1.0000000000000001e-15) -> Tensor` */
   (input: Tensor, ...rest: Rest<[rcond: number], { rcond?: number }>): Tensor;
 };
-/** torch.pixel_shuffle: 1 overload (see each signature). */
+/** Calls aten::pixel_shuffle (PyTorch torch.pixel_shuffle / torch.ops.aten.pixel_shuffle): 1 overload, arguments as in each signature's schema. */
 export const pixelShuffle = fn('pixel_shuffle') as {
-  /** aten::pixel_shuffle: `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
+  /** Calls aten::pixel_shuffle (torch.ops.aten.pixel_shuffle in PyTorch): `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
   (input: Tensor, upscaleFactor: number): Tensor;
-  /** aten::pixel_shuffle: `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
+  /** Calls aten::pixel_shuffle (torch.ops.aten.pixel_shuffle in PyTorch): `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
   (input: Tensor, options: { upscaleFactor: number }): Tensor;
 };
-/** torch.pixel_unshuffle: 1 overload (see each signature). */
+/** Calls aten::pixel_unshuffle (PyTorch torch.pixel_unshuffle / torch.ops.aten.pixel_unshuffle): 1 overload, arguments as in each signature's schema. */
 export const pixelUnshuffle = fn('pixel_unshuffle') as {
-  /** aten::pixel_unshuffle: `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
+  /** Calls aten::pixel_unshuffle (torch.ops.aten.pixel_unshuffle in PyTorch): `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
   (input: Tensor, downscaleFactor: number): Tensor;
-  /** aten::pixel_unshuffle: `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
+  /** Calls aten::pixel_unshuffle (torch.ops.aten.pixel_unshuffle in PyTorch): `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
   (input: Tensor, options: { downscaleFactor: number }): Tensor;
 };
-/** torch.poisson: 1 overload (see each signature). */
+/** Calls aten::poisson (PyTorch torch.poisson / torch.ops.aten.poisson): 1 overload, arguments as in each signature's schema. */
 export const poisson = fn('poisson') as {
-  /** aten::poisson: `aten::poisson(Tensor self, Generator? generator=None) -> Tensor` */
+  /** Calls aten::poisson (torch.ops.aten.poisson in PyTorch): `aten::poisson(Tensor self, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[generator: null], { generator?: null }>): Tensor;
 };
-/** torch.poisson_nll_loss: 1 overload (see each signature). */
+/** Calls aten::poisson_nll_loss (PyTorch torch.poisson_nll_loss / torch.ops.aten.poisson_nll_loss): 1 overload, arguments as in each signature's schema. */
 export const poissonNllLoss = fn('poisson_nll_loss') as {
-  /** aten::poisson_nll_loss: `aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor` */
+  /** Calls aten::poisson_nll_loss (torch.ops.aten.poisson_nll_loss in PyTorch): `aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor` */
   (input: Tensor, target: Tensor, logInput: boolean, full: boolean, eps: number, reduction: number): Tensor;
-  /** aten::poisson_nll_loss: `aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor` */
+  /** Calls aten::poisson_nll_loss (torch.ops.aten.poisson_nll_loss in PyTorch): `aten::poisson_nll_loss(Tensor input, Tensor target, bool log_input, bool full, float eps, int reduction) -> Tensor` */
   (options: { input: Tensor; target: Tensor; logInput: boolean; full: boolean; eps: number; reduction: number }): Tensor;
 };
-/** torch.polar: 1 overload (see each signature). */
+/** Calls aten::polar (PyTorch torch.polar / torch.ops.aten.polar): 1 overload, arguments as in each signature's schema. */
 export const polar = fn('polar') as {
-  /** aten::polar: `aten::polar(Tensor abs, Tensor angle) -> Tensor` */
+  /** Calls aten::polar (torch.ops.aten.polar in PyTorch): `aten::polar(Tensor abs, Tensor angle) -> Tensor` */
   (abs: Tensor, angle: Tensor): Tensor;
-  /** aten::polar: `aten::polar(Tensor abs, Tensor angle) -> Tensor` */
+  /** Calls aten::polar (torch.ops.aten.polar in PyTorch): `aten::polar(Tensor abs, Tensor angle) -> Tensor` */
   (options: { abs: Tensor; angle: Tensor }): Tensor;
 };
-/** torch.polygamma: 1 overload (see each signature). */
+/** Calls aten::polygamma (PyTorch torch.polygamma / torch.ops.aten.polygamma): 1 overload, arguments as in each signature's schema. */
 export const polygamma = fn('polygamma') as {
-  /** aten::polygamma: `aten::polygamma(int n, Tensor self) -> Tensor` */
+  /** Calls aten::polygamma (torch.ops.aten.polygamma in PyTorch): `aten::polygamma(int n, Tensor self) -> Tensor` */
   (n: number, self: Tensor): Tensor;
-  /** aten::polygamma: `aten::polygamma(int n, Tensor self) -> Tensor` */
+  /** Calls aten::polygamma (torch.ops.aten.polygamma in PyTorch): `aten::polygamma(int n, Tensor self) -> Tensor` */
   (options: { n: number; self: Tensor }): Tensor;
 };
-/** torch.polygamma_: 1 overload (see each signature). */
+/** Calls aten::polygamma_ (PyTorch torch.polygamma_ / torch.ops.aten.polygamma_): 1 overload, arguments as in each signature's schema. */
 export const polygamma_ = fn('polygamma_') as {
-  /** aten::polygamma_: `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
+  /** Calls aten::polygamma_ (torch.ops.aten.polygamma_ in PyTorch): `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
   (input: Tensor, n: number): Tensor;
-  /** aten::polygamma_: `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
+  /** Calls aten::polygamma_ (torch.ops.aten.polygamma_ in PyTorch): `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
   (input: Tensor, options: { n: number }): Tensor;
 };
-/** torch.positive: 1 overload (see each signature). */
+/** Calls aten::positive (PyTorch torch.positive / torch.ops.aten.positive): 1 overload, arguments as in each signature's schema. */
 export const positive = fn('positive') as {
-  /** aten::positive: `aten::positive(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::positive (torch.ops.aten.positive in PyTorch): `aten::positive(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.pow_: 2 overloads (see each signature). */
+/** Calls aten::pow_ (PyTorch torch.pow_ / torch.ops.aten.pow_): 2 overloads, arguments as in each signature's schema. */
 export const pow_ = fn('pow_') as {
-  /** aten::pow_.Scalar: `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+  /** Calls aten::pow_.Scalar (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
   (input: Tensor, exponent: Scalar): Tensor;
-  /** aten::pow_.Scalar: `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+  /** Calls aten::pow_.Scalar (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
   (input: Tensor, options: { exponent: Scalar }): Tensor;
-  /** aten::pow_.Tensor: `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+  /** Calls aten::pow_.Tensor (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
   (input: Tensor, exponent: Tensor): Tensor;
-  /** aten::pow_.Tensor: `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+  /** Calls aten::pow_.Tensor (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
   (input: Tensor, options: { exponent: Tensor }): Tensor;
 };
-/** torch.prelu: 1 overload (see each signature). */
+/** Calls aten::prelu (PyTorch torch.prelu / torch.ops.aten.prelu): 1 overload, arguments as in each signature's schema. */
 export const prelu = fn('prelu') as {
-  /** aten::prelu: `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
+  /** Calls aten::prelu (torch.ops.aten.prelu in PyTorch): `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
   (input: Tensor, weight: Tensor): Tensor;
-  /** aten::prelu: `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
+  /** Calls aten::prelu (torch.ops.aten.prelu in PyTorch): `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
   (input: Tensor, options: { weight: Tensor }): Tensor;
 };
-/** torch.promote_types: 1 overload (see each signature). */
+/** Calls aten::promote_types (PyTorch torch.promote_types / torch.ops.aten.promote_types): 1 overload, arguments as in each signature's schema. */
 export const promoteTypes = fn('promote_types') as {
-  /** aten::promote_types: `aten::promote_types(ScalarType type1, ScalarType type2) -> ScalarType` */
+  /** Calls aten::promote_types (torch.ops.aten.promote_types in PyTorch): `aten::promote_types(ScalarType type1, ScalarType type2) -> ScalarType` */
   (type1: DType, type2: DType): DType;
-  /** aten::promote_types: `aten::promote_types(ScalarType type1, ScalarType type2) -> ScalarType` */
+  /** Calls aten::promote_types (torch.ops.aten.promote_types in PyTorch): `aten::promote_types(ScalarType type1, ScalarType type2) -> ScalarType` */
   (options: { type1: DType; type2: DType }): DType;
 };
-/** torch.put: 1 overload (see each signature). */
+/** Calls aten::put (PyTorch torch.put / torch.ops.aten.put): 1 overload, arguments as in each signature's schema. */
 export const put = fn('put') as {
-  /** aten::put: `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
+  /** Calls aten::put (torch.ops.aten.put in PyTorch): `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
   (input: Tensor, index: Tensor, source: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): Tensor;
-  /** aten::put: `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
+  /** Calls aten::put (torch.ops.aten.put in PyTorch): `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
   (input: Tensor, options: { index: Tensor; source: Tensor; accumulate?: boolean }): Tensor;
 };
-/** torch.put_: 1 overload (see each signature). */
+/** Calls aten::put_ (PyTorch torch.put_ / torch.ops.aten.put_): 1 overload, arguments as in each signature's schema. */
 export const put_ = fn('put_') as {
-  /** aten::put_: `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
+  /** Calls aten::put_ (torch.ops.aten.put_ in PyTorch): `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
   (input: Tensor, index: Tensor, source: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): Tensor;
-  /** aten::put_: `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
+  /** Calls aten::put_ (torch.ops.aten.put_ in PyTorch): `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
   (input: Tensor, options: { index: Tensor; source: Tensor; accumulate?: boolean }): Tensor;
 };
-/** torch.qr: 1 overload (see each signature). */
+/** Calls aten::qr (PyTorch torch.qr / torch.ops.aten.qr): 1 overload, arguments as in each signature's schema. */
 export const qr = fn('qr') as {
-  /** aten::qr: `aten::qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
+  /** Calls aten::qr (torch.ops.aten.qr in PyTorch): `aten::qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
   (input: Tensor, ...rest: Rest<[some: boolean], { some?: boolean }>): Named<{ Q: Tensor; R: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.quantile: 2 overloads (see each signature). */
+/** Calls aten::quantile (PyTorch torch.quantile / torch.ops.aten.quantile): 2 overloads, arguments as in each signature's schema. */
 export const quantile = fn('quantile') as {
-  /** aten::quantile: `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::quantile (torch.ops.aten.quantile in PyTorch): `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, q: Tensor, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-  /** aten::quantile: `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::quantile (torch.ops.aten.quantile in PyTorch): `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-  /** aten::quantile.scalar: `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::quantile.scalar (torch.ops.aten.quantile in PyTorch): `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, q: number, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-  /** aten::quantile.scalar: `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+  /** Calls aten::quantile.scalar (torch.ops.aten.quantile in PyTorch): `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
   (input: Tensor, options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
 };
-/** torch.rad2deg: 1 overload (see each signature). */
+/** Calls aten::rad2deg (PyTorch torch.rad2deg / torch.ops.aten.rad2deg): 1 overload, arguments as in each signature's schema. */
 export const rad2deg = fn('rad2deg') as {
-  /** aten::rad2deg: `aten::rad2deg(Tensor self) -> Tensor` */
+  /** Calls aten::rad2deg (torch.ops.aten.rad2deg in PyTorch): `aten::rad2deg(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.rad2deg_: 1 overload (see each signature). */
+/** Calls aten::rad2deg_ (PyTorch torch.rad2deg_ / torch.ops.aten.rad2deg_): 1 overload, arguments as in each signature's schema. */
 export const rad2deg_ = fn('rad2deg_') as {
-  /** aten::rad2deg_: `aten::rad2deg_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::rad2deg_ (torch.ops.aten.rad2deg_ in PyTorch): `aten::rad2deg_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.randint_like: 2 overloads (see each signature). */
+/** Calls aten::randint_like (PyTorch torch.randint_like / torch.ops.aten.randint_like): 2 overloads, arguments as in each signature's schema. */
 export const randintLike = fn('randint_like') as {
-  /** aten::randint_like: `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::randint_like (torch.ops.aten.randint_like in PyTorch): `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, high: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::randint_like: `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::randint_like (torch.ops.aten.randint_like in PyTorch): `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, options: { high: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
-  /** aten::randint_like.low_dtype: `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::randint_like.low_dtype (torch.ops.aten.randint_like in PyTorch): `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, low: number, high: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::randint_like.low_dtype: `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::randint_like.low_dtype (torch.ops.aten.randint_like in PyTorch): `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, options: { low: number; high: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
 };
-/** torch.random: 3 overloads (see each signature). */
+/** Calls aten::random (PyTorch torch.random / torch.ops.aten.random): 3 overloads, arguments as in each signature's schema. */
 export const random = fn('random') as {
-  /** aten::random: `aten::random(Tensor self, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::random (torch.ops.aten.random in PyTorch): `aten::random(Tensor self, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::random.to: `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::random.to (torch.ops.aten.random in PyTorch): `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, to: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::random.to: `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::random.to (torch.ops.aten.random in PyTorch): `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { to: number; generator?: null }): Tensor;
-  /** aten::random.from: `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::random.from (torch.ops.aten.random in PyTorch): `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, from: number, to: number | null, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::random.from: `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::random.from (torch.ops.aten.random in PyTorch): `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { from: number; to: number | null; generator?: null }): Tensor;
 };
-/** torch.random_: 3 overloads (see each signature). */
+/** Calls aten::random_ (PyTorch torch.random_ / torch.ops.aten.random_): 3 overloads, arguments as in each signature's schema. */
 export const random_ = fn('random_') as {
-  /** aten::random_: `aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::random_ (torch.ops.aten.random_ in PyTorch): `aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::random_.to: `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::random_.to (torch.ops.aten.random_ in PyTorch): `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, to: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::random_.to: `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::random_.to (torch.ops.aten.random_ in PyTorch): `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, options: { to: number; generator?: null }): Tensor;
-  /** aten::random_.from: `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::random_.from (torch.ops.aten.random_ in PyTorch): `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, from: number, to: number | null, ...rest: Rest<[], { generator?: null }>): Tensor;
-  /** aten::random_.from: `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::random_.from (torch.ops.aten.random_ in PyTorch): `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, options: { from: number; to: number | null; generator?: null }): Tensor;
 };
-/** torch.randperm: 2 overloads (see each signature). */
+/** Calls aten::randperm (PyTorch torch.randperm / torch.ops.aten.randperm): 2 overloads, arguments as in each signature's schema. */
 export const randperm = fn('randperm') as {
-  /** aten::randperm: `aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::randperm (torch.ops.aten.randperm in PyTorch): `aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (n: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::randperm: `aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::randperm (torch.ops.aten.randperm in PyTorch): `aten::randperm(int n, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { n: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::randperm.generator: `aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::randperm.generator (torch.ops.aten.randperm in PyTorch): `aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (n: number, ...rest: Rest<[], { generator?: null; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::randperm.generator: `aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::randperm.generator (torch.ops.aten.randperm in PyTorch): `aten::randperm.generator(int n, *, Generator? generator, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { n: number; generator?: null; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.range: 2 overloads (see each signature). */
+/** Calls aten::range (PyTorch torch.range / torch.ops.aten.range): 2 overloads, arguments as in each signature's schema. */
 export const range = fn('range') as {
-  /** aten::range: `aten::range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::range (torch.ops.aten.range in PyTorch): `aten::range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (start: Scalar, end: Scalar, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::range: `aten::range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::range (torch.ops.aten.range in PyTorch): `aten::range(Scalar start, Scalar end, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { start: Scalar; end: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-  /** aten::range.step: `aten::range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::range.step (torch.ops.aten.range in PyTorch): `aten::range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (start: Scalar, end: Scalar, ...rest: Rest<[step: Scalar], { step?: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::range.step: `aten::range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::range.step (torch.ops.aten.range in PyTorch): `aten::range.step(Scalar start, Scalar end, Scalar step=1, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { start: Scalar; end: Scalar; step?: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.ravel: 1 overload (see each signature). */
+/** Calls aten::ravel (PyTorch torch.ravel / torch.ops.aten.ravel): 1 overload, arguments as in each signature's schema. */
 export const ravel = fn('ravel') as {
-  /** aten::ravel: `aten::ravel(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::ravel (torch.ops.aten.ravel in PyTorch): `aten::ravel(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.real: 1 overload (see each signature). */
+/** Calls aten::real (PyTorch torch.real / torch.ops.aten.real): 1 overload, arguments as in each signature's schema. */
 export const real = fn('real') as {
-  /** aten::real: `aten::real(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::real (torch.ops.aten.real in PyTorch): `aten::real(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.reciprocal_: 1 overload (see each signature). */
+/** Calls aten::reciprocal_ (PyTorch torch.reciprocal_ / torch.ops.aten.reciprocal_): 1 overload, arguments as in each signature's schema. */
 export const reciprocal_ = fn('reciprocal_') as {
-  /** aten::reciprocal_: `aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::reciprocal_ (torch.ops.aten.reciprocal_ in PyTorch): `aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.reflection_pad1d: 1 overload (see each signature). */
+/** Calls aten::reflection_pad1d (PyTorch torch.reflection_pad1d / torch.ops.aten.reflection_pad1d): 1 overload, arguments as in each signature's schema. */
 export const reflectionPad1d = fn('reflection_pad1d') as {
-  /** aten::reflection_pad1d: `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
+  /** Calls aten::reflection_pad1d (torch.ops.aten.reflection_pad1d in PyTorch): `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
   (input: Tensor, padding: number | number[]): Tensor;
-  /** aten::reflection_pad1d: `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
+  /** Calls aten::reflection_pad1d (torch.ops.aten.reflection_pad1d in PyTorch): `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
   (input: Tensor, options: { padding: number | number[] }): Tensor;
 };
-/** torch.reflection_pad2d: 1 overload (see each signature). */
+/** Calls aten::reflection_pad2d (PyTorch torch.reflection_pad2d / torch.ops.aten.reflection_pad2d): 1 overload, arguments as in each signature's schema. */
 export const reflectionPad2d = fn('reflection_pad2d') as {
-  /** aten::reflection_pad2d: `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
+  /** Calls aten::reflection_pad2d (torch.ops.aten.reflection_pad2d in PyTorch): `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
   (input: Tensor, padding: number | number[]): Tensor;
-  /** aten::reflection_pad2d: `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
+  /** Calls aten::reflection_pad2d (torch.ops.aten.reflection_pad2d in PyTorch): `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
   (input: Tensor, options: { padding: number | number[] }): Tensor;
 };
-/** torch.reflection_pad3d: 1 overload (see each signature). */
+/** Calls aten::reflection_pad3d (PyTorch torch.reflection_pad3d / torch.ops.aten.reflection_pad3d): 1 overload, arguments as in each signature's schema. */
 export const reflectionPad3d = fn('reflection_pad3d') as {
-  /** aten::reflection_pad3d: `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
+  /** Calls aten::reflection_pad3d (torch.ops.aten.reflection_pad3d in PyTorch): `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
   (input: Tensor, padding: number | number[]): Tensor;
-  /** aten::reflection_pad3d: `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
+  /** Calls aten::reflection_pad3d (torch.ops.aten.reflection_pad3d in PyTorch): `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
   (input: Tensor, options: { padding: number | number[] }): Tensor;
 };
-/** torch.relu6: 1 overload (see each signature). */
+/** Calls aten::relu6 (PyTorch torch.relu6 / torch.ops.aten.relu6): 1 overload, arguments as in each signature's schema. */
 export const relu6 = fn('relu6') as {
-  /** aten::relu6: `aten::relu6(Tensor self) -> Tensor` */
+  /** Calls aten::relu6 (torch.ops.aten.relu6 in PyTorch): `aten::relu6(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.relu6_: 1 overload (see each signature). */
+/** Calls aten::relu6_ (PyTorch torch.relu6_ / torch.ops.aten.relu6_): 1 overload, arguments as in each signature's schema. */
 export const relu6_ = fn('relu6_') as {
-  /** aten::relu6_: `aten::relu6_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::relu6_ (torch.ops.aten.relu6_ in PyTorch): `aten::relu6_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.relu_: 1 overload (see each signature). */
+/** Calls aten::relu_ (PyTorch torch.relu_ / torch.ops.aten.relu_): 1 overload, arguments as in each signature's schema. */
 export const relu_ = fn('relu_') as {
-  /** aten::relu_: `aten::relu_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::relu_ (torch.ops.aten.relu_ in PyTorch): `aten::relu_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.remainder_: 2 overloads (see each signature). */
+/** Calls aten::remainder_ (PyTorch torch.remainder_ / torch.ops.aten.remainder_): 2 overloads, arguments as in each signature's schema. */
 export const remainder_ = fn('remainder_') as {
-  /** aten::remainder_.Scalar: `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::remainder_.Scalar (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::remainder_.Scalar: `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::remainder_.Scalar (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::remainder_.Tensor: `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::remainder_.Tensor (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::remainder_.Tensor: `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::remainder_.Tensor (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.rename: 1 overload (see each signature). */
+/** Calls aten::rename (PyTorch torch.rename / torch.ops.aten.rename): 1 overload, arguments as in each signature's schema. */
 export const rename = fn('rename') as {
-  /** aten::rename: `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
+  /** Calls aten::rename (torch.ops.aten.rename in PyTorch): `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
   (input: Tensor, names: null): Tensor;
-  /** aten::rename: `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
+  /** Calls aten::rename (torch.ops.aten.rename in PyTorch): `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
   (input: Tensor, options: { names: null }): Tensor;
 };
-/** torch.rename_: 1 overload (see each signature). */
+/** Calls aten::rename_ (PyTorch torch.rename_ / torch.ops.aten.rename_): 1 overload, arguments as in each signature's schema. */
 export const rename_ = fn('rename_') as {
-  /** aten::rename_: `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
+  /** Calls aten::rename_ (torch.ops.aten.rename_ in PyTorch): `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
   (input: Tensor, names: null): Tensor;
-  /** aten::rename_: `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
+  /** Calls aten::rename_ (torch.ops.aten.rename_ in PyTorch): `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
   (input: Tensor, options: { names: null }): Tensor;
 };
-/** torch.renorm: 1 overload (see each signature). */
+/** Calls aten::renorm (PyTorch torch.renorm / torch.ops.aten.renorm): 1 overload, arguments as in each signature's schema. */
 export const renorm = fn('renorm') as {
-  /** aten::renorm: `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
+  /** Calls aten::renorm (torch.ops.aten.renorm in PyTorch): `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
   (input: Tensor, p: Scalar, dim: number, maxnorm: Scalar): Tensor;
-  /** aten::renorm: `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
+  /** Calls aten::renorm (torch.ops.aten.renorm in PyTorch): `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
   (input: Tensor, options: { p: Scalar; dim: number; maxnorm: Scalar }): Tensor;
 };
-/** torch.renorm_: 1 overload (see each signature). */
+/** Calls aten::renorm_ (PyTorch torch.renorm_ / torch.ops.aten.renorm_): 1 overload, arguments as in each signature's schema. */
 export const renorm_ = fn('renorm_') as {
-  /** aten::renorm_: `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
+  /** Calls aten::renorm_ (torch.ops.aten.renorm_ in PyTorch): `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
   (input: Tensor, p: Scalar, dim: number, maxnorm: Scalar): Tensor;
-  /** aten::renorm_: `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
+  /** Calls aten::renorm_ (torch.ops.aten.renorm_ in PyTorch): `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
   (input: Tensor, options: { p: Scalar; dim: number; maxnorm: Scalar }): Tensor;
 };
-/** torch.repeat: 1 overload (see each signature). */
+/** Calls aten::repeat (PyTorch torch.repeat / torch.ops.aten.repeat): 1 overload, arguments as in each signature's schema. */
 export const repeat = fn('repeat') as {
-  /** aten::repeat: `aten::repeat(Tensor self, SymInt[] repeats) -> Tensor` */
+  /** Calls aten::repeat (torch.ops.aten.repeat in PyTorch): `aten::repeat(Tensor self, SymInt[] repeats) -> Tensor` */
   (input: Tensor, repeats: number[]): Tensor;
-  /** aten::repeat: `aten::repeat(Tensor self, SymInt[] repeats) -> Tensor` */
+  /** Calls aten::repeat (torch.ops.aten.repeat in PyTorch): `aten::repeat(Tensor self, SymInt[] repeats) -> Tensor` */
   (input: Tensor, options: { repeats: number[] }): Tensor;
 };
-/** torch.repeat_interleave: 3 overloads (see each signature). */
+/** Calls aten::repeat_interleave (PyTorch torch.repeat_interleave / torch.ops.aten.repeat_interleave): 3 overloads, arguments as in each signature's schema. */
 export const repeatInterleave = fn('repeat_interleave') as {
-  /** aten::repeat_interleave.Tensor: `aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor` */
+  /** Calls aten::repeat_interleave.Tensor (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor` */
   (repeats: Tensor, ...rest: Rest<[], { outputSize?: number | null }>): Tensor;
-  /** aten::repeat_interleave.Tensor: `aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor` */
+  /** Calls aten::repeat_interleave.Tensor (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.Tensor(Tensor repeats, *, int? output_size=None) -> Tensor` */
   (options: { repeats: Tensor; outputSize?: number | null }): Tensor;
-  /** aten::repeat_interleave.self_Tensor: `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+  /** Calls aten::repeat_interleave.self_Tensor (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
   (input: Tensor, repeats: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null; outputSize?: number | null }>): Tensor;
-  /** aten::repeat_interleave.self_Tensor: `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+  /** Calls aten::repeat_interleave.self_Tensor (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
   (input: Tensor, options: { repeats: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
-  /** aten::repeat_interleave.self_int: `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+  /** Calls aten::repeat_interleave.self_int (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
   (input: Tensor, repeats: number, ...rest: Rest<[dim: number | null], { dim?: number | null; outputSize?: number | null }>): Tensor;
-  /** aten::repeat_interleave.self_int: `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+  /** Calls aten::repeat_interleave.self_int (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
   (input: Tensor, options: { repeats: number; dim?: number | null; outputSize?: number | null }): Tensor;
 };
-/** torch.replication_pad1d: 1 overload (see each signature). */
+/** Calls aten::replication_pad1d (PyTorch torch.replication_pad1d / torch.ops.aten.replication_pad1d): 1 overload, arguments as in each signature's schema. */
 export const replicationPad1d = fn('replication_pad1d') as {
-  /** aten::replication_pad1d: `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
+  /** Calls aten::replication_pad1d (torch.ops.aten.replication_pad1d in PyTorch): `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
   (input: Tensor, padding: number | number[]): Tensor;
-  /** aten::replication_pad1d: `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
+  /** Calls aten::replication_pad1d (torch.ops.aten.replication_pad1d in PyTorch): `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
   (input: Tensor, options: { padding: number | number[] }): Tensor;
 };
-/** torch.replication_pad2d: 1 overload (see each signature). */
+/** Calls aten::replication_pad2d (PyTorch torch.replication_pad2d / torch.ops.aten.replication_pad2d): 1 overload, arguments as in each signature's schema. */
 export const replicationPad2d = fn('replication_pad2d') as {
-  /** aten::replication_pad2d: `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
+  /** Calls aten::replication_pad2d (torch.ops.aten.replication_pad2d in PyTorch): `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
   (input: Tensor, padding: number | number[]): Tensor;
-  /** aten::replication_pad2d: `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
+  /** Calls aten::replication_pad2d (torch.ops.aten.replication_pad2d in PyTorch): `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
   (input: Tensor, options: { padding: number | number[] }): Tensor;
 };
-/** torch.replication_pad3d: 1 overload (see each signature). */
+/** Calls aten::replication_pad3d (PyTorch torch.replication_pad3d / torch.ops.aten.replication_pad3d): 1 overload, arguments as in each signature's schema. */
 export const replicationPad3d = fn('replication_pad3d') as {
-  /** aten::replication_pad3d: `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
+  /** Calls aten::replication_pad3d (torch.ops.aten.replication_pad3d in PyTorch): `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
   (input: Tensor, padding: number | number[]): Tensor;
-  /** aten::replication_pad3d: `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
+  /** Calls aten::replication_pad3d (torch.ops.aten.replication_pad3d in PyTorch): `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
   (input: Tensor, options: { padding: number | number[] }): Tensor;
 };
-/** torch.requires_grad_: 1 overload (see each signature). */
+/** Calls aten::requires_grad_ (PyTorch torch.requires_grad_ / torch.ops.aten.requires_grad_): 1 overload, arguments as in each signature's schema. */
 export const requiresGrad_ = fn('requires_grad_') as {
-  /** aten::requires_grad_: `aten::requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!)` */
+  /** Calls aten::requires_grad_ (torch.ops.aten.requires_grad_ in PyTorch): `aten::requires_grad_(Tensor(a!) self, bool requires_grad=True) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[requiresGrad: boolean], { requiresGrad?: boolean }>): Tensor;
 };
-/** torch.reshape_as: 1 overload (see each signature). */
+/** Calls aten::reshape_as (PyTorch torch.reshape_as / torch.ops.aten.reshape_as): 1 overload, arguments as in each signature's schema. */
 export const reshapeAs = fn('reshape_as') as {
-  /** aten::reshape_as: `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+  /** Calls aten::reshape_as (torch.ops.aten.reshape_as in PyTorch): `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::reshape_as: `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+  /** Calls aten::reshape_as (torch.ops.aten.reshape_as in PyTorch): `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.resize: 1 overload (see each signature). */
+/** Calls aten::resize (PyTorch torch.resize / torch.ops.aten.resize): 1 overload, arguments as in each signature's schema. */
 export const resize = fn('resize') as {
-  /** aten::resize: `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::resize (torch.ops.aten.resize in PyTorch): `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, size: number[], ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::resize: `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::resize (torch.ops.aten.resize in PyTorch): `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, options: { size: number[]; memoryFormat?: MemoryFormat | null }): Tensor;
 };
-/** torch.resize_: 1 overload (see each signature). */
+/** Calls aten::resize_ (PyTorch torch.resize_ / torch.ops.aten.resize_): 1 overload, arguments as in each signature's schema. */
 export const resize_ = fn('resize_') as {
-  /** aten::resize_: `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+  /** Calls aten::resize_ (torch.ops.aten.resize_ in PyTorch): `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
   (input: Tensor, size: number[], ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::resize_: `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+  /** Calls aten::resize_ (torch.ops.aten.resize_ in PyTorch): `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
   (input: Tensor, options: { size: number[]; memoryFormat?: MemoryFormat | null }): Tensor;
 };
-/** torch.resize_as: 1 overload (see each signature). */
+/** Calls aten::resize_as (PyTorch torch.resize_as / torch.ops.aten.resize_as): 1 overload, arguments as in each signature's schema. */
 export const resizeAs = fn('resize_as') as {
-  /** aten::resize_as: `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::resize_as (torch.ops.aten.resize_as in PyTorch): `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, theTemplate: Tensor, ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::resize_as: `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
+  /** Calls aten::resize_as (torch.ops.aten.resize_as in PyTorch): `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
   (input: Tensor, options: { theTemplate: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
 };
-/** torch.resize_as_: 1 overload (see each signature). */
+/** Calls aten::resize_as_ (PyTorch torch.resize_as_ / torch.ops.aten.resize_as_): 1 overload, arguments as in each signature's schema. */
 export const resizeAs_ = fn('resize_as_') as {
-  /** aten::resize_as_: `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+  /** Calls aten::resize_as_ (torch.ops.aten.resize_as_ in PyTorch): `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
   (input: Tensor, theTemplate: Tensor, ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::resize_as_: `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+  /** Calls aten::resize_as_ (torch.ops.aten.resize_as_ in PyTorch): `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
   (input: Tensor, options: { theTemplate: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
 };
-/** torch.resolve_conj: 1 overload (see each signature). */
+/** Calls aten::resolve_conj (PyTorch torch.resolve_conj / torch.ops.aten.resolve_conj): 1 overload, arguments as in each signature's schema. */
 export const resolveConj = fn('resolve_conj') as {
-  /** aten::resolve_conj: `aten::resolve_conj(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::resolve_conj (torch.ops.aten.resolve_conj in PyTorch): `aten::resolve_conj(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.resolve_neg: 1 overload (see each signature). */
+/** Calls aten::resolve_neg (PyTorch torch.resolve_neg / torch.ops.aten.resolve_neg): 1 overload, arguments as in each signature's schema. */
 export const resolveNeg = fn('resolve_neg') as {
-  /** aten::resolve_neg: `aten::resolve_neg(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::resolve_neg (torch.ops.aten.resolve_neg in PyTorch): `aten::resolve_neg(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.result_type: 4 overloads (see each signature). */
+/** Calls aten::result_type (PyTorch torch.result_type / torch.ops.aten.result_type): 4 overloads, arguments as in each signature's schema. */
 export const resultType = fn('result_type') as {
-  /** aten::result_type.Scalar: `aten::result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType` */
+  /** Calls aten::result_type.Scalar (torch.ops.aten.result_type in PyTorch): `aten::result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType` */
   (tensor: Tensor, other: Scalar): DType;
-  /** aten::result_type.Scalar: `aten::result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType` */
+  /** Calls aten::result_type.Scalar (torch.ops.aten.result_type in PyTorch): `aten::result_type.Scalar(Tensor tensor, Scalar other) -> ScalarType` */
   (options: { tensor: Tensor; other: Scalar }): DType;
-  /** aten::result_type.Scalar_Scalar: `aten::result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType` */
+  /** Calls aten::result_type.Scalar_Scalar (torch.ops.aten.result_type in PyTorch): `aten::result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType` */
   (scalar1: Scalar, scalar2: Scalar): DType;
-  /** aten::result_type.Scalar_Scalar: `aten::result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType` */
+  /** Calls aten::result_type.Scalar_Scalar (torch.ops.aten.result_type in PyTorch): `aten::result_type.Scalar_Scalar(Scalar scalar1, Scalar scalar2) -> ScalarType` */
   (options: { scalar1: Scalar; scalar2: Scalar }): DType;
-  /** aten::result_type.Scalar_Tensor: `aten::result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType` */
+  /** Calls aten::result_type.Scalar_Tensor (torch.ops.aten.result_type in PyTorch): `aten::result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType` */
   (scalar: Scalar, tensor: Tensor): DType;
-  /** aten::result_type.Scalar_Tensor: `aten::result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType` */
+  /** Calls aten::result_type.Scalar_Tensor (torch.ops.aten.result_type in PyTorch): `aten::result_type.Scalar_Tensor(Scalar scalar, Tensor tensor) -> ScalarType` */
   (options: { scalar: Scalar; tensor: Tensor }): DType;
-  /** aten::result_type.Tensor: `aten::result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType` */
+  /** Calls aten::result_type.Tensor (torch.ops.aten.result_type in PyTorch): `aten::result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType` */
   (tensor: Tensor, other: Tensor): DType;
-  /** aten::result_type.Tensor: `aten::result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType` */
+  /** Calls aten::result_type.Tensor (torch.ops.aten.result_type in PyTorch): `aten::result_type.Tensor(Tensor tensor, Tensor other) -> ScalarType` */
   (options: { tensor: Tensor; other: Tensor }): DType;
 };
-/** torch.retain_grad: 1 overload (see each signature). */
+/** Calls aten::retain_grad (PyTorch torch.retain_grad / torch.ops.aten.retain_grad): 1 overload, arguments as in each signature's schema. */
 export const retainGrad = fn('retain_grad') as {
-  /** aten::retain_grad: `aten::retain_grad(Tensor(a!) self) -> ()` */
+  /** Calls aten::retain_grad (torch.ops.aten.retain_grad in PyTorch): `aten::retain_grad(Tensor(a!) self) -> ()` */
   (input: Tensor): void;
 };
-/** torch.retains_grad: 1 overload (see each signature). */
+/** Calls aten::retains_grad (PyTorch torch.retains_grad / torch.ops.aten.retains_grad): 1 overload, arguments as in each signature's schema. */
 export const retainsGrad = fn('retains_grad') as {
-  /** aten::retains_grad: `aten::retains_grad(Tensor self) -> bool` */
+  /** Calls aten::retains_grad (torch.ops.aten.retains_grad in PyTorch): `aten::retains_grad(Tensor self) -> bool` */
   (input: Tensor): boolean;
 };
-/** torch.rnn_relu: 2 overloads (see each signature). */
+/** Calls aten::rnn_relu (PyTorch torch.rnn_relu / torch.ops.aten.rnn_relu): 2 overloads, arguments as in each signature's schema. */
 export const rnnRelu = fn('rnn_relu') as {
-  /** aten::rnn_relu.data: `aten::rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_relu.data (torch.ops.aten.rnn_relu in PyTorch): `aten::rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
   (data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
-  /** aten::rnn_relu.data: `aten::rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_relu.data (torch.ops.aten.rnn_relu in PyTorch): `aten::rnn_relu.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
   (options: { data: Tensor; batchSizes: Tensor; hx: Tensor; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
-  /** aten::rnn_relu.input: `aten::rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_relu.input (torch.ops.aten.rnn_relu in PyTorch): `aten::rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
   (input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
-  /** aten::rnn_relu.input: `aten::rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_relu.input (torch.ops.aten.rnn_relu in PyTorch): `aten::rnn_relu.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
   (options: { input: Tensor; hx: Tensor; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean; batchFirst: boolean }): [Tensor, Tensor];
 };
-/** torch.rnn_relu_cell: 1 overload (see each signature). */
+/** Calls aten::rnn_relu_cell (PyTorch torch.rnn_relu_cell / torch.ops.aten.rnn_relu_cell): 1 overload, arguments as in each signature's schema. */
 export const rnnReluCell = fn('rnn_relu_cell') as {
-  /** aten::rnn_relu_cell: `aten::rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+  /** Calls aten::rnn_relu_cell (torch.ops.aten.rnn_relu_cell in PyTorch): `aten::rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, ...rest: Rest<[bIh: Tensor | null, bHh: Tensor | null], { bIh?: Tensor | null; bHh?: Tensor | null }>): Tensor;
-  /** aten::rnn_relu_cell: `aten::rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+  /** Calls aten::rnn_relu_cell (torch.ops.aten.rnn_relu_cell in PyTorch): `aten::rnn_relu_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
   (options: { input: Tensor; hx: Tensor; wIh: Tensor; wHh: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 };
-/** torch.rnn_tanh: 2 overloads (see each signature). */
+/** Calls aten::rnn_tanh (PyTorch torch.rnn_tanh / torch.ops.aten.rnn_tanh): 2 overloads, arguments as in each signature's schema. */
 export const rnnTanh = fn('rnn_tanh') as {
-  /** aten::rnn_tanh.data: `aten::rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_tanh.data (torch.ops.aten.rnn_tanh in PyTorch): `aten::rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
   (data: Tensor, batchSizes: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean): [Tensor, Tensor];
-  /** aten::rnn_tanh.data: `aten::rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_tanh.data (torch.ops.aten.rnn_tanh in PyTorch): `aten::rnn_tanh.data(Tensor data, Tensor batch_sizes, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional) -> (Tensor, Tensor)` */
   (options: { data: Tensor; batchSizes: Tensor; hx: Tensor; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean }): [Tensor, Tensor];
-  /** aten::rnn_tanh.input: `aten::rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_tanh.input (torch.ops.aten.rnn_tanh in PyTorch): `aten::rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
   (input: Tensor, hx: Tensor, params: Tensor[], hasBiases: boolean, numLayers: number, dropout: number, train: boolean, bidirectional: boolean, batchFirst: boolean): [Tensor, Tensor];
-  /** aten::rnn_tanh.input: `aten::rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
+  /** Calls aten::rnn_tanh.input (torch.ops.aten.rnn_tanh in PyTorch): `aten::rnn_tanh.input(Tensor input, Tensor hx, Tensor[] params, bool has_biases, int num_layers, float dropout, bool train, bool bidirectional, bool batch_first) -> (Tensor, Tensor)` */
   (options: { input: Tensor; hx: Tensor; params: Tensor[]; hasBiases: boolean; numLayers: number; dropout: number; train: boolean; bidirectional: boolean; batchFirst: boolean }): [Tensor, Tensor];
 };
-/** torch.rnn_tanh_cell: 1 overload (see each signature). */
+/** Calls aten::rnn_tanh_cell (PyTorch torch.rnn_tanh_cell / torch.ops.aten.rnn_tanh_cell): 1 overload, arguments as in each signature's schema. */
 export const rnnTanhCell = fn('rnn_tanh_cell') as {
-  /** aten::rnn_tanh_cell: `aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+  /** Calls aten::rnn_tanh_cell (torch.ops.aten.rnn_tanh_cell in PyTorch): `aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
   (input: Tensor, hx: Tensor, wIh: Tensor, wHh: Tensor, ...rest: Rest<[bIh: Tensor | null, bHh: Tensor | null], { bIh?: Tensor | null; bHh?: Tensor | null }>): Tensor;
-  /** aten::rnn_tanh_cell: `aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
+  /** Calls aten::rnn_tanh_cell (torch.ops.aten.rnn_tanh_cell in PyTorch): `aten::rnn_tanh_cell(Tensor input, Tensor hx, Tensor w_ih, Tensor w_hh, Tensor? b_ih=None, Tensor? b_hh=None) -> Tensor` */
   (options: { input: Tensor; hx: Tensor; wIh: Tensor; wHh: Tensor; bIh?: Tensor | null; bHh?: Tensor | null }): Tensor;
 };
-/** torch.roll: 1 overload (see each signature). */
+/** Calls aten::roll (PyTorch torch.roll / torch.ops.aten.roll): 1 overload, arguments as in each signature's schema. */
 export const roll = fn('roll') as {
-  /** aten::roll: `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
+  /** Calls aten::roll (torch.ops.aten.roll in PyTorch): `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
   (input: Tensor, shifts: number | number[], ...rest: Rest<[dims: number | number[]], { dims?: number | number[] }>): Tensor;
-  /** aten::roll: `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
+  /** Calls aten::roll (torch.ops.aten.roll in PyTorch): `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
   (input: Tensor, options: { shifts: number | number[]; dims?: number | number[] }): Tensor;
 };
-/** torch.rot90: 1 overload (see each signature). */
+/** Calls aten::rot90 (PyTorch torch.rot90 / torch.ops.aten.rot90): 1 overload, arguments as in each signature's schema. */
 export const rot90 = fn('rot90') as {
-  /** aten::rot90: `aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor` */
+  /** Calls aten::rot90 (torch.ops.aten.rot90 in PyTorch): `aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor` */
   (input: Tensor, ...rest: Rest<[k: number, dims: number[]], { k?: number; dims?: number[] }>): Tensor;
 };
-/** torch.round_: 2 overloads (see each signature). */
+/** Calls aten::round_ (PyTorch torch.round_ / torch.ops.aten.round_): 2 overloads, arguments as in each signature's schema. */
 export const round_ = fn('round_') as {
-  /** aten::round_: `aten::round_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::round_ (torch.ops.aten.round_ in PyTorch): `aten::round_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
-  /** aten::round_.decimals: `aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)` */
+  /** Calls aten::round_.decimals (torch.ops.aten.round_ in PyTorch): `aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)` */
   (input: Tensor, ...rest: RestWith<[], { decimals: number }>): Tensor;
 };
-/** torch.row_indices: 1 overload (see each signature). */
+/** Calls aten::row_indices (PyTorch torch.row_indices / torch.ops.aten.row_indices): 1 overload, arguments as in each signature's schema. */
 export const rowIndices = fn('row_indices') as {
-  /** aten::row_indices: `aten::row_indices(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::row_indices (torch.ops.aten.row_indices in PyTorch): `aten::row_indices(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.row_indices_copy: 1 overload (see each signature). */
+/** Calls aten::row_indices_copy (PyTorch torch.row_indices_copy / torch.ops.aten.row_indices_copy): 1 overload, arguments as in each signature's schema. */
 export const rowIndicesCopy = fn('row_indices_copy') as {
-  /** aten::row_indices_copy: `aten::row_indices_copy(Tensor self) -> Tensor` */
+  /** Calls aten::row_indices_copy (torch.ops.aten.row_indices_copy in PyTorch): `aten::row_indices_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.row_stack: 1 overload (see each signature). */
+/** Calls aten::row_stack (PyTorch torch.row_stack / torch.ops.aten.row_stack): 1 overload, arguments as in each signature's schema. */
 export const rowStack = fn('row_stack') as {
-  /** aten::row_stack: `aten::row_stack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::row_stack (torch.ops.aten.row_stack in PyTorch): `aten::row_stack(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::row_stack: `aten::row_stack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::row_stack (torch.ops.aten.row_stack in PyTorch): `aten::row_stack(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::row_stack: `aten::row_stack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::row_stack (torch.ops.aten.row_stack in PyTorch): `aten::row_stack(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.rrelu: 1 overload (see each signature). */
+/** Calls aten::rrelu (PyTorch torch.rrelu / torch.ops.aten.rrelu): 1 overload, arguments as in each signature's schema. */
 export const rrelu = fn('rrelu') as {
-  /** aten::rrelu: `aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
+  /** Calls aten::rrelu (torch.ops.aten.rrelu in PyTorch): `aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): Tensor;
 };
-/** torch.rrelu_: 1 overload (see each signature). */
+/** Calls aten::rrelu_ (PyTorch torch.rrelu_ / torch.ops.aten.rrelu_): 1 overload, arguments as in each signature's schema. */
 export const rrelu_ = fn('rrelu_') as {
-  /** aten::rrelu_: `aten::rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::rrelu_ (torch.ops.aten.rrelu_ in PyTorch): `aten::rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): Tensor;
 };
-/** torch.rrelu_with_noise: 1 overload (see each signature). */
+/** Calls aten::rrelu_with_noise (PyTorch torch.rrelu_with_noise / torch.ops.aten.rrelu_with_noise): 1 overload, arguments as in each signature's schema. */
 export const rreluWithNoise = fn('rrelu_with_noise') as {
-  /** aten::rrelu_with_noise: `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
+  /** Calls aten::rrelu_with_noise (torch.ops.aten.rrelu_with_noise in PyTorch): `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
   (input: Tensor, noise: Tensor, ...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): Tensor;
-  /** aten::rrelu_with_noise: `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
+  /** Calls aten::rrelu_with_noise (torch.ops.aten.rrelu_with_noise in PyTorch): `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
   (input: Tensor, options: { noise: Tensor; lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 };
-/** torch.rrelu_with_noise_: 1 overload (see each signature). */
+/** Calls aten::rrelu_with_noise_ (PyTorch torch.rrelu_with_noise_ / torch.ops.aten.rrelu_with_noise_): 1 overload, arguments as in each signature's schema. */
 export const rreluWithNoise_ = fn('rrelu_with_noise_') as {
-  /** aten::rrelu_with_noise_: `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::rrelu_with_noise_ (torch.ops.aten.rrelu_with_noise_ in PyTorch): `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, noise: Tensor, ...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): Tensor;
-  /** aten::rrelu_with_noise_: `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::rrelu_with_noise_ (torch.ops.aten.rrelu_with_noise_ in PyTorch): `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, options: { noise: Tensor; lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
 };
-/** torch.rsqrt_: 1 overload (see each signature). */
+/** Calls aten::rsqrt_ (PyTorch torch.rsqrt_ / torch.ops.aten.rsqrt_): 1 overload, arguments as in each signature's schema. */
 export const rsqrt_ = fn('rsqrt_') as {
-  /** aten::rsqrt_: `aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::rsqrt_ (torch.ops.aten.rsqrt_ in PyTorch): `aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.rsub: 2 overloads (see each signature). */
+/** Calls aten::rsub (PyTorch torch.rsub / torch.ops.aten.rsub): 2 overloads, arguments as in each signature's schema. */
 export const rsub = fn('rsub') as {
-  /** aten::rsub.Scalar: `aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::rsub.Scalar (torch.ops.aten.rsub in PyTorch): `aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   (input: Tensor, other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-  /** aten::rsub.Scalar: `aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::rsub.Scalar (torch.ops.aten.rsub in PyTorch): `aten::rsub.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { other: Scalar; alpha?: Scalar }): Tensor;
-  /** aten::rsub.Tensor: `aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::rsub.Tensor (torch.ops.aten.rsub in PyTorch): `aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::rsub.Tensor: `aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::rsub.Tensor (torch.ops.aten.rsub in PyTorch): `aten::rsub.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { other: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.scalar_tensor: 1 overload (see each signature). */
+/** Calls aten::scalar_tensor (PyTorch torch.scalar_tensor / torch.ops.aten.scalar_tensor): 1 overload, arguments as in each signature's schema. */
 export const scalarTensor = fn('scalar_tensor') as {
-  /** aten::scalar_tensor: `aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::scalar_tensor (torch.ops.aten.scalar_tensor in PyTorch): `aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (s: Scalar, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::scalar_tensor: `aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::scalar_tensor (torch.ops.aten.scalar_tensor in PyTorch): `aten::scalar_tensor(Scalar s, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { s: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.scatter: 4 overloads (see each signature). */
+/** Calls aten::scatter (PyTorch torch.scatter / torch.ops.aten.scatter): 4 overloads, arguments as in each signature's schema. */
 export const scatter = fn('scatter') as {
-  /** aten::scatter.src: `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+  /** Calls aten::scatter.src (torch.ops.aten.scatter in PyTorch): `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
-  /** aten::scatter.src: `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+  /** Calls aten::scatter.src (torch.ops.aten.scatter in PyTorch): `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor }): Tensor;
-  /** aten::scatter.value: `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+  /** Calls aten::scatter.value (torch.ops.aten.scatter in PyTorch): `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, value: Scalar): Tensor;
-  /** aten::scatter.value: `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+  /** Calls aten::scatter.value (torch.ops.aten.scatter in PyTorch): `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Scalar }): Tensor;
-  /** aten::scatter.reduce: `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
+  /** Calls aten::scatter.reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor, ...rest: RestWith<[], { reduce: string }>): Tensor;
-  /** aten::scatter.reduce: `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
+  /** Calls aten::scatter.reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor; reduce: string }): Tensor;
-  /** aten::scatter.value_reduce: `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
+  /** Calls aten::scatter.value_reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, value: Scalar, ...rest: RestWith<[], { reduce: string }>): Tensor;
-  /** aten::scatter.value_reduce: `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
+  /** Calls aten::scatter.value_reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Scalar; reduce: string }): Tensor;
 };
-/** torch.scatter_: 4 overloads (see each signature). */
+/** Calls aten::scatter_ (PyTorch torch.scatter_ / torch.ops.aten.scatter_): 4 overloads, arguments as in each signature's schema. */
 export const scatter_ = fn('scatter_') as {
-  /** aten::scatter_.src: `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+  /** Calls aten::scatter_.src (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
-  /** aten::scatter_.src: `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+  /** Calls aten::scatter_.src (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor }): Tensor;
-  /** aten::scatter_.value: `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::scatter_.value (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, value: Scalar): Tensor;
-  /** aten::scatter_.value: `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::scatter_.value (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Scalar }): Tensor;
-  /** aten::scatter_.reduce: `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
+  /** Calls aten::scatter_.reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor, ...rest: RestWith<[], { reduce: string }>): Tensor;
-  /** aten::scatter_.reduce: `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
+  /** Calls aten::scatter_.reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor; reduce: string }): Tensor;
-  /** aten::scatter_.value_reduce: `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
+  /** Calls aten::scatter_.value_reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, value: Scalar, ...rest: RestWith<[], { reduce: string }>): Tensor;
-  /** aten::scatter_.value_reduce: `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
+  /** Calls aten::scatter_.value_reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; value: Scalar; reduce: string }): Tensor;
 };
-/** torch.scatter_add: 1 overload (see each signature). */
+/** Calls aten::scatter_add (PyTorch torch.scatter_add / torch.ops.aten.scatter_add): 1 overload, arguments as in each signature's schema. */
 export const scatterAdd = fn('scatter_add') as {
-  /** aten::scatter_add: `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+  /** Calls aten::scatter_add (torch.ops.aten.scatter_add in PyTorch): `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
-  /** aten::scatter_add: `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+  /** Calls aten::scatter_add (torch.ops.aten.scatter_add in PyTorch): `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor }): Tensor;
 };
-/** torch.scatter_add_: 1 overload (see each signature). */
+/** Calls aten::scatter_add_ (PyTorch torch.scatter_add_ / torch.ops.aten.scatter_add_): 1 overload, arguments as in each signature's schema. */
 export const scatterAdd_ = fn('scatter_add_') as {
-  /** aten::scatter_add_: `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+  /** Calls aten::scatter_add_ (torch.ops.aten.scatter_add_ in PyTorch): `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor): Tensor;
-  /** aten::scatter_add_: `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+  /** Calls aten::scatter_add_ (torch.ops.aten.scatter_add_ in PyTorch): `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor }): Tensor;
 };
-/** torch.scatter_reduce: 1 overload (see each signature). */
+/** Calls aten::scatter_reduce (PyTorch torch.scatter_reduce / torch.ops.aten.scatter_reduce): 1 overload, arguments as in each signature's schema. */
 export const scatterReduce = fn('scatter_reduce') as {
-  /** aten::scatter_reduce.two: `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
+  /** Calls aten::scatter_reduce.two (torch.ops.aten.scatter_reduce in PyTorch): `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): Tensor;
-  /** aten::scatter_reduce.two: `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
+  /** Calls aten::scatter_reduce.two (torch.ops.aten.scatter_reduce in PyTorch): `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor; reduce: string; includeSelf?: boolean }): Tensor;
 };
-/** torch.scatter_reduce_: 1 overload (see each signature). */
+/** Calls aten::scatter_reduce_ (PyTorch torch.scatter_reduce_ / torch.ops.aten.scatter_reduce_): 1 overload, arguments as in each signature's schema. */
 export const scatterReduce_ = fn('scatter_reduce_') as {
-  /** aten::scatter_reduce_.two: `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+  /** Calls aten::scatter_reduce_.two (torch.ops.aten.scatter_reduce_ in PyTorch): `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
   (input: Tensor, dim: number, index: Tensor, src: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): Tensor;
-  /** aten::scatter_reduce_.two: `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+  /** Calls aten::scatter_reduce_.two (torch.ops.aten.scatter_reduce_ in PyTorch): `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number; index: Tensor; src: Tensor; reduce: string; includeSelf?: boolean }): Tensor;
 };
-/** torch.searchsorted: 2 overloads (see each signature). */
+/** Calls aten::searchsorted (PyTorch torch.searchsorted / torch.ops.aten.searchsorted): 2 overloads, arguments as in each signature's schema. */
 export const searchsorted = fn('searchsorted') as {
-  /** aten::searchsorted.Scalar: `aten::searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
+  /** Calls aten::searchsorted.Scalar (torch.ops.aten.searchsorted in PyTorch): `aten::searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
   (sortedSequence: Tensor, self: Scalar, ...rest: Rest<[], { outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }>): Tensor;
-  /** aten::searchsorted.Scalar: `aten::searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
+  /** Calls aten::searchsorted.Scalar (torch.ops.aten.searchsorted in PyTorch): `aten::searchsorted.Scalar(Tensor sorted_sequence, Scalar self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
   (options: { sortedSequence: Tensor; self: Scalar; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }): Tensor;
-  /** aten::searchsorted.Tensor: `aten::searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
+  /** Calls aten::searchsorted.Tensor (torch.ops.aten.searchsorted in PyTorch): `aten::searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
   (sortedSequence: Tensor, self: Tensor, ...rest: Rest<[], { outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }>): Tensor;
-  /** aten::searchsorted.Tensor: `aten::searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
+  /** Calls aten::searchsorted.Tensor (torch.ops.aten.searchsorted in PyTorch): `aten::searchsorted.Tensor(Tensor sorted_sequence, Tensor self, *, bool out_int32=False, bool right=False, str? side=None, Tensor? sorter=None) -> Tensor` */
   (options: { sortedSequence: Tensor; self: Tensor; outInt32?: boolean; right?: boolean; side?: string | null; sorter?: Tensor | null }): Tensor;
 };
-/** torch.segment_reduce: 1 overload (see each signature). */
+/** Calls aten::segment_reduce (PyTorch torch.segment_reduce / torch.ops.aten.segment_reduce): 1 overload, arguments as in each signature's schema. */
 export const segmentReduce = fn('segment_reduce') as {
-  /** aten::segment_reduce: `aten::segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor` */
+  /** Calls aten::segment_reduce (torch.ops.aten.segment_reduce in PyTorch): `aten::segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor` */
   (data: Tensor, reduce: string, ...rest: Rest<[], { lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: Scalar | null }>): Tensor;
-  /** aten::segment_reduce: `aten::segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor` */
+  /** Calls aten::segment_reduce (torch.ops.aten.segment_reduce in PyTorch): `aten::segment_reduce(Tensor data, str reduce, *, Tensor? lengths=None, Tensor? indices=None, Tensor? offsets=None, int axis=0, bool unsafe=False, Scalar? initial=None) -> Tensor` */
   (options: { data: Tensor; reduce: string; lengths?: Tensor | null; indices?: Tensor | null; offsets?: Tensor | null; axis?: number; unsafe?: boolean; initial?: Scalar | null }): Tensor;
 };
-/** torch.select: 1 overload (see each signature). */
+/** Calls aten::select (PyTorch torch.select / torch.ops.aten.select): 1 overload, arguments as in each signature's schema. */
 export const select = fn('select') as {
-  /** aten::select.int: `aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)` */
+  /** Calls aten::select.int (torch.ops.aten.select in PyTorch): `aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)` */
   (input: Tensor, dim: number, index: number): Tensor;
-  /** aten::select.int: `aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)` */
+  /** Calls aten::select.int (torch.ops.aten.select in PyTorch): `aten::select.int(Tensor(a) self, int dim, int index) -> Tensor(a)` */
   (input: Tensor, options: { dim: number; index: number }): Tensor;
 };
-/** torch.select_copy: 1 overload (see each signature). */
+/** Calls aten::select_copy (PyTorch torch.select_copy / torch.ops.aten.select_copy): 1 overload, arguments as in each signature's schema. */
 export const selectCopy = fn('select_copy') as {
-  /** aten::select_copy.int: `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
+  /** Calls aten::select_copy.int (torch.ops.aten.select_copy in PyTorch): `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
   (input: Tensor, dim: number, index: number): Tensor;
-  /** aten::select_copy.int: `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
+  /** Calls aten::select_copy.int (torch.ops.aten.select_copy in PyTorch): `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
   (input: Tensor, options: { dim: number; index: number }): Tensor;
 };
-/** torch.select_scatter: 1 overload (see each signature). */
+/** Calls aten::select_scatter (PyTorch torch.select_scatter / torch.ops.aten.select_scatter): 1 overload, arguments as in each signature's schema. */
 export const selectScatter = fn('select_scatter') as {
-  /** aten::select_scatter: `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
+  /** Calls aten::select_scatter (torch.ops.aten.select_scatter in PyTorch): `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
   (input: Tensor, src: Tensor, dim: number, index: number): Tensor;
-  /** aten::select_scatter: `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
+  /** Calls aten::select_scatter (torch.ops.aten.select_scatter in PyTorch): `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
   (input: Tensor, options: { src: Tensor; dim: number; index: number }): Tensor;
 };
-/** torch.selu: 1 overload (see each signature). */
+/** Calls aten::selu (PyTorch torch.selu / torch.ops.aten.selu): 1 overload, arguments as in each signature's schema. */
 export const selu = fn('selu') as {
-  /** aten::selu: `aten::selu(Tensor self) -> Tensor` */
+  /** Calls aten::selu (torch.ops.aten.selu in PyTorch): `aten::selu(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.selu_: 1 overload (see each signature). */
+/** Calls aten::selu_ (PyTorch torch.selu_ / torch.ops.aten.selu_): 1 overload, arguments as in each signature's schema. */
 export const selu_ = fn('selu_') as {
-  /** aten::selu_: `aten::selu_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::selu_ (torch.ops.aten.selu_ in PyTorch): `aten::selu_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.set: 2 overloads (see each signature). */
+/** Calls aten::set (PyTorch torch.set / torch.ops.aten.set): 2 overloads, arguments as in each signature's schema. */
 export const set = fn('set') as {
-  /** aten::set: `aten::set(Tensor self) -> Tensor` */
+  /** Calls aten::set (torch.ops.aten.set in PyTorch): `aten::set(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::set.source_Tensor: `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
+  /** Calls aten::set.source_Tensor (torch.ops.aten.set in PyTorch): `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
   (input: Tensor, source: Tensor): Tensor;
-  /** aten::set.source_Tensor: `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
+  /** Calls aten::set.source_Tensor (torch.ops.aten.set in PyTorch): `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
   (input: Tensor, options: { source: Tensor }): Tensor;
 };
-/** torch.set_: 3 overloads (see each signature). */
+/** Calls aten::set_ (PyTorch torch.set_ / torch.ops.aten.set_): 3 overloads, arguments as in each signature's schema. */
 export const set_ = fn('set_') as {
-  /** aten::set_: `aten::set_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::set_ (torch.ops.aten.set_ in PyTorch): `aten::set_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
-  /** aten::set_.source_Tensor: `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
+  /** Calls aten::set_.source_Tensor (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
   (input: Tensor, source: Tensor): Tensor;
-  /** aten::set_.source_Tensor: `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
+  /** Calls aten::set_.source_Tensor (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
   (input: Tensor, options: { source: Tensor }): Tensor;
-  /** aten::set_.source_Tensor_storage_offset: `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
+  /** Calls aten::set_.source_Tensor_storage_offset (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
   (input: Tensor, source: Tensor, storageOffset: number, size: number[], ...rest: Rest<[stride: number[]], { stride?: number[] }>): Tensor;
-  /** aten::set_.source_Tensor_storage_offset: `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
+  /** Calls aten::set_.source_Tensor_storage_offset (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
   (input: Tensor, options: { source: Tensor; storageOffset: number; size: number[]; stride?: number[] }): Tensor;
 };
-/** torch.set_data: 1 overload (see each signature). */
+/** Calls aten::set_data (PyTorch torch.set_data / torch.ops.aten.set_data): 1 overload, arguments as in each signature's schema. */
 export const setData = fn('set_data') as {
-  /** aten::set_data: `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
+  /** Calls aten::set_data (torch.ops.aten.set_data in PyTorch): `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
   (input: Tensor, newData: Tensor): void;
-  /** aten::set_data: `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
+  /** Calls aten::set_data (torch.ops.aten.set_data in PyTorch): `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
   (input: Tensor, options: { newData: Tensor }): void;
 };
-/** torch.sgn: 1 overload (see each signature). */
+/** Calls aten::sgn (PyTorch torch.sgn / torch.ops.aten.sgn): 1 overload, arguments as in each signature's schema. */
 export const sgn = fn('sgn') as {
-  /** aten::sgn: `aten::sgn(Tensor self) -> Tensor` */
+  /** Calls aten::sgn (torch.ops.aten.sgn in PyTorch): `aten::sgn(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.sgn_: 1 overload (see each signature). */
+/** Calls aten::sgn_ (PyTorch torch.sgn_ / torch.ops.aten.sgn_): 1 overload, arguments as in each signature's schema. */
 export const sgn_ = fn('sgn_') as {
-  /** aten::sgn_: `aten::sgn_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sgn_ (torch.ops.aten.sgn_ in PyTorch): `aten::sgn_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.sigmoid_: 1 overload (see each signature). */
+/** Calls aten::sigmoid_ (PyTorch torch.sigmoid_ / torch.ops.aten.sigmoid_): 1 overload, arguments as in each signature's schema. */
 export const sigmoid_ = fn('sigmoid_') as {
-  /** aten::sigmoid_: `aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sigmoid_ (torch.ops.aten.sigmoid_ in PyTorch): `aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.sign_: 1 overload (see each signature). */
+/** Calls aten::sign_ (PyTorch torch.sign_ / torch.ops.aten.sign_): 1 overload, arguments as in each signature's schema. */
 export const sign_ = fn('sign_') as {
-  /** aten::sign_: `aten::sign_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sign_ (torch.ops.aten.sign_ in PyTorch): `aten::sign_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.signbit: 1 overload (see each signature). */
+/** Calls aten::signbit (PyTorch torch.signbit / torch.ops.aten.signbit): 1 overload, arguments as in each signature's schema. */
 export const signbit = fn('signbit') as {
-  /** aten::signbit: `aten::signbit(Tensor self) -> Tensor` */
+  /** Calls aten::signbit (torch.ops.aten.signbit in PyTorch): `aten::signbit(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.silu_: 1 overload (see each signature). */
+/** Calls aten::silu_ (PyTorch torch.silu_ / torch.ops.aten.silu_): 1 overload, arguments as in each signature's schema. */
 export const silu_ = fn('silu_') as {
-  /** aten::silu_: `aten::silu_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::silu_ (torch.ops.aten.silu_ in PyTorch): `aten::silu_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.sin_: 1 overload (see each signature). */
+/** Calls aten::sin_ (PyTorch torch.sin_ / torch.ops.aten.sin_): 1 overload, arguments as in each signature's schema. */
 export const sin_ = fn('sin_') as {
-  /** aten::sin_: `aten::sin_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sin_ (torch.ops.aten.sin_ in PyTorch): `aten::sin_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.sinc: 1 overload (see each signature). */
+/** Calls aten::sinc (PyTorch torch.sinc / torch.ops.aten.sinc): 1 overload, arguments as in each signature's schema. */
 export const sinc = fn('sinc') as {
-  /** aten::sinc: `aten::sinc(Tensor self) -> Tensor` */
+  /** Calls aten::sinc (torch.ops.aten.sinc in PyTorch): `aten::sinc(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.sinc_: 1 overload (see each signature). */
+/** Calls aten::sinc_ (PyTorch torch.sinc_ / torch.ops.aten.sinc_): 1 overload, arguments as in each signature's schema. */
 export const sinc_ = fn('sinc_') as {
-  /** aten::sinc_: `aten::sinc_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sinc_ (torch.ops.aten.sinc_ in PyTorch): `aten::sinc_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.sinh: 1 overload (see each signature). */
+/** Calls aten::sinh (PyTorch torch.sinh / torch.ops.aten.sinh): 1 overload, arguments as in each signature's schema. */
 export const sinh = fn('sinh') as {
-  /** aten::sinh: `aten::sinh(Tensor self) -> Tensor` */
+  /** Calls aten::sinh (torch.ops.aten.sinh in PyTorch): `aten::sinh(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.sinh_: 1 overload (see each signature). */
+/** Calls aten::sinh_ (PyTorch torch.sinh_ / torch.ops.aten.sinh_): 1 overload, arguments as in each signature's schema. */
 export const sinh_ = fn('sinh_') as {
-  /** aten::sinh_: `aten::sinh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sinh_ (torch.ops.aten.sinh_ in PyTorch): `aten::sinh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.size: 1 overload (see each signature). */
+/** Calls aten::size (PyTorch torch.size / torch.ops.aten.size): 1 overload, arguments as in each signature's schema. */
 export const size = fn('size') as {
-  /** aten::size.int: `aten::size.int(Tensor self, int dim) -> int` */
+  /** Calls aten::size.int (torch.ops.aten.size in PyTorch): `aten::size.int(Tensor self, int dim) -> int` */
   (input: Tensor, dim: number): number;
-  /** aten::size.int: `aten::size.int(Tensor self, int dim) -> int` */
+  /** Calls aten::size.int (torch.ops.aten.size in PyTorch): `aten::size.int(Tensor self, int dim) -> int` */
   (input: Tensor, options: { dim: number }): number;
 };
-/** torch.slice: 1 overload (see each signature). */
+/** Calls aten::slice (PyTorch torch.slice / torch.ops.aten.slice): 1 overload, arguments as in each signature's schema. */
 export const slice = fn('slice') as {
-  /** aten::slice.Tensor: `aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
+  /** Calls aten::slice.Tensor (torch.ops.aten.slice in PyTorch): `aten::slice.Tensor(Tensor(a) self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor(a)` */
   (input: Tensor, ...rest: Rest<[dim: number, start: number | null, end: number | null, step: number], { dim?: number; start?: number | null; end?: number | null; step?: number }>): Tensor;
 };
-/** torch.slice_copy: 1 overload (see each signature). */
+/** Calls aten::slice_copy (PyTorch torch.slice_copy / torch.ops.aten.slice_copy): 1 overload, arguments as in each signature's schema. */
 export const sliceCopy = fn('slice_copy') as {
-  /** aten::slice_copy.Tensor: `aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  /** Calls aten::slice_copy.Tensor (torch.ops.aten.slice_copy in PyTorch): `aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dim: number, start: number | null, end: number | null, step: number], { dim?: number; start?: number | null; end?: number | null; step?: number }>): Tensor;
 };
-/** torch.slice_scatter: 1 overload (see each signature). */
+/** Calls aten::slice_scatter (PyTorch torch.slice_scatter / torch.ops.aten.slice_scatter): 1 overload, arguments as in each signature's schema. */
 export const sliceScatter = fn('slice_scatter') as {
-  /** aten::slice_scatter: `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  /** Calls aten::slice_scatter (torch.ops.aten.slice_scatter in PyTorch): `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
   (input: Tensor, src: Tensor, ...rest: Rest<[dim: number, start: number | null, end: number | null, step: number], { dim?: number; start?: number | null; end?: number | null; step?: number }>): Tensor;
-  /** aten::slice_scatter: `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+  /** Calls aten::slice_scatter (torch.ops.aten.slice_scatter in PyTorch): `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
   (input: Tensor, options: { src: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
 };
-/** torch.slogdet: 1 overload (see each signature). */
+/** Calls aten::slogdet (PyTorch torch.slogdet / torch.ops.aten.slogdet): 1 overload, arguments as in each signature's schema. */
 export const slogdet = fn('slogdet') as {
-  /** aten::slogdet: `aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)` */
+  /** Calls aten::slogdet (torch.ops.aten.slogdet in PyTorch): `aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)` */
   (input: Tensor): Named<{ sign: Tensor; logabsdet: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.slow_conv3d: 1 overload (see each signature). */
+/** Calls aten::slow_conv3d (PyTorch torch.slow_conv3d / torch.ops.aten.slow_conv3d): 1 overload, arguments as in each signature's schema. */
 export const slowConv3d = fn('slow_conv3d') as {
-  /** aten::slow_conv3d: `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+  /** Calls aten::slow_conv3d (torch.ops.aten.slow_conv3d in PyTorch): `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }>): Tensor;
-  /** aten::slow_conv3d: `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+  /** Calls aten::slow_conv3d (torch.ops.aten.slow_conv3d in PyTorch): `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
 };
-/** torch.slow_conv3d_forward: 1 overload (see each signature). */
+/** Calls aten::slow_conv3d_forward (PyTorch torch.slow_conv3d_forward / torch.ops.aten.slow_conv3d_forward): 1 overload, arguments as in each signature's schema. */
 export const slowConv3dForward = fn('slow_conv3d_forward') as {
-  /** aten::slow_conv3d_forward: `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
+  /** Calls aten::slow_conv3d_forward (torch.ops.aten.slow_conv3d_forward in PyTorch): `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[]): Tensor;
-  /** aten::slow_conv3d_forward: `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
+  /** Calls aten::slow_conv3d_forward (torch.ops.aten.slow_conv3d_forward in PyTorch): `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias: Tensor | null; stride: number | number[]; padding: number | number[] }): Tensor;
 };
-/** torch.slow_conv_dilated2d: 1 overload (see each signature). */
+/** Calls aten::slow_conv_dilated2d (PyTorch torch.slow_conv_dilated2d / torch.ops.aten.slow_conv_dilated2d): 1 overload, arguments as in each signature's schema. */
 export const slowConvDilated2d = fn('slow_conv_dilated2d') as {
-  /** aten::slow_conv_dilated2d: `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_dilated2d (torch.ops.aten.slow_conv_dilated2d in PyTorch): `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }>): Tensor;
-  /** aten::slow_conv_dilated2d: `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_dilated2d (torch.ops.aten.slow_conv_dilated2d in PyTorch): `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
 };
-/** torch.slow_conv_dilated3d: 1 overload (see each signature). */
+/** Calls aten::slow_conv_dilated3d (PyTorch torch.slow_conv_dilated3d / torch.ops.aten.slow_conv_dilated3d): 1 overload, arguments as in each signature's schema. */
 export const slowConvDilated3d = fn('slow_conv_dilated3d') as {
-  /** aten::slow_conv_dilated3d: `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_dilated3d (torch.ops.aten.slow_conv_dilated3d in PyTorch): `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }>): Tensor;
-  /** aten::slow_conv_dilated3d: `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_dilated3d (torch.ops.aten.slow_conv_dilated3d in PyTorch): `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
 };
-/** torch.slow_conv_transpose2d: 1 overload (see each signature). */
+/** Calls aten::slow_conv_transpose2d (PyTorch torch.slow_conv_transpose2d / torch.ops.aten.slow_conv_transpose2d): 1 overload, arguments as in each signature's schema. */
 export const slowConvTranspose2d = fn('slow_conv_transpose2d') as {
-  /** aten::slow_conv_transpose2d: `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_transpose2d (torch.ops.aten.slow_conv_transpose2d in PyTorch): `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }>): Tensor;
-  /** aten::slow_conv_transpose2d: `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_transpose2d (torch.ops.aten.slow_conv_transpose2d in PyTorch): `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
 };
-/** torch.slow_conv_transpose3d: 1 overload (see each signature). */
+/** Calls aten::slow_conv_transpose3d (PyTorch torch.slow_conv_transpose3d / torch.ops.aten.slow_conv_transpose3d): 1 overload, arguments as in each signature's schema. */
 export const slowConvTranspose3d = fn('slow_conv_transpose3d') as {
-  /** aten::slow_conv_transpose3d: `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_transpose3d (torch.ops.aten.slow_conv_transpose3d in PyTorch): `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }>): Tensor;
-  /** aten::slow_conv_transpose3d: `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+  /** Calls aten::slow_conv_transpose3d (torch.ops.aten.slow_conv_transpose3d in PyTorch): `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
 };
-/** torch.smm: 1 overload (see each signature). */
+/** Calls aten::smm (PyTorch torch.smm / torch.ops.aten.smm): 1 overload, arguments as in each signature's schema. */
 export const smm = fn('smm') as {
-  /** aten::smm: `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
+  /** Calls aten::smm (torch.ops.aten.smm in PyTorch): `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
   (input: Tensor, mat2: Tensor): Tensor;
-  /** aten::smm: `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
+  /** Calls aten::smm (torch.ops.aten.smm in PyTorch): `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
   (input: Tensor, options: { mat2: Tensor }): Tensor;
 };
-/** torch.smooth_l1_loss: 1 overload (see each signature). */
+/** Calls aten::smooth_l1_loss (PyTorch torch.smooth_l1_loss / torch.ops.aten.smooth_l1_loss): 1 overload, arguments as in each signature's schema. */
 export const smoothL1Loss = fn('smooth_l1_loss') as {
-  /** aten::smooth_l1_loss: `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
+  /** Calls aten::smooth_l1_loss (torch.ops.aten.smooth_l1_loss in PyTorch): `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number, beta: number], { reduction?: number; beta?: number }>): Tensor;
-  /** aten::smooth_l1_loss: `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
+  /** Calls aten::smooth_l1_loss (torch.ops.aten.smooth_l1_loss in PyTorch): `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number; beta?: number }): Tensor;
 };
-/** torch.soft_margin_loss: 1 overload (see each signature). */
+/** Calls aten::soft_margin_loss (PyTorch torch.soft_margin_loss / torch.ops.aten.soft_margin_loss): 1 overload, arguments as in each signature's schema. */
 export const softMarginLoss = fn('soft_margin_loss') as {
-  /** aten::soft_margin_loss: `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::soft_margin_loss (torch.ops.aten.soft_margin_loss in PyTorch): `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-  /** aten::soft_margin_loss: `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+  /** Calls aten::soft_margin_loss (torch.ops.aten.soft_margin_loss in PyTorch): `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
   (input: Tensor, options: { target: Tensor; reduction?: number }): Tensor;
 };
-/** torch.softplus: 1 overload (see each signature). */
+/** Calls aten::softplus (PyTorch torch.softplus / torch.ops.aten.softplus): 1 overload, arguments as in each signature's schema. */
 export const softplus = fn('softplus') as {
-  /** aten::softplus: `aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
+  /** Calls aten::softplus (torch.ops.aten.softplus in PyTorch): `aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
   (input: Tensor, ...rest: Rest<[beta: Scalar, threshold: Scalar], { beta?: Scalar; threshold?: Scalar }>): Tensor;
 };
-/** torch.softshrink: 1 overload (see each signature). */
+/** Calls aten::softshrink (PyTorch torch.softshrink / torch.ops.aten.softshrink): 1 overload, arguments as in each signature's schema. */
 export const softshrink = fn('softshrink') as {
-  /** aten::softshrink: `aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+  /** Calls aten::softshrink (torch.ops.aten.softshrink in PyTorch): `aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
   (input: Tensor, ...rest: Rest<[lambd: Scalar], { lambd?: Scalar }>): Tensor;
 };
-/** torch.sort: 2 overloads (see each signature). */
+/** Calls aten::sort (PyTorch torch.sort / torch.ops.aten.sort): 2 overloads, arguments as in each signature's schema. */
 export const sort = fn('sort') as {
-  /** aten::sort: `aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::sort (torch.ops.aten.sort in PyTorch): `aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, ...rest: Rest<[dim: number, descending: boolean], { dim?: number; descending?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::sort.stable: `aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::sort.stable (torch.ops.aten.sort in PyTorch): `aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
   (input: Tensor, ...rest: Rest<[], { stable?: boolean | null; dim?: number; descending?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.special_airy_ai: 1 overload (see each signature). */
+/** Calls aten::special_airy_ai (PyTorch torch.special_airy_ai / torch.ops.aten.special_airy_ai): 1 overload, arguments as in each signature's schema. */
 export const specialAiryAi = fn('special_airy_ai') as {
-  /** aten::special_airy_ai: `aten::special_airy_ai(Tensor x) -> Tensor` */
+  /** Calls aten::special_airy_ai (torch.ops.aten.special_airy_ai in PyTorch): `aten::special_airy_ai(Tensor x) -> Tensor` */
   (x: Tensor): Tensor;
-  /** aten::special_airy_ai: `aten::special_airy_ai(Tensor x) -> Tensor` */
+  /** Calls aten::special_airy_ai (torch.ops.aten.special_airy_ai in PyTorch): `aten::special_airy_ai(Tensor x) -> Tensor` */
   (options: { x: Tensor }): Tensor;
 };
-/** torch.special_bessel_j0: 1 overload (see each signature). */
+/** Calls aten::special_bessel_j0 (PyTorch torch.special_bessel_j0 / torch.ops.aten.special_bessel_j0): 1 overload, arguments as in each signature's schema. */
 export const specialBesselJ0 = fn('special_bessel_j0') as {
-  /** aten::special_bessel_j0: `aten::special_bessel_j0(Tensor self) -> Tensor` */
+  /** Calls aten::special_bessel_j0 (torch.ops.aten.special_bessel_j0 in PyTorch): `aten::special_bessel_j0(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_bessel_j1: 1 overload (see each signature). */
+/** Calls aten::special_bessel_j1 (PyTorch torch.special_bessel_j1 / torch.ops.aten.special_bessel_j1): 1 overload, arguments as in each signature's schema. */
 export const specialBesselJ1 = fn('special_bessel_j1') as {
-  /** aten::special_bessel_j1: `aten::special_bessel_j1(Tensor self) -> Tensor` */
+  /** Calls aten::special_bessel_j1 (torch.ops.aten.special_bessel_j1 in PyTorch): `aten::special_bessel_j1(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_bessel_y0: 1 overload (see each signature). */
+/** Calls aten::special_bessel_y0 (PyTorch torch.special_bessel_y0 / torch.ops.aten.special_bessel_y0): 1 overload, arguments as in each signature's schema. */
 export const specialBesselY0 = fn('special_bessel_y0') as {
-  /** aten::special_bessel_y0: `aten::special_bessel_y0(Tensor self) -> Tensor` */
+  /** Calls aten::special_bessel_y0 (torch.ops.aten.special_bessel_y0 in PyTorch): `aten::special_bessel_y0(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_bessel_y1: 1 overload (see each signature). */
+/** Calls aten::special_bessel_y1 (PyTorch torch.special_bessel_y1 / torch.ops.aten.special_bessel_y1): 1 overload, arguments as in each signature's schema. */
 export const specialBesselY1 = fn('special_bessel_y1') as {
-  /** aten::special_bessel_y1: `aten::special_bessel_y1(Tensor self) -> Tensor` */
+  /** Calls aten::special_bessel_y1 (torch.ops.aten.special_bessel_y1 in PyTorch): `aten::special_bessel_y1(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_chebyshev_polynomial_t: 3 overloads (see each signature). */
+/** Calls aten::special_chebyshev_polynomial_t (PyTorch torch.special_chebyshev_polynomial_t / torch.ops.aten.special_chebyshev_polynomial_t): 3 overloads, arguments as in each signature's schema. */
 export const specialChebyshevPolynomialT = fn('special_chebyshev_polynomial_t') as {
-  /** aten::special_chebyshev_polynomial_t: `aten::special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_t (torch.ops.aten.special_chebyshev_polynomial_t in PyTorch): `aten::special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_t: `aten::special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_t (torch.ops.aten.special_chebyshev_polynomial_t in PyTorch): `aten::special_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_chebyshev_polynomial_t.n_scalar: `aten::special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_t.n_scalar (torch.ops.aten.special_chebyshev_polynomial_t in PyTorch): `aten::special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_chebyshev_polynomial_t.n_scalar: `aten::special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_t.n_scalar (torch.ops.aten.special_chebyshev_polynomial_t in PyTorch): `aten::special_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_chebyshev_polynomial_t.x_scalar: `aten::special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_t.x_scalar (torch.ops.aten.special_chebyshev_polynomial_t in PyTorch): `aten::special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_t.x_scalar: `aten::special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_t.x_scalar (torch.ops.aten.special_chebyshev_polynomial_t in PyTorch): `aten::special_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_chebyshev_polynomial_u: 3 overloads (see each signature). */
+/** Calls aten::special_chebyshev_polynomial_u (PyTorch torch.special_chebyshev_polynomial_u / torch.ops.aten.special_chebyshev_polynomial_u): 3 overloads, arguments as in each signature's schema. */
 export const specialChebyshevPolynomialU = fn('special_chebyshev_polynomial_u') as {
-  /** aten::special_chebyshev_polynomial_u: `aten::special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_u (torch.ops.aten.special_chebyshev_polynomial_u in PyTorch): `aten::special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_u: `aten::special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_u (torch.ops.aten.special_chebyshev_polynomial_u in PyTorch): `aten::special_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_chebyshev_polynomial_u.n_scalar: `aten::special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_u.n_scalar (torch.ops.aten.special_chebyshev_polynomial_u in PyTorch): `aten::special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_chebyshev_polynomial_u.n_scalar: `aten::special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_u.n_scalar (torch.ops.aten.special_chebyshev_polynomial_u in PyTorch): `aten::special_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_chebyshev_polynomial_u.x_scalar: `aten::special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_u.x_scalar (torch.ops.aten.special_chebyshev_polynomial_u in PyTorch): `aten::special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_u.x_scalar: `aten::special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_u.x_scalar (torch.ops.aten.special_chebyshev_polynomial_u in PyTorch): `aten::special_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_chebyshev_polynomial_v: 3 overloads (see each signature). */
+/** Calls aten::special_chebyshev_polynomial_v (PyTorch torch.special_chebyshev_polynomial_v / torch.ops.aten.special_chebyshev_polynomial_v): 3 overloads, arguments as in each signature's schema. */
 export const specialChebyshevPolynomialV = fn('special_chebyshev_polynomial_v') as {
-  /** aten::special_chebyshev_polynomial_v: `aten::special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_v (torch.ops.aten.special_chebyshev_polynomial_v in PyTorch): `aten::special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_v: `aten::special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_v (torch.ops.aten.special_chebyshev_polynomial_v in PyTorch): `aten::special_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_chebyshev_polynomial_v.n_scalar: `aten::special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_v.n_scalar (torch.ops.aten.special_chebyshev_polynomial_v in PyTorch): `aten::special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_chebyshev_polynomial_v.n_scalar: `aten::special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_v.n_scalar (torch.ops.aten.special_chebyshev_polynomial_v in PyTorch): `aten::special_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_chebyshev_polynomial_v.x_scalar: `aten::special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_v.x_scalar (torch.ops.aten.special_chebyshev_polynomial_v in PyTorch): `aten::special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_v.x_scalar: `aten::special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_v.x_scalar (torch.ops.aten.special_chebyshev_polynomial_v in PyTorch): `aten::special_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_chebyshev_polynomial_w: 3 overloads (see each signature). */
+/** Calls aten::special_chebyshev_polynomial_w (PyTorch torch.special_chebyshev_polynomial_w / torch.ops.aten.special_chebyshev_polynomial_w): 3 overloads, arguments as in each signature's schema. */
 export const specialChebyshevPolynomialW = fn('special_chebyshev_polynomial_w') as {
-  /** aten::special_chebyshev_polynomial_w: `aten::special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_w (torch.ops.aten.special_chebyshev_polynomial_w in PyTorch): `aten::special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_w: `aten::special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_w (torch.ops.aten.special_chebyshev_polynomial_w in PyTorch): `aten::special_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_chebyshev_polynomial_w.n_scalar: `aten::special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_w.n_scalar (torch.ops.aten.special_chebyshev_polynomial_w in PyTorch): `aten::special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_chebyshev_polynomial_w.n_scalar: `aten::special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_w.n_scalar (torch.ops.aten.special_chebyshev_polynomial_w in PyTorch): `aten::special_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_chebyshev_polynomial_w.x_scalar: `aten::special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_w.x_scalar (torch.ops.aten.special_chebyshev_polynomial_w in PyTorch): `aten::special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_chebyshev_polynomial_w.x_scalar: `aten::special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_chebyshev_polynomial_w.x_scalar (torch.ops.aten.special_chebyshev_polynomial_w in PyTorch): `aten::special_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_digamma: 1 overload (see each signature). */
+/** Calls aten::special_digamma (PyTorch torch.special_digamma / torch.ops.aten.special_digamma): 1 overload, arguments as in each signature's schema. */
 export const specialDigamma = fn('special_digamma') as {
-  /** aten::special_digamma: `aten::special_digamma(Tensor self) -> Tensor` */
+  /** Calls aten::special_digamma (torch.ops.aten.special_digamma in PyTorch): `aten::special_digamma(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_entr: 1 overload (see each signature). */
+/** Calls aten::special_entr (PyTorch torch.special_entr / torch.ops.aten.special_entr): 1 overload, arguments as in each signature's schema. */
 export const specialEntr = fn('special_entr') as {
-  /** aten::special_entr: `aten::special_entr(Tensor self) -> Tensor` */
+  /** Calls aten::special_entr (torch.ops.aten.special_entr in PyTorch): `aten::special_entr(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_erf: 1 overload (see each signature). */
+/** Calls aten::special_erf (PyTorch torch.special_erf / torch.ops.aten.special_erf): 1 overload, arguments as in each signature's schema. */
 export const specialErf = fn('special_erf') as {
-  /** aten::special_erf: `aten::special_erf(Tensor self) -> Tensor` */
+  /** Calls aten::special_erf (torch.ops.aten.special_erf in PyTorch): `aten::special_erf(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_erfc: 1 overload (see each signature). */
+/** Calls aten::special_erfc (PyTorch torch.special_erfc / torch.ops.aten.special_erfc): 1 overload, arguments as in each signature's schema. */
 export const specialErfc = fn('special_erfc') as {
-  /** aten::special_erfc: `aten::special_erfc(Tensor self) -> Tensor` */
+  /** Calls aten::special_erfc (torch.ops.aten.special_erfc in PyTorch): `aten::special_erfc(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_erfcx: 1 overload (see each signature). */
+/** Calls aten::special_erfcx (PyTorch torch.special_erfcx / torch.ops.aten.special_erfcx): 1 overload, arguments as in each signature's schema. */
 export const specialErfcx = fn('special_erfcx') as {
-  /** aten::special_erfcx: `aten::special_erfcx(Tensor self) -> Tensor` */
+  /** Calls aten::special_erfcx (torch.ops.aten.special_erfcx in PyTorch): `aten::special_erfcx(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_erfinv: 1 overload (see each signature). */
+/** Calls aten::special_erfinv (PyTorch torch.special_erfinv / torch.ops.aten.special_erfinv): 1 overload, arguments as in each signature's schema. */
 export const specialErfinv = fn('special_erfinv') as {
-  /** aten::special_erfinv: `aten::special_erfinv(Tensor self) -> Tensor` */
+  /** Calls aten::special_erfinv (torch.ops.aten.special_erfinv in PyTorch): `aten::special_erfinv(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_exp2: 1 overload (see each signature). */
+/** Calls aten::special_exp2 (PyTorch torch.special_exp2 / torch.ops.aten.special_exp2): 1 overload, arguments as in each signature's schema. */
 export const specialExp2 = fn('special_exp2') as {
-  /** aten::special_exp2: `aten::special_exp2(Tensor self) -> Tensor` */
+  /** Calls aten::special_exp2 (torch.ops.aten.special_exp2 in PyTorch): `aten::special_exp2(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_expit: 1 overload (see each signature). */
+/** Calls aten::special_expit (PyTorch torch.special_expit / torch.ops.aten.special_expit): 1 overload, arguments as in each signature's schema. */
 export const specialExpit = fn('special_expit') as {
-  /** aten::special_expit: `aten::special_expit(Tensor self) -> Tensor` */
+  /** Calls aten::special_expit (torch.ops.aten.special_expit in PyTorch): `aten::special_expit(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_expm1: 1 overload (see each signature). */
+/** Calls aten::special_expm1 (PyTorch torch.special_expm1 / torch.ops.aten.special_expm1): 1 overload, arguments as in each signature's schema. */
 export const specialExpm1 = fn('special_expm1') as {
-  /** aten::special_expm1: `aten::special_expm1(Tensor self) -> Tensor` */
+  /** Calls aten::special_expm1 (torch.ops.aten.special_expm1 in PyTorch): `aten::special_expm1(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_gammainc: 1 overload (see each signature). */
+/** Calls aten::special_gammainc (PyTorch torch.special_gammainc / torch.ops.aten.special_gammainc): 1 overload, arguments as in each signature's schema. */
 export const specialGammainc = fn('special_gammainc') as {
-  /** aten::special_gammainc: `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_gammainc (torch.ops.aten.special_gammainc in PyTorch): `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::special_gammainc: `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_gammainc (torch.ops.aten.special_gammainc in PyTorch): `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.special_gammaincc: 1 overload (see each signature). */
+/** Calls aten::special_gammaincc (PyTorch torch.special_gammaincc / torch.ops.aten.special_gammaincc): 1 overload, arguments as in each signature's schema. */
 export const specialGammaincc = fn('special_gammaincc') as {
-  /** aten::special_gammaincc: `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_gammaincc (torch.ops.aten.special_gammaincc in PyTorch): `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::special_gammaincc: `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_gammaincc (torch.ops.aten.special_gammaincc in PyTorch): `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.special_gammaln: 1 overload (see each signature). */
+/** Calls aten::special_gammaln (PyTorch torch.special_gammaln / torch.ops.aten.special_gammaln): 1 overload, arguments as in each signature's schema. */
 export const specialGammaln = fn('special_gammaln') as {
-  /** aten::special_gammaln: `aten::special_gammaln(Tensor self) -> Tensor` */
+  /** Calls aten::special_gammaln (torch.ops.aten.special_gammaln in PyTorch): `aten::special_gammaln(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_hermite_polynomial_h: 3 overloads (see each signature). */
+/** Calls aten::special_hermite_polynomial_h (PyTorch torch.special_hermite_polynomial_h / torch.ops.aten.special_hermite_polynomial_h): 3 overloads, arguments as in each signature's schema. */
 export const specialHermitePolynomialH = fn('special_hermite_polynomial_h') as {
-  /** aten::special_hermite_polynomial_h: `aten::special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_h (torch.ops.aten.special_hermite_polynomial_h in PyTorch): `aten::special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_hermite_polynomial_h: `aten::special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_h (torch.ops.aten.special_hermite_polynomial_h in PyTorch): `aten::special_hermite_polynomial_h(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_hermite_polynomial_h.n_scalar: `aten::special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_h.n_scalar (torch.ops.aten.special_hermite_polynomial_h in PyTorch): `aten::special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_hermite_polynomial_h.n_scalar: `aten::special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_h.n_scalar (torch.ops.aten.special_hermite_polynomial_h in PyTorch): `aten::special_hermite_polynomial_h.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_hermite_polynomial_h.x_scalar: `aten::special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_h.x_scalar (torch.ops.aten.special_hermite_polynomial_h in PyTorch): `aten::special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_hermite_polynomial_h.x_scalar: `aten::special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_h.x_scalar (torch.ops.aten.special_hermite_polynomial_h in PyTorch): `aten::special_hermite_polynomial_h.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_hermite_polynomial_he: 3 overloads (see each signature). */
+/** Calls aten::special_hermite_polynomial_he (PyTorch torch.special_hermite_polynomial_he / torch.ops.aten.special_hermite_polynomial_he): 3 overloads, arguments as in each signature's schema. */
 export const specialHermitePolynomialHe = fn('special_hermite_polynomial_he') as {
-  /** aten::special_hermite_polynomial_he: `aten::special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_he (torch.ops.aten.special_hermite_polynomial_he in PyTorch): `aten::special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_hermite_polynomial_he: `aten::special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_he (torch.ops.aten.special_hermite_polynomial_he in PyTorch): `aten::special_hermite_polynomial_he(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_hermite_polynomial_he.n_scalar: `aten::special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_he.n_scalar (torch.ops.aten.special_hermite_polynomial_he in PyTorch): `aten::special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_hermite_polynomial_he.n_scalar: `aten::special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_he.n_scalar (torch.ops.aten.special_hermite_polynomial_he in PyTorch): `aten::special_hermite_polynomial_he.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_hermite_polynomial_he.x_scalar: `aten::special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_he.x_scalar (torch.ops.aten.special_hermite_polynomial_he in PyTorch): `aten::special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_hermite_polynomial_he.x_scalar: `aten::special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_hermite_polynomial_he.x_scalar (torch.ops.aten.special_hermite_polynomial_he in PyTorch): `aten::special_hermite_polynomial_he.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_i0: 1 overload (see each signature). */
+/** Calls aten::special_i0 (PyTorch torch.special_i0 / torch.ops.aten.special_i0): 1 overload, arguments as in each signature's schema. */
 export const specialI0 = fn('special_i0') as {
-  /** aten::special_i0: `aten::special_i0(Tensor self) -> Tensor` */
+  /** Calls aten::special_i0 (torch.ops.aten.special_i0 in PyTorch): `aten::special_i0(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_i0e: 1 overload (see each signature). */
+/** Calls aten::special_i0e (PyTorch torch.special_i0e / torch.ops.aten.special_i0e): 1 overload, arguments as in each signature's schema. */
 export const specialI0e = fn('special_i0e') as {
-  /** aten::special_i0e: `aten::special_i0e(Tensor self) -> Tensor` */
+  /** Calls aten::special_i0e (torch.ops.aten.special_i0e in PyTorch): `aten::special_i0e(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_i1: 1 overload (see each signature). */
+/** Calls aten::special_i1 (PyTorch torch.special_i1 / torch.ops.aten.special_i1): 1 overload, arguments as in each signature's schema. */
 export const specialI1 = fn('special_i1') as {
-  /** aten::special_i1: `aten::special_i1(Tensor self) -> Tensor` */
+  /** Calls aten::special_i1 (torch.ops.aten.special_i1 in PyTorch): `aten::special_i1(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_i1e: 1 overload (see each signature). */
+/** Calls aten::special_i1e (PyTorch torch.special_i1e / torch.ops.aten.special_i1e): 1 overload, arguments as in each signature's schema. */
 export const specialI1e = fn('special_i1e') as {
-  /** aten::special_i1e: `aten::special_i1e(Tensor self) -> Tensor` */
+  /** Calls aten::special_i1e (torch.ops.aten.special_i1e in PyTorch): `aten::special_i1e(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_laguerre_polynomial_l: 3 overloads (see each signature). */
+/** Calls aten::special_laguerre_polynomial_l (PyTorch torch.special_laguerre_polynomial_l / torch.ops.aten.special_laguerre_polynomial_l): 3 overloads, arguments as in each signature's schema. */
 export const specialLaguerrePolynomialL = fn('special_laguerre_polynomial_l') as {
-  /** aten::special_laguerre_polynomial_l: `aten::special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_laguerre_polynomial_l (torch.ops.aten.special_laguerre_polynomial_l in PyTorch): `aten::special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_laguerre_polynomial_l: `aten::special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_laguerre_polynomial_l (torch.ops.aten.special_laguerre_polynomial_l in PyTorch): `aten::special_laguerre_polynomial_l(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_laguerre_polynomial_l.n_scalar: `aten::special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_laguerre_polynomial_l.n_scalar (torch.ops.aten.special_laguerre_polynomial_l in PyTorch): `aten::special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_laguerre_polynomial_l.n_scalar: `aten::special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_laguerre_polynomial_l.n_scalar (torch.ops.aten.special_laguerre_polynomial_l in PyTorch): `aten::special_laguerre_polynomial_l.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_laguerre_polynomial_l.x_scalar: `aten::special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_laguerre_polynomial_l.x_scalar (torch.ops.aten.special_laguerre_polynomial_l in PyTorch): `aten::special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_laguerre_polynomial_l.x_scalar: `aten::special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_laguerre_polynomial_l.x_scalar (torch.ops.aten.special_laguerre_polynomial_l in PyTorch): `aten::special_laguerre_polynomial_l.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_legendre_polynomial_p: 3 overloads (see each signature). */
+/** Calls aten::special_legendre_polynomial_p (PyTorch torch.special_legendre_polynomial_p / torch.ops.aten.special_legendre_polynomial_p): 3 overloads, arguments as in each signature's schema. */
 export const specialLegendrePolynomialP = fn('special_legendre_polynomial_p') as {
-  /** aten::special_legendre_polynomial_p: `aten::special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_legendre_polynomial_p (torch.ops.aten.special_legendre_polynomial_p in PyTorch): `aten::special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_legendre_polynomial_p: `aten::special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_legendre_polynomial_p (torch.ops.aten.special_legendre_polynomial_p in PyTorch): `aten::special_legendre_polynomial_p(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_legendre_polynomial_p.n_scalar: `aten::special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_legendre_polynomial_p.n_scalar (torch.ops.aten.special_legendre_polynomial_p in PyTorch): `aten::special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_legendre_polynomial_p.n_scalar: `aten::special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_legendre_polynomial_p.n_scalar (torch.ops.aten.special_legendre_polynomial_p in PyTorch): `aten::special_legendre_polynomial_p.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_legendre_polynomial_p.x_scalar: `aten::special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_legendre_polynomial_p.x_scalar (torch.ops.aten.special_legendre_polynomial_p in PyTorch): `aten::special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_legendre_polynomial_p.x_scalar: `aten::special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_legendre_polynomial_p.x_scalar (torch.ops.aten.special_legendre_polynomial_p in PyTorch): `aten::special_legendre_polynomial_p.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_log1p: 1 overload (see each signature). */
+/** Calls aten::special_log1p (PyTorch torch.special_log1p / torch.ops.aten.special_log1p): 1 overload, arguments as in each signature's schema. */
 export const specialLog1p = fn('special_log1p') as {
-  /** aten::special_log1p: `aten::special_log1p(Tensor self) -> Tensor` */
+  /** Calls aten::special_log1p (torch.ops.aten.special_log1p in PyTorch): `aten::special_log1p(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_log_ndtr: 1 overload (see each signature). */
+/** Calls aten::special_log_ndtr (PyTorch torch.special_log_ndtr / torch.ops.aten.special_log_ndtr): 1 overload, arguments as in each signature's schema. */
 export const specialLogNdtr = fn('special_log_ndtr') as {
-  /** aten::special_log_ndtr: `aten::special_log_ndtr(Tensor self) -> Tensor` */
+  /** Calls aten::special_log_ndtr (torch.ops.aten.special_log_ndtr in PyTorch): `aten::special_log_ndtr(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_log_softmax: 1 overload (see each signature). */
+/** Calls aten::special_log_softmax (PyTorch torch.special_log_softmax / torch.ops.aten.special_log_softmax): 1 overload, arguments as in each signature's schema. */
 export const specialLogSoftmax = fn('special_log_softmax') as {
-  /** aten::special_log_softmax: `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::special_log_softmax (torch.ops.aten.special_log_softmax in PyTorch): `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-  /** aten::special_log_softmax: `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::special_log_softmax (torch.ops.aten.special_log_softmax in PyTorch): `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, options: { dim: number; dtype?: DType | null }): Tensor;
 };
-/** torch.special_logit: 1 overload (see each signature). */
+/** Calls aten::special_logit (PyTorch torch.special_logit / torch.ops.aten.special_logit): 1 overload, arguments as in each signature's schema. */
 export const specialLogit = fn('special_logit') as {
-  /** aten::special_logit: `aten::special_logit(Tensor self, float? eps=None) -> Tensor` */
+  /** Calls aten::special_logit (torch.ops.aten.special_logit in PyTorch): `aten::special_logit(Tensor self, float? eps=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[eps: number | null], { eps?: number | null }>): Tensor;
 };
-/** torch.special_logsumexp: 1 overload (see each signature). */
+/** Calls aten::special_logsumexp (PyTorch torch.special_logsumexp / torch.ops.aten.special_logsumexp): 1 overload, arguments as in each signature's schema. */
 export const specialLogsumexp = fn('special_logsumexp') as {
-  /** aten::special_logsumexp: `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::special_logsumexp (torch.ops.aten.special_logsumexp in PyTorch): `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-  /** aten::special_logsumexp: `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+  /** Calls aten::special_logsumexp (torch.ops.aten.special_logsumexp in PyTorch): `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
   (input: Tensor, options: { dim: number | number[]; keepdim?: boolean }): Tensor;
 };
-/** torch.special_modified_bessel_i0: 1 overload (see each signature). */
+/** Calls aten::special_modified_bessel_i0 (PyTorch torch.special_modified_bessel_i0 / torch.ops.aten.special_modified_bessel_i0): 1 overload, arguments as in each signature's schema. */
 export const specialModifiedBesselI0 = fn('special_modified_bessel_i0') as {
-  /** aten::special_modified_bessel_i0: `aten::special_modified_bessel_i0(Tensor self) -> Tensor` */
+  /** Calls aten::special_modified_bessel_i0 (torch.ops.aten.special_modified_bessel_i0 in PyTorch): `aten::special_modified_bessel_i0(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_modified_bessel_i1: 1 overload (see each signature). */
+/** Calls aten::special_modified_bessel_i1 (PyTorch torch.special_modified_bessel_i1 / torch.ops.aten.special_modified_bessel_i1): 1 overload, arguments as in each signature's schema. */
 export const specialModifiedBesselI1 = fn('special_modified_bessel_i1') as {
-  /** aten::special_modified_bessel_i1: `aten::special_modified_bessel_i1(Tensor self) -> Tensor` */
+  /** Calls aten::special_modified_bessel_i1 (torch.ops.aten.special_modified_bessel_i1 in PyTorch): `aten::special_modified_bessel_i1(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_modified_bessel_k0: 1 overload (see each signature). */
+/** Calls aten::special_modified_bessel_k0 (PyTorch torch.special_modified_bessel_k0 / torch.ops.aten.special_modified_bessel_k0): 1 overload, arguments as in each signature's schema. */
 export const specialModifiedBesselK0 = fn('special_modified_bessel_k0') as {
-  /** aten::special_modified_bessel_k0: `aten::special_modified_bessel_k0(Tensor self) -> Tensor` */
+  /** Calls aten::special_modified_bessel_k0 (torch.ops.aten.special_modified_bessel_k0 in PyTorch): `aten::special_modified_bessel_k0(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_modified_bessel_k1: 1 overload (see each signature). */
+/** Calls aten::special_modified_bessel_k1 (PyTorch torch.special_modified_bessel_k1 / torch.ops.aten.special_modified_bessel_k1): 1 overload, arguments as in each signature's schema. */
 export const specialModifiedBesselK1 = fn('special_modified_bessel_k1') as {
-  /** aten::special_modified_bessel_k1: `aten::special_modified_bessel_k1(Tensor self) -> Tensor` */
+  /** Calls aten::special_modified_bessel_k1 (torch.ops.aten.special_modified_bessel_k1 in PyTorch): `aten::special_modified_bessel_k1(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_multigammaln: 1 overload (see each signature). */
+/** Calls aten::special_multigammaln (PyTorch torch.special_multigammaln / torch.ops.aten.special_multigammaln): 1 overload, arguments as in each signature's schema. */
 export const specialMultigammaln = fn('special_multigammaln') as {
-  /** aten::special_multigammaln: `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
+  /** Calls aten::special_multigammaln (torch.ops.aten.special_multigammaln in PyTorch): `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
   (input: Tensor, p: number): Tensor;
-  /** aten::special_multigammaln: `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
+  /** Calls aten::special_multigammaln (torch.ops.aten.special_multigammaln in PyTorch): `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
   (input: Tensor, options: { p: number }): Tensor;
 };
-/** torch.special_ndtr: 1 overload (see each signature). */
+/** Calls aten::special_ndtr (PyTorch torch.special_ndtr / torch.ops.aten.special_ndtr): 1 overload, arguments as in each signature's schema. */
 export const specialNdtr = fn('special_ndtr') as {
-  /** aten::special_ndtr: `aten::special_ndtr(Tensor self) -> Tensor` */
+  /** Calls aten::special_ndtr (torch.ops.aten.special_ndtr in PyTorch): `aten::special_ndtr(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_ndtri: 1 overload (see each signature). */
+/** Calls aten::special_ndtri (PyTorch torch.special_ndtri / torch.ops.aten.special_ndtri): 1 overload, arguments as in each signature's schema. */
 export const specialNdtri = fn('special_ndtri') as {
-  /** aten::special_ndtri: `aten::special_ndtri(Tensor self) -> Tensor` */
+  /** Calls aten::special_ndtri (torch.ops.aten.special_ndtri in PyTorch): `aten::special_ndtri(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_polygamma: 1 overload (see each signature). */
+/** Calls aten::special_polygamma (PyTorch torch.special_polygamma / torch.ops.aten.special_polygamma): 1 overload, arguments as in each signature's schema. */
 export const specialPolygamma = fn('special_polygamma') as {
-  /** aten::special_polygamma: `aten::special_polygamma(int n, Tensor self) -> Tensor` */
+  /** Calls aten::special_polygamma (torch.ops.aten.special_polygamma in PyTorch): `aten::special_polygamma(int n, Tensor self) -> Tensor` */
   (n: number, self: Tensor): Tensor;
-  /** aten::special_polygamma: `aten::special_polygamma(int n, Tensor self) -> Tensor` */
+  /** Calls aten::special_polygamma (torch.ops.aten.special_polygamma in PyTorch): `aten::special_polygamma(int n, Tensor self) -> Tensor` */
   (options: { n: number; self: Tensor }): Tensor;
 };
-/** torch.special_psi: 1 overload (see each signature). */
+/** Calls aten::special_psi (PyTorch torch.special_psi / torch.ops.aten.special_psi): 1 overload, arguments as in each signature's schema. */
 export const specialPsi = fn('special_psi') as {
-  /** aten::special_psi: `aten::special_psi(Tensor self) -> Tensor` */
+  /** Calls aten::special_psi (torch.ops.aten.special_psi in PyTorch): `aten::special_psi(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_round: 1 overload (see each signature). */
+/** Calls aten::special_round (PyTorch torch.special_round / torch.ops.aten.special_round): 1 overload, arguments as in each signature's schema. */
 export const specialRound = fn('special_round') as {
-  /** aten::special_round: `aten::special_round(Tensor self, *, int decimals=0) -> Tensor` */
+  /** Calls aten::special_round (torch.ops.aten.special_round in PyTorch): `aten::special_round(Tensor self, *, int decimals=0) -> Tensor` */
   (input: Tensor, ...rest: Rest<[], { decimals?: number }>): Tensor;
 };
-/** torch.special_scaled_modified_bessel_k0: 1 overload (see each signature). */
+/** Calls aten::special_scaled_modified_bessel_k0 (PyTorch torch.special_scaled_modified_bessel_k0 / torch.ops.aten.special_scaled_modified_bessel_k0): 1 overload, arguments as in each signature's schema. */
 export const specialScaledModifiedBesselK0 = fn('special_scaled_modified_bessel_k0') as {
-  /** aten::special_scaled_modified_bessel_k0: `aten::special_scaled_modified_bessel_k0(Tensor x) -> Tensor` */
+  /** Calls aten::special_scaled_modified_bessel_k0 (torch.ops.aten.special_scaled_modified_bessel_k0 in PyTorch): `aten::special_scaled_modified_bessel_k0(Tensor x) -> Tensor` */
   (x: Tensor): Tensor;
-  /** aten::special_scaled_modified_bessel_k0: `aten::special_scaled_modified_bessel_k0(Tensor x) -> Tensor` */
+  /** Calls aten::special_scaled_modified_bessel_k0 (torch.ops.aten.special_scaled_modified_bessel_k0 in PyTorch): `aten::special_scaled_modified_bessel_k0(Tensor x) -> Tensor` */
   (options: { x: Tensor }): Tensor;
 };
-/** torch.special_scaled_modified_bessel_k1: 1 overload (see each signature). */
+/** Calls aten::special_scaled_modified_bessel_k1 (PyTorch torch.special_scaled_modified_bessel_k1 / torch.ops.aten.special_scaled_modified_bessel_k1): 1 overload, arguments as in each signature's schema. */
 export const specialScaledModifiedBesselK1 = fn('special_scaled_modified_bessel_k1') as {
-  /** aten::special_scaled_modified_bessel_k1: `aten::special_scaled_modified_bessel_k1(Tensor x) -> Tensor` */
+  /** Calls aten::special_scaled_modified_bessel_k1 (torch.ops.aten.special_scaled_modified_bessel_k1 in PyTorch): `aten::special_scaled_modified_bessel_k1(Tensor x) -> Tensor` */
   (x: Tensor): Tensor;
-  /** aten::special_scaled_modified_bessel_k1: `aten::special_scaled_modified_bessel_k1(Tensor x) -> Tensor` */
+  /** Calls aten::special_scaled_modified_bessel_k1 (torch.ops.aten.special_scaled_modified_bessel_k1 in PyTorch): `aten::special_scaled_modified_bessel_k1(Tensor x) -> Tensor` */
   (options: { x: Tensor }): Tensor;
 };
-/** torch.special_shifted_chebyshev_polynomial_t: 3 overloads (see each signature). */
+/** Calls aten::special_shifted_chebyshev_polynomial_t (PyTorch torch.special_shifted_chebyshev_polynomial_t / torch.ops.aten.special_shifted_chebyshev_polynomial_t): 3 overloads, arguments as in each signature's schema. */
 export const specialShiftedChebyshevPolynomialT = fn('special_shifted_chebyshev_polynomial_t') as {
-  /** aten::special_shifted_chebyshev_polynomial_t: `aten::special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_t (torch.ops.aten.special_shifted_chebyshev_polynomial_t in PyTorch): `aten::special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_t: `aten::special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_t (torch.ops.aten.special_shifted_chebyshev_polynomial_t in PyTorch): `aten::special_shifted_chebyshev_polynomial_t(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_t.n_scalar: `aten::special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_t.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_t in PyTorch): `aten::special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_t.n_scalar: `aten::special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_t.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_t in PyTorch): `aten::special_shifted_chebyshev_polynomial_t.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_t.x_scalar: `aten::special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_t.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_t in PyTorch): `aten::special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_t.x_scalar: `aten::special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_t.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_t in PyTorch): `aten::special_shifted_chebyshev_polynomial_t.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_shifted_chebyshev_polynomial_u: 3 overloads (see each signature). */
+/** Calls aten::special_shifted_chebyshev_polynomial_u (PyTorch torch.special_shifted_chebyshev_polynomial_u / torch.ops.aten.special_shifted_chebyshev_polynomial_u): 3 overloads, arguments as in each signature's schema. */
 export const specialShiftedChebyshevPolynomialU = fn('special_shifted_chebyshev_polynomial_u') as {
-  /** aten::special_shifted_chebyshev_polynomial_u: `aten::special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_u (torch.ops.aten.special_shifted_chebyshev_polynomial_u in PyTorch): `aten::special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_u: `aten::special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_u (torch.ops.aten.special_shifted_chebyshev_polynomial_u in PyTorch): `aten::special_shifted_chebyshev_polynomial_u(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_u.n_scalar: `aten::special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_u.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_u in PyTorch): `aten::special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_u.n_scalar: `aten::special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_u.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_u in PyTorch): `aten::special_shifted_chebyshev_polynomial_u.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_u.x_scalar: `aten::special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_u.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_u in PyTorch): `aten::special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_u.x_scalar: `aten::special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_u.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_u in PyTorch): `aten::special_shifted_chebyshev_polynomial_u.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_shifted_chebyshev_polynomial_v: 3 overloads (see each signature). */
+/** Calls aten::special_shifted_chebyshev_polynomial_v (PyTorch torch.special_shifted_chebyshev_polynomial_v / torch.ops.aten.special_shifted_chebyshev_polynomial_v): 3 overloads, arguments as in each signature's schema. */
 export const specialShiftedChebyshevPolynomialV = fn('special_shifted_chebyshev_polynomial_v') as {
-  /** aten::special_shifted_chebyshev_polynomial_v: `aten::special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_v (torch.ops.aten.special_shifted_chebyshev_polynomial_v in PyTorch): `aten::special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_v: `aten::special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_v (torch.ops.aten.special_shifted_chebyshev_polynomial_v in PyTorch): `aten::special_shifted_chebyshev_polynomial_v(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_v.n_scalar: `aten::special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_v.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_v in PyTorch): `aten::special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_v.n_scalar: `aten::special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_v.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_v in PyTorch): `aten::special_shifted_chebyshev_polynomial_v.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_v.x_scalar: `aten::special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_v.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_v in PyTorch): `aten::special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_v.x_scalar: `aten::special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_v.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_v in PyTorch): `aten::special_shifted_chebyshev_polynomial_v.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_shifted_chebyshev_polynomial_w: 3 overloads (see each signature). */
+/** Calls aten::special_shifted_chebyshev_polynomial_w (PyTorch torch.special_shifted_chebyshev_polynomial_w / torch.ops.aten.special_shifted_chebyshev_polynomial_w): 3 overloads, arguments as in each signature's schema. */
 export const specialShiftedChebyshevPolynomialW = fn('special_shifted_chebyshev_polynomial_w') as {
-  /** aten::special_shifted_chebyshev_polynomial_w: `aten::special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_w (torch.ops.aten.special_shifted_chebyshev_polynomial_w in PyTorch): `aten::special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
   (x: Tensor, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_w: `aten::special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_w (torch.ops.aten.special_shifted_chebyshev_polynomial_w in PyTorch): `aten::special_shifted_chebyshev_polynomial_w(Tensor x, Tensor n) -> Tensor` */
   (options: { x: Tensor; n: Tensor }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_w.n_scalar: `aten::special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_w.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_w in PyTorch): `aten::special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (x: Tensor, n: Scalar): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_w.n_scalar: `aten::special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_w.n_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_w in PyTorch): `aten::special_shifted_chebyshev_polynomial_w.n_scalar(Tensor x, Scalar n) -> Tensor` */
   (options: { x: Tensor; n: Scalar }): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_w.x_scalar: `aten::special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_w.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_w in PyTorch): `aten::special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (x: Scalar, n: Tensor): Tensor;
-  /** aten::special_shifted_chebyshev_polynomial_w.x_scalar: `aten::special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
+  /** Calls aten::special_shifted_chebyshev_polynomial_w.x_scalar (torch.ops.aten.special_shifted_chebyshev_polynomial_w in PyTorch): `aten::special_shifted_chebyshev_polynomial_w.x_scalar(Scalar x, Tensor n) -> Tensor` */
   (options: { x: Scalar; n: Tensor }): Tensor;
 };
-/** torch.special_sinc: 1 overload (see each signature). */
+/** Calls aten::special_sinc (PyTorch torch.special_sinc / torch.ops.aten.special_sinc): 1 overload, arguments as in each signature's schema. */
 export const specialSinc = fn('special_sinc') as {
-  /** aten::special_sinc: `aten::special_sinc(Tensor self) -> Tensor` */
+  /** Calls aten::special_sinc (torch.ops.aten.special_sinc in PyTorch): `aten::special_sinc(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.special_softmax: 1 overload (see each signature). */
+/** Calls aten::special_softmax (PyTorch torch.special_softmax / torch.ops.aten.special_softmax): 1 overload, arguments as in each signature's schema. */
 export const specialSoftmax = fn('special_softmax') as {
-  /** aten::special_softmax: `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::special_softmax (torch.ops.aten.special_softmax in PyTorch): `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, dim: number, ...rest: Rest<[dtype: DType | null], { dtype?: DType | null }>): Tensor;
-  /** aten::special_softmax: `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::special_softmax (torch.ops.aten.special_softmax in PyTorch): `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, options: { dim: number; dtype?: DType | null }): Tensor;
 };
-/** torch.special_spherical_bessel_j0: 1 overload (see each signature). */
+/** Calls aten::special_spherical_bessel_j0 (PyTorch torch.special_spherical_bessel_j0 / torch.ops.aten.special_spherical_bessel_j0): 1 overload, arguments as in each signature's schema. */
 export const specialSphericalBesselJ0 = fn('special_spherical_bessel_j0') as {
-  /** aten::special_spherical_bessel_j0: `aten::special_spherical_bessel_j0(Tensor x) -> Tensor` */
+  /** Calls aten::special_spherical_bessel_j0 (torch.ops.aten.special_spherical_bessel_j0 in PyTorch): `aten::special_spherical_bessel_j0(Tensor x) -> Tensor` */
   (x: Tensor): Tensor;
-  /** aten::special_spherical_bessel_j0: `aten::special_spherical_bessel_j0(Tensor x) -> Tensor` */
+  /** Calls aten::special_spherical_bessel_j0 (torch.ops.aten.special_spherical_bessel_j0 in PyTorch): `aten::special_spherical_bessel_j0(Tensor x) -> Tensor` */
   (options: { x: Tensor }): Tensor;
 };
-/** torch.special_xlog1py: 3 overloads (see each signature). */
+/** Calls aten::special_xlog1py (PyTorch torch.special_xlog1py / torch.ops.aten.special_xlog1py): 3 overloads, arguments as in each signature's schema. */
 export const specialXlog1py = fn('special_xlog1py') as {
-  /** aten::special_xlog1py: `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlog1py (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::special_xlog1py: `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlog1py (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::special_xlog1py.other_scalar: `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::special_xlog1py.other_scalar (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::special_xlog1py.other_scalar: `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::special_xlog1py.other_scalar (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::special_xlog1py.self_scalar: `aten::special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlog1py.self_scalar (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::special_xlog1py.self_scalar: `aten::special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlog1py.self_scalar (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py.self_scalar(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
 };
-/** torch.special_xlogy: 3 overloads (see each signature). */
+/** Calls aten::special_xlogy (PyTorch torch.special_xlogy / torch.ops.aten.special_xlogy): 3 overloads, arguments as in each signature's schema. */
 export const specialXlogy = fn('special_xlogy') as {
-  /** aten::special_xlogy: `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlogy (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::special_xlogy: `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlogy (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::special_xlogy.other_scalar: `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::special_xlogy.other_scalar (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::special_xlogy.other_scalar: `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::special_xlogy.other_scalar (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::special_xlogy.self_scalar: `aten::special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlogy.self_scalar (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::special_xlogy.self_scalar: `aten::special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::special_xlogy.self_scalar (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy.self_scalar(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
 };
-/** torch.special_zeta: 3 overloads (see each signature). */
+/** Calls aten::special_zeta (PyTorch torch.special_zeta / torch.ops.aten.special_zeta): 3 overloads, arguments as in each signature's schema. */
 export const specialZeta = fn('special_zeta') as {
-  /** aten::special_zeta: `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_zeta (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::special_zeta: `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::special_zeta (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
-  /** aten::special_zeta.other_scalar: `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::special_zeta.other_scalar (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::special_zeta.other_scalar: `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::special_zeta.other_scalar (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::special_zeta.self_scalar: `aten::special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::special_zeta.self_scalar (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::special_zeta.self_scalar: `aten::special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::special_zeta.self_scalar (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta.self_scalar(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
 };
-/** torch.split_copy: 1 overload (see each signature). */
+/** Calls aten::split_copy (PyTorch torch.split_copy / torch.ops.aten.split_copy): 1 overload, arguments as in each signature's schema. */
 export const splitCopy = fn('split_copy') as {
-  /** aten::split_copy.Tensor: `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+  /** Calls aten::split_copy.Tensor (torch.ops.aten.split_copy in PyTorch): `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
   (input: Tensor, splitSize: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::split_copy.Tensor: `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+  /** Calls aten::split_copy.Tensor (torch.ops.aten.split_copy in PyTorch): `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
   (input: Tensor, options: { splitSize: number; dim?: number }): Tensor[];
 };
-/** torch.split_with_sizes: 1 overload (see each signature). */
+/** Calls aten::split_with_sizes (PyTorch torch.split_with_sizes / torch.ops.aten.split_with_sizes): 1 overload, arguments as in each signature's schema. */
 export const splitWithSizes = fn('split_with_sizes') as {
-  /** aten::split_with_sizes: `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::split_with_sizes (torch.ops.aten.split_with_sizes in PyTorch): `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, splitSizes: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::split_with_sizes: `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::split_with_sizes (torch.ops.aten.split_with_sizes in PyTorch): `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, options: { splitSizes: number[]; dim?: number }): Tensor[];
 };
-/** torch.split_with_sizes_copy: 1 overload (see each signature). */
+/** Calls aten::split_with_sizes_copy (PyTorch torch.split_with_sizes_copy / torch.ops.aten.split_with_sizes_copy): 1 overload, arguments as in each signature's schema. */
 export const splitWithSizesCopy = fn('split_with_sizes_copy') as {
-  /** aten::split_with_sizes_copy: `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+  /** Calls aten::split_with_sizes_copy (torch.ops.aten.split_with_sizes_copy in PyTorch): `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
   (input: Tensor, splitSizes: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::split_with_sizes_copy: `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+  /** Calls aten::split_with_sizes_copy (torch.ops.aten.split_with_sizes_copy in PyTorch): `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
   (input: Tensor, options: { splitSizes: number[]; dim?: number }): Tensor[];
 };
-/** torch.sqrt_: 1 overload (see each signature). */
+/** Calls aten::sqrt_ (PyTorch torch.sqrt_ / torch.ops.aten.sqrt_): 1 overload, arguments as in each signature's schema. */
 export const sqrt_ = fn('sqrt_') as {
-  /** aten::sqrt_: `aten::sqrt_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::sqrt_ (torch.ops.aten.sqrt_ in PyTorch): `aten::sqrt_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.square_: 1 overload (see each signature). */
+/** Calls aten::square_ (PyTorch torch.square_ / torch.ops.aten.square_): 1 overload, arguments as in each signature's schema. */
 export const square_ = fn('square_') as {
-  /** aten::square_: `aten::square_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::square_ (torch.ops.aten.square_ in PyTorch): `aten::square_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.squeeze_: 2 overloads (see each signature). */
+/** Calls aten::squeeze_ (PyTorch torch.squeeze_ / torch.ops.aten.squeeze_): 2 overloads, arguments as in each signature's schema. */
 export const squeeze_ = fn('squeeze_') as {
-  /** aten::squeeze_: `aten::squeeze_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::squeeze_ (torch.ops.aten.squeeze_ in PyTorch): `aten::squeeze_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
-  /** aten::squeeze_.dim: `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
+  /** Calls aten::squeeze_.dim (torch.ops.aten.squeeze_ in PyTorch): `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
   (input: Tensor, dim: number): Tensor;
-  /** aten::squeeze_.dim: `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
+  /** Calls aten::squeeze_.dim (torch.ops.aten.squeeze_ in PyTorch): `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number }): Tensor;
 };
-/** torch.squeeze_copy: 2 overloads (see each signature). */
+/** Calls aten::squeeze_copy (PyTorch torch.squeeze_copy / torch.ops.aten.squeeze_copy): 2 overloads, arguments as in each signature's schema. */
 export const squeezeCopy = fn('squeeze_copy') as {
-  /** aten::squeeze_copy: `aten::squeeze_copy(Tensor self) -> Tensor` */
+  /** Calls aten::squeeze_copy (torch.ops.aten.squeeze_copy in PyTorch): `aten::squeeze_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
-  /** aten::squeeze_copy.dim: `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
+  /** Calls aten::squeeze_copy.dim (torch.ops.aten.squeeze_copy in PyTorch): `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
   (input: Tensor, dim: number): Tensor;
-  /** aten::squeeze_copy.dim: `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
+  /** Calls aten::squeeze_copy.dim (torch.ops.aten.squeeze_copy in PyTorch): `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
   (input: Tensor, options: { dim: number }): Tensor;
 };
-/** torch.sspaddmm: 1 overload (see each signature). */
+/** Calls aten::sspaddmm (PyTorch torch.sspaddmm / torch.ops.aten.sspaddmm): 1 overload, arguments as in each signature's schema. */
 export const sspaddmm = fn('sspaddmm') as {
-  /** aten::sspaddmm: `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::sspaddmm (torch.ops.aten.sspaddmm in PyTorch): `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, mat1: Tensor, mat2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-  /** aten::sspaddmm: `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::sspaddmm (torch.ops.aten.sspaddmm in PyTorch): `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { mat1: Tensor; mat2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
 };
-/** torch.std_mean: 3 overloads (see each signature). */
+/** Calls aten::std_mean (PyTorch torch.std_mean / torch.ops.aten.std_mean): 3 overloads, arguments as in each signature's schema. */
 export const stdMean = fn('std_mean') as {
-  /** aten::std_mean: `aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
+  /** Calls aten::std_mean (torch.ops.aten.std_mean in PyTorch): `aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
   (input: Tensor, ...rest: Rest<[unbiased: boolean], { unbiased?: boolean }>): [Tensor, Tensor];
-  /** aten::std_mean.correction: `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::std_mean.correction (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, dim: number | number[] | null, ...rest: Rest<[], { correction?: number | null; keepdim?: boolean }>): [Tensor, Tensor];
-  /** aten::std_mean.correction: `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::std_mean.correction (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
-  /** aten::std_mean.dim: `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::std_mean.dim (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, dim: number | number[] | null, ...rest: Rest<[unbiased: boolean, keepdim: boolean], { unbiased?: boolean; keepdim?: boolean }>): [Tensor, Tensor];
-  /** aten::std_mean.dim: `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::std_mean.dim (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
 };
-/** torch.stft: 2 overloads (see each signature). */
+/** Calls aten::stft (PyTorch torch.stft / torch.ops.aten.stft): 2 overloads, arguments as in each signature's schema. */
 export const stft = fn('stft') as {
-  /** aten::stft: `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  /** Calls aten::stft (torch.ops.aten.stft in PyTorch): `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
   (input: Tensor, nFft: number, ...rest: Rest<[hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null], { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }>): Tensor;
-  /** aten::stft: `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  /** Calls aten::stft (torch.ops.aten.stft in PyTorch): `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
   (input: Tensor, options: { nFft: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
-  /** aten::stft.center: `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  /** Calls aten::stft.center (torch.ops.aten.stft in PyTorch): `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
   (input: Tensor, nFft: number, ...rest: Rest<[hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null], { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }>): Tensor;
-  /** aten::stft.center: `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+  /** Calls aten::stft.center (torch.ops.aten.stft in PyTorch): `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
   (input: Tensor, options: { nFft: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
 };
-/** torch.stride: 1 overload (see each signature). */
+/** Calls aten::stride (PyTorch torch.stride / torch.ops.aten.stride): 1 overload, arguments as in each signature's schema. */
 export const stride = fn('stride') as {
-  /** aten::stride.int: `aten::stride.int(Tensor self, int dim) -> int` */
+  /** Calls aten::stride.int (torch.ops.aten.stride in PyTorch): `aten::stride.int(Tensor self, int dim) -> int` */
   (input: Tensor, dim: number): number;
-  /** aten::stride.int: `aten::stride.int(Tensor self, int dim) -> int` */
+  /** Calls aten::stride.int (torch.ops.aten.stride in PyTorch): `aten::stride.int(Tensor self, int dim) -> int` */
   (input: Tensor, options: { dim: number }): number;
 };
-/** torch.sub_: 2 overloads (see each signature). */
+/** Calls aten::sub_ (PyTorch torch.sub_ / torch.ops.aten.sub_): 2 overloads, arguments as in each signature's schema. */
 export const sub_ = fn('sub_') as {
-  /** aten::sub_.Scalar: `aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::sub_.Scalar (torch.ops.aten.sub_ in PyTorch): `aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-  /** aten::sub_.Scalar: `aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::sub_.Scalar (torch.ops.aten.sub_ in PyTorch): `aten::sub_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar; alpha?: Scalar }): Tensor;
-  /** aten::sub_.Tensor: `aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::sub_.Tensor (torch.ops.aten.sub_ in PyTorch): `aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::sub_.Tensor: `aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::sub_.Tensor (torch.ops.aten.sub_ in PyTorch): `aten::sub_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.subtract: 2 overloads (see each signature). */
+/** Calls aten::subtract (PyTorch torch.subtract / torch.ops.aten.subtract): 2 overloads, arguments as in each signature's schema. */
 export const subtract = fn('subtract') as {
-  /** aten::subtract.Scalar: `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::subtract.Scalar (torch.ops.aten.subtract in PyTorch): `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   (input: Tensor, other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-  /** aten::subtract.Scalar: `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::subtract.Scalar (torch.ops.aten.subtract in PyTorch): `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { other: Scalar; alpha?: Scalar }): Tensor;
-  /** aten::subtract.Tensor: `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::subtract.Tensor (torch.ops.aten.subtract in PyTorch): `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::subtract.Tensor: `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
+  /** Calls aten::subtract.Tensor (torch.ops.aten.subtract in PyTorch): `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
   (input: Tensor, options: { other: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.subtract_: 2 overloads (see each signature). */
+/** Calls aten::subtract_ (PyTorch torch.subtract_ / torch.ops.aten.subtract_): 2 overloads, arguments as in each signature's schema. */
 export const subtract_ = fn('subtract_') as {
-  /** aten::subtract_.Scalar: `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::subtract_.Scalar (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-  /** aten::subtract_.Scalar: `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::subtract_.Scalar (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar; alpha?: Scalar }): Tensor;
-  /** aten::subtract_.Tensor: `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::subtract_.Tensor (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-  /** aten::subtract_.Tensor: `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+  /** Calls aten::subtract_.Tensor (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor; alpha?: Scalar }): Tensor;
 };
-/** torch.sum_to_size: 1 overload (see each signature). */
+/** Calls aten::sum_to_size (PyTorch torch.sum_to_size / torch.ops.aten.sum_to_size): 1 overload, arguments as in each signature's schema. */
 export const sumToSize = fn('sum_to_size') as {
-  /** aten::sum_to_size: `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
+  /** Calls aten::sum_to_size (torch.ops.aten.sum_to_size in PyTorch): `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
   (input: Tensor, size: number[]): Tensor;
-  /** aten::sum_to_size: `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
+  /** Calls aten::sum_to_size (torch.ops.aten.sum_to_size in PyTorch): `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
   (input: Tensor, options: { size: number[] }): Tensor;
 };
-/** torch.svd: 1 overload (see each signature). */
+/** Calls aten::svd (PyTorch torch.svd / torch.ops.aten.svd): 1 overload, arguments as in each signature's schema. */
 export const svd = fn('svd') as {
-  /** aten::svd: `aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
+  /** Calls aten::svd (torch.ops.aten.svd in PyTorch): `aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
   (input: Tensor, ...rest: Rest<[some: boolean, computeUv: boolean], { some?: boolean; computeUv?: boolean }>): Named<{ U: Tensor; S: Tensor; V: Tensor }, [Tensor, Tensor, Tensor]>;
 };
-/** torch.swapaxes: 1 overload (see each signature). */
+/** Calls aten::swapaxes (PyTorch torch.swapaxes / torch.ops.aten.swapaxes): 1 overload, arguments as in each signature's schema. */
 export const swapaxes = fn('swapaxes') as {
-  /** aten::swapaxes: `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
+  /** Calls aten::swapaxes (torch.ops.aten.swapaxes in PyTorch): `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
   (input: Tensor, axis0: number, axis1: number): Tensor;
-  /** aten::swapaxes: `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
+  /** Calls aten::swapaxes (torch.ops.aten.swapaxes in PyTorch): `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
   (input: Tensor, options: { axis0: number; axis1: number }): Tensor;
 };
-/** torch.swapaxes_: 1 overload (see each signature). */
+/** Calls aten::swapaxes_ (PyTorch torch.swapaxes_ / torch.ops.aten.swapaxes_): 1 overload, arguments as in each signature's schema. */
 export const swapaxes_ = fn('swapaxes_') as {
-  /** aten::swapaxes_: `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
+  /** Calls aten::swapaxes_ (torch.ops.aten.swapaxes_ in PyTorch): `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
   (input: Tensor, axis0: number, axis1: number): Tensor;
-  /** aten::swapaxes_: `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
+  /** Calls aten::swapaxes_ (torch.ops.aten.swapaxes_ in PyTorch): `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
   (input: Tensor, options: { axis0: number; axis1: number }): Tensor;
 };
-/** torch.swapdims: 1 overload (see each signature). */
+/** Calls aten::swapdims (PyTorch torch.swapdims / torch.ops.aten.swapdims): 1 overload, arguments as in each signature's schema. */
 export const swapdims = fn('swapdims') as {
-  /** aten::swapdims: `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
+  /** Calls aten::swapdims (torch.ops.aten.swapdims in PyTorch): `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
   (input: Tensor, dim0: number, dim1: number): Tensor;
-  /** aten::swapdims: `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
+  /** Calls aten::swapdims (torch.ops.aten.swapdims in PyTorch): `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
   (input: Tensor, options: { dim0: number; dim1: number }): Tensor;
 };
-/** torch.swapdims_: 1 overload (see each signature). */
+/** Calls aten::swapdims_ (PyTorch torch.swapdims_ / torch.ops.aten.swapdims_): 1 overload, arguments as in each signature's schema. */
 export const swapdims_ = fn('swapdims_') as {
-  /** aten::swapdims_: `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+  /** Calls aten::swapdims_ (torch.ops.aten.swapdims_ in PyTorch): `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
   (input: Tensor, dim0: number, dim1: number): Tensor;
-  /** aten::swapdims_: `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+  /** Calls aten::swapdims_ (torch.ops.aten.swapdims_ in PyTorch): `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
   (input: Tensor, options: { dim0: number; dim1: number }): Tensor;
 };
-/** torch.symeig: 1 overload (see each signature). */
+/** Calls aten::symeig (PyTorch torch.symeig / torch.ops.aten.symeig): 1 overload, arguments as in each signature's schema. */
 export const symeig = fn('symeig') as {
-  /** aten::symeig: `aten::symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+  /** Calls aten::symeig (torch.ops.aten.symeig in PyTorch): `aten::symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
   (input: Tensor, ...rest: Rest<[eigenvectors: boolean, upper: boolean], { eigenvectors?: boolean; upper?: boolean }>): Named<{ eigenvalues: Tensor; eigenvectors: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.t: 1 overload (see each signature). */
+/** Calls aten::t (PyTorch torch.t / torch.ops.aten.t): 1 overload, arguments as in each signature's schema. */
 export const t = fn('t') as {
-  /** aten::t: `aten::t(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::t (torch.ops.aten.t in PyTorch): `aten::t(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.t_: 1 overload (see each signature). */
+/** Calls aten::t_ (PyTorch torch.t_ / torch.ops.aten.t_): 1 overload, arguments as in each signature's schema. */
 export const t_ = fn('t_') as {
-  /** aten::t_: `aten::t_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::t_ (torch.ops.aten.t_ in PyTorch): `aten::t_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.t_copy: 1 overload (see each signature). */
+/** Calls aten::t_copy (PyTorch torch.t_copy / torch.ops.aten.t_copy): 1 overload, arguments as in each signature's schema. */
 export const tCopy = fn('t_copy') as {
-  /** aten::t_copy: `aten::t_copy(Tensor self) -> Tensor` */
+  /** Calls aten::t_copy (torch.ops.aten.t_copy in PyTorch): `aten::t_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.take: 1 overload (see each signature). */
+/** Calls aten::take (PyTorch torch.take / torch.ops.aten.take): 1 overload, arguments as in each signature's schema. */
 export const take = fn('take') as {
-  /** aten::take: `aten::take(Tensor self, Tensor index) -> Tensor` */
+  /** Calls aten::take (torch.ops.aten.take in PyTorch): `aten::take(Tensor self, Tensor index) -> Tensor` */
   (input: Tensor, index: Tensor): Tensor;
-  /** aten::take: `aten::take(Tensor self, Tensor index) -> Tensor` */
+  /** Calls aten::take (torch.ops.aten.take in PyTorch): `aten::take(Tensor self, Tensor index) -> Tensor` */
   (input: Tensor, options: { index: Tensor }): Tensor;
 };
-/** torch.take_along_dim: 1 overload (see each signature). */
+/** Calls aten::take_along_dim (PyTorch torch.take_along_dim / torch.ops.aten.take_along_dim): 1 overload, arguments as in each signature's schema. */
 export const takeAlongDim = fn('take_along_dim') as {
-  /** aten::take_along_dim: `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
+  /** Calls aten::take_along_dim (torch.ops.aten.take_along_dim in PyTorch): `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
   (input: Tensor, indices: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null }>): Tensor;
-  /** aten::take_along_dim: `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
+  /** Calls aten::take_along_dim (torch.ops.aten.take_along_dim in PyTorch): `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
   (input: Tensor, options: { indices: Tensor; dim?: number | null }): Tensor;
 };
-/** torch.tan: 1 overload (see each signature). */
+/** Calls aten::tan (PyTorch torch.tan / torch.ops.aten.tan): 1 overload, arguments as in each signature's schema. */
 export const tan = fn('tan') as {
-  /** aten::tan: `aten::tan(Tensor self) -> Tensor` */
+  /** Calls aten::tan (torch.ops.aten.tan in PyTorch): `aten::tan(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.tan_: 1 overload (see each signature). */
+/** Calls aten::tan_ (PyTorch torch.tan_ / torch.ops.aten.tan_): 1 overload, arguments as in each signature's schema. */
 export const tan_ = fn('tan_') as {
-  /** aten::tan_: `aten::tan_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::tan_ (torch.ops.aten.tan_ in PyTorch): `aten::tan_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.tanh_: 1 overload (see each signature). */
+/** Calls aten::tanh_ (PyTorch torch.tanh_ / torch.ops.aten.tanh_): 1 overload, arguments as in each signature's schema. */
 export const tanh_ = fn('tanh_') as {
-  /** aten::tanh_: `aten::tanh_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::tanh_ (torch.ops.aten.tanh_ in PyTorch): `aten::tanh_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.tensor_split: 3 overloads (see each signature). */
+/** Calls aten::tensor_split (PyTorch torch.tensor_split / torch.ops.aten.tensor_split): 3 overloads, arguments as in each signature's schema. */
 export const tensorSplit = fn('tensor_split') as {
-  /** aten::tensor_split.indices: `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::tensor_split.indices (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, indices: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::tensor_split.indices: `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::tensor_split.indices (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, options: { indices: number[]; dim?: number }): Tensor[];
-  /** aten::tensor_split.sections: `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::tensor_split.sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, sections: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::tensor_split.sections: `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::tensor_split.sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, options: { sections: number; dim?: number }): Tensor[];
-  /** aten::tensor_split.tensor_indices_or_sections: `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::tensor_split.tensor_indices_or_sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, tensorIndicesOrSections: Tensor, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::tensor_split.tensor_indices_or_sections: `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::tensor_split.tensor_indices_or_sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, options: { tensorIndicesOrSections: Tensor; dim?: number }): Tensor[];
 };
-/** torch.tensordot: 1 overload (see each signature). */
+/** Calls aten::tensordot (PyTorch torch.tensordot / torch.ops.aten.tensordot): 1 overload, arguments as in each signature's schema. */
 export const tensordot = fn('tensordot') as {
-  /** aten::tensordot: `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
+  /** Calls aten::tensordot (torch.ops.aten.tensordot in PyTorch): `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
   (input: Tensor, other: Tensor, dimsSelf: number[], dimsOther: number[]): Tensor;
-  /** aten::tensordot: `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
+  /** Calls aten::tensordot (torch.ops.aten.tensordot in PyTorch): `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
   (input: Tensor, options: { other: Tensor; dimsSelf: number[]; dimsOther: number[] }): Tensor;
 };
-/** torch.thnn_conv2d: 1 overload (see each signature). */
+/** Calls aten::thnn_conv2d (PyTorch torch.thnn_conv2d / torch.ops.aten.thnn_conv2d): 1 overload, arguments as in each signature's schema. */
 export const thnnConv2d = fn('thnn_conv2d') as {
-  /** aten::thnn_conv2d: `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+  /** Calls aten::thnn_conv2d (torch.ops.aten.thnn_conv2d in PyTorch): `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
   (input: Tensor, weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }>): Tensor;
-  /** aten::thnn_conv2d: `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+  /** Calls aten::thnn_conv2d (torch.ops.aten.thnn_conv2d in PyTorch): `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
   (input: Tensor, options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
 };
-/** torch.threshold: 1 overload (see each signature). */
+/** Calls aten::threshold (PyTorch torch.threshold / torch.ops.aten.threshold): 1 overload, arguments as in each signature's schema. */
 export const threshold = fn('threshold') as {
-  /** aten::threshold: `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
+  /** Calls aten::threshold (torch.ops.aten.threshold in PyTorch): `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
   (input: Tensor, threshold: Scalar, value: Scalar): Tensor;
-  /** aten::threshold: `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
+  /** Calls aten::threshold (torch.ops.aten.threshold in PyTorch): `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
   (input: Tensor, options: { threshold: Scalar; value: Scalar }): Tensor;
 };
-/** torch.threshold_: 1 overload (see each signature). */
+/** Calls aten::threshold_ (PyTorch torch.threshold_ / torch.ops.aten.threshold_): 1 overload, arguments as in each signature's schema. */
 export const threshold_ = fn('threshold_') as {
-  /** aten::threshold_: `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::threshold_ (torch.ops.aten.threshold_ in PyTorch): `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
   (input: Tensor, threshold: Scalar, value: Scalar): Tensor;
-  /** aten::threshold_: `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
+  /** Calls aten::threshold_ (torch.ops.aten.threshold_ in PyTorch): `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
   (input: Tensor, options: { threshold: Scalar; value: Scalar }): Tensor;
 };
-/** torch.tile: 1 overload (see each signature). */
+/** Calls aten::tile (PyTorch torch.tile / torch.ops.aten.tile): 1 overload, arguments as in each signature's schema. */
 export const tile = fn('tile') as {
-  /** aten::tile: `aten::tile(Tensor self, int[] dims) -> Tensor` */
+  /** Calls aten::tile (torch.ops.aten.tile in PyTorch): `aten::tile(Tensor self, int[] dims) -> Tensor` */
   (input: Tensor, dims: number[]): Tensor;
-  /** aten::tile: `aten::tile(Tensor self, int[] dims) -> Tensor` */
+  /** Calls aten::tile (torch.ops.aten.tile in PyTorch): `aten::tile(Tensor self, int[] dims) -> Tensor` */
   (input: Tensor, options: { dims: number[] }): Tensor;
 };
-/** torch.to: 4 overloads (see each signature). */
+/** Calls aten::to (PyTorch torch.to / torch.ops.aten.to): 4 overloads, arguments as in each signature's schema. */
 export const to = fn('to') as {
-  /** aten::to.dtype: `aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.dtype (torch.ops.aten.to in PyTorch): `aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, dtype: DType, ...rest: Rest<[nonBlocking: boolean, copy: boolean, memoryFormat: MemoryFormat | null], { nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::to.dtype: `aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.dtype (torch.ops.aten.to in PyTorch): `aten::to.dtype(Tensor(a) self, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, options: { dtype: DType; nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }): Tensor;
-  /** aten::to.other: `aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.other (torch.ops.aten.to in PyTorch): `aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, other: Tensor, ...rest: Rest<[nonBlocking: boolean, copy: boolean, memoryFormat: MemoryFormat | null], { nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::to.other: `aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.other (torch.ops.aten.to in PyTorch): `aten::to.other(Tensor(a) self, Tensor other, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, options: { other: Tensor; nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }): Tensor;
-  /** aten::to.device: `aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.device (torch.ops.aten.to in PyTorch): `aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, device: DeviceLike, dtype: DType, ...rest: Rest<[nonBlocking: boolean, copy: boolean, memoryFormat: MemoryFormat | null], { nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }>): Tensor;
-  /** aten::to.device: `aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.device (torch.ops.aten.to in PyTorch): `aten::to.device(Tensor(a) self, Device device, ScalarType dtype, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, options: { device: DeviceLike; dtype: DType; nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }): Tensor;
-  /** aten::to.dtype_layout: `aten::to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
+  /** Calls aten::to.dtype_layout (torch.ops.aten.to in PyTorch): `aten::to.dtype_layout(Tensor(a) self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, bool non_blocking=False, bool copy=False, MemoryFormat? memory_format=None) -> Tensor(a)` */
   (input: Tensor, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; nonBlocking?: boolean; copy?: boolean; memoryFormat?: MemoryFormat | null }>): Tensor;
 };
-/** torch.to_dense: 1 overload (see each signature). */
+/** Calls aten::to_dense (PyTorch torch.to_dense / torch.ops.aten.to_dense): 1 overload, arguments as in each signature's schema. */
 export const toDense = fn('to_dense') as {
-  /** aten::to_dense: `aten::to_dense(Tensor self, ScalarType? dtype=None) -> Tensor` */
+  /** Calls aten::to_dense (torch.ops.aten.to_dense in PyTorch): `aten::to_dense(Tensor self, ScalarType? dtype=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[dtype: DType | null], { dtype?: DType | null }>): Tensor;
 };
-/** torch.topk: 1 overload (see each signature). */
+/** Calls aten::topk (PyTorch torch.topk / torch.ops.aten.topk): 1 overload, arguments as in each signature's schema. */
 export const topk = fn('topk') as {
-  /** aten::topk: `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::topk (torch.ops.aten.topk in PyTorch): `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
   (input: Tensor, k: number, ...rest: Rest<[dim: number, largest: boolean, sorted: boolean], { dim?: number; largest?: boolean; sorted?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-  /** aten::topk: `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+  /** Calls aten::topk (torch.ops.aten.topk in PyTorch): `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
   (input: Tensor, options: { k: number; dim?: number; largest?: boolean; sorted?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.trace: 1 overload (see each signature). */
+/** Calls aten::trace (PyTorch torch.trace / torch.ops.aten.trace): 1 overload, arguments as in each signature's schema. */
 export const trace = fn('trace') as {
-  /** aten::trace: `aten::trace(Tensor self) -> Tensor` */
+  /** Calls aten::trace (torch.ops.aten.trace in PyTorch): `aten::trace(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.transpose_: 1 overload (see each signature). */
+/** Calls aten::transpose_ (PyTorch torch.transpose_ / torch.ops.aten.transpose_): 1 overload, arguments as in each signature's schema. */
 export const transpose_ = fn('transpose_') as {
-  /** aten::transpose_: `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+  /** Calls aten::transpose_ (torch.ops.aten.transpose_ in PyTorch): `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
   (input: Tensor, dim0: number, dim1: number): Tensor;
-  /** aten::transpose_: `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+  /** Calls aten::transpose_ (torch.ops.aten.transpose_ in PyTorch): `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
   (input: Tensor, options: { dim0: number; dim1: number }): Tensor;
 };
-/** torch.transpose_copy: 1 overload (see each signature). */
+/** Calls aten::transpose_copy (PyTorch torch.transpose_copy / torch.ops.aten.transpose_copy): 1 overload, arguments as in each signature's schema. */
 export const transposeCopy = fn('transpose_copy') as {
-  /** aten::transpose_copy.int: `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
+  /** Calls aten::transpose_copy.int (torch.ops.aten.transpose_copy in PyTorch): `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
   (input: Tensor, dim0: number, dim1: number): Tensor;
-  /** aten::transpose_copy.int: `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
+  /** Calls aten::transpose_copy.int (torch.ops.aten.transpose_copy in PyTorch): `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
   (input: Tensor, options: { dim0: number; dim1: number }): Tensor;
 };
-/** torch.trapezoid: 2 overloads (see each signature). */
+/** Calls aten::trapezoid (PyTorch torch.trapezoid / torch.ops.aten.trapezoid): 2 overloads, arguments as in each signature's schema. */
 export const trapezoid = fn('trapezoid') as {
-  /** aten::trapezoid.dx: `aten::trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
+  /** Calls aten::trapezoid.dx (torch.ops.aten.trapezoid in PyTorch): `aten::trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
   (y: Tensor, ...rest: Rest<[], { dx?: Scalar; dim?: number }>): Tensor;
-  /** aten::trapezoid.dx: `aten::trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
+  /** Calls aten::trapezoid.dx (torch.ops.aten.trapezoid in PyTorch): `aten::trapezoid.dx(Tensor y, *, Scalar dx=1, int dim=-1) -> Tensor` */
   (options: { y: Tensor; dx?: Scalar; dim?: number }): Tensor;
-  /** aten::trapezoid.x: `aten::trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
+  /** Calls aten::trapezoid.x (torch.ops.aten.trapezoid in PyTorch): `aten::trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
   (y: Tensor, x: Tensor, ...rest: Rest<[], { dim?: number }>): Tensor;
-  /** aten::trapezoid.x: `aten::trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
+  /** Calls aten::trapezoid.x (torch.ops.aten.trapezoid in PyTorch): `aten::trapezoid.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
   (options: { y: Tensor; x: Tensor; dim?: number }): Tensor;
 };
-/** torch.trapz: 2 overloads (see each signature). */
+/** Calls aten::trapz (PyTorch torch.trapz / torch.ops.aten.trapz): 2 overloads, arguments as in each signature's schema. */
 export const trapz = fn('trapz') as {
-  /** aten::trapz.dx: `aten::trapz.dx(Tensor y, *, float dx=1., int dim=-1) -> Tensor` */
+  /** Calls aten::trapz.dx (torch.ops.aten.trapz in PyTorch): `aten::trapz.dx(Tensor y, *, float dx=1., int dim=-1) -> Tensor` */
   (y: Tensor, ...rest: Rest<[], { dx?: number; dim?: number }>): Tensor;
-  /** aten::trapz.dx: `aten::trapz.dx(Tensor y, *, float dx=1., int dim=-1) -> Tensor` */
+  /** Calls aten::trapz.dx (torch.ops.aten.trapz in PyTorch): `aten::trapz.dx(Tensor y, *, float dx=1., int dim=-1) -> Tensor` */
   (options: { y: Tensor; dx?: number; dim?: number }): Tensor;
-  /** aten::trapz.x: `aten::trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
+  /** Calls aten::trapz.x (torch.ops.aten.trapz in PyTorch): `aten::trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
   (y: Tensor, x: Tensor, ...rest: Rest<[], { dim?: number }>): Tensor;
-  /** aten::trapz.x: `aten::trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
+  /** Calls aten::trapz.x (torch.ops.aten.trapz in PyTorch): `aten::trapz.x(Tensor y, Tensor x, *, int dim=-1) -> Tensor` */
   (options: { y: Tensor; x: Tensor; dim?: number }): Tensor;
 };
-/** torch.triangular_solve: 1 overload (see each signature). */
+/** Calls aten::triangular_solve (PyTorch torch.triangular_solve / torch.ops.aten.triangular_solve): 1 overload, arguments as in each signature's schema. */
 export const triangularSolve = fn('triangular_solve') as {
-  /** aten::triangular_solve: `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+  /** Calls aten::triangular_solve (torch.ops.aten.triangular_solve in PyTorch): `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
   (input: Tensor, A: Tensor, ...rest: Rest<[upper: boolean, transpose: boolean, unitriangular: boolean], { upper?: boolean; transpose?: boolean; unitriangular?: boolean }>): Named<{ solution: Tensor; clonedCoefficient: Tensor }, [Tensor, Tensor]>;
-  /** aten::triangular_solve: `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+  /** Calls aten::triangular_solve (torch.ops.aten.triangular_solve in PyTorch): `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
   (input: Tensor, options: { A: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): Named<{ solution: Tensor; clonedCoefficient: Tensor }, [Tensor, Tensor]>;
 };
-/** torch.tril_: 1 overload (see each signature). */
+/** Calls aten::tril_ (PyTorch torch.tril_ / torch.ops.aten.tril_): 1 overload, arguments as in each signature's schema. */
 export const tril_ = fn('tril_') as {
-  /** aten::tril_: `aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
+  /** Calls aten::tril_ (torch.ops.aten.tril_ in PyTorch): `aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[diagonal: number], { diagonal?: number }>): Tensor;
 };
-/** torch.tril_indices: 1 overload (see each signature). */
+/** Calls aten::tril_indices (PyTorch torch.tril_indices / torch.ops.aten.tril_indices): 1 overload, arguments as in each signature's schema. */
 export const trilIndices = fn('tril_indices') as {
-  /** aten::tril_indices: `aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::tril_indices (torch.ops.aten.tril_indices in PyTorch): `aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (row: number, col: number, ...rest: Rest<[offset: number], { offset?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::tril_indices: `aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::tril_indices (torch.ops.aten.tril_indices in PyTorch): `aten::tril_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { row: number; col: number; offset?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.triplet_margin_loss: 1 overload (see each signature). */
+/** Calls aten::triplet_margin_loss (PyTorch torch.triplet_margin_loss / torch.ops.aten.triplet_margin_loss): 1 overload, arguments as in each signature's schema. */
 export const tripletMarginLoss = fn('triplet_margin_loss') as {
-  /** aten::triplet_margin_loss: `aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1., float p=2., float eps=9.9999999999999995e-07, bool swap=False, int reduction=1) -> Tensor` */
+  /** Calls aten::triplet_margin_loss (torch.ops.aten.triplet_margin_loss in PyTorch): `aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1., float p=2., float eps=9.9999999999999995e-07, bool swap=False, int reduction=1) -> Tensor` */
   (anchor: Tensor, positive: Tensor, negative: Tensor, ...rest: Rest<[margin: number, p: number, eps: number, swap: boolean, reduction: number], { margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }>): Tensor;
-  /** aten::triplet_margin_loss: `aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1., float p=2., float eps=9.9999999999999995e-07, bool swap=False, int reduction=1) -> Tensor` */
+  /** Calls aten::triplet_margin_loss (torch.ops.aten.triplet_margin_loss in PyTorch): `aten::triplet_margin_loss(Tensor anchor, Tensor positive, Tensor negative, float margin=1., float p=2., float eps=9.9999999999999995e-07, bool swap=False, int reduction=1) -> Tensor` */
   (options: { anchor: Tensor; positive: Tensor; negative: Tensor; margin?: number; p?: number; eps?: number; swap?: boolean; reduction?: number }): Tensor;
 };
-/** torch.triu_: 1 overload (see each signature). */
+/** Calls aten::triu_ (PyTorch torch.triu_ / torch.ops.aten.triu_): 1 overload, arguments as in each signature's schema. */
 export const triu_ = fn('triu_') as {
-  /** aten::triu_: `aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
+  /** Calls aten::triu_ (torch.ops.aten.triu_ in PyTorch): `aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[diagonal: number], { diagonal?: number }>): Tensor;
 };
-/** torch.triu_indices: 1 overload (see each signature). */
+/** Calls aten::triu_indices (PyTorch torch.triu_indices / torch.ops.aten.triu_indices): 1 overload, arguments as in each signature's schema. */
 export const triuIndices = fn('triu_indices') as {
-  /** aten::triu_indices: `aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::triu_indices (torch.ops.aten.triu_indices in PyTorch): `aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (row: number, col: number, ...rest: Rest<[offset: number], { offset?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-  /** aten::triu_indices: `aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+  /** Calls aten::triu_indices (torch.ops.aten.triu_indices in PyTorch): `aten::triu_indices(int row, int col, int offset=0, *, ScalarType? dtype=4, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
   (options: { row: number; col: number; offset?: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
 };
-/** torch.true_divide: 2 overloads (see each signature). */
+/** Calls aten::true_divide (PyTorch torch.true_divide / torch.ops.aten.true_divide): 2 overloads, arguments as in each signature's schema. */
 export const trueDivide = fn('true_divide') as {
-  /** aten::true_divide.Scalar: `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::true_divide.Scalar (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::true_divide.Scalar: `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::true_divide.Scalar (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::true_divide.Tensor: `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::true_divide.Tensor (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::true_divide.Tensor: `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::true_divide.Tensor (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.true_divide_: 2 overloads (see each signature). */
+/** Calls aten::true_divide_ (PyTorch torch.true_divide_ / torch.ops.aten.true_divide_): 2 overloads, arguments as in each signature's schema. */
 export const trueDivide_ = fn('true_divide_') as {
-  /** aten::true_divide_.Scalar: `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::true_divide_.Scalar (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::true_divide_.Scalar: `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::true_divide_.Scalar (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::true_divide_.Tensor: `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::true_divide_.Tensor (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::true_divide_.Tensor: `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::true_divide_.Tensor (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.trunc: 1 overload (see each signature). */
+/** Calls aten::trunc (PyTorch torch.trunc / torch.ops.aten.trunc): 1 overload, arguments as in each signature's schema. */
 export const trunc = fn('trunc') as {
-  /** aten::trunc: `aten::trunc(Tensor self) -> Tensor` */
+  /** Calls aten::trunc (torch.ops.aten.trunc in PyTorch): `aten::trunc(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.trunc_: 1 overload (see each signature). */
+/** Calls aten::trunc_ (PyTorch torch.trunc_ / torch.ops.aten.trunc_): 1 overload, arguments as in each signature's schema. */
 export const trunc_ = fn('trunc_') as {
-  /** aten::trunc_: `aten::trunc_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::trunc_ (torch.ops.aten.trunc_ in PyTorch): `aten::trunc_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };
-/** torch.type_as: 1 overload (see each signature). */
+/** Calls aten::type_as (PyTorch torch.type_as / torch.ops.aten.type_as): 1 overload, arguments as in each signature's schema. */
 export const typeAs = fn('type_as') as {
-  /** aten::type_as: `aten::type_as(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::type_as (torch.ops.aten.type_as in PyTorch): `aten::type_as(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::type_as: `aten::type_as(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::type_as (torch.ops.aten.type_as in PyTorch): `aten::type_as(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.unbind: 1 overload (see each signature). */
+/** Calls aten::unbind (PyTorch torch.unbind / torch.ops.aten.unbind): 1 overload, arguments as in each signature's schema. */
 export const unbind = fn('unbind') as {
-  /** aten::unbind.int: `aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
+  /** Calls aten::unbind.int (torch.ops.aten.unbind in PyTorch): `aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
   (input: Tensor, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
 };
-/** torch.unbind_copy: 1 overload (see each signature). */
+/** Calls aten::unbind_copy (PyTorch torch.unbind_copy / torch.ops.aten.unbind_copy): 1 overload, arguments as in each signature's schema. */
 export const unbindCopy = fn('unbind_copy') as {
-  /** aten::unbind_copy.int: `aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[]` */
+  /** Calls aten::unbind_copy.int (torch.ops.aten.unbind_copy in PyTorch): `aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[]` */
   (input: Tensor, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
 };
-/** torch.unflatten: 1 overload (see each signature). */
+/** Calls aten::unflatten (PyTorch torch.unflatten / torch.ops.aten.unflatten): 1 overload, arguments as in each signature's schema. */
 export const unflatten = fn('unflatten') as {
-  /** aten::unflatten.int: `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
+  /** Calls aten::unflatten.int (torch.ops.aten.unflatten in PyTorch): `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
   (input: Tensor, dim: number, sizes: number[]): Tensor;
-  /** aten::unflatten.int: `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
+  /** Calls aten::unflatten.int (torch.ops.aten.unflatten in PyTorch): `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
   (input: Tensor, options: { dim: number; sizes: number[] }): Tensor;
 };
-/** torch.unflatten_dense_tensors: 1 overload (see each signature). */
+/** Calls aten::unflatten_dense_tensors (PyTorch torch.unflatten_dense_tensors / torch.ops.aten.unflatten_dense_tensors): 1 overload, arguments as in each signature's schema. */
 export const unflattenDenseTensors = fn('unflatten_dense_tensors') as {
-  /** aten::unflatten_dense_tensors: `aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::unflatten_dense_tensors (torch.ops.aten.unflatten_dense_tensors in PyTorch): `aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
   (flat: Tensor, tensors: Tensor[]): Tensor[];
-  /** aten::unflatten_dense_tensors: `aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::unflatten_dense_tensors (torch.ops.aten.unflatten_dense_tensors in PyTorch): `aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
   (options: { flat: Tensor; tensors: Tensor[] }): Tensor[];
-  /** aten::unflatten_dense_tensors: `aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
+  /** Calls aten::unflatten_dense_tensors (torch.ops.aten.unflatten_dense_tensors in PyTorch): `aten::unflatten_dense_tensors(Tensor flat, Tensor[] tensors) -> Tensor[]` */
   (flat: Tensor, ...tensors: Tensor[]): Tensor[];
 };
-/** torch.unfold: 1 overload (see each signature). */
+/** Calls aten::unfold (PyTorch torch.unfold / torch.ops.aten.unfold): 1 overload, arguments as in each signature's schema. */
 export const unfold = fn('unfold') as {
-  /** aten::unfold: `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
+  /** Calls aten::unfold (torch.ops.aten.unfold in PyTorch): `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
   (input: Tensor, dimension: number, size: number, step: number): Tensor;
-  /** aten::unfold: `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
+  /** Calls aten::unfold (torch.ops.aten.unfold in PyTorch): `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
   (input: Tensor, options: { dimension: number; size: number; step: number }): Tensor;
 };
-/** torch.unfold_copy: 1 overload (see each signature). */
+/** Calls aten::unfold_copy (PyTorch torch.unfold_copy / torch.ops.aten.unfold_copy): 1 overload, arguments as in each signature's schema. */
 export const unfoldCopy = fn('unfold_copy') as {
-  /** aten::unfold_copy: `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
+  /** Calls aten::unfold_copy (torch.ops.aten.unfold_copy in PyTorch): `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
   (input: Tensor, dimension: number, size: number, step: number): Tensor;
-  /** aten::unfold_copy: `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
+  /** Calls aten::unfold_copy (torch.ops.aten.unfold_copy in PyTorch): `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
   (input: Tensor, options: { dimension: number; size: number; step: number }): Tensor;
 };
-/** torch.uniform: 1 overload (see each signature). */
+/** Calls aten::uniform (PyTorch torch.uniform / torch.ops.aten.uniform): 1 overload, arguments as in each signature's schema. */
 export const uniform = fn('uniform') as {
-  /** aten::uniform: `aten::uniform(Tensor self, float from=0., float to=1., *, Generator? generator=None) -> Tensor` */
+  /** Calls aten::uniform (torch.ops.aten.uniform in PyTorch): `aten::uniform(Tensor self, float from=0., float to=1., *, Generator? generator=None) -> Tensor` */
   (input: Tensor, ...rest: Rest<[from: number, to: number], { from?: number; to?: number; generator?: null }>): Tensor;
 };
-/** torch.uniform_: 1 overload (see each signature). */
+/** Calls aten::uniform_ (PyTorch torch.uniform_ / torch.ops.aten.uniform_): 1 overload, arguments as in each signature's schema. */
 export const uniform_ = fn('uniform_') as {
-  /** aten::uniform_: `aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!)` */
+  /** Calls aten::uniform_ (torch.ops.aten.uniform_ in PyTorch): `aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!)` */
   (input: Tensor, ...rest: Rest<[from: number, to: number], { from?: number; to?: number; generator?: null }>): Tensor;
 };
-/** torch.unique_consecutive: 1 overload (see each signature). */
+/** Calls aten::unique_consecutive (PyTorch torch.unique_consecutive / torch.ops.aten.unique_consecutive): 1 overload, arguments as in each signature's schema. */
 export const uniqueConsecutive = fn('unique_consecutive') as {
-  /** aten::unique_consecutive: `aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::unique_consecutive (torch.ops.aten.unique_consecutive in PyTorch): `aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, ...rest: Rest<[returnInverse: boolean, returnCounts: boolean, dim: number | null], { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }>): [Tensor, Tensor, Tensor];
 };
-/** torch.unique_dim: 1 overload (see each signature). */
+/** Calls aten::unique_dim (PyTorch torch.unique_dim / torch.ops.aten.unique_dim): 1 overload, arguments as in each signature's schema. */
 export const uniqueDim = fn('unique_dim') as {
-  /** aten::unique_dim: `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::unique_dim (torch.ops.aten.unique_dim in PyTorch): `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, dim: number, ...rest: Rest<[sorted: boolean, returnInverse: boolean, returnCounts: boolean], { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }>): [Tensor, Tensor, Tensor];
-  /** aten::unique_dim: `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::unique_dim (torch.ops.aten.unique_dim in PyTorch): `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, options: { dim: number; sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 };
-/** torch.unique_dim_consecutive: 1 overload (see each signature). */
+/** Calls aten::unique_dim_consecutive (PyTorch torch.unique_dim_consecutive / torch.ops.aten.unique_dim_consecutive): 1 overload, arguments as in each signature's schema. */
 export const uniqueDimConsecutive = fn('unique_dim_consecutive') as {
-  /** aten::unique_dim_consecutive: `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::unique_dim_consecutive (torch.ops.aten.unique_dim_consecutive in PyTorch): `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, dim: number, ...rest: Rest<[returnInverse: boolean, returnCounts: boolean], { returnInverse?: boolean; returnCounts?: boolean }>): [Tensor, Tensor, Tensor];
-  /** aten::unique_dim_consecutive: `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+  /** Calls aten::unique_dim_consecutive (torch.ops.aten.unique_dim_consecutive in PyTorch): `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
   (input: Tensor, options: { dim: number; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
 };
-/** torch.unsafe_chunk: 1 overload (see each signature). */
+/** Calls aten::unsafe_chunk (PyTorch torch.unsafe_chunk / torch.ops.aten.unsafe_chunk): 1 overload, arguments as in each signature's schema. */
 export const unsafeChunk = fn('unsafe_chunk') as {
-  /** aten::unsafe_chunk: `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
+  /** Calls aten::unsafe_chunk (torch.ops.aten.unsafe_chunk in PyTorch): `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
   (input: Tensor, chunks: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::unsafe_chunk: `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
+  /** Calls aten::unsafe_chunk (torch.ops.aten.unsafe_chunk in PyTorch): `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
   (input: Tensor, options: { chunks: number; dim?: number }): Tensor[];
 };
-/** torch.unsafe_split: 1 overload (see each signature). */
+/** Calls aten::unsafe_split (PyTorch torch.unsafe_split / torch.ops.aten.unsafe_split): 1 overload, arguments as in each signature's schema. */
 export const unsafeSplit = fn('unsafe_split') as {
-  /** aten::unsafe_split.Tensor: `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+  /** Calls aten::unsafe_split.Tensor (torch.ops.aten.unsafe_split in PyTorch): `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
   (input: Tensor, splitSize: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::unsafe_split.Tensor: `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+  /** Calls aten::unsafe_split.Tensor (torch.ops.aten.unsafe_split in PyTorch): `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
   (input: Tensor, options: { splitSize: number; dim?: number }): Tensor[];
 };
-/** torch.unsafe_split_with_sizes: 1 overload (see each signature). */
+/** Calls aten::unsafe_split_with_sizes (PyTorch torch.unsafe_split_with_sizes / torch.ops.aten.unsafe_split_with_sizes): 1 overload, arguments as in each signature's schema. */
 export const unsafeSplitWithSizes = fn('unsafe_split_with_sizes') as {
-  /** aten::unsafe_split_with_sizes: `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+  /** Calls aten::unsafe_split_with_sizes (torch.ops.aten.unsafe_split_with_sizes in PyTorch): `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
   (input: Tensor, splitSizes: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-  /** aten::unsafe_split_with_sizes: `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+  /** Calls aten::unsafe_split_with_sizes (torch.ops.aten.unsafe_split_with_sizes in PyTorch): `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
   (input: Tensor, options: { splitSizes: number[]; dim?: number }): Tensor[];
 };
-/** torch.unsqueeze_: 1 overload (see each signature). */
+/** Calls aten::unsqueeze_ (PyTorch torch.unsqueeze_ / torch.ops.aten.unsqueeze_): 1 overload, arguments as in each signature's schema. */
 export const unsqueeze_ = fn('unsqueeze_') as {
-  /** aten::unsqueeze_: `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
+  /** Calls aten::unsqueeze_ (torch.ops.aten.unsqueeze_ in PyTorch): `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
   (input: Tensor, dim: number): Tensor;
-  /** aten::unsqueeze_: `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
+  /** Calls aten::unsqueeze_ (torch.ops.aten.unsqueeze_ in PyTorch): `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
   (input: Tensor, options: { dim: number }): Tensor;
 };
-/** torch.unsqueeze_copy: 1 overload (see each signature). */
+/** Calls aten::unsqueeze_copy (PyTorch torch.unsqueeze_copy / torch.ops.aten.unsqueeze_copy): 1 overload, arguments as in each signature's schema. */
 export const unsqueezeCopy = fn('unsqueeze_copy') as {
-  /** aten::unsqueeze_copy: `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
+  /** Calls aten::unsqueeze_copy (torch.ops.aten.unsqueeze_copy in PyTorch): `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
   (input: Tensor, dim: number): Tensor;
-  /** aten::unsqueeze_copy: `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
+  /** Calls aten::unsqueeze_copy (torch.ops.aten.unsqueeze_copy in PyTorch): `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
   (input: Tensor, options: { dim: number }): Tensor;
 };
-/** torch.upsample_bicubic2d: 2 overloads (see each signature). */
+/** Calls aten::upsample_bicubic2d (PyTorch torch.upsample_bicubic2d / torch.ops.aten.upsample_bicubic2d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleBicubic2d = fn('upsample_bicubic2d') as {
-  /** aten::upsample_bicubic2d.vec: `aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_bicubic2d.vec (torch.ops.aten.upsample_bicubic2d in PyTorch): `aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_bicubic2d.vec: `aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_bicubic2d.vec (torch.ops.aten.upsample_bicubic2d in PyTorch): `aten::upsample_bicubic2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; alignCorners: boolean; scaleFactors: number[] | null }): Tensor;
-  /** aten::upsample_bicubic2d: `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_bicubic2d (torch.ops.aten.upsample_bicubic2d in PyTorch): `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scalesH: number | null, scalesW: number | null], { scalesH?: number | null; scalesW?: number | null }>): Tensor;
-  /** aten::upsample_bicubic2d: `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_bicubic2d (torch.ops.aten.upsample_bicubic2d in PyTorch): `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; alignCorners: boolean; scalesH?: number | null; scalesW?: number | null }): Tensor;
 };
-/** torch.upsample_bilinear2d: 2 overloads (see each signature). */
+/** Calls aten::upsample_bilinear2d (PyTorch torch.upsample_bilinear2d / torch.ops.aten.upsample_bilinear2d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleBilinear2d = fn('upsample_bilinear2d') as {
-  /** aten::upsample_bilinear2d.vec: `aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_bilinear2d.vec (torch.ops.aten.upsample_bilinear2d in PyTorch): `aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_bilinear2d.vec: `aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_bilinear2d.vec (torch.ops.aten.upsample_bilinear2d in PyTorch): `aten::upsample_bilinear2d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; alignCorners: boolean; scaleFactors: number[] | null }): Tensor;
-  /** aten::upsample_bilinear2d: `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_bilinear2d (torch.ops.aten.upsample_bilinear2d in PyTorch): `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scalesH: number | null, scalesW: number | null], { scalesH?: number | null; scalesW?: number | null }>): Tensor;
-  /** aten::upsample_bilinear2d: `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_bilinear2d (torch.ops.aten.upsample_bilinear2d in PyTorch): `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; alignCorners: boolean; scalesH?: number | null; scalesW?: number | null }): Tensor;
 };
-/** torch.upsample_linear1d: 2 overloads (see each signature). */
+/** Calls aten::upsample_linear1d (PyTorch torch.upsample_linear1d / torch.ops.aten.upsample_linear1d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleLinear1d = fn('upsample_linear1d') as {
-  /** aten::upsample_linear1d: `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
+  /** Calls aten::upsample_linear1d (torch.ops.aten.upsample_linear1d in PyTorch): `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scales: number | null], { scales?: number | null }>): Tensor;
-  /** aten::upsample_linear1d: `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
+  /** Calls aten::upsample_linear1d (torch.ops.aten.upsample_linear1d in PyTorch): `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; alignCorners: boolean; scales?: number | null }): Tensor;
-  /** aten::upsample_linear1d.vec: `aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_linear1d.vec (torch.ops.aten.upsample_linear1d in PyTorch): `aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_linear1d.vec: `aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_linear1d.vec (torch.ops.aten.upsample_linear1d in PyTorch): `aten::upsample_linear1d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; alignCorners: boolean; scaleFactors: number[] | null }): Tensor;
 };
-/** torch.upsample_nearest1d: 2 overloads (see each signature). */
+/** Calls aten::upsample_nearest1d (PyTorch torch.upsample_nearest1d / torch.ops.aten.upsample_nearest1d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleNearest1d = fn('upsample_nearest1d') as {
-  /** aten::upsample_nearest1d: `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
+  /** Calls aten::upsample_nearest1d (torch.ops.aten.upsample_nearest1d in PyTorch): `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], ...rest: Rest<[scales: number | null], { scales?: number | null }>): Tensor;
-  /** aten::upsample_nearest1d: `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
+  /** Calls aten::upsample_nearest1d (torch.ops.aten.upsample_nearest1d in PyTorch): `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; scales?: number | null }): Tensor;
-  /** aten::upsample_nearest1d.vec: `aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_nearest1d.vec (torch.ops.aten.upsample_nearest1d in PyTorch): `aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_nearest1d.vec: `aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_nearest1d.vec (torch.ops.aten.upsample_nearest1d in PyTorch): `aten::upsample_nearest1d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; scaleFactors: number[] | null }): Tensor;
 };
-/** torch.upsample_nearest2d: 2 overloads (see each signature). */
+/** Calls aten::upsample_nearest2d (PyTorch torch.upsample_nearest2d / torch.ops.aten.upsample_nearest2d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleNearest2d = fn('upsample_nearest2d') as {
-  /** aten::upsample_nearest2d.vec: `aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_nearest2d.vec (torch.ops.aten.upsample_nearest2d in PyTorch): `aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_nearest2d.vec: `aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_nearest2d.vec (torch.ops.aten.upsample_nearest2d in PyTorch): `aten::upsample_nearest2d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; scaleFactors: number[] | null }): Tensor;
-  /** aten::upsample_nearest2d: `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_nearest2d (torch.ops.aten.upsample_nearest2d in PyTorch): `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], ...rest: Rest<[scalesH: number | null, scalesW: number | null], { scalesH?: number | null; scalesW?: number | null }>): Tensor;
-  /** aten::upsample_nearest2d: `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_nearest2d (torch.ops.aten.upsample_nearest2d in PyTorch): `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; scalesH?: number | null; scalesW?: number | null }): Tensor;
 };
-/** torch.upsample_nearest3d: 2 overloads (see each signature). */
+/** Calls aten::upsample_nearest3d (PyTorch torch.upsample_nearest3d / torch.ops.aten.upsample_nearest3d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleNearest3d = fn('upsample_nearest3d') as {
-  /** aten::upsample_nearest3d.vec: `aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_nearest3d.vec (torch.ops.aten.upsample_nearest3d in PyTorch): `aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_nearest3d.vec: `aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_nearest3d.vec (torch.ops.aten.upsample_nearest3d in PyTorch): `aten::upsample_nearest3d.vec(Tensor input, SymInt[]? output_size, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; scaleFactors: number[] | null }): Tensor;
-  /** aten::upsample_nearest3d: `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_nearest3d (torch.ops.aten.upsample_nearest3d in PyTorch): `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], ...rest: Rest<[scalesD: number | null, scalesH: number | null, scalesW: number | null], { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }>): Tensor;
-  /** aten::upsample_nearest3d: `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_nearest3d (torch.ops.aten.upsample_nearest3d in PyTorch): `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 };
-/** torch.upsample_trilinear3d: 2 overloads (see each signature). */
+/** Calls aten::upsample_trilinear3d (PyTorch torch.upsample_trilinear3d / torch.ops.aten.upsample_trilinear3d): 2 overloads, arguments as in each signature's schema. */
 export const upsampleTrilinear3d = fn('upsample_trilinear3d') as {
-  /** aten::upsample_trilinear3d.vec: `aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_trilinear3d.vec (torch.ops.aten.upsample_trilinear3d in PyTorch): `aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (input: Tensor, outputSize: number[] | null, alignCorners: boolean, scaleFactors: number[] | null): Tensor;
-  /** aten::upsample_trilinear3d.vec: `aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
+  /** Calls aten::upsample_trilinear3d.vec (torch.ops.aten.upsample_trilinear3d in PyTorch): `aten::upsample_trilinear3d.vec(Tensor input, SymInt[]? output_size, bool align_corners, float[]? scale_factors) -> Tensor` */
   (options: { input: Tensor; outputSize: number[] | null; alignCorners: boolean; scaleFactors: number[] | null }): Tensor;
-  /** aten::upsample_trilinear3d: `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_trilinear3d (torch.ops.aten.upsample_trilinear3d in PyTorch): `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scalesD: number | null, scalesH: number | null, scalesW: number | null], { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }>): Tensor;
-  /** aten::upsample_trilinear3d: `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+  /** Calls aten::upsample_trilinear3d (torch.ops.aten.upsample_trilinear3d in PyTorch): `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
   (input: Tensor, options: { outputSize: number | number[]; alignCorners: boolean; scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
 };
-/** torch.values_copy: 1 overload (see each signature). */
+/** Calls aten::values_copy (PyTorch torch.values_copy / torch.ops.aten.values_copy): 1 overload, arguments as in each signature's schema. */
 export const valuesCopy = fn('values_copy') as {
-  /** aten::values_copy: `aten::values_copy(Tensor self) -> Tensor` */
+  /** Calls aten::values_copy (torch.ops.aten.values_copy in PyTorch): `aten::values_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.vander: 1 overload (see each signature). */
+/** Calls aten::vander (PyTorch torch.vander / torch.ops.aten.vander): 1 overload, arguments as in each signature's schema. */
 export const vander = fn('vander') as {
-  /** aten::vander: `aten::vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
+  /** Calls aten::vander (torch.ops.aten.vander in PyTorch): `aten::vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
   (x: Tensor, ...rest: Rest<[N: number | null, increasing: boolean], { N?: number | null; increasing?: boolean }>): Tensor;
-  /** aten::vander: `aten::vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
+  /** Calls aten::vander (torch.ops.aten.vander in PyTorch): `aten::vander(Tensor x, int? N=None, bool increasing=False) -> Tensor` */
   (options: { x: Tensor; N?: number | null; increasing?: boolean }): Tensor;
 };
-/** torch.var_mean: 3 overloads (see each signature). */
+/** Calls aten::var_mean (PyTorch torch.var_mean / torch.ops.aten.var_mean): 3 overloads, arguments as in each signature's schema. */
 export const varMean = fn('var_mean') as {
-  /** aten::var_mean: `aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
+  /** Calls aten::var_mean (torch.ops.aten.var_mean in PyTorch): `aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
   (input: Tensor, ...rest: Rest<[unbiased: boolean], { unbiased?: boolean }>): [Tensor, Tensor];
-  /** aten::var_mean.correction: `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::var_mean.correction (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, dim: number | number[] | null, ...rest: Rest<[], { correction?: number | null; keepdim?: boolean }>): [Tensor, Tensor];
-  /** aten::var_mean.correction: `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::var_mean.correction (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
-  /** aten::var_mean.dim: `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::var_mean.dim (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, dim: number | number[] | null, ...rest: Rest<[unbiased: boolean, keepdim: boolean], { unbiased?: boolean; keepdim?: boolean }>): [Tensor, Tensor];
-  /** aten::var_mean.dim: `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+  /** Calls aten::var_mean.dim (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
   (input: Tensor, options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
 };
-/** torch.vdot: 1 overload (see each signature). */
+/** Calls aten::vdot (PyTorch torch.vdot / torch.ops.aten.vdot): 1 overload, arguments as in each signature's schema. */
 export const vdot = fn('vdot') as {
-  /** aten::vdot: `aten::vdot(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::vdot (torch.ops.aten.vdot in PyTorch): `aten::vdot(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::vdot: `aten::vdot(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::vdot (torch.ops.aten.vdot in PyTorch): `aten::vdot(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.view_as: 1 overload (see each signature). */
+/** Calls aten::view_as (PyTorch torch.view_as / torch.ops.aten.view_as): 1 overload, arguments as in each signature's schema. */
 export const viewAs = fn('view_as') as {
-  /** aten::view_as: `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+  /** Calls aten::view_as (torch.ops.aten.view_as in PyTorch): `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::view_as: `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+  /** Calls aten::view_as (torch.ops.aten.view_as in PyTorch): `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.view_as_complex: 1 overload (see each signature). */
+/** Calls aten::view_as_complex (PyTorch torch.view_as_complex / torch.ops.aten.view_as_complex): 1 overload, arguments as in each signature's schema. */
 export const viewAsComplex = fn('view_as_complex') as {
-  /** aten::view_as_complex: `aten::view_as_complex(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::view_as_complex (torch.ops.aten.view_as_complex in PyTorch): `aten::view_as_complex(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.view_as_complex_copy: 1 overload (see each signature). */
+/** Calls aten::view_as_complex_copy (PyTorch torch.view_as_complex_copy / torch.ops.aten.view_as_complex_copy): 1 overload, arguments as in each signature's schema. */
 export const viewAsComplexCopy = fn('view_as_complex_copy') as {
-  /** aten::view_as_complex_copy: `aten::view_as_complex_copy(Tensor self) -> Tensor` */
+  /** Calls aten::view_as_complex_copy (torch.ops.aten.view_as_complex_copy in PyTorch): `aten::view_as_complex_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.view_as_real: 1 overload (see each signature). */
+/** Calls aten::view_as_real (PyTorch torch.view_as_real / torch.ops.aten.view_as_real): 1 overload, arguments as in each signature's schema. */
 export const viewAsReal = fn('view_as_real') as {
-  /** aten::view_as_real: `aten::view_as_real(Tensor(a) self) -> Tensor(a)` */
+  /** Calls aten::view_as_real (torch.ops.aten.view_as_real in PyTorch): `aten::view_as_real(Tensor(a) self) -> Tensor(a)` */
   (input: Tensor): Tensor;
 };
-/** torch.view_as_real_copy: 1 overload (see each signature). */
+/** Calls aten::view_as_real_copy (PyTorch torch.view_as_real_copy / torch.ops.aten.view_as_real_copy): 1 overload, arguments as in each signature's schema. */
 export const viewAsRealCopy = fn('view_as_real_copy') as {
-  /** aten::view_as_real_copy: `aten::view_as_real_copy(Tensor self) -> Tensor` */
+  /** Calls aten::view_as_real_copy (torch.ops.aten.view_as_real_copy in PyTorch): `aten::view_as_real_copy(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.view_copy: 2 overloads (see each signature). */
+/** Calls aten::view_copy (PyTorch torch.view_copy / torch.ops.aten.view_copy): 2 overloads, arguments as in each signature's schema. */
 export const viewCopy = fn('view_copy') as {
-  /** aten::view_copy: `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
+  /** Calls aten::view_copy (torch.ops.aten.view_copy in PyTorch): `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
   (input: Tensor, size: number[]): Tensor;
-  /** aten::view_copy: `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
+  /** Calls aten::view_copy (torch.ops.aten.view_copy in PyTorch): `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
   (input: Tensor, options: { size: number[] }): Tensor;
-  /** aten::view_copy.dtype: `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
+  /** Calls aten::view_copy.dtype (torch.ops.aten.view_copy in PyTorch): `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
   (input: Tensor, dtype: DType): Tensor;
-  /** aten::view_copy.dtype: `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
+  /** Calls aten::view_copy.dtype (torch.ops.aten.view_copy in PyTorch): `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
   (input: Tensor, options: { dtype: DType }): Tensor;
 };
-/** torch.vsplit: 2 overloads (see each signature). */
+/** Calls aten::vsplit (PyTorch torch.vsplit / torch.ops.aten.vsplit): 2 overloads, arguments as in each signature's schema. */
 export const vsplit = fn('vsplit') as {
-  /** aten::vsplit.array: `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+  /** Calls aten::vsplit.array (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
   (input: Tensor, indices: number[]): Tensor[];
-  /** aten::vsplit.array: `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+  /** Calls aten::vsplit.array (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
   (input: Tensor, options: { indices: number[] }): Tensor[];
-  /** aten::vsplit.int: `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+  /** Calls aten::vsplit.int (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   (input: Tensor, sections: number): Tensor[];
-  /** aten::vsplit.int: `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+  /** Calls aten::vsplit.int (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
   (input: Tensor, options: { sections: number }): Tensor[];
 };
-/** torch.vstack: 1 overload (see each signature). */
+/** Calls aten::vstack (PyTorch torch.vstack / torch.ops.aten.vstack): 1 overload, arguments as in each signature's schema. */
 export const vstack = fn('vstack') as {
-  /** aten::vstack: `aten::vstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::vstack (torch.ops.aten.vstack in PyTorch): `aten::vstack(Tensor[] tensors) -> Tensor` */
   (tensors: Tensor[]): Tensor;
-  /** aten::vstack: `aten::vstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::vstack (torch.ops.aten.vstack in PyTorch): `aten::vstack(Tensor[] tensors) -> Tensor` */
   (options: { tensors: Tensor[] }): Tensor;
-  /** aten::vstack: `aten::vstack(Tensor[] tensors) -> Tensor` */
+  /** Calls aten::vstack (torch.ops.aten.vstack in PyTorch): `aten::vstack(Tensor[] tensors) -> Tensor` */
   (...tensors: Tensor[]): Tensor;
 };
-/** torch.xlogy: 3 overloads (see each signature). */
+/** Calls aten::xlogy (PyTorch torch.xlogy / torch.ops.aten.xlogy): 3 overloads, arguments as in each signature's schema. */
 export const xlogy = fn('xlogy') as {
-  /** aten::xlogy.Scalar_Other: `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::xlogy.Scalar_Other (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::xlogy.Scalar_Other: `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
+  /** Calls aten::xlogy.Scalar_Other (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::xlogy.Scalar_Self: `aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::xlogy.Scalar_Self (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, other: Tensor): Tensor;
-  /** aten::xlogy.Scalar_Self: `aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor` */
+  /** Calls aten::xlogy.Scalar_Self (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Scalar_Self(Scalar self, Tensor other) -> Tensor` */
   (input: Scalar, options: { other: Tensor }): Tensor;
-  /** aten::xlogy.Tensor: `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::xlogy.Tensor (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::xlogy.Tensor: `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
+  /** Calls aten::xlogy.Tensor (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.xlogy_: 2 overloads (see each signature). */
+/** Calls aten::xlogy_ (PyTorch torch.xlogy_ / torch.ops.aten.xlogy_): 2 overloads, arguments as in each signature's schema. */
 export const xlogy_ = fn('xlogy_') as {
-  /** aten::xlogy_.Scalar_Other: `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::xlogy_.Scalar_Other (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, other: Scalar): Tensor;
-  /** aten::xlogy_.Scalar_Other: `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+  /** Calls aten::xlogy_.Scalar_Other (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Scalar }): Tensor;
-  /** aten::xlogy_.Tensor: `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::xlogy_.Tensor (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, other: Tensor): Tensor;
-  /** aten::xlogy_.Tensor: `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+  /** Calls aten::xlogy_.Tensor (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
   (input: Tensor, options: { other: Tensor }): Tensor;
 };
-/** torch.zero: 1 overload (see each signature). */
+/** Calls aten::zero (PyTorch torch.zero / torch.ops.aten.zero): 1 overload, arguments as in each signature's schema. */
 export const zero = fn('zero') as {
-  /** aten::zero: `aten::zero(Tensor self) -> Tensor` */
+  /** Calls aten::zero (torch.ops.aten.zero in PyTorch): `aten::zero(Tensor self) -> Tensor` */
   (input: Tensor): Tensor;
 };
-/** torch.zero_: 1 overload (see each signature). */
+/** Calls aten::zero_ (PyTorch torch.zero_ / torch.ops.aten.zero_): 1 overload, arguments as in each signature's schema. */
 export const zero_ = fn('zero_') as {
-  /** aten::zero_: `aten::zero_(Tensor(a!) self) -> Tensor(a!)` */
+  /** Calls aten::zero_ (torch.ops.aten.zero_ in PyTorch): `aten::zero_(Tensor(a!) self) -> Tensor(a!)` */
   (input: Tensor): Tensor;
 };

@@ -24,6 +24,7 @@ export interface OpParam {
   kwargOnly: boolean;
   writes: boolean;
 }
+/** One overload of an operator: its schema, its parameters and returns, and why it cannot be called if so. */
 export interface OpOverload {
   overload: string;
   schema: string;
@@ -33,6 +34,7 @@ export interface OpOverload {
   returns: { name: string; kind: string }[];
   aliasParam: number;
 }
+/** An operator and its overloads. */
 export interface OpSchema { name: string; overloads: OpOverload[] }
 
 /** Every aten operator the running libtorch registers, with its overloads (out= variants left out). */

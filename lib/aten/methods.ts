@@ -7,2525 +7,2525 @@ import type { DType, DeviceLike, Layout, MemoryFormat, Named, Rest, RestWith, Sc
 
 declare module '../tensor' {
   interface Tensor {
-    /** aten::abs_: `aten::abs_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::abs_ (torch.ops.aten.abs_ in PyTorch): `aten::abs_(Tensor(a!) self) -> Tensor(a!)` */
     abs_(): this;
-    /** aten::absolute: `aten::absolute(Tensor self) -> Tensor` */
+    /** Calls aten::absolute (torch.ops.aten.absolute in PyTorch): `aten::absolute(Tensor self) -> Tensor` */
     absolute(): Tensor;
-    /** aten::absolute_: `aten::absolute_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::absolute_ (torch.ops.aten.absolute_ in PyTorch): `aten::absolute_(Tensor(a!) self) -> Tensor(a!)` */
     absolute_(): this;
-    /** aten::acos: `aten::acos(Tensor self) -> Tensor` */
+    /** Calls aten::acos (torch.ops.aten.acos in PyTorch): `aten::acos(Tensor self) -> Tensor` */
     acos(): Tensor;
-    /** aten::acos_: `aten::acos_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::acos_ (torch.ops.aten.acos_ in PyTorch): `aten::acos_(Tensor(a!) self) -> Tensor(a!)` */
     acos_(): this;
-    /** aten::acosh: `aten::acosh(Tensor self) -> Tensor` */
+    /** Calls aten::acosh (torch.ops.aten.acosh in PyTorch): `aten::acosh(Tensor self) -> Tensor` */
     acosh(): Tensor;
-    /** aten::acosh_: `aten::acosh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::acosh_ (torch.ops.aten.acosh_ in PyTorch): `aten::acosh_(Tensor(a!) self) -> Tensor(a!)` */
     acosh_(): this;
-    /** aten::adaptive_avg_pool1d: `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool1d (torch.ops.aten.adaptive_avg_pool1d in PyTorch): `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
     adaptiveAvgPool1d(outputSize: number | number[]): Tensor;
-    /** aten::adaptive_avg_pool1d: `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool1d (torch.ops.aten.adaptive_avg_pool1d in PyTorch): `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
     adaptiveAvgPool1d(options: { outputSize: number | number[] }): Tensor;
-    /** aten::adaptive_avg_pool1d: `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool1d (torch.ops.aten.adaptive_avg_pool1d in PyTorch): `aten::adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor` */
     adaptiveAvgPool1d(...outputSize: number[]): Tensor;
-    /** aten::adaptive_avg_pool2d: `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool2d (torch.ops.aten.adaptive_avg_pool2d in PyTorch): `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
     adaptiveAvgPool2d(outputSize: number | number[]): Tensor;
-    /** aten::adaptive_avg_pool2d: `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool2d (torch.ops.aten.adaptive_avg_pool2d in PyTorch): `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
     adaptiveAvgPool2d(options: { outputSize: number | number[] }): Tensor;
-    /** aten::adaptive_avg_pool2d: `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool2d (torch.ops.aten.adaptive_avg_pool2d in PyTorch): `aten::adaptive_avg_pool2d(Tensor self, SymInt[2] output_size) -> Tensor` */
     adaptiveAvgPool2d(...outputSize: number[]): Tensor;
-    /** aten::adaptive_avg_pool3d: `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool3d (torch.ops.aten.adaptive_avg_pool3d in PyTorch): `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
     adaptiveAvgPool3d(outputSize: number | number[]): Tensor;
-    /** aten::adaptive_avg_pool3d: `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool3d (torch.ops.aten.adaptive_avg_pool3d in PyTorch): `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
     adaptiveAvgPool3d(options: { outputSize: number | number[] }): Tensor;
-    /** aten::adaptive_avg_pool3d: `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
+    /** Calls aten::adaptive_avg_pool3d (torch.ops.aten.adaptive_avg_pool3d in PyTorch): `aten::adaptive_avg_pool3d(Tensor self, int[3] output_size) -> Tensor` */
     adaptiveAvgPool3d(...outputSize: number[]): Tensor;
-    /** aten::adaptive_max_pool1d: `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool1d (torch.ops.aten.adaptive_max_pool1d in PyTorch): `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool1d(outputSize: number | number[]): [Tensor, Tensor];
-    /** aten::adaptive_max_pool1d: `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool1d (torch.ops.aten.adaptive_max_pool1d in PyTorch): `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool1d(options: { outputSize: number | number[] }): [Tensor, Tensor];
-    /** aten::adaptive_max_pool1d: `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool1d (torch.ops.aten.adaptive_max_pool1d in PyTorch): `aten::adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool1d(...outputSize: number[]): [Tensor, Tensor];
-    /** aten::adaptive_max_pool2d: `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool2d (torch.ops.aten.adaptive_max_pool2d in PyTorch): `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool2d(outputSize: number | number[]): [Tensor, Tensor];
-    /** aten::adaptive_max_pool2d: `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool2d (torch.ops.aten.adaptive_max_pool2d in PyTorch): `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool2d(options: { outputSize: number | number[] }): [Tensor, Tensor];
-    /** aten::adaptive_max_pool2d: `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool2d (torch.ops.aten.adaptive_max_pool2d in PyTorch): `aten::adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool2d(...outputSize: number[]): [Tensor, Tensor];
-    /** aten::adaptive_max_pool3d: `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool3d (torch.ops.aten.adaptive_max_pool3d in PyTorch): `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool3d(outputSize: number | number[]): [Tensor, Tensor];
-    /** aten::adaptive_max_pool3d: `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool3d (torch.ops.aten.adaptive_max_pool3d in PyTorch): `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool3d(options: { outputSize: number | number[] }): [Tensor, Tensor];
-    /** aten::adaptive_max_pool3d: `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
+    /** Calls aten::adaptive_max_pool3d (torch.ops.aten.adaptive_max_pool3d in PyTorch): `aten::adaptive_max_pool3d(Tensor self, int[3] output_size) -> (Tensor, Tensor)` */
     adaptiveMaxPool3d(...outputSize: number[]): [Tensor, Tensor];
-    /** aten::addbmm: `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addbmm (torch.ops.aten.addbmm in PyTorch): `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addbmm(batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-    /** aten::addbmm: `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addbmm (torch.ops.aten.addbmm in PyTorch): `aten::addbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addbmm(options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::addbmm_: `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addbmm_ (torch.ops.aten.addbmm_ in PyTorch): `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addbmm_(batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): this;
-    /** aten::addbmm_: `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addbmm_ (torch.ops.aten.addbmm_ in PyTorch): `aten::addbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addbmm_(options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): this;
-    /** aten::addcdiv: `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+    /** Calls aten::addcdiv (torch.ops.aten.addcdiv in PyTorch): `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
     addcdiv(tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): Tensor;
-    /** aten::addcdiv: `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+    /** Calls aten::addcdiv (torch.ops.aten.addcdiv in PyTorch): `aten::addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
     addcdiv(options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): Tensor;
-    /** aten::addcdiv_: `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+    /** Calls aten::addcdiv_ (torch.ops.aten.addcdiv_ in PyTorch): `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
     addcdiv_(tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): this;
-    /** aten::addcdiv_: `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+    /** Calls aten::addcdiv_ (torch.ops.aten.addcdiv_ in PyTorch): `aten::addcdiv_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
     addcdiv_(options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): this;
-    /** aten::addcmul: `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+    /** Calls aten::addcmul (torch.ops.aten.addcmul in PyTorch): `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
     addcmul(tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): Tensor;
-    /** aten::addcmul: `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
+    /** Calls aten::addcmul (torch.ops.aten.addcmul in PyTorch): `aten::addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor` */
     addcmul(options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): Tensor;
-    /** aten::addcmul_: `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+    /** Calls aten::addcmul_ (torch.ops.aten.addcmul_ in PyTorch): `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
     addcmul_(tensor1: Tensor, tensor2: Tensor, ...rest: Rest<[], { value?: Scalar }>): this;
-    /** aten::addcmul_: `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
+    /** Calls aten::addcmul_ (torch.ops.aten.addcmul_ in PyTorch): `aten::addcmul_(Tensor(a!) self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor(a!)` */
     addcmul_(options: { tensor1: Tensor; tensor2: Tensor; value?: Scalar }): this;
-    /** aten::addmm: `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addmm (torch.ops.aten.addmm in PyTorch): `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addmm(mat1: Tensor, mat2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-    /** aten::addmm: `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addmm (torch.ops.aten.addmm in PyTorch): `aten::addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addmm(options: { mat1: Tensor; mat2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::addmm_: `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addmm_ (torch.ops.aten.addmm_ in PyTorch): `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addmm_(mat1: Tensor, mat2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): this;
-    /** aten::addmm_: `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addmm_ (torch.ops.aten.addmm_ in PyTorch): `aten::addmm_(Tensor(a!) self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addmm_(options: { mat1: Tensor; mat2: Tensor; beta?: Scalar; alpha?: Scalar }): this;
-    /** aten::addmv: `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addmv (torch.ops.aten.addmv in PyTorch): `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addmv(mat: Tensor, vec: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-    /** aten::addmv: `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addmv (torch.ops.aten.addmv in PyTorch): `aten::addmv(Tensor self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addmv(options: { mat: Tensor; vec: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::addmv_: `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addmv_ (torch.ops.aten.addmv_ in PyTorch): `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addmv_(mat: Tensor, vec: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): this;
-    /** aten::addmv_: `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addmv_ (torch.ops.aten.addmv_ in PyTorch): `aten::addmv_(Tensor(a!) self, Tensor mat, Tensor vec, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addmv_(options: { mat: Tensor; vec: Tensor; beta?: Scalar; alpha?: Scalar }): this;
-    /** aten::addr: `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addr (torch.ops.aten.addr in PyTorch): `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addr(vec1: Tensor, vec2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-    /** aten::addr: `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::addr (torch.ops.aten.addr in PyTorch): `aten::addr(Tensor self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     addr(options: { vec1: Tensor; vec2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::addr_: `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addr_ (torch.ops.aten.addr_ in PyTorch): `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addr_(vec1: Tensor, vec2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): this;
-    /** aten::addr_: `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::addr_ (torch.ops.aten.addr_ in PyTorch): `aten::addr_(Tensor(a!) self, Tensor vec1, Tensor vec2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     addr_(options: { vec1: Tensor; vec2: Tensor; beta?: Scalar; alpha?: Scalar }): this;
-    /** aten::adjoint: `aten::adjoint(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::adjoint (torch.ops.aten.adjoint in PyTorch): `aten::adjoint(Tensor(a) self) -> Tensor(a)` */
     adjoint(): Tensor;
-    /** aten::alias: `aten::alias(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::alias (torch.ops.aten.alias in PyTorch): `aten::alias(Tensor(a) self) -> Tensor(a)` */
     alias(): Tensor;
-    /** aten::alias_copy: `aten::alias_copy(Tensor self) -> Tensor` */
+    /** Calls aten::alias_copy (torch.ops.aten.alias_copy in PyTorch): `aten::alias_copy(Tensor self) -> Tensor` */
     aliasCopy(): Tensor;
-    /** aten::align_as: `aten::align_as(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::align_as (torch.ops.aten.align_as in PyTorch): `aten::align_as(Tensor self, Tensor other) -> Tensor` */
     alignAs(other: Tensor): Tensor;
-    /** aten::align_as: `aten::align_as(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::align_as (torch.ops.aten.align_as in PyTorch): `aten::align_as(Tensor self, Tensor other) -> Tensor` */
     alignAs(options: { other: Tensor }): Tensor;
-    /** aten::allclose: `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+    /** Calls aten::allclose (torch.ops.aten.allclose in PyTorch): `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
     allclose(other: Tensor, ...rest: Rest<[rtol: number, atol: number, equalNan: boolean], { rtol?: number; atol?: number; equalNan?: boolean }>): boolean;
-    /** aten::allclose: `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
+    /** Calls aten::allclose (torch.ops.aten.allclose in PyTorch): `aten::allclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> bool` */
     allclose(options: { other: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): boolean;
-    /** aten::alpha_dropout_: `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::alpha_dropout_ (torch.ops.aten.alpha_dropout_ in PyTorch): `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     alphaDropout_(p: number, train: boolean): this;
-    /** aten::alpha_dropout_: `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::alpha_dropout_ (torch.ops.aten.alpha_dropout_ in PyTorch): `aten::alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     alphaDropout_(options: { p: number; train: boolean }): this;
-    /** aten::amax: `aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+    /** Calls aten::amax (torch.ops.aten.amax in PyTorch): `aten::amax(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
     amax(...rest: Rest<[dim: number | number[], keepdim: boolean], { dim?: number | number[]; keepdim?: boolean }>): Tensor;
-    /** aten::amin: `aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
+    /** Calls aten::amin (torch.ops.aten.amin in PyTorch): `aten::amin(Tensor self, int[1] dim=[], bool keepdim=False) -> Tensor` */
     amin(...rest: Rest<[dim: number | number[], keepdim: boolean], { dim?: number | number[]; keepdim?: boolean }>): Tensor;
-    /** aten::aminmax: `aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)` */
+    /** Calls aten::aminmax (torch.ops.aten.aminmax in PyTorch): `aten::aminmax(Tensor self, *, int? dim=None, bool keepdim=False) -> (Tensor min, Tensor max)` */
     aminmax(...rest: Rest<[], { dim?: number | null; keepdim?: boolean }>): Named<{ min: Tensor; max: Tensor }, [Tensor, Tensor]>;
-    /** aten::angle: `aten::angle(Tensor self) -> Tensor` */
+    /** Calls aten::angle (torch.ops.aten.angle in PyTorch): `aten::angle(Tensor self) -> Tensor` */
     angle(): Tensor;
-    /** aten::arccos: `aten::arccos(Tensor self) -> Tensor` */
+    /** Calls aten::arccos (torch.ops.aten.arccos in PyTorch): `aten::arccos(Tensor self) -> Tensor` */
     arccos(): Tensor;
-    /** aten::arccos_: `aten::arccos_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::arccos_ (torch.ops.aten.arccos_ in PyTorch): `aten::arccos_(Tensor(a!) self) -> Tensor(a!)` */
     arccos_(): this;
-    /** aten::arccosh: `aten::arccosh(Tensor self) -> Tensor` */
+    /** Calls aten::arccosh (torch.ops.aten.arccosh in PyTorch): `aten::arccosh(Tensor self) -> Tensor` */
     arccosh(): Tensor;
-    /** aten::arccosh_: `aten::arccosh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::arccosh_ (torch.ops.aten.arccosh_ in PyTorch): `aten::arccosh_(Tensor(a!) self) -> Tensor(a!)` */
     arccosh_(): this;
-    /** aten::arcsin: `aten::arcsin(Tensor self) -> Tensor` */
+    /** Calls aten::arcsin (torch.ops.aten.arcsin in PyTorch): `aten::arcsin(Tensor self) -> Tensor` */
     arcsin(): Tensor;
-    /** aten::arcsin_: `aten::arcsin_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::arcsin_ (torch.ops.aten.arcsin_ in PyTorch): `aten::arcsin_(Tensor(a!) self) -> Tensor(a!)` */
     arcsin_(): this;
-    /** aten::arcsinh: `aten::arcsinh(Tensor self) -> Tensor` */
+    /** Calls aten::arcsinh (torch.ops.aten.arcsinh in PyTorch): `aten::arcsinh(Tensor self) -> Tensor` */
     arcsinh(): Tensor;
-    /** aten::arcsinh_: `aten::arcsinh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::arcsinh_ (torch.ops.aten.arcsinh_ in PyTorch): `aten::arcsinh_(Tensor(a!) self) -> Tensor(a!)` */
     arcsinh_(): this;
-    /** aten::arctan: `aten::arctan(Tensor self) -> Tensor` */
+    /** Calls aten::arctan (torch.ops.aten.arctan in PyTorch): `aten::arctan(Tensor self) -> Tensor` */
     arctan(): Tensor;
-    /** aten::arctan2: `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::arctan2 (torch.ops.aten.arctan2 in PyTorch): `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
     arctan2(other: Tensor): Tensor;
-    /** aten::arctan2: `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::arctan2 (torch.ops.aten.arctan2 in PyTorch): `aten::arctan2(Tensor self, Tensor other) -> Tensor` */
     arctan2(options: { other: Tensor }): Tensor;
-    /** aten::arctan2_: `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::arctan2_ (torch.ops.aten.arctan2_ in PyTorch): `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     arctan2_(other: Tensor): this;
-    /** aten::arctan2_: `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::arctan2_ (torch.ops.aten.arctan2_ in PyTorch): `aten::arctan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     arctan2_(options: { other: Tensor }): this;
-    /** aten::arctan_: `aten::arctan_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::arctan_ (torch.ops.aten.arctan_ in PyTorch): `aten::arctan_(Tensor(a!) self) -> Tensor(a!)` */
     arctan_(): this;
-    /** aten::arctanh: `aten::arctanh(Tensor self) -> Tensor` */
+    /** Calls aten::arctanh (torch.ops.aten.arctanh in PyTorch): `aten::arctanh(Tensor self) -> Tensor` */
     arctanh(): Tensor;
-    /** aten::arctanh_: `aten::arctanh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::arctanh_ (torch.ops.aten.arctanh_ in PyTorch): `aten::arctanh_(Tensor(a!) self) -> Tensor(a!)` */
     arctanh_(): this;
-    /** aten::argsort: `aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
+    /** Calls aten::argsort (torch.ops.aten.argsort in PyTorch): `aten::argsort(Tensor self, int dim=-1, bool descending=False) -> Tensor` */
     argsort(...rest: Rest<[dim: number, descending: boolean], { dim?: number; descending?: boolean }>): Tensor;
-    /** aten::argsort.stable: `aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor` */
+    /** Calls aten::argsort.stable (torch.ops.aten.argsort in PyTorch): `aten::argsort.stable(Tensor self, *, bool stable, int dim=-1, bool descending=False) -> Tensor` */
     argsort(...rest: RestWith<[], { stable: boolean; dim?: number; descending?: boolean }>): Tensor;
-    /** aten::argwhere: `aten::argwhere(Tensor self) -> Tensor` */
+    /** Calls aten::argwhere (torch.ops.aten.argwhere in PyTorch): `aten::argwhere(Tensor self) -> Tensor` */
     argwhere(): Tensor;
-    /** aten::as_strided: `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
+    /** Calls aten::as_strided (torch.ops.aten.as_strided in PyTorch): `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
     asStrided(size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-    /** aten::as_strided: `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
+    /** Calls aten::as_strided (torch.ops.aten.as_strided in PyTorch): `aten::as_strided(Tensor(a) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a)` */
     asStrided(options: { size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
-    /** aten::as_strided_: `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
+    /** Calls aten::as_strided_ (torch.ops.aten.as_strided_ in PyTorch): `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
     asStrided_(size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): this;
-    /** aten::as_strided_: `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
+    /** Calls aten::as_strided_ (torch.ops.aten.as_strided_ in PyTorch): `aten::as_strided_(Tensor(a!) self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor(a!)` */
     asStrided_(options: { size: number[]; stride: number[]; storageOffset?: number | null }): this;
-    /** aten::as_strided_copy: `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+    /** Calls aten::as_strided_copy (torch.ops.aten.as_strided_copy in PyTorch): `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
     asStridedCopy(size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-    /** aten::as_strided_copy: `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+    /** Calls aten::as_strided_copy (torch.ops.aten.as_strided_copy in PyTorch): `aten::as_strided_copy(Tensor self, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
     asStridedCopy(options: { size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
-    /** aten::as_strided_scatter: `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+    /** Calls aten::as_strided_scatter (torch.ops.aten.as_strided_scatter in PyTorch): `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
     asStridedScatter(src: Tensor, size: number[], stride: number[], ...rest: Rest<[storageOffset: number | null], { storageOffset?: number | null }>): Tensor;
-    /** aten::as_strided_scatter: `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
+    /** Calls aten::as_strided_scatter (torch.ops.aten.as_strided_scatter in PyTorch): `aten::as_strided_scatter(Tensor self, Tensor src, SymInt[] size, SymInt[] stride, SymInt? storage_offset=None) -> Tensor` */
     asStridedScatter(options: { src: Tensor; size: number[]; stride: number[]; storageOffset?: number | null }): Tensor;
-    /** aten::asin: `aten::asin(Tensor self) -> Tensor` */
+    /** Calls aten::asin (torch.ops.aten.asin in PyTorch): `aten::asin(Tensor self) -> Tensor` */
     asin(): Tensor;
-    /** aten::asin_: `aten::asin_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::asin_ (torch.ops.aten.asin_ in PyTorch): `aten::asin_(Tensor(a!) self) -> Tensor(a!)` */
     asin_(): this;
-    /** aten::asinh: `aten::asinh(Tensor self) -> Tensor` */
+    /** Calls aten::asinh (torch.ops.aten.asinh in PyTorch): `aten::asinh(Tensor self) -> Tensor` */
     asinh(): Tensor;
-    /** aten::asinh_: `aten::asinh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::asinh_ (torch.ops.aten.asinh_ in PyTorch): `aten::asinh_(Tensor(a!) self) -> Tensor(a!)` */
     asinh_(): this;
-    /** aten::atan: `aten::atan(Tensor self) -> Tensor` */
+    /** Calls aten::atan (torch.ops.aten.atan in PyTorch): `aten::atan(Tensor self) -> Tensor` */
     atan(): Tensor;
-    /** aten::atan2_: `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::atan2_ (torch.ops.aten.atan2_ in PyTorch): `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     atan2_(other: Tensor): this;
-    /** aten::atan2_: `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::atan2_ (torch.ops.aten.atan2_ in PyTorch): `aten::atan2_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     atan2_(options: { other: Tensor }): this;
-    /** aten::atan_: `aten::atan_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::atan_ (torch.ops.aten.atan_ in PyTorch): `aten::atan_(Tensor(a!) self) -> Tensor(a!)` */
     atan_(): this;
-    /** aten::atanh: `aten::atanh(Tensor self) -> Tensor` */
+    /** Calls aten::atanh (torch.ops.aten.atanh in PyTorch): `aten::atanh(Tensor self) -> Tensor` */
     atanh(): Tensor;
-    /** aten::atanh_: `aten::atanh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::atanh_ (torch.ops.aten.atanh_ in PyTorch): `aten::atanh_(Tensor(a!) self) -> Tensor(a!)` */
     atanh_(): this;
-    /** aten::atleast_1d: `aten::atleast_1d(Tensor self) -> Tensor` */
+    /** Calls aten::atleast_1d (torch.ops.aten.atleast_1d in PyTorch): `aten::atleast_1d(Tensor self) -> Tensor` */
     atleast1d(): Tensor;
-    /** aten::atleast_2d: `aten::atleast_2d(Tensor self) -> Tensor` */
+    /** Calls aten::atleast_2d (torch.ops.aten.atleast_2d in PyTorch): `aten::atleast_2d(Tensor self) -> Tensor` */
     atleast2d(): Tensor;
-    /** aten::atleast_3d: `aten::atleast_3d(Tensor self) -> Tensor` */
+    /** Calls aten::atleast_3d (torch.ops.aten.atleast_3d in PyTorch): `aten::atleast_3d(Tensor self) -> Tensor` */
     atleast3d(): Tensor;
-    /** aten::avg_pool1d: `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+    /** Calls aten::avg_pool1d (torch.ops.aten.avg_pool1d in PyTorch): `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
     avgPool1d(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean], { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }>): Tensor;
-    /** aten::avg_pool1d: `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
+    /** Calls aten::avg_pool1d (torch.ops.aten.avg_pool1d in PyTorch): `aten::avg_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], bool ceil_mode=False, bool count_include_pad=True) -> Tensor` */
     avgPool1d(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean }): Tensor;
-    /** aten::avg_pool2d: `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+    /** Calls aten::avg_pool2d (torch.ops.aten.avg_pool2d in PyTorch): `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
     avgPool2d(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null], { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }>): Tensor;
-    /** aten::avg_pool2d: `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+    /** Calls aten::avg_pool2d (torch.ops.aten.avg_pool2d in PyTorch): `aten::avg_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
     avgPool2d(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-    /** aten::avg_pool3d: `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+    /** Calls aten::avg_pool3d (torch.ops.aten.avg_pool3d in PyTorch): `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
     avgPool3d(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], ceilMode: boolean, countIncludePad: boolean, divisorOverride: number | null], { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }>): Tensor;
-    /** aten::avg_pool3d: `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
+    /** Calls aten::avg_pool3d (torch.ops.aten.avg_pool3d in PyTorch): `aten::avg_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, bool ceil_mode=False, bool count_include_pad=True, int? divisor_override=None) -> Tensor` */
     avgPool3d(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean; countIncludePad?: boolean; divisorOverride?: number | null }): Tensor;
-    /** aten::baddbmm: `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::baddbmm (torch.ops.aten.baddbmm in PyTorch): `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     baddbmm(batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-    /** aten::baddbmm: `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::baddbmm (torch.ops.aten.baddbmm in PyTorch): `aten::baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     baddbmm(options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::baddbmm_: `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::baddbmm_ (torch.ops.aten.baddbmm_ in PyTorch): `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     baddbmm_(batch1: Tensor, batch2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): this;
-    /** aten::baddbmm_: `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::baddbmm_ (torch.ops.aten.baddbmm_ in PyTorch): `aten::baddbmm_(Tensor(a!) self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor(a!)` */
     baddbmm_(options: { batch1: Tensor; batch2: Tensor; beta?: Scalar; alpha?: Scalar }): this;
-    /** aten::bernoulli: `aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::bernoulli (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli(Tensor self, *, Generator? generator=None) -> Tensor` */
     bernoulli(...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::bernoulli.Tensor: `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::bernoulli.Tensor (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
     bernoulli(p: Tensor, ...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::bernoulli.Tensor: `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::bernoulli.Tensor (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.Tensor(Tensor self, Tensor p, *, Generator? generator=None) -> Tensor` */
     bernoulli(options: { p: Tensor; generator?: null }): Tensor;
-    /** aten::bernoulli.p: `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::bernoulli.p (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
     bernoulli(p: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::bernoulli.p: `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::bernoulli.p (torch.ops.aten.bernoulli in PyTorch): `aten::bernoulli.p(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
     bernoulli(options: { p: number; generator?: null }): Tensor;
-    /** aten::bernoulli_.Tensor: `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::bernoulli_.Tensor (torch.ops.aten.bernoulli_ in PyTorch): `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
     bernoulli_(p: Tensor, ...rest: Rest<[], { generator?: null }>): this;
-    /** aten::bernoulli_.Tensor: `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::bernoulli_.Tensor (torch.ops.aten.bernoulli_ in PyTorch): `aten::bernoulli_.Tensor(Tensor(a!) self, Tensor p, *, Generator? generator=None) -> Tensor(a!)` */
     bernoulli_(options: { p: Tensor; generator?: null }): this;
-    /** aten::bernoulli_.float: `aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::bernoulli_.float (torch.ops.aten.bernoulli_ in PyTorch): `aten::bernoulli_.float(Tensor(a!) self, float p=0.5, *, Generator? generator=None) -> Tensor(a!)` */
     bernoulli_(...rest: Rest<[p: number], { p?: number; generator?: null }>): this;
-    /** aten::binary_cross_entropy: `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
+    /** Calls aten::binary_cross_entropy (torch.ops.aten.binary_cross_entropy in PyTorch): `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
     binaryCrossEntropy(target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number], { weight?: Tensor | null; reduction?: number }>): Tensor;
-    /** aten::binary_cross_entropy: `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
+    /** Calls aten::binary_cross_entropy (torch.ops.aten.binary_cross_entropy in PyTorch): `aten::binary_cross_entropy(Tensor self, Tensor target, Tensor? weight=None, int reduction=1) -> Tensor` */
     binaryCrossEntropy(options: { target: Tensor; weight?: Tensor | null; reduction?: number }): Tensor;
-    /** aten::binary_cross_entropy_with_logits: `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
+    /** Calls aten::binary_cross_entropy_with_logits (torch.ops.aten.binary_cross_entropy_with_logits in PyTorch): `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
     binaryCrossEntropyWithLogits(target: Tensor, ...rest: Rest<[weight: Tensor | null, posWeight: Tensor | null, reduction: number], { weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }>): Tensor;
-    /** aten::binary_cross_entropy_with_logits: `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
+    /** Calls aten::binary_cross_entropy_with_logits (torch.ops.aten.binary_cross_entropy_with_logits in PyTorch): `aten::binary_cross_entropy_with_logits(Tensor self, Tensor target, Tensor? weight=None, Tensor? pos_weight=None, int reduction=1) -> Tensor` */
     binaryCrossEntropyWithLogits(options: { target: Tensor; weight?: Tensor | null; posWeight?: Tensor | null; reduction?: number }): Tensor;
-    /** aten::bincount: `aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
+    /** Calls aten::bincount (torch.ops.aten.bincount in PyTorch): `aten::bincount(Tensor self, Tensor? weights=None, int minlength=0) -> Tensor` */
     bincount(...rest: Rest<[weights: Tensor | null, minlength: number], { weights?: Tensor | null; minlength?: number }>): Tensor;
-    /** aten::bitwise_and.Scalar: `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_and.Scalar (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseAnd(other: Scalar): Tensor;
-    /** aten::bitwise_and.Scalar: `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_and.Scalar (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseAnd(options: { other: Scalar }): Tensor;
-    /** aten::bitwise_and.Tensor: `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_and.Tensor (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseAnd(other: Tensor): Tensor;
-    /** aten::bitwise_and.Tensor: `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_and.Tensor (torch.ops.aten.bitwise_and in PyTorch): `aten::bitwise_and.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseAnd(options: { other: Tensor }): Tensor;
-    /** aten::bitwise_and_.Scalar: `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_and_.Scalar (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseAnd_(other: Scalar): this;
-    /** aten::bitwise_and_.Scalar: `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_and_.Scalar (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseAnd_(options: { other: Scalar }): this;
-    /** aten::bitwise_and_.Tensor: `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_and_.Tensor (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseAnd_(other: Tensor): this;
-    /** aten::bitwise_and_.Tensor: `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_and_.Tensor (torch.ops.aten.bitwise_and_ in PyTorch): `aten::bitwise_and_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseAnd_(options: { other: Tensor }): this;
-    /** aten::bitwise_left_shift.Tensor: `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_left_shift.Tensor (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseLeftShift(other: Tensor): Tensor;
-    /** aten::bitwise_left_shift.Tensor: `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_left_shift.Tensor (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseLeftShift(options: { other: Tensor }): Tensor;
-    /** aten::bitwise_left_shift.Tensor_Scalar: `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_left_shift.Tensor_Scalar (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseLeftShift(other: Scalar): Tensor;
-    /** aten::bitwise_left_shift.Tensor_Scalar: `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_left_shift.Tensor_Scalar (torch.ops.aten.bitwise_left_shift in PyTorch): `aten::bitwise_left_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseLeftShift(options: { other: Scalar }): Tensor;
-    /** aten::bitwise_left_shift_.Tensor: `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_left_shift_.Tensor (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseLeftShift_(other: Tensor): this;
-    /** aten::bitwise_left_shift_.Tensor: `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_left_shift_.Tensor (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseLeftShift_(options: { other: Tensor }): this;
-    /** aten::bitwise_left_shift_.Tensor_Scalar: `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_left_shift_.Tensor_Scalar (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseLeftShift_(other: Scalar): this;
-    /** aten::bitwise_left_shift_.Tensor_Scalar: `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_left_shift_.Tensor_Scalar (torch.ops.aten.bitwise_left_shift_ in PyTorch): `aten::bitwise_left_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseLeftShift_(options: { other: Scalar }): this;
-    /** aten::bitwise_not: `aten::bitwise_not(Tensor self) -> Tensor` */
+    /** Calls aten::bitwise_not (torch.ops.aten.bitwise_not in PyTorch): `aten::bitwise_not(Tensor self) -> Tensor` */
     bitwiseNot(): Tensor;
-    /** aten::bitwise_not_: `aten::bitwise_not_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::bitwise_not_ (torch.ops.aten.bitwise_not_ in PyTorch): `aten::bitwise_not_(Tensor(a!) self) -> Tensor(a!)` */
     bitwiseNot_(): this;
-    /** aten::bitwise_or.Scalar: `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_or.Scalar (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseOr(other: Scalar): Tensor;
-    /** aten::bitwise_or.Scalar: `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_or.Scalar (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseOr(options: { other: Scalar }): Tensor;
-    /** aten::bitwise_or.Tensor: `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_or.Tensor (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseOr(other: Tensor): Tensor;
-    /** aten::bitwise_or.Tensor: `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_or.Tensor (torch.ops.aten.bitwise_or in PyTorch): `aten::bitwise_or.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseOr(options: { other: Tensor }): Tensor;
-    /** aten::bitwise_or_.Scalar: `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_or_.Scalar (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseOr_(other: Scalar): this;
-    /** aten::bitwise_or_.Scalar: `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_or_.Scalar (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseOr_(options: { other: Scalar }): this;
-    /** aten::bitwise_or_.Tensor: `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_or_.Tensor (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseOr_(other: Tensor): this;
-    /** aten::bitwise_or_.Tensor: `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_or_.Tensor (torch.ops.aten.bitwise_or_ in PyTorch): `aten::bitwise_or_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseOr_(options: { other: Tensor }): this;
-    /** aten::bitwise_right_shift.Tensor: `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_right_shift.Tensor (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseRightShift(other: Tensor): Tensor;
-    /** aten::bitwise_right_shift.Tensor: `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_right_shift.Tensor (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseRightShift(options: { other: Tensor }): Tensor;
-    /** aten::bitwise_right_shift.Tensor_Scalar: `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_right_shift.Tensor_Scalar (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseRightShift(other: Scalar): Tensor;
-    /** aten::bitwise_right_shift.Tensor_Scalar: `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_right_shift.Tensor_Scalar (torch.ops.aten.bitwise_right_shift in PyTorch): `aten::bitwise_right_shift.Tensor_Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseRightShift(options: { other: Scalar }): Tensor;
-    /** aten::bitwise_right_shift_.Tensor: `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_right_shift_.Tensor (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseRightShift_(other: Tensor): this;
-    /** aten::bitwise_right_shift_.Tensor: `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_right_shift_.Tensor (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseRightShift_(options: { other: Tensor }): this;
-    /** aten::bitwise_right_shift_.Tensor_Scalar: `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_right_shift_.Tensor_Scalar (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseRightShift_(other: Scalar): this;
-    /** aten::bitwise_right_shift_.Tensor_Scalar: `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_right_shift_.Tensor_Scalar (torch.ops.aten.bitwise_right_shift_ in PyTorch): `aten::bitwise_right_shift_.Tensor_Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseRightShift_(options: { other: Scalar }): this;
-    /** aten::bitwise_xor.Scalar: `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_xor.Scalar (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseXor(other: Scalar): Tensor;
-    /** aten::bitwise_xor.Scalar: `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::bitwise_xor.Scalar (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Scalar(Tensor self, Scalar other) -> Tensor` */
     bitwiseXor(options: { other: Scalar }): Tensor;
-    /** aten::bitwise_xor.Tensor: `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_xor.Tensor (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseXor(other: Tensor): Tensor;
-    /** aten::bitwise_xor.Tensor: `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::bitwise_xor.Tensor (torch.ops.aten.bitwise_xor in PyTorch): `aten::bitwise_xor.Tensor(Tensor self, Tensor other) -> Tensor` */
     bitwiseXor(options: { other: Tensor }): Tensor;
-    /** aten::bitwise_xor_.Scalar: `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_xor_.Scalar (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseXor_(other: Scalar): this;
-    /** aten::bitwise_xor_.Scalar: `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_xor_.Scalar (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     bitwiseXor_(options: { other: Scalar }): this;
-    /** aten::bitwise_xor_.Tensor: `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_xor_.Tensor (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseXor_(other: Tensor): this;
-    /** aten::bitwise_xor_.Tensor: `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::bitwise_xor_.Tensor (torch.ops.aten.bitwise_xor_ in PyTorch): `aten::bitwise_xor_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     bitwiseXor_(options: { other: Tensor }): this;
-    /** aten::broadcast_to: `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
+    /** Calls aten::broadcast_to (torch.ops.aten.broadcast_to in PyTorch): `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
     broadcastTo(size: number[]): Tensor;
-    /** aten::broadcast_to: `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
+    /** Calls aten::broadcast_to (torch.ops.aten.broadcast_to in PyTorch): `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
     broadcastTo(options: { size: number[] }): Tensor;
-    /** aten::broadcast_to: `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
+    /** Calls aten::broadcast_to (torch.ops.aten.broadcast_to in PyTorch): `aten::broadcast_to(Tensor(a) self, int[] size) -> Tensor(a)` */
     broadcastTo(...size: number[]): Tensor;
-    /** aten::bucketize.Tensor: `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
+    /** Calls aten::bucketize.Tensor (torch.ops.aten.bucketize in PyTorch): `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
     bucketize(boundaries: Tensor, ...rest: Rest<[], { outInt32?: boolean; right?: boolean }>): Tensor;
-    /** aten::bucketize.Tensor: `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
+    /** Calls aten::bucketize.Tensor (torch.ops.aten.bucketize in PyTorch): `aten::bucketize.Tensor(Tensor self, Tensor boundaries, *, bool out_int32=False, bool right=False) -> Tensor` */
     bucketize(options: { boundaries: Tensor; outInt32?: boolean; right?: boolean }): Tensor;
-    /** aten::cauchy: `aten::cauchy(Tensor self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::cauchy (torch.ops.aten.cauchy in PyTorch): `aten::cauchy(Tensor self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor` */
     cauchy(...rest: Rest<[median: number, sigma: number], { median?: number; sigma?: number; generator?: null }>): Tensor;
-    /** aten::cauchy_: `aten::cauchy_(Tensor(a!) self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::cauchy_ (torch.ops.aten.cauchy_ in PyTorch): `aten::cauchy_(Tensor(a!) self, float median=0., float sigma=1., *, Generator? generator=None) -> Tensor(a!)` */
     cauchy_(...rest: Rest<[median: number, sigma: number], { median?: number; sigma?: number; generator?: null }>): this;
-    /** aten::ceil_: `aten::ceil_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::ceil_ (torch.ops.aten.ceil_ in PyTorch): `aten::ceil_(Tensor(a!) self) -> Tensor(a!)` */
     ceil_(): this;
-    /** aten::celu: `aten::celu(Tensor self, Scalar alpha=1.) -> Tensor` */
+    /** Calls aten::celu (torch.ops.aten.celu in PyTorch): `aten::celu(Tensor self, Scalar alpha=1.) -> Tensor` */
     celu(...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-    /** aten::celu_: `aten::celu_(Tensor(a!) self, Scalar alpha=1.) -> Tensor(a!)` */
+    /** Calls aten::celu_ (torch.ops.aten.celu_ in PyTorch): `aten::celu_(Tensor(a!) self, Scalar alpha=1.) -> Tensor(a!)` */
     celu_(...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): this;
-    /** aten::chalf: `aten::chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::chalf (torch.ops.aten.chalf in PyTorch): `aten::chalf(Tensor self, *, MemoryFormat? memory_format=None) -> Tensor` */
     chalf(...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::channel_shuffle: `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
+    /** Calls aten::channel_shuffle (torch.ops.aten.channel_shuffle in PyTorch): `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
     channelShuffle(groups: number): Tensor;
-    /** aten::channel_shuffle: `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
+    /** Calls aten::channel_shuffle (torch.ops.aten.channel_shuffle in PyTorch): `aten::channel_shuffle(Tensor self, int groups) -> Tensor` */
     channelShuffle(options: { groups: number }): Tensor;
-    /** aten::cholesky: `aten::cholesky(Tensor self, bool upper=False) -> Tensor` */
+    /** Calls aten::cholesky (torch.ops.aten.cholesky in PyTorch): `aten::cholesky(Tensor self, bool upper=False) -> Tensor` */
     cholesky(...rest: Rest<[upper: boolean], { upper?: boolean }>): Tensor;
-    /** aten::cholesky_inverse: `aten::cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
+    /** Calls aten::cholesky_inverse (torch.ops.aten.cholesky_inverse in PyTorch): `aten::cholesky_inverse(Tensor self, bool upper=False) -> Tensor` */
     choleskyInverse(...rest: Rest<[upper: boolean], { upper?: boolean }>): Tensor;
-    /** aten::cholesky_solve: `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
+    /** Calls aten::cholesky_solve (torch.ops.aten.cholesky_solve in PyTorch): `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
     choleskySolve(input2: Tensor, ...rest: Rest<[upper: boolean], { upper?: boolean }>): Tensor;
-    /** aten::cholesky_solve: `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
+    /** Calls aten::cholesky_solve (torch.ops.aten.cholesky_solve in PyTorch): `aten::cholesky_solve(Tensor self, Tensor input2, bool upper=False) -> Tensor` */
     choleskySolve(options: { input2: Tensor; upper?: boolean }): Tensor;
-    /** aten::clamp_max: `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
+    /** Calls aten::clamp_max (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
     clampMax(max: Scalar): Tensor;
-    /** aten::clamp_max: `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
+    /** Calls aten::clamp_max (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max(Tensor self, Scalar max) -> Tensor` */
     clampMax(options: { max: Scalar }): Tensor;
-    /** aten::clamp_max.Tensor: `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
+    /** Calls aten::clamp_max.Tensor (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
     clampMax(max: Tensor): Tensor;
-    /** aten::clamp_max.Tensor: `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
+    /** Calls aten::clamp_max.Tensor (torch.ops.aten.clamp_max in PyTorch): `aten::clamp_max.Tensor(Tensor self, Tensor max) -> Tensor` */
     clampMax(options: { max: Tensor }): Tensor;
-    /** aten::clamp_max_: `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
+    /** Calls aten::clamp_max_ (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
     clampMax_(max: Scalar): this;
-    /** aten::clamp_max_: `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
+    /** Calls aten::clamp_max_ (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_(Tensor(a!) self, Scalar max) -> Tensor(a!)` */
     clampMax_(options: { max: Scalar }): this;
-    /** aten::clamp_max_.Tensor: `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
+    /** Calls aten::clamp_max_.Tensor (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
     clampMax_(max: Tensor): this;
-    /** aten::clamp_max_.Tensor: `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
+    /** Calls aten::clamp_max_.Tensor (torch.ops.aten.clamp_max_ in PyTorch): `aten::clamp_max_.Tensor(Tensor(a!) self, Tensor max) -> Tensor(a!)` */
     clampMax_(options: { max: Tensor }): this;
-    /** aten::clamp_min: `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
+    /** Calls aten::clamp_min (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
     clampMin(min: Scalar): Tensor;
-    /** aten::clamp_min: `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
+    /** Calls aten::clamp_min (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min(Tensor self, Scalar min) -> Tensor` */
     clampMin(options: { min: Scalar }): Tensor;
-    /** aten::clamp_min.Tensor: `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
+    /** Calls aten::clamp_min.Tensor (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
     clampMin(min: Tensor): Tensor;
-    /** aten::clamp_min.Tensor: `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
+    /** Calls aten::clamp_min.Tensor (torch.ops.aten.clamp_min in PyTorch): `aten::clamp_min.Tensor(Tensor self, Tensor min) -> Tensor` */
     clampMin(options: { min: Tensor }): Tensor;
-    /** aten::clamp_min_: `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
+    /** Calls aten::clamp_min_ (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
     clampMin_(min: Scalar): this;
-    /** aten::clamp_min_: `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
+    /** Calls aten::clamp_min_ (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_(Tensor(a!) self, Scalar min) -> Tensor(a!)` */
     clampMin_(options: { min: Scalar }): this;
-    /** aten::clamp_min_.Tensor: `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
+    /** Calls aten::clamp_min_.Tensor (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
     clampMin_(min: Tensor): this;
-    /** aten::clamp_min_.Tensor: `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
+    /** Calls aten::clamp_min_.Tensor (torch.ops.aten.clamp_min_ in PyTorch): `aten::clamp_min_.Tensor(Tensor(a!) self, Tensor min) -> Tensor(a!)` */
     clampMin_(options: { min: Tensor }): this;
-    /** aten::clip: `aten::clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
+    /** Calls aten::clip (torch.ops.aten.clip in PyTorch): `aten::clip(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor` */
     clip(...rest: Rest<[min: Scalar | null, max: Scalar | null], { min?: Scalar | null; max?: Scalar | null }>): Tensor;
-    /** aten::clip.Tensor: `aten::clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
+    /** Calls aten::clip.Tensor (torch.ops.aten.clip in PyTorch): `aten::clip.Tensor(Tensor self, Tensor? min=None, Tensor? max=None) -> Tensor` */
     clip(...rest: Rest<[min: Tensor | null, max: Tensor | null], { min?: Tensor | null; max?: Tensor | null }>): Tensor;
-    /** aten::clip_: `aten::clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
+    /** Calls aten::clip_ (torch.ops.aten.clip_ in PyTorch): `aten::clip_(Tensor(a!) self, Scalar? min=None, Scalar? max=None) -> Tensor(a!)` */
     clip_(...rest: Rest<[min: Scalar | null, max: Scalar | null], { min?: Scalar | null; max?: Scalar | null }>): this;
-    /** aten::clip_.Tensor: `aten::clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
+    /** Calls aten::clip_.Tensor (torch.ops.aten.clip_ in PyTorch): `aten::clip_.Tensor(Tensor(a!) self, Tensor? min=None, Tensor? max=None) -> Tensor(a!)` */
     clip_(...rest: Rest<[min: Tensor | null, max: Tensor | null], { min?: Tensor | null; max?: Tensor | null }>): this;
-    /** aten::col2im: `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+    /** Calls aten::col2im (torch.ops.aten.col2im in PyTorch): `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
     col2im(outputSize: number | number[], kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
-    /** aten::col2im: `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+    /** Calls aten::col2im (torch.ops.aten.col2im in PyTorch): `aten::col2im(Tensor self, SymInt[2] output_size, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
     col2im(options: { outputSize: number | number[]; kernelSize: number | number[]; dilation: number | number[]; padding: number | number[]; stride: number | number[] }): Tensor;
-    /** aten::combinations: `aten::combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
+    /** Calls aten::combinations (torch.ops.aten.combinations in PyTorch): `aten::combinations(Tensor self, int r=2, bool with_replacement=False) -> Tensor` */
     combinations(...rest: Rest<[r: number, withReplacement: boolean], { r?: number; withReplacement?: boolean }>): Tensor;
-    /** aten::conj: `aten::conj(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::conj (torch.ops.aten.conj in PyTorch): `aten::conj(Tensor(a) self) -> Tensor(a)` */
     conj(): Tensor;
-    /** aten::conj_physical: `aten::conj_physical(Tensor self) -> Tensor` */
+    /** Calls aten::conj_physical (torch.ops.aten.conj_physical in PyTorch): `aten::conj_physical(Tensor self) -> Tensor` */
     conjPhysical(): Tensor;
-    /** aten::conj_physical_: `aten::conj_physical_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::conj_physical_ (torch.ops.aten.conj_physical_ in PyTorch): `aten::conj_physical_(Tensor(a!) self) -> Tensor(a!)` */
     conjPhysical_(): this;
-    /** aten::constant_pad_nd: `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
+    /** Calls aten::constant_pad_nd (torch.ops.aten.constant_pad_nd in PyTorch): `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
     constantPadNd(pad: number[], ...rest: Rest<[value: Scalar], { value?: Scalar }>): Tensor;
-    /** aten::constant_pad_nd: `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
+    /** Calls aten::constant_pad_nd (torch.ops.aten.constant_pad_nd in PyTorch): `aten::constant_pad_nd(Tensor self, int[] pad, Scalar value=0) -> Tensor` */
     constantPadNd(options: { pad: number[]; value?: Scalar }): Tensor;
-    /** aten::conv_depthwise3d: `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
+    /** Calls aten::conv_depthwise3d (torch.ops.aten.conv_depthwise3d in PyTorch): `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
     convDepthwise3d(weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]): Tensor;
-    /** aten::conv_depthwise3d: `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
+    /** Calls aten::conv_depthwise3d (torch.ops.aten.conv_depthwise3d in PyTorch): `aten::conv_depthwise3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding, int[3] dilation) -> Tensor` */
     convDepthwise3d(options: { weight: Tensor; kernelSize: number | number[]; bias: Tensor | null; stride: number | number[]; padding: number | number[]; dilation: number | number[] }): Tensor;
-    /** aten::conv_tbc: `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
+    /** Calls aten::conv_tbc (torch.ops.aten.conv_tbc in PyTorch): `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
     convTbc(weight: Tensor, bias: Tensor, ...rest: Rest<[pad: number], { pad?: number }>): Tensor;
-    /** aten::conv_tbc: `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
+    /** Calls aten::conv_tbc (torch.ops.aten.conv_tbc in PyTorch): `aten::conv_tbc(Tensor self, Tensor weight, Tensor bias, int pad=0) -> Tensor` */
     convTbc(options: { weight: Tensor; bias: Tensor; pad?: number }): Tensor;
-    /** aten::copy: `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
+    /** Calls aten::copy (torch.ops.aten.copy in PyTorch): `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
     copy(src: Tensor, ...rest: Rest<[nonBlocking: boolean], { nonBlocking?: boolean }>): Tensor;
-    /** aten::copy: `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
+    /** Calls aten::copy (torch.ops.aten.copy in PyTorch): `aten::copy(Tensor self, Tensor src, bool non_blocking=False) -> Tensor` */
     copy(options: { src: Tensor; nonBlocking?: boolean }): Tensor;
-    /** aten::copysign.Scalar: `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::copysign.Scalar (torch.ops.aten.copysign in PyTorch): `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
     copysign(other: Scalar): Tensor;
-    /** aten::copysign.Scalar: `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::copysign.Scalar (torch.ops.aten.copysign in PyTorch): `aten::copysign.Scalar(Tensor self, Scalar other) -> Tensor` */
     copysign(options: { other: Scalar }): Tensor;
-    /** aten::copysign.Tensor: `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::copysign.Tensor (torch.ops.aten.copysign in PyTorch): `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
     copysign(other: Tensor): Tensor;
-    /** aten::copysign.Tensor: `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::copysign.Tensor (torch.ops.aten.copysign in PyTorch): `aten::copysign.Tensor(Tensor self, Tensor other) -> Tensor` */
     copysign(options: { other: Tensor }): Tensor;
-    /** aten::copysign_.Scalar: `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::copysign_.Scalar (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     copysign_(other: Scalar): this;
-    /** aten::copysign_.Scalar: `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::copysign_.Scalar (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     copysign_(options: { other: Scalar }): this;
-    /** aten::copysign_.Tensor: `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::copysign_.Tensor (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     copysign_(other: Tensor): this;
-    /** aten::copysign_.Tensor: `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::copysign_.Tensor (torch.ops.aten.copysign_ in PyTorch): `aten::copysign_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     copysign_(options: { other: Tensor }): this;
-    /** aten::corrcoef: `aten::corrcoef(Tensor self) -> Tensor` */
+    /** Calls aten::corrcoef (torch.ops.aten.corrcoef in PyTorch): `aten::corrcoef(Tensor self) -> Tensor` */
     corrcoef(): Tensor;
-    /** aten::cos_: `aten::cos_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::cos_ (torch.ops.aten.cos_ in PyTorch): `aten::cos_(Tensor(a!) self) -> Tensor(a!)` */
     cos_(): this;
-    /** aten::cosh: `aten::cosh(Tensor self) -> Tensor` */
+    /** Calls aten::cosh (torch.ops.aten.cosh in PyTorch): `aten::cosh(Tensor self) -> Tensor` */
     cosh(): Tensor;
-    /** aten::cosh_: `aten::cosh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::cosh_ (torch.ops.aten.cosh_ in PyTorch): `aten::cosh_(Tensor(a!) self) -> Tensor(a!)` */
     cosh_(): this;
-    /** aten::count_nonzero: `aten::count_nonzero(Tensor self, int? dim=None) -> Tensor` */
+    /** Calls aten::count_nonzero (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero(Tensor self, int? dim=None) -> Tensor` */
     countNonzero(...rest: Rest<[dim: number | null], { dim?: number | null }>): Tensor;
-    /** aten::count_nonzero.dim_IntList: `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
+    /** Calls aten::count_nonzero.dim_IntList (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
     countNonzero(dim: number[]): Tensor;
-    /** aten::count_nonzero.dim_IntList: `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
+    /** Calls aten::count_nonzero.dim_IntList (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
     countNonzero(options: { dim: number[] }): Tensor;
-    /** aten::count_nonzero.dim_IntList: `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
+    /** Calls aten::count_nonzero.dim_IntList (torch.ops.aten.count_nonzero in PyTorch): `aten::count_nonzero.dim_IntList(Tensor self, int[] dim) -> Tensor` */
     countNonzero(...dim: number[]): Tensor;
-    /** aten::cov: `aten::cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor` */
+    /** Calls aten::cov (torch.ops.aten.cov in PyTorch): `aten::cov(Tensor self, *, int correction=1, Tensor? fweights=None, Tensor? aweights=None) -> Tensor` */
     cov(...rest: Rest<[], { correction?: number; fweights?: Tensor | null; aweights?: Tensor | null }>): Tensor;
-    /** aten::cross: `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
+    /** Calls aten::cross (torch.ops.aten.cross in PyTorch): `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
     cross(other: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null }>): Tensor;
-    /** aten::cross: `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
+    /** Calls aten::cross (torch.ops.aten.cross in PyTorch): `aten::cross(Tensor self, Tensor other, int? dim=None) -> Tensor` */
     cross(options: { other: Tensor; dim?: number | null }): Tensor;
-    /** aten::cross_entropy_loss: `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
+    /** Calls aten::cross_entropy_loss (torch.ops.aten.cross_entropy_loss in PyTorch): `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
     crossEntropyLoss(target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number, labelSmoothing: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }>): Tensor;
-    /** aten::cross_entropy_loss: `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
+    /** Calls aten::cross_entropy_loss (torch.ops.aten.cross_entropy_loss in PyTorch): `aten::cross_entropy_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100, float label_smoothing=0.) -> Tensor` */
     crossEntropyLoss(options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number; labelSmoothing?: number }): Tensor;
-    /** aten::cudnn_convolution: `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+    /** Calls aten::cudnn_convolution (torch.ops.aten.cudnn_convolution in PyTorch): `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
     cudnnConvolution(weight: Tensor, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean): Tensor;
-    /** aten::cudnn_convolution: `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+    /** Calls aten::cudnn_convolution (torch.ops.aten.cudnn_convolution in PyTorch): `aten::cudnn_convolution(Tensor self, Tensor weight, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
     cudnnConvolution(options: { weight: Tensor; padding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean; allowTf32: boolean }): Tensor;
-    /** aten::cudnn_convolution_add_relu: `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::cudnn_convolution_add_relu (torch.ops.aten.cudnn_convolution_add_relu in PyTorch): `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     cudnnConvolutionAddRelu(weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-    /** aten::cudnn_convolution_add_relu: `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::cudnn_convolution_add_relu (torch.ops.aten.cudnn_convolution_add_relu in PyTorch): `aten::cudnn_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     cudnnConvolutionAddRelu(options: { weight: Tensor; z: Tensor; alpha: Scalar | null; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
-    /** aten::cudnn_convolution_relu: `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::cudnn_convolution_relu (torch.ops.aten.cudnn_convolution_relu in PyTorch): `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     cudnnConvolutionRelu(weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-    /** aten::cudnn_convolution_relu: `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::cudnn_convolution_relu (torch.ops.aten.cudnn_convolution_relu in PyTorch): `aten::cudnn_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     cudnnConvolutionRelu(options: { weight: Tensor; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
-    /** aten::cudnn_convolution_transpose: `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+    /** Calls aten::cudnn_convolution_transpose (torch.ops.aten.cudnn_convolution_transpose in PyTorch): `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
     cudnnConvolutionTranspose(weight: Tensor, padding: number[], outputPadding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean, allowTf32: boolean): Tensor;
-    /** aten::cudnn_convolution_transpose: `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
+    /** Calls aten::cudnn_convolution_transpose (torch.ops.aten.cudnn_convolution_transpose in PyTorch): `aten::cudnn_convolution_transpose(Tensor self, Tensor weight, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic, bool allow_tf32) -> Tensor` */
     cudnnConvolutionTranspose(options: { weight: Tensor; padding: number[]; outputPadding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean; allowTf32: boolean }): Tensor;
-    /** aten::cudnn_grid_sampler: `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
+    /** Calls aten::cudnn_grid_sampler (torch.ops.aten.cudnn_grid_sampler in PyTorch): `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
     cudnnGridSampler(grid: Tensor): Tensor;
-    /** aten::cudnn_grid_sampler: `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
+    /** Calls aten::cudnn_grid_sampler (torch.ops.aten.cudnn_grid_sampler in PyTorch): `aten::cudnn_grid_sampler(Tensor self, Tensor grid) -> Tensor output` */
     cudnnGridSampler(options: { grid: Tensor }): Tensor;
-    /** aten::cudnn_is_acceptable: `aten::cudnn_is_acceptable(Tensor self) -> bool` */
+    /** Calls aten::cudnn_is_acceptable (torch.ops.aten.cudnn_is_acceptable in PyTorch): `aten::cudnn_is_acceptable(Tensor self) -> bool` */
     cudnnIsAcceptable(): boolean;
-    /** aten::cummax: `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::cummax (torch.ops.aten.cummax in PyTorch): `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
     cummax(dim: number): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::cummax: `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::cummax (torch.ops.aten.cummax in PyTorch): `aten::cummax(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
     cummax(options: { dim: number }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::cummin: `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::cummin (torch.ops.aten.cummin in PyTorch): `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
     cummin(dim: number): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::cummin: `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::cummin (torch.ops.aten.cummin in PyTorch): `aten::cummin(Tensor self, int dim) -> (Tensor values, Tensor indices)` */
     cummin(options: { dim: number }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::cumprod: `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::cumprod (torch.ops.aten.cumprod in PyTorch): `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
     cumprod(dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-    /** aten::cumprod: `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::cumprod (torch.ops.aten.cumprod in PyTorch): `aten::cumprod(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
     cumprod(options: { dim: number; dtype?: DType | null }): Tensor;
-    /** aten::cumprod_: `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+    /** Calls aten::cumprod_ (torch.ops.aten.cumprod_ in PyTorch): `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
     cumprod_(dim: number, ...rest: Rest<[], { dtype?: DType | null }>): this;
-    /** aten::cumprod_: `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+    /** Calls aten::cumprod_ (torch.ops.aten.cumprod_ in PyTorch): `aten::cumprod_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
     cumprod_(options: { dim: number; dtype?: DType | null }): this;
-    /** aten::cumsum: `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::cumsum (torch.ops.aten.cumsum in PyTorch): `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
     cumsum(dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-    /** aten::cumsum: `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::cumsum (torch.ops.aten.cumsum in PyTorch): `aten::cumsum(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
     cumsum(options: { dim: number; dtype?: DType | null }): Tensor;
-    /** aten::cumsum_: `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+    /** Calls aten::cumsum_ (torch.ops.aten.cumsum_ in PyTorch): `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
     cumsum_(dim: number, ...rest: Rest<[], { dtype?: DType | null }>): this;
-    /** aten::cumsum_: `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
+    /** Calls aten::cumsum_ (torch.ops.aten.cumsum_ in PyTorch): `aten::cumsum_(Tensor(a!) self, int dim, *, ScalarType? dtype=None) -> Tensor(a!)` */
     cumsum_(options: { dim: number; dtype?: DType | null }): this;
-    /** aten::deg2rad: `aten::deg2rad(Tensor self) -> Tensor` */
+    /** Calls aten::deg2rad (torch.ops.aten.deg2rad in PyTorch): `aten::deg2rad(Tensor self) -> Tensor` */
     deg2rad(): Tensor;
-    /** aten::deg2rad_: `aten::deg2rad_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::deg2rad_ (torch.ops.aten.deg2rad_ in PyTorch): `aten::deg2rad_(Tensor(a!) self) -> Tensor(a!)` */
     deg2rad_(): this;
-    /** aten::dense_dim: `aten::dense_dim(Tensor self) -> int` */
+    /** Calls aten::dense_dim (torch.ops.aten.dense_dim in PyTorch): `aten::dense_dim(Tensor self) -> int` */
     denseDim(): number;
-    /** aten::det: `aten::det(Tensor self) -> Tensor` */
+    /** Calls aten::det (torch.ops.aten.det in PyTorch): `aten::det(Tensor self) -> Tensor` */
     det(): Tensor;
-    /** aten::detach_: `aten::detach_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::detach_ (torch.ops.aten.detach_ in PyTorch): `aten::detach_(Tensor(a!) self) -> Tensor(a!)` */
     detach_(): this;
-    /** aten::detach_copy: `aten::detach_copy(Tensor self) -> Tensor` */
+    /** Calls aten::detach_copy (torch.ops.aten.detach_copy in PyTorch): `aten::detach_copy(Tensor self) -> Tensor` */
     detachCopy(): Tensor;
-    /** aten::diag: `aten::diag(Tensor self, int diagonal=0) -> Tensor` */
+    /** Calls aten::diag (torch.ops.aten.diag in PyTorch): `aten::diag(Tensor self, int diagonal=0) -> Tensor` */
     diag(...rest: Rest<[diagonal: number], { diagonal?: number }>): Tensor;
-    /** aten::diag_embed: `aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
+    /** Calls aten::diag_embed (torch.ops.aten.diag_embed in PyTorch): `aten::diag_embed(Tensor self, int offset=0, int dim1=-2, int dim2=-1) -> Tensor` */
     diagEmbed(...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
-    /** aten::diagflat: `aten::diagflat(Tensor self, int offset=0) -> Tensor` */
+    /** Calls aten::diagflat (torch.ops.aten.diagflat in PyTorch): `aten::diagflat(Tensor self, int offset=0) -> Tensor` */
     diagflat(...rest: Rest<[offset: number], { offset?: number }>): Tensor;
-    /** aten::diagonal: `aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
+    /** Calls aten::diagonal (torch.ops.aten.diagonal in PyTorch): `aten::diagonal(Tensor(a) self, int offset=0, int dim1=0, int dim2=1) -> Tensor(a)` */
     diagonal(...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
-    /** aten::diagonal_copy: `aten::diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+    /** Calls aten::diagonal_copy (torch.ops.aten.diagonal_copy in PyTorch): `aten::diagonal_copy(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
     diagonalCopy(...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
-    /** aten::diagonal_scatter: `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+    /** Calls aten::diagonal_scatter (torch.ops.aten.diagonal_scatter in PyTorch): `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
     diagonalScatter(src: Tensor, ...rest: Rest<[offset: number, dim1: number, dim2: number], { offset?: number; dim1?: number; dim2?: number }>): Tensor;
-    /** aten::diagonal_scatter: `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
+    /** Calls aten::diagonal_scatter (torch.ops.aten.diagonal_scatter in PyTorch): `aten::diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor` */
     diagonalScatter(options: { src: Tensor; offset?: number; dim1?: number; dim2?: number }): Tensor;
-    /** aten::diff: `aten::diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
+    /** Calls aten::diff (torch.ops.aten.diff in PyTorch): `aten::diff(Tensor self, int n=1, int dim=-1, Tensor? prepend=None, Tensor? append=None) -> Tensor` */
     diff(...rest: Rest<[n: number, dim: number, prepend: Tensor | null, append: Tensor | null], { n?: number; dim?: number; prepend?: Tensor | null; append?: Tensor | null }>): Tensor;
-    /** aten::digamma: `aten::digamma(Tensor self) -> Tensor` */
+    /** Calls aten::digamma (torch.ops.aten.digamma in PyTorch): `aten::digamma(Tensor self) -> Tensor` */
     digamma(): Tensor;
-    /** aten::digamma_: `aten::digamma_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::digamma_ (torch.ops.aten.digamma_ in PyTorch): `aten::digamma_(Tensor(a!) self) -> Tensor(a!)` */
     digamma_(): this;
-    /** aten::dist: `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
+    /** Calls aten::dist (torch.ops.aten.dist in PyTorch): `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
     dist(other: Tensor, ...rest: Rest<[p: Scalar], { p?: Scalar }>): Tensor;
-    /** aten::dist: `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
+    /** Calls aten::dist (torch.ops.aten.dist in PyTorch): `aten::dist(Tensor self, Tensor other, Scalar p=2) -> Tensor` */
     dist(options: { other: Tensor; p?: Scalar }): Tensor;
-    /** aten::divide.Scalar: `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::divide.Scalar (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
     divide(other: Scalar): Tensor;
-    /** aten::divide.Scalar: `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::divide.Scalar (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar(Tensor self, Scalar other) -> Tensor` */
     divide(options: { other: Scalar }): Tensor;
-    /** aten::divide.Tensor: `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::divide.Tensor (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
     divide(other: Tensor): Tensor;
-    /** aten::divide.Tensor: `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::divide.Tensor (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor(Tensor self, Tensor other) -> Tensor` */
     divide(options: { other: Tensor }): Tensor;
-    /** aten::divide.Scalar_mode: `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
+    /** Calls aten::divide.Scalar_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
     divide(other: Scalar, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-    /** aten::divide.Scalar_mode: `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
+    /** Calls aten::divide.Scalar_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Scalar_mode(Tensor self, Scalar other, *, str? rounding_mode) -> Tensor` */
     divide(options: { other: Scalar; roundingMode?: string | null }): Tensor;
-    /** aten::divide.Tensor_mode: `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
+    /** Calls aten::divide.Tensor_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
     divide(other: Tensor, ...rest: Rest<[], { roundingMode?: string | null }>): Tensor;
-    /** aten::divide.Tensor_mode: `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
+    /** Calls aten::divide.Tensor_mode (torch.ops.aten.divide in PyTorch): `aten::divide.Tensor_mode(Tensor self, Tensor other, *, str? rounding_mode) -> Tensor` */
     divide(options: { other: Tensor; roundingMode?: string | null }): Tensor;
-    /** aten::divide_.Scalar: `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::divide_.Scalar (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     divide_(other: Scalar): this;
-    /** aten::divide_.Scalar: `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::divide_.Scalar (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     divide_(options: { other: Scalar }): this;
-    /** aten::divide_.Tensor: `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::divide_.Tensor (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     divide_(other: Tensor): this;
-    /** aten::divide_.Tensor: `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::divide_.Tensor (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     divide_(options: { other: Tensor }): this;
-    /** aten::divide_.Scalar_mode: `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
+    /** Calls aten::divide_.Scalar_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
     divide_(other: Scalar, ...rest: Rest<[], { roundingMode?: string | null }>): this;
-    /** aten::divide_.Scalar_mode: `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
+    /** Calls aten::divide_.Scalar_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Scalar_mode(Tensor(a!) self, Scalar other, *, str? rounding_mode) -> Tensor(a!)` */
     divide_(options: { other: Scalar; roundingMode?: string | null }): this;
-    /** aten::divide_.Tensor_mode: `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
+    /** Calls aten::divide_.Tensor_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
     divide_(other: Tensor, ...rest: Rest<[], { roundingMode?: string | null }>): this;
-    /** aten::divide_.Tensor_mode: `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
+    /** Calls aten::divide_.Tensor_mode (torch.ops.aten.divide_ in PyTorch): `aten::divide_.Tensor_mode(Tensor(a!) self, Tensor other, *, str? rounding_mode) -> Tensor(a!)` */
     divide_(options: { other: Tensor; roundingMode?: string | null }): this;
-    /** aten::dropout_: `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::dropout_ (torch.ops.aten.dropout_ in PyTorch): `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     dropout_(p: number, train: boolean): this;
-    /** aten::dropout_: `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::dropout_ (torch.ops.aten.dropout_ in PyTorch): `aten::dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     dropout_(options: { p: number; train: boolean }): this;
-    /** aten::dsplit.array: `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::dsplit.array (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     dsplit(indices: number[]): Tensor[];
-    /** aten::dsplit.array: `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::dsplit.array (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     dsplit(options: { indices: number[] }): Tensor[];
-    /** aten::dsplit.array: `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::dsplit.array (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     dsplit(...indices: number[]): Tensor[];
-    /** aten::dsplit.int: `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+    /** Calls aten::dsplit.int (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
     dsplit(sections: number): Tensor[];
-    /** aten::dsplit.int: `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+    /** Calls aten::dsplit.int (torch.ops.aten.dsplit in PyTorch): `aten::dsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
     dsplit(options: { sections: number }): Tensor[];
-    /** aten::elu: `aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
+    /** Calls aten::elu (torch.ops.aten.elu in PyTorch): `aten::elu(Tensor self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor` */
     elu(...rest: Rest<[alpha: Scalar, scale: Scalar, inputScale: Scalar], { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }>): Tensor;
-    /** aten::elu_: `aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
+    /** Calls aten::elu_ (torch.ops.aten.elu_ in PyTorch): `aten::elu_(Tensor(a!) self, Scalar alpha=1, Scalar scale=1, Scalar input_scale=1) -> Tensor(a!)` */
     elu_(...rest: Rest<[alpha: Scalar, scale: Scalar, inputScale: Scalar], { alpha?: Scalar; scale?: Scalar; inputScale?: Scalar }>): this;
-    /** aten::embedding_renorm: `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
+    /** Calls aten::embedding_renorm (torch.ops.aten.embedding_renorm in PyTorch): `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
     embeddingRenorm(indices: Tensor, maxNorm: number, normType: number): Tensor;
-    /** aten::embedding_renorm: `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
+    /** Calls aten::embedding_renorm (torch.ops.aten.embedding_renorm in PyTorch): `aten::embedding_renorm(Tensor self, Tensor indices, float max_norm, float norm_type) -> Tensor` */
     embeddingRenorm(options: { indices: Tensor; maxNorm: number; normType: number }): Tensor;
-    /** aten::embedding_renorm_: `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
+    /** Calls aten::embedding_renorm_ (torch.ops.aten.embedding_renorm_ in PyTorch): `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
     embeddingRenorm_(indices: Tensor, maxNorm: number, normType: number): this;
-    /** aten::embedding_renorm_: `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
+    /** Calls aten::embedding_renorm_ (torch.ops.aten.embedding_renorm_ in PyTorch): `aten::embedding_renorm_(Tensor(a!) self, Tensor indices, float max_norm, float norm_type) -> Tensor(a!)` */
     embeddingRenorm_(options: { indices: Tensor; maxNorm: number; normType: number }): this;
-    /** aten::empty_like: `aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::empty_like (torch.ops.aten.empty_like in PyTorch): `aten::empty_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     emptyLike(...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::eq_.Scalar: `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::eq_.Scalar (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     eq_(other: Scalar): this;
-    /** aten::eq_.Scalar: `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::eq_.Scalar (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     eq_(options: { other: Scalar }): this;
-    /** aten::eq_.Tensor: `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::eq_.Tensor (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     eq_(other: Tensor): this;
-    /** aten::eq_.Tensor: `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::eq_.Tensor (torch.ops.aten.eq_ in PyTorch): `aten::eq_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     eq_(options: { other: Tensor }): this;
-    /** aten::equal: `aten::equal(Tensor self, Tensor other) -> bool` */
+    /** Calls aten::equal (torch.ops.aten.equal in PyTorch): `aten::equal(Tensor self, Tensor other) -> bool` */
     equal(other: Tensor): boolean;
-    /** aten::equal: `aten::equal(Tensor self, Tensor other) -> bool` */
+    /** Calls aten::equal (torch.ops.aten.equal in PyTorch): `aten::equal(Tensor self, Tensor other) -> bool` */
     equal(options: { other: Tensor }): boolean;
-    /** aten::erf_: `aten::erf_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::erf_ (torch.ops.aten.erf_ in PyTorch): `aten::erf_(Tensor(a!) self) -> Tensor(a!)` */
     erf_(): this;
-    /** aten::erfc: `aten::erfc(Tensor self) -> Tensor` */
+    /** Calls aten::erfc (torch.ops.aten.erfc in PyTorch): `aten::erfc(Tensor self) -> Tensor` */
     erfc(): Tensor;
-    /** aten::erfc_: `aten::erfc_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::erfc_ (torch.ops.aten.erfc_ in PyTorch): `aten::erfc_(Tensor(a!) self) -> Tensor(a!)` */
     erfc_(): this;
-    /** aten::erfinv: `aten::erfinv(Tensor self) -> Tensor` */
+    /** Calls aten::erfinv (torch.ops.aten.erfinv in PyTorch): `aten::erfinv(Tensor self) -> Tensor` */
     erfinv(): Tensor;
-    /** aten::erfinv_: `aten::erfinv_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::erfinv_ (torch.ops.aten.erfinv_ in PyTorch): `aten::erfinv_(Tensor(a!) self) -> Tensor(a!)` */
     erfinv_(): this;
-    /** aten::exp2: `aten::exp2(Tensor self) -> Tensor` */
+    /** Calls aten::exp2 (torch.ops.aten.exp2 in PyTorch): `aten::exp2(Tensor self) -> Tensor` */
     exp2(): Tensor;
-    /** aten::exp2_: `aten::exp2_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::exp2_ (torch.ops.aten.exp2_ in PyTorch): `aten::exp2_(Tensor(a!) self) -> Tensor(a!)` */
     exp2_(): this;
-    /** aten::exp_: `aten::exp_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::exp_ (torch.ops.aten.exp_ in PyTorch): `aten::exp_(Tensor(a!) self) -> Tensor(a!)` */
     exp_(): this;
-    /** aten::expand_as: `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+    /** Calls aten::expand_as (torch.ops.aten.expand_as in PyTorch): `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
     expandAs(other: Tensor): Tensor;
-    /** aten::expand_as: `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+    /** Calls aten::expand_as (torch.ops.aten.expand_as in PyTorch): `aten::expand_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
     expandAs(options: { other: Tensor }): Tensor;
-    /** aten::expand_copy: `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
+    /** Calls aten::expand_copy (torch.ops.aten.expand_copy in PyTorch): `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
     expandCopy(size: number[], ...rest: Rest<[], { implicit?: boolean }>): Tensor;
-    /** aten::expand_copy: `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
+    /** Calls aten::expand_copy (torch.ops.aten.expand_copy in PyTorch): `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
     expandCopy(options: { size: number[]; implicit?: boolean }): Tensor;
-    /** aten::expand_copy: `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
+    /** Calls aten::expand_copy (torch.ops.aten.expand_copy in PyTorch): `aten::expand_copy(Tensor self, SymInt[] size, *, bool implicit=False) -> Tensor` */
     expandCopy(...size: number[]): Tensor;
-    /** aten::expm1_: `aten::expm1_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::expm1_ (torch.ops.aten.expm1_ in PyTorch): `aten::expm1_(Tensor(a!) self) -> Tensor(a!)` */
     expm1_(): this;
-    /** aten::exponential: `aten::exponential(Tensor self, float lambd=1., *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::exponential (torch.ops.aten.exponential in PyTorch): `aten::exponential(Tensor self, float lambd=1., *, Generator? generator=None) -> Tensor` */
     exponential(...rest: Rest<[lambd: number], { lambd?: number; generator?: null }>): Tensor;
-    /** aten::exponential_: `aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::exponential_ (torch.ops.aten.exponential_ in PyTorch): `aten::exponential_(Tensor(a!) self, float lambd=1., *, Generator? generator=None) -> Tensor(a!)` */
     exponential_(...rest: Rest<[lambd: number], { lambd?: number; generator?: null }>): this;
-    /** aten::feature_alpha_dropout_: `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::feature_alpha_dropout_ (torch.ops.aten.feature_alpha_dropout_ in PyTorch): `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     featureAlphaDropout_(p: number, train: boolean): this;
-    /** aten::feature_alpha_dropout_: `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::feature_alpha_dropout_ (torch.ops.aten.feature_alpha_dropout_ in PyTorch): `aten::feature_alpha_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     featureAlphaDropout_(options: { p: number; train: boolean }): this;
-    /** aten::feature_dropout_: `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::feature_dropout_ (torch.ops.aten.feature_dropout_ in PyTorch): `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     featureDropout_(p: number, train: boolean): this;
-    /** aten::feature_dropout_: `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
+    /** Calls aten::feature_dropout_ (torch.ops.aten.feature_dropout_ in PyTorch): `aten::feature_dropout_(Tensor(a!) self, float p, bool train) -> Tensor(a!)` */
     featureDropout_(options: { p: number; train: boolean }): this;
-    /** aten::fft_fft: `aten::fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_fft (torch.ops.aten.fft_fft in PyTorch): `aten::fft_fft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
     fftFft(...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
-    /** aten::fft_fft2: `aten::fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+    /** Calls aten::fft_fft2 (torch.ops.aten.fft_fft2 in PyTorch): `aten::fft_fft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
     fftFft2(...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
-    /** aten::fft_fftn: `aten::fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_fftn (torch.ops.aten.fft_fftn in PyTorch): `aten::fft_fftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
     fftFftn(...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
-    /** aten::fft_fftshift: `aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+    /** Calls aten::fft_fftshift (torch.ops.aten.fft_fftshift in PyTorch): `aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
     fftFftshift(...rest: Rest<[dim: number | number[] | null], { dim?: number | number[] | null }>): Tensor;
-    /** aten::fft_fftshift: `aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+    /** Calls aten::fft_fftshift (torch.ops.aten.fft_fftshift in PyTorch): `aten::fft_fftshift(Tensor self, int[1]? dim=None) -> Tensor` */
     fftFftshift(...dim: number[]): Tensor;
-    /** aten::fft_hfft: `aten::fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_hfft (torch.ops.aten.fft_hfft in PyTorch): `aten::fft_hfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
     fftHfft(...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
-    /** aten::fft_hfft2: `aten::fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+    /** Calls aten::fft_hfft2 (torch.ops.aten.fft_hfft2 in PyTorch): `aten::fft_hfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
     fftHfft2(...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
-    /** aten::fft_hfftn: `aten::fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_hfftn (torch.ops.aten.fft_hfftn in PyTorch): `aten::fft_hfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
     fftHfftn(...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
-    /** aten::fft_ifft: `aten::fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_ifft (torch.ops.aten.fft_ifft in PyTorch): `aten::fft_ifft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
     fftIfft(...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
-    /** aten::fft_ifft2: `aten::fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+    /** Calls aten::fft_ifft2 (torch.ops.aten.fft_ifft2 in PyTorch): `aten::fft_ifft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
     fftIfft2(...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
-    /** aten::fft_ifftn: `aten::fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_ifftn (torch.ops.aten.fft_ifftn in PyTorch): `aten::fft_ifftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
     fftIfftn(...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
-    /** aten::fft_ifftshift: `aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+    /** Calls aten::fft_ifftshift (torch.ops.aten.fft_ifftshift in PyTorch): `aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
     fftIfftshift(...rest: Rest<[dim: number | number[] | null], { dim?: number | number[] | null }>): Tensor;
-    /** aten::fft_ifftshift: `aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
+    /** Calls aten::fft_ifftshift (torch.ops.aten.fft_ifftshift in PyTorch): `aten::fft_ifftshift(Tensor self, int[1]? dim=None) -> Tensor` */
     fftIfftshift(...dim: number[]): Tensor;
-    /** aten::fft_ihfft: `aten::fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_ihfft (torch.ops.aten.fft_ihfft in PyTorch): `aten::fft_ihfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
     fftIhfft(...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
-    /** aten::fft_ihfft2: `aten::fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+    /** Calls aten::fft_ihfft2 (torch.ops.aten.fft_ihfft2 in PyTorch): `aten::fft_ihfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
     fftIhfft2(...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
-    /** aten::fft_ihfftn: `aten::fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_ihfftn (torch.ops.aten.fft_ihfftn in PyTorch): `aten::fft_ihfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
     fftIhfftn(...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
-    /** aten::fft_irfft: `aten::fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_irfft (torch.ops.aten.fft_irfft in PyTorch): `aten::fft_irfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
     fftIrfft(...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
-    /** aten::fft_irfft2: `aten::fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+    /** Calls aten::fft_irfft2 (torch.ops.aten.fft_irfft2 in PyTorch): `aten::fft_irfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
     fftIrfft2(...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
-    /** aten::fft_irfftn: `aten::fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_irfftn (torch.ops.aten.fft_irfftn in PyTorch): `aten::fft_irfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
     fftIrfftn(...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
-    /** aten::fft_rfft: `aten::fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_rfft (torch.ops.aten.fft_rfft in PyTorch): `aten::fft_rfft(Tensor self, int? n=None, int dim=-1, str? norm=None) -> Tensor` */
     fftRfft(...rest: Rest<[n: number | null, dim: number, norm: string | null], { n?: number | null; dim?: number; norm?: string | null }>): Tensor;
-    /** aten::fft_rfft2: `aten::fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
+    /** Calls aten::fft_rfft2 (torch.ops.aten.fft_rfft2 in PyTorch): `aten::fft_rfft2(Tensor self, int[1]? s=None, int[1] dim=[-2, -1], str? norm=None) -> Tensor` */
     fftRfft2(...rest: Rest<[s: number | number[] | null, dim: number | number[], norm: string | null], { s?: number | number[] | null; dim?: number | number[]; norm?: string | null }>): Tensor;
-    /** aten::fft_rfftn: `aten::fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
+    /** Calls aten::fft_rfftn (torch.ops.aten.fft_rfftn in PyTorch): `aten::fft_rfftn(Tensor self, int[1]? s=None, int[1]? dim=None, str? norm=None) -> Tensor` */
     fftRfftn(...rest: Rest<[s: number | number[] | null, dim: number | number[] | null, norm: string | null], { s?: number | number[] | null; dim?: number | number[] | null; norm?: string | null }>): Tensor;
-    /** aten::fill.Scalar: `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
+    /** Calls aten::fill.Scalar (torch.ops.aten.fill in PyTorch): `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
     fill(value: Scalar): Tensor;
-    /** aten::fill.Scalar: `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
+    /** Calls aten::fill.Scalar (torch.ops.aten.fill in PyTorch): `aten::fill.Scalar(Tensor self, Scalar value) -> Tensor` */
     fill(options: { value: Scalar }): Tensor;
-    /** aten::fill.Tensor: `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
+    /** Calls aten::fill.Tensor (torch.ops.aten.fill in PyTorch): `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
     fill(value: Tensor): Tensor;
-    /** aten::fill.Tensor: `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
+    /** Calls aten::fill.Tensor (torch.ops.aten.fill in PyTorch): `aten::fill.Tensor(Tensor self, Tensor value) -> Tensor` */
     fill(options: { value: Tensor }): Tensor;
-    /** aten::fill_diagonal_: `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
+    /** Calls aten::fill_diagonal_ (torch.ops.aten.fill_diagonal_ in PyTorch): `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
     fillDiagonal_(fillValue: Scalar, ...rest: Rest<[wrap: boolean], { wrap?: boolean }>): this;
-    /** aten::fill_diagonal_: `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
+    /** Calls aten::fill_diagonal_ (torch.ops.aten.fill_diagonal_ in PyTorch): `aten::fill_diagonal_(Tensor(a!) self, Scalar fill_value, bool wrap=False) -> Tensor(a!)` */
     fillDiagonal_(options: { fillValue: Scalar; wrap?: boolean }): this;
-    /** aten::fix: `aten::fix(Tensor self) -> Tensor` */
+    /** Calls aten::fix (torch.ops.aten.fix in PyTorch): `aten::fix(Tensor self) -> Tensor` */
     fix(): Tensor;
-    /** aten::fix_: `aten::fix_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::fix_ (torch.ops.aten.fix_ in PyTorch): `aten::fix_(Tensor(a!) self) -> Tensor(a!)` */
     fix_(): this;
-    /** aten::fliplr: `aten::fliplr(Tensor self) -> Tensor` */
+    /** Calls aten::fliplr (torch.ops.aten.fliplr in PyTorch): `aten::fliplr(Tensor self) -> Tensor` */
     fliplr(): Tensor;
-    /** aten::flipud: `aten::flipud(Tensor self) -> Tensor` */
+    /** Calls aten::flipud (torch.ops.aten.flipud in PyTorch): `aten::flipud(Tensor self) -> Tensor` */
     flipud(): Tensor;
-    /** aten::float_power.Tensor_Scalar: `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
+    /** Calls aten::float_power.Tensor_Scalar (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
     floatPower(exponent: Scalar): Tensor;
-    /** aten::float_power.Tensor_Scalar: `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
+    /** Calls aten::float_power.Tensor_Scalar (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Scalar(Tensor self, Scalar exponent) -> Tensor` */
     floatPower(options: { exponent: Scalar }): Tensor;
-    /** aten::float_power.Tensor_Tensor: `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
+    /** Calls aten::float_power.Tensor_Tensor (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
     floatPower(exponent: Tensor): Tensor;
-    /** aten::float_power.Tensor_Tensor: `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
+    /** Calls aten::float_power.Tensor_Tensor (torch.ops.aten.float_power in PyTorch): `aten::float_power.Tensor_Tensor(Tensor self, Tensor exponent) -> Tensor` */
     floatPower(options: { exponent: Tensor }): Tensor;
-    /** aten::float_power_.Scalar: `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+    /** Calls aten::float_power_.Scalar (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
     floatPower_(exponent: Scalar): this;
-    /** aten::float_power_.Scalar: `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+    /** Calls aten::float_power_.Scalar (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
     floatPower_(options: { exponent: Scalar }): this;
-    /** aten::float_power_.Tensor: `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+    /** Calls aten::float_power_.Tensor (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
     floatPower_(exponent: Tensor): this;
-    /** aten::float_power_.Tensor: `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+    /** Calls aten::float_power_.Tensor (torch.ops.aten.float_power_ in PyTorch): `aten::float_power_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
     floatPower_(options: { exponent: Tensor }): this;
-    /** aten::floor_: `aten::floor_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::floor_ (torch.ops.aten.floor_ in PyTorch): `aten::floor_(Tensor(a!) self) -> Tensor(a!)` */
     floor_(): this;
-    /** aten::floor_divide: `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::floor_divide (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
     floorDivide(other: Tensor): Tensor;
-    /** aten::floor_divide: `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::floor_divide (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide(Tensor self, Tensor other) -> Tensor` */
     floorDivide(options: { other: Tensor }): Tensor;
-    /** aten::floor_divide.Scalar: `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::floor_divide.Scalar (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
     floorDivide(other: Scalar): Tensor;
-    /** aten::floor_divide.Scalar: `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::floor_divide.Scalar (torch.ops.aten.floor_divide in PyTorch): `aten::floor_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
     floorDivide(options: { other: Scalar }): Tensor;
-    /** aten::floor_divide_.Scalar: `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::floor_divide_.Scalar (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     floorDivide_(other: Scalar): this;
-    /** aten::floor_divide_.Scalar: `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::floor_divide_.Scalar (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     floorDivide_(options: { other: Scalar }): this;
-    /** aten::floor_divide_.Tensor: `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::floor_divide_.Tensor (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     floorDivide_(other: Tensor): this;
-    /** aten::floor_divide_.Tensor: `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::floor_divide_.Tensor (torch.ops.aten.floor_divide_ in PyTorch): `aten::floor_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     floorDivide_(options: { other: Tensor }): this;
-    /** aten::fmax: `aten::fmax(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::fmax (torch.ops.aten.fmax in PyTorch): `aten::fmax(Tensor self, Tensor other) -> Tensor` */
     fmax(other: Tensor): Tensor;
-    /** aten::fmax: `aten::fmax(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::fmax (torch.ops.aten.fmax in PyTorch): `aten::fmax(Tensor self, Tensor other) -> Tensor` */
     fmax(options: { other: Tensor }): Tensor;
-    /** aten::fmin: `aten::fmin(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::fmin (torch.ops.aten.fmin in PyTorch): `aten::fmin(Tensor self, Tensor other) -> Tensor` */
     fmin(other: Tensor): Tensor;
-    /** aten::fmin: `aten::fmin(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::fmin (torch.ops.aten.fmin in PyTorch): `aten::fmin(Tensor self, Tensor other) -> Tensor` */
     fmin(options: { other: Tensor }): Tensor;
-    /** aten::fmod.Scalar: `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::fmod.Scalar (torch.ops.aten.fmod in PyTorch): `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
     fmod(other: Scalar): Tensor;
-    /** aten::fmod.Scalar: `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::fmod.Scalar (torch.ops.aten.fmod in PyTorch): `aten::fmod.Scalar(Tensor self, Scalar other) -> Tensor` */
     fmod(options: { other: Scalar }): Tensor;
-    /** aten::fmod.Tensor: `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::fmod.Tensor (torch.ops.aten.fmod in PyTorch): `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
     fmod(other: Tensor): Tensor;
-    /** aten::fmod.Tensor: `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::fmod.Tensor (torch.ops.aten.fmod in PyTorch): `aten::fmod.Tensor(Tensor self, Tensor other) -> Tensor` */
     fmod(options: { other: Tensor }): Tensor;
-    /** aten::fmod_.Scalar: `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::fmod_.Scalar (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     fmod_(other: Scalar): this;
-    /** aten::fmod_.Scalar: `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::fmod_.Scalar (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     fmod_(options: { other: Scalar }): this;
-    /** aten::fmod_.Tensor: `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::fmod_.Tensor (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     fmod_(other: Tensor): this;
-    /** aten::fmod_.Tensor: `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::fmod_.Tensor (torch.ops.aten.fmod_ in PyTorch): `aten::fmod_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     fmod_(options: { other: Tensor }): this;
-    /** aten::frac: `aten::frac(Tensor self) -> Tensor` */
+    /** Calls aten::frac (torch.ops.aten.frac in PyTorch): `aten::frac(Tensor self) -> Tensor` */
     frac(): Tensor;
-    /** aten::frac_: `aten::frac_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::frac_ (torch.ops.aten.frac_ in PyTorch): `aten::frac_(Tensor(a!) self) -> Tensor(a!)` */
     frac_(): this;
-    /** aten::fractional_max_pool2d: `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+    /** Calls aten::fractional_max_pool2d (torch.ops.aten.fractional_max_pool2d in PyTorch): `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
     fractionalMaxPool2d(kernelSize: number | number[], outputSize: number | number[], randomSamples: Tensor): [Tensor, Tensor];
-    /** aten::fractional_max_pool2d: `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+    /** Calls aten::fractional_max_pool2d (torch.ops.aten.fractional_max_pool2d in PyTorch): `aten::fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
     fractionalMaxPool2d(options: { kernelSize: number | number[]; outputSize: number | number[]; randomSamples: Tensor }): [Tensor, Tensor];
-    /** aten::fractional_max_pool3d: `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+    /** Calls aten::fractional_max_pool3d (torch.ops.aten.fractional_max_pool3d in PyTorch): `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
     fractionalMaxPool3d(kernelSize: number | number[], outputSize: number | number[], randomSamples: Tensor): [Tensor, Tensor];
-    /** aten::fractional_max_pool3d: `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
+    /** Calls aten::fractional_max_pool3d (torch.ops.aten.fractional_max_pool3d in PyTorch): `aten::fractional_max_pool3d(Tensor self, int[3] kernel_size, int[3] output_size, Tensor random_samples) -> (Tensor, Tensor)` */
     fractionalMaxPool3d(options: { kernelSize: number | number[]; outputSize: number | number[]; randomSamples: Tensor }): [Tensor, Tensor];
-    /** aten::frexp.Tensor: `aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)` */
+    /** Calls aten::frexp.Tensor (torch.ops.aten.frexp in PyTorch): `aten::frexp.Tensor(Tensor self) -> (Tensor mantissa, Tensor exponent)` */
     frexp(): Named<{ mantissa: Tensor; exponent: Tensor }, [Tensor, Tensor]>;
-    /** aten::frobenius_norm: `aten::frobenius_norm(Tensor self) -> Tensor` */
+    /** Calls aten::frobenius_norm (torch.ops.aten.frobenius_norm in PyTorch): `aten::frobenius_norm(Tensor self) -> Tensor` */
     frobeniusNorm(): Tensor;
-    /** aten::frobenius_norm.dim: `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::frobenius_norm.dim (torch.ops.aten.frobenius_norm in PyTorch): `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
     frobeniusNorm(dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-    /** aten::frobenius_norm.dim: `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::frobenius_norm.dim (torch.ops.aten.frobenius_norm in PyTorch): `aten::frobenius_norm.dim(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
     frobeniusNorm(options: { dim: number | number[]; keepdim?: boolean }): Tensor;
-    /** aten::full_like: `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::full_like (torch.ops.aten.full_like in PyTorch): `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     fullLike(fillValue: Scalar, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::full_like: `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::full_like (torch.ops.aten.full_like in PyTorch): `aten::full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     fullLike(options: { fillValue: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
-    /** aten::fused_moving_avg_obs_fake_quant: `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
+    /** Calls aten::fused_moving_avg_obs_fake_quant (torch.ops.aten.fused_moving_avg_obs_fake_quant in PyTorch): `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
     fusedMovingAvgObsFakeQuant(observerOn: Tensor, fakeQuantOn: Tensor, runningMin: Tensor, runningMax: Tensor, scale: Tensor, zeroPoint: Tensor, averagingConst: number, quantMin: number, quantMax: number, chAxis: number, ...rest: Rest<[perRowFakeQuant: boolean, symmetricQuant: boolean], { perRowFakeQuant?: boolean; symmetricQuant?: boolean }>): Tensor;
-    /** aten::fused_moving_avg_obs_fake_quant: `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
+    /** Calls aten::fused_moving_avg_obs_fake_quant (torch.ops.aten.fused_moving_avg_obs_fake_quant in PyTorch): `aten::fused_moving_avg_obs_fake_quant(Tensor self, Tensor observer_on, Tensor fake_quant_on, Tensor(a!) running_min, Tensor(b!) running_max, Tensor(c!) scale, Tensor(d!) zero_point, float averaging_const, int quant_min, int quant_max, int ch_axis, bool per_row_fake_quant=False, bool symmetric_quant=False) -> Tensor` */
     fusedMovingAvgObsFakeQuant(options: { observerOn: Tensor; fakeQuantOn: Tensor; runningMin: Tensor; runningMax: Tensor; scale: Tensor; zeroPoint: Tensor; averagingConst: number; quantMin: number; quantMax: number; chAxis: number; perRowFakeQuant?: boolean; symmetricQuant?: boolean }): Tensor;
-    /** aten::gcd: `aten::gcd(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::gcd (torch.ops.aten.gcd in PyTorch): `aten::gcd(Tensor self, Tensor other) -> Tensor` */
     gcd(other: Tensor): Tensor;
-    /** aten::gcd: `aten::gcd(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::gcd (torch.ops.aten.gcd in PyTorch): `aten::gcd(Tensor self, Tensor other) -> Tensor` */
     gcd(options: { other: Tensor }): Tensor;
-    /** aten::gcd_: `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::gcd_ (torch.ops.aten.gcd_ in PyTorch): `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     gcd_(other: Tensor): this;
-    /** aten::gcd_: `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::gcd_ (torch.ops.aten.gcd_ in PyTorch): `aten::gcd_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     gcd_(options: { other: Tensor }): this;
-    /** aten::ge_.Scalar: `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::ge_.Scalar (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     ge_(other: Scalar): this;
-    /** aten::ge_.Scalar: `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::ge_.Scalar (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     ge_(options: { other: Scalar }): this;
-    /** aten::ge_.Tensor: `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::ge_.Tensor (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     ge_(other: Tensor): this;
-    /** aten::ge_.Tensor: `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::ge_.Tensor (torch.ops.aten.ge_ in PyTorch): `aten::ge_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     ge_(options: { other: Tensor }): this;
-    /** aten::gelu_: `aten::gelu_(Tensor(a!) self, *, str approximate="none") -> Tensor(a!)` */
+    /** Calls aten::gelu_ (torch.ops.aten.gelu_ in PyTorch): `aten::gelu_(Tensor(a!) self, *, str approximate="none") -> Tensor(a!)` */
     gelu_(...rest: Rest<[], { approximate?: string }>): this;
-    /** aten::geometric: `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::geometric (torch.ops.aten.geometric in PyTorch): `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
     geometric(p: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::geometric: `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::geometric (torch.ops.aten.geometric in PyTorch): `aten::geometric(Tensor self, float p, *, Generator? generator=None) -> Tensor` */
     geometric(options: { p: number; generator?: null }): Tensor;
-    /** aten::geometric_: `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::geometric_ (torch.ops.aten.geometric_ in PyTorch): `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
     geometric_(p: number, ...rest: Rest<[], { generator?: null }>): this;
-    /** aten::geometric_: `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::geometric_ (torch.ops.aten.geometric_ in PyTorch): `aten::geometric_(Tensor(a!) self, float p, *, Generator? generator=None) -> Tensor(a!)` */
     geometric_(options: { p: number; generator?: null }): this;
-    /** aten::geqrf: `aten::geqrf(Tensor self) -> (Tensor a, Tensor tau)` */
+    /** Calls aten::geqrf (torch.ops.aten.geqrf in PyTorch): `aten::geqrf(Tensor self) -> (Tensor a, Tensor tau)` */
     geqrf(): Named<{ a: Tensor; tau: Tensor }, [Tensor, Tensor]>;
-    /** aten::ger: `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
+    /** Calls aten::ger (torch.ops.aten.ger in PyTorch): `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
     ger(vec2: Tensor): Tensor;
-    /** aten::ger: `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
+    /** Calls aten::ger (torch.ops.aten.ger in PyTorch): `aten::ger(Tensor self, Tensor vec2) -> Tensor` */
     ger(options: { vec2: Tensor }): Tensor;
-    /** aten::glu: `aten::glu(Tensor self, int dim=-1) -> Tensor` */
+    /** Calls aten::glu (torch.ops.aten.glu in PyTorch): `aten::glu(Tensor self, int dim=-1) -> Tensor` */
     glu(...rest: Rest<[dim: number], { dim?: number }>): Tensor;
-    /** aten::gradient.array: `aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[]` */
+    /** Calls aten::gradient.array (torch.ops.aten.gradient in PyTorch): `aten::gradient.array(Tensor self, *, int[] dim, int edge_order=1) -> Tensor[]` */
     gradient(...rest: RestWith<[], { dim: number[]; edgeOrder?: number }>): Tensor[];
-    /** aten::gradient.scalararray: `aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[]` */
+    /** Calls aten::gradient.scalararray (torch.ops.aten.gradient in PyTorch): `aten::gradient.scalararray(Tensor self, *, Scalar spacing, int[] dim, int edge_order=1) -> Tensor[]` */
     gradient(...rest: RestWith<[], { spacing: Scalar; dim: number[]; edgeOrder?: number }>): Tensor[];
-    /** aten::gradient.scalarint: `aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]` */
+    /** Calls aten::gradient.scalarint (torch.ops.aten.gradient in PyTorch): `aten::gradient.scalarint(Tensor self, *, Scalar? spacing=None, int? dim=None, int edge_order=1) -> Tensor[]` */
     gradient(...rest: Rest<[], { spacing?: Scalar | null; dim?: number | null; edgeOrder?: number }>): Tensor[];
-    /** aten::gradient.tensorarray: `aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[]` */
+    /** Calls aten::gradient.tensorarray (torch.ops.aten.gradient in PyTorch): `aten::gradient.tensorarray(Tensor self, *, Tensor[] spacing, int[] dim, int edge_order=1) -> Tensor[]` */
     gradient(...rest: RestWith<[], { spacing: Tensor[]; dim: number[]; edgeOrder?: number }>): Tensor[];
-    /** aten::gradient.tensorarrayint: `aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[]` */
+    /** Calls aten::gradient.tensorarrayint (torch.ops.aten.gradient in PyTorch): `aten::gradient.tensorarrayint(Tensor self, *, Tensor[] spacing, int? dim=None, int edge_order=1) -> Tensor[]` */
     gradient(...rest: RestWith<[], { spacing: Tensor[]; dim?: number | null; edgeOrder?: number }>): Tensor[];
-    /** aten::greater.Scalar: `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::greater.Scalar (torch.ops.aten.greater in PyTorch): `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
     greater(other: Scalar): Tensor;
-    /** aten::greater.Scalar: `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::greater.Scalar (torch.ops.aten.greater in PyTorch): `aten::greater.Scalar(Tensor self, Scalar other) -> Tensor` */
     greater(options: { other: Scalar }): Tensor;
-    /** aten::greater.Tensor: `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::greater.Tensor (torch.ops.aten.greater in PyTorch): `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
     greater(other: Tensor): Tensor;
-    /** aten::greater.Tensor: `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::greater.Tensor (torch.ops.aten.greater in PyTorch): `aten::greater.Tensor(Tensor self, Tensor other) -> Tensor` */
     greater(options: { other: Tensor }): Tensor;
-    /** aten::greater_.Scalar: `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::greater_.Scalar (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     greater_(other: Scalar): this;
-    /** aten::greater_.Scalar: `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::greater_.Scalar (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     greater_(options: { other: Scalar }): this;
-    /** aten::greater_.Tensor: `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::greater_.Tensor (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     greater_(other: Tensor): this;
-    /** aten::greater_.Tensor: `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::greater_.Tensor (torch.ops.aten.greater_ in PyTorch): `aten::greater_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     greater_(options: { other: Tensor }): this;
-    /** aten::greater_equal.Scalar: `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::greater_equal.Scalar (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
     greaterEqual(other: Scalar): Tensor;
-    /** aten::greater_equal.Scalar: `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::greater_equal.Scalar (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
     greaterEqual(options: { other: Scalar }): Tensor;
-    /** aten::greater_equal.Tensor: `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::greater_equal.Tensor (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
     greaterEqual(other: Tensor): Tensor;
-    /** aten::greater_equal.Tensor: `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::greater_equal.Tensor (torch.ops.aten.greater_equal in PyTorch): `aten::greater_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
     greaterEqual(options: { other: Tensor }): Tensor;
-    /** aten::greater_equal_.Scalar: `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::greater_equal_.Scalar (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     greaterEqual_(other: Scalar): this;
-    /** aten::greater_equal_.Scalar: `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::greater_equal_.Scalar (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     greaterEqual_(options: { other: Scalar }): this;
-    /** aten::greater_equal_.Tensor: `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::greater_equal_.Tensor (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     greaterEqual_(other: Tensor): this;
-    /** aten::greater_equal_.Tensor: `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::greater_equal_.Tensor (torch.ops.aten.greater_equal_ in PyTorch): `aten::greater_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     greaterEqual_(options: { other: Tensor }): this;
-    /** aten::gt_.Scalar: `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::gt_.Scalar (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     gt_(other: Scalar): this;
-    /** aten::gt_.Scalar: `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::gt_.Scalar (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     gt_(options: { other: Scalar }): this;
-    /** aten::gt_.Tensor: `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::gt_.Tensor (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     gt_(other: Tensor): this;
-    /** aten::gt_.Tensor: `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::gt_.Tensor (torch.ops.aten.gt_ in PyTorch): `aten::gt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     gt_(options: { other: Tensor }): this;
-    /** aten::hardshrink: `aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+    /** Calls aten::hardshrink (torch.ops.aten.hardshrink in PyTorch): `aten::hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
     hardshrink(...rest: Rest<[lambd: Scalar], { lambd?: Scalar }>): Tensor;
-    /** aten::hardsigmoid: `aten::hardsigmoid(Tensor self) -> Tensor` */
+    /** Calls aten::hardsigmoid (torch.ops.aten.hardsigmoid in PyTorch): `aten::hardsigmoid(Tensor self) -> Tensor` */
     hardsigmoid(): Tensor;
-    /** aten::hardsigmoid_: `aten::hardsigmoid_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::hardsigmoid_ (torch.ops.aten.hardsigmoid_ in PyTorch): `aten::hardsigmoid_(Tensor(a!) self) -> Tensor(a!)` */
     hardsigmoid_(): this;
-    /** aten::hardswish: `aten::hardswish(Tensor self) -> Tensor` */
+    /** Calls aten::hardswish (torch.ops.aten.hardswish in PyTorch): `aten::hardswish(Tensor self) -> Tensor` */
     hardswish(): Tensor;
-    /** aten::hardswish_: `aten::hardswish_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::hardswish_ (torch.ops.aten.hardswish_ in PyTorch): `aten::hardswish_(Tensor(a!) self) -> Tensor(a!)` */
     hardswish_(): this;
-    /** aten::hardtanh: `aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
+    /** Calls aten::hardtanh (torch.ops.aten.hardtanh in PyTorch): `aten::hardtanh(Tensor self, Scalar min_val=-1, Scalar max_val=1) -> Tensor` */
     hardtanh(...rest: Rest<[minVal: Scalar, maxVal: Scalar], { minVal?: Scalar; maxVal?: Scalar }>): Tensor;
-    /** aten::hardtanh_: `aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
+    /** Calls aten::hardtanh_ (torch.ops.aten.hardtanh_ in PyTorch): `aten::hardtanh_(Tensor(a!) self, Scalar min_val=-1, Scalar max_val=1) -> Tensor(a!)` */
     hardtanh_(...rest: Rest<[minVal: Scalar, maxVal: Scalar], { minVal?: Scalar; maxVal?: Scalar }>): this;
-    /** aten::heaviside: `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
+    /** Calls aten::heaviside (torch.ops.aten.heaviside in PyTorch): `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
     heaviside(values: Tensor): Tensor;
-    /** aten::heaviside: `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
+    /** Calls aten::heaviside (torch.ops.aten.heaviside in PyTorch): `aten::heaviside(Tensor self, Tensor values) -> Tensor` */
     heaviside(options: { values: Tensor }): Tensor;
-    /** aten::heaviside_: `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
+    /** Calls aten::heaviside_ (torch.ops.aten.heaviside_ in PyTorch): `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
     heaviside_(values: Tensor): this;
-    /** aten::heaviside_: `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
+    /** Calls aten::heaviside_ (torch.ops.aten.heaviside_ in PyTorch): `aten::heaviside_(Tensor(a!) self, Tensor values) -> Tensor(a!)` */
     heaviside_(options: { values: Tensor }): this;
-    /** aten::hinge_embedding_loss: `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
+    /** Calls aten::hinge_embedding_loss (torch.ops.aten.hinge_embedding_loss in PyTorch): `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
     hingeEmbeddingLoss(target: Tensor, ...rest: Rest<[margin: number, reduction: number], { margin?: number; reduction?: number }>): Tensor;
-    /** aten::hinge_embedding_loss: `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
+    /** Calls aten::hinge_embedding_loss (torch.ops.aten.hinge_embedding_loss in PyTorch): `aten::hinge_embedding_loss(Tensor self, Tensor target, float margin=1., int reduction=1) -> Tensor` */
     hingeEmbeddingLoss(options: { target: Tensor; margin?: number; reduction?: number }): Tensor;
-    /** aten::histc: `aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
+    /** Calls aten::histc (torch.ops.aten.histc in PyTorch): `aten::histc(Tensor self, int bins=100, Scalar min=0, Scalar max=0) -> Tensor` */
     histc(...rest: Rest<[bins: number, min: Scalar, max: Scalar], { bins?: number; min?: Scalar; max?: Scalar }>): Tensor;
-    /** aten::histogram.bins_tensor: `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+    /** Calls aten::histogram.bins_tensor (torch.ops.aten.histogram in PyTorch): `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
     histogram(bins: Tensor, ...rest: Rest<[], { weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor }, [Tensor, Tensor]>;
-    /** aten::histogram.bins_tensor: `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+    /** Calls aten::histogram.bins_tensor (torch.ops.aten.histogram in PyTorch): `aten::histogram.bins_tensor(Tensor self, Tensor bins, *, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
     histogram(options: { bins: Tensor; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor }, [Tensor, Tensor]>;
-    /** aten::histogram.bin_ct: `aten::histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
+    /** Calls aten::histogram.bin_ct (torch.ops.aten.histogram in PyTorch): `aten::histogram.bin_ct(Tensor self, int bins=100, *, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor bin_edges)` */
     histogram(...rest: Rest<[bins: number], { bins?: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor }, [Tensor, Tensor]>;
-    /** aten::histogramdd: `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+    /** Calls aten::histogramdd (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
     histogramdd(bins: number[], ...rest: Rest<[range: number[] | null, weight: Tensor | null, density: boolean], { range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-    /** aten::histogramdd: `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+    /** Calls aten::histogramdd (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd(Tensor self, int[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
     histogramdd(options: { bins: number[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-    /** aten::histogramdd.TensorList_bins: `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+    /** Calls aten::histogramdd.TensorList_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
     histogramdd(bins: Tensor[], ...rest: Rest<[range: number[] | null, weight: Tensor | null, density: boolean], { range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-    /** aten::histogramdd.TensorList_bins: `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+    /** Calls aten::histogramdd.TensorList_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.TensorList_bins(Tensor self, Tensor[] bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
     histogramdd(options: { bins: Tensor[]; range?: number[] | null; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-    /** aten::histogramdd.int_bins: `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+    /** Calls aten::histogramdd.int_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
     histogramdd(bins: number, ...rest: Rest<[range: number[] | null, weight: Tensor | null, density: boolean], { range?: number[] | null; weight?: Tensor | null; density?: boolean }>): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-    /** aten::histogramdd.int_bins: `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
+    /** Calls aten::histogramdd.int_bins (torch.ops.aten.histogramdd in PyTorch): `aten::histogramdd.int_bins(Tensor self, int bins, float[]? range=None, Tensor? weight=None, bool density=False) -> (Tensor hist, Tensor[] bin_edges)` */
     histogramdd(options: { bins: number; range?: number[] | null; weight?: Tensor | null; density?: boolean }): Named<{ hist: Tensor; binEdges: Tensor[] }, [Tensor, Tensor[]]>;
-    /** aten::hsplit.array: `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::hsplit.array (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     hsplit(indices: number[]): Tensor[];
-    /** aten::hsplit.array: `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::hsplit.array (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     hsplit(options: { indices: number[] }): Tensor[];
-    /** aten::hsplit.array: `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::hsplit.array (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     hsplit(...indices: number[]): Tensor[];
-    /** aten::hsplit.int: `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+    /** Calls aten::hsplit.int (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
     hsplit(sections: number): Tensor[];
-    /** aten::hsplit.int: `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+    /** Calls aten::hsplit.int (torch.ops.aten.hsplit in PyTorch): `aten::hsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
     hsplit(options: { sections: number }): Tensor[];
-    /** aten::huber_loss: `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
+    /** Calls aten::huber_loss (torch.ops.aten.huber_loss in PyTorch): `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
     huberLoss(target: Tensor, ...rest: Rest<[reduction: number, delta: number], { reduction?: number; delta?: number }>): Tensor;
-    /** aten::huber_loss: `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
+    /** Calls aten::huber_loss (torch.ops.aten.huber_loss in PyTorch): `aten::huber_loss(Tensor self, Tensor target, int reduction=1, float delta=1.) -> Tensor` */
     huberLoss(options: { target: Tensor; reduction?: number; delta?: number }): Tensor;
-    /** aten::hypot: `aten::hypot(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::hypot (torch.ops.aten.hypot in PyTorch): `aten::hypot(Tensor self, Tensor other) -> Tensor` */
     hypot(other: Tensor): Tensor;
-    /** aten::hypot: `aten::hypot(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::hypot (torch.ops.aten.hypot in PyTorch): `aten::hypot(Tensor self, Tensor other) -> Tensor` */
     hypot(options: { other: Tensor }): Tensor;
-    /** aten::hypot_: `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::hypot_ (torch.ops.aten.hypot_ in PyTorch): `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     hypot_(other: Tensor): this;
-    /** aten::hypot_: `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::hypot_ (torch.ops.aten.hypot_ in PyTorch): `aten::hypot_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     hypot_(options: { other: Tensor }): this;
-    /** aten::i0: `aten::i0(Tensor self) -> Tensor` */
+    /** Calls aten::i0 (torch.ops.aten.i0 in PyTorch): `aten::i0(Tensor self) -> Tensor` */
     i0(): Tensor;
-    /** aten::i0_: `aten::i0_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::i0_ (torch.ops.aten.i0_ in PyTorch): `aten::i0_(Tensor(a!) self) -> Tensor(a!)` */
     i0_(): this;
-    /** aten::igamma: `aten::igamma(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::igamma (torch.ops.aten.igamma in PyTorch): `aten::igamma(Tensor self, Tensor other) -> Tensor` */
     igamma(other: Tensor): Tensor;
-    /** aten::igamma: `aten::igamma(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::igamma (torch.ops.aten.igamma in PyTorch): `aten::igamma(Tensor self, Tensor other) -> Tensor` */
     igamma(options: { other: Tensor }): Tensor;
-    /** aten::igamma_: `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::igamma_ (torch.ops.aten.igamma_ in PyTorch): `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     igamma_(other: Tensor): this;
-    /** aten::igamma_: `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::igamma_ (torch.ops.aten.igamma_ in PyTorch): `aten::igamma_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     igamma_(options: { other: Tensor }): this;
-    /** aten::igammac: `aten::igammac(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::igammac (torch.ops.aten.igammac in PyTorch): `aten::igammac(Tensor self, Tensor other) -> Tensor` */
     igammac(other: Tensor): Tensor;
-    /** aten::igammac: `aten::igammac(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::igammac (torch.ops.aten.igammac in PyTorch): `aten::igammac(Tensor self, Tensor other) -> Tensor` */
     igammac(options: { other: Tensor }): Tensor;
-    /** aten::igammac_: `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::igammac_ (torch.ops.aten.igammac_ in PyTorch): `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     igammac_(other: Tensor): this;
-    /** aten::igammac_: `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::igammac_ (torch.ops.aten.igammac_ in PyTorch): `aten::igammac_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     igammac_(options: { other: Tensor }): this;
-    /** aten::im2col: `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+    /** Calls aten::im2col (torch.ops.aten.im2col in PyTorch): `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
     im2col(kernelSize: number | number[], dilation: number | number[], padding: number | number[], stride: number | number[]): Tensor;
-    /** aten::im2col: `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
+    /** Calls aten::im2col (torch.ops.aten.im2col in PyTorch): `aten::im2col(Tensor self, int[2] kernel_size, int[2] dilation, int[2] padding, int[2] stride) -> Tensor` */
     im2col(options: { kernelSize: number | number[]; dilation: number | number[]; padding: number | number[]; stride: number | number[] }): Tensor;
-    /** aten::imag: `aten::imag(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::imag (torch.ops.aten.imag in PyTorch): `aten::imag(Tensor(a) self) -> Tensor(a)` */
     imag(): Tensor;
-    /** aten::index_add: `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::index_add (torch.ops.aten.index_add in PyTorch): `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
     indexAdd(dim: number, index: Tensor, source: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-    /** aten::index_add: `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::index_add (torch.ops.aten.index_add in PyTorch): `aten::index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor` */
     indexAdd(options: { dim: number; index: Tensor; source: Tensor; alpha?: Scalar }): Tensor;
-    /** aten::index_add_: `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::index_add_ (torch.ops.aten.index_add_ in PyTorch): `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
     indexAdd_(dim: number, index: Tensor, source: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): this;
-    /** aten::index_add_: `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::index_add_ (torch.ops.aten.index_add_ in PyTorch): `aten::index_add_(Tensor(a!) self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor(a!)` */
     indexAdd_(options: { dim: number; index: Tensor; source: Tensor; alpha?: Scalar }): this;
-    /** aten::index_copy: `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
+    /** Calls aten::index_copy (torch.ops.aten.index_copy in PyTorch): `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
     indexCopy(dim: number, index: Tensor, source: Tensor): Tensor;
-    /** aten::index_copy: `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
+    /** Calls aten::index_copy (torch.ops.aten.index_copy in PyTorch): `aten::index_copy(Tensor self, int dim, Tensor index, Tensor source) -> Tensor` */
     indexCopy(options: { dim: number; index: Tensor; source: Tensor }): Tensor;
-    /** aten::index_copy_: `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
+    /** Calls aten::index_copy_ (torch.ops.aten.index_copy_ in PyTorch): `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
     indexCopy_(dim: number, index: Tensor, source: Tensor): this;
-    /** aten::index_copy_: `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
+    /** Calls aten::index_copy_ (torch.ops.aten.index_copy_ in PyTorch): `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
     indexCopy_(options: { dim: number; index: Tensor; source: Tensor }): this;
-    /** aten::index_fill.int_Scalar: `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+    /** Calls aten::index_fill.int_Scalar (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
     indexFill(dim: number, index: Tensor, value: Scalar): Tensor;
-    /** aten::index_fill.int_Scalar: `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+    /** Calls aten::index_fill.int_Scalar (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Scalar(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
     indexFill(options: { dim: number; index: Tensor; value: Scalar }): Tensor;
-    /** aten::index_fill.int_Tensor: `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
+    /** Calls aten::index_fill.int_Tensor (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
     indexFill(dim: number, index: Tensor, value: Tensor): Tensor;
-    /** aten::index_fill.int_Tensor: `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
+    /** Calls aten::index_fill.int_Tensor (torch.ops.aten.index_fill in PyTorch): `aten::index_fill.int_Tensor(Tensor self, int dim, Tensor index, Tensor value) -> Tensor` */
     indexFill(options: { dim: number; index: Tensor; value: Tensor }): Tensor;
-    /** aten::index_fill_.int_Scalar: `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::index_fill_.int_Scalar (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
     indexFill_(dim: number, index: Tensor, value: Scalar): this;
-    /** aten::index_fill_.int_Scalar: `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::index_fill_.int_Scalar (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Scalar(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
     indexFill_(options: { dim: number; index: Tensor; value: Scalar }): this;
-    /** aten::index_fill_.int_Tensor: `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
+    /** Calls aten::index_fill_.int_Tensor (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
     indexFill_(dim: number, index: Tensor, value: Tensor): this;
-    /** aten::index_fill_.int_Tensor: `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
+    /** Calls aten::index_fill_.int_Tensor (torch.ops.aten.index_fill_ in PyTorch): `aten::index_fill_.int_Tensor(Tensor(a!) self, int dim, Tensor index, Tensor value) -> Tensor(a!)` */
     indexFill_(options: { dim: number; index: Tensor; value: Tensor }): this;
-    /** aten::index_put: `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
+    /** Calls aten::index_put (torch.ops.aten.index_put in PyTorch): `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
     indexPut(indices: (Tensor | null)[], values: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): Tensor;
-    /** aten::index_put: `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
+    /** Calls aten::index_put (torch.ops.aten.index_put in PyTorch): `aten::index_put(Tensor self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor` */
     indexPut(options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean }): Tensor;
-    /** aten::index_put_: `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
+    /** Calls aten::index_put_ (torch.ops.aten.index_put_ in PyTorch): `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
     indexPut_(indices: (Tensor | null)[], values: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): this;
-    /** aten::index_put_: `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
+    /** Calls aten::index_put_ (torch.ops.aten.index_put_ in PyTorch): `aten::index_put_(Tensor(a!) self, Tensor?[] indices, Tensor values, bool accumulate=False) -> Tensor(a!)` */
     indexPut_(options: { indices: (Tensor | null)[]; values: Tensor; accumulate?: boolean }): this;
-    /** aten::index_reduce: `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
+    /** Calls aten::index_reduce (torch.ops.aten.index_reduce in PyTorch): `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
     indexReduce(dim: number, index: Tensor, source: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): Tensor;
-    /** aten::index_reduce: `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
+    /** Calls aten::index_reduce (torch.ops.aten.index_reduce in PyTorch): `aten::index_reduce(Tensor self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor` */
     indexReduce(options: { dim: number; index: Tensor; source: Tensor; reduce: string; includeSelf?: boolean }): Tensor;
-    /** aten::index_reduce_: `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+    /** Calls aten::index_reduce_ (torch.ops.aten.index_reduce_ in PyTorch): `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
     indexReduce_(dim: number, index: Tensor, source: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): this;
-    /** aten::index_reduce_: `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+    /** Calls aten::index_reduce_ (torch.ops.aten.index_reduce_ in PyTorch): `aten::index_reduce_(Tensor(a!) self, int dim, Tensor index, Tensor source, str reduce, *, bool include_self=True) -> Tensor(a!)` */
     indexReduce_(options: { dim: number; index: Tensor; source: Tensor; reduce: string; includeSelf?: boolean }): this;
-    /** aten::indices_copy: `aten::indices_copy(Tensor self) -> Tensor` */
+    /** Calls aten::indices_copy (torch.ops.aten.indices_copy in PyTorch): `aten::indices_copy(Tensor self) -> Tensor` */
     indicesCopy(): Tensor;
-    /** aten::inner: `aten::inner(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::inner (torch.ops.aten.inner in PyTorch): `aten::inner(Tensor self, Tensor other) -> Tensor` */
     inner(other: Tensor): Tensor;
-    /** aten::inner: `aten::inner(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::inner (torch.ops.aten.inner in PyTorch): `aten::inner(Tensor self, Tensor other) -> Tensor` */
     inner(options: { other: Tensor }): Tensor;
-    /** aten::inverse: `aten::inverse(Tensor self) -> Tensor` */
+    /** Calls aten::inverse (torch.ops.aten.inverse in PyTorch): `aten::inverse(Tensor self) -> Tensor` */
     inverse(): Tensor;
-    /** aten::is_complex: `aten::is_complex(Tensor self) -> bool` */
+    /** Calls aten::is_complex (torch.ops.aten.is_complex in PyTorch): `aten::is_complex(Tensor self) -> bool` */
     isComplex(): boolean;
-    /** aten::is_conj: `aten::is_conj(Tensor self) -> bool` */
+    /** Calls aten::is_conj (torch.ops.aten.is_conj in PyTorch): `aten::is_conj(Tensor self) -> bool` */
     isConj(): boolean;
-    /** aten::is_distributed: `aten::is_distributed(Tensor self) -> bool` */
+    /** Calls aten::is_distributed (torch.ops.aten.is_distributed in PyTorch): `aten::is_distributed(Tensor self) -> bool` */
     isDistributed(): boolean;
-    /** aten::is_floating_point: `aten::is_floating_point(Tensor self) -> bool` */
+    /** Calls aten::is_floating_point (torch.ops.aten.is_floating_point in PyTorch): `aten::is_floating_point(Tensor self) -> bool` */
     isFloatingPoint(): boolean;
-    /** aten::is_inference: `aten::is_inference(Tensor self) -> bool` */
+    /** Calls aten::is_inference (torch.ops.aten.is_inference in PyTorch): `aten::is_inference(Tensor self) -> bool` */
     isInference(): boolean;
-    /** aten::is_neg: `aten::is_neg(Tensor self) -> bool` */
+    /** Calls aten::is_neg (torch.ops.aten.is_neg in PyTorch): `aten::is_neg(Tensor self) -> bool` */
     isNeg(): boolean;
-    /** aten::is_nonzero: `aten::is_nonzero(Tensor self) -> bool` */
+    /** Calls aten::is_nonzero (torch.ops.aten.is_nonzero in PyTorch): `aten::is_nonzero(Tensor self) -> bool` */
     isNonzero(): boolean;
-    /** aten::is_pinned: `aten::is_pinned(Tensor self, Device? device=None) -> bool` */
+    /** Calls aten::is_pinned (torch.ops.aten.is_pinned in PyTorch): `aten::is_pinned(Tensor self, Device? device=None) -> bool` */
     isPinned(...rest: Rest<[device: DeviceLike | null], { device?: DeviceLike | null }>): boolean;
-    /** aten::is_same_size: `aten::is_same_size(Tensor self, Tensor other) -> bool` */
+    /** Calls aten::is_same_size (torch.ops.aten.is_same_size in PyTorch): `aten::is_same_size(Tensor self, Tensor other) -> bool` */
     isSameSize(other: Tensor): boolean;
-    /** aten::is_same_size: `aten::is_same_size(Tensor self, Tensor other) -> bool` */
+    /** Calls aten::is_same_size (torch.ops.aten.is_same_size in PyTorch): `aten::is_same_size(Tensor self, Tensor other) -> bool` */
     isSameSize(options: { other: Tensor }): boolean;
-    /** aten::is_set_to: `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
+    /** Calls aten::is_set_to (torch.ops.aten.is_set_to in PyTorch): `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
     isSetTo(tensor: Tensor): boolean;
-    /** aten::is_set_to: `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
+    /** Calls aten::is_set_to (torch.ops.aten.is_set_to in PyTorch): `aten::is_set_to(Tensor self, Tensor tensor) -> bool` */
     isSetTo(options: { tensor: Tensor }): boolean;
-    /** aten::is_signed: `aten::is_signed(Tensor self) -> bool` */
+    /** Calls aten::is_signed (torch.ops.aten.is_signed in PyTorch): `aten::is_signed(Tensor self) -> bool` */
     isSigned(): boolean;
-    /** aten::isclose: `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+    /** Calls aten::isclose (torch.ops.aten.isclose in PyTorch): `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
     isclose(other: Tensor, ...rest: Rest<[rtol: number, atol: number, equalNan: boolean], { rtol?: number; atol?: number; equalNan?: boolean }>): Tensor;
-    /** aten::isclose: `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
+    /** Calls aten::isclose (torch.ops.aten.isclose in PyTorch): `aten::isclose(Tensor self, Tensor other, float rtol=1.0000000000000001e-05, float atol=1e-08, bool equal_nan=False) -> Tensor` */
     isclose(options: { other: Tensor; rtol?: number; atol?: number; equalNan?: boolean }): Tensor;
-    /** aten::isfinite: `aten::isfinite(Tensor self) -> Tensor` */
+    /** Calls aten::isfinite (torch.ops.aten.isfinite in PyTorch): `aten::isfinite(Tensor self) -> Tensor` */
     isfinite(): Tensor;
-    /** aten::isinf: `aten::isinf(Tensor self) -> Tensor` */
+    /** Calls aten::isinf (torch.ops.aten.isinf in PyTorch): `aten::isinf(Tensor self) -> Tensor` */
     isinf(): Tensor;
-    /** aten::isneginf: `aten::isneginf(Tensor self) -> Tensor` */
+    /** Calls aten::isneginf (torch.ops.aten.isneginf in PyTorch): `aten::isneginf(Tensor self) -> Tensor` */
     isneginf(): Tensor;
-    /** aten::isposinf: `aten::isposinf(Tensor self) -> Tensor` */
+    /** Calls aten::isposinf (torch.ops.aten.isposinf in PyTorch): `aten::isposinf(Tensor self) -> Tensor` */
     isposinf(): Tensor;
-    /** aten::isreal: `aten::isreal(Tensor self) -> Tensor` */
+    /** Calls aten::isreal (torch.ops.aten.isreal in PyTorch): `aten::isreal(Tensor self) -> Tensor` */
     isreal(): Tensor;
-    /** aten::istft: `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+    /** Calls aten::istft (torch.ops.aten.istft in PyTorch): `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
     istft(nFft: number, ...rest: Rest<[hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, normalized: boolean, onesided: boolean | null, length: number | null, returnComplex: boolean], { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }>): Tensor;
-    /** aten::istft: `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
+    /** Calls aten::istft (torch.ops.aten.istft in PyTorch): `aten::istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> Tensor` */
     istft(options: { nFft: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; normalized?: boolean; onesided?: boolean | null; length?: number | null; returnComplex?: boolean }): Tensor;
-    /** aten::kl_div: `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
+    /** Calls aten::kl_div (torch.ops.aten.kl_div in PyTorch): `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
     klDiv(target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number; logTarget?: boolean }>): Tensor;
-    /** aten::kl_div: `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
+    /** Calls aten::kl_div (torch.ops.aten.kl_div in PyTorch): `aten::kl_div(Tensor self, Tensor target, int reduction=1, *, bool log_target=False) -> Tensor` */
     klDiv(options: { target: Tensor; reduction?: number; logTarget?: boolean }): Tensor;
-    /** aten::kron: `aten::kron(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::kron (torch.ops.aten.kron in PyTorch): `aten::kron(Tensor self, Tensor other) -> Tensor` */
     kron(other: Tensor): Tensor;
-    /** aten::kron: `aten::kron(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::kron (torch.ops.aten.kron in PyTorch): `aten::kron(Tensor self, Tensor other) -> Tensor` */
     kron(options: { other: Tensor }): Tensor;
-    /** aten::kthvalue: `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::kthvalue (torch.ops.aten.kthvalue in PyTorch): `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     kthvalue(k: number, ...rest: Rest<[dim: number, keepdim: boolean], { dim?: number; keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::kthvalue: `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::kthvalue (torch.ops.aten.kthvalue in PyTorch): `aten::kthvalue(Tensor self, int k, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     kthvalue(options: { k: number; dim?: number; keepdim?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::l1_loss: `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::l1_loss (torch.ops.aten.l1_loss in PyTorch): `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     l1Loss(target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-    /** aten::l1_loss: `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::l1_loss (torch.ops.aten.l1_loss in PyTorch): `aten::l1_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     l1Loss(options: { target: Tensor; reduction?: number }): Tensor;
-    /** aten::lcm: `aten::lcm(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::lcm (torch.ops.aten.lcm in PyTorch): `aten::lcm(Tensor self, Tensor other) -> Tensor` */
     lcm(other: Tensor): Tensor;
-    /** aten::lcm: `aten::lcm(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::lcm (torch.ops.aten.lcm in PyTorch): `aten::lcm(Tensor self, Tensor other) -> Tensor` */
     lcm(options: { other: Tensor }): Tensor;
-    /** aten::lcm_: `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::lcm_ (torch.ops.aten.lcm_ in PyTorch): `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     lcm_(other: Tensor): this;
-    /** aten::lcm_: `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::lcm_ (torch.ops.aten.lcm_ in PyTorch): `aten::lcm_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     lcm_(options: { other: Tensor }): this;
-    /** aten::ldexp.Tensor: `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::ldexp.Tensor (torch.ops.aten.ldexp in PyTorch): `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
     ldexp(other: Tensor): Tensor;
-    /** aten::ldexp.Tensor: `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::ldexp.Tensor (torch.ops.aten.ldexp in PyTorch): `aten::ldexp.Tensor(Tensor self, Tensor other) -> Tensor` */
     ldexp(options: { other: Tensor }): Tensor;
-    /** aten::ldexp_: `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::ldexp_ (torch.ops.aten.ldexp_ in PyTorch): `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     ldexp_(other: Tensor): this;
-    /** aten::ldexp_: `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::ldexp_ (torch.ops.aten.ldexp_ in PyTorch): `aten::ldexp_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     ldexp_(options: { other: Tensor }): this;
-    /** aten::le_.Scalar: `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::le_.Scalar (torch.ops.aten.le_ in PyTorch): `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     le_(other: Scalar): this;
-    /** aten::le_.Scalar: `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::le_.Scalar (torch.ops.aten.le_ in PyTorch): `aten::le_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     le_(options: { other: Scalar }): this;
-    /** aten::le_.Tensor: `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::le_.Tensor (torch.ops.aten.le_ in PyTorch): `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     le_(other: Tensor): this;
-    /** aten::le_.Tensor: `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::le_.Tensor (torch.ops.aten.le_ in PyTorch): `aten::le_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     le_(options: { other: Tensor }): this;
-    /** aten::leaky_relu: `aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor` */
+    /** Calls aten::leaky_relu (torch.ops.aten.leaky_relu in PyTorch): `aten::leaky_relu(Tensor self, Scalar negative_slope=0.01) -> Tensor` */
     leakyRelu(...rest: Rest<[negativeSlope: Scalar], { negativeSlope?: Scalar }>): Tensor;
-    /** aten::leaky_relu_: `aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)` */
+    /** Calls aten::leaky_relu_ (torch.ops.aten.leaky_relu_ in PyTorch): `aten::leaky_relu_(Tensor(a!) self, Scalar negative_slope=0.01) -> Tensor(a!)` */
     leakyRelu_(...rest: Rest<[negativeSlope: Scalar], { negativeSlope?: Scalar }>): this;
-    /** aten::lerp.Scalar: `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
+    /** Calls aten::lerp.Scalar (torch.ops.aten.lerp in PyTorch): `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
     lerp(end: Tensor, weight: Scalar): Tensor;
-    /** aten::lerp.Scalar: `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
+    /** Calls aten::lerp.Scalar (torch.ops.aten.lerp in PyTorch): `aten::lerp.Scalar(Tensor self, Tensor end, Scalar weight) -> Tensor` */
     lerp(options: { end: Tensor; weight: Scalar }): Tensor;
-    /** aten::lerp.Tensor: `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
+    /** Calls aten::lerp.Tensor (torch.ops.aten.lerp in PyTorch): `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
     lerp(end: Tensor, weight: Tensor): Tensor;
-    /** aten::lerp.Tensor: `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
+    /** Calls aten::lerp.Tensor (torch.ops.aten.lerp in PyTorch): `aten::lerp.Tensor(Tensor self, Tensor end, Tensor weight) -> Tensor` */
     lerp(options: { end: Tensor; weight: Tensor }): Tensor;
-    /** aten::lerp_.Scalar: `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
+    /** Calls aten::lerp_.Scalar (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
     lerp_(end: Tensor, weight: Scalar): this;
-    /** aten::lerp_.Scalar: `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
+    /** Calls aten::lerp_.Scalar (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Scalar(Tensor(a!) self, Tensor end, Scalar weight) -> Tensor(a!)` */
     lerp_(options: { end: Tensor; weight: Scalar }): this;
-    /** aten::lerp_.Tensor: `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
+    /** Calls aten::lerp_.Tensor (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
     lerp_(end: Tensor, weight: Tensor): this;
-    /** aten::lerp_.Tensor: `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
+    /** Calls aten::lerp_.Tensor (torch.ops.aten.lerp_ in PyTorch): `aten::lerp_.Tensor(Tensor(a!) self, Tensor end, Tensor weight) -> Tensor(a!)` */
     lerp_(options: { end: Tensor; weight: Tensor }): this;
-    /** aten::less.Scalar: `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::less.Scalar (torch.ops.aten.less in PyTorch): `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
     less(other: Scalar): Tensor;
-    /** aten::less.Scalar: `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::less.Scalar (torch.ops.aten.less in PyTorch): `aten::less.Scalar(Tensor self, Scalar other) -> Tensor` */
     less(options: { other: Scalar }): Tensor;
-    /** aten::less.Tensor: `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::less.Tensor (torch.ops.aten.less in PyTorch): `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
     less(other: Tensor): Tensor;
-    /** aten::less.Tensor: `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::less.Tensor (torch.ops.aten.less in PyTorch): `aten::less.Tensor(Tensor self, Tensor other) -> Tensor` */
     less(options: { other: Tensor }): Tensor;
-    /** aten::less_.Scalar: `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::less_.Scalar (torch.ops.aten.less_ in PyTorch): `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     less_(other: Scalar): this;
-    /** aten::less_.Scalar: `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::less_.Scalar (torch.ops.aten.less_ in PyTorch): `aten::less_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     less_(options: { other: Scalar }): this;
-    /** aten::less_.Tensor: `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::less_.Tensor (torch.ops.aten.less_ in PyTorch): `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     less_(other: Tensor): this;
-    /** aten::less_.Tensor: `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::less_.Tensor (torch.ops.aten.less_ in PyTorch): `aten::less_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     less_(options: { other: Tensor }): this;
-    /** aten::less_equal.Scalar: `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::less_equal.Scalar (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
     lessEqual(other: Scalar): Tensor;
-    /** aten::less_equal.Scalar: `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::less_equal.Scalar (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
     lessEqual(options: { other: Scalar }): Tensor;
-    /** aten::less_equal.Tensor: `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::less_equal.Tensor (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
     lessEqual(other: Tensor): Tensor;
-    /** aten::less_equal.Tensor: `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::less_equal.Tensor (torch.ops.aten.less_equal in PyTorch): `aten::less_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
     lessEqual(options: { other: Tensor }): Tensor;
-    /** aten::less_equal_.Scalar: `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::less_equal_.Scalar (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     lessEqual_(other: Scalar): this;
-    /** aten::less_equal_.Scalar: `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::less_equal_.Scalar (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     lessEqual_(options: { other: Scalar }): this;
-    /** aten::less_equal_.Tensor: `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::less_equal_.Tensor (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     lessEqual_(other: Tensor): this;
-    /** aten::less_equal_.Tensor: `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::less_equal_.Tensor (torch.ops.aten.less_equal_ in PyTorch): `aten::less_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     lessEqual_(options: { other: Tensor }): this;
-    /** aten::lgamma: `aten::lgamma(Tensor self) -> Tensor` */
+    /** Calls aten::lgamma (torch.ops.aten.lgamma in PyTorch): `aten::lgamma(Tensor self) -> Tensor` */
     lgamma(): Tensor;
-    /** aten::lgamma_: `aten::lgamma_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::lgamma_ (torch.ops.aten.lgamma_ in PyTorch): `aten::lgamma_(Tensor(a!) self) -> Tensor(a!)` */
     lgamma_(): this;
-    /** aten::lift: `aten::lift(Tensor self) -> Tensor` */
+    /** Calls aten::lift (torch.ops.aten.lift in PyTorch): `aten::lift(Tensor self) -> Tensor` */
     lift(): Tensor;
-    /** aten::lift_fresh: `aten::lift_fresh(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::lift_fresh (torch.ops.aten.lift_fresh in PyTorch): `aten::lift_fresh(Tensor(a) self) -> Tensor(a)` */
     liftFresh(): Tensor;
-    /** aten::lift_fresh_copy: `aten::lift_fresh_copy(Tensor self) -> Tensor` */
+    /** Calls aten::lift_fresh_copy (torch.ops.aten.lift_fresh_copy in PyTorch): `aten::lift_fresh_copy(Tensor self) -> Tensor` */
     liftFreshCopy(): Tensor;
-    /** aten::linalg_cholesky: `aten::linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor` */
+    /** Calls aten::linalg_cholesky (torch.ops.aten.linalg_cholesky in PyTorch): `aten::linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor` */
     linalgCholesky(...rest: Rest<[], { upper?: boolean }>): Tensor;
-    /** aten::linalg_cholesky_ex: `aten::linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)` */
+    /** Calls aten::linalg_cholesky_ex (torch.ops.aten.linalg_cholesky_ex in PyTorch): `aten::linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)` */
     linalgCholeskyEx(...rest: Rest<[], { upper?: boolean; checkErrors?: boolean }>): Named<{ L: Tensor; info: Tensor }, [Tensor, Tensor]>;
-    /** aten::linalg_cond: `aten::linalg_cond(Tensor self, Scalar? p=None) -> Tensor` */
+    /** Calls aten::linalg_cond (torch.ops.aten.linalg_cond in PyTorch): `aten::linalg_cond(Tensor self, Scalar? p=None) -> Tensor` */
     linalgCond(...rest: Rest<[p: Scalar | null], { p?: Scalar | null }>): Tensor;
-    /** aten::linalg_cond.p_str: `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
+    /** Calls aten::linalg_cond.p_str (torch.ops.aten.linalg_cond in PyTorch): `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
     linalgCond(p: string): Tensor;
-    /** aten::linalg_cond.p_str: `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
+    /** Calls aten::linalg_cond.p_str (torch.ops.aten.linalg_cond in PyTorch): `aten::linalg_cond.p_str(Tensor self, str p) -> Tensor` */
     linalgCond(options: { p: string }): Tensor;
-    /** aten::linalg_cross: `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
+    /** Calls aten::linalg_cross (torch.ops.aten.linalg_cross in PyTorch): `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
     linalgCross(other: Tensor, ...rest: Rest<[], { dim?: number }>): Tensor;
-    /** aten::linalg_cross: `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
+    /** Calls aten::linalg_cross (torch.ops.aten.linalg_cross in PyTorch): `aten::linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor` */
     linalgCross(options: { other: Tensor; dim?: number }): Tensor;
-    /** aten::linalg_eig: `aten::linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+    /** Calls aten::linalg_eig (torch.ops.aten.linalg_eig in PyTorch): `aten::linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)` */
     linalgEig(): Named<{ eigenvalues: Tensor; eigenvectors: Tensor }, [Tensor, Tensor]>;
-    /** aten::linalg_eigh: `aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors)` */
+    /** Calls aten::linalg_eigh (torch.ops.aten.linalg_eigh in PyTorch): `aten::linalg_eigh(Tensor self, str UPLO="L") -> (Tensor eigenvalues, Tensor eigenvectors)` */
     linalgEigh(...rest: Rest<[UPLO: string], { UPLO?: string }>): Named<{ eigenvalues: Tensor; eigenvectors: Tensor }, [Tensor, Tensor]>;
-    /** aten::linalg_eigvals: `aten::linalg_eigvals(Tensor self) -> Tensor` */
+    /** Calls aten::linalg_eigvals (torch.ops.aten.linalg_eigvals in PyTorch): `aten::linalg_eigvals(Tensor self) -> Tensor` */
     linalgEigvals(): Tensor;
-    /** aten::linalg_eigvalsh: `aten::linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor` */
+    /** Calls aten::linalg_eigvalsh (torch.ops.aten.linalg_eigvalsh in PyTorch): `aten::linalg_eigvalsh(Tensor self, str UPLO="L") -> Tensor` */
     linalgEigvalsh(...rest: Rest<[UPLO: string], { UPLO?: string }>): Tensor;
-    /** aten::linalg_ldl_factor: `aten::linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)` */
+    /** Calls aten::linalg_ldl_factor (torch.ops.aten.linalg_ldl_factor in PyTorch): `aten::linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)` */
     linalgLdlFactor(...rest: Rest<[], { hermitian?: boolean }>): Named<{ LD: Tensor; pivots: Tensor }, [Tensor, Tensor]>;
-    /** aten::linalg_ldl_factor_ex: `aten::linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)` */
+    /** Calls aten::linalg_ldl_factor_ex (torch.ops.aten.linalg_ldl_factor_ex in PyTorch): `aten::linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor pivots, Tensor info)` */
     linalgLdlFactorEx(...rest: Rest<[], { hermitian?: boolean; checkErrors?: boolean }>): Named<{ LD: Tensor; pivots: Tensor; info: Tensor }, [Tensor, Tensor, Tensor]>;
-    /** aten::linalg_lstsq: `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
+    /** Calls aten::linalg_lstsq (torch.ops.aten.linalg_lstsq in PyTorch): `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
     linalgLstsq(b: Tensor, ...rest: Rest<[rcond: number | null], { rcond?: number | null; driver?: string | null }>): Named<{ solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor }, [Tensor, Tensor, Tensor, Tensor]>;
-    /** aten::linalg_lstsq: `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
+    /** Calls aten::linalg_lstsq (torch.ops.aten.linalg_lstsq in PyTorch): `aten::linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor residuals, Tensor rank, Tensor singular_values)` */
     linalgLstsq(options: { b: Tensor; rcond?: number | null; driver?: string | null }): Named<{ solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor }, [Tensor, Tensor, Tensor, Tensor]>;
-    /** aten::linalg_matmul: `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::linalg_matmul (torch.ops.aten.linalg_matmul in PyTorch): `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
     linalgMatmul(other: Tensor): Tensor;
-    /** aten::linalg_matmul: `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::linalg_matmul (torch.ops.aten.linalg_matmul in PyTorch): `aten::linalg_matmul(Tensor self, Tensor other) -> Tensor` */
     linalgMatmul(options: { other: Tensor }): Tensor;
-    /** aten::linalg_matrix_exp: `aten::linalg_matrix_exp(Tensor self) -> Tensor` */
+    /** Calls aten::linalg_matrix_exp (torch.ops.aten.linalg_matrix_exp in PyTorch): `aten::linalg_matrix_exp(Tensor self) -> Tensor` */
     linalgMatrixExp(): Tensor;
-    /** aten::linalg_matrix_norm: `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_matrix_norm (torch.ops.aten.linalg_matrix_norm in PyTorch): `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgMatrixNorm(ord: Scalar, ...rest: Rest<[dim: number[], keepdim: boolean], { dim?: number[]; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::linalg_matrix_norm: `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_matrix_norm (torch.ops.aten.linalg_matrix_norm in PyTorch): `aten::linalg_matrix_norm(Tensor self, Scalar ord, int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgMatrixNorm(options: { ord: Scalar; dim?: number[]; keepdim?: boolean; dtype?: DType | null }): Tensor;
-    /** aten::linalg_matrix_norm.str_ord: `aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_matrix_norm.str_ord (torch.ops.aten.linalg_matrix_norm in PyTorch): `aten::linalg_matrix_norm.str_ord(Tensor self, str ord="fro", int[] dim=[-2, -1], bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgMatrixNorm(...rest: Rest<[ord: string, dim: number[], keepdim: boolean], { ord?: string; dim?: number[]; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::linalg_matrix_power: `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
+    /** Calls aten::linalg_matrix_power (torch.ops.aten.linalg_matrix_power in PyTorch): `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
     linalgMatrixPower(n: number): Tensor;
-    /** aten::linalg_matrix_power: `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
+    /** Calls aten::linalg_matrix_power (torch.ops.aten.linalg_matrix_power in PyTorch): `aten::linalg_matrix_power(Tensor self, int n) -> Tensor` */
     linalgMatrixPower(options: { n: number }): Tensor;
-    /** aten::linalg_matrix_rank: `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_matrix_rank (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
     linalgMatrixRank(tol: number, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-    /** aten::linalg_matrix_rank: `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_matrix_rank (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank(Tensor self, float tol, bool hermitian=False) -> Tensor` */
     linalgMatrixRank(options: { tol: number; hermitian?: boolean }): Tensor;
-    /** aten::linalg_matrix_rank.atol_rtol_float: `aten::linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_matrix_rank.atol_rtol_float (torch.ops.aten.linalg_matrix_rank in PyTorch): `aten::linalg_matrix_rank.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
     linalgMatrixRank(...rest: Rest<[], { atol?: number | null; rtol?: number | null; hermitian?: boolean }>): Tensor;
-    /** aten::linalg_norm: `aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_norm (torch.ops.aten.linalg_norm in PyTorch): `aten::linalg_norm(Tensor self, Scalar? ord=None, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgNorm(...rest: Rest<[ord: Scalar | null, dim: number | number[] | null, keepdim: boolean], { ord?: Scalar | null; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::linalg_norm.ord_str: `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_norm.ord_str (torch.ops.aten.linalg_norm in PyTorch): `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgNorm(ord: string, ...rest: Rest<[dim: number | number[] | null, keepdim: boolean], { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::linalg_norm.ord_str: `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_norm.ord_str (torch.ops.aten.linalg_norm in PyTorch): `aten::linalg_norm.ord_str(Tensor self, str ord, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgNorm(options: { ord: string; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }): Tensor;
-    /** aten::linalg_pinv: `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_pinv (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
     linalgPinv(rcond: number, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-    /** aten::linalg_pinv: `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_pinv (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv(Tensor self, float rcond, bool hermitian=False) -> Tensor` */
     linalgPinv(options: { rcond: number; hermitian?: boolean }): Tensor;
-    /** aten::linalg_pinv.rcond_tensor: `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_pinv.rcond_tensor (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
     linalgPinv(rcond: Tensor, ...rest: Rest<[hermitian: boolean], { hermitian?: boolean }>): Tensor;
-    /** aten::linalg_pinv.rcond_tensor: `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_pinv.rcond_tensor (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.rcond_tensor(Tensor self, Tensor rcond, bool hermitian=False) -> Tensor` */
     linalgPinv(options: { rcond: Tensor; hermitian?: boolean }): Tensor;
-    /** aten::linalg_pinv.atol_rtol_float: `aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_pinv.atol_rtol_float (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.atol_rtol_float(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor` */
     linalgPinv(...rest: Rest<[], { atol?: number | null; rtol?: number | null; hermitian?: boolean }>): Tensor;
-    /** aten::linalg_pinv.atol_rtol_tensor: `aten::linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
+    /** Calls aten::linalg_pinv.atol_rtol_tensor (torch.ops.aten.linalg_pinv in PyTorch): `aten::linalg_pinv.atol_rtol_tensor(Tensor self, *, Tensor? atol=None, Tensor? rtol=None, bool hermitian=False) -> Tensor` */
     linalgPinv(...rest: Rest<[], { atol?: Tensor | null; rtol?: Tensor | null; hermitian?: boolean }>): Tensor;
-    /** aten::linalg_solve_triangular: `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
+    /** Calls aten::linalg_solve_triangular (torch.ops.aten.linalg_solve_triangular in PyTorch): `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
     linalgSolveTriangular(B: Tensor, ...rest: RestWith<[], { upper: boolean; left?: boolean; unitriangular?: boolean }>): Tensor;
-    /** aten::linalg_solve_triangular: `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
+    /** Calls aten::linalg_solve_triangular (torch.ops.aten.linalg_solve_triangular in PyTorch): `aten::linalg_solve_triangular(Tensor self, Tensor B, *, bool upper, bool left=True, bool unitriangular=False) -> Tensor` */
     linalgSolveTriangular(options: { B: Tensor; upper: boolean; left?: boolean; unitriangular?: boolean }): Tensor;
-    /** aten::linalg_tensorinv: `aten::linalg_tensorinv(Tensor self, int ind=2) -> Tensor` */
+    /** Calls aten::linalg_tensorinv (torch.ops.aten.linalg_tensorinv in PyTorch): `aten::linalg_tensorinv(Tensor self, int ind=2) -> Tensor` */
     linalgTensorinv(...rest: Rest<[ind: number], { ind?: number }>): Tensor;
-    /** aten::linalg_tensorsolve: `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
+    /** Calls aten::linalg_tensorsolve (torch.ops.aten.linalg_tensorsolve in PyTorch): `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
     linalgTensorsolve(other: Tensor, ...rest: Rest<[dims: number[] | null], { dims?: number[] | null }>): Tensor;
-    /** aten::linalg_tensorsolve: `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
+    /** Calls aten::linalg_tensorsolve (torch.ops.aten.linalg_tensorsolve in PyTorch): `aten::linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor` */
     linalgTensorsolve(options: { other: Tensor; dims?: number[] | null }): Tensor;
-    /** aten::linalg_vector_norm: `aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::linalg_vector_norm (torch.ops.aten.linalg_vector_norm in PyTorch): `aten::linalg_vector_norm(Tensor self, Scalar ord=2, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     linalgVectorNorm(...rest: Rest<[ord: Scalar, dim: number | number[] | null, keepdim: boolean], { ord?: Scalar; dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::log10: `aten::log10(Tensor self) -> Tensor` */
+    /** Calls aten::log10 (torch.ops.aten.log10 in PyTorch): `aten::log10(Tensor self) -> Tensor` */
     log10(): Tensor;
-    /** aten::log10_: `aten::log10_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::log10_ (torch.ops.aten.log10_ in PyTorch): `aten::log10_(Tensor(a!) self) -> Tensor(a!)` */
     log10_(): this;
-    /** aten::log1p_: `aten::log1p_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::log1p_ (torch.ops.aten.log1p_ in PyTorch): `aten::log1p_(Tensor(a!) self) -> Tensor(a!)` */
     log1p_(): this;
-    /** aten::log2: `aten::log2(Tensor self) -> Tensor` */
+    /** Calls aten::log2 (torch.ops.aten.log2 in PyTorch): `aten::log2(Tensor self) -> Tensor` */
     log2(): Tensor;
-    /** aten::log2_: `aten::log2_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::log2_ (torch.ops.aten.log2_ in PyTorch): `aten::log2_(Tensor(a!) self) -> Tensor(a!)` */
     log2_(): this;
-    /** aten::log_: `aten::log_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::log_ (torch.ops.aten.log_ in PyTorch): `aten::log_(Tensor(a!) self) -> Tensor(a!)` */
     log_(): this;
-    /** aten::log_normal: `aten::log_normal(Tensor self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::log_normal (torch.ops.aten.log_normal in PyTorch): `aten::log_normal(Tensor self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor` */
     logNormal(...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): Tensor;
-    /** aten::log_normal_: `aten::log_normal_(Tensor(a!) self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::log_normal_ (torch.ops.aten.log_normal_ in PyTorch): `aten::log_normal_(Tensor(a!) self, float mean=1., float std=2., *, Generator? generator=None) -> Tensor(a!)` */
     logNormal_(...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): this;
-    /** aten::log_sigmoid: `aten::log_sigmoid(Tensor self) -> Tensor` */
+    /** Calls aten::log_sigmoid (torch.ops.aten.log_sigmoid in PyTorch): `aten::log_sigmoid(Tensor self) -> Tensor` */
     logSigmoid(): Tensor;
-    /** aten::log_sigmoid_forward: `aten::log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)` */
+    /** Calls aten::log_sigmoid_forward (torch.ops.aten.log_sigmoid_forward in PyTorch): `aten::log_sigmoid_forward(Tensor self) -> (Tensor output, Tensor buffer)` */
     logSigmoidForward(): Named<{ output: Tensor; buffer: Tensor }, [Tensor, Tensor]>;
-    /** aten::logaddexp: `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::logaddexp (torch.ops.aten.logaddexp in PyTorch): `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
     logaddexp(other: Tensor): Tensor;
-    /** aten::logaddexp: `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::logaddexp (torch.ops.aten.logaddexp in PyTorch): `aten::logaddexp(Tensor self, Tensor other) -> Tensor` */
     logaddexp(options: { other: Tensor }): Tensor;
-    /** aten::logaddexp2: `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::logaddexp2 (torch.ops.aten.logaddexp2 in PyTorch): `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
     logaddexp2(other: Tensor): Tensor;
-    /** aten::logaddexp2: `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::logaddexp2 (torch.ops.aten.logaddexp2 in PyTorch): `aten::logaddexp2(Tensor self, Tensor other) -> Tensor` */
     logaddexp2(options: { other: Tensor }): Tensor;
-    /** aten::logcumsumexp: `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
+    /** Calls aten::logcumsumexp (torch.ops.aten.logcumsumexp in PyTorch): `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
     logcumsumexp(dim: number): Tensor;
-    /** aten::logcumsumexp: `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
+    /** Calls aten::logcumsumexp (torch.ops.aten.logcumsumexp in PyTorch): `aten::logcumsumexp(Tensor self, int dim) -> Tensor` */
     logcumsumexp(options: { dim: number }): Tensor;
-    /** aten::logdet: `aten::logdet(Tensor self) -> Tensor` */
+    /** Calls aten::logdet (torch.ops.aten.logdet in PyTorch): `aten::logdet(Tensor self) -> Tensor` */
     logdet(): Tensor;
-    /** aten::logical_and_: `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::logical_and_ (torch.ops.aten.logical_and_ in PyTorch): `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     logicalAnd_(other: Tensor): this;
-    /** aten::logical_and_: `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::logical_and_ (torch.ops.aten.logical_and_ in PyTorch): `aten::logical_and_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     logicalAnd_(options: { other: Tensor }): this;
-    /** aten::logical_not_: `aten::logical_not_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::logical_not_ (torch.ops.aten.logical_not_ in PyTorch): `aten::logical_not_(Tensor(a!) self) -> Tensor(a!)` */
     logicalNot_(): this;
-    /** aten::logical_or_: `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::logical_or_ (torch.ops.aten.logical_or_ in PyTorch): `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     logicalOr_(other: Tensor): this;
-    /** aten::logical_or_: `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::logical_or_ (torch.ops.aten.logical_or_ in PyTorch): `aten::logical_or_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     logicalOr_(options: { other: Tensor }): this;
-    /** aten::logical_xor: `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::logical_xor (torch.ops.aten.logical_xor in PyTorch): `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
     logicalXor(other: Tensor): Tensor;
-    /** aten::logical_xor: `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::logical_xor (torch.ops.aten.logical_xor in PyTorch): `aten::logical_xor(Tensor self, Tensor other) -> Tensor` */
     logicalXor(options: { other: Tensor }): Tensor;
-    /** aten::logical_xor_: `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::logical_xor_ (torch.ops.aten.logical_xor_ in PyTorch): `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     logicalXor_(other: Tensor): this;
-    /** aten::logical_xor_: `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::logical_xor_ (torch.ops.aten.logical_xor_ in PyTorch): `aten::logical_xor_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     logicalXor_(options: { other: Tensor }): this;
-    /** aten::logit: `aten::logit(Tensor self, float? eps=None) -> Tensor` */
+    /** Calls aten::logit (torch.ops.aten.logit in PyTorch): `aten::logit(Tensor self, float? eps=None) -> Tensor` */
     logit(...rest: Rest<[eps: number | null], { eps?: number | null }>): Tensor;
-    /** aten::logit_: `aten::logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
+    /** Calls aten::logit_ (torch.ops.aten.logit_ in PyTorch): `aten::logit_(Tensor(a!) self, float? eps=None) -> Tensor(a!)` */
     logit_(...rest: Rest<[eps: number | null], { eps?: number | null }>): this;
-    /** aten::logsumexp: `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::logsumexp (torch.ops.aten.logsumexp in PyTorch): `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
     logsumexp(dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-    /** aten::logsumexp: `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::logsumexp (torch.ops.aten.logsumexp in PyTorch): `aten::logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
     logsumexp(options: { dim: number | number[]; keepdim?: boolean }): Tensor;
-    /** aten::lt_.Scalar: `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::lt_.Scalar (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     lt_(other: Scalar): this;
-    /** aten::lt_.Scalar: `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::lt_.Scalar (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     lt_(options: { other: Scalar }): this;
-    /** aten::lt_.Tensor: `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::lt_.Tensor (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     lt_(other: Tensor): this;
-    /** aten::lt_.Tensor: `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::lt_.Tensor (torch.ops.aten.lt_ in PyTorch): `aten::lt_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     lt_(options: { other: Tensor }): this;
-    /** aten::lu_solve: `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
+    /** Calls aten::lu_solve (torch.ops.aten.lu_solve in PyTorch): `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
     luSolve(LUData: Tensor, LUPivots: Tensor): Tensor;
-    /** aten::lu_solve: `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
+    /** Calls aten::lu_solve (torch.ops.aten.lu_solve in PyTorch): `aten::lu_solve(Tensor self, Tensor LU_data, Tensor LU_pivots) -> Tensor` */
     luSolve(options: { LUData: Tensor; LUPivots: Tensor }): Tensor;
-    /** aten::mH: `aten::mH(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::mH (torch.ops.aten.mH in PyTorch): `aten::mH(Tensor(a) self) -> Tensor(a)` */
     mH(): Tensor;
-    /** aten::mT: `aten::mT(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::mT (torch.ops.aten.mT in PyTorch): `aten::mT(Tensor(a) self) -> Tensor(a)` */
     mT(): Tensor;
-    /** aten::masked_fill_.Scalar: `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::masked_fill_.Scalar (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
     maskedFill_(mask: Tensor, value: Scalar): this;
-    /** aten::masked_fill_.Scalar: `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::masked_fill_.Scalar (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Scalar(Tensor(a!) self, Tensor mask, Scalar value) -> Tensor(a!)` */
     maskedFill_(options: { mask: Tensor; value: Scalar }): this;
-    /** aten::masked_fill_.Tensor: `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
+    /** Calls aten::masked_fill_.Tensor (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
     maskedFill_(mask: Tensor, value: Tensor): this;
-    /** aten::masked_fill_.Tensor: `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
+    /** Calls aten::masked_fill_.Tensor (torch.ops.aten.masked_fill_ in PyTorch): `aten::masked_fill_.Tensor(Tensor(a!) self, Tensor mask, Tensor value) -> Tensor(a!)` */
     maskedFill_(options: { mask: Tensor; value: Tensor }): this;
-    /** aten::masked_scatter: `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
+    /** Calls aten::masked_scatter (torch.ops.aten.masked_scatter in PyTorch): `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
     maskedScatter(mask: Tensor, source: Tensor): Tensor;
-    /** aten::masked_scatter: `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
+    /** Calls aten::masked_scatter (torch.ops.aten.masked_scatter in PyTorch): `aten::masked_scatter(Tensor self, Tensor mask, Tensor source) -> Tensor` */
     maskedScatter(options: { mask: Tensor; source: Tensor }): Tensor;
-    /** aten::masked_scatter_: `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
+    /** Calls aten::masked_scatter_ (torch.ops.aten.masked_scatter_ in PyTorch): `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
     maskedScatter_(mask: Tensor, source: Tensor): this;
-    /** aten::masked_scatter_: `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
+    /** Calls aten::masked_scatter_ (torch.ops.aten.masked_scatter_ in PyTorch): `aten::masked_scatter_(Tensor(a!) self, Tensor mask, Tensor source) -> Tensor(a!)` */
     maskedScatter_(options: { mask: Tensor; source: Tensor }): this;
-    /** aten::masked_select: `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
+    /** Calls aten::masked_select (torch.ops.aten.masked_select in PyTorch): `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
     maskedSelect(mask: Tensor): Tensor;
-    /** aten::masked_select: `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
+    /** Calls aten::masked_select (torch.ops.aten.masked_select in PyTorch): `aten::masked_select(Tensor self, Tensor mask) -> Tensor` */
     maskedSelect(options: { mask: Tensor }): Tensor;
-    /** aten::matrix_H: `aten::matrix_H(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::matrix_H (torch.ops.aten.matrix_H in PyTorch): `aten::matrix_H(Tensor(a) self) -> Tensor(a)` */
     matrixH(): Tensor;
-    /** aten::matrix_exp: `aten::matrix_exp(Tensor self) -> Tensor` */
+    /** Calls aten::matrix_exp (torch.ops.aten.matrix_exp in PyTorch): `aten::matrix_exp(Tensor self) -> Tensor` */
     matrixExp(): Tensor;
-    /** aten::matrix_power: `aten::matrix_power(Tensor self, int n) -> Tensor` */
+    /** Calls aten::matrix_power (torch.ops.aten.matrix_power in PyTorch): `aten::matrix_power(Tensor self, int n) -> Tensor` */
     matrixPower(n: number): Tensor;
-    /** aten::matrix_power: `aten::matrix_power(Tensor self, int n) -> Tensor` */
+    /** Calls aten::matrix_power (torch.ops.aten.matrix_power in PyTorch): `aten::matrix_power(Tensor self, int n) -> Tensor` */
     matrixPower(options: { n: number }): Tensor;
-    /** aten::max_pool1d: `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
+    /** Calls aten::max_pool1d (torch.ops.aten.max_pool1d in PyTorch): `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
     maxPool1d(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): Tensor;
-    /** aten::max_pool1d: `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
+    /** Calls aten::max_pool1d (torch.ops.aten.max_pool1d in PyTorch): `aten::max_pool1d(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> Tensor` */
     maxPool1d(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-    /** aten::max_pool1d_with_indices: `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
+    /** Calls aten::max_pool1d_with_indices (torch.ops.aten.max_pool1d_with_indices in PyTorch): `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
     maxPool1dWithIndices(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): [Tensor, Tensor];
-    /** aten::max_pool1d_with_indices: `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
+    /** Calls aten::max_pool1d_with_indices (torch.ops.aten.max_pool1d_with_indices in PyTorch): `aten::max_pool1d_with_indices(Tensor self, int[1] kernel_size, int[1] stride=[], int[1] padding=[0], int[1] dilation=[1], bool ceil_mode=False) -> (Tensor, Tensor)` */
     maxPool1dWithIndices(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-    /** aten::max_pool2d: `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+    /** Calls aten::max_pool2d (torch.ops.aten.max_pool2d in PyTorch): `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
     maxPool2d(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): Tensor;
-    /** aten::max_pool2d: `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
+    /** Calls aten::max_pool2d (torch.ops.aten.max_pool2d in PyTorch): `aten::max_pool2d(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> Tensor` */
     maxPool2d(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-    /** aten::max_pool2d_with_indices: `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+    /** Calls aten::max_pool2d_with_indices (torch.ops.aten.max_pool2d_with_indices in PyTorch): `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
     maxPool2dWithIndices(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): [Tensor, Tensor];
-    /** aten::max_pool2d_with_indices: `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+    /** Calls aten::max_pool2d_with_indices (torch.ops.aten.max_pool2d_with_indices in PyTorch): `aten::max_pool2d_with_indices(Tensor self, int[2] kernel_size, int[2] stride=[], int[2] padding=0, int[2] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
     maxPool2dWithIndices(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-    /** aten::max_pool3d: `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+    /** Calls aten::max_pool3d (torch.ops.aten.max_pool3d in PyTorch): `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
     maxPool3d(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): Tensor;
-    /** aten::max_pool3d: `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
+    /** Calls aten::max_pool3d (torch.ops.aten.max_pool3d in PyTorch): `aten::max_pool3d(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> Tensor` */
     maxPool3d(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): Tensor;
-    /** aten::max_pool3d_with_indices: `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+    /** Calls aten::max_pool3d_with_indices (torch.ops.aten.max_pool3d_with_indices in PyTorch): `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
     maxPool3dWithIndices(kernelSize: number | number[], ...rest: Rest<[stride: number | number[], padding: number | number[], dilation: number | number[], ceilMode: boolean], { stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }>): [Tensor, Tensor];
-    /** aten::max_pool3d_with_indices: `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
+    /** Calls aten::max_pool3d_with_indices (torch.ops.aten.max_pool3d_with_indices in PyTorch): `aten::max_pool3d_with_indices(Tensor self, int[3] kernel_size, int[3] stride=[], int[3] padding=0, int[3] dilation=1, bool ceil_mode=False) -> (Tensor, Tensor)` */
     maxPool3dWithIndices(options: { kernelSize: number | number[]; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[]; ceilMode?: boolean }): [Tensor, Tensor];
-    /** aten::max_unpool2d: `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
+    /** Calls aten::max_unpool2d (torch.ops.aten.max_unpool2d in PyTorch): `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
     maxUnpool2d(indices: Tensor, outputSize: number | number[]): Tensor;
-    /** aten::max_unpool2d: `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
+    /** Calls aten::max_unpool2d (torch.ops.aten.max_unpool2d in PyTorch): `aten::max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor` */
     maxUnpool2d(options: { indices: Tensor; outputSize: number | number[] }): Tensor;
-    /** aten::max_unpool3d: `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
+    /** Calls aten::max_unpool3d (torch.ops.aten.max_unpool3d in PyTorch): `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
     maxUnpool3d(indices: Tensor, outputSize: number | number[], stride: number | number[], padding: number | number[]): Tensor;
-    /** aten::max_unpool3d: `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
+    /** Calls aten::max_unpool3d (torch.ops.aten.max_unpool3d in PyTorch): `aten::max_unpool3d(Tensor self, Tensor indices, int[3] output_size, int[3] stride, int[3] padding) -> Tensor` */
     maxUnpool3d(options: { indices: Tensor; outputSize: number | number[]; stride: number | number[]; padding: number | number[] }): Tensor;
-    /** aten::median: `aten::median(Tensor self) -> Tensor` */
+    /** Calls aten::median (torch.ops.aten.median in PyTorch): `aten::median(Tensor self) -> Tensor` */
     median(): Tensor;
-    /** aten::median.dim: `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::median.dim (torch.ops.aten.median in PyTorch): `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     median(dim: number, ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::median.dim: `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::median.dim (torch.ops.aten.median in PyTorch): `aten::median.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     median(options: { dim: number; keepdim?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::miopen_convolution: `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+    /** Calls aten::miopen_convolution (torch.ops.aten.miopen_convolution in PyTorch): `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
     miopenConvolution(weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
-    /** aten::miopen_convolution: `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+    /** Calls aten::miopen_convolution (torch.ops.aten.miopen_convolution in PyTorch): `aten::miopen_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
     miopenConvolution(options: { weight: Tensor; bias: Tensor | null; padding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean }): Tensor;
-    /** aten::miopen_convolution_add_relu: `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::miopen_convolution_add_relu (torch.ops.aten.miopen_convolution_add_relu in PyTorch): `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     miopenConvolutionAddRelu(weight: Tensor, z: Tensor, alpha: Scalar | null, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-    /** aten::miopen_convolution_add_relu: `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::miopen_convolution_add_relu (torch.ops.aten.miopen_convolution_add_relu in PyTorch): `aten::miopen_convolution_add_relu(Tensor self, Tensor weight, Tensor z, Scalar? alpha, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     miopenConvolutionAddRelu(options: { weight: Tensor; z: Tensor; alpha: Scalar | null; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
-    /** aten::miopen_convolution_relu: `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::miopen_convolution_relu (torch.ops.aten.miopen_convolution_relu in PyTorch): `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     miopenConvolutionRelu(weight: Tensor, bias: Tensor | null, stride: number[], padding: number[], dilation: number[], groups: number): Tensor;
-    /** aten::miopen_convolution_relu: `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
+    /** Calls aten::miopen_convolution_relu (torch.ops.aten.miopen_convolution_relu in PyTorch): `aten::miopen_convolution_relu(Tensor self, Tensor weight, Tensor? bias, int[] stride, int[] padding, int[] dilation, int groups) -> Tensor` */
     miopenConvolutionRelu(options: { weight: Tensor; bias: Tensor | null; stride: number[]; padding: number[]; dilation: number[]; groups: number }): Tensor;
-    /** aten::miopen_convolution_transpose: `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+    /** Calls aten::miopen_convolution_transpose (torch.ops.aten.miopen_convolution_transpose in PyTorch): `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
     miopenConvolutionTranspose(weight: Tensor, bias: Tensor | null, padding: number[], outputPadding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
-    /** aten::miopen_convolution_transpose: `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+    /** Calls aten::miopen_convolution_transpose (torch.ops.aten.miopen_convolution_transpose in PyTorch): `aten::miopen_convolution_transpose(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] output_padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
     miopenConvolutionTranspose(options: { weight: Tensor; bias: Tensor | null; padding: number[]; outputPadding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean }): Tensor;
-    /** aten::miopen_depthwise_convolution: `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+    /** Calls aten::miopen_depthwise_convolution (torch.ops.aten.miopen_depthwise_convolution in PyTorch): `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
     miopenDepthwiseConvolution(weight: Tensor, bias: Tensor | null, padding: number[], stride: number[], dilation: number[], groups: number, benchmark: boolean, deterministic: boolean): Tensor;
-    /** aten::miopen_depthwise_convolution: `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
+    /** Calls aten::miopen_depthwise_convolution (torch.ops.aten.miopen_depthwise_convolution in PyTorch): `aten::miopen_depthwise_convolution(Tensor self, Tensor weight, Tensor? bias, int[] padding, int[] stride, int[] dilation, int groups, bool benchmark, bool deterministic) -> Tensor` */
     miopenDepthwiseConvolution(options: { weight: Tensor; bias: Tensor | null; padding: number[]; stride: number[]; dilation: number[]; groups: number; benchmark: boolean; deterministic: boolean }): Tensor;
-    /** aten::mish: `aten::mish(Tensor self) -> Tensor` */
+    /** Calls aten::mish (torch.ops.aten.mish in PyTorch): `aten::mish(Tensor self) -> Tensor` */
     mish(): Tensor;
-    /** aten::mish_: `aten::mish_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::mish_ (torch.ops.aten.mish_ in PyTorch): `aten::mish_(Tensor(a!) self) -> Tensor(a!)` */
     mish_(): this;
-    /** aten::mode: `aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::mode (torch.ops.aten.mode in PyTorch): `aten::mode(Tensor self, int dim=-1, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     mode(...rest: Rest<[dim: number, keepdim: boolean], { dim?: number; keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::moveaxis.int: `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+    /** Calls aten::moveaxis.int (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
     moveaxis(source: number, destination: number): Tensor;
-    /** aten::moveaxis.int: `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+    /** Calls aten::moveaxis.int (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
     moveaxis(options: { source: number; destination: number }): Tensor;
-    /** aten::moveaxis.intlist: `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+    /** Calls aten::moveaxis.intlist (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
     moveaxis(source: number[], destination: number[]): Tensor;
-    /** aten::moveaxis.intlist: `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+    /** Calls aten::moveaxis.intlist (torch.ops.aten.moveaxis in PyTorch): `aten::moveaxis.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
     moveaxis(options: { source: number[]; destination: number[] }): Tensor;
-    /** aten::movedim.int: `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+    /** Calls aten::movedim.int (torch.ops.aten.movedim in PyTorch): `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
     movedim(source: number, destination: number): Tensor;
-    /** aten::movedim.int: `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
+    /** Calls aten::movedim.int (torch.ops.aten.movedim in PyTorch): `aten::movedim.int(Tensor(a) self, int source, int destination) -> Tensor(a)` */
     movedim(options: { source: number; destination: number }): Tensor;
-    /** aten::movedim.intlist: `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+    /** Calls aten::movedim.intlist (torch.ops.aten.movedim in PyTorch): `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
     movedim(source: number[], destination: number[]): Tensor;
-    /** aten::movedim.intlist: `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
+    /** Calls aten::movedim.intlist (torch.ops.aten.movedim in PyTorch): `aten::movedim.intlist(Tensor(a) self, int[] source, int[] destination) -> Tensor(a)` */
     movedim(options: { source: number[]; destination: number[] }): Tensor;
-    /** aten::mse_loss: `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::mse_loss (torch.ops.aten.mse_loss in PyTorch): `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     mseLoss(target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-    /** aten::mse_loss: `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::mse_loss (torch.ops.aten.mse_loss in PyTorch): `aten::mse_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     mseLoss(options: { target: Tensor; reduction?: number }): Tensor;
-    /** aten::msort: `aten::msort(Tensor self) -> Tensor` */
+    /** Calls aten::msort (torch.ops.aten.msort in PyTorch): `aten::msort(Tensor self) -> Tensor` */
     msort(): Tensor;
-    /** aten::multi_margin_loss: `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
+    /** Calls aten::multi_margin_loss (torch.ops.aten.multi_margin_loss in PyTorch): `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
     multiMarginLoss(target: Tensor, ...rest: Rest<[p: Scalar, margin: Scalar, weight: Tensor | null, reduction: number], { p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }>): Tensor;
-    /** aten::multi_margin_loss: `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
+    /** Calls aten::multi_margin_loss (torch.ops.aten.multi_margin_loss in PyTorch): `aten::multi_margin_loss(Tensor self, Tensor target, Scalar p=1, Scalar margin=1, Tensor? weight=None, int reduction=1) -> Tensor` */
     multiMarginLoss(options: { target: Tensor; p?: Scalar; margin?: Scalar; weight?: Tensor | null; reduction?: number }): Tensor;
-    /** aten::multilabel_margin_loss: `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::multilabel_margin_loss (torch.ops.aten.multilabel_margin_loss in PyTorch): `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     multilabelMarginLoss(target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-    /** aten::multilabel_margin_loss: `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::multilabel_margin_loss (torch.ops.aten.multilabel_margin_loss in PyTorch): `aten::multilabel_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     multilabelMarginLoss(options: { target: Tensor; reduction?: number }): Tensor;
-    /** aten::multilabel_margin_loss_forward: `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
+    /** Calls aten::multilabel_margin_loss_forward (torch.ops.aten.multilabel_margin_loss_forward in PyTorch): `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
     multilabelMarginLossForward(target: Tensor, reduction: number): Named<{ output: Tensor; isTarget: Tensor }, [Tensor, Tensor]>;
-    /** aten::multilabel_margin_loss_forward: `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
+    /** Calls aten::multilabel_margin_loss_forward (torch.ops.aten.multilabel_margin_loss_forward in PyTorch): `aten::multilabel_margin_loss_forward(Tensor self, Tensor target, int reduction) -> (Tensor output, Tensor is_target)` */
     multilabelMarginLossForward(options: { target: Tensor; reduction: number }): Named<{ output: Tensor; isTarget: Tensor }, [Tensor, Tensor]>;
-    /** aten::multinomial: `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::multinomial (torch.ops.aten.multinomial in PyTorch): `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
     multinomial(numSamples: number, ...rest: Rest<[replacement: boolean], { replacement?: boolean; generator?: null }>): Tensor;
-    /** aten::multinomial: `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::multinomial (torch.ops.aten.multinomial in PyTorch): `aten::multinomial(Tensor self, int num_samples, bool replacement=False, *, Generator? generator=None) -> Tensor` */
     multinomial(options: { numSamples: number; replacement?: boolean; generator?: null }): Tensor;
-    /** aten::multiply.Scalar: `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::multiply.Scalar (torch.ops.aten.multiply in PyTorch): `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
     multiply(other: Scalar): Tensor;
-    /** aten::multiply.Scalar: `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::multiply.Scalar (torch.ops.aten.multiply in PyTorch): `aten::multiply.Scalar(Tensor self, Scalar other) -> Tensor` */
     multiply(options: { other: Scalar }): Tensor;
-    /** aten::multiply.Tensor: `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::multiply.Tensor (torch.ops.aten.multiply in PyTorch): `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
     multiply(other: Tensor): Tensor;
-    /** aten::multiply.Tensor: `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::multiply.Tensor (torch.ops.aten.multiply in PyTorch): `aten::multiply.Tensor(Tensor self, Tensor other) -> Tensor` */
     multiply(options: { other: Tensor }): Tensor;
-    /** aten::multiply_.Scalar: `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::multiply_.Scalar (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     multiply_(other: Scalar): this;
-    /** aten::multiply_.Scalar: `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::multiply_.Scalar (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     multiply_(options: { other: Scalar }): this;
-    /** aten::multiply_.Tensor: `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::multiply_.Tensor (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     multiply_(other: Tensor): this;
-    /** aten::multiply_.Tensor: `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::multiply_.Tensor (torch.ops.aten.multiply_ in PyTorch): `aten::multiply_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     multiply_(options: { other: Tensor }): this;
-    /** aten::mv: `aten::mv(Tensor self, Tensor vec) -> Tensor` */
+    /** Calls aten::mv (torch.ops.aten.mv in PyTorch): `aten::mv(Tensor self, Tensor vec) -> Tensor` */
     mv(vec: Tensor): Tensor;
-    /** aten::mv: `aten::mv(Tensor self, Tensor vec) -> Tensor` */
+    /** Calls aten::mv (torch.ops.aten.mv in PyTorch): `aten::mv(Tensor self, Tensor vec) -> Tensor` */
     mv(options: { vec: Tensor }): Tensor;
-    /** aten::mvlgamma: `aten::mvlgamma(Tensor self, int p) -> Tensor` */
+    /** Calls aten::mvlgamma (torch.ops.aten.mvlgamma in PyTorch): `aten::mvlgamma(Tensor self, int p) -> Tensor` */
     mvlgamma(p: number): Tensor;
-    /** aten::mvlgamma: `aten::mvlgamma(Tensor self, int p) -> Tensor` */
+    /** Calls aten::mvlgamma (torch.ops.aten.mvlgamma in PyTorch): `aten::mvlgamma(Tensor self, int p) -> Tensor` */
     mvlgamma(options: { p: number }): Tensor;
-    /** aten::mvlgamma_: `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
+    /** Calls aten::mvlgamma_ (torch.ops.aten.mvlgamma_ in PyTorch): `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
     mvlgamma_(p: number): this;
-    /** aten::mvlgamma_: `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
+    /** Calls aten::mvlgamma_ (torch.ops.aten.mvlgamma_ in PyTorch): `aten::mvlgamma_(Tensor(a!) self, int p) -> Tensor(a!)` */
     mvlgamma_(options: { p: number }): this;
-    /** aten::nan_to_num: `aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
+    /** Calls aten::nan_to_num (torch.ops.aten.nan_to_num in PyTorch): `aten::nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor` */
     nanToNum(...rest: Rest<[nan: number | null, posinf: number | null, neginf: number | null], { nan?: number | null; posinf?: number | null; neginf?: number | null }>): Tensor;
-    /** aten::nan_to_num_: `aten::nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
+    /** Calls aten::nan_to_num_ (torch.ops.aten.nan_to_num_ in PyTorch): `aten::nan_to_num_(Tensor(a!) self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor(a!)` */
     nanToNum_(...rest: Rest<[nan: number | null, posinf: number | null, neginf: number | null], { nan?: number | null; posinf?: number | null; neginf?: number | null }>): this;
-    /** aten::nanmean: `aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::nanmean (torch.ops.aten.nanmean in PyTorch): `aten::nanmean(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     nanmean(...rest: Rest<[dim: number | number[] | null, keepdim: boolean], { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::nanmedian: `aten::nanmedian(Tensor self) -> Tensor` */
+    /** Calls aten::nanmedian (torch.ops.aten.nanmedian in PyTorch): `aten::nanmedian(Tensor self) -> Tensor` */
     nanmedian(): Tensor;
-    /** aten::nanmedian.dim: `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::nanmedian.dim (torch.ops.aten.nanmedian in PyTorch): `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     nanmedian(dim: number, ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::nanmedian.dim: `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::nanmedian.dim (torch.ops.aten.nanmedian in PyTorch): `aten::nanmedian.dim(Tensor self, int dim, bool keepdim=False) -> (Tensor values, Tensor indices)` */
     nanmedian(options: { dim: number; keepdim?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::nanquantile: `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::nanquantile (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     nanquantile(q: Tensor, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-    /** aten::nanquantile: `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::nanquantile (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     nanquantile(options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-    /** aten::nanquantile.scalar: `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::nanquantile.scalar (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     nanquantile(q: number, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-    /** aten::nanquantile.scalar: `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::nanquantile.scalar (torch.ops.aten.nanquantile in PyTorch): `aten::nanquantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     nanquantile(options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-    /** aten::nansum: `aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::nansum (torch.ops.aten.nansum in PyTorch): `aten::nansum(Tensor self, int[1]? dim=None, bool keepdim=False, *, ScalarType? dtype=None) -> Tensor` */
     nansum(...rest: Rest<[dim: number | number[] | null, keepdim: boolean], { dim?: number | number[] | null; keepdim?: boolean; dtype?: DType | null }>): Tensor;
-    /** aten::narrow_copy: `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
+    /** Calls aten::narrow_copy (torch.ops.aten.narrow_copy in PyTorch): `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
     narrowCopy(dim: number, start: number, length: number): Tensor;
-    /** aten::narrow_copy: `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
+    /** Calls aten::narrow_copy (torch.ops.aten.narrow_copy in PyTorch): `aten::narrow_copy(Tensor self, int dim, SymInt start, SymInt length) -> Tensor` */
     narrowCopy(options: { dim: number; start: number; length: number }): Tensor;
-    /** aten::ne_.Scalar: `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::ne_.Scalar (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     ne_(other: Scalar): this;
-    /** aten::ne_.Scalar: `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::ne_.Scalar (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     ne_(options: { other: Scalar }): this;
-    /** aten::ne_.Tensor: `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::ne_.Tensor (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     ne_(other: Tensor): this;
-    /** aten::ne_.Tensor: `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::ne_.Tensor (torch.ops.aten.ne_ in PyTorch): `aten::ne_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     ne_(options: { other: Tensor }): this;
-    /** aten::neg_: `aten::neg_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::neg_ (torch.ops.aten.neg_ in PyTorch): `aten::neg_(Tensor(a!) self) -> Tensor(a!)` */
     neg_(): this;
-    /** aten::negative: `aten::negative(Tensor self) -> Tensor` */
+    /** Calls aten::negative (torch.ops.aten.negative in PyTorch): `aten::negative(Tensor self) -> Tensor` */
     negative(): Tensor;
-    /** aten::negative_: `aten::negative_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::negative_ (torch.ops.aten.negative_ in PyTorch): `aten::negative_(Tensor(a!) self) -> Tensor(a!)` */
     negative_(): this;
-    /** aten::new_empty: `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_empty (torch.ops.aten.new_empty in PyTorch): `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newEmpty(size: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-    /** aten::new_empty: `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_empty (torch.ops.aten.new_empty in PyTorch): `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newEmpty(options: { size: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-    /** aten::new_empty: `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_empty (torch.ops.aten.new_empty in PyTorch): `aten::new_empty(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newEmpty(...size: number[]): Tensor;
-    /** aten::new_empty_strided: `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_empty_strided (torch.ops.aten.new_empty_strided in PyTorch): `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newEmptyStrided(size: number[], stride: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-    /** aten::new_empty_strided: `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_empty_strided (torch.ops.aten.new_empty_strided in PyTorch): `aten::new_empty_strided(Tensor self, SymInt[] size, SymInt[] stride, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newEmptyStrided(options: { size: number[]; stride: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-    /** aten::new_full: `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_full (torch.ops.aten.new_full in PyTorch): `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newFull(size: number[], fillValue: Scalar, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-    /** aten::new_full: `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_full (torch.ops.aten.new_full in PyTorch): `aten::new_full(Tensor self, SymInt[] size, Scalar fill_value, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newFull(options: { size: number[]; fillValue: Scalar; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-    /** aten::new_ones: `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_ones (torch.ops.aten.new_ones in PyTorch): `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newOnes(size: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-    /** aten::new_ones: `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_ones (torch.ops.aten.new_ones in PyTorch): `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newOnes(options: { size: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-    /** aten::new_ones: `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_ones (torch.ops.aten.new_ones in PyTorch): `aten::new_ones(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newOnes(...size: number[]): Tensor;
-    /** aten::new_zeros: `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_zeros (torch.ops.aten.new_zeros in PyTorch): `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newZeros(size: number[], ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }>): Tensor;
-    /** aten::new_zeros: `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_zeros (torch.ops.aten.new_zeros in PyTorch): `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newZeros(options: { size: number[]; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null }): Tensor;
-    /** aten::new_zeros: `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
+    /** Calls aten::new_zeros (torch.ops.aten.new_zeros in PyTorch): `aten::new_zeros(Tensor self, SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
     newZeros(...size: number[]): Tensor;
-    /** aten::nextafter: `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::nextafter (torch.ops.aten.nextafter in PyTorch): `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
     nextafter(other: Tensor): Tensor;
-    /** aten::nextafter: `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::nextafter (torch.ops.aten.nextafter in PyTorch): `aten::nextafter(Tensor self, Tensor other) -> Tensor` */
     nextafter(options: { other: Tensor }): Tensor;
-    /** aten::nextafter_: `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::nextafter_ (torch.ops.aten.nextafter_ in PyTorch): `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     nextafter_(other: Tensor): this;
-    /** aten::nextafter_: `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::nextafter_ (torch.ops.aten.nextafter_ in PyTorch): `aten::nextafter_(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     nextafter_(options: { other: Tensor }): this;
-    /** aten::nll_loss: `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+    /** Calls aten::nll_loss (torch.ops.aten.nll_loss in PyTorch): `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
     nllLoss(target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }>): Tensor;
-    /** aten::nll_loss: `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+    /** Calls aten::nll_loss (torch.ops.aten.nll_loss in PyTorch): `aten::nll_loss(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
     nllLoss(options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
-    /** aten::nll_loss2d: `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+    /** Calls aten::nll_loss2d (torch.ops.aten.nll_loss2d in PyTorch): `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
     nllLoss2d(target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }>): Tensor;
-    /** aten::nll_loss2d: `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+    /** Calls aten::nll_loss2d (torch.ops.aten.nll_loss2d in PyTorch): `aten::nll_loss2d(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
     nllLoss2d(options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
-    /** aten::nll_loss2d_forward: `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+    /** Calls aten::nll_loss2d_forward (torch.ops.aten.nll_loss2d_forward in PyTorch): `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
     nllLoss2dForward(target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
-    /** aten::nll_loss2d_forward: `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+    /** Calls aten::nll_loss2d_forward (torch.ops.aten.nll_loss2d_forward in PyTorch): `aten::nll_loss2d_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
     nllLoss2dForward(options: { target: Tensor; weight: Tensor | null; reduction: number; ignoreIndex: number }): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
-    /** aten::nll_loss_forward: `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+    /** Calls aten::nll_loss_forward (torch.ops.aten.nll_loss_forward in PyTorch): `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
     nllLossForward(target: Tensor, weight: Tensor | null, reduction: number, ignoreIndex: number): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
-    /** aten::nll_loss_forward: `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
+    /** Calls aten::nll_loss_forward (torch.ops.aten.nll_loss_forward in PyTorch): `aten::nll_loss_forward(Tensor self, Tensor target, Tensor? weight, int reduction, int ignore_index) -> (Tensor output, Tensor total_weight)` */
     nllLossForward(options: { target: Tensor; weight: Tensor | null; reduction: number; ignoreIndex: number }): Named<{ output: Tensor; totalWeight: Tensor }, [Tensor, Tensor]>;
-    /** aten::nll_loss_nd: `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+    /** Calls aten::nll_loss_nd (torch.ops.aten.nll_loss_nd in PyTorch): `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
     nllLossNd(target: Tensor, ...rest: Rest<[weight: Tensor | null, reduction: number, ignoreIndex: number], { weight?: Tensor | null; reduction?: number; ignoreIndex?: number }>): Tensor;
-    /** aten::nll_loss_nd: `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
+    /** Calls aten::nll_loss_nd (torch.ops.aten.nll_loss_nd in PyTorch): `aten::nll_loss_nd(Tensor self, Tensor target, Tensor? weight=None, int reduction=1, int ignore_index=-100) -> Tensor` */
     nllLossNd(options: { target: Tensor; weight?: Tensor | null; reduction?: number; ignoreIndex?: number }): Tensor;
-    /** aten::nonzero: `aten::nonzero(Tensor self) -> Tensor` */
+    /** Calls aten::nonzero (torch.ops.aten.nonzero in PyTorch): `aten::nonzero(Tensor self) -> Tensor` */
     nonzero(): Tensor;
-    /** aten::nonzero_numpy: `aten::nonzero_numpy(Tensor self) -> Tensor[]` */
+    /** Calls aten::nonzero_numpy (torch.ops.aten.nonzero_numpy in PyTorch): `aten::nonzero_numpy(Tensor self) -> Tensor[]` */
     nonzeroNumpy(): Tensor[];
-    /** aten::norm.Scalar: `aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
+    /** Calls aten::norm.Scalar (torch.ops.aten.norm in PyTorch): `aten::norm.Scalar(Tensor self, Scalar p=2) -> Tensor` */
     norm(...rest: Rest<[p: Scalar], { p?: Scalar }>): Tensor;
-    /** aten::norm.ScalarOpt_dtype: `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
+    /** Calls aten::norm.ScalarOpt_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
     norm(p: Scalar | null, ...rest: RestWith<[], { dtype: DType }>): Tensor;
-    /** aten::norm.ScalarOpt_dtype: `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
+    /** Calls aten::norm.ScalarOpt_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dtype(Tensor self, Scalar? p, *, ScalarType dtype) -> Tensor` */
     norm(options: { p: Scalar | null; dtype: DType }): Tensor;
-    /** aten::norm.ScalarOpt_dim: `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::norm.ScalarOpt_dim (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
     norm(p: Scalar | null, dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-    /** aten::norm.ScalarOpt_dim: `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::norm.ScalarOpt_dim (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim(Tensor self, Scalar? p, int[1] dim, bool keepdim=False) -> Tensor` */
     norm(options: { p: Scalar | null; dim: number | number[]; keepdim?: boolean }): Tensor;
-    /** aten::norm.ScalarOpt_dim_dtype: `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
+    /** Calls aten::norm.ScalarOpt_dim_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
     norm(p: Scalar | null, dim: number | number[], keepdim: boolean, ...rest: RestWith<[], { dtype: DType }>): Tensor;
-    /** aten::norm.ScalarOpt_dim_dtype: `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
+    /** Calls aten::norm.ScalarOpt_dim_dtype (torch.ops.aten.norm in PyTorch): `aten::norm.ScalarOpt_dim_dtype(Tensor self, Scalar? p, int[1] dim, bool keepdim, *, ScalarType dtype) -> Tensor` */
     norm(options: { p: Scalar | null; dim: number | number[]; keepdim: boolean; dtype: DType }): Tensor;
-    /** aten::normal_: `aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::normal_ (torch.ops.aten.normal_ in PyTorch): `aten::normal_(Tensor(a!) self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor(a!)` */
     normal_(...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): this;
-    /** aten::normal_functional: `aten::normal_functional(Tensor self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::normal_functional (torch.ops.aten.normal_functional in PyTorch): `aten::normal_functional(Tensor self, float mean=0., float std=1., *, Generator? generator=None) -> Tensor` */
     normalFunctional(...rest: Rest<[mean: number, std: number], { mean?: number; std?: number; generator?: null }>): Tensor;
-    /** aten::not_equal.Scalar: `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::not_equal.Scalar (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
     notEqual(other: Scalar): Tensor;
-    /** aten::not_equal.Scalar: `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::not_equal.Scalar (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Scalar(Tensor self, Scalar other) -> Tensor` */
     notEqual(options: { other: Scalar }): Tensor;
-    /** aten::not_equal.Tensor: `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::not_equal.Tensor (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
     notEqual(other: Tensor): Tensor;
-    /** aten::not_equal.Tensor: `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::not_equal.Tensor (torch.ops.aten.not_equal in PyTorch): `aten::not_equal.Tensor(Tensor self, Tensor other) -> Tensor` */
     notEqual(options: { other: Tensor }): Tensor;
-    /** aten::not_equal_.Scalar: `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::not_equal_.Scalar (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     notEqual_(other: Scalar): this;
-    /** aten::not_equal_.Scalar: `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::not_equal_.Scalar (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     notEqual_(options: { other: Scalar }): this;
-    /** aten::not_equal_.Tensor: `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::not_equal_.Tensor (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     notEqual_(other: Tensor): this;
-    /** aten::not_equal_.Tensor: `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::not_equal_.Tensor (torch.ops.aten.not_equal_ in PyTorch): `aten::not_equal_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     notEqual_(options: { other: Tensor }): this;
-    /** aten::nuclear_norm: `aten::nuclear_norm(Tensor self, bool keepdim=False) -> Tensor` */
+    /** Calls aten::nuclear_norm (torch.ops.aten.nuclear_norm in PyTorch): `aten::nuclear_norm(Tensor self, bool keepdim=False) -> Tensor` */
     nuclearNorm(...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-    /** aten::nuclear_norm.dim: `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::nuclear_norm.dim (torch.ops.aten.nuclear_norm in PyTorch): `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
     nuclearNorm(dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-    /** aten::nuclear_norm.dim: `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::nuclear_norm.dim (torch.ops.aten.nuclear_norm in PyTorch): `aten::nuclear_norm.dim(Tensor self, int[2] dim, bool keepdim=False) -> Tensor` */
     nuclearNorm(options: { dim: number | number[]; keepdim?: boolean }): Tensor;
-    /** aten::numpy_T: `aten::numpy_T(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::numpy_T (torch.ops.aten.numpy_T in PyTorch): `aten::numpy_T(Tensor(a) self) -> Tensor(a)` */
     numpyT(): Tensor;
-    /** aten::one_hot: `aten::one_hot(Tensor self, int num_classes=-1) -> Tensor` */
+    /** Calls aten::one_hot (torch.ops.aten.one_hot in PyTorch): `aten::one_hot(Tensor self, int num_classes=-1) -> Tensor` */
     oneHot(...rest: Rest<[numClasses: number], { numClasses?: number }>): Tensor;
-    /** aten::ones_like: `aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::ones_like (torch.ops.aten.ones_like in PyTorch): `aten::ones_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     onesLike(...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::orgqr: `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
+    /** Calls aten::orgqr (torch.ops.aten.orgqr in PyTorch): `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
     orgqr(input2: Tensor): Tensor;
-    /** aten::orgqr: `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
+    /** Calls aten::orgqr (torch.ops.aten.orgqr in PyTorch): `aten::orgqr(Tensor self, Tensor input2) -> Tensor` */
     orgqr(options: { input2: Tensor }): Tensor;
-    /** aten::ormqr: `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+    /** Calls aten::ormqr (torch.ops.aten.ormqr in PyTorch): `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
     ormqr(input2: Tensor, input3: Tensor, ...rest: Rest<[left: boolean, transpose: boolean], { left?: boolean; transpose?: boolean }>): Tensor;
-    /** aten::ormqr: `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
+    /** Calls aten::ormqr (torch.ops.aten.ormqr in PyTorch): `aten::ormqr(Tensor self, Tensor input2, Tensor input3, bool left=True, bool transpose=False) -> Tensor` */
     ormqr(options: { input2: Tensor; input3: Tensor; left?: boolean; transpose?: boolean }): Tensor;
-    /** aten::outer: `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
+    /** Calls aten::outer (torch.ops.aten.outer in PyTorch): `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
     outer(vec2: Tensor): Tensor;
-    /** aten::outer: `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
+    /** Calls aten::outer (torch.ops.aten.outer in PyTorch): `aten::outer(Tensor self, Tensor vec2) -> Tensor` */
     outer(options: { vec2: Tensor }): Tensor;
-    /** aten::output_nr: `aten::output_nr(Tensor self) -> int` */
+    /** Calls aten::output_nr (torch.ops.aten.output_nr in PyTorch): `aten::output_nr(Tensor self) -> int` */
     outputNr(): number;
-    /** aten::pad: `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
+    /** Calls aten::pad (torch.ops.aten.pad in PyTorch): `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
     pad(pad: number[], ...rest: Rest<[mode: string, value: number | null], { mode?: string; value?: number | null }>): Tensor;
-    /** aten::pad: `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
+    /** Calls aten::pad (torch.ops.aten.pad in PyTorch): `aten::pad(Tensor self, int[] pad, str mode="constant", float? value=None) -> Tensor` */
     pad(options: { pad: number[]; mode?: string; value?: number | null }): Tensor;
-    /** aten::pdist: `aten::pdist(Tensor self, float p=2.) -> Tensor` */
+    /** Calls aten::pdist (torch.ops.aten.pdist in PyTorch): `aten::pdist(Tensor self, float p=2.) -> Tensor` */
     pdist(...rest: Rest<[p: number], { p?: number }>): Tensor;
-    /** aten::permute_copy: `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
+    /** Calls aten::permute_copy (torch.ops.aten.permute_copy in PyTorch): `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
     permuteCopy(dims: number[]): Tensor;
-    /** aten::permute_copy: `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
+    /** Calls aten::permute_copy (torch.ops.aten.permute_copy in PyTorch): `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
     permuteCopy(options: { dims: number[] }): Tensor;
-    /** aten::permute_copy: `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
+    /** Calls aten::permute_copy (torch.ops.aten.permute_copy in PyTorch): `aten::permute_copy(Tensor self, int[] dims) -> Tensor` */
     permuteCopy(...dims: number[]): Tensor;
-    /** aten::pin_memory: `aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
+    /** Calls aten::pin_memory (torch.ops.aten.pin_memory in PyTorch): `aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
     pinMemory(...rest: Rest<[device: DeviceLike | null], { device?: DeviceLike | null }>): Tensor;
-    /** aten::pinverse: `aten::pinverse(Tensor self, float rcond=1.0000000000000001e-15) -> Tensor` */
+    /** Calls aten::pinverse (torch.ops.aten.pinverse in PyTorch): `aten::pinverse(Tensor self, float rcond=1.0000000000000001e-15) -> Tensor` */
     pinverse(...rest: Rest<[rcond: number], { rcond?: number }>): Tensor;
-    /** aten::pixel_shuffle: `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
+    /** Calls aten::pixel_shuffle (torch.ops.aten.pixel_shuffle in PyTorch): `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
     pixelShuffle(upscaleFactor: number): Tensor;
-    /** aten::pixel_shuffle: `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
+    /** Calls aten::pixel_shuffle (torch.ops.aten.pixel_shuffle in PyTorch): `aten::pixel_shuffle(Tensor self, int upscale_factor) -> Tensor` */
     pixelShuffle(options: { upscaleFactor: number }): Tensor;
-    /** aten::pixel_unshuffle: `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
+    /** Calls aten::pixel_unshuffle (torch.ops.aten.pixel_unshuffle in PyTorch): `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
     pixelUnshuffle(downscaleFactor: number): Tensor;
-    /** aten::pixel_unshuffle: `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
+    /** Calls aten::pixel_unshuffle (torch.ops.aten.pixel_unshuffle in PyTorch): `aten::pixel_unshuffle(Tensor self, int downscale_factor) -> Tensor` */
     pixelUnshuffle(options: { downscaleFactor: number }): Tensor;
-    /** aten::poisson: `aten::poisson(Tensor self, Generator? generator=None) -> Tensor` */
+    /** Calls aten::poisson (torch.ops.aten.poisson in PyTorch): `aten::poisson(Tensor self, Generator? generator=None) -> Tensor` */
     poisson(...rest: Rest<[generator: null], { generator?: null }>): Tensor;
-    /** aten::polygamma_: `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
+    /** Calls aten::polygamma_ (torch.ops.aten.polygamma_ in PyTorch): `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
     polygamma_(n: number): this;
-    /** aten::polygamma_: `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
+    /** Calls aten::polygamma_ (torch.ops.aten.polygamma_ in PyTorch): `aten::polygamma_(Tensor(a!) self, int n) -> Tensor(a!)` */
     polygamma_(options: { n: number }): this;
-    /** aten::positive: `aten::positive(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::positive (torch.ops.aten.positive in PyTorch): `aten::positive(Tensor(a) self) -> Tensor(a)` */
     positive(): Tensor;
-    /** aten::pow_.Scalar: `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+    /** Calls aten::pow_.Scalar (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
     pow_(exponent: Scalar): this;
-    /** aten::pow_.Scalar: `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
+    /** Calls aten::pow_.Scalar (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Scalar(Tensor(a!) self, Scalar exponent) -> Tensor(a!)` */
     pow_(options: { exponent: Scalar }): this;
-    /** aten::pow_.Tensor: `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+    /** Calls aten::pow_.Tensor (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
     pow_(exponent: Tensor): this;
-    /** aten::pow_.Tensor: `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
+    /** Calls aten::pow_.Tensor (torch.ops.aten.pow_ in PyTorch): `aten::pow_.Tensor(Tensor(a!) self, Tensor exponent) -> Tensor(a!)` */
     pow_(options: { exponent: Tensor }): this;
-    /** aten::prelu: `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
+    /** Calls aten::prelu (torch.ops.aten.prelu in PyTorch): `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
     prelu(weight: Tensor): Tensor;
-    /** aten::prelu: `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
+    /** Calls aten::prelu (torch.ops.aten.prelu in PyTorch): `aten::prelu(Tensor self, Tensor weight) -> Tensor` */
     prelu(options: { weight: Tensor }): Tensor;
-    /** aten::put: `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
+    /** Calls aten::put (torch.ops.aten.put in PyTorch): `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
     put(index: Tensor, source: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): Tensor;
-    /** aten::put: `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
+    /** Calls aten::put (torch.ops.aten.put in PyTorch): `aten::put(Tensor self, Tensor index, Tensor source, bool accumulate=False) -> Tensor` */
     put(options: { index: Tensor; source: Tensor; accumulate?: boolean }): Tensor;
-    /** aten::put_: `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
+    /** Calls aten::put_ (torch.ops.aten.put_ in PyTorch): `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
     put_(index: Tensor, source: Tensor, ...rest: Rest<[accumulate: boolean], { accumulate?: boolean }>): this;
-    /** aten::put_: `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
+    /** Calls aten::put_ (torch.ops.aten.put_ in PyTorch): `aten::put_(Tensor(a!) self, Tensor index, Tensor source, bool accumulate=False) -> Tensor(a!)` */
     put_(options: { index: Tensor; source: Tensor; accumulate?: boolean }): this;
-    /** aten::qr: `aten::qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
+    /** Calls aten::qr (torch.ops.aten.qr in PyTorch): `aten::qr(Tensor self, bool some=True) -> (Tensor Q, Tensor R)` */
     qr(...rest: Rest<[some: boolean], { some?: boolean }>): Named<{ Q: Tensor; R: Tensor }, [Tensor, Tensor]>;
-    /** aten::quantile: `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::quantile (torch.ops.aten.quantile in PyTorch): `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     quantile(q: Tensor, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-    /** aten::quantile: `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::quantile (torch.ops.aten.quantile in PyTorch): `aten::quantile(Tensor self, Tensor q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     quantile(options: { q: Tensor; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-    /** aten::quantile.scalar: `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::quantile.scalar (torch.ops.aten.quantile in PyTorch): `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     quantile(q: number, ...rest: Rest<[dim: number | null, keepdim: boolean], { dim?: number | null; keepdim?: boolean; interpolation?: string }>): Tensor;
-    /** aten::quantile.scalar: `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
+    /** Calls aten::quantile.scalar (torch.ops.aten.quantile in PyTorch): `aten::quantile.scalar(Tensor self, float q, int? dim=None, bool keepdim=False, *, str interpolation="linear") -> Tensor` */
     quantile(options: { q: number; dim?: number | null; keepdim?: boolean; interpolation?: string }): Tensor;
-    /** aten::rad2deg: `aten::rad2deg(Tensor self) -> Tensor` */
+    /** Calls aten::rad2deg (torch.ops.aten.rad2deg in PyTorch): `aten::rad2deg(Tensor self) -> Tensor` */
     rad2deg(): Tensor;
-    /** aten::rad2deg_: `aten::rad2deg_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::rad2deg_ (torch.ops.aten.rad2deg_ in PyTorch): `aten::rad2deg_(Tensor(a!) self) -> Tensor(a!)` */
     rad2deg_(): this;
-    /** aten::rand_like: `aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::rand_like (torch.ops.aten.rand_like in PyTorch): `aten::rand_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     randLike(...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::randint_like: `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::randint_like (torch.ops.aten.randint_like in PyTorch): `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     randintLike(high: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::randint_like: `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::randint_like (torch.ops.aten.randint_like in PyTorch): `aten::randint_like(Tensor self, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     randintLike(options: { high: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
-    /** aten::randint_like.low_dtype: `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::randint_like.low_dtype (torch.ops.aten.randint_like in PyTorch): `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     randintLike(low: number, high: number, ...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::randint_like.low_dtype: `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::randint_like.low_dtype (torch.ops.aten.randint_like in PyTorch): `aten::randint_like.low_dtype(Tensor self, int low, int high, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     randintLike(options: { low: number; high: number; dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }): Tensor;
-    /** aten::randn_like: `aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::randn_like (torch.ops.aten.randn_like in PyTorch): `aten::randn_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     randnLike(...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::random: `aten::random(Tensor self, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::random (torch.ops.aten.random in PyTorch): `aten::random(Tensor self, *, Generator? generator=None) -> Tensor` */
     random(...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::random.to: `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::random.to (torch.ops.aten.random in PyTorch): `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
     random(to: number, ...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::random.to: `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::random.to (torch.ops.aten.random in PyTorch): `aten::random.to(Tensor self, int to, *, Generator? generator=None) -> Tensor` */
     random(options: { to: number; generator?: null }): Tensor;
-    /** aten::random.from: `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::random.from (torch.ops.aten.random in PyTorch): `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
     random(from: number, to: number | null, ...rest: Rest<[], { generator?: null }>): Tensor;
-    /** aten::random.from: `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::random.from (torch.ops.aten.random in PyTorch): `aten::random.from(Tensor self, int from, int? to, *, Generator? generator=None) -> Tensor` */
     random(options: { from: number; to: number | null; generator?: null }): Tensor;
-    /** aten::random_: `aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::random_ (torch.ops.aten.random_ in PyTorch): `aten::random_(Tensor(a!) self, *, Generator? generator=None) -> Tensor(a!)` */
     random_(...rest: Rest<[], { generator?: null }>): this;
-    /** aten::random_.to: `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::random_.to (torch.ops.aten.random_ in PyTorch): `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
     random_(to: number, ...rest: Rest<[], { generator?: null }>): this;
-    /** aten::random_.to: `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::random_.to (torch.ops.aten.random_ in PyTorch): `aten::random_.to(Tensor(a!) self, int to, *, Generator? generator=None) -> Tensor(a!)` */
     random_(options: { to: number; generator?: null }): this;
-    /** aten::random_.from: `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::random_.from (torch.ops.aten.random_ in PyTorch): `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
     random_(from: number, to: number | null, ...rest: Rest<[], { generator?: null }>): this;
-    /** aten::random_.from: `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::random_.from (torch.ops.aten.random_ in PyTorch): `aten::random_.from(Tensor(a!) self, int from, int? to, *, Generator? generator=None) -> Tensor(a!)` */
     random_(options: { from: number; to: number | null; generator?: null }): this;
-    /** aten::ravel: `aten::ravel(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::ravel (torch.ops.aten.ravel in PyTorch): `aten::ravel(Tensor(a) self) -> Tensor(a)` */
     ravel(): Tensor;
-    /** aten::real: `aten::real(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::real (torch.ops.aten.real in PyTorch): `aten::real(Tensor(a) self) -> Tensor(a)` */
     real(): Tensor;
-    /** aten::reciprocal_: `aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::reciprocal_ (torch.ops.aten.reciprocal_ in PyTorch): `aten::reciprocal_(Tensor(a!) self) -> Tensor(a!)` */
     reciprocal_(): this;
-    /** aten::reflection_pad1d: `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
+    /** Calls aten::reflection_pad1d (torch.ops.aten.reflection_pad1d in PyTorch): `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
     reflectionPad1d(padding: number | number[]): Tensor;
-    /** aten::reflection_pad1d: `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
+    /** Calls aten::reflection_pad1d (torch.ops.aten.reflection_pad1d in PyTorch): `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
     reflectionPad1d(options: { padding: number | number[] }): Tensor;
-    /** aten::reflection_pad1d: `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
+    /** Calls aten::reflection_pad1d (torch.ops.aten.reflection_pad1d in PyTorch): `aten::reflection_pad1d(Tensor self, int[2] padding) -> Tensor` */
     reflectionPad1d(...padding: number[]): Tensor;
-    /** aten::reflection_pad2d: `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
+    /** Calls aten::reflection_pad2d (torch.ops.aten.reflection_pad2d in PyTorch): `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
     reflectionPad2d(padding: number | number[]): Tensor;
-    /** aten::reflection_pad2d: `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
+    /** Calls aten::reflection_pad2d (torch.ops.aten.reflection_pad2d in PyTorch): `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
     reflectionPad2d(options: { padding: number | number[] }): Tensor;
-    /** aten::reflection_pad2d: `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
+    /** Calls aten::reflection_pad2d (torch.ops.aten.reflection_pad2d in PyTorch): `aten::reflection_pad2d(Tensor self, int[4] padding) -> Tensor` */
     reflectionPad2d(...padding: number[]): Tensor;
-    /** aten::reflection_pad3d: `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
+    /** Calls aten::reflection_pad3d (torch.ops.aten.reflection_pad3d in PyTorch): `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
     reflectionPad3d(padding: number | number[]): Tensor;
-    /** aten::reflection_pad3d: `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
+    /** Calls aten::reflection_pad3d (torch.ops.aten.reflection_pad3d in PyTorch): `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
     reflectionPad3d(options: { padding: number | number[] }): Tensor;
-    /** aten::reflection_pad3d: `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
+    /** Calls aten::reflection_pad3d (torch.ops.aten.reflection_pad3d in PyTorch): `aten::reflection_pad3d(Tensor self, int[6] padding) -> Tensor` */
     reflectionPad3d(...padding: number[]): Tensor;
-    /** aten::relu6: `aten::relu6(Tensor self) -> Tensor` */
+    /** Calls aten::relu6 (torch.ops.aten.relu6 in PyTorch): `aten::relu6(Tensor self) -> Tensor` */
     relu6(): Tensor;
-    /** aten::relu6_: `aten::relu6_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::relu6_ (torch.ops.aten.relu6_ in PyTorch): `aten::relu6_(Tensor(a!) self) -> Tensor(a!)` */
     relu6_(): this;
-    /** aten::relu_: `aten::relu_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::relu_ (torch.ops.aten.relu_ in PyTorch): `aten::relu_(Tensor(a!) self) -> Tensor(a!)` */
     relu_(): this;
-    /** aten::remainder_.Scalar: `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::remainder_.Scalar (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     remainder_(other: Scalar): this;
-    /** aten::remainder_.Scalar: `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::remainder_.Scalar (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     remainder_(options: { other: Scalar }): this;
-    /** aten::remainder_.Tensor: `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::remainder_.Tensor (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     remainder_(other: Tensor): this;
-    /** aten::remainder_.Tensor: `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::remainder_.Tensor (torch.ops.aten.remainder_ in PyTorch): `aten::remainder_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     remainder_(options: { other: Tensor }): this;
-    /** aten::rename: `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
+    /** Calls aten::rename (torch.ops.aten.rename in PyTorch): `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
     rename(names: null): Tensor;
-    /** aten::rename: `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
+    /** Calls aten::rename (torch.ops.aten.rename in PyTorch): `aten::rename(Tensor(a) self, str[]? names) -> Tensor(a)` */
     rename(options: { names: null }): Tensor;
-    /** aten::rename_: `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
+    /** Calls aten::rename_ (torch.ops.aten.rename_ in PyTorch): `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
     rename_(names: null): this;
-    /** aten::rename_: `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
+    /** Calls aten::rename_ (torch.ops.aten.rename_ in PyTorch): `aten::rename_(Tensor(a!) self, str[]? names) -> Tensor(a!)` */
     rename_(options: { names: null }): this;
-    /** aten::renorm: `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
+    /** Calls aten::renorm (torch.ops.aten.renorm in PyTorch): `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
     renorm(p: Scalar, dim: number, maxnorm: Scalar): Tensor;
-    /** aten::renorm: `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
+    /** Calls aten::renorm (torch.ops.aten.renorm in PyTorch): `aten::renorm(Tensor self, Scalar p, int dim, Scalar maxnorm) -> Tensor` */
     renorm(options: { p: Scalar; dim: number; maxnorm: Scalar }): Tensor;
-    /** aten::renorm_: `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
+    /** Calls aten::renorm_ (torch.ops.aten.renorm_ in PyTorch): `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
     renorm_(p: Scalar, dim: number, maxnorm: Scalar): this;
-    /** aten::renorm_: `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
+    /** Calls aten::renorm_ (torch.ops.aten.renorm_ in PyTorch): `aten::renorm_(Tensor(a!) self, Scalar p, int dim, Scalar maxnorm) -> Tensor(a!)` */
     renorm_(options: { p: Scalar; dim: number; maxnorm: Scalar }): this;
-    /** aten::repeat_interleave.self_Tensor: `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+    /** Calls aten::repeat_interleave.self_Tensor (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
     repeatInterleave(repeats: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null; outputSize?: number | null }>): Tensor;
-    /** aten::repeat_interleave.self_Tensor: `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+    /** Calls aten::repeat_interleave.self_Tensor (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_Tensor(Tensor self, Tensor repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
     repeatInterleave(options: { repeats: Tensor; dim?: number | null; outputSize?: number | null }): Tensor;
-    /** aten::repeat_interleave.self_int: `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+    /** Calls aten::repeat_interleave.self_int (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
     repeatInterleave(repeats: number, ...rest: Rest<[dim: number | null], { dim?: number | null; outputSize?: number | null }>): Tensor;
-    /** aten::repeat_interleave.self_int: `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
+    /** Calls aten::repeat_interleave.self_int (torch.ops.aten.repeat_interleave in PyTorch): `aten::repeat_interleave.self_int(Tensor self, int repeats, int? dim=None, *, int? output_size=None) -> Tensor` */
     repeatInterleave(options: { repeats: number; dim?: number | null; outputSize?: number | null }): Tensor;
-    /** aten::replication_pad1d: `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
+    /** Calls aten::replication_pad1d (torch.ops.aten.replication_pad1d in PyTorch): `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
     replicationPad1d(padding: number | number[]): Tensor;
-    /** aten::replication_pad1d: `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
+    /** Calls aten::replication_pad1d (torch.ops.aten.replication_pad1d in PyTorch): `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
     replicationPad1d(options: { padding: number | number[] }): Tensor;
-    /** aten::replication_pad1d: `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
+    /** Calls aten::replication_pad1d (torch.ops.aten.replication_pad1d in PyTorch): `aten::replication_pad1d(Tensor self, int[2] padding) -> Tensor` */
     replicationPad1d(...padding: number[]): Tensor;
-    /** aten::replication_pad2d: `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
+    /** Calls aten::replication_pad2d (torch.ops.aten.replication_pad2d in PyTorch): `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
     replicationPad2d(padding: number | number[]): Tensor;
-    /** aten::replication_pad2d: `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
+    /** Calls aten::replication_pad2d (torch.ops.aten.replication_pad2d in PyTorch): `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
     replicationPad2d(options: { padding: number | number[] }): Tensor;
-    /** aten::replication_pad2d: `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
+    /** Calls aten::replication_pad2d (torch.ops.aten.replication_pad2d in PyTorch): `aten::replication_pad2d(Tensor self, int[4] padding) -> Tensor` */
     replicationPad2d(...padding: number[]): Tensor;
-    /** aten::replication_pad3d: `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
+    /** Calls aten::replication_pad3d (torch.ops.aten.replication_pad3d in PyTorch): `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
     replicationPad3d(padding: number | number[]): Tensor;
-    /** aten::replication_pad3d: `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
+    /** Calls aten::replication_pad3d (torch.ops.aten.replication_pad3d in PyTorch): `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
     replicationPad3d(options: { padding: number | number[] }): Tensor;
-    /** aten::replication_pad3d: `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
+    /** Calls aten::replication_pad3d (torch.ops.aten.replication_pad3d in PyTorch): `aten::replication_pad3d(Tensor self, int[6] padding) -> Tensor` */
     replicationPad3d(...padding: number[]): Tensor;
-    /** aten::reshape_as: `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+    /** Calls aten::reshape_as (torch.ops.aten.reshape_as in PyTorch): `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
     reshapeAs(other: Tensor): Tensor;
-    /** aten::reshape_as: `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+    /** Calls aten::reshape_as (torch.ops.aten.reshape_as in PyTorch): `aten::reshape_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
     reshapeAs(options: { other: Tensor }): Tensor;
-    /** aten::resize: `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::resize (torch.ops.aten.resize in PyTorch): `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
     resize(size: number[], ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::resize: `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::resize (torch.ops.aten.resize in PyTorch): `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
     resize(options: { size: number[]; memoryFormat?: MemoryFormat | null }): Tensor;
-    /** aten::resize: `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::resize (torch.ops.aten.resize in PyTorch): `aten::resize(Tensor self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor` */
     resize(...size: number[]): Tensor;
-    /** aten::resize_: `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+    /** Calls aten::resize_ (torch.ops.aten.resize_ in PyTorch): `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
     resize_(size: number[], ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): this;
-    /** aten::resize_: `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+    /** Calls aten::resize_ (torch.ops.aten.resize_ in PyTorch): `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
     resize_(options: { size: number[]; memoryFormat?: MemoryFormat | null }): this;
-    /** aten::resize_: `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+    /** Calls aten::resize_ (torch.ops.aten.resize_ in PyTorch): `aten::resize_(Tensor(a!) self, SymInt[] size, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
     resize_(...size: number[]): this;
-    /** aten::resize_as: `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::resize_as (torch.ops.aten.resize_as in PyTorch): `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
     resizeAs(theTemplate: Tensor, ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): Tensor;
-    /** aten::resize_as: `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::resize_as (torch.ops.aten.resize_as in PyTorch): `aten::resize_as(Tensor self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor` */
     resizeAs(options: { theTemplate: Tensor; memoryFormat?: MemoryFormat | null }): Tensor;
-    /** aten::resize_as_: `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+    /** Calls aten::resize_as_ (torch.ops.aten.resize_as_ in PyTorch): `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
     resizeAs_(theTemplate: Tensor, ...rest: Rest<[], { memoryFormat?: MemoryFormat | null }>): this;
-    /** aten::resize_as_: `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
+    /** Calls aten::resize_as_ (torch.ops.aten.resize_as_ in PyTorch): `aten::resize_as_(Tensor(a!) self, Tensor the_template, *, MemoryFormat? memory_format=None) -> Tensor(a!)` */
     resizeAs_(options: { theTemplate: Tensor; memoryFormat?: MemoryFormat | null }): this;
-    /** aten::resolve_conj: `aten::resolve_conj(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::resolve_conj (torch.ops.aten.resolve_conj in PyTorch): `aten::resolve_conj(Tensor(a) self) -> Tensor(a)` */
     resolveConj(): Tensor;
-    /** aten::resolve_neg: `aten::resolve_neg(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::resolve_neg (torch.ops.aten.resolve_neg in PyTorch): `aten::resolve_neg(Tensor(a) self) -> Tensor(a)` */
     resolveNeg(): Tensor;
-    /** aten::retains_grad: `aten::retains_grad(Tensor self) -> bool` */
+    /** Calls aten::retains_grad (torch.ops.aten.retains_grad in PyTorch): `aten::retains_grad(Tensor self) -> bool` */
     retainsGrad(): boolean;
-    /** aten::roll: `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
+    /** Calls aten::roll (torch.ops.aten.roll in PyTorch): `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
     roll(shifts: number | number[], ...rest: Rest<[dims: number | number[]], { dims?: number | number[] }>): Tensor;
-    /** aten::roll: `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
+    /** Calls aten::roll (torch.ops.aten.roll in PyTorch): `aten::roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor` */
     roll(options: { shifts: number | number[]; dims?: number | number[] }): Tensor;
-    /** aten::rot90: `aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor` */
+    /** Calls aten::rot90 (torch.ops.aten.rot90 in PyTorch): `aten::rot90(Tensor self, int k=1, int[] dims=[0, 1]) -> Tensor` */
     rot90(...rest: Rest<[k: number, dims: number[]], { k?: number; dims?: number[] }>): Tensor;
-    /** aten::round_: `aten::round_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::round_ (torch.ops.aten.round_ in PyTorch): `aten::round_(Tensor(a!) self) -> Tensor(a!)` */
     round_(): this;
-    /** aten::round_.decimals: `aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)` */
+    /** Calls aten::round_.decimals (torch.ops.aten.round_ in PyTorch): `aten::round_.decimals(Tensor(a!) self, *, int decimals) -> Tensor(a!)` */
     round_(...rest: RestWith<[], { decimals: number }>): this;
-    /** aten::row_indices: `aten::row_indices(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::row_indices (torch.ops.aten.row_indices in PyTorch): `aten::row_indices(Tensor(a) self) -> Tensor(a)` */
     rowIndices(): Tensor;
-    /** aten::row_indices_copy: `aten::row_indices_copy(Tensor self) -> Tensor` */
+    /** Calls aten::row_indices_copy (torch.ops.aten.row_indices_copy in PyTorch): `aten::row_indices_copy(Tensor self) -> Tensor` */
     rowIndicesCopy(): Tensor;
-    /** aten::rrelu: `aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
+    /** Calls aten::rrelu (torch.ops.aten.rrelu in PyTorch): `aten::rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
     rrelu(...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): Tensor;
-    /** aten::rrelu_: `aten::rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::rrelu_ (torch.ops.aten.rrelu_ in PyTorch): `aten::rrelu_(Tensor(a!) self, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
     rrelu_(...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): this;
-    /** aten::rrelu_with_noise: `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
+    /** Calls aten::rrelu_with_noise (torch.ops.aten.rrelu_with_noise in PyTorch): `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
     rreluWithNoise(noise: Tensor, ...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): Tensor;
-    /** aten::rrelu_with_noise: `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
+    /** Calls aten::rrelu_with_noise (torch.ops.aten.rrelu_with_noise in PyTorch): `aten::rrelu_with_noise(Tensor self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor` */
     rreluWithNoise(options: { noise: Tensor; lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): Tensor;
-    /** aten::rrelu_with_noise_: `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::rrelu_with_noise_ (torch.ops.aten.rrelu_with_noise_ in PyTorch): `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
     rreluWithNoise_(noise: Tensor, ...rest: Rest<[lower: Scalar, upper: Scalar, training: boolean, generator: null], { lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }>): this;
-    /** aten::rrelu_with_noise_: `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::rrelu_with_noise_ (torch.ops.aten.rrelu_with_noise_ in PyTorch): `aten::rrelu_with_noise_(Tensor(a!) self, Tensor noise, Scalar lower=0.125, Scalar upper=0.33333333333333331, bool training=False, Generator? generator=None) -> Tensor(a!)` */
     rreluWithNoise_(options: { noise: Tensor; lower?: Scalar; upper?: Scalar; training?: boolean; generator?: null }): this;
-    /** aten::rsqrt_: `aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::rsqrt_ (torch.ops.aten.rsqrt_ in PyTorch): `aten::rsqrt_(Tensor(a!) self) -> Tensor(a!)` */
     rsqrt_(): this;
-    /** aten::scatter.src: `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+    /** Calls aten::scatter.src (torch.ops.aten.scatter in PyTorch): `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
     scatter(dim: number, index: Tensor, src: Tensor): Tensor;
-    /** aten::scatter.src: `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+    /** Calls aten::scatter.src (torch.ops.aten.scatter in PyTorch): `aten::scatter.src(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
     scatter(options: { dim: number; index: Tensor; src: Tensor }): Tensor;
-    /** aten::scatter.value: `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+    /** Calls aten::scatter.value (torch.ops.aten.scatter in PyTorch): `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
     scatter(dim: number, index: Tensor, value: Scalar): Tensor;
-    /** aten::scatter.value: `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
+    /** Calls aten::scatter.value (torch.ops.aten.scatter in PyTorch): `aten::scatter.value(Tensor self, int dim, Tensor index, Scalar value) -> Tensor` */
     scatter(options: { dim: number; index: Tensor; value: Scalar }): Tensor;
-    /** aten::scatter.reduce: `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
+    /** Calls aten::scatter.reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
     scatter(dim: number, index: Tensor, src: Tensor, ...rest: RestWith<[], { reduce: string }>): Tensor;
-    /** aten::scatter.reduce: `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
+    /** Calls aten::scatter.reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.reduce(Tensor self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor` */
     scatter(options: { dim: number; index: Tensor; src: Tensor; reduce: string }): Tensor;
-    /** aten::scatter.value_reduce: `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
+    /** Calls aten::scatter.value_reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
     scatter(dim: number, index: Tensor, value: Scalar, ...rest: RestWith<[], { reduce: string }>): Tensor;
-    /** aten::scatter.value_reduce: `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
+    /** Calls aten::scatter.value_reduce (torch.ops.aten.scatter in PyTorch): `aten::scatter.value_reduce(Tensor self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor` */
     scatter(options: { dim: number; index: Tensor; value: Scalar; reduce: string }): Tensor;
-    /** aten::scatter_.src: `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+    /** Calls aten::scatter_.src (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
     scatter_(dim: number, index: Tensor, src: Tensor): this;
-    /** aten::scatter_.src: `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+    /** Calls aten::scatter_.src (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.src(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
     scatter_(options: { dim: number; index: Tensor; src: Tensor }): this;
-    /** aten::scatter_.value: `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::scatter_.value (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
     scatter_(dim: number, index: Tensor, value: Scalar): this;
-    /** aten::scatter_.value: `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::scatter_.value (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value(Tensor(a!) self, int dim, Tensor index, Scalar value) -> Tensor(a!)` */
     scatter_(options: { dim: number; index: Tensor; value: Scalar }): this;
-    /** aten::scatter_.reduce: `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
+    /** Calls aten::scatter_.reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
     scatter_(dim: number, index: Tensor, src: Tensor, ...rest: RestWith<[], { reduce: string }>): this;
-    /** aten::scatter_.reduce: `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
+    /** Calls aten::scatter_.reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.reduce(Tensor(a!) self, int dim, Tensor index, Tensor src, *, str reduce) -> Tensor(a!)` */
     scatter_(options: { dim: number; index: Tensor; src: Tensor; reduce: string }): this;
-    /** aten::scatter_.value_reduce: `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
+    /** Calls aten::scatter_.value_reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
     scatter_(dim: number, index: Tensor, value: Scalar, ...rest: RestWith<[], { reduce: string }>): this;
-    /** aten::scatter_.value_reduce: `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
+    /** Calls aten::scatter_.value_reduce (torch.ops.aten.scatter_ in PyTorch): `aten::scatter_.value_reduce(Tensor(a!) self, int dim, Tensor index, Scalar value, *, str reduce) -> Tensor(a!)` */
     scatter_(options: { dim: number; index: Tensor; value: Scalar; reduce: string }): this;
-    /** aten::scatter_add: `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+    /** Calls aten::scatter_add (torch.ops.aten.scatter_add in PyTorch): `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
     scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor;
-    /** aten::scatter_add: `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
+    /** Calls aten::scatter_add (torch.ops.aten.scatter_add in PyTorch): `aten::scatter_add(Tensor self, int dim, Tensor index, Tensor src) -> Tensor` */
     scatterAdd(options: { dim: number; index: Tensor; src: Tensor }): Tensor;
-    /** aten::scatter_add_: `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+    /** Calls aten::scatter_add_ (torch.ops.aten.scatter_add_ in PyTorch): `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
     scatterAdd_(dim: number, index: Tensor, src: Tensor): this;
-    /** aten::scatter_add_: `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
+    /** Calls aten::scatter_add_ (torch.ops.aten.scatter_add_ in PyTorch): `aten::scatter_add_(Tensor(a!) self, int dim, Tensor index, Tensor src) -> Tensor(a!)` */
     scatterAdd_(options: { dim: number; index: Tensor; src: Tensor }): this;
-    /** aten::scatter_reduce.two: `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
+    /** Calls aten::scatter_reduce.two (torch.ops.aten.scatter_reduce in PyTorch): `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
     scatterReduce(dim: number, index: Tensor, src: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): Tensor;
-    /** aten::scatter_reduce.two: `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
+    /** Calls aten::scatter_reduce.two (torch.ops.aten.scatter_reduce in PyTorch): `aten::scatter_reduce.two(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor` */
     scatterReduce(options: { dim: number; index: Tensor; src: Tensor; reduce: string; includeSelf?: boolean }): Tensor;
-    /** aten::scatter_reduce_.two: `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+    /** Calls aten::scatter_reduce_.two (torch.ops.aten.scatter_reduce_ in PyTorch): `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
     scatterReduce_(dim: number, index: Tensor, src: Tensor, reduce: string, ...rest: Rest<[], { includeSelf?: boolean }>): this;
-    /** aten::scatter_reduce_.two: `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
+    /** Calls aten::scatter_reduce_.two (torch.ops.aten.scatter_reduce_ in PyTorch): `aten::scatter_reduce_.two(Tensor(a!) self, int dim, Tensor index, Tensor src, str reduce, *, bool include_self=True) -> Tensor(a!)` */
     scatterReduce_(options: { dim: number; index: Tensor; src: Tensor; reduce: string; includeSelf?: boolean }): this;
-    /** aten::select_copy.int: `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
+    /** Calls aten::select_copy.int (torch.ops.aten.select_copy in PyTorch): `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
     selectCopy(dim: number, index: number): Tensor;
-    /** aten::select_copy.int: `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
+    /** Calls aten::select_copy.int (torch.ops.aten.select_copy in PyTorch): `aten::select_copy.int(Tensor self, int dim, int index) -> Tensor` */
     selectCopy(options: { dim: number; index: number }): Tensor;
-    /** aten::select_scatter: `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
+    /** Calls aten::select_scatter (torch.ops.aten.select_scatter in PyTorch): `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
     selectScatter(src: Tensor, dim: number, index: number): Tensor;
-    /** aten::select_scatter: `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
+    /** Calls aten::select_scatter (torch.ops.aten.select_scatter in PyTorch): `aten::select_scatter(Tensor self, Tensor src, int dim, int index) -> Tensor` */
     selectScatter(options: { src: Tensor; dim: number; index: number }): Tensor;
-    /** aten::selu: `aten::selu(Tensor self) -> Tensor` */
+    /** Calls aten::selu (torch.ops.aten.selu in PyTorch): `aten::selu(Tensor self) -> Tensor` */
     selu(): Tensor;
-    /** aten::selu_: `aten::selu_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::selu_ (torch.ops.aten.selu_ in PyTorch): `aten::selu_(Tensor(a!) self) -> Tensor(a!)` */
     selu_(): this;
-    /** aten::set: `aten::set(Tensor self) -> Tensor` */
+    /** Calls aten::set (torch.ops.aten.set in PyTorch): `aten::set(Tensor self) -> Tensor` */
     set(): Tensor;
-    /** aten::set.source_Tensor: `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
+    /** Calls aten::set.source_Tensor (torch.ops.aten.set in PyTorch): `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
     set(source: Tensor): Tensor;
-    /** aten::set.source_Tensor: `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
+    /** Calls aten::set.source_Tensor (torch.ops.aten.set in PyTorch): `aten::set.source_Tensor(Tensor self, Tensor source) -> Tensor` */
     set(options: { source: Tensor }): Tensor;
-    /** aten::set_: `aten::set_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::set_ (torch.ops.aten.set_ in PyTorch): `aten::set_(Tensor(a!) self) -> Tensor(a!)` */
     set_(): this;
-    /** aten::set_.source_Tensor: `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
+    /** Calls aten::set_.source_Tensor (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
     set_(source: Tensor): this;
-    /** aten::set_.source_Tensor: `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
+    /** Calls aten::set_.source_Tensor (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor(Tensor(a!) self, Tensor source) -> Tensor(a!)` */
     set_(options: { source: Tensor }): this;
-    /** aten::set_.source_Tensor_storage_offset: `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
+    /** Calls aten::set_.source_Tensor_storage_offset (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
     set_(source: Tensor, storageOffset: number, size: number[], ...rest: Rest<[stride: number[]], { stride?: number[] }>): this;
-    /** aten::set_.source_Tensor_storage_offset: `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
+    /** Calls aten::set_.source_Tensor_storage_offset (torch.ops.aten.set_ in PyTorch): `aten::set_.source_Tensor_storage_offset(Tensor(a!) self, Tensor source, SymInt storage_offset, SymInt[] size, SymInt[] stride=[]) -> Tensor(a!)` */
     set_(options: { source: Tensor; storageOffset: number; size: number[]; stride?: number[] }): this;
-    /** aten::set_data: `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
+    /** Calls aten::set_data (torch.ops.aten.set_data in PyTorch): `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
     setData(newData: Tensor): void;
-    /** aten::set_data: `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
+    /** Calls aten::set_data (torch.ops.aten.set_data in PyTorch): `aten::set_data(Tensor(a!) self, Tensor new_data) -> ()` */
     setData(options: { newData: Tensor }): void;
-    /** aten::sgn: `aten::sgn(Tensor self) -> Tensor` */
+    /** Calls aten::sgn (torch.ops.aten.sgn in PyTorch): `aten::sgn(Tensor self) -> Tensor` */
     sgn(): Tensor;
-    /** aten::sgn_: `aten::sgn_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sgn_ (torch.ops.aten.sgn_ in PyTorch): `aten::sgn_(Tensor(a!) self) -> Tensor(a!)` */
     sgn_(): this;
-    /** aten::sigmoid_: `aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sigmoid_ (torch.ops.aten.sigmoid_ in PyTorch): `aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)` */
     sigmoid_(): this;
-    /** aten::sign_: `aten::sign_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sign_ (torch.ops.aten.sign_ in PyTorch): `aten::sign_(Tensor(a!) self) -> Tensor(a!)` */
     sign_(): this;
-    /** aten::signbit: `aten::signbit(Tensor self) -> Tensor` */
+    /** Calls aten::signbit (torch.ops.aten.signbit in PyTorch): `aten::signbit(Tensor self) -> Tensor` */
     signbit(): Tensor;
-    /** aten::silu_: `aten::silu_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::silu_ (torch.ops.aten.silu_ in PyTorch): `aten::silu_(Tensor(a!) self) -> Tensor(a!)` */
     silu_(): this;
-    /** aten::sin_: `aten::sin_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sin_ (torch.ops.aten.sin_ in PyTorch): `aten::sin_(Tensor(a!) self) -> Tensor(a!)` */
     sin_(): this;
-    /** aten::sinc: `aten::sinc(Tensor self) -> Tensor` */
+    /** Calls aten::sinc (torch.ops.aten.sinc in PyTorch): `aten::sinc(Tensor self) -> Tensor` */
     sinc(): Tensor;
-    /** aten::sinc_: `aten::sinc_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sinc_ (torch.ops.aten.sinc_ in PyTorch): `aten::sinc_(Tensor(a!) self) -> Tensor(a!)` */
     sinc_(): this;
-    /** aten::sinh: `aten::sinh(Tensor self) -> Tensor` */
+    /** Calls aten::sinh (torch.ops.aten.sinh in PyTorch): `aten::sinh(Tensor self) -> Tensor` */
     sinh(): Tensor;
-    /** aten::sinh_: `aten::sinh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sinh_ (torch.ops.aten.sinh_ in PyTorch): `aten::sinh_(Tensor(a!) self) -> Tensor(a!)` */
     sinh_(): this;
-    /** aten::slice_copy.Tensor: `aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+    /** Calls aten::slice_copy.Tensor (torch.ops.aten.slice_copy in PyTorch): `aten::slice_copy.Tensor(Tensor self, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
     sliceCopy(...rest: Rest<[dim: number, start: number | null, end: number | null, step: number], { dim?: number; start?: number | null; end?: number | null; step?: number }>): Tensor;
-    /** aten::slice_scatter: `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+    /** Calls aten::slice_scatter (torch.ops.aten.slice_scatter in PyTorch): `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
     sliceScatter(src: Tensor, ...rest: Rest<[dim: number, start: number | null, end: number | null, step: number], { dim?: number; start?: number | null; end?: number | null; step?: number }>): Tensor;
-    /** aten::slice_scatter: `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
+    /** Calls aten::slice_scatter (torch.ops.aten.slice_scatter in PyTorch): `aten::slice_scatter(Tensor self, Tensor src, int dim=0, SymInt? start=None, SymInt? end=None, SymInt step=1) -> Tensor` */
     sliceScatter(options: { src: Tensor; dim?: number; start?: number | null; end?: number | null; step?: number }): Tensor;
-    /** aten::slogdet: `aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)` */
+    /** Calls aten::slogdet (torch.ops.aten.slogdet in PyTorch): `aten::slogdet(Tensor self) -> (Tensor sign, Tensor logabsdet)` */
     slogdet(): Named<{ sign: Tensor; logabsdet: Tensor }, [Tensor, Tensor]>;
-    /** aten::slow_conv3d: `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+    /** Calls aten::slow_conv3d (torch.ops.aten.slow_conv3d in PyTorch): `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
     slowConv3d(weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }>): Tensor;
-    /** aten::slow_conv3d: `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
+    /** Calls aten::slow_conv3d (torch.ops.aten.slow_conv3d in PyTorch): `aten::slow_conv3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0) -> Tensor` */
     slowConv3d(options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
-    /** aten::slow_conv3d_forward: `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
+    /** Calls aten::slow_conv3d_forward (torch.ops.aten.slow_conv3d_forward in PyTorch): `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
     slowConv3dForward(weight: Tensor, kernelSize: number | number[], bias: Tensor | null, stride: number | number[], padding: number | number[]): Tensor;
-    /** aten::slow_conv3d_forward: `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
+    /** Calls aten::slow_conv3d_forward (torch.ops.aten.slow_conv3d_forward in PyTorch): `aten::slow_conv3d_forward(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias, int[3] stride, int[3] padding) -> Tensor` */
     slowConv3dForward(options: { weight: Tensor; kernelSize: number | number[]; bias: Tensor | null; stride: number | number[]; padding: number | number[] }): Tensor;
-    /** aten::slow_conv_dilated2d: `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_dilated2d (torch.ops.aten.slow_conv_dilated2d in PyTorch): `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
     slowConvDilated2d(weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }>): Tensor;
-    /** aten::slow_conv_dilated2d: `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_dilated2d (torch.ops.aten.slow_conv_dilated2d in PyTorch): `aten::slow_conv_dilated2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] dilation=1) -> Tensor` */
     slowConvDilated2d(options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
-    /** aten::slow_conv_dilated3d: `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_dilated3d (torch.ops.aten.slow_conv_dilated3d in PyTorch): `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
     slowConvDilated3d(weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }>): Tensor;
-    /** aten::slow_conv_dilated3d: `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_dilated3d (torch.ops.aten.slow_conv_dilated3d in PyTorch): `aten::slow_conv_dilated3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] dilation=1) -> Tensor` */
     slowConvDilated3d(options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; dilation?: number | number[] }): Tensor;
-    /** aten::slow_conv_transpose2d: `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_transpose2d (torch.ops.aten.slow_conv_transpose2d in PyTorch): `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
     slowConvTranspose2d(weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }>): Tensor;
-    /** aten::slow_conv_transpose2d: `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_transpose2d (torch.ops.aten.slow_conv_transpose2d in PyTorch): `aten::slow_conv_transpose2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0, int[2] output_padding=0, int[2] dilation=1) -> Tensor` */
     slowConvTranspose2d(options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
-    /** aten::slow_conv_transpose3d: `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_transpose3d (torch.ops.aten.slow_conv_transpose3d in PyTorch): `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
     slowConvTranspose3d(weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[], outputPadding: number | number[], dilation: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }>): Tensor;
-    /** aten::slow_conv_transpose3d: `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
+    /** Calls aten::slow_conv_transpose3d (torch.ops.aten.slow_conv_transpose3d in PyTorch): `aten::slow_conv_transpose3d(Tensor self, Tensor weight, int[3] kernel_size, Tensor? bias=None, int[3] stride=1, int[3] padding=0, int[3] output_padding=0, int[3] dilation=1) -> Tensor` */
     slowConvTranspose3d(options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[]; outputPadding?: number | number[]; dilation?: number | number[] }): Tensor;
-    /** aten::smm: `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
+    /** Calls aten::smm (torch.ops.aten.smm in PyTorch): `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
     smm(mat2: Tensor): Tensor;
-    /** aten::smm: `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
+    /** Calls aten::smm (torch.ops.aten.smm in PyTorch): `aten::smm(Tensor self, Tensor mat2) -> Tensor` */
     smm(options: { mat2: Tensor }): Tensor;
-    /** aten::smooth_l1_loss: `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
+    /** Calls aten::smooth_l1_loss (torch.ops.aten.smooth_l1_loss in PyTorch): `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
     smoothL1Loss(target: Tensor, ...rest: Rest<[reduction: number, beta: number], { reduction?: number; beta?: number }>): Tensor;
-    /** aten::smooth_l1_loss: `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
+    /** Calls aten::smooth_l1_loss (torch.ops.aten.smooth_l1_loss in PyTorch): `aten::smooth_l1_loss(Tensor self, Tensor target, int reduction=1, float beta=1.) -> Tensor` */
     smoothL1Loss(options: { target: Tensor; reduction?: number; beta?: number }): Tensor;
-    /** aten::soft_margin_loss: `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::soft_margin_loss (torch.ops.aten.soft_margin_loss in PyTorch): `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     softMarginLoss(target: Tensor, ...rest: Rest<[reduction: number], { reduction?: number }>): Tensor;
-    /** aten::soft_margin_loss: `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
+    /** Calls aten::soft_margin_loss (torch.ops.aten.soft_margin_loss in PyTorch): `aten::soft_margin_loss(Tensor self, Tensor target, int reduction=1) -> Tensor` */
     softMarginLoss(options: { target: Tensor; reduction?: number }): Tensor;
-    /** aten::softplus: `aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
+    /** Calls aten::softplus (torch.ops.aten.softplus in PyTorch): `aten::softplus(Tensor self, Scalar beta=1, Scalar threshold=20) -> Tensor` */
     softplus(...rest: Rest<[beta: Scalar, threshold: Scalar], { beta?: Scalar; threshold?: Scalar }>): Tensor;
-    /** aten::softshrink: `aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
+    /** Calls aten::softshrink (torch.ops.aten.softshrink in PyTorch): `aten::softshrink(Tensor self, Scalar lambd=0.5) -> Tensor` */
     softshrink(...rest: Rest<[lambd: Scalar], { lambd?: Scalar }>): Tensor;
-    /** aten::sort: `aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::sort (torch.ops.aten.sort in PyTorch): `aten::sort(Tensor self, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
     sort(...rest: Rest<[dim: number, descending: boolean], { dim?: number; descending?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::sort.stable: `aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::sort.stable (torch.ops.aten.sort in PyTorch): `aten::sort.stable(Tensor self, *, bool? stable, int dim=-1, bool descending=False) -> (Tensor values, Tensor indices)` */
     sort(...rest: Rest<[], { stable?: boolean | null; dim?: number; descending?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::special_bessel_j0: `aten::special_bessel_j0(Tensor self) -> Tensor` */
+    /** Calls aten::special_bessel_j0 (torch.ops.aten.special_bessel_j0 in PyTorch): `aten::special_bessel_j0(Tensor self) -> Tensor` */
     specialBesselJ0(): Tensor;
-    /** aten::special_bessel_j1: `aten::special_bessel_j1(Tensor self) -> Tensor` */
+    /** Calls aten::special_bessel_j1 (torch.ops.aten.special_bessel_j1 in PyTorch): `aten::special_bessel_j1(Tensor self) -> Tensor` */
     specialBesselJ1(): Tensor;
-    /** aten::special_bessel_y0: `aten::special_bessel_y0(Tensor self) -> Tensor` */
+    /** Calls aten::special_bessel_y0 (torch.ops.aten.special_bessel_y0 in PyTorch): `aten::special_bessel_y0(Tensor self) -> Tensor` */
     specialBesselY0(): Tensor;
-    /** aten::special_bessel_y1: `aten::special_bessel_y1(Tensor self) -> Tensor` */
+    /** Calls aten::special_bessel_y1 (torch.ops.aten.special_bessel_y1 in PyTorch): `aten::special_bessel_y1(Tensor self) -> Tensor` */
     specialBesselY1(): Tensor;
-    /** aten::special_digamma: `aten::special_digamma(Tensor self) -> Tensor` */
+    /** Calls aten::special_digamma (torch.ops.aten.special_digamma in PyTorch): `aten::special_digamma(Tensor self) -> Tensor` */
     specialDigamma(): Tensor;
-    /** aten::special_entr: `aten::special_entr(Tensor self) -> Tensor` */
+    /** Calls aten::special_entr (torch.ops.aten.special_entr in PyTorch): `aten::special_entr(Tensor self) -> Tensor` */
     specialEntr(): Tensor;
-    /** aten::special_erf: `aten::special_erf(Tensor self) -> Tensor` */
+    /** Calls aten::special_erf (torch.ops.aten.special_erf in PyTorch): `aten::special_erf(Tensor self) -> Tensor` */
     specialErf(): Tensor;
-    /** aten::special_erfc: `aten::special_erfc(Tensor self) -> Tensor` */
+    /** Calls aten::special_erfc (torch.ops.aten.special_erfc in PyTorch): `aten::special_erfc(Tensor self) -> Tensor` */
     specialErfc(): Tensor;
-    /** aten::special_erfcx: `aten::special_erfcx(Tensor self) -> Tensor` */
+    /** Calls aten::special_erfcx (torch.ops.aten.special_erfcx in PyTorch): `aten::special_erfcx(Tensor self) -> Tensor` */
     specialErfcx(): Tensor;
-    /** aten::special_erfinv: `aten::special_erfinv(Tensor self) -> Tensor` */
+    /** Calls aten::special_erfinv (torch.ops.aten.special_erfinv in PyTorch): `aten::special_erfinv(Tensor self) -> Tensor` */
     specialErfinv(): Tensor;
-    /** aten::special_exp2: `aten::special_exp2(Tensor self) -> Tensor` */
+    /** Calls aten::special_exp2 (torch.ops.aten.special_exp2 in PyTorch): `aten::special_exp2(Tensor self) -> Tensor` */
     specialExp2(): Tensor;
-    /** aten::special_expit: `aten::special_expit(Tensor self) -> Tensor` */
+    /** Calls aten::special_expit (torch.ops.aten.special_expit in PyTorch): `aten::special_expit(Tensor self) -> Tensor` */
     specialExpit(): Tensor;
-    /** aten::special_expm1: `aten::special_expm1(Tensor self) -> Tensor` */
+    /** Calls aten::special_expm1 (torch.ops.aten.special_expm1 in PyTorch): `aten::special_expm1(Tensor self) -> Tensor` */
     specialExpm1(): Tensor;
-    /** aten::special_gammainc: `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_gammainc (torch.ops.aten.special_gammainc in PyTorch): `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
     specialGammainc(other: Tensor): Tensor;
-    /** aten::special_gammainc: `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_gammainc (torch.ops.aten.special_gammainc in PyTorch): `aten::special_gammainc(Tensor self, Tensor other) -> Tensor` */
     specialGammainc(options: { other: Tensor }): Tensor;
-    /** aten::special_gammaincc: `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_gammaincc (torch.ops.aten.special_gammaincc in PyTorch): `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
     specialGammaincc(other: Tensor): Tensor;
-    /** aten::special_gammaincc: `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_gammaincc (torch.ops.aten.special_gammaincc in PyTorch): `aten::special_gammaincc(Tensor self, Tensor other) -> Tensor` */
     specialGammaincc(options: { other: Tensor }): Tensor;
-    /** aten::special_gammaln: `aten::special_gammaln(Tensor self) -> Tensor` */
+    /** Calls aten::special_gammaln (torch.ops.aten.special_gammaln in PyTorch): `aten::special_gammaln(Tensor self) -> Tensor` */
     specialGammaln(): Tensor;
-    /** aten::special_i0: `aten::special_i0(Tensor self) -> Tensor` */
+    /** Calls aten::special_i0 (torch.ops.aten.special_i0 in PyTorch): `aten::special_i0(Tensor self) -> Tensor` */
     specialI0(): Tensor;
-    /** aten::special_i0e: `aten::special_i0e(Tensor self) -> Tensor` */
+    /** Calls aten::special_i0e (torch.ops.aten.special_i0e in PyTorch): `aten::special_i0e(Tensor self) -> Tensor` */
     specialI0e(): Tensor;
-    /** aten::special_i1: `aten::special_i1(Tensor self) -> Tensor` */
+    /** Calls aten::special_i1 (torch.ops.aten.special_i1 in PyTorch): `aten::special_i1(Tensor self) -> Tensor` */
     specialI1(): Tensor;
-    /** aten::special_i1e: `aten::special_i1e(Tensor self) -> Tensor` */
+    /** Calls aten::special_i1e (torch.ops.aten.special_i1e in PyTorch): `aten::special_i1e(Tensor self) -> Tensor` */
     specialI1e(): Tensor;
-    /** aten::special_log1p: `aten::special_log1p(Tensor self) -> Tensor` */
+    /** Calls aten::special_log1p (torch.ops.aten.special_log1p in PyTorch): `aten::special_log1p(Tensor self) -> Tensor` */
     specialLog1p(): Tensor;
-    /** aten::special_log_ndtr: `aten::special_log_ndtr(Tensor self) -> Tensor` */
+    /** Calls aten::special_log_ndtr (torch.ops.aten.special_log_ndtr in PyTorch): `aten::special_log_ndtr(Tensor self) -> Tensor` */
     specialLogNdtr(): Tensor;
-    /** aten::special_log_softmax: `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::special_log_softmax (torch.ops.aten.special_log_softmax in PyTorch): `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
     specialLogSoftmax(dim: number, ...rest: Rest<[], { dtype?: DType | null }>): Tensor;
-    /** aten::special_log_softmax: `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::special_log_softmax (torch.ops.aten.special_log_softmax in PyTorch): `aten::special_log_softmax(Tensor self, int dim, *, ScalarType? dtype=None) -> Tensor` */
     specialLogSoftmax(options: { dim: number; dtype?: DType | null }): Tensor;
-    /** aten::special_logit: `aten::special_logit(Tensor self, float? eps=None) -> Tensor` */
+    /** Calls aten::special_logit (torch.ops.aten.special_logit in PyTorch): `aten::special_logit(Tensor self, float? eps=None) -> Tensor` */
     specialLogit(...rest: Rest<[eps: number | null], { eps?: number | null }>): Tensor;
-    /** aten::special_logsumexp: `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::special_logsumexp (torch.ops.aten.special_logsumexp in PyTorch): `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
     specialLogsumexp(dim: number | number[], ...rest: Rest<[keepdim: boolean], { keepdim?: boolean }>): Tensor;
-    /** aten::special_logsumexp: `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
+    /** Calls aten::special_logsumexp (torch.ops.aten.special_logsumexp in PyTorch): `aten::special_logsumexp(Tensor self, int[1] dim, bool keepdim=False) -> Tensor` */
     specialLogsumexp(options: { dim: number | number[]; keepdim?: boolean }): Tensor;
-    /** aten::special_modified_bessel_i0: `aten::special_modified_bessel_i0(Tensor self) -> Tensor` */
+    /** Calls aten::special_modified_bessel_i0 (torch.ops.aten.special_modified_bessel_i0 in PyTorch): `aten::special_modified_bessel_i0(Tensor self) -> Tensor` */
     specialModifiedBesselI0(): Tensor;
-    /** aten::special_modified_bessel_i1: `aten::special_modified_bessel_i1(Tensor self) -> Tensor` */
+    /** Calls aten::special_modified_bessel_i1 (torch.ops.aten.special_modified_bessel_i1 in PyTorch): `aten::special_modified_bessel_i1(Tensor self) -> Tensor` */
     specialModifiedBesselI1(): Tensor;
-    /** aten::special_modified_bessel_k0: `aten::special_modified_bessel_k0(Tensor self) -> Tensor` */
+    /** Calls aten::special_modified_bessel_k0 (torch.ops.aten.special_modified_bessel_k0 in PyTorch): `aten::special_modified_bessel_k0(Tensor self) -> Tensor` */
     specialModifiedBesselK0(): Tensor;
-    /** aten::special_modified_bessel_k1: `aten::special_modified_bessel_k1(Tensor self) -> Tensor` */
+    /** Calls aten::special_modified_bessel_k1 (torch.ops.aten.special_modified_bessel_k1 in PyTorch): `aten::special_modified_bessel_k1(Tensor self) -> Tensor` */
     specialModifiedBesselK1(): Tensor;
-    /** aten::special_multigammaln: `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
+    /** Calls aten::special_multigammaln (torch.ops.aten.special_multigammaln in PyTorch): `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
     specialMultigammaln(p: number): Tensor;
-    /** aten::special_multigammaln: `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
+    /** Calls aten::special_multigammaln (torch.ops.aten.special_multigammaln in PyTorch): `aten::special_multigammaln(Tensor self, int p) -> Tensor` */
     specialMultigammaln(options: { p: number }): Tensor;
-    /** aten::special_ndtr: `aten::special_ndtr(Tensor self) -> Tensor` */
+    /** Calls aten::special_ndtr (torch.ops.aten.special_ndtr in PyTorch): `aten::special_ndtr(Tensor self) -> Tensor` */
     specialNdtr(): Tensor;
-    /** aten::special_ndtri: `aten::special_ndtri(Tensor self) -> Tensor` */
+    /** Calls aten::special_ndtri (torch.ops.aten.special_ndtri in PyTorch): `aten::special_ndtri(Tensor self) -> Tensor` */
     specialNdtri(): Tensor;
-    /** aten::special_psi: `aten::special_psi(Tensor self) -> Tensor` */
+    /** Calls aten::special_psi (torch.ops.aten.special_psi in PyTorch): `aten::special_psi(Tensor self) -> Tensor` */
     specialPsi(): Tensor;
-    /** aten::special_round: `aten::special_round(Tensor self, *, int decimals=0) -> Tensor` */
+    /** Calls aten::special_round (torch.ops.aten.special_round in PyTorch): `aten::special_round(Tensor self, *, int decimals=0) -> Tensor` */
     specialRound(...rest: Rest<[], { decimals?: number }>): Tensor;
-    /** aten::special_sinc: `aten::special_sinc(Tensor self) -> Tensor` */
+    /** Calls aten::special_sinc (torch.ops.aten.special_sinc in PyTorch): `aten::special_sinc(Tensor self) -> Tensor` */
     specialSinc(): Tensor;
-    /** aten::special_softmax: `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::special_softmax (torch.ops.aten.special_softmax in PyTorch): `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
     specialSoftmax(dim: number, ...rest: Rest<[dtype: DType | null], { dtype?: DType | null }>): Tensor;
-    /** aten::special_softmax: `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::special_softmax (torch.ops.aten.special_softmax in PyTorch): `aten::special_softmax(Tensor self, int dim, ScalarType? dtype=None) -> Tensor` */
     specialSoftmax(options: { dim: number; dtype?: DType | null }): Tensor;
-    /** aten::special_xlog1py: `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_xlog1py (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
     specialXlog1py(other: Tensor): Tensor;
-    /** aten::special_xlog1py: `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_xlog1py (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py(Tensor self, Tensor other) -> Tensor` */
     specialXlog1py(options: { other: Tensor }): Tensor;
-    /** aten::special_xlog1py.other_scalar: `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::special_xlog1py.other_scalar (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
     specialXlog1py(other: Scalar): Tensor;
-    /** aten::special_xlog1py.other_scalar: `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::special_xlog1py.other_scalar (torch.ops.aten.special_xlog1py in PyTorch): `aten::special_xlog1py.other_scalar(Tensor self, Scalar other) -> Tensor` */
     specialXlog1py(options: { other: Scalar }): Tensor;
-    /** aten::special_xlogy: `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_xlogy (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
     specialXlogy(other: Tensor): Tensor;
-    /** aten::special_xlogy: `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_xlogy (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy(Tensor self, Tensor other) -> Tensor` */
     specialXlogy(options: { other: Tensor }): Tensor;
-    /** aten::special_xlogy.other_scalar: `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::special_xlogy.other_scalar (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
     specialXlogy(other: Scalar): Tensor;
-    /** aten::special_xlogy.other_scalar: `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::special_xlogy.other_scalar (torch.ops.aten.special_xlogy in PyTorch): `aten::special_xlogy.other_scalar(Tensor self, Scalar other) -> Tensor` */
     specialXlogy(options: { other: Scalar }): Tensor;
-    /** aten::special_zeta: `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_zeta (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
     specialZeta(other: Tensor): Tensor;
-    /** aten::special_zeta: `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::special_zeta (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta(Tensor self, Tensor other) -> Tensor` */
     specialZeta(options: { other: Tensor }): Tensor;
-    /** aten::special_zeta.other_scalar: `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::special_zeta.other_scalar (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
     specialZeta(other: Scalar): Tensor;
-    /** aten::special_zeta.other_scalar: `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::special_zeta.other_scalar (torch.ops.aten.special_zeta in PyTorch): `aten::special_zeta.other_scalar(Tensor self, Scalar other) -> Tensor` */
     specialZeta(options: { other: Scalar }): Tensor;
-    /** aten::split_copy.Tensor: `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+    /** Calls aten::split_copy.Tensor (torch.ops.aten.split_copy in PyTorch): `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
     splitCopy(splitSize: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::split_copy.Tensor: `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+    /** Calls aten::split_copy.Tensor (torch.ops.aten.split_copy in PyTorch): `aten::split_copy.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
     splitCopy(options: { splitSize: number; dim?: number }): Tensor[];
-    /** aten::split_with_sizes: `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::split_with_sizes (torch.ops.aten.split_with_sizes in PyTorch): `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
     splitWithSizes(splitSizes: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::split_with_sizes: `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::split_with_sizes (torch.ops.aten.split_with_sizes in PyTorch): `aten::split_with_sizes(Tensor(a -> *) self, int[] split_sizes, int dim=0) -> Tensor(a)[]` */
     splitWithSizes(options: { splitSizes: number[]; dim?: number }): Tensor[];
-    /** aten::split_with_sizes_copy: `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+    /** Calls aten::split_with_sizes_copy (torch.ops.aten.split_with_sizes_copy in PyTorch): `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
     splitWithSizesCopy(splitSizes: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::split_with_sizes_copy: `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+    /** Calls aten::split_with_sizes_copy (torch.ops.aten.split_with_sizes_copy in PyTorch): `aten::split_with_sizes_copy(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
     splitWithSizesCopy(options: { splitSizes: number[]; dim?: number }): Tensor[];
-    /** aten::sqrt_: `aten::sqrt_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::sqrt_ (torch.ops.aten.sqrt_ in PyTorch): `aten::sqrt_(Tensor(a!) self) -> Tensor(a!)` */
     sqrt_(): this;
-    /** aten::square_: `aten::square_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::square_ (torch.ops.aten.square_ in PyTorch): `aten::square_(Tensor(a!) self) -> Tensor(a!)` */
     square_(): this;
-    /** aten::squeeze_: `aten::squeeze_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::squeeze_ (torch.ops.aten.squeeze_ in PyTorch): `aten::squeeze_(Tensor(a!) self) -> Tensor(a!)` */
     squeeze_(): this;
-    /** aten::squeeze_.dim: `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
+    /** Calls aten::squeeze_.dim (torch.ops.aten.squeeze_ in PyTorch): `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
     squeeze_(dim: number): this;
-    /** aten::squeeze_.dim: `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
+    /** Calls aten::squeeze_.dim (torch.ops.aten.squeeze_ in PyTorch): `aten::squeeze_.dim(Tensor(a!) self, int dim) -> Tensor(a!)` */
     squeeze_(options: { dim: number }): this;
-    /** aten::squeeze_copy: `aten::squeeze_copy(Tensor self) -> Tensor` */
+    /** Calls aten::squeeze_copy (torch.ops.aten.squeeze_copy in PyTorch): `aten::squeeze_copy(Tensor self) -> Tensor` */
     squeezeCopy(): Tensor;
-    /** aten::squeeze_copy.dim: `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
+    /** Calls aten::squeeze_copy.dim (torch.ops.aten.squeeze_copy in PyTorch): `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
     squeezeCopy(dim: number): Tensor;
-    /** aten::squeeze_copy.dim: `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
+    /** Calls aten::squeeze_copy.dim (torch.ops.aten.squeeze_copy in PyTorch): `aten::squeeze_copy.dim(Tensor self, int dim) -> Tensor` */
     squeezeCopy(options: { dim: number }): Tensor;
-    /** aten::sspaddmm: `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::sspaddmm (torch.ops.aten.sspaddmm in PyTorch): `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     sspaddmm(mat1: Tensor, mat2: Tensor, ...rest: Rest<[], { beta?: Scalar; alpha?: Scalar }>): Tensor;
-    /** aten::sspaddmm: `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::sspaddmm (torch.ops.aten.sspaddmm in PyTorch): `aten::sspaddmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor` */
     sspaddmm(options: { mat1: Tensor; mat2: Tensor; beta?: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::std_mean: `aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
+    /** Calls aten::std_mean (torch.ops.aten.std_mean in PyTorch): `aten::std_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
     stdMean(...rest: Rest<[unbiased: boolean], { unbiased?: boolean }>): [Tensor, Tensor];
-    /** aten::std_mean.correction: `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::std_mean.correction (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
     stdMean(dim: number | number[] | null, ...rest: Rest<[], { correction?: number | null; keepdim?: boolean }>): [Tensor, Tensor];
-    /** aten::std_mean.correction: `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::std_mean.correction (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
     stdMean(options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
-    /** aten::std_mean.correction: `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::std_mean.correction (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
     stdMean(...dim: number[]): [Tensor, Tensor];
-    /** aten::std_mean.dim: `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::std_mean.dim (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
     stdMean(dim: number | number[] | null, ...rest: Rest<[unbiased: boolean, keepdim: boolean], { unbiased?: boolean; keepdim?: boolean }>): [Tensor, Tensor];
-    /** aten::std_mean.dim: `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::std_mean.dim (torch.ops.aten.std_mean in PyTorch): `aten::std_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
     stdMean(options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-    /** aten::stft: `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+    /** Calls aten::stft (torch.ops.aten.stft in PyTorch): `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
     stft(nFft: number, ...rest: Rest<[hopLength: number | null, winLength: number | null, window: Tensor | null, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null], { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }>): Tensor;
-    /** aten::stft: `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+    /** Calls aten::stft (torch.ops.aten.stft in PyTorch): `aten::stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
     stft(options: { nFft: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
-    /** aten::stft.center: `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+    /** Calls aten::stft.center (torch.ops.aten.stft in PyTorch): `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
     stft(nFft: number, ...rest: Rest<[hopLength: number | null, winLength: number | null, window: Tensor | null, center: boolean, padMode: string, normalized: boolean, onesided: boolean | null, returnComplex: boolean | null], { hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }>): Tensor;
-    /** aten::stft.center: `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
+    /** Calls aten::stft.center (torch.ops.aten.stft in PyTorch): `aten::stft.center(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool center=True, str pad_mode="reflect", bool normalized=False, bool? onesided=None, bool? return_complex=None) -> Tensor` */
     stft(options: { nFft: number; hopLength?: number | null; winLength?: number | null; window?: Tensor | null; center?: boolean; padMode?: string; normalized?: boolean; onesided?: boolean | null; returnComplex?: boolean | null }): Tensor;
-    /** aten::stride.int: `aten::stride.int(Tensor self, int dim) -> int` */
+    /** Calls aten::stride.int (torch.ops.aten.stride in PyTorch): `aten::stride.int(Tensor self, int dim) -> int` */
     stride(dim: number): number;
-    /** aten::stride.int: `aten::stride.int(Tensor self, int dim) -> int` */
+    /** Calls aten::stride.int (torch.ops.aten.stride in PyTorch): `aten::stride.int(Tensor self, int dim) -> int` */
     stride(options: { dim: number }): number;
-    /** aten::subtract.Scalar: `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::subtract.Scalar (torch.ops.aten.subtract in PyTorch): `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
     subtract(other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): Tensor;
-    /** aten::subtract.Scalar: `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::subtract.Scalar (torch.ops.aten.subtract in PyTorch): `aten::subtract.Scalar(Tensor self, Scalar other, Scalar alpha=1) -> Tensor` */
     subtract(options: { other: Scalar; alpha?: Scalar }): Tensor;
-    /** aten::subtract.Tensor: `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::subtract.Tensor (torch.ops.aten.subtract in PyTorch): `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
     subtract(other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): Tensor;
-    /** aten::subtract.Tensor: `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
+    /** Calls aten::subtract.Tensor (torch.ops.aten.subtract in PyTorch): `aten::subtract.Tensor(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor` */
     subtract(options: { other: Tensor; alpha?: Scalar }): Tensor;
-    /** aten::subtract_.Scalar: `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::subtract_.Scalar (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
     subtract_(other: Scalar, ...rest: Rest<[alpha: Scalar], { alpha?: Scalar }>): this;
-    /** aten::subtract_.Scalar: `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::subtract_.Scalar (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Scalar(Tensor(a!) self, Scalar other, Scalar alpha=1) -> Tensor(a!)` */
     subtract_(options: { other: Scalar; alpha?: Scalar }): this;
-    /** aten::subtract_.Tensor: `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::subtract_.Tensor (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
     subtract_(other: Tensor, ...rest: Rest<[], { alpha?: Scalar }>): this;
-    /** aten::subtract_.Tensor: `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
+    /** Calls aten::subtract_.Tensor (torch.ops.aten.subtract_ in PyTorch): `aten::subtract_.Tensor(Tensor(a!) self, Tensor other, *, Scalar alpha=1) -> Tensor(a!)` */
     subtract_(options: { other: Tensor; alpha?: Scalar }): this;
-    /** aten::sum_to_size: `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
+    /** Calls aten::sum_to_size (torch.ops.aten.sum_to_size in PyTorch): `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
     sumToSize(size: number[]): Tensor;
-    /** aten::sum_to_size: `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
+    /** Calls aten::sum_to_size (torch.ops.aten.sum_to_size in PyTorch): `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
     sumToSize(options: { size: number[] }): Tensor;
-    /** aten::sum_to_size: `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
+    /** Calls aten::sum_to_size (torch.ops.aten.sum_to_size in PyTorch): `aten::sum_to_size(Tensor self, int[] size) -> Tensor` */
     sumToSize(...size: number[]): Tensor;
-    /** aten::svd: `aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
+    /** Calls aten::svd (torch.ops.aten.svd in PyTorch): `aten::svd(Tensor self, bool some=True, bool compute_uv=True) -> (Tensor U, Tensor S, Tensor V)` */
     svd(...rest: Rest<[some: boolean, computeUv: boolean], { some?: boolean; computeUv?: boolean }>): Named<{ U: Tensor; S: Tensor; V: Tensor }, [Tensor, Tensor, Tensor]>;
-    /** aten::swapaxes: `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
+    /** Calls aten::swapaxes (torch.ops.aten.swapaxes in PyTorch): `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
     swapaxes(axis0: number, axis1: number): Tensor;
-    /** aten::swapaxes: `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
+    /** Calls aten::swapaxes (torch.ops.aten.swapaxes in PyTorch): `aten::swapaxes(Tensor(a) self, int axis0, int axis1) -> Tensor(a)` */
     swapaxes(options: { axis0: number; axis1: number }): Tensor;
-    /** aten::swapaxes_: `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
+    /** Calls aten::swapaxes_ (torch.ops.aten.swapaxes_ in PyTorch): `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
     swapaxes_(axis0: number, axis1: number): this;
-    /** aten::swapaxes_: `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
+    /** Calls aten::swapaxes_ (torch.ops.aten.swapaxes_ in PyTorch): `aten::swapaxes_(Tensor(a!) self, int axis0, int axis1) -> Tensor(a!)` */
     swapaxes_(options: { axis0: number; axis1: number }): this;
-    /** aten::swapdims: `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
+    /** Calls aten::swapdims (torch.ops.aten.swapdims in PyTorch): `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
     swapdims(dim0: number, dim1: number): Tensor;
-    /** aten::swapdims: `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
+    /** Calls aten::swapdims (torch.ops.aten.swapdims in PyTorch): `aten::swapdims(Tensor(a) self, int dim0, int dim1) -> Tensor(a)` */
     swapdims(options: { dim0: number; dim1: number }): Tensor;
-    /** aten::swapdims_: `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+    /** Calls aten::swapdims_ (torch.ops.aten.swapdims_ in PyTorch): `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
     swapdims_(dim0: number, dim1: number): this;
-    /** aten::swapdims_: `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+    /** Calls aten::swapdims_ (torch.ops.aten.swapdims_ in PyTorch): `aten::swapdims_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
     swapdims_(options: { dim0: number; dim1: number }): this;
-    /** aten::symeig: `aten::symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
+    /** Calls aten::symeig (torch.ops.aten.symeig in PyTorch): `aten::symeig(Tensor self, bool eigenvectors=False, bool upper=True) -> (Tensor eigenvalues, Tensor eigenvectors)` */
     symeig(...rest: Rest<[eigenvectors: boolean, upper: boolean], { eigenvectors?: boolean; upper?: boolean }>): Named<{ eigenvalues: Tensor; eigenvectors: Tensor }, [Tensor, Tensor]>;
-    /** aten::t_: `aten::t_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::t_ (torch.ops.aten.t_ in PyTorch): `aten::t_(Tensor(a!) self) -> Tensor(a!)` */
     t_(): this;
-    /** aten::t_copy: `aten::t_copy(Tensor self) -> Tensor` */
+    /** Calls aten::t_copy (torch.ops.aten.t_copy in PyTorch): `aten::t_copy(Tensor self) -> Tensor` */
     tCopy(): Tensor;
-    /** aten::take: `aten::take(Tensor self, Tensor index) -> Tensor` */
+    /** Calls aten::take (torch.ops.aten.take in PyTorch): `aten::take(Tensor self, Tensor index) -> Tensor` */
     take(index: Tensor): Tensor;
-    /** aten::take: `aten::take(Tensor self, Tensor index) -> Tensor` */
+    /** Calls aten::take (torch.ops.aten.take in PyTorch): `aten::take(Tensor self, Tensor index) -> Tensor` */
     take(options: { index: Tensor }): Tensor;
-    /** aten::take_along_dim: `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
+    /** Calls aten::take_along_dim (torch.ops.aten.take_along_dim in PyTorch): `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
     takeAlongDim(indices: Tensor, ...rest: Rest<[dim: number | null], { dim?: number | null }>): Tensor;
-    /** aten::take_along_dim: `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
+    /** Calls aten::take_along_dim (torch.ops.aten.take_along_dim in PyTorch): `aten::take_along_dim(Tensor self, Tensor indices, int? dim=None) -> Tensor` */
     takeAlongDim(options: { indices: Tensor; dim?: number | null }): Tensor;
-    /** aten::tan: `aten::tan(Tensor self) -> Tensor` */
+    /** Calls aten::tan (torch.ops.aten.tan in PyTorch): `aten::tan(Tensor self) -> Tensor` */
     tan(): Tensor;
-    /** aten::tan_: `aten::tan_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::tan_ (torch.ops.aten.tan_ in PyTorch): `aten::tan_(Tensor(a!) self) -> Tensor(a!)` */
     tan_(): this;
-    /** aten::tanh_: `aten::tanh_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::tanh_ (torch.ops.aten.tanh_ in PyTorch): `aten::tanh_(Tensor(a!) self) -> Tensor(a!)` */
     tanh_(): this;
-    /** aten::tensor_split.indices: `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::tensor_split.indices (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
     tensorSplit(indices: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::tensor_split.indices: `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::tensor_split.indices (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.indices(Tensor(a -> *) self, int[] indices, int dim=0) -> Tensor(a)[]` */
     tensorSplit(options: { indices: number[]; dim?: number }): Tensor[];
-    /** aten::tensor_split.sections: `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::tensor_split.sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
     tensorSplit(sections: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::tensor_split.sections: `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::tensor_split.sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.sections(Tensor(a -> *) self, int sections, int dim=0) -> Tensor(a)[]` */
     tensorSplit(options: { sections: number; dim?: number }): Tensor[];
-    /** aten::tensor_split.tensor_indices_or_sections: `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::tensor_split.tensor_indices_or_sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
     tensorSplit(tensorIndicesOrSections: Tensor, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::tensor_split.tensor_indices_or_sections: `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::tensor_split.tensor_indices_or_sections (torch.ops.aten.tensor_split in PyTorch): `aten::tensor_split.tensor_indices_or_sections(Tensor(a -> *) self, Tensor tensor_indices_or_sections, int dim=0) -> Tensor(a)[]` */
     tensorSplit(options: { tensorIndicesOrSections: Tensor; dim?: number }): Tensor[];
-    /** aten::tensordot: `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
+    /** Calls aten::tensordot (torch.ops.aten.tensordot in PyTorch): `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
     tensordot(other: Tensor, dimsSelf: number[], dimsOther: number[]): Tensor;
-    /** aten::tensordot: `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
+    /** Calls aten::tensordot (torch.ops.aten.tensordot in PyTorch): `aten::tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor` */
     tensordot(options: { other: Tensor; dimsSelf: number[]; dimsOther: number[] }): Tensor;
-    /** aten::thnn_conv2d: `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+    /** Calls aten::thnn_conv2d (torch.ops.aten.thnn_conv2d in PyTorch): `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
     thnnConv2d(weight: Tensor, kernelSize: number | number[], ...rest: Rest<[bias: Tensor | null, stride: number | number[], padding: number | number[]], { bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }>): Tensor;
-    /** aten::thnn_conv2d: `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
+    /** Calls aten::thnn_conv2d (torch.ops.aten.thnn_conv2d in PyTorch): `aten::thnn_conv2d(Tensor self, Tensor weight, int[2] kernel_size, Tensor? bias=None, int[2] stride=1, int[2] padding=0) -> Tensor` */
     thnnConv2d(options: { weight: Tensor; kernelSize: number | number[]; bias?: Tensor | null; stride?: number | number[]; padding?: number | number[] }): Tensor;
-    /** aten::threshold: `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
+    /** Calls aten::threshold (torch.ops.aten.threshold in PyTorch): `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
     threshold(threshold: Scalar, value: Scalar): Tensor;
-    /** aten::threshold: `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
+    /** Calls aten::threshold (torch.ops.aten.threshold in PyTorch): `aten::threshold(Tensor self, Scalar threshold, Scalar value) -> Tensor` */
     threshold(options: { threshold: Scalar; value: Scalar }): Tensor;
-    /** aten::threshold_: `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::threshold_ (torch.ops.aten.threshold_ in PyTorch): `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
     threshold_(threshold: Scalar, value: Scalar): this;
-    /** aten::threshold_: `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
+    /** Calls aten::threshold_ (torch.ops.aten.threshold_ in PyTorch): `aten::threshold_(Tensor(a!) self, Scalar threshold, Scalar value) -> Tensor(a!)` */
     threshold_(options: { threshold: Scalar; value: Scalar }): this;
-    /** aten::tile: `aten::tile(Tensor self, int[] dims) -> Tensor` */
+    /** Calls aten::tile (torch.ops.aten.tile in PyTorch): `aten::tile(Tensor self, int[] dims) -> Tensor` */
     tile(dims: number[]): Tensor;
-    /** aten::tile: `aten::tile(Tensor self, int[] dims) -> Tensor` */
+    /** Calls aten::tile (torch.ops.aten.tile in PyTorch): `aten::tile(Tensor self, int[] dims) -> Tensor` */
     tile(options: { dims: number[] }): Tensor;
-    /** aten::tile: `aten::tile(Tensor self, int[] dims) -> Tensor` */
+    /** Calls aten::tile (torch.ops.aten.tile in PyTorch): `aten::tile(Tensor self, int[] dims) -> Tensor` */
     tile(...dims: number[]): Tensor;
-    /** aten::to_dense: `aten::to_dense(Tensor self, ScalarType? dtype=None) -> Tensor` */
+    /** Calls aten::to_dense (torch.ops.aten.to_dense in PyTorch): `aten::to_dense(Tensor self, ScalarType? dtype=None) -> Tensor` */
     toDense(...rest: Rest<[dtype: DType | null], { dtype?: DType | null }>): Tensor;
-    /** aten::topk: `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::topk (torch.ops.aten.topk in PyTorch): `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
     topk(k: number, ...rest: Rest<[dim: number, largest: boolean, sorted: boolean], { dim?: number; largest?: boolean; sorted?: boolean }>): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::topk: `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
+    /** Calls aten::topk (torch.ops.aten.topk in PyTorch): `aten::topk(Tensor self, int k, int dim=-1, bool largest=True, bool sorted=True) -> (Tensor values, Tensor indices)` */
     topk(options: { k: number; dim?: number; largest?: boolean; sorted?: boolean }): Named<{ values: Tensor; indices: Tensor }, [Tensor, Tensor]>;
-    /** aten::trace: `aten::trace(Tensor self) -> Tensor` */
+    /** Calls aten::trace (torch.ops.aten.trace in PyTorch): `aten::trace(Tensor self) -> Tensor` */
     trace(): Tensor;
-    /** aten::transpose_: `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+    /** Calls aten::transpose_ (torch.ops.aten.transpose_ in PyTorch): `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
     transpose_(dim0: number, dim1: number): this;
-    /** aten::transpose_: `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
+    /** Calls aten::transpose_ (torch.ops.aten.transpose_ in PyTorch): `aten::transpose_(Tensor(a!) self, int dim0, int dim1) -> Tensor(a!)` */
     transpose_(options: { dim0: number; dim1: number }): this;
-    /** aten::transpose_copy.int: `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
+    /** Calls aten::transpose_copy.int (torch.ops.aten.transpose_copy in PyTorch): `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
     transposeCopy(dim0: number, dim1: number): Tensor;
-    /** aten::transpose_copy.int: `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
+    /** Calls aten::transpose_copy.int (torch.ops.aten.transpose_copy in PyTorch): `aten::transpose_copy.int(Tensor self, int dim0, int dim1) -> Tensor` */
     transposeCopy(options: { dim0: number; dim1: number }): Tensor;
-    /** aten::triangular_solve: `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+    /** Calls aten::triangular_solve (torch.ops.aten.triangular_solve in PyTorch): `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
     triangularSolve(A: Tensor, ...rest: Rest<[upper: boolean, transpose: boolean, unitriangular: boolean], { upper?: boolean; transpose?: boolean; unitriangular?: boolean }>): Named<{ solution: Tensor; clonedCoefficient: Tensor }, [Tensor, Tensor]>;
-    /** aten::triangular_solve: `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
+    /** Calls aten::triangular_solve (torch.ops.aten.triangular_solve in PyTorch): `aten::triangular_solve(Tensor self, Tensor A, bool upper=True, bool transpose=False, bool unitriangular=False) -> (Tensor solution, Tensor cloned_coefficient)` */
     triangularSolve(options: { A: Tensor; upper?: boolean; transpose?: boolean; unitriangular?: boolean }): Named<{ solution: Tensor; clonedCoefficient: Tensor }, [Tensor, Tensor]>;
-    /** aten::tril_: `aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
+    /** Calls aten::tril_ (torch.ops.aten.tril_ in PyTorch): `aten::tril_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
     tril_(...rest: Rest<[diagonal: number], { diagonal?: number }>): this;
-    /** aten::triu_: `aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
+    /** Calls aten::triu_ (torch.ops.aten.triu_ in PyTorch): `aten::triu_(Tensor(a!) self, int diagonal=0) -> Tensor(a!)` */
     triu_(...rest: Rest<[diagonal: number], { diagonal?: number }>): this;
-    /** aten::true_divide.Scalar: `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::true_divide.Scalar (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
     trueDivide(other: Scalar): Tensor;
-    /** aten::true_divide.Scalar: `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::true_divide.Scalar (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Scalar(Tensor self, Scalar other) -> Tensor` */
     trueDivide(options: { other: Scalar }): Tensor;
-    /** aten::true_divide.Tensor: `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::true_divide.Tensor (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
     trueDivide(other: Tensor): Tensor;
-    /** aten::true_divide.Tensor: `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::true_divide.Tensor (torch.ops.aten.true_divide in PyTorch): `aten::true_divide.Tensor(Tensor self, Tensor other) -> Tensor` */
     trueDivide(options: { other: Tensor }): Tensor;
-    /** aten::true_divide_.Scalar: `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::true_divide_.Scalar (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     trueDivide_(other: Scalar): this;
-    /** aten::true_divide_.Scalar: `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::true_divide_.Scalar (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Scalar(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     trueDivide_(options: { other: Scalar }): this;
-    /** aten::true_divide_.Tensor: `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::true_divide_.Tensor (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     trueDivide_(other: Tensor): this;
-    /** aten::true_divide_.Tensor: `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::true_divide_.Tensor (torch.ops.aten.true_divide_ in PyTorch): `aten::true_divide_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     trueDivide_(options: { other: Tensor }): this;
-    /** aten::trunc: `aten::trunc(Tensor self) -> Tensor` */
+    /** Calls aten::trunc (torch.ops.aten.trunc in PyTorch): `aten::trunc(Tensor self) -> Tensor` */
     trunc(): Tensor;
-    /** aten::trunc_: `aten::trunc_(Tensor(a!) self) -> Tensor(a!)` */
+    /** Calls aten::trunc_ (torch.ops.aten.trunc_ in PyTorch): `aten::trunc_(Tensor(a!) self) -> Tensor(a!)` */
     trunc_(): this;
-    /** aten::type_as: `aten::type_as(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::type_as (torch.ops.aten.type_as in PyTorch): `aten::type_as(Tensor self, Tensor other) -> Tensor` */
     typeAs(other: Tensor): Tensor;
-    /** aten::type_as: `aten::type_as(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::type_as (torch.ops.aten.type_as in PyTorch): `aten::type_as(Tensor self, Tensor other) -> Tensor` */
     typeAs(options: { other: Tensor }): Tensor;
-    /** aten::unbind.int: `aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
+    /** Calls aten::unbind.int (torch.ops.aten.unbind in PyTorch): `aten::unbind.int(Tensor(a -> *) self, int dim=0) -> Tensor(a)[]` */
     unbind(...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::unbind_copy.int: `aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[]` */
+    /** Calls aten::unbind_copy.int (torch.ops.aten.unbind_copy in PyTorch): `aten::unbind_copy.int(Tensor self, int dim=0) -> Tensor[]` */
     unbindCopy(...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::unflatten.int: `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
+    /** Calls aten::unflatten.int (torch.ops.aten.unflatten in PyTorch): `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
     unflatten(dim: number, sizes: number[]): Tensor;
-    /** aten::unflatten.int: `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
+    /** Calls aten::unflatten.int (torch.ops.aten.unflatten in PyTorch): `aten::unflatten.int(Tensor(a) self, int dim, int[] sizes) -> Tensor(a)` */
     unflatten(options: { dim: number; sizes: number[] }): Tensor;
-    /** aten::unfold: `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
+    /** Calls aten::unfold (torch.ops.aten.unfold in PyTorch): `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
     unfold(dimension: number, size: number, step: number): Tensor;
-    /** aten::unfold: `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
+    /** Calls aten::unfold (torch.ops.aten.unfold in PyTorch): `aten::unfold(Tensor(a) self, int dimension, int size, int step) -> Tensor(a)` */
     unfold(options: { dimension: number; size: number; step: number }): Tensor;
-    /** aten::unfold_copy: `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
+    /** Calls aten::unfold_copy (torch.ops.aten.unfold_copy in PyTorch): `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
     unfoldCopy(dimension: number, size: number, step: number): Tensor;
-    /** aten::unfold_copy: `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
+    /** Calls aten::unfold_copy (torch.ops.aten.unfold_copy in PyTorch): `aten::unfold_copy(Tensor self, int dimension, int size, int step) -> Tensor` */
     unfoldCopy(options: { dimension: number; size: number; step: number }): Tensor;
-    /** aten::uniform: `aten::uniform(Tensor self, float from=0., float to=1., *, Generator? generator=None) -> Tensor` */
+    /** Calls aten::uniform (torch.ops.aten.uniform in PyTorch): `aten::uniform(Tensor self, float from=0., float to=1., *, Generator? generator=None) -> Tensor` */
     uniform(...rest: Rest<[from: number, to: number], { from?: number; to?: number; generator?: null }>): Tensor;
-    /** aten::uniform_: `aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!)` */
+    /** Calls aten::uniform_ (torch.ops.aten.uniform_ in PyTorch): `aten::uniform_(Tensor(a!) self, float from=0., float to=1., *, Generator? generator=None) -> Tensor(a!)` */
     uniform_(...rest: Rest<[from: number, to: number], { from?: number; to?: number; generator?: null }>): this;
-    /** aten::unique_consecutive: `aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
+    /** Calls aten::unique_consecutive (torch.ops.aten.unique_consecutive in PyTorch): `aten::unique_consecutive(Tensor self, bool return_inverse=False, bool return_counts=False, int? dim=None) -> (Tensor, Tensor, Tensor)` */
     uniqueConsecutive(...rest: Rest<[returnInverse: boolean, returnCounts: boolean, dim: number | null], { returnInverse?: boolean; returnCounts?: boolean; dim?: number | null }>): [Tensor, Tensor, Tensor];
-    /** aten::unique_dim: `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+    /** Calls aten::unique_dim (torch.ops.aten.unique_dim in PyTorch): `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
     uniqueDim(dim: number, ...rest: Rest<[sorted: boolean, returnInverse: boolean, returnCounts: boolean], { sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }>): [Tensor, Tensor, Tensor];
-    /** aten::unique_dim: `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+    /** Calls aten::unique_dim (torch.ops.aten.unique_dim in PyTorch): `aten::unique_dim(Tensor self, int dim, bool sorted=True, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
     uniqueDim(options: { dim: number; sorted?: boolean; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
-    /** aten::unique_dim_consecutive: `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+    /** Calls aten::unique_dim_consecutive (torch.ops.aten.unique_dim_consecutive in PyTorch): `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
     uniqueDimConsecutive(dim: number, ...rest: Rest<[returnInverse: boolean, returnCounts: boolean], { returnInverse?: boolean; returnCounts?: boolean }>): [Tensor, Tensor, Tensor];
-    /** aten::unique_dim_consecutive: `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
+    /** Calls aten::unique_dim_consecutive (torch.ops.aten.unique_dim_consecutive in PyTorch): `aten::unique_dim_consecutive(Tensor self, int dim, bool return_inverse=False, bool return_counts=False) -> (Tensor, Tensor, Tensor)` */
     uniqueDimConsecutive(options: { dim: number; returnInverse?: boolean; returnCounts?: boolean }): [Tensor, Tensor, Tensor];
-    /** aten::unsafe_chunk: `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
+    /** Calls aten::unsafe_chunk (torch.ops.aten.unsafe_chunk in PyTorch): `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
     unsafeChunk(chunks: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::unsafe_chunk: `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
+    /** Calls aten::unsafe_chunk (torch.ops.aten.unsafe_chunk in PyTorch): `aten::unsafe_chunk(Tensor self, int chunks, int dim=0) -> Tensor[]` */
     unsafeChunk(options: { chunks: number; dim?: number }): Tensor[];
-    /** aten::unsafe_split.Tensor: `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+    /** Calls aten::unsafe_split.Tensor (torch.ops.aten.unsafe_split in PyTorch): `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
     unsafeSplit(splitSize: number, ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::unsafe_split.Tensor: `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
+    /** Calls aten::unsafe_split.Tensor (torch.ops.aten.unsafe_split in PyTorch): `aten::unsafe_split.Tensor(Tensor self, int split_size, int dim=0) -> Tensor[]` */
     unsafeSplit(options: { splitSize: number; dim?: number }): Tensor[];
-    /** aten::unsafe_split_with_sizes: `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+    /** Calls aten::unsafe_split_with_sizes (torch.ops.aten.unsafe_split_with_sizes in PyTorch): `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
     unsafeSplitWithSizes(splitSizes: number[], ...rest: Rest<[dim: number], { dim?: number }>): Tensor[];
-    /** aten::unsafe_split_with_sizes: `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
+    /** Calls aten::unsafe_split_with_sizes (torch.ops.aten.unsafe_split_with_sizes in PyTorch): `aten::unsafe_split_with_sizes(Tensor self, int[] split_sizes, int dim=0) -> Tensor[]` */
     unsafeSplitWithSizes(options: { splitSizes: number[]; dim?: number }): Tensor[];
-    /** aten::unsqueeze_: `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
+    /** Calls aten::unsqueeze_ (torch.ops.aten.unsqueeze_ in PyTorch): `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
     unsqueeze_(dim: number): this;
-    /** aten::unsqueeze_: `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
+    /** Calls aten::unsqueeze_ (torch.ops.aten.unsqueeze_ in PyTorch): `aten::unsqueeze_(Tensor(a!) self, int dim) -> Tensor(a!)` */
     unsqueeze_(options: { dim: number }): this;
-    /** aten::unsqueeze_copy: `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
+    /** Calls aten::unsqueeze_copy (torch.ops.aten.unsqueeze_copy in PyTorch): `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
     unsqueezeCopy(dim: number): Tensor;
-    /** aten::unsqueeze_copy: `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
+    /** Calls aten::unsqueeze_copy (torch.ops.aten.unsqueeze_copy in PyTorch): `aten::unsqueeze_copy(Tensor self, int dim) -> Tensor` */
     unsqueezeCopy(options: { dim: number }): Tensor;
-    /** aten::upsample_bicubic2d: `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_bicubic2d (torch.ops.aten.upsample_bicubic2d in PyTorch): `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleBicubic2d(outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scalesH: number | null, scalesW: number | null], { scalesH?: number | null; scalesW?: number | null }>): Tensor;
-    /** aten::upsample_bicubic2d: `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_bicubic2d (torch.ops.aten.upsample_bicubic2d in PyTorch): `aten::upsample_bicubic2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleBicubic2d(options: { outputSize: number | number[]; alignCorners: boolean; scalesH?: number | null; scalesW?: number | null }): Tensor;
-    /** aten::upsample_bilinear2d: `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_bilinear2d (torch.ops.aten.upsample_bilinear2d in PyTorch): `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleBilinear2d(outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scalesH: number | null, scalesW: number | null], { scalesH?: number | null; scalesW?: number | null }>): Tensor;
-    /** aten::upsample_bilinear2d: `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_bilinear2d (torch.ops.aten.upsample_bilinear2d in PyTorch): `aten::upsample_bilinear2d(Tensor self, SymInt[2] output_size, bool align_corners, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleBilinear2d(options: { outputSize: number | number[]; alignCorners: boolean; scalesH?: number | null; scalesW?: number | null }): Tensor;
-    /** aten::upsample_linear1d: `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
+    /** Calls aten::upsample_linear1d (torch.ops.aten.upsample_linear1d in PyTorch): `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
     upsampleLinear1d(outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scales: number | null], { scales?: number | null }>): Tensor;
-    /** aten::upsample_linear1d: `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
+    /** Calls aten::upsample_linear1d (torch.ops.aten.upsample_linear1d in PyTorch): `aten::upsample_linear1d(Tensor self, SymInt[1] output_size, bool align_corners, float? scales=None) -> Tensor` */
     upsampleLinear1d(options: { outputSize: number | number[]; alignCorners: boolean; scales?: number | null }): Tensor;
-    /** aten::upsample_nearest1d: `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
+    /** Calls aten::upsample_nearest1d (torch.ops.aten.upsample_nearest1d in PyTorch): `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
     upsampleNearest1d(outputSize: number | number[], ...rest: Rest<[scales: number | null], { scales?: number | null }>): Tensor;
-    /** aten::upsample_nearest1d: `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
+    /** Calls aten::upsample_nearest1d (torch.ops.aten.upsample_nearest1d in PyTorch): `aten::upsample_nearest1d(Tensor self, SymInt[1] output_size, float? scales=None) -> Tensor` */
     upsampleNearest1d(options: { outputSize: number | number[]; scales?: number | null }): Tensor;
-    /** aten::upsample_nearest2d: `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_nearest2d (torch.ops.aten.upsample_nearest2d in PyTorch): `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleNearest2d(outputSize: number | number[], ...rest: Rest<[scalesH: number | null, scalesW: number | null], { scalesH?: number | null; scalesW?: number | null }>): Tensor;
-    /** aten::upsample_nearest2d: `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_nearest2d (torch.ops.aten.upsample_nearest2d in PyTorch): `aten::upsample_nearest2d(Tensor self, SymInt[2] output_size, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleNearest2d(options: { outputSize: number | number[]; scalesH?: number | null; scalesW?: number | null }): Tensor;
-    /** aten::upsample_nearest3d: `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_nearest3d (torch.ops.aten.upsample_nearest3d in PyTorch): `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleNearest3d(outputSize: number | number[], ...rest: Rest<[scalesD: number | null, scalesH: number | null, scalesW: number | null], { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }>): Tensor;
-    /** aten::upsample_nearest3d: `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_nearest3d (torch.ops.aten.upsample_nearest3d in PyTorch): `aten::upsample_nearest3d(Tensor self, SymInt[3] output_size, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleNearest3d(options: { outputSize: number | number[]; scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
-    /** aten::upsample_trilinear3d: `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_trilinear3d (torch.ops.aten.upsample_trilinear3d in PyTorch): `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleTrilinear3d(outputSize: number | number[], alignCorners: boolean, ...rest: Rest<[scalesD: number | null, scalesH: number | null, scalesW: number | null], { scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }>): Tensor;
-    /** aten::upsample_trilinear3d: `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
+    /** Calls aten::upsample_trilinear3d (torch.ops.aten.upsample_trilinear3d in PyTorch): `aten::upsample_trilinear3d(Tensor self, SymInt[3] output_size, bool align_corners, float? scales_d=None, float? scales_h=None, float? scales_w=None) -> Tensor` */
     upsampleTrilinear3d(options: { outputSize: number | number[]; alignCorners: boolean; scalesD?: number | null; scalesH?: number | null; scalesW?: number | null }): Tensor;
-    /** aten::values_copy: `aten::values_copy(Tensor self) -> Tensor` */
+    /** Calls aten::values_copy (torch.ops.aten.values_copy in PyTorch): `aten::values_copy(Tensor self) -> Tensor` */
     valuesCopy(): Tensor;
-    /** aten::var_mean: `aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
+    /** Calls aten::var_mean (torch.ops.aten.var_mean in PyTorch): `aten::var_mean(Tensor self, bool unbiased=True) -> (Tensor, Tensor)` */
     varMean(...rest: Rest<[unbiased: boolean], { unbiased?: boolean }>): [Tensor, Tensor];
-    /** aten::var_mean.correction: `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::var_mean.correction (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
     varMean(dim: number | number[] | null, ...rest: Rest<[], { correction?: number | null; keepdim?: boolean }>): [Tensor, Tensor];
-    /** aten::var_mean.correction: `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::var_mean.correction (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
     varMean(options: { dim: number | number[] | null; correction?: number | null; keepdim?: boolean }): [Tensor, Tensor];
-    /** aten::var_mean.correction: `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::var_mean.correction (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.correction(Tensor self, int[1]? dim, *, int? correction, bool keepdim=False) -> (Tensor, Tensor)` */
     varMean(...dim: number[]): [Tensor, Tensor];
-    /** aten::var_mean.dim: `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::var_mean.dim (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
     varMean(dim: number | number[] | null, ...rest: Rest<[unbiased: boolean, keepdim: boolean], { unbiased?: boolean; keepdim?: boolean }>): [Tensor, Tensor];
-    /** aten::var_mean.dim: `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
+    /** Calls aten::var_mean.dim (torch.ops.aten.var_mean in PyTorch): `aten::var_mean.dim(Tensor self, int[1]? dim, bool unbiased=True, bool keepdim=False) -> (Tensor, Tensor)` */
     varMean(options: { dim: number | number[] | null; unbiased?: boolean; keepdim?: boolean }): [Tensor, Tensor];
-    /** aten::vdot: `aten::vdot(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::vdot (torch.ops.aten.vdot in PyTorch): `aten::vdot(Tensor self, Tensor other) -> Tensor` */
     vdot(other: Tensor): Tensor;
-    /** aten::vdot: `aten::vdot(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::vdot (torch.ops.aten.vdot in PyTorch): `aten::vdot(Tensor self, Tensor other) -> Tensor` */
     vdot(options: { other: Tensor }): Tensor;
-    /** aten::view_as: `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+    /** Calls aten::view_as (torch.ops.aten.view_as in PyTorch): `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
     viewAs(other: Tensor): Tensor;
-    /** aten::view_as: `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
+    /** Calls aten::view_as (torch.ops.aten.view_as in PyTorch): `aten::view_as(Tensor(a) self, Tensor other) -> Tensor(a)` */
     viewAs(options: { other: Tensor }): Tensor;
-    /** aten::view_as_complex: `aten::view_as_complex(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::view_as_complex (torch.ops.aten.view_as_complex in PyTorch): `aten::view_as_complex(Tensor(a) self) -> Tensor(a)` */
     viewAsComplex(): Tensor;
-    /** aten::view_as_complex_copy: `aten::view_as_complex_copy(Tensor self) -> Tensor` */
+    /** Calls aten::view_as_complex_copy (torch.ops.aten.view_as_complex_copy in PyTorch): `aten::view_as_complex_copy(Tensor self) -> Tensor` */
     viewAsComplexCopy(): Tensor;
-    /** aten::view_as_real: `aten::view_as_real(Tensor(a) self) -> Tensor(a)` */
+    /** Calls aten::view_as_real (torch.ops.aten.view_as_real in PyTorch): `aten::view_as_real(Tensor(a) self) -> Tensor(a)` */
     viewAsReal(): Tensor;
-    /** aten::view_as_real_copy: `aten::view_as_real_copy(Tensor self) -> Tensor` */
+    /** Calls aten::view_as_real_copy (torch.ops.aten.view_as_real_copy in PyTorch): `aten::view_as_real_copy(Tensor self) -> Tensor` */
     viewAsRealCopy(): Tensor;
-    /** aten::view_copy: `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
+    /** Calls aten::view_copy (torch.ops.aten.view_copy in PyTorch): `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
     viewCopy(size: number[]): Tensor;
-    /** aten::view_copy: `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
+    /** Calls aten::view_copy (torch.ops.aten.view_copy in PyTorch): `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
     viewCopy(options: { size: number[] }): Tensor;
-    /** aten::view_copy: `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
+    /** Calls aten::view_copy (torch.ops.aten.view_copy in PyTorch): `aten::view_copy(Tensor self, SymInt[] size) -> Tensor` */
     viewCopy(...size: number[]): Tensor;
-    /** aten::view_copy.dtype: `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
+    /** Calls aten::view_copy.dtype (torch.ops.aten.view_copy in PyTorch): `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
     viewCopy(dtype: DType): Tensor;
-    /** aten::view_copy.dtype: `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
+    /** Calls aten::view_copy.dtype (torch.ops.aten.view_copy in PyTorch): `aten::view_copy.dtype(Tensor self, ScalarType dtype) -> Tensor` */
     viewCopy(options: { dtype: DType }): Tensor;
-    /** aten::vsplit.array: `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::vsplit.array (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     vsplit(indices: number[]): Tensor[];
-    /** aten::vsplit.array: `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::vsplit.array (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     vsplit(options: { indices: number[] }): Tensor[];
-    /** aten::vsplit.array: `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
+    /** Calls aten::vsplit.array (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.array(Tensor(a -> *) self, int[] indices) -> Tensor(a)[]` */
     vsplit(...indices: number[]): Tensor[];
-    /** aten::vsplit.int: `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+    /** Calls aten::vsplit.int (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
     vsplit(sections: number): Tensor[];
-    /** aten::vsplit.int: `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
+    /** Calls aten::vsplit.int (torch.ops.aten.vsplit in PyTorch): `aten::vsplit.int(Tensor(a -> *) self, int sections) -> Tensor(a)[]` */
     vsplit(options: { sections: number }): Tensor[];
-    /** aten::xlogy.Scalar_Other: `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::xlogy.Scalar_Other (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
     xlogy(other: Scalar): Tensor;
-    /** aten::xlogy.Scalar_Other: `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
+    /** Calls aten::xlogy.Scalar_Other (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Scalar_Other(Tensor self, Scalar other) -> Tensor` */
     xlogy(options: { other: Scalar }): Tensor;
-    /** aten::xlogy.Tensor: `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::xlogy.Tensor (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
     xlogy(other: Tensor): Tensor;
-    /** aten::xlogy.Tensor: `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
+    /** Calls aten::xlogy.Tensor (torch.ops.aten.xlogy in PyTorch): `aten::xlogy.Tensor(Tensor self, Tensor other) -> Tensor` */
     xlogy(options: { other: Tensor }): Tensor;
-    /** aten::xlogy_.Scalar_Other: `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::xlogy_.Scalar_Other (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     xlogy_(other: Scalar): this;
-    /** aten::xlogy_.Scalar_Other: `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
+    /** Calls aten::xlogy_.Scalar_Other (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Scalar_Other(Tensor(a!) self, Scalar other) -> Tensor(a!)` */
     xlogy_(options: { other: Scalar }): this;
-    /** aten::xlogy_.Tensor: `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::xlogy_.Tensor (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     xlogy_(other: Tensor): this;
-    /** aten::xlogy_.Tensor: `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
+    /** Calls aten::xlogy_.Tensor (torch.ops.aten.xlogy_ in PyTorch): `aten::xlogy_.Tensor(Tensor(a!) self, Tensor other) -> Tensor(a!)` */
     xlogy_(options: { other: Tensor }): this;
-    /** aten::zero: `aten::zero(Tensor self) -> Tensor` */
+    /** Calls aten::zero (torch.ops.aten.zero in PyTorch): `aten::zero(Tensor self) -> Tensor` */
     zero(): Tensor;
-    /** aten::zeros_like: `aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
+    /** Calls aten::zeros_like (torch.ops.aten.zeros_like in PyTorch): `aten::zeros_like(Tensor self, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None, MemoryFormat? memory_format=None) -> Tensor` */
     zerosLike(...rest: Rest<[], { dtype?: DType | null; layout?: Layout | null; device?: DeviceLike | null; pinMemory?: boolean | null; memoryFormat?: MemoryFormat | null }>): Tensor;
   }
 }

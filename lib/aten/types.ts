@@ -2,7 +2,9 @@
 export type { DType } from '../dtype';
 export type { Scalar, DeviceLike } from '../tensor';
 
+/** A memory format (torch.contiguous_format, channels_last...), as ATen's enum value. */
 export type MemoryFormat = 'contiguous_format' | 'channels_last' | 'channels_last_3d' | 'preserve_format';
+/** A tensor layout (torch.strided...), as ATen's enum value. */
 export type Layout = 'strided' | 'sparse_coo';
 
 type Prefixes<P extends unknown[]> = P extends [...infer H, unknown] ? Prefixes<H> | P : [];

@@ -13,9 +13,12 @@ import {
   oneOf, positiveInt, prefetched, received, seedOf, sizeOf,
 } from './images';
 
+/** How ImageDataGenerator fills pixels shifted in from outside the image. */
 export type FillMode = 'nearest' | 'constant' | 'reflect' | 'wrap';
+/** The labels flowFromDirectory yields: binary, categorical, sparse, the input itself, or none. */
 export type ClassMode = 'binary' | 'categorical' | 'sparse' | 'input' | null;
 
+/** ImageDataGenerator's augmentation and preprocessing options (Keras' names, camelCased). */
 export interface ImageDataGeneratorOptions {
   featurewiseCenter?: boolean;
   samplewiseCenter?: boolean;
@@ -49,7 +52,9 @@ export interface TransformParameters {
   flipHorizontal: boolean; flipVertical: boolean; channelShiftIntensity: number | null; brightness: number | null;
 }
 
+/** flow's options. */
 export interface FlowOptions { batchSize?: number; shuffle?: boolean; seed?: number; subset?: 'training' | 'validation' }
+/** flowFromDirectory's options. */
 export interface FlowFromDirectoryOptions extends FlowOptions {
   /** [height, width], default [256, 256] */
   targetSize?: [number, number];
@@ -91,6 +96,7 @@ function drawShift(rng: Random, r: number | number[], size: number): number {
   return r < 1 ? s * size : s;
 }
 
+/** Keras' ImageDataGenerator: random augmentation of image batches from arrays or directories. */
 export class ImageDataGenerator {
   readonly featurewiseCenter: boolean;
   readonly samplewiseCenter: boolean;
@@ -428,6 +434,7 @@ abstract class BatchIterator<T extends Tensor[]> implements AsyncIterable<T> {
   }
 }
 
+/** Augmented batches of in-memory images (ImageDataGenerator.flow). */
 export class ArrayIterator extends BatchIterator<[Tensor, Tensor]> {
   /** @internal */
   constructor(generator: ImageDataGenerator, private readonly x: Tensor, private readonly y: Tensor | null,
@@ -450,6 +457,7 @@ export class ArrayIterator extends BatchIterator<[Tensor, Tensor]> {
   }
 }
 
+/** Augmented batches of image files (ImageDataGenerator.flowFromDirectory). */
 export class DirectoryIterator<T extends [Tensor] | [Tensor, Tensor]> extends BatchIterator<T> {
   /** @internal */
   constructor(generator: ImageDataGenerator, readonly filenames: string[], readonly classes: number[], readonly classNames: string[],

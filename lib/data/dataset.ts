@@ -33,20 +33,25 @@ export type Batched<T> = T extends Tensor ? Tensor
     : T extends string ? string[]
       : T extends readonly unknown[] ? { -readonly [K in keyof T]: Batched<T[K]> }
         : T extends object ? { -readonly [K in keyof T]: Batched<T[K]> } : T;
+/** The element type of a dataset after unbatch. */
 export type Unbatched<T> = T;
 type ElementOf<D> = D extends Dataset<infer E> ? E : never;
 
+/** Dataset.shuffle's options. */
 export interface ShuffleOptions {
   /** Makes the orders reproducible; without it each dataset draws a random seed. */
   seed?: number;
   /** A new order on every pass (default true); false replays the first pass's order. */
   reshuffleEachIteration?: boolean;
 }
+/** Dataset.batch's options. */
 export interface BatchOptions { dropRemainder?: boolean }
+/** Dataset.map's options. */
 export interface MapOptions {
   /** How many calls of an async fn run at once (default 1); results keep their order. */
   numParallelCalls?: number;
 }
+/** What Dataset.fromGenerator reads: sync or async iterators and iterables. */
 export type GeneratorSource<T> = Iterator<T> | AsyncIterator<T> | Iterable<T> | AsyncIterable<T>;
 
 // ---- element structure ----
@@ -462,6 +467,7 @@ function mergeCardinality(sizes: number[], how: 'min' | 'sum'): number {
 
 // ---- Dataset ----
 
+/** A tf.data-style input pipeline: from arrays, tensors, files or generators, with map, shuffle, batch, prefetch. */
 export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
   private readonly iterate: () => AsyncIterator<T>;
   private readonly size: () => number;

@@ -10,8 +10,11 @@ import { tensor } from '../creation';
 import { Dataset } from './dataset';
 import { Random, randomSeed } from './random';
 
+/** The channels images are decoded to. */
 export type ColorMode = 'rgb' | 'grayscale' | 'rgba';
+/** How images are resized. */
 export type Interpolation = 'bilinear' | 'nearest' | 'bicubic' | 'lanczos3' | 'mitchellcubic';
+/** How labels are encoded. */
 export type LabelMode = 'int' | 'categorical' | 'binary';
 
 /** Extensions Keras accepts in image folders. */
@@ -335,6 +338,7 @@ export async function* prefetched<T extends Tensor[]>(count: number, ahead: numb
 
 // ---- imageDatasetFromDirectory ----
 
+/** imageDatasetFromDirectory's options. */
 export interface ImageDatasetOptions {
   /** 'int' (int32 [N]), 'categorical' (float32 one-hot [N, classes]) or 'binary' (float32 [N, 1]); default 'int' */
   labelMode?: LabelMode;

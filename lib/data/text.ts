@@ -43,6 +43,7 @@ function oneOf<T extends string>(v: unknown, op: string, name: string, allowed: 
 
 // ---- padSequences ----
 
+/** padSequences' options. */
 export interface PadSequencesOptions {
   maxlen?: number | null;
   dtype?: DType;
@@ -92,8 +93,10 @@ export function padSequences(sequences: ArrayLike<number>[], opts?: PadSequences
 
 // ---- Tokenizer ----
 
+/** The characters Tokenizer removes by default (Keras' filters). */
 export const DEFAULT_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n';
 
+/** Tokenizer's options. */
 export interface TokenizerOptions {
   numWords?: number | null;
   filters?: string;
@@ -103,7 +106,9 @@ export interface TokenizerOptions {
   oovToken?: string | null;
 }
 
+/** How textsToMatrix scores a word: presence, count, tf-idf or frequency. */
 export type MatrixMode = 'binary' | 'count' | 'tfidf' | 'freq';
+/** textsToMatrix's options. */
 export interface MatrixOptions { mode?: MatrixMode; dtype?: DType }
 
 /** keras text_to_word_sequence: lower, turn every filter character into `split`, split, drop empty pieces. */
@@ -280,6 +285,7 @@ export class Tokenizer {
     return tensor(x, { shape: [sequences.length, width], dtype });
   }
 
+  /** A [texts, numWords] matrix scoring each word of each text by mode. */
   textsToMatrix(texts: (string | string[])[], opts?: MatrixOptions): Tensor {
     return this.sequencesToMatrix(this.textsToSequences(texts), opts);
   }
@@ -287,8 +293,10 @@ export class Tokenizer {
 
 // ---- textDatasetFromDirectory ----
 
+/** How textDatasetFromDirectory encodes labels. */
 export type TextLabelMode = 'int' | 'categorical' | 'binary' | null;
 
+/** textDatasetFromDirectory's options. */
 export interface TextDatasetOptions {
   labels?: 'inferred' | null;
   labelMode?: TextLabelMode;
@@ -301,6 +309,7 @@ export interface TextDatasetOptions {
   subset?: 'training' | 'validation' | 'both' | null;
 }
 
+/** A batch of texts and their labels. */
 export type TextBatch = [string[], Tensor];
 
 /**

@@ -6,10 +6,12 @@ import { Candidate, candidates, checkOptions, datasetsHome, exists, notFound, Pa
 import { numericArray, readNpz } from './npz';
 import { RandomState } from './random';
 
+/** bostonHousing.loadData's options. */
 export interface BostonOptions extends PathOptions { testSplit?: number; seed?: number }
 
 const OP = 'datasets.bostonHousing.loadData';
 
+/** Keras' Boston housing regression data set. */
 export const bostonHousing = {
   /**
    * [[xTrain float64 [404, 13], yTrain float64 [404]], [xTest, yTest]]: shuffled with RandomState(seed) and the

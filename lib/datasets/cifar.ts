@@ -133,6 +133,7 @@ const CIFAR100: Layout = {
   train: ['train.bin'], test: ['test.bin'], labelBytes: 2,
 };
 
+/** Keras' CIFAR-10 data set (32x32 color images, 10 classes). */
 export const cifar10 = {
   /**
    * CIFAR-10: [[xTrain uint8 [50000, 32, 32, 3], yTrain int64 [50000, 1]], [xTest, yTest]]. `path` may be the
@@ -145,8 +146,10 @@ export const cifar10 = {
   },
 };
 
+/** cifar100.loadData's options. */
 export interface Cifar100Options extends PathOptions { labelMode?: 'fine' | 'coarse' }
 
+/** Keras' CIFAR-100 data set (32x32 color images, 100 fine or 20 coarse classes). */
 export const cifar100 = {
   /** CIFAR-100 with fine (100 classes, default) or coarse (20 superclasses) labels; shapes as cifar10. */
   async loadData(options?: Cifar100Options): Promise<Splits> {

@@ -28,6 +28,7 @@ export function systemDatasetsDir(): string {
 /** A place a dataset may live and why it is looked at (shown in "not found" errors). */
 export interface Candidate { path: string; why: string }
 
+/** Where a data set is cached (default ~/.keras/datasets). */
 export interface PathOptions { path?: string }
 
 export function checkOptions<T extends object>(o: T | undefined, op: string, known: string[]): T {

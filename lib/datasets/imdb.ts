@@ -8,6 +8,7 @@ import { Candidate, candidates, checkOptions, datasetsHome, exists, notFound, Pa
 import { numericArray, readNpz, sequenceArray } from './npz';
 import { RandomState } from './random';
 
+/** imdb.loadData's options. */
 export interface ImdbOptions extends PathOptions {
   numWords?: number | null;
   skipTop?: number;
@@ -112,6 +113,7 @@ function permute<T>(a: T[], idx: Int32Array): T[] {
   return Array.from(idx, (i) => a[i]);
 }
 
+/** Keras' IMDB movie review sentiment data set, as word-index sequences. */
 export const imdb = {
   /**
    * [[xTrain number[][], yTrain int64 [N]], [xTest, yTest]] with Keras' options and defaults (seed 113,

@@ -48,6 +48,7 @@ function mnistDataDir(): string | null {
 
 export type LoadOptions = PathOptions;
 
+/** Keras' MNIST handwritten digits data set. */
 export const mnist = {
   /**
    * The MNIST digits: [[xTrain uint8 [60000, 28, 28], yTrain int64 [60000]], [xTest, yTest]].
@@ -67,6 +68,7 @@ export const mnist = {
   },
 };
 
+/** Keras' Fashion-MNIST data set. */
 export const fashionMnist = {
   /**
    * Fashion-MNIST: the same shapes as MNIST. Reads the IDX files from `path`, else

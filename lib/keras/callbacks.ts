@@ -5,14 +5,19 @@ import * as path from 'path';
 import { typeOfValue } from '../tensor';
 import * as check from '../util/check';
 
+/** The values fit reports to callbacks: loss, metrics and their val_ forms by name. */
 export type Logs = Record<string, number>;
 
 /** What a callback sees of the model (Sequential implements it). */
 export interface CallbackModel {
   stopTraining: boolean;
+  /** The optimizer's current learning rate. */
   getLearningRate(): number;
+  /** Sets the optimizer's learning rate. */
   setLearningRate(lr: number): void;
+  /** The model's weights, as Keras' get_weights. */
   getWeights(): unknown[];
+  /** Replaces the model's weights, as Keras' set_weights. */
   setWeights(ws: never[]): void;
 }
 
@@ -21,13 +26,21 @@ export interface TrainParams { epochs: number; steps: number; verbose: number; s
 
 /** A callback may be a Callback subclass or a plain object with any of these methods. */
 export interface CallbackLike {
+  /** Called by fit with the model being trained. */
   setModel?(model: CallbackModel): void;
+  /** Called by fit with its parameters (epochs, steps, verbose, samples). */
   setParams?(params: TrainParams): void;
+  /** Called once before the first epoch. */
   onTrainBegin?(logs?: Logs): void | Promise<void>;
+  /** Called once after the last epoch. */
   onTrainEnd?(logs?: Logs): void | Promise<void>;
+  /** Called at the start of each epoch. */
   onEpochBegin?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Called at the end of each epoch with its logs (loss, metrics, val_ values). */
   onEpochEnd?(epoch: number, logs?: Logs): void | Promise<void>;
+  /** Called before each training batch. */
   onBatchBegin?(batch: number, logs?: Logs): void | Promise<void>;
+  /** Called after each training batch with its logs. */
   onBatchEnd?(batch: number, logs?: Logs): void | Promise<void>;
 }
 
@@ -73,9 +86,11 @@ export function normalizeCallback(cb: unknown, where = 'fit'): CallbackLike {
 export class Callback implements CallbackLike {
   model!: CallbackModel;
   params!: TrainParams;
+  /** Called by fit with the model being trained. */
   setModel(model: CallbackModel): void {
     this.model = model;
   }
+  /** Called by fit with its parameters (epochs, steps, verbose, samples). */
   setParams(params: TrainParams): void {
     this.params = params;
   }
@@ -85,10 +100,12 @@ export class Callback implements CallbackLike {
 export class History extends Callback {
   epoch: number[] = [];
   history: Record<string, number[]> = {};
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.epoch = [];
     this.history = {};
   }
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     this.epoch.push(epoch);
     for (const [k, v] of Object.entries(logs)) (this.history[k] ??= []).push(v);
@@ -128,15 +145,18 @@ export class ProgbarLogger extends Callback {
   private get live(): boolean {
     return this.params.verbose === 1 && !!this.out.isTTY;
   }
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.epochs = this.params.epochs;
   }
+  /** Called at the start of each epoch. */
   onEpochBegin(epoch: number): void {
     this.start = performance.now();
     this.lastDraw = 0;
     this.seen = 0;
     if (this.params.verbose > 0) this.out.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
   }
+  /** Called after each training batch with its logs. */
   onBatchEnd(batch: number, logs: Logs = {}): void {
     this.seen = batch + 1;
     if (!this.live) return;
@@ -158,6 +178,7 @@ export class ProgbarLogger extends Callback {
     const w = String(steps).length;
     this.out.write(`\r${String(done).padStart(w)}/${steps} [${bar}] - ETA: ${fmtTime(eta)}${fmtLogs(logs)}\x1b[K`);
   }
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     if (this.params.verbose === 0) return;
     const sec = (performance.now() - this.start) / 1000;
@@ -187,6 +208,7 @@ function monitored(where: string, logs: Logs, monitor: string): number | undefin
   return v;
 }
 
+/** EarlyStopping's options (Keras' names, camelCased). */
 export interface EarlyStoppingOptions {
   monitor?: string; minDelta?: number; patience?: number; verbose?: number; mode?: Mode; baseline?: number;
   restoreBestWeights?: boolean; startFromEpoch?: number;
@@ -225,6 +247,7 @@ export class EarlyStopping extends Callback {
   private improved(v: number, ref: number): boolean {
     return this.mode === 'min' ? v < ref - this.minDelta : v > ref + this.minDelta;
   }
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.wait = 0;
     this.stoppedEpoch = 0;
@@ -232,6 +255,7 @@ export class EarlyStopping extends Callback {
     this.bestWeights = null;
     this.bestEpoch = 0;
   }
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     const v = monitored('EarlyStopping', logs, this.monitor);
     if (v === undefined || epoch < this.startFromEpoch) return;
@@ -253,6 +277,7 @@ export class EarlyStopping extends Callback {
       }
     }
   }
+  /** Called once after the last epoch. */
   onTrainEnd(): void {
     if (this.stoppedEpoch > 0 && this.verbose > 0) console.log(`Epoch ${this.stoppedEpoch + 1}: early stopping`);
   }
@@ -260,6 +285,7 @@ export class EarlyStopping extends Callback {
 
 /** Stops training when the loss becomes NaN or infinite. */
 export class TerminateOnNaN extends Callback {
+  /** Called after each training batch with its logs. */
   onBatchEnd(batch: number, logs: Logs = {}): void {
     const loss = logs.loss;
     if (loss !== undefined && !Number.isFinite(loss)) {
@@ -275,6 +301,7 @@ export class LearningRateScheduler extends Callback {
     super();
     if (typeof schedule !== 'function') throw new TypeError(`LearningRateScheduler: expected a schedule function but received ${typeOfValue(schedule)}`);
   }
+  /** Called at the start of each epoch. */
   onEpochBegin(epoch: number): void {
     const lr = this.schedule(epoch, this.model.getLearningRate());
     if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
@@ -283,11 +310,13 @@ export class LearningRateScheduler extends Callback {
     this.model.setLearningRate(lr);
     if (this.verbose > 0) console.log(`\nEpoch ${epoch + 1}: LearningRateScheduler setting learning rate to ${lr}.`);
   }
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(_epoch: number, logs: Logs = {}): void {
     logs.learning_rate = this.model.getLearningRate();
   }
 }
 
+/** ReduceLROnPlateau's options (Keras' names, camelCased). */
 export interface ReduceLROnPlateauOptions {
   monitor?: string; factor?: number; patience?: number; verbose?: number; mode?: Mode; minDelta?: number; cooldown?: number; minLr?: number;
 }
@@ -319,11 +348,13 @@ export class ReduceLROnPlateau extends Callback {
     this.minLr = (o.minLr as number | undefined) ?? 0;
     this.verbose = (o.verbose as number | undefined) ?? 0;
   }
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.wait = 0;
     this.cooldownCounter = 0;
     this.best = this.mode === 'min' ? Infinity : -Infinity;
   }
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     logs.learning_rate = this.model.getLearningRate();
     const v = monitored('ReduceLROnPlateau', logs, this.monitor);
@@ -362,6 +393,7 @@ export class CSVLogger extends Callback {
     this.opts = checkArgs('CSVLogger', args, ['separator', 'append']);
     if (typeof filename !== 'string' || !filename) throw new TypeError(`CSVLogger: expected a filename but received ${typeOfValue(filename)}`);
   }
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.keys = null;
     fs.mkdirSync(path.dirname(path.resolve(this.filename)), { recursive: true });
@@ -370,6 +402,7 @@ export class CSVLogger extends Callback {
       this.keys = fs.readFileSync(this.filename, 'utf8').split('\n')[0].split(this.opts.separator ?? ',').slice(1);
     }
   }
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     const sep = this.opts.separator ?? ',';
     if (!this.keys) {

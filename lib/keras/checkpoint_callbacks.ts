@@ -79,6 +79,7 @@ function fmt5(v: number): string {
   return Number.isFinite(v) ? v.toFixed(5) : String(v);
 }
 
+/** ModelCheckpoint's options (Keras' names, camelCased). */
 export interface ModelCheckpointOptions {
   monitor?: string;
   verbose?: number;
@@ -137,10 +138,12 @@ export class ModelCheckpoint extends Callback {
     }
   }
 
+  /** Called at the start of each epoch. */
   onEpochBegin(epoch: number): void {
     this.currentEpoch = epoch;
   }
 
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     if (this.saveFreq === 'epoch') this.save(epoch, undefined, logs);
   }
@@ -173,6 +176,7 @@ export class ModelCheckpoint extends Callback {
 
 export const BACKUP_FILE = 'backup.safetensors';
 
+/** BackupAndRestore's options (Keras' names, camelCased). */
 export interface BackupAndRestoreOptions {
   /** remove the backup when fit() finishes normally (default true) */
   deleteCheckpoint?: boolean;
@@ -226,6 +230,7 @@ export class BackupAndRestore extends Callback {
     return BackupAndRestore.epochOf(this.backupFile, metadata);
   }
 
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.restoredEpoch = 0;
     this.firstEpochSeen = false;
@@ -237,6 +242,7 @@ export class BackupAndRestore extends Callback {
     if (params && 'initialEpoch' in params) params.initialEpoch = this.restoredEpoch;
   }
 
+  /** Called at the start of each epoch. */
   onEpochBegin(epoch: number): void {
     if (this.firstEpochSeen) return;
     this.firstEpochSeen = true;
@@ -246,10 +252,12 @@ export class BackupAndRestore extends Callback {
     }
   }
 
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number): void {
     saveWeightsFile(sequential('BackupAndRestore', this.model), this.backupFile, { epoch: String(epoch + 1) });
   }
 
+  /** Called once after the last epoch. */
   onTrainEnd(): void {
     if (!this.deleteCheckpoint) return;
     fs.rmSync(this.backupFile, { force: true });

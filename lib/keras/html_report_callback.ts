@@ -4,6 +4,7 @@ import { typeOfValue } from '../tensor';
 import { Callback, Logs } from './callbacks';
 import { plotHistory } from '../utils/plot';
 
+/** HtmlReport's options. */
 export interface HtmlReportOptions {
   /** the page to (re)write, e.g. 'report.html' */
   path: string;
@@ -31,11 +32,13 @@ export class HtmlReport extends Callback {
     this.title = opts.title;
   }
 
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     for (const k of Object.keys(this.history)) delete this.history[k];
     this.epoch.length = 0;
   }
 
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     const row: Logs = { ...logs };
     if (row.learning_rate === undefined && row.lr === undefined && typeof this.model?.getLearningRate === 'function') {

@@ -3,10 +3,15 @@ export { Sequential } from './model';
 export type { CompileOptions, FitOptions, Data } from './model';
 export type { EvaluateResult } from './engine/model';
 export * as layers from './layers-index';
+/** Keras callbacks: the hooks fit calls, History, EarlyStopping, ModelCheckpoint... */
 export * as callbacks from './callbacks-index';
+/** Keras optimizers and learning-rate schedules. */
 export * as optimizers from './optimizers';
+/** Keras weight regularizers (l1, l2, l1l2). */
 export * as regularizers from './regularizers';
+/** Keras losses, as classes and by name. */
 export * as losses from './losses';
+/** Keras metrics with updateState/result/resetState. */
 export * as metrics from './metrics';
 export { loadModel, registerLayer, registeredLayers } from './saving';
 export type { SaveOptions, ModelConfig, LayerFactory } from './saving';

@@ -1,6 +1,10 @@
 // Keras' losses (nt.losses): functions giving each sample's loss, and classes that reduce it as
 // Keras does (callable: `new losses.MeanSquaredError()(yTrue, yPred)`). Both run the native loop's
 // loss (native/model.cc PerSample), so a loss is defined once whichever way it is used.
+/**
+ * Keras losses, as functions of (yTrue, yPred) and as callable classes.
+ * @module
+ */
 import { native } from '../native';
 import { Tensor, wrap, checkTensor, typeOfValue } from '../tensor';
 import { Callable, CALL } from '../callable';
@@ -8,6 +12,7 @@ import { Callable, CALL } from '../callable';
 /** The loss names compile() and the native loop know, with Keras' aliases. */
 export const LOSS_NAMES = ['sparse_categorical_crossentropy', 'categorical_crossentropy', 'binary_crossentropy', 'mse', 'mae',
   'huber', 'mean_squared_error', 'mean_absolute_error'] as const;
+/** The loss names compile accepts. */
 export type LossName = typeof LOSS_NAMES[number];
 
 /** The native loop's name for a loss. */
@@ -22,6 +27,7 @@ function perSample(where: string, name: LossName, yTrue: unknown, yPred: unknown
   return wrap(native.model_loss(canonicalLoss(name), fromLogits, p._h, t._h, w, true));
 }
 
+/** The crossentropy losses' options: fromLogits reads yPred as logits. */
 export interface CrossentropyOptions { fromLogits?: boolean }
 
 function fromLogitsOf(where: string, o: unknown): boolean {
@@ -87,6 +93,7 @@ export abstract class Loss extends Callable {
     const w = sampleWeight === undefined || sampleWeight === null ? null : checkTensor(sampleWeight, where, 'sampleWeight')._h;
     return wrap(native.model_loss(canonicalLoss(this.name), this.fromLogits, p._h, t._h, w));
   }
+  /** The loss's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { name: this.name, fromLogits: this.fromLogits };
   }

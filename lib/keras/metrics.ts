@@ -1,6 +1,10 @@
 // Keras' metrics (nt.metrics): classes with Keras' updateState/result/resetState over the native
 // metric state (native/model.cc MetricState, the one the training loop fills), and the names
 // compile() accepts. Each metric is computed by the native loop's code, whichever way it is used.
+/**
+ * Keras metrics with updateState/result/resetState.
+ * @module
+ */
 import { native, NativeObject } from '../native';
 import { Tensor, checkTensor, typeOfValue } from '../tensor';
 import { Callable, CALL } from '../callable';
@@ -54,15 +58,18 @@ export abstract class Metric extends Callable {
     this.kind = kind;
     this.state = native.model_metrics_create([kind]);
   }
+  /** Accumulates a batch of labels and predictions into the metric's state. */
   updateState(yTrue: Tensor, yPred: Tensor): void {
     const where = `metrics.${this.constructor.name}.updateState`;
     const t = checkTensor(yTrue, where, 'yTrue');
     const p = checkTensor(yPred, where, 'yPred');
     native.model_metrics_update(this.state, 'mse', false, p._h, t._h, 0);
   }
+  /** The metric's value over the batches accumulated since the last reset. */
   result(): number {
     return native.model_metrics_result(this.state).metrics[0];
   }
+  /** Clears the accumulated state. */
   resetState(): void {
     native.model_metrics_reset(this.state);
   }

@@ -1,4 +1,8 @@
 // Weight penalties added to the loss: regularizers.l2(1e-4) as Keras.
+/**
+ * Keras weight regularizers: penalties on a layer's weights added to the loss.
+ * @module
+ */
 import { Regularizer } from './layers';
 import { typeOfValue } from '../tensor';
 
@@ -7,7 +11,9 @@ function factor(where: string, v: unknown, dflt: number): number {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
   throw new TypeError(`${where}: expected a non-negative factor but received ${typeOfValue(v)}`);
 }
+/** An L1 weight penalty: l1 * sum(abs(w)). */
 export const l1 = (l = 0.01): Regularizer => ({ l1: factor('regularizers.l1', l, 0.01), l2: 0 });
+/** An L2 weight penalty: l2 * sum(w^2). */
 export const l2 = (l = 0.01): Regularizer => ({ l1: 0, l2: factor('regularizers.l2', l, 0.01) });
 /** Both penalties: Keras 3's l1_l2(l1, l2), positionally or as { l1, l2 }; a factor left out is 0 (Keras 3's L1L2). */
 export function l1_l2(l1OrOpts?: number | { l1?: number; l2?: number }, l2Factor?: number): Regularizer {

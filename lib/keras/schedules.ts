@@ -1,6 +1,10 @@
 // Keras' learning-rate schedules (optimizers.schedules): a rate per optimizer step, usable as an
 // optimizer's learningRate. fit evaluates the schedule at each step (optimizer.iterations) and hands
 // the rates to whichever path runs the step, the native loop included.
+/**
+ * Keras learning-rate schedules, usable as an optimizer's learningRate.
+ * @module
+ */
 import { Callable, CALL } from '../callable';
 import { typeOfValue } from '../tensor';
 
@@ -37,6 +41,7 @@ export abstract class LearningRateSchedule extends Callable {
   protected [CALL](step: unknown): number {
     return this.call(num(this.constructor.name, 'step', step, (x) => x >= 0, 'a non-negative number'));
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   abstract getConfig(): Record<string, unknown>;
 }
 
@@ -61,6 +66,7 @@ abstract class StepDecay extends LearningRateSchedule {
     const p = step / this.decaySteps;
     return this.staircase ? Math.floor(p) : p;
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, decayRate: this.decayRate, staircase: this.staircase };
   }
@@ -97,6 +103,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     const i = this.boundaries.findIndex((b) => step <= b);
     return this.values[i === -1 ? this.boundaries.length : i];
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { boundaries: this.boundaries, values: this.values };
   }
@@ -133,6 +140,7 @@ export class CosineDecay extends LearningRateSchedule {
     if (s < this.warmupSteps) return (this.warmupTarget - this.initialLearningRate) * (s / this.warmupSteps) + this.initialLearningRate;
     return this.decay(s - this.warmupSteps, this.warmupTarget);
   }
+  /** The schedule's constructor options, as Keras' get_config. */
   getConfig(): Record<string, unknown> {
     return { initialLearningRate: this.initialLearningRate, decaySteps: this.decaySteps, alpha: this.alpha,
       warmupTarget: this.warmupTarget, warmupSteps: this.warmupSteps };

@@ -5,6 +5,7 @@ import { Tensor, typeOfValue } from '../tensor';
 import { Callback, Logs } from './callbacks';
 import { SummaryWriter } from '../utils/tensorboard';
 
+/** TensorBoard's options (Keras' names, camelCased). */
 export interface TensorBoardOptions {
   /** default 'logs' */
   logDir?: string;
@@ -76,6 +77,7 @@ export class TensorBoard extends Callback {
     return Array.isArray(ls) ? (ls as WeightedLayer[]) : [];
   }
 
+  /** Called once before the first epoch. */
   onTrainBegin(): void {
     this.close();
     this.globalBatch = 0;
@@ -95,6 +97,7 @@ export class TensorBoard extends Callback {
     for (const [k, v] of Object.entries(logs)) if (typeof v === 'number') this.train.addScalar(`batch_${k}`, v, this.globalBatch);
   }
 
+  /** Called at the end of each epoch with its logs. */
   onEpochEnd(epoch: number, logs: Logs = {}): void {
     const train = (this.train ??= new SummaryWriter(this.trainDir));
     // without batch hooks, the iterations so far are counted an epoch at a time (unknown for endless datasets)
@@ -132,6 +135,7 @@ export class TensorBoard extends Callback {
     }
   }
 
+  /** Called once after the last epoch. */
   onTrainEnd(): void {
     this.close();
   }

@@ -21,10 +21,12 @@ abstract class ModuleSeq extends Module {
     }
     return list[i < 0 ? i + n : i] as Module;
   }
+  /** Adds a module at the end; returns this. */
   append(module: Module): this {
     this.register(String(this._modules.size), checkModule(`${this.constructor.name}.append`, module, this._modules.size));
     return this;
   }
+  /** The modules in order. */
   [Symbol.iterator](): Iterator<Module> {
     return ([...this._modules.values()].filter((m) => m !== null) as Module[])[Symbol.iterator]();
   }
@@ -64,10 +66,12 @@ export class ModuleList extends ModuleSeq {
     let i = 0;
     for (const m of modules) this.register(String(i), checkModule('ModuleList', m, i++));
   }
+  /** Adds each module at the end; returns this. */
   extend(modules: Iterable<Module>): this {
     for (const m of modules) this.append(m);
     return this;
   }
+  /** A ModuleList has no forward: index it and call its modules. */
   forward(): never {
     throw new Error('ModuleList has no forward(): iterate over it and call each module');
   }

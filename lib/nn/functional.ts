@@ -5,6 +5,7 @@ import { DType, isFloating } from '../dtype';
 import { checkTensor, Tensor, wrap } from '../tensor';
 import { where as select } from '../ops';
 import * as check from '../util/check';
+import { call } from '../aten/call';
 
 /** How a loss combines per-element values: their mean, their sum, or none (the values themselves). */
 export type Reduction = 'none' | 'mean' | 'sum';
@@ -386,4 +387,234 @@ export function tripletMarginLoss(anchor: Tensor, positive: Tensor, negative: Te
   let dNeg = pairwiseDistance(a, neg, d);
   if (check.boolean(where, 'swap', o.swap, false)) dNeg = dNeg.minimum(pairwiseDistance(pos, neg, d));
   return reduce(dPos.sub(dNeg).add(margin).clamp(0, null), reduction(where, o.reduction));
+}
+
+// ---- CTC, padding, resampling, normalization: PyTorch's composites over ATen operators ----
+
+const REDUCTION_ENUM: Record<string, number> = { none: 0, mean: 1, sum: 2 };   // at::Reduction
+
+/** An input or target length list: non-negative integers as an array, or a 1-D integer Tensor. */
+function lengths(where: string, name: string, v: unknown, n: number): number[] | Tensor {
+  if (v instanceof Tensor) {
+    if (isFloating(v.dtype) || v.dtype === 'bool' || v.ndim !== 1 || v.shape[0] !== n) {
+      throw new TypeError(`${where}: expected ${name} as a 1-D integer Tensor of ${n} lengths (one per batch element) but ` +
+        `got ${v.dtype} [${v.shape.join(', ')}]`);
+    }
+    if (n > 0 && Number(v.min().item()) < 0) throw new RangeError(`${where}: ${name} holds a negative length`);
+    return v;
+  }
+  if (Array.isArray(v) && v.length === n && v.every((x) => check.is.nonNegativeInteger(x))) return v as number[];
+  throw check.invalidParameterError(name, `${n} non-negative integer${n === 1 ? '' : 's'} (one per batch element) or a 1-D integer Tensor`, v, where);
+}
+
+/** ctcLoss keyword arguments. */
+export interface CTCLossOptions { blank?: number; reduction?: Reduction; zeroInfinity?: boolean }
+/**
+ * The connectionist temporal classification loss: ctcLoss(logProbs, targets, inputLengths, targetLengths, blank?,
+ * reduction?, zeroInfinity?) or with { blank, reduction, zeroInfinity }. logProbs [T, N, C] (or [T, C]) are
+ * log-softmax outputs; targets are class indices, [N, S] padded or all targets concatenated; 'mean' divides each
+ * loss by its target length, then averages over the batch (PyTorch's rule).
+ */
+export function ctcLoss(logProbs: Tensor, targets: Tensor, inputLengths: number[] | Tensor, targetLengths: number[] | Tensor,
+  ...rest: [options?: CTCLossOptions] | [blank?: number, reduction?: Reduction, zeroInfinity?: boolean]): Tensor {
+  const where = 'ctcLoss';
+  const lp = floatInput(where, logProbs, 'logProbs');
+  const t = checkTensor(targets, where, 'targets');
+  if (lp.ndim !== 3 && lp.ndim !== 2) {
+    throw new RangeError(`${where}: expected logProbs of shape [T, N, C] (or [T, C] unbatched) but got [${lp.shape.join(', ')}]`);
+  }
+  if (isFloating(t.dtype) || t.dtype === 'bool') {
+    throw new TypeError(`${where}: expected targets to hold class indices as integers but got ${t.dtype}; convert with targets.long()`);
+  }
+  const n = lp.ndim === 3 ? lp.shape[1] : 1;
+  const o = check.args(where, rest, ['blank', 'reduction', 'zeroInfinity']);
+  const classes = lp.shape[lp.ndim - 1];
+  const blank = check.nonNegativeInt(where, 'blank', o.blank, 0);
+  if (blank >= classes) throw new RangeError(`${where}: blank ${blank} is not a class index of logProbs' ${classes} classes`);
+  const r = reduction(where, o.reduction);
+  const zeroInfinity = check.boolean(where, 'zeroInfinity', o.zeroInfinity, false);
+  // the CPU kernel reads logProbs at each target index unchecked: an index outside [0, C) gives garbage
+  if (t.shape.every((d) => d > 0) && t.ndim > 0) {
+    const [lo, hi] = [Number(t.min().item()), Number(t.max().item())];
+    if (lo < 0 || hi >= classes) {
+      throw new RangeError(`${where}: targets hold class indices in [${lo}, ${hi}] but logProbs has ${classes} classes ` +
+        `(expected indices in [0, ${classes - 1}])`);
+    }
+  }
+  // unbatched [T, C]: one length each, as a number or a one-element list
+  const one = (v: unknown): unknown => (lp.ndim === 2 && typeof v === 'number' ? [v] : v);
+  let il = lengths(where, 'inputLengths', one(inputLengths), n);
+  let tl = lengths(where, 'targetLengths', one(targetLengths), n);
+  // aten::ctc_loss takes both lengths as lists or both as tensors
+  if (il instanceof Tensor !== tl instanceof Tensor) {
+    if (il instanceof Tensor) il = il.toArray({ asNumber: true }) as number[];
+    if (tl instanceof Tensor) tl = tl.toArray({ asNumber: true }) as number[];
+  }
+  if (lp.ndim === 2) {
+    // run as a batch of one, as PyTorch does
+    const out = call('ctc_loss', lp.unsqueeze(1), t.ndim === 1 ? t.unsqueeze(0) : t, il, tl, blank, REDUCTION_ENUM[r],
+      zeroInfinity) as Tensor;
+    return r === 'none' ? out.squeeze(0) : out;
+  }
+  return call('ctc_loss', lp, t, il, tl, blank, REDUCTION_ENUM[r], zeroInfinity) as Tensor;
+}
+
+/** How pad fills the border: a constant, the mirror image without the edge, the edge repeated, or wrapping around. */
+export type PadMode = 'constant' | 'reflect' | 'replicate' | 'circular';
+/**
+ * pad(input, pad, mode?, value?) or pad(input, pad, { mode, value }): pad lists (before, after) pairs starting from
+ * the LAST dim, as PyTorch's F.pad: [1, 2] pads the last dim by 1 before and 2 after, [1, 1, 2, 2] also the one before it.
+ */
+export function pad(input: Tensor, pad: number[], ...rest: [options?: { mode?: PadMode; value?: number }]
+  | [mode?: PadMode, value?: number | null]): Tensor {
+  const where = 'pad';
+  const x = checkTensor(input, where, 'input');
+  if (!Array.isArray(pad) || pad.length % 2 !== 0 || pad.length === 0 || !pad.every((v) => check.is.integer(v))) {
+    throw check.invalidParameterError('pad', 'an even-length list of integers ((before, after) per dim, last dim first)', pad, where);
+  }
+  if (pad.length / 2 > x.ndim) {
+    throw new RangeError(`${where}: pad [${pad.join(', ')}] pads ${pad.length / 2} dims but input [${x.shape.join(', ')}] has ${x.ndim}`);
+  }
+  for (let i = 0; i < pad.length / 2; i++) {
+    const size = x.shape[x.ndim - 1 - i];
+    const [a, b] = [pad[2 * i], pad[2 * i + 1]];
+    if (-a > size || -b > size || size + a + b < 0) {
+      throw new RangeError(`${where}: pad (${a}, ${b}) of dim ${x.ndim - 1 - i} (size ${size}) would crop more than the dim holds`);
+    }
+  }
+  const o = check.args(where, rest, ['mode', 'value']);
+  const mode = check.oneOf(where, 'mode', o.mode, ['constant', 'reflect', 'replicate', 'circular'], 'constant');
+  if (o.value !== undefined && o.value !== null) {
+    check.finiteNumber(where, 'value', o.value);
+    if (mode !== 'constant') throw new TypeError(`${where}: value is only read by mode 'constant', not '${mode}'`);
+  }
+  if (mode !== 'constant') {
+    // ATen's reflect/replicate/circular kernels pad the last 1-3 dims of a batched input
+    const dims = pad.length / 2;
+    if (dims > 3 || x.ndim < dims + 1 || x.ndim > dims + 2) {
+      throw new RangeError(`${where}: mode '${mode}' pads the last 1, 2 or 3 dims of an input with one or two more dims ` +
+        `([C, W]/[N, C, W] for 2 pad values, [C, H, W]/[N, C, H, W] for 4, [C, D, H, W]/[N, C, D, H, W] for 6) but got pad ` +
+        `[${pad.join(', ')}] for input [${x.shape.join(', ')}]`);
+    }
+    if (mode === 'reflect' || mode === 'circular') {
+      for (let i = 0; i < dims; i++) {
+        const size = x.shape[x.ndim - 1 - i];
+        const [a, b] = [pad[2 * i], pad[2 * i + 1]];
+        const limit = mode === 'reflect' ? size - 1 : size;
+        if (a > limit || b > limit) {
+          throw new RangeError(`${where}: mode '${mode}' pads dim ${x.ndim - 1 - i} of size ${size} by at most ${limit} ` +
+            `per side but pad asks for (${a}, ${b})`);
+        }
+      }
+    }
+  }
+  return call('pad', x, pad, mode, o.value ?? null) as Tensor;
+}
+
+/** How interpolate resamples: PyTorch's modes (linear is 3-D input, bilinear/bicubic 4-D, trilinear 5-D). */
+export type InterpolateMode = 'nearest' | 'linear' | 'bilinear' | 'bicubic' | 'trilinear' | 'area' | 'nearest-exact';
+/** interpolate keyword arguments. */
+export interface InterpolateOptions {
+  size?: number | number[] | null; scaleFactor?: number | number[] | null; mode?: InterpolateMode;
+  alignCorners?: boolean | null; recomputeScaleFactor?: boolean | null; antialias?: boolean;
+}
+const INTERPOLATE_MODES: readonly InterpolateMode[] = ['nearest', 'linear', 'bilinear', 'bicubic', 'trilinear', 'area', 'nearest-exact'];
+const MODE_RANK: Partial<Record<InterpolateMode, number>> = { linear: 3, bilinear: 4, bicubic: 4, trilinear: 5 };
+
+/**
+ * Resamples [N, C, W], [N, C, H, W] or [N, C, D, H, W] to a size or by a scale factor: interpolate(input, size?,
+ * scaleFactor?, mode?, alignCorners?, recomputeScaleFactor?, antialias?) or with an options object (PyTorch's F.interpolate).
+ */
+export function interpolate(input: Tensor, ...rest: [options?: InterpolateOptions]
+  | [size?: number | number[] | null, scaleFactor?: number | number[] | null, mode?: InterpolateMode,
+    alignCorners?: boolean | null, recomputeScaleFactor?: boolean | null, antialias?: boolean]): Tensor {
+  const where = 'interpolate';
+  const o = check.args(where, rest, ['size', 'scaleFactor', 'mode', 'alignCorners', 'recomputeScaleFactor', 'antialias']);
+  const mode = check.oneOf(where, 'mode', o.mode, INTERPOLATE_MODES, 'nearest');
+  // nearest copies values, so it also resizes integer images (uint8) as in PyTorch; the others average
+  const x = mode === 'nearest' || mode === 'nearest-exact' ? checkTensor(input, where, 'input') : floatInput(where, input);
+  if (x.ndim < 3 || x.ndim > 5) {
+    throw new RangeError(`${where}: expected input of shape [N, C, W], [N, C, H, W] or [N, C, D, H, W] but got [${x.shape.join(', ')}]`);
+  }
+  const want = MODE_RANK[mode];
+  if (want !== undefined && want !== x.ndim) {
+    throw new RangeError(`${where}: mode '${mode}' needs a ${want}-D input but got ${x.ndim}-D [${x.shape.join(', ')}]`);
+  }
+  const dim = x.ndim - 2;
+  const spatial = x.shape.slice(2);
+  const size = o.size ?? null;
+  const scale = o.scaleFactor ?? null;
+  if ((size === null) === (scale === null)) {
+    throw new TypeError(`${where}: give exactly one of size and scaleFactor (got ${size === null ? 'neither' : 'both'})`);
+  }
+  let outputSize: number[] | null = null;
+  let scales: number[] | null = null;
+  if (size !== null) {
+    if (Array.isArray(size) && size.length !== dim) {
+      throw new RangeError(`${where}: input [${x.shape.join(', ')}] has ${dim} spatial dims [${spatial.join(', ')}] but size ` +
+        `[${size.join(', ')}] has ${size.length}`);
+    }
+    outputSize = check.intTuple(where, 'size', size, dim, 1);
+  } else {
+    const list = typeof scale === 'number' ? Array<number>(dim).fill(scale) : scale;
+    if (!Array.isArray(list) || list.length !== dim || !list.every((v) => check.is.finite(v) && v > 0)) {
+      throw check.invalidParameterError('scaleFactor', `a positive number or ${dim} of them (one per spatial dim)`, scale, where);
+    }
+    scales = list as number[];
+  }
+  const nearestLike = mode === 'nearest' || mode === 'area' || mode === 'nearest-exact';
+  if (nearestLike && o.alignCorners !== undefined && o.alignCorners !== null) {
+    throw new TypeError(`${where}: alignCorners only applies to the linear modes (linear, bilinear, bicubic, trilinear), not '${mode}'`);
+  }
+  const alignCorners = check.boolean(where, 'alignCorners', o.alignCorners ?? undefined, false);
+  let recompute = o.recomputeScaleFactor === null || o.recomputeScaleFactor === undefined ? null
+    : check.boolean(where, 'recomputeScaleFactor', o.recomputeScaleFactor);
+  if (recompute && size !== null) throw new TypeError(`${where}: recomputeScaleFactor is not meaningful with an explicit size`);
+  const antialias = check.boolean(where, 'antialias', o.antialias, false);
+  if (antialias && !((mode === 'bilinear' || mode === 'bicubic') && x.ndim === 4)) {
+    throw new TypeError(`${where}: antialias is only supported for modes 'bilinear' and 'bicubic' on 4-D input`);
+  }
+  if (mode === 'area' && outputSize === null) recompute = true;
+  if (recompute && scales) {
+    const s = scales;
+    outputSize = spatial.map((v, i) => Math.floor(v * s[i]));
+    scales = null;
+  }
+  const out = outputSize ?? spatial.map((v, i) => Math.floor(v * (scales as number[])[i]));
+  if (spatial.some((v) => v < 1) || out.some((v) => v < 1)) {
+    throw new RangeError(`${where}: resampling input [${x.shape.join(', ')}] to spatial size [${out.join(', ')}] needs ` +
+      'non-empty spatial dims on both sides');
+  }
+  const d = `${dim}d`;
+  switch (mode) {
+    case 'nearest': return call(`upsample_nearest${d}`, x, outputSize, scales) as Tensor;
+    case 'nearest-exact': return call(`_upsample_nearest_exact${d}`, x, outputSize, scales) as Tensor;
+    case 'area': return call(`adaptive_avg_pool${d}`, x, outputSize) as Tensor;
+    case 'linear': return call('upsample_linear1d', x, outputSize, alignCorners, scales) as Tensor;
+    case 'trilinear': return call('upsample_trilinear3d', x, outputSize, alignCorners, scales) as Tensor;
+    default: return call(`${antialias ? '_' : ''}upsample_${mode}2d${antialias ? '_aa' : ''}`, x, outputSize, alignCorners, scales) as Tensor;
+  }
+}
+
+/** normalize(input, p?, dim?, eps?) or with { p, dim, eps }: input / max(||input||_p over dim, eps), as PyTorch's F.normalize. */
+export function normalize(input: Tensor, ...rest: [options?: { p?: number; dim?: number; eps?: number }]
+  | [p?: number, dim?: number, eps?: number]): Tensor {
+  const where = 'normalize';
+  const x = floatInput(where, input);
+  const o = check.args(where, rest, ['p', 'dim', 'eps']);
+  const p = o.p === Infinity || o.p === -Infinity ? o.p : num(where, o.p, 'p', 2, (v) => Number.isFinite(v), 'a number (or Infinity)');
+  const dim = check.integer(where, 'dim', o.dim, 1);
+  const nd = Math.max(x.ndim, 1);
+  if (dim < -nd || dim >= nd) throw new RangeError(`${where}: dim ${dim} is out of range for input [${x.shape.join(', ')}]`);
+  const eps = check.nonNegativeNumber(where, 'eps', o.eps, 1e-12);
+  const norm = call('norm', x, p, [dim], true) as Tensor;
+  return x.div((call('clamp_min', norm, eps) as Tensor).expandAs(x));
+}
+
+/** oneHot(tensor, numClasses?) or oneHot(tensor, { numClasses }): int64 one-hot vectors in a new last dim (-1: max + 1 classes). */
+export function oneHot(tensor: Tensor, ...rest: [options?: { numClasses?: number }] | [numClasses?: number]): Tensor {
+  const x = checkTensor(tensor, 'oneHot', 'tensor');
+  if (x.dtype !== 'int64') throw new TypeError(`oneHot: expected class indices as int64 but got ${x.dtype}; convert with tensor.long()`);
+  const o = check.args('oneHot', rest, ['numClasses']);
+  return call('one_hot', x, check.integer('oneHot', 'numClasses', o.numClasses, -1)) as Tensor;
 }

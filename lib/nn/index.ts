@@ -15,10 +15,15 @@ export type { DistributedDataParallelOptions } from './ddp';
 export type { RemovableHandle, ForwardHook, ForwardPreHook } from './module';
 export {
   Loss, CrossEntropyLoss, NLLLoss, MSELoss, L1Loss, SmoothL1Loss, HuberLoss, BCELoss, BCEWithLogitsLoss, KLDivLoss,
-  CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss,
+  CosineEmbeddingLoss, MarginRankingLoss, TripletMarginLoss, CTCLoss,
 } from './loss';
 export type { CrossEntropyLossOptions } from './loss';
 
 import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
 /** torch.nn.utils: gradient clipping. */
-export const utils = Object.freeze({ clipGradNorm_, clipGradValue_ });
+export const utils = Object.freeze({
+  /** Scales gradients so their total norm is at most maxNorm (torch.nn.utils.clip_grad_norm_). */
+  clipGradNorm_,
+  /** Clamps every gradient to [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_). */
+  clipGradValue_,
+});

@@ -134,17 +134,20 @@ export class Linear extends NativeModule {
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
     const s = x.shape;
     this.expect(s.length >= 1 && s[s.length - 1] === this.inFeatures, `[..., ${this.inFeatures}]`, x);
     return this.run1(x);
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${pyBool(this._parameters.has('bias'))}`;
   }
 }
 
+/** Conv1d/Conv2d keyword arguments. */
 export interface ConvOptions extends FactoryOptions {
   stride?: number | number[];
   padding?: number | number[] | 'same' | 'valid';
@@ -197,6 +200,7 @@ abstract class ConvNd extends NativeModule {
       `[N, ${this.inChannels}, ${spatial}] or [${this.inChannels}, ${spatial}]`, x);
     return x;
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     let s = `${this.inChannels}, ${this.outChannels}, kernel_size=${pyTuple(this.kernelSize)}, stride=${pyTuple(this.stride)}`;
     if (typeof this.padding === 'string') s += `, padding=${this.padding}`;
@@ -217,6 +221,7 @@ export class Conv1d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: number | number[], ...args: ConvArgs) {
     super('Conv1d', 1, inChannels, outChannels, kernelSize, args);
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     return this.run1(this.checkConv(input, 1));
   }
@@ -227,11 +232,13 @@ export class Conv2d extends ConvNd {
   constructor(inChannels: number, outChannels: number, kernelSize: number | number[], ...args: ConvArgs) {
     super('Conv2d', 2, inChannels, outChannels, kernelSize, args);
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     return this.run1(this.checkConv(input, 2));
   }
 }
 
+/** MaxPool2d/AvgPool2d keyword arguments. */
 export interface Pool2dOptions { stride?: number | number[]; padding?: number | number[]; ceilMode?: boolean }
 
 abstract class Pool2d extends NativeModule {
@@ -249,6 +256,7 @@ abstract class Pool2d extends NativeModule {
     this.padding = (o.padding as number | number[] | undefined) ?? 0;
     this.ceilMode = (o.ceilMode as boolean | undefined) ?? false;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = checkTensor(input, `${this.constructor.name}.forward`, 'input');
     this.expect(x.ndim === 3 || x.ndim === 4, '[N, C, H, W] or [C, H, W]', x);
@@ -258,6 +266,7 @@ abstract class Pool2d extends NativeModule {
 
 const pyIntOrTuple = (v: number | number[]): string => (typeof v === 'number' ? String(v) : pyTuple(v));
 
+/** nn.MaxPool2d(kernelSize, stride?, padding?, dilation?, ceilMode?): 2-D max pooling. */
 export class MaxPool2d extends Pool2d {
   readonly dilation: number | number[];
   /** MaxPool2d(kernelSize, stride?, padding?, dilation?, returnIndices?, ceilMode?) as in PyTorch, or with options. */
@@ -268,12 +277,14 @@ export class MaxPool2d extends Pool2d {
     super('MaxPool2d', kernelSize, o, { dilation: tuple('MaxPool2d', 'dilation', o.dilation ?? 1, 2) });
     this.dilation = (o.dilation as number | number[] | undefined) ?? 1;
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `kernel_size=${pyIntOrTuple(this.kernelSize)}, stride=${pyIntOrTuple(this.stride)}, padding=${pyIntOrTuple(this.padding)}, ` +
       `dilation=${pyIntOrTuple(this.dilation)}, ceil_mode=${pyBool(this.ceilMode)}`;
   }
 }
 
+/** nn.AvgPool2d(kernelSize, stride?, padding?, ceilMode?, countIncludePad?): 2-D average pooling. */
 export class AvgPool2d extends Pool2d {
   readonly countIncludePad: boolean;
   /** AvgPool2d(kernelSize, stride?, padding?, ceilMode?, countIncludePad?) as in PyTorch, or with options. */
@@ -283,6 +294,7 @@ export class AvgPool2d extends Pool2d {
     super('AvgPool2d', kernelSize, o, { countIncludePad: o.countIncludePad });
     this.countIncludePad = (o.countIncludePad as boolean | undefined) ?? true;
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `kernel_size=${pyIntOrTuple(this.kernelSize)}, stride=${pyIntOrTuple(this.stride)}, padding=${pyIntOrTuple(this.padding)}`;
   }
@@ -294,16 +306,19 @@ export class AdaptiveAvgPool2d extends NativeModule {
     super('AdaptiveAvgPool2d', { outputSize: tuple('AdaptiveAvgPool2d', 'outputSize', outputSize, 2) });
     this.outputSize = outputSize;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = checkTensor(input, 'AdaptiveAvgPool2d.forward', 'input');
     this.expect(x.ndim === 3 || x.ndim === 4, '[N, C, H, W] or [C, H, W]', x);
     return this.run1(x);
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `output_size=${pyIntOrTuple(this.outputSize)}`;
   }
 }
 
+/** BatchNorm1d/BatchNorm2d keyword arguments. */
 export interface BatchNormOptions extends FactoryOptions { eps?: number; momentum?: number; affine?: boolean; trackRunningStats?: boolean }
 type BatchNormArgs = [options?: BatchNormOptions] | [eps: number, momentum?: number, affine?: boolean, trackRunningStats?: boolean, options?: FactoryOptions];
 
@@ -331,6 +346,7 @@ abstract class BatchNorm extends NativeModule {
     this.affine = (o.affine as boolean | undefined) ?? true;
     this.trackRunningStats = (o.trackRunningStats as boolean | undefined) ?? true;
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${pyFloat(this.momentum)}, affine=${pyBool(this.affine)}, ` +
       `track_running_stats=${pyBool(this.trackRunningStats)}`;
@@ -346,11 +362,13 @@ abstract class BatchNorm extends NativeModule {
   }
 }
 
+/** nn.BatchNorm1d(numFeatures, eps?, momentum?, affine?, trackRunningStats?): batch normalization of [N, C] or [N, C, L]. */
 export class BatchNorm1d extends BatchNorm {
   /** BatchNorm1d(numFeatures, eps?, momentum?, affine?, trackRunningStats?) or with options. */
   constructor(numFeatures: number, ...args: BatchNormArgs) {
     super('BatchNorm1d', numFeatures, args);
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
     this.expect((x.ndim === 2 || x.ndim === 3) && x.shape[1] === this.numFeatures,
@@ -360,11 +378,13 @@ export class BatchNorm1d extends BatchNorm {
   }
 }
 
+/** nn.BatchNorm2d(numFeatures, eps?, momentum?, affine?, trackRunningStats?): batch normalization of [N, C, H, W]. */
 export class BatchNorm2d extends BatchNorm {
   /** BatchNorm2d(numFeatures, eps?, momentum?, affine?, trackRunningStats?) or with options. */
   constructor(numFeatures: number, ...args: BatchNormArgs) {
     super('BatchNorm2d', numFeatures, args);
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
     this.expect(x.ndim === 4 && x.shape[1] === this.numFeatures, `[N, ${this.numFeatures}, H, W]`, x);
@@ -393,6 +413,7 @@ export class LayerNorm extends NativeModule {
     this.eps = (o.eps as number | undefined) ?? 1e-5;
     this.elementwiseAffine = (o.elementwiseAffine as boolean | undefined) ?? true;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
     const n = this.normalizedShape.length;
@@ -400,6 +421,7 @@ export class LayerNorm extends NativeModule {
       `[..., ${this.normalizedShape.join(', ')}]`, x);
     return this.run1(x);
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `${pyTuple(this.normalizedShape)}, eps=${pyFloat(this.eps)}, elementwise_affine=${pyBool(this.elementwiseAffine)}`;
   }
@@ -414,9 +436,11 @@ export class Dropout extends NativeModule {
     super('Dropout', { p });
     this.p = p;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     return this.run1(checkTensor(input, 'Dropout.forward', 'input'));
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `p=${pyFloat(this.p)}, inplace=False`;
   }
@@ -440,6 +464,7 @@ export class Embedding extends NativeModule {
     const p = o.paddingIdx as number | undefined;
     this.paddingIdx = p === undefined ? undefined : p < 0 ? p + numEmbeddings : p;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     const x = this.checkInput(input);
     if (x.dtype !== 'int64' && x.dtype !== 'int32') {
@@ -447,11 +472,13 @@ export class Embedding extends NativeModule {
     }
     return this.run1(x);
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `${this.numEmbeddings}, ${this.embeddingDim}${this.paddingIdx === undefined ? '' : `, padding_idx=${this.paddingIdx}`}`;
   }
 }
 
+/** RNN/GRU/LSTM keyword arguments. */
 export interface RNNOptions extends FactoryOptions {
   numLayers?: number; bias?: boolean; batchFirst?: boolean; dropout?: number; bidirectional?: boolean;
 }
@@ -510,6 +537,7 @@ abstract class RNNBase extends NativeModule {
     const t = wrap(h);
     return batched ? t : t.squeeze(dim);
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     let s = `${this.inputSize}, ${this.hiddenSize}`;
     if (this.numLayers !== 1) s += `, num_layers=${this.numLayers}`;
@@ -521,6 +549,7 @@ abstract class RNNBase extends NativeModule {
   }
 }
 
+/** nn.RNN(inputSize, hiddenSize, numLayers?, ...): an Elman RNN with tanh or relu. */
 export class RNN extends RNNBase {
   readonly nonlinearity: 'tanh' | 'relu';
   /** RNN(inputSize, hiddenSize, numLayers?, nonlinearity?, ...) as in PyTorch, or with options. */
@@ -535,11 +564,13 @@ export class RNN extends RNNBase {
     const [o, h] = this.run([x, ...hs]) as number[];
     return [this.finish(o, batched, this.batchFirst ? 0 : 1), this.finish(h, batched, 1)];
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return super.extraRepr() + (this.nonlinearity === 'relu' ? ", nonlinearity='relu'" : '');
   }
 }
 
+/** nn.GRU(inputSize, hiddenSize, numLayers?, ...): a gated recurrent unit layer. */
 export class GRU extends RNNBase {
   /** GRU(inputSize, hiddenSize, numLayers?, options?) as in PyTorch. */
   constructor(inputSize: number, hiddenSize: number, ...args: RNNArgs<RNNOptions>) {
@@ -553,6 +584,7 @@ export class GRU extends RNNBase {
   }
 }
 
+/** nn.LSTM(inputSize, hiddenSize, numLayers?, ...): a long short-term memory layer. */
 export class LSTM extends RNNBase {
   /** LSTM(inputSize, hiddenSize, numLayers?, options?) as in PyTorch. */
   constructor(inputSize: number, hiddenSize: number, ...args: RNNArgs<RNNOptions>) {
@@ -570,6 +602,7 @@ export class LSTM extends RNNBase {
   }
 }
 
+/** MultiheadAttention keyword arguments. */
 export interface MultiheadAttentionOptions extends FactoryOptions {
   dropout?: number; bias?: boolean; addBiasKv?: boolean; addZeroAttn?: boolean; kdim?: number; vdim?: number; batchFirst?: boolean;
 }
@@ -614,6 +647,7 @@ export class MultiheadAttention extends NativeModule {
     if (weights && !batched) weights = weights.squeeze(0);
     return [y, weights];
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `embed_dim=${this.embedDim}, num_heads=${this.numHeads}${this.batchFirst ? ', batch_first=True' : ''}`;
   }
@@ -640,6 +674,7 @@ export class TransformerEncoderLayer extends NativeModule {
     this.dropout = (o.dropout as number | undefined) ?? 0.1;
     this.activation = (o.activation as string | undefined) ?? 'relu';
   }
+  /** Runs the encoder layer on src, with optional attention masks. */
   forward(src: Tensor, opts: { srcMask?: Tensor; srcKeyPaddingMask?: Tensor } = {}): Tensor {
     const o = checkOptions('TransformerEncoderLayer.forward', opts, ['srcMask', 'srcKeyPaddingMask']);
     const x = this.checkInput(src, 'src');
@@ -653,6 +688,7 @@ export class TransformerEncoderLayer extends NativeModule {
     })[0] as number);
     return !batched ? y.squeeze(1) : this.batchFirst ? y.transpose(0, 1) : y;
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `d_model=${this.dModel}, nhead=${this.nhead}, dim_feedforward=${this.dimFeedforward}, dropout=${pyFloat(this.dropout)}, ` +
       `activation=${this.activation}${this.batchFirst ? ', batch_first=True' : ''}`;
@@ -670,35 +706,42 @@ export class Flatten extends NativeModule {
     this.startDim = startDim;
     this.endDim = endDim;
   }
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     return this.run1(checkTensor(input, 'Flatten.forward', 'input'));
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `start_dim=${this.startDim}, end_dim=${this.endDim}`;
   }
 }
 
 abstract class Activation extends NativeModule {
+  /** Runs the layer on input. */
   forward(input: Tensor): Tensor {
     return this.run1(checkTensor(input, `${this.constructor.name}.forward`, 'input'));
   }
 }
 
+/** nn.ReLU(): max(x, 0). */
 export class ReLU extends Activation {
   constructor() {
     super('ReLU', {});
   }
 }
+/** nn.Sigmoid(): 1 / (1 + exp(-x)). */
 export class Sigmoid extends Activation {
   constructor() {
     super('Sigmoid', {});
   }
 }
+/** nn.Tanh(): the hyperbolic tangent. */
 export class Tanh extends Activation {
   constructor() {
     super('Tanh', {});
   }
 }
+/** nn.GELU(approximate?): the Gaussian error linear unit. */
 export class GELU extends Activation {
   readonly approximate: 'none' | 'tanh';
   constructor(options?: { approximate?: 'none' | 'tanh' }) {
@@ -706,10 +749,12 @@ export class GELU extends Activation {
     super('GELU', { approximate: o.approximate });
     this.approximate = (o.approximate as 'none' | 'tanh' | undefined) ?? 'none';
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `approximate='${this.approximate}'`;
   }
 }
+/** nn.Softmax(dim): softmax over dim. */
 export class Softmax extends Activation {
   readonly dim: number;
   constructor(dim = -1) {
@@ -717,6 +762,7 @@ export class Softmax extends Activation {
     super('Softmax', { dim });
     this.dim = dim;
   }
+  /** The arguments PyTorch's printout shows for this module. */
   override extraRepr(): string {
     return `dim=${this.dim}`;
   }

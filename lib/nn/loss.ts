@@ -17,6 +17,7 @@ export abstract class Loss extends Module {
     }
     this.reduction = check.oneOf(typeof where === 'string' ? where : new.target.name, 'reduction', o?.reduction, ['none', 'mean', 'sum'], 'mean');
   }
+  /** The loss of input against target (and any further tensors the loss takes). */
   abstract override forward(input: Tensor, target: Tensor, ...more: Tensor[]): Tensor;
 }
 
@@ -43,6 +44,7 @@ export class CrossEntropyLoss extends WeightedLoss {
     this.ignoreIndex = check.integer('CrossEntropyLoss', 'ignoreIndex', o.ignoreIndex, -100);
     this.labelSmoothing = check.probability('CrossEntropyLoss', 'labelSmoothing', o.labelSmoothing, 0);
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.crossEntropy(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction,
       labelSmoothing: this.labelSmoothing });
@@ -57,6 +59,7 @@ export class NLLLoss extends WeightedLoss {
     super('NLLLoss', o);
     this.ignoreIndex = check.integer('NLLLoss', 'ignoreIndex', o.ignoreIndex, -100);
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.nllLoss(input, target, { weight: this.weight, ignoreIndex: this.ignoreIndex, reduction: this.reduction });
   }
@@ -67,6 +70,7 @@ export class MSELoss extends Loss {
   constructor(options?: { reduction?: Reduction }) {
     super('MSELoss', check.options('MSELoss', options, ['reduction']));
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.mseLoss(input, target, { reduction: this.reduction });
   }
@@ -77,6 +81,7 @@ export class L1Loss extends Loss {
   constructor(options?: { reduction?: Reduction }) {
     super('L1Loss', check.options('L1Loss', options, ['reduction']));
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.l1Loss(input, target, { reduction: this.reduction });
   }
@@ -90,6 +95,7 @@ export class SmoothL1Loss extends Loss {
     super('SmoothL1Loss', o);
     this.beta = check.nonNegativeNumber('SmoothL1Loss', 'beta', o.beta, 1);
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.smoothL1Loss(input, target, { reduction: this.reduction, beta: this.beta });
   }
@@ -103,6 +109,7 @@ export class HuberLoss extends Loss {
     super('HuberLoss', o);
     this.delta = check.positiveNumber('HuberLoss', 'delta', o.delta, 1);
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.huberLoss(input, target, { reduction: this.reduction, delta: this.delta });
   }
@@ -113,6 +120,7 @@ export class BCELoss extends WeightedLoss {
   constructor(...args: WeightedArgs<{ reduction?: Reduction }>) {
     super('BCELoss', check.args('BCELoss', args, ['weight'], ['reduction']));
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.binaryCrossEntropy(input, target, { weight: this.weight, reduction: this.reduction });
   }
@@ -128,6 +136,7 @@ export class BCEWithLogitsLoss extends WeightedLoss {
     this.registerBuffer('pos_weight', o.posWeight == null ? null : checkTensor(o.posWeight, 'BCEWithLogitsLoss', 'posWeight'));
     Object.defineProperty(this, 'posWeight', { get: () => this._buffers.get('pos_weight') ?? null, enumerable: false });
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.binaryCrossEntropyWithLogits(input, target, { weight: this.weight, posWeight: this.posWeight, reduction: this.reduction });
   }
@@ -143,6 +152,7 @@ export class KLDivLoss extends Module {
     this.reduction = check.oneOf('KLDivLoss', 'reduction', o.reduction, ['none', 'mean', 'sum', 'batchmean'], 'mean');
     this.logTarget = check.boolean('KLDivLoss', 'logTarget', o.logTarget, false);
   }
+  /** The loss of input against target, reduced as the module's reduction says. */
   forward(input: Tensor, target: Tensor): Tensor {
     return F.klDiv(input, target, { reduction: this.reduction, logTarget: this.logTarget });
   }
@@ -165,6 +175,7 @@ export class CosineEmbeddingLoss extends MarginLoss {
   constructor(...args: MarginArgs) {
     super('CosineEmbeddingLoss', args);
   }
+  /** The loss of the pairs (input1, input2) against target (1 or -1 per pair). */
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
     return F.cosineEmbeddingLoss(input1, input2, target, { margin: this.margin, reduction: this.reduction });
   }
@@ -175,6 +186,7 @@ export class MarginRankingLoss extends MarginLoss {
   constructor(...args: MarginArgs) {
     super('MarginRankingLoss', args);
   }
+  /** The loss of the pairs (input1, input2) against target (1 or -1 per pair). */
   forward(input1: Tensor, input2: Tensor, target: Tensor): Tensor {
     return F.marginRankingLoss(input1, input2, target, { margin: this.margin, reduction: this.reduction });
   }
@@ -195,8 +207,25 @@ export class TripletMarginLoss extends Loss {
     this.eps = check.nonNegativeNumber('TripletMarginLoss', 'eps', o.eps, 1e-6);
     this.swap = check.boolean('TripletMarginLoss', 'swap', o.swap, false);
   }
+  /** The loss of the triplets (anchor, positive, negative). */
   forward(anchor: Tensor, positive: Tensor, negative: Tensor): Tensor {
     return F.tripletMarginLoss(anchor, positive, negative, { margin: this.margin, p: this.p, eps: this.eps, swap: this.swap,
       reduction: this.reduction });
+  }
+}
+
+/** nn.CTCLoss(blank?, reduction?, zeroInfinity?) or ({ blank, reduction, zeroInfinity }): F.ctcLoss(logProbs, targets, inputLengths, targetLengths). */
+export class CTCLoss extends Loss {
+  readonly blank: number;
+  readonly zeroInfinity: boolean;
+  constructor(...args: [options?: F.CTCLossOptions] | [blank?: number, reduction?: Reduction, zeroInfinity?: boolean]) {
+    const o = check.args('CTCLoss', args, ['blank', 'reduction', 'zeroInfinity']);
+    super('CTCLoss', o);
+    this.blank = check.nonNegativeInt('CTCLoss', 'blank', o.blank, 0);
+    this.zeroInfinity = check.boolean('CTCLoss', 'zeroInfinity', o.zeroInfinity, false);
+  }
+  forward(logProbs: Tensor, targets: Tensor, inputLengths: number[] | Tensor, targetLengths: number[] | Tensor): Tensor {
+    return F.ctcLoss(logProbs, targets, inputLengths, targetLengths, { blank: this.blank, reduction: this.reduction,
+      zeroInfinity: this.zeroInfinity });
   }
 }

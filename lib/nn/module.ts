@@ -41,7 +41,9 @@ export function persistentTensor(h: number): Tensor {
   return t;
 }
 
+/** What loadStateDict reports: the keys the module expected but did not get, and those it did not expect. */
 export interface StateDictLoadResult { missingKeys: string[]; unexpectedKeys: string[] }
+/** Parameters and persistent buffers by PyTorch's dotted key names (fc1.weight). */
 export type StateDict = Record<string, Tensor>;
 
 const INTERNAL = new Set(['training']);
@@ -118,6 +120,7 @@ let nextHookId = 0;
 // The merge gives instances their call signature; Callable's constructor makes it true at run time.
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface Module {
+  /** Calling the module runs forward with its hooks: net(x), as in PyTorch. */
   (...args: Parameters<this['forward']>): ReturnType<this['forward']>;
 }
 
@@ -132,6 +135,7 @@ export abstract class Module extends Callable {
   /** @internal */ readonly _forwardPreHooks = new Map<number, ForwardPreHook>();
   /** @internal */ readonly _forwardHooks = new Map<number, ForwardHook>();
 
+  /** The module's computation; call the module (net(x)) rather than forward, so hooks run. */
   abstract forward(...args: never[]): unknown;
 
   /** `module(...args)`: PyTorch's __call__. */
@@ -179,10 +183,12 @@ export abstract class Module extends Callable {
     this.setField(name, module);
     return module;
   }
+  /** Registers a child module (or null) under name, as PyTorch's register_module. */
   registerModule<M extends Module | null>(name: string, module: M): M {
     return this.register(name, module);
   }
 
+  /** Registers a Parameter (or null) under name, as PyTorch's register_parameter. */
   registerParameter(name: string, param: Parameter | null): Parameter | null {
     checkName(this, 'registerParameter', name);
     if (param !== null && !(param instanceof Parameter)) {
@@ -257,12 +263,14 @@ export abstract class Module extends Callable {
 
   // ---- traversal ----
 
+  /** The direct child modules with their attribute names. */
   namedChildren(): [string, Module][] {
     this.sync();
     const out: [string, Module][] = [];
     for (const [k, m] of this._modules) if (m) out.push([k, m]);
     return out;
   }
+  /** The direct child modules. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -275,6 +283,7 @@ export abstract class Module extends Callable {
     for (const [k, m] of this.namedChildren()) out.push(...m.namedModules(prefix ? `${prefix}.${k}` : k, seen));
     return out;
   }
+  /** This module and every descendant, each once. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -282,9 +291,11 @@ export abstract class Module extends Callable {
   namedParameters(prefix = '', recurse = true): [string, Parameter][] {
     return this.namedMembers('namedParameters', (m) => m._parameters, prefix, recurse);
   }
+  /** The parameters of this module (and of its descendants when recurse), each once. */
   parameters(recurse = true): Parameter[] {
     return this.namedParameters('', recurse).map(([, p]) => p);
   }
+  /** [name, buffer] pairs with PyTorch's dotted names (descendants' too when recurse). */
   namedBuffers(prefix = '', recurse = true): [string, Tensor][] {
     return this.namedMembers('namedBuffers', (m) => m._buffers, prefix, recurse);
   }
@@ -304,12 +315,14 @@ export abstract class Module extends Callable {
     }
     return out;
   }
+  /** The buffers of this module (and of its descendants when recurse). */
   buffers(recurse = true): Tensor[] {
     return this.namedBuffers('', recurse).map(([, b]) => b);
   }
 
   // ---- modes, devices, gradients ----
 
+  /** Sets training mode (dropout, batch-norm statistics) on this module and its descendants; returns this. */
   train(mode = true): this {
     if (typeof mode !== 'boolean') throw new TypeError(`${this.constructor.name}.train: expected a boolean but received ${typeOfValue(mode)}`);
     for (const m of this.modules()) {
@@ -318,6 +331,7 @@ export abstract class Module extends Callable {
     }
     return this;
   }
+  /** Sets evaluation mode: train(false). */
   eval(): this {
     return this.train(false);
   }
@@ -351,15 +365,19 @@ export abstract class Module extends Callable {
     for (const m of this.modules()) m.onMoved();
     return this;
   }
+  /** Moves parameters and buffers to the CPU in place; returns this. */
   cpu(): this {
     return this.to('cpu');
   }
+  /** Moves parameters and buffers to CUDA device index in place; returns this. */
   cuda(index = 0): this {
     return this.to(`cuda:${index}`);
   }
+  /** Casts floating-point parameters and buffers to float32 in place; returns this. */
   float(): this {
     return this.to('float32');
   }
+  /** Casts floating-point parameters and buffers to float64 in place; returns this. */
   double(): this {
     return this.to('float64');
   }
@@ -378,6 +396,7 @@ export abstract class Module extends Callable {
       }
     }
   }
+  /** Sets requiresGrad on every parameter; returns this. */
   requiresGrad_(requiresGrad = true): this {
     for (const p of this.parameters()) p.requiresGrad_(requiresGrad);
     return this;

@@ -6,7 +6,9 @@ import { Random } from '../data/random';
 import { HPValue, HyperParameter, fromConfig, HyperParameters, valuesKey } from './hyperparameters';
 import { Oracle, OracleOptions } from './oracle';
 
+/** The Gaussian process's covariance kernel. */
 export type Kernel = 'matern52' | 'rbf';
+/** How the next point is picked: upper confidence bound or expected improvement. */
 export type Acquisition = 'ucb' | 'ei';
 
 export interface BayesianOracleOptions extends OracleOptions {
@@ -138,6 +140,7 @@ function normCdf(z: number): number {
   return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
+/** The oracle of BayesianOptimization: a Gaussian process over completed trials picks the next values. */
 export class BayesianOptimizationOracle extends Oracle {
   readonly numInitialPoints: number | null;
   readonly alpha: number;

@@ -26,6 +26,7 @@ interface BracketState {
   exhausted?: boolean;
 }
 
+/** The oracle of Hyperband: brackets of trials trained for growing epoch budgets, the best promoted. */
 export class HyperbandOracle extends Oracle {
   readonly maxEpochs: number;
   readonly factor: number;

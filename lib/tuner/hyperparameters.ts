@@ -5,7 +5,9 @@
 import * as check from '../util/check';
 import { Random } from '../data/random';
 
+/** A hyperparameter's value. */
 export type HPValue = number | string | boolean;
+/** How a numeric range is sampled: uniformly or log-uniformly. */
 export type Sampling = 'linear' | 'log';
 
 /** A parameter is active only when each condition's parent is active and holds one of its values. */
@@ -14,6 +16,7 @@ export interface Condition {
   values: HPValue[];
 }
 
+/** A hyperparameter's declaration as JSON. */
 export interface HPConfig {
   className: 'Int' | 'Float' | 'Choice' | 'Boolean' | 'Fixed';
   name: string;
@@ -60,9 +63,11 @@ export abstract class HyperParameter {
   /** Whether v is a value this parameter can take. */
   abstract accepts(v: HPValue): boolean;
   protected abstract ownConfig(): Partial<HPConfig>;
+  /** A random value from this hyperparameter's range. */
   randomSample(rng: Random): HPValue {
     return this.fromUnit(rng.next());
   }
+  /** The hyperparameter's declaration as JSON (KerasTuner's get_config). */
   config(): HPConfig {
     return { className: this.className, name: this.name, default: this.defaultValue, conditions: this.conditions.map((c) => ({ ...c, values: [...c.values] })), ...this.ownConfig() };
   }
@@ -147,6 +152,7 @@ abstract class Numeric extends HyperParameter {
   }
 }
 
+/** An integer hyperparameter (hp.Int). */
 export class Int extends Numeric {
   protected readonly integer = true;
   get className(): 'Int' {
@@ -154,6 +160,7 @@ export class Int extends Numeric {
   }
 }
 
+/** A floating-point hyperparameter (hp.Float). */
 export class Float extends Numeric {
   protected readonly integer = false;
   get className(): 'Float' {
@@ -451,9 +458,11 @@ export class HyperParameters {
     throw new Error(`hp.get: no hyperparameter named '${name}'; declared: ${[...this.params.keys()].join(', ') || 'none'}`);
   }
 
+  /** Whether a hyperparameter of this name was declared. */
   has(name: string): boolean {
     return this.params.has(name);
   }
+  /** The declared hyperparameter of this name, if any. */
   param(name: string): HyperParameter | undefined {
     return this.params.get(name);
   }
@@ -465,6 +474,7 @@ export class HyperParameters {
     return this.conditionsActive(hp.conditions);
   }
 
+  /** Whether every condition holds for the current values (conditional hyperparameters). */
   conditionsActive(conditions: Condition[]): boolean {
     for (const c of conditions) {
       const parent = this.params.get(c.name);
@@ -499,9 +509,11 @@ export class HyperParameters {
     return c;
   }
 
+  /** The declarations and values as JSON. */
   toJSON(): HyperParametersJSON {
     return { space: this.space.map((p) => p.config()), values: { ...this.values } };
   }
+  /** Rebuilds HyperParameters from toJSON()'s output. */
   static fromJSON(j: HyperParametersJSON): HyperParameters {
     const hp = new HyperParameters();
     for (const c of j.space ?? []) hp.params.set(c.name, fromConfig(c));

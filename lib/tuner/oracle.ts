@@ -47,6 +47,7 @@ export function positiveInt(where: string, name: string, v: unknown, dflt: numbe
   return v;
 }
 
+/** Base of the search algorithms: proposes hyperparameter values and records trial results (KerasTuner's Oracle). */
 export abstract class Oracle {
   readonly objective: Objective;
   maxTrials: number;
@@ -87,6 +88,7 @@ export abstract class Oracle {
   get trials(): Trial[] {
     return [...this.trialMap.values()];
   }
+  /** The trial of this id, if any. */
   getTrial(id: string): Trial | undefined {
     return this.trialMap.get(id);
   }
@@ -160,6 +162,7 @@ export abstract class Oracle {
 
   // ---- persistence ----
 
+  /** The directory a trial writes its files to. */
   trialDir(trialOrId: Trial | string): string {
     const id = typeof trialOrId === 'string' ? trialOrId : trialOrId.trialId;
     return path.join(this.projectDir!, `trial_${id}`);

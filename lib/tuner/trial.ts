@@ -3,7 +3,9 @@
 import { History } from '../keras/callbacks';
 import { HyperParameters, HyperParametersJSON } from './hyperparameters';
 
+/** Whether the objective is minimized or maximized. */
 export type Direction = 'min' | 'max';
+/** A trial's state. */
 export type TrialStatus = 'RUNNING' | 'COMPLETED' | 'FAILED';
 
 /** A value as error messages name it: null, an array, the string 'x', number... */
@@ -37,9 +39,11 @@ export class Objective {
     if (!Number.isFinite(b)) return true;
     return this.direction === 'max' ? a > b : a < b;
   }
+  /** The objective as KerasTuner prints it. */
   toString(): string {
     return `Objective(name="${this.name}", direction="${this.direction}")`;
   }
+  /** The objective as JSON. */
   toJSON(): { name: string; direction: Direction } {
     return { name: this.name, direction: this.direction };
   }
@@ -73,6 +77,7 @@ export interface Execution {
 /** What runTrial may return: the objective's value, metrics by name, a History, or one of these per execution. */
 export type TrialResult = number | Record<string, number> | History | Execution | (number | Record<string, number> | History | Execution)[];
 
+/** A trial as JSON (trial.json). */
 export interface TrialJSON {
   trialId: string;
   status: TrialStatus;
@@ -88,6 +93,7 @@ export interface TrialJSON {
   seconds: number | null;
 }
 
+/** One set of hyperparameter values, its status and its score. */
 export class Trial {
   status: TrialStatus = 'RUNNING';
   /** every execution's per-epoch logs */
@@ -112,6 +118,7 @@ export class Trial {
     return Number(this.trialId);
   }
 
+  /** The trial as JSON (trial.json). */
   toJSON(): TrialJSON {
     return {
       trialId: this.trialId, status: this.status, hyperparameters: this.hyperparameters.toJSON(), executions: this.executions,
@@ -120,6 +127,7 @@ export class Trial {
     };
   }
 
+  /** Rebuilds a Trial from toJSON()'s output. */
   static fromJSON(j: TrialJSON): Trial {
     const t = new Trial(j.trialId, HyperParameters.fromJSON(j.hyperparameters));
     t.status = j.status;

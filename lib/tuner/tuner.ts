@@ -27,6 +27,7 @@ function buildWith(hm: HyperModel, hp: HyperParameters): Sequential | Promise<Se
     : (hm as (h: HyperParameters) => Sequential | Promise<Sequential>)(hp);
 }
 
+/** The options every tuner takes (KerasTuner's names, camelCased). */
 export interface TunerOptions {
   /** the metric to optimize: 'val_accuracy' (direction inferred: losses and errors min, others max) or { name, direction } */
   objective?: string | { name: string; direction: Direction } | Objective;
@@ -48,6 +49,7 @@ export interface TunerOptions {
   /** stop the search with an error after this many failed trials in a row (default 3) */
   maxConsecutiveFailedTrials?: number;
 }
+/** BayesianOptimization's options. */
 export interface BayesianOptimizationOptions extends TunerOptions {
   /** random trials before the Gaussian process takes over (default 3 per tuned parameter) */
   numInitialPoints?: number;
@@ -58,6 +60,7 @@ export interface BayesianOptimizationOptions extends TunerOptions {
   kernel?: Kernel;
   acquisition?: Acquisition;
 }
+/** Hyperband's options. */
 export interface HyperbandOptions extends Omit<TunerOptions, 'maxTrials'> {
   /** epochs of the longest trials */
   maxEpochs: number;

@@ -1,7 +1,8 @@
 // torch.utils.data for nodetorch: Dataset (getItem + length), TensorDataset, samplers and the
 // DataLoader that batches them (shuffle, dropLast, collateFn, sampler), iterable with for...of and
 // for await. numWorkers > 0 loads batches in worker threads (lib/utils/data_worker.ts), which
-// rebuild the dataset from its module and fields, as PyTorch's workers unpickle it.
+// rebuild the dataset from its class (required from the module that exports it, or evaluated from
+// its source when the main script defines it) and its fields, as PyTorch's workers unpickle it.
 import * as path from 'path';
 import { Worker } from 'worker_threads';
 import { Tensor } from '../tensor';
@@ -24,6 +25,7 @@ export abstract class Dataset<T = unknown> implements Iterable<T> {
   /** The number of elements. */
   abstract get length(): number;
 
+  /** The elements in index order. */
   *[Symbol.iterator](): Iterator<T> {
     for (let i = 0; i < this.length; i++) yield this.getItem(i);
   }
@@ -82,6 +84,7 @@ export class SequentialSampler implements Sampler {
   get length(): number {
     return this.dataSource.length;
   }
+  /** The indices of one pass. */
   *[Symbol.iterator](): Iterator<number> {
     for (let i = 0; i < this.length; i++) yield i;
   }
@@ -98,6 +101,7 @@ export class RandomSampler implements Sampler {
   get length(): number {
     return this.dataSource.length;
   }
+  /** The indices of one pass. */
   *[Symbol.iterator](): Iterator<number> {
     const order = Array.from({ length: this.length }, (_, i) => i);
     yield* new Random(this.seed, this.epoch++).shuffle(order);
@@ -272,6 +276,7 @@ export class DataLoader<T = unknown, B = Collate<T>> implements Iterable<B>, Asy
     for (const ids of this.indexBatches()) yield this._load(ids);
   }
 
+  /** Batches of one pass; with numWorkers > 0 they are loaded in worker threads. */
   async *[Symbol.asyncIterator](): AsyncIterator<B> {
     if (this.numWorkers === 0) {
       for (const ids of this.indexBatches()) yield this._load(ids);
@@ -299,9 +304,14 @@ function isDatasetLike(d: unknown): d is Dataset<unknown> {
 
 /** @internal a tensor as it crosses threads: its bytes, shape and dtype */
 export interface EncodedTensor { __tensor: true; bytes: ArrayBuffer; shape: number[]; dtype: DType }
+/**
+ * @internal how a worker rebuilds a dataset's class: require it from the module that exports it, or (a class
+ * of the main script, or one not exported) evaluate its source over its rebuilt base class
+ */
+export type ClassRef = { module: string; exportName: string } | { source: string; name: string; base: ClassRef };
 /** @internal */
 export interface WorkerInit {
-  dataset: { module: string; exportName: string; fields: unknown };
+  dataset: { cls: ClassRef; fields: unknown };
   collate: boolean;
   unbatched: boolean;
 }
@@ -334,27 +344,46 @@ export function decode(v: unknown): unknown {
   return v;
 }
 
-/** Where the dataset's class is exported from (a module already loaded), and its own fields. */
-function describeDataset(ds: Dataset<unknown>): WorkerInit['dataset'] {
-  const ctor = ds.constructor;
-  let found: { module: string; exportName: string } | undefined;
-  if (ctor === TensorDataset) found = { module: __filename, exportName: 'TensorDataset' };
+/** The module (other than the main script, which a worker must not re-run) that exports cls, if one is loaded. */
+function exportedFrom(cls: unknown): { module: string; exportName: string } | undefined {
+  if (cls === TensorDataset) return { module: __filename, exportName: 'TensorDataset' };
+  if (cls === Dataset) return { module: __filename, exportName: 'Dataset' };
   for (const m of Object.values(require.cache)) {
-    if (found) break;
     const ex = m?.exports as Record<string, unknown> | undefined;
-    if (!m || !ex || (typeof ex !== 'object' && typeof ex !== 'function')) continue;
+    if (!m || m === require.main || !ex || (typeof ex !== 'object' && typeof ex !== 'function')) continue;
     for (const k of Object.keys(ex)) {
-      if (ex[k] === ctor) {
-        found = { module: m.filename, exportName: k };
-        break;
-      }
+      if (ex[k] === cls) return { module: m.filename, exportName: k };
     }
   }
-  if (!found) {
-    throw new Error(`DataLoader: numWorkers > 0 runs ${ctor.name}.getItem in worker threads, which load the class from its ` +
-      `module: export ${ctor.name} from a module other than the main script (as PyTorch's workers need a picklable dataset)`);
+  return undefined;
+}
+
+/** How a worker finds the class: its exporting module, else its source over its base class (Dataset at the root). */
+function classRef(cls: new (...a: never[]) => unknown, datasetName: string): ClassRef {
+  const found = exportedFrom(cls);
+  if (found) return found;
+  const source = Function.prototype.toString.call(cls);
+  const base = Object.getPrototypeOf(cls) as new (...a: never[]) => unknown;
+  if (!/^class\b/.test(source) || typeof base !== 'function' || base === Function.prototype) {
+    throw new Error(`DataLoader: numWorkers > 0 rebuilds ${datasetName} in worker threads but it is not an instance of a ` +
+      'class extending nt.utils.data.Dataset: subclass Dataset, or use numWorkers: 0');
   }
-  return { ...found, fields: encode({ ...ds }, `${ctor.name} field`) };
+  return { source, name: cls.name, base: classRef(base, datasetName) };
+}
+
+/** What a worker needs to rebuild ds (as PyTorch's workers unpickle it): its class and its own fields. */
+function describeDataset(ds: Dataset<unknown>): WorkerInit['dataset'] {
+  const ctor = ds.constructor as new (...a: never[]) => unknown;
+  const name = ctor === Object || !ctor?.name ? 'the dataset' : ctor.name;
+  const cls = classRef(ctor, name);
+  let fields: unknown;
+  try {
+    fields = encode({ ...ds }, `${name}'s field`);
+  } catch (e) {
+    throw new TypeError(`${(e as Error).message}; a worker rebuilds ${name} from its fields: keep the data in such fields ` +
+      '(load files or build objects lazily in getItem), or use numWorkers: 0');
+  }
+  return { cls, fields };
 }
 
 /** The worker script; under ts-node/tsx/jest the .ts sources need tsx's loader in the worker too. */

@@ -5,6 +5,7 @@ import { distributedNative as dist } from '../native';
 import { typeOfValue, wrap } from '../tensor';
 import { getRank, getWorldSize, isInitialized } from '../distributed';
 
+/** DistributedSampler's keyword arguments. */
 export interface DistributedSamplerOptions {
   /** default: the default group's world size */
   numReplicas?: number;
@@ -37,6 +38,7 @@ function sizeOf(d: unknown): number {
   throw new TypeError(`DistributedSampler: expected a dataset with a length (or the length itself) but received ${typeOfValue(d)}`);
 }
 
+/** torch.utils.data.DistributedSampler: each rank's share of every epoch's (shuffled) indices. */
 export class DistributedSampler implements Iterable<number> {
   readonly numReplicas: number;
   readonly rank: number;
@@ -96,6 +98,7 @@ export class DistributedSampler implements Iterable<number> {
     return mine;
   }
 
+  /** This rank's indices of the current epoch. */
   [Symbol.iterator](): Iterator<number> {
     return this.indices()[Symbol.iterator]();
   }

@@ -2,6 +2,7 @@
 // that each domain extends with its own section below.
 
 // ---- data: torch.utils.data (Dataset, TensorDataset, DataLoader, samplers) ----
+/** torch.utils.data: Dataset, TensorDataset, DataLoader and samplers. */
 export * as data from './data';
 
 // ---- tensorboard and plots: nt.utils.tensorboard.SummaryWriter, plotHistory, plotModel ----

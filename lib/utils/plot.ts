@@ -11,6 +11,7 @@ import { modelGraph, shapeText, GraphNode } from './model_graph';
 /** A History (fit's return value), its .history record, or a plain { metric: values[] } object. */
 export type HistoryLike = { history: Record<string, number[]>; epoch?: number[] } | Record<string, number[]>;
 
+/** plotHistory's options. */
 export interface PlotHistoryOptions {
   /** the page's heading (default 'Training report') */
   title?: string;
@@ -175,6 +176,7 @@ export function plotHistory(history: HistoryLike, file: string, opts: PlotHistor
   return path.resolve(file);
 }
 
+/** plotModel's options. */
 export interface PlotModelOptions {
   /** the shapes under each layer (default true) */
   showShapes?: boolean;

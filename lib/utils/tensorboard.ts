@@ -74,6 +74,7 @@ class EventFile {
   }
 }
 
+/** SummaryWriter's options. */
 export interface SummaryWriterOptions {
   /** appended to the event file's name (PyTorch's filename_suffix) */
   filenameSuffix?: string;
@@ -81,6 +82,7 @@ export interface SummaryWriterOptions {
   comment?: string;
 }
 
+/** The values addHistogram accepts. */
 export type HistogramValues = Tensor | ArrayLike<number>;
 
 function checkTag(where: string, tag: unknown): string {
