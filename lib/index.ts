@@ -49,3 +49,4 @@ export * as onnx from './onnx';
 // aten: every ATen operator (generated nt.<op> functions and Tensor methods; nt.aten.call by name)
 export * from './aten/functions';
 export * as aten from './aten';
+export { setAdaptiveThreads, getAdaptiveThreads, threadPolicy, type ThreadPolicy } from './threads';
