@@ -12,6 +12,8 @@
 //   npm run bench -- --retries N       runs a section again (up to N more times, default 2) when the 1-minute
 //                                      load average was above 1.5 at its start; rows still taken under load are marked
 //   npm run bench -- --no-under-load   skips the "under load" runs (each case beside a competing busy process)
+//   npm run bench -- --quick           one round per run and shorter timing loops (BENCH_REPS=3, BENCH_TARGET_MS=100):
+//                                      checks that sections run and render, not numbers to keep
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -1038,7 +1040,7 @@ function mergeResults(old, fresh) {
 }
 
 function parseArgs(argv) {
-  const opts = { only: null, threads: null, retries: 2, underLoad: true };
+  const opts = { only: null, threads: null, retries: 2, underLoad: true, quick: false };
   const ids = SECTIONS.map((s) => s.id);
   const select = (list) => {
     for (const id of list) {
@@ -1051,8 +1053,9 @@ function parseArgs(argv) {
     else if (argv[i] === '--threads') opts.threads = Number(argv[++i]);
     else if (argv[i] === '--retries') opts.retries = Number(argv[++i]);
     else if (argv[i] === '--no-under-load') opts.underLoad = false;
+    else if (argv[i] === '--quick') opts.quick = true;
     else if (!argv[i].startsWith('-')) select([argv[i]]);
-    else throw new Error(`bench: unknown argument '${argv[i]}' (expected section ids, --only id[,id], --threads N, --retries N or --no-under-load)`);
+    else throw new Error(`bench: unknown argument '${argv[i]}' (expected section ids, --only id[,id], --threads N, --retries N, --no-under-load or --quick)`);
   }
   if (opts.threads !== null && !(Number.isInteger(opts.threads) && opts.threads > 0)) {
     throw new Error('bench: --threads expects a positive integer');
@@ -1062,9 +1065,9 @@ function parseArgs(argv) {
 }
 
 /** One attempt at a section's quiet runs: its results and the 1-minute load average around them. */
-function runSection(section, env) {
+function runSection(section, env, quick) {
   const { loaded, avg: loadBefore, others } = loadedNow();
-  const runs = Object.entries(section.runs(env));
+  const runs = Object.entries(section.runs(env)).map(([key, run]) => [key, quick ? { ...run, rounds: 1 } : run]);
   const rounds = Object.fromEntries(runs.map(([key]) => [key, []]));
   const maxRounds = Math.max(...runs.map(([, r]) => r.rounds ?? 1));
   for (let round = 1; round <= maxRounds; round++) {
@@ -1086,6 +1089,11 @@ function main() {
   const sections = SECTIONS.filter((s) => !opts.only || opts.only.includes(s.id));
 
   const started = Date.now();
+  if (opts.quick) {
+    // inherited by every benchmark process (bench/common.ts DEFAULT_TIMING)
+    process.env.BENCH_REPS ??= '3';
+    process.env.BENCH_TARGET_MS ??= '100';
+  }
   // Recorded because a busy machine (other jobs) is the main source of noise in the numbers.
   const load = os.loadavg().map((l) => l.toFixed(2)).join(', ');
   compileBenchmarks();
@@ -1103,7 +1111,7 @@ function main() {
           `${best.others === null ? '' : `, others using ${best.others.toFixed(2)} cores`}): running it again in 30 s (${attempt}/${opts.retries})\n`);
         sleepMs(30_000);
       }
-      const got = runSection(section, env);
+      const got = runSection(section, env, opts.quick);
       if (!best || (best.loaded && !got.loaded) || (best.loaded === got.loaded && got.loadBefore < best.loadBefore)) best = got;
       if (!got.loaded) break;
     }
