@@ -64,3 +64,4 @@ export * as onnx from './onnx';
 export * from './aten/functions';
 /** Every ATen operator of the running libtorch: call by name, has, schemas. */
 export * as aten from './aten';
+export { setAdaptiveThreads, getAdaptiveThreads, threadPolicy, type ThreadPolicy } from './threads';

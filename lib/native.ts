@@ -413,7 +413,28 @@ function load(): NativeBinding {
   throw new Error(`nodetorch: the native binary could not be loaded${built}:\n  ${errors.join('\n  ')}\n${fixes()}`);
 }
 
+// threads: OpenMP's wait policy is read once, when libgomp loads with the addon, so it is set here
+// first. Idle OpenMP workers that spin (libgomp's default, up to 300k spins) hold a core that a
+// loaded machine's other processes need, and a team whose peer is descheduled waits a time slice at
+// every barrier; sleeping workers wake in microseconds (README "Threads and load"). A user's own
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. lib/threads.ts is the JS face of the policy.
+if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
+  process.env.OMP_WAIT_POLICY = 'PASSIVE';
+}
+/** native/threads.cc: the adaptive thread switch and the OpenMP settings in effect. */
+export interface ThreadsBinding {
+  /** sets the switch unless on is undefined; returns the previous setting */
+  threads_adaptive(on?: boolean): boolean;
+  threads_info(): { threads: number; current: number; waitPolicy: string; spinCount: string; adaptive: boolean };
+  /** the calling thread's intra-op threads only (the load watch); nt.getNumThreads() stays */
+  threads_set_current(n: number): void;
+}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface NativeBinding extends ThreadsBinding {}
+
 export const native: NativeBinding = load();
+
+if (process.env.NODETORCH_ADAPTIVE_THREADS === '0') native.threads_adaptive(false);
 
 // libtorch starts with one intra-op thread here; users expect all cores, as in PyTorch.
 if (!process.env.OMP_NUM_THREADS) native.set_num_threads(os.availableParallelism());

@@ -5,6 +5,7 @@
 // distributed: c10d process groups and DDP
 #include "distributed.h"
 #include "tensor.h"
+#include "threads.h"  // threads: the adaptive intra-op thread policy
 
 namespace nt {
 std::string CompiledTorchVersion();
@@ -46,6 +47,7 @@ napi_value Init(napi_env env, napi_value exports) {
   nt::RegisterDistributed(env, exports);
   // aten: every ATen operator through the dispatcher (native/aten.cc)
   nt::RegisterAten(env, exports);
+  nt::RegisterThreads(env, exports);
   return exports;
 }
 

@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include "tensor.h"
+#include "threads.h"
 
 namespace nt {
 
@@ -35,11 +36,11 @@ napi_value SetNumThreads(napi_env env, napi_callback_info info) {
   Args a(env, info);
   int64_t n = a.Int(0, "threads");
   if (n < 1 || n > 1024) throw ArgError("expected a thread count between 1 and 1024 but got " + std::to_string(n));
-  at::set_num_threads(static_cast<int>(n));
+  SetWantedThreads(static_cast<int>(n));  // threads.cc: what fit, predict and forwards start from
   return nullptr;
 }
 napi_value GetNumThreads(napi_env env, napi_callback_info) {
-  return MakeNumber(env, static_cast<double>(at::get_num_threads()));
+  return MakeNumber(env, static_cast<double>(WantedThreads()));
 }
 
 napi_value ManualSeed(napi_env env, napi_callback_info info) {

@@ -7,11 +7,15 @@
 #include <torch/script.h>
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <sstream>
 
 #include "tensor.h"
+#include "threads.h"
 
 namespace nt {
 
@@ -608,8 +612,24 @@ napi_value JitLoad(napi_env env, napi_callback_info info) {
 
 // ---- jit_run(module, method, inputs) -> Promise<encoded output> ----
 
+// Thread tuners for forwards, per module and method: a server calls forward once per request
+// batch, so the choice outlives one call. Entries of freed modules are dropped as the table grows.
+std::shared_ptr<LockedThreadTuner> ForwardTuner(const std::shared_ptr<Module>& module, const std::string& method) {
+  static std::mutex m;
+  static std::map<std::pair<const Module*, std::string>,
+                  std::pair<std::weak_ptr<Module>, std::shared_ptr<LockedThreadTuner>>>
+      table;
+  std::lock_guard<std::mutex> lk(m);
+  if (table.size() > 256)
+    for (auto it = table.begin(); it != table.end();) it = it->second.first.expired() ? table.erase(it) : std::next(it);
+  auto& e = table[{module.get(), method}];
+  if (!e.second || e.first.expired()) e = {module, std::make_shared<LockedThreadTuner>()};
+  return e.second;
+}
+
 struct RunJob {
-  std::shared_ptr<Module> module;  // keeps the module alive if JS disposes it meanwhile
+  std::shared_ptr<Module> module;
+  std::shared_ptr<LockedThreadTuner> tuner;  // keeps the module alive if JS disposes it meanwhile
   c10::optional<torch::jit::Method> method;
   std::string name;
   std::vector<IValue> inputs;
@@ -624,12 +644,21 @@ struct RunJob {
 void RunExecute(napi_env, void* data) {
   RunJob& j = *static_cast<RunJob*>(data);
   try {
-    // libtorch's thread count is per thread under OpenMP: use the one JS set
-    if (at::get_num_threads() != j.threads) at::set_num_threads(j.threads);
+    // libtorch's thread count is per thread under OpenMP: the one JS set, or fewer where that is
+    // faster (a loaded machine; threads.h)
+    const int want = j.threads > 1 ? j.tuner->Next(j.threads) : j.threads;
+    if (at::get_num_threads() != want) at::set_num_threads(want);
+    // the cost per sample where the first input is a batch (a server's batches vary in size)
+    double samples = 1;
+    if (!j.inputs.empty() && j.inputs[0].isTensor() && j.inputs[0].toTensor().dim() > 0)
+      samples = static_cast<double>(std::max<int64_t>(j.inputs[0].toTensor().size(0), 1));
+    const auto t0 = std::chrono::steady_clock::now();
     // Outputs come back detached, so autograd would only cost memory; plain no-grad (not inference
     // mode) keeps the outputs usable in later autograd code (a trainable head on TorchScript features).
     torch::NoGradGuard nograd;
     IValue r = (*j.method)(std::move(j.inputs));
+    if (j.threads > 1)
+      j.tuner->Record(want, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / samples);
     j.inputs.clear();
     j.out = ToOut(r, "the result of " + j.name, 0);
   } catch (const c10::Error& e) {
@@ -680,7 +709,8 @@ napi_value JitRun(napi_env env, napi_callback_info info) {
     c10::TypePtr want = k + 1 < args.size() ? args[k + 1].type() : c10::TypePtr(nullptr);
     j->inputs.push_back(FromJs(env, Elem(env, a[2], k), want, "input " + std::to_string(k + 1), 0));
   }
-  j->threads = at::get_num_threads();
+  j->threads = WantedThreads();  // not the JS thread's own, which the load watch may have lowered
+  j->tuner = ForwardTuner(j->module, j->name);
   j->inflight = o.inflight;
   napi_value promise = QueueAsync(env, std::move(j), "nodetorch.jit_run", RunExecute, RunComplete);
   (*o.inflight)++;  // RunComplete, which takes it back, runs on this thread later

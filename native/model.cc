@@ -14,6 +14,7 @@
 #include "nn.h"
 #include "optim.h"
 #include "tensor.h"
+#include "threads.h"
 
 namespace nt {
 namespace {
@@ -354,36 +355,6 @@ struct MetricSet {
   }
 };
 
-// Thread counts for small batches: a second OpenMP team on a loaded machine waits at every
-// barrier, so one intra-op thread can beat all of them. Kept per model (in its run token) across
-// epochs and calls, whether batches come one epoch or one batch per call: times kLen batches on
-// all threads, then kLen on one, and keeps the faster. Touched only by the runner thread.
-struct ThreadTuner {
-  static constexpr int64_t kWarm = 5, kLen = 20;
-  int max = 0, chosen = 0;
-  int64_t seen = 0;
-  double all = 0, one = 0;
-  bool Started() const { return seen > 0; }
-  int Next(int maxThreads) {
-    if (maxThreads != max) {  // setNumThreads changed since: measure again
-      *this = ThreadTuner();
-      max = maxThreads;
-    }
-    if (max <= 1) return 1;
-    if (chosen) return chosen;
-    return seen >= kWarm + kLen ? 1 : max;
-  }
-  void Record(double secs) {
-    if (chosen || max <= 1) return;
-    const int64_t i = seen++;
-    if (i >= kWarm && i < kWarm + kLen)
-      all += secs;
-    else if (i >= kWarm + kLen)
-      one += secs;
-    if (seen == kWarm + 2 * kLen) chosen = one < all ? 1 : max;
-  }
-};
-
 // A model's handle on its runs: stops a loop between batches, lets it wait for JS batch callbacks
 // (acked), and carries the model's thread tuner.
 struct RunToken : NativeObject {
@@ -438,6 +409,30 @@ struct Progress {
 
 enum class Mode { kTrain, kEvaluate, kPredict };
 
+// Thread tuners for predict and evaluate, per model (its first module) and mode: serving calls
+// predict once per request batch, so the choice must outlive one run. Entries of freed models are
+// dropped as the table grows; a live run's entry is never dropped (its steps keep the module).
+ThreadTuner* InferenceTuner(const std::vector<Step>& steps, Mode mode) {
+  static std::mutex m;
+  static std::unordered_map<uintptr_t, std::pair<std::weak_ptr<torch::nn::Module>, ThreadTuner>> table;
+  const Step* first = nullptr;
+  for (const Step& s : steps)
+    if (s.keep) {
+      first = &s;
+      break;
+    }
+  if (!first) return nullptr;
+  const uintptr_t key = reinterpret_cast<uintptr_t>(first->keep.get()) ^ static_cast<uintptr_t>(mode);
+  std::lock_guard<std::mutex> lk(m);
+  if (table.size() > 256)
+    for (auto it = table.begin(); it != table.end();) it = it->second.first.expired() ? table.erase(it) : std::next(it);
+  auto it = table.find(key);
+  if (it == table.end() || it->second.first.expired())
+    it =
+        table.insert_or_assign(key, std::make_pair(std::weak_ptr<torch::nn::Module>(first->keep), ThreadTuner())).first;
+  return &it->second.second;
+}
+
 struct Job {
   Mode mode;
   std::vector<Step> steps;
@@ -465,7 +460,8 @@ struct Job {
   NativeOptimizer* opt = nullptr;
   RunToken* token = nullptr;
   // where the run is (runner thread)
-  bool begun = false, ended = false, tune = false;
+  bool begun = false, ended = false;
+  ThreadTuner* tuner = nullptr;  // the thread choice for this run's batches; null: j.threads
   int64_t start = 0, b = 0, waitFor = -1;
   at::Tensor order;
   Tensors outputs;
@@ -517,8 +513,13 @@ void Begin(Job& j) {
                                          : (n + j.batchSize - 1) / j.batchSize;
   // a short fit would spend most of its batches measuring
   const int64_t planned = std::max(here, j.plannedBatches);
-  j.tune = j.mode == Mode::kTrain && j.autoThreads && j.threads > 1 && j.token &&
-           (j.token->tuner.Started() || planned >= 4 * (ThreadTuner::kWarm + 2 * ThreadTuner::kLen));
+  if (!j.autoThreads || j.threads <= 1) return;
+  if (j.mode == Mode::kTrain) {
+    if (j.token && (j.token->tuner.Started() || planned >= 4 * (ThreadTuner::kWarm + 2 * ThreadTuner::kLen)))
+      j.tuner = &j.token->tuner;
+  } else {
+    j.tuner = InferenceTuner(j.steps, j.mode);
+  }
 }
 
 // Runs the next batch of j; false when the run is over (nothing was run).
@@ -533,7 +534,7 @@ bool NextBatch(Job& j) {
   c10::optional<at::NoGradGuard> nograd;
   if (!train) nograd.emplace();
   SetTraining(j.steps, train);
-  const int want = j.tune ? j.token->tuner.Next(j.threads) : j.threads;
+  const int want = j.tuner ? j.tuner->Next(j.threads) : j.threads;
   if (at::get_num_threads() != want) at::set_num_threads(want);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t len = std::min(j.batchSize, n - j.start), b = j.b;
@@ -557,6 +558,10 @@ bool NextBatch(Job& j) {
   }
   if (j.mode == Mode::kPredict) {
     j.outputs.push_back(Forward(j.steps, xb).to(j.x.device()));
+    // per sample: a server's batches vary in size
+    if (j.tuner)
+      j.tuner->Record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                      static_cast<double>(len));
     j.batches++;
     return true;
   }
@@ -581,7 +586,9 @@ bool NextBatch(Job& j) {
     if (j.opt) j.opt->Step();
   }
   j.ms->Update(j.loss, j.fromLogits, out, yb, lv, len);
-  if (j.tune) j.token->tuner.Record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (j.tuner)
+    j.tuner->Record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                    static_cast<double>(len));
   j.batches++;
   const bool last = j.start >= n || (j.maxBatches >= 0 && j.b >= j.maxBatches);
   const auto now = std::chrono::steady_clock::now();
@@ -943,7 +950,7 @@ napi_value ModelRun(napi_env env, napi_callback_info info) {
   for (double lr : j->learningRates)
     if (!(lr >= 0) || !std::isfinite(lr)) throw ArgError("learningRates must be non-negative finite numbers");
   if (o.Has("device")) j->device = ParseDevice(o.String("device", "cpu"));
-  j->threads = static_cast<int>(at::get_num_threads());
+  j->threads = WantedThreads();  // not the JS thread's own, which the load watch may have lowered
   if (o.Has("threads")) {
     int64_t t = o.Int("threads", j->threads);
     if (t < 1) throw ArgError("threads must be a positive integer");

@@ -324,11 +324,12 @@ function parseArgs(argv: string[]): Record<string, string | boolean> {
 }
 
 const USAGE = `usage: server.ts [--model DIR] [--host 127.0.0.1] [--port 8080] [--max-batch-size 64] [--max-wait-ms 0]
-                 [--max-in-flight 1] [--no-batching] [--threads 1] [--body-limit BYTES] [--train-samples 10000] [--log]
+                 [--max-in-flight 1] [--no-batching] [--threads N] [--body-limit BYTES] [--train-samples 10000] [--log]
   --model DIR   a directory written by model.save() (or env MODEL_DIR); without one the seed MLP is
                 trained briefly on MNIST (--train-samples, 0: untrained) and saved to a temporary directory
-  --threads N   libtorch intra-op threads per forward pass (default 1: batches of small models gain
-                nothing from more, and each extra OpenMP thread costs a wake-up per pass on a busy machine)`;
+  --threads N   libtorch intra-op threads per forward pass at most (default: the core count; predict
+                times its passes on all of them and on one and keeps the faster, so a busy machine or a
+                small model runs on one; README "Threads and load")`;
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
@@ -356,7 +357,7 @@ async function main(): Promise<void> {
     maxBatchSize: num('max-batch-size'),
     maxWaitMs: num('max-wait-ms'),
     maxInFlight: num('max-in-flight'),
-    threads: num('threads') ?? 1,
+    threads: num('threads'),
     bodyLimit: num('body-limit'),
     logger: !!args.log,
   });

@@ -1,8 +1,13 @@
 // A DataLoader worker thread (lib/utils/data.ts): rebuilds the dataset from its class and fields,
 // then loads the batches it is asked for and sends them back as bytes.
 import { parentPort } from 'worker_threads';
+import { setNumThreads } from '../device';
 import { tidy } from '../memory';
 import { ClassRef, defaultCollate, decode, encode, WorkerInit, Dataset } from './data';
+
+// One intra-op thread per loader worker, as PyTorch's DataLoader workers: numWorkers workers with
+// a team of every core each would outnumber the cores the training step needs (README "Threads and load").
+setNumThreads(1);
 
 let dataset: Dataset<unknown> | undefined;
 let init: WorkerInit | undefined;

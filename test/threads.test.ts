@@ -1,0 +1,122 @@
+// Threads and load (lib/threads.ts, native/threads.h): OpenMP's wait policy set before libgomp
+// loads unless the user set one, per-op threads that leave other processes' cores to them while
+// nt.getNumThreads() stays what the user asked, and adaptive runs (fit, predict, TorchScript) whose
+// results do not depend on the thread count they chose.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+import * as nt from '../lib';
+import { native } from '../lib/native';
+import { threadsBeside } from '../lib/threads';
+
+jest.setTimeout(120_000);
+
+const { Sequential, layers } = nt;
+
+/** nt.threadPolicy() in a fresh process with this environment (OpenMP reads it once, at load). */
+function policyIn(env: Record<string, string>): Record<string, unknown> {
+  const clean = { ...process.env };
+  delete clean.OMP_WAIT_POLICY;
+  delete clean.GOMP_SPINCOUNT;
+  delete clean.NODETORCH_ADAPTIVE_THREADS;
+  const r = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e',
+    `const nt = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))}); ` +
+    'process.stdout.write(JSON.stringify({ ...nt.threadPolicy(), env: process.env.OMP_WAIT_POLICY ?? null }))'],
+  { env: { ...clean, ...env }, encoding: 'utf8', timeout: 100_000 });
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+describe('OpenMP wait policy', () => {
+  test('sleeping workers by default, before libgomp loads', () => {
+    const p = policyIn({});
+    expect(p.waitPolicy).toBe('PASSIVE');
+    expect(p.spinCount).toBe('');
+    expect(p.adaptive).toBe(true);
+  });
+  test("the user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins", () => {
+    expect(policyIn({ OMP_WAIT_POLICY: 'ACTIVE' })).toMatchObject({ waitPolicy: 'ACTIVE', spinCount: '' });
+    expect(policyIn({ GOMP_SPINCOUNT: '1000' })).toMatchObject({ waitPolicy: '', spinCount: '1000', env: null });
+  });
+  test('NODETORCH_ADAPTIVE_THREADS=0 turns the adaptive choice off', () => {
+    expect(policyIn({ NODETORCH_ADAPTIVE_THREADS: '0' }).adaptive).toBe(false);
+  });
+});
+
+describe('per-op threads beside other processes', () => {
+  test('what other processes leave, between 1 and the threads asked for', () => {
+    expect(threadsBeside(0, 2, 2)).toBe(2);
+    expect(threadsBeside(0.4, 2, 2)).toBe(2);
+    expect(threadsBeside(0.6, 2, 2)).toBe(1);
+    expect(threadsBeside(1, 2, 2)).toBe(1);
+    expect(threadsBeside(5, 2, 2)).toBe(1);
+    expect(threadsBeside(1, 16, 16)).toBe(15);
+    expect(threadsBeside(1, 4, 16)).toBe(4);
+    expect(threadsBeside(0, 1, 2)).toBe(1);
+  });
+
+  test("lowering this thread's count leaves nt.getNumThreads() as the user set it", () => {
+    const before = nt.getNumThreads();
+    try {
+      nt.setNumThreads(2);
+      native.threads_set_current(1);
+      expect(nt.getNumThreads()).toBe(2);
+      expect(nt.threadPolicy()).toMatchObject({ threads: 2, current: 1 });
+      // ops still compute the same on one thread
+      const x = nt.arange(0, 100000, 1, { dtype: 'float64' });
+      expect(x.sum().item()).toBe(4999950000);
+      // turning the adaptive choice off restores the count asked for
+      expect(nt.setAdaptiveThreads(false)).toBe(true);
+      expect(nt.threadPolicy()).toMatchObject({ threads: 2, current: 2, adaptive: false });
+      expect(nt.getAdaptiveThreads()).toBe(false);
+    } finally {
+      nt.setAdaptiveThreads(true);
+      nt.setNumThreads(before);
+    }
+  });
+
+  test('setAdaptiveThreads checks its argument', () => {
+    expect(() => nt.setAdaptiveThreads('no' as unknown as boolean)).toThrow('setAdaptiveThreads(on): expected a boolean but received string');
+  });
+});
+
+describe('adaptive runs give the same numbers on any thread count', () => {
+  // 40 calls: warm-up, then alternating all threads and one, then the chosen count.
+  const CALLS = 40;
+  test('predict', async () => {
+    nt.manualSeed(3);
+    const m = new Sequential([new layers.Dense(64, { activation: 'relu', inputShape: [32] }), new layers.Dense(4)]);
+    const x = nt.randn([50, 32]);
+    const before = nt.getNumThreads();
+    try {
+      nt.setNumThreads(1);
+      const want = await m.predict(x, { batchSize: 50 });
+      nt.setNumThreads(2);
+      for (let i = 0; i < CALLS; i++) {
+        const got = await m.predict(x, { batchSize: 50 });
+        expect(got.sub(want).abs().max().item()).toBeLessThan(1e-5);
+        got.dispose();
+      }
+    } finally {
+      nt.setNumThreads(before);
+    }
+  });
+
+  test('TorchScript forward', async () => {
+    const s = nt.jit.compile('def forward(self, x, w):\n    return torch.relu(torch.matmul(x, w)).sum(1)\n');
+    nt.manualSeed(4);
+    const x = nt.randn([64, 128]);
+    const w = nt.randn([128, 128]);
+    const want = nt.matmul(x, w).relu().sum(1);
+    const before = nt.getNumThreads();
+    try {
+      nt.setNumThreads(2);
+      for (let i = 0; i < CALLS; i++) {
+        const got = await s.forward(x, w) as nt.Tensor;
+        expect(got.sub(want).abs().max().item()).toBeLessThan(1e-3);
+        got.dispose();
+      }
+    } finally {
+      nt.setNumThreads(before);
+    }
+  });
+});
