@@ -49,3 +49,7 @@ export * as onnx from './onnx';
 // aten: every ATen operator (generated nt.<op> functions and Tensor methods; nt.aten.call by name)
 export * from './aten/functions';
 export * as aten from './aten';
+// mixed precision (issue 17): Keras' nt.mixedPrecision (also nt.mixed_precision), PyTorch's nt.autocast and nt.amp.GradScaler
+export { mixedPrecision, mixedPrecision as mixed_precision } from './keras';
+export { autocast } from './amp';
+export * as amp from './amp';

@@ -21,4 +21,4 @@ export type { CrossEntropyLossOptions } from './loss';
 
 import { clipGradNorm_, clipGradValue_ } from '../optim/clip';
 /** torch.nn.utils: gradient clipping. */
-export const utils = Object.freeze({ clipGradNorm_, clipGradValue_ });
+export const utils = Object.freeze({ clipGradNorm_, clipGradValue_, clip_grad_norm_: clipGradNorm_, clip_grad_value_: clipGradValue_ });
