@@ -145,7 +145,7 @@ describe('config', () => {
   test('bad controls are clear errors', () => {
     expect(() => new optimizers.SGD({ clipnorm: -1 })).toThrow(/optimizers.SGD: expected a positive number for clipnorm but received number -1/);
     expect(() => new optimizers.SGD({ clipnorm: 1, globalClipnorm: 1 })).toThrow(/only one of clipnorm and globalClipnorm/);
-    expect(() => new optimizers.SGD({ gradientAccumulationSteps: 1 })).toThrow(/gradientAccumulationSteps to be an integer >= 2 but received 1/);
+    expect(() => new optimizers.SGD({ gradientAccumulationSteps: 1 })).toThrow(/gradientAccumulationSteps to be an integer >= 2 but received number 1/);
     expect(() => new optimizers.Adam({ useEma: true, emaMomentum: 1.5 })).toThrow(/emaMomentum to be a number in \[0, 1\]/);
     expect(() => new optimizers.Adam({ useEma: 'yes' as unknown as boolean })).toThrow(/expected a boolean for useEma/);
     expect(() => new optimizers.Adam({ clip_norm: 1 } as OptOpts)).toThrow(/unknown option 'clip_norm'/);
