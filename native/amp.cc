@@ -60,11 +60,16 @@ napi_value Set(napi_env env, napi_callback_info info) {
 
 // autocast_enter() / autocast_exit(): nesting of autocast regions; the cast cache is dropped when
 // the outermost one ends, as torch.autocast does.
+// An exit without its enter is ignored, so libtorch's count never goes below zero.
+thread_local int64_t depth = 0;
 napi_value Enter(napi_env env, napi_callback_info info) {
   at::autocast::increment_nesting();
+  depth++;
   return nullptr;
 }
 napi_value Exit(napi_env env, napi_callback_info info) {
+  if (depth == 0) return nullptr;
+  depth--;
   if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
   return nullptr;
 }
