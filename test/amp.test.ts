@@ -80,6 +80,31 @@ describe('dtype policies', () => {
     expectTensor(k2, [[1.05]], 1e-6);
   });
 
+  test('a user layer computes under autocast in the JS path, and the model output is float32', async () => {
+    class MatMul extends layers.Layer {
+      w!: nt.Tensor;
+      override build(): void {
+        this.w = this.addWeight('w', [1, 1], { initializer: 'ones' });
+      }
+      call(x: nt.Tensor): nt.Tensor {
+        return x.matmul(this.w);
+      }
+    }
+    const outputs: number[] = [];
+    for (const policy of ['mixed_bfloat16', 'float32'] as const) {
+      mixedPrecision.setGlobalPolicy(policy);
+      const m = new nt.Sequential([new layers.Dense(1, { inputShape: [1], useBias: false, dtype: 'float32' }), new MatMul()]);
+      m.build();
+      m.setWeights([nt.tensor([[1]]), nt.tensor([[1]])]);
+      const p = await m.predict(nt.tensor([[1.001]])) as nt.Tensor;
+      expect(p.dtype).toBe('float32');
+      outputs.push(p.item() as number);
+    }
+    // bfloat16 rounds 1.001 to 1; float32 keeps it
+    expect(outputs[0]).toBe(1);
+    expect(outputs[1]).toBeCloseTo(1.001, 6);
+  });
+
   test('mixed_float16 on a CPU-only libtorch 1.x is a clear error naming the fix', () => {
     mixedPrecision.setGlobalPolicy('mixed_float16');
     const d = new layers.Dense(1, { inputShape: [1] });
