@@ -8,7 +8,7 @@
         "native/aten.cc", "native/distributed.cc",
         "native/autograd.cc", "native/binding.cc", "native/data.cc", "native/device.cc", "native/errors.cc",
         "native/jit.cc", "native/model.cc", "native/nn.cc", "native/optim.cc", "native/tensor.cc", "native/tensor_ops.cc",
-        "native/threads.cc"
+        "native/threads.cc", "native/amp.cc", "native/train_controls.cc"
       ],
       "include_dirs": ["<!@(node scripts/libtorch.js --include)"],
       "defines": ["NAPI_VERSION=8", "<!@(node scripts/libtorch.js --defines)"],

@@ -65,3 +65,7 @@ export * from './aten/functions';
 /** Every ATen operator of the running libtorch: call by name, has, schemas. */
 export * as aten from './aten';
 export { setAdaptiveThreads, getAdaptiveThreads, threadPolicy, type ThreadPolicy } from './threads';
+// mixed precision (issue 17): Keras' nt.mixedPrecision (also nt.mixed_precision), PyTorch's nt.autocast and nt.amp.GradScaler
+export { mixedPrecision, mixedPrecision as mixed_precision } from './keras';
+export { autocast } from './amp';
+export * as amp from './amp';

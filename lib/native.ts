@@ -94,6 +94,32 @@ export interface OptimBinding {
   /** the total norm before clipping */
   clip_grad_norm_(params: Handle[], maxNorm: number, normType: number, errorIfNonfinite: boolean): number;
   clip_grad_value_(params: Handle[], clipValue: number): void;
+  /** native/train_controls.cc: Keras 3's training controls run by every step of this optimizer */
+  optim_set_controls(opt: NativeObject, controls: TrainControlValues): void;
+  optim_controls_state(opt: NativeObject): { iterations: number; scale: number } | null;
+  /** Keras' finalize_variable_values: the moving averages copied into the weights; true when done */
+  optim_finalize_variable_values(opt: NativeObject): boolean;
+  /** the loss to call backward() on: times the dynamic loss scale when one is on */
+  optim_scale_loss(opt: NativeObject, loss: Handle): Handle;
+  /** native/amp.cc: this thread's libtorch autocast state for a device type */
+  autocast_get(deviceType: string): { enabled: boolean; dtype: string };
+  autocast_set(deviceType: string, enabled: boolean, dtype: string): void;
+  autocast_enter(): void;
+  autocast_exit(): void;
+}
+
+/** Keras 3's optimizer controls as native/train_controls.cc reads them (0: off). */
+export interface TrainControlValues {
+  clipnorm?: number;
+  clipvalue?: number;
+  globalClipnorm?: number;
+  accumulationSteps?: number;
+  useEma?: boolean;
+  emaMomentum?: number;
+  emaOverwriteFrequency?: number;
+  lossScale?: boolean;
+  initialScale?: number;
+  growthSteps?: number;
 }
 
 /** native/model.cc: the native training loop, on a thread the addon owns (one per JS environment). */

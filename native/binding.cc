@@ -1,5 +1,6 @@
 // Module entry: checks the loaded libtorch is the one this addon was built against, then
 // registers every domain's exports.
+#include "amp.h"   // amp: autocast (mixed precision)
 #include "aten.h"  // aten: the generic ATen caller
 #include "jit.h"
 // distributed: c10d process groups and DDP
@@ -48,6 +49,8 @@ napi_value Init(napi_env env, napi_value exports) {
   // aten: every ATen operator through the dispatcher (native/aten.cc)
   nt::RegisterAten(env, exports);
   nt::RegisterThreads(env, exports);
+  // amp: autocast for mixed precision (native/amp.cc)
+  nt::RegisterAmp(env, exports);
   return exports;
 }
 

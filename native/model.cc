@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "amp.h"
 #include "nn.h"
 #include "optim.h"
 #include "tensor.h"
@@ -75,6 +76,8 @@ struct Step {
   std::vector<int64_t> reduceDims;  // global pooling: mean (or max) over these dims
   bool reduceMax = false, keepDims = false;
   int64_t indexLimit = 0;  // embedding: indices must lie in [0, indexLimit)
+  // mixed precision (native/amp.cc): the layer's compute dtype under a Keras dtype policy
+  c10::optional<at::ScalarType> compute;
 };
 
 at::Tensor ToFirst(const at::Tensor& x) {
@@ -92,6 +95,11 @@ at::Tensor ToLast(const at::Tensor& x) {
 at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x, at::Tensor* penalty = nullptr) {
   ForwardExtras none;
   for (const Step& s : steps) {
+    c10::optional<AutocastScope> mixed;  // mixed precision: this layer's compute dtype
+    if (s.compute) {
+      mixed.emplace(x.device().type(), *s.compute);
+      x = MixedInput(x, *s.compute, s.keep.get());
+    }
     if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
     if (s.castLong && x.scalar_type() != at::kLong) x = x.to(at::kLong);
     if (s.indexLimit > 0 && x.numel() > 0) {
@@ -479,6 +487,11 @@ struct Job {
   std::vector<std::unique_ptr<Progress>> progressOut;  // posted to JS after the batch (runner thread)
 };
 
+// A model's output under mixed precision becomes float32 for the loss and metrics, as Keras does.
+at::Tensor FullPrecision(const at::Tensor& out) {
+  return out.scalar_type() == at::kBFloat16 || out.scalar_type() == at::kHalf ? out.to(at::kFloat) : out;
+}
+
 void SetTraining(const std::vector<Step>& steps, bool on) {
   for (const Step& s : steps)
     if (s.keep) s.keep->train(on);
@@ -557,7 +570,7 @@ bool NextBatch(Job& j) {
     if (wb.defined()) wb = wb.to(*j.device, /*non_blocking=*/true);
   }
   if (j.mode == Mode::kPredict) {
-    j.outputs.push_back(Forward(j.steps, xb).to(j.x.device()));
+    j.outputs.push_back(FullPrecision(Forward(j.steps, xb)).to(j.x.device()));
     // per sample: a server's batches vary in size
     if (j.tuner)
       j.tuner->Record(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
@@ -570,7 +583,7 @@ bool NextBatch(Job& j) {
     j.opt->ZeroGrad(true);
   }
   at::Tensor activity;
-  at::Tensor out = Forward(j.steps, xb, &activity);
+  at::Tensor out = FullPrecision(Forward(j.steps, xb, &activity));
   at::Tensor per = PerSample(j.loss, j.fromLogits, out, yb);
   // Keras' sum_over_batch_size: weighted losses summed, divided by the batch size.
   at::Tensor loss = wb.defined() ? (per * wb.to(per.scalar_type())).sum() / static_cast<double>(len) : per.mean();
@@ -582,7 +595,7 @@ bool NextBatch(Job& j) {
   double lv = total.item<double>();
   if (!std::isfinite(lv)) j.nonFinite = true;
   if (train) {
-    total.backward();
+    LossForBackward(j.opt, total).backward();  // scaled when the optimizer scales losses (float16)
     if (j.opt) j.opt->Step();
   }
   j.ms->Update(j.loss, j.fromLogits, out, yb, lv, len);
@@ -894,6 +907,7 @@ Step ReadStep(napi_env env, napi_value e, const std::string& where) {
   s.reduceMax = o.String("reduce", "mean") == "max";
   s.keepDims = o.Bool("keepDims", false);
   s.indexLimit = o.Int("indexLimit", 0);
+  if (o.Has("computeDtype")) s.compute = ComputeDtype(o.String("computeDtype", "float32"), where + ".computeDtype");
   return s;
 }
 

@@ -596,7 +596,10 @@ void NativeOptimizer::Step() {
   std::lock_guard<std::mutex> lock(mu);
   at::NoGradGuard ng;
   if (!stateChecked) CompleteState(*this);
-  opt->step();
+  if (controls)
+    ControlledStep(*this);
+  else
+    opt->step();
 }
 
 void NativeOptimizer::ZeroGrad(bool setToNone) {
@@ -622,6 +625,7 @@ void NativeOptimizer::ZeroGrad(bool setToNone) {
 
 void RegisterOptim(napi_env env, napi_value exports) {
   Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));
+  RegisterTrainControls(env, exports);  // native/train_controls.cc
 }
 
 }  // namespace nt

@@ -4,7 +4,7 @@
 //
 //   npm run bench                      every section; rewrites bench/RESULTS.md
 //   npm run bench -- fit [train ...]   only these sections (ids: ops, train, fit, augment, fit_augment, serve, tuner,
-//                                      jit, onnx, distributed, aten, soak; also
+//                                      jit, onnx, distributed, aten, soak, mixed_precision; also
 //                                      --only fit,train): replaces just their part of RESULTS.md,
 //                                      keeps the others and the header, and marks each replaced
 //                                      section with when and how it was regenerated
@@ -545,7 +545,37 @@ const SECTIONS = [
     }),
     render: renderSoak,
   },
+  // mixed precision (issue 17): seed MLP and CNN epoch time, float32 vs mixed_bfloat16 on CPU
+  {
+    id: 'mixed_precision',
+    title: 'Mixed precision (bfloat16 on CPU)',
+    runs: (env) => ({
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/mixed_precision.ts'), '--threads', String(env.threads)], rounds: 1, timeoutMs: 600_000 },
+    }),
+    render: renderMixedPrecision,
+  },
 ];
+
+function renderMixedPrecision(runs) {
+  const r = runs.nodetorch;
+  if (!r.ok) return `Not measured: ${r.reason}\n`;
+  const med = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  const out = ['| model | samples/epoch | float32 epoch (ms) | mixed_bfloat16 epoch (ms) | ratio bf16/float32 |', '|---|---:|---:|---:|---:|'];
+  for (const [id, label] of [['mlp', 'seed MLP'], ['cnn', 'seed CNN']]) {
+    const v = r.data.variants?.[id];
+    if (!v) {
+      out.push(`| ${label} | | n/a | n/a | n/a |`);
+      continue;
+    }
+    const f = med(v.float32.ms), b = med(v.mixed_bfloat16.ms);
+    out.push(`| ${label} | ${v.float32.samples} | ${f.toFixed(0)} | ${b.toFixed(0)} | ${(b / f).toFixed(2)} |`);
+  }
+  out.push('', `**Notes.** One \`fit\` epoch (batch 32, Adam) per policy, medians of rounds run alternately in one process ` +
+    '(bench/mixed_precision.ts); `mixed_bfloat16` runs each layer under libtorch\'s CPU autocast with float32 weights. ' +
+    `Threads: ${r.data.threads}. Load average (1, 5, 15 min) at the end: ${r.data.loadAverage.map((l) => l.toFixed(2)).join(', ')}. ` +
+    'bfloat16 is faster only on CPUs with native bfloat16 instructions (AVX512-BF16/AMX); elsewhere it is emulated.', '');
+  return out.join('\n');
+}
 
 function renderSoak(runs) {
   const r = runs.nodetorch;

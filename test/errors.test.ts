@@ -601,6 +601,15 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
     native.tensor_set_grad(p, V2());
     return [[p], 0.5];
   };
+  // training controls (native/train_controls.cc) and autocast (native/amp.cc); autocast_set's valid call turns it off
+  v.optim_set_controls = () => [OPT(), { clipnorm: 1, accumulationSteps: 2, useEma: true }];
+  v.optim_controls_state = () => [OPT()];
+  v.optim_finalize_variable_values = () => [OPT()];
+  v.optim_scale_loss = () => [OPT(), F()];
+  v.autocast_get = () => ['cpu'];
+  v.autocast_set = () => ['cpu', false, 'bfloat16'];
+  v.autocast_enter = () => [];
+  v.autocast_exit = () => [];
   // data
   const images = h(() => native.ones([2, 3, 4, 3], 0, null, false));
   const matrices = h(() => native.tensor_from_buffer(new Float32Array([1, 0, 1, 0, 1, 0, 0, -1, 0, 1, 0, 0]), [2, 2, 3], 0, true));
@@ -663,6 +672,8 @@ const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit
   'jit_load', 'jit_compile', 'jit_run', 'jit_methods', 'jit_train', 'jit_is_training', 'jit_to', 'jit_dispose']);
 
 for (const n of ['aten_init', 'aten_op', 'aten_schemas']) RETURNS_NON_HANDLE.add(n); // aten
+for (const n of ['optim_set_controls', 'optim_controls_state', 'optim_finalize_variable_values', 'autocast_get', 'autocast_set',
+  'autocast_enter', 'autocast_exit']) RETURNS_NON_HANDLE.add(n); // training controls, autocast
 /** Distributed exports whose valid call needs an initialized process group (see the valid-argument entries). */
 const NEEDS_GROUP = new Set(['dist_new_group', 'dist_group_info', 'dist_all_reduce', 'dist_broadcast', 'dist_all_gather',
   'dist_reduce_scatter', 'dist_send', 'dist_recv', 'dist_barrier', 'ddp_create', 'ddp_set_sync', 'ddp_broadcast_', 'ddp_info']);
@@ -693,7 +704,8 @@ function nativeCases(): Case[] {
       return undefined;
     };
     const after = name === 'set_num_threads' ? restoreThreads
-      : name === 'set_grad_enabled' ? () => native.set_grad_enabled(true) : undefined;
+      : name === 'set_grad_enabled' ? () => native.set_grad_enabled(true)
+        : name === 'autocast_set' ? () => native.autocast_set('cpu', false, 'bfloat16') : undefined;
     const push = (desc: string, args: () => unknown[], extra: Partial<Case> = {}) => {
       if (name === 'set_num_threads') {
         const inner = args;

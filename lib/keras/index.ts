@@ -22,3 +22,5 @@ export { Model } from './engine/model';
 export type { ModelOptions, EvaluateOptions, PredictOptions } from './engine/model';
 export { Input, KerasTensor } from './engine/layer';
 export type { InputOptions } from './engine/layer';
+// mixed precision (issue 17): keras.mixed_precision
+export * as mixedPrecision from './mixed_precision';

@@ -13,6 +13,8 @@ import type { KerasTensor } from './engine/layer';
 import { DType } from '../dtype';
 import * as check from '../util/check';
 import { tidy } from '../memory';
+import { autocast } from '../amp';
+import { globalPolicy, Policy, PolicyName, toPolicy } from './mixed_precision';
 
 /** How the native loop runs one layer (native/model.cc Step). */
 export interface NativeStep {
@@ -25,6 +27,8 @@ export interface NativeStep {
   castFloat?: boolean;
   activityL1?: number;
   activityL2?: number;
+  /** mixed precision: the dtype the layer computes in (native/amp.cc autocast) */
+  computeDtype?: string;
 }
 
 /** A weight as Keras shows it (getWeights/setWeights), stored in PyTorch's layout. */
@@ -68,6 +72,8 @@ export interface LayerOptions {
   name?: string;
   inputShape?: number[];
   trainable?: boolean;
+  /** the layer's dtype policy ('float32', 'mixed_bfloat16', 'mixed_float16' or a mixedPrecision.Policy); the global policy by default */
+  dtype?: PolicyName | Policy;
 }
 
 const counters = new Map<string, number>();
@@ -79,7 +85,7 @@ function autoName(cls: string): string {
   return n === 0 ? base : `${base}_${n}`;
 }
 
-const LAYER_KEYS = ['name', 'inputShape', 'trainable'];
+const LAYER_KEYS = ['name', 'inputShape', 'trainable', 'dtype'];
 
 /** A built layer's module, or the error that says to build it first (`new layers.Dense(4).call(x)` before build). */
 export function builtModule<T>(layer: { name: string; constructor: { name: string } }, m: T | undefined, x: Tensor): T {
@@ -132,6 +138,7 @@ export function configBase(c: Record<string, unknown>): LayerOptions {
   if (c.name !== undefined) o.name = c.name as string;
   if (c.trainable !== undefined) o.trainable = c.trainable as boolean;
   if (c.inputShape !== undefined && c.inputShape !== null) o.inputShape = c.inputShape as number[];
+  if (c.dtype !== undefined && c.dtype !== null) o.dtype = c.dtype as PolicyName;
   return o;
 }
 /** The given keys of a config that are set (fromConfig). */
@@ -246,6 +253,25 @@ export abstract class Layer extends Callable {
     this.name = opts.name ?? autoName(this.constructor.name);
     this.trainable = opts.trainable ?? true;
     this.inputShape = opts.inputShape ? [...opts.inputShape] : undefined;
+    this.explicitPolicy = opts.dtype !== undefined && opts.dtype !== null;
+    this.dtypePolicy = this.explicitPolicy ? toPolicy(`${this.constructor.name}: dtype`, opts.dtype) : globalPolicy();
+  }
+
+  /** Keras' dtype_policy: set by the dtype option, else the global policy when the layer was made. */
+  readonly dtypePolicy: Policy;
+  private readonly explicitPolicy: boolean;
+  /** Keras' compute_dtype: the dtype the layer computes in ('bfloat16' under 'mixed_bfloat16'). */
+  get computeDtype(): string {
+    return this.dtypePolicy.computeDtype;
+  }
+  /** Keras' variable_dtype: the dtype of the layer's weights (float32). */
+  get variableDtype(): string {
+    return this.dtypePolicy.variableDtype;
+  }
+  /** nativeStep() under the layer's dtype policy: the step that eager calls and every loop run. */
+  runnableStep(): NativeStep | null {
+    const s = this.nativeStep();
+    return s && (this.explicitPolicy || this.dtypePolicy.isMixed) ? { ...s, computeDtype: this.dtypePolicy.computeDtype } : s;
   }
 
   /** Creates the weights for a per-sample input shape. */
@@ -265,7 +291,7 @@ export abstract class Layer extends Callable {
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
     if (Array.isArray(x)) throw new TypeError(`${this.name} (${this.constructor.name}): expected one Tensor but received an array; only merge layers take a list`);
     this.buildFor(x);
-    const step = this.nativeStep();
+    const step = this.runnableStep();
     if (!step) throw new Error(`${this.name} (${this.constructor.name}): a custom layer must implement call(x)`);
     return runStep(step, x, opts?.training ?? false)[0];
   }
@@ -282,8 +308,10 @@ export abstract class Layer extends Callable {
   /** The output and the activity regularizer's penalty on it (when the layer has one). */
   forwardWithPenalty(x: Tensor, training: boolean): [Tensor, Tensor | undefined] {
     this.buildFor(x);
-    if (isNativeLayer(this)) return runStep(this.nativeStep()!, x, training);
-    const out = this.call(x, { training }) as Tensor;
+    if (isNativeLayer(this)) return runStep(this.runnableStep()!, x, training);
+    const run = () => this.call(x, { training }) as Tensor;
+    // a user layer under a mixed policy computes in autocast, as Keras casts its inputs
+    const out = this.dtypePolicy.isMixed ? autocast<Tensor>({ deviceType: x.device.startsWith('cuda') ? 'cuda' : 'cpu', dtype: this.computeDtype as 'bfloat16' }, run) : run();
     const r = this.activityRegularizer;
     return [out, r && (r.l1 || r.l2) ? runStep({ activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 }, out, training)[1] : undefined];
   }
@@ -352,6 +380,7 @@ export abstract class Layer extends Callable {
     // regularizers change training, so a restored layer keeps them
     const reg = (k: 'kernelRegularizer' | 'biasRegularizer' | 'activityRegularizer') => (this[k] ? { [k]: { ...this[k] } } : {});
     return { name: this.name, trainable: this.trainable, ...(this.inputShape ? { inputShape: this.inputShape } : {}),
+      ...(this.explicitPolicy || this.dtypePolicy.isMixed ? { dtype: this.dtypePolicy.name } : {}),
       ...reg('kernelRegularizer'), ...reg('biasRegularizer'), ...reg('activityRegularizer') };
   }
   /** Keras' from_config: a layer from getConfig()'s output (layers with positional arguments override it). */

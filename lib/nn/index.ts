@@ -26,4 +26,8 @@ export const utils = Object.freeze({
   clipGradNorm_,
   /** Clamps every gradient to [-clipValue, clipValue] (torch.nn.utils.clip_grad_value_). */
   clipGradValue_,
+  /** Alias of clipGradNorm_ (PyTorch's spelling). */
+  clip_grad_norm_: clipGradNorm_,
+  /** Alias of clipGradValue_ (PyTorch's spelling). */
+  clip_grad_value_: clipGradValue_,
 });

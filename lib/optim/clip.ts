@@ -2,6 +2,7 @@
 import { native } from '../native';
 import { Tensor, typeOfValue } from '../tensor';
 import { show } from './optimizer';
+import * as check from '../util/check';
 
 function handles(where: string, parameters: unknown): number[] {
   if (parameters instanceof Tensor) parameters = [parameters];
@@ -26,18 +27,18 @@ export interface ClipGradNormOptions {
  * Scales the gradients of parameters in place so that their total norm (as if concatenated) is
  * at most maxNorm. Returns the total norm before clipping, as a number.
  */
-export function clipGradNorm_(parameters: Tensor | Iterable<Tensor>, maxNorm: number, options?: ClipGradNormOptions): number {
+export function clipGradNorm_(parameters: Tensor | Iterable<Tensor>, maxNorm: number, options?: ClipGradNormOptions | number | 'inf'): number {
   const W = 'clipGradNorm_';
   const hs = handles(W, parameters);
   if (typeof maxNorm !== 'number' || !(maxNorm >= 0)) {
     throw new (typeof maxNorm === 'number' ? RangeError : TypeError)(`${W}: expected maxNorm to be a non-negative number but received ${show(maxNorm)}`);
   }
+  // Python's clip_grad_norm_(parameters, max_norm, norm_type): normType may come positionally
+  if (typeof options === 'number' || options === 'inf') options = { normType: options };
   if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
     throw new TypeError(`${W}: expected options to be an object but received ${typeOfValue(options)}`);
   }
-  for (const k of Object.keys(options ?? {})) {
-    if (k !== 'normType' && k !== 'errorIfNonfinite') throw new TypeError(`${W}: unknown option '${k}'; known options: normType, errorIfNonfinite`);
-  }
+  options = check.options(W, options, ['normType', 'errorIfNonfinite']) as ClipGradNormOptions;
   let normType: unknown = options?.normType ?? 2;
   if (normType === 'inf') normType = Infinity;
   if (typeof normType !== 'number' || !(normType >= 0)) {

@@ -210,7 +210,8 @@ export class Model extends Trainer {
     const h = this.onDevice(x);
     const outs = this.runModel(this.inputPacking ? unpack(h, this.inputPacking) : [h], training, penalties);
     this.seenOutputShapes = outs.map((o) => o.shape.slice(1));
-    if (outs.length === 1) return outs[0];
+    // mixed precision: the model's output is float32 for the loss, as Keras does
+    if (outs.length === 1) return outs[0].dtype === 'bfloat16' || outs[0].dtype === 'float16' ? outs[0].to('float32') : outs[0];
     return cat(outs.map((o) => o.reshape([o.shape[0], -1]).to('float32')), 1);
   }
 

@@ -315,7 +315,7 @@ export abstract class Trainer extends Layer {
   protected steps(forTraining: boolean): NativeStep[] {
     const steps: NativeStep[] = [];
     for (const l of this.layerList) {
-      const s = isNativeLayer(l) ? l.nativeStep() : null;
+      const s = isNativeLayer(l) ? l.runnableStep() : null;
       if (s === null) throw new Error(`${this.name}: layer '${l.name}' (${l.constructor.name}) has no native implementation; models with custom layers train from JS (not available yet)`);
       steps.push({ ...s });
     }
@@ -449,7 +449,7 @@ export abstract class Trainer extends Layer {
           if (reg?.l2) loss = loss.add(w.tensor.square().sum().mul(reg.l2));
         }
       }
-      loss.backward();
+      wrap(native.optim_scale_loss(opt._native, loss._h)).backward(); // loss scaling (mixed_float16)
       opt.step();
       const value = loss.item() as number;
       noGrad(() => metrics.update(r.outs, r.ys, r.outputLosses, value));
@@ -502,7 +502,7 @@ export abstract class Trainer extends Layer {
     for (const l of this.layers) for (const m of l.modules()) m.train(true);
     const yPred = (this as unknown as (a: unknown, o: unknown) => Tensor | Tensor[])(x, { training: true });
     const loss = this.computeLoss(x, y, yPred, w);
-    loss.backward();
+    wrap(native.optim_scale_loss(opt._native, loss._h)).backward(); // loss scaling (mixed_float16)
     opt.step();
     return { loss: loss.item() as number, ...this.batchMetrics(y, yPred) };
   }
@@ -695,6 +695,7 @@ export abstract class Trainer extends Layer {
     }
     await trainCursor?.close();
     if (val instanceof StepCursor) await val.close();
+    this.compiled.optimizer.finalizeVariableValues(); // Keras: EMA weights (useEma) replace the weights
     await call(cbs, 'onTrainEnd', {});
     sync?.broadcastWeights(this.syncedWeights()); // EarlyStopping's restored best weights
     return history;
