@@ -15,10 +15,11 @@ import { Trainer, FitOptions } from '../training/trainer';
 import {
   Packing, structured, pack, unpack, isBatchSource, packedSource,
 } from '../training/data_adapter';
-import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer } from './layer';
+import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer, classNameOf } from './layer';
 import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 import { exportKerasModel, ExportOptions } from '../../onnx/export';
+import type { GraphNode, LayerGraphOptions } from '../../utils/model_graph';
 import * as busy from '../busy'; // reliability: one use at a time where uses cannot overlap
 
 export interface ModelOptions {
@@ -138,6 +139,64 @@ export class Model extends Trainer {
       inputs: this.graph.inputs.map(ref),
       outputs: this.graph.outputs.map(ref),
     };
+  }
+
+  /**
+   * The layer graph that plotModel, TensorBoard and ONNX export read (lib/utils/model_graph.ts): one
+   * node per Input and per layer call, a shared layer's later calls named name_1, name_2...; nested
+   * Functional/Sequential models inlined (their nodes prefixed 'outer/') with expandNested. null for a
+   * model without a graph (a subclassed one; with requireGraph that is an error naming the caller).
+   */
+  layerGraph(opts: LayerGraphOptions = {}): { nodes: GraphNode[]; outputs: string[] } | null {
+    if (!this.graph) {
+      if (opts.requireGraph) {
+        throw new Error(`${opts.requireGraph}: the model '${this.name}' is a subclassed Model: its call() is code, not a layer graph; ` +
+          'build it as a Functional model (new nt.Model({ inputs, outputs })) or a Sequential to use it here');
+      }
+      return null;
+    }
+    interface Ref { name: string; index: number; shape: (number | null)[] }
+    const nodes: GraphNode[] = [];
+    const used = new Set<string>();
+    const counted = new Set<Layer>();
+    const unique = (base: string): string => {
+      let name = base;
+      for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
+      used.add(name);
+      return name;
+    };
+    const walk = (g: FunctionalGraph, ins: Ref[], prefix: string): Ref[] => {
+      const env = new Map<KerasTensor, Ref>();
+      g.inputs.forEach((t, i) => env.set(t, ins[i]));
+      for (const n of g.nodes) {
+        const refs = n.inputs.map((t) => env.get(t)!);
+        const inner = n.layer instanceof Model ? n.layer.graph : null;
+        let outs: Ref[];
+        if (opts.expandNested && inner && Object.keys(n.callOptions).length === 0 && inner.inputs.length === refs.length) {
+          outs = walk(inner, refs, `${unique(prefix + n.layer.name)}/`);
+        } else {
+          const name = unique(`${prefix}${n.layer.name}`);
+          const params = counted.has(n.layer) ? 0 : n.layer.countParams();
+          counted.add(n.layer);
+          nodes.push({ name, className: n.layer instanceof Model ? n.layer.savedClassName() : classNameOf(n.layer), layer: n.layer,
+            inbound: refs.map((r) => r.name), inboundOutputs: refs.map((r) => r.index), inputShapes: refs.map((r) => r.shape as number[]),
+            outputShape: n.outputs[0].shape as number[], outputCount: n.outputs.length, params,
+            ...(Object.keys(n.callOptions).length ? { callOptions: { ...n.callOptions } } : {}) });
+          outs = n.outputs.map((t, i) => ({ name, index: i, shape: t.shape }));
+        }
+        n.outputs.forEach((t, i) => env.set(t, outs[i]));
+      }
+      return g.outputs.map((t) => env.get(t)!);
+    };
+    const inputs: Ref[] = this.graph.inputs.map((t) => {
+      const name = unique(t.node.layer.name);
+      nodes.push({ name, className: 'InputLayer', layer: t.node.layer, inbound: [], inputShapes: [], outputShape: t.shape as number[], params: 0 });
+      return { name, index: 0, shape: t.shape };
+    });
+    const outs = walk(this.graph, inputs, '');
+    const multi = outs.find((r) => r.index !== 0);
+    if (multi && opts.requireGraph) throw new Error(`${opts.requireGraph ?? this.name}: output ${multi.index} of layer call '${multi.name}' is a model output; only a call's first output can be listed`);
+    return { nodes, outputs: outs.map((r) => r.name) };
   }
 
   /** Keras' from_config: a Functional model rebuilt from getConfig() (layers through registerLayer's registry); a subclass is constructed bare. */
