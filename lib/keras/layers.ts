@@ -246,6 +246,17 @@ export abstract class Layer extends Callable {
     this.name = opts.name ?? autoName(this.constructor.name);
     this.trainable = opts.trainable ?? true;
     this.inputShape = opts.inputShape ? [...opts.inputShape] : undefined;
+    // build() as a user calls it records the per-sample shape it was built for (buildFor's width check reads it)
+    const build = this.build;
+    Object.defineProperty(this, 'build', {
+      configurable: true, writable: true, enumerable: false,
+      value: (...a: unknown[]) => {
+        const r = (build as (...b: unknown[]) => unknown).apply(this, a);
+        const s = a[0];
+        if (!this.builtInputShape && Array.isArray(s) && s.length > 0 && s.every((d) => Number.isSafeInteger(d) && (d as number) > 0)) this.builtInputShape = [...s as number[]];
+        return r;
+      },
+    });
   }
 
   /** Creates the weights for a per-sample input shape. */
@@ -295,7 +306,22 @@ export abstract class Layer extends Callable {
       this.build(x.shape.slice(1));
       this.built = true;
       this.builtInputShape = x.shape.slice(1);
+      return;
     }
+    // the one input-width check of a built layer (eager call, and predict/fit through a model's JS path)
+    const built = this.builtInputShape ?? this.inputShape;
+    const axis = built ? this.widthAxis() : null;
+    if (!built || axis === null || x.ndim < 2) return;
+    const want = built[built.length + axis];
+    if (want !== undefined && want !== null && x.shape[x.ndim + axis] !== want) {
+      throw new RangeError(`${this.name} (${this.constructor.name}): the layer was built for inputs of shape ${shapeStr(built)} ` +
+        `(last dimension ${want}) but received inputs of shape ${shapeStr(x.shape.slice(1))}`);
+    }
+  }
+
+  /** The input axis whose size a built layer's weights fix, checked on every call: the last, for a built-in layer with weights; null for none. */
+  protected widthAxis(): number | null {
+    return isNativeLayer(this) && this.countParams() > 0 ? -1 : null;
   }
 
   /** The native description, or null for a layer that must run from JS. */
