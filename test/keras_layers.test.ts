@@ -386,7 +386,7 @@ describe('a built layer called on inputs of another width names itself and both 
     lstm.build([5, 3]);
     expect(() => lstm.call(nt.randn([1, 5, 4]))).toThrow(/rnn \(LSTM\): the layer was built for inputs of shape \(None, 5, 3\) \(last dimension 3\)/);
     const emb = new layers.Embedding(10, 2);
-    emb.build([4]);
+    emb.call(nt.tensor([[1, 2, 3, 4]], { dtype: 'int64' }));
     expect(emb.call(nt.tensor([[1, 2, 3, 4, 5, 6]], { dtype: 'int64' })).shape).toEqual([1, 6, 2]); // token sequences of any length
     // a user layer's own weights say nothing of the width: no check
     const t = new Twice();
