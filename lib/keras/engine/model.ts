@@ -11,7 +11,7 @@ import { availableDevices } from '../../device';
 import { Layer, LayerWeight, shapeStr } from '../layers';
 import * as nn from '../../nn';
 import { History } from '../callbacks';
-import { Trainer, FitOptions } from '../training/trainer';
+import { Trainer, FitOptions, CompileOptions } from '../training/trainer';
 import {
   Packing, structured, pack, unpack, isBatchSource, packedSource,
 } from '../training/data_adapter';
@@ -21,6 +21,9 @@ import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 import { exportKerasModel, ExportOptions } from '../../onnx/export';
 import type { GraphNode, LayerGraphOptions } from '../../utils/model_graph';
 import * as busy from '../busy'; // reliability: one use at a time where uses cannot overlap
+
+/** What a model's call returns: one output, several in order, or several keyed by output name. */
+export type ModelOutput = Tensor | Tensor[] | Record<string, Tensor>;
 
 export interface ModelOptions {
   inputs?: SymbolicStructure;
@@ -59,6 +62,8 @@ export class Model extends Trainer {
   protected inputPacking: Packing | null = null;
   protected targetPacking: Packing | null = null;
   private seenOutputShapes: number[][] | null = null;
+  /** a subclassed model's output names, from compile's per-output losses (an array: output_1, output_2...; an object: its keys) */
+  private declaredOutputs: string[] | null = null;
 
   constructor(opts?: ModelOptions) {
     if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts))) {
@@ -87,7 +92,7 @@ export class Model extends Trainer {
     return this.graph ? this.graph.inputs.map((t) => t.node.layer.name) : null;
   }
   protected outputNames(): string[] | null {
-    if (!this.graph) return null;
+    if (!this.graph) return this.declaredOutputs;
     const names = this.graph.outputs.map((t) => t.node.layer.name);
     return names.map((n, i) => (names.indexOf(n) === i ? n : `${n}_${i}`));
   }
@@ -139,6 +144,18 @@ export class Model extends Trainer {
       inputs: this.graph.inputs.map(ref),
       outputs: this.graph.outputs.map(ref),
     };
+  }
+
+  /** Keras' compile; a subclassed model given one loss per output (an array, or an object keyed by output name) trains each output on its own. */
+  override compile(opts: CompileOptions): void {
+    if (!this.graph) {
+      const loss: unknown = (opts as { loss?: unknown } | null)?.loss;
+      const lossObject = (v: object) => Object.keys(v).every((k) => k === 'name' || k === 'fromLogits');
+      this.declaredOutputs = Array.isArray(loss) && loss.length > 1 ? loss.map((_, i) => `output_${i + 1}`)
+        : loss !== null && typeof loss === 'object' && !Array.isArray(loss) && Object.getPrototypeOf(loss) === Object.prototype && !lossObject(loss) ? Object.keys(loss)
+          : null;
+    }
+    super.compile(opts);
   }
 
   /**
@@ -248,7 +265,10 @@ export class Model extends Trainer {
     this.built = true;
   }
 
-  /** Functional: runs the graph; a subclass overrides call(x, { training }). */
+  /**
+   * Functional: runs the graph; a subclass overrides call(x, { training }). At run time a subclass may
+   * return a Tensor, an array of them, or an object keyed by output name (see ModelOutput).
+   */
   call(x: Tensor, opts?: { training?: boolean }): Tensor;
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[];
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
@@ -259,10 +279,25 @@ export class Model extends Trainer {
 
   private runModel(xs: Tensor[], training: boolean, penalties?: Tensor[]): Tensor[] {
     if (this.graph) return this.graph.run(xs, training, penalties, this.name);
-    const r = this.call(xs.length === 1 ? xs[0] : xs, { training });
-    const outs = Array.isArray(r) ? r : [r];
-    if (!outs.every((t) => t instanceof Tensor)) throw new TypeError(`${this.name}.call: expected it to return a Tensor (or an array of them) but it returned ${typeOfValue(r)}`);
-    return outs;
+    const r: unknown = this.call(xs.length === 1 ? xs[0] : xs, { training });
+    let outs: unknown[];
+    if (r instanceof Tensor) outs = [r];
+    else if (Array.isArray(r)) outs = r;
+    else if (r !== null && typeof r === 'object') {
+      // an object keyed by output name: in compile's order when its losses were keyed by name
+      const keys = Object.keys(r);
+      const names = this.declaredOutputs ?? keys;
+      const missing = names.filter((n) => !keys.includes(n));
+      if (missing.length) throw new TypeError(`${this.name}.call: returned outputs ${keys.join(', ')} but compile named ${names.join(', ')} (missing ${missing.join(', ')})`);
+      outs = names.map((n) => (r as Record<string, unknown>)[n]);
+    } else outs = [r];
+    if (!outs.every((t) => t instanceof Tensor)) {
+      throw new TypeError(`${this.name}.call: expected it to return a Tensor, an array of them or an object of them keyed by output name but it returned ${typeOfValue(r)}`);
+    }
+    if (this.declaredOutputs && outs.length !== this.declaredOutputs.length) {
+      throw new RangeError(`${this.name}.call: returned ${outs.length} output${outs.length === 1 ? '' : 's'} but compile was given a loss for each of ${this.declaredOutputs.length} (${this.declaredOutputs.join(', ')})`);
+    }
+    return outs as Tensor[];
   }
 
   protected forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor {
