@@ -377,6 +377,7 @@ describe('a built layer called on inputs of another width names itself and both 
     const msg = /narrow \(Dense\): the layer was built for inputs of shape \(None, 3\) \(last dimension 3\) but received inputs of shape \(None, 5\)/;
     expect(() => d.call(nt.randn([4, 5]))).toThrow(msg);
     expect(() => d.apply(nt.randn([4, 5]))).toThrow(msg);
+    expect(() => d.apply(nt.Input({ shape: [5] }))).toThrow(msg); // symbolic calls too, when the graph is built
     expect(d.call(nt.randn([4, 7, 3])).shape).toEqual([4, 7, 2]); // Dense maps the last axis of any rank
     const conv = new layers.Conv2D(2, 3, { name: 'c' });
     conv(nt.randn([1, 6, 6, 3]));

@@ -308,14 +308,22 @@ export abstract class Layer extends Callable {
       this.builtInputShape = x.shape.slice(1);
       return;
     }
-    // the one input-width check of a built layer (eager call, and predict/fit through a model's JS path)
+    if (x.ndim >= 2) this.checkInputWidth(x.shape.slice(1));
+  }
+
+  /**
+   * The one input-width check of a built layer (eager call, symbolic call, and predict/fit through a
+   * model's JS path): the per-sample shape must match the built one on widthAxis().
+   */
+  checkInputWidth(sample: readonly (number | null)[]): void {
     const built = this.builtInputShape ?? this.inputShape;
-    const axis = built ? this.widthAxis() : null;
-    if (!built || axis === null || x.ndim < 2) return;
+    const axis = built && this.built ? this.widthAxis() : null;
+    if (!built || axis === null || sample.length === 0) return;
     const want = built[built.length + axis];
-    if (want !== undefined && want !== null && x.shape[x.ndim + axis] !== want) {
+    const got = sample[sample.length + axis];
+    if (want !== undefined && want !== null && got !== null && got !== want) {
       throw new RangeError(`${this.name} (${this.constructor.name}): the layer was built for inputs of shape ${shapeStr(built)} ` +
-        `(last dimension ${want}) but received inputs of shape ${shapeStr(x.shape.slice(1))}`);
+        `(last dimension ${want}) but received inputs of shape ${shapeStr(sample)}`);
     }
   }
 
