@@ -298,4 +298,55 @@ describe('Subclassed models', () => {
     expectTensor(w, [0, 3]);
     expect(() => opt.apply([nt.tensor([1])], [w])).toThrow(/gradient 0 has shape \[1\] but variable 0 has \[2\]/);
   });
+
+  test('several outputs take a loss each (array: output_1, output_2; object: keyed by the names call returns), weighted as compiled', async () => {
+    class Pair extends nt.Model {
+      vec = new layers.Dense(2);
+      reg = new layers.Dense(1);
+      override call(x: nt.Tensor): nt.Tensor {
+        // the engine also takes an object keyed by output name (or an array) from call
+        return { reg: this.reg.call(x), vec: this.vec.call(x) } as unknown as nt.Tensor;
+      }
+    }
+    nt.manualSeed(5);
+    const x = nt.randn([8, 3]);
+    const y1 = nt.randn([8, 2]);
+    const y2 = nt.randn([8, 1]);
+    const m = new Pair();
+    m.compile({ optimizer: 'sgd', loss: { vec: 'mse', reg: 'mae' }, lossWeights: { vec: 1, reg: 0.5 } });
+    const [pv, pr] = await m.predict(x) as nt.Tensor[];
+    expect([pv.shape, pr.shape]).toEqual([[8, 2], [8, 1]]); // compile's order, not call's
+    const mse = pv.sub(y1).square().mean().item() as number;
+    const mae = pr.sub(y2).abs().mean().item() as number;
+    const h = await m.fit(x, { vec: y1, reg: y2 }, { epochs: 1, batchSize: 8, verbose: 0 });
+    // one batch: the logged losses are those of the weights before the step
+    expect(h.history.vec_loss[0]).toBeCloseTo(mse, 5);
+    expect(h.history.reg_loss[0]).toBeCloseTo(mae, 5);
+    expect(h.history.loss[0]).toBeCloseTo(mse + 0.5 * mae, 5);
+
+    class Two extends nt.Model {
+      a = new layers.Dense(2);
+      b = new layers.Dense(1);
+      override call(t: nt.Tensor): nt.Tensor {
+        return [this.a.call(t), this.b.call(t)] as unknown as nt.Tensor;
+      }
+    }
+    const two = new Two();
+    two.compile({ optimizer: 'sgd', loss: ['mse', 'mae'], metrics: [['mae'], []] });
+    const h2 = await two.fit(x, [y1, y2], { epochs: 1, batchSize: 8, verbose: 0 });
+    expect(Object.keys(h2.history).sort()).toEqual(['loss', 'output_1_loss', 'output_1_mae', 'output_2_loss']);
+    // a loss per output must meet as many outputs
+    class One extends nt.Model {
+      a = new layers.Dense(2);
+      override call(t: nt.Tensor): nt.Tensor {
+        return this.a.call(t);
+      }
+    }
+    const one = new One({ name: 'one' });
+    one.compile({ optimizer: 'sgd', loss: ['mse', 'mae'] });
+    await expect(one.fit(x, [y1, y2], { verbose: 0 })).rejects.toThrow(/one.call: returned 1 output but compile was given a loss for each of 2 \(output_1, output_2\)/);
+    const named = new Pair({ name: 'named' });
+    named.compile({ optimizer: 'sgd', loss: { vec: 'mse', other: 'mae' } });
+    await expect(named.predict(x)).rejects.toThrow(/named.call: returned outputs reg, vec but compile named vec, other \(missing other\)/);
+  });
 });

@@ -359,3 +359,39 @@ describe('bad options give errors naming the option', () => {
     expect(() => gru.setWeights([nt.zeros([2, 6]), nt.zeros([2, 6]), nt.zeros([6])])).toThrow(/weight 2 \(bias\) must have shape \[2, 6\]/);
   });
 });
+
+describe('a built layer called on inputs of another width names itself and both shapes', () => {
+  class Twice extends layers.Layer {
+    scale: nt.Tensor | undefined;
+    override build(): void {
+      this.scale = this.addWeight('scale', [1]);
+    }
+    override call(x: nt.Tensor): nt.Tensor {
+      return x.mul(this.scale!);
+    }
+  }
+
+  test('eager call and apply (forwardWithPenalty, the JS path of predict and fit, runs the same check)', () => {
+    const d = new layers.Dense(2, { name: 'narrow' });
+    d.build([3]);
+    const msg = /narrow \(Dense\): the layer was built for inputs of shape \(None, 3\) \(last dimension 3\) but received inputs of shape \(None, 5\)/;
+    expect(() => d.call(nt.randn([4, 5]))).toThrow(msg);
+    expect(() => d.apply(nt.randn([4, 5]))).toThrow(msg);
+    expect(() => d.apply(nt.Input({ shape: [5] }))).toThrow(msg); // symbolic calls too, when the graph is built
+    expect(d.call(nt.randn([4, 7, 3])).shape).toEqual([4, 7, 2]); // Dense maps the last axis of any rank
+    const conv = new layers.Conv2D(2, 3, { name: 'c' });
+    conv(nt.randn([1, 6, 6, 3]));
+    expect(() => conv(nt.randn([1, 6, 6, 4]))).toThrow(/c \(Conv2D\): the layer was built for inputs of shape \(None, 6, 6, 3\) \(last dimension 3\) but received inputs of shape \(None, 6, 6, 4\)/);
+    expect(conv(nt.randn([1, 9, 9, 3])).shape).toEqual([1, 7, 7, 2]); // the spatial size is free
+    const lstm = new layers.LSTM(2, { name: 'rnn' });
+    lstm.build([5, 3]);
+    expect(() => lstm.call(nt.randn([1, 5, 4]))).toThrow(/rnn \(LSTM\): the layer was built for inputs of shape \(None, 5, 3\) \(last dimension 3\)/);
+    const emb = new layers.Embedding(10, 2);
+    emb.call(nt.tensor([[1, 2, 3, 4]], { dtype: 'int64' }));
+    expect(emb.call(nt.tensor([[1, 2, 3, 4, 5, 6]], { dtype: 'int64' })).shape).toEqual([1, 6, 2]); // token sequences of any length
+    // a user layer's own weights say nothing of the width: no check
+    const t = new Twice();
+    t.build();
+    expect(t.call(nt.ones([1, 4])).shape).toEqual([1, 4]);
+  });
+});

@@ -275,6 +275,95 @@ describe('a model that lists its own layer graph (the hook a Functional model im
   });
 });
 
+describe('Functional models exported whole (their layerGraph())', () => {
+  /** Exports a Functional model and compares onnxruntime with predict on batches of 5 and 2, every output. */
+  async function checkFunctional(label: string, m: nt.Model, make: (n: number) => nt.Tensor[]): Promise<void> {
+    const f = file(label);
+    await m.export(f);
+    for (const n of [5, 2]) {
+      const xs = make(n);
+      const p = await m.predict(xs.length === 1 ? xs[0] : xs);
+      pending.push({ label, file: f, xs, wants: Array.isArray(p) ? p as nt.Tensor[] : [p as nt.Tensor] });
+    }
+  }
+
+  test('two inputs, two heads, every merge layer (Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot)', async () => {
+    const a = nt.Input({ shape: [6], name: 'a' });
+    const b = nt.Input({ shape: [3], name: 'b' });
+    const ha = new layers.Dense(4, { activation: 'tanh', name: 'ha' })(a);
+    const hb = new layers.Dense(4, { name: 'hb' })(b);
+    const merged = [new layers.Add()([ha, hb]), new layers.Subtract()([ha, hb]), new layers.Multiply()([ha, hb]), new layers.Average()([ha, hb]),
+      new layers.Maximum()([ha, hb]), new layers.Minimum()([ha, hb]), new layers.Dot(1)([ha, hb]), new layers.Dot(-1, { normalize: true })([ha, hb])];
+    const body = new layers.Concatenate({ name: 'cat' })(merged);
+    const cls = new layers.Dense(3, { activation: 'softmax', name: 'cls' })(body);
+    const reg = new layers.Dense(1, { name: 'reg' })(body);
+    const m = new nt.Model({ inputs: [a, b], outputs: [cls, reg], name: 'two_heads' });
+    await checkFunctional('functional two heads', m, (n) => [nt.randn([n, 6]), nt.randn([n, 3])]);
+  });
+
+  test('Dot over the sequence axes of rank-3 inputs', async () => {
+    const q = nt.Input({ shape: [4, 3] });
+    const k = nt.Input({ shape: [5, 3] });
+    const m = new nt.Model({ inputs: [q, k], outputs: new layers.Dot([2, 2])([q, k]) });
+    await checkFunctional('functional dot rank 3', m, (n) => [nt.randn([n, 4, 3]), nt.randn([n, 5, 3])]);
+  });
+
+  test('a residual CNN block (a shared layer called twice, an output that also feeds another layer)', async () => {
+    const x = nt.Input({ shape: [8, 8, 3] });
+    const c1 = new layers.Conv2D(3, 3, { padding: 'same', activation: 'relu', name: 'c1' });
+    const h = c1(new layers.Add()([c1(x), x]));
+    const pooled = new layers.GlobalAveragePooling2D()(h);
+    const out = new layers.Dense(2, { name: 'out' })(pooled);
+    const m = new nt.Model({ inputs: x, outputs: [out, pooled] });
+    const g = m.layerGraph()!;
+    expect(g.nodes.map((n) => n.name).filter((n) => n.startsWith('c1'))).toEqual(['c1', 'c1_1']);
+    expect(g.nodes.find((n) => n.name === 'c1_1')!.params).toBe(0);
+    await checkFunctional('functional residual', m, (n) => [nt.randn([n, 8, 8, 3])]);
+  });
+
+  test('nested models (a Functional and a Sequential used as layers) are inlined', async () => {
+    const ix = nt.Input({ shape: [5] });
+    const inner = new nt.Model({ inputs: ix, outputs: new layers.Dense(4, { activation: 'relu', name: 'd' })(ix), name: 'inner' });
+    const seq = new Sequential([new layers.Dense(3, { inputShape: [4], name: 's1' }), new layers.Dense(2, { activation: 'sigmoid', name: 's2' })], { name: 'head' });
+    const x = nt.Input({ shape: [5], name: 'x' });
+    const m = new nt.Model({ inputs: x, outputs: seq.apply(inner.apply(x) as nt.KerasTensor) as nt.KerasTensor });
+    expect(m.layerGraph({ expandNested: true })!.nodes.map((n) => [n.name, n.inbound])).toEqual([['x', []], ['inner/d', ['x']], ['head/s1', ['inner/d']], ['head/s2', ['head/s1']]]);
+    expect(m.layerGraph()!.nodes.map((n) => n.className)).toEqual(['InputLayer', 'Functional', 'Sequential']);
+    await checkFunctional('functional nested', m, (n) => [nt.randn([n, 5])]);
+  });
+
+  test('MultiHeadAttention with query, value and key from the graph; Embedding reading int64 ids; a null sequence length', async () => {
+    const ids = nt.Input({ shape: [6], dtype: 'int64', name: 'ids' });
+    const ctx = nt.Input({ shape: [null, 8], name: 'ctx' });
+    const q = new layers.Embedding(20, 8)(ids);
+    const att = new layers.MultiHeadAttention({ numHeads: 2, keyDim: 4 })(q, ctx, new layers.Dense(8)(ctx));
+    const out = new layers.Dense(2)(new layers.GlobalAveragePooling1D()(new layers.LayerNormalization()(new layers.Add()([q, att]))));
+    const m = new nt.Model({ inputs: [ids, ctx], outputs: out });
+    const f = file('functional mha');
+    await m.export(f);
+    for (const [n, t] of [[5, 7], [2, 3]]) {
+      const xs = [nt.randint(0, 20, [n, 6]), nt.randn([n, t, 8])];
+      pending.push({ label: 'functional mha', file: f, xs, wants: [await m.predict(xs) as nt.Tensor] });
+    }
+  });
+
+  test('what a Functional export refuses names the layer or the model', async () => {
+    const x = nt.Input({ shape: [4, 8] });
+    const causal = new layers.MultiHeadAttention({ numHeads: 2, keyDim: 4, name: 'causal' })(x, x, { useCausalMask: true }) as nt.KerasTensor;
+    await expect(new nt.Model({ inputs: x, outputs: causal }).export(path.join(tmp, 'causal.onnx'))).rejects.toThrow(/layer 'causal' \(MultiHeadAttention\) is called with options useCausalMask, which cannot be exported/);
+    class Net extends nt.Model {
+      d = new layers.Dense(2);
+      override call(t: nt.Tensor): nt.Tensor {
+        return this.d.call(t).add(t.sum(1, true));
+      }
+    }
+    const net = new Net();
+    net.build([3]);
+    await expect(net.export(path.join(tmp, 'sub.onnx'))).rejects.toThrow(/export: the model '\w+' is a subclassed Model: its call\(\) is code, not a layer graph/);
+    expect(fs.existsSync(path.join(tmp, 'causal.onnx')) || fs.existsSync(path.join(tmp, 'sub.onnx'))).toBe(false);
+  });
+});
+
 describe('export errors and files', () => {
   class Scale extends layers.Layer {
     call(x: nt.Tensor): nt.Tensor {

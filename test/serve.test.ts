@@ -320,3 +320,80 @@ test('close() lets a request in progress finish, then the server stops', async (
   expect(server.stats().status).toBe('closing');
   await expect(fetch(`${url}/healthz`)).rejects.toThrow();
 });
+
+describe('Functional and subclassed models', () => {
+  /** Two inputs (a [2, 3] grid and 2 numbers), two heads: the outputs by name. */
+  function twoHeads(): nt.Model {
+    const a = nt.Input({ shape: [2, 3], name: 'grid' });
+    const b = nt.Input({ shape: [2], name: 'extra' });
+    const h = new layers.Concatenate()([new layers.Flatten()(a) as nt.KerasTensor, b]);
+    const cls = new layers.Dense(3, { activation: 'softmax', name: 'cls' })(h);
+    const reg = new layers.Dense(1, { name: 'reg' })(h);
+    return new nt.Model({ inputs: [a, b], outputs: [cls, reg], name: 'two_heads' });
+  }
+  const grid = [[[1, 2, 3], [4, 5, 6]], [[-1, 0, 1], [0.5, 0.25, 2]]];
+  const extra = [[0.1, 0.2], [3, -3]];
+
+  test('a Functional model with two inputs (by name or as an array) and two outputs (by name)', async () => {
+    nt.manualSeed(3);
+    const model = twoHeads();
+    const server = createServer({ model });
+    servers.push(server);
+    const url = await server.listen({ host: '127.0.0.1', port: 0 });
+    await server.ready;
+    const [cls, reg] = await model.predict([nt.tensor(grid), nt.tensor(extra)]) as nt.Tensor[];
+    const ready = await answer(await fetch(`${url}/readyz`));
+    expect(ready.model).toEqual({ name: 'two_heads', inputShape: [2, 3], outputShape: [3],
+      inputs: [{ name: 'grid', shape: [2, 3] }, { name: 'extra', shape: [2] }], outputs: [{ name: 'cls', shape: [3] }, { name: 'reg', shape: [1] }] });
+    for (const inputs of [{ extra, grid }, [grid, extra]]) {
+      const r = await postJson(url, { inputs });
+      expect(r.status).toBe(200);
+      const p = (await r.json()) as { predictions: Record<string, number[][]> };
+      expectClose(p.predictions.cls, cls.toArray() as number[][]);
+      expectClose(p.predictions.reg, reg.toArray() as number[][]);
+    }
+    // one instance per input, flat
+    const one = (await (await postJson(url, { inputs: { grid: grid[1].flat(), extra: extra[1] } })).json()) as { predictions: Record<string, number[][]> };
+    expectClose(one.predictions.reg, [(reg.toArray() as number[][])[1]]);
+    // binary: each instance's inputs one after another; outputs likewise, named in a header
+    const bin = new Float32Array([...grid[0].flat(), ...extra[0], ...grid[1].flat(), ...extra[1]]);
+    const rb = await postBinary(url, bin);
+    expect(rb.headers.get('x-output-shapes')).toBe('cls:3,reg:1');
+    const out = Array.from(new Float32Array(await rb.arrayBuffer()));
+    expectClose([out.slice(0, 4), out.slice(4, 8)], [0, 1].map((i) => [...(cls.toArray() as number[][])[i], ...(reg.toArray() as number[][])[i]]));
+    // refusals name the input
+    const bad = async (inputs: unknown, msg: RegExp) => {
+      const r = await postJson(url, { inputs });
+      expect(r.status).toBe(400);
+      expect((await answer(r)).message).toMatch(msg);
+    };
+    await bad({ grid }, /"inputs" lacks "extra"/);
+    await bad({ grid, extra, more: [1] }, /has unknown "more"/);
+    await bad([grid], /"inputs" is an array of 1; the model has 2 inputs \(grid, extra\)/);
+    await bad({ grid, extra: [[1, 2, 3], [4, 5, 6]] }, /input 'extra': /);
+    await bad({ grid, extra: [extra[0]] }, /input 'extra' has 1 instances but 'grid' has 2/);
+  });
+
+  test('a subclassed model built for its input shape, and one that is not built is refused', async () => {
+    class Net extends nt.Model {
+      d1 = new layers.Dense(4, { activation: 'relu' });
+      d2 = new layers.Dense(2);
+      override call(x: nt.Tensor): nt.Tensor {
+        return this.d2.call(this.d1.call(x)).add(x.sum(1, true));
+      }
+    }
+    nt.manualSeed(4);
+    const net = new Net();
+    net.build([3]);
+    const server = createServer({ model: net });
+    servers.push(server);
+    const url = await server.listen({ host: '127.0.0.1', port: 0 });
+    await server.ready;
+    const x = [[1, 2, 3], [0, -1, 0.5]];
+    const r = await answer(await postJson(url, { inputs: x }));
+    expectClose(r.predictions, (await net.predict(nt.tensor(x)) as nt.Tensor).toArray() as number[][]);
+    const unbuilt = createServer({ model: new Net() });
+    servers.push(unbuilt);
+    await expect(unbuilt.ready).rejects.toThrow(/\(subclassed\) is not built; call model.build\(inputShape\)/);
+  });
+});

@@ -154,3 +154,54 @@ function fill(v: unknown, shape: readonly number[], dim: number, out: Float32Arr
   const stride = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
   for (let k = 0; k < len; k++) fill(v[k], shape, dim + 1, out, offset + k * stride, `${where}[${k}]`, ctx, expected);
 }
+
+/**
+ * A JSON body for a model with several inputs: { "inputs": { name: value, ... } } or { "inputs":
+ * [value, ...] } in the model's input order, each value read as fromJson reads a single input; the
+ * instances of all inputs are then laid out one after another per instance (the order runBatch splits).
+ */
+export function fromJsonInputs(body: unknown, specs: InputSpec[], names: string[]): Instances {
+  const expected = `a JSON object { "inputs": { ${names.map((n, i) => `"${n}": ${specs[i].shapeText} instances`).join(', ')} } ` +
+    `(or "inputs" as an array of ${names.length} values in that order), each value as for a one-input model`;
+  if (body === undefined || body === null || body === '') throw new RequestError(400, 'the request body is empty', expected);
+  if (typeof body !== 'object' || Array.isArray(body) || !('inputs' in body)) {
+    throw new RequestError(400, `the body is ${describe(body)}${typeof body === 'object' && !Array.isArray(body) ? ' without "inputs"' : ''}`, expected);
+  }
+  const inputs = (body as { inputs: unknown }).inputs;
+  let values: unknown[];
+  if (Array.isArray(inputs)) {
+    if (inputs.length !== names.length) throw new RequestError(400, `"inputs" is an array of ${inputs.length}; the model has ${names.length} inputs (${names.join(', ')})`, expected);
+    values = inputs;
+  } else if (inputs !== null && typeof inputs === 'object') {
+    const keys = Object.keys(inputs);
+    const missing = names.filter((n) => !keys.includes(n));
+    const extra = keys.filter((k) => !names.includes(k));
+    if (missing.length || extra.length) {
+      throw new RequestError(400, `"inputs" ${missing.length ? `lacks ${missing.map((n) => JSON.stringify(n)).join(', ')}` : ''}` +
+        `${missing.length && extra.length ? ' and ' : ''}${extra.length ? `has unknown ${extra.map((n) => JSON.stringify(n)).join(', ')}` : ''}`, expected);
+    }
+    values = names.map((n) => (inputs as Record<string, unknown>)[n]);
+  } else {
+    throw new RequestError(400, `"inputs" is ${describe(inputs)}, not an object keyed by input name or an array`, expected);
+  }
+  const parts = values.map((v, i) => {
+    try {
+      return fromJson({ inputs: v }, specs[i]);
+    } catch (e) {
+      if (e instanceof RequestError) throw new RequestError(e.statusCode, `input '${names[i]}': ${e.message}`, expected);
+      throw e;
+    }
+  });
+  const rows = parts[0].rows;
+  const bad = parts.findIndex((p) => p.rows !== rows);
+  if (bad >= 0) throw new RequestError(400, `input '${names[bad]}' has ${parts[bad].rows} instances but '${names[0]}' has ${rows}`, expected);
+  const total = specs.reduce((n, s) => n + s.size, 0);
+  const data = new Float32Array(rows * total);
+  let at = 0;
+  parts.forEach((p, i) => {
+    const size = specs[i].size;
+    for (let r = 0; r < rows; r++) data.set(p.data.subarray(r * size, (r + 1) * size), r * total + at);
+    at += size;
+  });
+  return { data, rows };
+}

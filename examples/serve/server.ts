@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from 'perf_hooks';
 import Fastify, { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import * as nt from '../../lib';
 import { Batcher, BatcherStats } from './batcher';
-import { fromBinary, fromJson, InputSpec, RequestError } from './inputs';
+import { fromBinary, fromJson, fromJsonInputs, InputSpec, RequestError } from './inputs';
 import { createSeedModel } from './seed';
 
 /** Charsets a JSON body may declare (WHATWG names Node can decode), by their lower-case label. */
@@ -57,8 +57,8 @@ function parseJsonBody(body: Buffer, contentType: string, maxDepth: number): unk
 }
 
 export interface ServerOptions {
-  /** a directory written by model.save() (loaded with nt.loadModel), a model, or a promise of one */
-  model: string | nt.Sequential | Promise<nt.Sequential>;
+  /** a directory written by model.save() (loaded with nt.loadModel), a model (Sequential, Functional or subclassed), or a promise of one */
+  model: string | nt.Model | Promise<nt.Model>;
   /** dynamic batching of concurrent requests (default true); false: one forward pass per request */
   batching?: boolean;
   /** instances per forward pass at most (default 64) */
@@ -85,10 +85,35 @@ export interface ServerOptions {
   logger?: boolean | Record<string, unknown>;
 }
 
+/** What /readyz reports: the first input's and output's per-instance shapes, and every one by name for a model with several. */
 export interface ModelInfo {
   name: string;
   inputShape: number[];
   outputShape: number[];
+  inputs?: { name: string; shape: number[] }[];
+  outputs?: { name: string; shape: number[] }[];
+}
+
+/** A model's inputs as the server takes them: names and per-instance shapes (fixed sizes), from the public model API. */
+export function modelInputs(m: nt.Model): { names: string[]; shapes: number[][] } {
+  const where = `createServer: the model '${m.name}'`;
+  if (m instanceof nt.Sequential) {
+    const shape = m.layers[0]?.builtInputShape;
+    if (!shape) throw new Error(`${where} is not built; build it (or give its first layer an inputShape) before serving`);
+    return { names: ['input'], shapes: [[...shape]] };
+  }
+  if (m.inputs.length > 0) {
+    const shapes = m.inputs.map((t, i) => {
+      if (t.shape.some((d) => d === null)) {
+        throw new Error(`${where} has input '${m.inputNames![i]}' of shape [${t.shape.map((d) => d ?? 'None').join(', ')}]; serving needs inputs of fixed shape`);
+      }
+      return t.shape as number[];
+    });
+    return { names: m.inputNames!, shapes };
+  }
+  const built = m.getBuildConfig();
+  if (!built) throw new Error(`${where} (subclassed) is not built; call model.build(inputShape) (or fit/predict once) before serving`);
+  return { names: ['input'], shapes: [built.inputShape] };
 }
 
 export interface ServerStats {
@@ -138,8 +163,8 @@ function positive(name: string, v: number | undefined, integer = true): void {
 export function createServer(options: ServerOptions): InferenceServer {
   if (!options || typeof options !== 'object') throw new TypeError('createServer: expected an options object with a model');
   const { model: source } = options;
-  if (typeof source !== 'string' && !(source instanceof nt.Sequential) && !(source instanceof Promise)) {
-    throw new TypeError('createServer: expected model to be a saved model directory, a Sequential model or a promise of one');
+  if (typeof source !== 'string' && !(source instanceof nt.Model) && !(source instanceof Promise)) {
+    throw new TypeError('createServer: expected model to be a saved model directory, a Keras model (Sequential, Functional or subclassed) or a promise of one');
   }
   positive('maxBatchSize', options.maxBatchSize);
   positive('maxWaitMs', options.maxWaitMs, false);
@@ -156,25 +181,39 @@ export function createServer(options: ServerOptions): InferenceServer {
 
   let status: ServerStats['status'] = 'loading';
   let loadError = '';
-  let model: nt.Sequential | null = null;
+  let model: nt.Model | null = null;
+  // one spec per model input; spec covers a whole instance (every input's values, in order)
+  let specs: InputSpec[] = [];
+  let inputNames: string[] = [];
   let spec: InputSpec | null = null;
   let info: ModelInfo | null = null;
+  let outputs: { name: string; shape: number[] }[] = [];
   const started = performance.now();
   const responses = new Map<number, number>();
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
 
-  // One forward pass: the batch as a tensor, model.predict off the event loop, the outputs as float32.
+  // One forward pass: the batch as a tensor (split per input), model.predict off the event loop, the
+  // outputs as float32 (several outputs: each instance's outputs one after another, in order).
   const runBatch = async (data: Float32Array, rows: number): Promise<Float32Array> => {
-    const x = nt.tensor(data, { shape: [rows, ...spec!.shape] });
+    const x = nt.tensor(data, { shape: [rows, spec!.size] });
+    let offset = 0;
+    const xs = specs.map((s) => {
+      const part = x.narrow(1, offset, s.size).reshape([rows, ...s.shape]);
+      offset += s.size;
+      return part;
+    });
     try {
-      const y = await model!.predict(x, { batchSize: rows });
+      const y = await model!.predict(xs.length === 1 ? xs[0] : xs, { batchSize: rows });
+      const ys = Array.isArray(y) ? y as nt.Tensor[] : [y as nt.Tensor];
       try {
-        return y.dataSync() as Float32Array;
+        if (ys.length === 1) return ys[0].dataSync() as Float32Array;
+        return nt.cat(ys.map((t) => t.reshape([rows, -1]).to('float32')), 1).dataSync() as Float32Array;
       } finally {
-        y.dispose();
+        ys.forEach((t) => t.dispose());
       }
     } finally {
+      xs.forEach((t) => t.dispose());
       x.dispose();
     }
   };
@@ -184,17 +223,25 @@ export function createServer(options: ServerOptions): InferenceServer {
 
   const ready = (async () => {
     const m = typeof source === 'string' ? await nt.loadModel(source, { maxBytes: options.maxModelBytes ?? 1024 * MiB }) : await source;
-    if (!(m instanceof nt.Sequential)) throw new TypeError('createServer: the model promise resolved to something other than a Sequential model');
-    const inputShape = m.layers[0]?.builtInputShape;
-    if (!inputShape) throw new Error(`createServer: the model '${m.name}' is not built; build it (or give its first layer an inputShape) before serving`);
+    if (!(m instanceof nt.Model)) throw new TypeError('createServer: the model promise resolved to something other than a Keras model');
+    const io = modelInputs(m);
     // Warm-up: the first pass allocates libtorch's caches and the worker thread's state.
-    const x = nt.zeros([1, ...inputShape]);
-    const y = await m.predict(x, { batchSize: 1 });
-    info = { name: m.name, inputShape: [...inputShape], outputShape: y.shape.slice(1) };
-    x.dispose();
-    y.dispose();
+    const xs = io.shapes.map((s) => nt.zeros([1, ...s]));
+    const y = await m.predict(xs.length === 1 ? xs[0] : xs, { batchSize: 1 });
+    const ys = Array.isArray(y) ? y as nt.Tensor[] : [y as nt.Tensor];
+    const outNames = m.outputs.length === ys.length ? m.outputs.map((t) => t.node.layer.name) : ys.map((_, i) => `output_${i}`);
+    outputs = ys.map((t, i) => ({ name: outNames.indexOf(outNames[i]) === i ? outNames[i] : `${outNames[i]}_${i}`, shape: t.shape.slice(1) }));
+    info = { name: m.name, inputShape: [...io.shapes[0]], outputShape: outputs[0].shape };
+    if (io.shapes.length > 1 || ys.length > 1) {
+      info.inputs = io.names.map((name, i) => ({ name, shape: [...io.shapes[i]] }));
+      info.outputs = outputs.map((o) => ({ name: o.name, shape: [...o.shape] }));
+    }
+    xs.forEach((t) => t.dispose());
+    ys.forEach((t) => t.dispose());
     model = m;
-    spec = new InputSpec(inputShape);
+    specs = io.shapes.map((s) => new InputSpec(s));
+    inputNames = io.names;
+    spec = specs.length === 1 ? specs[0] : new InputSpec([specs.reduce((n, s) => n + s.size, 0)]);
     if (status === 'loading') status = 'ready';
   })();
   ready.catch((e: Error) => {
@@ -279,13 +326,26 @@ export function createServer(options: ServerOptions): InferenceServer {
         'retry once GET /readyz answers 200');
     }
     const binary = Buffer.isBuffer(req.body);
-    const { data, rows } = binary ? fromBinary(req.body as Buffer, spec) : fromJson(req.body, spec);
+    const { data, rows } = binary ? fromBinary(req.body as Buffer, spec) : specs.length > 1 ? fromJsonInputs(req.body, specs, inputNames) : fromJson(req.body, spec);
     const out = await batcher.predict(data, rows);
     if (binary && !String(req.headers.accept ?? '').includes('application/json')) {
-      reply.header('x-output-shape', [rows, ...info.outputShape].join(','));
+      if (outputs.length > 1) reply.header('x-output-shapes', outputs.map((o) => `${o.name}:${o.shape.join('x')}`).join(','));
+      else reply.header('x-output-shape', [rows, ...info.outputShape].join(','));
       return reply.type('application/octet-stream').send(Buffer.from(out.buffer, out.byteOffset, out.byteLength));
     }
-    return { predictions: nest(out, [rows, ...info.outputShape]) };
+    if (outputs.length === 1) return { predictions: nest(out, [rows, ...info.outputShape]) };
+    // several outputs: { name: per-output predictions }, split from each instance's concatenated row
+    const width = out.length / rows;
+    let at = 0;
+    const predictions: Record<string, unknown[]> = {};
+    for (const o of outputs) {
+      const size = o.shape.reduce((a, b) => a * b, 1);
+      const part = new Float32Array(rows * size);
+      for (let r = 0; r < rows; r++) part.set(out.subarray(r * width + at, r * width + at + size), r * size);
+      predictions[o.name] = nest(part, [rows, ...o.shape]);
+      at += size;
+    }
+    return { predictions };
   });
 
   let closing: Promise<void> | null = null;

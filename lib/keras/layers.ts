@@ -255,6 +255,17 @@ export abstract class Layer extends Callable {
     this.inputShape = opts.inputShape ? [...opts.inputShape] : undefined;
     this.explicitPolicy = opts.dtype !== undefined && opts.dtype !== null;
     this.dtypePolicy = this.explicitPolicy ? toPolicy(`${this.constructor.name}: dtype`, opts.dtype) : globalPolicy();
+    // build() as a user calls it records the per-sample shape it was built for (buildFor's width check reads it)
+    const build = this.build;
+    Object.defineProperty(this, 'build', {
+      configurable: true, writable: true, enumerable: false,
+      value: (...a: unknown[]) => {
+        const r = (build as (...b: unknown[]) => unknown).apply(this, a);
+        const s = a[0];
+        if (!this.builtInputShape && Array.isArray(s) && s.length > 0 && s.every((d) => Number.isSafeInteger(d) && (d as number) > 0)) this.builtInputShape = [...s as number[]];
+        return r;
+      },
+    });
   }
 
   /** Keras' dtype_policy: set by the dtype option, else the global policy when the layer was made. */
@@ -323,7 +334,30 @@ export abstract class Layer extends Callable {
       this.build(x.shape.slice(1));
       this.built = true;
       this.builtInputShape = x.shape.slice(1);
+      return;
     }
+    if (x.ndim >= 2) this.checkInputWidth(x.shape.slice(1));
+  }
+
+  /**
+   * The one input-width check of a built layer (eager call, symbolic call, and predict/fit through a
+   * model's JS path): the per-sample shape must match the built one on widthAxis().
+   */
+  checkInputWidth(sample: readonly (number | null)[]): void {
+    const built = this.builtInputShape ?? this.inputShape;
+    const axis = built && this.built ? this.widthAxis() : null;
+    if (!built || axis === null || sample.length === 0) return;
+    const want = built[built.length + axis];
+    const got = sample[sample.length + axis];
+    if (want !== undefined && want !== null && got !== null && got !== want) {
+      throw new RangeError(`${this.name} (${this.constructor.name}): the layer was built for inputs of shape ${shapeStr(built)} ` +
+        `(last dimension ${want}) but received inputs of shape ${shapeStr(sample)}`);
+    }
+  }
+
+  /** The input axis whose size a built layer's weights fix, checked on every call: the last, for a built-in layer with weights; null for none. */
+  protected widthAxis(): number | null {
+    return isNativeLayer(this) && this.countParams() > 0 ? -1 : null;
   }
 
   /** The native description, or null for a layer that must run from JS. */

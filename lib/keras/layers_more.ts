@@ -403,6 +403,10 @@ export class Embedding extends Layer {
         'and pad sequences with a value the model can learn to ignore');
     }
   }
+  /** Token ids: the sequence length is free, so no input width is checked. */
+  protected override widthAxis(): null {
+    return null;
+  }
   override build(): void {
     this.embedding = new nn.Embedding(this.inputDim, this.outputDim);
     initialize(this.embedding.weight, this.embeddingsInitializer);

@@ -104,11 +104,11 @@ export class GraphBuilder {
     return this.op('Slice', [x, this.ints('starts', [-1]), this.ints('ends', [Number.MIN_SAFE_INTEGER]), this.ints('axes', [axis]), this.ints('steps', [-1])]);
   }
 
-  /** The ModelProto bytes: inputs/outputs with a symbolic batch dimension ('batch'). */
+  /** The ModelProto bytes: inputs/outputs with a symbolic batch dimension ('batch'; other unknown dimensions get their own names). */
   model(graphName: string, inputs: ValueInfo[], outputs: ValueInfo[], docString: string): Uint8Array {
     const vi = (v: ValueInfo) => ({
       name: v.name,
-      type: { tensor_type: { elem_type: v.elemType, shape: { dim: v.shape.map((d) => (d === null ? { dim_param: 'batch' } : { dim_value: d })) } } },
+      type: { tensor_type: { elem_type: v.elemType, shape: { dim: v.shape.map((d, i) => (d !== null ? { dim_value: d } : { dim_param: i === 0 ? 'batch' : `${v.name}_dim${i}` })) } } },
     });
     const irVersion = this.opset <= 13 ? 7 : 8; // ONNX's table: opset 13 -> IR 7, opsets 14-18 -> IR 8
     return encode(onnxProtos(), 'onnx.ModelProto', {

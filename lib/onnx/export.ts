@@ -5,7 +5,7 @@ import { Tensor, typeOfValue } from '../tensor';
 import { Module } from '../nn/module';
 import { writeFileAtomicSync } from '../io/atomic';
 import { modelGraph, moduleGraph } from '../utils/model_graph';
-import { GraphBuilder, ValueInfo, FLOAT, INT64, checkOpset } from './builder';
+import { GraphBuilder, ValueInfo, FLOAT, INT64, checkOpset, ExportError } from './builder';
 import { convertLayer } from './keras';
 import { convertModule } from './torch';
 
@@ -28,11 +28,11 @@ function checkOptions(where: string, opts: unknown, known: string[]): Record<str
   return opts as Record<string, unknown>;
 }
 
-/** The ModelProto bytes of a Keras model (Sequential now; a model with layerGraph() alike). */
+/** The ModelProto bytes of a Keras model: a Sequential's chain, or a Functional model's layer graph (nested models inlined). */
 export function kerasModelToOnnx(model: unknown, opts: { opset?: number } = {}): Uint8Array {
   const where = 'export';
   const opset = checkOpset(where, opts.opset);
-  const g = modelGraph(model, where);
+  const g = modelGraph(model, where, { expandNested: true, requireGraph: where });
   const unknown = g.nodes.find((n) => n.outputShape === null);
   if (unknown) {
     throw new Error(`${where}: the model '${g.name}' is not built (layer '${unknown.name}' has no known shape); ` +
@@ -42,19 +42,29 @@ export function kerasModelToOnnx(model: unknown, opts: { opset?: number } = {}):
   const values = new Map<string, string>();
   const inputs: ValueInfo[] = [];
   for (const n of g.nodes) {
+    if ((n.outputCount ?? 1) > 1) {
+      throw new ExportError(`ONNX export: layer '${n.name}' (${n.className}) is called for ${n.outputCount} outputs (returnState or attention scores); only single-output layer calls can be exported`);
+    }
+    if (n.callOptions && Object.keys(n.callOptions).length > 0) {
+      throw new ExportError(`ONNX export: layer '${n.name}' (${n.className}) is called with options ${Object.keys(n.callOptions).join(', ')}, which cannot be exported`);
+    }
     if (n.inbound.length === 0) {
-      // integer inputs when an Embedding reads this input directly (token ids), float otherwise
+      // integer inputs for an integer Input, or when only Embeddings read this input (token ids); float otherwise
       const readers = g.nodes.filter((m) => m.inbound.includes(n.name));
-      const ids = readers.length > 0 && readers.every((m) => m.className === 'Embedding');
+      const dtype = (n.layer as { dtype?: unknown } | undefined)?.dtype;
+      const ids = typeof dtype === 'string' && dtype.startsWith('int') ? true : readers.length > 0 && readers.every((m) => m.className === 'Embedding');
       inputs.push({ name: n.name, elemType: ids ? INT64 : FLOAT, shape: [null, ...n.outputShape!] });
       values.set(n.name, n.name);
       continue;
     }
     values.set(n.name, convertLayer(b, n.inbound.map((i) => values.get(i)!), n));
   }
+  const taken = new Set<string>();
   const outputs: ValueInfo[] = g.outputs.map((name) => {
     const n = g.nodes.find((m) => m.name === name)!;
-    const out = `${name}_output`;
+    let out = `${name}_output`;
+    for (let k = 1; taken.has(out); k++) out = `${name}_output_${k}`;
+    taken.add(out);
     b.nodes.push({ op_type: 'Identity', name: `${out}_node`, input: [values.get(name)!], output: [out], attribute: [] });
     return { name: out, elemType: FLOAT, shape: [null, ...n.outputShape!] };
   });

@@ -280,7 +280,27 @@ const CONVERTERS: Record<string, Converter> = {
  * Keras' merge layers (and attention with its own value/key), for a model whose graph has nodes
  * with several inputs (a Functional model's layerGraph()). Concatenate's axis counts the batch, as ONNX's does.
  */
-type MergeConverter = (b: GraphBuilder, xs: string[], layer: KerasLayerFace, cfg: Record<string, unknown>) => string;
+type MergeConverter = (b: GraphBuilder, xs: string[], layer: KerasLayerFace, cfg: Record<string, unknown>, node: GraphNode) => string;
+
+/** Keras' Dot (lib/keras/merge.ts): optional L2 normalisation, the dot axes moved last/first, a batched MatMul. */
+function dot(b: GraphBuilder, xs: string[], layer: KerasLayerFace, cfg: Record<string, unknown>, node: GraphNode): string {
+  const shapes = node.inputShapes;
+  const axes = Array.isArray(cfg.axes) ? cfg.axes as number[] : [cfg.axes as number, cfg.axes as number];
+  const [i, j] = axes.map((x, k) => (x < 0 ? shapes[k].length + 1 + x : x)); // axes counting the batch
+  const n = shapes[0][i - 1];
+  const out = node.outputShape ?? [];
+  if (n === null || n === undefined || out.some((d) => d === null)) {
+    throw new ExportError(`ONNX export: layer '${layer.name}' (Dot) needs known sizes on its dot axes and output (inputs ${JSON.stringify(shapes)})`);
+  }
+  const l2 = (x: string, axis: number) =>
+    b.op('Div', [x, b.op('Max', [b.op('Sqrt', [b.reduce('ReduceSum', b.op('Mul', [x, x]), [axis], true)]), b.floats('eps', [1e-12], [])])]);
+  const [a, c] = cfg.normalize ? [l2(xs[0], i), l2(xs[1], j)] : xs;
+  const dims = (r: number) => [...Array(r).keys()];
+  const am = b.reshape(b.transpose(a, [...dims(shapes[0].length + 1).filter((d) => d !== i), i]), [0, -1, n]);
+  const cm = b.reshape(b.transpose(c, [0, j, ...dims(shapes[1].length + 1).filter((d) => d !== 0 && d !== j)]), [0, n, -1]);
+  return b.reshape(b.op('MatMul', [am, cm]), [0, ...out]);
+}
+
 const MERGE: Record<string, MergeConverter> = {
   Add: (b, xs) => b.op('Sum', xs),
   Subtract: (b, xs) => b.op('Sub', xs),
@@ -289,6 +309,7 @@ const MERGE: Record<string, MergeConverter> = {
   Maximum: (b, xs) => b.op('Max', xs),
   Minimum: (b, xs) => b.op('Min', xs),
   Concatenate: (b, xs, _l, cfg) => b.op('Concat', xs, { axis: { i: (cfg.axis as number | undefined) ?? -1 } }),
+  Dot: dot,
   MultiHeadAttention: (b, xs, l, cfg) => multiHeadAttention(b, xs[0], xs[1], xs[2] ?? xs[1], l, cfg),
 };
 
@@ -308,7 +329,7 @@ export function convertLayer(b: GraphBuilder, xs: string[], node: GraphNode): st
   b.scope = node.name;
   try {
     const cfg = layer.getConfig();
-    return single ? single(b, xs[0], layer, cfg, node.inputShapes[0] ?? []) : merge!(b, xs, layer, cfg);
+    return single ? single(b, xs[0], layer, cfg, node.inputShapes[0] ?? []) : merge!(b, xs, layer, cfg, node);
   } finally {
     b.scope = '';
   }

@@ -23,8 +23,17 @@ export interface GraphModel {
   layers: GraphLayer[];
   built?: boolean;
   build?(inputShape?: number[]): void;
-  /** A model whose layers form a DAG (Functional) lists its nodes itself, inputs first. */
-  layerGraph?(): GraphNode[];
+  /**
+   * A model whose layers form a DAG (Functional) lists its nodes itself, inputs first (with its
+   * outputs in order, where they are not simply the nodes that feed no other); null: read layers as a chain.
+   */
+  layerGraph?(opts?: LayerGraphOptions): GraphNode[] | { nodes: GraphNode[]; outputs: string[] } | null;
+}
+
+/** How a model lists its graph: nested models inlined (ONNX export) or kept as one node (plots); requireGraph names the caller that needs a real graph. */
+export interface LayerGraphOptions {
+  expandNested?: boolean;
+  requireGraph?: string;
 }
 
 /** One node: an input placeholder or one call of a layer. Shapes are per sample (no batch). */
@@ -37,6 +46,12 @@ export interface GraphNode {
   module?: Module;
   /** names of the nodes feeding this one, in call order */
   inbound: string[];
+  /** which output of each inbound node feeds this one (all 0 when absent) */
+  inboundOutputs?: number[];
+  /** how many outputs the call returns (1 when absent) */
+  outputCount?: number;
+  /** options the layer was called with in the graph (beyond the inputs) */
+  callOptions?: Record<string, unknown>;
   inputShapes: number[][];
   /** null when the model is not built and the shape is unknown */
   outputShape: number[] | null;
@@ -62,12 +77,17 @@ function isModel(m: unknown): m is GraphModel {
 }
 
 /** The model's layer graph; builds a Sequential model that declares its input shape and is not built yet. */
-export function modelGraph(model: unknown, where: string): ModelGraph {
+export function modelGraph(model: unknown, where: string, opts: LayerGraphOptions = {}): ModelGraph {
   if (!isModel(model)) throw new TypeError(`${where}: expected a Keras model (Sequential or Model) but received ${typeOfValue(model)}`);
   const name = model.name ?? 'model';
   let nodes: GraphNode[];
-  if (typeof model.layerGraph === 'function') {
-    nodes = model.layerGraph();
+  let outputs: string[] | null = null;
+  const listed = typeof model.layerGraph === 'function' ? model.layerGraph(opts) : null;
+  if (Array.isArray(listed)) {
+    nodes = listed;
+  } else if (listed) {
+    nodes = listed.nodes;
+    outputs = listed.outputs;
   } else {
     const layers = model.layers;
     if (layers.length === 0) throw new Error(`${where}: the model '${name}' has no layers`);
@@ -104,7 +124,7 @@ export function modelGraph(model: unknown, where: string): ModelGraph {
     name,
     nodes,
     inputs: nodes.filter((n) => n.inbound.length === 0).map((n) => n.name),
-    outputs: nodes.filter((n) => !fed.has(n.name)).map((n) => n.name),
+    outputs: outputs ?? nodes.filter((n) => !fed.has(n.name)).map((n) => n.name),
   };
 }
 

@@ -172,6 +172,7 @@ function callSymbolic(layer: Layer, args: unknown[]): KerasTensor | KerasTensor[
   if (o.returnAttentionScores) throw new TypeError(`${where(layer)}: returnAttentionScores is not available on symbolic inputs; call the layer on Tensors for the scores`);
   if ('training' in o) throw new TypeError(`${where(layer)}: training is set by fit/evaluate/predict for layers in a model; leave it out of the symbolic call`);
   const shapes = inputs.map((t) => [...t.shape]);
+  if (layer.built && kind === 'single') layer.checkInputWidth(shapes[0]);
   if (!layer.built) {
     const b = layer.build as (...s: unknown[]) => void;
     if (kind === 'single') b.call(layer, shapes[0]);

@@ -11,15 +11,19 @@ import { availableDevices } from '../../device';
 import { Layer, LayerWeight, shapeStr } from '../layers';
 import * as nn from '../../nn';
 import { History } from '../callbacks';
-import { Trainer, FitOptions } from '../training/trainer';
+import { Trainer, FitOptions, CompileOptions } from '../training/trainer';
 import {
   Packing, structured, pack, unpack, isBatchSource, packedSource,
 } from '../training/data_adapter';
-import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer } from './layer';
+import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLayer, classNameOf } from './layer';
 import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 import { exportKerasModel, ExportOptions } from '../../onnx/export';
+import type { GraphNode, LayerGraphOptions } from '../../utils/model_graph';
 import * as busy from '../busy'; // reliability: one use at a time where uses cannot overlap
+
+/** What a model's call returns: one output, several in order, or several keyed by output name. */
+export type ModelOutput = Tensor | Tensor[] | Record<string, Tensor>;
 
 export interface ModelOptions {
   inputs?: SymbolicStructure;
@@ -58,6 +62,8 @@ export class Model extends Trainer {
   protected inputPacking: Packing | null = null;
   protected targetPacking: Packing | null = null;
   private seenOutputShapes: number[][] | null = null;
+  /** a subclassed model's output names, from compile's per-output losses (an array: output_1, output_2...; an object: its keys) */
+  private declaredOutputs: string[] | null = null;
 
   constructor(opts?: ModelOptions) {
     if (opts !== undefined && (opts === null || typeof opts !== 'object' || Array.isArray(opts))) {
@@ -86,7 +92,7 @@ export class Model extends Trainer {
     return this.graph ? this.graph.inputs.map((t) => t.node.layer.name) : null;
   }
   protected outputNames(): string[] | null {
-    if (!this.graph) return null;
+    if (!this.graph) return this.declaredOutputs;
     const names = this.graph.outputs.map((t) => t.node.layer.name);
     return names.map((n, i) => (names.indexOf(n) === i ? n : `${n}_${i}`));
   }
@@ -140,6 +146,76 @@ export class Model extends Trainer {
     };
   }
 
+  /** Keras' compile; a subclassed model given one loss per output (an array, or an object keyed by output name) trains each output on its own. */
+  override compile(opts: CompileOptions): void {
+    if (!this.graph) {
+      const loss: unknown = (opts as { loss?: unknown } | null)?.loss;
+      const lossObject = (v: object) => Object.keys(v).every((k) => k === 'name' || k === 'fromLogits');
+      this.declaredOutputs = Array.isArray(loss) && loss.length > 1 ? loss.map((_, i) => `output_${i + 1}`)
+        : loss !== null && typeof loss === 'object' && !Array.isArray(loss) && Object.getPrototypeOf(loss) === Object.prototype && !lossObject(loss) ? Object.keys(loss)
+          : null;
+    }
+    super.compile(opts);
+  }
+
+  /**
+   * The layer graph that plotModel, TensorBoard and ONNX export read (lib/utils/model_graph.ts): one
+   * node per Input and per layer call, a shared layer's later calls named name_1, name_2...; nested
+   * Functional/Sequential models inlined (their nodes prefixed 'outer/') with expandNested. null for a
+   * model without a graph (a subclassed one; with requireGraph that is an error naming the caller).
+   */
+  layerGraph(opts: LayerGraphOptions = {}): { nodes: GraphNode[]; outputs: string[] } | null {
+    if (!this.graph) {
+      if (opts.requireGraph) {
+        throw new Error(`${opts.requireGraph}: the model '${this.name}' is a subclassed Model: its call() is code, not a layer graph; ` +
+          'build it as a Functional model (new nt.Model({ inputs, outputs })) or a Sequential to use it here');
+      }
+      return null;
+    }
+    interface Ref { name: string; index: number; shape: (number | null)[] }
+    const nodes: GraphNode[] = [];
+    const used = new Set<string>();
+    const counted = new Set<Layer>();
+    const unique = (base: string): string => {
+      let name = base;
+      for (let k = 1; used.has(name); k++) name = `${base}_${k}`;
+      used.add(name);
+      return name;
+    };
+    const walk = (g: FunctionalGraph, ins: Ref[], prefix: string): Ref[] => {
+      const env = new Map<KerasTensor, Ref>();
+      g.inputs.forEach((t, i) => env.set(t, ins[i]));
+      for (const n of g.nodes) {
+        const refs = n.inputs.map((t) => env.get(t)!);
+        const inner = n.layer instanceof Model ? n.layer.graph : null;
+        let outs: Ref[];
+        if (opts.expandNested && inner && Object.keys(n.callOptions).length === 0 && inner.inputs.length === refs.length) {
+          outs = walk(inner, refs, `${unique(prefix + n.layer.name)}/`);
+        } else {
+          const name = unique(`${prefix}${n.layer.name}`);
+          const params = counted.has(n.layer) ? 0 : n.layer.countParams();
+          counted.add(n.layer);
+          nodes.push({ name, className: n.layer instanceof Model ? n.layer.savedClassName() : classNameOf(n.layer), layer: n.layer,
+            inbound: refs.map((r) => r.name), inboundOutputs: refs.map((r) => r.index), inputShapes: refs.map((r) => r.shape as number[]),
+            outputShape: n.outputs[0].shape as number[], outputCount: n.outputs.length, params,
+            ...(Object.keys(n.callOptions).length ? { callOptions: { ...n.callOptions } } : {}) });
+          outs = n.outputs.map((t, i) => ({ name, index: i, shape: t.shape }));
+        }
+        n.outputs.forEach((t, i) => env.set(t, outs[i]));
+      }
+      return g.outputs.map((t) => env.get(t)!);
+    };
+    const inputs: Ref[] = this.graph.inputs.map((t) => {
+      const name = unique(t.node.layer.name);
+      nodes.push({ name, className: 'InputLayer', layer: t.node.layer, inbound: [], inputShapes: [], outputShape: t.shape as number[], params: 0 });
+      return { name, index: 0, shape: t.shape };
+    });
+    const outs = walk(this.graph, inputs, '');
+    const multi = outs.find((r) => r.index !== 0);
+    if (multi && opts.requireGraph) throw new Error(`${opts.requireGraph ?? this.name}: output ${multi.index} of layer call '${multi.name}' is a model output; only a call's first output can be listed`);
+    return { nodes, outputs: outs.map((r) => r.name) };
+  }
+
   /** Keras' from_config: a Functional model rebuilt from getConfig() (layers through registerLayer's registry); a subclass is constructed bare. */
   static override fromConfig(config: Record<string, unknown>): Model {
     if (this !== Model || !Array.isArray(config.nodes)) return new (this as unknown as new () => Model)();
@@ -189,7 +265,10 @@ export class Model extends Trainer {
     this.built = true;
   }
 
-  /** Functional: runs the graph; a subclass overrides call(x, { training }). */
+  /**
+   * Functional: runs the graph; a subclass overrides call(x, { training }). At run time a subclass may
+   * return a Tensor, an array of them, or an object keyed by output name (see ModelOutput).
+   */
   call(x: Tensor, opts?: { training?: boolean }): Tensor;
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[];
   call(x: Tensor | Tensor[], opts?: { training?: boolean }): Tensor | Tensor[] {
@@ -200,10 +279,25 @@ export class Model extends Trainer {
 
   private runModel(xs: Tensor[], training: boolean, penalties?: Tensor[]): Tensor[] {
     if (this.graph) return this.graph.run(xs, training, penalties, this.name);
-    const r = this.call(xs.length === 1 ? xs[0] : xs, { training });
-    const outs = Array.isArray(r) ? r : [r];
-    if (!outs.every((t) => t instanceof Tensor)) throw new TypeError(`${this.name}.call: expected it to return a Tensor (or an array of them) but it returned ${typeOfValue(r)}`);
-    return outs;
+    const r: unknown = this.call(xs.length === 1 ? xs[0] : xs, { training });
+    let outs: unknown[];
+    if (r instanceof Tensor) outs = [r];
+    else if (Array.isArray(r)) outs = r;
+    else if (r !== null && typeof r === 'object') {
+      // an object keyed by output name: in compile's order when its losses were keyed by name
+      const keys = Object.keys(r);
+      const names = this.declaredOutputs ?? keys;
+      const missing = names.filter((n) => !keys.includes(n));
+      if (missing.length) throw new TypeError(`${this.name}.call: returned outputs ${keys.join(', ')} but compile named ${names.join(', ')} (missing ${missing.join(', ')})`);
+      outs = names.map((n) => (r as Record<string, unknown>)[n]);
+    } else outs = [r];
+    if (!outs.every((t) => t instanceof Tensor)) {
+      throw new TypeError(`${this.name}.call: expected it to return a Tensor, an array of them or an object of them keyed by output name but it returned ${typeOfValue(r)}`);
+    }
+    if (this.declaredOutputs && outs.length !== this.declaredOutputs.length) {
+      throw new RangeError(`${this.name}.call: returned ${outs.length} output${outs.length === 1 ? '' : 's'} but compile was given a loss for each of ${this.declaredOutputs.length} (${this.declaredOutputs.join(', ')})`);
+    }
+    return outs as Tensor[];
   }
 
   protected forwardJS(x: Tensor, training: boolean, penalties?: Tensor[]): Tensor {

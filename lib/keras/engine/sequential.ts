@@ -80,6 +80,11 @@ export class Sequential extends Model {
     return new Sequential(layers.map((e, i) => deserializeLayer(e, `layer ${i}`)), { name: config.name as string | undefined });
   }
 
+  /** A Sequential is read as its chain of layers (lib/utils/model_graph.ts), so it lists no graph of its own. */
+  override layerGraph(): null {
+    return null;
+  }
+
   protected override nativeChain(): Layer[] | null {
     const chain = this.graph?.chain();
     if (!chain) return null;
