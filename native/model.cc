@@ -128,8 +128,14 @@ at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x, at::Tensor* pen
     }
     if (!s.reduceDims.empty())
       x = s.reduceMax ? at::amax(x, s.reduceDims, s.keepDims) : x.mean(s.reduceDims, s.keepDims);
-    if (s.post == 2) x = ToLast(x);
-    x = Apply(s.act, x);
+    // An elementwise activation runs before the permute back to channels-last, on the layer's
+    // contiguous output: on the permuted view libtorch takes a slow strided path (and backward too).
+    if (s.post == 2 && s.act != Act::kSoftmax) {
+      x = ToLast(Apply(s.act, x));
+    } else {
+      if (s.post == 2) x = ToLast(x);
+      x = Apply(s.act, x);
+    }
     if (penalty && (s.actL1 != 0 || s.actL2 != 0)) {
       at::Tensor p = (x.abs().sum() * s.actL1 + x.square().sum() * s.actL2) / static_cast<double>(x.size(0));
       *penalty = penalty->defined() ? *penalty + p : p;
