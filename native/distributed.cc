@@ -17,6 +17,7 @@
 #include <thread>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <unordered_map>
 
 // ProcessGroupGloo.hpp needs gloo's own headers (Debian: libgloo-dev), which libtorch-dev does not
 // pull in; without them the addon builds and nt.distributed.init explains what to install.
@@ -106,9 +107,21 @@ std::string TimeoutText(Ms t) { return std::to_string(t.count()) + " ms"; }
 
 // ---- completion: a promise settled on the JS thread from whichever thread finished the work ----
 
+// One thread-safe function per env carries every settled job to the JS thread: creating and
+// closing one per collective (a uv_async handle each) cost more than a 1 KB allreduce's own
+// overhead. It is referenced only while jobs are in flight, so an idle env can exit; the env's
+// cleanup hook closes it, after which late completions (a Gloo thread finishing during teardown)
+// are dropped instead of posted.
+struct Channel {
+  std::mutex mu;
+  napi_threadsafe_function tsfn = nullptr;
+  bool closed = false;
+  int64_t inFlight = 0;  // JS thread only
+};
+
 struct Job {
   napi_deferred deferred = nullptr;
-  napi_threadsafe_function tsfn = nullptr;
+  std::shared_ptr<Channel> channel;
   std::string error;                                // non-empty: reject with this message
   std::function<napi_value(napi_env, Job&)> value;  // builds the resolved value on the JS thread
   WorkPtr work;
@@ -120,11 +133,12 @@ struct Job {
   std::function<void()> always;   // runs on the JS thread before the promise settles
 };
 
+// On the JS thread (env null: the function is being torn down and only frees).
 void Settle(napi_env env, napi_value, void*, void* data) {
   std::unique_ptr<Job> job(static_cast<Job*>(data));
-  napi_threadsafe_function tsfn = job->tsfn;
   if (job->always) job->always();
   if (env) {
+    if (--job->channel->inFlight == 0) napi_unref_threadsafe_function(env, job->channel->tsfn);
     if (job->error.empty()) {
       napi_value v = nullptr;
       try {
@@ -144,21 +158,56 @@ void Settle(napi_env env, napi_value, void*, void* data) {
   job->keep.clear();
   job->outputs.clear();
   job->work.reset();
-  napi_release_threadsafe_function(tsfn, napi_tsfn_release);
+}
+
+std::mutex g_channelsMu;
+std::unordered_map<napi_env, std::shared_ptr<Channel>> g_channels;
+
+void CloseChannel(void* arg) {
+  auto* env = static_cast<napi_env>(arg);
+  std::shared_ptr<Channel> c;
+  {
+    std::lock_guard<std::mutex> lk(g_channelsMu);
+    auto it = g_channels.find(env);
+    if (it == g_channels.end()) return;
+    c = it->second;
+    g_channels.erase(it);
+  }
+  std::lock_guard<std::mutex> lk(c->mu);
+  c->closed = true;
+  napi_release_threadsafe_function(c->tsfn, napi_tsfn_abort);
+}
+
+std::shared_ptr<Channel> EnvChannel(napi_env env) {
+  std::lock_guard<std::mutex> lk(g_channelsMu);
+  auto it = g_channels.find(env);
+  if (it != g_channels.end()) return it->second;
+  auto c = std::make_shared<Channel>();
+  napi_value resource;
+  Check(env, napi_create_string_utf8(env, "nodetorch.distributed", NAPI_AUTO_LENGTH, &resource));
+  Check(env, napi_create_threadsafe_function(env, nullptr, nullptr, resource, 0, 1, nullptr, nullptr, nullptr, Settle,
+                                             &c->tsfn));
+  napi_unref_threadsafe_function(env, c->tsfn);
+  // added after the thread-safe function, so it runs before the function's own cleanup
+  napi_add_env_cleanup_hook(env, CloseChannel, env);
+  g_channels[env] = c;
+  return c;
 }
 
 void Post(Job* job) {
-  if (napi_call_threadsafe_function(job->tsfn, job, napi_tsfn_blocking) != napi_ok) delete job;  // env is gone
+  std::shared_ptr<Channel> c = job->channel;
+  std::lock_guard<std::mutex> lk(c->mu);
+  if (c->closed || napi_call_threadsafe_function(c->tsfn, job, napi_tsfn_nonblocking) != napi_ok)
+    delete job;  // the env is gone
 }
 
-// A pending promise whose settling is posted by Post(job); the tsfn keeps the event loop alive
-// until then.
-napi_value Arm(napi_env env, Job* job, const char* name) {
-  napi_value promise, resource;
+// A pending promise whose settling is posted by Post(job); the env's channel keeps the event
+// loop alive until then.
+napi_value Arm(napi_env env, Job* job, const char*) {
+  napi_value promise;
+  job->channel = EnvChannel(env);
   Check(env, napi_create_promise(env, &job->deferred, &promise));
-  Check(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource));
-  Check(env, napi_create_threadsafe_function(env, nullptr, nullptr, resource, 0, 1, nullptr, nullptr, nullptr, Settle,
-                                             &job->tsfn));
+  if (job->channel->inFlight++ == 0) napi_ref_threadsafe_function(env, job->channel->tsfn);
   return promise;
 }
 
@@ -630,6 +679,7 @@ struct Reducer {
   };
   std::vector<Bucket> buckets;
   std::vector<size_t> bucketOf;
+  at::Tensor scale;  // 1 / worldSize, a 0-dim double (keeps the bucket's dtype)
   std::vector<char> ready;
   size_t next = 0;
   bool active = false;
@@ -653,12 +703,12 @@ struct Reducer {
       const at::Tensor& p = params[b.members[k]];
       at::Tensor slice = b.flat.narrow(0, b.offsets[k], p.numel());
       const at::Tensor& grad = p.grad();
+      // one pass: the bucket receives grad / worldSize (PyTorch's mul_out into the bucket view)
       if (grad.defined())
-        slice.copy_(grad.reshape({-1}));
+        at::mul_out(slice, grad.reshape({-1}), scale);
       else
         slice.zero_();
     }
-    b.flat.div_(group->size);
     std::vector<at::Tensor> v = {b.flat};
     b.work = group->comm->allreduce(v, c10d::AllreduceOptions());
   }
@@ -755,6 +805,7 @@ napi_value DdpCreate(napi_env env, napi_callback_info info) {
   auto r = std::make_shared<Reducer>();
   r->group = g;
   r->findUnused = a.Bool(4, "findUnusedParameters");
+  r->scale = at::scalar_tensor(1.0 / g->size, at::TensorOptions().dtype(at::kDouble));
   for (size_t i = 0; i < params.size(); i++) {
     if (!params[i].requires_grad() || !params[i].is_leaf())
       throw ArgError("parameters[" + std::to_string(i) + "] is not a leaf tensor that requires grad");
