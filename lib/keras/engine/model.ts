@@ -19,6 +19,7 @@ import { CallKind, KerasTensor, Node, inputTensor, serializeLayer, deserializeLa
 import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 import { exportKerasModel, ExportOptions } from '../../onnx/export';
+import { exportTorchScript } from '../../jit';
 import * as busy from '../busy'; // reliability: one use at a time where uses cannot overlap
 
 export interface ModelOptions {
@@ -364,6 +365,10 @@ export class Model extends Trainer {
   }
   /** Keras 3's export: `await model.export('model.onnx', { format: 'onnx', opset })` (lib/onnx/export.ts). */
   async export(filepath: string, opts?: ExportOptions): Promise<void> {
+    if (opts !== null && typeof opts === 'object' && opts.format === 'torchscript') {
+      // traced by libtorch (lib/jit.ts) on an example batch of the model's input shape
+      return exportTorchScript(this, filepath, opts);
+    }
     return exportKerasModel(this, filepath, opts);
   }
 
