@@ -801,6 +801,15 @@ napi_value JitTrace(napi_env env, napi_callback_info info) {
   std::vector<std::string> warnings;
   std::string error;
   bool jsThrew = false;
+  // the handles made for the forward's inputs: released when the trace ends (the trace holds no
+  // handle; JS wrappers of them, if any remain, see a disposed tensor)
+  std::vector<uint64_t> made;
+  struct ReleaseMade {
+    std::vector<uint64_t>& hs;
+    ~ReleaseMade() {
+      for (uint64_t h : hs) Table().Release(h);
+    }
+  } releaseMade{made};
   std::shared_ptr<torch::jit::tracer::TracingState> state;
   struct WarnScope {  // restored however the trace ends, a pending JS exception included
     explicit WarnScope(std::vector<std::string>* w) : outer(tl_trace_warnings) {
@@ -821,8 +830,13 @@ napi_value JitTrace(napi_env env, napi_callback_info info) {
           [&](torch::jit::Stack in) -> torch::jit::Stack {
             napi_value handles;
             Check(env, napi_create_array_with_length(env, in.size(), &handles));
-            for (size_t i = 0; i < in.size(); i++)
-              Check(env, napi_set_element(env, handles, static_cast<uint32_t>(i), Wrap(env, in[i].toTensor())));
+            for (size_t i = 0; i < in.size(); i++) {
+              napi_value h = Wrap(env, in[i].toTensor());
+              double d = 0;
+              napi_get_value_double(env, h, &d);
+              made.push_back(static_cast<uint64_t>(d));
+              Check(env, napi_set_element(env, handles, static_cast<uint32_t>(i), h));
+            }
             napi_value undef, out;
             napi_get_undefined(env, &undef);
             if (napi_call_function(env, undef, fn, 1, &handles, &out) != napi_ok) {
