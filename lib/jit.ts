@@ -6,6 +6,11 @@ import { native, NativeObject, JitNode, Handle } from './native';
 import { DType, isDtypeName, parseDtype, dtypeCode, isFloating } from './dtype';
 import { deviceString, DeviceLike, Tensor, typeOfValue, wrap } from './tensor';
 import { checkBudget, maxBytesFor, MaxBytesOptions, openRegular } from './io/files';
+import { checkZipFile } from './io/zip';
+import { writeFileAtomicSync } from './io/atomic';
+import { tidy } from './memory';
+import { zeros } from './creation';
+import { Module } from './nn/module';
 
 /**
  * What TorchScript methods take and return. In: a Tensor, a number (an int or a float, as the
@@ -286,6 +291,23 @@ export class ScriptModule {
     return this.to(`cuda:${index}`);
   }
 
+  /**
+   * Writes the module as torch.jit.save does (a zip archive that Python's torch.jit.load and
+   * nt.jit.load read), atomically: the file is the old one or the whole new one, never a part.
+   */
+  async save(file: string): Promise<void> {
+    const stack = callerStack(this.save);
+    try {
+      if (typeof file !== 'string' || file === '') {
+        throw new TypeError(`ScriptModule.save: expected a file path (string) but received ${typeOfValue(file)}`);
+      }
+      const bytes = native.jit_save(this.live('save'));
+      writeFileAtomicSync(file, bytes);
+    } catch (e) {
+      throw withStack(e, stack);
+    }
+  }
+
   /** Frees the module's weights now (calls still running finish first). Idempotent. */
   dispose(): void {
     if (this._native) native.jit_dispose(this._native);
@@ -330,6 +352,9 @@ async function checkFile(file: string, opts: MaxBytesOptions): Promise<string> {
     }
     // a zip holds at least a local header and an end-of-central-directory record
     if (size < 22) throw new Error(`jit.load: '${file}' is not a TorchScript archive: it is only ${size} bytes long`);
+    // the one zip reader (lib/io/zip.ts) checks the directory and every entry's CRC-32 before
+    // libtorch reads the file (libtorch 1.13 reads stored entries without checking their CRC)
+    await checkZipFile(fh, size, (m) => new Error(`jit.load: '${file}' is not a readable TorchScript archive: the zip file is damaged or truncated: ${m}`));
   } finally {
     await fh.close();
   }
@@ -379,4 +404,144 @@ export function compile(source: string): ScriptModule {
   if (typeof source !== 'string') throw new TypeError(`jit.compile: expected TorchScript source (string) but received ${typeOfValue(source)}`);
   // TorchScript's parser wants the last line ended
   return new ScriptModule(native.jit_compile(source.endsWith('\n') ? source : `${source}\n`), '<compiled>');
+}
+
+/** What a traced forward takes: one example Tensor, or an array of them (Python's tuple). */
+export type TraceInputs = Tensor | Tensor[];
+
+/** A Keras model as the tracer sees it: its call() and its layers' internal weights (lib/keras). */
+interface KerasLike {
+  call(x: Tensor | Tensor[], opts?: { training?: boolean }): unknown;
+  layers: { name: string; weightsInternal(): { name: string; tensor: Tensor; trainable: boolean }[] }[];
+}
+
+function isKeras(m: unknown): m is KerasLike {
+  return m !== null && (typeof m === 'object' || typeof m === 'function') && typeof (m as KerasLike).call === 'function' &&
+    Array.isArray((m as KerasLike).layers) && !(m instanceof Module);
+}
+
+/** A dotted TorchScript attribute path from a parameter name: each part an identifier-safe word. */
+function attrPath(parts: string[]): string {
+  return parts.map((p) => p.replace(/[^A-Za-z0-9_]/g, '_') || '_').join('.');
+}
+
+/**
+ * Records a TorchScript module by running the forward of an nn.Module or a Keras model once on
+ * example inputs under libtorch's tracer (torch.jit.trace): every tensor op the forward runs is
+ * recorded, parameters and buffers become the module's attributes (their PyTorch / '<layer>.<weight>'
+ * names), and the result runs on nt.jit and, once saved, in Python's torch.jit.load.
+ *
+ * As in PyTorch the trace records one path: control flow on tensor values, and values read into JS
+ * (item(), dataSync()), are refused with an error, since the trace would freeze them as constants.
+ * The forward must run synchronously, on this thread (not an async predict()).
+ *
+ *     const traced = nt.jit.trace(net, [x]);   // or nt.jit.trace(kerasModel, x)
+ *     await traced.save('net.pt');             // torch.jit.load('net.pt') in Python
+ */
+export function trace(moduleOrModel: Module | KerasLike, exampleInputs: TraceInputs): ScriptModule {
+  const where = 'jit.trace';
+  const keras = isKeras(moduleOrModel);
+  if (!(moduleOrModel instanceof Module) && !keras) {
+    throw new TypeError(`${where}: expected an nn.Module or a Keras model (argument 1) but received ${describe(moduleOrModel)}`);
+  }
+  const inputs = exampleInputs instanceof Tensor ? [exampleInputs] : exampleInputs;
+  if (!Array.isArray(inputs) || inputs.length === 0) {
+    throw new TypeError(`${where}: expected exampleInputs (argument 2) to be a Tensor or a non-empty array of Tensors but received ${describe(exampleInputs)}`);
+  }
+  inputs.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new TypeError(`${where}: exampleInputs[${i}] is ${describe(t)}; expected a Tensor`);
+    if (t.isDisposed) throw new TypeError(`${where}: exampleInputs[${i}] is a disposed Tensor: it was freed by dispose() or tidy()`);
+  });
+  const names: string[] = [];
+  const tensors: Handle[] = [];
+  const buffers: boolean[] = [];
+  let training: boolean;
+  let forward: (xs: Tensor[]) => unknown;
+  if (keras) {
+    const model = moduleOrModel as KerasLike;
+    for (const l of model.layers) {
+      for (const w of l.weightsInternal()) {
+        names.push(attrPath([l.name, ...w.name.split('/')]));
+        tensors.push(w.tensor._h);
+        buffers.push(!w.trainable);
+      }
+    }
+    training = false;
+    forward = (xs) => model.call(xs.length === 1 ? xs[0] : xs, { training: false });
+  } else {
+    const m = moduleOrModel as Module;
+    const seen = new Set<Handle>();
+    const add = (name: string, t: Tensor, buffer: boolean): void => {
+      if (seen.has(t._h)) return; // shared (tied) weights are one attribute, as in PyTorch
+      seen.add(t._h);
+      names.push(attrPath(name.split('.')));
+      tensors.push(t._h);
+      buffers.push(buffer);
+    };
+    for (const [n, p] of m.namedParameters()) add(n, p, false);
+    for (const [n, b] of m.namedBuffers()) add(n, b, true);
+    training = m.training;
+    forward = (xs) => (m as unknown as (...a: Tensor[]) => unknown)(...xs);
+  }
+  const obj = tidy(() => native.jit_trace((handles: Handle[]) => {
+    const out = forward(handles.map(wrap));
+    if (out !== null && typeof out === 'object' && typeof (out as { then?: unknown }).then === 'function') {
+      throw new TypeError(`${where}: the forward returned a Promise; a traced forward must run synchronously (its ops on this thread)`);
+    }
+    const list = out instanceof Tensor ? [out] : out;
+    if (!Array.isArray(list) || list.length === 0 || !list.every((t) => t instanceof Tensor && !t.isDisposed)) {
+      throw new TypeError(`${where}: the forward returned ${describe(out)}; expected a Tensor or an array of Tensors`);
+    }
+    const hs = (list as Tensor[]).map((t) => t._h) as Handle[] & { single?: boolean };
+    hs.single = out instanceof Tensor;
+    return hs;
+  }, inputs.map((t) => t._h), names, tensors, buffers, training));
+  return new ScriptModule(obj, '<traced>');
+}
+
+/** The Keras model's side of export(path, { format: 'torchscript' }): what it must offer. */
+interface KerasExportable extends KerasLike {
+  built: boolean;
+  build(...inputShape: never[]): void;
+  inputs: { shape: (number | null)[]; dtype: DType }[];
+  getBuildConfig(): { inputShape: number[] } | null;
+}
+
+/**
+ * Keras' model.export(path, { format: 'torchscript' }): traces the model (trace() above) on a
+ * batch of one zero example of its input shape(s) and saves it atomically; the file loads in
+ * Python's torch.jit.load and nt.jit.load.
+ */
+export async function exportTorchScript(model: KerasExportable, file: string, opts: { format?: string } = {}): Promise<void> {
+  const where = 'export';
+  if (typeof file !== 'string' || file === '') throw new TypeError(`${where}: expected a file path but received ${typeOfValue(file)}`);
+  const unknown = Object.keys(opts).filter((k) => k !== 'format');
+  if (unknown.length) throw new TypeError(`${where}: unknown option '${unknown[0]}' for format 'torchscript' (known: format)`);
+  if (!model.built && model.inputs.length === 0 && !model.getBuildConfig()) {
+    // a Sequential whose first layer declares inputShape builds from it
+    try {
+      (model.build as () => void)();
+    } catch (e) {
+      throw new Error(`${where}: the model is not built, so its input shape is unknown (${(e as Error).message})`);
+    }
+  }
+  const specs: { shape: (number | null)[]; dtype: DType }[] = model.inputs.length > 0 ? model.inputs
+    : model.getBuildConfig() ? [{ shape: model.getBuildConfig()!.inputShape, dtype: 'float32' }] : [];
+  if (specs.length === 0) {
+    throw new Error(`${where}: the model is not built, so its input shape is unknown; call it on data or build(inputShape) first`);
+  }
+  const examples = specs.map((s) => zeros([1, ...s.shape.map((d) => d ?? 1)], { dtype: s.dtype }));
+  try {
+    const traced = trace(model, examples);
+    try {
+      await traced.save(file);
+    } finally {
+      traced.dispose();
+    }
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith('jit.trace: ')) e.message = `${where}: ${e.message.slice('jit.trace: '.length)}`;
+    throw e;
+  } finally {
+    examples.forEach((t) => t.dispose());
+  }
 }

@@ -161,6 +161,8 @@ export interface DataBinding {
    */
   data_affine_transform(images: Handle, matrices: Handle, interpolation: string, fillMode: string, cval: number, scale?: number): Handle;
   /** decodes the JPEGs at paths[i] (null: skip) into out[i * h * w * c ...] where it can; true where it did */
+  /** the libjpeg the native decoder loaded ('' when none could be: JPEGs then go through sharp) */
+  data_jpeg_info(): string;
   data_decode_jpeg(paths: (string | null)[], out: Uint8Array, height: number, width: number, channels: number): Promise<boolean[]>;
 }
 
@@ -194,6 +196,14 @@ export interface JitBinding {
   jit_to(m: NativeObject, device: Opt<string>, dtype: DtypeCode): void;
   /** false when already disposed */
   jit_dispose(m: NativeObject): boolean;
+  /**
+   * Runs fn(inputHandles) under libtorch's tracer and makes a module of the trace: fn returns the
+   * output handles (marked .single for one bare tensor, else a tuple); names/tensors/buffers are
+   * the parameters and buffers the module holds (dotted names make submodules).
+   */
+  jit_trace(fn: (inputs: Handle[]) => Handle[], inputs: Handle[], names: string[], tensors: Handle[], buffers: boolean[], training: boolean): NativeObject;
+  /** the module as torch.jit.save writes it */
+  jit_save(m: NativeObject): Buffer;
 }
 
 export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOps, NnBinding, OptimBinding,

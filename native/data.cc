@@ -7,17 +7,16 @@
 
 #include "tensor.h"
 
-// libjpeg's header, where the build machine has one (the library itself is dlopen'ed)
+// libjpeg's header is required to build (Debian: libjpeg62-turbo-dev; scripts/install.js checks for
+// it before building), so every binary has the JPEG decoder; the library itself is dlopen'ed.
 #if defined(__has_include)
-#if __has_include(<jpeglib.h>) && __has_include(<dlfcn.h>)
+#if !__has_include(<jpeglib.h>)
+#error \
+    "nodetorch needs libjpeg's header jpeglib.h to build: apt install libjpeg62-turbo-dev (or libjpeg-turbo8-dev, libjpeg-turbo-devel, brew install jpeg-turbo)"
+#endif
+#endif
 #include <dlfcn.h>
 #include <jpeglib.h>
-#define NT_HAVE_JPEG 1
-#endif
-#endif
-#ifndef NT_HAVE_JPEG
-#define NT_HAVE_JPEG 0
-#endif
 
 namespace nt {
 
@@ -304,9 +303,8 @@ napi_value AffineTransform(napi_env env, napi_callback_info info) {
 // other file (PNG, another size, an ICC profile to apply, CMYK, anything libjpeg warns about)
 // is reported back and goes through sharp, which makes the same pixels for these files (the
 // same libjpeg-turbo decoder; checked bit for bit in test/images.test.ts). libjpeg is loaded
-// with dlopen, so the addon links nothing new and runs where no libjpeg is installed: there
-// every file goes through sharp.
-#if NT_HAVE_JPEG
+// with dlopen, so the addon links nothing new and loads where no libjpeg is installed: there
+// every file goes through sharp, and `nodetorch info` says so (data_jpeg_info).
 
 // The libjpeg functions used, resolved once from the libjpeg this header belongs to.
 struct JpegApi {
@@ -320,6 +318,7 @@ struct JpegApi {
   decltype(&jpeg_read_scanlines) read_scanlines = nullptr;
   decltype(&jpeg_finish_decompress) finish_decompress = nullptr;
   bool ok = false;
+  std::string library;  // the file name dlopen found
 };
 
 const JpegApi& Jpeg() {
@@ -333,7 +332,10 @@ const JpegApi& Jpeg() {
 #endif
     void* lib = nullptr;
     for (const std::string& n : names)
-      if ((lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL))) break;
+      if ((lib = dlopen(n.c_str(), RTLD_NOW | RTLD_LOCAL))) {
+        j.library = n;
+        break;
+      }
     if (!lib) return j;
     auto get = [&](auto& fn, const char* name) {
       fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
@@ -418,8 +420,6 @@ bool DecodeJpeg(const JpegApi& api, const unsigned char* data, size_t size, uint
   return !err.warned;
 }
 
-#endif  // NT_HAVE_JPEG
-
 struct DecodeJob {
   napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
@@ -435,7 +435,6 @@ struct DecodeJob {
 void DecodeExecute(napi_env, void* data) {
   DecodeJob& j = *static_cast<DecodeJob*>(data);
   j.done.assign(j.paths.size(), false);
-#if NT_HAVE_JPEG
   const JpegApi& api = Jpeg();
   if (!api.ok) return;
   const int64_t image = j.height * j.width * j.channels;
@@ -461,7 +460,6 @@ void DecodeExecute(napi_env, void* data) {
     j.done[i] = DecodeJpeg(api, bytes.data(), bytes.size(), j.pixels.data() + static_cast<int64_t>(i) * image, j.height,
                            j.width, j.channels);
   }
-#endif
 }
 
 void DecodeComplete(napi_env env, napi_status status, void* data) {
@@ -551,9 +549,18 @@ napi_value DecodeJpegBatch(napi_env env, napi_callback_info info) {
   return QueueAsync(env, std::move(j), "nodetorch.data_decode_jpeg", DecodeExecute, DecodeComplete);
 }
 
+// data_jpeg_info() -> string: the libjpeg the native decoder loaded and its API version, or ''
+// when none could be loaded (then every JPEG goes through sharp).
+napi_value JpegInfo(napi_env env, napi_callback_info) {
+  const JpegApi& api = Jpeg();
+  std::string s = api.ok ? api.library + " (libjpeg API " + std::to_string(JPEG_LIB_VERSION) + ")" : "";
+  return MakeString(env, s);
+}
+
 const Export kExports[] = {
     NT_EXPORT("data_affine_transform", AffineTransform),
     NT_EXPORT("data_decode_jpeg", DecodeJpegBatch),
+    NT_EXPORT("data_jpeg_info", JpegInfo),
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 // a number an int or a float); outputs become a plain tree in the worker and JS values on the JS thread.
 #include "jit.h"
 
+#include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/script.h>
 
 #include <cctype>
@@ -13,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <unordered_set>
 
 #include "tensor.h"
 #include "threads.h"
@@ -123,151 +125,6 @@ void NotRunning(const ScriptObject& o, const char* what) {
   if (*o.inflight > 0)
     throw std::runtime_error(std::string("cannot ") + what + " while " + std::to_string(*o.inflight) +
                              " forward/call job(s) on this module are running; await them first");
-}
-
-// ---- archive check (worker) ----
-
-// libtorch 1.13 reads stored zip entries without checking their CRC32, so a flipped bit in a weight
-// loads silently as a different model; every stored entry is checked here first, along with the
-// bounds of every entry. Entries whose CRC is 0 are not checked (PyTorch 2.6+ can save without CRCs).
-class Crc32 {
- public:
-  Crc32() {
-    for (uint32_t n = 0; n < 256; n++) {
-      uint32_t c = n;
-      for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-      t_[0][n] = c;
-    }
-    for (uint32_t n = 0; n < 256; n++)
-      for (int k = 1; k < 8; k++) t_[k][n] = (t_[k - 1][n] >> 8) ^ t_[0][t_[k - 1][n] & 0xff];
-  }
-  // slicing-by-8: about 8x the byte-at-a-time speed
-  uint32_t Update(uint32_t crc, const uint8_t* p, size_t n) const {
-    crc = ~crc;
-    while (n >= 8) {
-      uint32_t lo = crc ^ (uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24);
-      uint32_t hi = uint32_t{p[4]} | uint32_t{p[5]} << 8 | uint32_t{p[6]} << 16 | uint32_t{p[7]} << 24;
-      crc = t_[7][lo & 0xff] ^ t_[6][(lo >> 8) & 0xff] ^ t_[5][(lo >> 16) & 0xff] ^ t_[4][lo >> 24] ^ t_[3][hi & 0xff] ^
-            t_[2][(hi >> 8) & 0xff] ^ t_[1][(hi >> 16) & 0xff] ^ t_[0][hi >> 24];
-      p += 8;
-      n -= 8;
-    }
-    while (n--) crc = t_[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
-  }
-
- private:
-  uint32_t t_[8][256];
-};
-
-struct ZipFile {
-  std::FILE* f = nullptr;
-  uint64_t size = 0;
-  ~ZipFile() {
-    if (f) std::fclose(f);
-  }
-  bool Read(uint64_t off, void* buf, size_t n) const {
-    if (off > size || n > size - off) return false;
-    if (fseeko(f, static_cast<off_t>(off), SEEK_SET) != 0) return false;
-    return std::fread(buf, 1, n, f) == n;
-  }
-};
-
-uint16_t U16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | p[1] << 8); }
-uint32_t U32(const uint8_t* p) {
-  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
-}
-uint64_t U64(const uint8_t* p) { return uint64_t{U32(p)} | uint64_t{U32(p + 4)} << 32; }
-
-std::string Hex(uint32_t v) {
-  char b[11];
-  std::snprintf(b, sizeof b, "0x%08x", v);
-  return b;
-}
-
-// What is wrong with the archive's structure or stored data; empty when nothing is.
-std::string CheckArchive(const std::string& file) {
-  static const Crc32 crc;
-  ZipFile z;
-  z.f = std::fopen(file.c_str(), "rb");
-  if (!z.f) return "";  // libtorch reports why it cannot be opened
-  if (fseeko(z.f, 0, SEEK_END) != 0) return "";
-  z.size = static_cast<uint64_t>(ftello(z.f));
-  const std::string truncated = "the zip file is damaged or truncated: ";
-  if (z.size < 22) return truncated + "it is shorter than a zip directory";
-  // the end-of-central-directory record: 22 bytes plus a comment of up to 65535
-  uint64_t tailLen = std::min<uint64_t>(z.size, 22 + 65535);
-  std::vector<uint8_t> tail(tailLen);
-  if (!z.Read(z.size - tailLen, tail.data(), tailLen)) return truncated + "it cannot be read to the end";
-  int64_t eocd = -1;
-  for (int64_t p = static_cast<int64_t>(tailLen) - 22; p >= 0; p--)
-    if (U32(&tail[p]) == 0x06054b50u && p + 22 + U16(&tail[p + 20]) <= static_cast<int64_t>(tailLen)) {
-      eocd = p;
-      break;
-    }
-  if (eocd < 0) return truncated + "no end-of-central-directory record";
-  uint64_t eocdAt = z.size - tailLen + static_cast<uint64_t>(eocd);
-  uint64_t entries = U16(&tail[eocd + 10]), cdSize = U32(&tail[eocd + 12]), cdOff = U32(&tail[eocd + 16]);
-  if (entries == 0xffff || cdSize == 0xffffffffu || cdOff == 0xffffffffu) {  // zip64
-    uint8_t loc[20], rec[56];
-    if (eocdAt < 20 || !z.Read(eocdAt - 20, loc, 20) || U32(loc) != 0x07064b50u)
-      return truncated + "no zip64 end-of-central-directory locator";
-    if (!z.Read(U64(loc + 8), rec, 56) || U32(rec) != 0x06064b50u)
-      return truncated + "no zip64 end-of-central-directory record";
-    entries = U64(rec + 32);
-    cdSize = U64(rec + 40);
-    cdOff = U64(rec + 48);
-  }
-  if (cdOff > z.size || cdSize > z.size - cdOff) return truncated + "the central directory lies outside the file";
-  if (cdSize > (uint64_t{1} << 30) || entries > cdSize / 46 + 1)
-    return truncated + "the central directory is implausibly large";
-  std::vector<uint8_t> cd(cdSize);
-  if (!z.Read(cdOff, cd.data(), cdSize)) return truncated + "the central directory cannot be read";
-  std::vector<uint8_t> buf(1 << 20);
-  uint64_t p = 0;
-  for (uint64_t i = 0; i < entries; i++) {
-    if (p + 46 > cdSize || U32(&cd[p]) != 0x02014b50u) return truncated + "a central directory entry is malformed";
-    uint16_t method = U16(&cd[p + 10]), nameLen = U16(&cd[p + 28]), extraLen = U16(&cd[p + 30]),
-             commentLen = U16(&cd[p + 32]);
-    uint32_t want = U32(&cd[p + 16]);
-    uint64_t csize = U32(&cd[p + 20]), usize = U32(&cd[p + 24]), local = U32(&cd[p + 42]);
-    if (p + 46 + nameLen + extraLen + commentLen > cdSize) return truncated + "a central directory entry is cut off";
-    std::string name(reinterpret_cast<const char*>(&cd[p + 46]), nameLen);
-    for (char& c : name)
-      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
-    // zip64 extended information: the 32-bit fields that overflowed, in this order
-    for (uint64_t e = p + 46 + nameLen, end = e + extraLen; e + 4 <= end;) {
-      uint16_t id = U16(&cd[e]), len = U16(&cd[e + 2]);
-      if (e + 4 + len > end) break;
-      if (id == 0x0001) {
-        uint64_t q = e + 4, qEnd = q + len;
-        if (usize == 0xffffffffu && q + 8 <= qEnd) usize = U64(&cd[q]), q += 8;
-        if (csize == 0xffffffffu && q + 8 <= qEnd) csize = U64(&cd[q]), q += 8;
-        if (local == 0xffffffffu && q + 8 <= qEnd) local = U64(&cd[q]);
-      }
-      e += 4 + len;
-    }
-    p += 46 + nameLen + extraLen + commentLen;
-    uint8_t lh[30];
-    if (!z.Read(local, lh, 30) || U32(lh) != 0x04034b50u)
-      return truncated + "the entry '" + name + "' has no local header where the directory says";
-    uint64_t data = local + 30 + U16(lh + 26) + U16(lh + 28);
-    if (data > z.size || csize > z.size - data)
-      return truncated + "the entry '" + name + "' runs past the end of the file";
-    if (method != 0 || want == 0) continue;  // compressed entries are checked by libtorch as it inflates them
-    if (csize != usize) return truncated + "the stored entry '" + name + "' has inconsistent sizes";
-    uint32_t got = 0;
-    for (uint64_t done = 0; done < csize;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), csize - done));
-      if (!z.Read(data + done, buf.data(), n)) return truncated + "the entry '" + name + "' cannot be read";
-      got = crc.Update(got, buf.data(), n);
-      done += n;
-    }
-    if (got != want)
-      return "the zip entry '" + name + "' fails its CRC32 check (recorded " + Hex(want) + ", computed " + Hex(got) +
-             "): the file was damaged or altered after it was saved";
-  }
-  return "";
 }
 
 // ---- JS -> IValue (JS thread) ----
@@ -569,11 +426,7 @@ struct LoadJob {
 void LoadExecute(napi_env, void* data) {
   LoadJob& j = *static_cast<LoadJob*>(data);
   try {
-    std::string bad = CheckArchive(j.file);
-    if (!bad.empty()) {
-      j.error = "jit.load: '" + j.file + "' is not a readable TorchScript archive: " + bad;
-      return;
-    }
+    // the archive's structure and every entry's CRC-32 were checked in TS (lib/io/zip.ts) first
     j.module = std::make_shared<Module>(torch::jit::load(j.file, j.device));
   } catch (const c10::Error& e) {
     j.error = LoadMessage(j.file, e.what_without_backtrace());
@@ -852,6 +705,242 @@ napi_value JitDispose(napi_env env, napi_callback_info info) {
   return MakeBool(env, had);
 }
 
+// ---- jit_trace(fn, inputs, names, tensors, buffers) -> module ----
+
+// What the tracer warned about while the traced function ran (tracer::warn: a tensor's value read
+// into JS, an in-place op it cannot replay...). The tracer's state is thread-local and the
+// function runs on this (the JS) thread, so this is too.
+thread_local std::vector<std::string>* tl_trace_warnings = nullptr;
+
+void RecordTraceWarning(const std::string& msg) {
+  if (tl_trace_warnings) tl_trace_warnings->push_back(msg);
+}
+
+}  // namespace
+
+void NoteValueRead(const char* what) {
+  if (tl_trace_warnings && torch::jit::tracer::isTracing())
+    tl_trace_warnings->push_back(std::string("the forward read a tensor's values into JS (") + what +
+                                 "), so control flow or numbers computed from them would be frozen into the trace");
+}
+
+namespace {
+
+at::Tensor HandleTensor(napi_env env, napi_value v, const std::string& where) {
+  double d = -1;
+  if (napi_get_value_double(env, v, &d) == napi_ok && d >= 0 && d < 9007199254740992.0 && d == std::floor(d))
+    if (at::Tensor* p = Table().Get(static_cast<uint64_t>(d))) return *p;
+  throw ArgError(where + " is not a live Tensor (disposed, or not a tensor handle)");
+}
+
+// The submodule of root that holds the dotted name's last part, made on the way ("0.weight" ->
+// submodule "0"), and that last part.
+std::pair<Module, std::string> Owner(Module root, const std::string& dotted) {
+  std::string rest = dotted;
+  for (size_t dot; (dot = rest.find('.')) != std::string::npos; rest = rest.substr(dot + 1)) {
+    std::string part = rest.substr(0, dot);
+    if (part.empty()) throw ArgError("the parameter name '" + dotted + "' has an empty part");
+    if (!root.hasattr(part)) {
+      Module sub(c10::QualifiedName("__torch__.nodetorch.TracedModule"), root._ivalue()->compilation_unit(),
+                 /*shouldMangle=*/true);
+      if (!sub.hasattr("training")) sub.register_attribute("training", c10::BoolType::get(), root.is_training());
+      root.register_module(part, sub);
+    }
+    IValue v = root.attr(part);
+    if (!v.isModule()) throw ArgError("the name '" + dotted + "' uses '" + part + "' both as a tensor and a submodule");
+    root = Module(v.toObject());
+  }
+  if (rest.empty() || root.hasattr(rest)) throw ArgError("the parameter name '" + dotted + "' is empty or repeated");
+  return {root, rest};
+}
+
+// Whether v is computed from one of the graph's inputs after the first (self).
+bool DependsOnInputs(torch::jit::Value* v) {
+  std::unordered_set<torch::jit::Value*> seen;
+  std::vector<torch::jit::Value*> todo{v};
+  while (!todo.empty()) {
+    torch::jit::Value* x = todo.back();
+    todo.pop_back();
+    if (!seen.insert(x).second) continue;
+    if (x->node()->kind() == c10::prim::Param) {
+      if (x->offset() > 0) return true;
+      continue;
+    }
+    for (torch::jit::Value* in : x->node()->inputs()) todo.push_back(in);
+  }
+  return false;
+}
+
+// An output the forward made without the inputs (a tensor from JS numbers, or one computed
+// off this thread, e.g. by an async predict) would be a constant in the trace: refused.
+std::string ConstantOutput(torch::jit::Graph& g) {
+  std::vector<torch::jit::Value*> outs;
+  for (torch::jit::Value* o : g.outputs()) {
+    if (o->node()->kind() == c10::prim::TupleConstruct)
+      for (torch::jit::Value* e : o->node()->inputs()) outs.push_back(e);
+    else
+      outs.push_back(o);
+  }
+  for (size_t i = 0; i < outs.size(); i++)
+    if (!DependsOnInputs(outs[i]))
+      return "jit.trace: output " + std::to_string(i + 1) +
+             " of the forward is not computed from its inputs by tensor ops on this thread, so the trace would "
+             "return it as a constant (was it made from JS values, or computed asynchronously, e.g. by predict()?)";
+  return "";
+}
+
+std::string TraceMessage(const std::string& raw) {
+  std::string msg = StripEnforce(Trim(raw));
+  if (Has(msg, "can't be nested"))
+    return "jit.trace: a trace is already being recorded on this thread (jit.trace called from inside a traced "
+           "forward); traces cannot be nested";
+  if (Has(msg, "observable data dependence") || Has(msg, "untraceable") || Has(msg, "not have observable"))
+    return "jit.trace: an output of the forward was not computed from its inputs by tensor ops on this thread, so "
+           "the tracer did not record how it was made (was it computed asynchronously, e.g. by predict(), or "
+           "created from JS numbers?): " +
+           msg;
+  return "jit.trace: the forward could not be traced: " + msg;
+}
+
+napi_value JitTrace(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  if (a.Type(0) != napi_function) throw ArgError("fn (argument 1): expected a function");
+  napi_value fn = a[0];
+  const uint32_t nIn = ArrayLength(env, a[1], "inputs (argument 2)");
+  const uint32_t nParams = ArrayLength(env, a[2], "names (argument 3)");
+  if (ArrayLength(env, a[3], "tensors (argument 4)") != nParams ||
+      ArrayLength(env, a[4], "buffers (argument 5)") != nParams)
+    throw ArgError("names, tensors and buffers (arguments 3-5) must have the same length");
+  if (nIn > 4096 || nParams > (1u << 20)) throw ArgError("too many inputs or parameters to trace");
+  torch::jit::Stack inputs;
+  for (uint32_t i = 0; i < nIn; i++)
+    inputs.emplace_back(HandleTensor(env, Elem(env, a[1], i), "inputs[" + std::to_string(i) + "]"));
+
+  auto self = std::make_shared<Module>(c10::QualifiedName("__torch__.nodetorch.TracedModule"));
+  if (!self->hasattr("training")) self->register_attribute("training", c10::BoolType::get(), a.Bool(5, "training"));
+  for (uint32_t i = 0; i < nParams; i++) {
+    std::string name = ReadString(env, Elem(env, a[2], i), "names[" + std::to_string(i) + "]");
+    at::Tensor t = HandleTensor(env, Elem(env, a[3], i), "tensors[" + std::to_string(i) + "] ('" + name + "')");
+    bool isBuffer = false;
+    if (napi_get_value_bool(env, Elem(env, a[4], i), &isBuffer) != napi_ok)
+      throw ArgError("buffers[" + std::to_string(i) + "]: expected a boolean");
+    auto owner = Owner(*self, name);
+    owner.first.register_parameter(owner.second, t, isBuffer);
+  }
+
+  std::vector<std::string> warnings;
+  std::string error;
+  bool jsThrew = false;
+  // the handles made for the forward's inputs: released when the trace ends (the trace holds no
+  // handle; JS wrappers of them, if any remain, see a disposed tensor)
+  std::vector<uint64_t> made;
+  struct ReleaseMade {
+    std::vector<uint64_t>& hs;
+    ~ReleaseMade() {
+      for (uint64_t h : hs) Table().Release(h);
+    }
+  } releaseMade{made};
+  std::shared_ptr<torch::jit::tracer::TracingState> state;
+  struct WarnScope {  // restored however the trace ends, a pending JS exception included
+    explicit WarnScope(std::vector<std::string>* w) : outer(tl_trace_warnings) {
+      torch::jit::tracer::setWarn(&RecordTraceWarning);
+      tl_trace_warnings = w;
+    }
+    ~WarnScope() {
+      tl_trace_warnings = outer;  // a nested (refused) jit_trace leaves the outer one's list in place
+      if (!outer) torch::jit::tracer::setWarn([](const std::string&) {});
+    }
+    std::vector<std::string>* outer;
+  };
+  {
+    WarnScope scope(&warnings);
+    try {
+      auto traced = torch::jit::tracer::trace(
+          std::move(inputs),
+          [&](torch::jit::Stack in) -> torch::jit::Stack {
+            napi_value handles;
+            Check(env, napi_create_array_with_length(env, in.size(), &handles));
+            for (size_t i = 0; i < in.size(); i++) {
+              napi_value h = Wrap(env, in[i].toTensor());
+              double d = 0;
+              napi_get_value_double(env, h, &d);
+              made.push_back(static_cast<uint64_t>(d));
+              Check(env, napi_set_element(env, handles, static_cast<uint32_t>(i), h));
+            }
+            napi_value undef, out;
+            napi_get_undefined(env, &undef);
+            if (napi_call_function(env, undef, fn, 1, &handles, &out) != napi_ok) {
+              jsThrew = true;
+              throw std::runtime_error("the forward threw");
+            }
+            bool isArray = false;
+            napi_is_array(env, out, &isArray);
+            if (!isArray) throw ArgError("the traced function must return an array of tensor handles");
+            uint32_t n = 0;
+            Check(env, napi_get_array_length(env, out, &n));
+            if (n == 0 || n > 4096) throw ArgError("the forward returned no tensor");
+            std::vector<IValue> outs;
+            for (uint32_t i = 0; i < n; i++)
+              outs.emplace_back(HandleTensor(env, Elem(env, out, i), "output " + std::to_string(i + 1)));
+            // a bare tensor for one output (checked in TS), a tuple for several, as torch.jit.trace does
+            napi_value single;
+            bool one = false;
+            if (napi_get_named_property(env, out, "single", &single) == napi_ok) napi_get_value_bool(env, single, &one);
+            torch::jit::Stack res;
+            if (one && n == 1)
+              res.push_back(std::move(outs[0]));
+            else
+              res.emplace_back(c10::ivalue::Tuple::create(std::move(outs)));
+            return res;
+          },
+          [](const at::Tensor&) { return std::string(); }, /*strict=*/true, /*force_outplace=*/false, self.get());
+      state = traced.first;
+    } catch (const ArgError& e) {
+      error = std::string("jit.trace: ") + e.what();
+    } catch (const c10::Error& e) {
+      error = TraceMessage(e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      error = TraceMessage(e.what());
+    }
+  }
+  if (jsThrew) throw PendingJsError();  // the forward's own exception reaches the caller unchanged
+  if (error.empty() && !warnings.empty())
+    error = "jit.trace: the forward cannot be traced faithfully: " + Trim(warnings.front()) +
+            " (a traced forward computes with tensor ops only)";
+  if (!error.empty()) {
+    napi_throw_error(env, nullptr, error.c_str());
+    throw PendingJsError();
+  }
+  auto graph = state->graph;
+  std::string constant = ConstantOutput(*graph);
+  if (!constant.empty()) {
+    napi_throw_error(env, nullptr, constant.c_str());
+    throw PendingJsError();
+  }
+  auto fn2 =
+      self->_ivalue()->compilation_unit()->create_function(c10::QualifiedName(*self->type()->name(), "forward"), graph);
+  self->type()->addMethod(fn2);
+  auto* o = new ScriptObject();
+  o->module = std::move(self);
+  o->file = "<traced>";
+  return WrapObject(env, o, &ScriptObject::kTag);
+}
+
+// jit_save(module) -> Buffer: the archive torch.jit.save writes (lib/jit.ts writes it atomically).
+napi_value JitSave(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  ScriptObject& o = a.Object<ScriptObject>(0, "module");
+  auto m = Live(o);
+  NotRunning(o, "save the module");
+  std::ostringstream os;
+  m->save(os);
+  std::string bytes = os.str();
+  napi_value buf;
+  void* data = nullptr;
+  Check(env, napi_create_buffer_copy(env, bytes.size(), bytes.data(), &data, &buf));
+  return buf;
+}
+
 const Export kExports[] = {
     NT_EXPORT("jit_load", JitLoad),
     NT_EXPORT("jit_compile", JitCompile),
@@ -864,6 +953,8 @@ const Export kExports[] = {
     NT_EXPORT("jit_is_training", JitIsTraining),
     NT_EXPORT("jit_to", JitTo),
     NT_EXPORT("jit_dispose", JitDispose),
+    NT_EXPORT("jit_trace", JitTrace),
+    NT_EXPORT("jit_save", JitSave),
 };
 
 }  // namespace

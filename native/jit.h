@@ -26,4 +26,8 @@ struct ScriptObject : NativeObject {
 
 void RegisterJit(napi_env env, napi_value exports);
 
+// Called where a tensor's values are read into JS (tensor_item, tensor_data): while jit.trace
+// records on this thread, the trace is refused, as the values would be frozen into it.
+void NoteValueRead(const char* what);
+
 }  // namespace nt

@@ -9,6 +9,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include "jit.h"
+
 namespace nt {
 
 // ---- handle table ----
@@ -244,6 +246,7 @@ napi_value FromBuffer(napi_env env, napi_callback_info info) {
 // float16/bfloat16 come back as float32 (JS has no 16-bit float arrays yet).
 napi_value Data(napi_env env, napi_callback_info info) {
   Args a(env, info);
+  NoteValueRead("dataSync()/toArray()");
   at::NoGradGuard ng;
   at::Tensor t = a.Tensor(0, "tensor");
   if (t.scalar_type() == at::kHalf || t.scalar_type() == at::kBFloat16) t = t.to(at::kFloat);
@@ -258,6 +261,7 @@ napi_value Data(napi_env env, napi_callback_info info) {
 
 napi_value Item(napi_env env, napi_callback_info info) {
   Args a(env, info);
+  NoteValueRead("item()");
   const at::Tensor t = a.Tensor(0, "tensor");
   if (t.numel() != 1)
     throw std::runtime_error("item() needs a tensor with exactly one element but got shape " + ShapeString(t.sizes()));

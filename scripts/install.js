@@ -62,6 +62,19 @@ function ensureGloo() {
   }
 }
 
+// native/data.cc's JPEG decoder is part of every build: its header jpeglib.h is required (the
+// library itself is loaded at run time; `nodetorch info` says which one was found).
+const JPEG_HEADERS = ['/usr/include/jpeglib.h', '/usr/local/include/jpeglib.h', '/opt/homebrew/include/jpeglib.h'];
+function ensureJpeg() {
+  if (JPEG_HEADERS.some((f) => fs.existsSync(f))) return;
+  if (!canApt()) {
+    console.warn("nodetorch: libjpeg's header jpeglib.h was not found in the usual places; the build needs it " +
+      '(Debian/Ubuntu: libjpeg-dev; Fedora: libjpeg-turbo-devel; macOS: brew install jpeg-turbo)');
+    return;
+  }
+  aptInstall(['libjpeg-dev'], "the JPEG decoder needs libjpeg's header");
+}
+
 function ensureToolchain() {
   const missing = Object.keys(BUILD_PACKAGES).filter((c) => !have(c));
   if (!missing.length) return;
@@ -96,6 +109,7 @@ function main() {
   }
   ensureToolchain();
   ensureGloo();
+  ensureJpeg();
   build({ gyp: process.env.NODETORCH_BUILD_GYP === '1' });
 }
 

@@ -34,7 +34,7 @@ JOBS=${NODETORCH_LANE_JOBS:-2}
 SUITE=trixie
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 INNER=/work/nodetorch
-PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates ccache libgloo-dev)
+PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates ccache libgloo-dev libjpeg-dev)
 MARK_BOOT=$ROOT/.nodetorch-lane-debootstrap-done
 MARK_DONE=$ROOT/.nodetorch-lane-complete
 

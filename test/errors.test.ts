@@ -629,6 +629,9 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.jit_is_training = () => [JIT()];
   v.jit_to = () => [JIT(), 'cpu', 1];
   v.jit_dispose = () => [JIT()];
+  v.jit_trace = () => [(hs: number[]) => Object.assign([hs[0]], { single: true }), [F()], [], [], [], false];
+  v.jit_save = () => [JIT()];
+  v.data_jpeg_info = () => [];
   // aten: the generic ATen caller
   v.aten_init = () => [nt.Tensor, wrap, (d: unknown, op: string) => dtypeCode(d as nt.DType, op)];
   v.aten_op = () => ['cumsum'];
@@ -669,7 +672,8 @@ const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit
   'optim_create', 'optim_add_param_group', 'optim_step', 'optim_zero_grad', 'optim_param_group', 'optim_set_group_options',
   'optim_state', 'optim_load_state', 'clip_grad_norm_', 'clip_grad_value_',
   // jit: modules, promises, names and flags (parameters, buffers and state dicts are [name, handle] lists)
-  'jit_load', 'jit_compile', 'jit_run', 'jit_methods', 'jit_train', 'jit_is_training', 'jit_to', 'jit_dispose']);
+  'jit_load', 'jit_compile', 'jit_run', 'jit_methods', 'jit_train', 'jit_is_training', 'jit_to', 'jit_dispose',
+  'jit_trace', 'jit_save', 'data_jpeg_info']);
 
 for (const n of ['aten_init', 'aten_op', 'aten_schemas']) RETURNS_NON_HANDLE.add(n); // aten
 for (const n of ['optim_set_controls', 'optim_controls_state', 'optim_finalize_variable_values', 'autocast_get', 'autocast_set',

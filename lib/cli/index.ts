@@ -35,6 +35,20 @@ libtorch is found in this order:
 
 const root = path.resolve(__dirname, '../..');
 
+/** Which JPEG decoder the image pipeline uses (lib/data/images.ts): native libjpeg where it loaded, sharp otherwise. */
+export function jpegDecoder(nativeJpeg: string): string {
+  let sharpVersion = 'not installed';
+  try {
+    const v = (require('sharp') as { versions?: Record<string, string> }).versions ?? {};
+    sharpVersion = `sharp ${v.sharp ?? '?'} (libvips ${v.vips ?? '?'})`;
+  } catch {
+    // sharp missing: reported as such
+  }
+  return nativeJpeg
+    ? `native ${nativeJpeg} for JPEGs already at the target size; ${sharpVersion} for the rest`
+    : `${sharpVersion} only: the native decoder found no libjpeg at run time (Debian: apt install libjpeg62-turbo)`;
+}
+
 function info(): number {
   const lines: [string, string][] = [];
   const pkg = require(path.join(root, 'package.json')) as { version: string };
@@ -58,6 +72,7 @@ function info(): number {
       ['cuDNN available', String(nt.cudnn_is_available())],
       ['CUDA devices', String(nt.cuda_device_count())],
       ['intra-op threads', `${nt.get_num_threads()}${process.env.OMP_NUM_THREADS ? ' (from OMP_NUM_THREADS)' : ' (core count)'}`],
+      ['JPEG decoder', jpegDecoder(nt.data_jpeg_info())],
     );
   } catch (e) {
     lines.push(['binary', `not loadable: ${(e as Error).message}`]);

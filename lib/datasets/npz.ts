@@ -1,8 +1,9 @@
 // NumPy .npz archives (a zip of .npy files) as Keras ships imdb.npz and boston_housing.npz:
-// numeric arrays through npyjs, object arrays (lists of ints, pickled by NumPy) through pickleparser.
-import { unzipSync } from 'fflate';
+// numeric arrays through npyjs, object arrays (lists of ints, pickled by NumPy) through the one
+// restricted unpickler (lib/io/unpickler.ts); the archive through the one zip reader (lib/io/zip.ts).
 import { parse as parseNpy } from 'npyjs';
-import { NameRegistry, Parser } from 'pickleparser';
+import { readZipDirectory, readZipEntry } from '../io/zip';
+import { unpickle, PyGlobal, PyTuple } from '../io/unpickler';
 
 export interface NpyHeader { descr: string; shape: number[]; dataOffset: number }
 
@@ -25,14 +26,10 @@ export function npyHeader(bytes: Uint8Array, where: string): NpyHeader {
 
 /** The members of a .npz, by array name (without .npy). */
 export function readNpz(bytes: Uint8Array, file: string, op: string): Map<string, Uint8Array> {
-  let files: Record<string, Uint8Array>;
-  try {
-    files = unzipSync(bytes);
-  } catch (e) {
-    throw new Error(`${op}: ${file} is not a readable .npz (zip) archive (truncated or corrupt: ${(e as Error).message})`);
-  }
+  const bad = (m: string): Error => new Error(`${op}: ${file} is not a readable .npz (zip) archive (truncated or corrupt: ${m})`);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Map<string, Uint8Array>();
-  for (const [name, data] of Object.entries(files)) out.set(name.replace(/\.npy$/, ''), data);
+  for (const e of readZipDirectory(buf, bad).values()) out.set(e.name.replace(/\.npy$/, ''), readZipEntry(buf, e, bad));
   return out;
 }
 
@@ -54,24 +51,48 @@ export function numericArray(bytes: Uint8Array, where: string): NumericArray {
     throw new Error(`${where} is ${got < count * itemBytes ? 'truncated' : 'corrupt'}: shape (${h.shape.join(', ')}) of ` +
       `'${h.descr}' needs ${count * itemBytes} data bytes but it holds ${got}`);
   }
-  const own = bytes.slice(); // a fresh, aligned ArrayBuffer for npyjs' typed-array views
+  const own = new Uint8Array(bytes.byteLength); // a fresh, aligned ArrayBuffer for npyjs' typed-array views
+  own.set(bytes);
   const arr = parseNpy(own.buffer);
   return { data: arr.data as NumericArray['data'], shape: h.shape };
 }
 
-interface PickledArray { __setstate__(state: unknown[]): void; state?: unknown[] }
+/** numpy.core.multiarray._reconstruct(...) then BUILD: the array's state tuple (version, shape, dtype, fortran, data). */
+class PickledArray {
+  state?: unknown[];
+}
+/** numpy.dtype(descr, ...): its arguments; its BUILD state (byte order etc.) is not needed for ints read below. */
+class PickledDtype {
+  constructor(readonly args: unknown[]) {}
+}
+const MULTIARRAY = ['numpy.core.multiarray', 'numpy._core.multiarray'];
 
-function registry(): NameRegistry {
-  const reg = new NameRegistry();
-  for (const mod of ['numpy.core.multiarray', 'numpy._core.multiarray']) {
-    reg.register(mod, '_reconstruct', () => {
-      const a: PickledArray = { __setstate__(state) { a.state = state; } };
-      return a;
-    });
-    reg.register(mod, 'scalar', (dtype: { args?: unknown[] }, raw: Uint8Array) => decodeRaw(String(dtype?.args?.[0]), raw)[0]);
-  }
-  reg.register('numpy', 'dtype', (...args: unknown[]) => ({ args, __setstate__() { /* byte order etc.: ints are read below */ } }));
-  return reg;
+/** The globals a NumPy object array's pickle needs, and nothing else. */
+function unpickleNumpy(pkl: Buffer, where: string): unknown {
+  const bad = (m: string): Error => new Error(`${where} is truncated or corrupt: its pickled object array could not be read (${m})`);
+  return unpickle(pkl, {
+    what: 'the pickled object array',
+    bad,
+    refuse: (what) => new Error(`${where}: ${what}; only NumPy object arrays of integer sequences are read (no other Python objects)`),
+    call: (fn: PyGlobal, args: PyTuple) => {
+      if (MULTIARRAY.includes(fn.module) && fn.name === '_reconstruct') return new PickledArray();
+      if (MULTIARRAY.includes(fn.module) && fn.name === 'scalar') {
+        const [dtype, raw] = args.items;
+        if (!(dtype instanceof PickledDtype) || !(raw instanceof Uint8Array)) throw bad('a malformed numpy scalar');
+        return decodeRaw(String(dtype.args[0]), raw)[0];
+      }
+      if (fn.full === 'numpy.dtype') return new PickledDtype(args.items);
+      // protocol 2's bytes (NumPy 1): _codecs.encode(text, 'latin1'), data only
+      if (fn.full === '_codecs.encode' && typeof args.items[0] === 'string' && /^latin-?1$/.test(String(args.items[1]))) {
+        return Buffer.from(args.items[0], 'latin1');
+      }
+      throw new Error(`${where}: it needs the Python global '${fn.full}'; only NumPy object arrays of integer sequences are read`);
+    },
+    build: (obj, state) => {
+      if (obj instanceof PickledArray && state instanceof PyTuple) obj.state = state.items;
+      else if (!(obj instanceof PickledDtype)) throw bad('it sets the state of something that is not a NumPy array or dtype');
+    },
+  });
 }
 
 function decodeRaw(descr: string, raw: Uint8Array): number[] {
@@ -90,13 +111,8 @@ export function sequenceArray(bytes: Uint8Array, where: string): number[][] {
   if (h.descr !== '|O') {
     throw new Error(`${where} has dtype '${h.descr}'; expected an object array ('|O') of integer sequences`);
   }
-  let root: PickledArray;
-  try {
-    root = new Parser({ nameResolver: registry() }).parse<PickledArray>(bytes.subarray(h.dataOffset));
-  } catch (e) {
-    throw new Error(`${where} is truncated or corrupt: its pickled object array could not be read (${(e as Error).message})`);
-  }
-  const items = root?.state?.[4];
+  const root = unpickleNumpy(Buffer.from(bytes.buffer, bytes.byteOffset + h.dataOffset, bytes.byteLength - h.dataOffset), where);
+  const items = root instanceof PickledArray ? root.state?.[4] : undefined;
   const count = h.shape.reduce((a, b) => a * b, 1);
   if (!Array.isArray(items) || items.length !== count) {
     throw new Error(`${where} is corrupt: expected ${count} pickled sequences but found ` +
@@ -104,10 +120,10 @@ export function sequenceArray(bytes: Uint8Array, where: string): number[][] {
   }
   return items.map((s: unknown, i: number) => {
     let seq: unknown = s;
-    if (seq && typeof seq === 'object' && 'state' in seq) {
-      const st = (seq as PickledArray).state as unknown[];
-      const dt = st[2] as { args?: unknown[] };
-      seq = st[4] instanceof Uint8Array ? decodeRaw(String(dt?.args?.[0]), st[4]) : st[4];
+    if (seq instanceof PickledArray) {
+      const st = seq.state ?? [];
+      const dt = st[2];
+      seq = st[4] instanceof Uint8Array && dt instanceof PickledDtype ? decodeRaw(String(dt.args[0]), st[4]) : st[4];
     }
     if (!Array.isArray(seq) || !seq.every((v) => typeof v === 'number' && Number.isInteger(v))) {
       throw new Error(`${where} is corrupt: element ${i} is not a sequence of integers`);

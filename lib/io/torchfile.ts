@@ -7,6 +7,7 @@ import { DType } from '../dtype';
 import { readZipDirectory, readZipEntry, writeZip, ZipEntry } from './zip';
 import { tensorBytes } from './safetensors';
 import { borrowableBuffer, checkBudget } from './files';
+import { unpickle, PyDict, PyGlobal, PyTuple } from './unpickler';
 
 const STORAGES: Record<string, { dtype: DType; size: number }> = {
   FloatStorage: { dtype: 'float32', size: 4 }, DoubleStorage: { dtype: 'float64', size: 8 },
@@ -19,18 +20,6 @@ const STORAGE_OF: Record<string, string> = Object.fromEntries(Object.entries(STO
 
 const MAX_DEPTH = 200;
 
-class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
-  get full(): string {
-    return `${this.module}.${this.name}`;
-  }
-}
-class PyTuple {
-  constructor(readonly items: unknown[]) {}
-}
-class PyDict {
-  readonly map = new Map<unknown, unknown>();
-}
 class Storage {
   constructor(readonly format: { dtype: DType; size: number }, readonly key: string, readonly numel: number) {}
 }
@@ -131,9 +120,7 @@ function rebuildTensor(args: unknown[], ctx: Ctx): Tensor {
   return t;
 }
 
-function call(fn: unknown, args: unknown, ctx: Ctx): unknown {
-  if (!(fn instanceof PyGlobal)) throw refuse(ctx.file, `it calls ${typeOfValue(fn)}, which is not a known global`);
-  if (!(args instanceof PyTuple)) throw ctx.bad(`arguments to ${fn.full} are not a tuple`);
+function call(fn: PyGlobal, args: PyTuple, ctx: Ctx): unknown {
   switch (fn.full) {
     case 'collections.OrderedDict': {
       const d = new PyDict();
@@ -152,145 +139,28 @@ function call(fn: unknown, args: unknown, ctx: Ctx): unknown {
   }
 }
 
-/** Runs data.pkl on a restricted pickle machine; returns the unpickled value. */
-function unpickle(pkl: Buffer, ctx: Ctx): unknown {
-  let pos = 0;
-  const stack: unknown[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, unknown>();
-  const need = (n: number): number => {
-    if (pos + n > pkl.byteLength) throw ctx.bad('data.pkl ends in the middle of an instruction (truncated or corrupt)');
-    const at = pos;
-    pos += n;
-    return at;
-  };
-  const pop = (): unknown => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) throw ctx.bad('data.pkl pops an empty stack');
-    return stack.pop();
-  };
-  const top = (): unknown => {
-    if (stack.length === 0) throw ctx.bad('data.pkl reads an empty stack');
-    return stack[stack.length - 1];
-  };
-  const popMark = (): unknown[] => {
-    const m = marks.pop();
-    if (m === undefined) throw ctx.bad('data.pkl closes a mark it never opened');
-    return stack.splice(m);
-  };
-  const line = (): string => {
-    const end = pkl.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1000) throw ctx.bad('data.pkl has an unterminated text field');
-    const s = pkl.toString('latin1', pos, end);
-    pos = end + 1;
-    return s;
-  };
-  const str = (n: number, enc: BufferEncoding): string => {
-    const at = need(n);
-    return pkl.toString(enc, at, at + n);
-  };
-  const setItems = (target: unknown, items: unknown[]): void => {
-    if (!(target instanceof PyDict)) throw ctx.bad('data.pkl sets items on something that is not a dict');
-    if (items.length % 2) throw ctx.bad('data.pkl sets a key without a value');
-    for (let i = 0; i < items.length; i += 2) {
-      const k = items[i];
-      if (typeof k !== 'string' && typeof k !== 'number' && typeof k !== 'bigint' && typeof k !== 'boolean' && k !== null) {
-        throw refuse(ctx.file, `a dict key is ${typeOfValue(k)}`);
+/** Runs data.pkl on the restricted pickle machine (lib/io/unpickler.ts) with torch.save's few globals. */
+function unpickleTorch(pkl: Buffer, ctx: Ctx): unknown {
+  return unpickle(pkl, {
+    what: 'data.pkl',
+    bad: ctx.bad,
+    refuse: (what) => refuse(ctx.file, what),
+    call: (fn, args) => call(fn, args, ctx),
+    build: (obj) => {
+      // an OrderedDict's attributes (a state dict's _metadata) are dropped
+      if (!(obj instanceof PyDict)) throw refuse(ctx.file, `it sets the state of ${typeOfValue(obj)}`);
+    },
+    persistentLoad: (pid) => {
+      if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length < 5) {
+        throw refuse(ctx.file, 'it holds a persistent object that is not a tensor storage');
       }
-      target.map.set(typeof k === 'bigint' ? Number(k) : k, items[i + 1]);
-    }
-  };
-  const appendItems = (target: unknown, items: unknown[]): void => {
-    if (!Array.isArray(target)) throw ctx.bad('data.pkl appends to something that is not a list');
-    for (const x of items) target.push(x);
-  };
-  for (;;) {
-    const op = pkl[need(1)];
-    switch (op) {
-      case 0x80: need(1); break; // PROTO
-      case 0x95: need(8); break; // FRAME
-      case 0x2e: { // STOP
-        if (stack.length !== 1 || marks.length) throw ctx.bad('data.pkl stops with a malformed stack');
-        return stack[0];
-      }
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x29: stack.push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x7d: stack.push(new PyDict()); break; // EMPTY_DICT
-      case 0x74: stack.push(new PyTuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new PyTuple([pop()])); break; // TUPLE1
-      case 0x86: { const b = pop(); const a = pop(); stack.push(new PyTuple([a, b])); break; } // TUPLE2
-      case 0x87: { const c = pop(); const b = pop(); const a = pop(); stack.push(new PyTuple([a, b, c])); break; } // TUPLE3
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x64: { const d = new PyDict(); setItems(d, popMark()); stack.push(d); break; } // DICT
-      case 0x61: { const v = pop(); appendItems(top(), [v]); break; } // APPEND
-      case 0x65: { const items = popMark(); appendItems(top(), items); break; } // APPENDS
-      case 0x73: { const v = pop(); const k = pop(); setItems(top(), [k, v]); break; } // SETITEM
-      case 0x75: { const items = popMark(); setItems(top(), items); break; } // SETITEMS
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(pkl.readInt32LE(need(4))); break; // BININT
-      case 0x4b: stack.push(pkl[need(1)]); break; // BININT1
-      case 0x4d: stack.push(pkl.readUInt16LE(need(2))); break; // BININT2
-      case 0x8a: case 0x8b: { // LONG1, LONG4
-        const n = op === 0x8a ? pkl[need(1)] : pkl.readUInt32LE(need(4));
-        if (n > 16) throw ctx.bad(`data.pkl holds a ${n}-byte integer`);
-        const at = need(n);
-        let v = 0n;
-        for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(pkl[at + i]);
-        if (n && pkl[at + n - 1] & 0x80) v -= 1n << BigInt(8 * n);
-        stack.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-        break;
-      }
-      case 0x47: stack.push(pkl.readDoubleBE(need(8))); break; // BINFLOAT
-      case 0x58: stack.push(str(pkl.readUInt32LE(need(4)), 'utf8')); break; // BINUNICODE
-      case 0x8c: stack.push(str(pkl[need(1)], 'utf8')); break; // SHORT_BINUNICODE
-      case 0x54: stack.push(str(pkl.readUInt32LE(need(4)), 'latin1')); break; // BINSTRING
-      case 0x55: stack.push(str(pkl[need(1)], 'latin1')); break; // SHORT_BINSTRING
-      case 0x63: { const m = line(); const n = line(); stack.push(new PyGlobal(m, n)); break; } // GLOBAL
-      case 0x93: { // STACK_GLOBAL
-        const n = pop();
-        const m = pop();
-        if (typeof m !== 'string' || typeof n !== 'string') throw ctx.bad('data.pkl names a global with non-strings');
-        stack.push(new PyGlobal(m, n));
-        break;
-      }
-      case 0x71: memo.set(pkl[need(1)], top()); break; // BINPUT
-      case 0x72: memo.set(pkl.readUInt32LE(need(4)), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x68: case 0x6a: { // BINGET, LONG_BINGET
-        const k = op === 0x68 ? pkl[need(1)] : pkl.readUInt32LE(need(4));
-        if (!memo.has(k)) throw ctx.bad(`data.pkl reads memo slot ${k}, which was never written`);
-        stack.push(memo.get(k));
-        break;
-      }
-      case 0x51: { // BINPERSID
-        const pid = pop();
-        if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length < 5) {
-          throw refuse(ctx.file, 'it holds a persistent object that is not a tensor storage');
-        }
-        const [, type, key, , numel] = pid.items;
-        const format = type instanceof PyGlobal && type.module === 'torch' ? STORAGES[type.name] : undefined;
-        if (!format) throw refuse(ctx.file, `it holds a storage of type ${type instanceof PyGlobal ? type.full : typeOfValue(type)}`);
-        if (typeof key !== 'string' || !/^[\w.]{1,64}$/.test(key)) throw ctx.bad(`storage key ${JSON.stringify(key)} is not a plain name`);
-        stack.push(new Storage(format, key, toIndex(numel, `storage '${key}' size`, ctx)));
-        break;
-      }
-      case 0x52: { const args = pop(); const fn = pop(); stack.push(call(fn, args, ctx)); break; } // REDUCE
-      case 0x81: { const args = pop(); const cls = pop(); stack.push(call(cls, args, ctx)); break; } // NEWOBJ
-      case 0x62: { // BUILD: an OrderedDict's attributes (a state dict's _metadata) are dropped
-        pop();
-        if (!(top() instanceof PyDict)) throw refuse(ctx.file, `it sets the state of ${typeOfValue(top())}`);
-        break;
-      }
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      default:
-        throw refuse(ctx.file, `data.pkl uses pickle opcode 0x${op.toString(16)}, which a file of tensors does not need`);
-    }
-    if (stack.length > 1_000_000 || marks.length > 10_000) throw ctx.bad('data.pkl grows its stack without bound');
-  }
+      const [, type, key, , numel] = pid.items;
+      const format = type instanceof PyGlobal && type.module === 'torch' ? STORAGES[type.name] : undefined;
+      if (!format) throw refuse(ctx.file, `it holds a storage of type ${type instanceof PyGlobal ? type.full : typeOfValue(type)}`);
+      if (typeof key !== 'string' || !/^[\w.]{1,64}$/.test(key)) throw ctx.bad(`storage key ${JSON.stringify(key)} is not a plain name`);
+      return new Storage(format, key, toIndex(numel, `storage '${key}' size`, ctx));
+    },
+  });
 }
 
 function toJs(v: unknown, ctx: Ctx, depth = 0): unknown {
@@ -326,7 +196,7 @@ export function readTorchZip(buf: Buffer, file: string, budget = Infinity): unkn
   if (bo && readZipEntry(buf, bo, bad).toString('latin1') !== 'little') throw bad('the tensors are big-endian; only little-endian files are supported');
   const ctx: Ctx = { file, buf, entries, prefix, bad, made: [], storages: new Map(), budget, used: 0 };
   try {
-    const value = toJs(unpickle(readZipEntry(buf, entries.get(pklName) as ZipEntry, bad), ctx), ctx);
+    const value = toJs(unpickleTorch(readZipEntry(buf, entries.get(pklName) as ZipEntry, bad), ctx), ctx);
     const keep = new Set<Tensor>();
     const collect = (x: unknown): void => {
       if (x instanceof Tensor) keep.add(x);

@@ -1,6 +1,9 @@
 // A bounded reader and a stored-only writer for the zip archives torch.save writes (PyTorch's
 // zip format: uncompressed entries, 64-byte aligned data, zip64 for big files). Every offset and
 // size is checked against the file before use, and every entry's CRC-32 is verified on read.
+// The one zip reader of the project: .pt and .keras files in memory, and (checkZipFile) the
+// TorchScript archives jit.load checks on disk before libtorch reads them.
+import type { FileHandle } from 'fs/promises';
 import * as zlib from 'zlib';
 
 export interface ZipEntry {
@@ -22,23 +25,134 @@ const CRC_TABLE = (() => {
   return t;
 })();
 
-/** CRC-32 (zip's), with zlib's native one where Node has it. */
-export function crc32(data: Uint8Array): number {
-  const native = (zlib as unknown as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (native) return native(data) >>> 0;
-  let c = -1;
+/** CRC-32 (zip's), continuing from `prev` (the CRC of the bytes before), with zlib's native one where Node has it. */
+export function crc32(data: Uint8Array, prev = 0): number {
+  const native = (zlib as unknown as { crc32?: (d: Uint8Array, v?: number) => number }).crc32;
+  if (native) return native(data, prev) >>> 0;
+  let c = ~prev;
   for (let i = 0; i < data.length; i++) c = CRC_TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
   return (c ^ -1) >>> 0;
 }
 
-function u64(buf: Buffer, at: number, bad: (m: string) => Error): number {
+/** The bytes the zip reader looks at: a Buffer, or parts of a file (ZipFileView). */
+export interface ZipBytes {
+  readonly byteLength: number;
+  readUInt16LE(at: number): number;
+  readUInt32LE(at: number): number;
+  readBigUInt64LE(at: number): bigint;
+  toString(encoding: 'utf8', start: number, end: number): string;
+  subarray(start: number, end: number): Buffer;
+}
+
+/** A read past the file's end, or a request too large, in a ZipFileView: the caller's bad(...) reports it. */
+class ViewError extends Error {}
+
+/** Thrown by a ZipFileView asked for bytes it has not read yet. */
+class NeedBytes {
+  constructor(readonly at: number, readonly length: number) {}
+}
+
+/**
+ * Parts of a file read so far, addressed by file offset, so the in-memory reader below runs
+ * unchanged on a file too large to read whole: a read outside them asks for those bytes
+ * (NeedBytes) and the caller fetches them and runs the reader again.
+ */
+class ZipFileView implements ZipBytes {
+  private readonly parts: { at: number; buf: Buffer }[] = [];
+  constructor(readonly byteLength: number) {}
+  add(at: number, buf: Buffer): void {
+    this.parts.push({ at, buf });
+  }
+  private find(at: number, length: number): { buf: Buffer; off: number } {
+    if (at < 0 || at + length > this.byteLength) throw new ViewError(`a zip structure at offset ${at} (${length} bytes) lies outside the file (${this.byteLength} bytes)`);
+    for (const p of this.parts) {
+      if (at >= p.at && at + length <= p.at + p.buf.byteLength) return { buf: p.buf, off: at - p.at };
+    }
+    throw new NeedBytes(at, length);
+  }
+  readUInt16LE(at: number): number { const { buf, off } = this.find(at, 2); return buf.readUInt16LE(off); }
+  readUInt32LE(at: number): number { const { buf, off } = this.find(at, 4); return buf.readUInt32LE(off); }
+  readBigUInt64LE(at: number): bigint { const { buf, off } = this.find(at, 8); return buf.readBigUInt64LE(off); }
+  toString(encoding: 'utf8', start: number, end: number): string {
+    const { buf, off } = this.find(start, end - start);
+    return buf.toString(encoding, off, off + end - start);
+  }
+  subarray(start: number, end: number): Buffer {
+    const { buf, off } = this.find(start, end - start);
+    return buf.subarray(off, off + end - start);
+  }
+}
+
+/** Runs fn over the view, reading from fh whatever it asks for (at least 64 KiB at a time) until it completes. */
+async function withBytes<T>(fh: FileHandle, view: ZipFileView, fn: () => T, limit: number): Promise<T> {
+  for (;;) {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof NeedBytes)) throw e;
+      const length = Math.min(view.byteLength - e.at, Math.max(e.length, 65536));
+      if (length > limit) throw new ViewError(`the zip reader asked for ${length} bytes at once, over ${limit}`);
+      const buf = Buffer.alloc(length);
+      const { bytesRead } = await fh.read(buf, 0, length, e.at);
+      if (bytesRead < e.length) throw new ViewError(`the file ended at ${e.at + bytesRead} while reading it (it changed size?)`);
+      view.add(e.at, buf.subarray(0, bytesRead));
+    }
+  }
+}
+
+/**
+ * Checks a zip archive on disk without reading it whole: the directory (readZipDirectory's
+ * checks) and every entry (readZipEntry's: bounds, sizes, CRC-32, streamed for stored entries).
+ * Throws bad(...) on the first fault; returns the entries.
+ */
+export async function checkZipFile(fh: FileHandle, size: number, bad: (m: string) => Error): Promise<Map<string, ZipEntry>> {
+  const view = new ZipFileView(size);
+  const asBad = (e: unknown): never => {
+    if (e instanceof ViewError) throw bad(e.message);
+    throw e;
+  };
+  // the end record lies within the last 22 + 65535 bytes
+  const tail = Math.min(size, 22 + 65535);
+  await withBytes(fh, view, () => view.readUInt32LE(size - tail), 1 << 20).catch(asBad);
+  const entries = await withBytes(fh, view, () => readZipDirectory(view, bad), 1 << 30).catch(asBad);
+  const chunk = Buffer.alloc(1 << 20);
+  for (const e of entries.values()) {
+    const lo = e.localOffset;
+    if (lo + 30 > size) throw bad(`zip entry '${e.name}' has no local header at ${lo}`);
+    await withBytes(fh, view, () => view.readUInt32LE(lo) + view.readUInt16LE(lo + 28), 1 << 20).catch(asBad);
+    const start = lo + 30 + view.readUInt16LE(lo + 26) + view.readUInt16LE(lo + 28);
+    if (e.method !== 0) {
+      // compressed (rare in PyTorch's archives): inflated in memory by the one entry reader
+      if (start + e.compressedSize <= size) await withBytes(fh, view, () => view.subarray(lo, start + e.compressedSize), 1 << 30).catch(asBad);
+      readZipEntry(view, e, bad);
+      continue;
+    }
+    if (view.readUInt32LE(lo) !== 0x04034b50) throw bad(`zip entry '${e.name}' has no local header at ${lo}`);
+    if (start + e.compressedSize > size) {
+      throw bad(`zip entry '${e.name}' (${e.compressedSize} bytes at ${start}) runs past the end of the file (${size} bytes): truncated`);
+    }
+    if (e.size !== e.compressedSize) throw bad(`stored zip entry '${e.name}' has size ${e.size} but ${e.compressedSize} stored bytes`);
+    let crc = 0;
+    for (let done = 0; done < e.size;) {
+      const n = Math.min(chunk.byteLength, e.size - done);
+      const { bytesRead } = await fh.read(chunk, 0, n, start + done);
+      if (bytesRead !== n) throw bad(`zip entry '${e.name}' cannot be read to its end (the file changed?)`);
+      crc = crc32(chunk.subarray(0, n), crc);
+      done += n;
+    }
+    if (crc !== e.crc) throw bad(`zip entry '${e.name}' fails its CRC-32 check (corrupt file)`);
+  }
+  return entries;
+}
+
+function u64(buf: ZipBytes, at: number, bad: (m: string) => Error): number {
   const v = buf.readBigUInt64LE(at);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`a zip64 field holds ${v}, beyond any real file`);
   return Number(v);
 }
 
 /** The entries of a zip archive held in buf, by name; throws bad(...) on anything malformed. */
-export function readZipDirectory(buf: Buffer, bad: (m: string) => Error): Map<string, ZipEntry> {
+export function readZipDirectory(buf: ZipBytes, bad: (m: string) => Error): Map<string, ZipEntry> {
   const size = buf.byteLength;
   if (size < 22) throw bad(`${size} bytes is too short for a zip archive`);
   let eocd = -1;
@@ -107,7 +221,7 @@ export function readZipDirectory(buf: Buffer, bad: (m: string) => Error): Map<st
 }
 
 /** One entry's bytes, bounds- and CRC-checked. Stored entries are views into buf. */
-export function readZipEntry(buf: Buffer, e: ZipEntry, bad: (m: string) => Error): Buffer {
+export function readZipEntry(buf: ZipBytes, e: ZipEntry, bad: (m: string) => Error): Buffer {
   const lo = e.localOffset;
   if (lo + 30 > buf.byteLength || buf.readUInt32LE(lo) !== 0x04034b50) throw bad(`zip entry '${e.name}' has no local header at ${lo}`);
   const start = lo + 30 + buf.readUInt16LE(lo + 26) + buf.readUInt16LE(lo + 28);

@@ -20,6 +20,7 @@ import { InputLayer } from '../layers';
 import { FunctionalGraph, SymbolicStructure, symbolicList } from './functional';
 import { exportKerasModel, ExportOptions } from '../../onnx/export';
 import type { GraphNode, LayerGraphOptions } from '../../utils/model_graph';
+import { exportTorchScript } from '../../jit';
 import * as busy from '../busy'; // reliability: one use at a time where uses cannot overlap
 
 /** What a model's call returns: one output, several in order, or several keyed by output name. */
@@ -459,6 +460,10 @@ export class Model extends Trainer {
   }
   /** Keras 3's export: `await model.export('model.onnx', { format: 'onnx', opset })` (lib/onnx/export.ts). */
   async export(filepath: string, opts?: ExportOptions): Promise<void> {
+    if (opts !== null && typeof opts === 'object' && opts.format === 'torchscript') {
+      // traced by libtorch (lib/jit.ts) on an example batch of the model's input shape
+      return exportTorchScript(this, filepath, opts);
+    }
     return exportKerasModel(this, filepath, opts);
   }
 
