@@ -77,9 +77,8 @@ export async function exportKerasModel(model: unknown, filepath: string, opts?: 
   const file = checkFile(where, filepath);
   const o = checkOptions(where, opts, ['format', 'opset']);
   const format = (o.format as string | undefined) ?? (/\.onnx$/i.test(file) ? 'onnx' : undefined);
-  if (format === 'torchscript') throw new Error(`${where}: format 'torchscript' is not available yet; use format 'onnx'`);
   if (format !== 'onnx') {
-    throw new TypeError(`${where}: expected format 'onnx' but received ${format === undefined ? 'none (and the path does not end in .onnx)' : JSON.stringify(format)}`);
+    throw new TypeError(`${where}: expected format 'onnx' (or 'torchscript', which Model.export handles) but received ${format === undefined ? 'none (and the path does not end in .onnx)' : JSON.stringify(format)}`);
   }
   writeFileAtomicSync(file, kerasModelToOnnx(model, { opset: o.opset as number | undefined }));
 }
