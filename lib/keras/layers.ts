@@ -41,12 +41,16 @@ export interface LayerWeight {
   fromKeras?: (t: Tensor) => Tensor;
 }
 
+/** An L1/L2 weight or activity penalty: l1 * sum|w| + l2 * sum w^2 (Keras' regularizers.L1L2). */
 export interface Regularizer { l1: number; l2: number }
 
+/** The activation names the Keras layers accept (Keras' activations module). */
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'gelu', 'elu', 'selu', 'swish', 'silu',
   'leaky_relu', 'softplus'] as const;
+/** One of ACTIVATIONS: a Keras activation name ('relu', 'softmax', 'linear'...). */
 export type ActivationName = typeof ACTIVATIONS[number];
 
+/** Validates an activation option: the name, 'linear' when absent, else a TypeError naming where and the choices. */
 export function checkActivation(where: string, a: unknown): ActivationName {
   if (a === undefined || a === null) return 'linear';
   if (typeof a === 'string' && (ACTIVATIONS as readonly string[]).includes(a)) return a as ActivationName;
@@ -68,6 +72,7 @@ export function applyActivation(a: ActivationName, x: Tensor): Tensor {
   return a === 'linear' ? x : runStep({ activation: a }, x, false)[0];
 }
 
+/** Options every Keras layer takes: name, inputShape, trainable, dtype (Keras' base Layer kwargs). */
 export interface LayerOptions {
   name?: string;
   inputShape?: number[];
@@ -119,6 +124,7 @@ function checkInputShape(where: string, o: Record<string, unknown>): Record<stri
   return o;
 }
 
+/** Validates a positive integer argument: the value, else a TypeError naming where and name. */
 export function positiveInt(where: string, name: string, v: unknown): number {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
   throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
@@ -147,17 +153,21 @@ export function configPick(c: Record<string, unknown>, keys: readonly string[]):
   for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
   return o;
 }
+/** The options Dense shares with the convolution and recurrent layers (weights, initializers, regularizers). */
 export const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
   'activityRegularizer'] as const;
 type Config = Record<string, unknown>;
 
+/** A per-sample shape as Keras prints it with the batch dim: [3, null] -> '(None, 3, None)'. */
 export const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
 
+/** A Keras initializer name (keras.initializers: 'glorot_uniform', 'he_normal', 'orthogonal'...). */
 export type Initializer = 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_uniform' |
   'lecun_normal' | 'zeros' | 'ones' | 'random_uniform' | 'random_normal' | 'uniform' | 'orthogonal';
 const INITIALIZERS: readonly string[] = ['glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
   'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal', 'uniform', 'orthogonal'];
 
+/** Validates an initializer option: the name, dflt when absent, else a TypeError listing the choices. */
 export function checkInitializer(where: string, name: string, v: unknown, dflt: Initializer): Initializer {
   if (v === undefined) return dflt;
   if (typeof v === 'string' && INITIALIZERS.includes(v)) return v as Initializer;
@@ -377,9 +387,11 @@ export abstract class Layer extends Callable {
   weightsInternal(): LayerWeight[] {
     return this.ownWeights;
   }
+  /** Keras' layer.weights: all weights in Keras order and layout. */
   get weights(): Tensor[] {
     return this.weightsInternal().map((w) => (w.toKeras ? w.toKeras(w.tensor) : w.tensor));
   }
+  /** Keras' trainable_weights: the trainable weights (in PyTorch layout), none when the layer is frozen. */
   get trainableWeights(): Tensor[] {
     return this.trainable ? this.weightsInternal().filter((w) => w.trainable).map((w) => w.tensor) : [];
   }
@@ -387,12 +399,15 @@ export abstract class Layer extends Callable {
   modules(): nn.Module[] {
     return [];
   }
+  /** Keras' count_params(): the number of scalars in the layer's weights. */
   countParams(): number {
     return this.weightsInternal().reduce((n, w) => n + w.tensor.numel, 0);
   }
+  /** Keras' get_weights(): copies of the weights in Keras order and layout (a Dense kernel is [in, out]). */
   getWeights(): Tensor[] {
     return this.weightsInternal().map((w) => noGrad(() => (w.toKeras ? w.toKeras(w.tensor) : w.tensor).clone()));
   }
+  /** Keras' set_weights(): copies ws (Keras order and layout, the shapes of getWeights()) into the weights. */
   setWeights(ws: Tensor[]): void {
     const own = this.weightsInternal();
     if (!Array.isArray(ws) || ws.length !== own.length) {
@@ -430,12 +445,17 @@ export abstract class Layer extends Callable {
 /** Layers are callable: on symbolic tensors they return symbolic tensors, on Tensors they return Tensors. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the class
 export interface Layer {
+  /** On nt.Input tensors (one, or a list for merge layers): adds the layer to the functional graph and returns its symbolic output. */
   (x: KerasTensor | KerasTensor[], opts?: Record<string, unknown>): KerasTensor;
+  /** On Tensors: runs the layer eagerly (building it on first use), like Keras' `layer(x, training=...)`. */
   (x: Tensor | Tensor[], opts?: { training?: boolean; [option: string]: unknown }): Tensor;
+  /** Attention layers on nt.Input tensors: `layer(query, value, key?)` in the functional graph. */
   (query: KerasTensor, value: KerasTensor, key?: KerasTensor | Record<string, unknown>, opts?: Record<string, unknown>): KerasTensor;
+  /** Attention layers on Tensors: `layer(query, value, key?)` run eagerly. */
   (query: Tensor, value: Tensor, key?: Tensor | null | Record<string, unknown>, opts?: Record<string, unknown>): Tensor;
 }
 
+/** Options of Dense (Keras' Dense kwargs in camelCase; snake_case accepted). */
 export interface DenseOptions extends LayerOptions {
   activation?: ActivationName;
   useBias?: boolean;
@@ -446,6 +466,7 @@ export interface DenseOptions extends LayerOptions {
   activityRegularizer?: Regularizer;
 }
 
+/** Keras' Dense: activation(x W + b) on the last axis (PyTorch's nn.Linear plus an activation). */
 export class Dense extends Layer {
   readonly units: number;
   readonly activation: ActivationName;
@@ -500,6 +521,7 @@ export class Dense extends Layer {
   }
 }
 
+/** Keras' Flatten: each sample to one dim, keeping the batch (nn.Flatten). */
 export class Flatten extends Layer {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Flatten', opts, []));
@@ -515,6 +537,7 @@ export class Flatten extends Layer {
   }
 }
 
+/** Keras' Reshape: each sample to targetShape (one dim may be -1), keeping the batch. */
 export class Reshape extends Layer {
   readonly targetShape: number[];
   constructor(...args: [targetShape: number[], options?: LayerOptions] | [options: LayerOptions & { targetShape: number[] }]) {
@@ -550,6 +573,7 @@ export class Reshape extends Layer {
   }
 }
 
+/** Keras' Dropout: zeroes inputs with probability rate in training, scaling the rest by 1/(1-rate) (nn.Dropout). */
 export class Dropout extends Layer {
   readonly rate: number;
   dropout: nn.Dropout;
@@ -581,6 +605,7 @@ export class Dropout extends Layer {
   }
 }
 
+/** Keras' Activation: applies a named activation elementwise ('softmax' over the last axis). */
 export class Activation extends Layer {
   readonly activation: ActivationName;
   constructor(...args: [activation: ActivationName, options?: LayerOptions] | [options: LayerOptions & { activation: ActivationName }]) {
@@ -602,6 +627,7 @@ export class Activation extends Layer {
   }
 }
 
+/** Options of Conv2D: Dense's plus strides, padding, dilationRate; channels_last only. */
 export interface Conv2DOptions extends DenseOptions {
   strides?: number | [number, number];
   padding?: 'valid' | 'same';
@@ -609,6 +635,7 @@ export interface Conv2DOptions extends DenseOptions {
   dataFormat?: 'channels_last';
 }
 
+/** Keras' Conv2D on channels-last (batch, h, w, c) inputs (PyTorch's nn.Conv2d plus an activation). */
 export class Conv2D extends Layer {
   readonly filters: number;
   readonly kernelSize: [number, number];
@@ -725,6 +752,7 @@ abstract class Pooling2D extends Layer {
   }
 }
 
+/** Options of MaxPooling2D / AveragePooling2D: poolSize, strides (poolSize when null), padding 'valid'. */
 export interface Pooling2DOptions extends LayerOptions {
   poolSize?: number | [number, number];
   strides?: number | [number, number] | null;
