@@ -61,6 +61,7 @@ function channelsLastOnly(where: string, v: unknown): void {
   if (v !== undefined && v !== 'channels_last') throw new TypeError(`${where}: only dataFormat 'channels_last' (Keras' default) is supported`);
 }
 
+/** Options of Conv1D (Keras' Conv1D kwargs in camelCase): strides, padding, dilationRate, activation, weights. */
 export interface Conv1DOptions extends LayerOptions {
   strides?: number | [number];
   padding?: 'valid' | 'same';
@@ -186,21 +187,25 @@ abstract class GlobalPooling extends Layer {
 }
 
 type PoolOpts = LayerOptions & { keepdims?: boolean; dataFormat?: 'channels_last' };
+/** Keras' GlobalAveragePooling2D: the mean over height and width of (batch, h, w, c) -> (batch, c). */
 export class GlobalAveragePooling2D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('mean', 2, opts);
   }
 }
+/** Keras' GlobalMaxPooling2D: the max over height and width of (batch, h, w, c) -> (batch, c). */
 export class GlobalMaxPooling2D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('max', 2, opts);
   }
 }
+/** Keras' GlobalAveragePooling1D: the mean over steps of (batch, steps, c) -> (batch, c). */
 export class GlobalAveragePooling1D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('mean', 1, opts);
   }
 }
+/** Keras' GlobalMaxPooling1D: the max over steps of (batch, steps, c) -> (batch, c). */
 export class GlobalMaxPooling1D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('max', 1, opts);
@@ -222,6 +227,7 @@ function checkAxisOption(where: string, axis: unknown): unknown {
   return axis;
 }
 
+/** Options of BatchNormalization (Keras' kwargs in camelCase): axis (last only), momentum, epsilon, center, scale, initializers. */
 export interface BatchNormalizationOptions extends LayerOptions {
   axis?: number;
   momentum?: number;
@@ -309,6 +315,7 @@ export class BatchNormalization extends Layer {
   }
 }
 
+/** Options of LayerNormalization (Keras' kwargs in camelCase): axis (last only), epsilon, center, scale, initializers. */
 export interface LayerNormalizationOptions extends LayerOptions {
   axis?: number;
   epsilon?: number;
@@ -370,6 +377,7 @@ export class LayerNormalization extends Layer {
   }
 }
 
+/** Options of Embedding (Keras' kwargs in camelCase): embeddingsInitializer, maskZero, inputLength. */
 export interface EmbeddingOptions extends LayerOptions {
   embeddingsInitializer?: MoreInitializer;
   maskZero?: boolean;
@@ -432,8 +440,10 @@ export class Embedding extends Layer {
   }
 }
 
+/** How Bidirectional combines the forward and backward outputs (Keras' merge_mode). */
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
 
+/** Options of SimpleRNN, LSTM and GRU (Keras' recurrent kwargs in camelCase). */
 export interface RNNLayerOptions extends LayerOptions {
   activation?: ActivationName;
   recurrentActivation?: ActivationName;
@@ -589,10 +599,12 @@ abstract class Recurrent extends Layer {
     const extra = this.kind === 'GRU' && this.useBias ? this.directions.map((d) => this.param(`bias_hh${d}`)) : [];
     return [...super.trainableWeights, ...extra];
   }
+  /** Keras' count_params(), with the GRU's recurrent bias. */
   override countParams(): number {
     const extra = this.kind === 'GRU' && this.useBias ? this.directions.length * 3 * this.units : 0;
     return super.countParams() + extra;
   }
+  /** Keras' set_weights() in Keras' layout and gate order, shapes checked first. */
   override setWeights(ws: Tensor[]): void {
     const own = this.weightsInternal();
     if (Array.isArray(ws) && ws.length === own.length) {
@@ -649,6 +661,7 @@ export class SimpleRNN extends Recurrent {
   }
 }
 
+/** Keras' LSTM over (batch, steps, features), on torch::nn::LSTM; weights in Keras' layout. */
 export class LSTM extends Recurrent {
   readonly unitForgetBias: boolean;
   /** LSTM(units, activation?, options?) as in Keras. */
@@ -664,6 +677,7 @@ export class LSTM extends Recurrent {
   }
 }
 
+/** Keras' GRU (resetAfter true, Keras 2's default) over (batch, steps, features), on torch::nn::GRU. */
 export class GRU extends Recurrent {
   /** GRU(units, activation?, options?) as in Keras. */
   constructor(...args: RnnArgs) {
@@ -720,9 +734,11 @@ export class Bidirectional extends Layer {
   override get trainableWeights(): Tensor[] {
     return this.trainable ? this.layer.trainableWeights : [];
   }
+  /** Keras' count_params() of the wrapped (bidirectional) layer. */
   override countParams(): number {
     return this.layer.countParams();
   }
+  /** Keras' set_weights(): forward weights then backward. */
   override setWeights(ws: Tensor[]): void {
     this.layer.setWeights(ws);
   }
