@@ -29,11 +29,13 @@ abstract class Merge extends Layer {
     this.checkShapes(s as unknown as number[][]);
     this.built = true;
   }
+  /** The per-sample output shape for a symbolic call on a list of inputs (checks the list and its shapes). */
   symbolicOutputShapes(kind: CallKind, shapes: (number | null)[][]): (number | null)[][] {
     if (kind !== 'list') throw new TypeError(`${this.name} (${this.constructor.name}): expected to be called on a list of inputs, as layer([a, b])`);
     this.checkShapes(shapes);
     return [this.outShape(shapes)];
   }
+  /** Runs the merge eagerly on a list of Tensors, as `layer([a, b])`. */
   call(xs: Tensor | Tensor[]): Tensor {
     if (!Array.isArray(xs) || !xs.every((t) => t instanceof Tensor)) {
       throw new TypeError(`${this.name} (${this.constructor.name}): expected a list of Tensors, as layer([a, b]), but received ${typeOfValue(xs)}`);
@@ -47,6 +49,7 @@ function reduce(xs: Tensor[], f: (a: Tensor, b: Tensor) => Tensor): Tensor {
   return xs.slice(1).reduce(f, xs[0]);
 }
 
+/** Keras' Add: the elementwise sum of a list of same-shape inputs. */
 export class Add extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Add', opts, []));
@@ -55,6 +58,7 @@ export class Add extends Merge {
     return reduce(xs, (a, b) => a.add(b));
   }
 }
+/** Keras' Subtract: a - b of exactly two same-shape inputs. */
 export class Subtract extends Merge {
   protected override readonly maxInputs = 2;
   constructor(opts?: LayerOptions) {
@@ -64,6 +68,7 @@ export class Subtract extends Merge {
     return xs[0].sub(xs[1]);
   }
 }
+/** Keras' Multiply: the elementwise product of a list of same-shape inputs. */
 export class Multiply extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Multiply', opts, []));
@@ -72,6 +77,7 @@ export class Multiply extends Merge {
     return reduce(xs, (a, b) => a.mul(b));
   }
 }
+/** Keras' Average: the elementwise mean of a list of same-shape inputs. */
 export class Average extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Average', opts, []));
@@ -80,6 +86,7 @@ export class Average extends Merge {
     return reduce(xs, (a, b) => a.add(b)).div(xs.length);
   }
 }
+/** Keras' Maximum: the elementwise maximum of a list of same-shape inputs. */
 export class Maximum extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Maximum', opts, []));
@@ -88,6 +95,7 @@ export class Maximum extends Merge {
     return reduce(xs, (a, b) => a.maximum(b));
   }
 }
+/** Keras' Minimum: the elementwise minimum of a list of same-shape inputs. */
 export class Minimum extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Minimum', opts, []));
