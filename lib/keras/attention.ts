@@ -12,6 +12,7 @@ import {
   positiveInt, shapeStr,
 } from './layers';
 
+/** Options of MultiHeadAttention (Keras' kwargs in camelCase): numHeads and keyDim required. */
 export interface MultiHeadAttentionOptions extends LayerOptions {
   numHeads: number;
   keyDim: number;
@@ -30,6 +31,7 @@ export interface MultiHeadAttentionOptions extends LayerOptions {
   biasRegularizer?: Regularizer | null;
 }
 
+/** Options of a MultiHeadAttention call: attentionMask, returnAttentionScores, training, useCausalMask. */
 export interface MultiHeadAttentionCallOptions {
   /** [batch, T, S] (or [T, S]): 1/true where query position t may attend to key position s */
   attentionMask?: Tensor | null;
@@ -75,6 +77,7 @@ function initKeras(t: Tensor, init: Initializer): void {
   });
 }
 
+/** Keras' MultiHeadAttention: scaled dot-product attention over numHeads heads (like torch.nn.MultiheadAttention). */
 export class MultiHeadAttention extends Layer {
   readonly numHeads: number;
   readonly keyDim: number;
@@ -169,6 +172,7 @@ export class MultiHeadAttention extends Layer {
     return s as number[];
   }
 
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const q = this.checkSample('query', s);
     if (this.dims && q[1] !== this.dims.query) {
@@ -177,6 +181,7 @@ export class MultiHeadAttention extends Layer {
     return [q[0], ...(this.outputShape ?? [q[1]])];
   }
 
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     const ws: LayerWeight[] = [];
     this.params.forEach((p, i) => {
@@ -316,6 +321,7 @@ export class MultiHeadAttention extends Layer {
     return [y.reshape([B, T, ...outDims]), probs];
   }
 
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, dropout: this.dropout,
       useBias: this.useBias, outputShape: this.outputShape, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer,

@@ -489,6 +489,7 @@ export class Dense extends Layer {
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
     this.activityRegularizer = o.activityRegularizer as Regularizer | undefined;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(inputShape: number[]): void {
     const inF = inputShape[inputShape.length - 1];
     if (!Number.isSafeInteger(inF) || inF <= 0) {
@@ -499,12 +500,15 @@ export class Dense extends Layer {
     if (this.linear.bias) initialize(this.linear.bias, this.biasInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return [...s.slice(0, -1), this.units];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.linear) return [];
     const t = (w: Tensor) => w.t();
@@ -512,9 +516,11 @@ export class Dense extends Layer {
     if (this.linear.bias) ws.push({ name: 'bias', tensor: this.linear.bias, trainable: true });
     return ws;
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Dense {
     return new Dense(c.units as number, { ...configBase(c), ...configPick(c, DENSE_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
       kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
@@ -526,12 +532,15 @@ export class Flatten extends Layer {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Flatten', opts, []));
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return [s.reduce((a, b) => a * b, 1)];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { reshape: [-1] };
   }
@@ -549,6 +558,7 @@ export class Reshape extends Layer {
     }
     this.targetShape = [...targetShape];
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const total = s.reduce((a, b) => a * b, 1);
     const known = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
@@ -558,16 +568,20 @@ export class Reshape extends Layer {
     }
     return out;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.computeOutputShape(s);
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { reshape: this.targetShape };
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Reshape {
     return new Reshape(c.targetShape as number[], configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), targetShape: this.targetShape };
   }
@@ -588,18 +602,23 @@ export class Dropout extends Layer {
     this.rate = rate;
     this.dropout = new nn.Dropout(rate);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.dropout._native };
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return [this.dropout];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Dropout {
     return new Dropout(c.rate as number, configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), rate: this.rate };
   }
@@ -613,15 +632,19 @@ export class Activation extends Layer {
     super(o);
     this.activation = checkActivation('Activation', o.activation);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { activation: this.activation };
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Activation {
     return new Activation(c.activation as ActivationName, configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), activation: this.activation };
   }
@@ -675,6 +698,7 @@ export class Conv2D extends Layer {
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
     this.activityRegularizer = o.activityRegularizer as Regularizer | undefined;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length !== 3) {
       throw new RangeError(`${this.name} (Conv2D): expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
@@ -687,6 +711,7 @@ export class Conv2D extends Layer {
     if (this.conv.bias) initialize(this.conv.bias, this.biasInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const out = [0, 1].map((i) => {
       if (this.padding === 'same') return Math.ceil(s[i] / this.strides[i]);
@@ -698,9 +723,11 @@ export class Conv2D extends Layer {
     }
     return [out[0], out[1], this.filters];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.conv) return [];
     // Keras' kernel is [kh, kw, in, out]; PyTorch's [out, in, kh, kw].
@@ -711,9 +738,11 @@ export class Conv2D extends Layer {
     if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
     return ws;
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Conv2D {
     return new Conv2D(c.filters as number, c.kernelSize as [number, number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
@@ -734,19 +763,23 @@ abstract class Pooling2D extends Layer {
     if (o.padding !== undefined && o.padding !== 'valid') throw new TypeError(`${where}: only padding 'valid' is supported`);
     this.pool = kind === 'max' ? new nn.MaxPool2d(this.poolSize, { stride: this.strides }) : new nn.AvgPool2d(this.poolSize, { stride: this.strides });
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.computeOutputShape(s);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     if (s.length !== 3) throw new RangeError(`${this.name}: expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
     const out = [0, 1].map((i) => Math.floor((s[i] - this.poolSize[i]) / this.strides[i]) + 1);
     if (out.some((d) => d <= 0)) throw new RangeError(`${this.name}: pool ${this.poolSize.join('x')} does not fit inputs ${shapeStr(s)}`);
     return [out[0], out[1], s[2]];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.pool._native, pre: 1, post: 2, castFloat: true };
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides };
   }
@@ -767,6 +800,7 @@ export class MaxPooling2D extends Pooling2D {
   constructor(...args: Pooling2DArgs) {
     super('max', args);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): MaxPooling2D {
     return new MaxPooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
   }
@@ -776,6 +810,7 @@ export class AveragePooling2D extends Pooling2D {
   constructor(...args: Pooling2DArgs) {
     super('avg', args);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): AveragePooling2D {
     return new AveragePooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
   }
@@ -788,15 +823,19 @@ export class InputLayer extends Layer {
     super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name ?? autoName('InputLayer') }, []));
     this.dtype = opts?.dtype ?? 'float32';
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return {};
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): InputLayer {
     return new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}), ...(c.dtype ? { dtype: c.dtype as DType } : {}) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), dtype: this.dtype };
   }

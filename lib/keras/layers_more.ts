@@ -113,6 +113,7 @@ export class Conv1D extends Layer {
     this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length !== 2) throw new RangeError(`${this.name} (Conv1D): expected inputs of shape (batch, steps, channels) but got ${shapeStr(s)}`);
     this.computeOutputShape(s);
@@ -123,15 +124,18 @@ export class Conv1D extends Layer {
     if (this.conv.bias) initialize(this.conv.bias, this.biasInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const span = this.dilationRate * (this.kernelSize - 1) + 1;
     const steps = this.padding === 'same' ? Math.ceil(s[0] / this.strides) : Math.floor((s[0] - span) / this.strides) + 1;
     if (!(steps > 0)) throw new RangeError(`${this.name} (Conv1D): kernel ${this.kernelSize} does not fit inputs ${shapeStr(s)}`);
     return [steps, this.filters];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.conv) return [];
     // Keras' kernel is [k, in, out]; PyTorch's [out, in, k].
@@ -140,12 +144,15 @@ export class Conv1D extends Layer {
     if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
     return ws;
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.conv ? [this.conv] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Conv1D {
     return new Conv1D(c.filters as number, c.kernelSize as [number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv1DOptions);
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
@@ -163,10 +170,12 @@ abstract class GlobalPooling extends Layer {
     channelsLastOnly(where, o.dataFormat);
     this.keepdims = bool(where, 'keepdims', o.keepdims, false);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.computeOutputShape(s);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     if (s.length !== this.rank + 1) {
       const want = this.rank === 1 ? '(batch, steps, channels)' : '(batch, height, width, channels)';
@@ -178,9 +187,11 @@ abstract class GlobalPooling extends Layer {
   private dims(): number[] {
     return this.rank === 1 ? [1] : [1, 2];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStepMore {
     return { reduceDims: this.dims(), reduce: this.kind, keepDims: this.keepdims, castFloat: true };
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), keepdims: this.keepdims };
   }
@@ -268,6 +279,7 @@ export class BatchNormalization extends Layer {
       checkInitializer(w, 'movingMeanInitializer', o.movingMeanInitializer, 'zeros'),
       checkInitializer(w, 'movingVarianceInitializer', o.movingVarianceInitializer, 'ones')];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length < 1 || s.length > 3) {
       throw new RangeError(`${this.name} (BatchNormalization): expected inputs of rank 2 to 4 (batch included) but got ${shapeStr(s)}`);
@@ -290,9 +302,11 @@ export class BatchNormalization extends Layer {
   private permuted(): boolean {
     return this.rank >= 2;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return this.permuted() ? { module: this.bn!._native, pre: 1, post: 2, castFloat: true } : { module: this.bn!._native, castFloat: true };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     const bn = this.bn;
     if (!bn) return [];
@@ -303,12 +317,15 @@ export class BatchNormalization extends Layer {
       { name: 'moving_variance', tensor: bn.running_var!, trainable: false });
     return ws;
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.bn ? [this.bn] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): BatchNormalization {
     return new BatchNormalization({ ...configBase(c), ...configPick(c, [...NORM_KEYS, 'momentum', 'movingMeanInitializer', 'movingVarianceInitializer']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: this.axis, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale,
       gammaInitializer: this.inits[0], betaInitializer: this.inits[1], movingMeanInitializer: this.inits[2], movingVarianceInitializer: this.inits[3] };
@@ -343,6 +360,7 @@ export class LayerNormalization extends Layer {
     this.scale = bool(w, 'scale', o.scale, true);
     this.inits = [checkInitializer(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInitializer(w, 'betaInitializer', o.betaInitializer, 'zeros')];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length < 1) throw new RangeError(`${this.name} (LayerNormalization): expected inputs with a features axis but got ${shapeStr(s)}`);
     lastAxis(`${this.name} (LayerNormalization)`, this.axis, s.length);
@@ -354,9 +372,11 @@ export class LayerNormalization extends Layer {
     if (ln.bias && !this.center) ln.bias.requiresGrad_(false);
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.ln!._native, castFloat: true };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     const ln = this.ln;
     if (!ln) return [];
@@ -365,12 +385,15 @@ export class LayerNormalization extends Layer {
     if (this.center) ws.push({ name: 'beta', tensor: ln.bias!, trainable: true });
     return ws;
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.ln ? [this.ln] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): LayerNormalization {
     return new LayerNormalization({ ...configBase(c), ...configPick(c, NORM_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
       gammaInitializer: this.inits[0], betaInitializer: this.inits[1] };
@@ -415,26 +438,33 @@ export class Embedding extends Layer {
   protected override widthAxis(): null {
     return null;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.embedding = new nn.Embedding(this.inputDim, this.outputDim);
     initialize(this.embedding.weight, this.embeddingsInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return [...s, this.outputDim];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStepMore {
     return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     return this.embedding ? [{ name: 'embeddings', tensor: this.embedding.weight, trainable: true }] : [];
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.embedding ? [this.embedding] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Embedding {
     return new Embedding(c.inputDim as number, c.outputDim as number, { ...configBase(c), ...configPick(c, ['embeddingsInitializer']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, embeddingsInitializer: this.embeddingsInitializer };
   }
@@ -538,6 +568,7 @@ abstract class Recurrent extends Layer {
     void b;
   }
 
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     const where = `${this.name} (${this._merge ? `Bidirectional ${this.kind}` : this.kind})`;
     if (s.length !== 2) throw new RangeError(`${where}: expected inputs of shape (batch, timesteps, features) but got ${shapeStr(s)}`);
@@ -562,6 +593,7 @@ abstract class Recurrent extends Layer {
     }
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const width = this._merge === 'concat' ? 2 * this.units : this.units;
     return this.returnSequences ? [s[0], width] : [width];
@@ -573,6 +605,7 @@ abstract class Recurrent extends Layer {
     const h = this.units;
     return cat([t.narrow(0, h, h), t.narrow(0, 0, h), t.narrow(0, 2 * h, h)], 0);
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.rnn) return [];
     const ws: LayerWeight[] = [];
@@ -626,15 +659,18 @@ abstract class Recurrent extends Layer {
       });
     }
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.rnn ? [this.rnn] : [];
   }
 
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStepMore {
     const bi = this._merge !== null;
     return { module: this.rnn!._native, castFloat: true, flipTime: this.goBackwards,
       lastStep: !this.returnSequences && !bi, finalHidden: !this.returnSequences && bi, merge: this._merge ?? 'concat' };
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
       returnSequences: this.returnSequences, goBackwards: this.goBackwards, kernelInitializer: this.kernelInitializer,
@@ -656,6 +692,7 @@ export class SimpleRNN extends Recurrent {
   constructor(...args: RnnArgs) {
     super('SimpleRNN', args, []);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): SimpleRNN {
     return new SimpleRNN(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
   }
@@ -672,6 +709,7 @@ export class LSTM extends Recurrent {
   protected override initBias(b: Tensor): void {
     if (this.unitForgetBias) noGrad(() => b.narrow(0, this.units, this.units).fill_(1));
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): LSTM {
     return new LSTM(c.units as number, { ...configBase(c), ...configPick(c, [...RNN_KEYS, 'unitForgetBias']) } as RNNLayerOptions);
   }
@@ -686,6 +724,7 @@ export class GRU extends Recurrent {
       throw new TypeError("GRU: resetAfter false is not supported (libtorch's GRU applies the reset gate after the recurrent matmul); leave it true");
     }
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): GRU {
     return new GRU(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
   }
@@ -717,17 +756,21 @@ export class Bidirectional extends Layer {
     this.kernelRegularizer = layer.kernelRegularizer;
     this.biasRegularizer = layer.biasRegularizer;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.layer.build(s);
     this.layer.built = true;
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return this.layer.computeOutputShape(s);
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return this.layer.nativeStep();
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     return this.layer.weightsInternal();
   }
@@ -742,9 +785,11 @@ export class Bidirectional extends Layer {
   override setWeights(ws: Tensor[]): void {
     this.layer.setWeights(ws);
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.layer.modules();
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Bidirectional {
     const inner = c.layer as { className?: unknown } | undefined;
     if (!['SimpleRNN', 'LSTM', 'GRU'].includes(inner?.className as string)) {
@@ -752,6 +797,7 @@ export class Bidirectional extends Layer {
     }
     return new Bidirectional(deserializeLayer(inner, 'the wrapped layer') as SimpleRNN, { ...configBase(c), ...configPick(c, ['mergeMode']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), mergeMode: this.mergeMode, layer: { className: this.layer.constructor.name, config: this.layer.getConfig() } };
   }

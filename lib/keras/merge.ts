@@ -25,6 +25,7 @@ abstract class Merge extends Layer {
   protected outShape(shapes: (number | null)[][]): (number | null)[] {
     return [...shapes[0]];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.checkShapes(s as unknown as number[][]);
     this.built = true;
@@ -138,6 +139,7 @@ export class Concatenate extends Merge {
   protected combine(xs: Tensor[]): Tensor {
     return cat(xs, this.sampleAxis(xs[0].ndim - 1) + 1);
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: this.axis };
   }
@@ -198,9 +200,11 @@ export class Dot extends Merge {
     const out = [...restA, ...restB];
     return r.reshape([a.shape[0], ...(out.length ? out : [1])]);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Record<string, unknown>): Dot {
     return new Dot(c.axes as number | [number, number], { ...configBase(c), ...configPick(c, ['normalize']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axes: this.axes, normalize: this.normalize };
   }
