@@ -74,8 +74,11 @@ export function applyActivation(a: ActivationName, x: Tensor): Tensor {
 
 /** Options every Keras layer takes: name, inputShape, trainable, dtype (Keras' base Layer kwargs). */
 export interface LayerOptions {
+  /** the layer's name (default: the class name in snake_case, numbered) */
   name?: string;
+  /** per-sample input shape, without the batch (Keras' input_shape) */
   inputShape?: number[];
+  /** whether fit updates the layer's weights (default true) */
   trainable?: boolean;
   /** the layer's dtype policy ('float32', 'mixed_bfloat16', 'mixed_float16' or a mixedPrecision.Policy); the global policy by default */
   dtype?: PolicyName | Policy;
@@ -244,14 +247,18 @@ export function initialize(t: Tensor, init: Initializer): void {
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures below are what Callable implements
 export abstract class Layer extends Callable {
+  /** the layer's name (default: the class name in snake_case, numbered) */
   name: string;
+  /** whether fit updates the layer's weights (default true) */
   trainable: boolean;
   /** per-sample input shape given by the user (Keras' input_shape) */
   readonly inputShape: number[] | undefined;
   built = false;
   /** per-sample shapes once built */
   builtInputShape: number[] | undefined;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer: Regularizer | undefined;
+  /** penalty on the bias, added to the loss */
   biasRegularizer: Regularizer | undefined;
   /** a penalty on the layer's output, added to the loss (divided by the batch size, as Keras) */
   activityRegularizer: Regularizer | undefined;
@@ -457,21 +464,33 @@ export interface Layer {
 
 /** Options of Dense (Keras' Dense kwargs in camelCase; snake_case accepted). */
 export interface DenseOptions extends LayerOptions {
+  /** activation applied to the output (default 'linear', none) */
   activation?: ActivationName;
+  /** whether the layer adds a bias (default true) */
   useBias?: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   kernelInitializer?: Initializer;
+  /** initializer of the bias (default 'zeros') */
   biasInitializer?: Initializer;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer?: Regularizer;
+  /** penalty on the bias, added to the loss */
   biasRegularizer?: Regularizer;
+  /** penalty on the layer's output, added to the loss */
   activityRegularizer?: Regularizer;
 }
 
 /** Keras' Dense: activation(x W + b) on the last axis (PyTorch's nn.Linear plus an activation). */
 export class Dense extends Layer {
+  /** the output size */
   readonly units: number;
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
+  /** whether the layer adds a bias (default true) */
   readonly useBias: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   readonly kernelInitializer: Initializer;
+  /** initializer of the bias (default 'zeros') */
   readonly biasInitializer: Initializer;
   linear: nn.Linear | undefined;
   /** Dense(units, activation?, useBias?, options?) as in Keras, or Dense({ units, ... }). */
@@ -548,6 +567,7 @@ export class Flatten extends Layer {
 
 /** Keras' Reshape: each sample to targetShape (one dim may be -1), keeping the batch. */
 export class Reshape extends Layer {
+  /** the per-sample output shape (one dim may be -1) */
   readonly targetShape: number[];
   constructor(...args: [targetShape: number[], options?: LayerOptions] | [options: LayerOptions & { targetShape: number[] }]) {
     const o = layerArgs('Reshape', args, ['targetShape'], []);
@@ -589,6 +609,7 @@ export class Reshape extends Layer {
 
 /** Keras' Dropout: zeroes inputs with probability rate in training, scaling the rest by 1/(1-rate) (nn.Dropout). */
 export class Dropout extends Layer {
+  /** the fraction of inputs dropped while training */
   readonly rate: number;
   dropout: nn.Dropout;
   constructor(...args: [rate: number, options?: LayerOptions & { seed?: number }] | [options: LayerOptions & { rate: number; seed?: number }]) {
@@ -626,6 +647,7 @@ export class Dropout extends Layer {
 
 /** Keras' Activation: applies a named activation elementwise ('softmax' over the last axis). */
 export class Activation extends Layer {
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
   constructor(...args: [activation: ActivationName, options?: LayerOptions] | [options: LayerOptions & { activation: ActivationName }]) {
     const o = layerArgs('Activation', args, ['activation'], []);
@@ -652,22 +674,35 @@ export class Activation extends Layer {
 
 /** Options of Conv2D: Dense's plus strides, padding, dilationRate; channels_last only. */
 export interface Conv2DOptions extends DenseOptions {
+  /** step of the window along each spatial dim */
   strides?: number | [number, number];
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   padding?: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   dilationRate?: number | [number, number];
+  /** only 'channels_last' (Keras' default) is supported */
   dataFormat?: 'channels_last';
 }
 
 /** Keras' Conv2D on channels-last (batch, h, w, c) inputs (PyTorch's nn.Conv2d plus an activation). */
 export class Conv2D extends Layer {
+  /** the number of output channels */
   readonly filters: number;
+  /** the convolution window's size */
   readonly kernelSize: [number, number];
+  /** step of the window along each spatial dim */
   readonly strides: [number, number];
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   readonly padding: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   readonly dilationRate: [number, number];
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
+  /** whether the layer adds a bias (default true) */
   readonly useBias: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   readonly kernelInitializer: Initializer;
+  /** initializer of the bias (default 'zeros') */
   readonly biasInitializer: Initializer;
   conv: nn.Conv2d | undefined;
   /** Conv2D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv2D({ filters, kernelSize, ... }). */
@@ -787,8 +822,11 @@ abstract class Pooling2D extends Layer {
 
 /** Options of MaxPooling2D / AveragePooling2D: poolSize, strides (poolSize when null), padding 'valid'. */
 export interface Pooling2DOptions extends LayerOptions {
+  /** the pooling window's size */
   poolSize?: number | [number, number];
+  /** step of the window along each spatial dim */
   strides?: number | [number, number] | null;
+  /** only 'valid' (no padding) is supported */
   padding?: 'valid';
 }
 type Pooling2DArgs = [options?: Pooling2DOptions]

@@ -63,28 +63,47 @@ function channelsLastOnly(where: string, v: unknown): void {
 
 /** Options of Conv1D (Keras' Conv1D kwargs in camelCase): strides, padding, dilationRate, activation, weights. */
 export interface Conv1DOptions extends LayerOptions {
+  /** step of the window along each spatial dim */
   strides?: number | [number];
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   padding?: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   dilationRate?: number | [number];
+  /** activation applied to the output (default 'linear', none) */
   activation?: ActivationName;
+  /** whether the layer adds a bias (default true) */
   useBias?: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   kernelInitializer?: Initializer;
+  /** initializer of the bias (default 'zeros') */
   biasInitializer?: Initializer;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer?: Regularizer;
+  /** penalty on the bias, added to the loss */
   biasRegularizer?: Regularizer;
+  /** only 'channels_last' (Keras' default) is supported */
   dataFormat?: 'channels_last';
 }
 
 /** Keras' Conv1D over [batch, steps, channels]; a Conv1d on the [N, C, L] view. */
 export class Conv1D extends Layer {
+  /** the number of output channels */
   readonly filters: number;
+  /** the convolution window's size */
   readonly kernelSize: number;
+  /** step of the window along each spatial dim */
   readonly strides: number;
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   readonly padding: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   readonly dilationRate: number;
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
+  /** whether the layer adds a bias (default true) */
   readonly useBias: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   readonly kernelInitializer: MoreInitializer;
+  /** initializer of the bias (default 'zeros') */
   readonly biasInitializer: MoreInitializer;
   conv: nn.Conv1d | undefined;
   /** Conv1D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv1D({ filters, kernelSize, ... }). */
@@ -475,20 +494,35 @@ export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
 
 /** Options of SimpleRNN, LSTM and GRU (Keras' recurrent kwargs in camelCase). */
 export interface RNNLayerOptions extends LayerOptions {
+  /** activation of the candidate state / output (default 'tanh') */
   activation?: ActivationName;
+  /** LSTM/GRU gate activation: only 'sigmoid' (the default) is supported */
   recurrentActivation?: ActivationName;
+  /** whether the layer adds a bias (default true) */
   useBias?: boolean;
+  /** return the output at every step, (batch, steps, units), instead of the last (default false) */
   returnSequences?: boolean;
+  /** only false is supported */
   returnState?: boolean;
+  /** run over the steps in reverse order (default false) */
   goBackwards?: boolean;
+  /** only false is supported */
   stateful?: boolean;
+  /** accepted for Keras compatibility; has no effect */
   unroll?: boolean;
+  /** only 0 is supported (add a Dropout layer instead) */
   dropout?: number;
+  /** only 0 is supported */
   recurrentDropout?: number;
+  /** initializer of the kernel (default 'glorot_uniform') */
   kernelInitializer?: MoreInitializer;
+  /** initializer of the recurrent kernel (default 'orthogonal') */
   recurrentInitializer?: MoreInitializer;
+  /** initializer of the bias (default 'zeros') */
   biasInitializer?: MoreInitializer;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer?: Regularizer;
+  /** penalty on the bias, added to the loss */
   biasRegularizer?: Regularizer;
 }
 
