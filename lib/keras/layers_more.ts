@@ -259,14 +259,23 @@ function checkAxisOption(where: string, axis: unknown): unknown {
 
 /** Options of BatchNormalization (Keras' kwargs in camelCase): axis (last only), momentum, epsilon, center, scale, initializers. */
 export interface BatchNormalizationOptions extends LayerOptions {
+  /** the features axis: only -1, the last (the default), is supported */
   axis?: number;
+  /** Keras' momentum of the moving statistics (default 0.99; PyTorch's momentum is 1 - this) */
   momentum?: number;
+  /** added to the variance for stability (default 1e-3) */
   epsilon?: number;
+  /** learn an offset beta (default true) */
   center?: boolean;
+  /** learn a scale gamma (default true) */
   scale?: boolean;
+  /** initializer of beta (default 'zeros') */
   betaInitializer?: Initializer;
+  /** initializer of gamma (default 'ones') */
   gammaInitializer?: Initializer;
+  /** initializer of the moving mean (default 'zeros') */
   movingMeanInitializer?: Initializer;
+  /** initializer of the moving variance (default 'ones') */
   movingVarianceInitializer?: Initializer;
 }
 
@@ -353,11 +362,17 @@ export class BatchNormalization extends Layer {
 
 /** Options of LayerNormalization (Keras' kwargs in camelCase): axis (last only), epsilon, center, scale, initializers. */
 export interface LayerNormalizationOptions extends LayerOptions {
+  /** the normalized axis: only -1, the last (the default), is supported */
   axis?: number;
+  /** added to the variance for stability (default 1e-3) */
   epsilon?: number;
+  /** learn an offset beta (default true) */
   center?: boolean;
+  /** learn a scale gamma (default true) */
   scale?: boolean;
+  /** initializer of beta (default 'zeros') */
   betaInitializer?: Initializer;
+  /** initializer of gamma (default 'ones') */
   gammaInitializer?: Initializer;
 }
 
@@ -421,8 +436,11 @@ export class LayerNormalization extends Layer {
 
 /** Options of Embedding (Keras' kwargs in camelCase): embeddingsInitializer, maskZero, inputLength. */
 export interface EmbeddingOptions extends LayerOptions {
+  /** initializer of the embedding matrix (default 'uniform') */
   embeddingsInitializer?: MoreInitializer;
+  /** only false is supported (masks do not reach later layers) */
   maskZero?: boolean;
+  /** the sequence length: the same as inputShape [inputLength] (Keras 2's input_length) */
   inputLength?: number;
 }
 
