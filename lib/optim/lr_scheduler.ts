@@ -467,8 +467,6 @@ export class ReduceLROnPlateau {
     this._lastLr = (this.optimizer.paramGroups as ParamGroup[]).map((g) => g.lr);
   }
 
-
-
   /** Each param group's lr after the last step (PyTorch's get_last_lr()). */
   getLastLr(): number[] {
     return [...this._lastLr];
