@@ -14,20 +14,27 @@ import {
 
 /** Options of MultiHeadAttention (Keras' kwargs in camelCase): numHeads and keyDim required. */
 export interface MultiHeadAttentionOptions extends LayerOptions {
+  /** the number of attention heads */
   numHeads: number;
+  /** the per-head size of the queries and keys */
   keyDim: number;
   /** per-head size of the values (default keyDim) */
   valueDim?: number | null;
   /** dropout rate on the attention probabilities, while training */
   dropout?: number;
+  /** whether the projections add a bias (default true) */
   useBias?: boolean;
   /** the output's feature shape (default: the query's features) */
   outputShape?: number | number[] | null;
   /** only null (attention over the sequence axis) is supported */
   attentionAxes?: null;
+  /** initializer of the projection kernels (default 'glorot_uniform') */
   kernelInitializer?: Initializer;
+  /** initializer of the projection biases (default 'zeros') */
   biasInitializer?: Initializer;
+  /** penalty on the projection kernels, added to the loss */
   kernelRegularizer?: Regularizer | null;
+  /** penalty on the projection biases, added to the loss */
   biasRegularizer?: Regularizer | null;
 }
 
