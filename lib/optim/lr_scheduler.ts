@@ -228,18 +228,31 @@ export class CosineAnnealingLR extends LRScheduler {
 
 /** Options of OneCycleLR (PyTorch's max_lr, total_steps or epochs * steps_per_epoch, pct_start = 0.3, ...). */
 export interface OneCycleLROptions {
+  /** the peak learning rate, or one per param group */
   maxLr: number | number[];
+  /** the cycle's length in steps (or give epochs and stepsPerEpoch) */
   totalSteps?: number;
+  /** with stepsPerEpoch: totalSteps = epochs * stepsPerEpoch */
   epochs?: number;
+  /** with epochs: totalSteps = epochs * stepsPerEpoch */
   stepsPerEpoch?: number;
+  /** the fraction of the cycle spent increasing the lr (default 0.3) */
   pctStart?: number;
+  /** 'cos' (default) or 'linear' annealing */
   annealStrategy?: 'cos' | 'linear';
+  /** cycle momentum (or Adam's beta1) inversely to the lr (default true) */
   cycleMomentum?: boolean;
+  /** the lowest momentum (default 0.85) */
   baseMomentum?: number | number[];
+  /** the highest momentum (default 0.95) */
   maxMomentum?: number | number[];
+  /** initial lr = maxLr / divFactor (default 25) */
   divFactor?: number;
+  /** final lr = initial lr / finalDivFactor (default 1e4) */
   finalDivFactor?: number;
+  /** use PyTorch's three-phase schedule (default false) */
   threePhase?: boolean;
+  /** the index of the last step, for resuming (default -1) */
   lastEpoch?: number;
 }
 
@@ -370,13 +383,21 @@ export class OneCycleLR extends LRScheduler {
 
 /** Options of ReduceLROnPlateau (PyTorch's mode = 'min', factor = 0.1, patience = 10, threshold = 1e-4, ...). */
 export interface ReduceLROnPlateauOptions {
+  /** 'min' (default): reduce when the metric stops falling; 'max': when it stops rising */
   mode?: 'min' | 'max';
+  /** new lr = lr * factor (default 0.1) */
   factor?: number;
+  /** epochs without improvement before reducing (default 10) */
   patience?: number;
+  /** the least change that counts as an improvement (default 1e-4) */
   threshold?: number;
+  /** 'rel' (default): relative to best; 'abs': absolute */
   thresholdMode?: 'rel' | 'abs';
+  /** epochs to wait after a reduction before counting again (default 0) */
   cooldown?: number;
+  /** the lowest lr, or one per param group (default 0) */
   minLr?: number | number[];
+  /** reductions smaller than this are skipped (default 1e-8) */
   eps?: number;
 }
 
