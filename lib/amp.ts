@@ -1,5 +1,9 @@
 // PyTorch's automatic mixed precision face: nt.autocast over libtorch's thread-local autocast
 // (native/amp.cc) and nt.amp.GradScaler (torch.amp.GradScaler's dynamic loss scaling).
+/**
+ * PyTorch's automatic mixed precision (torch.amp): autocast and GradScaler.
+ * @module
+ */
 import { noGrad } from './autograd';
 import { tidy } from './memory';
 import { native } from './native';

@@ -12,24 +12,33 @@ import {
   positiveInt, shapeStr,
 } from './layers';
 
+/** Options of MultiHeadAttention (Keras' kwargs in camelCase): numHeads and keyDim required. */
 export interface MultiHeadAttentionOptions extends LayerOptions {
+  /** the number of attention heads */
   numHeads: number;
+  /** the per-head size of the queries and keys */
   keyDim: number;
   /** per-head size of the values (default keyDim) */
   valueDim?: number | null;
   /** dropout rate on the attention probabilities, while training */
   dropout?: number;
+  /** whether the projections add a bias (default true) */
   useBias?: boolean;
   /** the output's feature shape (default: the query's features) */
   outputShape?: number | number[] | null;
   /** only null (attention over the sequence axis) is supported */
   attentionAxes?: null;
+  /** initializer of the projection kernels (default 'glorot_uniform') */
   kernelInitializer?: Initializer;
+  /** initializer of the projection biases (default 'zeros') */
   biasInitializer?: Initializer;
+  /** penalty on the projection kernels, added to the loss */
   kernelRegularizer?: Regularizer | null;
+  /** penalty on the projection biases, added to the loss */
   biasRegularizer?: Regularizer | null;
 }
 
+/** Options of a MultiHeadAttention call: attentionMask, returnAttentionScores, training, useCausalMask. */
 export interface MultiHeadAttentionCallOptions {
   /** [batch, T, S] (or [T, S]): 1/true where query position t may attend to key position s */
   attentionMask?: Tensor | null;
@@ -75,6 +84,7 @@ function initKeras(t: Tensor, init: Initializer): void {
   });
 }
 
+/** Keras' MultiHeadAttention: scaled dot-product attention over numHeads heads (like torch.nn.MultiheadAttention). */
 export class MultiHeadAttention extends Layer {
   readonly numHeads: number;
   readonly keyDim: number;
@@ -169,6 +179,7 @@ export class MultiHeadAttention extends Layer {
     return s as number[];
   }
 
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const q = this.checkSample('query', s);
     if (this.dims && q[1] !== this.dims.query) {
@@ -177,6 +188,7 @@ export class MultiHeadAttention extends Layer {
     return [q[0], ...(this.outputShape ?? [q[1]])];
   }
 
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     const ws: LayerWeight[] = [];
     this.params.forEach((p, i) => {
@@ -316,6 +328,7 @@ export class MultiHeadAttention extends Layer {
     return [y.reshape([B, T, ...outDims]), probs];
   }
 
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, dropout: this.dropout,
       useBias: this.useBias, outputShape: this.outputShape, kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer,

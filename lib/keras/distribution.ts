@@ -4,6 +4,10 @@
 // on the weights' gradient accumulators, so the native loop's backward and autograd's both reach
 // it), metric states all-reduced, and rank 0's callbacks' decisions (stop, learning rate, resumed
 // epoch) broadcast to every rank.
+/**
+ * Keras 3's keras.distribution: DataParallel, setDistribution, listDevices over nt.distributed's process group.
+ * @module
+ */
 import { distributedNative as dist, native, NativeObject } from '../native';
 import { Tensor, typeOfValue, wrap } from '../tensor';
 import * as creation from '../creation';
@@ -26,6 +30,7 @@ export class DataParallel {
     }
     this.devices = list ? [...list] : listDevices();
   }
+  /** `DataParallel(devices [...])`, as Keras prints it. */
   toString(): string {
     return `DataParallel(devices [${this.devices.join(', ')}])`;
   }

@@ -1,4 +1,8 @@
 // nt.layers: the Keras layers users construct.
+/**
+ * Keras layers (keras.layers): Dense, Conv2D, LSTM, MultiHeadAttention, the merge and preprocessing layers...
+ * @module
+ */
 export { Layer, Dense, Flatten, Reshape, Dropout, Activation, Conv2D, MaxPooling2D, AveragePooling2D, InputLayer, Input } from './layers';
 export type { LayerOptions, DenseOptions, Conv2DOptions, ActivationName } from './layers';
 export { Conv1D, GlobalAveragePooling2D, GlobalMaxPooling2D, GlobalAveragePooling1D, GlobalMaxPooling1D, BatchNormalization, LayerNormalization, Embedding, SimpleRNN, LSTM, GRU, Bidirectional } from './layers_more';

@@ -41,12 +41,16 @@ export interface LayerWeight {
   fromKeras?: (t: Tensor) => Tensor;
 }
 
+/** An L1/L2 weight or activity penalty: l1 * sum|w| + l2 * sum w^2 (Keras' regularizers.L1L2). */
 export interface Regularizer { l1: number; l2: number }
 
+/** The activation names the Keras layers accept (Keras' activations module). */
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'gelu', 'elu', 'selu', 'swish', 'silu',
   'leaky_relu', 'softplus'] as const;
+/** One of ACTIVATIONS: a Keras activation name ('relu', 'softmax', 'linear'...). */
 export type ActivationName = typeof ACTIVATIONS[number];
 
+/** Validates an activation option: the name, 'linear' when absent, else a TypeError naming where and the choices. */
 export function checkActivation(where: string, a: unknown): ActivationName {
   if (a === undefined || a === null) return 'linear';
   if (typeof a === 'string' && (ACTIVATIONS as readonly string[]).includes(a)) return a as ActivationName;
@@ -68,9 +72,13 @@ export function applyActivation(a: ActivationName, x: Tensor): Tensor {
   return a === 'linear' ? x : runStep({ activation: a }, x, false)[0];
 }
 
+/** Options every Keras layer takes: name, inputShape, trainable, dtype (Keras' base Layer kwargs). */
 export interface LayerOptions {
+  /** the layer's name (default: the class name in snake_case, numbered) */
   name?: string;
+  /** per-sample input shape, without the batch (Keras' input_shape) */
   inputShape?: number[];
+  /** whether fit updates the layer's weights (default true) */
   trainable?: boolean;
   /** the layer's dtype policy ('float32', 'mixed_bfloat16', 'mixed_float16' or a mixedPrecision.Policy); the global policy by default */
   dtype?: PolicyName | Policy;
@@ -119,6 +127,7 @@ function checkInputShape(where: string, o: Record<string, unknown>): Record<stri
   return o;
 }
 
+/** Validates a positive integer argument: the value, else a TypeError naming where and name. */
 export function positiveInt(where: string, name: string, v: unknown): number {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
   throw new TypeError(`${where}: expected ${name} to be a positive integer but received ${typeOfValue(v)}${typeof v === 'number' ? ` ${v}` : ''}`);
@@ -147,17 +156,21 @@ export function configPick(c: Record<string, unknown>, keys: readonly string[]):
   for (const k of keys) if (c[k] !== undefined && c[k] !== null) o[k] = c[k];
   return o;
 }
+/** The options Dense shares with the convolution and recurrent layers (weights, initializers, regularizers). */
 export const DENSE_KEYS = ['activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
   'activityRegularizer'] as const;
 type Config = Record<string, unknown>;
 
+/** A per-sample shape as Keras prints it with the batch dim: [3, null] -> '(None, 3, None)'. */
 export const shapeStr = (s: readonly (number | null)[]): string => `(${['None', ...s.map((d) => (d === null ? 'None' : d))].join(', ')}${s.length === 0 ? ',' : ''})`;
 
+/** A Keras initializer name (keras.initializers: 'glorot_uniform', 'he_normal', 'orthogonal'...). */
 export type Initializer = 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_uniform' |
   'lecun_normal' | 'zeros' | 'ones' | 'random_uniform' | 'random_normal' | 'uniform' | 'orthogonal';
 const INITIALIZERS: readonly string[] = ['glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_uniform',
   'lecun_normal', 'zeros', 'ones', 'random_uniform', 'random_normal', 'uniform', 'orthogonal'];
 
+/** Validates an initializer option: the name, dflt when absent, else a TypeError listing the choices. */
 export function checkInitializer(where: string, name: string, v: unknown, dflt: Initializer): Initializer {
   if (v === undefined) return dflt;
   if (typeof v === 'string' && INITIALIZERS.includes(v)) return v as Initializer;
@@ -234,14 +247,18 @@ export function initialize(t: Tensor, init: Initializer): void {
  */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- the call signatures below are what Callable implements
 export abstract class Layer extends Callable {
+  /** the layer's name (default: the class name in snake_case, numbered) */
   name: string;
+  /** whether fit updates the layer's weights (default true) */
   trainable: boolean;
   /** per-sample input shape given by the user (Keras' input_shape) */
   readonly inputShape: number[] | undefined;
   built = false;
   /** per-sample shapes once built */
   builtInputShape: number[] | undefined;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer: Regularizer | undefined;
+  /** penalty on the bias, added to the loss */
   biasRegularizer: Regularizer | undefined;
   /** a penalty on the layer's output, added to the loss (divided by the batch size, as Keras) */
   activityRegularizer: Regularizer | undefined;
@@ -377,9 +394,11 @@ export abstract class Layer extends Callable {
   weightsInternal(): LayerWeight[] {
     return this.ownWeights;
   }
+  /** Keras' layer.weights: all weights in Keras order and layout. */
   get weights(): Tensor[] {
     return this.weightsInternal().map((w) => (w.toKeras ? w.toKeras(w.tensor) : w.tensor));
   }
+  /** Keras' trainable_weights: the trainable weights (in PyTorch layout), none when the layer is frozen. */
   get trainableWeights(): Tensor[] {
     return this.trainable ? this.weightsInternal().filter((w) => w.trainable).map((w) => w.tensor) : [];
   }
@@ -387,12 +406,15 @@ export abstract class Layer extends Callable {
   modules(): nn.Module[] {
     return [];
   }
+  /** Keras' count_params(): the number of scalars in the layer's weights. */
   countParams(): number {
     return this.weightsInternal().reduce((n, w) => n + w.tensor.numel, 0);
   }
+  /** Keras' get_weights(): copies of the weights in Keras order and layout (a Dense kernel is [in, out]). */
   getWeights(): Tensor[] {
     return this.weightsInternal().map((w) => noGrad(() => (w.toKeras ? w.toKeras(w.tensor) : w.tensor).clone()));
   }
+  /** Keras' set_weights(): copies ws (Keras order and layout, the shapes of getWeights()) into the weights. */
   setWeights(ws: Tensor[]): void {
     const own = this.weightsInternal();
     if (!Array.isArray(ws) || ws.length !== own.length) {
@@ -430,27 +452,45 @@ export abstract class Layer extends Callable {
 /** Layers are callable: on symbolic tensors they return symbolic tensors, on Tensors they return Tensors. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging -- see the class
 export interface Layer {
+  /** On nt.Input tensors (one, or a list for merge layers): adds the layer to the functional graph and returns its symbolic output. */
   (x: KerasTensor | KerasTensor[], opts?: Record<string, unknown>): KerasTensor;
+  /** On Tensors: runs the layer eagerly (building it on first use), like Keras' `layer(x, training=...)`. */
   (x: Tensor | Tensor[], opts?: { training?: boolean; [option: string]: unknown }): Tensor;
+  /** Attention layers on nt.Input tensors: `layer(query, value, key?)` in the functional graph. */
   (query: KerasTensor, value: KerasTensor, key?: KerasTensor | Record<string, unknown>, opts?: Record<string, unknown>): KerasTensor;
+  /** Attention layers on Tensors: `layer(query, value, key?)` run eagerly. */
   (query: Tensor, value: Tensor, key?: Tensor | null | Record<string, unknown>, opts?: Record<string, unknown>): Tensor;
 }
 
+/** Options of Dense (Keras' Dense kwargs in camelCase; snake_case accepted). */
 export interface DenseOptions extends LayerOptions {
+  /** activation applied to the output (default 'linear', none) */
   activation?: ActivationName;
+  /** whether the layer adds a bias (default true) */
   useBias?: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   kernelInitializer?: Initializer;
+  /** initializer of the bias (default 'zeros') */
   biasInitializer?: Initializer;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer?: Regularizer;
+  /** penalty on the bias, added to the loss */
   biasRegularizer?: Regularizer;
+  /** penalty on the layer's output, added to the loss */
   activityRegularizer?: Regularizer;
 }
 
+/** Keras' Dense: activation(x W + b) on the last axis (PyTorch's nn.Linear plus an activation). */
 export class Dense extends Layer {
+  /** the output size */
   readonly units: number;
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
+  /** whether the layer adds a bias (default true) */
   readonly useBias: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   readonly kernelInitializer: Initializer;
+  /** initializer of the bias (default 'zeros') */
   readonly biasInitializer: Initializer;
   linear: nn.Linear | undefined;
   /** Dense(units, activation?, useBias?, options?) as in Keras, or Dense({ units, ... }). */
@@ -468,6 +508,7 @@ export class Dense extends Layer {
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
     this.activityRegularizer = o.activityRegularizer as Regularizer | undefined;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(inputShape: number[]): void {
     const inF = inputShape[inputShape.length - 1];
     if (!Number.isSafeInteger(inF) || inF <= 0) {
@@ -478,12 +519,15 @@ export class Dense extends Layer {
     if (this.linear.bias) initialize(this.linear.bias, this.biasInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return [...s.slice(0, -1), this.units];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.linear!._native, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.linear) return [];
     const t = (w: Tensor) => w.t();
@@ -491,31 +535,39 @@ export class Dense extends Layer {
     if (this.linear.bias) ws.push({ name: 'bias', tensor: this.linear.bias, trainable: true });
     return ws;
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Dense {
     return new Dense(c.units as number, { ...configBase(c), ...configPick(c, DENSE_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
       kernelInitializer: this.kernelInitializer, biasInitializer: this.biasInitializer };
   }
 }
 
+/** Keras' Flatten: each sample to one dim, keeping the batch (nn.Flatten). */
 export class Flatten extends Layer {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Flatten', opts, []));
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return [s.reduce((a, b) => a * b, 1)];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { reshape: [-1] };
   }
 }
 
+/** Keras' Reshape: each sample to targetShape (one dim may be -1), keeping the batch. */
 export class Reshape extends Layer {
+  /** the per-sample output shape (one dim may be -1) */
   readonly targetShape: number[];
   constructor(...args: [targetShape: number[], options?: LayerOptions] | [options: LayerOptions & { targetShape: number[] }]) {
     const o = layerArgs('Reshape', args, ['targetShape'], []);
@@ -526,6 +578,7 @@ export class Reshape extends Layer {
     }
     this.targetShape = [...targetShape];
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const total = s.reduce((a, b) => a * b, 1);
     const known = this.targetShape.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
@@ -535,22 +588,28 @@ export class Reshape extends Layer {
     }
     return out;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.computeOutputShape(s);
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { reshape: this.targetShape };
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Reshape {
     return new Reshape(c.targetShape as number[], configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), targetShape: this.targetShape };
   }
 }
 
+/** Keras' Dropout: zeroes inputs with probability rate in training, scaling the rest by 1/(1-rate) (nn.Dropout). */
 export class Dropout extends Layer {
+  /** the fraction of inputs dropped while training */
   readonly rate: number;
   dropout: nn.Dropout;
   constructor(...args: [rate: number, options?: LayerOptions & { seed?: number }] | [options: LayerOptions & { rate: number; seed?: number }]) {
@@ -564,60 +623,86 @@ export class Dropout extends Layer {
     this.rate = rate;
     this.dropout = new nn.Dropout(rate);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.dropout._native };
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return [this.dropout];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Dropout {
     return new Dropout(c.rate as number, configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), rate: this.rate };
   }
 }
 
+/** Keras' Activation: applies a named activation elementwise ('softmax' over the last axis). */
 export class Activation extends Layer {
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
   constructor(...args: [activation: ActivationName, options?: LayerOptions] | [options: LayerOptions & { activation: ActivationName }]) {
     const o = layerArgs('Activation', args, ['activation'], []);
     super(o);
     this.activation = checkActivation('Activation', o.activation);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { activation: this.activation };
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Activation {
     return new Activation(c.activation as ActivationName, configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), activation: this.activation };
   }
 }
 
+/** Options of Conv2D: Dense's plus strides, padding, dilationRate; channels_last only. */
 export interface Conv2DOptions extends DenseOptions {
+  /** step of the window along each spatial dim */
   strides?: number | [number, number];
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   padding?: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   dilationRate?: number | [number, number];
+  /** only 'channels_last' (Keras' default) is supported */
   dataFormat?: 'channels_last';
 }
 
+/** Keras' Conv2D on channels-last (batch, h, w, c) inputs (PyTorch's nn.Conv2d plus an activation). */
 export class Conv2D extends Layer {
+  /** the number of output channels */
   readonly filters: number;
+  /** the convolution window's size */
   readonly kernelSize: [number, number];
+  /** step of the window along each spatial dim */
   readonly strides: [number, number];
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   readonly padding: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   readonly dilationRate: [number, number];
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
+  /** whether the layer adds a bias (default true) */
   readonly useBias: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   readonly kernelInitializer: Initializer;
+  /** initializer of the bias (default 'zeros') */
   readonly biasInitializer: Initializer;
   conv: nn.Conv2d | undefined;
   /** Conv2D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv2D({ filters, kernelSize, ... }). */
@@ -648,6 +733,7 @@ export class Conv2D extends Layer {
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
     this.activityRegularizer = o.activityRegularizer as Regularizer | undefined;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length !== 3) {
       throw new RangeError(`${this.name} (Conv2D): expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
@@ -660,6 +746,7 @@ export class Conv2D extends Layer {
     if (this.conv.bias) initialize(this.conv.bias, this.biasInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const out = [0, 1].map((i) => {
       if (this.padding === 'same') return Math.ceil(s[i] / this.strides[i]);
@@ -671,9 +758,11 @@ export class Conv2D extends Layer {
     }
     return [out[0], out[1], this.filters];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true, ...activity(this.activityRegularizer) };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.conv) return [];
     // Keras' kernel is [kh, kw, in, out]; PyTorch's [out, in, kh, kw].
@@ -684,9 +773,11 @@ export class Conv2D extends Layer {
     if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
     return ws;
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Conv2D {
     return new Conv2D(c.filters as number, c.kernelSize as [number, number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
@@ -707,27 +798,35 @@ abstract class Pooling2D extends Layer {
     if (o.padding !== undefined && o.padding !== 'valid') throw new TypeError(`${where}: only padding 'valid' is supported`);
     this.pool = kind === 'max' ? new nn.MaxPool2d(this.poolSize, { stride: this.strides }) : new nn.AvgPool2d(this.poolSize, { stride: this.strides });
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.computeOutputShape(s);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     if (s.length !== 3) throw new RangeError(`${this.name}: expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
     const out = [0, 1].map((i) => Math.floor((s[i] - this.poolSize[i]) / this.strides[i]) + 1);
     if (out.some((d) => d <= 0)) throw new RangeError(`${this.name}: pool ${this.poolSize.join('x')} does not fit inputs ${shapeStr(s)}`);
     return [out[0], out[1], s[2]];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.pool._native, pre: 1, post: 2, castFloat: true };
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides };
   }
 }
 
+/** Options of MaxPooling2D / AveragePooling2D: poolSize, strides (poolSize when null), padding 'valid'. */
 export interface Pooling2DOptions extends LayerOptions {
+  /** the pooling window's size */
   poolSize?: number | [number, number];
+  /** step of the window along each spatial dim */
   strides?: number | [number, number] | null;
+  /** only 'valid' (no padding) is supported */
   padding?: 'valid';
 }
 type Pooling2DArgs = [options?: Pooling2DOptions]
@@ -739,6 +838,7 @@ export class MaxPooling2D extends Pooling2D {
   constructor(...args: Pooling2DArgs) {
     super('max', args);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): MaxPooling2D {
     return new MaxPooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
   }
@@ -748,6 +848,7 @@ export class AveragePooling2D extends Pooling2D {
   constructor(...args: Pooling2DArgs) {
     super('avg', args);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): AveragePooling2D {
     return new AveragePooling2D(c.poolSize as [number, number], { ...configBase(c), ...configPick(c, ['strides']) });
   }
@@ -760,15 +861,19 @@ export class InputLayer extends Layer {
     super(checkLayerOptions('Input', { inputShape: opts?.shape, name: opts?.name ?? autoName('InputLayer') }, []));
     this.dtype = opts?.dtype ?? 'float32';
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return {};
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): InputLayer {
     return new InputLayer({ shape: (c.inputShape ?? c.shape) as number[], ...(c.name ? { name: c.name as string } : {}), ...(c.dtype ? { dtype: c.dtype as DType } : {}) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), dtype: this.dtype };
   }

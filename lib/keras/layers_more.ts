@@ -61,29 +61,49 @@ function channelsLastOnly(where: string, v: unknown): void {
   if (v !== undefined && v !== 'channels_last') throw new TypeError(`${where}: only dataFormat 'channels_last' (Keras' default) is supported`);
 }
 
+/** Options of Conv1D (Keras' Conv1D kwargs in camelCase): strides, padding, dilationRate, activation, weights. */
 export interface Conv1DOptions extends LayerOptions {
+  /** step of the window along each spatial dim */
   strides?: number | [number];
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   padding?: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   dilationRate?: number | [number];
+  /** activation applied to the output (default 'linear', none) */
   activation?: ActivationName;
+  /** whether the layer adds a bias (default true) */
   useBias?: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   kernelInitializer?: Initializer;
+  /** initializer of the bias (default 'zeros') */
   biasInitializer?: Initializer;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer?: Regularizer;
+  /** penalty on the bias, added to the loss */
   biasRegularizer?: Regularizer;
+  /** only 'channels_last' (Keras' default) is supported */
   dataFormat?: 'channels_last';
 }
 
 /** Keras' Conv1D over [batch, steps, channels]; a Conv1d on the [N, C, L] view. */
 export class Conv1D extends Layer {
+  /** the number of output channels */
   readonly filters: number;
+  /** the convolution window's size */
   readonly kernelSize: number;
+  /** step of the window along each spatial dim */
   readonly strides: number;
+  /** 'valid' (no padding) or 'same' (zero padding that keeps the input's size at stride 1) */
   readonly padding: 'valid' | 'same';
+  /** spacing between kernel taps (default 1) */
   readonly dilationRate: number;
+  /** activation applied to the output (default 'linear', none) */
   readonly activation: ActivationName;
+  /** whether the layer adds a bias (default true) */
   readonly useBias: boolean;
+  /** initializer of the kernel (default 'glorot_uniform') */
   readonly kernelInitializer: MoreInitializer;
+  /** initializer of the bias (default 'zeros') */
   readonly biasInitializer: MoreInitializer;
   conv: nn.Conv1d | undefined;
   /** Conv1D(filters, kernelSize, strides?, padding?, options?) as in Keras, or Conv1D({ filters, kernelSize, ... }). */
@@ -112,6 +132,7 @@ export class Conv1D extends Layer {
     this.kernelRegularizer = o.kernelRegularizer as Regularizer | undefined;
     this.biasRegularizer = o.biasRegularizer as Regularizer | undefined;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length !== 2) throw new RangeError(`${this.name} (Conv1D): expected inputs of shape (batch, steps, channels) but got ${shapeStr(s)}`);
     this.computeOutputShape(s);
@@ -122,15 +143,18 @@ export class Conv1D extends Layer {
     if (this.conv.bias) initialize(this.conv.bias, this.biasInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const span = this.dilationRate * (this.kernelSize - 1) + 1;
     const steps = this.padding === 'same' ? Math.ceil(s[0] / this.strides) : Math.floor((s[0] - span) / this.strides) + 1;
     if (!(steps > 0)) throw new RangeError(`${this.name} (Conv1D): kernel ${this.kernelSize} does not fit inputs ${shapeStr(s)}`);
     return [steps, this.filters];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.conv!._native, pre: 1, post: 2, activation: this.activation, castFloat: true };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.conv) return [];
     // Keras' kernel is [k, in, out]; PyTorch's [out, in, k].
@@ -139,12 +163,15 @@ export class Conv1D extends Layer {
     if (this.conv.bias) ws.push({ name: 'bias', tensor: this.conv.bias, trainable: true });
     return ws;
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.conv ? [this.conv] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Conv1D {
     return new Conv1D(c.filters as number, c.kernelSize as [number], { ...configBase(c), ...configPick(c, [...DENSE_KEYS, 'strides', 'padding', 'dilationRate']) } as Conv1DOptions);
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), filters: this.filters, kernelSize: this.kernelSize, strides: this.strides,
       padding: this.padding, dilationRate: this.dilationRate, activation: this.activation, useBias: this.useBias,
@@ -162,10 +189,12 @@ abstract class GlobalPooling extends Layer {
     channelsLastOnly(where, o.dataFormat);
     this.keepdims = bool(where, 'keepdims', o.keepdims, false);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.computeOutputShape(s);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     if (s.length !== this.rank + 1) {
       const want = this.rank === 1 ? '(batch, steps, channels)' : '(batch, height, width, channels)';
@@ -177,30 +206,36 @@ abstract class GlobalPooling extends Layer {
   private dims(): number[] {
     return this.rank === 1 ? [1] : [1, 2];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStepMore {
     return { reduceDims: this.dims(), reduce: this.kind, keepDims: this.keepdims, castFloat: true };
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), keepdims: this.keepdims };
   }
 }
 
 type PoolOpts = LayerOptions & { keepdims?: boolean; dataFormat?: 'channels_last' };
+/** Keras' GlobalAveragePooling2D: the mean over height and width of (batch, h, w, c) -> (batch, c). */
 export class GlobalAveragePooling2D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('mean', 2, opts);
   }
 }
+/** Keras' GlobalMaxPooling2D: the max over height and width of (batch, h, w, c) -> (batch, c). */
 export class GlobalMaxPooling2D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('max', 2, opts);
   }
 }
+/** Keras' GlobalAveragePooling1D: the mean over steps of (batch, steps, c) -> (batch, c). */
 export class GlobalAveragePooling1D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('mean', 1, opts);
   }
 }
+/** Keras' GlobalMaxPooling1D: the max over steps of (batch, steps, c) -> (batch, c). */
 export class GlobalMaxPooling1D extends GlobalPooling {
   constructor(opts?: PoolOpts) {
     super('max', 1, opts);
@@ -222,15 +257,25 @@ function checkAxisOption(where: string, axis: unknown): unknown {
   return axis;
 }
 
+/** Options of BatchNormalization (Keras' kwargs in camelCase): axis (last only), momentum, epsilon, center, scale, initializers. */
 export interface BatchNormalizationOptions extends LayerOptions {
+  /** the features axis: only -1, the last (the default), is supported */
   axis?: number;
+  /** Keras' momentum of the moving statistics (default 0.99; PyTorch's momentum is 1 - this) */
   momentum?: number;
+  /** added to the variance for stability (default 1e-3) */
   epsilon?: number;
+  /** learn an offset beta (default true) */
   center?: boolean;
+  /** learn a scale gamma (default true) */
   scale?: boolean;
+  /** initializer of beta (default 'zeros') */
   betaInitializer?: Initializer;
+  /** initializer of gamma (default 'ones') */
   gammaInitializer?: Initializer;
+  /** initializer of the moving mean (default 'zeros') */
   movingMeanInitializer?: Initializer;
+  /** initializer of the moving variance (default 'ones') */
   movingVarianceInitializer?: Initializer;
 }
 
@@ -262,6 +307,7 @@ export class BatchNormalization extends Layer {
       checkInitializer(w, 'movingMeanInitializer', o.movingMeanInitializer, 'zeros'),
       checkInitializer(w, 'movingVarianceInitializer', o.movingVarianceInitializer, 'ones')];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length < 1 || s.length > 3) {
       throw new RangeError(`${this.name} (BatchNormalization): expected inputs of rank 2 to 4 (batch included) but got ${shapeStr(s)}`);
@@ -284,9 +330,11 @@ export class BatchNormalization extends Layer {
   private permuted(): boolean {
     return this.rank >= 2;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return this.permuted() ? { module: this.bn!._native, pre: 1, post: 2, castFloat: true } : { module: this.bn!._native, castFloat: true };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     const bn = this.bn;
     if (!bn) return [];
@@ -297,24 +345,34 @@ export class BatchNormalization extends Layer {
       { name: 'moving_variance', tensor: bn.running_var!, trainable: false });
     return ws;
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.bn ? [this.bn] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): BatchNormalization {
     return new BatchNormalization({ ...configBase(c), ...configPick(c, [...NORM_KEYS, 'momentum', 'movingMeanInitializer', 'movingVarianceInitializer']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: this.axis, momentum: this.momentum, epsilon: this.epsilon, center: this.center, scale: this.scale,
       gammaInitializer: this.inits[0], betaInitializer: this.inits[1], movingMeanInitializer: this.inits[2], movingVarianceInitializer: this.inits[3] };
   }
 }
 
+/** Options of LayerNormalization (Keras' kwargs in camelCase): axis (last only), epsilon, center, scale, initializers. */
 export interface LayerNormalizationOptions extends LayerOptions {
+  /** the normalized axis: only -1, the last (the default), is supported */
   axis?: number;
+  /** added to the variance for stability (default 1e-3) */
   epsilon?: number;
+  /** learn an offset beta (default true) */
   center?: boolean;
+  /** learn a scale gamma (default true) */
   scale?: boolean;
+  /** initializer of beta (default 'zeros') */
   betaInitializer?: Initializer;
+  /** initializer of gamma (default 'ones') */
   gammaInitializer?: Initializer;
 }
 
@@ -336,6 +394,7 @@ export class LayerNormalization extends Layer {
     this.scale = bool(w, 'scale', o.scale, true);
     this.inits = [checkInitializer(w, 'gammaInitializer', o.gammaInitializer, 'ones'), checkInitializer(w, 'betaInitializer', o.betaInitializer, 'zeros')];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     if (s.length < 1) throw new RangeError(`${this.name} (LayerNormalization): expected inputs with a features axis but got ${shapeStr(s)}`);
     lastAxis(`${this.name} (LayerNormalization)`, this.axis, s.length);
@@ -347,9 +406,11 @@ export class LayerNormalization extends Layer {
     if (ln.bias && !this.center) ln.bias.requiresGrad_(false);
     this.built = true;
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return { module: this.ln!._native, castFloat: true };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     const ln = this.ln;
     if (!ln) return [];
@@ -358,21 +419,28 @@ export class LayerNormalization extends Layer {
     if (this.center) ws.push({ name: 'beta', tensor: ln.bias!, trainable: true });
     return ws;
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.ln ? [this.ln] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): LayerNormalization {
     return new LayerNormalization({ ...configBase(c), ...configPick(c, NORM_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: this.axis, epsilon: this.epsilon, center: this.center, scale: this.scale,
       gammaInitializer: this.inits[0], betaInitializer: this.inits[1] };
   }
 }
 
+/** Options of Embedding (Keras' kwargs in camelCase): embeddingsInitializer, maskZero, inputLength. */
 export interface EmbeddingOptions extends LayerOptions {
+  /** initializer of the embedding matrix (default 'uniform') */
   embeddingsInitializer?: MoreInitializer;
+  /** only false is supported (masks do not reach later layers) */
   maskZero?: boolean;
+  /** the sequence length: the same as inputShape [inputLength] (Keras 2's input_length) */
   inputLength?: number;
 }
 
@@ -407,48 +475,72 @@ export class Embedding extends Layer {
   protected override widthAxis(): null {
     return null;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(): void {
     this.embedding = new nn.Embedding(this.inputDim, this.outputDim);
     initialize(this.embedding.weight, this.embeddingsInitializer);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return [...s, this.outputDim];
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStepMore {
     return { module: this.embedding!._native, castLong: true, indexLimit: this.inputDim };
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     return this.embedding ? [{ name: 'embeddings', tensor: this.embedding.weight, trainable: true }] : [];
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.embedding ? [this.embedding] : [];
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Embedding {
     return new Embedding(c.inputDim as number, c.outputDim as number, { ...configBase(c), ...configPick(c, ['embeddingsInitializer']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), inputDim: this.inputDim, outputDim: this.outputDim, embeddingsInitializer: this.embeddingsInitializer };
   }
 }
 
+/** How Bidirectional combines the forward and backward outputs (Keras' merge_mode). */
 export type MergeMode = 'concat' | 'sum' | 'mul' | 'ave';
 
+/** Options of SimpleRNN, LSTM and GRU (Keras' recurrent kwargs in camelCase). */
 export interface RNNLayerOptions extends LayerOptions {
+  /** activation of the candidate state / output (default 'tanh') */
   activation?: ActivationName;
+  /** LSTM/GRU gate activation: only 'sigmoid' (the default) is supported */
   recurrentActivation?: ActivationName;
+  /** whether the layer adds a bias (default true) */
   useBias?: boolean;
+  /** return the output at every step, (batch, steps, units), instead of the last (default false) */
   returnSequences?: boolean;
+  /** only false is supported */
   returnState?: boolean;
+  /** run over the steps in reverse order (default false) */
   goBackwards?: boolean;
+  /** only false is supported */
   stateful?: boolean;
+  /** accepted for Keras compatibility; has no effect */
   unroll?: boolean;
+  /** only 0 is supported (add a Dropout layer instead) */
   dropout?: number;
+  /** only 0 is supported */
   recurrentDropout?: number;
+  /** initializer of the kernel (default 'glorot_uniform') */
   kernelInitializer?: MoreInitializer;
+  /** initializer of the recurrent kernel (default 'orthogonal') */
   recurrentInitializer?: MoreInitializer;
+  /** initializer of the bias (default 'zeros') */
   biasInitializer?: MoreInitializer;
+  /** penalty on the kernel, added to the loss (regularizers.l2(...)) */
   kernelRegularizer?: Regularizer;
+  /** penalty on the bias, added to the loss */
   biasRegularizer?: Regularizer;
 }
 
@@ -528,6 +620,7 @@ abstract class Recurrent extends Layer {
     void b;
   }
 
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     const where = `${this.name} (${this._merge ? `Bidirectional ${this.kind}` : this.kind})`;
     if (s.length !== 2) throw new RangeError(`${where}: expected inputs of shape (batch, timesteps, features) but got ${shapeStr(s)}`);
@@ -552,6 +645,7 @@ abstract class Recurrent extends Layer {
     }
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     const width = this._merge === 'concat' ? 2 * this.units : this.units;
     return this.returnSequences ? [s[0], width] : [width];
@@ -563,6 +657,7 @@ abstract class Recurrent extends Layer {
     const h = this.units;
     return cat([t.narrow(0, h, h), t.narrow(0, 0, h), t.narrow(0, 2 * h, h)], 0);
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     if (!this.rnn) return [];
     const ws: LayerWeight[] = [];
@@ -589,10 +684,12 @@ abstract class Recurrent extends Layer {
     const extra = this.kind === 'GRU' && this.useBias ? this.directions.map((d) => this.param(`bias_hh${d}`)) : [];
     return [...super.trainableWeights, ...extra];
   }
+  /** Keras' count_params(), with the GRU's recurrent bias. */
   override countParams(): number {
     const extra = this.kind === 'GRU' && this.useBias ? this.directions.length * 3 * this.units : 0;
     return super.countParams() + extra;
   }
+  /** Keras' set_weights() in Keras' layout and gate order, shapes checked first. */
   override setWeights(ws: Tensor[]): void {
     const own = this.weightsInternal();
     if (Array.isArray(ws) && ws.length === own.length) {
@@ -614,15 +711,18 @@ abstract class Recurrent extends Layer {
       });
     }
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.rnn ? [this.rnn] : [];
   }
 
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStepMore {
     const bi = this._merge !== null;
     return { module: this.rnn!._native, castFloat: true, flipTime: this.goBackwards,
       lastStep: !this.returnSequences && !bi, finalHidden: !this.returnSequences && bi, merge: this._merge ?? 'concat' };
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), units: this.units, activation: this.activation, useBias: this.useBias,
       returnSequences: this.returnSequences, goBackwards: this.goBackwards, kernelInitializer: this.kernelInitializer,
@@ -644,11 +744,13 @@ export class SimpleRNN extends Recurrent {
   constructor(...args: RnnArgs) {
     super('SimpleRNN', args, []);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): SimpleRNN {
     return new SimpleRNN(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
   }
 }
 
+/** Keras' LSTM over (batch, steps, features), on torch::nn::LSTM; weights in Keras' layout. */
 export class LSTM extends Recurrent {
   readonly unitForgetBias: boolean;
   /** LSTM(units, activation?, options?) as in Keras. */
@@ -659,11 +761,13 @@ export class LSTM extends Recurrent {
   protected override initBias(b: Tensor): void {
     if (this.unitForgetBias) noGrad(() => b.narrow(0, this.units, this.units).fill_(1));
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): LSTM {
     return new LSTM(c.units as number, { ...configBase(c), ...configPick(c, [...RNN_KEYS, 'unitForgetBias']) } as RNNLayerOptions);
   }
 }
 
+/** Keras' GRU (resetAfter true, Keras 2's default) over (batch, steps, features), on torch::nn::GRU. */
 export class GRU extends Recurrent {
   /** GRU(units, activation?, options?) as in Keras. */
   constructor(...args: RnnArgs) {
@@ -672,6 +776,7 @@ export class GRU extends Recurrent {
       throw new TypeError("GRU: resetAfter false is not supported (libtorch's GRU applies the reset gate after the recurrent matmul); leave it true");
     }
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): GRU {
     return new GRU(c.units as number, { ...configBase(c), ...configPick(c, RNN_KEYS) } as RNNLayerOptions);
   }
@@ -703,32 +808,40 @@ export class Bidirectional extends Layer {
     this.kernelRegularizer = layer.kernelRegularizer;
     this.biasRegularizer = layer.biasRegularizer;
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.layer.build(s);
     this.layer.built = true;
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     return this.layer.computeOutputShape(s);
   }
+  /** The native step that runs this layer in eager calls and the training loop. */
   override nativeStep(): NativeStep {
     return this.layer.nativeStep();
   }
+  /** The weights in Keras order, stored in PyTorch layout with their Keras conversions. */
   override weightsInternal(): LayerWeight[] {
     return this.layer.weightsInternal();
   }
   override get trainableWeights(): Tensor[] {
     return this.trainable ? this.layer.trainableWeights : [];
   }
+  /** Keras' count_params() of the wrapped (bidirectional) layer. */
   override countParams(): number {
     return this.layer.countParams();
   }
+  /** Keras' set_weights(): forward weights then backward. */
   override setWeights(ws: Tensor[]): void {
     this.layer.setWeights(ws);
   }
+  /** The torch::nn modules whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.layer.modules();
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Bidirectional {
     const inner = c.layer as { className?: unknown } | undefined;
     if (!['SimpleRNN', 'LSTM', 'GRU'].includes(inner?.className as string)) {
@@ -736,6 +849,7 @@ export class Bidirectional extends Layer {
     }
     return new Bidirectional(deserializeLayer(inner, 'the wrapped layer') as SimpleRNN, { ...configBase(c), ...configPick(c, ['mergeMode']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), mergeMode: this.mergeMode, layer: { className: this.layer.constructor.name, config: this.layer.getConfig() } };
   }

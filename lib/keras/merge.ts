@@ -25,15 +25,18 @@ abstract class Merge extends Layer {
   protected outShape(shapes: (number | null)[][]): (number | null)[] {
     return [...shapes[0]];
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.checkShapes(s as unknown as number[][]);
     this.built = true;
   }
+  /** The per-sample output shape for a symbolic call on a list of inputs (checks the list and its shapes). */
   symbolicOutputShapes(kind: CallKind, shapes: (number | null)[][]): (number | null)[][] {
     if (kind !== 'list') throw new TypeError(`${this.name} (${this.constructor.name}): expected to be called on a list of inputs, as layer([a, b])`);
     this.checkShapes(shapes);
     return [this.outShape(shapes)];
   }
+  /** Runs the merge eagerly on a list of Tensors, as `layer([a, b])`. */
   call(xs: Tensor | Tensor[]): Tensor {
     if (!Array.isArray(xs) || !xs.every((t) => t instanceof Tensor)) {
       throw new TypeError(`${this.name} (${this.constructor.name}): expected a list of Tensors, as layer([a, b]), but received ${typeOfValue(xs)}`);
@@ -47,6 +50,7 @@ function reduce(xs: Tensor[], f: (a: Tensor, b: Tensor) => Tensor): Tensor {
   return xs.slice(1).reduce(f, xs[0]);
 }
 
+/** Keras' Add: the elementwise sum of a list of same-shape inputs. */
 export class Add extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Add', opts, []));
@@ -55,6 +59,7 @@ export class Add extends Merge {
     return reduce(xs, (a, b) => a.add(b));
   }
 }
+/** Keras' Subtract: a - b of exactly two same-shape inputs. */
 export class Subtract extends Merge {
   protected override readonly maxInputs = 2;
   constructor(opts?: LayerOptions) {
@@ -64,6 +69,7 @@ export class Subtract extends Merge {
     return xs[0].sub(xs[1]);
   }
 }
+/** Keras' Multiply: the elementwise product of a list of same-shape inputs. */
 export class Multiply extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Multiply', opts, []));
@@ -72,6 +78,7 @@ export class Multiply extends Merge {
     return reduce(xs, (a, b) => a.mul(b));
   }
 }
+/** Keras' Average: the elementwise mean of a list of same-shape inputs. */
 export class Average extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Average', opts, []));
@@ -80,6 +87,7 @@ export class Average extends Merge {
     return reduce(xs, (a, b) => a.add(b)).div(xs.length);
   }
 }
+/** Keras' Maximum: the elementwise maximum of a list of same-shape inputs. */
 export class Maximum extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Maximum', opts, []));
@@ -88,6 +96,7 @@ export class Maximum extends Merge {
     return reduce(xs, (a, b) => a.maximum(b));
   }
 }
+/** Keras' Minimum: the elementwise minimum of a list of same-shape inputs. */
 export class Minimum extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Minimum', opts, []));
@@ -130,6 +139,7 @@ export class Concatenate extends Merge {
   protected combine(xs: Tensor[]): Tensor {
     return cat(xs, this.sampleAxis(xs[0].ndim - 1) + 1);
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axis: this.axis };
   }
@@ -190,9 +200,11 @@ export class Dot extends Merge {
     const out = [...restA, ...restB];
     return r.reshape([a.shape[0], ...(out.length ? out : [1])]);
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Record<string, unknown>): Dot {
     return new Dot(c.axes as number | [number, number], { ...configBase(c), ...configPick(c, ['normalize']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), axes: this.axes, normalize: this.normalize };
   }

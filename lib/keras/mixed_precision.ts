@@ -1,5 +1,9 @@
 // Keras' mixed precision (keras.mixed_precision): dtype policies. A layer computes in the policy's
 // compute dtype (libtorch autocast around its native step, native/amp.cc) and keeps float32 weights.
+/**
+ * Keras' mixed precision (keras.mixed_precision): dtype policies and setGlobalPolicy.
+ * @module
+ */
 import { typeOfValue } from '../tensor';
 
 /** The dtype policy names nodetorch supports (variables stay float32 in each). */
@@ -30,6 +34,7 @@ export class Policy {
   get isMixed(): boolean {
     return this.name !== 'float32';
   }
+  /** Keras' repr: `<DTypePolicy "name">`. */
   toString(): string {
     return `<DTypePolicy "${this.name}">`;
   }

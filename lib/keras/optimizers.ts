@@ -1,5 +1,9 @@
 // Keras optimizers by name or object, with Keras' defaults (Adam's epsilon is 1e-7, not PyTorch's
 // 1e-8), created over the native torch::optim optimizers once the model's weights exist.
+/**
+ * Keras optimizers (keras.optimizers): SGD, Adam, AdamW, RMSprop, Adagrad, LossScaleOptimizer, and their schedules.
+ * @module
+ */
 import { native, TrainControlValues } from '../native';
 import * as optim from '../optim';
 import { checkRate } from '../optim/optimizer';
@@ -11,17 +15,27 @@ export * as schedules from './schedules';
 
 type Kind = 'sgd' | 'adam' | 'adamw' | 'rmsprop' | 'adagrad';
 
+/** Options of the Keras optimizers (Keras' kwargs in camelCase); each optimizer takes its own subset plus the training controls. */
 export interface OptimizerOptions {
   /** a rate, or a schedule (optimizers.schedules.*) evaluated at each step */
   learningRate?: number | LearningRateSchedule;
+  /** SGD and RMSprop: momentum (default 0) */
   momentum?: number;
+  /** SGD: Nesterov momentum (default false) */
   nesterov?: boolean;
+  /** Adam/AdamW: decay of the first-moment average (default 0.9) */
   beta1?: number;
+  /** Adam/AdamW: decay of the second-moment average (default 0.999) */
   beta2?: number;
+  /** added to the denominator for stability (Keras' default 1e-7, not PyTorch's 1e-8) */
   epsilon?: number;
+  /** Adam/AdamW: use the AMSGrad variant (default false) */
   amsgrad?: boolean;
+  /** RMSprop: decay of the squared-gradient average (default 0.9; PyTorch's alpha) */
   rho?: number;
+  /** weight decay (default 0; AdamW 0.004, decoupled) */
   weightDecay?: number;
+  /** Adagrad: the accumulators' starting value (default 0.1) */
   initialAccumulatorValue?: number;
   /** clip each gradient to this L2 norm (Keras' clipnorm) */
   clipnorm?: number;
@@ -91,8 +105,11 @@ function optimizerArgs(kind: Kind, args: readonly unknown[]): OptimizerOptions {
 }
 type OptimizerArgs = [options?: OptimizerOptions] | [learningRate: number | LearningRateSchedule, options?: OptimizerOptions] | number[];
 
+/** Keras' optimizer base: the options and learning rate, made into a native torch::optim optimizer over the model's weights. */
 export class Optimizer {
+  /** the current learning rate (Keras' optimizer.learning_rate) */
   learningRate: number;
+  /** the options given, validated */
   readonly options: OptimizerOptions;
   /** the schedule that sets learningRate at each step, when one was given */
   readonly schedule: LearningRateSchedule | undefined;

@@ -13,14 +13,20 @@ import { Layer, LayerOptions, checkLayerOptions, positiveInt, shapeStr, configBa
 
 type Config = Record<string, unknown>;
 
+/** Which flips RandomFlip draws (Keras' mode). */
 export type FlipMode = 'horizontal' | 'vertical' | 'horizontal_and_vertical';
+/** How points outside the input are filled by the random affine layers (Keras' fill_mode). */
 export type FillMode = 'reflect' | 'wrap' | 'constant' | 'nearest';
+/** Pixel interpolation of the random affine layers (Keras' interpolation). */
 export type TransformInterpolation = 'bilinear' | 'nearest';
+/** Resizing's interpolation method (Keras' interpolation). */
 export type ResizeInterpolation = 'bilinear' | 'nearest' | 'bicubic' | 'area';
 /** A fraction f (drawn in [-f, f]) or [lower, upper]. */
 export type Factor = number | [number, number];
 
+/** Options of RandomFlip: the layer options plus seed. */
 export interface RandomFlipOptions extends LayerOptions { seed?: number | null }
+/** Options of RandomRotation, RandomZoom, RandomTranslation: fillMode, interpolation, seed, fillValue. */
 export interface RandomTransformOptions extends LayerOptions {
   /** how points outside the image are filled (Keras' default 'reflect') */
   fillMode?: FillMode;
@@ -29,6 +35,7 @@ export interface RandomTransformOptions extends LayerOptions {
   /** the value for fillMode 'constant' */
   fillValue?: number;
 }
+/** Options of Resizing: interpolation and cropToAspectRatio. */
 export interface ResizingOptions extends LayerOptions {
   interpolation?: ResizeInterpolation;
   /** crop the largest centred window of the target aspect ratio first, so images are not distorted */
@@ -76,10 +83,12 @@ abstract class ImageLayer extends Layer {
   protected checkShape(s: number[]): void {
     if (s.length !== 3) throw new RangeError(`${this.where}: expected inputs of shape (batch, height, width, channels) but got ${shapeStr(s)}`);
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.checkShape(s);
     this.built = true;
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     this.checkShape(s);
     return s;
@@ -131,6 +140,7 @@ abstract class RandomImageLayer extends ImageLayer {
     });
   }
   protected abstract augment(batch: Tensor): Tensor;
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), seed: this.seed };
   }
@@ -156,6 +166,7 @@ abstract class RandomAffineLayer extends RandomImageLayer {
     const params = this.transforms(n, h, w).map((p) => ({ ...IDENTITY, ...p }));
     return this.sampler.applyTransforms(batch, params);
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
   }
@@ -185,9 +196,11 @@ export class RandomFlip extends RandomImageLayer {
     });
     return out;
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomFlip {
     return new RandomFlip(c.mode as FlipMode, { ...configBase(c), ...configPick(c, ['seed']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), mode: this.mode };
   }
@@ -208,9 +221,11 @@ export class RandomRotation extends RandomAffineLayer {
     const [lo, hi] = this.range;
     return Array.from(u, (v) => ({ theta: (lo + (hi - lo) * v) * 360 }));
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomRotation {
     return new RandomRotation(c.factor as Factor, { ...configBase(c), ...configPick(c, TRANSFORM_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), factor: this.factor };
   }
@@ -242,9 +257,11 @@ export class RandomZoom extends RandomAffineLayer {
       return { zx, zy };
     });
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomZoom {
     return new RandomZoom(c.heightFactor as Factor, c.widthFactor as Factor | null, { ...configBase(c), ...configPick(c, TRANSFORM_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
   }
@@ -274,9 +291,11 @@ export class RandomTranslation extends RandomAffineLayer {
       ty: -(wl + (wh - wl) * u[2 * i + 1]) * width,
     }));
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomTranslation {
     return new RandomTranslation(c.heightFactor as Factor, c.widthFactor as Factor, { ...configBase(c), ...configPick(c, TRANSFORM_KEYS) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), heightFactor: this.heightFactor, widthFactor: this.widthFactor };
   }
@@ -306,10 +325,12 @@ export class Rescaling extends Layer {
       }
     }
   }
+  /** Creates the weights (if any) for a per-sample input shape (Keras' build). */
   override build(s: number[]): void {
     this.checkChannels(s[s.length - 1]);
     this.built = true;
   }
+  /** Runs the layer eagerly on a batch (Keras' call). */
   call(x: Tensor): Tensor {
     const t = checkTensor(x, `${this.name} (Rescaling)`, 'inputs');
     this.checkChannels(t.shape[t.ndim - 1]);
@@ -319,9 +340,11 @@ export class Rescaling extends Layer {
       return f.mul(operand(this.scale)).add(operand(this.offset));
     });
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Rescaling {
     return new Rescaling(c.scale as number | number[], c.offset as number | number[], configBase(c));
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), scale: this.scale, offset: this.offset };
   }
@@ -386,10 +409,12 @@ export class Resizing extends ImageLayer {
     this.cropToAspectRatio = (o.cropToAspectRatio as boolean | undefined) ?? false;
     checkDataFormat('Resizing', o.dataFormat);
   }
+  /** The per-sample output shape for a per-sample input shape (Keras' compute_output_shape). */
   override computeOutputShape(s: number[]): number[] {
     this.checkShape(s);
     return [this.height, this.width, s[2]];
   }
+  /** Runs the layer eagerly on a batch (Keras' call). */
   call(x: Tensor): Tensor {
     return tidy(() => {
       const { batch, single } = this.batchOf(x);
@@ -426,9 +451,11 @@ export class Resizing extends ImageLayer {
     if (!m) this.matrices.set(key, (m = resizeMatrix(this.interpolation, inSize, outSize)));
     return nt.tensor(m, { shape: [outSize, inSize], dtype: like.dtype, device: like.device });
   }
+  /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Resizing {
     return new Resizing(c.height as number, c.width as number, { ...configBase(c), ...configPick(c, ['interpolation', 'cropToAspectRatio']) });
   }
+  /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), height: this.height, width: this.width, interpolation: this.interpolation, cropToAspectRatio: this.cropToAspectRatio };
   }

@@ -104,7 +104,12 @@ function parseTo(target: unknown): ToTarget {
 }
 
 /** What registerForwardHook / registerForwardPreHook return: remove() unregisters the hook. */
-export interface RemovableHandle { readonly id: number; remove(): void }
+export interface RemovableHandle {
+  /** the hook's id */
+  readonly id: number;
+  /** Unregisters the hook (PyTorch's handle.remove()); a second call does nothing. */
+  remove(): void;
+}
 
 /** Runs before forward with the call's arguments; returning an array replaces them. */
 export type ForwardPreHook = (module: Module, args: unknown[]) => unknown[] | void;

@@ -10,20 +10,28 @@ import { onnxProtos, encode } from '../utils/proto';
 
 /** The opsets written: 13 (the first with Softmax on one axis) up to 17 (LayerNormalization; Debian's onnx 1.12 checks up to 17). */
 export const MIN_OPSET = 13;
+/** The highest ONNX opset the exporters write (17). */
 export const MAX_OPSET = 17;
+/** The opset written when none is asked for (17). */
 export const DEFAULT_OPSET = 17;
 
 // onnx.TensorProto.DataType
+/** onnx.TensorProto.DataType FLOAT (float32). */
 export const FLOAT = 1;
+/** onnx.TensorProto.DataType INT64. */
 export const INT64 = 7;
 
+/** An ONNX node attribute value: one int, float or string, or a list of them. */
 export type Attr = { i: number } | { f: number } | { s: string } | { ints: number[] } | { floats: number[] } | { strings: string[] };
 
 /** An error about one layer or module of the user's model, named in their terms. */
 export class ExportError extends Error {}
 
+/** Builds an ONNX graph node by node (unique names, initializers) and encodes the ModelProto. */
 export class GraphBuilder {
+  /** the NodeProtos added so far, in order */
   readonly nodes: Record<string, unknown>[] = [];
+  /** the TensorProtos of the weights and constants */
   readonly initializers: Record<string, unknown>[] = [];
   private readonly used = new Set<string>();
   /** prefix for the names of what the layer being converted adds */
@@ -54,6 +62,7 @@ export class GraphBuilder {
     this.nodes.push({ op_type: op, name: this.name(`${op}_node`), input: inputs, output: outs, attribute });
     return outs;
   }
+  /** Adds a one-output node of op type op; returns its output's name. */
   op(op: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
     return this.node(op, inputs, attrs, 1)[0];
   }
@@ -90,12 +99,15 @@ export class GraphBuilder {
     if (asInput) return this.op(op, [x, this.ints('axes', axes)], { keepdims: { i: keepdims ? 1 : 0 } });
     return this.op(op, [x], { axes: { ints: axes }, keepdims: { i: keepdims ? 1 : 0 } });
   }
+  /** x without the size-1 axes (ONNX Squeeze). */
   squeeze(x: string, axes: number[]): string {
     return this.op('Squeeze', [x, this.ints('axes', axes)]);
   }
+  /** x with its axes permuted (ONNX Transpose). */
   transpose(x: string, perm: number[]): string {
     return this.op('Transpose', [x], { perm: { ints: perm } });
   }
+  /** x in a new shape (ONNX Reshape; 0 copies, -1 infers). */
   reshape(x: string, shape: number[]): string {
     return this.op('Reshape', [x, this.ints('shape', shape)]);
   }
@@ -122,6 +134,7 @@ export class GraphBuilder {
   }
 }
 
+/** A graph input or output: its name, ONNX element type and shape (null for an unknown dim). */
 export interface ValueInfo { name: string; elemType: number; shape: (number | null)[] }
 
 function producerVersion(): string {

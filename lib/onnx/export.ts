@@ -9,6 +9,7 @@ import { GraphBuilder, ValueInfo, FLOAT, INT64, checkOpset, ExportError } from '
 import { convertLayer } from './keras';
 import { convertModule } from './torch';
 
+/** Options of model.export() (Keras 3's export): format and opset. */
 export interface ExportOptions {
   /** 'onnx' (the default for a path ending in .onnx) */
   format?: 'onnx' | 'torchscript' | string;
@@ -83,7 +84,9 @@ export async function exportKerasModel(model: unknown, filepath: string, opts?: 
   writeFileAtomicSync(file, kerasModelToOnnx(model, { opset: o.opset as number | undefined }));
 }
 
+/** Options of nt.onnx.export() for a module (like torch.onnx.export's opset_version, input_names, output_names). */
 export interface ModuleExportOptions {
+  /** the ONNX opset, 13 to 17 (default 17) */
   opset?: number;
   /** the graph input's name (default 'input') */
   inputName?: string;

@@ -16,6 +16,7 @@ function handles(where: string, parameters: unknown): number[] {
   });
 }
 
+/** Options of clipGradNorm_ (torch.nn.utils.clip_grad_norm_'s norm_type and error_if_nonfinite). */
 export interface ClipGradNormOptions {
   /** the p of the p-norm: 2 by default, Infinity (or 'inf') for the max norm */
   normType?: number | 'inf';

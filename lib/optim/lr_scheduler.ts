@@ -1,6 +1,10 @@
 // Learning-rate schedulers (torch.optim.lr_scheduler): the same recursive ("chainable") formulas
 // as PyTorch 1.13, so lr sequences match it step for step. They set group.lr on the optimizer,
 // which reaches the native optimizer.
+/**
+ * Learning-rate schedulers (torch.optim.lr_scheduler): StepLR, ExponentialLR, CosineAnnealingLR, OneCycleLR, ReduceLROnPlateau.
+ * @module
+ */
 import { Tensor, typeOfValue } from '../tensor';
 import { Optimizer, ParamGroup, isPlainObject, show } from './optimizer';
 import * as check from '../util/check';
@@ -44,13 +48,16 @@ function pymod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
 
+/** A scheduler's state as PyTorch's state_dict() names it (snake_case keys), for saving and loadStateDict. */
 export interface SchedulerStateDict { [key: string]: unknown }
 
 /** Base of the epoch-driven schedulers (PyTorch's _LRScheduler). */
 export abstract class LRScheduler {
+  /** The optimizer whose param groups' lr this scheduler sets. */
   readonly optimizer: AnyOptimizer;
   /** The number of step() calls since the start (0 after construction). */
   lastEpoch: number;
+  /** Each param group's initial lr (PyTorch's base_lrs). */
   baseLrs: number[];
   protected _stepCount = 0;
   protected _lastLr: number[] = [];
@@ -116,6 +123,7 @@ export abstract class LRScheduler {
     return out;
   }
 
+  /** Restores the state from stateDict()'s output (PyTorch's load_state_dict); keys are checked by type. */
   loadStateDict(sd: SchedulerStateDict): void {
     if (!isPlainObject(sd)) throw new TypeError(`${this._name}.loadStateDict: expected an object as stateDict() returns but received ${typeOfValue(sd)}`);
     const self = this as unknown as Record<string, unknown>;
@@ -132,6 +140,7 @@ export abstract class LRScheduler {
   }
 }
 
+/** Options of StepLR (PyTorch's step_size, gamma = 0.1, last_epoch). */
 export interface StepLROptions { stepSize: number; gamma?: number; lastEpoch?: number }
 
 /** Multiplies the lr by gamma every stepSize epochs. */
@@ -158,6 +167,7 @@ export class StepLR extends LRScheduler {
   }
 }
 
+/** Options of ExponentialLR (PyTorch's gamma, last_epoch). */
 export interface ExponentialLROptions { gamma: number; lastEpoch?: number }
 
 /** Multiplies the lr by gamma every epoch. */
@@ -181,6 +191,7 @@ export class ExponentialLR extends LRScheduler {
   }
 }
 
+/** Options of CosineAnnealingLR (PyTorch's T_max, eta_min = 0, last_epoch). */
 export interface CosineAnnealingLROptions { TMax: number; etaMin?: number; lastEpoch?: number }
 
 /** Cosine annealing from the initial lr to etaMin over TMax epochs (SGDR without restarts). */
@@ -215,19 +226,33 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
+/** Options of OneCycleLR (PyTorch's max_lr, total_steps or epochs * steps_per_epoch, pct_start = 0.3, ...). */
 export interface OneCycleLROptions {
+  /** the peak learning rate, or one per param group */
   maxLr: number | number[];
+  /** the cycle's length in steps (or give epochs and stepsPerEpoch) */
   totalSteps?: number;
+  /** with stepsPerEpoch: totalSteps = epochs * stepsPerEpoch */
   epochs?: number;
+  /** with epochs: totalSteps = epochs * stepsPerEpoch */
   stepsPerEpoch?: number;
+  /** the fraction of the cycle spent increasing the lr (default 0.3) */
   pctStart?: number;
+  /** 'cos' (default) or 'linear' annealing */
   annealStrategy?: 'cos' | 'linear';
+  /** cycle momentum (or Adam's beta1) inversely to the lr (default true) */
   cycleMomentum?: boolean;
+  /** the lowest momentum (default 0.85) */
   baseMomentum?: number | number[];
+  /** the highest momentum (default 0.95) */
   maxMomentum?: number | number[];
+  /** initial lr = maxLr / divFactor (default 25) */
   divFactor?: number;
+  /** final lr = initial lr / finalDivFactor (default 1e4) */
   finalDivFactor?: number;
+  /** use PyTorch's three-phase schedule (default false) */
   threePhase?: boolean;
+  /** the index of the last step, for resuming (default -1) */
   lastEpoch?: number;
 }
 
@@ -356,19 +381,29 @@ export class OneCycleLR extends LRScheduler {
   }
 }
 
+/** Options of ReduceLROnPlateau (PyTorch's mode = 'min', factor = 0.1, patience = 10, threshold = 1e-4, ...). */
 export interface ReduceLROnPlateauOptions {
+  /** 'min' (default): reduce when the metric stops falling; 'max': when it stops rising */
   mode?: 'min' | 'max';
+  /** new lr = lr * factor (default 0.1) */
   factor?: number;
+  /** epochs without improvement before reducing (default 10) */
   patience?: number;
+  /** the least change that counts as an improvement (default 1e-4) */
   threshold?: number;
+  /** 'rel' (default): relative to best; 'abs': absolute */
   thresholdMode?: 'rel' | 'abs';
+  /** epochs to wait after a reduction before counting again (default 0) */
   cooldown?: number;
+  /** the lowest lr, or one per param group (default 0) */
   minLr?: number | number[];
+  /** reductions smaller than this are skipped (default 1e-8) */
   eps?: number;
 }
 
 /** Reduces the lr by factor when a metric has stopped improving for patience epochs. */
 export class ReduceLROnPlateau {
+  /** The optimizer whose param groups' lr this scheduler reduces. */
   readonly optimizer: AnyOptimizer;
   mode: 'min' | 'max';
   factor: number;
@@ -413,10 +448,12 @@ export class ReduceLROnPlateau {
     return this.mode === 'min' ? Infinity : -Infinity;
   }
 
+  /** Whether the cooldown after a reduction is still running (PyTorch's in_cooldown). */
   get inCooldown(): boolean {
     return this.cooldownCounter > 0;
   }
 
+  /** Whether metric a improves on best by more than the threshold, in this mode and thresholdMode (PyTorch's is_better). */
   isBetter(a: number, best: number): boolean {
     if (this.mode === 'min') return this.thresholdMode === 'rel' ? a < best * (1 - this.threshold) : a < best - this.threshold;
     return this.thresholdMode === 'rel' ? a > best * (this.threshold + 1) : a > best + this.threshold;
@@ -451,6 +488,7 @@ export class ReduceLROnPlateau {
     this._lastLr = (this.optimizer.paramGroups as ParamGroup[]).map((g) => g.lr);
   }
 
+  /** Each param group's lr after the last step (PyTorch's get_last_lr()). */
   getLastLr(): number[] {
     return [...this._lastLr];
   }
@@ -460,6 +498,7 @@ export class ReduceLROnPlateau {
     ['threshold_mode', 'thresholdMode'], ['best', 'best'], ['num_bad_epochs', 'numBadEpochs'], ['eps', 'eps'],
     ['last_epoch', 'lastEpoch'], ['_last_lr', '_lastLr']];
 
+  /** The state as PyTorch's state_dict() names it (snake_case keys, mode_worse included). */
   stateDict(): SchedulerStateDict {
     const self = this as unknown as Record<string, unknown>;
     const out: SchedulerStateDict = {};
@@ -468,6 +507,7 @@ export class ReduceLROnPlateau {
     return out;
   }
 
+  /** Restores the state from stateDict()'s output (PyTorch's load_state_dict); an infinite best saved as JSON null is restored. */
   loadStateDict(sd: SchedulerStateDict): void {
     if (!isPlainObject(sd)) throw new TypeError(`ReduceLROnPlateau.loadStateDict: expected an object as stateDict() returns but received ${typeOfValue(sd)}`);
     const self = this as unknown as Record<string, unknown>;

@@ -12,12 +12,15 @@ export interface OptionSpec {
   key: string;
   /** PyTorch's snake_case name (native code and state dicts) */
   py: string;
+  /** how the value is checked */
   type: 'nonneg' | 'number' | 'bool' | 'betas';
 }
 
 /** A parameter group: its parameters, its options (setting one reaches the optimizer) and any extra keys (schedulers add initialLr...). */
 export interface ParamGroup {
+  /** the group's parameters */
   params: Tensor[];
+  /** the group's learning rate (schedulers set it) */
   lr: number;
   [option: string]: unknown;
 }
@@ -25,17 +28,21 @@ export interface ParamGroup {
 /** What a constructor or addParamGroup() accepts as a group. */
 export type ParamGroupInput<O> = { params: Iterable<Tensor> } & O;
 
+/** An optimizer's first argument: the parameters (as model.parameters() gives them), or parameter groups with their own options (torch.optim's params). */
 export type Params<O> = Iterable<Tensor> | Iterable<ParamGroupInput<O>>;
 
 /** PyTorch's optimizer state_dict(): state per parameter index, and the groups' options with parameter indices. */
 export interface OptimizerStateDict {
+  /** per parameter index: its state tensors (exp_avg...) and step */
   state: Record<number, Record<string, Tensor | number>>;
+  /** each group's options (PyTorch's names) with its parameters as indices */
   param_groups: Record<string, unknown>[];
 }
 
 /** PyTorch keys that nodetorch accepts in a loaded state dict but does not use. */
 const IGNORED_PY_KEYS = new Set(['foreach', 'capturable', 'differentiable', 'fused']);
 
+/** A short description of a value for error messages. */
 export function show(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'bigint') return `${v}n`;
@@ -44,7 +51,9 @@ export function show(v: unknown): string {
 }
 
 // The one set of validators (lib/util/check.ts); re-exported under the names this domain used.
+/** Name converters: weightDecay <-> weight_decay (from lib/util/check.ts). */
 export const { camelToSnake, snakeToCamel } = check;
+/** Whether v is a plain object (check.is.plainObject under this domain's name). */
 export const isPlainObject = check.is.plainObject;
 
 /** Checks one option value; returns it normalized (betas as a frozen pair). */
@@ -122,6 +131,7 @@ function toArray(where: string, v: unknown, what: string): unknown[] {
 export abstract class Optimizer<O extends object = Record<string, unknown>> {
   /** The constructor's options merged with the defaults. */
   readonly defaults: Readonly<Required<O>>;
+  /** The parameter groups with their options (PyTorch's param_groups); setting an option reaches the native optimizer. */
   readonly paramGroups: (ParamGroup & Required<O>)[] = [];
   /** @internal the native torch::optim optimizer */
   readonly _native: NativeObject;

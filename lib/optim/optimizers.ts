@@ -7,35 +7,60 @@ function optimArgs<O>(name: string, specs: readonly OptionSpec[], args: readonly
   return check.args(name, args, specs.map((sp) => sp.key)) as O;
 }
 
+/** Options of SGD (torch.optim.SGD's arguments in camelCase; snake_case accepted). */
 export interface SGDOptions {
   /** default 1e-3 (PyTorch 2.x) */
   lr?: number;
+  /** momentum factor (default 0) */
   momentum?: number;
+  /** dampening for momentum (default 0) */
   dampening?: number;
+  /** L2 penalty added to the gradient (default 0) */
   weightDecay?: number;
+  /** Nesterov momentum; needs momentum > 0 and dampening 0 (default false) */
   nesterov?: boolean;
 }
+/** Options of Adam and AdamW (torch.optim.Adam/AdamW's arguments in camelCase; snake_case accepted). */
 export interface AdamOptions {
+  /** learning rate (default 1e-3) */
   lr?: number;
+  /** decay rates of the gradient's running average and of its square (default [0.9, 0.999]) */
   betas?: readonly [number, number] | readonly number[];
+  /** added to the denominator for stability (default 1e-8) */
   eps?: number;
+  /** Adam: L2 penalty added to the gradient (default 0); AdamW: decoupled weight decay (default 1e-2) */
   weightDecay?: number;
+  /** use the AMSGrad variant (default false) */
   amsgrad?: boolean;
 }
+/** Options of AdamW: Adam's, with weightDecay decoupled (default 1e-2). */
 export type AdamWOptions = AdamOptions;
+/** Options of RMSprop (torch.optim.RMSprop's arguments in camelCase; snake_case accepted). */
 export interface RMSpropOptions {
+  /** learning rate (default 1e-2) */
   lr?: number;
+  /** smoothing constant of the squared-gradient average (default 0.99) */
   alpha?: number;
+  /** added to the denominator for stability (default 1e-8) */
   eps?: number;
+  /** L2 penalty added to the gradient (default 0) */
   weightDecay?: number;
+  /** momentum factor (default 0) */
   momentum?: number;
+  /** normalize by the gradient's estimated variance (default false) */
   centered?: boolean;
 }
+/** Options of Adagrad (torch.optim.Adagrad's arguments in camelCase; snake_case accepted). */
 export interface AdagradOptions {
+  /** learning rate (default 1e-2) */
   lr?: number;
+  /** learning-rate decay (default 0) */
   lrDecay?: number;
+  /** L2 penalty added to the gradient (default 0) */
   weightDecay?: number;
+  /** the accumulators' starting value (default 0) */
   initialAccumulatorValue?: number;
+  /** added to the denominator for stability (default 1e-10) */
   eps?: number;
 }
 

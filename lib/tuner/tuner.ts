@@ -18,7 +18,10 @@ import { HyperbandOracle } from './hyperband';
 import { Objective, Trial, TrialResult, toExecutions, toObjective, bestOf, inferDirection, Direction, describe } from './trial';
 
 /** Builds (and compiles) a model from hyperparameters: a function, or an object with build(hp) (Keras Tuner's HyperModel). */
-export type HyperModel = ((hp: HyperParameters) => Sequential | Promise<Sequential>) | { build(hp: HyperParameters): Sequential | Promise<Sequential> };
+export type HyperModel = ((hp: HyperParameters) => Sequential | Promise<Sequential>) | {
+  /** Builds (and compiles) a model for these hyperparameters (Keras Tuner's HyperModel.build). */
+  build(hp: HyperParameters): Sequential | Promise<Sequential>;
+};
 
 /** Runs the hypermodel: its build(hp) when it has one (a HyperModel object), else the build function itself. */
 function buildWith(hm: HyperModel, hp: HyperParameters): Sequential | Promise<Sequential> {

@@ -7,6 +7,7 @@ import { KerasTensor, Node, classNameOf } from './layer';
 /** A model's inputs or outputs as given: one symbolic tensor, an array, or an object keyed by name. */
 export type SymbolicStructure = KerasTensor | KerasTensor[] | Record<string, KerasTensor>;
 
+/** A model's inputs or outputs given as one symbolic tensor, an array or an object, as a list (else a TypeError). */
 export function symbolicList(v: unknown, what: string): KerasTensor[] {
   const list = v instanceof KerasTensor ? [v] : Array.isArray(v) ? v : v !== null && typeof v === 'object' ? Object.values(v) : null;
   if (!list || list.length === 0 || !list.every((t) => t instanceof KerasTensor)) {
@@ -16,6 +17,7 @@ export function symbolicList(v: unknown, what: string): KerasTensor[] {
   return list as KerasTensor[];
 }
 
+/** The graph of a functional Model: its nodes in run order, its layers, inputs and outputs. */
 export class FunctionalGraph {
   /** the non-input nodes, each after the nodes it reads */
   readonly nodes: Node[] = [];

@@ -11,11 +11,13 @@ let tensorCount = 0;
 
 /** A symbolic tensor: the per-sample shape and dtype a layer's output will have. */
 export class KerasTensor {
+  /** Keras' auto name: keras_tensor, keras_tensor_1, ... */
   readonly name: string;
   constructor(readonly shape: (number | null)[], readonly dtype: DType, readonly node: Node, readonly index: number) {
     this.name = tensorCount === 0 ? 'keras_tensor' : `keras_tensor_${tensorCount}`;
     tensorCount++;
   }
+  /** Keras' repr: `<KerasTensor shape=(None, ...), dtype=..., name=...>`. */
   toString(): string {
     return `<KerasTensor shape=(None, ${this.shape.map((d) => (d === null ? 'None' : d)).join(', ')}), dtype=${this.dtype}, name=${this.name}>`;
   }
@@ -26,6 +28,7 @@ export type CallKind = 'single' | 'list' | 'positional';
 
 /** One call of a layer in a graph. */
 export class Node {
+  /** The symbolic tensors this call produced. */
   readonly outputs: KerasTensor[] = [];
   constructor(readonly layer: Layer, readonly inputs: KerasTensor[], readonly kind: CallKind, readonly callOptions: Record<string, unknown>) {
     const list = nodesOf.get(layer) ?? [];
@@ -36,6 +39,7 @@ export class Node {
   get nodeIndex(): number {
     return (nodesOf.get(this.layer) ?? []).indexOf(this);
   }
+  /** Whether this is an Input node (no inputs). */
   get isInput(): boolean {
     return this.inputs.length === 0;
   }
@@ -55,15 +59,23 @@ export function inboundNodes(layer: Layer): Node[] {
   return nodesOf.get(layer) ?? [];
 }
 
+/** Options of nt.Input(): shape (per sample), name, dtype (keras.Input(shape, name=, dtype=)). */
 export interface InputOptions {
   /** per-sample shape, without the batch dimension (null for a dimension of any size) */
   shape: (number | null)[];
+  /** the input layer's name (default input_layer, input_layer_1...) */
   name?: string;
+  /** the dtype of the data fed to this input (default float32) */
   dtype?: DType;
 }
 
 /** Keras' Input: a symbolic tensor standing for the model's input of that per-sample shape (nt.Input(...) or new layers.Input(...)). */
-export const Input = makeInput as { (opts: InputOptions): KerasTensor; new (opts: InputOptions): KerasTensor };
+export const Input = makeInput as {
+  /** nt.Input({ shape }): the symbolic input tensor (keras.Input). */
+  (opts: InputOptions): KerasTensor;
+  /** new layers.Input({ shape }): the same symbolic tensor (Keras' layers.Input). */
+  new (opts: InputOptions): KerasTensor;
+};
 
 // a function declaration, so `new Input(...)` returns the tensor it makes, as Keras' layers.Input does
 function makeInput(opts: InputOptions): KerasTensor {
@@ -142,6 +154,7 @@ function callEager(layer: Layer, args: unknown[]): unknown {
 
 /** Per-sample output shapes of a layer called symbolically (a model may have several outputs). */
 export interface SymbolicShapes {
+  /** The per-sample output shapes for a symbolic call of this kind on inputs of these shapes. */
   symbolicOutputShapes(kind: CallKind, shapes: (number | null)[][]): (number | null)[][];
 }
 
@@ -192,6 +205,7 @@ function callSymbolic(layer: Layer, args: unknown[]): KerasTensor | KerasTensor[
 
 /** A layer's saved form: its class name and getConfig(). */
 export interface LayerEntry { className: string; config: Record<string, unknown> }
+/** Makes a layer from its saved config (registerLayer's and fromConfig's form). */
 export type LayerFactory = (config: Record<string, unknown>) => Layer;
 const registry = new Map<string, LayerFactory>();
 

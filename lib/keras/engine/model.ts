@@ -26,6 +26,7 @@ import * as busy from '../busy'; // reliability: one use at a time where uses ca
 /** What a model's call returns: one output, several in order, or several keyed by output name. */
 export type ModelOutput = Tensor | Tensor[] | Record<string, Tensor>;
 
+/** Options of a functional Model: inputs and outputs (symbolic tensors), name, trainable (keras.Model(inputs, outputs, name=...)). */
 export interface ModelOptions {
   inputs?: SymbolicStructure;
   outputs?: SymbolicStructure;
@@ -33,12 +34,14 @@ export interface ModelOptions {
   trainable?: boolean;
 }
 
+/** Options of evaluate(): batchSize, verbose, and returnDict (a record of loss and metrics by name). */
 export interface EvaluateOptions { batchSize?: number; verbose?: number; returnDict?: boolean }
 /**
  * What evaluate() resolves to: [loss, ...metrics] for a model compiled with metrics, the loss alone
  * for one without (decided by compile(), so typed as both: destructure it, or use it as a number).
  */
 export type EvaluateResult = number & [loss: number, ...metrics: number[]];
+/** Options of predict(): batchSize and verbose. */
 export interface PredictOptions { batchSize?: number; verbose?: number }
 
 /** How a model's save/saveWeights/loadWeights reach lib/keras/saving.ts, which registers them (it imports the models, not the reverse). */
@@ -48,6 +51,7 @@ export interface SavingHooks {
   loadWeights(model: Model, file: string): void;
 }
 let savingHooks: SavingHooks | null = null;
+/** Registers the save/load implementation (called once by lib/keras/saving.ts). */
 export function setSavingHooks(h: SavingHooks): void {
   savingHooks = h;
 }
@@ -56,6 +60,7 @@ function saving(): SavingHooks {
   return savingHooks;
 }
 
+/** Keras' Model: a functional graph from nt.Input() to outputs, or a subclass with its own call(); compile, fit, evaluate, predict, save. */
 export class Model extends Trainer {
   /** the Functional graph (null for a subclassed model) */
   protected graph: FunctionalGraph | null = null;
@@ -86,9 +91,11 @@ export class Model extends Trainer {
   get inputs(): KerasTensor[] {
     return this.graph ? [...this.graph.inputs] : [];
   }
+  /** A functional model's output symbolic tensors (Keras' model.outputs); empty for a subclassed model. */
   get outputs(): KerasTensor[] {
     return this.graph ? [...this.graph.outputs] : [];
   }
+  /** The input layers' names in order (Keras' input_names), or null for a subclassed model. */
   get inputNames(): string[] | null {
     return this.graph ? this.graph.inputs.map((t) => t.node.layer.name) : null;
   }
@@ -378,6 +385,7 @@ export class Model extends Trainer {
     });
   }
 
+  /** Every layer's weights once (shared layers once), named '<layer>/<weight>'. */
   override weightsInternal(): LayerWeight[] {
     const seen = new Set<Tensor>();
     const out: LayerWeight[] = [];
@@ -390,11 +398,13 @@ export class Model extends Trainer {
     }
     return out;
   }
+  /** Keras' trainable_weights: the trainable weights of every layer, each once; none when the model is frozen. */
   override get trainableWeights(): Tensor[] {
     if (!this.trainable) return [];
     const seen = new Set<Tensor>();
     return this.layers.flatMap((l) => l.trainableWeights).filter((t) => !seen.has(t) && !!seen.add(t));
   }
+  /** The torch::nn modules of every layer whose train/eval mode follows fit/evaluate. */
   override modules(): nn.Module[] {
     return this.layers.flatMap((l) => l.modules());
   }
@@ -450,10 +460,12 @@ export class Model extends Trainer {
   async saveWeights(file: string): Promise<void> {
     saving().saveWeights(this, file);
   }
+  /** Keras' set_weights(): every layer's weights, in getWeights() order and Keras layout (refused while fit runs). */
   override setWeights(ws: Tensor[]): void {
     busy.check(this, 'setWeights', true);
     super.setWeights(ws);
   }
+  /** Loads a safetensors file written by saveWeights into the model (a Sequential with an inputShape is built first; refused while fit runs). */
   async loadWeights(file: string): Promise<void> {
     busy.check(this, 'loadWeights', true);
     saving().loadWeights(this, file);

@@ -7,6 +7,7 @@ import { KerasTensor, inputTensor, serializeLayer, deserializeLayer } from './la
 import { FunctionalGraph } from './functional';
 import * as busy from '../busy';
 
+/** Keras' Sequential: a linear stack of layers, each fed the previous one's output (like torch.nn.Sequential). */
 export class Sequential extends Model {
   /** the layers in order, with the InputLayer first when one was given */
   private chainLayers: Layer[] = [];
@@ -17,6 +18,7 @@ export class Sequential extends Model {
     for (const l of layers) this.add(l);
   }
 
+  /** The layers in order, without the InputLayer (Keras' model.layers). */
   override get layers(): Layer[] {
     return this.chainLayers.filter((l) => !(l instanceof InputLayer));
   }
@@ -40,6 +42,7 @@ export class Sequential extends Model {
     this.chainLayers.push(layer);
     this.unbuild();
   }
+  /** Removes and returns the last layer (Keras' pop()); the model is rebuilt on next use. */
   pop(): Layer {
     const l = this.chainLayers.pop();
     if (!l) throw new Error('Sequential.pop: the model has no layers');
@@ -74,6 +77,7 @@ export class Sequential extends Model {
   override getConfig(): Record<string, unknown> {
     return { name: this.name, layers: this.chainLayers.map(serializeLayer) };
   }
+  /** Keras' from_config: a Sequential rebuilt from getConfig()'s output. */
   static override fromConfig(config: Record<string, unknown>): Sequential {
     const layers = config.layers;
     if (!Array.isArray(layers)) throw new Error('a Sequential config needs layers: [{ className, config }, ...]');
@@ -148,14 +152,17 @@ export class Sequential extends Model {
   private buildIfDeclared(): void {
     if (!this.builtShape && this.chainLayers[0]?.inputShape) this.build();
   }
+  /** Keras' count_params(): the number of scalars in all layers' weights (builds from a declared inputShape first). */
   override countParams(): number {
     this.buildIfDeclared();
     return this.layers.reduce((n, l) => n + l.countParams(), 0);
   }
+  /** Keras' get_weights(): copies of every layer's weights in order, Keras layout. */
   override getWeights(): Tensor[] {
     this.buildIfDeclared();
     return this.layers.flatMap((l) => l.getWeights());
   }
+  /** Keras' set_weights(): every layer's weights in getWeights() order and Keras layout (refused while fit runs). */
   override setWeights(ws: Tensor[]): void {
     busy.check(this, 'setWeights', true);
     this.buildIfDeclared();

@@ -11,8 +11,10 @@ import * as creation from '../../creation';
 import { DType } from '../../dtype';
 import { isObjectLike } from '../../callable';
 
+/** Training data: a Tensor, nested number arrays, or { data, shape, dtype? }. */
 export type Data = Tensor | NestedArray | { data: ArrayLike<number> | ArrayBufferView; shape: number[]; dtype?: DType };
 
+/** Data as a Tensor (a Tensor as is, else a new one), or a TypeError naming what. */
 export function toTensor(v: unknown, what: string): Tensor {
   if (v instanceof Tensor) return v;
   if (Array.isArray(v)) return creation.tensor(v as NestedArray);
@@ -23,6 +25,7 @@ export function toTensor(v: unknown, what: string): Tensor {
   throw new TypeError(`${what}: expected a Tensor, nested arrays or { data, shape } but received ${typeOfValue(v)}`);
 }
 
+/** Concatenates batch outputs along dim 0 and disposes them (an empty tensor for none). */
 export function catAndFree(outs: Tensor[]): Tensor {
   if (outs.length === 0) return creation.zeros([0]);
   const r = cat(outs, 0);
@@ -37,6 +40,7 @@ export function isBatchSource(v: unknown): v is AsyncIterable<unknown> {
     typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function';
 }
 
+/** A dataset's number of batches from cardinality() or length, Infinity when unknown. */
 export function batchCount(ds: unknown): number {
   const d = ds as { cardinality?: () => number; length?: number };
   const n = typeof d.cardinality === 'function' ? d.cardinality() : d.length;
@@ -91,6 +95,7 @@ export function asBatch(el: unknown, where: string): [Tensor, Tensor, Tensor | u
   throw new TypeError(`${where}: expected the dataset to yield [x, y] batches of tensors but it yielded ${typeOfValue(el)}`);
 }
 
+/** Disposes the tensors of one dataset element (a Tensor, an array or an object of them). */
 export function disposeBatch(el: unknown): void {
   if (el instanceof Tensor) el.dispose();
   else if (Array.isArray(el)) for (const t of el) if (t instanceof Tensor) t.dispose();
@@ -118,6 +123,7 @@ export function* tensorBatches(x: Tensor, y: Tensor, w: Tensor | undefined, batc
   }
 }
 
+/** A native result handle as a Tensor, an empty tensor when there is none. */
 export function wrapResult(h: number | undefined): Tensor {
   if (h === undefined) return creation.zeros([0]);
   return wrap(h);
@@ -125,8 +131,11 @@ export function wrapResult(h: number | undefined): Tensor {
 
 /** Where several tensors sit in a packed one: their per-sample shapes and dtypes, in order. */
 export interface Packing {
+  /** the packed tensors' names (output or input names), in order */
   names: string[];
+  /** each one's per-sample shape */
   shapes: number[][];
+  /** each one's dtype */
   dtypes: DType[];
   /** the packed tensor's dtype: theirs when they agree, float64 otherwise (exact for int32 and float32) */
   dtype: DType;

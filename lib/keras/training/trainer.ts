@@ -24,11 +24,15 @@ import {
 
 export type { Data };
 
+/** A loss by Keras name with its fromLogits flag (what losses.* objects are). */
 export interface LossObject { name: string; fromLogits?: boolean }
 /** a Keras name, a losses.* object or function, or { name, fromLogits } */
 export type LossLike = string | LossObject | ((yTrue: Tensor, yPred: Tensor) => Tensor);
+/** A metric: a Keras name ('accuracy', 'mae'...) or a metrics.* object. */
 export type MetricLike = string | Metric;
+/** Options of compile(): optimizer, loss, metrics, lossWeights (Keras' model.compile). */
 export interface CompileOptions {
+  /** a Keras name ('adam', 'sgd'...) or an optimizers.* object (default 'rmsprop') */
   optimizer?: string | KerasOptimizer;
   /** one loss, or one per output: an array, or an object keyed by output name */
   loss: LossLike | LossLike[] | Record<string, LossLike>;
@@ -40,23 +44,37 @@ export interface CompileOptions {
 
 /** What getCompileConfig() returns and a saved model records. */
 export interface CompileConfig {
+  /** the optimizer's class name and config */
   optimizer: { className: string; config: Record<string, unknown> };
+  /** the loss as given to compile */
   loss: CompileOptions['loss'];
+  /** the metrics as given to compile */
   metrics: CompileOptions['metrics'];
+  /** per output name: the loss weights */
   lossWeights?: Record<string, number>;
 }
 
+/** Options of fit() (Keras' model.fit kwargs in camelCase; snake_case accepted). */
 export interface FitOptions {
+  /** passes over the data (default 1) */
   epochs?: number;
+  /** samples per gradient step (default 32) */
   batchSize?: number;
+  /** 0 silent, 1 progress bar, 2 one line per epoch */
   verbose?: 0 | 1 | 2;
+  /** callbacks.* objects or objects with onEpochEnd etc., called during training */
   callbacks?: CallbackLike[];
+  /** the fraction of the data (taken from the end, before shuffling) held out for validation */
   validationSplit?: number;
   /** [x, y], or a dataset / ImageDataGenerator iterator of [x, y] batches */
   validationData?: [Data, Data] | AsyncIterable<unknown>;
+  /** shuffle the samples each epoch (default true) */
   shuffle?: boolean;
+  /** per class index: a weight on its samples' loss */
   classWeight?: Record<number, number>;
+  /** per sample: a weight on its loss */
   sampleWeight?: Tensor;
+  /** the epoch to start at (for resuming a run) */
   initialEpoch?: number;
   /** batches per epoch from a dataset/iterator; the source is read on across epochs and restarted when a pass ends */
   stepsPerEpoch?: number;
@@ -238,6 +256,7 @@ export abstract class Trainer extends Layer {
     return this.trainStep !== Trainer.prototype.trainStep || this.testStep !== Trainer.prototype.testStep;
   }
 
+  /** Keras' compile(): sets the optimizer, loss(es) and metrics for fit and evaluate. */
   compile(opts: CompileOptions): void {
     const o = checkOpts('compile', opts, ['optimizer', 'loss', 'metrics', 'lossWeights']);
     const optimizer = resolveOptimizer(o.optimizer ?? 'rmsprop');
@@ -356,6 +375,7 @@ export abstract class Trainer extends Layer {
     if (o.schedule) return o.schedule.call(o.iterations);
     return this.nativeOpt ? this.nativeOpt.paramGroups[0].lr : o.learningRate;
   }
+  /** Sets the optimizer's learning rate (not when it follows a schedule); compile first. */
   setLearningRate(lr: number): void {
     if (!this.compiled) throw new Error(`${this.name}: compile() the model before setting the learning rate`);
     if (this.compiled.optimizer.schedule) {
