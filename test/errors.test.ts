@@ -557,6 +557,15 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const MSTATE = () => native.model_metrics_create(['mae', 'precision']);
   v.model_metrics_create = () => [['mae', 'auc']];
   v.model_metrics_reset = () => [MSTATE()];
+  v.model_metrics_state = () => [MSTATE()];
+  v.model_metrics_set_state = () => {
+    const s = MSTATE();
+    return [s, h(() => native.model_metrics_state(s))()];
+  };
+  // threads (the adaptive thread policy): valid calls leave the process's choice as it was
+  v.threads_info = () => [];
+  v.threads_adaptive = () => [native.threads_info().adaptive];
+  v.threads_set_current = () => [native.threads_info().current];
   v.model_metrics_update = () => [MSTATE(), 'mse', false, F(), F(), 0.5];
   v.model_metrics_result = () => [MSTATE()];
   v.model_batch_order = () => [5];
