@@ -15,6 +15,7 @@ class HandleTable {
   // bookkeeping (~600 B measured for a 1-element tensor), so small forgotten tensors get collected too.
   static constexpr int64_t kNativeOverhead = 512;
 
+  HandleTable();
   uint64_t Insert(at::Tensor&& t);
   // nullptr when the handle is unknown, stale (disposed) or malformed.
   at::Tensor* Get(uint64_t h) {
@@ -46,6 +47,10 @@ class HandleTable {
     bool used = false;
     int64_t bytes = 0;
   };
+  // A new slot's first generation is random (NextSalt), so a number that was never handed out is
+  // (but for a 1 in 2^28 chance) no live tensor: a guessed or stale number never aliases one.
+  uint32_t NextSalt();
+  uint64_t rng_ = 0;
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;
   size_t live_ = 0;

@@ -4,8 +4,10 @@
 #include <c10/core/CPUAllocator.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <mutex>
+#include <random>
 #include <thread>
 #include <unordered_set>
 
@@ -28,6 +30,22 @@ int64_t TensorBytes(const at::Tensor& t) {
   return std::min<int64_t>(logical, static_cast<int64_t>(t.storage().nbytes()));
 }
 
+HandleTable::HandleTable() {
+  std::random_device rd;
+  rng_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ reinterpret_cast<uintptr_t>(this) ^
+         static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  if (rng_ == 0) rng_ = 0x9E3779B97F4A7C15ull;
+}
+
+uint32_t HandleTable::NextSalt() {
+  // xorshift64*: cheap; only unpredictability to a caller guessing numbers matters here
+  rng_ ^= rng_ >> 12;
+  rng_ ^= rng_ << 25;
+  rng_ ^= rng_ >> 27;
+  uint64_t r = rng_ * 0x2545F4914F6CDD1Dull;
+  return 1 + static_cast<uint32_t>((r >> 32) % (kMaxGen - 1));
+}
+
 uint64_t HandleTable::Insert(at::Tensor&& t) {
   uint32_t idx;
   if (!free_.empty()) {
@@ -38,6 +56,7 @@ uint64_t HandleTable::Insert(at::Tensor&& t) {
       throw std::runtime_error("too many live tensors (16,777,215): dispose() tensors or use nt.tidy()");
     idx = static_cast<uint32_t>(slots_.size());
     slots_.emplace_back();
+    slots_.back().gen = NextSalt();
   }
   Slot& s = slots_[idx];
   s.bytes = TensorBytes(t);
