@@ -38,18 +38,11 @@ const variants: Record<string, Body> = {
   'add raw native + dispose_many': batched(() => native.tensor_add(ha, hb)),
   // + a JS wrapper object
   'add + wrapper object': batched(() => new TensorHandle(native.tensor_add(ha, hb))._h),
-  // + the old JS FinalizationRegistry registration
+  // + the JS FinalizationRegistry registration (what lib/memory.ts does outside tidy)
   'add + wrapper + FinalizationRegistry': (n) => {
     for (let i = 0; i < n; i++) {
       const t = new TensorHandle(native.tensor_add(ha, hb));
       registry.register(t, t._h);
-    }
-  },
-  // + the native in-GC finalizer (what lib/memory.ts does now outside tidy)
-  'add + wrapper + tensor_track': (n) => {
-    for (let i = 0; i < n; i++) {
-      const t = new TensorHandle(native.tensor_add(ha, hb));
-      native.tensor_track(t, t._h);
     }
   },
   'a.add(b) in tidy (100/scope)': (n) => {

@@ -2,7 +2,7 @@
 // factories (zeros, ones, full, eye, rand, randn, randint, arange, linspace, *Like).
 import { describe } from './util/check';
 import { native, Handle } from './native';
-import { DType, DTYPES, dtypeCode, dtypeOfArray, isFloating, parseDtype } from './dtype';
+import { arrayKind, DType, DTYPES, dtypeCode, dtypeOfArray, isFloating, parseDtype } from './dtype';
 import { checkShape, checkTensor, deviceString, DeviceLike, NestedArray, Scalar, Tensor, wrap } from './tensor';
 
 /** dtype, device and requiresGrad of a new tensor. */
@@ -157,10 +157,11 @@ export function tensor(data: TensorData, options: TensorOptions = {}): Tensor {
     let natural = dtypeOfArray(data);
     if (natural === null) {
       // No uint16/uint32/uint64 dtypes in libtorch 1.13: widen into int32/int64 values.
-      if (data instanceof Uint16Array) { arr = Int32Array.from(data); natural = 'int32'; }
-      else if (data instanceof Uint32Array) { arr = BigInt64Array.from(data, (v) => BigInt(v)); natural = 'int64'; }
-      else if (data instanceof BigUint64Array) { arr = BigInt64Array.from(data, (v) => BigInt.asIntN(64, v)); natural = 'int64'; }
-      else throw new TypeError(`${op}: unsupported array view ${data.constructor.name}`);
+      const kind = arrayKind(data);
+      if (kind === 'Uint16Array') { arr = Int32Array.from(data as Uint16Array); natural = 'int32'; }
+      else if (kind === 'Uint32Array') { arr = BigInt64Array.from(data as Uint32Array, (v) => BigInt(v)); natural = 'int64'; }
+      else if (kind === 'BigUint64Array') { arr = BigInt64Array.from(data as BigUint64Array, (v) => BigInt.asIntN(64, v)); natural = 'int64'; }
+      else throw new TypeError(`${op}: unsupported array view ${kind}`);
     }
     const length = (arr as unknown as { length: number }).length;
     const shape = options.shape ? checkShape(options.shape, op) : [length];

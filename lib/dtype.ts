@@ -51,13 +51,16 @@ export function viewAs(d: DType, buf: ArrayBuffer): TypedArray {
 }
 
 /** The dtype a typed array's values naturally have. */
+/** A typed array's kind by its tag, so arrays from another realm (a vm context, a worker's message in jest) count too. */
+export function arrayKind(a: ArrayBufferView): string {
+  return Object.prototype.toString.call(a).slice(8, -1);
+}
+
+const ARRAY_DTYPES: Record<string, DType> = {
+  Float32Array: 'float32', Float64Array: 'float64', Int8Array: 'int8', Uint8Array: 'uint8', Uint8ClampedArray: 'uint8',
+  Int16Array: 'int16', Int32Array: 'int32', BigInt64Array: 'int64',
+};
+
 export function dtypeOfArray(a: ArrayBufferView): DType | null {
-  if (a instanceof Float32Array) return 'float32';
-  if (a instanceof Float64Array) return 'float64';
-  if (a instanceof Int8Array) return 'int8';
-  if (a instanceof Uint8Array || a instanceof Uint8ClampedArray) return 'uint8';
-  if (a instanceof Int16Array) return 'int16';
-  if (a instanceof Int32Array) return 'int32';
-  if (a instanceof BigInt64Array) return 'int64';
-  return null;
+  return ARRAY_DTYPES[arrayKind(a)] ?? null;
 }

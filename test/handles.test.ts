@@ -28,3 +28,18 @@ describe('handles', () => {
     for (const u of live) u.dispose();
   });
 });
+
+describe('typed arrays from another realm', () => {
+  test('nt.tensor takes a Float32Array made in a vm context (as a worker message in jest is)', () => {
+     
+    const vm = require('vm') as typeof import('vm');
+    const foreign = vm.runInNewContext('new Float32Array([1.5, -2, 3])') as Float32Array;
+    expect(foreign instanceof Float32Array).toBe(false);
+    const t = nt.tensor(foreign);
+    expect(t.dtype).toBe('float32');
+    expect(Array.from(t.dataSync() as Float32Array)).toEqual([1.5, -2, 3]);
+    const u = nt.tensor(vm.runInNewContext('new Uint16Array([65535, 1])') as Uint16Array);
+    expect(u.dtype).toBe('int32');
+    expect(Array.from(u.dataSync() as Int32Array)).toEqual([65535, 1]);
+  });
+});
