@@ -22,6 +22,7 @@ import { Module } from './nn/module';
 export type JitValue = Tensor | number | bigint | boolean | string | null | undefined | JitValue[] |
   { [key: string]: JitValue } | Map<string | number | bigint | boolean, JitValue>;
 
+/** Options of jit.load (torch.jit.load): the device to load onto (map_location) and the file size limit. */
 export interface LoadOptions extends MaxBytesOptions {
   /** Where the module's parameters and buffers are loaded (PyTorch's map_location): 'cpu', 'cuda', 'cuda:N'. */
   device?: DeviceLike;
@@ -220,12 +221,15 @@ export class ScriptModule {
   namedParameters(): [string, Tensor][] {
     return pairs(native.jit_parameters(this.live('namedParameters')));
   }
+  /** The module's parameters, sharing its memory (torch.jit.ScriptModule.parameters). */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, p]) => p);
   }
+  /** [name, buffer] pairs with PyTorch's dotted names; the tensors share the module's memory (named_buffers). */
   namedBuffers(): [string, Tensor][] {
     return pairs(native.jit_buffers(this.live('namedBuffers')));
   }
+  /** The module's buffers (e.g. batch norm running statistics), sharing its memory (buffers()). */
   buffers(): Tensor[] {
     return this.namedBuffers().map(([, b]) => b);
   }
@@ -244,6 +248,7 @@ export class ScriptModule {
     native.jit_train(m, mode);
     return this;
   }
+  /** Evaluation mode, train(false): dropout off, batch norm using its running statistics (torch.nn.Module.eval). */
   eval(): this {
     return this.train(false);
   }
@@ -284,9 +289,11 @@ export class ScriptModule {
     native.jit_to(m, device ?? null, dtype === undefined ? -1 : dtypeCode(dtype, 'ScriptModule.to'));
     return this;
   }
+  /** Moves the parameters and buffers to the CPU in place; returns this (to('cpu')). */
   cpu(): this {
     return this.to('cpu');
   }
+  /** Moves the parameters and buffers to CUDA device index in place; returns this (to('cuda:N')). */
   cuda(index = 0): this {
     return this.to(`cuda:${index}`);
   }
@@ -313,10 +320,12 @@ export class ScriptModule {
     if (this._native) native.jit_dispose(this._native);
     this._native = null;
   }
+  /** Whether dispose() has been called. */
   get isDisposed(): boolean {
     return this._native === null;
   }
 
+  /** 'ScriptModule(file)' followed by the TorchScript signature of each method, one a line. */
   toString(): string {
     if (!this._native) return 'ScriptModule(disposed)';
     return `ScriptModule(${this.file})\n${this.methods().map((m) => `  ${m.schema}`).join('\n')}`;

@@ -7,11 +7,14 @@ import { checkTensor, Tensor, typeOfValue, wrap } from '../tensor';
 import { isFloating } from '../dtype';
 import { stack } from '../ops';
 
+/** A process group backend: 'gloo' (CPU) or 'nccl' (CUDA) (torch.distributed.Backend). */
 export type Backend = 'gloo' | 'nccl';
+/** How a reduction combines the ranks' values (torch.distributed.ReduceOp, as a string). */
 export type ReduceOpName = 'sum' | 'avg' | 'product' | 'max' | 'min';
 /** torch.distributed.ReduceOp's members, as the strings every collective accepts. */
 export const ReduceOp = Object.freeze({ SUM: 'sum', AVG: 'avg', PRODUCT: 'product', MAX: 'max', MIN: 'min' } as const);
 
+/** Options of init() (torch.distributed.init_process_group); unset ones come from the launcher's environment. */
 export interface InitOptions {
   /** 'gloo' (CPU, the default) or 'nccl' (CUDA builds) */
   backend?: Backend;
@@ -34,8 +37,11 @@ export class ProcessGroup {
     readonly ranks: readonly number[]) {}
   /** This process's rank within the group. */
   rank(): number { return dist.dist_group_info(this._native).rank; }
+  /** The number of ranks in the group (torch.distributed.get_world_size(group)). */
   size(): number { return this.ranks.length; }
+  /** The group's backend, 'gloo' or 'nccl' (torch.distributed.get_backend(group)). */
   get backend(): Backend { return dist.dist_group_info(this._native).backend as Backend; }
+  /** A summary such as 'ProcessGroup(gloo, ranks [0, 1])'. */
   toString(): string { return `ProcessGroup(${this.backend}, ranks [${this.ranks.join(', ')}])`; }
 }
 
@@ -65,8 +71,11 @@ function checkOptions(v: unknown, op: string): Record<string, unknown> {
 
 /** Which backends this build of nodetorch has. */
 export function isAvailable(): boolean { return dist.dist_available().gloo || dist.dist_available().nccl; }
+/** Whether this build has the gloo (CPU) backend (torch.distributed.is_gloo_available). */
 export function isGlooAvailable(): boolean { return dist.dist_available().gloo; }
+/** Whether this build has the nccl (CUDA) backend (torch.distributed.is_nccl_available). */
 export function isNcclAvailable(): boolean { return dist.dist_available().nccl; }
+/** Whether init() has completed and destroy() has not been called since (torch.distributed.is_initialized). */
 export function isInitialized(): boolean { return world !== null; }
 
 /**
@@ -118,10 +127,12 @@ function needWorld(op: string): World {
 /** The default group (torch.distributed.group.WORLD). */
 export function defaultGroup(): ProcessGroup { return needWorld('defaultGroup').group; }
 
+/** This process's rank in the default group, or in group (torch.distributed.get_rank). */
 export function getRank(group?: ProcessGroup | null): number {
   const w = needWorld('getRank');
   return group ? checkGroup(group, 'getRank').rank() : w.rank;
 }
+/** The number of ranks in the default group, or in group (torch.distributed.get_world_size). */
 export function getWorldSize(group?: ProcessGroup | null): number {
   const w = needWorld('getWorldSize');
   return group ? checkGroup(group, 'getWorldSize').size() : w.size;
@@ -130,6 +141,7 @@ export function getWorldSize(group?: ProcessGroup | null): number {
 export function getLocalRank(): number {
   return world ? world.localRank : envInt('LOCAL_RANK') ?? 0;
 }
+/** The backend of the default group, or of group (torch.distributed.get_backend). */
 export function getBackend(group?: ProcessGroup | null): Backend {
   const w = needWorld('getBackend');
   return group ? checkGroup(group, 'getBackend').backend : w.backend;
@@ -181,7 +193,9 @@ function start<T>(op: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Options every collective takes: the group to run in (default: the default group). */
 export interface CollectiveOptions { group?: ProcessGroup | null }
+/** Options of the reducing collectives: the group and the reduction op (default 'sum'). */
 export interface ReduceOptions extends CollectiveOptions { op?: ReduceOpName }
 
 /** Reduces t across the group's ranks, in place on every rank (torch.distributed.all_reduce). Resolves to t. */

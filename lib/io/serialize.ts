@@ -8,6 +8,7 @@ import { isZip, readTorchZip, torchZipChunks } from './torchfile';
 import { writeFileAtomicSync } from './atomic';
 import { checkBudget, maxBytesFor, MaxBytesOptions, openRegular } from './files';
 
+/** Options of nt.save (torch.save): the file format and safetensors metadata. */
 export interface SaveOptions {
   /** 'safetensors' (the default, and what a .safetensors name gets) or 'pt' (what .pt/.pth/.bin names get). */
   format?: 'safetensors' | 'pt';
@@ -15,6 +16,7 @@ export interface SaveOptions {
   metadata?: Record<string, string>;
 }
 
+/** Options of nt.load (torch.load): the device to load onto (map_location) and the file size limit. */
 export interface LoadOptions extends MaxBytesOptions {
   /** Move every loaded tensor to this device (PyTorch's map_location). */
   device?: DeviceLike;

@@ -6,6 +6,7 @@ import { Tensor, typeOfValue } from '../tensor';
 import { defaultGroup, ProcessGroup } from '../distributed';
 import { Module } from './module';
 
+/** Options of nn.DistributedDataParallel (torch.nn.parallel.DistributedDataParallel keyword arguments). */
 export interface DistributedDataParallelOptions {
   /** bucket size for gradient allreduce, in MiB (default 25, PyTorch's) */
   bucketCapMb?: number;
@@ -27,6 +28,7 @@ const FIRST_BUCKET_BYTES = 1024 * 1024;
  * `ddp(x)` where modules are callable); `ddp.module` is the wrapped module.
  */
 export class DistributedDataParallel<M extends Module = Module> extends Module {
+  /** The wrapped module (torch DDP's .module). */
   readonly module: M;
   /** @internal */ readonly _group: ProcessGroup;
   /** @internal */ readonly _reducer: NativeObject;
@@ -106,6 +108,7 @@ export class DistributedDataParallel<M extends Module = Module> extends Module {
     return dist.ddp_info(this._reducer);
   }
 
+  /** Empty: DDP adds nothing of its own to the printed module (torch.nn.Module.extra_repr). */
   extraRepr(): string {
     return '';
   }
