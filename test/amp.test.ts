@@ -3,21 +3,11 @@
 // nt.amp.GradScaler, and the seed MLP's accuracy under 'mixed_bfloat16'.
 import * as nt from '../lib';
 import { expectTensor } from './helpers';
+import { Scale } from './fixtures/scale_layer';
 
 const { layers, optimizers, mixedPrecision } = nt;
 jest.setTimeout(120000);
 const LIBTORCH1 = nt.version.libtorch.startsWith('1.');
-
-// a user layer: makes fit train from JS with autograd
-class Scale extends layers.Layer {
-  scale!: nt.Tensor;
-  override build(): void {
-    this.scale = this.addWeight('scale', [1], { initializer: 'ones' });
-  }
-  call(x: nt.Tensor): nt.Tensor {
-    return x.mul(this.scale);
-  }
-}
 
 afterEach(() => mixedPrecision.setGlobalPolicy('float32'));
 

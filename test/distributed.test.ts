@@ -1,13 +1,13 @@
 // nt.distributed, nn.DistributedDataParallel, DistributedSampler and Dataset.shard. Multi-rank jobs
 // run as child processes (test/distributed/worker.ts) on 127.0.0.1 with Gloo; each job is killed
 // after a deadline, so no test can hang. Python peers run on /usr/bin/python3 with torch 1.13.
-import { ChildProcess, spawn, spawnSync } from 'child_process';
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as path from 'path';
 import * as nt from '../lib';
 import { DistributedSampler } from '../lib/utils/distributed_sampler';
 import { batch, makeNet } from './distributed/worker';
+import { freePort, Json, killLiveRanks, ok, RankResult, runRank } from './distributed/ranks';
 
 const root = path.resolve(__dirname, '..');
 const worker = path.join(__dirname, 'distributed', 'worker.ts');
@@ -17,59 +17,7 @@ const hasPythonTorch = fs.existsSync(PYTHON) &&
   spawnSync(PYTHON, ['-c', 'import torch.distributed as d; assert d.is_gloo_available()'], { stdio: 'ignore', timeout: 60_000 }).status === 0;
 const hasGloo = nt.distributed.isGlooAvailable();
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-// What a rank printed as its RESULT line: JSON whose shape each test knows.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-interface RankResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; result?: Json; error?: string }
-
-// Every child runs in its own process group, killed whole (launchers and their ranks) at its
-// deadline and after each test.
-const live = new Set<ChildProcess>();
-function killGroup(c: ChildProcess): void {
-  try {
-    process.kill(-c.pid!, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-afterEach(() => {
-  for (const c of live) killGroup(c);
-  live.clear();
-});
-
-function runRank(cmd: string, args: string[], env: NodeJS.ProcessEnv, deadlineMs: number): Promise<RankResult> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, {
-      cwd: root, env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true,
-    });
-    live.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => { stdout += d; });
-    child.stderr!.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => killGroup(child), deadlineMs);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      live.delete(child);
-      const r: RankResult = { code, signal, stdout, stderr };
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('ERROR '));
-      if (line?.startsWith('RESULT ')) r.result = JSON.parse(line.slice(7));
-      else if (line) r.error = line.slice(6);
-      resolve(r);
-    });
-  });
-}
+afterEach(killLiveRanks);
 
 function nodeRank(scenario: string, rank: number, worldSize: number, port: number, extra: NodeJS.ProcessEnv = {},
   deadlineMs = 90_000): Promise<RankResult> {
@@ -84,10 +32,6 @@ async function job(scenario: string, worldSize = 2, extra: NodeJS.ProcessEnv = {
   return Promise.all(Array.from({ length: worldSize }, (_, r) => nodeRank(scenario, r, worldSize, port, extra)));
 }
 
-function ok(r: RankResult): Json {
-  if (!r.result) throw new Error(`rank failed (code ${r.code}, signal ${r.signal}): ${r.error ?? ''}\n${r.stdout}\n${r.stderr}`);
-  return r.result;
-}
 
 const describeGloo = hasGloo ? describe : describe.skip;
 

@@ -2,6 +2,7 @@
 // the native loop and the JS loop (custom layers, datasets), callbacks, and bad input.
 import * as nt from '../lib';
 import { expectTensor } from './helpers';
+import { Scale } from './fixtures/scale_layer';
 
 const { Sequential, layers, callbacks, optimizers } = nt;
 
@@ -9,17 +10,6 @@ function linearModel(): nt.Sequential {
   const m = new Sequential([new layers.Dense(2, { inputShape: [3] })]);
   m.setWeights([nt.zeros([3, 2]), nt.zeros([2])]);
   return m;
-}
-
-/** A user layer in TypeScript: y = x * scale, with a trainable scale. */
-class Scale extends layers.Layer {
-  scale!: nt.Tensor;
-  override build(): void {
-    this.scale = this.addWeight('scale', [1], { initializer: 'ones' });
-  }
-  call(x: nt.Tensor): nt.Tensor {
-    return x.mul(this.scale);
-  }
 }
 
 describe('Sequential', () => {

@@ -3,79 +3,29 @@
 // exactly as one process with batch size 2B on DistributedSampler's order: the same weights, the
 // same history (metrics and validation reduced across ranks), callbacks only on rank 0, and
 // rank 0's EarlyStopping ending every rank.
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { DistributedSampler } from '../lib/utils/distributed_sampler';
 import { data, EPOCHS, makeModel, PER_RANK_BATCH, weightsOf } from './keras_distributed/model';
+import { freePort, Json, killLiveRanks, ok, RankResult, runRank } from './distributed/ranks';
 
-const root = path.resolve(__dirname, '..');
 const worker = path.join(__dirname, 'keras_distributed', 'worker.ts');
 const tsx = require.resolve('tsx/cjs');
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-interface RankResult { code: number | null; stdout: string; stderr: string; result?: Json; error?: string }
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const live = new Set<ChildProcess>();
-function kill(c: ChildProcess): void {
-  try {
-    process.kill(-c.pid!, 'SIGKILL');
-  } catch {
-    // already gone
-  }
-}
-afterEach(() => {
-  for (const c of live) kill(c);
-  live.clear();
-});
+afterEach(killLiveRanks);
 
 function rank(scenario: string, r: number, port: number, env: NodeJS.ProcessEnv, deadlineMs = 100_000): Promise<RankResult> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--require', tsx, worker, scenario], {
-      cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', RANK: String(r), WORLD_SIZE: '2', LOCAL_RANK: String(r),
-        MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env },
-    });
-    live.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d) => { stdout += d; });
-    child.stderr!.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => kill(child), deadlineMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      live.delete(child);
-      const r: RankResult = { code, stdout, stderr };
-      const line = stdout.split('\n').find((l) => l.startsWith('RESULT ') || l.startsWith('ERROR '));
-      if (line?.startsWith('RESULT ')) r.result = JSON.parse(line.slice(7));
-      else if (line) r.error = line.slice(6);
-      resolve(r);
-    });
-  });
+  return runRank(process.execPath, ['--require', tsx, worker, scenario], {
+    RANK: String(r), WORLD_SIZE: '2', LOCAL_RANK: String(r), MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ...env,
+  }, deadlineMs);
 }
 
 async function job(scenario: string, env: NodeJS.ProcessEnv): Promise<Json[]> {
   const port = await freePort();
   const rs = await Promise.all([0, 1].map((r) => rank(scenario, r, port, env)));
-  return rs.map((r) => {
-    if (!r.result) throw new Error(`rank failed (code ${r.code}): ${r.error ?? ''}\n${r.stdout}\n${r.stderr}`);
-    return r.result;
-  });
+  return rs.map(ok);
 }
 
 /** One process, batch size 2B, each epoch on DistributedSampler's order (seed 0 + epoch) for one replica. */
@@ -160,18 +110,9 @@ describeGloo('Keras fit under nodetorch run', () => {
     try {
       const port = await freePort();
       const main = "require('./lib/cli').main(process.argv.slice(1)).then((c) => process.exit(c))";
-      const child = spawn(process.execPath, ['--require', tsx, '-e', main, 'run', '--nproc-per-node', '2', '--master-port', String(port),
-        '--max-restarts', '1', path.join(__dirname, 'keras_distributed', 'launched.ts')], {
-        cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GLOO_SOCKET_IFNAME: 'lo', NT_DIR: dir },
-      });
-      live.add(child);
-      let out = '';
-      let err = '';
-      child.stdout!.on('data', (d) => { out += d; });
-      child.stderr!.on('data', (d) => { err += d; });
-      const timer = setTimeout(() => kill(child), 200_000);
-      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-      clearTimeout(timer);
+      const r = await runRank(process.execPath, ['--require', tsx, '-e', main, 'run', '--nproc-per-node', '2', '--master-port', String(port),
+        '--max-restarts', '1', path.join(__dirname, 'keras_distributed', 'launched.ts')], { NT_DIR: dir }, 200_000);
+      const { code, stdout: out, stderr: err } = r;
       expect({ code, err }).toEqual({ code: 0, err: expect.stringContaining('nodetorch run: restarting the group (restart 1 of 1)') });
       // the first attempt finished epoch 0; the restarted group ran epochs 1 and 2 on both ranks
       expect(out).toContain('[rank0]: epochs [1,2] restart 1');

@@ -7,20 +7,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { expectTensor } from './helpers';
+import { Scale } from './fixtures/scale_layer';
 
 const { layers, optimizers } = nt;
 type OptOpts = nt.optimizers.OptimizerOptions;
 jest.setTimeout(60000);
-
-class Scale extends layers.Layer {
-  scale!: nt.Tensor;
-  override build(): void {
-    this.scale = this.addWeight('scale', [1], { initializer: 'ones' });
-  }
-  call(x: nt.Tensor): nt.Tensor {
-    return x.mul(this.scale);
-  }
-}
 
 // Dense(1) on 2 inputs, zero weights; with `js` a custom layer after it makes fit train from JS
 // with autograd (the scale is 1 and its gradient 0 while the Dense output is 0).

@@ -1,6 +1,7 @@
 // One rank of test/distributed.test.ts's jobs: `tsx worker.ts <scenario>` with RANK, WORLD_SIZE,
 // MASTER_ADDR, MASTER_PORT set. Prints one line `RESULT <json>` (or `ERROR <message>`) and exits.
 import * as nt from '../../lib';
+import { runScenario } from './ranks';
 
 const { distributed: dist, nn, optim, F } = nt;
 const scenario = process.argv[2];
@@ -147,17 +148,4 @@ async function interop(): Promise<unknown> {
 
 const scenarios: Record<string, () => Promise<unknown>> = { collectives, ddp, ddpKilled, killed, absent, interop };
 
-if (require.main === module) {
-  const fn = scenarios[scenario];
-  if (!fn) {
-    console.log(`ERROR unknown scenario ${scenario}`);
-    process.exit(2);
-  }
-  fn().then((r) => {
-    console.log(`RESULT ${JSON.stringify(r)}`);
-    process.exit(0);
-  }, (e: Error) => {
-    console.log(`ERROR ${e.message}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runScenario(scenarios, scenario);

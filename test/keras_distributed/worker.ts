@@ -3,6 +3,7 @@
 // Prints one line `RESULT <json>` (or `ERROR <message>`) and exits.
 import * as path from 'path';
 import * as nt from '../../lib';
+import { runScenario } from '../distributed/ranks';
 import { data, EPOCHS, Identity, makeModel, PER_RANK_BATCH, weightsOf } from './model';
 
 const scenario = process.argv[2];
@@ -76,17 +77,4 @@ async function nanData(): Promise<unknown> {
 
 const scenarios: Record<string, () => Promise<unknown>> = { fit, early, nonfinite, nanData };
 
-if (require.main === module) {
-  const fn = scenarios[scenario];
-  if (!fn) {
-    console.log(`ERROR unknown scenario ${scenario}`);
-    process.exit(2);
-  }
-  fn().then((r) => {
-    console.log(`RESULT ${JSON.stringify(r)}`);
-    process.exit(0);
-  }, (e: Error) => {
-    console.log(`ERROR ${e.message}`);
-    process.exit(1);
-  });
-}
+if (require.main === module) runScenario(scenarios, scenario);
