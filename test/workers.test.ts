@@ -30,6 +30,8 @@ describe('worker_threads', () => {
   test('3 workers and the main thread train at once and all get the right weights', async () => {
     const steps = 300;
     const workers = [0, 1, 2].map(() => start({ kind: 'train', steps }));
+    // listen for the exits now: a worker that answers first may exit before the others answer
+    const exits = workers.map(exited);
     await Promise.all(workers.map((w) => reply<{ ready: boolean }>(w)));
     const answers = workers.map((w) => reply<{ w: number[]; live: number }>(w));
     for (const w of workers) w.postMessage('go');
@@ -37,7 +39,7 @@ describe('worker_threads', () => {
     const mine = train(steps);
     for (let r = 0; r < 4; r++) expect(train(steps)).toEqual(mine);
     const theirs = await Promise.all(answers);
-    await Promise.all(workers.map(exited));
+    await Promise.all(exits);
     // gradient descent on y = x w_true heads for w_true = [-3.5 ... 3.5]; every thread takes the same steps
     const wTrue = Array.from({ length: 8 }, (_, i) => i - 3.5);
     for (let i = 0; i < 8; i++) expect(Math.abs(mine[i] - wTrue[i])).toBeLessThan(0.5);
@@ -63,9 +65,10 @@ describe('worker_threads', () => {
     const t = nt.arange(12, { dtype: 'float32' }).reshape([3, 4]);
     const data = t.dataSync() as Float32Array;
     const w = start({ kind: 'double', data, shape: [3, 4] }, [data.buffer as ArrayBuffer]);
+    const exit = exited(w);
     expect(data.byteLength).toBe(0); // transferred, not cloned
     const out = await reply<Float32Array>(w);
-    await exited(w);
+    await exit;
     // (a copy into this realm: jest runs tests in a vm context whose Float32Array is not Node's)
     const back = nt.tensor(Float32Array.from(out)).reshape([3, 4]);
     expect(back.toArray()).toEqual(Array.from({ length: 3 }, (_, i) => Array.from({ length: 4 }, (_, j) => 2 * (4 * i + j) + 1)));
