@@ -499,7 +499,14 @@ void RunExecute(napi_env, void* data) {
   try {
     // libtorch's thread count is per thread under OpenMP: the one JS set, or fewer where that is
     // faster (a loaded machine; threads.h)
-    const int want = j.threads > 1 ? j.tuner->Next(j.threads) : j.threads;
+    // On libtorch 2.x switching the count between calls on libuv's threads stalled TorchScript
+    // forwards (the 2.6 lane: 40 alternating forwards did not finish in 120 s): no tuning there.
+#if TORCH_VERSION_MAJOR >= 2
+    const bool tune = false;
+#else
+    const bool tune = j.threads > 1;
+#endif
+    const int want = tune ? j.tuner->Next(j.threads) : j.threads;
     if (at::get_num_threads() != want) at::set_num_threads(want);
     // the cost per sample where the first input is a batch (a server's batches vary in size)
     double samples = 1;
@@ -510,7 +517,7 @@ void RunExecute(napi_env, void* data) {
     // mode) keeps the outputs usable in later autograd code (a trainable head on TorchScript features).
     torch::NoGradGuard nograd;
     IValue r = (*j.method)(std::move(j.inputs));
-    if (j.threads > 1)
+    if (tune)
       j.tuner->Record(want, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / samples);
     j.inputs.clear();
     j.out = ToOut(r, "the result of " + j.name, 0);

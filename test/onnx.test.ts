@@ -383,7 +383,7 @@ describe('export errors and files', () => {
     const m = new Sequential([new layers.Dense(2, { inputShape: [3] })]);
     await expect(m.export(path.join(tmp, 'a.onnx'), { format: 'onnx', opset: 9 })).rejects.toThrow(/opset to be an integer from 13 to 17 but received 9/);
     await expect(m.export(path.join(tmp, 'a.bin'))).rejects.toThrow(/expected format 'onnx'/);
-    await expect(m.export(path.join(tmp, 'a.onnx'), { format: 'tf_saved_model' })).rejects.toThrow(/expected format 'onnx' but received "tf_saved_model"/);
+    await expect(m.export(path.join(tmp, 'a.onnx'), { format: 'tf_saved_model' })).rejects.toThrow(/expected format 'onnx' \(or 'torchscript'.*\) but received "tf_saved_model"/);
     await expect(m.export(path.join(tmp, 'a.onnx'), { fromat: 'onnx' } as never)).rejects.toThrow(/unknown option 'fromat'/);
     await expect(m.export('' as never)).rejects.toThrow(/expected a file path/);
     await expect(new Sequential([new layers.Dense(2)]).export(path.join(tmp, 'u.onnx'))).rejects.toThrow(/is not built/);

@@ -421,7 +421,8 @@ describe('BackupAndRestore', () => {
     const b = new BackupAndRestore(dir);
     expect(b.resumeEpoch()).toBe(2);
     const h = m.fit(x, y, { epochs: 4, verbose: 0, callbacks: [b] });
-    const hooked = (b as unknown as { params: Record<string, unknown> }).params;
-    await h.then(() => expect(hooked.initialEpoch).toBe(2), (e: Error) => expect(e.message).toMatch(/started at epoch 1; pass \{ initialEpoch: backup\.resumeEpoch\(\) \}/));
+    // the params fit handed the callback (read once fit has settled: fit sets them after its checks)
+    const hooked = () => (b as unknown as { params: Record<string, unknown> }).params;
+    await h.then(() => expect(hooked().initialEpoch).toBe(2), (e: Error) => expect(e.message).toMatch(/started at epoch 1; pass \{ initialEpoch: backup\.resumeEpoch\(\) \}/));
   });
 });
