@@ -499,8 +499,8 @@ void RunExecute(napi_env, void* data) {
   try {
     // libtorch's thread count is per thread under OpenMP: the one JS set, or fewer where that is
     // faster (a loaded machine; threads.h)
-    // On libtorch 2.x switching the count between calls on libuv's threads stalled TorchScript
-    // forwards (the 2.6 lane: 40 alternating forwards did not finish in 120 s): no tuning there.
+    // No per-call tuning on libtorch 2.x: TorchScript forwards on 2 threads stalled in the 2.6 lane
+    // (40 forwards past 120 s), with and without it; until that is understood, 2.x keeps one count.
 #if TORCH_VERSION_MAJOR >= 2
     const bool tune = false;
 #else
