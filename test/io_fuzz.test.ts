@@ -6,22 +6,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { readZipDirectory, readZipEntry, writeZip } from '../lib/io/zip';
+import { mulberry32 as rng } from '../lib/data/dataset';
 
 let tmp: string;
 beforeAll(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nt-fuzz-')); });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
-
-/** mulberry32: a small seeded PRNG. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const INTERESTING = [0, 1, 0x7f, 0x80, 0xff, 0x30, 0x39, 0x2e, 0x5d, 0x7d, 0x28, 0x74, 0x52, 0x51, 0x71, 0x68];
 

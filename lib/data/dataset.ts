@@ -181,8 +181,8 @@ function checkOptions(o: unknown, op: string): void {
 
 // ---- randomness: a small seeded PRNG so orders reproduce across runs and platforms ----
 
-/** mulberry32: 32-bit state, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
+/** mulberry32: 32-bit state, uniform in [0, 1). Internal (also the fuzzers' case generator). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

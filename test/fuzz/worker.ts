@@ -9,6 +9,7 @@ import { spawnSync } from 'child_process';
 import * as nt from '../../lib';
 import { native } from '../../lib/native';
 import { loadSafetensors, saveSafetensors } from '../../lib/io';
+import { mulberry32 as rng } from '../../lib/data/dataset';
 
 const [seedArg, startArg, countArg, progressFile] = process.argv.slice(2);
 const seed = Number(seedArg ?? 1);
@@ -16,17 +17,6 @@ const start = Number(startArg ?? 0);
 const count = Number(countArg ?? 1);
 /** How long one case's promise may stay pending before the case counts as a hang. */
 const SETTLE_MS = Number(process.env.NT_FUZZ_SETTLE_MS ?? 20_000);
-
-function rng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- special files, made once per process in a private directory ----
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nt-fuzz-'));
