@@ -1,11 +1,10 @@
 // Native memory ownership: dispose(), tidy() scopes and a GC finalizer for forgotten tensors.
 // Tensors made inside tidy() skip the finalizer entirely (the scope frees them), which keeps
-// the per-op cost low; a handle's generation makes late finalizers of disposed tensors no-ops.
+// the per-op cost low. Outside tidy(), native.tensor_track gives the wrapper a native finalizer
+// and a weak reference, so a forgotten tensor is freed after V8 collects its wrapper: at the next
+// event-loop turn, or, in code that never yields, as memory grows (native/handles.h).
 import { native } from './native';
 
-const registry = new FinalizationRegistry<number>((h) => {
-  native.tensor_dispose(h);
-});
 
 /** The part of a Tensor that memory management needs. */
 export class TensorHandle {
@@ -42,18 +41,18 @@ const scopes: TensorHandle[][] = [];
 /** Hands a new tensor to the innermost tidy() scope, or to the GC finalizer outside any. */
 export function track(t: TensorHandle): void {
   if (scopes.length > 0) scopes[scopes.length - 1].push(t);
-  else registry.register(t, t._h);
+  else native.tensor_track(t, t._h);
 }
 
 /** For tensors that outlive any tidy() scope they are made in (module parameters, optimizer state): the finalizer frees them. */
 export function trackPersistent(t: TensorHandle): void {
-  registry.register(t, t._h);
+  native.tensor_track(t, t._h);
 }
 
 function adopt(t: TensorHandle): void {
   if (t._h < 0) return;
   if (scopes.length > 0) scopes[scopes.length - 1].push(t);
-  else registry.register(t, t._h);
+  else native.tensor_track(t, t._h);
 }
 
 function collect(v: unknown, out: Set<TensorHandle>, depth: number): void {

@@ -214,6 +214,10 @@ export interface NativeBinding extends UnaryOps, BinaryOps, ScalarOps, InplaceOp
   tensor_meta(x: Handle): [DtypeCode, string, ...number[]];
   tensor_dispose(x: Handle): boolean;
   tensor_dispose_many(xs: Handle[]): void;
+  /** frees the tensor once V8 collects wrapper (native/handles.h); false when not live or already tracked */
+  tensor_track(wrapper: object, h: Handle): boolean;
+  /** one scan of the tracked tensors' weak references now (tests) */
+  tensor_scan(): void;
   memory_stats(): { tensors: number; bytes: number };
   memory_with_alloc_limit<T>(bytes: number, fn: () => T): T;
   zeros: Create;
@@ -461,7 +465,7 @@ if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === 
 export interface ThreadsBinding {
   /** sets the switch unless on is undefined; returns the previous setting */
   threads_adaptive(on?: boolean): boolean;
-  threads_info(): { threads: number; current: number; waitPolicy: string; spinCount: string; adaptive: boolean };
+  threads_info(): { threads: number; current: number; waitPolicy: string; spinCount: string; adaptive: boolean; allocator: string };
   /** the calling thread's intra-op threads only (the load watch); nt.getNumThreads() stays */
   threads_set_current(n: number): void;
 }

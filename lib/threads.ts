@@ -18,6 +18,8 @@ export interface ThreadPolicy {
   spinCount: string;
   /** whether fit, predict and TorchScript forwards may run on one thread where that measured faster */
   adaptive: boolean;
+  /** how native memory is allocated: freed tensor-sized blocks are kept for reuse (README "Memory") unless the environment chose otherwise */
+  allocator: string;
 }
 
 /**

@@ -33,6 +33,7 @@ napi_value Init(napi_env env, napi_value exports) {
   // Only what_without_backtrace() is ever shown; symbolizing a backtrace for every libtorch
   // error would cost 10-20 ms each.
   c10::SetStackTraceFetcher([]() { return std::string(); });
+  nt::ConfigureAllocator();
   nt::EnvStarted(env);
   napi_add_env_cleanup_hook(env, Cleanup, env);
   nt::RegisterTensor(env, exports);

@@ -1,5 +1,12 @@
 // The tensor handle table: JS holds tensors as plain numbers (slot index + generation),
 // which is far cheaper per op than an ObjectWrap per result. One table per JS thread.
+//
+// Forgotten tensors: a wrapper made outside tidy() gets a native finalizer and a weak reference
+// (Track, from lib/memory.ts). Node runs the finalizer at the next event-loop turn; code that never
+// yields would keep every forgotten tensor until then, so as memory grows the table also looks at
+// the weak references (Scan): a wrapper V8 has collected has no value any more. Its tensor is freed
+// at the scan after the one that found it dead, not at once: lib code may still hold the number it
+// read from a wrapper that died just now, on its way to native.
 #pragma once
 #include "pch.h"
 
@@ -37,8 +44,28 @@ class HandleTable {
     return p;
   }
   int64_t pending() const { return pending_; }
-  // Frees every tensor (env teardown).
+  // Frees every tensor (env teardown); later finalizers are ignored.
   void Clear();
+  bool closed() const { return closed_; }
+
+  // ---- forgotten tensors (see the file comment) ----
+  // Attaches the finalizer and weak reference to wrapper; false when h is not live or already tracked.
+  bool Track(napi_env env, napi_value wrapper, uint64_t h);
+  // Runs Scan when live bytes or tracked tensors have grown enough since the last one.
+  void MaybeScan(napi_env env) {
+    if (bytes_ >= scan_bytes_ + std::max<int64_t>(kScanBytes, scan_bytes_) ||
+        tracked_ >= scan_tracked_ + std::max<size_t>(kScanTensors, scan_tracked_))
+      Scan(env);
+  }
+  void Scan(napi_env env);
+  // From a finalizer (next turn): frees h if it is still that tensor; its reference is deleted later.
+  void Finalized(uint64_t h);
+  // Deletes references whose finalizers have run (not allowed from inside the finalizer itself).
+  void DeleteFinalizedRefs(napi_env env);
+  size_t tracked() const { return tracked_; }
+  size_t scans() const { return scans_; }
+  static constexpr int64_t kScanBytes = int64_t{64} << 20;
+  static constexpr size_t kScanTensors = 16384;
 
  private:
   struct Slot {
@@ -46,7 +73,15 @@ class HandleTable {
     uint32_t gen = 1;
     bool used = false;
     int64_t bytes = 0;
+    napi_ref ref = nullptr;  // weak, with the finalizer (tracked tensors only)
+    bool dead = false;       // a scan found its wrapper collected
   };
+  void DropRef(Slot& s);
+  napi_env env_ = nullptr;
+  std::vector<napi_ref> finalized_refs_;
+  size_t tracked_ = 0, scan_tracked_ = 0, scans_ = 0;
+  int64_t scan_bytes_ = 0;
+  bool closed_ = false;
   // A new slot's first generation is random (NextSalt), so a number that was never handed out is
   // (but for a 1 in 2^28 chance) no live tensor: a guessed or stale number never aliases one.
   uint32_t NextSalt();

@@ -75,6 +75,7 @@ bool HandleTable::Release(uint64_t h) {
   at::Tensor dead = std::move(s.t);
   s.t = at::Tensor();
   s.used = false;
+  if (s.ref) DropRef(s);
   s.gen = s.gen + 1 >= kMaxGen ? 1 : s.gen + 1;
   live_--;
   bytes_ -= s.bytes;
@@ -85,12 +86,93 @@ bool HandleTable::Release(uint64_t h) {
 }
 
 void HandleTable::Clear() {
+  // the env deletes its references itself as it goes away
   for (Slot& s : slots_) s.t = at::Tensor();
   slots_.clear();
   free_.clear();
+  finalized_refs_.clear();
   live_ = 0;
   bytes_ = 0;
   pending_ = 0;
+  tracked_ = 0;
+  closed_ = true;
+}
+
+// ---- forgotten tensors ----
+
+namespace {
+// Node-API 8 runs this at the event-loop turn after V8 collected the wrapper.
+void FinalizeTensor(napi_env, void* data, void*) {
+  Table().Finalized(static_cast<uint64_t>(reinterpret_cast<uintptr_t>(data)));
+}
+}  // namespace
+
+void HandleTable::DropRef(Slot& s) {
+  // env_ is null inside a finalizer (Finalized): that reference is queued instead
+  if (env_)
+    napi_delete_reference(env_, s.ref);
+  else
+    finalized_refs_.push_back(s.ref);
+  s.ref = nullptr;
+  s.dead = false;
+  tracked_--;
+}
+
+bool HandleTable::Track(napi_env env, napi_value wrapper, uint64_t h) {
+  if (closed_ || !Get(h)) return false;
+  Slot& s = slots_[h & kIndexMask];
+  if (s.ref) return false;
+  napi_ref ref;
+  if (napi_add_finalizer(env, wrapper, reinterpret_cast<void*>(static_cast<uintptr_t>(h)), FinalizeTensor, nullptr,
+                         &ref) != napi_ok)
+    return false;
+  s.ref = ref;
+  s.dead = false;
+  tracked_++;
+  env_ = env;
+  if (!finalized_refs_.empty()) DeleteFinalizedRefs(env);
+  MaybeScan(env);
+  return true;
+}
+
+void HandleTable::Finalized(uint64_t h) {
+  if (closed_) return;
+  napi_env env = env_;
+  env_ = nullptr;  // DropRef must not delete the reference whose finalizer is running
+  Release(h);
+  env_ = env;
+}
+
+void HandleTable::DeleteFinalizedRefs(napi_env env) {
+  std::vector<napi_ref> refs;
+  refs.swap(finalized_refs_);
+  for (napi_ref r : refs) napi_delete_reference(env, r);
+}
+
+void HandleTable::Scan(napi_env env) {
+  env_ = env;
+  scans_++;
+  int64_t deadBytes = 0;
+  napi_handle_scope scope = nullptr;
+  for (size_t idx = 0; idx < slots_.size(); idx++) {
+    if ((idx & 1023) == 0) {
+      if (scope) napi_close_handle_scope(env, scope);
+      if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+    }
+    Slot& s = slots_[idx];
+    if (!s.used || !s.ref) continue;
+    napi_value v = nullptr;
+    if (napi_get_reference_value(env, s.ref, &v) != napi_ok || v != nullptr) continue;
+    if (s.dead) {
+      Release((static_cast<uint64_t>(s.gen) << kIndexBits) | idx);
+    } else {
+      s.dead = true;
+      deadBytes += s.bytes;
+    }
+  }
+  if (scope) napi_close_handle_scope(env, scope);
+  scan_bytes_ = bytes_ - deadBytes;
+  scan_tracked_ = tracked_;
 }
 
 // ---- borrowed JS memory ----
@@ -348,6 +430,29 @@ napi_value DisposeMany(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// tensor_track(wrapper, handle) -> bool: frees the tensor once V8 collects wrapper (handles.h):
+// at the next event-loop turn, or sooner in code that never yields, as memory grows.
+napi_value Track(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  double d = -1;
+  napi_valuetype type = napi_undefined;
+  if (argc >= 1) napi_typeof(env, argv[0], &type);
+  if (type != napi_object)
+    throw ArgError("expected an object for wrapper but received " + DescribeValue(env, argc >= 1 ? argv[0] : nullptr));
+  if (argc < 2 || napi_get_value_double(env, argv[1], &d) != napi_ok || !(d >= 0 && d < 9007199254740992.0))
+    throw ArgError("expected a tensor handle for handle but received " +
+                   DescribeValue(env, argc >= 2 ? argv[1] : nullptr));
+  return MakeBool(env, Table().Track(env, argv[0], static_cast<uint64_t>(d)));
+}
+
+// tensor_scan(): one scan of the tracked tensors' weak references now (tests; handles.h)
+napi_value ScanNow(napi_env env, napi_callback_info) {
+  Table().Scan(env);
+  return nullptr;
+}
+
 napi_value MemoryStats(napi_env env, napi_callback_info info) {
   HandleTable& t = Table();
   int64_t unused;
@@ -534,6 +639,8 @@ const Export kExports[] = {
     NT_EXPORT("tensor_meta", Meta),
     NT_EXPORT("tensor_dispose", Dispose),
     NT_EXPORT("tensor_dispose_many", DisposeMany),
+    NT_EXPORT("tensor_track", Track),
+    NT_EXPORT("tensor_scan", ScanNow),
     NT_EXPORT("memory_stats", MemoryStats),
     NT_EXPORT("memory_with_alloc_limit", WithAllocLimit),
     NT_EXPORT("zeros", Zeros),

@@ -505,6 +505,8 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   v.tensor_masked_fill = () => [F(), MASK(), 0];
   v.tensor_masked_fill_tensor = () => [F(), MASK(), F0()];
   v.tensor_dispose_many = () => [[F(), F()]];
+  v.tensor_track = () => [{}, F()];
+  v.tensor_scan = () => [];
   v.where = () => [MASK(), F(), F()];
   v.tensor_clamp = () => [F(), 0, 1];
   v.tensor_backward = () => [LOSS(), null, false, false];

@@ -42,6 +42,36 @@ describe('OpenMP wait policy', () => {
   });
 });
 
+/** Minor page faults of 20 rounds of making and dropping an 8 MiB tensor, in a fresh process with this environment. */
+function faultsIn(env: Record<string, string>): { faults: number; allocator: string } {
+  const clean = { ...process.env };
+  delete clean.NODETORCH_MALLOC;
+  for (const k of Object.keys(clean)) if (k.startsWith('MALLOC_')) delete clean[k];
+  const r = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), '-e',
+    `const nt = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))}); ` +
+    'nt.tidy(() => nt.ones([2 << 20])); const f0 = process.resourceUsage().minorPageFault; ' +
+    'for (let i = 0; i < 20; i++) nt.tidy(() => nt.ones([2 << 20]).sum().item()); ' +
+    'process.stdout.write(JSON.stringify({ faults: process.resourceUsage().minorPageFault - f0, allocator: nt.threadPolicy().allocator }))'],
+  { env: { ...clean, ...env }, encoding: 'utf8', timeout: 100_000 });
+  if (r.status !== 0) throw new Error(`child failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { faults: number; allocator: string };
+}
+
+describe('allocator policy', () => {
+  // 8 MiB is 2,048 pages: glibc's defaults map and fault in a fresh block each round
+  test('a freed tensor-sized block is reused, not faulted in again', () => {
+    const kept = faultsIn({});
+    expect(kept.allocator).toMatch(/keeping freed blocks/);
+    expect(kept.faults).toBeLessThan(2 * 2048);
+    const glibc = faultsIn({ NODETORCH_MALLOC: 'default' });
+    expect(glibc.allocator).toMatch(/as the environment sets it/);
+    expect(glibc.faults).toBeGreaterThan(10 * 2048);
+  });
+  test("the user's MALLOC_ settings win", () => {
+    expect(faultsIn({ MALLOC_TRIM_THRESHOLD_: '131072' }).allocator).toMatch(/as the environment sets it/);
+  });
+});
+
 describe('per-op threads beside other processes', () => {
   test('what other processes leave, between 1 and the threads asked for', () => {
     expect(threadsBeside(0, 2, 2)).toBe(2);

@@ -73,6 +73,7 @@ function info(): number {
       ['CUDA devices', String(nt.cuda_device_count())],
       ['intra-op threads', `${nt.get_num_threads()}${process.env.OMP_NUM_THREADS ? ' (from OMP_NUM_THREADS)' : ' (core count)'}`],
       ['JPEG decoder', jpegDecoder(nt.data_jpeg_info())],
+      ['allocator', nt.threads_info().allocator],
     );
   } catch (e) {
     lines.push(['binary', `not loadable: ${(e as Error).message}`]);
