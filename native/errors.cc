@@ -277,17 +277,26 @@ std::string Args::String(size_t i, const char* name) const {
   return s;
 }
 
+bool ArrayElements(napi_env env, napi_value v, std::vector<napi_value>* out, uint32_t maxLength) {
+  bool arr = false;
+  if (!v || napi_is_array(env, v, &arr) != napi_ok || !arr) return false;
+  uint32_t n = 0;
+  Check(env, napi_get_array_length(env, v, &n));
+  if (n > maxLength) return false;
+  out->resize(n);
+  for (uint32_t k = 0; k < n; k++) Check(env, napi_get_element(env, v, k, &(*out)[k]));
+  return true;
+}
+
 std::vector<int64_t> Args::IntList(size_t i, const char* name) const {
   bool arr = false;
   if (i < argc_) napi_is_array(env_, argv_[i], &arr);
   if (!arr) Fail(i, name, "an array of integers");
-  uint32_t n = 0;
-  Check(env_, napi_get_array_length(env_, argv_[i], &n));
-  if (n > 64) Fail(i, name, "an array of at most 64 integers");
-  std::vector<int64_t> out(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value e;
-    Check(env_, napi_get_element(env_, argv_[i], k, &e));
+  std::vector<napi_value> items;
+  if (!ArrayElements(env_, argv_[i], &items)) Fail(i, name, "an array of at most 64 integers");
+  std::vector<int64_t> out(items.size());
+  for (size_t k = 0; k < items.size(); k++) {
+    napi_value e = items[k];
     double d;
     if (napi_get_value_double(env_, e, &d) != napi_ok || !std::isfinite(d) || d != std::floor(d) ||
         std::fabs(d) > 9007199254740992.0)
@@ -429,34 +438,23 @@ std::vector<int64_t> Options::IntList(const char* key, std::vector<int64_t> dflt
   if (!v) return dflt;
   int64_t one;
   if (ReadInt(env_, v, &one)) return {one};
-  bool arr = false;
-  napi_is_array(env_, v, &arr);
-  uint32_t n = 0;
-  if (arr) Check(env_, napi_get_array_length(env_, v, &n));
-  if (!arr || n > 64) Fail(key, v, "an integer or an array of integers");
-  std::vector<int64_t> out(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value e;
-    Check(env_, napi_get_element(env_, v, k, &e));
-    if (!ReadInt(env_, e, &out[k])) Fail(key, v, "an integer or an array of integers");
-  }
+  std::vector<napi_value> items;
+  if (!ArrayElements(env_, v, &items)) Fail(key, v, "an integer or an array of integers");
+  std::vector<int64_t> out(items.size());
+  for (size_t k = 0; k < items.size(); k++)
+    if (!ReadInt(env_, items[k], &out[k])) Fail(key, v, "an integer or an array of integers");
   return out;
 }
 
 std::vector<double> Options::NumberList(const char* key, std::vector<double> dflt) const {
   napi_value v = Get(key);
   if (!v) return dflt;
-  bool arr = false;
-  napi_is_array(env_, v, &arr);
-  uint32_t n = 0;
-  if (arr) Check(env_, napi_get_array_length(env_, v, &n));
-  if (!arr || n > 64) Fail(key, v, "an array of numbers");
-  std::vector<double> out(n);
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value e;
-    Check(env_, napi_get_element(env_, v, k, &e));
-    if (napi_get_value_double(env_, e, &out[k]) != napi_ok || std::isnan(out[k])) Fail(key, v, "an array of numbers");
-  }
+  std::vector<napi_value> items;
+  if (!ArrayElements(env_, v, &items)) Fail(key, v, "an array of numbers");
+  std::vector<double> out(items.size());
+  for (size_t k = 0; k < items.size(); k++)
+    if (napi_get_value_double(env_, items[k], &out[k]) != napi_ok || std::isnan(out[k]))
+      Fail(key, v, "an array of numbers");
   return out;
 }
 

@@ -18,6 +18,9 @@ struct PendingJsError {};
 
 void Check(napi_env env, napi_status s);
 std::string DescribeValue(napi_env env, napi_value v, int depth = 0);
+// The elements of v when it is a JS array of at most maxLength elements; false (out untouched)
+// otherwise. One V8 handle per element: for short lists (options, layer steps, metric names).
+bool ArrayElements(napi_env env, napi_value v, std::vector<napi_value>* out, uint32_t maxLength = 64);
 std::string ShapeString(at::IntArrayRef sizes);
 std::string DtypeName(at::ScalarType t);
 std::string TensorDesc(const at::Tensor& t);

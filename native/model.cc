@@ -213,15 +213,10 @@ Metric ParseMetric(const std::string& s) {
 }
 
 std::vector<Metric> ReadMetrics(napi_env env, napi_value arr) {
-  bool isArr = false;
-  napi_is_array(env, arr, &isArr);
-  if (!isArr) throw ArgError("metrics must be an array of metric names");
-  uint32_t n = 0;
-  Check(env, napi_get_array_length(env, arr, &n));
+  std::vector<napi_value> items;
+  if (!ArrayElements(env, arr, &items)) throw ArgError("metrics must be an array of at most 64 metric names");
   std::vector<Metric> out;
-  for (uint32_t k = 0; k < n; k++) {
-    napi_value e;
-    Check(env, napi_get_element(env, arr, k, &e));
+  for (napi_value e : items) {
     size_t len = 0;
     char buf[64];
     if (napi_get_value_string_utf8(env, e, buf, sizeof buf, &len) != napi_ok) throw ArgError("metrics must be strings");
@@ -918,17 +913,11 @@ Step ReadStep(napi_env env, napi_value e, const std::string& where) {
 }
 
 std::vector<Step> ReadSteps(napi_env env, napi_value arr) {
-  bool isArr = false;
-  napi_is_array(env, arr, &isArr);
-  if (!isArr) throw ArgError("expected steps to be an array of layer steps");
-  uint32_t n = 0;
-  Check(env, napi_get_array_length(env, arr, &n));
+  std::vector<napi_value> items;
+  if (!ArrayElements(env, arr, &items, 100000)) throw ArgError("expected steps to be an array of layer steps");
   std::vector<Step> steps;
-  for (uint32_t i = 0; i < n; i++) {
-    napi_value e;
-    Check(env, napi_get_element(env, arr, i, &e));
-    steps.push_back(ReadStep(env, e, "steps[" + std::to_string(i) + "]"));
-  }
+  for (size_t i = 0; i < items.size(); i++)
+    steps.push_back(ReadStep(env, items[i], "steps[" + std::to_string(i) + "]"));
   return steps;
 }
 
