@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
+import { mulberry32 } from '../lib/data/dataset';
 import { native } from '../lib/native';
 
 // sharp made unavailable: any attempt to load it is counted and fails, as where it is not installed
@@ -136,6 +137,30 @@ describe('the native JPEG path', () => {
       await expect(images(dir, { imageSize: [4, 4] })).rejects.toThrow(`could not read image '${fifo}': it is not a regular file`);
     }
     expect(mockSharpLoads).toBe(sharpLoads);
+  });
+
+  test('randomly damaged JPEGs (bytes changed, cut, markers repeated): each decoded or refused with a reason, never a crash', async () => {
+    const rand = mulberry32(19);
+    const dir = path.join(root, 'damaged');
+    fs.mkdirSync(dir, { recursive: true });
+    const files: string[] = [];
+    for (const name of NAMES) {
+      const good = bytes(name);
+      for (let k = 0; k < 40; k++) {
+        let b = Buffer.from(good);
+        const edits = 1 + Math.floor(rand() * 8);
+        for (let e = 0; e < edits; e++) b[3 + Math.floor(rand() * (b.length - 3))] = Math.floor(rand() * 256);
+        if (k % 4 === 1) b = b.subarray(0, 3 + Math.floor(rand() * (b.length - 3)));
+        if (k % 4 === 2) b = Buffer.concat([b.subarray(0, 200), b.subarray(2)]);
+        const f = path.join(dir, `${name}-${k}.jpg`);
+        fs.writeFileSync(f, b);
+        files.push(f);
+      }
+    }
+    const out = Buffer.alloc(files.length * 12 * 10 * 3);
+    const r = await native.data_decode_jpeg(files, out, 12, 10, 3, 'bicubic');
+    expect(r.every((v) => v === true || (typeof v === 'string' && v.length > 0))).toBe(true);
+    expect(r.some((v) => typeof v === 'string')).toBe(true);
   });
 
   test('the raw exports: per file true, false (not a JPEG, or skipped) or the error; checked arguments', async () => {
