@@ -22,7 +22,8 @@ export type LabelMode = 'int' | 'categorical' | 'binary';
 /** Extensions Keras accepts in image folders. */
 export const IMAGE_EXTENSIONS = ['.bmp', '.gif', '.jpeg', '.jpg', '.png'];
 
-const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'nearest', 'bicubic', 'lanczos3', 'mitchellcubic'];
+/** @internal the interpolations the image loaders resize with (native/data.cc's kernels) */
+export const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'nearest', 'bicubic', 'lanczos3', 'mitchellcubic'];
 const CHANNELS: Record<ColorMode, number> = { grayscale: 1, rgb: 3, rgba: 4 };
 
 // ---- option checks, shared with augment.ts ----
