@@ -478,17 +478,31 @@ void ConvertChannels(const uint8_t* in, int64_t cin, uint8_t* out, int64_t cout,
 // Pixels [h, w, cin] to [oh, ow, cout] in out: channels first where that shrinks them (converting
 // then resizing, as PIL and TF do), after resizing otherwise (repeating grey or adding an opaque
 // alpha commutes with resizing). `scratch` is reused between calls.
-void ConvertAndResize(std::vector<uint8_t>& pixels, int64_t h, int64_t w, int64_t cin, uint8_t* out, int64_t oh,
-                      int64_t ow, int64_t cout, Kernel k, std::vector<uint8_t>& scratch) {
-  if (cin == cout) return ResizePixels(pixels.data(), h, w, cin, out, oh, ow, k);
+void ConvertAndResize(uint8_t* pixels, int64_t h, int64_t w, int64_t cin, uint8_t* out, int64_t oh, int64_t ow,
+                      int64_t cout, Kernel k, std::vector<uint8_t>& scratch) {
+  if (cin == cout) return ResizePixels(pixels, h, w, cin, out, oh, ow, k);
   if (cout < cin) {
-    ConvertChannels(pixels.data(), cin, pixels.data(), cout, h * w);
-    return ResizePixels(pixels.data(), h, w, cout, out, oh, ow, k);
+    ConvertChannels(pixels, cin, pixels, cout, h * w);
+    return ResizePixels(pixels, h, w, cout, out, oh, ow, k);
   }
   scratch.resize(static_cast<size_t>(oh * ow * cin));
-  ResizePixels(pixels.data(), h, w, cin, scratch.data(), oh, ow, k);
+  ResizePixels(pixels, h, w, cin, scratch.data(), oh, ow, k);
   ConvertChannels(scratch.data(), cin, out, cout, oh * ow);
 }
+
+// A decoded image's pixels, left uninitialised: a file that declares a large image and ends early
+// touches only the rows it decoded.
+struct PixelBuffer {
+  std::unique_ptr<uint8_t[]> data;
+  size_t size = 0;
+  void Reserve(size_t n) {
+    if (n <= size) return;
+    data.reset();
+    size = 0;
+    data.reset(new uint8_t[n]);
+    size = n;
+  }
+};
 
 // The largest image decoded: sharp's default limitInputPixels (0x3FFF squared); a file declaring
 // more is refused before anything is allocated for it.
@@ -545,35 +559,43 @@ const char kNoLibjpeg[] =
 struct JpegError {
   jpeg_error_mgr mgr;
   jmp_buf jump;
-  char warning[JMSG_LENGTH_MAX];  // the first warning (corrupt or truncated data)
+  char message[JMSG_LENGTH_MAX];
 };
 
 // libjpeg's fatal errors must not exit(): back to DecodeJpegFull's setjmp.
-void JpegErrorExit(j_common_ptr cinfo) { longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1); }
-
-void JpegMessage(j_common_ptr cinfo, int level) {
+void JpegErrorExit(j_common_ptr cinfo) {
   JpegError* e = reinterpret_cast<JpegError*>(cinfo->err);
-  if (level < 0 && e->warning[0] == 0) e->mgr.format_message(cinfo, e->warning);
+  e->mgr.format_message(cinfo, e->message);
+  longjmp(e->jump, 1);
+}
+
+// A warning (corrupt or truncated data) fails the file too, and at once: a small file that
+// declares a large image stops where its data does, not after libjpeg has made up the rest.
+void JpegMessage(j_common_ptr cinfo, int level) {
+  if (level >= 0) return;  // trace messages
+  JpegError* e = reinterpret_cast<JpegError*>(cinfo->err);
+  e->mgr.format_message(cinfo, e->message);
+  longjmp(e->jump, 2);
 }
 
 // Decodes a whole JPEG (baseline or progressive) at its own size into pixels: grey (1 channel) or
 // RGB (3; CMYK and Adobe's YCCK become RGB as PIL makes them, reading the samples as Adobe's
 // inverted CMYK). Returns "" or what is wrong with the file: libjpeg's warnings (corrupt or
 // truncated data) fail it too, rather than hand back made-up pixels. No C++ object with a
-// destructor is created between setjmp and the longjmps that libjpeg's errors take.
-std::string DecodeJpegFull(const JpegApi& api, const unsigned char* data, size_t size, std::vector<uint8_t>& pixels,
+// destructor is created between setjmp and the longjmps that libjpeg's errors and warnings take.
+std::string DecodeJpegFull(const JpegApi& api, const unsigned char* data, size_t size, PixelBuffer& pixels,
                            int64_t* height, int64_t* width, int64_t* channels) {
   jpeg_decompress_struct cinfo;
   JpegError err;
-  char message[JMSG_LENGTH_MAX];
-  err.warning[0] = 0;
   cinfo.err = api.std_error(&err.mgr);
   err.mgr.error_exit = JpegErrorExit;
   err.mgr.emit_message = JpegMessage;
-  if (setjmp(err.jump)) {
-    err.mgr.format_message(reinterpret_cast<j_common_ptr>(&cinfo), message);
-    api.destroy_decompress(&cinfo);
-    return std::string("libjpeg: ") + message;
+  switch (setjmp(err.jump)) {  // (setjmp's value may only be tested, not stored)
+    case 0: break;
+    case 2:
+      api.destroy_decompress(&cinfo);
+      return std::string("libjpeg: ") + err.message + " (corrupt or truncated JPEG data)";
+    default: api.destroy_decompress(&cinfo); return std::string("libjpeg: ") + err.message;
   }
   api.create_decompress(&cinfo, JPEG_LIB_VERSION, sizeof(cinfo));
   api.mem_src(&cinfo, data, static_cast<unsigned long>(size));
@@ -597,7 +619,7 @@ std::string DecodeJpegFull(const JpegApi& api, const unsigned char* data, size_t
   cinfo.dct_method = JDCT_ISLOW;
   bool allocated = true;
   try {
-    pixels.resize(static_cast<size_t>(w * h * comps));
+    pixels.Reserve(static_cast<size_t>(w * h * comps));
   } catch (const std::bad_alloc&) {
     allocated = false;
   }
@@ -607,21 +629,20 @@ std::string DecodeJpegFull(const JpegApi& api, const unsigned char* data, size_t
   }
   api.start_decompress(&cinfo);
   while (cinfo.output_scanline < cinfo.output_height) {
-    JSAMPROW row = pixels.data() + static_cast<size_t>(cinfo.output_scanline) * w * comps;
+    JSAMPROW row = pixels.data.get() + static_cast<size_t>(cinfo.output_scanline) * w * comps;
     api.read_scanlines(&cinfo, &row, 1);
   }
   api.finish_decompress(&cinfo);
   api.destroy_decompress(&cinfo);
-  if (err.warning[0]) return std::string("libjpeg: ") + err.warning + " (corrupt or truncated JPEG data)";
   if (comps == 4) {  // PIL: nk = 255 - k; r = nk - c * nk / 255 (rounded), with c, k the inverted samples
     auto mul255 = [](uint32_t a, uint32_t b) {
       const uint32_t t = a * b + 128;
       return ((t >> 8) + t) >> 8;
     };
     for (uint64_t p = 0; p < w * h; p++) {
-      const uint8_t* s = pixels.data() + p * 4;
+      const uint8_t* s = pixels.data.get() + p * 4;
       const uint32_t k = s[3];
-      uint8_t* d = pixels.data() + p * 3;
+      uint8_t* d = pixels.data.get() + p * 3;
       const uint8_t r = static_cast<uint8_t>(k - mul255(255 - s[0], k)),
                     g = static_cast<uint8_t>(k - mul255(255 - s[1], k)),
                     b = static_cast<uint8_t>(k - mul255(255 - s[2], k));
@@ -700,7 +721,8 @@ void DecodeExecute(napi_env, void* data) {
     return;
   }
   std::vector<unsigned char> bytes;
-  std::vector<uint8_t> full, scratch;
+  PixelBuffer full;
+  std::vector<uint8_t> scratch;
   for (size_t i = 0; i < j.paths.size(); i++) {
     if (j.paths[i].empty()) continue;
     try {
@@ -711,7 +733,7 @@ void DecodeExecute(napi_env, void* data) {
       int64_t h = 0, w = 0, c = 0;
       if (why.empty()) why = DecodeJpegFull(api, bytes.data(), bytes.size(), full, &h, &w, &c);
       if (why.empty())
-        ConvertAndResize(full, h, w, c, j.pixels.data() + static_cast<int64_t>(i) * image, j.height, j.width,
+        ConvertAndResize(full.data.get(), h, w, c, j.pixels.data() + static_cast<int64_t>(i) * image, j.height, j.width,
                          j.channels, j.kernel, scratch);
       j.errors[i] = why;
       j.decoded[i] = why.empty();
@@ -719,7 +741,7 @@ void DecodeExecute(napi_env, void* data) {
       j.errors[i] = "out of memory while decoding it";
     }
     // one large image should not keep its buffers for the rest of the batch
-    if (full.capacity() > (size_t{64} << 20)) std::vector<uint8_t>().swap(full);
+    if (full.size > (size_t{64} << 20)) full = PixelBuffer();
     if (bytes.capacity() > (size_t{64} << 20)) std::vector<unsigned char>().swap(bytes);
   }
 }
@@ -863,7 +885,7 @@ napi_value ResizeImage(napi_env env, napi_callback_info info) {
                    std::to_string(oh * ow * oc) + " but they hold " + std::to_string(in_len) + " and " +
                    std::to_string(out_len));
   std::vector<uint8_t> pixels(in, in + h * w * c), scratch;
-  ConvertAndResize(pixels, h, w, c, out, oh, ow, oc, k, scratch);
+  ConvertAndResize(pixels.data(), h, w, c, out, oh, ow, oc, k, scratch);
   return Undefined(env);
 }
 

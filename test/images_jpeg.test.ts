@@ -117,8 +117,14 @@ describe('the native JPEG path', () => {
     const sof = huge.indexOf(Buffer.from([0xff, 0xc0]));
     huge.writeUInt16BE(60000, sof + 5); // height
     huge.writeUInt16BE(60000, sof + 7); // width
+    // under 1 KB declaring 16000x16000 (within the pixel limit): refused where its data ends, not
+    // after libjpeg has made up 256 million pixels (which took seconds and gigabytes)
+    const large = Buffer.from(full);
+    large.writeUInt16BE(16000, sof + 5);
+    large.writeUInt16BE(16000, sof + 7);
     const cases: [string, Buffer, RegExp][] = [
       ['cut.jpg', full.subarray(0, full.length - 60), /libjpeg: Premature end of JPEG file \(corrupt or truncated JPEG data\)/],
+      ['large.jpg', large, /libjpeg: Corrupt JPEG data: premature end of data segment \(corrupt or truncated JPEG data\)/],
       ['garbage.jpg', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(64, 0x41)]), /libjpeg: /],
       ['huge.jpg', huge, /it declares 60000x60000 pixels, more than the limit of 268402689/],
     ];
