@@ -363,6 +363,7 @@ struct AxisTaps {
   int64_t taps = 1;
   std::vector<int64_t> index;
   std::vector<float> weight;
+  std::vector<int64_t> count;  // per output index, the taps used (the rest have weight 0)
 };
 
 AxisTaps MakeTaps(Kernel k, int64_t in, int64_t out) {
@@ -370,6 +371,7 @@ AxisTaps MakeTaps(Kernel k, int64_t in, int64_t out) {
   if (k == Kernel::kNearest) {
     t.index.resize(out);
     t.weight.assign(out, 1.0f);
+    t.count.assign(out, 1);
     for (int64_t o = 0; o < out; o++) t.index[o] = std::min((2 * o + 1) * in / (2 * out), in - 1);
     return t;
   }
@@ -377,6 +379,7 @@ AxisTaps MakeTaps(Kernel k, int64_t in, int64_t out) {
   t.taps = static_cast<int64_t>(2 * radius) + 1;  // integers in a window of width 2 * radius
   t.index.assign(out * t.taps, 0);
   t.weight.assign(out * t.taps, 0.0f);
+  t.count.assign(out, 1);
   double w[8];
   for (int64_t o = 0; o < out; o++) {
     const double s = (static_cast<double>(o) + 0.5) * scale;
@@ -389,6 +392,7 @@ AxisTaps MakeTaps(Kernel k, int64_t in, int64_t out) {
       t.index[o * t.taps + i] = lo + i;
       t.weight[o * t.taps + i] = static_cast<float>(std::abs(total) > 1e-30 ? w[i] / total : (i == 0 ? 1.0 : 0.0));
     }
+    t.count[o] = std::max<int64_t>(n, 1);
     if (n == 0) {  // not reached for these kernels; the nearest pixel keeps it defined
       t.index[o * t.taps] = std::min<int64_t>(static_cast<int64_t>(s), in - 1);
       t.weight[o * t.taps] = 1.0f;
@@ -400,6 +404,22 @@ AxisTaps MakeTaps(Kernel k, int64_t in, int64_t out) {
 inline uint8_t RoundPixel(float v) {
   v = std::floor(v + 0.5f);
   return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// One row along the width: each output pixel's channels weigh its taps (kC: the channels when fixed).
+template <int kC>
+void ResizeRow(const uint8_t* src, float* dst, const AxisTaps& tx, int64_t ow, int64_t channels) {
+  const int64_t c = kC > 0 ? kC : channels;
+  for (int64_t x = 0; x < ow; x++) {
+    float acc[4] = {0, 0, 0, 0};
+    const int64_t* idx = tx.index.data() + x * tx.taps;
+    const float* wt = tx.weight.data() + x * tx.taps;
+    for (int64_t t = 0; t < tx.count[x]; t++) {
+      const uint8_t* p = src + idx[t] * c;
+      for (int64_t ch = 0; ch < c; ch++) acc[ch] += wt[t] * static_cast<float>(p[ch]);
+    }
+    for (int64_t ch = 0; ch < c; ch++) dst[x * c + ch] = acc[ch];
+  }
 }
 
 // Resizes channels-last uint8 pixels [h, w, c] to [oh, ow, c]: rows, then columns, in float, rounded
@@ -420,21 +440,26 @@ void ResizePixels(const uint8_t* in, int64_t h, int64_t w, int64_t c, uint8_t* o
     return;
   }
   const int64_t row = ow * c;
+  // the input rows some output row reads (a large downscale skips most)
+  std::vector<char> needed(static_cast<size_t>(h), same_h ? 1 : 0);
+  if (!same_h)
+    for (int64_t y = 0; y < oh; y++)
+      for (int64_t t = 0; t < ty.count[y]; t++) needed[ty.index[y * ty.taps + t]] = 1;
   std::vector<float> tmp(static_cast<size_t>(h * row));  // the rows at the output width
   for (int64_t y = 0; y < h; y++) {
+    if (!needed[y]) continue;
     const uint8_t* src = in + y * w * c;
     float* dst = tmp.data() + y * row;
     if (same_w) {
       for (int64_t i = 0; i < row; i++) dst[i] = src[i];
       continue;
     }
-    for (int64_t x = 0; x < ow; x++)
-      for (int64_t ch = 0; ch < c; ch++) {
-        float v = 0;
-        for (int64_t t = 0; t < tx.taps; t++)
-          v += tx.weight[x * tx.taps + t] * static_cast<float>(src[tx.index[x * tx.taps + t] * c + ch]);
-        dst[x * c + ch] = v;
-      }
+    switch (c) {
+      case 1: ResizeRow<1>(src, dst, tx, ow, c); break;
+      case 3: ResizeRow<3>(src, dst, tx, ow, c); break;
+      case 4: ResizeRow<4>(src, dst, tx, ow, c); break;
+      default: ResizeRow<0>(src, dst, tx, ow, c);
+    }
   }
   std::vector<float> acc(static_cast<size_t>(row));
   for (int64_t y = 0; y < oh; y++) {
@@ -444,7 +469,7 @@ void ResizePixels(const uint8_t* in, int64_t h, int64_t w, int64_t c, uint8_t* o
       continue;
     }
     std::fill(acc.begin(), acc.end(), 0.0f);
-    for (int64_t t = 0; t < ty.taps; t++) {
+    for (int64_t t = 0; t < ty.count[y]; t++) {
       const float wt = ty.weight[y * ty.taps + t];
       if (wt == 0.0f) continue;
       const float* src = tmp.data() + ty.index[y * ty.taps + t] * row;
