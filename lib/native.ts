@@ -160,10 +160,19 @@ export interface DataBinding {
    * interpolation: 'bilinear' | 'nearest'; fillMode: 'constant' | 'nearest' | 'reflect' | 'wrap'.
    */
   data_affine_transform(images: Handle, matrices: Handle, interpolation: string, fillMode: string, cval: number, scale?: number): Handle;
-  /** decodes the JPEGs at paths[i] (null: skip) into out[i * h * w * c ...] where it can; true where it did */
-  /** the libjpeg the native decoder loaded ('' when none could be: JPEGs then go through sharp) */
+  /** the libjpeg the native decoder loaded ('' when none could be: every JPEG then fails saying what to install) */
   data_jpeg_info(): string;
-  data_decode_jpeg(paths: (string | null)[], out: Uint8Array, height: number, width: number, channels: number): Promise<boolean[]>;
+  /**
+   * Decodes the files at paths[i] (null: skip) that are JPEGs (by content), converted to channels (1, 3, 4)
+   * and resized to height x width (interpolation: 'bilinear' default, 'nearest', 'bicubic', 'lanczos3',
+   * 'mitchellcubic'), into out[i * h * w * c ...]: per path true (decoded), false (not a JPEG or skipped)
+   * or what is wrong with the file.
+   */
+  data_decode_jpeg(paths: (string | null)[], out: Uint8Array, height: number, width: number, channels: number,
+    interpolation?: string): Promise<(boolean | string)[]>;
+  /** Converts and resizes one image's uint8 pixels [h, w, c (1..4)] into out [oh, ow, oc (1, 3, 4)] as data_decode_jpeg does. */
+  data_resize_image(pixels: Uint8Array, height: number, width: number, channels: number, out: Uint8Array,
+    outHeight: number, outWidth: number, outChannels: number, interpolation: string): void;
 }
 
 /**

@@ -1,9 +1,16 @@
-// Image augmentation for lib/data: one batched affine resampling with Keras' fill modes, so
-// ImageDataGenerator never loops over pixels in JS: a direct sampler for CPU batches, and
-// grid_sample for CUDA or differentiable inputs.
+// Images for lib/data: one batched affine resampling with Keras' fill modes, so ImageDataGenerator
+// never loops over pixels in JS (a direct sampler for CPU batches, grid_sample for CUDA or
+// differentiable inputs); the one JPEG decoder; channel conversion and resizing for every format.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <system_error>
 
 #include "tensor.h"
 
@@ -295,16 +302,237 @@ napi_value AffineTransform(napi_env env, napi_callback_info info) {
   return Wrap(env, out);
 }
 
-// ---- JPEG decoding (data_decode_jpeg) ----
+// ---- Image pixels: channels and resizing (data_resize_image), JPEG decoding (data_decode_jpeg) ----
 //
-// sharp (libvips) spends ~2-3 ms of CPU per small JPEG on its pipeline machinery, several times
-// the decode itself; libjpeg-turbo decodes a 150x150 JPEG in ~0.3 ms. So a batch's JPEGs that
-// need no resampling are decoded here, in a libuv thread, straight into the batch buffer; every
-// other file (PNG, another size, an ICC profile to apply, CMYK, anything libjpeg warns about)
-// is reported back and goes through sharp, which makes the same pixels for these files (the
-// same libjpeg-turbo decoder; checked bit for bit in test/images.test.ts). libjpeg is loaded
-// with dlopen, so the addon links nothing new and loads where no libjpeg is installed: there
-// every file goes through sharp, and `nodetorch info` says so (data_jpeg_info).
+// Every JPEG is decoded here, in a libuv thread, at its own size, then converted to the requested
+// channels and resized by the same code that data_resize_image runs on every other format's pixels
+// (lib/data/images.ts hands it sharp's full-size decodes of PNG and GIF and its own of BMP): one
+// definition of colour conversion and of each interpolation for all formats. ICC profiles and EXIF
+// orientation are ignored, as TF's and torchvision's decode_jpeg ignore them. libjpeg is loaded with
+// dlopen, so the addon links nothing new; where none can be loaded, each JPEG fails with an error
+// saying what to install, and `nodetorch info` says so (data_jpeg_info).
+
+// Keras' image_dataset_from_directory resizes with tf.image.resize(method=interpolation), antialias
+// off: nearest takes pixel floor((o + 0.5) * in / out); the others weigh the input pixels within the
+// kernel's radius of the sample point (o + 0.5) * in / out (pixel j covers [j, j + 1)), drop those
+// outside the image and renormalise (TF's scale_and_translate; for bilinear the same as PyTorch's
+// interpolate with align_corners false). Bicubic is Keys' cubic with a = -0.5, as TF's.
+enum class Kernel { kNearest, kBilinear, kBicubic, kLanczos3, kMitchell };
+
+bool ParseKernel(const std::string& s, Kernel* k) {
+  if (s == "nearest")
+    *k = Kernel::kNearest;
+  else if (s == "bilinear")
+    *k = Kernel::kBilinear;
+  else if (s == "bicubic")
+    *k = Kernel::kBicubic;
+  else if (s == "lanczos3")
+    *k = Kernel::kLanczos3;
+  else if (s == "mitchellcubic")
+    *k = Kernel::kMitchell;
+  else
+    return false;
+  return true;
+}
+
+double KernelRadius(Kernel k) { return k == Kernel::kBilinear ? 1.0 : k == Kernel::kLanczos3 ? 3.0 : 2.0; }
+
+double KernelWeight(Kernel k, double x) {
+  x = std::abs(x);
+  switch (k) {
+    case Kernel::kBilinear: return x < 1 ? 1 - x : 0;
+    case Kernel::kBicubic:
+      if (x < 1) return (1.5 * x - 2.5) * x * x + 1;
+      return x < 2 ? ((-0.5 * x + 2.5) * x - 4) * x + 2 : 0;
+    case Kernel::kLanczos3: {
+      if (x < 1e-12) return 1;
+      if (x >= 3) return 0;
+      const double px = 3.14159265358979323846 * x;
+      return 3 * std::sin(px) * std::sin(px / 3) / (px * px);
+    }
+    case Kernel::kMitchell:
+      if (x < 1) return ((7.0 / 6.0 * x - 2) * x) * x + 8.0 / 9.0;
+      return x < 2 ? ((-7.0 / 18.0 * x + 2) * x - 10.0 / 3.0) * x + 16.0 / 9.0 : 0;
+    case Kernel::kNearest: break;
+  }
+  return 0;
+}
+
+// One axis of a resize: for each output index, `taps` input indices and weights (0 where unused).
+struct AxisTaps {
+  int64_t taps = 1;
+  std::vector<int64_t> index;
+  std::vector<float> weight;
+  std::vector<int64_t> count;  // per output index, the taps used (the rest have weight 0)
+};
+
+AxisTaps MakeTaps(Kernel k, int64_t in, int64_t out) {
+  AxisTaps t;
+  if (k == Kernel::kNearest) {
+    t.index.resize(out);
+    t.weight.assign(out, 1.0f);
+    t.count.assign(out, 1);
+    for (int64_t o = 0; o < out; o++) t.index[o] = std::min((2 * o + 1) * in / (2 * out), in - 1);
+    return t;
+  }
+  const double radius = KernelRadius(k), scale = static_cast<double>(in) / static_cast<double>(out);
+  t.taps = static_cast<int64_t>(2 * radius) + 1;  // integers in a window of width 2 * radius
+  t.index.assign(out * t.taps, 0);
+  t.weight.assign(out * t.taps, 0.0f);
+  t.count.assign(out, 1);
+  double w[8];
+  for (int64_t o = 0; o < out; o++) {
+    const double s = (static_cast<double>(o) + 0.5) * scale;
+    const int64_t lo = std::max<int64_t>(static_cast<int64_t>(std::ceil(s - radius - 0.5)), 0);
+    const int64_t hi = std::min<int64_t>(static_cast<int64_t>(std::floor(s + radius - 0.5)), in - 1);
+    int64_t n = 0;
+    double total = 0;
+    for (int64_t j = lo; j <= hi && n < t.taps; j++, n++) total += (w[n] = KernelWeight(k, j + 0.5 - s));
+    for (int64_t i = 0; i < n; i++) {
+      t.index[o * t.taps + i] = lo + i;
+      t.weight[o * t.taps + i] = static_cast<float>(std::abs(total) > 1e-30 ? w[i] / total : (i == 0 ? 1.0 : 0.0));
+    }
+    t.count[o] = std::max<int64_t>(n, 1);
+    if (n == 0) {  // not reached for these kernels; the nearest pixel keeps it defined
+      t.index[o * t.taps] = std::min<int64_t>(static_cast<int64_t>(s), in - 1);
+      t.weight[o * t.taps] = 1.0f;
+    }
+  }
+  return t;
+}
+
+inline uint8_t RoundPixel(float v) {
+  v = std::floor(v + 0.5f);
+  return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+// One row along the width: each output pixel's channels weigh its taps (kC: the channels when fixed).
+template <int kC>
+void ResizeRow(const uint8_t* src, float* dst, const AxisTaps& tx, int64_t ow, int64_t channels) {
+  const int64_t c = kC > 0 ? kC : channels;
+  for (int64_t x = 0; x < ow; x++) {
+    float acc[4] = {0, 0, 0, 0};
+    const int64_t* idx = tx.index.data() + x * tx.taps;
+    const float* wt = tx.weight.data() + x * tx.taps;
+    for (int64_t t = 0; t < tx.count[x]; t++) {
+      const uint8_t* p = src + idx[t] * c;
+      for (int64_t ch = 0; ch < c; ch++) acc[ch] += wt[t] * static_cast<float>(p[ch]);
+    }
+    for (int64_t ch = 0; ch < c; ch++) dst[x * c + ch] = acc[ch];
+  }
+}
+
+// Resizes channels-last uint8 pixels [h, w, c] to [oh, ow, c]: rows, then columns, in float, rounded
+// to the nearest integer and clamped to 0..255 (bicubic and lanczos3 overshoot). An axis that keeps
+// its size is copied, except under mitchellcubic, which smooths even then (as tf.image.resize does).
+void ResizePixels(const uint8_t* in, int64_t h, int64_t w, int64_t c, uint8_t* out, int64_t oh, int64_t ow, Kernel k) {
+  const bool smooths = k == Kernel::kMitchell;
+  const bool same_w = ow == w && !smooths, same_h = oh == h && !smooths;
+  if (same_h && same_w) {
+    std::memcpy(out, in, static_cast<size_t>(h * w * c));
+    return;
+  }
+  const AxisTaps tx = MakeTaps(k, w, ow), ty = MakeTaps(k, h, oh);
+  if (k == Kernel::kNearest) {
+    for (int64_t y = 0; y < oh; y++)
+      for (int64_t x = 0; x < ow; x++)
+        std::memcpy(out + (y * ow + x) * c, in + (ty.index[y] * w + tx.index[x]) * c, static_cast<size_t>(c));
+    return;
+  }
+  const int64_t row = ow * c;
+  // the input rows some output row reads (a large downscale skips most)
+  std::vector<char> needed(static_cast<size_t>(h), same_h ? 1 : 0);
+  if (!same_h)
+    for (int64_t y = 0; y < oh; y++)
+      for (int64_t t = 0; t < ty.count[y]; t++) needed[ty.index[y * ty.taps + t]] = 1;
+  std::vector<float> tmp(static_cast<size_t>(h * row));  // the rows at the output width
+  for (int64_t y = 0; y < h; y++) {
+    if (!needed[y]) continue;
+    const uint8_t* src = in + y * w * c;
+    float* dst = tmp.data() + y * row;
+    if (same_w) {
+      for (int64_t i = 0; i < row; i++) dst[i] = src[i];
+      continue;
+    }
+    switch (c) {
+      case 1: ResizeRow<1>(src, dst, tx, ow, c); break;
+      case 3: ResizeRow<3>(src, dst, tx, ow, c); break;
+      case 4: ResizeRow<4>(src, dst, tx, ow, c); break;
+      default: ResizeRow<0>(src, dst, tx, ow, c);
+    }
+  }
+  std::vector<float> acc(static_cast<size_t>(row));
+  for (int64_t y = 0; y < oh; y++) {
+    uint8_t* dst = out + y * row;
+    if (same_h) {
+      for (int64_t i = 0; i < row; i++) dst[i] = RoundPixel(tmp[y * row + i]);
+      continue;
+    }
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    for (int64_t t = 0; t < ty.count[y]; t++) {
+      const float wt = ty.weight[y * ty.taps + t];
+      if (wt == 0.0f) continue;
+      const float* src = tmp.data() + ty.index[y * ty.taps + t] * row;
+      for (int64_t i = 0; i < row; i++) acc[i] += wt * src[i];
+    }
+    for (int64_t i = 0; i < row; i++) dst[i] = RoundPixel(acc[i]);
+  }
+}
+
+// Channel conversion of `pixels` pixels: in 1 (grey), 2 (grey, alpha), 3 (RGB) or 4 (RGBA); out 1, 3
+// or 4. Grey from colour is ITU-R 601-2 luma rounded as PIL's convert('L') does; a missing alpha is
+// opaque; grey to colour repeats it. In place when cout <= cin.
+void ConvertChannels(const uint8_t* in, int64_t cin, uint8_t* out, int64_t cout, int64_t pixels) {
+  for (int64_t p = 0; p < pixels; p++) {
+    const uint8_t* s = in + p * cin;
+    const bool grey = cin <= 2;
+    const uint32_t r = s[0], g = grey ? s[0] : s[1], b = grey ? s[0] : s[2];
+    const uint8_t a = cin == 2 ? s[1] : cin == 4 ? s[3] : 255;
+    uint8_t* d = out + p * cout;
+    if (cout == 1) {
+      d[0] = grey ? s[0] : static_cast<uint8_t>((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
+      continue;
+    }
+    d[0] = static_cast<uint8_t>(r);
+    d[1] = static_cast<uint8_t>(g);
+    d[2] = static_cast<uint8_t>(b);
+    if (cout == 4) d[3] = a;
+  }
+}
+
+// Pixels [h, w, cin] to [oh, ow, cout] in out: channels first where that shrinks them (converting
+// then resizing, as PIL and TF do), after resizing otherwise (repeating grey or adding an opaque
+// alpha commutes with resizing). `scratch` is reused between calls.
+void ConvertAndResize(uint8_t* pixels, int64_t h, int64_t w, int64_t cin, uint8_t* out, int64_t oh, int64_t ow,
+                      int64_t cout, Kernel k, std::vector<uint8_t>& scratch) {
+  if (cin == cout) return ResizePixels(pixels, h, w, cin, out, oh, ow, k);
+  if (cout < cin) {
+    ConvertChannels(pixels, cin, pixels, cout, h * w);
+    return ResizePixels(pixels, h, w, cout, out, oh, ow, k);
+  }
+  scratch.resize(static_cast<size_t>(oh * ow * cin));
+  ResizePixels(pixels, h, w, cin, scratch.data(), oh, ow, k);
+  ConvertChannels(scratch.data(), cin, out, cout, oh * ow);
+}
+
+// A decoded image's pixels, left uninitialised: a file that declares a large image and ends early
+// touches only the rows it decoded.
+struct PixelBuffer {
+  std::unique_ptr<uint8_t[]> data;
+  size_t size = 0;
+  void Reserve(size_t n) {
+    if (n <= size) return;
+    data.reset();
+    size = 0;
+    data.reset(new uint8_t[n]);
+    size = n;
+  }
+};
+
+// The largest image decoded: sharp's default limitInputPixels (0x3FFF squared); a file declaring
+// more is refused before anything is allocated for it.
+constexpr uint64_t kMaxPixels = 0x3FFFull * 0x3FFFull;
+constexpr int64_t kMaxFileBytes = int64_t{1} << 30;
 
 // The libjpeg functions used, resolved once from the libjpeg this header belongs to.
 struct JpegApi {
@@ -312,7 +540,6 @@ struct JpegApi {
   decltype(&jpeg_CreateDecompress) create_decompress = nullptr;
   decltype(&jpeg_destroy_decompress) destroy_decompress = nullptr;
   decltype(&jpeg_mem_src) mem_src = nullptr;
-  decltype(&jpeg_save_markers) save_markers = nullptr;
   decltype(&jpeg_read_header) read_header = nullptr;
   decltype(&jpeg_start_decompress) start_decompress = nullptr;
   decltype(&jpeg_read_scanlines) read_scanlines = nullptr;
@@ -343,81 +570,152 @@ const JpegApi& Jpeg() {
     };
     j.ok = get(j.std_error, "jpeg_std_error") && get(j.create_decompress, "jpeg_CreateDecompress") &&
            get(j.destroy_decompress, "jpeg_destroy_decompress") && get(j.mem_src, "jpeg_mem_src") &&
-           get(j.save_markers, "jpeg_save_markers") && get(j.read_header, "jpeg_read_header") &&
-           get(j.start_decompress, "jpeg_start_decompress") && get(j.read_scanlines, "jpeg_read_scanlines") &&
-           get(j.finish_decompress, "jpeg_finish_decompress");
+           get(j.read_header, "jpeg_read_header") && get(j.start_decompress, "jpeg_start_decompress") &&
+           get(j.read_scanlines, "jpeg_read_scanlines") && get(j.finish_decompress, "jpeg_finish_decompress");
     return j;  // the library stays loaded for the life of the process
   }();
   return api;
 }
 
+const char kNoLibjpeg[] =
+    "the native JPEG decoder found no libjpeg at run time (Debian/Ubuntu: apt install libjpeg62-turbo; Fedora: "
+    "libjpeg-turbo; macOS: brew install jpeg-turbo); `npx nodetorch info` shows what it found";
+
 struct JpegError {
   jpeg_error_mgr mgr;
   jmp_buf jump;
-  bool warned;
+  char message[JMSG_LENGTH_MAX];
 };
 
-void JpegErrorExit(j_common_ptr cinfo) { longjmp(reinterpret_cast<JpegError*>(cinfo->err)->jump, 1); }
+// libjpeg's fatal errors must not exit(): back to DecodeJpegFull's setjmp.
+void JpegErrorExit(j_common_ptr cinfo) {
+  JpegError* e = reinterpret_cast<JpegError*>(cinfo->err);
+  e->mgr.format_message(cinfo, e->message);
+  longjmp(e->jump, 1);
+}
 
-// sharp fails on libjpeg's warnings (corrupt data, a truncated file): leave those files to it.
+// A warning (corrupt or truncated data) fails the file too, and at once: a small file that
+// declares a large image stops where its data does, not after libjpeg has made up the rest.
 void JpegMessage(j_common_ptr cinfo, int level) {
-  if (level < 0) reinterpret_cast<JpegError*>(cinfo->err)->warned = true;
+  if (level >= 0) return;  // trace messages
+  JpegError* e = reinterpret_cast<JpegError*>(cinfo->err);
+  e->mgr.format_message(cinfo, e->message);
+  longjmp(e->jump, 2);
 }
 
-bool HasIccProfile(j_decompress_ptr cinfo) {
-  for (jpeg_saved_marker_ptr m = cinfo->marker_list; m; m = m->next)
-    if (m->marker == JPEG_APP0 + 2 && m->data_length >= 12 && std::memcmp(m->data, "ICC_PROFILE", 12) == 0) return true;
-  return false;
-}
-
-// Decodes one JPEG of exactly width x height into out (channels 1, 3 or 4, as sharp's colour
-// modes make them); false for anything sharp should do instead. No C++ object with a destructor
-// lives between setjmp and the longjmp that libjpeg's errors take.
-bool DecodeJpeg(const JpegApi& api, const unsigned char* data, size_t size, uint8_t* out, int64_t height, int64_t width,
-                int64_t channels) {
+// Decodes a whole JPEG (baseline or progressive) at its own size into pixels: grey (1 channel) or
+// RGB (3; CMYK and Adobe's YCCK become RGB as PIL makes them, reading the samples as Adobe's
+// inverted CMYK). Returns "" or what is wrong with the file: libjpeg's warnings (corrupt or
+// truncated data) fail it too, rather than hand back made-up pixels. No C++ object with a
+// destructor is created between setjmp and the longjmps that libjpeg's errors and warnings take.
+std::string DecodeJpegFull(const JpegApi& api, const unsigned char* data, size_t size, PixelBuffer& pixels,
+                           int64_t* height, int64_t* width, int64_t* channels) {
   jpeg_decompress_struct cinfo;
   JpegError err;
   cinfo.err = api.std_error(&err.mgr);
   err.mgr.error_exit = JpegErrorExit;
   err.mgr.emit_message = JpegMessage;
-  err.warned = false;
-  if (setjmp(err.jump)) {
-    api.destroy_decompress(&cinfo);
-    return false;
+  switch (setjmp(err.jump)) {  // (setjmp's value may only be tested, not stored)
+    case 0: break;
+    case 2:
+      api.destroy_decompress(&cinfo);
+      return std::string("libjpeg: ") + err.message + " (corrupt or truncated JPEG data)";
+    default: api.destroy_decompress(&cinfo); return std::string("libjpeg: ") + err.message;
   }
   api.create_decompress(&cinfo, JPEG_LIB_VERSION, sizeof(cinfo));
   api.mem_src(&cinfo, data, static_cast<unsigned long>(size));
-  api.save_markers(&cinfo, JPEG_APP0 + 2, 0xFFFF);
   api.read_header(&cinfo, TRUE);
-  const bool grey = cinfo.jpeg_color_space == JCS_GRAYSCALE && cinfo.num_components == 1;
-  const bool colour = cinfo.jpeg_color_space == JCS_YCbCr || cinfo.jpeg_color_space == JCS_RGB;
-  // sharp's greyscale mode computes luminance its own way from colour JPEGs: only grey ones here
-  if (static_cast<int64_t>(cinfo.image_width) != width || static_cast<int64_t>(cinfo.image_height) != height ||
-      (channels == 1 ? !grey : !(grey || colour)) || HasIccProfile(&cinfo)) {
+  const uint64_t w = cinfo.image_width, h = cinfo.image_height;
+  if (w * h > kMaxPixels) {
     api.destroy_decompress(&cinfo);
-    return false;
+    return "it declares " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
+           std::to_string(kMaxPixels);
   }
-  cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  int64_t comps = 3;
+  if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
+    cinfo.out_color_space = JCS_GRAYSCALE;
+    comps = 1;
+  } else if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+    cinfo.out_color_space = JCS_CMYK;
+    comps = 4;
+  } else {
+    cinfo.out_color_space = JCS_RGB;
+  }
+  cinfo.dct_method = JDCT_ISLOW;
+  bool allocated = true;
+  try {
+    pixels.Reserve(static_cast<size_t>(w * h * comps));
+  } catch (const std::bad_alloc&) {
+    allocated = false;
+  }
+  if (!allocated) {
+    api.destroy_decompress(&cinfo);
+    return "out of memory for its " + std::to_string(w) + "x" + std::to_string(h) + " pixels";
+  }
   api.start_decompress(&cinfo);
   while (cinfo.output_scanline < cinfo.output_height) {
-    // rgba: decode RGB at the end of the row, then spread it out with an opaque alpha
-    uint8_t* row = out + static_cast<int64_t>(cinfo.output_scanline) * width * channels;
-    JSAMPROW target = row + (channels == 4 ? width : 0);
-    api.read_scanlines(&cinfo, &target, 1);
-    if (channels == 4) {
-      for (int64_t j = 0; j < width; j++) {
-        const uint8_t* s = target + j * 3;
-        uint8_t r = s[0], g = s[1], b = s[2];
-        row[j * 4] = r;
-        row[j * 4 + 1] = g;
-        row[j * 4 + 2] = b;
-        row[j * 4 + 3] = 255;
-      }
-    }
+    JSAMPROW row = pixels.data.get() + static_cast<size_t>(cinfo.output_scanline) * w * comps;
+    api.read_scanlines(&cinfo, &row, 1);
   }
   api.finish_decompress(&cinfo);
   api.destroy_decompress(&cinfo);
-  return !err.warned;
+  if (comps == 4) {  // PIL: nk = 255 - k; r = nk - c * nk / 255 (rounded), with c, k the inverted samples
+    auto mul255 = [](uint32_t a, uint32_t b) {
+      const uint32_t t = a * b + 128;
+      return ((t >> 8) + t) >> 8;
+    };
+    for (uint64_t p = 0; p < w * h; p++) {
+      const uint8_t* s = pixels.data.get() + p * 4;
+      const uint32_t k = s[3];
+      uint8_t* d = pixels.data.get() + p * 3;
+      const uint8_t r = static_cast<uint8_t>(k - mul255(255 - s[0], k)),
+                    g = static_cast<uint8_t>(k - mul255(255 - s[1], k)),
+                    b = static_cast<uint8_t>(k - mul255(255 - s[2], k));
+      d[0] = r;
+      d[1] = g;
+      d[2] = b;
+    }
+    comps = 3;
+  }
+  *height = static_cast<int64_t>(h);
+  *width = static_cast<int64_t>(w);
+  *channels = comps;
+  return "";
+}
+
+// Reads a whole regular file (a FIFO or device would block the thread or never end) when it starts
+// like a JPEG (FF D8 FF), whatever its name; *jpeg says whether it does. "" or why it could not.
+std::string ReadJpegFile(const std::string& path, std::vector<unsigned char>& bytes, bool* jpeg) {
+  *jpeg = false;
+  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return "cannot open it (" + std::error_code(errno, std::generic_category()).message() + ")";
+  auto read_all = [fd](unsigned char* p, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r = read(fd, p + got, n - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += static_cast<size_t>(r);
+    }
+    return got;
+  };
+  struct stat st;
+  std::string why;
+  unsigned char head[3];
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = "it is not a regular file";
+  } else if (read_all(head, 3) == 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF) {
+    *jpeg = true;
+    if (st.st_size > kMaxFileBytes) {
+      why = "it has " + std::to_string(st.st_size) + " bytes, more than the 1 GiB an image file may have";
+    } else {
+      bytes.resize(static_cast<size_t>(st.st_size));
+      std::memcpy(bytes.data(), head, 3);
+      if (read_all(bytes.data() + 3, bytes.size() - 3) != bytes.size() - 3) why = "it could not be read to its end";
+    }
+  }
+  close(fd);
+  return why;
 }
 
 struct DecodeJob {
@@ -429,36 +727,47 @@ struct DecodeJob {
   // while it runs, so it is written only back on the JS thread, after checking it is still there.
   std::vector<uint8_t> pixels;
   int64_t height = 0, width = 0, channels = 0;
-  std::vector<bool> done;
+  Kernel kernel = Kernel::kBilinear;
+  std::vector<std::string> errors;  // per path: why it failed, "" when decoded or not a JPEG
+  std::vector<bool> decoded;
+  std::string failed;  // the whole batch failed
 };
 
 void DecodeExecute(napi_env, void* data) {
   DecodeJob& j = *static_cast<DecodeJob*>(data);
-  j.done.assign(j.paths.size(), false);
   const JpegApi& api = Jpeg();
-  if (!api.ok) return;
   const int64_t image = j.height * j.width * j.channels;
-  std::vector<unsigned char> bytes;
   try {
+    j.errors.assign(j.paths.size(), "");
+    j.decoded.assign(j.paths.size(), false);
     j.pixels.assign(static_cast<size_t>(image) * j.paths.size(), 0);
   } catch (const std::bad_alloc&) {
-    return;  // nothing decoded: the caller's fallback decodes each file
+    j.failed = "data_decode_jpeg: out of memory for a batch of " + std::to_string(j.paths.size()) + " images";
+    return;
   }
+  std::vector<unsigned char> bytes;
+  PixelBuffer full;
+  std::vector<uint8_t> scratch;
   for (size_t i = 0; i < j.paths.size(); i++) {
     if (j.paths[i].empty()) continue;
-    std::FILE* f = std::fopen(j.paths[i].c_str(), "rb");
-    if (!f) continue;
-    bool read = std::fseek(f, 0, SEEK_END) == 0;
-    long size = read ? std::ftell(f) : -1;
-    read = read && size > 2 && std::fseek(f, 0, SEEK_SET) == 0;
-    if (read) {
-      bytes.resize(static_cast<size_t>(size));
-      read = std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    try {
+      bool jpeg = false;
+      std::string why = ReadJpegFile(j.paths[i], bytes, &jpeg);
+      if (why.empty() && !jpeg) continue;  // another format
+      if (why.empty() && !api.ok) why = kNoLibjpeg;
+      int64_t h = 0, w = 0, c = 0;
+      if (why.empty()) why = DecodeJpegFull(api, bytes.data(), bytes.size(), full, &h, &w, &c);
+      if (why.empty())
+        ConvertAndResize(full.data.get(), h, w, c, j.pixels.data() + static_cast<int64_t>(i) * image, j.height, j.width,
+                         j.channels, j.kernel, scratch);
+      j.errors[i] = why;
+      j.decoded[i] = why.empty();
+    } catch (const std::bad_alloc&) {
+      j.errors[i] = "out of memory while decoding it";
     }
-    std::fclose(f);
-    if (!read || bytes[0] != 0xFF || bytes[1] != 0xD8) continue;
-    j.done[i] = DecodeJpeg(api, bytes.data(), bytes.size(), j.pixels.data() + static_cast<int64_t>(i) * image, j.height,
-                           j.width, j.channels);
+    // one large image should not keep its buffers for the rest of the batch
+    if (full.size > (size_t{64} << 20)) full = PixelBuffer();
+    if (bytes.capacity() > (size_t{64} << 20)) std::vector<unsigned char>().swap(bytes);
   }
 }
 
@@ -468,56 +777,80 @@ void DecodeComplete(napi_env env, napi_status status, void* data) {
   napi_get_reference_value(env, j->out_ref, &out);
   napi_delete_reference(env, j->out_ref);
   napi_delete_async_work(env, j->work);
+  auto reject = [&](const std::string& why) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, why.c_str(), NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, nullptr, msg, &err);
+    napi_reject_deferred(env, j->deferred, err);
+  };
+  if (!j->failed.empty()) return reject(j->failed);
   // out, as it is now: a transferred buffer has length 0 and no data
   napi_typedarray_type type;
   size_t length = 0, offset = 0;
   void* dst = nullptr;
   napi_value ab;
   if (out == nullptr || napi_get_typedarray_info(env, out, &type, &length, &dst, &ab, &offset) != napi_ok ||
-      length < j->pixels.size()) {
-    napi_value msg, err;
-    napi_create_string_utf8(env,
-                            "data_decode_jpeg: out was detached (transferred) or shrunk while the decode ran; keep the "
-                            "buffer until the promise settles",
-                            NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, nullptr, msg, &err);
-    napi_reject_deferred(env, j->deferred, err);
-    return;
-  }
+      length < j->pixels.size())
+    return reject(
+        "data_decode_jpeg: out was detached (transferred) or shrunk while the decode ran; keep the buffer until the "
+        "promise settles");
   const size_t image = static_cast<size_t>(j->height * j->width * j->channels);
-  for (size_t i = 0; i < j->done.size(); i++)
-    if (j->done[i]) std::memcpy(static_cast<uint8_t*>(dst) + i * image, j->pixels.data() + i * image, image);
   napi_value result;
-  napi_create_array_with_length(env, j->done.size(), &result);
-  for (size_t i = 0; i < j->done.size(); i++)
-    napi_set_element(env, result, static_cast<uint32_t>(i), MakeBool(env, j->done[i]));
+  napi_create_array_with_length(env, j->errors.size(), &result);
+  for (size_t i = 0; i < j->errors.size(); i++) {
+    if (j->decoded[i]) std::memcpy(static_cast<uint8_t*>(dst) + i * image, j->pixels.data() + i * image, image);
+    napi_set_element(env, result, static_cast<uint32_t>(i),
+                     j->errors[i].empty() ? MakeBool(env, j->decoded[i]) : MakeString(env, j->errors[i]));
+  }
   napi_resolve_deferred(env, j->deferred, result);
 }
 
-// data_decode_jpeg(paths, out, height, width, channels) -> Promise<boolean[]>: decodes the JPEG
-// at paths[i] (skipping null entries) into out[i * height * width * channels ...] where it can;
-// true where it did.
+Kernel KernelArg(const Args& a, size_t i, const char* where) {
+  Kernel k;
+  const std::string s = a.String(i, "interpolation");
+  if (!ParseKernel(s, &k))
+    throw ArgError(std::string(where) +
+                   ": expected interpolation to be 'bilinear', 'nearest', 'bicubic', 'lanczos3' or 'mitchellcubic' "
+                   "but got '" +
+                   s + "'");
+  return k;
+}
+
+// A Uint8Array (or Buffer) argument: its bytes (already past its byteOffset) and length.
+uint8_t* BytesArg(const Args& a, size_t i, const char* where, const char* name, size_t* length) {
+  bool typed = false;
+  Check(a.env(), napi_is_typedarray(a.env(), a[i], &typed));
+  napi_typedarray_type type = napi_int8_array;
+  void* data = nullptr;
+  *length = 0;
+  if (typed) {
+    napi_value ab;
+    size_t offset;
+    Check(a.env(), napi_get_typedarray_info(a.env(), a[i], &type, length, &data, &ab, &offset));
+  }
+  if (!typed || type != napi_uint8_array)
+    throw ArgError(std::string(where) + ": expected " + name + " to be a Buffer or Uint8Array but got " +
+                   DescribeValue(a.env(), a[i]));
+  return static_cast<uint8_t*>(data);
+}
+
+// data_decode_jpeg(paths, out, height, width, channels, interpolation) -> Promise<(boolean | string)[]>:
+// decodes the file at paths[i] (null: skipped) if it is a JPEG (by its content, not its name),
+// converts it to `channels` (1, 3 or 4) and resizes it to height x width into
+// out[i * height * width * channels ...]. Per path: true when decoded, false when not a JPEG (or
+// skipped), else what is wrong with the file (unreadable, not a regular file, corrupt, too large).
 napi_value DecodeJpegBatch(napi_env env, napi_callback_info info) {
   Args a(env, info);
   bool isArray = false;
   Check(env, napi_is_array(env, a[0], &isArray));
   if (!isArray) throw ArgError("data_decode_jpeg: expected paths to be an array but got " + DescribeValue(env, a[0]));
-  bool typed = false;
-  Check(env, napi_is_typedarray(env, a[1], &typed));
-  napi_typedarray_type type = napi_int8_array;
   size_t length = 0;
-  void* out = nullptr;
-  if (typed) {
-    napi_value ab;
-    size_t offset;
-    Check(env, napi_get_typedarray_info(env, a[1], &type, &length, &out, &ab, &offset));
-  }
-  if (!typed || type != napi_uint8_array)
-    throw ArgError("data_decode_jpeg: expected out to be a Buffer or Uint8Array but got " + DescribeValue(env, a[1]));
+  BytesArg(a, 1, "data_decode_jpeg", "out", &length);
   auto j = std::make_unique<DecodeJob>();
   j->height = a.Int(2, "height");
   j->width = a.Int(3, "width");
   j->channels = a.Int(4, "channels");
+  j->kernel = a.IsNullish(5) ? Kernel::kBilinear : KernelArg(a, 5, "data_decode_jpeg");
   if (j->height <= 0 || j->width <= 0 || j->height > 65535 || j->width > 65535)
     throw ArgError("data_decode_jpeg: expected height and width in 1..65535 but got " + std::to_string(j->height) +
                    "x" + std::to_string(j->width));
@@ -541,6 +874,7 @@ napi_value DecodeJpegBatch(napi_env env, napi_callback_info info) {
                      DescribeValue(env, e));
     size_t len = 0;
     Check(env, napi_get_value_string_utf8(env, e, nullptr, 0, &len));
+    if (len == 0) throw ArgError("data_decode_jpeg: expected paths[" + std::to_string(i) + "] to be a non-empty path");
     j->paths[i].resize(len);
     Check(env, napi_get_value_string_utf8(env, e, &j->paths[i][0], len + 1, &len));
   }
@@ -549,8 +883,39 @@ napi_value DecodeJpegBatch(napi_env env, napi_callback_info info) {
   return QueueAsync(env, std::move(j), "nodetorch.data_decode_jpeg", DecodeExecute, DecodeComplete);
 }
 
+// data_resize_image(pixels, height, width, channels, out, outHeight, outWidth, outChannels, interpolation):
+// the channel conversion and resize that data_decode_jpeg applies, on one decoded image's uint8
+// pixels [height, width, channels (1..4)] into out [outHeight, outWidth, outChannels (1, 3, 4)].
+// Synchronous: both buffers are read and written within the call.
+napi_value ResizeImage(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const char* where = "data_resize_image";
+  size_t in_len = 0, out_len = 0;
+  const uint8_t* in = BytesArg(a, 0, where, "pixels", &in_len);
+  const int64_t h = a.Int(1, "height"), w = a.Int(2, "width"), c = a.Int(3, "channels");
+  uint8_t* out = BytesArg(a, 4, where, "out", &out_len);
+  const int64_t oh = a.Int(5, "outHeight"), ow = a.Int(6, "outWidth"), oc = a.Int(7, "outChannels");
+  const Kernel k = KernelArg(a, 8, where);
+  if (h <= 0 || w <= 0 || h > 65535 || w > 65535 || oh <= 0 || ow <= 0 || oh > 65535 || ow > 65535)
+    throw ArgError(std::string(where) + ": expected sizes in 1..65535 but got " + std::to_string(h) + "x" +
+                   std::to_string(w) + " to " + std::to_string(oh) + "x" + std::to_string(ow));
+  if (c < 1 || c > 4 || (oc != 1 && oc != 3 && oc != 4))
+    throw ArgError(std::string(where) + ": expected channels in 1..4 and outChannels 1, 3 or 4 but got " +
+                   std::to_string(c) + " and " + std::to_string(oc));
+  if (static_cast<uint64_t>(h) * static_cast<uint64_t>(w) > kMaxPixels)
+    throw ArgError(std::string(where) + ": " + std::to_string(h) + "x" + std::to_string(w) +
+                   " pixels is more than the limit of " + std::to_string(kMaxPixels));
+  if (in_len < static_cast<size_t>(h * w * c) || out_len < static_cast<size_t>(oh * ow * oc))
+    throw ArgError(std::string(where) + ": expected pixels to hold " + std::to_string(h * w * c) + " bytes and out " +
+                   std::to_string(oh * ow * oc) + " but they hold " + std::to_string(in_len) + " and " +
+                   std::to_string(out_len));
+  std::vector<uint8_t> pixels(in, in + h * w * c), scratch;
+  ConvertAndResize(pixels.data(), h, w, c, out, oh, ow, oc, k, scratch);
+  return Undefined(env);
+}
+
 // data_jpeg_info() -> string: the libjpeg the native decoder loaded and its API version, or ''
-// when none could be loaded (then every JPEG goes through sharp).
+// when none could be loaded (then every JPEG fails with an error saying what to install).
 napi_value JpegInfo(napi_env env, napi_callback_info) {
   const JpegApi& api = Jpeg();
   std::string s = api.ok ? api.library + " (libjpeg API " + std::to_string(JPEG_LIB_VERSION) + ")" : "";
@@ -561,6 +926,7 @@ const Export kExports[] = {
     NT_EXPORT("data_affine_transform", AffineTransform),
     NT_EXPORT("data_decode_jpeg", DecodeJpegBatch),
     NT_EXPORT("data_jpeg_info", JpegInfo),
+    NT_EXPORT("data_resize_image", ResizeImage),
 };
 
 }  // namespace

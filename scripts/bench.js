@@ -742,7 +742,7 @@ function renderAugment(runs, env) {
     '',
     '**Notes.** nodetorch: `ImageDataGenerator({ rotationRange: 40, widthShiftRange: 0.2, heightShiftRange: 0.2, ' +
     "shearRange: 0.2, zoomRange: 0.2, horizontalFlip: true, fillMode: 'nearest', rescale: 1 / 255 }).flowFromDirectory()` " +
-    '(JPEGs already at the target size are decoded by libjpeg-turbo in a libuv thread, others by sharp; one native ' +
+    '(every JPEG is decoded, and resized where needed, by libjpeg-turbo in native code in a libuv thread; one native ' +
     'affine resampling per batch reads the uint8 pixels with the rescale folded in). torchvision: PIL decode, `Resize`, ' +
     '`RandomAffine(40, translate 0.2, scale 0.8..1.2, shear 0.2)` (constant fill: torchvision has no nearest fill), ' +
     '`RandomHorizontalFlip`, `ToTensor`, through a DataLoader without and with worker processes. One epoch after ' +

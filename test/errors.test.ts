@@ -626,6 +626,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const matrices = h(() => native.tensor_from_buffer(new Float32Array([1, 0, 1, 0, 1, 0, 0, -1, 0, 1, 0, 0]), [2, 2, 3], 0, true));
   v.data_affine_transform = () => [images(), matrices(), 'bilinear', 'reflect', 0, 1 / 255];
   v.data_decode_jpeg = () => [[null, path.join(os.tmpdir(), 'nodetorch-no-such-image.jpg')], Buffer.alloc(2 * 4 * 3 * 3), 4, 3, 3];
+  v.data_resize_image = () => [Buffer.alloc(2 * 3 * 3, 7), 2, 3, 3, Buffer.alloc(4 * 5), 4, 5, 1, 'bilinear'];
   // jit: a compiled module whose forward returns an int, so a run's result holds no tensor to free
   const SRC = 'def forward(self, x):\n    return x.dim()\n';
   const JIT = () => native.jit_compile(SRC);
@@ -687,6 +688,7 @@ const RETURNS_NON_HANDLE = new Set(['data_decode_jpeg', 'memory_with_alloc_limit
   'jit_trace', 'jit_save', 'data_jpeg_info']);
 
 for (const n of ['aten_init', 'aten_op', 'aten_schemas']) RETURNS_NON_HANDLE.add(n); // aten
+RETURNS_NON_HANDLE.add('data_resize_image'); // writes into its out buffer
 for (const n of ['optim_set_controls', 'optim_controls_state', 'optim_finalize_variable_values', 'autocast_get', 'autocast_set',
   'autocast_enter', 'autocast_exit']) RETURNS_NON_HANDLE.add(n); // training controls, autocast
 /** Distributed exports whose valid call needs an initialized process group (see the valid-argument entries). */

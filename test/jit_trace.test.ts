@@ -224,11 +224,12 @@ describe('the one zip reader checks archives on disk (checkZipFile)', () => {
 });
 
 describe('nodetorch info: the JPEG decoder', () => {
-  test('names the libjpeg the native decoder loaded, or says sharp decodes everything', () => {
+  test('names the libjpeg the native decoder loaded for every JPEG, or says JPEGs cannot be read and what to install', () => {
     const found = native.data_jpeg_info();
     expect(typeof found).toBe('string');
     if (fs.existsSync('/usr/lib/x86_64-linux-gnu/libjpeg.so.62')) expect(found).toMatch(/^libjpeg\.so\.62 \(libjpeg API 62\)$/);
-    expect(jpegDecoder('libjpeg.so.62 (libjpeg API 62)')).toMatch(/^native libjpeg\.so\.62 .* for JPEGs already at the target size; sharp \d+\.\d+\.\d+ \(libvips \d/);
-    expect(jpegDecoder('')).toMatch(/^sharp .* only: the native decoder found no libjpeg/);
+    expect(jpegDecoder('libjpeg.so.62 (libjpeg API 62)')).toMatch(
+      /^native libjpeg\.so\.62 \(libjpeg API 62\) for every JPEG \(ICC profiles ignored\); sharp \d+\.\d+\.\d+ \(libvips \d.*\) for PNG and GIF$/);
+    expect(jpegDecoder('')).toMatch(/^none: the native decoder found no libjpeg at run time, so JPEGs cannot be read \(Debian\/Ubuntu: apt install libjpeg62-turbo/);
   });
 });

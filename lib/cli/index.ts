@@ -35,9 +35,9 @@ libtorch is found in this order:
 
 const root = path.resolve(__dirname, '../..');
 
-/** Which JPEG decoder the image pipeline uses (lib/data/images.ts): native libjpeg where it loaded, sharp otherwise. */
+/** The image pipeline's decoders (lib/data/images.ts): JPEGs by the native libjpeg path only, PNG and GIF by sharp. */
 export function jpegDecoder(nativeJpeg: string): string {
-  let sharpVersion = 'not installed';
+  let sharpVersion = 'sharp not installed';
   try {
     const v = (require('sharp') as { versions?: Record<string, string> }).versions ?? {};
     sharpVersion = `sharp ${v.sharp ?? '?'} (libvips ${v.vips ?? '?'})`;
@@ -45,8 +45,9 @@ export function jpegDecoder(nativeJpeg: string): string {
     // sharp missing: reported as such
   }
   return nativeJpeg
-    ? `native ${nativeJpeg} for JPEGs already at the target size; ${sharpVersion} for the rest`
-    : `${sharpVersion} only: the native decoder found no libjpeg at run time (Debian: apt install libjpeg62-turbo)`;
+    ? `native ${nativeJpeg} for every JPEG (ICC profiles ignored); ${sharpVersion} for PNG and GIF`
+    : 'none: the native decoder found no libjpeg at run time, so JPEGs cannot be read (Debian/Ubuntu: apt install ' +
+      `libjpeg62-turbo; Fedora: libjpeg-turbo; macOS: brew install jpeg-turbo); ${sharpVersion} for PNG and GIF`;
 }
 
 function info(): number {

@@ -9,7 +9,7 @@ import { tensor } from '../creation';
 import { tidy } from '../memory';
 import { Random, randomSeed } from './random';
 import {
-  bool, checkOptions, ColorMode, DecodeOptions, fail, fraction, indexDirectory, Interpolation, labelTensor, loadImageBytes,
+  bool, checkOptions, ColorMode, DecodeOptions, fail, fraction, indexDirectory, Interpolation, INTERPOLATIONS, labelTensor, loadImageBytes,
   oneOf, positiveInt, prefetched, received, seedOf, sizeOf,
 } from './images';
 
@@ -61,7 +61,10 @@ export interface FlowFromDirectoryOptions extends FlowOptions {
   colorMode?: ColorMode;
   classes?: string[];
   classMode?: ClassMode;
-  /** default 'nearest', like Keras' load_img */
+  /**
+   * default 'nearest', like Keras' load_img; the kernels are imageDatasetFromDirectory's (tf.image.resize
+   * without antialiasing), where load_img's PIL antialiases bilinear, bicubic and lanczos downscales
+   */
   interpolation?: Interpolation;
 }
 
@@ -342,7 +345,7 @@ export class ImageDataGenerator {
     const f = flowOptions(o, where);
     const [height, width] = sizeOf(o.targetSize, 'targetSize', where, [256, 256]);
     const colorMode = oneOf(o.colorMode, 'colorMode', ['rgb', 'grayscale', 'rgba'] as const, where, 'rgb');
-    const interpolation = oneOf(o.interpolation, 'interpolation', ['nearest', 'bilinear', 'bicubic', 'lanczos3', 'mitchellcubic'] as const, where, 'nearest');
+    const interpolation = oneOf(o.interpolation, 'interpolation', INTERPOLATIONS, where, 'nearest');
     const classMode = o.classMode === null ? null
       : oneOf(o.classMode, 'classMode', ['categorical', 'binary', 'sparse', 'input'] as const, where, 'categorical');
     const index = indexDirectory(directory, o.classes, where);

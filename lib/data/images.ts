@@ -1,6 +1,8 @@
 // Image folders as batches of tensors: imageDatasetFromDirectory (Keras' image_dataset_from_directory)
 // and the file listing, decoding and batching that ImageDataGenerator.flowFromDirectory shares.
-// Decoding runs in sharp's (libvips') threads, several images at once, a few batches ahead.
+// JPEGs are decoded by the native libjpeg path (native/data.cc) in a libuv thread; PNG and GIF by
+// sharp, BMP here; every format's pixels are then converted and resized by the same native code.
+// Batches are made a few ahead.
 import * as fs from 'fs';
 import * as path from 'path';
 import type { Sharp } from 'sharp';
@@ -20,9 +22,8 @@ export type LabelMode = 'int' | 'categorical' | 'binary';
 /** Extensions Keras accepts in image folders. */
 export const IMAGE_EXTENSIONS = ['.bmp', '.gif', '.jpeg', '.jpg', '.png'];
 
-const KERNELS: Record<Interpolation, 'linear' | 'nearest' | 'cubic' | 'lanczos3' | 'mitchell'> = {
-  bilinear: 'linear', nearest: 'nearest', bicubic: 'cubic', lanczos3: 'lanczos3', mitchellcubic: 'mitchell',
-};
+/** @internal the interpolations the image loaders resize with (native/data.cc's kernels) */
+export const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'nearest', 'bicubic', 'lanczos3', 'mitchellcubic'];
 const CHANNELS: Record<ColorMode, number> = { grayscale: 1, rgb: 3, rgba: 4 };
 
 // ---- option checks, shared with augment.ts ----
@@ -242,51 +243,53 @@ export function decodeBmp(buf: Buffer): RawImage {
   return { data: out, width, height, channels };
 }
 
-/** @internal how images become [h, w, c] uint8 pixels */
+/**
+ * @internal how images become [h, w, c] uint8 pixels. Resizing is Keras' image_dataset_from_directory
+ * (tf.image.resize, antialias off): bilinear is PyTorch's interpolate with align_corners false,
+ * nearest takes pixel floor((i + 0.5) * in / out), bicubic is Keys' cubic (a = -0.5); results are
+ * rounded to integers and clamped to 0..255. Grey from colour is ITU-R 601-2 luma, as PIL's
+ * convert('L') rounds it.
+ */
 export interface DecodeOptions { height: number; width: number; colorMode: ColorMode; interpolation: Interpolation }
 
-/** @internal decodes one image file to h*w*c uint8 values (the first frame of a GIF) */
-export async function decodeImage(file: string, o: DecodeOptions, where: string): Promise<Buffer> {
-  try {
-    let img: Sharp;
-    if (path.extname(file).toLowerCase() === '.bmp') {
-      const raw = decodeBmp(await fs.promises.readFile(file));
-      img = sharp()(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
-    } else {
-      img = sharp()(file);
-    }
-    if (o.colorMode === 'grayscale') img = img.removeAlpha().toColourspace('b-w');
-    else if (o.colorMode === 'rgb') img = img.removeAlpha().toColourspace('srgb');
-    else img = img.toColourspace('srgb').ensureAlpha();
-    img = img.resize(o.width, o.height, { fit: 'fill', kernel: KERNELS[o.interpolation] });
-    const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
-    const c = CHANNELS[o.colorMode];
-    if (info.width !== o.width || info.height !== o.height || info.channels !== c) {
-      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels} instead of ${o.width}x${o.height}x${c}`);
-    }
-    return data;
-  } catch (e) {
-    throw new Error(`${where}: could not read image '${file}': ${(e as Error).message}`);
+/**
+ * @internal decodes one PNG, GIF (its first frame) or BMP file at its own size (sharp; BMP here) and
+ * converts and resizes it into out with the native code that JPEGs go through
+ */
+async function decodeOther(file: string, o: DecodeOptions, out: Buffer): Promise<void> {
+  const buf = await fs.promises.readFile(file);
+  let raw: RawImage;
+  if (buf.length >= 2 && buf.toString('latin1', 0, 2) === 'BM') {
+    raw = decodeBmp(buf);
+  } else {
+    const { data, info } = await sharp()(buf).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    raw = { data, width: info.width, height: info.height, channels: info.channels as 3 | 4 };
   }
+  native.data_resize_image(raw.data, raw.height, raw.width, raw.channels, out, o.height, o.width, CHANNELS[o.colorMode], o.interpolation);
 }
-
-const JPEG_EXTENSIONS = ['.jpg', '.jpeg'];
 
 /**
  * @internal decodes files concurrently into one uint8 [N, h, w, c] tensor that borrows one batch
- * buffer (no copy). JPEGs already of the target size are decoded natively (libjpeg-turbo, in a
- * libuv thread: sharp's per-image overhead is several times the decode); the native decoder
- * hands back whatever it leaves (other formats and sizes, ICC profiles, a missing libjpeg), and
- * sharp decodes those, each copied into its slot as it arrives.
+ * buffer (no copy). Every file goes to the native decoder first, which decodes the JPEGs (known by
+ * their content, whatever their name; libjpeg-turbo in a libuv thread) straight into the batch and
+ * refuses unreadable, special (FIFO) and corrupt files; sharp never sees a JPEG. The other formats
+ * are decoded by decodeOther, each written into its slot as it arrives.
  */
 export async function loadImageBytes(files: string[], o: DecodeOptions, where: string): Promise<Tensor> {
   const c = CHANNELS[o.colorMode];
   const size = o.height * o.width * c;
   const batch = Buffer.allocUnsafe(files.length * size);
-  const jpegs = files.map((f) => (JPEG_EXTENSIONS.includes(path.extname(f).toLowerCase()) ? f : null));
-  const done = jpegs.some((f) => f !== null) ? await native.data_decode_jpeg(jpegs, batch, o.height, o.width, c) : [];
+  const cant = (f: string, why: string) => new Error(`${where}: could not read image '${f}': ${why}`);
+  const done = files.length ? await native.data_decode_jpeg(files, batch, o.height, o.width, c, o.interpolation) : [];
+  const failed = done.findIndex((d) => typeof d === 'string');
+  if (failed >= 0) throw cant(files[failed], done[failed] as string);
   await Promise.all(files.map(async (f, i) => {
-    if (!done[i]) (await decodeImage(f, o, where)).copy(batch, i * size);
+    if (done[i] === true) return;
+    try {
+      await decodeOther(f, o, batch.subarray(i * size, (i + 1) * size));
+    } catch (e) {
+      throw cant(f, (e as Error).message);
+    }
   }));
   return tensor(batch, { dtype: 'uint8', shape: [files.length, o.height, o.width, c] });
 }
@@ -313,7 +316,7 @@ export function labelTensor(labels: number[], mode: LabelMode | 'sparse', numCla
 
 /**
  * @internal Runs makeBatch(i) for i in order with up to `ahead` batches in flight, so decoding
- * (in sharp's threads) overlaps whatever the consumer does with the previous batch. Batches made
+ * (in libuv's and sharp's threads) overlaps whatever the consumer does with the previous batch. Batches made
  * but never consumed (the loop was left early, or one failed) are disposed.
  */
 export async function* prefetched<T extends Tensor[]>(count: number, ahead: number, makeBatch: (i: number) => Promise<T>): AsyncGenerator<T> {
@@ -412,7 +415,7 @@ export async function imageDatasetFromDirectory(directory: string, options?: Ima
   const o = checkOptions(options, where);
   const labelMode = oneOf(o.labelMode, 'labelMode', ['int', 'categorical', 'binary'] as const, where, 'int');
   const colorMode = oneOf(o.colorMode, 'colorMode', ['rgb', 'grayscale', 'rgba'] as const, where, 'rgb');
-  const interpolation = oneOf(o.interpolation, 'interpolation', Object.keys(KERNELS) as Interpolation[], where, 'bilinear');
+  const interpolation = oneOf(o.interpolation, 'interpolation', INTERPOLATIONS, where, 'bilinear');
   const batchSize = positiveInt(o.batchSize, 'batchSize', where, 32);
   const [height, width] = sizeOf(o.imageSize, 'imageSize', where, [256, 256]);
   const shuffle = bool(o.shuffle, 'shuffle', where, true);
