@@ -131,6 +131,14 @@ struct Job {
   bool wantSource = false;        // a recv: read the sender's rank once the work is done
   std::function<void(Job&)> run;  // for thread jobs: the blocking part
   std::function<void()> always;   // runs on the JS thread before the promise settles
+  const char* op = nullptr;       // a collective's name, for its error message
+  Ms timeout{0};
+
+  // The message a failed collective rejects with (built only when one fails).
+  void Fail(const std::string& detail) {
+    error = std::string(op) + " failed (timeout " + TimeoutText(timeout) + "; a rank died or never called " + op +
+            "): " + detail;
+  }
 };
 
 // On the JS thread (env null: the function is being torn down and only frees).
@@ -240,11 +248,15 @@ napi_value RunOnThread(napi_env env, std::unique_ptr<Job> job, const char* name,
 }
 
 // Settles when the c10d work completes: through its future where the backend has one (Gloo and
-// NCCL collectives), else on a thread that waits with the group's timeout (Gloo send/recv).
-napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const std::string& op, Ms timeout) {
+// NCCL collectives), else on a thread that waits with the group's timeout (Gloo send/recv). The
+// future's callback runs on the backend's thread as the work completes and wakes the JS thread with
+// one thread-safe call; it also drops the work and the tensors it kept there, so the JS thread only
+// settles the promise. op: a string literal.
+napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const char* op, Ms timeout) {
   napi_value promise = Arm(env, job.get(), "nodetorch.distributed");
   Job* raw = job.release();
-  std::string what = op + " failed (timeout " + TimeoutText(timeout) + "; a rank died or never called " + op + ")";
+  raw->op = op;
+  raw->timeout = timeout;
   c10::intrusive_ptr<c10::ivalue::Future> fut;
   try {
     fut = raw->work->getFuture();
@@ -252,25 +264,28 @@ napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const std::string& 
     fut.reset();
   }
   if (fut) {
-    fut->addCallback([raw, what](c10::ivalue::Future& f) {
-      if (f.hasError()) raw->error = what + ": " + f.tryRetrieveErrorMessage();
+    fut->addCallback([raw](c10::ivalue::Future& f) {
+      if (f.hasError()) raw->Fail(f.tryRetrieveErrorMessage());
       try {
         if (raw->error.empty() && raw->wantSource) raw->source = raw->work->sourceRank();
       } catch (const std::exception&) {
       }
+      // the backend's thread holds the work until it returns from here
+      raw->work.reset();
+      raw->keep.clear();
       Post(raw);
     });
     return promise;
   }
-  std::thread([raw, what, timeout]() {
+  std::thread([raw]() {
     try {
-      raw->work->wait(timeout);
+      raw->work->wait(raw->timeout);
       try {
         if (raw->wantSource) raw->source = raw->work->sourceRank();
       } catch (const std::exception&) {
       }
     } catch (...) {
-      raw->error = what + ": " + ErrorText(std::current_exception());
+      raw->Fail(ErrorText(std::current_exception()));
     }
     Post(raw);
   }).detach();

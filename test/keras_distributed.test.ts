@@ -8,6 +8,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { DistributedSampler } from '../lib/utils/distributed_sampler';
+import { isSharded } from '../lib/data/dataset';
+import { batchCount, shardBatches } from '../lib/keras/training/data_adapter';
 import { data, EPOCHS, makeModel, PER_RANK_BATCH, weightsOf } from './keras_distributed/model';
 import { freePort, Json, killLiveRanks, ok, RankResult, runRank } from './distributed/ranks';
 
@@ -104,6 +106,39 @@ describeGloo('Keras fit on 2 ranks (Gloo on 127.0.0.1)', () => {
   }
 });
 
+describeGloo('Keras fit from datasets on 2 ranks: auto-sharding', () => {
+  // Batch i of the source goes to rank i % 2, so step k trains batches 2k and 2k + 1: one process with
+  // batch size 8 on the same order (the dataset's own, no DistributedSampler), all 5 validation samples.
+  async function sequentialReference(kind: 'native' | 'autograd'): Promise<{ history: Record<string, number[]>; weights: number[][] }> {
+    const m = makeModel(kind, 7);
+    const { x, y, xv, yv } = data();
+    const h = await m.fit(x, y, { epochs: EPOCHS, batchSize: 2 * PER_RANK_BATCH, shuffle: false, verbose: 0, validationData: [xv, yv] });
+    return { history: h.history, weights: weightsOf(m) };
+  }
+
+  for (const [source, kind, what] of [
+    ['dataset', 'native', 'a data.Dataset is auto-sharded'],
+    ['dataset', 'autograd', 'a data.Dataset is auto-sharded'],
+    ['generator', 'native', 'an iterable of unknown length is auto-sharded and its uneven last round dropped on every rank'],
+    ['sharded', 'autograd', 'a Dataset.shard(2, rank) source is not sharded again; the ranks stop at the shorter shard'],
+    ['optout', 'native', 'DataParallel({ auto_shard_dataset: false }): unequal generators stop together, batch by batch'],
+  ] as const) {
+    test(`${kind} step, ${source}: ${what}; equals one process with twice the batch size`, async () => {
+      const [r0, r1] = await job('datasetFit', { NT_PATH: kind, NT_SOURCE: source });
+      const ref = await sequentialReference(kind);
+      expect(r1.weights).toEqual(r0.weights);
+      expectClose(r0.weights, ref.weights, 1e-5);
+      expect(Object.keys(r0.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+      for (const k of Object.keys(ref.history)) {
+        expect(r1.history[k]).toEqual(r0.history[k]);
+        expectClose([r0.history[k]], [ref.history[k]], 1e-5);
+      }
+      // the user's shards as they are: rank 0 pulls its 3 batches (the third only to find the others done), rank 1 its 2
+      if (source === 'sharded') expect([r0.pulled, r1.pulled]).toEqual([3 * EPOCHS, 2 * EPOCHS]);
+    }, 200_000);
+  }
+});
+
 describeGloo('Keras fit under nodetorch run', () => {
   test('--max-restarts restarts the group and BackupAndRestore resumes the fit on every rank', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nt-kdist-run-'));
@@ -137,6 +172,50 @@ describe('nt.distribution (Keras 3 names)', () => {
     nt.distribution.setDistribution(d);
     expect(nt.distribution.distribution()).toBe(d);
     expect(new nt.distribution.DataParallel({ devices: ['cpu:0'] }).devices).toEqual(['cpu:0']);
+  });
+
+  test('DataParallel autoShardDataset: true by default, false by option (camelCase or snake_case), a boolean', () => {
+    expect(new nt.distribution.DataParallel().autoShardDataset).toBe(true);
+    expect(new nt.distribution.DataParallel({ autoShardDataset: false }).autoShardDataset).toBe(false);
+    expect(new nt.distribution.DataParallel({ auto_shard_dataset: false }).autoShardDataset).toBe(false);
+    const d = new nt.distribution.DataParallel(['cpu:0'], { autoShardDataset: false });
+    expect([d.devices, d.autoShardDataset]).toEqual([['cpu:0'], false]);
+    expect(() => new nt.distribution.DataParallel({ autoShardDataset: 'no' as never }))
+      .toThrow("DataParallel: expected a boolean for autoShardDataset but received string 'no'");
+    expect(() => new nt.distribution.DataParallel({ autoShard: false } as never)).toThrow("DataParallel: unknown option 'autoShard'");
+  });
+
+  test('Dataset.shard marks its result and everything derived from it; other datasets are unmarked', () => {
+    const ds = nt.data.Dataset.range(10);
+    expect(isSharded(ds)).toBe(false);
+    expect(isSharded(ds.batch(2).map((b) => b).prefetch())).toBe(false);
+    const sh = ds.shard(2, 1);
+    expect(isSharded(sh)).toBe(true);
+    for (const d of [sh.batch(2), sh.map((e) => e), sh.filter(() => true), sh.shuffle(4, { seed: 1 }), sh.take(3), sh.skip(1),
+      sh.repeat(2), sh.prefetch(), sh.cache(), sh.batch(2).unbatch(), ds.concatenate(sh), nt.data.Dataset.zip([ds, sh])]) {
+      expect(isSharded(d)).toBe(true);
+    }
+  });
+
+  test('shardBatches: batch i to rank i % size; equal counts drop the last uneven round, validation keeps it', async () => {
+    const items = (n: number): Iterable<nt.Tensor> => ({ *[Symbol.iterator]() { for (let i = 0; i < n; i++) yield nt.tensor([i]); } });
+    const read = async (src: AsyncIterable<unknown>): Promise<number[]> => {
+      const out: number[] = [];
+      for await (const t of src) { out.push(Number((t as nt.Tensor).item())); (t as nt.Tensor).dispose(); }
+      return out;
+    };
+    expect(await read(shardBatches(items(7), 0, 3, true))).toEqual([0, 3]);
+    expect(await read(shardBatches(items(7), 2, 3, true))).toEqual([2, 5]);
+    expect(await read(shardBatches(items(7), 0, 3, false))).toEqual([0, 3, 6]);
+    expect(await read(shardBatches(items(7), 1, 3, false))).toEqual([1, 4]);
+    expect(batchCount(shardBatches(items(7), 0, 3, true))).toBe(Infinity); // unknown length stays unknown
+    // a Dataset of known size keeps its plan: shard + take, floor(7 / 3) = 2 batches on every rank
+    const ds = nt.data.Dataset.range(7);
+    for (const [r, equal, want] of [[0, true, [0, 3]], [1, true, [1, 4]], [0, false, [0, 3, 6]], [2, false, [2, 5]]] as const) {
+      const s = shardBatches(ds, r, 3, equal);
+      expect(await read(s)).toEqual(want);
+      expect(batchCount(s)).toBe(want.length);
+    }
   });
 
   test('bad input is a clear Error', async () => {

@@ -460,6 +460,21 @@ async function* iterateSource<T>(factory: () => GeneratorSource<T>, op: string):
   }
 }
 
+// Dataset.shard's mark, carried by every dataset derived from a sharded one (and by the packed
+// sources over it): a distributed fit leaves such a source as the user sharded it.
+const shardedSources = new WeakSet<object>();
+
+/** @internal whether a batch source is Dataset.shard's result or derived from one */
+export function isSharded(source: unknown): boolean {
+  return typeof source === 'object' && source !== null && shardedSources.has(source);
+}
+
+/** @internal `to`, marked sharded when any of `from` is */
+export function carryShard<T extends object>(to: T, ...from: unknown[]): T {
+  if (from.some(isSharded)) shardedSources.add(to);
+  return to;
+}
+
 function mergeCardinality(sizes: number[], how: 'min' | 'sum'): number {
   if (sizes.some((s) => s === UNKNOWN)) return UNKNOWN;
   return how === 'min' ? Math.min(...sizes) : sizes.reduce((a, b) => a + b, 0);
@@ -583,7 +598,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     const list = keys.map((k) => checkDataset((datasets as Record<string, unknown>)[k], op, Array.isArray(datasets) ? `[${k}]` : k));
     const isArray = Array.isArray(datasets);
     type E = { -readonly [K in keyof D]: ElementOf<D[K]> };
-    return new Dataset<E>(async function* () {
+    return carryShard(new Dataset<E>(async function* () {
       const its = list.map((d) => d[Symbol.asyncIterator]());
       try {
         for (;;) {
@@ -605,7 +620,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
       } finally {
         await Promise.all(its.map((it) => it.return?.()));
       }
-    }, () => mergeCardinality(list.map((d) => d.cardinality()), 'min'));
+    }, () => mergeCardinality(list.map((d) => d.cardinality()), 'min')), ...list);
   }
 
   // ---- transformations ----
@@ -622,14 +637,14 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     checkOptions(options, op);
     const n = options.numParallelCalls === undefined ? 1
       : options.numParallelCalls === AUTOTUNE ? os.cpus().length : positiveInt(options.numParallelCalls, op, 'numParallelCalls');
-    return new Dataset<U>(() => mapElements(this, fn, n), () => this.cardinality());
+    return carryShard(new Dataset<U>(() => mapElements(this, fn, n), () => this.cardinality()), this);
   }
 
   /** Keeps the elements for which predicate returns true (or a true scalar Tensor); disposes the others. */
   filter(predicate: (element: T) => boolean | Tensor | Promise<boolean | Tensor>): Dataset<T> {
     const op = 'Dataset.filter';
     checkFn(predicate, op);
-    return new Dataset<T>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<T>(async function* (this: Dataset<T>) {
       for await (const el of this) {
         let keep: boolean;
         try {
@@ -652,7 +667,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
         if (keep) yield el;
         else disposeElement(el);
       }
-    }.bind(this), () => (this.cardinality() === 0 ? 0 : this.cardinality() === INFINITE ? INFINITE : UNKNOWN));
+    }.bind(this), () => (this.cardinality() === 0 ? 0 : this.cardinality() === INFINITE ? INFINITE : UNKNOWN)), this);
   }
 
   /**
@@ -672,9 +687,9 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     const nextRand = (): (() => number) => mulberry32(passSeed(seed, reshuffle ? epoch++ : 0));
     const up = this._plan;
     if (up) {
-      return Dataset.fromPlan({ source: up.source, size: up.size, order: () => shuffleIndices(up.order(), size, nextRand()) });
+      return carryShard(Dataset.fromPlan({ source: up.source, size: up.size, order: () => shuffleIndices(up.order(), size, nextRand()) }), this);
     }
-    return new Dataset<T>(() => shuffleElements(this, size, nextRand()), () => this.cardinality());
+    return carryShard(new Dataset<T>(() => shuffleElements(this, size, nextRand()), () => this.cardinality()), this);
   }
 
   /**
@@ -694,10 +709,10 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     };
     const plan = this._plan;
     if (plan) {
-      return new Dataset<Batched<T>>(() => planBatches(plan, n, drop) as AsyncGenerator<Batched<T>>, size, undefined,
-        () => planBatchesSync(plan, n, drop) as Generator<Batched<T>>);
+      return carryShard(new Dataset<Batched<T>>(() => planBatches(plan, n, drop) as AsyncGenerator<Batched<T>>, size, undefined,
+        () => planBatchesSync(plan, n, drop) as Generator<Batched<T>>), this);
     }
-    return new Dataset<Batched<T>>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<Batched<T>>(async function* (this: Dataset<T>) {
       let buf: T[] = [];
       try {
         for await (const el of this) {
@@ -716,13 +731,13 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
       } finally {
         for (const el of buf) disposeElement(el);
       }
-    }.bind(this), size);
+    }.bind(this), size), this);
   }
 
   /** Splits each element along dim 0 into rows (the inverse of batch); all leaves must agree in dim 0. */
   unbatch(): Dataset<Unbatched<T>> {
     const op = 'Dataset.unbatch';
-    return new Dataset<Unbatched<T>>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<Unbatched<T>>(async function* (this: Dataset<T>) {
       for await (const el of this) {
         let rows: unknown[];
         try {
@@ -739,7 +754,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
           for (let k = i + 1; k < rows.length; k++) disposeElement(rows[k]); // rows of an abandoned pass
         }
       }
-    }.bind(this), () => (this.cardinality() === INFINITE ? INFINITE : UNKNOWN));
+    }.bind(this), () => (this.cardinality() === INFINITE ? INFINITE : UNKNOWN)), this);
   }
 
   /** The whole dataset `count` times (endless when omitted or -1); each pass restarts upstream (and reshuffles). */
@@ -748,7 +763,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     const size = (c: number): number => (times === 0 || c === 0 ? 0 : times === INFINITE ? INFINITE : c === UNKNOWN ? UNKNOWN : c * times);
     const up = this._plan;
     if (up) {
-      return Dataset.fromPlan({
+      return carryShard(Dataset.fromPlan({
         source: up.source,
         size: size(up.size),
         order: function* () {
@@ -759,15 +774,15 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
             if (!any) return;
           }
         },
-      });
+      }), this);
     }
-    return new Dataset<T>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<T>(async function* (this: Dataset<T>) {
       for (let pass = 0; pass < times; pass++) {
         let any = false;
         for await (const el of this) { any = true; yield el; }
         if (!any) return; // an empty pass would repeat forever
       }
-    }.bind(this), () => size(this.cardinality()));
+    }.bind(this), () => size(this.cardinality())), this);
   }
 
   /** The first `count` elements (all for -1); stops pulling from upstream after them. */
@@ -776,7 +791,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     const size = (c: number): number => (c === UNKNOWN ? UNKNOWN : Math.min(c, n));
     const up = this._plan;
     if (up) {
-      return Dataset.fromPlan({
+      return carryShard(Dataset.fromPlan({
         source: up.source,
         size: Math.min(up.size, n),
         order: function* () {
@@ -788,16 +803,16 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
             if (++k >= n) return;
           }
         },
-      });
+      }), this);
     }
-    return new Dataset<T>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<T>(async function* (this: Dataset<T>) {
       if (n === 0) return;
       let k = 0;
       for await (const el of this) {
         yield el;
         if (++k >= n) return;
       }
-    }.bind(this), () => size(this.cardinality()));
+    }.bind(this), () => size(this.cardinality())), this);
   }
 
   /**
@@ -813,7 +828,9 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
     }
     const size = (c: number): number => (c === UNKNOWN || c === INFINITE ? c
       : Math.floor(c / numShards) + (index < c % numShards ? 1 : 0));
-    return this.keepWhere((k) => k % numShards === index, size);
+    const out = this.keepWhere((k) => k % numShards === index, size);
+    shardedSources.add(out);
+    return out;
   }
 
   /** All but the first `count` elements (which are disposed). */
@@ -830,7 +847,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
   private keepWhere(keep: (k: number) => boolean, size: (c: number) => number): Dataset<T> {
     const up = this._plan;
     if (up) {
-      return Dataset.fromPlan({
+      return carryShard(Dataset.fromPlan({
         source: up.source,
         size: size(up.size),
         order: function* () {
@@ -840,15 +857,15 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
             if (keep(k++)) yield r.value;
           }
         },
-      });
+      }), this);
     }
-    return new Dataset<T>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<T>(async function* (this: Dataset<T>) {
       let k = 0;
       for await (const el of this) {
         if (keep(k++)) yield el;
         else disposeElement(el);
       }
-    }.bind(this), () => size(this.cardinality()));
+    }.bind(this), () => size(this.cardinality())), this);
   }
 
   /**
@@ -858,7 +875,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
   prefetch(bufferSize: number = AUTOTUNE): Dataset<T> {
     const n = bufferSize === AUTOTUNE ? 2 : positiveInt(bufferSize, 'Dataset.prefetch', 'bufferSize');
     // Over an index plan rows are instant to make: keep the plan so batch() stays one gather.
-    return new Dataset<T>(() => prefetchElements(this, n), () => this.cardinality(), this._plan);
+    return carryShard(new Dataset<T>(() => prefetchElements(this, n), () => this.cardinality(), this._plan), this);
   }
 
   /**
@@ -867,7 +884,7 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
    */
   cache(): Dataset<T> {
     let cached: T[] | undefined;
-    return new Dataset<T>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<T>(async function* (this: Dataset<T>) {
       if (cached) {
         for (const el of cached) yield aliasElement(el);
         return;
@@ -884,19 +901,19 @@ export class Dataset<T = unknown> implements AsyncIterable<T>, Iterable<T> {
         if (complete && cached === undefined) cached = store;
         else for (const el of store) disposeElement(el);
       }
-    }.bind(this), () => this.cardinality());
+    }.bind(this), () => this.cardinality()), this);
   }
 
   /** This dataset's elements followed by other's. */
   concatenate<U>(other: Dataset<U>): Dataset<T | U> {
     checkDataset(other, 'Dataset.concatenate', 'other');
-    return new Dataset<T | U>(async function* (this: Dataset<T>) {
+    return carryShard(new Dataset<T | U>(async function* (this: Dataset<T>) {
       yield* this;
       yield* other;
     }.bind(this), () => {
       const sizes = [this.cardinality(), other.cardinality()];
       return sizes.includes(INFINITE) && !sizes.includes(UNKNOWN) ? INFINITE : mergeCardinality(sizes, 'sum');
-    });
+    }), this, other);
   }
 
   // ---- size and consumption ----

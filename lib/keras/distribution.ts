@@ -14,21 +14,33 @@ import * as creation from '../creation';
 import * as distributed from '../distributed';
 import { DistributedSampler } from '../utils/distributed_sampler';
 import { availableDevices } from '../device';
+import * as check from '../util/check';
+import { isSharded } from '../data/dataset';
+import { batchCount, disposeBatch, shardBatches } from './training/data_adapter';
 
 /** Keras 3's DataParallel: every process holds the whole model and trains on its share of each batch. */
 export class DataParallel {
   /** the devices this process trains on (Keras' devices; one per process here) */
   readonly devices: string[];
-  /** DataParallel(devices?) or DataParallel({ devices }) as Keras 3. */
-  constructor(devices?: string[] | { devices?: string[] }) {
-    const list = Array.isArray(devices) ? devices : devices === undefined ? undefined : (devices as { devices?: string[] }).devices;
-    if (devices !== undefined && !Array.isArray(devices) && (devices === null || typeof devices !== 'object')) {
+  /**
+   * Keras 3's auto_shard_dataset (default true): fit() gives each rank every world-size-th batch of a
+   * dataset or generator (and of validation data), unless the dataset came from Dataset.shard().
+   * false: each rank trains on all its source yields (shard it yourself).
+   */
+  readonly autoShardDataset: boolean;
+  /** DataParallel(devices?, { autoShardDataset }) or DataParallel({ devices, autoShardDataset }) as Keras 3 (auto_shard_dataset too). */
+  constructor(devices?: string[] | { devices?: string[]; autoShardDataset?: boolean; auto_shard_dataset?: boolean },
+    options?: { autoShardDataset?: boolean; auto_shard_dataset?: boolean }) {
+    if (devices !== undefined && !Array.isArray(devices) && !check.is.plainObject(devices)) {
       throw new TypeError(`DataParallel: expected a list of devices or { devices } but received ${typeOfValue(devices)}`);
     }
+    const o = check.args('DataParallel', [devices, options], ['devices'], ['autoShardDataset']);
+    const list = o.devices;
     if (list !== undefined && (!Array.isArray(list) || list.some((d) => typeof d !== 'string'))) {
       throw new TypeError(`DataParallel: expected devices to be an array of device names like 'cpu:0' but received ${typeOfValue(list)}`);
     }
-    this.devices = list ? [...list] : listDevices();
+    this.devices = list ? [...(list as string[])] : listDevices();
+    this.autoShardDataset = check.boolean('DataParallel', 'autoShardDataset', o.autoShardDataset, true);
   }
   /** `DataParallel(devices [...])`, as Keras prints it. */
   toString(): string {
@@ -79,7 +91,7 @@ export class FitSync {
   private readonly shards: Tensor[] = [];
   private readonly held: Tensor[] = [];
   private constructor(readonly group: distributed.ProcessGroup, readonly rank: number, readonly size: number,
-    private readonly entry: ReducerEntry | null) {}
+    private readonly entry: ReducerEntry | null, private readonly autoShard: boolean) {}
 
   /**
    * The sync for a fit() call, or null when it trains alone: `distributed` is fit's option
@@ -113,7 +125,7 @@ export class FitSync {
       }
       dist.ddp_set_sync(entry.reducer, true);
     }
-    return new FitSync(group, rank, size, entry);
+    return new FitSync(group, rank, size, entry, current?.autoShardDataset ?? true);
   }
 
   /** Rank 0 runs the callbacks, the progress bar and every file writer. */
@@ -147,14 +159,76 @@ export class FitSync {
 
   /** Each rank's numbers summed over the ranks. */
   async sumNumbers(values: number[]): Promise<number[]> {
+    return this.reduceNumbers(values, 'sum');
+  }
+
+  private async reduceNumbers(values: number[], op: 'sum' | 'min'): Promise<number[]> {
     if (this.size === 1) return values;
     const t = creation.tensor(values, { dtype: 'float64' });
     try {
-      await distributed.allReduce(t, { group: this.group });
+      await distributed.allReduce(t, { group: this.group, op });
       return Array.from(t.dataSync() as Float64Array);
     } finally {
       t.dispose();
     }
+  }
+
+  /**
+   * This rank's training batches from a dataset or generator, and the steps per epoch every rank
+   * runs (stepsPerEpoch when given). Auto-sharded (Keras 3's auto_shard_dataset, tf.distribute's
+   * default): batch i goes to rank i % size and a last round of fewer than size batches is
+   * dropped, so all ranks run floor(n / size) steps. A source the user sharded (Dataset.shard),
+   * or any source with autoShardDataset off, is used as it is; without stepsPerEpoch the ranks
+   * then agree to stop with the first rank that runs out: at the smallest batch count when every
+   * rank knows its own, else batch by batch. Either way no rank is left in a gradient allreduce
+   * that the others never start.
+   */
+  async trainSource(src: AsyncIterable<unknown>, stepsPerEpoch: number | undefined): Promise<{ source: AsyncIterable<unknown>; steps: number }> {
+    if (this.size === 1) return { source: src, steps: stepsPerEpoch ?? batchCount(src) };
+    if (this.autoShard && !isSharded(src)) {
+      const n = batchCount(src);
+      if (Number.isFinite(n) && n < this.size) {
+        throw new RangeError(`fit: the dataset has ${n} batch${n === 1 ? '' : 'es'}, fewer than the ${this.size} processes that ` +
+          `share them (each trains on every ${this.size}th batch): use a smaller batch size or more data`);
+      }
+      const source = shardBatches(src, this.rank, this.size, true);
+      return { source, steps: stepsPerEpoch ?? batchCount(source) };
+    }
+    if (stepsPerEpoch !== undefined) return { source: src, steps: stepsPerEpoch };
+    const own = batchCount(src);
+    const [least] = await this.reduceNumbers([Number.isFinite(own) ? own : -1], 'min');
+    if (least >= 0) return { source: src, steps: least };
+    return { source: this.agreedBatches(src), steps: Infinity };
+  }
+
+  /** This rank's validation batches: every size-th one when auto-sharding (all of them: the states are summed), else src. */
+  valSource(src: AsyncIterable<unknown>): AsyncIterable<unknown> {
+    return this.size > 1 && this.autoShard && !isSharded(src) ? shardBatches(src, this.rank, this.size, false) : src;
+  }
+
+  /** src's batches while every rank still has one (a min-allreduce before each): the ranks stop together. */
+  private agreedBatches(src: AsyncIterable<unknown>): AsyncIterable<unknown> {
+    return {
+      [Symbol.asyncIterator]: async function* (this: FitSync) {
+        const s = src as AsyncIterable<unknown> | Iterable<unknown>;
+        const it = Symbol.asyncIterator in s ? s[Symbol.asyncIterator]() : s[Symbol.iterator]();
+        let ended = false;
+        try {
+          for (;;) {
+            const r = await it.next();
+            ended = !!r.done;
+            const [all] = await this.reduceNumbers([r.done ? 0 : 1], 'min');
+            if (all === 0) {
+              if (!r.done) disposeBatch(r.value);
+              return;
+            }
+            yield r.value;
+          }
+        } finally {
+          if (!ended) await it.return?.();
+        }
+      }.bind(this),
+    };
   }
 
   /** Sums the native metric states over the ranks, in place: their result() is then every rank's batches'. */

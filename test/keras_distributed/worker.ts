@@ -4,7 +4,7 @@
 import * as path from 'path';
 import * as nt from '../../lib';
 import { runScenario } from '../distributed/ranks';
-import { data, EPOCHS, Identity, makeModel, PER_RANK_BATCH, weightsOf } from './model';
+import { data, dataTail, EPOCHS, Identity, makeModel, PER_RANK_BATCH, weightsOf } from './model';
 
 const scenario = process.argv[2];
 const timeoutMs = Number(process.env.NT_TEST_TIMEOUT_MS ?? 20000);
@@ -75,6 +75,49 @@ async function nanData(): Promise<unknown> {
   return { error };
 }
 
-const scenarios: Record<string, () => Promise<unknown>> = { fit, early, nonfinite, nanData };
+// fit from a dataset source on 2 ranks (NT_SOURCE): 'dataset' (a data.Dataset, auto-sharded), 'generator' (an iterable of
+// unknown length, auto-sharded, its 5th batch dropped), 'sharded' (Dataset.shard(2, rank): left as it is, the ranks stop at
+// the shorter shard) or 'optout' (DataParallel({ autoShardDataset: false }) over each rank's own unequal generator).
+// Every variant trains on batches 0-3 of 4 samples, two per step, and validates on all 5 validation samples.
+async function datasetFit(): Promise<unknown> {
+  await nt.distributed.init({ timeoutMs });
+  const rank = nt.distributed.getRank();
+  const source = process.env.NT_SOURCE;
+  const m = makeModel(kind, 7 + rank);
+  const { x, y, xv, yv } = data();
+  const extra = dataTail();
+  const x20 = nt.cat([x, extra.x]);
+  const y20 = nt.cat([y, extra.y]);
+  const batches = (bx: nt.Tensor, by: nt.Tensor, b: number): nt.Tensor[][] =>
+    Array.from({ length: Math.ceil(bx.shape[0] / b) }, (_, i) => [bx.slice(0, i * b, (i + 1) * b), by.slice(0, i * b, (i + 1) * b)]);
+  const generator = (list: nt.Tensor[][], keep: (i: number) => boolean): Iterable<nt.Tensor[]> => ({
+    *[Symbol.iterator]() { for (let i = 0; i < list.length; i++) if (keep(i)) yield list[i].map((t) => t.clone()); },
+  });
+  let pulled = 0;
+  let train: unknown;
+  let val: unknown;
+  if (source === 'dataset') {
+    train = nt.data.Dataset.fromTensorSlices([x, y]).batch(PER_RANK_BATCH);
+    val = nt.data.Dataset.fromTensorSlices([xv, yv]).batch(2);
+  } else if (source === 'generator') {
+    nt.distribution.setDistribution(new nt.distribution.DataParallel());
+    train = generator(batches(x20, y20, PER_RANK_BATCH), () => true);
+    val = generator(batches(xv, yv, 2), () => true);
+  } else if (source === 'sharded') {
+    train = nt.data.Dataset.fromTensorSlices([x20, y20]).batch(PER_RANK_BATCH).shard(2, rank).map((el) => { pulled++; return el; });
+    val = nt.data.Dataset.fromTensorSlices([xv, yv]).batch(2).shard(2, rank);
+  } else {
+    nt.distribution.setDistribution(new nt.distribution.DataParallel({ auto_shard_dataset: false }));
+    train = generator(batches(x20, y20, PER_RANK_BATCH), (i) => i % 2 === rank);
+    val = generator(batches(xv, yv, 2), (i) => i % 2 === rank);
+  }
+  const h = await m.fit(train as AsyncIterable<unknown>, { epochs: EPOCHS, verbose: 0, validationData: val as never,
+    ...(source === 'dataset' || source === 'sharded' ? { distributed: true } : {}) });
+  nt.distribution.setDistribution(null);
+  await nt.distributed.destroy();
+  return { rank, history: h.history, weights: weightsOf(m), pulled };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = { fit, early, nonfinite, nanData, datasetFit };
 
 if (require.main === module) runScenario(scenarios, scenario);

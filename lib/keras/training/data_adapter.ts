@@ -10,6 +10,7 @@ import { Tensor, typeOfValue, NestedArray, wrap } from '../../tensor';
 import * as creation from '../../creation';
 import { DType } from '../../dtype';
 import { isObjectLike } from '../../callable';
+import { carryShard, Dataset } from '../../data/dataset';
 
 /** Training data: a Tensor, nested number arrays, or { data, shape, dtype? }. */
 export type Data = Tensor | NestedArray | { data: ArrayLike<number> | ArrayBufferView; shape: number[]; dtype?: DType };
@@ -81,6 +82,50 @@ export class StepCursor implements AsyncIterable<unknown> {
     this.it = null;
     await it?.return?.();
   }
+}
+
+/**
+ * Rank `rank` of `size`'s share of a batch source (a distributed fit's auto-sharding): batch i
+ * goes to rank i % size. With `equal`, the batches run in rounds of `size` and a round the
+ * source ends inside is dropped on every rank, so each rank trains on the same number of batches
+ * (floor(n / size)) and none waits in a gradient allreduce the others never start; without it
+ * (validation, whose states are summed once at the end) every batch is used. The other ranks'
+ * batches are made and disposed: every rank must see the same batches in the same order (seed
+ * any shuffle). A data.Dataset keeps its index plan (Dataset.shard), so those batches are never
+ * gathered.
+ */
+export function shardBatches(src: AsyncIterable<unknown> | Iterable<unknown>, rank: number, size: number, equal: boolean): AsyncIterable<unknown> {
+  const card = batchCount(src);
+  if (src instanceof Dataset && Number.isFinite(card)) {
+    const mine = src.shard(size, rank);
+    return equal ? mine.take(Math.floor(card / size)) : mine;
+  }
+  return {
+    cardinality: () => (!Number.isFinite(card) ? -1 : equal ? Math.floor(card / size) : Math.floor(card / size) + (rank < card % size ? 1 : 0)),
+    async *[Symbol.asyncIterator]() {
+      const it = Symbol.asyncIterator in src ? (src as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (src as Iterable<unknown>)[Symbol.iterator]();
+      let ended = false;
+      try {
+        for (;;) {
+          let mine: { el: unknown } | null = null;
+          for (let k = 0; k < size; k++) {
+            const r = await it.next();
+            if (r.done) {
+              ended = true;
+              break;
+            }
+            if (k === rank) mine = { el: r.value };
+            else disposeBatch(r.value);
+          }
+          if (mine && (!ended || !equal)) yield mine.el;
+          else if (mine) disposeBatch(mine.el);
+          if (ended) return;
+        }
+      } finally {
+        if (!ended) await it.return?.();
+      }
+    },
+  } as AsyncIterable<unknown>;
 }
 
 /** [x, y] or [x, y, sampleWeight], or { x, y }. */
@@ -209,7 +254,7 @@ export function unpack(t: Tensor, p: Packing): Tensor[] {
 /** A dataset whose batches hold several inputs/targets, seen as one of packed [x, y(, w)] batches. */
 export function packedSource(src: AsyncIterable<unknown> | Iterable<unknown>, packBatch: (el: unknown) => unknown): AsyncIterable<unknown> {
   const card = batchCount(src);
-  return {
+  return carryShard({
     cardinality: () => (Number.isFinite(card) ? card : -1),
     async *[Symbol.asyncIterator]() {
       const it = Symbol.asyncIterator in src ? (src as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (src as Iterable<unknown>)[Symbol.iterator]();
@@ -223,5 +268,5 @@ export function packedSource(src: AsyncIterable<unknown> | Iterable<unknown>, pa
         await it.return?.();
       }
     },
-  } as AsyncIterable<unknown>;
+  } as AsyncIterable<unknown>, src);
 }

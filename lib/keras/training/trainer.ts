@@ -17,7 +17,7 @@ import { Optimizer as KerasOptimizer, resolveOptimizer } from '../optimizers';
 import { LOSS_NAMES, LossName, canonicalLoss } from '../losses';
 import { resolveMetric, Metric } from '../metrics';
 import { isObjectLike } from '../../callable';
-import { FitSync } from '../distribution';
+import { distribution, FitSync } from '../distribution';
 import {
   Data, toTensor, catAndFree, isBatchSource, batchCount, StepCursor, asBatch, disposeBatch, tensorBatches, wrapResult,
 } from './data_adapter';
@@ -607,15 +607,23 @@ export abstract class Trainer extends Layer {
       const all = Math.ceil(x.shape[0] / batchSize);
       steps = o.stepsPerEpoch === undefined ? all : Math.min(all, posInt('fit', 'stepsPerEpoch', o.stepsPerEpoch, all));
     }
+    let valSteps: number | undefined;
     if (o.validationData !== undefined) {
       const vd = o.validationData as unknown;
       if (isBatchSource(vd)) {
-        val = o.validationSteps === undefined ? vd : new StepCursor(vd, posInt('fit', 'validationSteps', o.validationSteps, 1));
+        val = vd; // wrapped in a StepCursor below, once a distributed fit has taken this rank's share
+        if (o.validationSteps !== undefined) valSteps = posInt('fit', 'validationSteps', o.validationSteps, 1);
       } else if (Array.isArray(vd) && vd.length >= 2) val = [toTensor(vd[0], 'fit: validationData x'), toTensor(vd[1], 'fit: validationData y')];
       else throw new TypeError('fit: expected validationData as [x, y] or a dataset of [x, y] batches');
     }
 
     // -- distributed fit (lib/keras/distribution.ts): this rank's shares; callbacks on rank 0 only --
+    const declared = this.layers[0]?.inputShape;
+    if (fromDataset && !this.built && declared && (o.distributed ?? distribution() !== null)) {
+      // built from the first layer's inputShape now (as Keras at construction), not at the first batch: a
+      // distributed fit broadcasts and averages the weights before any batch
+      this.ensureBuilt(declared);
+    }
     const sync = await FitSync.start(this, o.distributed, this.trainableWeights);
     if (sync && x) {
       const all = Math.ceil(sync.shardSize(x.shape[0]) / batchSize);
@@ -628,13 +636,16 @@ export abstract class Trainer extends Layer {
       if (Array.isArray(val)) this.checkFinite('fit: validationData', val[0], val[1]);
     }
     if (sync && Array.isArray(val)) val = sync.valShard(val[0], val[1]);
-    if (sync && fromDataset && sync.size > 1 && o.stepsPerEpoch === undefined) {
-      sync.end();
-      throw new TypeError('fit: distributed training from a dataset needs stepsPerEpoch (the same on every rank); give each rank ' +
-        'its share with dataset.shard(nt.distributed.getWorldSize(), nt.distributed.getRank())');
-    }
     this.dist = sync;
     try {
+      if (sync && fromDataset) {
+        // this rank's share of a dataset source (auto-sharded unless the user sharded it), the same step count on every rank
+        const share = await sync.trainSource(xIn as AsyncIterable<unknown>, o.stepsPerEpoch === undefined ? undefined : steps);
+        xIn = share.source;
+        steps = share.steps;
+      }
+      if (sync && val && !Array.isArray(val)) val = sync.valSource(val);
+      if (valSteps !== undefined && val && !Array.isArray(val)) val = new StepCursor(val, valSteps);
       return await this.fitLoop(o, x, y, xIn, val, sampleWeight, steps, epochs, batchSize, verbose, initialEpoch, shuffle, fromDataset, sync);
     } finally {
       this.dist = null;
