@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/function_hook.h>
 #include <torch/version.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <functional>
@@ -134,10 +135,24 @@ struct Job {
   const char* op = nullptr;       // a collective's name, for its error message
   Ms timeout{0};
 
-  // The message a failed collective rejects with (built only when one fails).
+  // The message a failed collective rejects with (built only when one fails): its first line, and
+  // the timeout and the ranks only where the failure is about peers (not a dtype Gloo lacks).
   void Fail(const std::string& detail) {
-    error = std::string(op) + " failed (timeout " + TimeoutText(timeout) + "; a rank died or never called " + op +
-            "): " + detail;
+    const std::string first = detail.substr(0, detail.find('\n'));
+    std::string low = first;
+    for (char& c : low) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool peers = low.find("time") != std::string::npos || low.find("connect") != std::string::npos ||
+                       low.find("closed") != std::string::npos || low.find("reset") != std::string::npos ||
+                       low.find("pipe") != std::string::npos || low.find("peer") != std::string::npos;
+    if (low.find("invalid scalar type") != std::string::npos && !keep.empty())
+      error = std::string(op) + ": the gloo backend cannot work on " + DtypeName(keep[0].scalar_type()) +
+              " tensors (float32, float64, float16, int8, uint8, int32 and int64 are supported): cast the tensor "
+              "first, e.g. t.to('float32')";
+    else if (peers)
+      error = std::string(op) + " failed (timeout " + TimeoutText(timeout) + "; a rank died or never called " + op +
+              "): " + first;
+    else
+      error = std::string(op) + " failed: " + first;
   }
 };
 
