@@ -969,7 +969,9 @@ function renderJit(runs, env) {
     'that another process (or another forward\'s team) holds: which side suffers more in a given run depends on ' +
     'the load (see the load average above), so the 1-thread rows show the cost of the binding itself best. *4 in ' +
     'flight* with more than one intra-op thread oversubscribes the cores (each libuv worker brings its own OpenMP ' +
-    'team); on one thread it is the fastest way to serve small batches.',
+    'team); on one thread it is the fastest way to serve small batches. Allocator: nodetorch\'s addon keeps freed ' +
+    'blocks for reuse (glibc `mallopt`, mmap threshold 32 MiB and trim threshold 128 MiB, as in the fit section); ' +
+    'PyTorch runs with glibc\'s defaults, what a Python user gets.',
   );
   return out.join('\n');
 }
