@@ -92,6 +92,8 @@ async function main(): Promise<void> {
   const spec = SPECS[name];
   const threads = intFlag('threads');
   if (threads !== undefined && threads !== nt.getNumThreads()) nt.setNumThreads(threads);
+  // `--adaptive off`: every batch on all threads (no timing of one thread against all), for A/B runs
+  if (flag('adaptive') === 'off') nt.setAdaptiveThreads(false);
   const samples = intFlag('samples') ?? FIT_MODELS[name].samples;
   const { epochSteps, steps } = fitSteps(name, samples, intFlag('steps'));
   const warmup = intFlag('warmup') ?? FIT_MODELS[name].warmup;
@@ -110,14 +112,19 @@ async function main(): Promise<void> {
   }, 10);
   // A whole epoch, or its first `steps` batches: same shuffle over all samples, fewer batches.
   const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
   const h = await model.fit(x, y, { epochs: 1, batchSize: FIT_BATCH, verbose: 0, stepsPerEpoch: steps });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   clearInterval(timer);
   const us = (seconds * 1e6) / steps;
+  // CPU time of the whole process per step (all threads): on a loaded machine wall time measures the
+  // other processes too, while CPU time at 1 thread is close to the work itself.
+  const cpuUs = (cpu.user + cpu.system) / steps;
   emit({
     bench: 'fit', model: name, impl: 'nodetorch', threads: nt.getNumThreads(), samples, warmup, loss: h.history.loss[0],
     peakRssMiB: process.resourceUsage().maxRSS / 1024, maxLagMs: lag,
-    variants: { native: { epoch: { us, seconds: (us * epochSteps) / 1e6, steps, epochSteps, timedSeconds: seconds } } },
+    variants: { native: { epoch: { us, cpuUs, seconds: (us * epochSteps) / 1e6, steps, epochSteps, timedSeconds: seconds } } },
   });
 }
 

@@ -48,9 +48,10 @@ function lastLine(s) {
  * Runs one benchmark process and parses the JSON line it prints last.
  * Returns { ok: true, data, seconds } or { ok: false, reason, seconds }: one failure is a cell, not a crash.
  */
-function runJson(cmd, args, timeoutMs = RUN_TIMEOUT_MS) {
+function runJson(cmd, args, timeoutMs = RUN_TIMEOUT_MS, env = undefined) {
   const t0 = Date.now();
-  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20,
+    env: env ? { ...process.env, ...env } : process.env });
   const seconds = (Date.now() - t0) / 1000;
   const fail = (reason) => ({ ok: false, reason, seconds });
   if (r.error) return fail(r.error.code === 'ETIMEDOUT' ? `timed out after ${timeoutMs / 1000} s` : r.error.message);
@@ -608,7 +609,7 @@ const FIT_MODELS = [
     label: 'seed CNN, 60,000 MNIST-shaped samples',
     notes: 'CNN: nodetorch `Sequential([Conv2D(32, 3x3, relu), MaxPooling2D(2), Flatten, Dense(64, relu), ' +
       'Dense(10, softmax)])` on channels-last [n, 28, 28, 1] images as Keras feeds them (Conv2D and MaxPooling2D ' +
-      'permute to NCHW and back around libtorch\'s conv and pooling); PyTorch nn.Sequential(Conv2d(1, 32, 3), ReLU, ' +
+      'hand libtorch an NCHW view of the channels-last memory, so its channels-last conv and pooling kernels run); PyTorch nn.Sequential(Conv2d(1, 32, 3), ReLU, ' +
       'MaxPool2d(2), Flatten, Linear(5408, 64), ReLU, Linear(64, 10)) on NCHW [n, 1, 28, 28], its natural layout ' +
       '(with one channel the same memory and numbers; only the order of the flattened features differs).',
   },
@@ -628,6 +629,10 @@ const FIT_MODELS = [
   },
 ];
 
+// What nodetorch's addon sets with mallopt at load (native/threads.cc ConfigureAllocator), as glibc's
+// environment variables: the "PyTorch, same allocator settings" column runs Python with these.
+const SAME_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20) };
+
 // native/model.cc tunes the thread count only in fits planned for at least this many batches
 // (4 x ThreadTuner's 5 warm-up + 2 x 10 timed batches, native/threads.h).
 const TUNE_MIN_BATCHES = 100;
@@ -638,6 +643,8 @@ function fitRuns(env) {
     const own = { rounds: m.rounds, timeoutMs: m.timeoutMs };
     runs[`${m.id}.nodetorch`] = { label: `nodetorch ${m.id}`, cmd: NODE, args: [js('bench/fit.ts'), '--model', m.id, '--threads', String(env.threads)], ...own };
     runs[`${m.id}.pytorch`] = { label: `PyTorch ${m.id}`, cmd: PYTHON, args: ['bench/fit.py', '--model', m.id, '--threads', String(env.threads)], ...own };
+    // the same Python with glibc keeping freed blocks as nodetorch's addon does (native/threads.cc)
+    runs[`${m.id}.pytorchAlloc`] = { ...runs[`${m.id}.pytorch`], label: `PyTorch ${m.id}, nodetorch's malloc settings`, env: SAME_MALLOC };
     // tfjs is context, not the ratio: one round each.
     for (const [key, backend] of [['tfjsCpu', 'cpu'], ['tfjsWasm', 'wasm']]) {
       runs[`${m.id}.${key}`] = { label: `tfjs-${backend} ${m.id}`, cmd: NODE, args: [js('bench/fit_tfjs.ts'), '--model', m.id, '--backend', backend],
@@ -651,8 +658,9 @@ function renderFit(runs, env) {
   const notes = [];
   const rows = [
     '| case | nodetorch (s/epoch) | PyTorch (s/epoch) | ratio nodetorch/PyTorch (target) | nodetorch / PyTorch (us/step) | ' +
+      'PyTorch, same allocator settings (s/epoch) | ratio nodetorch/it | ' +
       'tfjs-cpu (s/epoch) | tfjs-wasm (s/epoch) | peak RSS nodetorch / PyTorch (MiB) | event-loop lag, max (ms) |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const verdicts = [];
   const timed = [];
@@ -663,6 +671,7 @@ function renderFit(runs, env) {
     const res = (key, variant) => (run(key).ok ? run(key).data.variants?.[variant]?.epoch : undefined);
     const ours = cell(run('nodetorch'), 'native', 'epoch', notes);
     const torch = cell(run('pytorch'), 'eager', 'epoch', notes);
+    const torchAlloc = cell(run('pytorchAlloc'), 'eager', 'epoch', notes);
     const cpu = cell(run('tfjsCpu'), 'cpu', 'epoch', notes);
     const wasm = cell(run('tfjsWasm'), 'wasm', 'epoch', notes);
     // s/epoch: us/step times the epoch's batches (a measured whole epoch when all of them were timed)
@@ -670,8 +679,10 @@ function renderFit(runs, env) {
     const field = (key, f, d = 0) => (run(key).ok && typeof run(key).data[f] === 'number' ? run(key).data[f].toFixed(d) : 'n/a');
     const ratio = ours.us !== null && torch.us !== null ? ours.us / torch.us : null;
     const ratioText = ratio === null ? 'n/a' : `${ratio > m.target ? `**${ratio.toFixed(2)}**` : ratio.toFixed(2)} (${m.target})`;
+    const ratioAlloc = ours.us !== null && torchAlloc.us !== null ? (ours.us / torchAlloc.us).toFixed(2) : 'n/a';
     rows.push(`| ${m.label}, batch 32, Adam, accuracy | ${sec(ours, 'nodetorch', 'native')} | ${sec(torch, 'pytorch', 'eager')} | ` +
       `${ratioText} | ${ours.us === null ? 'n/a' : fmtUs(ours.us)} / ${torch.us === null ? 'n/a' : fmtUs(torch.us)} | ` +
+      `${sec(torchAlloc, 'pytorchAlloc', 'eager')} | ${ratioAlloc} | ` +
       `${sec(cpu, 'tfjsCpu', 'cpu')} | ${sec(wasm, 'tfjsWasm', 'wasm')} | ${field('nodetorch', 'peakRssMiB')} / ${field('pytorch', 'peakRssMiB')} | ` +
       `${field('nodetorch', 'maxLagMs', 1)} |`);
     verdicts.push(ratio === null ? `${m.id} not measured` : `${m.id} ${ratio <= m.target ? 'met' : 'not met'} (${ratio.toFixed(2)})`);
@@ -700,7 +711,12 @@ function renderFit(runs, env) {
     '**Notes.** nodetorch: `compile({ optimizer: \'adam\', loss, metrics: [\'accuracy\'] })` and `fit` (shuffled, batch 32) ' +
     'in the native loop on a worker thread; the lag column is the worst delay of a 10 ms timer during the timed fit. ' +
     'PyTorch: the same model and a Keras-like loop in Python (fresh shuffle, Adam with epsilon 1e-7, per-batch loss and ' +
-    'accuracy). ' + FIT_MODELS.map((m) => m.notes).join(' ') + ' Both sides draw the data from libtorch\'s generator with seed 0. ' +
+    'accuracy). Allocator: nodetorch\'s addon keeps freed blocks for reuse (glibc `mallopt`: mmap threshold 32 MiB, ' +
+    'trim threshold 128 MiB; `NODETORCH_MALLOC=default` turns it off), because with glibc\'s defaults every freed ' +
+    'block over 128 KiB goes back to the kernel and each step page-faults its activations in again. The PyTorch ' +
+    'column is what a Python user gets (glibc\'s defaults); *PyTorch, same allocator settings* runs the same Python ' +
+    'with `MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=134217728`, the like-for-like comparison of the ' +
+    'training code itself. ' + FIT_MODELS.map((m) => m.notes).join(' ') + ' Both sides draw the data from libtorch\'s generator with seed 0. ' +
     `Timed: ${timed.join('; ')}. A timed part of an epoch is its first batches after a fresh shuffle of all samples ` +
     '(`stepsPerEpoch` in nodetorch). ' +
     (env.threads > 1
@@ -953,7 +969,9 @@ function renderJit(runs, env) {
     'that another process (or another forward\'s team) holds: which side suffers more in a given run depends on ' +
     'the load (see the load average above), so the 1-thread rows show the cost of the binding itself best. *4 in ' +
     'flight* with more than one intra-op thread oversubscribes the cores (each libuv worker brings its own OpenMP ' +
-    'team); on one thread it is the fastest way to serve small batches.',
+    'team); on one thread it is the fastest way to serve small batches. Allocator: nodetorch\'s addon keeps freed ' +
+    'blocks for reuse (glibc `mallopt`, mmap threshold 32 MiB and trim threshold 128 MiB, as in the fit section); ' +
+    'PyTorch runs with glibc\'s defaults, what a Python user gets.',
   );
   return out.join('\n');
 }
@@ -1105,7 +1123,7 @@ function runSection(section, env, quick) {
     for (const [key, run] of runs) {
       if (round > (run.rounds ?? 1)) continue;
       process.stderr.write(`bench ${section.id}: ${run.label}${run.rounds > 1 ? ` (round ${round}/${run.rounds})` : ''}… `);
-      const r = run.skip ? { ok: false, reason: run.skip, seconds: 0 } : runJson(run.cmd, run.args, run.timeoutMs);
+      const r = run.skip ? { ok: false, reason: run.skip, seconds: 0 } : runJson(run.cmd, run.args, run.timeoutMs, run.env);
       rounds[key].push(r);
       process.stderr.write(`${r.ok ? 'done' : `n/a (${r.reason})`} in ${r.seconds.toFixed(1)} s\n`);
     }
@@ -1167,7 +1185,7 @@ function main() {
         const run = runs[key];
         if (!run || run.skip) continue;
         process.stderr.write(`bench ${section.id}: ${run.label} under load… `);
-        const r = besideBusyProcess(() => runJson(run.cmd, [...run.args, ...extra], run.timeoutMs));
+        const r = besideBusyProcess(() => runJson(run.cmd, [...run.args, ...extra], run.timeoutMs, run.env));
         loaded[key] = { label: run.label, ...bestOf([r]) };
         process.stderr.write(`${r.ok ? 'done' : `n/a (${r.reason})`} in ${r.seconds.toFixed(1)} s\n`);
       }
