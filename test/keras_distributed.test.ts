@@ -57,6 +57,17 @@ function expectClose(a: number[][], b: number[][], tol: number): void {
 
 const describeGloo = nt.distributed.isGlooAvailable() ? describe : describe.skip;
 
+/** Both ranks end with the same weights and history, equal (1e-5) to one process at twice the batch size. */
+function expectRanksMatch(r0: Json, r1: Json, ref: { weights: number[][]; history: Record<string, number[]> }): void {
+  expect(r1.weights).toEqual(r0.weights);
+  expectClose(r0.weights, ref.weights, 1e-5);
+  expect(Object.keys(r0.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+  for (const k of Object.keys(ref.history)) {
+    expect(r1.history[k]).toEqual(r0.history[k]);
+    expectClose([r0.history[k]], [ref.history[k]], 1e-5);
+  }
+}
+
 describeGloo('Keras fit on 2 ranks (Gloo on 127.0.0.1)', () => {
   let dir: string;
   beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nt-kdist-')); });
@@ -68,13 +79,7 @@ describeGloo('Keras fit on 2 ranks (Gloo on 127.0.0.1)', () => {
       const [r0, r1] = await job('fit', { NT_PATH: kind, NT_DIR: dir, NT_KERAS3: keras3 ? '1' : '0' });
       const ref = await reference(kind);
       // identical on both ranks (rank 1 began from other weights: fit broadcast rank 0's)
-      expect(r1.weights).toEqual(r0.weights);
-      expectClose(r0.weights, ref.weights, 1e-5);
-      expect(Object.keys(r0.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
-      for (const k of Object.keys(ref.history)) {
-        expect(r1.history[k]).toEqual(r0.history[k]);
-        expectClose([r0.history[k]], [ref.history[k]], 1e-5);
-      }
+      expectRanksMatch(r0, r1, ref);
       expect(r0.distribution).toBe(keras3 ? 'DataParallel(devices [cpu:0])' : 'null');
       const csv = fs.readFileSync(path.join(dir, 'log-rank0.csv'), 'utf8').trim().split('\n');
       expect(csv).toHaveLength(EPOCHS + 1);
@@ -126,13 +131,7 @@ describeGloo('Keras fit from datasets on 2 ranks: auto-sharding', () => {
     test(`${kind} step, ${source}: ${what}; equals one process with twice the batch size`, async () => {
       const [r0, r1] = await job('datasetFit', { NT_PATH: kind, NT_SOURCE: source });
       const ref = await sequentialReference(kind);
-      expect(r1.weights).toEqual(r0.weights);
-      expectClose(r0.weights, ref.weights, 1e-5);
-      expect(Object.keys(r0.history).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
-      for (const k of Object.keys(ref.history)) {
-        expect(r1.history[k]).toEqual(r0.history[k]);
-        expectClose([r0.history[k]], [ref.history[k]], 1e-5);
-      }
+      expectRanksMatch(r0, r1, ref);
       // the user's shards as they are: rank 0 pulls its 3 batches (the third only to find the others done), rank 1 its 2
       if (source === 'sharded') expect([r0.pulled, r1.pulled]).toEqual([3 * EPOCHS, 2 * EPOCHS]);
     }, 200_000);
