@@ -1,6 +1,19 @@
 // Shared by the TypeScript benchmarks: command-line flags, the timing loop (calibrate, then the
 // median of several timed repetitions) and the one JSON line each benchmark prints for scripts/bench.js.
 // bench/ops.py mirrors timeLoop() so both languages are measured the same way.
+import * as net from 'net';
+
+/** A TCP port free on 127.0.0.1 right now (the serve and distributed benchmarks, the distributed tests). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** Reads `--name value` from argv; undefined when absent. */
 export function flag(name: string): string | undefined {

@@ -3,9 +3,8 @@
 // time of the seed MLP under DistributedDataParallel against the same step in one process. Starts 2
 // ranks of itself (NT_BENCH_RANK set) with one intra-op thread each; rank 0 prints the JSON line.
 import { spawn } from 'child_process';
-import * as net from 'net';
 import * as nt from '../lib';
-import { emit } from './common';
+import { emit, freePort } from './common';
 
 // SIZES, ITERS, STEPS and the model: the same in bench/distributed.py.
 const SIZES: [string, number][] = [['1 KB', 1 << 10], ['16 KB', 1 << 14], ['256 KB', 1 << 18], ['4 MB', 1 << 22], ['64 MB', 1 << 26]];
@@ -63,15 +62,6 @@ async function rank(): Promise<void> {
   await dist.barrier();
   await dist.destroy();
   if (me === 0) emit({ variants, worldSize: 2, threadsPerRank: 1 });
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().on('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function main(): Promise<void> {

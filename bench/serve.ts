@@ -7,13 +7,12 @@
 import { ChildProcess, spawn } from 'child_process';
 import { EventEmitter } from 'events';
 import * as fs from 'fs';
-import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { createSeedModel } from '../examples/serve/seed';
 import type { ServerStats } from '../examples/serve/server';
-import { emit, flag, intFlag } from './common';
+import { emit, flag, freePort, intFlag } from './common';
 
 interface CannonResult {
   duration: number;
@@ -34,17 +33,6 @@ type ServerName = (typeof SERVERS)[number];
 const compiled = __filename.endsWith('.js');
 const root = compiled ? path.resolve(__dirname, '..', '..', '..') : path.resolve(__dirname, '..');
 const PYTHON = process.env.BENCH_PYTHON || '/usr/bin/python3';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Child {
   proc: ChildProcess;

@@ -2,7 +2,6 @@
 // processes in their own process groups (killed whole at a deadline and after each test), their
 // RESULT/ERROR lines, and the scenario runner the rank scripts end with.
 import { ChildProcess, spawn } from 'child_process';
-import * as net from 'net';
 import * as path from 'path';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -12,17 +11,7 @@ const root = path.resolve(__dirname, '..', '..');
 export type Json = any;
 export interface RankResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; result?: Json; error?: string }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../bench/common';
 
 const live = new Set<ChildProcess>();
 function killGroup(c: ChildProcess): void {
