@@ -135,6 +135,18 @@ struct Job {
   const char* op = nullptr;       // a collective's name, for its error message
   Ms timeout{0};
 
+  // The work's future completed: its error or source rank is read, then the work and the tensors it
+  // kept are dropped (the promise is settled by the caller).
+  void Completed(c10::ivalue::Future& f) {
+    if (f.hasError()) Fail(f.tryRetrieveErrorMessage());
+    try {
+      if (error.empty() && wantSource) source = work->sourceRank();
+    } catch (const std::exception&) {
+    }
+    work.reset();
+    keep.clear();
+  }
+
   // The message a failed collective rejects with (built only when one fails): its first line, and
   // the timeout and the ranks only where the failure is about peers (not a dtype Gloo lacks).
   void Fail(const std::string& detail) {
@@ -297,26 +309,13 @@ napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const char* op, Ms 
         // not finished yet (or failed: the future says which)
       }
       if (fut->completed()) {
-        if (fut->hasError()) raw->Fail(fut->tryRetrieveErrorMessage());
-        try {
-          if (raw->error.empty() && raw->wantSource) raw->source = raw->work->sourceRank();
-        } catch (const std::exception&) {
-        }
-        raw->work.reset();
-        raw->keep.clear();
+        raw->Completed(*fut);
         Settle(env, nullptr, nullptr, raw);
         return promise;
       }
     }
     fut->addCallback([raw](c10::ivalue::Future& f) {
-      if (f.hasError()) raw->Fail(f.tryRetrieveErrorMessage());
-      try {
-        if (raw->error.empty() && raw->wantSource) raw->source = raw->work->sourceRank();
-      } catch (const std::exception&) {
-      }
-      // the backend's thread holds the work until it returns from here
-      raw->work.reset();
-      raw->keep.clear();
+      raw->Completed(f);  // on the backend's thread, which holds the work until it returns from here
       Post(raw);
     });
     return promise;
