@@ -38,6 +38,8 @@ export interface BuildInfo {
   libtorchRuntime: string;
   cudaBuild: boolean;
   config: string;
+  /** whether libtorch's oneDNN path is used, and why (native/nn.cc ConfigureOneDnn) */
+  oneDnn: string;
 }
 
 /** A native object (a torch::nn module, a torch::optim optimizer): opaque to JS, freed by the GC. */

@@ -3,6 +3,7 @@
 #include "amp.h"   // amp: autocast (mixed precision)
 #include "aten.h"  // aten: the generic ATen caller
 #include "jit.h"
+#include "nn.h"  // nn: the oneDNN check
 // distributed: c10d process groups and DDP
 #include "distributed.h"
 #include "tensor.h"
@@ -34,6 +35,7 @@ napi_value Init(napi_env env, napi_value exports) {
   // error would cost 10-20 ms each.
   c10::SetStackTraceFetcher([]() { return std::string(); });
   nt::ConfigureAllocator();
+  nt::ConfigureOneDnn();
   nt::EnvStarted(env);
   napi_add_env_cleanup_hook(env, Cleanup, env);
   nt::RegisterTensor(env, exports);

@@ -2,6 +2,7 @@
 #include <ATen/Version.h>
 #include <torch/version.h>
 
+#include "nn.h"
 #include "tensor.h"
 #include "threads.h"
 
@@ -62,6 +63,7 @@ napi_value BuildInfo(napi_env env, napi_callback_info) {
   Check(env, napi_set_named_property(env, o, "cudaBuild", MakeBool(env, false)));
 #endif
   Check(env, napi_set_named_property(env, o, "config", MakeString(env, at::show_config())));
+  Check(env, napi_set_named_property(env, o, "oneDnn", MakeString(env, OneDnnPolicy())));
   return o;
 }
 

@@ -2,8 +2,6 @@
 // functional ops of torch.nn.functional that are not plain tensor methods (losses, conv, pooling).
 #include "nn.h"
 
-#include <mutex>
-
 #include "tensor.h"
 
 namespace nt {
@@ -14,35 +12,6 @@ namespace {
 
 namespace tnn = torch::nn;
 
-// Debian's libtorch 2.6 computes recurrent layers wrongly on its oneDNN path, the one taken without
-// autograd: an LSTM's forward under no-grad differs from the same forward with grad by ~0.15. RNN
-// forwards keep off oneDNN. The switch is process-wide, so it is counted across threads; another
-// thread's convolution may run without oneDNN meanwhile (slower, never wrong).
-class RnnWithoutOneDnn {
- public:
-  RnnWithoutOneDnn() {
-#if TORCH_VERSION_MAJOR >= 2
-    std::lock_guard<std::mutex> lock(mu_);
-    if (count_++ == 0) {
-      saved_ = at::globalContext().userEnabledMkldnn();
-      at::globalContext().setUserEnabledMkldnn(false);
-    }
-#endif
-  }
-  ~RnnWithoutOneDnn() {
-#if TORCH_VERSION_MAJOR >= 2
-    std::lock_guard<std::mutex> lock(mu_);
-    if (--count_ == 0) at::globalContext().setUserEnabledMkldnn(saved_);
-#endif
-  }
-  RnnWithoutOneDnn(const RnnWithoutOneDnn&) = delete;
-  RnnWithoutOneDnn& operator=(const RnnWithoutOneDnn&) = delete;
-
- private:
-  static inline std::mutex mu_;
-  static inline int count_ = 0;
-  static inline bool saved_ = true;
-};
 using Tensors = std::vector<at::Tensor>;
 
 template <size_t D>
@@ -235,7 +204,6 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
     else if (nl != "tanh")
       throw ArgError(w + ": nonlinearity must be 'tanh' or 'relu' but got '" + nl + "'");
     return Make(kind, tnn::RNN(opts), [](auto& impl, const Tensors& in, const ForwardExtras&) {
-      RnnWithoutOneDnn guard;
       auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
       return Tensors{std::get<0>(r), std::get<1>(r)};
     });
@@ -243,8 +211,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   if (kind == "GRU") {
     return Make(kind, tnn::GRU(RnnOptions<tnn::GRUOptions>(o, w)),
                 [](auto& impl, const Tensors& in, const ForwardExtras&) {
-                  RnnWithoutOneDnn guard;
-                  auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
+                              auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
                   return Tensors{std::get<0>(r), std::get<1>(r)};
                 });
   }
@@ -253,7 +220,6 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
     return Make(kind, tnn::LSTM(opts), [](auto& impl, const Tensors& in, const ForwardExtras&) {
       c10::optional<std::tuple<at::Tensor, at::Tensor>> hc;
       if (in.size() > 2) hc = std::make_tuple(in[1], in[2]);
-      RnnWithoutOneDnn guard;
       auto r = impl.forward(in[0], hc);
       return Tensors{std::get<0>(r), std::get<0>(std::get<1>(r)), std::get<1>(std::get<1>(r))};
     });
@@ -555,6 +521,80 @@ const Export kExports[] = {
 };
 
 }  // namespace
+
+// ---- oneDNN ----
+// Some libtorch builds get numbers wrong on their oneDNN (MKL-DNN) path: Debian 13's libtorch 2.6,
+// built on the system's oneDNN 3.7, returns wrong input gradients from convolutions with a batch
+// above 1 (NaN or a shifted sum), wrong transposed-convolution outputs, and recurrent forwards
+// without autograd that differ from the same forward with it. So at load, a few tiny cases run
+// with oneDNN and without; if any differs, oneDNN stays off for the process (the other kernels
+// are slower for convolutions, never wrong). NODETORCH_ONEDNN=on or off skips the check.
+
+namespace {
+std::string onednn_policy = "not checked";
+
+at::Tensor Ramp(at::IntArrayRef shape, double scale) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return at::sin(at::arange(n, at::kFloat) * scale).reshape(shape);
+}
+
+// The results oneDNN is checked on: a convolution's output and input gradient, a transposed
+// convolution's output, an LSTM's output without autograd. Inputs are fixed, not random, so
+// the check leaves the random generator alone.
+std::vector<at::Tensor> OneDnnProbe() {
+  std::vector<at::Tensor> r;
+  at::Tensor x = Ramp({2, 2, 5, 5}, 0.7).requires_grad_(), w = Ramp({3, 2, 3, 3}, 0.3);
+  at::Tensor y = at::conv2d(x, w, {}, 1, 1);
+  r.push_back(y.detach());
+  r.push_back(torch::autograd::grad({y}, {x}, {Ramp(y.sizes(), 0.5)})[0]);
+  r.push_back(at::conv_transpose2d(x.detach(), Ramp({2, 3, 3, 3}, 0.2), {}, 1, 1));
+  at::NoGradGuard no_grad;
+  const int64_t in = 3, hidden = 2;
+  std::vector<at::Tensor> params = {Ramp({4 * hidden, in}, 0.9), Ramp({4 * hidden, hidden}, 1.1),
+                                    Ramp({4 * hidden}, 0.4), Ramp({4 * hidden}, 0.6)};
+  at::Tensor h0 = at::zeros({1, 2, hidden});
+  r.push_back(std::get<0>(at::lstm(Ramp({2, 4, in}, 0.8), {h0, h0}, params, true, 1, 0.0, false, false, true)));
+  return r;
+}
+}  // namespace
+
+void ConfigureOneDnn() {
+  if (!at::hasMKLDNN()) {
+    onednn_policy = "not in this libtorch";
+    return;
+  }
+  const char* mode = std::getenv("NODETORCH_ONEDNN");
+  if (mode && std::string(mode) == "off") {
+    at::globalContext().setUserEnabledMkldnn(false);
+    onednn_policy = "off (NODETORCH_ONEDNN=off)";
+    return;
+  }
+  if (mode && std::string(mode) == "on") {
+    at::globalContext().setUserEnabledMkldnn(true);
+    onednn_policy = "on (NODETORCH_ONEDNN=on, not checked)";
+    return;
+  }
+  try {
+    at::globalContext().setUserEnabledMkldnn(true);
+    std::vector<at::Tensor> with = OneDnnProbe();
+    at::globalContext().setUserEnabledMkldnn(false);
+    std::vector<at::Tensor> without = OneDnnProbe();
+    for (size_t i = 0; i < with.size(); i++) {
+      if (!at::allclose(with[i], without[i], 1e-4, 1e-4)) {
+        onednn_policy = "off: this libtorch's oneDNN gave wrong results at load (set NODETORCH_ONEDNN=on to use it anyway)";
+        return;
+      }
+    }
+    at::globalContext().setUserEnabledMkldnn(true);
+    onednn_policy = "on (checked at load)";
+  } catch (const std::exception& e) {
+    at::globalContext().setUserEnabledMkldnn(false);
+    onednn_policy = std::string("off: its check at load failed (") + e.what() + ")";
+  }
+}
+
+const std::string& OneDnnPolicy() { return onednn_policy; }
 
 void RegisterNN(napi_env env, napi_value exports) {
   Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));

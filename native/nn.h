@@ -23,4 +23,9 @@ struct ModuleObject : NativeObject {
   std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&, const ForwardExtras&)> forward;
 };
 
+// Turns libtorch's oneDNN path off for the process when it gives wrong results (see nn.cc);
+// called once at load. OneDnnPolicy() says what was decided, for build_info and `nodetorch info`.
+void ConfigureOneDnn();
+const std::string& OneDnnPolicy();
+
 }  // namespace nt

@@ -1,6 +1,7 @@
 // Autograd: every differentiable op checked against float64 finite differences, plus backward/grad/noGrad behaviour.
 import * as nt from '../lib';
 import { expectTensor } from './helpers';
+import { native } from '../lib/native';
 
 // ---- deterministic random numbers (independent of libtorch's generator) ----
 
@@ -605,5 +606,51 @@ describe('backward and gradient bookkeeping', () => {
     const y = x.mul(x).sum();
     nt.noGrad(() => y.backward());
     expectTensor(x.grad!, [2, 4], 0);
+  });
+});
+
+// Debian 13's libtorch 2.6 got these wrong on its oneDNN path (input gradients of batched
+// convolutions, transposed convolutions, recurrent forwards without autograd); the addon checks
+// oneDNN at load and turns it off where it is wrong. float64 never takes that path, so float32
+// results are held against float64's (whose gradients gradcheck verifies above).
+describe('float32 kernels agree with float64 (whatever backend libtorch picks)', () => {
+  const ramp = (shape: number[], scale: number) => nt.arange(shape.reduce((a, b) => a * b, 1)).mul(scale).sin().reshape(shape);
+  const both = (f: (x: nt.Tensor, w: nt.Tensor) => nt.Tensor, xShape: number[], wShape: number[]) => {
+    const run = (dtype: 'float32' | 'float64') => {
+      const x = ramp(xShape, 0.7).to(dtype).requiresGrad_();
+      const w = ramp(wShape, 0.3).to(dtype).requiresGrad_();
+      const y = f(x, w);
+      y.mul(ramp([...y.shape], 0.5).to(dtype)).sum().backward();
+      return [y, x.grad!, w.grad!].map((t) => Array.from(t.detach().dataSync() as ArrayLike<number>, Number));
+    };
+    const [a, b] = [run('float32'), run('float64')];
+    ['output', 'input gradient', 'weight gradient'].forEach((what, i) => {
+      const worst = Math.max(...a[i].map((v, j) => (Number.isNaN(v) ? Infinity : Math.abs(v - b[i][j]))));
+      expect({ what, worst: worst < 1e-4 }).toEqual({ what, worst: true });
+    });
+  };
+  test('conv1d with a batch of 4, padded and not', () => {
+    both((x, w) => nt.F.conv1d(x, w, undefined, { padding: 1 }), [4, 3, 7], [5, 3, 3]);
+    both((x, w) => nt.F.conv1d(x, w), [4, 6, 7], [5, 6, 3]);
+  });
+  test('conv2d and conv3d with a batch of 4', () => {
+    both((x, w) => nt.F.conv2d(x, w, undefined, { padding: 1 }), [4, 2, 5, 5], [3, 2, 3, 3]);
+    both((x, w) => nt.F.conv2d(x, w, undefined, { dilation: 2 }), [4, 3, 9, 9], [6, 3, 3, 3]);
+    both((x, w) => nt.conv3d(x, w, null, [1, 1, 1], [1, 1, 1]), [4, 2, 4, 4, 4], [3, 2, 3, 3, 3]);
+  });
+  test('conv_transpose2d with a batch of 4', () => {
+    both((x, w) => nt.convTranspose2d(x, w, null, [1, 1], [1, 1]), [4, 3, 9, 9], [3, 2, 3, 3]);
+  });
+  test('an LSTM gives the same output with and without autograd', () => {
+    nt.manualSeed(3);
+    const lstm = new nt.nn.LSTM(4, 3, { batchFirst: true });
+    const x = nt.randn([2, 5, 4]);
+    const withGrad = lstm(x)[0];
+    const noGrad = nt.noGrad(() => lstm(x)[0]);
+    expect(withGrad.requiresGrad).toBe(true);
+    expect(noGrad.sub(withGrad.detach()).abs().max().item()).toBeLessThan(1e-6);
+  });
+  test('what was decided about oneDNN is reported', () => {
+    expect(native.build_info().oneDnn).toMatch(/^(on|off|not in this libtorch)\b/);
   });
 });

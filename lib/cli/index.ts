@@ -75,6 +75,7 @@ function info(): number {
       ['intra-op threads', `${nt.get_num_threads()}${process.env.OMP_NUM_THREADS ? ' (from OMP_NUM_THREADS)' : ' (core count)'}`],
       ['JPEG decoder', jpegDecoder(nt.data_jpeg_info())],
       ['allocator', nt.threads_info().allocator],
+      ['oneDNN', build.oneDnn],
     );
   } catch (e) {
     lines.push(['binary', `not loadable: ${(e as Error).message}`]);
