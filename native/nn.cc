@@ -211,7 +211,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   if (kind == "GRU") {
     return Make(kind, tnn::GRU(RnnOptions<tnn::GRUOptions>(o, w)),
                 [](auto& impl, const Tensors& in, const ForwardExtras&) {
-                              auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
+                  auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
                   return Tensors{std::get<0>(r), std::get<1>(r)};
                 });
   }
@@ -582,7 +582,8 @@ void ConfigureOneDnn() {
     std::vector<at::Tensor> without = OneDnnProbe();
     for (size_t i = 0; i < with.size(); i++) {
       if (!at::allclose(with[i], without[i], 1e-4, 1e-4)) {
-        onednn_policy = "off: this libtorch's oneDNN gave wrong results at load (set NODETORCH_ONEDNN=on to use it anyway)";
+        onednn_policy =
+            "off: this libtorch's oneDNN gave wrong results at load (set NODETORCH_ONEDNN=on to use it anyway)";
         return;
       }
     }
