@@ -40,6 +40,8 @@ export interface BuildInfo {
   config: string;
   /** whether libtorch's oneDNN path is used, and why (native/nn.cc ConfigureOneDnn) */
   oneDnn: string;
+  /** whether TorchScript fuses CPU ops, and why (native/jit.cc ConfigureJit) */
+  jitCpuFusion: string;
 }
 
 /** A native object (a torch::nn module, a torch::optim optimizer): opaque to JS, freed by the GC. */

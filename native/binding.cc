@@ -36,6 +36,7 @@ napi_value Init(napi_env env, napi_value exports) {
   c10::SetStackTraceFetcher([]() { return std::string(); });
   nt::ConfigureAllocator();
   nt::ConfigureOneDnn();
+  nt::ConfigureJit();
   nt::EnvStarted(env);
   napi_add_env_cleanup_hook(env, Cleanup, env);
   nt::RegisterTensor(env, exports);

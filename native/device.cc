@@ -2,6 +2,7 @@
 #include <ATen/Version.h>
 #include <torch/version.h>
 
+#include "jit.h"
 #include "nn.h"
 #include "tensor.h"
 #include "threads.h"
@@ -64,6 +65,7 @@ napi_value BuildInfo(napi_env env, napi_callback_info) {
 #endif
   Check(env, napi_set_named_property(env, o, "config", MakeString(env, at::show_config())));
   Check(env, napi_set_named_property(env, o, "oneDnn", MakeString(env, OneDnnPolicy())));
+  Check(env, napi_set_named_property(env, o, "jitCpuFusion", MakeString(env, JitCpuFusion())));
   return o;
 }
 

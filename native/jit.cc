@@ -7,6 +7,15 @@
 #include <torch/csrc/jit/frontend/tracer.h>
 #include <torch/script.h>
 
+// torch/csrc/jit/codegen/fuser/interface.h, which Debian's libtorch-dev does not ship; the
+// functions are exported by libtorch_cpu in 1.13 and 2.x.
+namespace torch {
+namespace jit {
+TORCH_API bool canFuseOnCPU();
+TORCH_API void overrideCanFuseOnCPU(bool value);
+}  // namespace jit
+}  // namespace torch
+
 #include <cctype>
 #include <chrono>
 #include <cmath>
@@ -965,6 +974,30 @@ const Export kExports[] = {
 };
 
 }  // namespace
+
+// ---- the CPU fuser ----
+// Debian 13's libtorch 2.6 has TorchScript's CPU fuser (NNC, code generation through LLVM) on,
+// where 1.13 has it off; on that build the LLVM step never finished for a scripted loop of
+// matmul + tanh (its own python3-torch hangs the same way on the module's second call, when the
+// profiling executor fuses). CPU fusion stays off unless NODETORCH_JIT_CPU_FUSION=on.
+namespace {
+std::string jit_cpu_fusion = "not checked";
+}  // namespace
+
+void ConfigureJit() {
+  const char* mode = std::getenv("NODETORCH_JIT_CPU_FUSION");
+  const bool was = torch::jit::canFuseOnCPU();
+  if (mode && std::string(mode) == "on") {
+    torch::jit::overrideCanFuseOnCPU(true);
+    jit_cpu_fusion = "on (NODETORCH_JIT_CPU_FUSION=on)";
+    return;
+  }
+  torch::jit::overrideCanFuseOnCPU(false);
+  jit_cpu_fusion =
+      was ? "off (this libtorch turns it on; NODETORCH_JIT_CPU_FUSION=on keeps it)" : "off (libtorch's default)";
+}
+
+const std::string& JitCpuFusion() { return jit_cpu_fusion; }
 
 void RegisterJit(napi_env env, napi_value exports) {
   Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));

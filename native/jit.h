@@ -26,6 +26,11 @@ struct ScriptObject : NativeObject {
 
 void RegisterJit(napi_env env, napi_value exports);
 
+// TorchScript's CPU fuser, decided once at load (jit.cc says why); JitCpuFusion() says what was
+// decided, for build_info and `nodetorch info`.
+void ConfigureJit();
+const std::string& JitCpuFusion();
+
 // Called where a tensor's values are read into JS (tensor_item, tensor_data): while jit.trace
 // records on this thread, the trace is refused, as the values would be frozen into it.
 void NoteValueRead(const char* what);

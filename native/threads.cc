@@ -5,10 +5,16 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <mutex>
+#include <unordered_map>
+#include <vector>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
+
+#include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 
 #include "tensor.h"
 
@@ -34,16 +40,125 @@ int WantedThreads() { return wanted > 0 ? wanted : static_cast<int>(at::get_num_
 // glibc returns a freed block above 128 KiB to the kernel at once (munmap, or trimming the heap's
 // top), so the next tensor of that size faults in every page again. Training and inference free and
 // remake the same few-MiB activations every step: on this project's VM that page-faulting was most
-// of a CNN step (43 ms of a 3.3 ms step, bench "Keras fit"). Blocks up to 32 MiB (glibc's maximum)
-// now come from the heap, and up to 128 MiB of free heap top stays mapped for reuse; peak RSS is
-// unchanged, and after a burst RSS stays up to that much above the live data. A user's own
-// MALLOC_*_ environment variables, a glibc.malloc tunable or NODETORCH_MALLOC=default leave glibc's
-// defaults; another allocator (jemalloc via LD_PRELOAD) ignores these settings.
+// of a CNN step (43 ms of a 3.3 ms step, bench "Keras fit"). So, once per process:
+// - glibc's heap keeps blocks up to 32 MiB (its maximum) and up to 128 MiB of free top (mallopt);
+// - libtorch's CPU allocator is replaced by one that keeps freed blocks of 64 KiB and more, up to
+//   256 MiB in all, and hands the same block out again for the next request of its exact size.
+//   glibc cannot do that for threads other than the first: their arenas grow in 64 MiB heaps, and
+//   a step whose activations span more than one (an LSTM's, on the training thread) faulted ~5,000
+//   pages in again every step (190 ms a step where the main thread takes 100); and blocks above
+//   32 MiB are mapped and unmapped on every thread.
+// Peak RSS is unchanged; after a burst RSS stays up to those amounts above the live data. A user's
+// own MALLOC_*_ environment variables, a glibc.malloc tunable or NODETORCH_MALLOC=default leave
+// glibc's defaults and libtorch's allocator; another malloc (jemalloc via LD_PRELOAD) ignores the
+// mallopt settings but still gets the block cache.
 namespace {
 std::string allocator_policy;
 std::once_flag allocator_once;
 constexpr int kMmapThreshold = 32 << 20;
 constexpr int kTrimThreshold = 128 << 20;
+
+class BlockCache final : public c10::Allocator {
+ public:
+  static constexpr size_t kMinBytes = size_t{64} << 10;
+  static constexpr size_t kMaxCached = size_t{256} << 20;
+
+#if TORCH_VERSION_MAJOR >= 2
+  c10::DataPtr allocate(size_t n) override { return Allocate(n); }
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#else
+  c10::DataPtr allocate(size_t n) const override { return Allocate(n); }
+#endif
+  c10::DeleterFnPtr raw_deleter() const override { return &FreeAny; }
+
+  static BlockCache& Get() {
+    static BlockCache* cache = new BlockCache();  // never destroyed: tensors may be freed at exit
+    return *cache;
+  }
+
+ private:
+  struct Block {
+    void* p;
+    size_t n;
+  };
+  using Blocks = std::list<Block>;  // kept blocks, newest first
+
+  c10::DataPtr Allocate(size_t n) const {
+    if (n < kMinBytes) {
+      void* p = c10::alloc_cpu(n);
+      return {p, p, &c10::free_cpu, c10::Device(c10::DeviceType::CPU)};
+    }
+    BlockCache& c = Get();
+    void* p = c.Take(n);
+    if (!p) {
+      p = c10::alloc_cpu(n);  // throws c10::Error when out of memory
+      std::lock_guard<std::mutex> lock(c.mu_);
+      c.live_[p] = n;
+    }
+    return {p, p, &FreeBig, c10::Device(c10::DeviceType::CPU)};
+  }
+  // The most recently kept block of exactly n bytes, now live; nullptr when none is kept.
+  void* Take(size_t n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_size_.find(n);
+    if (it == by_size_.end() || it->second.empty()) return nullptr;
+    Blocks::iterator b = it->second.back();
+    it->second.pop_back();
+    void* p = b->p;
+    kept_.erase(b);
+    cached_ -= n;
+    live_[p] = n;
+    return p;
+  }
+  // Keeps a freed block (the oldest kept ones go to stay under the cap).
+  void Give(void* p) {
+    std::vector<void*> drop;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = live_.find(p);
+      if (it == live_.end() || it->second > kMaxCached) {
+        if (it != live_.end()) live_.erase(it);
+        drop.push_back(p);
+      } else {
+        size_t n = it->second;
+        live_.erase(it);
+        while (cached_ + n > kMaxCached && !kept_.empty()) {
+          Block old = kept_.back();
+          auto& same = by_size_[old.n];
+          same.erase(same.begin());  // a size's list is oldest first, so the oldest block is its first
+          kept_.pop_back();
+          cached_ -= old.n;
+          drop.push_back(old.p);
+        }
+        kept_.push_front({p, n});
+        by_size_[n].push_back(kept_.begin());
+        cached_ += n;
+      }
+    }
+    for (void* q : drop) c10::free_cpu(q);
+  }
+  static void FreeBig(void* p) { Get().Give(p); }
+  // raw_allocate's deleter: a block of either kind
+  static void FreeAny(void* p) {
+    if (!p) return;
+    BlockCache& c = Get();
+    bool big;
+    {
+      std::lock_guard<std::mutex> lock(c.mu_);
+      big = c.live_.count(p) > 0;
+    }
+    if (big)
+      c.Give(p);
+    else
+      c10::free_cpu(p);
+  }
+
+  std::mutex mu_;
+  std::unordered_map<void*, size_t> live_;                             // blocks handed out, by address
+  Blocks kept_;                                                        // freed blocks kept, newest first
+  std::unordered_map<size_t, std::vector<Blocks::iterator>> by_size_;  // kept blocks by size, oldest first
+  size_t cached_ = 0;
+};
 }  // namespace
 
 void ConfigureAllocator() {
@@ -65,6 +180,8 @@ void ConfigureAllocator() {
 #else
     allocator_policy = "the platform's malloc";
 #endif
+    c10::SetCPUAllocator(&BlockCache::Get(), /*priority=*/1);
+    allocator_policy += "; tensors of 64 KiB and more reuse freed blocks of their size (up to 256 MiB kept)";
   });
 }
 

@@ -650,7 +650,8 @@ describe('float32 kernels agree with float64 (whatever backend libtorch picks)',
     expect(withGrad.requiresGrad).toBe(true);
     expect(noGrad.sub(withGrad.detach()).abs().max().item()).toBeLessThan(1e-6);
   });
-  test('what was decided about oneDNN is reported', () => {
+  test('what was decided about oneDNN and the TorchScript CPU fuser is reported', () => {
     expect(native.build_info().oneDnn).toMatch(/^(on|off|not in this libtorch)\b/);
+    expect(native.build_info().jitCpuFusion).toMatch(/^off \(/); // on only when NODETORCH_JIT_CPU_FUSION=on
   });
 });

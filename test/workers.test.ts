@@ -57,8 +57,10 @@ describe('worker_threads', () => {
     w.postMessage('exit');
     expect(await exited(w)).toBe(0);
     await new Promise((r) => setTimeout(r, 200));
-    // the worker's 512 MiB were its own table's: the main thread's table never saw them
-    expect(withWorker - rssMiB()).toBeGreaterThan(384);
+    // the worker's 512 MiB were its own table's: the main thread's table never saw them. The CPU
+    // allocator keeps up to 256 MiB of freed blocks for reuse (README "Freed memory is reused"),
+    // so at least 512 - 256 MiB leave the process (a leak would free nothing)
+    expect(withWorker - rssMiB()).toBeGreaterThan(512 - 256 - 32);
   }, 120_000);
 
   test('tensor data goes to a worker and back (transferred buffers, copied into tensors)', async () => {

@@ -76,6 +76,7 @@ function info(): number {
       ['JPEG decoder', jpegDecoder(nt.data_jpeg_info())],
       ['allocator', nt.threads_info().allocator],
       ['oneDNN', build.oneDnn],
+      ['TorchScript CPU fusion', build.jitCpuFusion],
     );
   } catch (e) {
     lines.push(['binary', `not loadable: ${(e as Error).message}`]);
