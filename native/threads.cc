@@ -101,9 +101,10 @@ class BlockCache final : public c10::Allocator {
   void* Take(size_t n) {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = by_size_.find(n);
-    if (it == by_size_.end() || it->second.empty()) return nullptr;
+    if (it == by_size_.end()) return nullptr;
     Blocks::iterator b = it->second.back();
     it->second.pop_back();
+    if (it->second.empty()) by_size_.erase(it);  // sizes seen once (varying sequence lengths) leave no entry
     void* p = b->p;
     kept_.erase(b);
     cached_ -= n;
@@ -124,8 +125,9 @@ class BlockCache final : public c10::Allocator {
         live_.erase(it);
         while (cached_ + n > kMaxCached && !kept_.empty()) {
           Block old = kept_.back();
-          auto& same = by_size_[old.n];
-          same.erase(same.begin());  // a size's list is oldest first, so the oldest block is its first
+          auto same = by_size_.find(old.n);
+          same->second.erase(same->second.begin());  // a size's list is oldest first: the oldest block is its first
+          if (same->second.empty()) by_size_.erase(same);
           kept_.pop_back();
           cached_ -= old.n;
           drop.push_back(old.p);
