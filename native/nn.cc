@@ -2,6 +2,8 @@
 // functional ops of torch.nn.functional that are not plain tensor methods (losses, conv, pooling).
 #include "nn.h"
 
+#include <mutex>
+
 #include "tensor.h"
 
 namespace nt {
@@ -559,7 +561,8 @@ std::vector<at::Tensor> OneDnnProbe() {
 }
 }  // namespace
 
-void ConfigureOneDnn() {
+namespace {
+void DecideOneDnn() {
   if (!at::hasMKLDNN()) {
     onednn_policy = "not in this libtorch";
     return;
@@ -593,6 +596,14 @@ void ConfigureOneDnn() {
     at::globalContext().setUserEnabledMkldnn(false);
     onednn_policy = std::string("off: its check at load failed (") + e.what() + ")";
   }
+}
+}  // namespace
+
+// Once per process: worker threads load the addon too, and a second check would switch the
+// process-wide setting under a computation running on another thread.
+void ConfigureOneDnn() {
+  static std::once_flag once;
+  std::call_once(once, DecideOneDnn);
 }
 
 const std::string& OneDnnPolicy() { return onednn_policy; }
