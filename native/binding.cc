@@ -1,5 +1,7 @@
 // Module entry: checks the loaded libtorch is the one this addon was built against, then
 // registers every domain's exports.
+#include <mutex>
+
 #include "amp.h"   // amp: autocast (mixed precision)
 #include "aten.h"  // aten: the generic ATen caller
 #include "jit.h"
@@ -34,9 +36,14 @@ napi_value Init(napi_env env, napi_value exports) {
   // Only what_without_backtrace() is ever shown; symbolizing a backtrace for every libtorch
   // error would cost 10-20 ms each.
   c10::SetStackTraceFetcher([]() { return std::string(); });
-  nt::ConfigureAllocator();
-  nt::ConfigureOneDnn();
-  nt::ConfigureJit();
+  // Process-wide choices, made once: worker threads load the addon too, and a second oneDNN check
+  // would flip the process-wide switch under a computation running on another thread.
+  static std::once_flag process_once;
+  std::call_once(process_once, [] {
+    nt::ConfigureAllocator();
+    nt::ConfigureOneDnn();
+    nt::ConfigureJit();
+  });
   nt::EnvStarted(env);
   napi_add_env_cleanup_hook(env, Cleanup, env);
   nt::RegisterTensor(env, exports);

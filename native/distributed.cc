@@ -300,7 +300,7 @@ napi_value AwaitWork(napi_env env, std::unique_ptr<Job> job, const char* op, Ms 
     // wake-up, 20-50 us, was most of what a 16 KB allReduce cost beyond Python's). Longer ones, and
     // those that time out here, settle through the callback below.
     int64_t bytes = 0;
-    for (const at::Tensor& t : raw->keep) bytes += static_cast<int64_t>(t.numel()) * t.element_size();
+    for (const at::Tensor& t : raw->keep) bytes += TensorBytes(t);
     if (bytes <= kQuickBytes) {
       WorkPtr w = raw->work;
       try {

@@ -984,8 +984,7 @@ namespace {
 std::string jit_cpu_fusion = "not checked";
 }  // namespace
 
-namespace {
-void DecideJit() {
+void ConfigureJit() {
   const char* mode = std::getenv("NODETORCH_JIT_CPU_FUSION");
   const bool was = torch::jit::canFuseOnCPU();
   if (mode && std::string(mode) == "on") {
@@ -996,14 +995,6 @@ void DecideJit() {
   torch::jit::overrideCanFuseOnCPU(false);
   jit_cpu_fusion =
       was ? "off (this libtorch turns it on; NODETORCH_JIT_CPU_FUSION=on keeps it)" : "off (libtorch's default)";
-}
-}  // namespace
-
-// Once per process: worker threads load the addon too, and a second check would switch the
-// process-wide setting under a computation running on another thread.
-void ConfigureJit() {
-  static std::once_flag once;
-  std::call_once(once, DecideJit);
 }
 
 const std::string& JitCpuFusion() { return jit_cpu_fusion; }

@@ -2,8 +2,6 @@
 // functional ops of torch.nn.functional that are not plain tensor methods (losses, conv, pooling).
 #include "nn.h"
 
-#include <mutex>
-
 #include "tensor.h"
 
 namespace nt {
@@ -561,8 +559,7 @@ std::vector<at::Tensor> OneDnnProbe() {
 }
 }  // namespace
 
-namespace {
-void DecideOneDnn() {
+void ConfigureOneDnn() {
   if (!at::hasMKLDNN()) {
     onednn_policy = "not in this libtorch";
     return;
@@ -596,14 +593,6 @@ void DecideOneDnn() {
     at::globalContext().setUserEnabledMkldnn(false);
     onednn_policy = std::string("off: its check at load failed (") + e.what() + ")";
   }
-}
-}  // namespace
-
-// Once per process: worker threads load the addon too, and a second check would switch the
-// process-wide setting under a computation running on another thread.
-void ConfigureOneDnn() {
-  static std::once_flag once;
-  std::call_once(once, DecideOneDnn);
 }
 
 const std::string& OneDnnPolicy() { return onednn_policy; }

@@ -54,7 +54,6 @@ int WantedThreads() { return wanted > 0 ? wanted : static_cast<int>(at::get_num_
 // mallopt settings but still gets the block cache.
 namespace {
 std::string allocator_policy;
-std::once_flag allocator_once;
 constexpr int kMmapThreshold = 32 << 20;
 constexpr int kTrimThreshold = 128 << 20;
 
@@ -69,7 +68,8 @@ class BlockCache final : public c10::Allocator {
 #else
   c10::DataPtr allocate(size_t n) const override { return Allocate(n); }
 #endif
-  c10::DeleterFnPtr raw_deleter() const override { return &FreeAny; }
+  // raw_allocate's deleter takes a block of either size: Give frees one it did not hand out
+  c10::DeleterFnPtr raw_deleter() const override { return &Free; }
 
   static BlockCache& Get() {
     static BlockCache* cache = new BlockCache();  // never destroyed: tensors may be freed at exit
@@ -95,7 +95,7 @@ class BlockCache final : public c10::Allocator {
       std::lock_guard<std::mutex> lock(c.mu_);
       c.live_[p] = n;
     }
-    return {p, p, &FreeBig, c10::Device(c10::DeviceType::CPU)};
+    return {p, p, &Free, c10::Device(c10::DeviceType::CPU)};
   }
   // The most recently kept block of exactly n bytes, now live; nullptr when none is kept.
   void* Take(size_t n) {
@@ -111,7 +111,8 @@ class BlockCache final : public c10::Allocator {
     live_[p] = n;
     return p;
   }
-  // Keeps a freed block (the oldest kept ones go to stay under the cap).
+  // Keeps a freed block (the oldest kept ones go to stay under the cap); frees one it did not hand
+  // out (a small block, or null, from raw_allocate) or one above the cap.
   void Give(void* p) {
     std::vector<void*> drop;
     {
@@ -139,21 +140,7 @@ class BlockCache final : public c10::Allocator {
     }
     for (void* q : drop) c10::free_cpu(q);
   }
-  static void FreeBig(void* p) { Get().Give(p); }
-  // raw_allocate's deleter: a block of either kind
-  static void FreeAny(void* p) {
-    if (!p) return;
-    BlockCache& c = Get();
-    bool big;
-    {
-      std::lock_guard<std::mutex> lock(c.mu_);
-      big = c.live_.count(p) > 0;
-    }
-    if (big)
-      c.Give(p);
-    else
-      c10::free_cpu(p);
-  }
+  static void Free(void* p) { Get().Give(p); }
 
   std::mutex mu_;
   std::unordered_map<void*, size_t> live_;                             // blocks handed out, by address
@@ -164,27 +151,25 @@ class BlockCache final : public c10::Allocator {
 }  // namespace
 
 void ConfigureAllocator() {
-  std::call_once(allocator_once, [] {
 #if defined(__GLIBC__)
-    const char* mode = std::getenv("NODETORCH_MALLOC");
-    const char* tunables = std::getenv("GLIBC_TUNABLES");
-    const bool user = std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
-                      std::getenv("MALLOC_TOP_PAD_") || (tunables && std::strstr(tunables, "glibc.malloc")) ||
-                      (mode && std::string(mode) == "default");
-    if (user) {
-      allocator_policy = "glibc, as the environment sets it";
-      return;
-    }
-    if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1)
-      allocator_policy = "glibc, keeping freed blocks up to 32 MiB and 128 MiB of free heap for reuse";
-    else
-      allocator_policy = "glibc defaults (mallopt refused the settings)";
+  const char* mode = std::getenv("NODETORCH_MALLOC");
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  const bool user = std::getenv("MALLOC_MMAP_THRESHOLD_") || std::getenv("MALLOC_TRIM_THRESHOLD_") ||
+                    std::getenv("MALLOC_TOP_PAD_") || (tunables && std::strstr(tunables, "glibc.malloc")) ||
+                    (mode && std::string(mode) == "default");
+  if (user) {
+    allocator_policy = "glibc, as the environment sets it";
+    return;
+  }
+  if (mallopt(M_MMAP_THRESHOLD, kMmapThreshold) == 1 && mallopt(M_TRIM_THRESHOLD, kTrimThreshold) == 1)
+    allocator_policy = "glibc, keeping freed blocks up to 32 MiB and 128 MiB of free heap for reuse";
+  else
+    allocator_policy = "glibc defaults (mallopt refused the settings)";
 #else
-    allocator_policy = "the platform's malloc";
+  allocator_policy = "the platform's malloc";
 #endif
-    c10::SetCPUAllocator(&BlockCache::Get(), /*priority=*/1);
-    allocator_policy += "; tensors of 64 KiB and more reuse freed blocks of their size (up to 256 MiB kept)";
-  });
+  c10::SetCPUAllocator(&BlockCache::Get(), /*priority=*/1);
+  allocator_policy += "; tensors of 64 KiB and more reuse freed blocks of their size (up to 256 MiB kept)";
 }
 
 namespace {

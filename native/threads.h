@@ -88,7 +88,7 @@ struct LockedThreadTuner {
 };
 
 void RegisterThreads(napi_env env, napi_value exports);
-// Keeps freed tensor-sized blocks mapped for reuse (threads.cc says why); once per process.
+// Keeps freed tensor-sized blocks mapped for reuse (threads.cc says why); called once per process (Init).
 void ConfigureAllocator();
 
 }  // namespace nt
