@@ -52,14 +52,17 @@ using Comm = c10d::ProcessGroup;
 using WorkPtr = c10::intrusive_ptr<c10d::Work>;
 using StorePtr = c10::intrusive_ptr<c10d::Store>;
 
-// The store prefix torch.distributed gives a group's backend: 1.13 uses the group name ("0" for
-// the default group, then one number per new_group), 2.x "<name>/<device>/" (device: cpu for Gloo,
-// cuda for NCCL).
-std::string GroupPrefix(int count, const std::string& backend) {
+// The store a group's backend rendezvouses in, as torch.distributed nests it under the world's
+// "default_pg" store: 1.13 prefixes the group name ("0" for the default group, then one number per
+// new_group); 2.x prefixes "<name>/" and then "<device>/" (cpu for Gloo, cuda for NCCL), two
+// PrefixStores, so a key reads "default_pg/0//cpu//<key>".
+StorePtr GroupStore(const StorePtr& world, int count, const std::string& backend) {
 #if TORCH_VERSION_MAJOR >= 2
-  return std::to_string(count) + "/" + (backend == "nccl" ? "cuda" : "cpu") + "/";
+  StorePtr named = c10::make_intrusive<c10d::PrefixStore>(std::to_string(count) + "/", world);
+  return c10::make_intrusive<c10d::PrefixStore>(backend == "nccl" ? "cuda/" : "cpu/", named);
 #else
-  return std::to_string(count);
+  (void)backend;
+  return c10::make_intrusive<c10d::PrefixStore>(std::to_string(count), world);
 #endif
 }
 
@@ -446,8 +449,7 @@ napi_value Init(napi_env env, napi_callback_info info) {
     g->rank = s.rank;
     g->size = s.size;
     g->timeout = s.timeout;
-    StorePtr pgStore =
-        c10::make_intrusive<c10d::PrefixStore>(GroupPrefix(world->groupCount++, s.backend), world->store);
+    StorePtr pgStore = GroupStore(world->store, world->groupCount++, s.backend);
     g->comm = MakeComm(s.backend, pgStore, s.rank, s.size, s.timeout);
     if (UseStoreBarrier()) StoreBarrier(*world->store, world->groupCount, s.rank, s.size, s.timeout);
     g->comm->setSequenceNumberForGroup();
@@ -485,7 +487,7 @@ napi_value NewGroup(napi_env env, napi_callback_info info) {
   auto job = std::make_unique<Job>();
   job->run = [world, g, count, myIndex, timeout](Job&) {
     if (myIndex >= 0) {
-      StorePtr pgStore = c10::make_intrusive<c10d::PrefixStore>(GroupPrefix(count - 1, g->backend), world->store);
+      StorePtr pgStore = GroupStore(world->store, count - 1, g->backend);
       g->comm = MakeComm(g->backend, pgStore, g->rank, g->size, timeout);
     }
     if (UseStoreBarrier()) StoreBarrier(*world->store, count, world->rank, world->size, timeout);

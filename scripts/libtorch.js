@@ -5,7 +5,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { execFileSync } = require('child_process');
+const { spawnSync } = require('child_process');
 
 const SYSTEM_CMAKE_DIRS = [
   '/usr/lib/x86_64-linux-gnu/cmake/Torch',
@@ -85,25 +85,34 @@ function fromEnvLibtorch(env) {
 }
 
 function fromPython(env) {
+  // Paths beside the torch package, not torch.utils.cpp_extension's: that module needs setuptools,
+  // which a Python with torch need not have (Debian 13's python3-torch 2.6 does not pull it in).
   const script = [
-    'import json, torch',
-    'from torch.utils import cpp_extension as c',
-    'print(json.dumps({"version": torch.__version__, "include": c.include_paths(), "lib": c.library_paths(),',
-    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cmake": torch.utils.cmake_prefix_path}))',
+    'import json, os, torch',
+    'd = os.path.dirname(torch.__file__)',
+    'print(json.dumps({"version": torch.__version__, "torch": d,',
+    ' "abi": int(torch._C._GLIBCXX_USE_CXX11_ABI), "cmake": os.path.join(d, "share", "cmake")}))',
   ].join('\n');
   const candidates = [env.LIBTORCH_PYTHON, env.PYTHON, 'python3', '/usr/bin/python3', 'python'].filter(Boolean);
   const errors = [];
   for (const py of candidates) {
-    try {
-      const out = execFileSync(py, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      const j = JSON.parse(out.trim().split('\n').pop());
-      const info = fromPrefix(`LIBTORCH_USE_PYTORCH (${py})`, j.include[0], j.lib[0], path.join(j.cmake, 'Torch'));
-      info.version = j.version.split('+')[0].replace(/a0$/, '');
-      info.cxx11Abi = j.abi;
-      return info;
-    } catch (e) {
-      errors.push(`${py}: ${String(e.message).split('\n')[0]}`);
+    const r = spawnSync(py, ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.error) {
+      errors.push(`${py}: ${r.error.code === 'ENOENT' ? 'not found' : r.error.message}`);
+      continue;
     }
+    if (r.status !== 0) {
+      // the exception's last line names what failed to import (torch itself, or one of its dependencies)
+      const last = String(r.stderr).trim().split('\n').filter(Boolean).pop() || `exited with status ${r.status}`;
+      errors.push(`${py}: ${last}`);
+      continue;
+    }
+    const j = JSON.parse(r.stdout.trim().split('\n').pop());
+    const info = fromPrefix(`LIBTORCH_USE_PYTORCH (${py})`, path.join(j.torch, 'include'), path.join(j.torch, 'lib'),
+      path.join(j.cmake, 'Torch'));
+    info.version = j.version.split('+')[0].replace(/a0$/, '');
+    info.cxx11Abi = j.abi;
+    return info;
   }
   throw new Error(`LIBTORCH_USE_PYTORCH=1 but no Python with torch was found (${errors.join('; ')})`);
 }
