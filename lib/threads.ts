@@ -24,8 +24,9 @@ export interface ThreadPolicy {
 
 /**
  * Turns the adaptive thread choice on or off (default on, or NODETORCH_ADAPTIVE_THREADS=0 at start).
- * On, fit's batches, predict and TorchScript forwards time their calls on all threads and on one,
- * interleaved, keep the faster and measure again every 30 s; off, they always use nt.getNumThreads().
+ * On, fit's batches, predict and TorchScript forwards time a block of calls on all threads and then
+ * one on a single thread, keep the faster and measure again every 30 s; off, they always use
+ * nt.getNumThreads().
  * Returns the previous setting.
  */
 export function setAdaptiveThreads(on: boolean): boolean {

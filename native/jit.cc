@@ -23,6 +23,7 @@ TORCH_API void overrideCanFuseOnCPU(bool value);
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 #include <unordered_set>
 
 #include "tensor.h"
@@ -474,22 +475,36 @@ napi_value JitLoad(napi_env env, napi_callback_info info) {
 
 // ---- jit_run(module, method, inputs) -> Promise<encoded output> ----
 
-// Thread tuners for forwards, per module and method: a server calls forward once per request
-// batch, so the choice outlives one call. Entries of freed modules are dropped as the table grows.
-std::shared_ptr<LockedThreadTuner> ForwardTuner(const std::shared_ptr<Module>& module, const std::string& method) {
+// Thread tuners for forwards, per module, method and batch size class: a server calls forward once
+// per request batch, so the choice outlives one call, but one thread can win at batch 1 and lose 1.8x
+// at batch 64, and a dynamic batcher sends both. Classes: the first input's leading size rounded
+// down to a power of 2 (0 where it is not a tensor with a dimension). Entries of freed modules are
+// dropped as the table grows.
+std::shared_ptr<LockedThreadTuner> ForwardTuner(const std::shared_ptr<Module>& module, const std::string& method,
+                                                int sizeClass) {
   static std::mutex m;
-  static std::map<std::pair<const Module*, std::string>,
+  static std::map<std::tuple<const Module*, std::string, int>,
                   std::pair<std::weak_ptr<Module>, std::shared_ptr<LockedThreadTuner>>>
       table;
   std::lock_guard<std::mutex> lk(m);
   if (table.size() > 256)
     for (auto it = table.begin(); it != table.end();) it = it->second.first.expired() ? table.erase(it) : std::next(it);
-  auto& e = table[{module.get(), method}];
+  auto& e = table[{module.get(), method, sizeClass}];
   if (!e.second || e.first.expired()) e = {module, std::make_shared<LockedThreadTuner>()};
   return e.second;
 }
 
-struct RunJob {
+// The batch size class of a forward's inputs (ForwardTuner).
+int SizeClass(const std::vector<IValue>& inputs) {
+  if (inputs.empty() || !inputs[0].isTensor() || inputs[0].toTensor().dim() == 0) return 0;
+  int c = 1;
+  for (int64_t n = inputs[0].toTensor().size(0); n > 1; n >>= 1) c++;
+  return c;
+}
+
+// A forward on the addon's own threads (threads.h: SubmitToPool), not libuv's pool: a server's
+// forwards in flight would otherwise hold every pool thread while fs and dns wait.
+struct RunJob final : PoolJob {
   std::shared_ptr<Module> module;
   std::shared_ptr<LockedThreadTuner> tuner;  // keeps the module alive if JS disposes it meanwhile
   c10::optional<torch::jit::Method> method;
@@ -499,61 +514,51 @@ struct RunJob {
   std::shared_ptr<int> inflight;
   Out out;
   std::string error;
-  napi_async_work work = nullptr;
   napi_deferred deferred = nullptr;
+
+  void Execute() override {
+    try {
+      // libtorch's thread count is per thread under OpenMP: the one JS set, or fewer where that is
+      // faster (a loaded machine; threads.h)
+      const bool tune = threads > 1;
+      const int want = tune ? tuner->Next(threads) : threads;
+      if (at::get_num_threads() != want) at::set_num_threads(want);
+      // the cost per sample where the first input is a batch (a server's batches vary in size)
+      double samples = 1;
+      if (!inputs.empty() && inputs[0].isTensor() && inputs[0].toTensor().dim() > 0)
+        samples = static_cast<double>(std::max<int64_t>(inputs[0].toTensor().size(0), 1));
+      const auto t0 = std::chrono::steady_clock::now();
+      // Outputs come back detached, so autograd would only cost memory; plain no-grad (not inference
+      // mode) keeps the outputs usable in later autograd code (a trainable head on TorchScript features).
+      torch::NoGradGuard nograd;
+      IValue r = (*method)(std::move(inputs));
+      if (tune)
+        tuner->Record(want, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / samples);
+      inputs.clear();
+      out = ToOut(r, "the result of " + name, 0);
+    } catch (const c10::Error& e) {
+      error = RunMessage(name, e.what_without_backtrace());
+    } catch (const std::exception& e) {
+      error = RunMessage(name, e.what());
+    } catch (...) {
+      error = RunMessage(name, "unknown error");
+    }
+    inputs.clear();
+  }
+
+  void Complete(napi_env env) override {
+    (*inflight)--;
+    if (!error.empty()) {
+      Reject(env, deferred, error);
+      return;
+    }
+    try {
+      napi_resolve_deferred(env, deferred, ToJs(env, out));
+    } catch (...) {
+      RejectPending(env, deferred, ("jit " + name + ": could not convert the result").c_str());
+    }
+  }
 };
-
-void RunExecute(napi_env, void* data) {
-  RunJob& j = *static_cast<RunJob*>(data);
-  try {
-    // libtorch's thread count is per thread under OpenMP: the one JS set, or fewer where that is
-    // faster (a loaded machine; threads.h)
-    // No per-call tuning on libtorch 2.x: TorchScript forwards on 2 threads stalled in the 2.6 lane
-    // (40 forwards past 120 s), with and without it; until that is understood, 2.x keeps one count.
-#if TORCH_VERSION_MAJOR >= 2
-    const bool tune = false;
-#else
-    const bool tune = j.threads > 1;
-#endif
-    const int want = tune ? j.tuner->Next(j.threads) : j.threads;
-    if (at::get_num_threads() != want) at::set_num_threads(want);
-    // the cost per sample where the first input is a batch (a server's batches vary in size)
-    double samples = 1;
-    if (!j.inputs.empty() && j.inputs[0].isTensor() && j.inputs[0].toTensor().dim() > 0)
-      samples = static_cast<double>(std::max<int64_t>(j.inputs[0].toTensor().size(0), 1));
-    const auto t0 = std::chrono::steady_clock::now();
-    // Outputs come back detached, so autograd would only cost memory; plain no-grad (not inference
-    // mode) keeps the outputs usable in later autograd code (a trainable head on TorchScript features).
-    torch::NoGradGuard nograd;
-    IValue r = (*j.method)(std::move(j.inputs));
-    if (tune)
-      j.tuner->Record(want, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / samples);
-    j.inputs.clear();
-    j.out = ToOut(r, "the result of " + j.name, 0);
-  } catch (const c10::Error& e) {
-    j.error = RunMessage(j.name, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    j.error = RunMessage(j.name, e.what());
-  } catch (...) {
-    j.error = RunMessage(j.name, "unknown error");
-  }
-  j.inputs.clear();
-}
-
-void RunComplete(napi_env env, napi_status status, void* data) {
-  std::unique_ptr<RunJob> j(static_cast<RunJob*>(data));
-  napi_delete_async_work(env, j->work);
-  (*j->inflight)--;
-  if (status != napi_ok || !j->error.empty()) {
-    Reject(env, j->deferred, j->error.empty() ? "jit " + j->name + ": the call was cancelled" : j->error);
-    return;
-  }
-  try {
-    napi_resolve_deferred(env, j->deferred, ToJs(env, j->out));
-  } catch (...) {
-    RejectPending(env, j->deferred, ("jit " + j->name + ": could not convert the result").c_str());
-  }
-}
 
 napi_value JitRun(napi_env env, napi_callback_info info) {
   Args a(env, info);
@@ -579,10 +584,12 @@ napi_value JitRun(napi_env env, napi_callback_info info) {
     j->inputs.push_back(FromJs(env, Elem(env, a[2], k), want, "input " + std::to_string(k + 1), 0));
   }
   j->threads = WantedThreads();  // not the JS thread's own, which the load watch may have lowered
-  j->tuner = ForwardTuner(j->module, j->name);
+  j->tuner = ForwardTuner(j->module, j->name, SizeClass(j->inputs));
   j->inflight = o.inflight;
-  napi_value promise = QueueAsync(env, std::move(j), "nodetorch.jit_run", RunExecute, RunComplete);
-  (*o.inflight)++;  // RunComplete, which takes it back, runs on this thread later
+  napi_value promise;
+  Check(env, napi_create_promise(env, &j->deferred, &promise));
+  SubmitToPool(env, std::move(j));
+  (*o.inflight)++;  // Complete, which takes it back, runs on this thread later
   return promise;
 }
 

@@ -529,7 +529,8 @@ void Begin(Job& j) {
   const int64_t planned = std::max(here, j.plannedBatches);
   if (!j.autoThreads || j.threads <= 1) return;
   if (j.mode == Mode::kTrain) {
-    if (j.token && (j.token->tuner.Started() || planned >= 4 * (ThreadTuner::kWarm + 2 * ThreadTuner::kLen)))
+    if (j.token && (j.token->tuner.Started() ||
+                    planned >= 4 * (ThreadTuner::kWarm + 2 * (ThreadTuner::kSettle + ThreadTuner::kLen))))
       j.tuner = &j.token->tuner;
   } else {
     j.tuner = InferenceTuner(j.steps, j.mode);

@@ -3,10 +3,13 @@
 // with it libgomp) is loaded; they are read back here for `nodetorch info` and the benchmarks.
 #include "threads.h"
 
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <list>
 #include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 #if defined(__GLIBC__)
@@ -218,6 +221,151 @@ const Export kExports[] = {
 };
 
 }  // namespace
+
+// ---- the owned pool (threads.h) ----
+
+int PoolThreads() {
+  static const int n = [] {
+    if (const char* v = std::getenv("NODETORCH_POOL_THREADS")) {
+      const int k = std::atoi(v);
+      if (k >= 1 && k <= 64) return k;
+    }
+    return static_cast<int>(std::clamp<unsigned>(std::thread::hardware_concurrency(), 1, 4));
+  }();
+  return n;
+}
+
+namespace {
+
+// One per JS environment. Finished jobs reach JS through one thread-safe function, referenced only
+// while jobs are in flight so an idle pool never keeps the process alive; the environment's cleanup
+// hook stops and joins the threads.
+class OwnedPool {
+ public:
+  static OwnedPool* Get(napi_env env) {
+    std::lock_guard<std::mutex> lk(MapMutex());
+    auto it = Map().find(env);
+    if (it != Map().end()) return it->second;
+    auto* p = new OwnedPool();
+    napi_value name;
+    Check(env, napi_create_string_utf8(env, "nodetorch.pool", NAPI_AUTO_LENGTH, &name));
+    napi_status s =
+        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, p, Finalize, p, Dispatch, &p->tsfn_);
+    if (s != napi_ok) {
+      delete p;
+      Check(env, s);
+    }
+    napi_unref_threadsafe_function(env, p->tsfn_);
+    // added after the thread-safe function, so it runs before the function's own cleanup
+    napi_add_env_cleanup_hook(env, Cleanup, p);
+    p->env_ = env;
+    Map()[env] = p;
+    return p;
+  }
+
+  void Submit(napi_env env, std::unique_ptr<PoolJob> job) {
+    if (inFlight_++ == 0) napi_ref_threadsafe_function(env, tsfn_);
+    std::lock_guard<std::mutex> lk(m_);
+    if (!idle_.empty()) {
+      Worker* w = idle_.back();  // the last to go idle: its caches and OpenMP team are warm
+      idle_.pop_back();
+      w->job = job.release();
+      w->cv.notify_one();
+    } else if (static_cast<int>(workers_.size()) < PoolThreads()) {
+      auto w = std::make_unique<Worker>();
+      w->job = job.release();
+      Worker* raw = w.get();
+      w->thread = std::thread([this, raw] { Loop(raw); });
+      workers_.push_back(std::move(w));
+    } else {
+      queue_.push_back(job.release());
+    }
+  }
+
+ private:
+  struct Worker {
+    std::thread thread;
+    std::condition_variable cv;
+    PoolJob* job = nullptr;
+  };
+
+  static std::mutex& MapMutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::unordered_map<napi_env, OwnedPool*>& Map() {
+    static std::unordered_map<napi_env, OwnedPool*> m;
+    return m;
+  }
+
+  void Loop(Worker* w) {
+    at::init_num_threads();
+    std::unique_lock<std::mutex> lk(m_);
+    while (!stopping_) {
+      if (!w->job && !queue_.empty()) {
+        w->job = queue_.front();
+        queue_.pop_front();
+      }
+      if (!w->job) {
+        idle_.push_back(w);
+        w->cv.wait(lk, [&] { return w->job != nullptr || stopping_; });
+        continue;
+      }
+      PoolJob* j = w->job;
+      w->job = nullptr;
+      lk.unlock();
+      j->Execute();  // catches its own errors
+      if (napi_call_threadsafe_function(tsfn_, j, napi_tsfn_nonblocking) != napi_ok)
+        delete j;  // the environment is going away
+      lk.lock();
+    }
+  }
+
+  // On the JS thread (env null: the function is torn down and only frees).
+  static void Dispatch(napi_env env, napi_value, void* ctx, void* data) {
+    std::unique_ptr<PoolJob> j(static_cast<PoolJob*>(data));
+    if (!env) return;
+    auto* p = static_cast<OwnedPool*>(ctx);
+    if (--p->inFlight_ == 0) napi_unref_threadsafe_function(env, p->tsfn_);
+    j->Complete(env);
+  }
+
+  // The environment is being torn down: let running jobs finish, join, drop queued ones.
+  static void Cleanup(void* arg) {
+    auto* p = static_cast<OwnedPool*>(arg);
+    {
+      std::lock_guard<std::mutex> lk(p->m_);
+      p->stopping_ = true;
+      for (auto& w : p->workers_) w->cv.notify_one();
+    }
+    for (auto& w : p->workers_) {
+      if (w->thread.joinable()) w->thread.join();
+      delete w->job;
+      w->job = nullptr;
+    }
+    for (PoolJob* j : p->queue_) delete j;
+    p->queue_.clear();
+    {
+      std::lock_guard<std::mutex> lk(MapMutex());
+      Map().erase(p->env_);
+    }
+    napi_release_threadsafe_function(p->tsfn_, napi_tsfn_abort);
+  }
+  static void Finalize(napi_env, void* data, void*) { delete static_cast<OwnedPool*>(data); }
+
+  napi_env env_ = nullptr;
+  napi_threadsafe_function tsfn_ = nullptr;
+  std::mutex m_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<Worker*> idle_;
+  std::deque<PoolJob*> queue_;
+  bool stopping_ = false;
+  int inFlight_ = 0;  // JS thread only
+};
+
+}  // namespace
+
+void SubmitToPool(napi_env env, std::unique_ptr<PoolJob> job) { OwnedPool::Get(env)->Submit(env, std::move(job)); }
 
 void RegisterThreads(napi_env env, napi_value exports) {
   Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));

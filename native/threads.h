@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <vector>
 
@@ -21,19 +22,24 @@ void SetWantedThreads(int n);
 int WantedThreads();
 
 // Thread counts for repeated work: a second OpenMP team on a loaded machine waits at every
-// barrier for a descheduled peer, so one intra-op thread can beat all of them. Times the calls
-// (batches, forwards) interleaved on all threads and on one after kWarm calls, kLen of each,
-// keeps the faster by median, and measures again after kRecheckSecs (the machine's load changes).
+// barrier for a descheduled peer, so one intra-op thread can beat all of them. After kWarm calls,
+// times kSettle + kLen calls on all threads, then as many on one, and keeps the faster by median of
+// the last kLen of each block; measures again after kRecheckSecs (the machine's load changes).
+// Blocks, not alternate calls: the first calls after the count changes run slower (each thread's
+// share of the data moves to another core: a conv net's forward on 2 threads took 10.5 ms for ~3
+// calls after one on 1 thread, then 7.5), so alternating made every all-threads call look like a
+// 1-thread call and the tuner chose 1 where 2 were 1.8x faster.
 // Not thread-safe: one owner thread, or the caller's lock (LockedThreadTuner).
 struct ThreadTuner {
-  static constexpr int64_t kWarm = 5, kLen = 10;
+  static constexpr int64_t kWarm = 5, kSettle = 3, kLen = 10;
   static constexpr double kRecheckSecs = 30;
   int max = 0, chosen = 0, current = 0;
-  int64_t seen = 0, asked = 0;  // calls recorded, calls handed a count while measuring
+  int64_t asked = 0;                 // calls handed a count while measuring
+  int64_t seenAll = 0, seenOne = 0;  // calls recorded on all threads (warm-up included) and on one
   std::vector<double> all, one;
   std::chrono::steady_clock::time_point chosenAt;
 
-  bool Started() const { return seen > 0 || chosen > 0; }
+  bool Started() const { return asked > 0 || chosen > 0; }
   // The thread count for the next call when maxThreads are allowed.
   int Next(int maxThreads) {
     if (maxThreads != max) {  // setNumThreads changed since: measure again
@@ -47,18 +53,22 @@ struct ThreadTuner {
       const int keep = max;
       *this = ThreadTuner();
       max = keep;
-      seen = kWarm;  // the team is warm already
     }
-    if (seen < kWarm) return current = max;
-    return current = (asked++ % 2 == 0) ? max : 1;
+    // warm-up and the all-threads block, then the one-thread block; then all threads until the
+    // records of calls still running arrive
+    const int64_t i = asked++;
+    return current = (i >= kWarm + kSettle + kLen && i < kWarm + 2 * (kSettle + kLen)) ? 1 : max;
   }
   // The cost of the call Next() was asked for (seconds, or seconds per sample where sizes vary).
   void Record(double cost) { RecordAt(current, cost); }
   // The same for a call that ran on `threads` (what Next() returned for it; calls may overlap).
   void RecordAt(int threads, double cost) {
     if (chosen || max <= 1 || threads <= 0 || !AdaptiveThreads()) return;
-    const int64_t i = seen++;
-    if (i >= kWarm) (threads == 1 ? one : all).push_back(cost);
+    if (threads == 1) {
+      if (seenOne++ >= kSettle && static_cast<int64_t>(one.size()) < kLen) one.push_back(cost);
+    } else if (seenAll++ >= kWarm + kSettle && static_cast<int64_t>(all.size()) < kLen) {
+      all.push_back(cost);
+    }
     if (static_cast<int64_t>(one.size()) >= kLen && static_cast<int64_t>(all.size()) >= kLen) {
       chosen = Median(one) < Median(all) ? 1 : max;
       chosenAt = std::chrono::steady_clock::now();
@@ -86,6 +96,22 @@ struct LockedThreadTuner {
     t.RecordAt(threads, cost);
   }
 };
+
+// Native work that JS awaits, run on threads the addon owns instead of libuv's pool: the pool is
+// shared with fs, dns and zlib, and a few forwards in flight would hold all of its threads. Each JS
+// environment gets up to PoolThreads() threads, started as work arrives; a job goes to the thread
+// that went idle last (its OpenMP team and caches are the warmest), else waits in order.
+class PoolJob {
+ public:
+  virtual ~PoolJob() = default;
+  virtual void Execute() = 0;               // on a pool thread: no napi calls
+  virtual void Complete(napi_env env) = 0;  // on the JS thread, after Execute (settles its promise)
+};
+// Queues job on env's pool (JS thread). A job still queued when the environment goes away is deleted
+// without Complete.
+void SubmitToPool(napi_env env, std::unique_ptr<PoolJob> job);
+// Threads per environment's pool: the machine's cores, 1 to 4 (NODETORCH_POOL_THREADS overrides).
+int PoolThreads();
 
 void RegisterThreads(napi_env env, napi_value exports);
 // Keeps freed tensor-sized blocks mapped for reuse (threads.cc says why); called once per process (Init).

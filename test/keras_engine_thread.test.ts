@@ -56,12 +56,13 @@ describe('a runner thread the addon owns, with libuv pool of one thread (UV_THRE
     }
   });
 
-  (process.platform === 'win32' ? test.skip : test)('fit, evaluate and predict run while libuv\'s only thread is blocked', () => {
+  (process.platform === 'win32' ? test.skip : test)('fit, evaluate, predict and TorchScript forwards run while libuv\'s only thread is blocked', () => {
     const p = part('pool-blocked');
     expect(p).toBeDefined();
     expect(p!.epochs).toBe(2);
     expect(Number.isFinite(p!.evaluate)).toBe(true);
     expect(p!.predictRows).toBe(128);
+    expect(p!.jit).toEqual([8, 8, 8]);
     expect(part('pool-released')!.read).toBe('ok');
   });
 

@@ -57,7 +57,8 @@ async function main(): Promise<void> {
     });
     report('four-concurrent-fits', { runs: await Promise.all(runs) });
   }
-  // 3. libuv's only thread blocked (opening a FIFO no one writes yet): fit, evaluate and predict still run
+  // 3. libuv's only thread blocked (opening a FIFO no one writes yet): fit, evaluate, predict and
+  // TorchScript forwards still run
   if (process.platform !== 'win32') {
     const fifo = path.join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
@@ -67,7 +68,10 @@ async function main(): Promise<void> {
     const h = await m.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0 });
     const e = await m.evaluate(x, y, { verbose: 0 }) as number;
     const p = await m.predict(x, { batchSize: 50 });
-    report('pool-blocked', { epochs: h.history.loss.length, evaluate: e, predictRows: p.shape[0] });
+    // TorchScript forwards run on the addon's pool (native/threads.cc OwnedPool), not libuv's
+    const s = nt.jit.compile('def forward(self, x):\n    return x.sum(1) * 2\n');
+    const j = await s.forward(nt.ones([3, 4])) as nt.Tensor;
+    report('pool-blocked', { epochs: h.history.loss.length, evaluate: e, predictRows: p.shape[0], jit: j.toArray() });
     // unblock the pool: a writer opens the FIFO (from a child process, as this one's pool is busy)
     execFileSync(process.execPath, ['-e', `require('fs').writeFileSync(${JSON.stringify(fifo)}, 'ok')`]);
     report('pool-released', { read: await blocked });

@@ -146,7 +146,7 @@ describe('per-op threads beside other processes', () => {
 });
 
 describe('adaptive runs give the same numbers on any thread count', () => {
-  // 40 calls: warm-up, then alternating all threads and one, then the chosen count.
+  // 40 calls: warm-up, a block on all threads, a block on one, then the chosen count.
   const CALLS = 40;
   test('predict', async () => {
     nt.manualSeed(3);

@@ -48,6 +48,19 @@ describe('worker_threads', () => {
     }
   }, 240_000);
 
+  test('a worker that exits with TorchScript forwards queued ends cleanly', async () => {
+    const w = start({ kind: 'jit' });
+    const r = await reply<{ sum: number }>(w);
+    // the same forward on the main thread's pool gives the same value
+    const m = nt.jit.compile('def forward(self, x):\n    y = x\n    for i in range(2000):\n        y = torch.tanh(y @ x)\n    return y.sum()\n');
+    const mine = (await m.forward(nt.eye(64).mul(1.5)) as nt.Tensor).itemNumber();
+    expect(mine).toBeCloseTo(64 * 0.8586, 1); // tanh(1.5 v) = v at v = 0.8586..., on each diagonal entry
+    expect(r.sum).toBeCloseTo(mine, 5);
+    w.postMessage('exit');
+    expect(await exited(w)).toBe(0);
+    expect((await m.forward(nt.eye(64).mul(1.5)) as nt.Tensor).itemNumber()).toBeCloseTo(mine, 5);
+  }, 60_000);
+
   test('a worker that exits frees its tensors', async () => {
     const w = start({ kind: 'hold', mib: 512 });
     const r = await reply<{ bytes: number; sum: number }>(w);
