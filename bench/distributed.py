@@ -15,7 +15,7 @@ STEPS = 20
 
 
 def iters(nbytes):
-    return min(2000, max(5, round(2 ** 28 / nbytes)))
+    return min(1000, max(5, round(2 ** 28 / nbytes)))
 
 
 def rank():

@@ -8,7 +8,7 @@ import { emit, freePort } from './common';
 
 // SIZES, ITERS, STEPS and the model: the same in bench/distributed.py.
 const SIZES: [string, number][] = [['1 KB', 1 << 10], ['16 KB', 1 << 14], ['256 KB', 1 << 18], ['4 MB', 1 << 22], ['64 MB', 1 << 26]];
-const iters = (bytes: number): number => Math.min(2000, Math.max(5, Math.round(2 ** 28 / bytes)));
+const iters = (bytes: number): number => Math.min(1000, Math.max(5, Math.round(2 ** 28 / bytes)));
 const REPS = 3;
 const BATCH = 64;
 const STEPS = 20;

@@ -519,8 +519,8 @@ const SECTIONS = [
     id: 'distributed',
     title: 'Distributed data parallel',
     runs: () => ({
-      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/distributed.ts')], rounds: 2, timeoutMs: 600_000 },
-      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/distributed.py'], rounds: 2, timeoutMs: 600_000 },
+      nodetorch: { label: 'nodetorch', cmd: NODE, args: [js('bench/distributed.ts')], rounds: 5, timeoutMs: 600_000 },
+      pytorch: { label: 'PyTorch', cmd: PYTHON, args: ['bench/distributed.py'], rounds: 5, timeoutMs: 600_000 },
     }),
     render: renderDistributed,
   },
@@ -1063,7 +1063,7 @@ function renderDistributed(runs) {
     '',
     '**Notes.** Both sides run 2 ranks on this machine over Gloo on 127.0.0.1 (GLOO_SOCKET_IFNAME=lo), one intra-op ' +
     'thread per rank, on the same libtorch: `await nt.distributed.allReduce(t)` one after another against ' +
-    '`dist.all_reduce(t)`; per size a fixed iteration count both sides share (2^28 bytes / size, 5 to 2000), best of ' +
+    '`dist.all_reduce(t)`; per size a fixed iteration count both sides share (2^28 bytes / size, 5 to 1000), best of ' +
     '3 timed loops after 3 warm-up calls. The step: the seed MLP (Flatten, Linear(784, 128), ReLU, Linear(128, 10)), ' +
     'cross-entropy and SGD on one fixed MNIST-shaped batch of 64 per rank, `nn.DistributedDataParallel` (25 MB buckets) ' +
     `against \`torch.nn.parallel.DistributedDataParallel\`; best of 3 loops of 20 steps, and of ${runs.nodetorch.planned} ` +
