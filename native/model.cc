@@ -75,7 +75,8 @@ struct Step {
   int merge = 0;                    // bidirectional halves of the last dim: 0 concat, 1 sum, 2 mul, 3 ave
   std::vector<int64_t> reduceDims;  // global pooling: mean (or max) over these dims
   bool reduceMax = false, keepDims = false;
-  int64_t indexLimit = 0;  // embedding: indices must lie in [0, indexLimit)
+  int64_t indexLimit = 0;             // embedding: indices must lie in [0, indexLimit)
+  std::vector<double> scale, offset;  // Rescaling: x * scale + offset (one number, or one per channel)
   // mixed precision (native/amp.cc): the layer's compute dtype under a Keras dtype policy
   c10::optional<at::ScalarType> compute;
 };
@@ -91,6 +92,15 @@ at::Tensor ToLast(const at::Tensor& x) {
   return x;
 }
 
+// Rescaling's scale or offset as an operand for x: a per-channel list must match x's last dimension.
+at::Tensor RescaleOperand(const at::Tensor& x, const std::vector<double>& v, const char* name) {
+  if (x.dim() == 0 || x.size(-1) != static_cast<int64_t>(v.size()))
+    throw ArgError(std::string("Rescaling: ") + name + " has " + std::to_string(v.size()) +
+                   " values but the inputs have " + (x.dim() ? std::to_string(x.size(-1)) : std::string("no")) +
+                   " channels (the last dimension)");
+  return at::tensor(v, x.options().dtype(at::kDouble)).to(x.scalar_type());
+}
+
 // penalty (when given) accumulates the activity regularizers, divided by the batch size as Keras does.
 at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x, at::Tensor* penalty = nullptr) {
   ForwardExtras none;
@@ -102,6 +112,13 @@ at::Tensor Forward(const std::vector<Step>& steps, at::Tensor x, at::Tensor* pen
     }
     if (s.castFloat && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
     if (s.castLong && x.scalar_type() != at::kLong) x = x.to(at::kLong);
+    if (!s.scale.empty()) {
+      x = s.scale.size() == 1 ? x.mul(s.scale[0]) : x.mul(RescaleOperand(x, s.scale, "scale"));
+      if (s.offset.size() > 1)
+        x = x.add(RescaleOperand(x, s.offset, "offset"));
+      else if (!s.offset.empty() && s.offset[0] != 0)
+        x = x.add(s.offset[0]);
+    }
     if (s.indexLimit > 0 && x.numel() > 0) {
       int64_t lo = x.min().item<int64_t>(), hi = x.max().item<int64_t>();
       if (lo < 0 || hi >= s.indexLimit)
@@ -909,6 +926,8 @@ Step ReadStep(napi_env env, napi_value e, const std::string& where) {
   s.reduceMax = o.String("reduce", "mean") == "max";
   s.keepDims = o.Bool("keepDims", false);
   s.indexLimit = o.Int("indexLimit", 0);
+  s.scale = o.NumberList("scale", {});
+  s.offset = o.NumberList("offset", {});
   if (o.Has("computeDtype")) s.compute = ComputeDtype(o.String("computeDtype", "float32"), where + ".computeDtype");
   return s;
 }

@@ -6,6 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { expectTensor } from './helpers';
+import { native } from '../lib/native';
 
 const { Sequential, layers } = nt;
 
@@ -30,6 +31,27 @@ describe('Rescaling', () => {
   test('per-channel scale and offset along the last dimension', () => {
     const x = nt.tensor([[[[1, 2, 3], [4, 5, 6]]]]);
     expectTensor(new layers.Rescaling([1, 10, 100], [0, 1, 2]).call(x), [[[[1, 21, 302], [4, 51, 602]]]]);
+  });
+
+  test('a native step: a model with it trains in the native loop, and its step computes what call does', async () => {
+    const run = jest.spyOn(native, 'model_run');
+    try {
+      const m = new Sequential([new layers.Rescaling([0.5, 2], [1, -1], { inputShape: [2, 2] }), new layers.Flatten(),
+        new layers.Dense(1, { kernelInitializer: 'ones' })]);
+      m.compile({ optimizer: new nt.optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
+      const x = nt.tensor([[[0, 1], [2, 255]], [[4, 5], [6, 7]]], { dtype: 'uint8' });
+      // per sample: sum over pixels of (c0 * 0.5 + 1, c1 * 2 - 1)
+      const want = [[(0 + 2) * 0.5 + 2 + (1 + 255) * 2 - 2], [(4 + 6) * 0.5 + 2 + (5 + 7) * 2 - 2]];
+      await m.fit(x, nt.tensor(want), { epochs: 1, batchSize: 2, verbose: 0 });
+      expect(run.mock.calls.map((c) => c[0])).toContain('train');
+      expectTensor(await m.predict(x), want);
+      expect(run.mock.calls.map((c) => c[0])).toContain('predict');
+      expectTensor(m.call(x), want);
+      // a per-channel list that does not match the channels is named (checked on each native step)
+      expect(() => m.layers[0].call(nt.ones([1, 2, 3]))).toThrow(/Rescaling: scale has 2 values but the inputs have 3 channels/);
+    } finally {
+      run.mockRestore();
+    }
   });
 });
 

@@ -27,6 +27,9 @@ export interface NativeStep {
   castFloat?: boolean;
   activityL1?: number;
   activityL2?: number;
+  /** Rescaling: x * scale + offset, each one number or one per channel (the last dimension) */
+  scale?: number[];
+  offset?: number[];
   /** mixed precision: the dtype the layer computes in (native/amp.cc autocast) */
   computeDtype?: string;
 }

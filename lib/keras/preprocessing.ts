@@ -9,7 +9,7 @@ import { tidy } from '../memory';
 import { ImageDataGenerator, TransformParameters } from '../data/augment';
 import { Random } from '../data/random';
 import { received, seedOf } from '../data/images';
-import { Layer, LayerOptions, checkLayerOptions, positiveInt, shapeStr, configBase, configPick } from './layers';
+import { Layer, LayerOptions, NativeStep, checkLayerOptions, positiveInt, shapeStr, configBase, configPick } from './layers';
 
 type Config = Record<string, unknown>;
 
@@ -330,15 +330,10 @@ export class Rescaling extends Layer {
     this.checkChannels(s[s.length - 1]);
     this.built = true;
   }
-  /** Runs the layer eagerly on a batch (Keras' call). */
-  call(x: Tensor): Tensor {
-    const t = checkTensor(x, `${this.name} (Rescaling)`, 'inputs');
-    this.checkChannels(t.shape[t.ndim - 1]);
-    return tidy(() => {
-      const f = isFloating(t.dtype) ? t : t.to('float32');
-      const operand = (v: number | number[]) => (typeof v === 'number' ? v : nt.tensor(v, { dtype: f.dtype, device: f.device }));
-      return f.mul(operand(this.scale)).add(operand(this.offset));
-    });
+  /** The native step that runs this layer in eager calls and the training loop (integer inputs become float32). */
+  override nativeStep(): NativeStep {
+    const list = (v: number | number[]): number[] => (typeof v === 'number' ? [v] : v);
+    return { castFloat: true, scale: list(this.scale), offset: list(this.offset) };
   }
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Rescaling {
