@@ -707,38 +707,21 @@ struct Message {
 // libuv's pool, which fs, dns and zlib share, so a run that waits for a JS batch callback cannot
 // starve them, and consecutive batches keep one OpenMP team. Jobs take turns batch by batch, so
 // several models train at once; a job waiting for JS leaves the thread to the others. Results
-// reach JS through one thread-safe function, referenced only while jobs are in flight so an idle
-// runner never keeps the process alive; the env's cleanup hook stops and joins the thread.
+// reach JS through one thread-safe function (PerEnv), referenced only while jobs are in flight;
+// the env's cleanup hook stops and joins the thread.
 class Runner {
+  friend class PerEnv<Runner>;
+
  public:
   // The env's runner, started on first use (JS thread).
   static Runner* Get(napi_env env) {
-    std::lock_guard<std::mutex> lk(MapMutex());
-    auto it = Map().find(env);
-    if (it != Map().end()) return it->second;
-    auto* r = new Runner();
-    napi_value name;
-    Check(env, napi_create_string_utf8(env, "nodetorch.runner", NAPI_AUTO_LENGTH, &name));
-    napi_status s =
-        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, r, Finalize, r, Dispatch, &r->tsfn_);
-    if (s != napi_ok) {
-      delete r;
-      Check(env, s);
-    }
-    napi_unref_threadsafe_function(env, r->tsfn_);
-    // added after the thread-safe function, so it runs before the function's own cleanup
-    napi_add_env_cleanup_hook(env, Cleanup, r);
-    r->env_ = env;
-    r->thread_ = std::thread([r] { r->Loop(); });
-    Map()[env] = r;
+    bool created = false;
+    Runner* r = PerEnv<Runner>::Get(env, "nodetorch.runner", &created);
+    if (created) r->thread_ = std::thread([r] { r->Loop(); });
     return r;
   }
   // The env's runner if it was started (any thread of that env's JS).
-  static Runner* Find(napi_env env) {
-    std::lock_guard<std::mutex> lk(MapMutex());
-    auto it = Map().find(env);
-    return it == Map().end() ? nullptr : it->second;
-  }
+  static Runner* Find(napi_env env) { return PerEnv<Runner>::Find(env); }
 
   // Queues a job (JS thread); returns its promise.
   napi_value Submit(napi_env env, std::unique_ptr<Job> j) {
@@ -760,15 +743,6 @@ class Runner {
 
  private:
   enum class Outcome { kYield, kWait, kDone };
-
-  static std::mutex& MapMutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::unordered_map<napi_env, Runner*>& Map() {
-    static std::unordered_map<napi_env, Runner*> m;
-    return m;
-  }
 
   static bool Resumable(const Job& j) {
     return j.waitFor < 0 || !j.token || j.token->acked.load() >= j.waitFor || j.token->stop.load();
@@ -867,10 +841,7 @@ class Runner {
     for (Job* j : r->waiting_) delete j;
     r->ready_.clear();
     r->waiting_.clear();
-    {
-      std::lock_guard<std::mutex> lk(MapMutex());
-      Map().erase(r->env_);
-    }
+    PerEnv<Runner>::Forget(r->env_);
     napi_release_threadsafe_function(r->tsfn_, napi_tsfn_abort);
   }
   static void Finalize(napi_env, void* data, void*) { delete static_cast<Runner*>(data); }

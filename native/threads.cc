@@ -237,32 +237,12 @@ int PoolThreads() {
 
 namespace {
 
-// One per JS environment. Finished jobs reach JS through one thread-safe function, referenced only
-// while jobs are in flight so an idle pool never keeps the process alive; the environment's cleanup
-// hook stops and joins the threads.
+// One per JS environment (PerEnv); its thread-safe function is referenced while jobs are in flight,
+// and the environment's cleanup hook stops and joins the threads.
 class OwnedPool {
- public:
-  static OwnedPool* Get(napi_env env) {
-    std::lock_guard<std::mutex> lk(MapMutex());
-    auto it = Map().find(env);
-    if (it != Map().end()) return it->second;
-    auto* p = new OwnedPool();
-    napi_value name;
-    Check(env, napi_create_string_utf8(env, "nodetorch.pool", NAPI_AUTO_LENGTH, &name));
-    napi_status s =
-        napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, p, Finalize, p, Dispatch, &p->tsfn_);
-    if (s != napi_ok) {
-      delete p;
-      Check(env, s);
-    }
-    napi_unref_threadsafe_function(env, p->tsfn_);
-    // added after the thread-safe function, so it runs before the function's own cleanup
-    napi_add_env_cleanup_hook(env, Cleanup, p);
-    p->env_ = env;
-    Map()[env] = p;
-    return p;
-  }
+  friend class PerEnv<OwnedPool>;
 
+ public:
   void Submit(napi_env env, std::unique_ptr<PoolJob> job) {
     if (inFlight_++ == 0) napi_ref_threadsafe_function(env, tsfn_);
     std::lock_guard<std::mutex> lk(m_);
@@ -288,15 +268,6 @@ class OwnedPool {
     std::condition_variable cv;
     PoolJob* job = nullptr;
   };
-
-  static std::mutex& MapMutex() {
-    static std::mutex m;
-    return m;
-  }
-  static std::unordered_map<napi_env, OwnedPool*>& Map() {
-    static std::unordered_map<napi_env, OwnedPool*> m;
-    return m;
-  }
 
   void Loop(Worker* w) {
     at::init_num_threads();
@@ -345,10 +316,7 @@ class OwnedPool {
     }
     for (PoolJob* j : p->queue_) delete j;
     p->queue_.clear();
-    {
-      std::lock_guard<std::mutex> lk(MapMutex());
-      Map().erase(p->env_);
-    }
+    PerEnv<OwnedPool>::Forget(p->env_);
     napi_release_threadsafe_function(p->tsfn_, napi_tsfn_abort);
   }
   static void Finalize(napi_env, void* data, void*) { delete static_cast<OwnedPool*>(data); }
@@ -365,7 +333,9 @@ class OwnedPool {
 
 }  // namespace
 
-void SubmitToPool(napi_env env, std::unique_ptr<PoolJob> job) { OwnedPool::Get(env)->Submit(env, std::move(job)); }
+void SubmitToPool(napi_env env, std::unique_ptr<PoolJob> job) {
+  PerEnv<OwnedPool>::Get(env, "nodetorch.pool")->Submit(env, std::move(job));
+}
 
 void RegisterThreads(napi_env env, napi_value exports) {
   Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "errors.h"
@@ -94,6 +95,57 @@ struct LockedThreadTuner {
   void Record(int threads, double cost) {
     std::lock_guard<std::mutex> lk(m);
     t.RecordAt(threads, cost);
+  }
+};
+
+// One T per JS environment (model.cc's Runner, threads.cc's pool): created on first use with one
+// thread-safe function that calls T::Dispatch on the JS thread and T::Finalize when torn down, left
+// unreferenced so an idle T never keeps the process alive, and T::Cleanup as the environment's
+// cleanup hook (added after the function, so it runs before the function's own cleanup). T has
+// members env_ and tsfn_, and its Cleanup calls Forget(env_).
+template <typename T>
+class PerEnv {
+ public:
+  // The env's T (JS thread); *created says whether this call made it.
+  static T* Get(napi_env env, const char* name, bool* created = nullptr) {
+    std::lock_guard<std::mutex> lk(Mutex());
+    auto it = Map().find(env);
+    if (created) *created = it == Map().end();
+    if (it != Map().end()) return it->second;
+    auto* p = new T();
+    napi_value n;
+    Check(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n));
+    napi_status s =
+        napi_create_threadsafe_function(env, nullptr, nullptr, n, 0, 1, p, T::Finalize, p, T::Dispatch, &p->tsfn_);
+    if (s != napi_ok) {
+      delete p;
+      Check(env, s);
+    }
+    napi_unref_threadsafe_function(env, p->tsfn_);
+    napi_add_env_cleanup_hook(env, T::Cleanup, p);
+    p->env_ = env;
+    Map()[env] = p;
+    return p;
+  }
+  // The env's T if it was made.
+  static T* Find(napi_env env) {
+    std::lock_guard<std::mutex> lk(Mutex());
+    auto it = Map().find(env);
+    return it == Map().end() ? nullptr : it->second;
+  }
+  static void Forget(napi_env env) {
+    std::lock_guard<std::mutex> lk(Mutex());
+    Map().erase(env);
+  }
+
+ private:
+  static std::mutex& Mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::unordered_map<napi_env, T*>& Map() {
+    static std::unordered_map<napi_env, T*> m;
+    return m;
   }
 };
 
