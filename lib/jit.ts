@@ -6,7 +6,9 @@ import { native, NativeObject, JitNode, Handle } from './native';
 import { DType, isDtypeName, parseDtype, dtypeCode, isFloating } from './dtype';
 import { deviceString, DeviceLike, Tensor, typeOfValue, wrap } from './tensor';
 import { checkBudget, maxBytesFor, MaxBytesOptions, openRegular } from './io/files';
-import { checkZipFile } from './io/zip';
+import type { FileHandle } from 'fs/promises';
+import { checkZipFile, readZipFileEntry, ZipEntry } from './io/zip';
+import { declaredStorages } from './io/torchfile';
 import { writeFileAtomicSync } from './io/atomic';
 import { tidy } from './memory';
 import { zeros } from './creation';
@@ -334,6 +336,31 @@ export class ScriptModule {
 
 const ZIP_LOCAL = 0x04034b50;
 
+/**
+ * Every storage the module's pickles declare has a data entry at least that long. libtorch 2.6
+ * sizes a storage by the pickle's claim, not by its entry, so an archive whose entries were swapped
+ * (CRCs intact) loaded and then read past the data in a forward (a crash in sgemm). A pickle this
+ * reader cannot follow is left to libtorch, which rejects what it cannot read.
+ */
+async function checkStorageSizes(fh: FileHandle, entries: Map<string, ZipEntry>, bad: (m: string) => Error): Promise<void> {
+  for (const e of entries.values()) {
+    const m = /^([^/]+\/)(data|constants)\.pkl$/.exec(e.name);
+    if (!m) continue;
+    let declared: { key: string; bytes: number | null }[];
+    try {
+      declared = declaredStorages(await readZipFileEntry(fh, e, bad), e.name, bad);
+    } catch {
+      continue;
+    }
+    for (const d of declared) {
+      const data = entries.get(`${m[1]}${m[2]}/${d.key}`);
+      if (data && d.bytes !== null && data.size < d.bytes) {
+        throw bad(`storage '${data.name}' holds ${data.size} bytes where ${e.name} declares ${d.bytes}`);
+      }
+    }
+  }
+}
+
 /** Why the first bytes of a file are not a zip archive, in words a user can act on. */
 function notZip(head: Buffer): string {
   const text = head.toString('latin1');
@@ -363,7 +390,9 @@ async function checkFile(file: string, opts: MaxBytesOptions): Promise<string> {
     if (size < 22) throw new Error(`jit.load: '${file}' is not a TorchScript archive: it is only ${size} bytes long`);
     // the one zip reader (lib/io/zip.ts) checks the directory and every entry's CRC-32 before
     // libtorch reads the file (libtorch 1.13 reads stored entries without checking their CRC)
-    await checkZipFile(fh, size, (m) => new Error(`jit.load: '${file}' is not a readable TorchScript archive: the zip file is damaged or truncated: ${m}`));
+    const bad = (m: string): Error => new Error(`jit.load: '${file}' is not a readable TorchScript archive: the zip file is damaged or truncated: ${m}`);
+    const entries = await checkZipFile(fh, size, bad);
+    await checkStorageSizes(fh, entries, bad);
   } finally {
     await fh.close();
   }

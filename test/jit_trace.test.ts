@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
 import { torchPython } from './helpers';
-import { checkZipFile, writeZip } from '../lib/io/zip';
+import { checkZipFile, readZipDirectory, readZipEntry, writeZip } from '../lib/io/zip';
 import { jpegDecoder } from '../lib/cli';
 import { native } from '../lib/native';
 
@@ -83,6 +83,25 @@ describe('nt.jit.trace of an nn.Module', () => {
     const back = await nt.jit.load(file);
     expect(maxDiff(flat(await back.forward(x2)), want)).toBeLessThan(1e-6);
     expect(back.stateDict()['fc2.bias'].toArray()).toEqual(net.fc2.bias!.toArray());
+  });
+
+  test('an archive whose data entries were swapped (CRCs intact) is refused before libtorch reads it', async () => {
+    nt.manualSeed(3);
+    const file = path.join(tmp, 'swap-src.pt');
+    await nt.jit.trace(new nn.Linear(6, 4), [input([2, 6])]).save(file);
+    const src = fs.readFileSync(file);
+    const bad = (m: string) => new Error(m);
+    const entries = [...readZipDirectory(src, bad).values()].map((e) => ({ name: e.name, data: readZipEntry(src, e, bad) }));
+    const data = entries.filter((e) => /\/data\/\d+$/.test(e.name)).sort((a, b) => b.data.byteLength - a.data.byteLength);
+    expect(data.map((e) => e.data.byteLength)).toEqual([96, 16]); // weight 4x6, bias 4 (float32)
+    // the weight's entry gets the bias' 16 bytes and the other way round: libtorch 2.6 loaded this
+    // and read 80 bytes past the weight's data in a forward (a crash where the pages ended)
+    [data[0].data, data[1].data] = [data[1].data, data[0].data];
+    const swapped = path.join(tmp, 'swapped.pt');
+    fs.writeFileSync(swapped, Buffer.concat(writeZip(entries)));
+    await expect(nt.jit.load(swapped)).rejects.toThrow(
+      /swapped\.pt' is not a readable TorchScript archive: .*storage '[^']*data\/\d+' holds 16 bytes where [^ ]*data\.pkl declares 96/);
+    expect((await nt.jit.load(file)).methods().map((m) => m.name)).toEqual(['forward']);
   });
 
   withTorch('the saved file loads in PyTorch\'s torch.jit.load with the same outputs (1e-5)', async () => {

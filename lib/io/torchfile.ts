@@ -163,6 +163,32 @@ function unpickleTorch(pkl: Buffer, ctx: Ctx): unknown {
   });
 }
 
+/**
+ * The storages a pickle of a zip archive (a TorchScript module's data.pkl or constants.pkl)
+ * declares: each one's key and byte size (null where its type is not a typed storage this reader
+ * knows). Objects and tensors are not made: only the persistent ids are read.
+ */
+export function declaredStorages(pkl: Buffer, what: string, bad: (m: string) => Error): { key: string; bytes: number | null }[] {
+  const out: { key: string; bytes: number | null }[] = [];
+  unpickle(pkl, {
+    what,
+    bad,
+    refuse: (w) => bad(w),
+    call: () => new PyDict(),
+    build: () => undefined,
+    persistentLoad: (pid) => {
+      if (pid instanceof PyTuple && pid.items[0] === 'storage' && pid.items.length >= 5) {
+        const [, type, key, , numel] = pid.items;
+        const format = type instanceof PyGlobal && type.module === 'torch' ? STORAGES[type.name] : undefined;
+        const n = typeof numel === 'bigint' ? Number(numel) : numel;
+        out.push({ key: String(key), bytes: format && typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n * format.size : null });
+      }
+      return new PyDict();
+    },
+  });
+  return out;
+}
+
 function toJs(v: unknown, ctx: Ctx, depth = 0): unknown {
   if (depth > MAX_DEPTH) throw ctx.bad(`the data nests more than ${MAX_DEPTH} levels deep`);
   if (v instanceof PyDict) {

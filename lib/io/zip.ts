@@ -145,6 +145,17 @@ export async function checkZipFile(fh: FileHandle, size: number, bad: (m: string
   return entries;
 }
 
+/** One entry of an archive on disk (from checkZipFile's entries), read and checked as readZipEntry does. */
+export async function readZipFileEntry(fh: FileHandle, e: ZipEntry, bad: (m: string) => Error): Promise<Buffer> {
+  const head = Buffer.alloc(30);
+  if ((await fh.read(head, 0, 30, e.localOffset)).bytesRead !== 30) throw bad(`zip entry '${e.name}' has no local header at ${e.localOffset}`);
+  const buf = Buffer.alloc(30 + head.readUInt16LE(26) + head.readUInt16LE(28) + e.compressedSize);
+  if ((await fh.read(buf, 0, buf.byteLength, e.localOffset)).bytesRead !== buf.byteLength) {
+    throw bad(`zip entry '${e.name}' cannot be read to its end (the file changed?)`);
+  }
+  return readZipEntry(buf, { ...e, localOffset: 0 }, bad);
+}
+
 function u64(buf: ZipBytes, at: number, bad: (m: string) => Error): number {
   const v = buf.readBigUInt64LE(at);
   if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw bad(`a zip64 field holds ${v}, beyond any real file`);
