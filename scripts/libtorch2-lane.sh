@@ -34,7 +34,10 @@ JOBS=${NODETORCH_LANE_JOBS:-2}
 SUITE=trixie
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 INNER=/work/nodetorch
-PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates ccache libgloo-dev libjpeg-dev)
+# python3-torch: the Python side of the interop tests (goldens, TorchScript fixtures, a Python rank
+# in a Node process group) on the lane's own libtorch; without it those tests skip in the lane.
+PACKAGES=(libtorch-dev libopenblas0-openmp nodejs npm libnode-dev g++ cmake make python3 ca-certificates ccache libgloo-dev libjpeg-dev
+  python3-torch)
 MARK_BOOT=$ROOT/.nodetorch-lane-debootstrap-done
 MARK_DONE=$ROOT/.nodetorch-lane-complete
 
