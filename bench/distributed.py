@@ -10,6 +10,7 @@ import time
 
 SIZES = [("1 KB", 1 << 10), ("16 KB", 1 << 14), ("256 KB", 1 << 18), ("4 MB", 1 << 22), ("64 MB", 1 << 26)]
 REPS = 3
+STEP_REPS = 15  # STEP_REPS in bench/distributed.ts
 BATCH = 64
 STEPS = 20
 
@@ -59,7 +60,7 @@ def rank():
         for _ in range(5):
             step()
         best = float("inf")
-        for _ in range(REPS):
+        for _ in range(STEP_REPS):
             if sync:
                 dist.barrier()
             t0 = time.perf_counter()

@@ -10,6 +10,8 @@ import { emit, freePort } from './common';
 const SIZES: [string, number][] = [['1 KB', 1 << 10], ['16 KB', 1 << 14], ['256 KB', 1 << 18], ['4 MB', 1 << 22], ['64 MB', 1 << 26]];
 const iters = (bytes: number): number => Math.min(1000, Math.max(5, Math.round(2 ** 28 / bytes)));
 const REPS = 3;
+// a step is ~2 ms: more loops of it, so each side meets the machine's quiet moments as often
+const STEP_REPS = 15;
 const BATCH = 64;
 const STEPS = 20;
 
@@ -48,7 +50,7 @@ async function rank(): Promise<void> {
     });
     for (let i = 0; i < 5; i++) step();
     let best = Infinity;
-    for (let r = 0; r < REPS; r++) {
+    for (let r = 0; r < STEP_REPS; r++) {
       if (sync) await dist.barrier();
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < STEPS; i++) step();

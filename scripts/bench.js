@@ -1066,8 +1066,9 @@ function renderDistributed(runs) {
     '`dist.all_reduce(t)`; per size a fixed iteration count both sides share (2^28 bytes / size, 5 to 1000), best of ' +
     '3 timed loops after 3 warm-up calls. The step: the seed MLP (Flatten, Linear(784, 128), ReLU, Linear(128, 10)), ' +
     'cross-entropy and SGD on one fixed MNIST-shaped batch of 64 per rank, `nn.DistributedDataParallel` (25 MB buckets) ' +
-    `against \`torch.nn.parallel.DistributedDataParallel\`; best of 3 loops of 20 steps, and of ${runs.nodetorch.planned} ` +
-    'alternating rounds per side. Two ranks sharing 2 cores say nothing about scaling: the useful number is the ' +
+    `against \`torch.nn.parallel.DistributedDataParallel\`; best of 15 loops of 20 steps, and of ${runs.nodetorch.planned} ` +
+    'alternating rounds per side (on this machine small collectives and steps vary up to 2x from run to run on both ' +
+    'sides: 8 threads share 2 cores). Two ranks sharing 2 cores say nothing about scaling: the useful number is the ' +
     'communication a step adds (the last row), which on a real cluster overlaps with backward.',
   );
   return out.join('\n');
