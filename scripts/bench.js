@@ -634,8 +634,8 @@ const FIT_MODELS = [
 const SAME_MALLOC = { MALLOC_MMAP_THRESHOLD_: String(32 << 20), MALLOC_TRIM_THRESHOLD_: String(128 << 20) };
 
 // native/model.cc tunes the thread count only in fits planned for at least this many batches
-// (4 x ThreadTuner's 5 warm-up + 2 x 10 timed batches, native/threads.h).
-const TUNE_MIN_BATCHES = 100;
+// (4 x ThreadTuner's 5 warm-up + 2 x (3 settling + 10 timed) batches, native/threads.h).
+const TUNE_MIN_BATCHES = 124;
 
 function fitRuns(env) {
   const runs = {};
@@ -720,7 +720,7 @@ function renderFit(runs, env) {
     `Timed: ${timed.join('; ')}. A timed part of an epoch is its first batches after a fresh shuffle of all samples ` +
     '(`stepsPerEpoch` in nodetorch). ' +
     (env.threads > 1
-      ? 'The native loop picks one or all intra-op threads by timing both, alternately, on batches 5-25 (and again ' +
+      ? 'The native loop picks one or all intra-op threads by timing both, in blocks on batches 5-30 (13 on all, then 13 on one; and again ' +
         'every 30 s) of fits of at least ' +
         `${TUNE_MIN_BATCHES} batches, as every whole epoch here is` +
         `${tuned.length ? `; the timed batches of ${tuned.join(', ')} include that choice` : ''}` +
