@@ -139,6 +139,13 @@ function call(fn: PyGlobal, args: PyTuple, ctx: Ctx): unknown {
   }
 }
 
+/** A storage's persistent id, ('storage', type, key, location, numel), read; null for any other id. */
+function storagePid(pid: unknown): { type: unknown; key: unknown; numel: unknown; format: { dtype: DType; size: number } | undefined } | null {
+  if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length < 5) return null;
+  const [, type, key, , numel] = pid.items;
+  return { type, key, numel, format: type instanceof PyGlobal && type.module === 'torch' ? STORAGES[type.name] : undefined };
+}
+
 /** Runs data.pkl on the restricted pickle machine (lib/io/unpickler.ts) with torch.save's few globals. */
 function unpickleTorch(pkl: Buffer, ctx: Ctx): unknown {
   return unpickle(pkl, {
@@ -151,11 +158,9 @@ function unpickleTorch(pkl: Buffer, ctx: Ctx): unknown {
       if (!(obj instanceof PyDict)) throw refuse(ctx.file, `it sets the state of ${typeOfValue(obj)}`);
     },
     persistentLoad: (pid) => {
-      if (!(pid instanceof PyTuple) || pid.items[0] !== 'storage' || pid.items.length < 5) {
-        throw refuse(ctx.file, 'it holds a persistent object that is not a tensor storage');
-      }
-      const [, type, key, , numel] = pid.items;
-      const format = type instanceof PyGlobal && type.module === 'torch' ? STORAGES[type.name] : undefined;
+      const s = storagePid(pid);
+      if (!s) throw refuse(ctx.file, 'it holds a persistent object that is not a tensor storage');
+      const { type, key, numel, format } = s;
       if (!format) throw refuse(ctx.file, `it holds a storage of type ${type instanceof PyGlobal ? type.full : typeOfValue(type)}`);
       if (typeof key !== 'string' || !/^[\w.]{1,64}$/.test(key)) throw ctx.bad(`storage key ${JSON.stringify(key)} is not a plain name`);
       return new Storage(format, key, toIndex(numel, `storage '${key}' size`, ctx));
@@ -177,11 +182,10 @@ export function declaredStorages(pkl: Buffer, what: string, bad: (m: string) => 
     call: () => new PyDict(),
     build: () => undefined,
     persistentLoad: (pid) => {
-      if (pid instanceof PyTuple && pid.items[0] === 'storage' && pid.items.length >= 5) {
-        const [, type, key, , numel] = pid.items;
-        const format = type instanceof PyGlobal && type.module === 'torch' ? STORAGES[type.name] : undefined;
-        const n = typeof numel === 'bigint' ? Number(numel) : numel;
-        out.push({ key: String(key), bytes: format && typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n * format.size : null });
+      const st = storagePid(pid);
+      if (st) {
+        const n = typeof st.numel === 'bigint' ? Number(st.numel) : st.numel;
+        out.push({ key: String(st.key), bytes: st.format && typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n * st.format.size : null });
       }
       return new PyDict();
     },
