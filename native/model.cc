@@ -841,10 +841,8 @@ class Runner {
     for (Job* j : r->waiting_) delete j;
     r->ready_.clear();
     r->waiting_.clear();
-    PerEnv<Runner>::Forget(r->env_);
-    napi_release_threadsafe_function(r->tsfn_, napi_tsfn_abort);
+    PerEnv<Runner>::Close(r);
   }
-  static void Finalize(napi_env, void* data, void*) { delete static_cast<Runner*>(data); }
 
   napi_env env_ = nullptr;
   napi_threadsafe_function tsfn_ = nullptr;

@@ -316,10 +316,8 @@ class OwnedPool {
     }
     for (PoolJob* j : p->queue_) delete j;
     p->queue_.clear();
-    PerEnv<OwnedPool>::Forget(p->env_);
-    napi_release_threadsafe_function(p->tsfn_, napi_tsfn_abort);
+    PerEnv<OwnedPool>::Close(p);
   }
-  static void Finalize(napi_env, void* data, void*) { delete static_cast<OwnedPool*>(data); }
 
   napi_env env_ = nullptr;
   napi_threadsafe_function tsfn_ = nullptr;

@@ -99,10 +99,11 @@ struct LockedThreadTuner {
 };
 
 // One T per JS environment (model.cc's Runner, threads.cc's pool): created on first use with one
-// thread-safe function that calls T::Dispatch on the JS thread and T::Finalize when torn down, left
+// thread-safe function that calls T::Dispatch on the JS thread and deletes T when torn down, left
 // unreferenced so an idle T never keeps the process alive, and T::Cleanup as the environment's
 // cleanup hook (added after the function, so it runs before the function's own cleanup). T has
-// members env_ and tsfn_, and its Cleanup calls Forget(env_).
+// members env_ and tsfn_; its Cleanup stops its threads and then calls Close(this), and the
+// function's finalizer deletes it.
 template <typename T>
 class PerEnv {
  public:
@@ -116,7 +117,7 @@ class PerEnv {
     napi_value n;
     Check(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &n));
     napi_status s =
-        napi_create_threadsafe_function(env, nullptr, nullptr, n, 0, 1, p, T::Finalize, p, T::Dispatch, &p->tsfn_);
+        napi_create_threadsafe_function(env, nullptr, nullptr, n, 0, 1, p, Finalize, p, T::Dispatch, &p->tsfn_);
     if (s != napi_ok) {
       delete p;
       Check(env, s);
@@ -133,12 +134,18 @@ class PerEnv {
     auto it = Map().find(env);
     return it == Map().end() ? nullptr : it->second;
   }
-  static void Forget(napi_env env) {
-    std::lock_guard<std::mutex> lk(Mutex());
-    Map().erase(env);
+  // The env is going away and p's threads have stopped: forget p and release its function, whose
+  // finalizer deletes p once the calls still queued have run (with a null env: they only free).
+  static void Close(T* p) {
+    {
+      std::lock_guard<std::mutex> lk(Mutex());
+      Map().erase(p->env_);
+    }
+    napi_release_threadsafe_function(p->tsfn_, napi_tsfn_abort);
   }
 
  private:
+  static void Finalize(napi_env, void* data, void*) { delete static_cast<T*>(data); }
   static std::mutex& Mutex() {
     static std::mutex m;
     return m;
