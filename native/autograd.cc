@@ -121,6 +121,11 @@ napi_value GradFn(napi_env env, napi_callback_info info) {
     return n;
   }
   std::string name = fn->name();
+  // a C++ custom function, "torch::autograd::CppNode<nt::(anonymous namespace)::FusedLstm>", prints
+  // as PyTorch prints a Python one: "FusedLstmBackward"
+  const std::string node = "torch::autograd::CppNode<";
+  if (name.rfind(node, 0) == 0 && name.back() == '>')
+    name = name.substr(node.size(), name.size() - node.size() - 1) + "Backward";
   // "torch::autograd::AddBackward0" -> "AddBackward0", as PyTorch prints it.
   size_t p = name.rfind("::");
   return MakeString(env, p == std::string::npos ? name : name.substr(p + 2));

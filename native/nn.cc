@@ -218,6 +218,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   if (kind == "LSTM") {
     auto opts = RnnOptions<tnn::LSTMOptions>(o, w);
     return Make(kind, tnn::LSTM(opts), [](auto& impl, const Tensors& in, const ForwardExtras&) {
+      if (auto fused = FusedLstmForward(impl, in)) return *fused;
       c10::optional<std::tuple<at::Tensor, at::Tensor>> hc;
       if (in.size() > 2) hc = std::make_tuple(in[1], in[2]);
       auto r = impl.forward(in[0], hc);

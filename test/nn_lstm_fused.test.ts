@@ -1,0 +1,138 @@
+// A one-layer LSTM runs as one autograd node on CPU (native/rnn.cc) instead of at::lstm's per-step
+// graph. Checked here against the LSTM written out step by step from tensor ops (float64, so any
+// difference beyond rounding is a wrong formula), values and every gradient, in both layouts, with and
+// without initial states, and with the gradient arriving through the outputs, h_n or c_n; and the
+// input gradient against finite differences.
+import * as nt from '../lib';
+
+const { nn } = nt;
+
+/** torch's LSTM equations, one step at a time, on the module's own parameters (gate order i, f, g, o). */
+function reference(lstm: InstanceType<typeof nn.LSTM>, x: nt.Tensor, batchFirst: boolean, hc?: [nt.Tensor, nt.Tensor]): [nt.Tensor, nt.Tensor, nt.Tensor] {
+  const p = Object.fromEntries(lstm.namedParameters());
+  const xs = batchFirst ? x.transpose(0, 1) : x; // [T, N, I]
+  const [T, N] = xs.shape;
+  const H = p.weight_hh_l0.shape[1];
+  let h = hc ? hc[0].reshape([N, H]) : nt.zeros([N, H], { dtype: x.dtype });
+  let c = hc ? hc[1].reshape([N, H]) : nt.zeros([N, H], { dtype: x.dtype });
+  const outs: nt.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    let g = xs.select(0, t).matmul(p.weight_ih_l0.t()).add(h.matmul(p.weight_hh_l0.t()));
+    if (p.bias_ih_l0) g = g.add(p.bias_ih_l0).add(p.bias_hh_l0);
+    const [i, f, gg, o] = g.chunk(4, 1);
+    c = f.sigmoid().mul(c).add(i.sigmoid().mul(gg.tanh()));
+    h = o.sigmoid().mul(c.tanh());
+    outs.push(h);
+  }
+  const out = nt.stack(outs, batchFirst ? 1 : 0);
+  return [out, h.unsqueeze(0), c.unsqueeze(0)];
+}
+
+function maxDiff(a: nt.Tensor, b: nt.Tensor): number {
+  return a.sub(b).abs().max().item() as number;
+}
+
+describe('one-layer LSTM as one autograd node', () => {
+  const cases: [string, boolean, boolean, boolean, 'out' | 'h' | 'c' | 'all'][] = [
+    ['batch first, no initial state, loss on the outputs', true, false, true, 'out'],
+    ['time first, initial states, loss on the outputs', false, true, true, 'out'],
+    ['batch first, initial states, loss on h_n', true, true, true, 'h'],
+    ['time first, no initial state, loss on c_n', false, false, true, 'c'],
+    ['batch first, initial states, no bias, loss on all three', true, true, false, 'all'],
+  ];
+  test.each(cases)('%s: values and gradients equal the step-by-step LSTM', (_name, batchFirst, withState, bias, lossOn) => {
+    nt.manualSeed(11);
+    const lstm = new nn.LSTM(3, 4, { batchFirst, bias }).double();
+    const [N, T] = [2, 5];
+    const x = nt.randn(batchFirst ? [N, T, 3] : [T, N, 3], { dtype: 'float64' }).requiresGrad_();
+    const h0 = nt.randn([1, N, 4], { dtype: 'float64' }).requiresGrad_();
+    const c0 = nt.randn([1, N, 4], { dtype: 'float64' }).requiresGrad_();
+    const inputs = withState ? [x, h0, c0] : [x];
+    const params = lstm.parameters();
+    const grads = (outs: nt.Tensor[]): nt.Tensor[] => {
+      const [out, h, c] = outs;
+      const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
+      const loss = lossOn === 'out' ? w(out, 1) : lossOn === 'h' ? w(h, 2) : lossOn === 'c' ? w(c, 3) : w(out, 1).add(w(h, 2)).add(w(c, 3));
+      return nt.autograd.grad(loss, [...inputs, ...params]);
+    };
+    const [out, [h, c]] = withState ? lstm(x, [h0, c0]) : lstm(x);
+    expect(out.gradFn).toBe('FusedLstmBackward'); // the fused node ran, not at::lstm
+    const ref = reference(lstm, x, batchFirst, withState ? [h0, c0] : undefined);
+    expect(out.shape).toEqual(ref[0].shape);
+    expect(h.shape).toEqual([1, N, 4]);
+    expect(c.shape).toEqual([1, N, 4]);
+    [out, h, c].forEach((t, k) => expect(maxDiff(t, ref[k])).toBeLessThan(1e-12));
+    const got = grads([out, h, c]);
+    const want = grads(ref);
+    expect(got.length).toBe(want.length);
+    got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
+  });
+
+  test('what it does not cover runs at::lstm: two layers, two directions', () => {
+    const x = nt.randn([5, 2, 3]).requiresGrad_();
+    expect(new nn.LSTM(3, 4, { numLayers: 2 })(x)[0].gradFn).not.toBe('FusedLstmBackward');
+    expect(new nn.LSTM(3, 4, { bidirectional: true })(x)[0].gradFn).not.toBe('FusedLstmBackward');
+    expect(new nn.LSTM(3, 4)(x)[0].gradFn).toBe('FusedLstmBackward');
+  });
+
+  test('a trace keeps aten::lstm: the traced module takes sequences of another length', async () => {
+    nt.manualSeed(4);
+    const lstm = new nn.LSTM(3, 4, { batchFirst: true });
+    const net = new (class extends nn.Module {
+      lstm = lstm;
+      forward(x: nt.Tensor): nt.Tensor {
+        return this.lstm.forward(x)[0];
+      }
+    })();
+    const traced = nt.jit.trace(net, [nt.randn([2, 3, 3])]);
+    const longer = nt.randn([2, 7, 3]);
+    const got = (await traced.forward(longer)) as nt.Tensor;
+    expect(got.shape).toEqual([2, 7, 4]);
+    expect(maxDiff(got, nt.noGrad(() => lstm(longer)[0]))).toBeLessThan(1e-6);
+  });
+
+  test('the input gradient matches finite differences', () => {
+    nt.manualSeed(5);
+    const lstm = new nn.LSTM(2, 3, { batchFirst: true }).double();
+    const x = nt.randn([2, 4, 2], { dtype: 'float64' });
+    const wOut = nt.randn([2, 4, 3], { dtype: 'float64' });
+    const f = (v: nt.Tensor) => lstm(v)[0].mul(wOut).sum();
+    const xg = x.clone().requiresGrad_();
+    const [g] = nt.autograd.grad(f(xg), [xg]);
+    const base = Float64Array.from(x.dataSync() as Float64Array);
+    const analytic = g.dataSync() as Float64Array;
+    nt.noGrad(() => {
+      for (let j = 0; j < base.length; j++) {
+        const at = (d: number) => {
+          const v = Float64Array.from(base);
+          v[j] += d;
+          return f(nt.tensor(v, { dtype: 'float64', shape: [2, 4, 2] })).item() as number;
+        };
+        const numeric = (at(1e-6) - at(-1e-6)) / 2e-6;
+        expect(Math.abs(analytic[j] - numeric)).toBeLessThan(1e-7);
+      }
+    });
+  });
+
+  test('float32 training through Keras: the same numbers as at::lstm would give within float32 rounding', () => {
+    // the Keras LSTM's step runs the same module; its output equals the step-by-step reference
+    nt.manualSeed(2);
+    const layer = new nt.layers.LSTM(4, { returnSequences: true });
+    const x = nt.randn([3, 6, 5]);
+    const y = layer.apply(x) as nt.Tensor;
+    expect(y.shape).toEqual([3, 6, 4]);
+    const [kernel, recurrent, b] = layer.getWeights();
+    // Keras' layouts: kernel [I, 4H], recurrent [H, 4H], one bias [4H]
+    let h = nt.zeros([3, 4]);
+    let c = nt.zeros([3, 4]);
+    const steps: nt.Tensor[] = [];
+    for (let t = 0; t < 6; t++) {
+      const g = x.select(1, t).matmul(kernel).add(h.matmul(recurrent)).add(b);
+      const [i, f, gg, o] = g.chunk(4, 1);
+      c = f.sigmoid().mul(c).add(i.sigmoid().mul(gg.tanh()));
+      h = o.sigmoid().mul(c.tanh());
+      steps.push(h);
+    }
+    expect(maxDiff(y, nt.stack(steps, 1))).toBeLessThan(1e-5);
+  });
+});
