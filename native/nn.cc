@@ -211,6 +211,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   if (kind == "GRU") {
     return Make(kind, tnn::GRU(RnnOptions<tnn::GRUOptions>(o, w)),
                 [](auto& impl, const Tensors& in, const ForwardExtras&) {
+                  if (auto fused = FusedGruForward(impl, in)) return *fused;
                   auto r = impl.forward(in[0], in.size() > 1 ? in[1] : at::Tensor());
                   return Tensors{std::get<0>(r), std::get<1>(r)};
                 });

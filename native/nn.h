@@ -23,10 +23,13 @@ struct ModuleObject : NativeObject {
   std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&, const ForwardExtras&)> forward;
 };
 
-// torch::nn::LSTM's forward as one autograd node, FusedLstmBackward (native/rnn.cc), where it applies (one layer, one
-// direction, float CPU inputs, no autocast); nullopt where at::lstm should run instead.
+// torch::nn::LSTM's and GRU's forwards as one autograd node each, FusedLstmBackward and
+// FusedGruBackward (native/rnn.cc), where they apply (one layer, one direction, float CPU inputs,
+// no autocast, not tracing); nullopt where at::lstm / at::gru should run instead.
 c10::optional<std::vector<at::Tensor>> FusedLstmForward(const torch::nn::LSTMImpl& impl,
                                                         const std::vector<at::Tensor>& in);
+c10::optional<std::vector<at::Tensor>> FusedGruForward(const torch::nn::GRUImpl& impl,
+                                                       const std::vector<at::Tensor>& in);
 
 // Turns libtorch's oneDNN path off for the process when it gives wrong results (see nn.cc);
 // called once at load. OneDnnPolicy() says what was decided, for build_info and `nodetorch info`.

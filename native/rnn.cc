@@ -1,12 +1,13 @@
-// A single-layer LSTM as one autograd node (torch::autograd::Function), for training on CPU.
+// A single-layer LSTM or GRU as one autograd node (torch::autograd::Function), for training on CPU.
 //
-// at::lstm's CPU path records every op of every time step for autograd: ~10 nodes a step forward and
+// at::lstm's CPU path (at::gru's alike) records every op of every time step for autograd: ~10 nodes a step forward and
 // twice that in backward, each with its own bookkeeping, so a 200-step IMDB LSTM spends most of its
 // time outside the matmuls. Here the forward runs the steps with no autograd (the gates of every step
 // kept), and the backward is written out: one matmul a step for the recurrent gradient, and the
-// weight and input gradients as three matmuls over all steps at once. Same maths as at::lstm
-// (gate order i, f, g, o; c' = f*c + i*g; h' = o*tanh(c')), checked against it in
-// test/nn_lstm_fused.test.ts (values and gradients, both layouts, with and without initial states).
+// weight and input gradients as three matmuls over all steps at once. Same maths as libtorch's
+// (LSTM gates i, f, g, o: c' = f*c + i*g, h' = o*tanh(c'); GRU gates r, z, n: n = tanh(x W_in^T +
+// b_in + r*(h W_hn^T + b_hn)), h' = (1-z)*n + z*h), checked in test/nn_rnn_fused.test.ts against
+// the step-by-step equations (values and gradients, both layouts, with and without initial states).
 #include <torch/csrc/jit/frontend/tracer.h>
 
 #include "amp.h"
@@ -17,6 +18,13 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+
+// h_{t-1} for every step, in the layout of out: h0 ([1, N, H]), then the outputs of all steps but the last.
+at::Tensor PreviousStates(const at::Tensor& h0, const at::Tensor& out, bool batchFirst) {
+  const int64_t td = batchFirst ? 1 : 0, T = out.size(td), N = out.size(1 - td), H = out.size(2);
+  const at::Tensor first = batchFirst ? h0.view({N, 1, H}) : h0.view({1, N, H});
+  return T > 1 ? at::cat({first, out.narrow(td, 0, T - 1)}, td) : first;
+}
 
 struct FusedLstm : torch::autograd::Function<FusedLstm> {
   // x: [T, N, I] ([N, T, I] when batchFirst); h0, c0: [1, N, H]; weights as torch::nn::LSTM keeps
@@ -86,12 +94,7 @@ struct FusedLstm : torch::autograd::Function<FusedLstm> {
     if (ctx->needs_input_grad(1)) r[1] = dh.view({1, N, H});
     if (ctx->needs_input_grad(2)) r[2] = dc.view({1, N, H});
     if (ctx->needs_input_grad(3)) r[3] = at::mm(d2.t(), x.reshape({-1, I}));
-    if (ctx->needs_input_grad(4)) {
-      // h_{t-1} for every step, in x's layout: h0, then the outputs of all steps but the last
-      const at::Tensor first = batchFirst ? h0.view({N, 1, H}) : h0.view({1, N, H});
-      const at::Tensor prev = T > 1 ? at::cat({first, out.narrow(td, 0, T - 1)}, td) : first;
-      r[4] = at::mm(d2.t(), prev.reshape({-1, H}));
-    }
+    if (ctx->needs_input_grad(4)) r[4] = at::mm(d2.t(), PreviousStates(h0, out, batchFirst).reshape({-1, H}));
     if (ctx->needs_input_grad(5) || ctx->needs_input_grad(6)) {
       at::Tensor db = d2.sum(0);
       if (ctx->needs_input_grad(5)) r[5] = db;
@@ -101,45 +104,144 @@ struct FusedLstm : torch::autograd::Function<FusedLstm> {
   }
 };
 
+struct FusedGru : torch::autograd::Function<FusedGru> {
+  // x: [T, N, I] ([N, T, I] when batchFirst); h0: [1, N, H]; weights as torch::nn::GRU keeps them
+  // (gate order r, z, n); biases empty when the layer has none. Returns out and h_n.
+  static variable_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& wih,
+                               const at::Tensor& whh, const at::Tensor& bih, const at::Tensor& bhh, bool batchFirst) {
+    const int64_t td = batchFirst ? 1 : 0, T = x.size(td), N = x.size(1 - td), I = x.size(2), H = whh.size(1);
+    at::Tensor x2 = x.reshape({-1, I});
+    // every step's x W_ih^T + b_ih at once; each step turns its slice into r, z (sigmoid) and n (tanh)
+    at::Tensor gates = bih.numel() ? at::addmm(bih, x2, wih.t()) : at::mm(x2, wih.t());
+    gates = gates.view({x.size(0), x.size(1), 3 * H});
+    at::Tensor out = at::empty({x.size(0), x.size(1), H}, x.options());
+    at::Tensor hns = at::empty({T, N, H}, x.options());  // each step's h W_hn^T + b_hn, which r scales
+    at::Tensor hw = at::empty({N, 3 * H}, x.options());
+    at::Tensor h = h0.view({N, H});
+    const at::Tensor whhT = whh.t();
+    for (int64_t t = 0; t < T; t++) {
+      at::Tensor g = gates.select(td, t), hn = hns[t], ht = out.select(td, t);
+      if (bhh.numel())
+        at::addmm_out(hw, bhh, h, whhT);
+      else
+        at::mm_out(hw, h, whhT);
+      at::Tensor rz = g.narrow(1, 0, 2 * H), n = g.narrow(1, 2 * H, H);
+      rz.add_(hw.narrow(1, 0, 2 * H)).sigmoid_();
+      hn.copy_(hw.narrow(1, 2 * H, H));
+      n.addcmul_(g.narrow(1, 0, H), hn).tanh_();
+      at::sub_out(ht, h, n);  // h' = n + z * (h - n)
+      ht.mul_(g.narrow(1, H, H)).add_(n);
+      h = ht;
+    }
+    ctx->save_for_backward({x, h0, wih, whh, gates, hns, out});
+    ctx->saved_data["batchFirst"] = batchFirst;
+    return {out, h.unsqueeze(0).clone()};
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const at::Tensor &x = s[0], &h0 = s[1], &wih = s[2], &whh = s[3], &gates = s[4], &hns = s[5], &out = s[6];
+    const bool batchFirst = ctx->saved_data["batchFirst"].toBool();
+    const int64_t td = batchFirst ? 1 : 0, T = x.size(td), N = x.size(1 - td), I = x.size(2), H = whh.size(1);
+    const at::Tensor& gout = grads[0];
+    at::Tensor dh = grads[1].defined() ? grads[1].reshape({N, H}).clone() : at::zeros({N, H}, x.options());
+    // pre-activation gradients: of x W_ih^T + b_ih (dxw) and of h W_hh^T + b_hh (dhw), per step
+    at::Tensor dxw = at::empty_like(gates, at::MemoryFormat::Contiguous);
+    at::Tensor dhw = at::empty_like(gates, at::MemoryFormat::Contiguous);
+    for (int64_t t = T - 1; t >= 0; t--) {
+      if (gout.defined()) dh.add_(gout.select(td, t));
+      const at::Tensor g = gates.select(td, t), dx = dxw.select(td, t), dw = dhw.select(td, t);
+      const at::Tensor r = g.narrow(1, 0, H), z = g.narrow(1, H, H), n = g.narrow(1, 2 * H, H);
+      const at::Tensor hPrev = t > 0 ? out.select(td, t - 1) : h0.view({N, H});
+      const at::Tensor dhz = dh * z;
+      at::Tensor dn = dx.narrow(1, 2 * H, H);
+      at::tanh_backward_out(dn, dh - dhz, n);
+      at::Tensor dz = dx.narrow(1, H, H), dr = dx.narrow(1, 0, H), dwn = dw.narrow(1, 2 * H, H);
+      at::sigmoid_backward_out(dz, dh * (hPrev - n), z);
+      at::sigmoid_backward_out(dr, dn * hns[t], r);
+      dw.narrow(1, 0, 2 * H).copy_(dx.narrow(1, 0, 2 * H));
+      at::mul_out(dwn, dn, r);
+      dh = at::addmm(dhz, dw, whh);
+    }
+    const at::Tensor dx2 = dxw.view({-1, 3 * H}), dw2 = dhw.view({-1, 3 * H});
+    variable_list r(7);
+    if (ctx->needs_input_grad(0)) r[0] = at::mm(dx2, wih).view(x.sizes());
+    if (ctx->needs_input_grad(1)) r[1] = dh.view({1, N, H});
+    if (ctx->needs_input_grad(2)) r[2] = at::mm(dx2.t(), x.reshape({-1, I}));
+    if (ctx->needs_input_grad(3)) r[3] = at::mm(dw2.t(), PreviousStates(h0, out, batchFirst).reshape({-1, H}));
+    if (ctx->needs_input_grad(4)) r[4] = dx2.sum(0);
+    if (ctx->needs_input_grad(5)) r[5] = dw2.sum(0);
+    return r;
+  }
+};
+
+// What every fused forward checks before it runs, and what it runs on: the layer's parameters and
+// initial states (zeros where none are given). nullopt: let libtorch's own RNN run, which also
+// raises libtorch's messages for inputs that do not fit.
+struct Prepared {
+  const at::Tensor *wih, *whh;
+  at::Tensor bih, bhh;  // empty when the layer has no bias
+  std::vector<at::Tensor> states;
+};
+
+template <typename Options>
+c10::optional<Prepared> Prepare(const torch::nn::Module& m, const Options& o, const std::vector<at::Tensor>& in,
+                                size_t nStates, const torch::OrderedDict<std::string, at::Tensor>& params) {
+  if (o.num_layers() != 1 || o.bidirectional() || in.empty()) return c10::nullopt;
+  const at::Tensor& x = in[0];
+  if (!x.defined() || x.dim() != 3 || x.device().type() != at::kCPU || x.numel() == 0) return c10::nullopt;
+  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return c10::nullopt;
+  if (GetAutocast(at::kCPU).enabled) return c10::nullopt;    // autocast decides the dtypes there
+  if (torch::jit::tracer::isTracing()) return c10::nullopt;  // a trace keeps aten::lstm/gru, not unrolled steps
+  Prepared p;
+  p.wih = params.find("weight_ih_l0");
+  p.whh = params.find("weight_hh_l0");
+  const at::Tensor *bih = params.find("bias_ih_l0"), *bhh = params.find("bias_hh_l0");
+  if (!p.wih || !p.whh || o.bias() != (bih && bhh) || x.size(2) != p.wih->size(1)) return c10::nullopt;
+  for (const at::Tensor* t : {p.wih, p.whh, bih, bhh})
+    if (t && (t->scalar_type() != x.scalar_type() || t->device() != x.device())) return c10::nullopt;
+  p.bih = bih ? *bih : at::empty({0}, x.options());
+  p.bhh = bhh ? *bhh : at::empty({0}, x.options());
+  const int64_t N = x.size(o.batch_first() ? 0 : 1);
+  const std::vector<int64_t> want{1, N, p.whh->size(1)};
+  size_t given = 0;
+  for (size_t k = 1; k <= nStates; k++) given += k < in.size() && in[k].defined();
+  if (given != 0 && given != nStates) return c10::nullopt;
+  for (size_t k = 1; k <= nStates; k++) {
+    if (!given) {
+      p.states.push_back(at::zeros(want, x.options()));
+      continue;
+    }
+    const at::Tensor& s = in[k];
+    if (s.sizes() != at::IntArrayRef(want) || s.scalar_type() != x.scalar_type() || s.device() != x.device())
+      return c10::nullopt;
+    p.states.push_back(s);
+  }
+  return p;
+}
+
 }  // namespace
 
 c10::optional<std::vector<at::Tensor>> FusedLstmForward(const torch::nn::LSTMImpl& impl,
                                                         const std::vector<at::Tensor>& in) {
-  const auto& o = impl.options;
-  if (o.num_layers() != 1 || o.bidirectional() || o.proj_size() != 0 || in.empty()) return c10::nullopt;
-  const at::Tensor& x = in[0];
-  if (!x.defined() || x.dim() != 3 || x.device().type() != at::kCPU || x.numel() == 0) return c10::nullopt;
-  if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return c10::nullopt;
   // libtorch 2.x runs a no-grad CPU LSTM through oneDNN, several times faster than these steps
   if (TORCH_VERSION_MAJOR >= 2 && !at::GradMode::is_enabled()) return c10::nullopt;
-  if (GetAutocast(at::kCPU).enabled) return c10::nullopt;    // autocast decides the dtypes there
-  if (torch::jit::tracer::isTracing()) return c10::nullopt;  // a trace keeps aten::lstm, not 200 unrolled steps
+  if (impl.options.proj_size() != 0) return c10::nullopt;
   const auto params = impl.named_parameters(false);
-  const at::Tensor *wih = params.find("weight_ih_l0"), *whh = params.find("weight_hh_l0");
-  const at::Tensor *bih = params.find("bias_ih_l0"), *bhh = params.find("bias_hh_l0");
-  if (!wih || !whh || o.bias() != (bih && bhh)) return c10::nullopt;
-  const int64_t td = o.batch_first() ? 1 : 0, N = x.size(1 - td), H = o.hidden_size();
-  if (x.size(2) != wih->size(1)) return c10::nullopt;  // at::lstm's own message says what is wrong
-  for (const at::Tensor* p : {wih, whh, bih, bhh})
-    if (p && (p->scalar_type() != x.scalar_type() || p->device() != x.device())) return c10::nullopt;
-  at::Tensor h0, c0;
-  if (in.size() > 2 && in[1].defined() && in[2].defined()) {
-    const std::vector<int64_t> want{1, N, H};
-    if (in[1].sizes() != at::IntArrayRef(want) || in[2].sizes() != at::IntArrayRef(want) ||
-        in[1].scalar_type() != x.scalar_type() || in[2].scalar_type() != x.scalar_type() ||
-        in[1].device() != x.device() || in[2].device() != x.device())
-      return c10::nullopt;
-    h0 = in[1];
-    c0 = in[2];
-  } else if (in.size() > 1 && (in[1].defined() || (in.size() > 2 && in[2].defined()))) {
-    return c10::nullopt;
-  } else {
-    h0 = at::zeros({1, N, H}, x.options());
-    c0 = at::zeros({1, N, H}, x.options());
-  }
-  auto r = FusedLstm::apply(x, h0, c0, *wih, *whh, bih ? *bih : at::empty({0}, x.options()),
-                            bhh ? *bhh : at::empty({0}, x.options()), o.batch_first());
+  auto p = Prepare(impl, impl.options, in, 2, params);
+  if (!p) return c10::nullopt;
+  auto r =
+      FusedLstm::apply(in[0], p->states[0], p->states[1], *p->wih, *p->whh, p->bih, p->bhh, impl.options.batch_first());
   return std::vector<at::Tensor>{r[0], r[1], r[2]};
+}
+
+c10::optional<std::vector<at::Tensor>> FusedGruForward(const torch::nn::GRUImpl& impl,
+                                                       const std::vector<at::Tensor>& in) {
+  const auto params = impl.named_parameters(false);
+  auto p = Prepare(impl, impl.options, in, 1, params);
+  if (!p) return c10::nullopt;
+  auto r = FusedGru::apply(in[0], p->states[0], *p->wih, *p->whh, p->bih, p->bhh, impl.options.batch_first());
+  return std::vector<at::Tensor>{r[0], r[1]};
 }
 
 }  // namespace nt

@@ -1,8 +1,8 @@
-// A one-layer LSTM runs as one autograd node on CPU (native/rnn.cc) instead of at::lstm's per-step
-// graph. Checked here against the LSTM written out step by step from tensor ops (float64, so any
-// difference beyond rounding is a wrong formula), values and every gradient, in both layouts, with and
-// without initial states, and with the gradient arriving through the outputs, h_n or c_n; and the
-// input gradient against finite differences.
+// A one-layer LSTM or GRU runs as one autograd node on CPU (native/rnn.cc) instead of libtorch's
+// per-step graph. Checked here against the equations written out step by step from tensor ops
+// (float64, so any difference beyond rounding is a wrong formula), values and every gradient, in both
+// layouts, with and without initial states, and with the gradient arriving through the outputs, h_n
+// or c_n; and the input gradient against finite differences.
 import * as nt from '../lib';
 
 const { nn } = nt;
@@ -134,5 +134,68 @@ describe('one-layer LSTM as one autograd node', () => {
       steps.push(h);
     }
     expect(maxDiff(y, nt.stack(steps, 1))).toBeLessThan(1e-5);
+  });
+});
+
+/** torch's GRU equations, one step at a time (gate order r, z, n; the reset gate scales h W_hn^T + b_hn). */
+function referenceGru(gru: InstanceType<typeof nn.GRU>, x: nt.Tensor, batchFirst: boolean, h0?: nt.Tensor): [nt.Tensor, nt.Tensor] {
+  const p = Object.fromEntries(gru.namedParameters());
+  const xs = batchFirst ? x.transpose(0, 1) : x;
+  const [T, N] = xs.shape;
+  const H = p.weight_hh_l0.shape[1];
+  let h = h0 ? h0.reshape([N, H]) : nt.zeros([N, H], { dtype: x.dtype });
+  const outs: nt.Tensor[] = [];
+  for (let t = 0; t < T; t++) {
+    let gx = xs.select(0, t).matmul(p.weight_ih_l0.t());
+    let gh = h.matmul(p.weight_hh_l0.t());
+    if (p.bias_ih_l0) {
+      gx = gx.add(p.bias_ih_l0);
+      gh = gh.add(p.bias_hh_l0);
+    }
+    const [xr, xz, xn] = gx.chunk(3, 1);
+    const [hr, hz, hn] = gh.chunk(3, 1);
+    const r = xr.add(hr).sigmoid();
+    const z = xz.add(hz).sigmoid();
+    const n = xn.add(r.mul(hn)).tanh();
+    h = z.neg().add(1).mul(n).add(z.mul(h));
+    outs.push(h);
+  }
+  return [nt.stack(outs, batchFirst ? 1 : 0), h.unsqueeze(0)];
+}
+
+describe('one-layer GRU as one autograd node', () => {
+  const cases: [string, boolean, boolean, boolean, 'out' | 'h' | 'all'][] = [
+    ['batch first, no initial state, loss on the outputs', true, false, true, 'out'],
+    ['time first, initial state, loss on h_n', false, true, true, 'h'],
+    ['batch first, initial state, no bias, loss on both', true, true, false, 'all'],
+  ];
+  test.each(cases)('%s: values and gradients equal the step-by-step GRU', (_name, batchFirst, withState, bias, lossOn) => {
+    nt.manualSeed(12);
+    const gru = new nn.GRU(3, 4, { batchFirst, bias }).double();
+    const [N, T] = [2, 5];
+    const x = nt.randn(batchFirst ? [N, T, 3] : [T, N, 3], { dtype: 'float64' }).requiresGrad_();
+    const h0 = nt.randn([1, N, 4], { dtype: 'float64' }).requiresGrad_();
+    const inputs = withState ? [x, h0] : [x];
+    const params = gru.parameters();
+    const grads = ([out, h]: nt.Tensor[]): nt.Tensor[] => {
+      const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
+      const loss = lossOn === 'out' ? w(out, 1) : lossOn === 'h' ? w(h, 2) : w(out, 1).add(w(h, 2));
+      return nt.autograd.grad(loss, [...inputs, ...params]);
+    };
+    const [out, h] = withState ? gru(x, h0) : gru(x);
+    expect(out.gradFn).toBe('FusedGruBackward');
+    const ref = referenceGru(gru, x, batchFirst, withState ? h0 : undefined);
+    expect(h.shape).toEqual([1, N, 4]);
+    expect(maxDiff(out, ref[0])).toBeLessThan(1e-12);
+    expect(maxDiff(h, ref[1])).toBeLessThan(1e-12);
+    const got = grads([out, h]);
+    const want = grads(ref);
+    got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
+  });
+
+  test('two layers or two directions run at::gru', () => {
+    const x = nt.randn([5, 2, 3]).requiresGrad_();
+    expect(new nn.GRU(3, 4, { numLayers: 2 })(x)[0].gradFn).not.toBe('FusedGruBackward');
+    expect(new nn.GRU(3, 4, { bidirectional: true })(x)[0].gradFn).not.toBe('FusedGruBackward');
   });
 });
