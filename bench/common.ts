@@ -136,10 +136,11 @@ export const FIT_MODELS = {
   mlp: { samples: 60_000, warmup: 50, steps: 0, tfjsSteps: { cpu: 200, wasm: 200 } },
   cnn: { samples: 60_000, warmup: 20, steps: 500, tfjsSteps: { cpu: 4, wasm: 50 } },
   lstm: { samples: 25_000, warmup: 5, steps: 200, tfjsSteps: { cpu: 1, wasm: 20 } },
+  gru: { samples: 25_000, warmup: 5, steps: 200, tfjsSteps: { cpu: 1, wasm: 20 } },
 } as const;
 export type FitModel = keyof typeof FIT_MODELS;
 
-/** `--model mlp|cnn|lstm`, default mlp. */
+/** `--model mlp|cnn|lstm|gru`, default mlp. */
 export function fitModelFlag(): FitModel {
   const m = flag('model') ?? 'mlp';
   if (!(m in FIT_MODELS)) throw new TypeError(`--model: expected one of ${Object.keys(FIT_MODELS).join(', ')} but got '${m}'`);

@@ -1,4 +1,4 @@
-# PyTorch baseline for bench/fit.ts: what Keras' fit does for a seed model (--model mlp|cnn|lstm),
+# PyTorch baseline for bench/fit.ts: what Keras' fit does for a seed model (--model mlp|cnn|lstm|gru),
 # written in Python on the same libtorch: a fresh shuffle, batches of 32, forward, loss, backward,
 # Adam (Keras' epsilon 1e-7), and the running loss/accuracy Keras logs. The CNN and LSTM time the
 # first --steps batches of the epoch and extrapolate. Prints one JSON line.
@@ -17,6 +17,7 @@ MODELS = {
     "mlp": {"samples": 60_000, "warmup": 50, "steps": 0},
     "cnn": {"samples": 60_000, "warmup": 20, "steps": 500},
     "lstm": {"samples": 25_000, "warmup": 5, "steps": 200},
+    "gru": {"samples": 25_000, "warmup": 5, "steps": 200},
 }
 
 
@@ -35,6 +36,20 @@ class LSTMClassifier(nn.Module):
 
     def forward(self, x):
         out, _ = self.lstm(self.embedding(x))
+        return self.fc(out[:, -1])
+
+
+class GRUClassifier(nn.Module):
+    """Embedding(10000, 128) -> GRU(128), last step -> Linear(128, 1), as the Keras model (reset_after: two biases)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = nn.Embedding(10_000, 128)
+        self.gru = nn.GRU(128, 128, batch_first=True)
+        self.fc = nn.Linear(128, 1)
+
+    def forward(self, x):
+        out, _ = self.gru(self.embedding(x))
         return self.fc(out[:, -1])
 
 
@@ -58,7 +73,7 @@ def build(name, n):
                               nn.Linear(32 * 13 * 13, 64), nn.ReLU(), nn.Linear(64, 10))
         return model, sparse_ce, torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
     x = torch.randint(0, 10_000, (n, 200))
-    return LSTMClassifier(), binary_ce, x, torch.randint(0, 2, (n, 1)).float()
+    return (GRUClassifier() if name == "gru" else LSTMClassifier()), binary_ce, x, torch.randint(0, 2, (n, 1)).float()
 
 
 def epoch(model, opt, loss_fn, x, y, steps):

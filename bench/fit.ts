@@ -1,5 +1,5 @@
-// Keras-style fit of a seed model (`--model mlp|cnn|lstm`, see FIT_MODELS) through the native loop,
-// batch 32: the MLP for one epoch of 60,000 MNIST-shaped samples, the CNN and LSTM for a fixed
+// Keras-style fit of a seed model (`--model mlp|cnn|lstm|gru`, see FIT_MODELS) through the native loop,
+// batch 32: the MLP for one epoch of 60,000 MNIST-shaped samples, the CNN, LSTM and GRU for a fixed
 // number of batches of their epoch (`--steps`), extrapolated to the epoch. bench/fit.py is the same
 // training in Python, bench/fit_tfjs.ts in TensorFlow.js. Also reports peak RSS and the event loop's
 // worst lag (a 10 ms interval timer) during fit. One JSON line.
@@ -43,6 +43,16 @@ const SPECS: Record<FitModel, Spec> = {
     layers: () => [
       new layers.Embedding(10_000, 128, { inputShape: [200] }),
       new layers.LSTM(128),
+      new layers.Dense(1, { activation: 'sigmoid' }),
+    ],
+    loss: 'binary_crossentropy',
+  },
+  gru: {
+    // the LSTM's data and shape with a GRU (Keras' resetAfter, libtorch's formula: two biases)
+    data: (n) => [nt.randint(0, 10_000, [n, 200]), nt.randint(0, 2, [n, 1]).float()],
+    layers: () => [
+      new layers.Embedding(10_000, 128, { inputShape: [200] }),
+      new layers.GRU(128),
       new layers.Dense(1, { activation: 'sigmoid' }),
     ],
     loss: 'binary_crossentropy',

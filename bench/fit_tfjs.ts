@@ -1,4 +1,4 @@
-// TensorFlow.js baseline for bench/fit.ts: the same seed model (`--model mlp|cnn|lstm`) as a
+// TensorFlow.js baseline for bench/fit.ts: the same seed model (`--model mlp|cnn|lstm|gru`) as a
 // tf.sequential and model.fit, on the cpu or wasm backend (`--backend`). Both are far slower per
 // step than libtorch, so they train on a subset of `--steps` batches (default FIT_MODELS' tfjsSteps)
 // and the time is scaled to the model's epoch. One JSON line.
@@ -39,6 +39,15 @@ const SPECS: Record<FitModel, Spec> = {
     layers: () => [
       tf.layers.embedding({ inputDim: 10_000, outputDim: 128, inputLength: 200 }),
       tf.layers.lstm({ units: 128 }),
+      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+    ],
+    loss: 'binaryCrossentropy',
+  },
+  gru: {
+    data: (n) => [tf.randomUniform([n, 200], 0, 10_000, 'int32'), tf.randomUniform([n, 1], 0, 2, 'int32').cast('float32')],
+    layers: () => [
+      tf.layers.embedding({ inputDim: 10_000, outputDim: 128, inputLength: 200 }),
+      tf.layers.gru({ units: 128 }),
       tf.layers.dense({ units: 1, activation: 'sigmoid' }),
     ],
     loss: 'binaryCrossentropy',

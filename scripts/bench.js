@@ -437,9 +437,9 @@ const SECTIONS = [
     id: 'fit',
     title: 'Keras fit',
     runs: fitRuns,
-    // the CNN and LSTM time fewer batches under load (their epochs are extrapolated from the batches timed)
+    // the CNN, LSTM and GRU time fewer batches under load (their epochs are extrapolated from the batches timed)
     underLoad: { 'mlp.nodetorch': [], 'mlp.pytorch': [], 'cnn.nodetorch': ['--steps', '150'], 'cnn.pytorch': ['--steps', '150'],
-      'lstm.nodetorch': ['--steps', '40'], 'lstm.pytorch': ['--steps', '40'] },
+      'lstm.nodetorch': ['--steps', '40'], 'lstm.pytorch': ['--steps', '40'], 'gru.nodetorch': ['--steps', '40'], 'gru.pytorch': ['--steps', '40'] },
     render: renderFit,
   },
   {
@@ -625,6 +625,17 @@ const FIT_MODELS = [
       tfjsCpu: 'not run: the cpu backend computes Embedding\'s gradient (UnsortedSegmentSum) as one masked ' +
         'multiply-and-sum over the batch\'s 6,400x128 embeddings per vocabulary row, 10,000 rows per batch (~8e9 ' +
         'multiply-adds in JavaScript); two batches did not finish in 15 minutes on this 2-core machine (under load)',
+    },
+  },
+  {
+    id: 'gru', target: 0.95, rounds: 2, timeoutMs: 240_000,
+    label: 'GRU, 25,000 IMDB-shaped sequences of 200',
+    notes: 'GRU: the LSTM row with `GRU(128)` (Keras\' resetAfter, libtorch\'s formula and two biases); PyTorch ' +
+      'nn.GRU(128, 128, batch_first). One-layer LSTM and GRU train as one autograd node each in nodetorch (native/rnn.cc), ' +
+      'libtorch\'s own at::lstm/at::gru record every gate op of every step.',
+    skip: {
+      tfjsCpu: 'not run: Embedding\'s gradient in the cpu backend, as in the LSTM row',
+      tfjsWasm: 'not run: the LSTM row gives tfjs\' recurrent speed; left out to keep the section\'s time',
     },
   },
 ];
