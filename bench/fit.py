@@ -21,35 +21,23 @@ MODELS = {
 }
 
 
-class LSTMClassifier(nn.Module):
-    """Embedding(10000, 128) -> LSTM(128), last step -> Linear(128, 1), as the Keras model."""
+class RecurrentClassifier(nn.Module):
+    """Embedding(10000, 128) -> LSTM(128) or GRU(128), last step -> Linear(128, 1), as the Keras model."""
 
-    def __init__(self):
+    def __init__(self, kind):
         super().__init__()
         self.embedding = nn.Embedding(10_000, 128)
-        self.lstm = nn.LSTM(128, 128, batch_first=True)
+        self.rnn = (nn.LSTM if kind == "lstm" else nn.GRU)(128, 128, batch_first=True)
         self.fc = nn.Linear(128, 1)
-        # Keras' LSTM has one bias; nodetorch keeps torch's second one (bias_hh) at 0 and frozen.
-        with torch.no_grad():
-            self.lstm.bias_hh_l0.zero_()
-        self.lstm.bias_hh_l0.requires_grad_(False)
+        if kind == "lstm":
+            # Keras' LSTM has one bias; nodetorch keeps torch's second one (bias_hh) at 0 and frozen.
+            # (Keras' GRU with reset_after has two, as torch's.)
+            with torch.no_grad():
+                self.rnn.bias_hh_l0.zero_()
+            self.rnn.bias_hh_l0.requires_grad_(False)
 
     def forward(self, x):
-        out, _ = self.lstm(self.embedding(x))
-        return self.fc(out[:, -1])
-
-
-class GRUClassifier(nn.Module):
-    """Embedding(10000, 128) -> GRU(128), last step -> Linear(128, 1), as the Keras model (reset_after: two biases)."""
-
-    def __init__(self):
-        super().__init__()
-        self.embedding = nn.Embedding(10_000, 128)
-        self.gru = nn.GRU(128, 128, batch_first=True)
-        self.fc = nn.Linear(128, 1)
-
-    def forward(self, x):
-        out, _ = self.gru(self.embedding(x))
+        out, _ = self.rnn(self.embedding(x))
         return self.fc(out[:, -1])
 
 
@@ -73,7 +61,7 @@ def build(name, n):
                               nn.Linear(32 * 13 * 13, 64), nn.ReLU(), nn.Linear(64, 10))
         return model, sparse_ce, torch.rand(n, 1, 28, 28), torch.randint(0, 10, (n,))
     x = torch.randint(0, 10_000, (n, 200))
-    return (GRUClassifier() if name == "gru" else LSTMClassifier()), binary_ce, x, torch.randint(0, 2, (n, 1)).float()
+    return RecurrentClassifier(name), binary_ce, x, torch.randint(0, 2, (n, 1)).float()
 
 
 def epoch(model, opt, loss_fn, x, y, steps):

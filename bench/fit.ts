@@ -15,6 +15,9 @@ interface Spec {
   loss: string;
 }
 
+/** IMDB-shaped: word indices below 10,000, 200 per review, 0/1 labels. */
+const imdb = (n: number): [nt.Tensor, nt.Tensor] => [nt.randint(0, 10_000, [n, 200]), nt.randint(0, 2, [n, 1]).float()];
+
 const SPECS: Record<FitModel, Spec> = {
   mlp: {
     data: (n) => [nt.rand([n, 28, 28]), nt.randint(0, 10, [n])],
@@ -38,8 +41,7 @@ const SPECS: Record<FitModel, Spec> = {
     loss: 'sparse_categorical_crossentropy',
   },
   lstm: {
-    // IMDB-shaped: word indices below 10,000, 200 per review, 0/1 labels
-    data: (n) => [nt.randint(0, 10_000, [n, 200]), nt.randint(0, 2, [n, 1]).float()],
+    data: imdb,
     layers: () => [
       new layers.Embedding(10_000, 128, { inputShape: [200] }),
       new layers.LSTM(128),
@@ -49,7 +51,7 @@ const SPECS: Record<FitModel, Spec> = {
   },
   gru: {
     // the LSTM's data and shape with a GRU (Keras' resetAfter, libtorch's formula: two biases)
-    data: (n) => [nt.randint(0, 10_000, [n, 200]), nt.randint(0, 2, [n, 1]).float()],
+    data: imdb,
     layers: () => [
       new layers.Embedding(10_000, 128, { inputShape: [200] }),
       new layers.GRU(128),

@@ -13,6 +13,19 @@ interface Spec {
   loss: string;
 }
 
+/** The IMDB-shaped recurrent model around one recurrent layer: Embedding(10000, 128), it, Dense(1, sigmoid). */
+function imdb(recurrent: () => tf.layers.Layer): Spec {
+  return {
+    data: (n) => [tf.randomUniform([n, 200], 0, 10_000, 'int32'), tf.randomUniform([n, 1], 0, 2, 'int32').cast('float32')],
+    layers: () => [
+      tf.layers.embedding({ inputDim: 10_000, outputDim: 128, inputLength: 200 }),
+      recurrent(),
+      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
+    ],
+    loss: 'binaryCrossentropy',
+  };
+}
+
 const SPECS: Record<FitModel, Spec> = {
   mlp: {
     data: (n) => [tf.randomUniform([n, 28, 28]), tf.randomUniform([n], 0, 10, 'int32').cast('float32')],
@@ -35,22 +48,10 @@ const SPECS: Record<FitModel, Spec> = {
     loss: 'sparseCategoricalCrossentropy',
   },
   lstm: {
-    data: (n) => [tf.randomUniform([n, 200], 0, 10_000, 'int32'), tf.randomUniform([n, 1], 0, 2, 'int32').cast('float32')],
-    layers: () => [
-      tf.layers.embedding({ inputDim: 10_000, outputDim: 128, inputLength: 200 }),
-      tf.layers.lstm({ units: 128 }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
-    ],
-    loss: 'binaryCrossentropy',
+    ...imdb(() => tf.layers.lstm({ units: 128 })),
   },
   gru: {
-    data: (n) => [tf.randomUniform([n, 200], 0, 10_000, 'int32'), tf.randomUniform([n, 1], 0, 2, 'int32').cast('float32')],
-    layers: () => [
-      tf.layers.embedding({ inputDim: 10_000, outputDim: 128, inputLength: 200 }),
-      tf.layers.gru({ units: 128 }),
-      tf.layers.dense({ units: 1, activation: 'sigmoid' }),
-    ],
-    loss: 'binaryCrossentropy',
+    ...imdb(() => tf.layers.gru({ units: 128 })),
   },
 };
 

@@ -24,7 +24,7 @@ struct ModuleObject : NativeObject {
 };
 
 // torch::nn::LSTM's and GRU's forwards as one autograd node each, FusedLstmBackward and
-// FusedGruBackward (native/rnn.cc), where they apply (one layer, one direction, float CPU inputs,
+// FusedGruBackward (native/rnn.cc), where they apply (one layer, float CPU inputs,
 // no autocast, not tracing); nullopt where at::lstm / at::gru should run instead.
 c10::optional<std::vector<at::Tensor>> FusedLstmForward(const torch::nn::LSTMImpl& impl,
                                                         const std::vector<at::Tensor>& in);

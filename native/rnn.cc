@@ -1,4 +1,4 @@
-// A single-layer LSTM or GRU as one autograd node (torch::autograd::Function), for training on CPU.
+// A single-layer LSTM or GRU (each direction) as one autograd node (torch::autograd::Function), for training on CPU.
 //
 // at::lstm's CPU path (at::gru's alike) records every op of every time step for autograd: ~10 nodes a step forward and
 // twice that in backward, each with its own bookkeeping, so a 200-step IMDB LSTM spends most of its
@@ -22,7 +22,7 @@ using torch::autograd::variable_list;
 // h_{t-1} for every step, in the layout of out: h0 ([1, N, H]), then the outputs of all steps but the last.
 at::Tensor PreviousStates(const at::Tensor& h0, const at::Tensor& out, bool batchFirst) {
   const int64_t td = batchFirst ? 1 : 0, T = out.size(td), N = out.size(1 - td), H = out.size(2);
-  const at::Tensor first = batchFirst ? h0.view({N, 1, H}) : h0.view({1, N, H});
+  const at::Tensor first = batchFirst ? h0.reshape({N, 1, H}) : h0.reshape({1, N, H});
   return T > 1 ? at::cat({first, out.narrow(td, 0, T - 1)}, td) : first;
 }
 
@@ -41,7 +41,7 @@ struct FusedLstm : torch::autograd::Function<FusedLstm> {
     gates = gates.view({x.size(0), x.size(1), 4 * H});
     at::Tensor out = at::empty({x.size(0), x.size(1), H}, x.options());
     at::Tensor cs = at::empty({T, N, H}, x.options()), tanhCs = at::empty({T, N, H}, x.options());
-    at::Tensor h = h0.view({N, H}), c = c0.view({N, H});
+    at::Tensor h = h0.reshape({N, H}), c = c0.reshape({N, H});
     const at::Tensor whhT = whh.t();
     for (int64_t t = 0; t < T; t++) {
       at::Tensor g = gates.select(td, t);
@@ -78,7 +78,7 @@ struct FusedLstm : torch::autograd::Function<FusedLstm> {
       const at::Tensor g = gates.select(td, t), d = dgates.select(td, t), tc = tanhCs[t];
       const at::Tensor i = g.narrow(1, 0, H), f = g.narrow(1, H, H), gg = g.narrow(1, 2 * H, H),
                        o = g.narrow(1, 3 * H, H);
-      const at::Tensor cPrev = t > 0 ? cs[t - 1] : c0.view({N, H});
+      const at::Tensor cPrev = t > 0 ? cs[t - 1] : c0.reshape({N, H});
       at::Tensor dO = d.narrow(1, 3 * H, H), di = d.narrow(1, 0, H), df = d.narrow(1, H, H), dg = d.narrow(1, 2 * H, H);
       at::sigmoid_backward_out(dO, dh * tc, o);  // h = o * tanh(c)
       dc.add_(at::tanh_backward(dh * o, tc));
@@ -117,7 +117,7 @@ struct FusedGru : torch::autograd::Function<FusedGru> {
     at::Tensor out = at::empty({x.size(0), x.size(1), H}, x.options());
     at::Tensor hns = at::empty({T, N, H}, x.options());  // each step's h W_hn^T + b_hn, which r scales
     at::Tensor hw = at::empty({N, 3 * H}, x.options());
-    at::Tensor h = h0.view({N, H});
+    at::Tensor h = h0.reshape({N, H});
     const at::Tensor whhT = whh.t();
     for (int64_t t = 0; t < T; t++) {
       at::Tensor g = gates.select(td, t), hn = hns[t], ht = out.select(td, t);
@@ -152,7 +152,7 @@ struct FusedGru : torch::autograd::Function<FusedGru> {
       if (gout.defined()) dh.add_(gout.select(td, t));
       const at::Tensor g = gates.select(td, t), dx = dxw.select(td, t), dw = dhw.select(td, t);
       const at::Tensor r = g.narrow(1, 0, H), z = g.narrow(1, H, H), n = g.narrow(1, 2 * H, H);
-      const at::Tensor hPrev = t > 0 ? out.select(td, t - 1) : h0.view({N, H});
+      const at::Tensor hPrev = t > 0 ? out.select(td, t - 1) : h0.reshape({N, H});
       const at::Tensor dhz = dh * z;
       at::Tensor dn = dx.narrow(1, 2 * H, H);
       at::tanh_backward_out(dn, dh - dhz, n);
@@ -175,35 +175,38 @@ struct FusedGru : torch::autograd::Function<FusedGru> {
   }
 };
 
-// What every fused forward checks before it runs, and what it runs on: the layer's parameters and
-// initial states (zeros where none are given). nullopt: let libtorch's own RNN run, which also
-// raises libtorch's messages for inputs that do not fit.
+// What every fused forward checks before it runs, and what it runs on: each direction's parameters
+// and the initial states (zeros where none are given), [directions, N, H] each. nullopt: let
+// libtorch's own RNN run, which also raises libtorch's messages for inputs that do not fit.
+struct Direction {
+  at::Tensor wih, whh, bih, bhh;  // biases empty when the layer has none
+};
 struct Prepared {
-  const at::Tensor *wih, *whh;
-  at::Tensor bih, bhh;  // empty when the layer has no bias
+  std::vector<Direction> dirs;
   std::vector<at::Tensor> states;
 };
 
 template <typename Options>
-c10::optional<Prepared> Prepare(const torch::nn::Module& m, const Options& o, const std::vector<at::Tensor>& in,
-                                size_t nStates, const torch::OrderedDict<std::string, at::Tensor>& params) {
-  if (o.num_layers() != 1 || o.bidirectional() || in.empty()) return c10::nullopt;
+c10::optional<Prepared> Prepare(const Options& o, const std::vector<at::Tensor>& in, size_t nStates,
+                                const torch::OrderedDict<std::string, at::Tensor>& params) {
+  if (o.num_layers() != 1 || in.empty()) return c10::nullopt;
   const at::Tensor& x = in[0];
   if (!x.defined() || x.dim() != 3 || x.device().type() != at::kCPU || x.numel() == 0) return c10::nullopt;
   if (x.scalar_type() != at::kFloat && x.scalar_type() != at::kDouble) return c10::nullopt;
   if (GetAutocast(at::kCPU).enabled) return c10::nullopt;    // autocast decides the dtypes there
   if (torch::jit::tracer::isTracing()) return c10::nullopt;  // a trace keeps aten::lstm/gru, not unrolled steps
   Prepared p;
-  p.wih = params.find("weight_ih_l0");
-  p.whh = params.find("weight_hh_l0");
-  const at::Tensor *bih = params.find("bias_ih_l0"), *bhh = params.find("bias_hh_l0");
-  if (!p.wih || !p.whh || o.bias() != (bih && bhh) || x.size(2) != p.wih->size(1)) return c10::nullopt;
-  for (const at::Tensor* t : {p.wih, p.whh, bih, bhh})
-    if (t && (t->scalar_type() != x.scalar_type() || t->device() != x.device())) return c10::nullopt;
-  p.bih = bih ? *bih : at::empty({0}, x.options());
-  p.bhh = bhh ? *bhh : at::empty({0}, x.options());
+  for (const std::string suffix : {"", "_reverse"}) {
+    if (!suffix.empty() && !o.bidirectional()) break;
+    const at::Tensor *wih = params.find("weight_ih_l0" + suffix), *whh = params.find("weight_hh_l0" + suffix);
+    const at::Tensor *bih = params.find("bias_ih_l0" + suffix), *bhh = params.find("bias_hh_l0" + suffix);
+    if (!wih || !whh || o.bias() != (bih && bhh) || x.size(2) != wih->size(1)) return c10::nullopt;
+    for (const at::Tensor* t : {wih, whh, bih, bhh})
+      if (t && (t->scalar_type() != x.scalar_type() || t->device() != x.device())) return c10::nullopt;
+    p.dirs.push_back({*wih, *whh, bih ? *bih : at::empty({0}, x.options()), bhh ? *bhh : at::empty({0}, x.options())});
+  }
   const int64_t N = x.size(o.batch_first() ? 0 : 1);
-  const std::vector<int64_t> want{1, N, p.whh->size(1)};
+  const std::vector<int64_t> want{static_cast<int64_t>(p.dirs.size()), N, p.dirs[0].whh.size(1)};
   size_t given = 0;
   for (size_t k = 1; k <= nStates; k++) given += k < in.size() && in[k].defined();
   if (given != 0 && given != nStates) return c10::nullopt;
@@ -220,6 +223,23 @@ c10::optional<Prepared> Prepare(const torch::nn::Module& m, const Options& o, co
   return p;
 }
 
+// Runs run(x, d) for each direction d, the reverse one on the sequence reversed in time (and its
+// outputs turned back), and joins them as libtorch does: outputs along the features, the final
+// states along the first dimension.
+template <typename Run>
+std::vector<at::Tensor> BothDirections(const at::Tensor& x, bool batchFirst, size_t dirs, Run run) {
+  const int64_t td = batchFirst ? 1 : 0;
+  std::vector<std::vector<at::Tensor>> rs;
+  for (size_t d = 0; d < dirs; d++) {
+    rs.push_back(run(d ? x.flip({td}) : x, static_cast<int64_t>(d)));
+    if (d) rs.back()[0] = rs.back()[0].flip({td});
+  }
+  if (dirs == 1) return rs[0];
+  std::vector<at::Tensor> r;
+  for (size_t k = 0; k < rs[0].size(); k++) r.push_back(at::cat({rs[0][k], rs[1][k]}, k ? 0 : 2));
+  return r;
+}
+
 }  // namespace
 
 c10::optional<std::vector<at::Tensor>> FusedLstmForward(const torch::nn::LSTMImpl& impl,
@@ -228,20 +248,26 @@ c10::optional<std::vector<at::Tensor>> FusedLstmForward(const torch::nn::LSTMImp
   if (TORCH_VERSION_MAJOR >= 2 && !at::GradMode::is_enabled()) return c10::nullopt;
   if (impl.options.proj_size() != 0) return c10::nullopt;
   const auto params = impl.named_parameters(false);
-  auto p = Prepare(impl, impl.options, in, 2, params);
+  auto p = Prepare(impl.options, in, 2, params);
   if (!p) return c10::nullopt;
-  auto r =
-      FusedLstm::apply(in[0], p->states[0], p->states[1], *p->wih, *p->whh, p->bih, p->bhh, impl.options.batch_first());
-  return std::vector<at::Tensor>{r[0], r[1], r[2]};
+  const bool bf = impl.options.batch_first();
+  return BothDirections(in[0], bf, p->dirs.size(), [&](const at::Tensor& x, int64_t d) {
+    const Direction& w = p->dirs[d];
+    return FusedLstm::apply(x, p->states[0].narrow(0, d, 1), p->states[1].narrow(0, d, 1), w.wih, w.whh, w.bih, w.bhh,
+                            bf);
+  });
 }
 
 c10::optional<std::vector<at::Tensor>> FusedGruForward(const torch::nn::GRUImpl& impl,
                                                        const std::vector<at::Tensor>& in) {
   const auto params = impl.named_parameters(false);
-  auto p = Prepare(impl, impl.options, in, 1, params);
+  auto p = Prepare(impl.options, in, 1, params);
   if (!p) return c10::nullopt;
-  auto r = FusedGru::apply(in[0], p->states[0], *p->wih, *p->whh, p->bih, p->bhh, impl.options.batch_first());
-  return std::vector<at::Tensor>{r[0], r[1]};
+  const bool bf = impl.options.batch_first();
+  return BothDirections(in[0], bf, p->dirs.size(), [&](const at::Tensor& x, int64_t d) {
+    const Direction& w = p->dirs[d];
+    return FusedGru::apply(x, p->states[0].narrow(0, d, 1), w.wih, w.whh, w.bih, w.bhh, bf);
+  });
 }
 
 }  // namespace nt

@@ -8,8 +8,9 @@ import * as nt from '../lib';
 const { nn } = nt;
 
 /** torch's LSTM equations, one step at a time, on the module's own parameters (gate order i, f, g, o). */
-function reference(lstm: InstanceType<typeof nn.LSTM>, x: nt.Tensor, batchFirst: boolean, hc?: [nt.Tensor, nt.Tensor]): [nt.Tensor, nt.Tensor, nt.Tensor] {
-  const p = Object.fromEntries(lstm.namedParameters());
+function reference(lstm: InstanceType<typeof nn.LSTM>, x: nt.Tensor, batchFirst: boolean, hc?: [nt.Tensor, nt.Tensor], suffix = ''): [nt.Tensor, nt.Tensor, nt.Tensor] {
+  const named = Object.fromEntries(lstm.namedParameters());
+  const p = Object.fromEntries(['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'].map((k) => [k, named[k + suffix]]));
   const xs = batchFirst ? x.transpose(0, 1) : x; // [T, N, I]
   const [T, N] = xs.shape;
   const H = p.weight_hh_l0.shape[1];
@@ -68,11 +69,33 @@ describe('one-layer LSTM as one autograd node', () => {
     got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
   });
 
-  test('what it does not cover runs at::lstm: two layers, two directions', () => {
+  test('what it does not cover runs at::lstm: two layers', () => {
     const x = nt.randn([5, 2, 3]).requiresGrad_();
     expect(new nn.LSTM(3, 4, { numLayers: 2 })(x)[0].gradFn).not.toBe('FusedLstmBackward');
-    expect(new nn.LSTM(3, 4, { bidirectional: true })(x)[0].gradFn).not.toBe('FusedLstmBackward');
     expect(new nn.LSTM(3, 4)(x)[0].gradFn).toBe('FusedLstmBackward');
+  });
+
+  test.each([[true], [false]])('two directions (batchFirst %s): outputs and gradients equal the step-by-step pair', (batchFirst) => {
+    nt.manualSeed(13);
+    const lstm = new nn.LSTM(3, 4, { batchFirst, bidirectional: true }).double();
+    const [N, T] = [2, 5];
+    const x = nt.randn(batchFirst ? [N, T, 3] : [T, N, 3], { dtype: 'float64' }).requiresGrad_();
+    const h0 = nt.randn([2, N, 4], { dtype: 'float64' }).requiresGrad_();
+    const c0 = nt.randn([2, N, 4], { dtype: 'float64' }).requiresGrad_();
+    const [out, [h, c]] = lstm(x, [h0, c0]);
+    expect(out.shape).toEqual(batchFirst ? [N, T, 8] : [T, N, 8]);
+    expect(h.shape).toEqual([2, N, 4]);
+    // the reverse direction: the step-by-step LSTM on the sequence reversed in time, turned back
+    const td = batchFirst ? 1 : 0;
+    const fwd = reference(lstm, x, batchFirst, [h0.narrow(0, 0, 1), c0.narrow(0, 0, 1)]);
+    const rev = reference(lstm, x.flip([td]), batchFirst, [h0.narrow(0, 1, 1), c0.narrow(0, 1, 1)], '_reverse');
+    const ref = [nt.cat([fwd[0], rev[0].flip([td])], 2), nt.cat([fwd[1], rev[1]], 0), nt.cat([fwd[2], rev[2]], 0)];
+    [out, h, c].forEach((t, k) => expect(maxDiff(t, ref[k])).toBeLessThan(1e-12));
+    const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
+    const wrt = [x, h0, c0, ...lstm.parameters()];
+    const got = nt.autograd.grad(w(out, 1).add(w(h, 2)).add(w(c, 3)), wrt);
+    const want = nt.autograd.grad(w(ref[0], 1).add(w(ref[1], 2)).add(w(ref[2], 3)), wrt);
+    got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
   });
 
   test('a trace keeps aten::lstm: the traced module takes sequences of another length', async () => {
@@ -138,8 +161,9 @@ describe('one-layer LSTM as one autograd node', () => {
 });
 
 /** torch's GRU equations, one step at a time (gate order r, z, n; the reset gate scales h W_hn^T + b_hn). */
-function referenceGru(gru: InstanceType<typeof nn.GRU>, x: nt.Tensor, batchFirst: boolean, h0?: nt.Tensor): [nt.Tensor, nt.Tensor] {
-  const p = Object.fromEntries(gru.namedParameters());
+function referenceGru(gru: InstanceType<typeof nn.GRU>, x: nt.Tensor, batchFirst: boolean, h0?: nt.Tensor, suffix = ''): [nt.Tensor, nt.Tensor] {
+  const named = Object.fromEntries(gru.namedParameters());
+  const p = Object.fromEntries(['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0'].map((k) => [k, named[k + suffix]]));
   const xs = batchFirst ? x.transpose(0, 1) : x;
   const [T, N] = xs.shape;
   const H = p.weight_hh_l0.shape[1];
@@ -193,9 +217,25 @@ describe('one-layer GRU as one autograd node', () => {
     got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
   });
 
-  test('two layers or two directions run at::gru', () => {
+  test('two layers run at::gru', () => {
     const x = nt.randn([5, 2, 3]).requiresGrad_();
     expect(new nn.GRU(3, 4, { numLayers: 2 })(x)[0].gradFn).not.toBe('FusedGruBackward');
-    expect(new nn.GRU(3, 4, { bidirectional: true })(x)[0].gradFn).not.toBe('FusedGruBackward');
+  });
+
+  test('two directions: outputs and gradients equal the step-by-step pair', () => {
+    nt.manualSeed(14);
+    const gru = new nn.GRU(3, 4, { batchFirst: true, bidirectional: true }).double();
+    const x = nt.randn([2, 5, 3], { dtype: 'float64' }).requiresGrad_();
+    const [out, h] = gru(x);
+    const fwd = referenceGru(gru, x, true);
+    const rev = referenceGru(gru, x.flip([1]), true, undefined, '_reverse');
+    const ref = [nt.cat([fwd[0], rev[0].flip([1])], 2), nt.cat([fwd[1], rev[1]], 0)];
+    expect(maxDiff(out, ref[0])).toBeLessThan(1e-12);
+    expect(maxDiff(h, ref[1])).toBeLessThan(1e-12);
+    const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
+    const wrt = [x, ...gru.parameters()];
+    const got = nt.autograd.grad(w(out, 1).add(w(h, 2)), wrt);
+    const want = nt.autograd.grad(w(ref[0], 1).add(w(ref[1], 2)), wrt);
+    got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
   });
 });
