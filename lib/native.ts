@@ -164,6 +164,7 @@ export interface DataBinding {
    * interpolation: 'bilinear' | 'nearest'; fillMode: 'constant' | 'nearest' | 'reflect' | 'wrap'.
    */
   data_affine_transform(images: Handle, matrices: Handle, interpolation: string, fillMode: string, cval: number, scale?: number): Handle;
+  data_transform_matrices(params: Handle): Handle;
   /** the libjpeg the native decoder loaded ('' when none could be: every JPEG then fails saying what to install) */
   data_jpeg_info(): string;
   /**

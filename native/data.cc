@@ -1,10 +1,13 @@
 // Images for lib/data: one batched affine resampling with Keras' fill modes, so ImageDataGenerator
 // never loops over pixels in JS (a direct sampler for CPU batches, grid_sample for CUDA or
 // differentiable inputs); the one JPEG decoder; channel conversion and resizing for every format.
+#include "data.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <csetjmp>
@@ -34,13 +37,12 @@ namespace {
 // sampling coordinates into the image first, then sample with border padding.
 enum class Fill { kConstant, kNearest, kReflect, kWrap };
 
-Fill ParseFill(const std::string& s) {
+Fill ParseFill(const std::string& s, const std::string& where) {
   if (s == "constant") return Fill::kConstant;
   if (s == "nearest") return Fill::kNearest;
   if (s == "reflect") return Fill::kReflect;
   if (s == "wrap") return Fill::kWrap;
-  throw ArgError("data_affine_transform: expected fillMode to be 'constant', 'nearest', 'reflect' or 'wrap' but got '" +
-                 s + "'");
+  throw ArgError(where + ": expected fillMode to be 'constant', 'nearest', 'reflect' or 'wrap' but got '" + s + "'");
 }
 
 // floor() for the sampler's coordinates (|v| < 2^62): a truncation and a compare.
@@ -230,42 +232,44 @@ void Sample(const at::Tensor& x, at::Tensor& out, const double* m, bool bilinear
     SampleFill<In, Out, false>(in, o, m, n, h, w, c, fill, cval, scale);
 }
 
-// images [N, H, W, C] channels-last; matrices [N, 2, 3] in pixels about the image centre
-// ((W-1)/2, (H-1)/2), x = column, y = row, mapping each output pixel to the input point it
-// samples (scipy.ndimage.affine_transform's convention, which Keras uses). Returns
-// sample(images) * scale as float32 (float64 for float64 images). CPU images that need no
-// gradient (uint8, float32, float64) take the direct sampler; others (CUDA, autograd) go through
-// grid_sampler, so the result stays differentiable and on its device.
-napi_value AffineTransform(napi_env env, napi_callback_info info) {
-  Args a(env, info);
-  at::Tensor x = a.Tensor(0, "images");
-  const at::Tensor m = a.Tensor(1, "matrices");
-  std::string interp = a.String(2, "interpolation");
-  Fill fill = ParseFill(a.String(3, "fillMode"));
-  double cval = a.Number(4, "cval");
-  double scale = a.IsNullish(5) ? 1.0 : a.Number(5, "scale");
+}  // namespace
+
+std::array<double, 6> TransformMatrix(double thetaDeg, double tx, double ty, double shearDeg, double zx, double zy,
+                                      bool flipHorizontal, bool flipVertical) {
+  const double pi = 3.14159265358979323846;
+  const double t = thetaDeg * pi / 180, sh = shearDeg * pi / 180, c = std::cos(t), sn = std::sin(t);
+  // rotation . shift: [[c, -sn, c*ty - sn*tx], [sn, c, sn*ty + c*tx]] (x shift ty, y shift tx)
+  const double r[6] = {c, -sn, c * ty - sn * tx, sn, c, sn * ty + c * tx};
+  // . shear [[1, -sin s, 0], [0, cos s, 0]]
+  const double s[6] = {r[0], -r[0] * std::sin(sh) + r[1] * std::cos(sh), r[2],
+                       r[3], -r[3] * std::sin(sh) + r[4] * std::cos(sh), r[5]};
+  // . zoom, then the flips (the output mirrored: the columns times -1)
+  const double fx = flipHorizontal ? -1 : 1, fy = flipVertical ? -1 : 1;
+  return {s[0] * zx * fx, s[1] * zy * fy, s[2], s[3] * zx * fx, s[4] * zy * fy, s[5]};
+}
+
+// matrices in pixels about the image centre ((W-1)/2, (H-1)/2), x = column, y = row, mapping each
+// output pixel to the input point it samples (scipy.ndimage.affine_transform's convention, which
+// Keras uses). CPU images that need no gradient (uint8, float32, float64) take the direct sampler;
+// others (CUDA, autograd) go through grid_sampler, so the result stays differentiable and on its device.
+at::Tensor AffineResample(at::Tensor x, const at::Tensor& m, bool bilinear, const std::string& fillMode, double cval,
+                          double scale, const std::string& where) {
+  const Fill fill = ParseFill(fillMode, where);
+  const int64_t mode = bilinear ? 0 : 1;
   if (x.dim() != 4 || at::isComplexType(x.scalar_type()))
-    throw ArgError("data_affine_transform: expected images to be a real [N, height, width, channels] tensor but got " +
+    throw ArgError(where + ": expected images to be a real [N, height, width, channels] tensor but got " +
                    TensorDesc(x));
   if (m.dim() != 3 || m.size(0) != x.size(0) || m.size(1) != 2 || m.size(2) != 3 ||
       !at::isFloatingType(m.scalar_type()))
-    throw ArgError("data_affine_transform: expected matrices to be a floating-point [" + std::to_string(x.size(0)) +
+    throw ArgError(where + ": expected matrices to be a floating-point [" + std::to_string(x.size(0)) +
                    ", 2, 3] tensor (one per image) but got " + TensorDesc(m));
-  int64_t mode;
-  if (interp == "bilinear")
-    mode = 0;
-  else if (interp == "nearest")
-    mode = 1;
-  else
-    throw ArgError("data_affine_transform: expected interpolation to be 'bilinear' or 'nearest' but got '" + interp +
-                   "'");
   if (!std::isfinite(scale))
-    throw ArgError("data_affine_transform: expected scale to be a finite number but got " + std::to_string(scale));
+    throw ArgError(where + ": expected scale to be a finite number but got " + std::to_string(scale));
   const at::Tensor md = m.to(at::kDouble).contiguous();
   const double* mp = md.data_ptr<double>();
   for (int64_t i = 0; i < md.numel(); i++)
     if (!std::isfinite(mp[i]) || std::abs(mp[i]) > 1e6)
-      throw ArgError("data_affine_transform: the matrices must hold finite values of at most 1e6 in magnitude");
+      throw ArgError(where + ": the matrices must hold finite values of at most 1e6 in magnitude");
   const bool direct_type =
       x.scalar_type() == at::kByte || x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble;
   if (!direct_type && !at::isFloatingType(x.scalar_type())) x = x.to(at::kFloat);
@@ -273,19 +277,18 @@ napi_value AffineTransform(napi_env env, napi_callback_info info) {
                       (x.scalar_type() == at::kByte || x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble);
   const int64_t n = x.size(0), h = x.size(1), w = x.size(2);
   const at::ScalarType out_type = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  if (x.numel() == 0) return Wrap(env, at::empty(x.sizes(), x.options().dtype(out_type)));
+  if (x.numel() == 0) return at::empty(x.sizes(), x.options().dtype(out_type));
 
   if (direct) {
     const at::Tensor in = x.contiguous();
     at::Tensor out = at::empty(in.sizes(), in.options().dtype(out_type));
-    const bool bilinear = mode == 0;
     if (in.scalar_type() == at::kByte)
       Sample<uint8_t, float>(in, out, mp, bilinear, fill, cval, scale);
     else if (in.scalar_type() == at::kFloat)
       Sample<float, float>(in, out, mp, bilinear, fill, cval, scale);
     else
       Sample<double, double>(in, out, mp, bilinear, fill, cval, scale);
-    return Wrap(env, out);
+    return out;
   }
 
   at::Tensor grid = at::empty({n, h, w, 2}, x.options().device(at::kCPU).requires_grad(false));
@@ -299,6 +302,37 @@ napi_value AffineTransform(napi_env env, napi_callback_info info) {
   if (shifted) out = out + cval;
   out = out.permute({0, 2, 3, 1}).contiguous();
   if (scale != 1.0) out = out * scale;
+  return out;
+}
+
+namespace {
+
+// data_affine_transform(images, matrices, interpolation, fillMode, cval, scale?): AffineResample.
+napi_value AffineTransform(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  std::string interp = a.String(2, "interpolation");
+  if (interp != "bilinear" && interp != "nearest")
+    throw ArgError("data_affine_transform: expected interpolation to be 'bilinear' or 'nearest' but got '" + interp +
+                   "'");
+  return Wrap(
+      env, AffineResample(a.Tensor(0, "images"), a.Tensor(1, "matrices"), interp == "bilinear", a.String(3, "fillMode"),
+                          a.Number(4, "cval"), a.IsNullish(5) ? 1.0 : a.Number(5, "scale"), "data_affine_transform"));
+}
+
+// data_transform_matrices(params [N, 8] float64: theta, tx, ty, shear, zx, zy, flipHorizontal,
+// flipVertical) -> [N, 2, 3] float64: TransformMatrix for each image.
+napi_value TransformMatrices(napi_env env, napi_callback_info info) {
+  Args a(env, info);
+  const at::Tensor p = a.Tensor(0, "params").to(at::kDouble).contiguous();
+  if (p.dim() != 2 || p.size(1) != 8)
+    throw ArgError("data_transform_matrices: expected params to be an [N, 8] tensor but got " + TensorDesc(p));
+  at::Tensor out = at::empty({p.size(0), 2, 3}, at::kDouble);
+  const double* q = p.data_ptr<double>();
+  double* o = out.data_ptr<double>();
+  for (int64_t i = 0; i < p.size(0); i++, q += 8, o += 6) {
+    const auto m = TransformMatrix(q[0], q[1], q[2], q[3], q[4], q[5], q[6] != 0, q[7] != 0);
+    std::copy(m.begin(), m.end(), o);
+  }
   return Wrap(env, out);
 }
 
@@ -923,9 +957,8 @@ napi_value JpegInfo(napi_env env, napi_callback_info) {
 }
 
 const Export kExports[] = {
-    NT_EXPORT("data_affine_transform", AffineTransform),
-    NT_EXPORT("data_decode_jpeg", DecodeJpegBatch),
-    NT_EXPORT("data_jpeg_info", JpegInfo),
+    NT_EXPORT("data_affine_transform", AffineTransform), NT_EXPORT("data_transform_matrices", TransformMatrices),
+    NT_EXPORT("data_decode_jpeg", DecodeJpegBatch),      NT_EXPORT("data_jpeg_info", JpegInfo),
     NT_EXPORT("data_resize_image", ResizeImage),
 };
 

@@ -277,6 +277,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
     return MakeUnary(kind, tnn::GELU(tnn::GELUOptions().approximate(approx)));
   }
   if (kind == "Softmax") return MakeUnary(kind, tnn::Softmax(tnn::SoftmaxOptions(o.Int("dim", -1))));
+  if (kind == "KerasRandomImage") return MakeRandomImage(o);
   throw ArgError("unknown module kind '" + kind + "'");
 }
 

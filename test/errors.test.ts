@@ -625,6 +625,7 @@ function nativeValidArgs(): Record<string, () => unknown[]> {
   const images = h(() => native.ones([2, 3, 4, 3], 0, null, false));
   const matrices = h(() => native.tensor_from_buffer(new Float32Array([1, 0, 1, 0, 1, 0, 0, -1, 0, 1, 0, 0]), [2, 2, 3], 0, true));
   v.data_affine_transform = () => [images(), matrices(), 'bilinear', 'reflect', 0, 1 / 255];
+  v.data_transform_matrices = () => [h(() => native.tensor_from_buffer(new Float64Array([30, 1, 2, 5, 1.1, 0.9, 1, 0]), [1, 8], 1, true))()];
   v.data_decode_jpeg = () => [[null, path.join(os.tmpdir(), 'nodetorch-no-such-image.jpg')], Buffer.alloc(2 * 4 * 3 * 3), 4, 3, 3];
   v.data_resize_image = () => [Buffer.alloc(2 * 3 * 3, 7), 2, 3, 3, Buffer.alloc(4 * 5), 4, 5, 1, 'bilinear'];
   // jit: a compiled module whose forward returns an int, so a run's result holds no tensor to free

@@ -247,19 +247,18 @@ describe('in a Sequential model', () => {
     ]);
     model.compile({ optimizer: new nt.optimizers.Adam({ learningRate: 0.01 }), loss: 'sparse_categorical_crossentropy', metrics: ['accuracy'] });
     const [x, y] = bars(32);
-    const flipCall = jest.spyOn(model.layers[0], 'call');
+    // the random layers are native steps: the whole model trains and predicts in the native loop
+    const run = jest.spyOn(native, 'model_run');
     const h = await model.fit(x, y, { epochs: 8, batchSize: 8, verbose: 0 });
-    expect(flipCall.mock.calls.length).toBe(8 * 4);
-    expect(flipCall.mock.calls.every((c) => c[1]?.training === true)).toBe(true);
-    flipCall.mockClear();
+    expect(run.mock.calls.map((c) => c[0])).toEqual(Array(8).fill('train'));
     const loss = h.history.loss as number[];
     expect(loss[loss.length - 1]).toBeLessThan(loss[0]);
 
     const p1 = await model.predict(x);
     const p2 = await model.predict(x);
+    expect(run.mock.calls.map((c) => c[0]).slice(8)).toEqual(['predict', 'predict']);
+    run.mockRestore();
     expect(sameValues(p1, p2)).toBe(true);
-    expect(flipCall.mock.calls.length).toBeGreaterThan(0);
-    expect(flipCall.mock.calls.every((c) => c[1]?.training === false)).toBe(true);
     const e1 = await model.evaluate(x, y, { verbose: 0 });
     expect(await model.evaluate(x, y, { verbose: 0 })).toEqual(e1);
     // the same weights without the random layers give the same predictions
@@ -310,6 +309,51 @@ describe('in a Sequential model', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the random layers in the native loop', () => {
+  // images whose left and right halves differ, and a head that weighs the columns unequally: a
+  // horizontal flip changes the output, so the loss tells whether the loop augmented
+  const x = nt.tensor(Array.from({ length: 8 }, (_, i) => grid(2, 4, (r, c) => (c < 2 ? i + 1 : 0)))).unsqueeze(-1);
+  const y = nt.zeros([8, 1]);
+  const model = (flip: InstanceType<typeof layers.RandomFlip>) => {
+    const m = new Sequential([flip, new layers.Flatten(), new layers.Dense(1, { useBias: false })]);
+    m.build([null, 2, 4, 1]);
+    const w = m.layers[2].getWeights()[0];
+    m.layers[2].setWeights([nt.tensor([1, 2, 3, 4, 1, 2, 3, 4]).reshape([...w.shape])]);
+    m.compile({ optimizer: new nt.optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
+    return m;
+  };
+
+  test('fit flips while training, evaluate does not; a seeded layer gives the same epoch twice', async () => {
+    const run = jest.spyOn(native, 'model_run');
+    try {
+      const a = model(new layers.RandomFlip('horizontal', { seed: 3 }));
+      const lossA = (await a.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0 })).history.loss[0] as number;
+      expect(run.mock.calls.map((c) => c[0])).toEqual(['train']);
+      const plain = (await a.evaluate(x, y, { verbose: 0 })) as number;
+      // unflipped image i gives 2 rows x (1 + 2) x (i + 1) = 6 (i + 1); flipped, 2 x (3 + 4) x (i + 1) = 14 (i + 1)
+      expect(plain).toBeCloseTo(Array.from({ length: 8 }, (_, i) => (6 * (i + 1)) ** 2).reduce((p, q) => p + q) / 8, 3);
+      expect(lossA).toBeGreaterThan(plain);
+      const b = model(new layers.RandomFlip('horizontal', { seed: 3 }));
+      expect((await b.fit(x, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0 })).history.loss[0]).toBeCloseTo(lossA, 4);
+    } finally {
+      run.mockRestore();
+    }
+  });
+
+  test('a subclass that overrides call() runs its own call, from JS', async () => {
+    class MyFlip extends layers.RandomFlip {
+      calls = 0;
+      override call(t: nt.Tensor, opts?: { training?: boolean }): nt.Tensor {
+        this.calls++;
+        return super.call(t, opts);
+      }
+    }
+    const flip = new MyFlip('horizontal', { seed: 3 });
+    await model(flip).fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
+    expect(flip.calls).toBe(2);
   });
 });
 

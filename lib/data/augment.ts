@@ -185,15 +185,7 @@ export class ImageDataGenerator {
    * tx shifts rows (heightShiftRange) and ty columns (widthShiftRange), in pixels.
    */
   static transformMatrix(p: TransformParameters): number[] {
-    const t = (p.theta * Math.PI) / 180, s = (p.shear * Math.PI) / 180;
-    const c = Math.cos(t), sn = Math.sin(t);
-    // R . S: [[c, -sn, c*ty - sn*tx], [sn, c, sn*ty + c*tx]] with the x shift ty and the y shift tx
-    const r = [c, -sn, c * p.ty - sn * p.tx, sn, c, sn * p.ty + c * p.tx];
-    // . Sh = [[1, -sin s, 0], [0, cos s, 0]]
-    const sh = [r[0], -r[0] * Math.sin(s) + r[1] * Math.cos(s), r[2], r[3], -r[3] * Math.sin(s) + r[4] * Math.cos(s), r[5]];
-    // . Z, then the flips (output mirrored: multiply the columns by -1)
-    const fx = p.flipHorizontal ? -1 : 1, fy = p.flipVertical ? -1 : 1;
-    return [sh[0] * p.zx * fx, sh[1] * p.zy * fy, sh[2], sh[3] * p.zx * fx, sh[4] * p.zy * fy, sh[5]];
+    return tidy(() => Array.from(matrices([p]).dataSync() as Float64Array));
   }
 
   /** Applies one transform per image to a batch x [N, h, w, c] (uint8 or float; the result is float). */
@@ -378,11 +370,11 @@ function hasColour(params: TransformParameters[]): boolean {
   return params.some((p) => p.channelShiftIntensity !== null || p.brightness !== null);
 }
 
-/** [N, 2, 3] float32, one transformMatrix per image */
+/** [N, 2, 3] float64, one transformMatrix per image (native/data.cc TransformMatrix, which the Keras random layers use too) */
 function matrices(params: TransformParameters[]): Tensor {
-  const m = new Float32Array(params.length * 6);
-  params.forEach((p, i) => m.set(ImageDataGenerator.transformMatrix(p), i * 6));
-  return tensor(m, { shape: [params.length, 2, 3] });
+  const p = new Float64Array(params.length * 8);
+  params.forEach((q, i) => p.set([q.theta, q.tx, q.ty, q.shear, q.zx, q.zy, q.flipHorizontal ? 1 : 0, q.flipVertical ? 1 : 0], i * 8));
+  return tidy(() => wrap(native.data_transform_matrices(tensor(p, { dtype: 'float64', shape: [params.length, 8] })._h)));
 }
 
 function checkImages(x: unknown, op: string): asserts x is Tensor {

@@ -887,9 +887,16 @@ function activity(r: Regularizer | undefined): Pick<NativeStep, 'activityL1' | '
   return r ? { activityL1: r.l1 ?? 0, activityL2: r.l2 ?? 0 } : {};
 }
 
+/** The call() methods of built-in layers: each runs the layer's native step (the base one, and the random image layers'). */
+const builtinCalls = new Set<unknown>([Layer.prototype.call]);
+/** @internal A built-in layer class whose call() only prepares its inputs and runs its native step. */
+export function registerBuiltinCall(call: unknown): void {
+  builtinCalls.add(call);
+}
+
 /** Used by the model to tell native and JS layers apart. */
 export function isNativeLayer(l: Layer): boolean {
   // a subclass of a built-in layer that overrides call() runs its own call, from JS
-  return l.call === Layer.prototype.call && l.nativeStep() !== null;
+  return builtinCalls.has(l.call) && l.nativeStep() !== null;
 }
 

@@ -1,15 +1,16 @@
 // Keras' image preprocessing layers: RandomFlip, RandomRotation, RandomZoom and RandomTranslation
-// (active only while training), Rescaling and Resizing (always). Channels-last images, batched
-// libtorch ops only: flips with a per-image mask, one affine resampling per batch (lib/data's
-// ImageDataGenerator.applyTransforms, native affine grid + grid_sample), resizing as two matmuls.
+// (active only while training), Rescaling and Resizing (always). Channels-last images. The random
+// layers and Rescaling are native steps (native/keras_augment.cc: flips with a per-image mask, one
+// affine resampling per batch through the code ImageDataGenerator uses); resizing is two matmuls.
 import { Tensor, checkTensor } from '../tensor';
 import * as nt from '../creation';
 import { isFloating } from '../dtype';
 import { tidy } from '../memory';
-import { ImageDataGenerator, TransformParameters } from '../data/augment';
-import { Random } from '../data/random';
+import { native, NativeObject } from '../native';
 import { received, seedOf } from '../data/images';
-import { Layer, LayerOptions, NativeStep, checkLayerOptions, positiveInt, shapeStr, configBase, configPick } from './layers';
+import {
+  Layer, LayerOptions, NativeStep, checkLayerOptions, positiveInt, shapeStr, configBase, configPick, registerBuiltinCall, runStep,
+} from './layers';
 
 type Config = Record<string, unknown>;
 
@@ -110,71 +111,65 @@ abstract class ImageLayer extends Layer {
   }
 }
 
-/** The random layers: identity unless training; draws from their own generator under a seed, else libtorch's. */
+/**
+ * The random layers: identity unless training. Their native step (native/keras_augment.cc) draws
+ * one transform per image, from the layer's own generator under a seed, else libtorch's, and is
+ * what eager calls, predict and every training loop run.
+ */
 abstract class RandomImageLayer extends ImageLayer {
   readonly seed: number | null;
-  private readonly rng: Random | null;
+  private native?: NativeObject;
   constructor(where: string, o: Record<string, unknown>) {
     super(o);
     this.seed = seedOf(o.seed, where) ?? null;
-    this.rng = this.seed === null ? null : new Random(this.seed);
     checkDataFormat(where, o.dataFormat);
   }
-  /** count uniforms in [0, 1): the layer's seeded stream, or libtorch's generator (nt.manualSeed makes it reproducible). */
-  protected uniforms(count: number): Float64Array {
-    if (this.rng) return Float64Array.from({ length: count }, () => this.rng!.next());
-    if (count === 0) return new Float64Array(0);
-    const r = nt.rand([count], { dtype: 'float64' });
-    const u = Float64Array.from(r.dataSync() as Float64Array);
-    r.dispose();
-    return u;
+  /** The native module's options: which transform and its ranges (native/keras_augment.cc). */
+  protected abstract transformOptions(): Record<string, unknown>;
+  /** The native step that runs this layer in eager calls and the training loop (integer images become float32). */
+  override nativeStep(): NativeStep {
+    this.native ??= native.nn_module_create('KerasRandomImage', {
+      layer: this.constructor.name, ...this.transformOptions(), ...(this.seed === null ? {} : { seed: this.seed }),
+    });
+    return { module: this.native, castFloat: true };
   }
   /** Augments when training (Keras' default when called directly); otherwise returns the images as floats. */
-  call(x: Tensor, opts?: { training?: boolean }): Tensor {
+  override call(x: Tensor, opts?: { training?: boolean }): Tensor {
     const training = opts?.training ?? true;
     return tidy(() => {
       const { batch, single } = this.batchOf(x);
-      // a fresh handle even for the identity, so disposing the output never frees the caller's input
-      const out = training ? this.augment(batch) : batch.view([...batch.shape]);
+      const out = runStep(this.runnableStep()!, batch, training)[0];
       return single ? out.squeeze(0) : out;
     });
   }
-  protected abstract augment(batch: Tensor): Tensor;
   /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), seed: this.seed };
   }
 }
+registerBuiltinCall(RandomImageLayer.prototype.call);
 
 /** The affine random layers: one transform per image, resampled in one native call per batch. */
 abstract class RandomAffineLayer extends RandomImageLayer {
   readonly fillMode: FillMode;
   readonly interpolation: TransformInterpolation;
   readonly fillValue: number;
-  private readonly sampler: ImageDataGenerator;
   constructor(where: string, o: Record<string, unknown>) {
     super(where, o);
     this.fillMode = oneOf(where, 'fillMode', o.fillMode, FILL_MODES, 'reflect');
     this.interpolation = oneOf(where, 'interpolation', o.interpolation, ['bilinear', 'nearest'] as const, 'bilinear');
     this.fillValue = finiteNumber(where, 'fillValue', o.fillValue, 0);
-    this.sampler = new ImageDataGenerator({ fillMode: this.fillMode, cval: this.fillValue, interpolationOrder: this.interpolation === 'nearest' ? 0 : 1 });
   }
-  /** Each image's transform (ImageDataGenerator's parameters: degrees, pixel shifts, zoom factors). */
-  protected abstract transforms(n: number, height: number, width: number): Partial<TransformParameters>[];
-  protected augment(batch: Tensor): Tensor {
-    const [n, h, w] = batch.shape;
-    const params = this.transforms(n, h, w).map((p) => ({ ...IDENTITY, ...p }));
-    return this.sampler.applyTransforms(batch, params);
+  /** The transform and its factor ranges, as the native module reads them. */
+  protected abstract ranges(): Record<string, unknown>;
+  protected transformOptions(): Record<string, unknown> {
+    return { ...this.ranges(), fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
   }
   /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), fillMode: this.fillMode, interpolation: this.interpolation, fillValue: this.fillValue };
   }
 }
-
-const IDENTITY: TransformParameters = {
-  theta: 0, tx: 0, ty: 0, shear: 0, zx: 1, zy: 1, flipHorizontal: false, flipVertical: false, channelShiftIntensity: null, brightness: null,
-};
 
 /** Flips each image left-right and/or up-down with probability 1/2 while training. */
 export class RandomFlip extends RandomImageLayer {
@@ -184,17 +179,8 @@ export class RandomFlip extends RandomImageLayer {
     super('RandomFlip', o);
     this.mode = oneOf('RandomFlip', 'mode', mode, FLIP_MODES, 'horizontal_and_vertical');
   }
-  protected augment(batch: Tensor): Tensor {
-    const n = batch.shape[0];
-    const dims = this.mode === 'horizontal' ? [2] : this.mode === 'vertical' ? [1] : [2, 1];
-    const u = this.uniforms(n * dims.length);
-    let out = batch;
-    dims.forEach((dim, k) => {
-      const mask = nt.tensor(Array.from({ length: n }, (_, i) => (u[i * dims.length + k] < 0.5 ? 1 : 0)),
-        { dtype: 'bool', device: batch.device }).reshape([n, 1, 1, 1]);
-      out = out.flip([dim]).where(mask, out);
-    });
-    return out;
+  protected transformOptions(): Record<string, unknown> {
+    return { transform: 'flip', mode: this.mode };
   }
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomFlip {
@@ -216,10 +202,8 @@ export class RandomRotation extends RandomAffineLayer {
     this.range = factorRange('RandomRotation', 'factor', factor);
     this.factor = Array.isArray(factor) ? [factor[0], factor[1]] : factor;
   }
-  protected transforms(n: number): Partial<TransformParameters>[] {
-    const u = this.uniforms(n);
-    const [lo, hi] = this.range;
-    return Array.from(u, (v) => ({ theta: (lo + (hi - lo) * v) * 360 }));
+  protected ranges(): Record<string, unknown> {
+    return { transform: 'rotation', height: this.range };
   }
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomRotation {
@@ -247,15 +231,8 @@ export class RandomZoom extends RandomAffineLayer {
     this.widthFactor = widthFactor === undefined || widthFactor === null ? null
       : Array.isArray(widthFactor) ? [widthFactor[0], widthFactor[1]] : widthFactor;
   }
-  protected transforms(n: number): Partial<TransformParameters>[] {
-    const k = this.widthRange ? 2 : 1;
-    const u = this.uniforms(n * k);
-    const [hl, hh] = this.heightRange;
-    return Array.from({ length: n }, (_, i) => {
-      const zy = 1 + hl + (hh - hl) * u[i * k];
-      const zx = this.widthRange ? 1 + this.widthRange[0] + (this.widthRange[1] - this.widthRange[0]) * u[i * k + 1] : zy;
-      return { zx, zy };
-    });
+  protected ranges(): Record<string, unknown> {
+    return { transform: 'zoom', height: this.heightRange, width: this.widthRange ?? [] };
   }
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomZoom {
@@ -281,15 +258,8 @@ export class RandomTranslation extends RandomAffineLayer {
     this.heightFactor = Array.isArray(heightFactor) ? [heightFactor[0], heightFactor[1]] : heightFactor;
     this.widthFactor = Array.isArray(widthFactor) ? [widthFactor[0], widthFactor[1]] : widthFactor;
   }
-  protected transforms(n: number, height: number, width: number): Partial<TransformParameters>[] {
-    const u = this.uniforms(n * 2);
-    const [hl, hh] = this.heightRange;
-    const [wl, wh] = this.widthRange;
-    // ImageDataGenerator's tx/ty are the sampling offsets: the content moves by minus them
-    return Array.from({ length: n }, (_, i) => ({
-      tx: -(hl + (hh - hl) * u[2 * i]) * height,
-      ty: -(wl + (wh - wl) * u[2 * i + 1]) * width,
-    }));
+  protected ranges(): Record<string, unknown> {
+    return { transform: 'translation', height: this.heightRange, width: this.widthRange };
   }
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): RandomTranslation {
