@@ -33,6 +33,19 @@ function maxDiff(a: nt.Tensor, b: nt.Tensor): number {
   return a.sub(b).abs().max().item() as number;
 }
 
+/** sum(t * sin(0.1 k i)) over t's elements i: a loss whose gradient differs element by element. */
+function weighted(t: nt.Tensor, k: number): nt.Tensor {
+  return t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
+}
+
+/** The gradients of loss with respect to each of wrt; every one must exist. */
+function gradOf(loss: nt.Tensor, wrt: nt.Tensor[]): nt.Tensor[] {
+  return nt.autograd.grad(loss, wrt).map((g) => {
+    expect(g).not.toBeNull();
+    return g as nt.Tensor;
+  });
+}
+
 describe('one-layer LSTM as one autograd node', () => {
   const cases: [string, boolean, boolean, boolean, 'out' | 'h' | 'c' | 'all'][] = [
     ['batch first, no initial state, loss on the outputs', true, false, true, 'out'],
@@ -52,9 +65,8 @@ describe('one-layer LSTM as one autograd node', () => {
     const params = lstm.parameters();
     const grads = (outs: nt.Tensor[]): nt.Tensor[] => {
       const [out, h, c] = outs;
-      const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
-      const loss = lossOn === 'out' ? w(out, 1) : lossOn === 'h' ? w(h, 2) : lossOn === 'c' ? w(c, 3) : w(out, 1).add(w(h, 2)).add(w(c, 3));
-      return nt.autograd.grad(loss, [...inputs, ...params]);
+      const loss = lossOn === 'out' ? weighted(out, 1) : lossOn === 'h' ? weighted(h, 2) : lossOn === 'c' ? weighted(c, 3) : weighted(out, 1).add(weighted(h, 2)).add(weighted(c, 3));
+      return gradOf(loss, [...inputs, ...params]);
     };
     const [out, [h, c]] = withState ? lstm(x, [h0, c0]) : lstm(x);
     expect(out.gradFn).toBe('FusedLstmBackward'); // the fused node ran, not at::lstm
@@ -91,10 +103,9 @@ describe('one-layer LSTM as one autograd node', () => {
     const rev = reference(lstm, x.flip([td]), batchFirst, [h0.narrow(0, 1, 1), c0.narrow(0, 1, 1)], '_reverse');
     const ref = [nt.cat([fwd[0], rev[0].flip([td])], 2), nt.cat([fwd[1], rev[1]], 0), nt.cat([fwd[2], rev[2]], 0)];
     [out, h, c].forEach((t, k) => expect(maxDiff(t, ref[k])).toBeLessThan(1e-12));
-    const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
     const wrt = [x, h0, c0, ...lstm.parameters()];
-    const got = nt.autograd.grad(w(out, 1).add(w(h, 2)).add(w(c, 3)), wrt);
-    const want = nt.autograd.grad(w(ref[0], 1).add(w(ref[1], 2)).add(w(ref[2], 3)), wrt);
+    const got = gradOf(weighted(out, 1).add(weighted(h, 2)).add(weighted(c, 3)), wrt);
+    const want = gradOf(weighted(ref[0], 1).add(weighted(ref[1], 2)).add(weighted(ref[2], 3)), wrt);
     got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
   });
 
@@ -121,7 +132,7 @@ describe('one-layer LSTM as one autograd node', () => {
     const wOut = nt.randn([2, 4, 3], { dtype: 'float64' });
     const f = (v: nt.Tensor) => lstm(v)[0].mul(wOut).sum();
     const xg = x.clone().requiresGrad_();
-    const [g] = nt.autograd.grad(f(xg), [xg]);
+    const [g] = gradOf(f(xg), [xg]);
     const base = Float64Array.from(x.dataSync() as Float64Array);
     const analytic = g.dataSync() as Float64Array;
     nt.noGrad(() => {
@@ -202,9 +213,8 @@ describe('one-layer GRU as one autograd node', () => {
     const inputs = withState ? [x, h0] : [x];
     const params = gru.parameters();
     const grads = ([out, h]: nt.Tensor[]): nt.Tensor[] => {
-      const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
-      const loss = lossOn === 'out' ? w(out, 1) : lossOn === 'h' ? w(h, 2) : w(out, 1).add(w(h, 2));
-      return nt.autograd.grad(loss, [...inputs, ...params]);
+      const loss = lossOn === 'out' ? weighted(out, 1) : lossOn === 'h' ? weighted(h, 2) : weighted(out, 1).add(weighted(h, 2));
+      return gradOf(loss, [...inputs, ...params]);
     };
     const [out, h] = withState ? gru(x, h0) : gru(x);
     expect(out.gradFn).toBe('FusedGruBackward');
@@ -232,10 +242,9 @@ describe('one-layer GRU as one autograd node', () => {
     const ref = [nt.cat([fwd[0], rev[0].flip([1])], 2), nt.cat([fwd[1], rev[1]], 0)];
     expect(maxDiff(out, ref[0])).toBeLessThan(1e-12);
     expect(maxDiff(h, ref[1])).toBeLessThan(1e-12);
-    const w = (t: nt.Tensor, k: number) => t.mul(nt.arange(t.numel, { dtype: 'float64' }).reshape([...t.shape]).mul(0.1 * k).sin()).sum();
     const wrt = [x, ...gru.parameters()];
-    const got = nt.autograd.grad(w(out, 1).add(w(h, 2)), wrt);
-    const want = nt.autograd.grad(w(ref[0], 1).add(w(ref[1], 2)), wrt);
+    const got = gradOf(weighted(out, 1).add(weighted(h, 2)), wrt);
+    const want = gradOf(weighted(ref[0], 1).add(weighted(ref[1], 2)), wrt);
     got.forEach((g, k) => expect(maxDiff(g, want[k])).toBeLessThan(1e-12));
   });
 });
