@@ -1,5 +1,5 @@
 // Image transforms shared by lib/data (ImageDataGenerator) and the Keras random image layers
-// (native/keras_augment.cc): one definition of the transform matrix and of the resampler.
+// (native/keras_preprocessing.cc): one definition of the transform matrix and of the resampler.
 #pragma once
 #include <array>
 

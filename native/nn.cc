@@ -278,6 +278,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   }
   if (kind == "Softmax") return MakeUnary(kind, tnn::Softmax(tnn::SoftmaxOptions(o.Int("dim", -1))));
   if (kind == "KerasRandomImage") return MakeRandomImage(o);
+  if (kind == "KerasResizing") return MakeResizing(o);
   throw ArgError("unknown module kind '" + kind + "'");
 }
 

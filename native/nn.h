@@ -31,8 +31,10 @@ c10::optional<std::vector<at::Tensor>> FusedLstmForward(const torch::nn::LSTMImp
 c10::optional<std::vector<at::Tensor>> FusedGruForward(const torch::nn::GRUImpl& impl,
                                                        const std::vector<at::Tensor>& in);
 
-// Keras' random image layers' module (native/keras_augment.cc), nn_module_create kind "KerasRandomImage".
+// Keras' random image layers' module (native/keras_preprocessing.cc), nn_module_create kind "KerasRandomImage".
 ModuleObject* MakeRandomImage(const Options& o);
+// Keras' Resizing layer's module, kind "KerasResizing".
+ModuleObject* MakeResizing(const Options& o);
 
 // Turns libtorch's oneDNN path off for the process when it gives wrong results (see nn.cc);
 // called once at load. OneDnnPolicy() says what was decided, for build_info and `nodetorch info`.

@@ -343,6 +343,23 @@ describe('the random layers in the native loop', () => {
     }
   });
 
+  test('Resizing is a native step too: a model with it trains in the native loop and predicts what call gives', async () => {
+    const run = jest.spyOn(native, 'model_run');
+    try {
+      const m = new Sequential([new layers.Resizing(3, 2, { inputShape: [2, 4, 1], interpolation: 'area' }), new layers.Flatten(),
+        new layers.Dense(1, { useBias: false, kernelInitializer: 'ones' })]);
+      m.compile({ optimizer: new nt.optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
+      await m.fit(x, y, { epochs: 1, batchSize: 4, verbose: 0 });
+      expect(run.mock.calls.map((c) => c[0])).toEqual(['train']);
+      // area 2x4 -> 3x2: rows [0], [0, 1], [1] (adaptive pooling), column pairs averaged; image i has i + 1 in columns 0-1
+      const want = Array.from({ length: 8 }, (_, i) => [(i + 1) * 3]);
+      expectTensor(await m.predict(x), want, 1e-5);
+      expectTensor(m.layers[0].call(x.select(0, 1)), [[[2], [0]], [[2], [0]], [[2], [0]]], 1e-6);
+    } finally {
+      run.mockRestore();
+    }
+  });
+
   test('a subclass that overrides call() runs its own call, from JS', async () => {
     class MyFlip extends layers.RandomFlip {
       calls = 0;

@@ -1,9 +1,9 @@
 // Keras' image preprocessing layers: RandomFlip, RandomRotation, RandomZoom and RandomTranslation
-// (active only while training), Rescaling and Resizing (always). Channels-last images. The random
-// layers and Rescaling are native steps (native/keras_augment.cc: flips with a per-image mask, one
-// affine resampling per batch through the code ImageDataGenerator uses); resizing is two matmuls.
+// (active only while training), Rescaling and Resizing (always). Channels-last images. All are
+// native steps (native/keras_preprocessing.cc: flips with a per-image mask, one affine resampling
+// per batch through the code ImageDataGenerator uses, resizing as two matmuls), so eager calls,
+// predict and every training loop run one definition.
 import { Tensor, checkTensor } from '../tensor';
-import * as nt from '../creation';
 import { isFloating } from '../dtype';
 import { tidy } from '../memory';
 import { native, NativeObject } from '../native';
@@ -94,6 +94,19 @@ abstract class ImageLayer extends Layer {
     this.checkShape(s);
     return s;
   }
+  /** Whether a direct call (no training option) counts as training: Keras' random layers augment then. */
+  protected get trainingByDefault(): boolean {
+    return false;
+  }
+  /** Runs the layer's native step on a batch, or on one [h, w, c] image (Keras' call). */
+  override call(x: Tensor, opts?: { training?: boolean }): Tensor {
+    const training = opts?.training ?? this.trainingByDefault;
+    return tidy(() => {
+      const { batch, single } = this.batchOf(x);
+      const out = runStep(this.runnableStep()!, batch, training)[0];
+      return single ? out.squeeze(0) : out;
+    });
+  }
   /** x as a floating [N, h, w, c] batch; single when x was one [h, w, c] image. Call inside tidy(). */
   protected batchOf(x: unknown): { batch: Tensor; single: boolean } {
     const t = checkTensor(x, this.where, 'images');
@@ -111,8 +124,10 @@ abstract class ImageLayer extends Layer {
   }
 }
 
+registerBuiltinCall(ImageLayer.prototype.call);
+
 /**
- * The random layers: identity unless training. Their native step (native/keras_augment.cc) draws
+ * The random layers: identity unless training. Their native step (native/keras_preprocessing.cc) draws
  * one transform per image, from the layer's own generator under a seed, else libtorch's, and is
  * what eager calls, predict and every training loop run.
  */
@@ -124,7 +139,7 @@ abstract class RandomImageLayer extends ImageLayer {
     this.seed = seedOf(o.seed, where) ?? null;
     checkDataFormat(where, o.dataFormat);
   }
-  /** The native module's options: which transform and its ranges (native/keras_augment.cc). */
+  /** The native module's options: which transform and its ranges (native/keras_preprocessing.cc). */
   protected abstract transformOptions(): Record<string, unknown>;
   /** The native step that runs this layer in eager calls and the training loop (integer images become float32). */
   override nativeStep(): NativeStep {
@@ -133,21 +148,15 @@ abstract class RandomImageLayer extends ImageLayer {
     });
     return { module: this.native, castFloat: true };
   }
-  /** Augments when training (Keras' default when called directly); otherwise returns the images as floats. */
-  override call(x: Tensor, opts?: { training?: boolean }): Tensor {
-    const training = opts?.training ?? true;
-    return tidy(() => {
-      const { batch, single } = this.batchOf(x);
-      const out = runStep(this.runnableStep()!, batch, training)[0];
-      return single ? out.squeeze(0) : out;
-    });
+  /** A direct call augments (Keras' default); fit and predict say whether they train. */
+  protected override get trainingByDefault(): boolean {
+    return true;
   }
   /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
     return { ...super.getConfig(), seed: this.seed };
   }
 }
-registerBuiltinCall(RandomImageLayer.prototype.call);
 
 /** The affine random layers: one transform per image, resampled in one native call per batch. */
 abstract class RandomAffineLayer extends RandomImageLayer {
@@ -315,55 +324,13 @@ export class Rescaling extends Layer {
   }
 }
 
-/**
- * One axis of a resize as an [out, in] matrix (PyTorch's interpolate, align_corners false: bilinear,
- * bicubic with a = -0.75 and clamped borders, area = adaptive average pooling).
- */
-function resizeMatrix(method: ResizeInterpolation, inSize: number, outSize: number): Float64Array {
-  const m = new Float64Array(outSize * inSize);
-  const scale = inSize / outSize;
-  const clampIdx = (i: number) => Math.min(Math.max(i, 0), inSize - 1);
-  for (let o = 0; o < outSize; o++) {
-    const row = o * inSize;
-    if (method === 'bilinear') {
-      const src = Math.max(scale * (o + 0.5) - 0.5, 0);
-      const i0 = Math.floor(src);
-      const i1 = i0 < inSize - 1 ? i0 + 1 : i0;
-      const l1 = src - i0;
-      m[row + i0] += 1 - l1;
-      m[row + i1] += l1;
-    } else if (method === 'bicubic') {
-      const src = scale * (o + 0.5) - 0.5;
-      const i0 = Math.floor(src);
-      const t = src - i0;
-      const a = -0.75;
-      const near = (d: number) => ((a + 2) * d - (a + 3)) * d * d + 1;
-      const far = (d: number) => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
-      const w = [far(t + 1), near(t), near(1 - t), far(2 - t)];
-      for (let k = 0; k < 4; k++) m[row + clampIdx(i0 - 1 + k)] += w[k];
-    } else {
-      const start = Math.floor((o * inSize) / outSize);
-      const end = Math.ceil(((o + 1) * inSize) / outSize);
-      for (let i = start; i < end; i++) m[row + i] = 1 / (end - start);
-    }
-  }
-  return m;
-}
-
-/** PyTorch's 'nearest-exact' (half-pixel centres, as Keras' TensorFlow and JAX backends): the source index of each output index. */
-function nearestIndex(inSize: number, outSize: number): BigInt64Array {
-  const scale = Math.fround(inSize / outSize);
-  return BigInt64Array.from({ length: outSize }, (_, o) => BigInt(Math.min(Math.floor(Math.fround((o + 0.5) * scale)), inSize - 1)));
-}
-
 /** Resizes images to [height, width] always (training or not), like Keras' Resizing. */
 export class Resizing extends ImageLayer {
   readonly height: number;
   readonly width: number;
   readonly interpolation: ResizeInterpolation;
   readonly cropToAspectRatio: boolean;
-  /** resize matrices by method, input and output size (small, built once) */
-  private readonly matrices = new Map<string, Float64Array>();
+  private native?: NativeObject;
   constructor(height: number, width: number, opts?: ResizingOptions) {
     const o = checkLayerOptions('Resizing', opts, ['interpolation', 'cropToAspectRatio', 'dataFormat']);
     super(o);
@@ -379,42 +346,12 @@ export class Resizing extends ImageLayer {
     this.checkShape(s);
     return [this.height, this.width, s[2]];
   }
-  /** Runs the layer eagerly on a batch (Keras' call). */
-  call(x: Tensor): Tensor {
-    return tidy(() => {
-      const { batch, single } = this.batchOf(x);
-      let img = batch;
-      if (this.cropToAspectRatio) {
-        // Keras' crop: the largest centred window with the target's aspect ratio
-        const [, h, w] = img.shape;
-        const ch = Math.max(Math.min(h, Math.trunc((w * this.height) / this.width)), 1);
-        const cw = Math.max(Math.min(w, Math.trunc((h * this.width) / this.height)), 1);
-        img = img.narrow(1, Math.trunc((h - ch) / 2), ch).narrow(2, Math.trunc((w - cw) / 2), cw);
-      }
-      const out = this.resize(img);
-      return single ? out.squeeze(0) : out;
+  /** The native step that runs this layer in eager calls, predict and the training loop (native/keras_preprocessing.cc). */
+  override nativeStep(): NativeStep {
+    this.native ??= native.nn_module_create('KerasResizing', {
+      height: this.height, width: this.width, interpolation: this.interpolation, cropToAspectRatio: this.cropToAspectRatio,
     });
-  }
-  private resize(x: Tensor): Tensor {
-    const [, h, w] = x.shape;
-    const opts = { device: x.device };
-    if (this.interpolation === 'nearest') {
-      let y = x;
-      if (h !== this.height) y = y.indexSelect(1, nt.tensor(nearestIndex(h, this.height), opts));
-      if (w !== this.width) y = y.indexSelect(2, nt.tensor(nearestIndex(w, this.width), opts));
-      return y === x ? x.clone() : y.contiguous();
-    }
-    // [N, C, H, W]: rows times the height matrix, then times the width matrix transposed
-    let y = x.permute(0, 3, 1, 2);
-    if (h !== this.height) y = this.matrix(h, this.height, x).matmul(y);
-    if (w !== this.width) y = y.matmul(this.matrix(w, this.width, x).t());
-    return y.permute(0, 2, 3, 1).contiguous();
-  }
-  private matrix(inSize: number, outSize: number, like: Tensor): Tensor {
-    const key = `${inSize}:${outSize}`;
-    let m = this.matrices.get(key);
-    if (!m) this.matrices.set(key, (m = resizeMatrix(this.interpolation, inSize, outSize)));
-    return nt.tensor(m, { shape: [outSize, inSize], dtype: like.dtype, device: like.device });
+    return { module: this.native, castFloat: true };
   }
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Config): Resizing {
