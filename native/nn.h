@@ -12,6 +12,7 @@ struct ForwardExtras {
   at::Tensor key_padding_mask;
   at::Tensor attn_mask;
   bool need_weights = true;
+  bool is_causal = false;  // Keras' MultiHeadAttention useCausalMask
 };
 
 struct ModuleObject : NativeObject {
@@ -35,6 +36,8 @@ c10::optional<std::vector<at::Tensor>> FusedGruForward(const torch::nn::GRUImpl&
 ModuleObject* MakeRandomImage(const Options& o);
 // Keras' Resizing layer's module, kind "KerasResizing".
 ModuleObject* MakeResizing(const Options& o);
+// Keras' MultiHeadAttention's module (native/keras_attention.cc), kind "KerasMultiHeadAttention".
+ModuleObject* MakeKerasAttention(const Options& o);
 
 // Turns libtorch's oneDNN path off for the process when it gives wrong results (see nn.cc);
 // called once at load. OneDnnPolicy() says what was decided, for build_info and `nodetorch info`.

@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as nt from '../lib';
+import { native } from '../lib/native';
 import { expectTensor, flat } from './helpers';
 
 const { Sequential, layers } = nt;
@@ -318,6 +319,28 @@ describe('in a Sequential', () => {
     expect((await model.predict(x)).shape).toEqual([96, 1]);
   }, 60000);
 
+  test('a Sequential with self-attention trains and predicts in the native loop, as the eager call computes', async () => {
+    const run = jest.spyOn(native, 'model_run');
+    try {
+      nt.manualSeed(5);
+      const m = new Sequential([new layers.MultiHeadAttention({ numHeads: 2, keyDim: 3, inputShape: [4, 6] }), new layers.GlobalAveragePooling1D(),
+        new layers.Dense(1)]);
+      m.compile({ optimizer: new nt.optimizers.Adam({ learningRate: 0.01 }), loss: 'mse' });
+      const x = nt.randn([16, 4, 6]);
+      const y = x.mean([1, 2]).unsqueeze(1);
+      const h = await m.fit(x, y, { epochs: 5, batchSize: 8, verbose: 0 });
+      expect(run.mock.calls.map((c) => c[0])).toEqual(Array(5).fill('train'));
+      const loss = h.history.loss as number[];
+      expect(loss[4]).toBeLessThan(loss[0]);
+      const p = await m.predict(x);
+      expect(run.mock.calls.map((c) => c[0])).toContain('predict');
+      const eager = nt.noGrad(() => m.layers[2].call(m.layers[1].call(m.layers[0].call(x) as nt.Tensor)) as nt.Tensor);
+      expect(p.sub(eager).abs().max().item()).toBeLessThan(1e-5);
+    } finally {
+      run.mockRestore();
+    }
+  });
+
   test('kernelRegularizer and biasRegularizer add to the training loss (all four kernels)', async () => {
     const reg = new layers.MultiHeadAttention({ numHeads: 2, keyDim: 2, kernelRegularizer: nt.regularizers.l2(0.1),
       biasRegularizer: nt.regularizers.l1(0.5), biasInitializer: 'ones', inputShape: [3, 4] });
@@ -325,12 +348,19 @@ describe('in a Sequential', () => {
     model.compile({ optimizer: new nt.optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
     const x = nt.randn([8, 3, 4]);
     const y = nt.randn([8, 1]);
-    const plain = (await model.evaluate(x, y, { verbose: 0 })) as number;
+    // the data loss alone: the same weights in a model without the regularizers
+    const bare = new Sequential([new layers.MultiHeadAttention({ numHeads: 2, keyDim: 2, inputShape: [3, 4] }), new layers.Flatten(), new layers.Dense(1)]);
+    bare.compile({ optimizer: new nt.optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
+    bare.setWeights(model.getWeights());
+    const plain = (await bare.evaluate(x, y, { verbose: 0 })) as number;
     const h = await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0, shuffle: false });
     const ws = reg.getWeights();
     const kernels = [0, 2, 4, 6].reduce((s, i) => s + Number(ws[i].square().sum().item()), 0);
     const biases = [1, 3, 5, 7].reduce((s, i) => s + Number(ws[i].abs().sum().item()), 0);
-    expect((h.history.loss as number[])[0]).toBeCloseTo(plain + 0.1 * kernels + 0.5 * biases, 4);
+    const penalty = 0.1 * kernels + 0.5 * biases;
+    expect((h.history.loss as number[])[0]).toBeCloseTo(plain + penalty, 4);
+    // Keras' evaluate reports the regularization losses too
+    expect((await model.evaluate(x, y, { verbose: 0 })) as number).toBeCloseTo(plain + penalty, 4);
   });
 
   test('save and loadModel round trip: same config, weights and predictions', async () => {
@@ -405,7 +435,7 @@ describe('bad input throws a clear error naming the layer', () => {
     // a layer built by a direct call on 4 features cannot then run in a model on 5
     const used = new layers.MultiHeadAttention({ numHeads: 1, keyDim: 2, name: 'used' });
     used.call(nt.zeros([1, 3, 4]));
-    expect(() => new Sequential([used]).build([3, 5])).toThrow('used (MultiHeadAttention): the layer was built for 4 query features but got inputs of shape (None, 3, 5)');
+    expect(() => new Sequential([used]).build([3, 5])).toThrow('used (MultiHeadAttention): the layer was built for inputs of shape (None, 3, 4) (last dimension 4) but received inputs of shape (None, 3, 5)');
   });
 
   test('bad values anywhere throw Errors with a message, never anything else', () => {

@@ -136,6 +136,21 @@ describe('regularizers.l1_l2', () => {
     const l = await m.evaluate(nt.zeros([2, 2]), nt.zeros([2, 1]), { verbose: 0 }) as number;
     expect(l).toBeCloseTo(0.1 * 2 + 0.2 * 2, 6);
   });
+  test('evaluate reports the same regularized loss when a user layer makes the model run from JS', async () => {
+    class Same extends layers.Layer {
+      override call(x: nt.Tensor): nt.Tensor {
+        return x.mul(1);
+      }
+    }
+    const m = new Sequential([new Same({ inputShape: [2] }),
+      new layers.Dense(1, { kernelInitializer: 'ones', kernelRegularizer: regularizers.l1_l2(0.1, 0.2), activityRegularizer: regularizers.l2(0.5) })]);
+    m.compile({ optimizer: new optimizers.SGD({ learningRate: 0 }), loss: 'mse' });
+    const x = nt.tensor([[1, 2], [3, 4]]);
+    // outputs 3 and 7 against 0: mse 29, activity 0.5 * (9 + 49) / 2, weights 0.1 * 2 + 0.2 * 2
+    const want = 29 + 0.5 * 29 + 0.6;
+    expect(await m.evaluate(x, nt.zeros([2, 1]), { verbose: 0 }) as number).toBeCloseTo(want, 4);
+    expect((await m.fit(x, nt.zeros([2, 1]), { epochs: 1, batchSize: 2, verbose: 0 })).history.loss[0]).toBeCloseTo(want, 4);
+  });
 });
 
 describe('nt.losses', () => {

@@ -1,14 +1,16 @@
 // Keras' MultiHeadAttention: query/key/value projections into numHeads heads, scaled dot-product
-// attention over the sequence axis, and an output projection. It runs from JS with autograd (a model
-// holding it trains batch by batch); weights are kept in Keras' layouts, so get/setWeights convert nothing.
+// attention over the sequence axis, and an output projection. The computation is one native module
+// (native/keras_attention.cc) over the layer's weights, which eager calls, Functional graphs and a
+// Sequential's self-attention in the native loop all run; weights are kept in Keras' layouts, so
+// get/setWeights convert nothing.
 import { noGrad } from '../autograd';
 import { tidy } from '../memory';
-import { Tensor, typeOfValue, checkTensor } from '../tensor';
+import { Tensor, typeOfValue, checkTensor, wrap } from '../tensor';
+import { native, NativeObject } from '../native';
 import * as nt from '../creation';
-import * as F from '../nn/functional';
 import * as nn from '../nn';
 import {
-  Layer, LayerOptions, LayerWeight, Regularizer, Initializer, checkLayerOptions, checkInitializer, initialize,
+  Layer, LayerOptions, LayerWeight, NativeStep, Regularizer, Initializer, checkLayerOptions, checkInitializer, initialize, registerBuiltinCall,
   positiveInt, shapeStr,
 } from './layers';
 
@@ -71,8 +73,6 @@ function outputDims(where: string, v: unknown): number[] | null {
   throw new TypeError(`MultiHeadAttention: expected outputShape to be a positive integer or an array of them but received ${JSON.stringify(v) ?? typeOfValue(v)}`);
 }
 
-const prod = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
-
 /** Fills a weight kept in Keras' layout with Keras' fans (fan_in = shape[-2] * receptive field, as Keras' compute_fans). */
 function initKeras(t: Tensor, init: Initializer): void {
   noGrad(() => {
@@ -99,6 +99,8 @@ export class MultiHeadAttention extends Layer {
   private params: { kernel: nn.Parameter; bias: nn.Parameter | null }[] = [];
   /** feature sizes of query, value and key once built */
   private dims: { query: number; value: number; key: number } | null = null;
+  /** the native module over params (native/keras_attention.cc) */
+  private native?: NativeObject;
 
   constructor(opts: MultiHeadAttentionOptions) {
     const w = 'MultiHeadAttention';
@@ -167,6 +169,7 @@ export class MultiHeadAttention extends Layer {
       return { kernel, bias };
     });
     this.dims = { query: q[1], value: v[1], key: k[1] };
+    this.native = undefined;
     this.built = true;
   }
 
@@ -290,42 +293,31 @@ export class MultiHeadAttention extends Layer {
     return t;
   }
 
-  private attend(q: Tensor, v: Tensor, k: Tensor, maskIn: Tensor | null, o: { training: boolean; useCausalMask: boolean }): [Tensor, Tensor] {
-    const [query, key, value, output] = this.params;
-    const dtype = query.kernel.dtype;
-    const cast = (x: Tensor) => (x.dtype === dtype ? x : x.to(dtype));
-    const [B, T] = q.shape;
-    const S = v.shape[1];
-    const N = this.numHeads;
-    /** x [B, L, F] -> [B, N, L, dim] */
-    const project = (x: Tensor, p: { kernel: Tensor; bias: Tensor | null }, dim: number) => {
-      let y = cast(x).matmul(p.kernel.reshape([p.kernel.shape[0], N * dim]));
-      if (p.bias) y = y.add(p.bias.reshape([N * dim]));
-      return y.reshape([x.shape[0], x.shape[1], N, dim]).permute(0, 2, 1, 3);
-    };
-    const qh = project(q, query, this.keyDim).mul(1 / Math.sqrt(this.keyDim));
-    const kh = project(k, key, this.keyDim);
-    const vh = project(v, value, this.valueDim);
-    let scores = qh.matmul(kh.transpose(2, 3)); // [B, N, T, S]
-    let mask: Tensor | null = null;
-    if (maskIn) {
-      const m = maskIn.dtype === 'bool' ? maskIn : maskIn.ne(0);
-      mask = m.to({ dtype, device: scores.device });
-      if (mask.ndim === 2) mask = mask.unsqueeze(0);
+  /** The native module (native/keras_attention.cc) over this layer's weights, made once it is built. */
+  private module(): NativeObject {
+    if (!this.native) {
+      const w: Record<string, unknown> = { numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, dropout: this.dropout };
+      this.params.forEach((p, i) => {
+        w[`${WEIGHT_NAMES[i] === 'attention_output' ? 'output' : WEIGHT_NAMES[i]}_kernel`] = p.kernel._h;
+        if (p.bias) w[`${WEIGHT_NAMES[i] === 'attention_output' ? 'output' : WEIGHT_NAMES[i]}_bias`] = p.bias._h;
+      });
+      this.native = native.nn_module_create('KerasMultiHeadAttention', w);
     }
-    if (o.useCausalMask) {
-      const causal = nt.ones([T, S], { dtype, device: scores.device }).tril().unsqueeze(0);
-      mask = mask ? mask.mul(causal) : causal;
-    }
-    // Keras' masked Softmax: add -1e9 where the mask is 0 (a fully masked row becomes uniform, not NaN).
-    if (mask) scores = scores.add(mask.rsub(1).mul(-1e9).unsqueeze(1));
-    const probs = scores.softmax(-1);
-    const dropped = this.dropout > 0 && o.training ? F.dropout(probs, this.dropout, true) : probs;
-    const ctx = dropped.matmul(vh).permute(0, 2, 1, 3).reshape([B, T, N * this.valueDim]);
-    const outDims = output.kernel.shape.slice(2);
-    let y = ctx.matmul(output.kernel.reshape([N * this.valueDim, prod(outDims)]));
-    if (output.bias) y = y.add(output.bias.reshape([prod(outDims)]));
-    return [y.reshape([B, T, ...outDims]), probs];
+    return this.native;
+  }
+
+  /** Self-attention as a native step (a Sequential's, and the native loop's), once the layer is built. */
+  override nativeStep(): NativeStep | null {
+    return this.built ? { module: this.module() } : null;
+  }
+
+  private attend(q: Tensor, v: Tensor, k: Tensor, mask: Tensor | null, o: { training: boolean; useCausalMask: boolean }): [Tensor, Tensor] {
+    const m = this.module();
+    native.nn_module_train(m, o.training);
+    const ex: Record<string, unknown> = { isCausal: o.useCausalMask, needWeights: true };
+    if (mask) ex.attnMask = mask._h;
+    const [out, scores] = native.nn_module_forward(m, [q._h, v._h, k._h], ex);
+    return [wrap(out!), wrap(scores!)];
   }
 
   /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
@@ -335,3 +327,5 @@ export class MultiHeadAttention extends Layer {
       kernelRegularizer: this.kernelRegularizer ?? null, biasRegularizer: this.biasRegularizer ?? null };
   }
 }
+// its call() checks the inputs and runs the native module: a built-in call (isNativeLayer)
+registerBuiltinCall(MultiHeadAttention.prototype.call);

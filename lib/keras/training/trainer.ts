@@ -386,16 +386,31 @@ export abstract class Trainer extends Layer {
     if (this.nativeOpt) for (const g of this.nativeOpt.paramGroups) g.lr = lr;
   }
 
-  protected runOptions(fused: boolean): Record<string, unknown> {
-    const c = this.compiled!;
-    const penalties: { weight: number; l1: number; l2: number }[] = [];
+  /** The weights under a kernel or bias regularizer, with its factors: Keras adds their penalties to the loss in fit and evaluate. */
+  private regularizedWeights(): { tensor: Tensor; l1: number; l2: number }[] {
+    const out: { tensor: Tensor; l1: number; l2: number }[] = [];
     for (const l of this.layers) {
-      const ws = l.weightsInternal();
-      for (const w of ws) {
+      for (const w of l.weightsInternal()) {
         const r = /(^|\/)kernel$/.test(w.name) ? l.kernelRegularizer : /(^|\/)bias$/.test(w.name) ? l.biasRegularizer : undefined;
-        if (r && (r.l1 || r.l2)) penalties.push({ weight: w.tensor._h, l1: r.l1 ?? 0, l2: r.l2 ?? 0 });
+        if (r && (r.l1 || r.l2)) out.push({ tensor: w.tensor, l1: r.l1 ?? 0, l2: r.l2 ?? 0 });
       }
     }
+    return out;
+  }
+
+  /** loss plus the activity penalties and the regularized weights' penalties, as the native loop adds them. */
+  private withPenalties(loss: Tensor, activity: Tensor[]): Tensor {
+    for (const p of activity) loss = loss.add(p);
+    for (const w of this.regularizedWeights()) {
+      if (w.l1) loss = loss.add(w.tensor.abs().sum().mul(w.l1));
+      if (w.l2) loss = loss.add(w.tensor.square().sum().mul(w.l2));
+    }
+    return loss;
+  }
+
+  protected runOptions(fused: boolean): Record<string, unknown> {
+    const c = this.compiled!;
+    const penalties = this.regularizedWeights().map((w) => ({ weight: w.tensor._h, l1: w.l1, l2: w.l2 }));
     return { loss: nativeLossName(c.loss),
       fromLogits: c.fromLogits || fused, metrics: c.metricKinds, penalties, device: this.device };
   }
@@ -460,15 +475,7 @@ export abstract class Trainer extends Layer {
       const out = this.forwardJS(xb, true, activity);
       const y = this.onDevice(yb);
       const r = this.lossJS(out, y, wb ? this.onDevice(wb) : null);
-      let loss = r.loss;
-      for (const p of activity) loss = loss.add(p);
-      for (const l of this.layers) {
-        for (const w of l.weightsInternal()) {
-          const reg = /(^|\/)kernel$/.test(w.name) ? l.kernelRegularizer : /(^|\/)bias$/.test(w.name) ? l.biasRegularizer : undefined;
-          if (reg?.l1) loss = loss.add(w.tensor.abs().sum().mul(reg.l1));
-          if (reg?.l2) loss = loss.add(w.tensor.square().sum().mul(reg.l2));
-        }
-      }
+      const loss = this.withPenalties(r.loss, activity);
       wrap(native.optim_scale_loss(opt._native, loss._h)).backward(); // loss scaling (mixed_float16)
       opt.step();
       const value = loss.item() as number;
@@ -481,9 +488,11 @@ export abstract class Trainer extends Layer {
   protected testBatchJS(xb: Tensor, yb: Tensor, metrics: EpochMetrics): number {
     if (this.customSteps) return this.customStep('testStep', xb, yb, undefined, metrics);
     return tidy(() => noGrad(() => {
-      const out = this.forwardJS(xb, false);
+      const activity: Tensor[] = [];
+      const out = this.forwardJS(xb, false, activity);
       const r = this.lossJS(out, this.onDevice(yb), null);
-      const value = r.loss.item() as number;
+      // Keras' evaluate reports the regularization losses too, as the native loop does
+      const value = this.withPenalties(r.loss, activity).item() as number;
       metrics.update(r.outs, r.ys, r.outputLosses, value);
       return value;
     }));
