@@ -7,7 +7,7 @@
       "sources": [
         "native/aten.cc", "native/distributed.cc",
         "native/autograd.cc", "native/binding.cc", "native/data.cc", "native/device.cc", "native/errors.cc",
-        "native/jit.cc", "native/model.cc", "native/nn.cc", "native/rnn.cc", "native/keras_preprocessing.cc", "native/keras_attention.cc", "native/optim.cc", "native/tensor.cc", "native/tensor_ops.cc",
+        "native/jit.cc", "native/model.cc", "native/nn.cc", "native/rnn.cc", "native/keras_preprocessing.cc", "native/keras_attention.cc", "native/keras_merge.cc", "native/optim.cc", "native/tensor.cc", "native/tensor_ops.cc",
         "native/threads.cc", "native/amp.cc", "native/train_controls.cc"
       ],
       "include_dirs": ["<!@(node scripts/libtorch.js --include)"],

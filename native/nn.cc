@@ -280,6 +280,7 @@ ModuleObject* CreateModule(const std::string& kind, const Options& o) {
   if (kind == "KerasRandomImage") return MakeRandomImage(o);
   if (kind == "KerasResizing") return MakeResizing(o);
   if (kind == "KerasMultiHeadAttention") return MakeKerasAttention(o);
+  if (kind == "KerasMerge") return MakeKerasMerge(o);
   throw ArgError("unknown module kind '" + kind + "'");
 }
 
@@ -300,7 +301,7 @@ napi_value ModuleForward(napi_env env, napi_callback_info info) {
   if (auto t = o.Tensor("attnMask")) ex.attn_mask = *t;
   ex.need_weights = o.Bool("needWeights", true);
   ex.is_causal = o.Bool("isCausal", false);
-  size_t need = m.kind == "MultiheadAttention" ? 3 : 1;
+  size_t need = m.kind == "MultiheadAttention" ? 3 : m.kind == "KerasMerge" ? 2 : 1;
   if (in.size() < need)
     throw ArgError(m.kind + " forward expected " + std::to_string(need) + " input tensor(s) but got " +
                    std::to_string(in.size()));

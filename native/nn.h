@@ -38,6 +38,8 @@ ModuleObject* MakeRandomImage(const Options& o);
 ModuleObject* MakeResizing(const Options& o);
 // Keras' MultiHeadAttention's module (native/keras_attention.cc), kind "KerasMultiHeadAttention".
 ModuleObject* MakeKerasAttention(const Options& o);
+// Keras' merge layers' module (native/keras_merge.cc), kind "KerasMerge".
+ModuleObject* MakeKerasMerge(const Options& o);
 
 // Turns libtorch's oneDNN path off for the process when it gives wrong results (see nn.cc);
 // called once at load. OneDnnPolicy() says what was decided, for build_info and `nodetorch info`.

@@ -46,6 +46,22 @@ describe('Functional models', () => {
     expectTensor(new layers.Dot(1, { normalize: true })([nt.tensor([[3, 4]]), nt.tensor([[3, 4]])]), [[1]], 1e-6);
   });
 
+  test('merge layers on rank-3 inputs: Dot over other axes, Concatenate along an inner axis, one layer on two ranks', () => {
+    const a = nt.arange(12, { dtype: 'float32' }).reshape([1, 3, 4]); // a[0][i][k] = 4i + k
+    const b = nt.arange(6, { dtype: 'float32' }).reshape([1, 3, 2]); // b[0][i][j] = 2i + j
+    // Dot([1, 1]): out[k][j] = sum_i a[i][k] b[i][j]
+    const want = [0, 1, 2, 3].map((k) => [0, 1].map((j) => [0, 1, 2].reduce((s, i) => s + (4 * i + k) * (2 * i + j), 0)));
+    expectTensor(new layers.Dot([1, 1])([a, b]), [want]);
+    expectTensor(new layers.Concatenate({ axis: 1 })([a, a]), [[...(a.toArray() as number[][][])[0], ...(a.toArray() as number[][][])[0]]]);
+    const add = new layers.Add();
+    expectTensor(add([a, a]), a.mul(2).toArray());
+    expectTensor(add([b.reshape([1, 6]), b.reshape([1, 6])]), [[0, 2, 4, 6, 8, 10]]);
+    const dot = new layers.Dot(-1);
+    expectTensor(dot([nt.tensor([[1, 2]]), nt.tensor([[3, 4]])]), [[11]]);
+    // the same layer on rank-3 inputs: out[i][j] = sum_k a[i][k] a[j][k]
+    expectTensor(dot([a, a]), [[0, 1, 2].map((r) => [0, 1, 2].map((c) => [0, 1, 2, 3].reduce((t, k) => t + (4 * r + k) * (4 * c + k), 0)))]);
+  });
+
   test('symbolic shapes flow through and bad calls name the layer', () => {
     const a = nt.Input({ shape: [4], name: 'a' });
     const b = nt.Input({ shape: [3], name: 'b' });

@@ -1,12 +1,26 @@
 // Keras' merge layers: Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, Dot. Each is
-// called on a list of tensors (symbolic in a Functional model, or real Tensors eagerly).
-import { Tensor, typeOfValue } from '../tensor';
-import { cat } from '../ops';
+// called on a list of tensors (symbolic in a Functional model, or real Tensors eagerly); the shapes
+// are checked here, the computation is one native module (native/keras_merge.cc).
+import { Tensor, typeOfValue, wrap } from '../tensor';
+import { native, NativeObject } from '../native';
 import { Layer, LayerOptions, checkLayerOptions, shapeStr, configBase, configPick } from './layers';
 import type { CallKind } from './engine/layer';
 
 abstract class Merge extends Layer {
-  protected abstract combine(xs: Tensor[]): Tensor;
+  /** The native module's options: the merge and its axes (native/keras_merge.cc). */
+  protected abstract mergeOptions(xs: Tensor[]): Record<string, unknown>;
+  private native?: NativeObject;
+  private nativeKey = '';
+  /** The inputs merged by the native module, made for the inputs' ranks (the axes it contracts depend on them). */
+  protected combine(xs: Tensor[]): Tensor {
+    const o = this.mergeOptions(xs);
+    const key = JSON.stringify(o);
+    if (!this.native || key !== this.nativeKey) {
+      this.native = native.nn_module_create('KerasMerge', o);
+      this.nativeKey = key;
+    }
+    return wrap(native.nn_module_forward(this.native, xs.map((t) => t._h))[0]!);
+  }
   protected readonly minInputs: number = 2;
   protected readonly maxInputs: number = Infinity;
 
@@ -46,18 +60,15 @@ abstract class Merge extends Layer {
   }
 }
 
-function reduce(xs: Tensor[], f: (a: Tensor, b: Tensor) => Tensor): Tensor {
-  return xs.slice(1).reduce(f, xs[0]);
-}
-
 /** Keras' Add: the elementwise sum of a list of same-shape inputs. */
 export class Add extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Add', opts, []));
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return reduce(xs, (a, b) => a.add(b));
+  protected mergeOptions(): Record<string, unknown> {
+    return { mode: 'add' };
   }
+
 }
 /** Keras' Subtract: a - b of exactly two same-shape inputs. */
 export class Subtract extends Merge {
@@ -65,45 +76,50 @@ export class Subtract extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Subtract', opts, []));
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return xs[0].sub(xs[1]);
+  protected mergeOptions(): Record<string, unknown> {
+    return { mode: 'subtract' };
   }
+
 }
 /** Keras' Multiply: the elementwise product of a list of same-shape inputs. */
 export class Multiply extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Multiply', opts, []));
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return reduce(xs, (a, b) => a.mul(b));
+  protected mergeOptions(): Record<string, unknown> {
+    return { mode: 'multiply' };
   }
+
 }
 /** Keras' Average: the elementwise mean of a list of same-shape inputs. */
 export class Average extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Average', opts, []));
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return reduce(xs, (a, b) => a.add(b)).div(xs.length);
+  protected mergeOptions(): Record<string, unknown> {
+    return { mode: 'average' };
   }
+
 }
 /** Keras' Maximum: the elementwise maximum of a list of same-shape inputs. */
 export class Maximum extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Maximum', opts, []));
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return reduce(xs, (a, b) => a.maximum(b));
+  protected mergeOptions(): Record<string, unknown> {
+    return { mode: 'maximum' };
   }
+
 }
 /** Keras' Minimum: the elementwise minimum of a list of same-shape inputs. */
 export class Minimum extends Merge {
   constructor(opts?: LayerOptions) {
     super(checkLayerOptions('Minimum', opts, []));
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return reduce(xs, (a, b) => a.minimum(b));
+  protected mergeOptions(): Record<string, unknown> {
+    return { mode: 'minimum' };
   }
+
 }
 
 /** Keras' Concatenate along axis (of the batched tensor; -1 by default). */
@@ -136,8 +152,8 @@ export class Concatenate extends Merge {
     out[k] = shapes.some((s) => s[k] === null) ? null : shapes.reduce((n, s) => n + (s[k] as number), 0);
     return out;
   }
-  protected combine(xs: Tensor[]): Tensor {
-    return cat(xs, this.sampleAxis(xs[0].ndim - 1) + 1);
+  protected mergeOptions(xs: Tensor[]): Record<string, unknown> {
+    return { mode: 'concatenate', axis: this.sampleAxis(xs[0].ndim - 1) + 1 };
   }
   /** Keras' get_config: the options to rebuild this layer (fromConfig's input). */
   override getConfig(): Record<string, unknown> {
@@ -181,25 +197,11 @@ export class Dot extends Merge {
     const out = [...shapes[0].filter((_, k) => k !== i), ...shapes[1].filter((_, k) => k !== j)];
     return out.length ? out : [1];
   }
-  protected combine(xs: Tensor[]): Tensor {
-    let [a, b] = xs;
-    const [i, j] = this.pair([a.ndim - 1, b.ndim - 1]);
-    if (this.normalize) {
-      a = a.div(a.square().sum(i + 1, true).sqrt().clamp(1e-12));
-      b = b.div(b.square().sum(j + 1, true).sqrt().clamp(1e-12));
-    }
-    // move the dot axes last/first and batch-multiply: [B, ..., n] x [B, n, ...]
-    const dimsA = [...Array(a.ndim).keys()];
-    const dimsB = [...Array(b.ndim).keys()];
-    const am = a.permute([...dimsA.filter((d) => d !== i + 1), i + 1]);
-    const bm = b.permute([0, j + 1, ...dimsB.filter((d) => d !== 0 && d !== j + 1)]);
-    const restA = am.shape.slice(1, -1);
-    const restB = bm.shape.slice(2);
-    const n = am.shape[am.ndim - 1];
-    const r = am.reshape([a.shape[0], -1, n]).bmm(bm.reshape([b.shape[0], n, -1]));
-    const out = [...restA, ...restB];
-    return r.reshape([a.shape[0], ...(out.length ? out : [1])]);
+  protected mergeOptions(xs: Tensor[]): Record<string, unknown> {
+    const [i, j] = this.pair([xs[0].ndim - 1, xs[1].ndim - 1]);
+    return { mode: 'dot', axisA: i + 1, axisB: j + 1, normalize: this.normalize };
   }
+
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Record<string, unknown>): Dot {
     return new Dot(c.axes as number | [number, number], { ...configBase(c), ...configPick(c, ['normalize']) });
