@@ -54,6 +54,11 @@ const CASES: Case[] = [
     name: `Bidirectional GRU ${m}`, shape: [4, 2], make: () => [new layers.Bidirectional(new layers.GRU(3), { mergeMode: m, inputShape: [4, 2] })],
   })),
   { name: 'Bidirectional LSTM returnSequences', shape: [4, 2], make: () => [new layers.Bidirectional(new layers.LSTM(3, { returnSequences: true }), { inputShape: [4, 2] })] },
+  { name: 'MultiHeadAttention (self-attention)', shape: [4, 3], make: () => [new layers.Dense(6, { inputShape: [4, 3] }), new layers.MultiHeadAttention({ numHeads: 2, keyDim: 2 })] },
+  { name: 'Rescaling per channel', shape: [3, 3, 2], make: () => [new layers.Rescaling([0.5, 2], [1, -1], { inputShape: [3, 3, 2] }), new layers.Conv2D(2, 1)] },
+  ...(['bilinear', 'bicubic', 'area', 'nearest'] as const).map((m) => ({
+    name: `Resizing ${m}`, shape: [4, 4, 2], make: () => [conv([4, 4, 2]), new layers.Resizing(3, 5, { interpolation: m })],
+  })),
 ];
 
 const N = 6;
