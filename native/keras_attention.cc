@@ -88,15 +88,12 @@ ModuleObject* MakeKerasAttention(const Options& o) {
       throw ArgError(std::string("MultiHeadAttention: ") + names[i] + " has the wrong shape: " + TensorDesc(*slots[i]));
   if (a.wo.dim() < 3 || a.wo.size(0) != a.heads || a.wo.size(1) != a.valueDim)
     throw ArgError("MultiHeadAttention: output_kernel has the wrong shape: " + TensorDesc(a.wo));
-  auto* m = new ModuleObject();
-  m->kind = "KerasMultiHeadAttention";
-  m->module = impl;
-  m->forward = [impl](const std::vector<at::Tensor>& in, const ForwardExtras& ex) {
-    auto r = impl->Forward(in, ex.attn_mask, ex.is_causal);
-    if (!ex.need_weights) r[1] = at::Tensor();
-    return r;
-  };
-  return m;
+  return NewModuleObject("KerasMultiHeadAttention", impl,
+                         [impl](const std::vector<at::Tensor>& in, const ForwardExtras& ex) {
+                           auto r = impl->Forward(in, ex.attn_mask, ex.is_causal);
+                           if (!ex.need_weights) r[1] = at::Tensor();
+                           return r;
+                         });
 }
 
 }  // namespace nt

@@ -85,13 +85,9 @@ ModuleObject* MakeKerasMerge(const Options& o) {
   impl->axisA = o.Int("axisA", 1);
   impl->axisB = o.Int("axisB", 1);
   impl->normalize = o.Bool("normalize", false);
-  auto* obj = new ModuleObject();
-  obj->kind = "KerasMerge";
-  obj->module = impl;
-  obj->forward = [impl](const std::vector<at::Tensor>& in, const ForwardExtras&) {
+  return NewModuleObject("KerasMerge", impl, [impl](const std::vector<at::Tensor>& in, const ForwardExtras&) {
     return std::vector<at::Tensor>{impl->Forward(in)};
-  };
-  return obj;
+  });
 }
 
 }  // namespace nt

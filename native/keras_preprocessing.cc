@@ -188,13 +188,9 @@ ModuleObject* MakeResizing(const Options& o) {
     throw ArgError("Resizing: expected interpolation to be 'bilinear', 'nearest', 'bicubic' or 'area' but got '" + m +
                    "'");
   impl->crop = o.Bool("cropToAspectRatio", false);
-  auto* obj = new ModuleObject();
-  obj->kind = "KerasResizing";
-  obj->module = impl;
-  obj->forward = [impl](const std::vector<at::Tensor>& in, const ForwardExtras&) {
+  return NewModuleObject("KerasResizing", impl, [impl](const std::vector<at::Tensor>& in, const ForwardExtras&) {
     return std::vector<at::Tensor>{impl->Forward(in.at(0))};
-  };
-  return obj;
+  });
 }
 
 ModuleObject* MakeRandomImage(const Options& o) {
@@ -229,13 +225,9 @@ ModuleObject* MakeRandomImage(const Options& o) {
                    "'");
   }
   if (o.Has("seed")) r.gen = at::detail::createCPUGenerator(static_cast<uint64_t>(o.Number("seed", 0)));
-  auto* m = new ModuleObject();
-  m->kind = "KerasRandomImage";
-  m->module = impl;
-  m->forward = [impl](const std::vector<at::Tensor>& in, const ForwardExtras&) {
+  return NewModuleObject("KerasRandomImage", impl, [impl](const std::vector<at::Tensor>& in, const ForwardExtras&) {
     return std::vector<at::Tensor>{impl->Forward(in.at(0))};
-  };
-  return m;
+  });
 }
 
 }  // namespace nt

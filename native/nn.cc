@@ -8,6 +8,16 @@ namespace nt {
 
 const napi_type_tag ModuleObject::kTag = {0x6e6f6465746f7263ULL, 0x6e6e6d6f64756c65ULL};
 
+ModuleObject* NewModuleObject(
+    std::string kind, std::shared_ptr<torch::nn::Module> module,
+    std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&, const ForwardExtras&)> forward) {
+  auto* m = new ModuleObject();
+  m->kind = std::move(kind);
+  m->module = std::move(module);
+  m->forward = std::move(forward);
+  return m;
+}
+
 namespace {
 
 namespace tnn = torch::nn;
@@ -104,11 +114,8 @@ std::vector<at::Tensor> One(at::Tensor t) { return {std::move(t)}; }
 // Wraps a typed module holder: the object keeps the holder's impl alive and forwards to it.
 template <typename Holder, typename Fwd>
 ModuleObject* Make(const std::string& kind, Holder h, Fwd fwd) {
-  auto* m = new ModuleObject();
-  m->kind = kind;
-  m->module = h.ptr();
-  m->forward = [h, fwd](const Tensors& in, const ForwardExtras& ex) mutable { return fwd(*h, in, ex); };
-  return m;
+  return NewModuleObject(kind, h.ptr(),
+                         [h, fwd](const Tensors& in, const ForwardExtras& ex) mutable { return fwd(*h, in, ex); });
 }
 
 template <typename Holder>

@@ -24,6 +24,11 @@ struct ModuleObject : NativeObject {
   std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&, const ForwardExtras&)> forward;
 };
 
+// A ModuleObject (what nn_module_create returns) over a module and the forward that runs it.
+ModuleObject* NewModuleObject(
+    std::string kind, std::shared_ptr<torch::nn::Module> module,
+    std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&, const ForwardExtras&)> forward);
+
 // torch::nn::LSTM's and GRU's forwards as one autograd node each, FusedLstmBackward and
 // FusedGruBackward (native/rnn.cc), where they apply (one layer, float CPU inputs,
 // no autocast, not tracing); nullopt where at::lstm / at::gru should run instead.
