@@ -99,11 +99,11 @@ async function compareFunctional(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  const threads = intFlag('threads');
+  if (threads !== undefined && threads !== nt.getNumThreads()) nt.setNumThreads(threads);
   if (flag('compare') === 'functional') return compareFunctional();
   const name = fitModelFlag();
   const spec = SPECS[name];
-  const threads = intFlag('threads');
-  if (threads !== undefined && threads !== nt.getNumThreads()) nt.setNumThreads(threads);
   // `--adaptive off`: every batch on all threads (no timing of one thread against all), for A/B runs
   if (flag('adaptive') === 'off') nt.setAdaptiveThreads(false);
   const samples = intFlag('samples') ?? FIT_MODELS[name].samples;

@@ -662,7 +662,23 @@ function fitRuns(env) {
         skip: m.skip?.[key] };
     }
   }
+  // the seed MLP as a Sequential and as the same Functional graph, alternating in one process (issue 14)
+  runs['mlp.functional'] = { label: 'nodetorch mlp, Sequential and Functional', cmd: NODE,
+    args: [js('bench/fit.ts'), '--compare', 'functional', '--threads', String(env.threads)] };
   return runs;
+}
+
+// The Sequential/Functional comparison under the fit table: one line, target within 5%.
+function renderFunctionalCompare(run) {
+  if (!run.ok) return `**Sequential and Functional:** not measured (${run.reason}).`;
+  const d = run.data;
+  const [seq, fun] = [d.variants.sequential.epoch.seconds, d.variants.functional.epoch.seconds];
+  const r = d.functionalOverSequential;
+  return `**Sequential and Functional:** the seed MLP built as \`Sequential([Flatten, Dense, Dense])\` and as the same ` +
+    `graph with \`nt.Input\` and \`new nt.Model({ inputs, outputs })\`, ${d.samples} samples, best of ${d.rounds} alternating ` +
+    `epochs each in one process: ${seq.toFixed(2)} s and ${fun.toFixed(2)} s an epoch, ratio Functional/Sequential ` +
+    `${Math.abs(r - 1) > 0.05 ? `**${r.toFixed(3)}**` : r.toFixed(3)} (target: within 5%, ${Math.abs(r - 1) <= 0.05 ? 'met' : 'not met'}; ` +
+    'a chain of built-in layers runs the same native epoch either way).';
 }
 
 function renderFit(runs, env) {
@@ -714,6 +730,7 @@ function renderFit(runs, env) {
   }
   const out = [rows.join('\n'), ''];
   if (notes.length) out.push(notes.map((n, i) => `[${i + 1}] ${n}`).join('  \n'), '');
+  out.push(renderFunctionalCompare(runs['mlp.functional']), '');
   const rounds = FIT_MODELS.map((m) => `${m.id} ${runs[`${m.id}.nodetorch`].planned}`).join(', ');
   out.push(
     `**Target:** nodetorch <= ${FIT_MODELS.map((m) => `${m.target}x (${m.id})`).join(', ')} Python's epoch time; ` +
