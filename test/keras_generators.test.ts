@@ -74,7 +74,11 @@ test('fit frees the batches an iterator had prefetched when it stops mid-pass', 
   const it = new data.ImageDataGenerator().flow(x, y, { batchSize: 4, seed: 1 });
   const fit = () => m.fit(it, { stepsPerEpoch: 2, epochs: 2, validationData: it, validationSteps: 1, verbose: 0 });
   await fit(); // the optimizer's state now exists
-  const settle = () => new Promise((r) => setTimeout(r, 50));
+  // earlier tests' garbage is collected and finalized first, so only this fit's tensors are counted
+  const settle = async () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    await new Promise((r) => setTimeout(r, 50));
+  };
   await settle();
   const before = nt.memory().tensors;
   await fit();
