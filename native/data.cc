@@ -252,9 +252,12 @@ std::array<double, 6> TransformMatrix(double thetaDeg, double tx, double ty, dou
 // output pixel to the input point it samples (scipy.ndimage.affine_transform's convention, which
 // Keras uses). CPU images that need no gradient (uint8, float32, float64) take the direct sampler;
 // others (CUDA, autograd) go through grid_sampler, so the result stays differentiable and on its device.
-at::Tensor AffineResample(at::Tensor x, const at::Tensor& m, bool bilinear, const std::string& fillMode, double cval,
-                          double scale, const std::string& where) {
+at::Tensor AffineResample(at::Tensor x, const at::Tensor& m, const std::string& interpolation,
+                          const std::string& fillMode, double cval, double scale, const std::string& where) {
   const Fill fill = ParseFill(fillMode, where);
+  if (interpolation != "bilinear" && interpolation != "nearest")
+    throw ArgError(where + ": expected interpolation to be 'bilinear' or 'nearest' but got '" + interpolation + "'");
+  const bool bilinear = interpolation == "bilinear";
   const int64_t mode = bilinear ? 0 : 1;
   if (x.dim() != 4 || at::isComplexType(x.scalar_type()))
     throw ArgError(where + ": expected images to be a real [N, height, width, channels] tensor but got " +
@@ -310,13 +313,9 @@ namespace {
 // data_affine_transform(images, matrices, interpolation, fillMode, cval, scale?): AffineResample.
 napi_value AffineTransform(napi_env env, napi_callback_info info) {
   Args a(env, info);
-  std::string interp = a.String(2, "interpolation");
-  if (interp != "bilinear" && interp != "nearest")
-    throw ArgError("data_affine_transform: expected interpolation to be 'bilinear' or 'nearest' but got '" + interp +
-                   "'");
-  return Wrap(
-      env, AffineResample(a.Tensor(0, "images"), a.Tensor(1, "matrices"), interp == "bilinear", a.String(3, "fillMode"),
-                          a.Number(4, "cval"), a.IsNullish(5) ? 1.0 : a.Number(5, "scale"), "data_affine_transform"));
+  return Wrap(env, AffineResample(a.Tensor(0, "images"), a.Tensor(1, "matrices"), a.String(2, "interpolation"),
+                                  a.String(3, "fillMode"), a.Number(4, "cval"),
+                                  a.IsNullish(5) ? 1.0 : a.Number(5, "scale"), "data_affine_transform"));
 }
 
 // data_transform_matrices(params [N, 8] float64: theta, tx, ty, shear, zx, zy, flipHorizontal,

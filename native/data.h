@@ -14,10 +14,10 @@ std::array<double, 6> TransformMatrix(double thetaDeg, double tx, double ty, dou
                                       bool flipHorizontal, bool flipVertical);
 
 // images [N, H, W, C] channels-last; matrices [N, 2, 3] float64 (TransformMatrix's, about the image
-// centre); fillMode 'constant' | 'nearest' | 'reflect' | 'wrap' (anything else is an ArgError naming
-// where). Returns sample(images) * scale as float32 (float64 for float64 images), differentiable and
-// on the images' device where they need it.
-at::Tensor AffineResample(at::Tensor x, const at::Tensor& matrices, bool bilinear, const std::string& fillMode,
-                          double cval, double scale, const std::string& where);
+// centre); interpolation 'bilinear' | 'nearest', fillMode 'constant' | 'nearest' | 'reflect' | 'wrap'
+// (anything else is an ArgError naming where). Returns sample(images) * scale as float32 (float64 for float64 images),
+// differentiable and on the images' device where they need it.
+at::Tensor AffineResample(at::Tensor x, const at::Tensor& matrices, const std::string& interpolation,
+                          const std::string& fillMode, double cval, double scale, const std::string& where);
 
 }  // namespace nt

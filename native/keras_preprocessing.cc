@@ -28,7 +28,7 @@ struct RandomImageImpl : torch::nn::Module {
   Kind kind = Kind::kFlip;
   std::vector<int64_t> flipDims;      // RandomFlip: 2 (columns) and/or 1 (rows), in Keras' order
   std::vector<double> height, width;  // [lower, upper] factors (rotation: height only); width empty: as height
-  bool bilinear = true;
+  std::string interpolation = "bilinear";
   std::string fill = "reflect";
   double fillValue = 0;
   c10::optional<at::Generator> gen;
@@ -72,7 +72,7 @@ struct RandomImageImpl : torch::nn::Module {
       const auto t = TransformMatrix(theta, tx, ty, 0, zx, zy, false, false);
       std::copy(t.begin(), t.end(), mp + 6 * i);
     }
-    return AffineResample(x, m, bilinear, fill, fillValue, 1.0, where);
+    return AffineResample(x, m, interpolation, fill, fillValue, 1.0, where);
   }
 };
 
@@ -214,10 +214,7 @@ ModuleObject* MakeRandomImage(const Options& o) {
     r.kind = kind == "rotation" ? Kind::kRotation : kind == "zoom" ? Kind::kZoom : Kind::kTranslation;
     r.height = Range(o, "height", r.where, false);
     if (r.kind != Kind::kRotation) r.width = Range(o, "width", r.where, r.kind == Kind::kZoom);
-    const std::string interp = o.String("interpolation", "bilinear");
-    if (interp != "bilinear" && interp != "nearest")
-      throw ArgError(r.where + ": expected interpolation to be 'bilinear' or 'nearest' but got '" + interp + "'");
-    r.bilinear = interp == "bilinear";
+    r.interpolation = o.String("interpolation", "bilinear");  // AffineResample checks it, and fillMode
     r.fill = o.String("fillMode", "reflect");
     r.fillValue = o.Number("fillValue", 0);
   } else {

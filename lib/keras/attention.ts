@@ -298,8 +298,9 @@ export class MultiHeadAttention extends Layer {
     if (!this.native) {
       const w: Record<string, unknown> = { numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim, dropout: this.dropout };
       this.params.forEach((p, i) => {
-        w[`${WEIGHT_NAMES[i] === 'attention_output' ? 'output' : WEIGHT_NAMES[i]}_kernel`] = p.kernel._h;
-        if (p.bias) w[`${WEIGHT_NAMES[i] === 'attention_output' ? 'output' : WEIGHT_NAMES[i]}_bias`] = p.bias._h;
+        const name = WEIGHT_NAMES[i] === 'attention_output' ? 'output' : WEIGHT_NAMES[i];
+        w[`${name}_kernel`] = p.kernel._h;
+        if (p.bias) w[`${name}_bias`] = p.bias._h;
       });
       this.native = native.nn_module_create('KerasMultiHeadAttention', w);
     }
