@@ -13,17 +13,15 @@ import * as path from 'path';
 import { emit, flag, intFlag } from './common';
 
 /**
- * The OpenMP settings compared. default: nodetorch's (lib/native.ts sets OMP_WAIT_POLICY=PASSIVE);
- * libgomp: libgomp's own default when nothing is set (spin 300,000 times, then sleep); active: spin;
- * spin10k: spin 10,000 times, then sleep.
+ * The OpenMP settings compared. default: nodetorch's (lib/native.ts sets GOMP_SPINCOUNT=10000: spin
+ * 10,000 times, then sleep); libgomp: libgomp's own default when nothing is set (spin 300,000 times,
+ * then sleep); active: spin; passive: sleep at once.
  */
 const POLICIES: Record<string, Record<string, string>> = {
   default: {},
   libgomp: { GOMP_SPINCOUNT: '300000' },
   active: { OMP_WAIT_POLICY: 'ACTIVE' },
   passive: { OMP_WAIT_POLICY: 'PASSIVE' },
-  // a short spin (tens of microseconds) before sleeping: back-to-back ops find the workers awake
-  spin10k: { GOMP_SPINCOUNT: '10000' },
 };
 
 interface CaseTimes { [variant: string]: number }
@@ -85,9 +83,11 @@ async function child(): Promise<void> {
     for (let b = 0; b < blocks; b++) {
       for (const t of variants) {
         nt.setAdaptiveThreads(t === 'auto');
+        const was = nt.getNumThreads();
         nt.setNumThreads(t === 'auto' ? all : Number(t));
-        // ops from JS follow the load watch, whose timer needs the event loop to turn once
-        if (t === 'auto' && name.startsWith('op ')) await new Promise((r) => setTimeout(r, 600));
+        // a changed count replaces libtorch's pthreadpool (at::set_num_threads), whose new thread
+        // spins ~60 ms: let it settle, as a program that sets its count once would see it
+        if (nt.getNumThreads() !== was) await new Promise((r) => setTimeout(r, 150));
         const t0 = process.hrtime.bigint();
         for (let i = 0; i < calls; i++) await call();
         (samples[`${t}`] ??= []).push(Number(process.hrtime.bigint() - t0) / 1e3 / calls);

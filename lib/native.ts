@@ -468,19 +468,24 @@ function load(): NativeBinding {
 }
 
 // threads: OpenMP's wait policy is read once, when libgomp loads with the addon, so it is set here
-// first. Idle OpenMP workers that spin (libgomp's default, up to 300k spins) hold a core that a
-// loaded machine's other processes need, and a team whose peer is descheduled waits a time slice at
-// every barrier; sleeping workers wake in microseconds (README "Threads and load"). A user's own
-// OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. lib/threads.ts is the JS face of the policy.
+// first. An idle OpenMP worker spins 10,000 times (~0.7 ms here) before it sleeps: back-to-back ops
+// find it awake (waking a sleeping one cost ~25 us a parallel op on this project's VM), and it gives
+// the core back soon after, where libgomp's default spins 300,000 times (~7 ms after every parallel
+// op). On a busy machine the spin never runs: the load watch (native/threads.cc) caps every team at
+// the cores other processes leave, one thread beside one busy process on 2 cores. A user's own
+// OMP_WAIT_POLICY or GOMP_SPINCOUNT wins. README "Threads and load" has the measurements.
 if (process.env.OMP_WAIT_POLICY === undefined && process.env.GOMP_SPINCOUNT === undefined) {
-  process.env.OMP_WAIT_POLICY = 'PASSIVE';
+  process.env.GOMP_SPINCOUNT = '10000';
 }
 /** native/threads.cc: the adaptive thread switch and the OpenMP settings in effect. */
 export interface ThreadsBinding {
   /** sets the switch unless on is undefined; returns the previous setting */
   threads_adaptive(on?: boolean): boolean;
-  threads_info(): { threads: number; current: number; waitPolicy: string; spinCount: string; adaptive: boolean; allocator: string };
-  /** the calling thread's intra-op threads only (the load watch); nt.getNumThreads() stays */
+  threads_info(): {
+    threads: number; current: number; waitPolicy: string; spinCount: string; adaptive: boolean; allocator: string;
+    freeCores: number; otherCores: number; loadSamples: number;
+  };
+  /** the calling thread's intra-op threads only, until the load watch next changes them; nt.getNumThreads() stays */
   threads_set_current(n: number): void;
 }
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type

@@ -91,6 +91,7 @@ class HandleTable {
   size_t live_ = 0;
   int64_t bytes_ = 0;
   int64_t pending_ = 0;
+  uint32_t load_seen_ = 0;  // the load watch's generation this thread's count follows (FollowLoad)
 };
 
 HandleTable& Table();

@@ -522,7 +522,7 @@ struct RunJob final : PoolJob {
       // faster (a loaded machine; threads.h)
       const bool tune = threads > 1;
       const int want = tune ? tuner->Next(threads) : threads;
-      if (at::get_num_threads() != want) at::set_num_threads(want);
+      SetThreadsHere(want);
       // the cost per sample where the first input is a batch (a server's batches vary in size)
       double samples = 1;
       if (!inputs.empty() && inputs[0].isTensor() && inputs[0].toTensor().dim() > 0)

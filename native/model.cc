@@ -566,8 +566,8 @@ bool NextBatch(Job& j) {
   c10::optional<at::NoGradGuard> nograd;
   if (!train) nograd.emplace();
   SetTraining(j.steps, train);
-  const int want = j.tuner ? j.tuner->Next(j.threads) : j.threads;
-  if (at::get_num_threads() != want) at::set_num_threads(want);
+  const int want = j.tuner ? j.tuner->Next(j.threads) : LoadCapped(j.threads);
+  SetThreadsHere(want);
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t len = std::min(j.batchSize, n - j.start), b = j.b;
   at::Tensor xb, yb, wb;

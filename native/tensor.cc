@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "jit.h"
+#include "threads.h"
 
 namespace nt {
 
@@ -47,6 +48,7 @@ uint32_t HandleTable::NextSalt() {
 }
 
 uint64_t HandleTable::Insert(at::Tensor&& t) {
+  FollowLoad(&load_seen_);  // every op from JS makes a result: its thread count follows the machine's load
   uint32_t idx;
   if (!free_.empty()) {
     idx = free_.back();

@@ -3,7 +3,11 @@
 // with it libgomp) is loaded; they are read back here for `nodetorch info` and the benchmarks.
 #include "threads.h"
 
+#include <time.h>
+
+#include <cmath>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -16,8 +20,12 @@
 #include <malloc.h>
 #endif
 
+#include <ATen/Parallel.h>
 #include <c10/core/CPUAllocator.h>
 #include <c10/core/impl/alloc_cpu.h>
+#if AT_PARALLEL_OPENMP
+#include <omp.h>
+#endif
 
 #include "tensor.h"
 
@@ -32,12 +40,120 @@ thread_local int wanted = 0;
 
 bool AdaptiveThreads() { return adaptive.load(std::memory_order_relaxed); }
 
+namespace {
+std::atomic<int> process_threads{0};  // the last count given to at::set_num_threads
+}  // namespace
+
+void SetThreadsHere(int n) {
+#if AT_PARALLEL_OPENMP
+  at::internal::lazy_init_num_threads();  // else libtorch's first parallel op here would set its own count
+  if (omp_get_max_threads() != n) omp_set_num_threads(n);
+#else
+  if (at::get_num_threads() != n) at::set_num_threads(n);
+#endif
+}
+
 void SetWantedThreads(int n) {
   wanted = n;
-  at::set_num_threads(n);
+  if (process_threads.exchange(n) != n) at::set_num_threads(n);
+  SetThreadsHere(LoadCapped(n));
 }
 
 int WantedThreads() { return wanted > 0 ? wanted : static_cast<int>(at::get_num_threads()); }
+
+// ---- the load watch (threads.h) ----
+namespace {
+std::atomic<int> free_cores{0};        // 0: not known yet
+std::atomic<uint32_t> load_gen{1};     // bumped when free_cores or the adaptive switch changes
+std::atomic<double> load_others{0};    // others' cores at the last sample
+std::atomic<int64_t> load_samples{0};  // samples taken
+
+int MachineCores() {
+  static const int n = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return n;
+}
+
+// The first line of /proc/stat: all CPUs' busy and total jiffies; false where unreadable.
+bool CpuJiffies(double* busy, double* total) {
+  std::FILE* f = std::fopen("/proc/stat", "r");
+  if (!f) return false;
+  unsigned long long v[10] = {};
+  const int n = std::fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                            &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+  std::fclose(f);
+  if (n < 4) return false;
+  double t = 0;
+  for (int i = 0; i < n; i++) t += static_cast<double>(v[i]);
+  *total = t;
+  *busy = t - static_cast<double>(v[3]) - (n > 4 ? static_cast<double>(v[4]) : 0);  // less idle and iowait
+  return true;
+}
+
+double ProcessCpuSeconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void WatchLoop() {
+  double busy0 = 0, total0 = 0;
+  if (!CpuJiffies(&busy0, &total0)) return;
+  double own0 = ProcessCpuSeconds();
+  auto at0 = std::chrono::steady_clock::now();
+  const int cores = MachineCores();
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(kLoadWatchMs));
+    double busy = 0, total = 0;
+    if (!CpuJiffies(&busy, &total)) return;
+    const double own = ProcessCpuSeconds();
+    const auto at = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(at - at0).count();
+    if (total > total0 && secs > 0) {
+      // the machine's busy cores over the interval, less this process's own
+      const double others = std::max(0.0, (busy - busy0) / (total - total0) * cores - (own - own0) / secs);
+      load_others.store(others, std::memory_order_relaxed);
+      load_samples.fetch_add(1, std::memory_order_relaxed);
+      const int free = FreeCoresBeside(others, cores);
+      if (free_cores.exchange(free, std::memory_order_relaxed) != free)
+        load_gen.fetch_add(1, std::memory_order_release);
+    }
+    busy0 = busy;
+    total0 = total;
+    own0 = own;
+    at0 = at;
+  }
+}
+}  // namespace
+
+int FreeCoresBeside(double others, int cores) {
+  return std::max(1, std::min(cores, static_cast<int>(std::floor(cores - others + 0.5))));
+}
+
+void StartLoadWatch() {
+#if defined(__linux__)
+  static std::once_flag once;
+  std::call_once(once, [] { std::thread(WatchLoop).detach(); });  // sleeps between samples; never joined
+#endif
+}
+
+int LoadCapped(int n) { return AdaptiveThreads() ? std::min(n, FreeCores()) : n; }
+
+int FreeCores() {
+  const int f = free_cores.load(std::memory_order_relaxed);
+  return f > 0 ? f : MachineCores();
+}
+
+void FollowLoad(uint32_t* seen) {
+  const uint32_t g = load_gen.load(std::memory_order_acquire);
+  if (g == *seen) return;
+  *seen = g;
+  if (wanted == 0) wanted = static_cast<int>(at::get_num_threads());  // libtorch's own count is what was asked
+  SetThreadsHere(LoadCapped(wanted));
+}
+
+LoadSample LastLoadSample() {
+  return {FreeCores(), load_others.load(std::memory_order_relaxed), load_samples.load(std::memory_order_relaxed)};
+}
 
 // ---- the allocator policy ----
 // glibc returns a freed block above 128 KiB to the kernel at once (munmap, or trimming the heap's
@@ -181,7 +297,12 @@ namespace {
 napi_value ThreadsAdaptive(napi_env env, napi_callback_info info) {
   Args a(env, info);
   const bool was = adaptive.load();
-  if (!a.IsNullish(0)) adaptive.store(a.Bool(0, "on"));
+  if (!a.IsNullish(0)) {
+    adaptive.store(a.Bool(0, "on"));
+    load_gen.fetch_add(1, std::memory_order_release);  // every JS thread follows (or stops following) the load
+    uint32_t seen = 0;
+    FollowLoad(&seen);  // this thread at once
+  }
   return MakeBool(env, was);
 }
 
@@ -192,13 +313,14 @@ napi_value ThreadsSetCurrent(napi_env env, napi_callback_info info) {
   Args a(env, info);
   const int64_t n = a.Int(0, "threads");
   if (n < 1 || n > 1024) throw ArgError("expected a thread count between 1 and 1024 but got " + std::to_string(n));
-  if (at::get_num_threads() != n) at::set_num_threads(static_cast<int>(n));
+  SetThreadsHere(static_cast<int>(n));
   return nullptr;
 }
 
-// threads_info() -> { threads, current, waitPolicy, spinCount, adaptive, allocator }: the threads
-// asked for (nt.setNumThreads), the calling thread's now, the OpenMP environment libgomp started
-// with ('' where unset) and the allocator policy above
+// threads_info() -> { threads, current, waitPolicy, spinCount, adaptive, allocator, freeCores,
+// otherCores, loadSamples }: the threads asked for (nt.setNumThreads), the calling thread's now, the
+// OpenMP environment libgomp started with ('' where unset), the allocator policy above and the load
+// watch's last sample
 napi_value ThreadsInfo(napi_env env, napi_callback_info) {
   napi_value o;
   Check(env, napi_create_object(env, &o));
@@ -211,6 +333,10 @@ napi_value ThreadsInfo(napi_env env, napi_callback_info) {
   put("spinCount", MakeString(env, spin ? spin : ""));
   put("adaptive", MakeBool(env, AdaptiveThreads()));
   put("allocator", MakeString(env, allocator_policy));
+  const LoadSample l = LastLoadSample();
+  put("freeCores", MakeNumber(env, l.freeCores));
+  put("otherCores", MakeNumber(env, l.others));
+  put("loadSamples", MakeNumber(env, static_cast<double>(l.samples)));
   return o;
 }
 
@@ -337,6 +463,7 @@ void SubmitToPool(napi_env env, std::unique_ptr<PoolJob> job) {
 
 void RegisterThreads(napi_env env, napi_value exports) {
   Register(env, exports, kExports, sizeof(kExports) / sizeof(kExports[0]));
+  StartLoadWatch();
 }
 
 }  // namespace nt

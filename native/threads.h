@@ -17,10 +17,44 @@ namespace nt {
 
 // Whether ThreadTuner may choose fewer threads than asked (nt.setAdaptiveThreads; default on).
 bool AdaptiveThreads();
-// nt.setNumThreads(n): the count every path starts from (the JS thread's own may be lower under load).
-void SetWantedThreads(int n);
 // What nt.setNumThreads set, else the calling thread's libtorch count.
 int WantedThreads();
+// The calling thread's intra-op threads only. Under OpenMP that is OpenMP's per-thread count:
+// at::set_num_threads also replaces libtorch's process-wide pthreadpool on every call, and the new
+// pool's thread spins ~60 ms of a core (measured: 62 ms of CPU in 0.3 s idle after one call; a
+// 2-thread sum of 1e6 took ~500 us instead of ~50 while it spun), so switching counts per call or
+// per block (the tuners, the load watch) must not go through it. Other backends: at::set_num_threads.
+void SetThreadsHere(int n);
+// What new threads start from (at::set_num_threads, called only when it changes) and the calling
+// thread's count, capped by the free cores while the adaptive choice is on (nt.setNumThreads).
+void SetWantedThreads(int n);
+
+// ---- the load watch (threads.cc) ----
+// A process-wide thread samples /proc/stat every kLoadWatchMs and leaves the cores other processes
+// did not use ("free cores": the machine's cores less theirs, rounded, at least 1). The JS thread's
+// own ops follow it (FollowLoad, on every op result, so a loop that never yields follows too), and
+// so do the tuned paths (ThreadTuner): a team larger than the free cores waits at every barrier for
+// a descheduled peer. Linux only; elsewhere, and until two samples exist, every core is free.
+constexpr int kLoadWatchMs = 500;
+// Starts the watch once per process (safe to call from any JS thread).
+void StartLoadWatch();
+// The free cores now (the machine's cores until known).
+int FreeCores();
+// n threads, or the free cores where fewer, while the adaptive choice is on.
+int LoadCapped(int n);
+// The calling JS thread's intra-op threads: min(WantedThreads(), FreeCores()) while the adaptive
+// choice is on, else WantedThreads(). Cheap when nothing changed: one atomic load against *seen.
+void FollowLoad(uint32_t* seen);
+// What other processes used, for nodetorch info and the tests: {free cores, others' cores, samples}.
+struct LoadSample {
+  int freeCores;
+  double others;
+  int64_t samples;
+};
+LoadSample LastLoadSample();
+// The free cores beside others' use of `others` cores on a machine of `cores`: what is left,
+// rounded, 1 to cores.
+int FreeCoresBeside(double others, int cores);
 
 // Thread counts for repeated work: a second OpenMP team on a loaded machine waits at every
 // barrier for a descheduled peer, so one intra-op thread can beat all of them. After kWarm calls,
@@ -43,6 +77,11 @@ struct ThreadTuner {
   bool Started() const { return asked > 0 || chosen > 0; }
   // The thread count for the next call when maxThreads are allowed.
   int Next(int maxThreads) {
+    // other processes hold the cores: a team larger than the free cores loses whatever timing says
+    if (const int free = LoadCapped(maxThreads); free < maxThreads) {
+      *this = ThreadTuner();  // no timing kept (max 0: Record ignores this call); measure afresh once free
+      return current = free;
+    }
     if (maxThreads != max) {  // setNumThreads changed since: measure again
       *this = ThreadTuner();
       max = maxThreads;

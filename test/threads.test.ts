@@ -6,7 +6,6 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import * as nt from '../lib';
 import { native } from '../lib/native';
-import { threadsBeside } from '../lib/threads';
 
 jest.setTimeout(120_000);
 
@@ -27,10 +26,10 @@ function policyIn(env: Record<string, string>): Record<string, unknown> {
 }
 
 describe('OpenMP wait policy', () => {
-  test('sleeping workers by default, before libgomp loads', () => {
+  test('a short spin by default, set before libgomp loads', () => {
     const p = policyIn({});
-    expect(p.waitPolicy).toBe('PASSIVE');
-    expect(p.spinCount).toBe('');
+    expect(p.waitPolicy).toBe('');
+    expect(p.spinCount).toBe('10000');
     expect(p.adaptive).toBe(true);
   });
   test("the user's OMP_WAIT_POLICY or GOMP_SPINCOUNT wins", () => {
@@ -109,15 +108,40 @@ describe('allocator policy', () => {
 });
 
 describe('per-op threads beside other processes', () => {
-  test('what other processes leave, between 1 and the threads asked for', () => {
-    expect(threadsBeside(0, 2, 2)).toBe(2);
-    expect(threadsBeside(0.4, 2, 2)).toBe(2);
-    expect(threadsBeside(0.6, 2, 2)).toBe(1);
-    expect(threadsBeside(1, 2, 2)).toBe(1);
-    expect(threadsBeside(5, 2, 2)).toBe(1);
-    expect(threadsBeside(1, 16, 16)).toBe(15);
-    expect(threadsBeside(1, 4, 16)).toBe(4);
-    expect(threadsBeside(0, 1, 2)).toBe(1);
+  test('a loop that never yields drops to the cores a busy process leaves, and back when adaptive is off', () => {
+    // A child process: one busy process beside it, then ops in a synchronous loop for up to 5 s
+    // until the load watch (a native thread, 0.5 s samples) has moved its per-op threads to what is
+    // left; the loop never turns the event loop.
+    const r = childJson<{ free: number; current: number; others: number; samples: number; off: number; sum: number; cores: number }>({}, `
+      const { spawn } = require('child_process');
+      const os = require('os');
+      const busy = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+      try {
+        nt.setNumThreads(os.availableParallelism());
+        const x = nt.arange(0, 100000, 1, { dtype: 'float64' });
+        const t0 = Date.now();
+        let p = nt.threadPolicy();
+        while (Date.now() - t0 < 5000) {
+          nt.tidy(() => x.sum());
+          p = nt.threadPolicy();
+          if (p.loadSamples >= 2 && p.current < p.threads) break;
+        }
+        const sum = nt.tidy(() => x.sum().item());
+        nt.setAdaptiveThreads(false);
+        const off = nt.threadPolicy().current;
+        nt.setAdaptiveThreads(true);
+        process.stdout.write(JSON.stringify({ free: p.freeCores, current: p.current, others: p.otherCores,
+          samples: p.loadSamples, off, sum, cores: os.availableParallelism() }));
+      } finally { busy.kill('SIGKILL'); }`);
+    expect(r.samples).toBeGreaterThanOrEqual(2);
+    expect(r.sum).toBe(4999950000);
+    expect(r.off).toBe(r.cores);
+    if (r.cores >= 2) {
+      // the busy process holds about one core (more where other jobs share the machine too)
+      expect(r.others).toBeGreaterThan(0.5);
+      expect(r.free).toBeLessThan(r.cores);
+      expect(r.current).toBe(r.free);
+    }
   });
 
   test("lowering this thread's count leaves nt.getNumThreads() as the user set it", () => {
