@@ -95,6 +95,12 @@ double ProcessCpuSeconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
+// The free cores beside others' use of `others` cores on a machine of `cores`: what is left,
+// rounded, 1 to cores.
+int FreeCoresBeside(double others, int cores) {
+  return std::max(1, std::min(cores, static_cast<int>(std::floor(cores - others + 0.5))));
+}
+
 void WatchLoop() {
   double busy0 = 0, total0 = 0;
   if (!CpuJiffies(&busy0, &total0)) return;
@@ -124,10 +130,6 @@ void WatchLoop() {
   }
 }
 }  // namespace
-
-int FreeCoresBeside(double others, int cores) {
-  return std::max(1, std::min(cores, static_cast<int>(std::floor(cores - others + 0.5))));
-}
 
 void StartLoadWatch() {
 #if defined(__linux__)

@@ -45,16 +45,13 @@ int LoadCapped(int n);
 // The calling JS thread's intra-op threads: min(WantedThreads(), FreeCores()) while the adaptive
 // choice is on, else WantedThreads(). Cheap when nothing changed: one atomic load against *seen.
 void FollowLoad(uint32_t* seen);
-// What other processes used, for nodetorch info and the tests: {free cores, others' cores, samples}.
+// What the load watch saw last, for nt.threadPolicy(): {free cores, others' cores, samples}.
 struct LoadSample {
   int freeCores;
   double others;
   int64_t samples;
 };
 LoadSample LastLoadSample();
-// The free cores beside others' use of `others` cores on a machine of `cores`: what is left,
-// rounded, 1 to cores.
-int FreeCoresBeside(double others, int cores);
 
 // Thread counts for repeated work: a second OpenMP team on a loaded machine waits at every
 // barrier for a descheduled peer, so one intra-op thread can beat all of them. After kWarm calls,

@@ -68,7 +68,6 @@ export class Add extends Merge {
   protected mergeOptions(): Record<string, unknown> {
     return { mode: 'add' };
   }
-
 }
 /** Keras' Subtract: a - b of exactly two same-shape inputs. */
 export class Subtract extends Merge {
@@ -79,7 +78,6 @@ export class Subtract extends Merge {
   protected mergeOptions(): Record<string, unknown> {
     return { mode: 'subtract' };
   }
-
 }
 /** Keras' Multiply: the elementwise product of a list of same-shape inputs. */
 export class Multiply extends Merge {
@@ -89,7 +87,6 @@ export class Multiply extends Merge {
   protected mergeOptions(): Record<string, unknown> {
     return { mode: 'multiply' };
   }
-
 }
 /** Keras' Average: the elementwise mean of a list of same-shape inputs. */
 export class Average extends Merge {
@@ -99,7 +96,6 @@ export class Average extends Merge {
   protected mergeOptions(): Record<string, unknown> {
     return { mode: 'average' };
   }
-
 }
 /** Keras' Maximum: the elementwise maximum of a list of same-shape inputs. */
 export class Maximum extends Merge {
@@ -109,7 +105,6 @@ export class Maximum extends Merge {
   protected mergeOptions(): Record<string, unknown> {
     return { mode: 'maximum' };
   }
-
 }
 /** Keras' Minimum: the elementwise minimum of a list of same-shape inputs. */
 export class Minimum extends Merge {
@@ -119,7 +114,6 @@ export class Minimum extends Merge {
   protected mergeOptions(): Record<string, unknown> {
     return { mode: 'minimum' };
   }
-
 }
 
 /** Keras' Concatenate along axis (of the batched tensor; -1 by default). */
@@ -201,7 +195,6 @@ export class Dot extends Merge {
     const [i, j] = this.pair([xs[0].ndim - 1, xs[1].ndim - 1]);
     return { mode: 'dot', axisA: i + 1, axisB: j + 1, normalize: this.normalize };
   }
-
   /** Keras' from_config: the layer rebuilt from getConfig()'s output. */
   static override fromConfig(c: Record<string, unknown>): Dot {
     return new Dot(c.axes as number | [number, number], { ...configBase(c), ...configPick(c, ['normalize']) });
